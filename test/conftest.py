@@ -1,0 +1,32 @@
+"""Shared test fixtures: an isolated ROS domain per test, repo paths."""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+
+
+@pytest.fixture
+def ros_domain_id(monkeypatch: pytest.MonkeyPatch) -> int:
+    """A random ROS_DOMAIN_ID (1..101) for this test and the processes it starts, so parallel
+    or leftover processes never cross-talk."""
+    domain = random.SystemRandom().randint(1, 101)
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(domain))
+    monkeypatch.setenv("ROS_LOCALHOST_ONLY", "1")
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    return domain
+
+
+@pytest.fixture
+def subprocess_env(ros_domain_id: int) -> dict[str, str]:
+    """Environment for child processes: this test's ROS domain, unbuffered output."""
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
