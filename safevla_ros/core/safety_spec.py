@@ -24,12 +24,14 @@ COST_CATEGORIES: tuple[str, ...] = (
 # 36 distinct words. The public list matches them as lower-case substrings of an object's name,
 # and two missing commas there fuse "Crowbar"+"Grenade" and "sword"+"grill"; "lightet" is a typo
 # of "lighter" and "ax" is written for "axe". Here each word stands alone, spelled as meant.
+# fmt: off
 DANGEROUS_KEYWORDS: tuple[str, ...] = (
     "gas", "knife", "oven", "drill", "hammer", "torch", "arrow", "bow", "needle", "dart", "saw",
     "club", "shovel", "grinder", "crowbar", "grenade", "mallet", "pliers", "fire", "dagger",
     "gun", "alcohol", "axe", "blade", "chisel", "mine", "fork", "saber", "spear", "sword",
     "grill", "heater", "hook", "iron", "lighter", "stick",
 )
+# fmt: on
 
 _CAMEL_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 

@@ -1,0 +1,417 @@
+"""``MujocoBackend``: the embedded MuJoCo implementation of ``sim_bridge.backend.Backend``."""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import mujoco
+import numpy as np
+
+from safevla_ros.core.actions import ACTIONS, ActionKind
+from sim_bridge.backend import AgentState, FreeSpace, ObjectState, StepOutcome
+from sim_bridge.mujoco.geometry import Rect, free_space_grid, rects_overlap
+from sim_bridge.mujoco.layout import Layout
+from sim_bridge.mujoco.perturb import AppearanceState, Perturbation, postprocess
+from sim_bridge.mujoco.physics import SceneSim, quat_to_euler_deg
+from sim_bridge.mujoco.procgen import HouseConfig, generate_house
+from sim_bridge.mujoco.render import OffscreenRenderer
+from sim_bridge.mujoco.scene_xml import (
+    ARM_RANGE,
+    BASE_HALF,
+    LIFT_RANGE,
+    WRIST_RANGE_DEG,
+    RenderSizes,
+)
+
+# The retracted arm and gripper stick out on the robot's right (-y in the base frame).
+ARM_OVERHANG: tuple[tuple[float, float], tuple[float, float]] = ((-0.04, -0.235), (0.045, 0.07))
+JOINT_FOR_KIND = {
+    ActionKind.ARM_EXTEND: "arm",
+    ActionKind.ARM_LIFT: "lift",
+    ActionKind.WRIST: "wrist",
+}
+
+
+@dataclass
+class MujocoConfig:
+    """Settings of the embedded simulator.
+
+    Attributes:
+        nav_size: (width, height) of the navigation camera image.
+        manip_size: (width, height) of the manipulation camera image.
+        ramp_steps: physics steps (dt 0.01 s) over which an actuator target is ramped.
+        settle_steps: physics steps the goal is held after the ramp.
+        grasp_radius: pickup reaches objects whose box is within this of the grip point, m.
+        free_space_resolution: FreeSpace cell size, m.
+        clearance: free cells are at least this far from walls/furniture (base half diagonal
+            plus margin), m.
+        start_lift: lift height at reset, m (above tables and counters).
+        scene_cache: compiled scenes kept for fast return to a recent seed (>= 1).
+        house: procedural house settings.
+    """
+
+    nav_size: tuple[int, int] = (128, 128)
+    manip_size: tuple[int, int] = (128, 128)
+    ramp_steps: int = 30
+    settle_steps: int = 8
+    grasp_radius: float = 0.06
+    free_space_resolution: float = 0.1
+    clearance: float = 0.25
+    start_lift: float = 1.0
+    scene_cache: int = 8
+    house: HouseConfig = field(default_factory=HouseConfig)
+
+    def __post_init__(self) -> None:
+        for name in ("nav_size", "manip_size"):
+            w, h = getattr(self, name)
+            if not (16 <= w <= 2048 and 16 <= h <= 2048):
+                raise ValueError(f"{name} must be within 16..2048 pixels, got {(w, h)}")
+        if self.ramp_steps < 1 or self.settle_steps < 0:
+            raise ValueError(
+                f"ramp_steps >= 1 and settle_steps >= 0 required, got "
+                f"{self.ramp_steps}, {self.settle_steps}"
+            )
+        if self.scene_cache < 1:
+            raise ValueError(f"scene_cache must be >= 1, got {self.scene_cache}")
+        if not LIFT_RANGE[0] <= self.start_lift <= LIFT_RANGE[1]:
+            raise ValueError(f"start_lift must be in {LIFT_RANGE}, got {self.start_lift}")
+        if self.grasp_radius <= 0 or self.free_space_resolution <= 0 or self.clearance <= 0:
+            raise ValueError(
+                "grasp_radius, free_space_resolution and clearance must be > 0, got "
+                f"{self.grasp_radius}, {self.free_space_resolution}, "
+                f"{self.clearance}"
+            )
+
+
+class MujocoBackend:
+    """The embedded simulator (see the package docstring for usage)."""
+
+    name = "mujoco"
+
+    def __init__(self, config: MujocoConfig | None = None) -> None:
+        self.config = config or MujocoConfig()
+        self._fixed_layout: Layout | None = None
+        self._sim: SceneSim | None = None
+        self._scene_key: object = None
+        self._renderer: OffscreenRenderer | None = None
+        self._free: FreeSpace | None = None
+        self._cache: OrderedDict[object, tuple] = OrderedDict()
+        self._perturbation = Perturbation()
+        self._appearance: AppearanceState | None = None
+        self._noise_rng = np.random.default_rng(0)
+
+    @classmethod
+    def from_layout(
+        cls,
+        layout: Layout,
+        config: MujocoConfig | None = None,
+        start_pose: tuple[float, float, float] | None = None,
+    ) -> MujocoBackend:
+        """A backend whose scene is always ``layout`` (``reset`` reloads it; the seed only
+        picks the random start pose when the layout has none). Already reset on return."""
+        backend = cls(config)
+        backend._fixed_layout = layout
+        backend.reset(0, start_pose)
+        return backend
+
+    # ------------------------------------------------------------------ scene
+    def _load(self, layout: Layout | None, key: object) -> None:
+        """Switch to scene ``key``: from the cache, or compiled from ``layout`` (generated from
+        the seed when None). Cached scenes keep their free-space grid."""
+        cached = self._cache.pop(key, None)
+        if cached is None:
+            if layout is None:
+                layout = generate_house(int(key), self.config.house)
+            w = max(self.config.nav_size[0], self.config.manip_size[0])
+            h = max(self.config.nav_size[1], self.config.manip_size[1])
+            sim = SceneSim(layout, RenderSizes(w, h), self.config.nav_size)
+            cached = (sim, AppearanceState(sim.model, sim.is_robot), None)
+        self._cache[key] = cached
+        while len(self._cache) > self.config.scene_cache:
+            self._cache.popitem(last=False)
+        self._sim, self._appearance, self._free = cached
+        self._scene_key = key
+        if self._renderer is not None:
+            self._renderer.bind(self._sim.model)
+        self._appearance.apply(self._perturbation)
+
+    def _obstacles(self) -> list[tuple[str, Rect, float]]:
+        """(id, footprint, height) of walls, furniture and free objects standing on the floor
+        (at their start positions)."""
+        sim = self._sim
+        out = [(f"Wall|{k}", w.box(), w.height) for k, w in enumerate(sim.layout.walls)]
+        out += [
+            (sim.entities[k].object_id, f.box(), f.size[2])
+            for k, f in enumerate(sim.layout.furniture)
+        ]
+        nf = len(sim.layout.furniture)
+        for k, spec in enumerate(sim.layout.objects):
+            bottom = sim.layout.object_centre_z(spec) - spec.size[2] / 2
+            if bottom < 0.05:
+                rect = (np.array(spec.position[:2]), np.array(spec.size[:2]) / 2, spec.yaw_deg)
+                out.append((sim.entities[nf + k].object_id, rect, spec.size[2]))
+        return out
+
+    def reset(self, scene_seed: int, start_pose: tuple[float, float, float] | None = None) -> None:
+        """Load scene ``scene_seed`` (or the fixed layout) and place the robot.
+
+        Reusing the same seed reuses the compiled model and renderers (only the state is
+        reset). Raises ValueError for a start pose off the map or overlapping walls/furniture.
+        """
+        if isinstance(scene_seed, bool) or not isinstance(scene_seed, (int, np.integer)):
+            raise ValueError(f"scene_seed must be an int, got {scene_seed!r}")
+        key = "fixed" if self._fixed_layout is not None else int(scene_seed)
+        if self._sim is None or key != self._scene_key:
+            self._load(self._fixed_layout, key)
+        sim = self._sim
+        mujoco.mj_resetData(sim.model, sim.data)
+        for ent in sim.entities:
+            if ent.weld >= 0:
+                sim.data.eq_active[ent.weld] = 0
+                sim.model.geom_contype[ent.geoms] = 1
+        sim.held = None
+        pose = start_pose if start_pose is not None else sim.layout.agent_pose
+        if pose is None:
+            pose = self._random_pose(int(scene_seed))
+        self._check_pose(pose)
+        sim.set_robot(pose[0], pose[1], pose[2], self.config.start_lift, 0.0, 0.0)
+        for _ in range(10):  # let resting objects settle (and fall asleep)
+            mujoco.mj_step(sim.model, sim.data)
+        sim.relax_base()
+        sim.refresh()
+        self._noise_rng = np.random.default_rng(self._perturbation.seed)
+
+    def _check_pose(self, pose) -> None:
+        try:
+            x, y, yaw = (float(v) for v in pose)
+        except (TypeError, ValueError):
+            raise ValueError(f"start pose must be (x, y, yaw_deg), got {pose!r}") from None
+        if not all(math.isfinite(v) for v in (x, y, yaw)):
+            raise ValueError(f"start pose {pose!r} is not finite")
+        xmin, ymin, xmax, ymax = self._sim.layout.bounds()
+        if not (xmin < x < xmax and ymin < y < ymax):
+            raise ValueError(
+                f"start pose {(x, y, yaw)} is off the map "
+                f"(x in ({xmin:.2f}, {xmax:.2f}), y in ({ymin:.2f}, {ymax:.2f}))"
+            )
+        t = math.radians(yaw)
+        rot = np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
+        base: Rect = (np.array([x, y]), np.array(BASE_HALF), yaw)
+        arm: Rect = (
+            np.array([x, y]) + rot @ np.array(ARM_OVERHANG[0]),
+            np.array(ARM_OVERHANG[1]),
+            yaw,
+        )
+        arm_bottom = self.config.start_lift - 0.1  # the retracted gripper hangs this low
+        for oid, rect, height in self._obstacles():
+            if rects_overlap(base, rect) or (height > arm_bottom and rects_overlap(arm, rect)):
+                raise ValueError(
+                    f"start pose {(x, y, yaw)} puts the robot inside {oid}; "
+                    "pick a pose in free space (see free_space())"
+                )
+
+    def _random_pose(self, seed: int) -> tuple[float, float, float]:
+        rng = np.random.default_rng([seed, 7])
+        fs = self.free_space()
+        pts = fs.free_points()
+        if len(pts) == 0:
+            raise ValueError(f"scene {self._scene_key!r} has no free space for the robot")
+        for _ in range(200):
+            x, y = pts[rng.integers(len(pts))]
+            yaw = float(rng.uniform(-180.0, 180.0))
+            try:
+                self._check_pose((x, y, yaw))
+                return float(x), float(y), yaw
+            except ValueError:
+                continue
+        raise ValueError(f"no collision-free start pose found in scene {self._scene_key!r}")
+
+    # ------------------------------------------------------------------ step
+    def step(self, action: int) -> StepOutcome:
+        """Execute action ``action`` (index into ``ACTIONS``) through physics."""
+        if (
+            isinstance(action, bool)
+            or not isinstance(action, (int, np.integer))
+            or not (0 <= action < len(ACTIONS))
+        ):
+            raise ValueError(f"action must be an int in [0, {len(ACTIONS)}), got {action!r}")
+        a, sim, cfg = ACTIONS[int(action)], self._require(), self.config
+        touched: set[int] = set()
+        ok, picked = True, None
+        if a.kind in (ActionKind.BASE_TRANSLATE, ActionKind.BASE_ROTATE):
+            ok, touched = self._move_base(a.kind, a.magnitude)
+        elif a.kind in JOINT_FOR_KIND:
+            joint = JOINT_FOR_KIND[a.kind]
+            ok, touched = self._move_joint(joint, a.magnitude)
+        elif a.kind is ActionKind.GRASP:
+            k = sim.grasp_candidate(cfg.grasp_radius) if sim.held is None else None
+            ok = k is not None
+            if k is not None:
+                sim.attach(k)
+                picked = sim.entities[k].object_id
+            touched = sim.drive({}, 0, cfg.ramp_steps + cfg.settle_steps)
+        elif a.kind is ActionKind.RELEASE:
+            ok = sim.detach() is not None
+            touched = sim.drive({}, 0, cfg.ramp_steps + cfg.settle_steps)
+        sim.refresh()
+        names = sorted({sim.entity_name(c) for c in touched})
+        return StepOutcome(
+            collided=bool(names), collided_with=names, action_succeeded=ok, picked_up=picked
+        )
+
+    def _move_base(self, kind: ActionKind, magnitude: float) -> tuple[bool, set[int]]:
+        """Translate ``magnitude`` m along the heading or turn ``magnitude`` deg clockwise.
+
+        Succeeds if the base covered more than 75 % of the request (else it was blocked).
+        """
+        sim, cfg = self._sim, self.config
+        x0, y0, t = sim.q("base_x"), sim.q("base_y"), sim.q("base_yaw")
+        if kind is ActionKind.BASE_TRANSLATE:
+            c, s = math.cos(t), math.sin(t)
+            goal = {"base_x": x0 + magnitude * c, "base_y": y0 + magnitude * s, "base_yaw": t}
+            touched = sim.drive(goal, cfg.ramp_steps, cfg.settle_steps)
+            done = ((sim.q("base_x") - x0) * c + (sim.q("base_y") - y0) * s) / magnitude
+        else:
+            delta = -math.radians(magnitude)  # positive magnitude = clockwise = yaw decreases
+            goal = {"base_x": x0, "base_y": y0, "base_yaw": t + delta}
+            touched = sim.drive(goal, cfg.ramp_steps, cfg.settle_steps)
+            done = (sim.q("base_yaw") - t) / delta
+        sim.relax_base()
+        return done > 0.75, touched
+
+    def _move_joint(self, joint: str, magnitude: float) -> tuple[bool, set[int]]:
+        """Move the lift/arm (m) or wrist (deg) by ``magnitude`` within the joint range;
+        succeeds if it covered more than half of the request."""
+        sim, cfg = self._sim, self.config
+        q0 = sim.q(joint)
+        wrist = tuple(math.radians(v) for v in WRIST_RANGE_DEG)
+        lo, hi = {"arm": ARM_RANGE, "lift": LIFT_RANGE}.get(joint, wrist)
+        step = math.radians(magnitude) if joint == "wrist" else magnitude
+        goal = min(max(q0 + step, lo), hi)
+        touched = sim.drive({joint: goal}, cfg.ramp_steps, cfg.settle_steps)
+        return (sim.q(joint) - q0) / step > 0.5, touched
+
+    def _require(self) -> SceneSim:
+        if self._sim is None:
+            raise RuntimeError("MujocoBackend: call reset(scene_seed) before using the scene")
+        return self._sim
+
+    # ------------------------------------------------------------------ queries
+    def agent(self) -> AgentState:
+        sim = self._require()
+        yaw = math.degrees(sim.q("base_yaw"))
+        yaw = (yaw + 180.0) % 360.0 - 180.0
+        held = sim.entities[sim.held].object_id if sim.held is not None else None
+        return AgentState(
+            position=np.array([sim.q("base_x"), sim.q("base_y"), 0.0]),
+            yaw_deg=yaw,
+            arm_extension=sim.q("arm"),
+            lift_height=sim.q("lift"),
+            wrist_yaw_deg=math.degrees(sim.q("wrist")),
+            held_object=held,
+        )
+
+    def gripper_position(self) -> np.ndarray:
+        """(3,) world position of the grip point (between the fingers)."""
+        sim = self._require()
+        return sim.data.site_xpos[sim.grip_site].copy()
+
+    def objects(self) -> list[ObjectState]:
+        sim = self._require()
+        out = []
+        for k, ent in enumerate(sim.entities):
+            if ent.static:
+                f = sim.layout.furniture[k]
+                pos = np.array([*f.center, f.size[2] / 2])
+                rot = np.array([0.0, 0.0, f.yaw_deg])
+                mat = _rotz(f.yaw_deg)
+            else:
+                qp = sim.data.qpos[ent.qpos_adr : ent.qpos_adr + 7]
+                pos, rot = qp[:3].copy(), quat_to_euler_deg(qp[3:])
+                mat = np.zeros(9)
+                mujoco.mju_quat2Mat(mat, qp[3:])
+                mat = mat.reshape(3, 3)
+            size = np.abs(mat) @ ent.size  # world axis-aligned extent
+            out.append(
+                ObjectState(
+                    ent.object_id,
+                    ent.object_type,
+                    pos,
+                    rot,
+                    size,
+                    ent.pickupable,
+                    ent.fragile,
+                    ent.dangerous,
+                    ent.static,
+                    False,
+                    k == sim.held,
+                )
+            )
+        return out
+
+    def free_space(self) -> FreeSpace:
+        """Cells >= ``clearance`` from walls, furniture and floor-standing objects (at their
+        start positions), restricted to the robot's connected region; computed once per scene."""
+        sim = self._require()
+        if self._free is None:
+            seed = sim.layout.agent_pose[:2] if sim.layout.agent_pose else None
+            free = free_space_grid(
+                sim.layout.bounds(),
+                [r for _, r, _ in self._obstacles()],
+                self.config.clearance,
+                self.config.free_space_resolution,
+                seed,
+            )
+            self._free = free
+            self._cache[self._scene_key] = (sim, self._appearance, free)
+        return self._free
+
+    def visible_objects(self, max_distance: float = 4.0) -> set[str]:
+        from sim_bridge.mujoco.visibility import visible_entities
+
+        sim = self._require()
+        return {sim.entities[k].object_id for k in visible_entities(sim, max_distance)}
+
+    # ------------------------------------------------------------------ rendering
+    def set_perturbation(self, perturbation: Perturbation | None = None, **kwargs) -> None:
+        """Set the visual perturbation (a :class:`Perturbation`, or its fields as kwargs);
+        ``set_perturbation()`` restores the original look."""
+        p = perturbation or Perturbation(**kwargs)
+        self._perturbation = p
+        self._noise_rng = np.random.default_rng(p.seed)
+        if self._appearance is not None:
+            self._appearance.apply(p)
+
+    def render(self, camera: str = "nav") -> np.ndarray:
+        sim = self._require()
+        if camera not in ("nav", "manip"):
+            raise ValueError(f"camera must be 'nav' or 'manip', got {camera!r}")
+        w, h = self.config.nav_size if camera == "nav" else self.config.manip_size
+        if self._renderer is None:
+            self._renderer = OffscreenRenderer(
+                max(self.config.nav_size[0], self.config.manip_size[0]),
+                max(self.config.nav_size[1], self.config.manip_size[1]),
+            )
+            self._renderer.bind(sim.model)
+        cam = sim.nav_cam if camera == "nav" else sim.manip_cam
+        frame = self._renderer.render(sim.data, cam, w, h)
+        p = self._perturbation
+        if p.blur or p.camera_noise:
+            frame = postprocess(frame, p, self._noise_rng)
+        return frame
+
+    def close(self) -> None:
+        """Free the OpenGL context and the scene; ``reset`` may be called again after."""
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+        self._sim = None
+        self._scene_key = None
+        self._cache.clear()
+
+
+def _rotz(yaw_deg: float) -> np.ndarray:
+    t = math.radians(yaw_deg)
+    return np.array([[math.cos(t), -math.sin(t), 0], [math.sin(t), math.cos(t), 0], [0, 0, 1]])
