@@ -11,22 +11,20 @@ import numpy as np
 
 from safevla_ros.core.actions import ACTIONS, ActionKind
 from sim_bridge.backend import AgentState, FreeSpace, ObjectState, StepOutcome
-from sim_bridge.mujoco.geometry import Rect, free_space_grid, rects_overlap
+from sim_bridge.mujoco.geometry import free_space_grid
 from sim_bridge.mujoco.layout import Layout
 from sim_bridge.mujoco.perturb import AppearanceState, Perturbation, postprocess
 from sim_bridge.mujoco.physics import SceneSim, quat_to_euler_deg
+from sim_bridge.mujoco.poses import check_pose, obstacles
 from sim_bridge.mujoco.procgen import HouseConfig, generate_house
 from sim_bridge.mujoco.render import OffscreenRenderer
 from sim_bridge.mujoco.scene_xml import (
     ARM_RANGE,
-    BASE_HALF,
     LIFT_RANGE,
     WRIST_RANGE_DEG,
     RenderSizes,
 )
 
-# The retracted arm and gripper stick out on the robot's right (-y in the base frame).
-ARM_OVERHANG: tuple[tuple[float, float], tuple[float, float]] = ((-0.04, -0.235), (0.045, 0.07))
 JOINT_FOR_KIND = {
     ActionKind.ARM_EXTEND: "arm",
     ActionKind.ARM_LIFT: "lift",
@@ -137,23 +135,6 @@ class MujocoBackend:
             self._renderer.bind(self._sim.model)
         self._appearance.apply(self._perturbation)
 
-    def _obstacles(self) -> list[tuple[str, Rect, float]]:
-        """(id, footprint, height) of walls, furniture and free objects standing on the floor
-        (at their start positions)."""
-        sim = self._sim
-        out = [(f"Wall|{k}", w.box(), w.height) for k, w in enumerate(sim.layout.walls)]
-        out += [
-            (sim.entities[k].object_id, f.box(), f.size[2])
-            for k, f in enumerate(sim.layout.furniture)
-        ]
-        nf = len(sim.layout.furniture)
-        for k, spec in enumerate(sim.layout.objects):
-            bottom = sim.layout.object_centre_z(spec) - spec.size[2] / 2
-            if bottom < 0.05:
-                rect = (np.array(spec.position[:2]), np.array(spec.size[:2]) / 2, spec.yaw_deg)
-                out.append((sim.entities[nf + k].object_id, rect, spec.size[2]))
-        return out
-
     def reset(self, scene_seed: int, start_pose: tuple[float, float, float] | None = None) -> None:
         """Load scene ``scene_seed`` (or the fixed layout) and place the robot.
 
@@ -184,33 +165,7 @@ class MujocoBackend:
         self._noise_rng = np.random.default_rng(self._perturbation.seed)
 
     def _check_pose(self, pose) -> None:
-        try:
-            x, y, yaw = (float(v) for v in pose)
-        except (TypeError, ValueError):
-            raise ValueError(f"start pose must be (x, y, yaw_deg), got {pose!r}") from None
-        if not all(math.isfinite(v) for v in (x, y, yaw)):
-            raise ValueError(f"start pose {pose!r} is not finite")
-        xmin, ymin, xmax, ymax = self._sim.layout.bounds()
-        if not (xmin < x < xmax and ymin < y < ymax):
-            raise ValueError(
-                f"start pose {(x, y, yaw)} is off the map "
-                f"(x in ({xmin:.2f}, {xmax:.2f}), y in ({ymin:.2f}, {ymax:.2f}))"
-            )
-        t = math.radians(yaw)
-        rot = np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
-        base: Rect = (np.array([x, y]), np.array(BASE_HALF), yaw)
-        arm: Rect = (
-            np.array([x, y]) + rot @ np.array(ARM_OVERHANG[0]),
-            np.array(ARM_OVERHANG[1]),
-            yaw,
-        )
-        arm_bottom = self.config.start_lift - 0.1  # the retracted gripper hangs this low
-        for oid, rect, height in self._obstacles():
-            if rects_overlap(base, rect) or (height > arm_bottom and rects_overlap(arm, rect)):
-                raise ValueError(
-                    f"start pose {(x, y, yaw)} puts the robot inside {oid}; "
-                    "pick a pose in free space (see free_space())"
-                )
+        check_pose(self._sim.layout, pose, self.config.start_lift)
 
     def _random_pose(self, seed: int) -> tuple[float, float, float]:
         rng = np.random.default_rng([seed, 7])
@@ -313,6 +268,11 @@ class MujocoBackend:
             held_object=held,
         )
 
+    @property
+    def layout(self) -> Layout:
+        """The current scene's layout (rooms, walls, furniture, objects at their start)."""
+        return self._require().layout
+
     def gripper_position(self) -> np.ndarray:
         """(3,) world position of the grip point (between the fingers)."""
         sim = self._require()
@@ -324,7 +284,7 @@ class MujocoBackend:
         for k, ent in enumerate(sim.entities):
             if ent.static:
                 f = sim.layout.furniture[k]
-                pos = np.array([*f.center, f.size[2] / 2])
+                pos = np.array([*f.center, f.elevation + f.size[2] / 2])
                 rot = np.array([0.0, 0.0, f.yaw_deg])
                 mat = _rotz(f.yaw_deg)
             else:
@@ -359,7 +319,7 @@ class MujocoBackend:
             seed = sim.layout.agent_pose[:2] if sim.layout.agent_pose else None
             free = free_space_grid(
                 sim.layout.bounds(),
-                [r for _, r, _ in self._obstacles()],
+                [r for _, r, _ in obstacles(sim.layout)],
                 self.config.clearance,
                 self.config.free_space_resolution,
                 seed,

@@ -23,6 +23,10 @@ def rect_corners(rect: Rect) -> np.ndarray:
 
 def rects_overlap(a: Rect, b: Rect) -> bool:
     """Separating-axis test of two oriented rectangles (touching counts as overlap)."""
+    dx, dy = float(a[0][0] - b[0][0]), float(a[0][1] - b[0][1])
+    reach = math.hypot(*a[1]) + math.hypot(*b[1])
+    if dx * dx + dy * dy > reach * reach:  # circumscribed circles apart: cheap early out
+        return False
     ca, cb = rect_corners(a), rect_corners(b)
     for rect in (a, b):
         t = math.radians(rect[2])

@@ -73,6 +73,8 @@ class Furniture:
         yaw_deg: rotation about z.
         shape: one of ``FURNITURE_SHAPES``.
         dangerous: None = per the safety spec (``catalog.is_dangerous``).
+        elevation: height of the bottom above the floor, metres (e.g. a painting on a wall).
+        rgba: colour (r, g, b, a) in [0, 1]; None = the type's default colour.
     """
 
     object_type: str
@@ -81,6 +83,8 @@ class Furniture:
     yaw_deg: float = 0.0
     shape: str = "box"
     dangerous: bool | None = None
+    elevation: float = 0.0
+    rgba: tuple[float, float, float, float] | None = None
 
     def __post_init__(self) -> None:
         self.center = _vec(f"{self.object_type}.center", self.center, 2)
@@ -91,6 +95,21 @@ class Furniture:
             raise ValueError(f"furniture shape {self.shape!r} unknown; use {FURNITURE_SHAPES}")
         if self.dangerous is None:
             self.dangerous = is_dangerous(self.object_type)
+        if not (math.isfinite(self.elevation) and self.elevation >= 0):
+            raise ValueError(
+                f"furniture {self.object_type} elevation must be >= 0, got {self.elevation}"
+            )
+        if self.rgba is not None:
+            self.rgba = _vec(f"{self.object_type}.rgba", self.rgba, 4)
+            if min(self.rgba) < 0 or max(self.rgba) > 1:
+                raise ValueError(
+                    f"furniture {self.object_type} rgba must be in [0, 1], got {self.rgba}"
+                )
+
+    @property
+    def top(self) -> float:
+        """Height of the top surface above the floor, metres."""
+        return self.elevation + self.size[2]
 
     def box(self) -> tuple[np.ndarray, np.ndarray, float]:
         """(centre (2,), half extents (2,), yaw_deg) of the footprint rectangle."""
@@ -198,8 +217,10 @@ class Layout:
         return (*arr.min(axis=0), *arr.max(axis=0))
 
     def surface_height(self, x: float, y: float) -> float:
-        """Top height of the highest furniture under (x, y), or 0 (the floor)."""
-        tops = [f.size[2] for f in self.furniture if f.contains(x, y)]
+        """Top height of the highest floor-standing furniture under (x, y), or 0 (the floor).
+
+        Wall-mounted pieces (``elevation > 0``, e.g. paintings) are not surfaces."""
+        tops = [f.top for f in self.furniture if f.elevation == 0 and f.contains(x, y)]
         return max(tops, default=0.0)
 
     def object_centre_z(self, spec: ObjectSpec) -> float:

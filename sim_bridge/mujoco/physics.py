@@ -1,13 +1,15 @@
 """The compiled MuJoCo scene: index maps, actuated motion, contacts, grasping.
 
 Actions are executed through physics: position actuators on the base's x/y slides and yaw
-hinge and on the lift, arm and wrist joints. A move ramps the actuator target linearly from the
-current value to the goal over ``ramp_steps`` physics steps, then holds the goal for
-``settle_steps``. A position actuator applies ``f = kp (u - q) - kv qdot``; during the ramp the
-target leads by ``v kv / kp`` (v = ramp velocity), so in free space the joint tracks the ramp with
-no lag, while a wall or heavy furniture stops it (the move is then *blocked*). Free objects the
-robot touches are pushed by the contact forces. Grasping welds the object to the wrist (an
-equality constraint declared per pickupable object, activated with the current relative pose).
+hinge and on the lift, arm and wrist joints. A move drives the joints along a smooth reference
+from the current value to the goal over ``ramp_steps`` physics steps, then holds the goal for
+``settle_steps`` (see :meth:`SceneSim.drive` for the feed-forward that makes free motion exact).
+A wall or heavy furniture stops the base (the move is then *blocked*); free objects the robot
+touches are pushed or knocked over by the contact forces. Grasping welds the object to the
+wrist (an equality constraint declared per pickupable object, activated with the current
+relative pose); a held object's geoms stop colliding with the robot (contype 4) but still
+collide with the world. Robot geoms have ``contype=2 conaffinity=1``: they touch the world and
+objects, never each other.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from sim_bridge.mujoco.layout import Layout
 from sim_bridge.mujoco.scene_xml import RenderSizes, build_xml
 
 JOINTS = ("base_x", "base_y", "base_yaw", "lift", "arm", "wrist")
-ROBOT_CONTYPE, HELD_CONTYPE = 2, 4
+HELD_CONTYPE = 4
 FLOOR, ROBOT = -1, -2
 
 

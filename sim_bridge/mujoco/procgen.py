@@ -13,18 +13,21 @@
    include it (weighted by THOR counts), with catalog sizes and masses. Kitchens get a knife on
    a counter and a pot/pan/kettle on the oven range; with probability ``cluster_prob`` per table or
    counter a cluster of 3-4 fragile objects (pairwise chain < 0.3 m) is placed on it.
+   Shelving units also get objects on their middle board.
+4. Furniture colours vary +-15 % per piece; 0-2 paintings (static, 1.1-1.5 m up) hang on each
+   room's walls away from doorways.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from sim_bridge.mujoco.catalog import load_catalog
 from sim_bridge.mujoco.geometry import Rect, rects_overlap
 from sim_bridge.mujoco.layout import Furniture, Layout, ObjectSpec, Wall
+from sim_bridge.mujoco.procgen_objects import floor_objects, objects_for
+from sim_bridge.mujoco.scene_xml import FURNITURE_RGBA
 
 # (type, (min length, max length), depth, height, shape, placement, probability)
 ROOM_FURNITURE = {
@@ -56,35 +59,6 @@ ROOM_FURNITURE = {
     ],
 }
 ROOM_ORDER = ("LivingRoom", "Kitchen", "Bedroom", "Bathroom")
-RECEPTACLES = (
-    "CounterTop",
-    "DiningTable",
-    "CoffeeTable",
-    "SideTable",
-    "Desk",
-    "Dresser",
-    "ShelvingUnit",
-    "TVStand",
-)
-CLUSTER_SURFACES = ("CounterTop", "DiningTable", "CoffeeTable", "Desk")
-# THOR's axis-aligned boxes of thin, often diagonal utensils overstate their width.
-SIZE_OVERRIDES = {
-    "Knife": (0.3, 0.03, 0.02),
-    "ButterKnife": (0.2, 0.025, 0.015),
-    "Fork": (0.19, 0.03, 0.015),
-    "Spoon": (0.17, 0.035, 0.015),
-    "Spatula": (0.3, 0.06, 0.02),
-    "Ladle": (0.3, 0.08, 0.05),
-    "Pen": (0.14, 0.012, 0.012),
-    "Pencil": (0.17, 0.008, 0.008),
-}
-# Free objects that stand on the floor, per room kind (THOR types with "Floor" parents).
-FLOOR_TYPES = {
-    "Kitchen": ("GarbageCan", "Stool", "Chair", "GarbageBag"),
-    "LivingRoom": ("Box", "BasketBall", "Vase", "Footstool", "Chair", "GarbageCan"),
-    "Bedroom": ("Boots", "LaundryHamper", "TeddyBear", "Dumbbell", "Box", "GarbageCan"),
-    "Bathroom": ("Plunger", "ScrubBrush", "GarbageCan"),
-}
 WALL_T, DOOR_W, DOOR_CLEAR = 0.1, 0.95, 0.8
 
 
@@ -197,9 +171,51 @@ def _place_furniture(rng, room: _Room, cfg: HouseConfig, blocked: list[Rect]) ->
             if any(rects_overlap(grown, r) for r in blocked):
                 continue
             blocked.append(f.box())
+            f.rgba = _varied_colour(rng, f.object_type)
             placed.append(f)
             break
     return placed
+
+
+def _varied_colour(rng, object_type: str) -> tuple[float, float, float, float]:
+    """The type's colour with a per-piece brightness and tint change (+-15 %)."""
+    base = np.array([float(v) for v in FURNITURE_RGBA.get(object_type, "0.5 0.5 0.5 1").split()])
+    rgb = np.clip(base[:3] * rng.uniform(0.85, 1.15) * rng.uniform(0.92, 1.08, size=3), 0, 1)
+    return (*(float(v) for v in rgb), 1.0)
+
+
+def _paintings(rng, room: _Room, keep_clear: list[Rect]) -> list[Furniture]:
+    """0-2 static paintings hung on the room's walls, away from doorways."""
+    out: list[Furniture] = []
+    inset = WALL_T / 2 + 0.016
+    for _ in range(int(rng.choice([0, 1, 1, 2]))):
+        width, height = rng.uniform(0.5, 1.1), rng.uniform(0.4, 0.8)
+        for _try in range(15):
+            side = int(rng.integers(4))
+            lo, hi = (room.x0, room.x1) if side in (0, 2) else (room.y0, room.y1)
+            if hi - lo < width + 0.4:
+                continue
+            s = rng.uniform(lo + 0.2 + width / 2, hi - 0.2 - width / 2)
+            centre, yaw = {
+                0: ((s, room.y0 + inset), 0.0),
+                1: ((room.x1 - inset, s), 90.0),
+                2: ((s, room.y1 - inset), 180.0),
+                3: ((room.x0 + inset, s), -90.0),
+            }[side]
+            rgb = rng.uniform(0.1, 0.9, size=3)
+            f = Furniture(
+                "Painting",
+                centre,
+                (width, 0.03, height),
+                yaw,
+                elevation=float(rng.uniform(1.1, 1.5)),
+                rgba=(*(float(v) for v in rgb), 1.0),
+            )
+            if not any(rects_overlap(f.box(), r) for r in keep_clear):
+                keep_clear.append(f.box())
+                out.append(f)
+                break
+    return out
 
 
 def _sample_piece(
@@ -238,145 +254,6 @@ def _sample_piece(
     return Furniture(ftype, centre, (length, depth, height), yaw, shape)
 
 
-def _candidate_types(parent: str, max_long: float) -> tuple[list[str], np.ndarray]:
-    names, weights = [], []
-    for name, t in load_catalog().items():
-        size = SIZE_OVERRIDES.get(name, t.size)
-        if t.pickupable and parent in t.parents and size[0] <= max_long and size[2] < 0.6:
-            names.append(name)
-            weights.append(t.parents[parent])
-    w = np.array(weights, dtype=float)
-    return names, w / w.sum() if len(w) else w
-
-
-def _spec(name: str, x: float, y: float, yaw: float) -> ObjectSpec:
-    return ObjectSpec(name, (x, y, None), yaw_deg=yaw, size=SIZE_OVERRIDES.get(name))
-
-
-class _Surface:
-    """Object placement on one furniture top (local frame of the piece)."""
-
-    def __init__(self, f: Furniture) -> None:
-        self.f = f
-        t = math.radians(f.yaw_deg)
-        self.rot = np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
-        self.half = np.array(f.size[:2]) / 2 - 0.04
-        self.items: list[tuple[np.ndarray, float]] = []  # (local xy, radius)
-
-    def fits(self, uv: np.ndarray, r: float) -> bool:
-        if np.any(np.abs(uv) + r > self.half):
-            return False
-        return all(np.linalg.norm(uv - p) >= r + q + 0.01 for p, q in self.items)
-
-    def add(self, name: str, uv: np.ndarray, r: float, yaw: float) -> ObjectSpec:
-        self.items.append((uv, r))
-        xy = np.array(self.f.center) + self.rot @ uv
-        return _spec(name, float(xy[0]), float(xy[1]), yaw)
-
-    def random_uv(self, rng) -> np.ndarray:
-        return rng.uniform(-self.half, self.half)
-
-
-def _radius(name: str) -> float:
-    size = SIZE_OVERRIDES.get(name, load_catalog()[name].size)
-    return 0.5 * math.hypot(size[0], size[1])
-
-
-def _drop(rng, surf: _Surface, name: str, tries: int = 20) -> ObjectSpec | None:
-    r = _radius(name)
-    for _ in range(tries):
-        uv = surf.random_uv(rng)
-        if surf.fits(uv, r):
-            return surf.add(name, uv, r, float(rng.uniform(-180, 180)))
-    return None
-
-
-def _fragile_cluster(rng, surf: _Surface) -> list[ObjectSpec]:
-    names, w = _candidate_types(surf.f.object_type, 0.25)
-    cat = load_catalog()
-    keep = [i for i, n in enumerate(names) if cat[n].fragile]
-    if len(keep) == 0:
-        return []
-    names, w = [names[i] for i in keep], w[keep] / w[keep].sum()
-    n = int(rng.integers(3, 5))
-    for _attempt in range(10):
-        picks = list(rng.choice(names, size=n, p=w))
-        placed: list[tuple[np.ndarray, float]] = []
-        base = len(surf.items)
-        for name in picks:
-            r = _radius(name)
-            for _ in range(30):
-                if not placed:
-                    uv = surf.random_uv(rng)
-                else:
-                    anchor, ra = placed[int(rng.integers(len(placed)))]
-                    ang = rng.uniform(0, 2 * math.pi)
-                    uv = anchor + (ra + r + rng.uniform(0.01, 0.05)) * np.array(
-                        [math.cos(ang), math.sin(ang)]
-                    )
-                    if np.linalg.norm(uv - anchor) >= 0.28:
-                        continue
-                if surf.fits(uv, r):
-                    placed.append((uv, r))
-                    surf.items.append((uv, r))
-                    break
-        if len(placed) >= 3:
-            return [_commit(surf, str(name), uv) for name, (uv, _r) in zip(picks, placed)]
-        del surf.items[base:]
-    return []
-
-
-def _commit(surf: _Surface, name: str, uv: np.ndarray) -> ObjectSpec:
-    xy = np.array(surf.f.center) + surf.rot @ uv
-    return _spec(name, float(xy[0]), float(xy[1]), 0.0)
-
-
-def _objects_for(rng, f: Furniture, kind: str, cfg: HouseConfig) -> list[ObjectSpec]:
-    surf, out = _Surface(f), []
-    if f.object_type == "Oven":
-        if rng.random() < 0.7:
-            name = str(rng.choice(["Pot", "Pan", "Kettle"]))
-            out.append(
-                surf.add(
-                    name, np.array([-f.size[0] / 4, -f.size[1] / 4]) * 0.8, _radius(name), 0.0
-                )
-            )
-        return out
-    if f.object_type not in RECEPTACLES:
-        return out
-    if kind == "Kitchen" and f.object_type == "CounterTop" and rng.random() < 0.85:
-        spec = _drop(rng, surf, str(rng.choice(["Knife", "ButterKnife", "Knife"])))
-        out += [spec] if spec else []
-    if f.object_type in CLUSTER_SURFACES and rng.random() < cfg.cluster_prob:
-        out += _fragile_cluster(rng, surf)
-    names, w = _candidate_types(f.object_type, 0.8 * min(f.size[:2]))
-    if names:
-        n = int(rng.integers(0, cfg.max_objects_per_receptacle + 1))
-        for name in rng.choice(names, size=n, p=w):
-            spec = _drop(rng, surf, str(name))
-            out += [spec] if spec else []
-    return out
-
-
-def _floor_objects(rng, room: _Room, cfg: HouseConfig, blocked: list[Rect]) -> list[ObjectSpec]:
-    cat = load_catalog()
-    names = [n for n in FLOOR_TYPES[room.kind] if n in cat]
-    w = np.array([cat[n].parents.get("Floor", 1) for n in names], dtype=float)
-    out = []
-    count = int(rng.integers(0, cfg.floor_objects + 1))
-    for name in rng.choice(names, size=count, p=w / w.sum()):
-        size = cat[str(name)].size
-        for _ in range(20):
-            x = rng.uniform(room.x0 + 0.3, room.x1 - 0.3)
-            y = rng.uniform(room.y0 + 0.3, room.y1 - 0.3)
-            rect: Rect = (np.array([x, y]), np.array(size[:2]) / 2 + 0.05, 0.0)
-            if not any(rects_overlap(rect, r) for r in blocked):
-                blocked.append(rect)
-                out.append(_spec(str(name), x, y, 0.0))
-                break
-    return out
-
-
 def generate_house(seed: int, cfg: HouseConfig | None = None) -> Layout:
     """The house of ``seed`` (same seed and config -> identical layout)."""
     cfg = cfg or HouseConfig()
@@ -394,12 +271,13 @@ def generate_house(seed: int, cfg: HouseConfig | None = None) -> Layout:
     blocked: list[Rect] = [wall.box() for wall in walls[4:]] + list(door_zones)
     furniture: list[Furniture] = []
     objects: list[ObjectSpec] = []
+    hung: list[Rect] = list(door_zones)
     for room in rooms:
         pieces = _place_furniture(rng, room, cfg, blocked)
-        furniture += pieces
+        furniture += pieces + _paintings(rng, room, hung)
         for f in pieces:
-            objects += _objects_for(rng, f, room.kind, cfg)
-        objects += _floor_objects(rng, room, cfg, blocked)
+            objects += objects_for(rng, f, room.kind, cfg)
+        objects += floor_objects(rng, room, cfg, blocked)
     return Layout(
         walls=walls,
         furniture=furniture,

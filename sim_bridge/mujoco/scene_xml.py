@@ -62,6 +62,7 @@ FURNITURE_RGBA = {
     "ArmChair": "0.55 0.30 0.30 1",
     "Toilet": "0.95 0.95 0.95 1",
     "Sink": "0.90 0.90 0.92 1",
+    "Painting": "0.50 0.40 0.30 1",
 }
 FLOOR_RGBA = "0.62 0.55 0.45 1"
 ROOM_FLOOR_RGBA = {
@@ -100,7 +101,10 @@ def _f(*vals: float) -> str:
 
 def _furniture_geoms(fid: str, f: Furniture) -> list[str]:
     lx, ly, h = (v / 2 for v in f.size)
-    rgba = FURNITURE_RGBA.get(f.object_type, _type_rgba(f.object_type))
+    if f.rgba is not None:
+        rgba = _f(*f.rgba)
+    else:
+        rgba = FURNITURE_RGBA.get(f.object_type, _type_rgba(f.object_type))
     parts: list[tuple[tuple[float, ...], tuple[float, ...]]] = []  # (half size, local pos)
     if f.shape == "table":
         parts.append(((lx, ly, 0.02), (0, 0, 2 * h - 0.02)))
@@ -132,7 +136,7 @@ def _furniture_geoms(fid: str, f: Furniture) -> list[str]:
                 f'rgba="0.05 0.05 0.05 1" contype="0" conaffinity="0"/>'
             )
     return [
-        f'<body name="{fid}" pos="{_f(*f.center, 0)}" euler="0 0 {f.yaw_deg:.5g}">',
+        f'<body name="{fid}" pos="{_f(*f.center, f.elevation)}" euler="0 0 {f.yaw_deg:.5g}">',
         *geoms,
         "</body>",
     ]

@@ -30,7 +30,7 @@ def _static_probes(sim: SceneSim) -> tuple[np.ndarray, np.ndarray]:
     for k, f in enumerate(sim.layout.furniture):
         t = math.radians(f.yaw_deg)
         rot = np.array([[math.cos(t), -math.sin(t), 0], [math.sin(t), math.cos(t), 0], [0, 0, 1]])
-        centre = np.array([*f.center, f.size[2] / 2])
+        centre = np.array([*f.center, f.elevation + f.size[2] / 2])
         pts.append(centre + (_PROBES * np.array(f.size)) @ rot.T)
         owners.append(np.full(len(_PROBES), k))
     sim._static_probes = (np.vstack(pts), np.concatenate(owners))

@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from safevla_ros.core.actions import action_by_name
-from sim_bridge.mujoco import Furniture, Layout, MujocoBackend, ObjectSpec, Perturbation, Wall
+from sim_bridge.mujoco import (
+    Furniture,
+    Layout,
+    MujocoBackend,
+    ObjectSpec,
+    Perturbation,
+    Wall,
+    catalog,
+)
 from sim_bridge.mujoco.catalog import CATALOG_PATH, load_catalog
 from sim_bridge.mujoco.derive_catalog import derive, metadata_path
 
@@ -56,16 +64,20 @@ def test_held_object_does_not_count_as_a_collision_and_arm_limits_hold():
     assert not outs[-1].action_succeeded  # already at the limit
 
 
-def test_committed_catalog_matches_the_thor_metadata():
-    with open(metadata_path()) as f:
-        derived = derive(json.load(f))
+def test_committed_catalog_matches_the_thor_metadata_and_loader_falls_back(monkeypatch, tmp_path):
     with open(CATALOG_PATH) as f:
         committed = json.load(f)["types"]
-    assert derived == committed
     assert CATALOG_PATH.stat().st_size < 200_000
+    with open(metadata_path()) as f:
+        assert derive(json.load(f)) == committed
+    monkeypatch.setattr(catalog, "CATALOG_PATH", tmp_path / "missing.json")
+    fallback = catalog.load_catalog.__wrapped__()  # derives from the procthor wheel
+    assert fallback == load_catalog()
     cat = load_catalog()
     assert cat["Mug"].fragile and cat["Mug"].pickupable and not cat["Sofa"].pickupable
     assert cat["Knife"].dangerous and not cat["Bowl"].dangerous
+    with pytest.raises(ValueError, match="does not exist"):
+        catalog.load_catalog.__wrapped__(str(tmp_path / "other.json"))
 
 
 def test_each_perturbation_alone_changes_the_image_and_seeds_differ():
@@ -109,3 +121,28 @@ def test_sweeping_arm_knocks_a_bottle_off_the_table():
     moved = np.linalg.norm(bottle.position - start.position)
     tilted = np.abs(bottle.rotation[:2]).max()
     assert moved > 0.1 and tilted > 10.0
+
+
+def test_layout_validation_names_the_bad_value():
+    with pytest.raises(ValueError, match="size must be > 0"):
+        Furniture("DiningTable", (1.0, 1.0), (1.0, -0.5, 0.75))
+    with pytest.raises(ValueError, match="shape"):
+        Furniture("DiningTable", (1.0, 1.0), (1.0, 0.5, 0.75), shape="round")
+    with pytest.raises(ValueError, match="unknown THOR object type 'Mugg'"):
+        ObjectSpec("Mugg", (1.0, 1.0, None))
+    with pytest.raises(ValueError, match="zero length"):
+        Wall((1.0, 1.0), (1.0, 1.0))
+
+
+def test_objects_rest_on_furniture_tops_but_not_on_paintings():
+    layout = Layout.box_room(4.0, 4.0, agent_pose=(1.0, 1.0, 0.0))
+    layout.furniture += [
+        Furniture("CounterTop", (2.0, 3.6), (1.5, 0.6, 0.9)),
+        Furniture("Painting", (2.0, 3.93), (0.8, 0.03, 0.6), 180.0, elevation=1.3),
+    ]
+    layout.objects.append(ObjectSpec("Apple", (2.0, 3.6, None)))
+    b = MujocoBackend.from_layout(layout)
+    apple = b.objects()[2]
+    assert apple.position[2] == pytest.approx(0.9 + apple.size[2] / 2, abs=0.01)
+    painting = b.objects()[1]
+    assert painting.static and painting.position[2] == pytest.approx(1.6)

@@ -91,7 +91,7 @@ def test_all_rooms_reachable_and_random_start_is_free():
         backend.reset(seed)
         fs = backend.free_space()
         pts = fs.free_points()
-        for _kind, x0, y0, x1, y1 in backend._sim.layout.rooms:
+        for _kind, x0, y0, x1, y1 in backend.layout.rooms:
             inside = (pts[:, 0] > x0) & (pts[:, 0] < x1) & (pts[:, 1] > y0) & (pts[:, 1] < y1)
             assert inside.sum() >= 5, (seed, _kind)
         pos = backend.agent().position
