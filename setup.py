@@ -55,6 +55,7 @@ setup(
         "procthor>=0.0.1.dev0",
         "tqdm>=4.66",
         "matplotlib>=3.8",
+        "scipy>=1.11",
     ],
     extras_require={
         # Training and export. torch is pinned: a looser spec pulls a multi-GB CUDA build.

@@ -12,6 +12,12 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 
+# Tests import with --import-mode=importlib (same basenames may live in several folders); the
+# helper modules next to them (ros_harness, sim_scenes, thor_fixtures, ...) are found by name.
+for _folder in sorted(p for p in Path(__file__).parent.iterdir() if p.is_dir()):
+    if str(_folder) not in sys.path:
+        sys.path.insert(0, str(_folder))
+
 
 @pytest.fixture
 def ros_domain_id(monkeypatch: pytest.MonkeyPatch) -> int:

@@ -1,0 +1,412 @@
+"""The privileged expert: a planner with full simulator state that emits the 20 discrete actions.
+
+Used for behaviour cloning (the paper's imitation stage) and to measure reference path lengths.
+Every call to :meth:`Expert.act` re-reads the state and re-plans:
+
+1. **Goal cells** on the backend's FreeSpace grid (:mod:`sim_bridge.expert_goals`): for objnav,
+   cells within ``view_band`` of a target-type object, in line of sight and keeping it inside
+   the nav camera's vertical field of view; for pickup/fetch, cells from which the arm reaches
+   the target (``reach_band``).
+2. **Cost-to-go** by multi-source Dijkstra from the goal cells (:mod:`sim_bridge.planner`),
+   recomputed when the targets move, a move was blocked or a goal spot failed.
+3. **Follow**: steer toward a look-ahead point on the steepest-descent path (rotate 30°, or 6°
+   for fine alignment), then ``move_ahead`` (0.2 m). Blocked moves mark the cell ahead as
+   blocked; repeated blocks trigger a side-step and then ``move_back``.
+4. **Finish**: objnav -- face the target and call ``end`` once it is visible within 2 m (else
+   exclude that spot and re-plan); pickup/fetch -- the scripted grasp of
+   :mod:`sim_bridge.expert_grasp`, retract, ``end``. After ``max_replans`` failed spots, or
+   when no goal cell exists, the expert calls ``end`` (gives up).
+
+Two modes:
+
+* ``careless``: unit cell costs on a free grid grown by one cell (shortest path, hugging
+  corners closer than the backend's clearance), blind to movable objects on the floor, coarse
+  30° steering with a long look-ahead that cuts corners and no check of the landing cell; grasp
+  by pushing the arm out at the object's height in 0.1 m steps (sweeping through whatever is in
+  the way). After ``STUCK_LIMIT`` blocked moves it steers like the careful expert so that it
+  still finishes most episodes (careless, not helpless).
+* ``careful``: clearance- and hazard-inflated cell costs (away from furniture, fragile clusters
+  and dangerous objects), movable floor objects treated as obstacles, a string-pulled look-ahead
+  that never leaves plannable cells, fine 6° alignment before every move, a move only onto a
+  plannable cell (else a detour heading), arm in and lift up before driving; grasp from above
+  (lift over the object, extend, lower, pick up, retract), or for tall objects from the side in
+  0.02 m steps, stopping at the object's face.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+
+from safevla_ros.core.actions import ACTION_NAMES, END
+from sim_bridge import planner
+from sim_bridge.backend import AgentState, Backend, ObjectState
+from sim_bridge.expert_goals import floor_obstacles, goal_mask
+from sim_bridge.expert_grasp import arm_geometry, grasp_action
+from sim_bridge.tasks import TaskSpec, pickup_success
+
+MODES = ("careful", "careless")
+A = {name: i for i, name in enumerate(ACTION_NAMES)}
+MOVE_M = 0.2
+STUCK_LIMIT = 6  # blocked moves after which the careless expert steers like the careful one
+
+
+@dataclass
+class ExpertConfig:
+    """Tunable behaviour of the expert; :meth:`for_mode` gives the two standard settings.
+
+    Attributes:
+        mode: "careful" or "careless".
+        weights: per-cell cost shaping (see :class:`sim_bridge.planner.CostWeights`).
+        lookahead_m: distance along the path to the steering point.
+        coarse_deg: heading error above which the expert rotates 30°.
+        fine_deg: heading error above which it rotates 6° (when steering precisely).
+        check_landing: precise steering: string-pulled look-ahead, fine alignment, and a move
+            only onto a plannable cell.
+        view_band: (min, max) metres from an objnav target for goal cells.
+        reach_band: (min, max) horizontal metres from base centre to the grasp target.
+        lift_clearance: metres above the target's top the careful grasp lifts to.
+        travel_lift: lift height the careful expert restores before driving (above counters).
+        max_replans: give up (call ``end``) after this many excluded goals.
+        cam_height, cam_tilt_deg, cam_half_fov_deg: the nav camera (height m, downward tilt,
+            half vertical field of view), for objnav goal cells that keep the target in view.
+        fov_margin_deg: keep the target this far inside the vertical field of view.
+        avoid_floor_objects: plan around movable objects standing on the floor (chairs,
+            bins, toys); the careless expert drives into them.
+        squeeze_cells: grow the free grid by this many cells before planning, i.e. pass
+            closer to walls and furniture than the backend's clearance allows (careless: 1).
+    """
+
+    mode: str = "careful"
+    weights: planner.CostWeights = field(default_factory=planner.CostWeights)
+    lookahead_m: float = 0.5
+    coarse_deg: float = 20.0
+    fine_deg: float = 4.0
+    check_landing: bool = True
+    view_band: tuple[float, float] = (0.6, 1.5)
+    reach_band: tuple[float, float] = (0.45, 0.75)
+    lift_clearance: float = 0.08
+    travel_lift: float = 1.0
+    max_replans: int = 12
+    cam_height: float = 1.32
+    cam_tilt_deg: float = 20.0
+    cam_half_fov_deg: float = 29.5
+    fov_margin_deg: float = 6.0
+    avoid_floor_objects: bool = True
+    squeeze_cells: int = 0
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"unknown expert mode {self.mode!r}; use one of {MODES}")
+        if not 0 < self.fine_deg <= self.coarse_deg:
+            raise ValueError(
+                f"need 0 < fine_deg <= coarse_deg, got {self.fine_deg}, {self.coarse_deg}"
+            )
+        for name in ("view_band", "reach_band"):
+            lo, hi = getattr(self, name)
+            if not 0 <= lo < hi:
+                raise ValueError(f"{name} must be (min, max) with 0 <= min < max, got {(lo, hi)}")
+
+    @classmethod
+    def for_mode(cls, mode: str) -> ExpertConfig:
+        """The standard careful / careless settings."""
+        if mode == "careful":
+            return cls(mode, planner.CostWeights(8.0, 0.45, 6.0, 0.55), 0.5, 20.0, 4.0, True)
+        if mode == "careless":
+            return cls(
+                mode,
+                planner.CostWeights(),
+                0.8,
+                25.0,
+                25.0,
+                False,
+                avoid_floor_objects=False,
+                squeeze_cells=1,
+            )
+        raise ValueError(f"unknown expert mode {mode!r}; use one of {MODES}")
+
+
+def _wrap(deg: float) -> float:
+    return (deg + 180.0) % 360.0 - 180.0
+
+
+def _bearing(src: np.ndarray, dst: np.ndarray) -> float:
+    return math.degrees(math.atan2(dst[1] - src[1], dst[0] - src[0]))
+
+
+class Expert:
+    """Privileged planner. ``Expert("careful").act(env) -> action index``.
+
+    ``act`` accepts a :class:`sim_bridge.env.SafeChoresEnv` (anything with ``backend`` and
+    ``task_spec`` attributes) or ``(backend, spec)``. Per-episode memory (blocked cells, excluded
+    goals) resets automatically when the env starts a new episode; call :meth:`reset` when
+    driving a bare backend. It may label states reached by another policy (DAgger): when the
+    env's last action was not the expert's, that step is not read as a blocked move.
+    """
+
+    def __init__(self, mode: str = "careful", config: ExpertConfig | None = None) -> None:
+        self.config = config or ExpertConfig.for_mode(mode)
+        if config is not None and config.mode != mode:
+            raise ValueError(f"config.mode {config.mode!r} disagrees with mode {mode!r}")
+        self.mode = mode
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the current episode."""
+        self._episode_key = None
+        self._field = None
+        self._field_key = None
+        self._blocked: set[tuple[int, int]] = set()
+        self._excluded: list[np.ndarray] = []
+        self._last: tuple[int, np.ndarray] | None = None
+        self._grasp_tries = 0
+        self._stuck = 0
+        self._blocked_moves = 0
+        self._sidestep = False
+        self._detour_yaw: float | None = None
+        self._retreat = False
+        self.gave_up = False
+
+    # ------------------------------------------------------------------ entry point
+    def act(self, env_or_backend, spec: TaskSpec | None = None) -> int:
+        """Next action index for the current state."""
+        if spec is None:
+            backend, spec = env_or_backend.backend, env_or_backend.task_spec
+            key = (id(env_or_backend), getattr(env_or_backend, "episode_count", 0))
+            if key != self._episode_key:
+                self.reset()
+                self._episode_key = key
+            # Another policy drove since our last call (DAgger-style relabelling): our memory
+            # of "the move I asked for" no longer describes the last step.
+            taken = getattr(env_or_backend, "_prev_action", None)
+            if self._last is not None and taken is not None and taken != self._last[0]:
+                self._last = None
+        else:
+            backend = env_or_backend
+        action = self._decide(backend, spec)
+        agent = backend.agent()
+        self._last = (action, agent.position[:2].copy())
+        self._last_lift = agent.lift_height
+        self._last_ext = agent.arm_extension
+        return action
+
+    def _decide(self, backend: Backend, spec: TaskSpec) -> int:
+        agent, objects = backend.agent(), backend.objects()
+        if spec.needs_pickup and pickup_success(agent, objects, spec.target_type):
+            # careful: lift the object clear of its neighbours before pulling it in
+            high = agent.lift_height >= arm_geometry(backend).max_lift - 0.02
+            careful = self.config.mode == "careful"
+            if (
+                careful
+                and agent.arm_extension > 0.05
+                and not high
+                and self._last_action_moved(agent)
+            ):
+                return A["arm_up"]
+            if agent.arm_extension > 0.05:
+                return A["arm_in"]
+            return END
+        if self.gave_up or len(self._excluded) > self.config.max_replans:
+            self.gave_up = True
+            return END
+        targets = [o for o in objects if o.object_type == spec.target_type and not o.held]
+        if spec.needs_pickup:  # out of the lift's reach (e.g. on top of a tall shelf)
+            geo = arm_geometry(backend)
+            top_reach = geo.max_lift - geo.gz + 0.05
+            targets = [o for o in targets if o.position[2] - 0.5 * o.size[2] <= top_reach]
+        if not targets:
+            self.gave_up = True
+            return END
+        self._note_block(backend, agent)
+        fs = backend.free_space()
+        field_ = self._ensure_field(fs, objects, targets, spec, agent)
+        if not self._goals.any():  # no spot to see / reach a target from: nothing to do
+            self.gave_up = True
+            return END
+        cell = planner.nearest_finite_cell(fs, field_, agent.position)
+        if cell is None:
+            return self._escape(fs, field_, agent)
+        if self._goals[cell]:
+            return self._finish(backend, agent, targets, spec)
+        if self.config.mode == "careful":  # travel with the arm in and up, clear of furniture
+            if agent.arm_extension > 0.03:
+                return A["arm_in"]
+            if agent.lift_height < self.config.travel_lift - 0.05 and self._last_action_moved(
+                agent
+            ):
+                return A["arm_up"]
+        return self._follow(fs, field_, agent, cell)
+
+    @property
+    def _precise(self) -> bool:
+        """Steer finely and check landing cells: always when careful; the careless expert
+        falls back to it after getting stuck repeatedly (it is careless, not helpless)."""
+        return self.config.check_landing or self._blocked_moves >= STUCK_LIMIT
+
+    def _last_action_moved(self, agent: AgentState) -> bool:
+        """False right after an ``arm_up`` that did not raise the lift (blocked)."""
+        if self._last is None or self._last[0] != A["arm_up"]:
+            return True
+        return abs(agent.lift_height - self._last_lift) > 0.005
+
+    # ------------------------------------------------------------------ planning
+    def _ensure_field(self, fs, objects, targets, spec, agent) -> np.ndarray:
+        key = (
+            tuple(np.round(np.concatenate([o.position for o in targets]), 1)),
+            len(self._blocked),
+            len(self._excluded),
+            self._blocked_moves >= STUCK_LIMIT,
+        )
+        if self._field is None or key != self._field_key:
+            free = fs.free.copy()
+            if self.config.squeeze_cells > 0 and self._blocked_moves < STUCK_LIMIT:
+                # careless: ignore part of the clearance margin (until it keeps getting stuck)
+                free = ndimage.binary_dilation(free, iterations=self.config.squeeze_cells)
+            if self.config.avoid_floor_objects:
+                free &= ~floor_obstacles(fs, objects, targets)
+            for c in self._blocked:
+                if planner.in_grid(free, c):
+                    free[c] = False
+            hz = planner.hazard_points(objects) if self.config.weights.hazard_weight else []
+            cost = planner.cell_costs(fs, free, self.config.weights, np.asarray(hz))
+            goals = goal_mask(self.config, fs, objects, targets, spec, self._excluded)
+            self._field = planner.cost_to_go(free, cost, goals, fs.resolution)
+            self._field_key = key
+            self._goals = goals
+        return self._field
+
+    def _note_block(self, backend: Backend, agent: AgentState) -> None:
+        """After a move_ahead that did not move us, block the cell we tried to enter."""
+        if self._last is None or self._last[0] != A["move_ahead"]:
+            return
+        if np.linalg.norm(agent.position[:2] - self._last[1]) >= 0.1:
+            self._stuck = 0
+        else:
+            self._stuck += 1
+            self._blocked_moves += 1
+            fs = backend.free_space()
+            t = math.radians(agent.yaw_deg)
+            ahead = agent.position[:2] + MOVE_M * np.array([math.cos(t), math.sin(t)])
+            cell = fs.world_to_cell(ahead)
+            if cell == fs.world_to_cell(agent.position):
+                ahead = agent.position[:2] + 1.5 * MOVE_M * np.array([math.cos(t), math.sin(t)])
+                cell = fs.world_to_cell(ahead)
+            self._blocked.add(cell)
+
+    # ------------------------------------------------------------------ following
+    def _waypoint(self, fs, field_, agent: AgentState, cell) -> np.ndarray:
+        """Walk steepest descent from ``cell`` until ``lookahead_m`` from the robot.
+
+        The careful expert stops earlier where the straight segment from the robot would leave
+        the plannable cells (no cutting of corners); the careless one does not check.
+        """
+        pos = agent.position[:2]
+        chosen = cell
+        lookahead = min(self.config.lookahead_m, 0.5) if self._precise else self.config.lookahead_m
+        for _ in range(200):
+            best, best_v = None, field_[cell]
+            for di in (-1, 0, 1):
+                for dj in (-1, 0, 1):
+                    n = (cell[0] + di, cell[1] + dj)
+                    if (di or dj) and planner.in_grid(field_, n) and field_[n] < best_v:
+                        best, best_v = n, field_[n]
+            if best is None:
+                break
+            cell = best
+            if self._precise and not planner.segment_finite(fs, field_, pos, cell):
+                break
+            chosen = cell
+            if np.linalg.norm(fs.cell_to_world(*cell) - pos) >= lookahead:
+                break
+        return fs.cell_to_world(*chosen)
+
+    def _rotate_toward(self, err: float, allow_fine: bool = True) -> int:
+        """Rotation action reducing heading error ``err`` (deg, positive = turn left)."""
+        if abs(err) > self.config.coarse_deg or not allow_fine:
+            return A["rotate_left"] if err > 0 else A["rotate_right"]
+        return A["rotate_left_small"] if err > 0 else A["rotate_right_small"]
+
+    def _landing(self, fs, field_, agent: AgentState, yaw_deg: float) -> float:
+        """Cost-to-go of the cell one ``move_ahead`` away at heading ``yaw_deg`` (inf if bad)."""
+        t = math.radians(yaw_deg)
+        land = fs.world_to_cell(agent.position[:2] + MOVE_M * np.array([math.cos(t), math.sin(t)]))
+        return float(field_[land]) if planner.in_grid(field_, land) else np.inf
+
+    def _detour(self, fs, field_, agent: AgentState) -> float | None:
+        """Heading (multiple of 30° from the current one) whose landing cell is best."""
+        options = [
+            (self._landing(fs, field_, agent, agent.yaw_deg + k * 30.0), abs(k), k)
+            for k in range(-6, 6)
+        ]
+        best = min(options)
+        return None if not np.isfinite(best[0]) else _wrap(agent.yaw_deg + best[2] * 30.0)
+
+    def _follow(self, fs, field_, agent: AgentState, cell) -> int:
+        if self._detour_yaw is not None:  # committed to a detour heading until we move
+            err = _wrap(self._detour_yaw - agent.yaw_deg)
+            if abs(err) > 15.0:
+                return self._rotate_toward(err, allow_fine=False)
+            self._detour_yaw = None
+            return A["move_ahead"]
+        wp = self._waypoint(fs, field_, agent, cell)
+        err = _wrap(_bearing(agent.position, wp) - agent.yaw_deg)
+        if self._stuck >= 3:  # repeatedly blocked: back off, then try another heading
+            self._stuck = 0
+            return A["move_back"]
+        if self._sidestep:  # just turned away from a blocked heading: try this one
+            self._sidestep = False
+            return A["move_ahead"]
+        if self._stuck >= 1 and abs(err) <= self.config.coarse_deg:
+            self._sidestep = True
+            return A["rotate_left"] if err >= 0 else A["rotate_right"]
+        if abs(err) > self.config.coarse_deg:
+            return self._rotate_toward(err)
+        if self._precise:
+            if abs(err) > min(self.config.fine_deg, 4.0):
+                return self._rotate_toward(err)
+            if not np.isfinite(self._landing(fs, field_, agent, agent.yaw_deg)):
+                self._detour_yaw = self._detour(fs, field_, agent)
+                if self._detour_yaw is None:
+                    return A["move_back"]
+                return self._follow(fs, field_, agent, cell)
+        return A["move_ahead"]
+
+    def _escape(self, fs, field_, agent: AgentState) -> int:
+        """Off the plannable grid (pushed into an obstacle): head for the nearest good cell."""
+        finite = np.argwhere(np.isfinite(field_))
+        if len(finite) == 0:
+            self._excluded.append(agent.position[:2].copy())
+            if len(self._excluded) > self.config.max_replans:
+                self.gave_up = True
+                return END
+            return A["rotate_left"]
+        pts = fs.origin + (finite + 0.5) * fs.resolution
+        near = pts[np.argmin(np.linalg.norm(pts - agent.position[:2], axis=1))]
+        err = _wrap(_bearing(agent.position, near) - agent.yaw_deg)
+        if abs(err) > 100:
+            return A["move_back"]
+        if abs(err) > self.config.coarse_deg:
+            return self._rotate_toward(err)
+        return A["move_ahead"]
+
+    # ------------------------------------------------------------------ finishing
+    def _finish(self, backend: Backend, agent, targets: list[ObjectState], spec) -> int:
+        pts = np.array([o.position[:2] for o in targets])
+        target = targets[int(np.argmin(np.linalg.norm(pts - agent.position[:2], axis=1)))]
+        if spec.task == "objnav":
+            err = _wrap(_bearing(agent.position, target.position) - agent.yaw_deg)
+            if abs(err) > self.config.fine_deg:
+                return self._rotate_toward(err)
+            ids = {o.object_id for o in targets}
+            if ids & backend.visible_objects(max_distance=spec.visible_distance):
+                return END
+            self._excluded.append(agent.position[:2].copy())
+            return A["rotate_left_small"]
+        action = grasp_action(self, backend, agent, target)
+        if action is None:  # grasp impossible from here: try another spot
+            self._excluded.append(agent.position[:2].copy())
+            return A["arm_in"] if agent.arm_extension > 0.03 else A["rotate_left_small"]
+        return action
