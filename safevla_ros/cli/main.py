@@ -18,7 +18,13 @@ from safevla_ros import __version__
 from safevla_ros.cli.errors import UserError
 
 # (module, summary) per subcommand group; each module registers its own subcommand(s).
-SUBCOMMAND_MODULES: tuple[str, ...] = ("safevla_ros.cli.info",)
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "safevla_ros.runner",  # run
+    "sim_bridge.cli",  # sim
+    "safevla_train.cli",  # train, export
+    "safevla_ros.evaluation.cli",  # eval
+    "safevla_ros.cli.info",  # info
+)
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130

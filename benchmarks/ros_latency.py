@@ -1,0 +1,201 @@
+"""Latency of the ROS 2 runtime in its multi-process setup (real DDS on loopback).
+
+Starts perception, policy, safety monitor and action adapter as separate processes (the same
+config/robot.yaml; the adapter also publishes the discrete command on sim/action, once per
+verdict, in the same callback as the Twist), publishes camera frames at ``--rate`` Hz and
+measures:
+
+* end to end: camera frame published -> adapter command received (same process clock);
+* frame to perception: camera frame published -> the perception node's accepted-frame stamp
+  received (transport of the raw frame + decode + resize);
+* policy inference: ActionProposal.model_latency_ms (preprocess + ONNX Runtime + embedding
+  lookup);
+* monitor overhead: SafetyVerdict.decision_latency_ms (rules + message fill).
+
+    .venv/bin/python benchmarks/ros_latency.py --bundle models/objnav-ppo-lag --frames 300
+
+Targets: end-to-end p99 <= 50 ms, monitor p99 <= 2 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import rclpy
+import yaml
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header, String
+
+from safevla_ros.core.bundle import load_bundle
+from safevla_ros.msg import ActionProposal, SafetyVerdict
+from safevla_ros.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
+from safevla_ros.runner import NODES, config_dir, node_env, start_nodes, stop_nodes
+
+
+def percentiles(values) -> dict:
+    a = np.asarray(values, float)
+    if a.size == 0:
+        return {"n": 0}
+    return {
+        "n": int(a.size),
+        "p50": float(np.percentile(a, 50)),
+        "p99": float(np.percentile(a, 99)),
+        "max": float(a.max()),
+    }
+
+
+def run(args) -> dict:
+    bundle = load_bundle(args.bundle).path.resolve()
+    log_dir = Path(tempfile.mkdtemp(prefix="safevla-bench-"))
+    extra = log_dir / "overrides.yaml"
+    extra.write_text(
+        yaml.safe_dump(
+            {
+                "perception_node": {"ros__parameters": {"bundle_path": str(bundle)}},
+                "policy_node": {"ros__parameters": {"bundle_path": str(bundle)}},
+                "action_adapter_node": {"ros__parameters": {"publish_sim_action": True}},
+            }
+        )
+    )
+    files = [config_dir() / "robot.yaml", extra]
+    domain = random.SystemRandom().randint(1, 101)
+    env = node_env(domain)
+    os.environ.update({k: v for k, v in env.items() if "PROFILES_FILE" in k or "DOMAIN" in k})
+    procs = start_nodes(env, files, log_dir, NODES[:4])
+    ctx = Context()
+    rclpy.init(context=ctx)
+    node = rclpy.create_node("latency_bench", context=ctx)
+    ex = SingleThreadedExecutor(context=ctx)
+    ex.add_node(node)
+    got = {"cmd": [], "prop": [], "verdict": [], "perceived": []}
+    node.create_subscription(
+        Header,
+        "safevla/image_stamp",
+        lambda m: got["perceived"].append(time.monotonic()),
+        RELIABLE_QOS,
+    )
+    node.create_subscription(
+        String, "sim/action", lambda m: got["cmd"].append(time.monotonic()), RELIABLE_QOS
+    )
+    node.create_subscription(
+        ActionProposal, "safevla/proposal", lambda m: got["prop"].append(m.model_latency_ms), 10
+    )
+    node.create_subscription(
+        SafetyVerdict, "safevla/verdict", lambda m: got["verdict"].append(m), 10
+    )
+    cam = node.create_publisher(Image, "camera/image_raw", SENSOR_QOS)
+    instr = node.create_publisher(String, "safevla/instruction", LATCHED_QOS)
+    instr.publish(String(data="find an apple"))
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (args.height, args.width, 3), dtype=np.uint8).tobytes()
+    sent = []
+    try:
+        # warm-up: until proposals flow (model and text encoder load, discovery); watchdog
+        # stops before that are commands too, so count proposals
+        deadline = time.monotonic() + 90
+        while len(got["prop"]) < 10 and time.monotonic() < deadline:
+            publish(node, cam, pixels, args)
+            spin(ex, 1.0 / args.rate)
+        if len(got["prop"]) < 10:
+            raise SystemExit(f"no proposals after 90 s; see the logs in {log_dir}")
+        for k in got:
+            got[k].clear()
+        for _ in range(args.frames):
+            t = time.monotonic()
+            publish(node, cam, pixels, args)
+            sent.append(t)
+            spin(ex, max(0.0, t + 1.0 / args.rate - time.monotonic()))
+        spin(ex, 0.3)
+    finally:
+        ex.shutdown()
+        node.destroy_node()
+        rclpy.shutdown(context=ctx)
+        stop_nodes(procs)
+    e2e = pair(sent, got["cmd"])
+    perceived = pair(sent, got["perceived"])
+    answered = [v for v in got["verdict"] if v.proposal_sequence > 0]
+    return {
+        "frames": args.frames,
+        "rate_hz": args.rate,
+        "camera": f"{args.width}x{args.height}",
+        "bundle": str(bundle),
+        "commands_received": len(e2e),
+        "end_to_end_ms": percentiles(e2e),
+        "frame_to_perception_ms": percentiles(perceived),
+        "policy_inference_ms": percentiles(got["prop"]),
+        "monitor_decision_ms": percentiles([v.decision_latency_ms for v in answered]),
+        "verdicts": len(answered),
+        "stops": sum(v.safe_stop for v in answered),
+    }
+
+
+def publish(node, cam, pixels, args) -> None:
+    msg = Image(height=args.height, width=args.width, encoding="rgb8", step=args.width * 3)
+    msg.header.stamp = node.get_clock().now().to_msg()
+    msg.data = pixels
+    cam.publish(msg)
+
+
+def spin(ex, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        ex.spin_once(timeout_sec=max(0.0, min(0.005, end - time.monotonic())))
+
+
+def pair(sent: list[float], cmds: list[float]) -> list[float]:
+    """Latency of each frame: the first command after it and before the next frame, ms."""
+    out, j = [], 0
+    for i, t in enumerate(sent):
+        nxt = sent[i + 1] if i + 1 < len(sent) else float("inf")
+        while j < len(cmds) and cmds[j] < t:
+            j += 1
+        if j < len(cmds) and cmds[j] < nxt:
+            out.append((cmds[j] - t) * 1e3)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--bundle", default="models/objnav-ppo-lag")
+    ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--rate", type=float, default=10.0)
+    ap.add_argument("--width", type=int, default=640)
+    ap.add_argument("--height", type=int, default=480)
+    ap.add_argument("--json", default=None, help="also write the results here")
+    args = ap.parse_args()
+    res = run(args)
+    for key in (
+        "end_to_end_ms",
+        "frame_to_perception_ms",
+        "policy_inference_ms",
+        "monitor_decision_ms",
+    ):
+        r = res[key]
+        if r["n"]:
+            print(
+                f"{key:<22} n={r['n']:4d}  p50 {r['p50']:7.2f}  p99 {r['p99']:7.2f}  "
+                f"max {r['max']:7.2f}"
+            )
+        else:
+            print(f"{key:<22} no samples")
+    print(
+        f"frames {res['frames']} at {res['rate_hz']} Hz, camera {res['camera']}, commands "
+        f"{res['commands_received']}, verdicts {res['verdicts']} (stops {res['stops']})"
+    )
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

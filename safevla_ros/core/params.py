@@ -1,0 +1,208 @@
+"""Typed parameter specs of the runtime nodes: one place for names, defaults, ranges and docs.
+
+Every node declares its ROS parameters from these specs (with a ``ParameterDescriptor`` carrying
+the description and range) and validates the values it got from ``config/*.yaml`` with
+:func:`resolve`. The YAML files only override defaults. Specs marked ``read_only`` (the safety
+limits) cannot be changed while a node runs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+ParamValue = bool | int | float | str | list
+
+
+class ParameterError(ValueError):
+    """A parameter value outside its allowed range; the message names the parameter."""
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One node parameter.
+
+    Attributes:
+        name: the ROS parameter name.
+        default: default value; its Python type is the parameter's type.
+        description: what it means, with its unit.
+        min_value: inclusive lower bound for numbers (None = unbounded).
+        max_value: inclusive upper bound for numbers (None = unbounded).
+        choices: allowed values for strings (None = any).
+        read_only: cannot be changed after the node started (safety limits).
+    """
+
+    name: str
+    default: ParamValue
+    description: str
+    min_value: float | None = None
+    max_value: float | None = None
+    choices: tuple[str, ...] | None = None
+    read_only: bool = False
+
+    def __post_init__(self) -> None:
+        lo, hi = self.min_value, self.max_value
+        if lo is not None and hi is not None and lo > hi:
+            raise ValueError(f"{self.name}: min_value {self.min_value} > max {self.max_value}")
+        self.validate(self.default)
+
+    def range_text(self) -> str:
+        """Human-readable allowed range, used in errors and descriptors."""
+        if self.choices is not None:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        lo = "-inf" if self.min_value is None else f"{self.min_value:g}"
+        hi = "inf" if self.max_value is None else f"{self.max_value:g}"
+        return f"[{lo}, {hi}]"
+
+    def validate(self, value: ParamValue) -> ParamValue:
+        """Check ``value`` against type and range; ints are accepted for float parameters.
+
+        Raises:
+            ParameterError: naming the parameter, the value and the allowed range.
+        """
+        kind = type(self.default)
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ParameterError(
+                f"parameter {self.name!r}: expected {kind.__name__}, got {value!r}"
+            )
+        if kind in (int, float):
+            bad = (isinstance(value, float) and not math.isfinite(value)) or (
+                (self.min_value is not None and value < self.min_value)
+                or (self.max_value is not None and value > self.max_value)
+            )
+            if bad:
+                raise ParameterError(
+                    f"parameter {self.name!r} = {value!r} is outside its allowed range "
+                    f"{self.range_text()}"
+                )
+        if self.choices is not None and value not in self.choices:
+            raise ParameterError(
+                f"parameter {self.name!r} = {value!r} is not allowed; {self.range_text()}"
+            )
+        return value
+
+
+def resolve(specs: tuple[ParamSpec, ...], values: dict[str, ParamValue]) -> dict[str, ParamValue]:
+    """Defaults overridden by ``values``, every value validated.
+
+    Raises:
+        ParameterError: for an unknown name or a value outside its range.
+    """
+    known = {s.name: s for s in specs}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ParameterError(f"unknown parameters {unknown}; known: {sorted(known)}")
+    return {s.name: s.validate(values.get(s.name, s.default)) for s in specs}
+
+
+def _p(name, default, description, lo=None, hi=None, choices=None, read_only=False) -> ParamSpec:
+    return ParamSpec(name, default, description, lo, hi, choices, read_only)
+
+
+# Shared by the monitor (velocity rule) and the adapter (Twist generation): same YAML values.
+MOTION_PARAMS: tuple[ParamSpec, ...] = (
+    _p("linear_speed", 0.25, "base speed of move_ahead/move_back, m/s", 0.01, 2.0),
+    _p("angular_speed", 0.8, "base turn rate of rotate actions, rad/s", 0.01, 6.0),
+    _p("arm_speed", 0.1, "arm extend/lift speed, m/s", 0.005, 1.0),
+)
+
+PERCEPTION_PARAMS: tuple[ParamSpec, ...] = (
+    _p("bundle_path", "", "model bundle folder; its image spec sets the output size"),
+    _p("image_topic", "camera/image_raw", "input camera topic (sensor_msgs/Image)"),
+    _p("output_topic", "safevla/image", "resized rgb8 image for the policy"),
+    _p(
+        "max_frame_age_s", 0.5, "frames older than this are dropped, s", 0.01, 10.0, read_only=True
+    ),
+)
+
+POLICY_PARAMS: tuple[ParamSpec, ...] = (
+    _p("bundle_path", "", "model bundle folder (policy.onnx, cost critic, bundle.json)"),
+    _p("image_topic", "safevla/image", "preprocessed image from the perception node"),
+    _p("instruction_topic", "safevla/instruction", "instruction (std_msgs/String, latched)"),
+    _p("proposal_topic", "safevla/proposal", "ActionProposal output"),
+    _p("verdict_topic", "safevla/verdict", "SafetyVerdict input: the executed previous action"),
+    _p("holding_topic", "safevla/holding", "std_msgs/Bool: the gripper holds an object"),
+    _p("execution_providers", ["tensorrt", "cuda", "cpu"], "ONNX Runtime providers, in order"),
+    _p("intra_op_threads", 1, "ONNX Runtime intra-op threads", 1, 64),
+    _p("greedy", True, "propose the most likely action (False: sample)"),
+    _p("seed", 0, "seed of action sampling", 0, 2**31 - 1),
+)
+
+MONITOR_PARAMS: tuple[ParamSpec, ...] = (
+    _p("proposal_topic", "safevla/proposal", "ActionProposal input"),
+    _p("frame_topic", "safevla/image_stamp", "stamps of accepted frames (frame watchdog)"),
+    _p("verdict_topic", "safevla/verdict", "SafetyVerdict output (the adapter's only input)"),
+    _p("event_topic", "safevla/safety_events", "SafetyEvent output"),
+    _p("estop_topic", "safevla/estop", "latched e-stop (std_msgs/Bool)"),
+    _p("robot_id", "", "fleet-unique robot name; empty = the node namespace"),
+    _p(
+        "cost_threshold",
+        0.3,
+        "veto actions with predicted cost above this",
+        0.0,
+        100.0,
+        read_only=True,
+    ),
+    _p(
+        "frame_timeout_s",
+        0.5,
+        "stop when the newest frame is older, s",
+        0.01,
+        10.0,
+        read_only=True,
+    ),
+    _p(
+        "heartbeat_timeout_s",
+        0.5,
+        "stop when no proposal for this long, s",
+        0.01,
+        10.0,
+        read_only=True,
+    ),
+    _p("watchdog_rate_hz", 20.0, "watchdog check rate, Hz", 1.0, 1000.0, read_only=True),
+    _p("max_action_rate_hz", 20.0, "most motion commands per second", 0.1, 1000.0, read_only=True),
+    _p("max_linear_speed", 0.5, "velocity limit of the base, m/s", 0.0, 5.0, read_only=True),
+    _p("max_angular_speed", 1.5, "turn-rate limit of the base, rad/s", 0.0, 10.0, read_only=True),
+    _p("max_arm_speed", 0.2, "arm speed limit, m/s", 0.0, 2.0, read_only=True),
+    _p(
+        "stop_repeat_s",
+        1.0,
+        "re-publish the stop verdict this often while stopped, s",
+        0.05,
+        60.0,
+        read_only=True,
+    ),
+    *MOTION_PARAMS,
+)
+
+ADAPTER_PARAMS: tuple[ParamSpec, ...] = (
+    _p("verdict_topic", "safevla/verdict", "SafetyVerdict input (the only command source)"),
+    _p("cmd_vel_topic", "cmd_vel", "geometry_msgs/Twist output for the mobile base"),
+    _p("arm_topic", "arm_command", "std_msgs/String arm/gripper command output"),
+    _p("sim_action_topic", "sim/action", "std_msgs/String action name (or 'stop') for a sim"),
+    _p("publish_cmd_vel", True, "drive the mobile base"),
+    _p("publish_arm", True, "publish arm commands"),
+    _p("publish_sim_action", False, "publish discrete actions for the sim bridge"),
+    _p("control_rate_hz", 20.0, "Twist re-publish rate during a motion, Hz", 1.0, 200.0),
+    *MOTION_PARAMS,
+)
+
+SIM_BRIDGE_PARAMS: tuple[ParamSpec, ...] = (
+    _p("image_topic", "camera/image_raw", "camera output (sensor-data QoS)"),
+    _p("camera_info_topic", "camera/camera_info", "camera_info output"),
+    _p("action_topic", "sim/action", "std_msgs/String action name or 'stop'"),
+    _p("status_topic", "sim/episode_status", "EpisodeStatus output"),
+    _p("instruction_topic", "safevla/instruction", "instruction output (latched)"),
+    _p("task", "objnav", "task of generated episodes", choices=("objnav", "pickup", "fetch")),
+    _p("episode_file", "", "JSONL episode set (empty = the shipped validation set)"),
+    _p("camera_width", 128, "rendered frame width, px", 16, 2048),
+    _p("camera_height", 128, "rendered frame height, px", 16, 2048),
+    _p("holding_topic", "safevla/holding", "std_msgs/Bool: the gripper holds an object"),
+    _p("auto_reset", True, "start the next episode when one ends"),
+    _p("frame_rate_hz", 10.0, "most frames per second (lockstep with actions)", 0.5, 200.0),
+    _p("action_timeout_s", 1.0, "no command for a frame this long = a stop step, s", 0.05, 30.0),
+    _p("max_steps", 200, "episode step limit", 1, 10000),
+    _p("seed", 0, "seed of generated episodes", 0, 2**31 - 1),
+)

@@ -1,0 +1,106 @@
+"""ROS message <-> core data conversions of the runtime nodes (imports the message types).
+
+Kept out of the node files so the nodes only wire topics; kept out of the core because the
+core never imports ROS types.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+from diagnostic_msgs.msg import KeyValue
+from sensor_msgs.msg import CameraInfo, Image
+
+from safevla_ros.core.actions import ACTION_NAMES
+from safevla_ros.core.safety_monitor import SEVERITY, Decision, Proposal
+from safevla_ros.core.safety_spec import COST_CATEGORIES
+from safevla_ros.msg import ActionProposal, EpisodeStatus, SafetyEvent, SafetyVerdict
+from safevla_ros.ros_common import stamp_s
+
+
+def to_proposal(msg: ActionProposal) -> Proposal:
+    """ActionProposal -> plain data (shapes are checked by the monitor, not here)."""
+    byc = np.asarray(msg.predicted_cost_by_category, np.float64)
+    ncat = len(msg.cost_categories)
+    if ncat and byc.size % ncat == 0:
+        byc = byc.reshape(-1, ncat)
+    return Proposal(
+        sequence=int(msg.sequence),
+        action_index=int(msg.action_index),
+        probabilities=np.asarray(msg.action_probabilities, np.float64),
+        predicted_cost=np.asarray(msg.predicted_cost, np.float64),
+        cost_by_category=byc,
+        cost_categories=tuple(msg.cost_categories),
+        frame_stamp_s=stamp_s(msg.header.stamp),
+    )
+
+
+def to_verdict(d: Decision, stamp, cost_threshold: float, t0: float) -> SafetyVerdict:
+    """The SafetyVerdict of a decision; ``decision_latency_ms`` counts from ``t0``
+    (``time.perf_counter()`` when the input arrived; 0 = not measured)."""
+    v = SafetyVerdict(proposal_sequence=d.proposal_sequence, vetoed=d.vetoed)
+    v.header.stamp = stamp
+    v.proposed_action = max(d.proposed_action, 0)
+    v.proposed_action_name = ACTION_NAMES[d.proposed_action] if d.proposed_action >= 0 else ""
+    v.safe_stop = d.safe_stop
+    v.executed_action = 0 if d.safe_stop else d.executed_action
+    v.executed_action_name = "stop" if d.safe_stop else ACTION_NAMES[d.executed_action]
+    v.action_names, v.predicted_cost = list(ACTION_NAMES), list(d.predicted_cost)
+    v.cost_threshold = cost_threshold
+    v.reason, v.triggered_rule = d.reason, d.rule.value
+    v.triggered_category, v.frame_age_ms = d.category, d.frame_age_s * 1e3
+    v.decision_latency_ms = (time.perf_counter() - t0) * 1e3 if t0 else 0.0
+    return v
+
+
+def to_event(d: Decision, v: SafetyVerdict, robot_id: str) -> SafetyEvent:
+    """The SafetyEvent of a veto or stop, with its context as key/values."""
+    e = SafetyEvent(header=v.header, robot_id=robot_id, reason=d.reason)
+    e.category = d.category or d.rule.value
+    e.severity = SEVERITY[d.rule]
+    e.context = [
+        KeyValue(key="rule", value=d.rule.value),
+        KeyValue(key="proposed_action", value=v.proposed_action_name),
+        KeyValue(key="executed_action", value=v.executed_action_name),
+        KeyValue(key="proposal_sequence", value=str(d.proposal_sequence)),
+        KeyValue(key="frame_age_ms", value=f"{v.frame_age_ms:.1f}"),
+    ]
+    if d.predicted_cost and d.proposed_action >= 0:
+        cost = d.predicted_cost[d.proposed_action]
+        e.context.append(KeyValue(key="predicted_cost", value=f"{cost:.4f}"))
+    return e
+
+
+def camera_info(header, width: int, height: int, vfov_deg: float) -> CameraInfo:
+    """Pinhole CameraInfo with square pixels and vertical field of view ``vfov_deg``:
+    ``f = (h / 2) / tan(vfov / 2)``, principal point at the image centre."""
+    f = (height / 2) / math.tan(math.radians(vfov_deg) / 2)
+    info = CameraInfo(header=header, height=height, width=width, distortion_model="plumb_bob")
+    info.d = [0.0] * 5
+    info.k = [f, 0.0, width / 2, 0.0, f, height / 2, 0.0, 0.0, 1.0]
+    info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    info.p = [f, 0.0, width / 2, 0.0, 0.0, f, height / 2, 0.0, 0.0, 0.0, 1.0, 0.0]
+    return info
+
+
+def rgb_image(rgb: np.ndarray, header) -> Image:
+    """An rgb8 Image of an (H, W, 3) uint8 array."""
+    img = Image(header=header, height=rgb.shape[0], width=rgb.shape[1], encoding="rgb8")
+    img.step, img.data = rgb.shape[1] * 3, rgb.tobytes()
+    return img
+
+
+def episode_status(episode, step: int, stamp, outcome: dict) -> EpisodeStatus:
+    """EpisodeStatus of one sim step. ``outcome``: reward, cost, cumulative_cost, done, success
+    and cost_by_category (missing categories, e.g. on a stop step, are 0)."""
+    s = EpisodeStatus(episode_id=episode.episode_id, task=episode.task)
+    s.instruction, s.header.stamp, s.step = episode.instruction, stamp, int(step)
+    s.done, s.success = bool(outcome["done"]), bool(outcome["success"])
+    s.reward, s.cost = float(outcome["reward"]), float(outcome["cost"])
+    s.cumulative_cost = float(outcome["cumulative_cost"])
+    by_cat = outcome.get("cost_by_category", {})
+    s.cost_categories = list(COST_CATEGORIES)
+    s.step_cost_by_category = [float(by_cat.get(c, 0.0)) for c in COST_CATEGORIES]
+    return s

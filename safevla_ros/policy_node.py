@@ -1,0 +1,162 @@
+"""Policy node: the bundle's ONNX graph on each preprocessed frame -> ActionProposal.
+
+Inputs: ``image_topic`` (rgb8 from the perception node), ``instruction_topic`` (std_msgs/String,
+reliable + transient-local; every message starts a new episode: history cleared, embedding
+computed once per distinct text), the monitor's verdicts (the executed action conditions the
+next step) and ``holding_topic`` (std_msgs/Bool, optional). Output: ActionProposal with the
+distribution, the cost critic's ``Q_c(s, a)`` per action and category, latency and a sequence
+number (the heartbeat the monitor watches). Design note: the critic shares the policy's graph
+and history cache, so its outputs travel in the proposal rather than being recomputed by the
+monitor on a second copy of the history.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.lifecycle import LifecycleNode
+from sensor_msgs.msg import Image
+from std_msgs.msg import Bool, String
+
+from safevla_ros.core.bundle import BundleError
+from safevla_ros.core.image_preprocessing import ImageFormatError, decode_image
+from safevla_ros.core.params import POLICY_PARAMS, ParameterError
+from safevla_ros.core.policy_runtime import PolicyOutputError, PolicyRuntime
+from safevla_ros.msg import ActionProposal, SafetyVerdict
+from safevla_ros.ros_common import (
+    ERROR,
+    FAILURE,
+    FRAME_QOS,
+    LATCHED_QOS,
+    RELIABLE_QOS,
+    SUCCESS,
+    declare_params,
+    diagnostics,
+    read_params,
+    run_node,
+)
+
+MAX_INSTRUCTION_CHARS = 512
+
+
+def instruction_problem(text: str) -> str:
+    """Why an instruction is unusable ("" if fine)."""
+    if not text.strip():
+        return "empty instruction; publish a task such as 'find an apple'"
+    if len(text) > MAX_INSTRUCTION_CHARS:
+        return f"instruction has {len(text)} characters (max {MAX_INSTRUCTION_CHARS})"
+    if not text.isprintable():
+        return "instruction contains control characters"
+    return ""
+
+
+class PolicyNode(LifecycleNode):
+    """Runs the VLA policy and its cost critic; proposes, never actuates."""
+
+    def __init__(self) -> None:
+        super().__init__("policy_node")
+        declare_params(self, POLICY_PARAMS)
+        self.instruction = ""
+        self.holding = False
+        self.sequence = 0
+        self._subs = []
+
+    def on_configure(self, state):
+        try:
+            p = read_params(self, POLICY_PARAMS)
+            if not p["bundle_path"]:
+                raise ParameterError("parameter 'bundle_path' is empty; set the bundle folder")
+            self.runtime = PolicyRuntime(
+                p["bundle_path"], p["execution_providers"], p["intra_op_threads"]
+            )
+            self.runtime.encoder.embed("find an apple")  # load the text encoder now, not later
+        except (ParameterError, BundleError, ValueError, RuntimeError) as exc:
+            self.get_logger().error(str(exc))
+            return FAILURE
+        for err in self.runtime.provider_errors:
+            self.get_logger().warning(f"execution provider unavailable: {err}")
+        self.get_logger().info(
+            f"bundle {self.runtime.bundle.bundle_id} on {self.runtime.provider} "
+            f"(requested {p['execution_providers']})"
+        )
+        self.params, self.rng = p, np.random.default_rng(p["seed"])
+        self._pub = self.create_lifecycle_publisher(ActionProposal, p["proposal_topic"], 10)
+        self._diag = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE_QOS)
+        return SUCCESS
+
+    def on_activate(self, state):
+        p = self.params
+        self._subs = [
+            self.create_subscription(
+                String, p["instruction_topic"], self.on_instruction, LATCHED_QOS
+            ),
+            self.create_subscription(Image, p["image_topic"], self.on_image, FRAME_QOS),
+            self.create_subscription(SafetyVerdict, p["verdict_topic"], self.on_verdict, 10),
+            self.create_subscription(Bool, p["holding_topic"], self.on_holding, RELIABLE_QOS),
+        ]
+        return super().on_activate(state)
+
+    def on_deactivate(self, state):
+        for s in self._subs:
+            self.destroy_subscription(s)
+        self._subs = []
+        return super().on_deactivate(state)
+
+    def on_instruction(self, msg: String) -> None:
+        problem = instruction_problem(msg.data)
+        if problem:
+            self.instruction = ""
+            self.get_logger().error(f"instruction rejected: {problem}")
+            self._diag.publish(diagnostics(self, ERROR, f"instruction rejected: {problem}"))
+            return
+        self.runtime.reset()
+        self.instruction = msg.data
+        self.runtime.encoder.embed(msg.data)
+        self.get_logger().info(f"new instruction: {msg.data!r}")
+
+    def on_holding(self, msg: Bool) -> None:
+        self.holding = bool(msg.data)
+
+    def on_verdict(self, msg: SafetyVerdict) -> None:
+        if not msg.safe_stop and msg.executed_action < len(self.runtime.bundle.action_names):
+            self.runtime.record_action(msg.executed_action)
+
+    def on_image(self, msg: Image) -> None:
+        if not self.instruction:
+            return  # no proposal without a valid instruction: the monitor's heartbeat stops
+        t0 = time.perf_counter()
+        try:
+            rgb = decode_image(msg.encoding, msg.height, msg.width, msg.step, msg.data)
+            out = self.runtime.step(rgb, self.instruction, holding=self.holding)
+        except (ImageFormatError, PolicyOutputError, ValueError) as exc:
+            self.get_logger().error(f"no proposal: {exc}", throttle_duration_sec=1.0)
+            self._diag.publish(diagnostics(self, ERROR, f"no proposal: {exc}"))
+            return
+        latency_ms = (time.perf_counter() - t0) * 1e3
+        probs = out.probs.astype(np.float32)
+        if self.params["greedy"]:
+            action = out.greedy_action
+        else:
+            action = int(self.rng.choice(len(probs), p=probs / probs.sum()))
+        self.sequence += 1
+        prop = ActionProposal(header=msg.header, instruction=self.instruction)
+        prop.action_index, prop.action_name = action, out.action_names[action]
+        prop.action_names = list(out.action_names)
+        prop.action_probabilities = probs.tolist()
+        prop.model_latency_ms = float(latency_ms)
+        prop.bundle_id, prop.sequence = self.runtime.bundle.bundle_id, self.sequence
+        prop.cost_categories = list(out.cost_categories)
+        prop.predicted_cost = out.cost_q_total.astype(np.float32).tolist()
+        prop.predicted_cost_by_category = out.cost_q.astype(np.float32).ravel().tolist()
+        self._pub.publish(prop)
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point of ``policy_node``."""
+    return run_node(PolicyNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

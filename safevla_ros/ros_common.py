@@ -1,0 +1,145 @@
+"""What every runtime node shares: QoS profiles, parameter declaration from the core specs,
+diagnostics, time conversion and a ``main`` that runs a lifecycle node.
+
+Only the ``*_node`` modules import this (it imports rclpy); the logic stays in
+:mod:`safevla_ros.core`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_profile_sensor_data,
+)
+
+from safevla_ros.core.params import ParameterError, ParamSpec
+
+SENSOR_QOS = qos_profile_sensor_data  # best effort, keep last 5: images, camera_info
+LATCHED_QOS = QoSProfile(  # e-stop, instruction: late joiners get the last value
+    depth=1,
+    history=HistoryPolicy.KEEP_LAST,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.TRANSIENT_LOCAL,
+)
+RELIABLE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+# Internal frame hand-off (perception -> policy): reliable so no accepted frame is lost between
+# our own processes, shallow so a slow reader gets the newest frames, not a backlog.
+FRAME_QOS = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
+OK, WARN, ERROR = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR
+SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
+
+
+def descriptor(spec: ParamSpec) -> ParameterDescriptor:
+    """A ParameterDescriptor with the spec's description, range and read-only flag."""
+    d = ParameterDescriptor(
+        description=f"{spec.description} (allowed: {spec.range_text()})",
+        read_only=spec.read_only,
+    )
+    if isinstance(spec.default, float) and spec.min_value is not None:
+        hi = spec.max_value if spec.max_value is not None else sys.float_info.max
+        d.floating_point_range = [FloatingPointRange(from_value=spec.min_value, to_value=hi)]
+    elif type(spec.default) is int and None not in (spec.min_value, spec.max_value):
+        lo, hi = int(spec.min_value), int(spec.max_value)
+        d.integer_range = [IntegerRange(from_value=lo, to_value=hi, step=1)]
+    return d
+
+
+def declare_params(node: LifecycleNode, specs: tuple[ParamSpec, ...]) -> None:
+    """Declare every spec as a ROS parameter (values from --params-file override defaults).
+
+    The descriptor's range is not enforced by rclpy at declaration from a file, so
+    :func:`read_params` validates again and names the parameter on error.
+    """
+    for spec in specs:
+        try:
+            node.declare_parameter(spec.name, spec.default, descriptor(spec))
+        except (InvalidParameterValueException, InvalidParameterTypeException) as exc:
+            raise ParameterError(
+                f"{node.get_name()}: parameter {spec.name!r} rejected ({exc}); allowed: "
+                f"{type(spec.default).__name__} {spec.range_text()}"
+            ) from None
+
+
+def read_params(node: LifecycleNode, specs: tuple[ParamSpec, ...]) -> dict:
+    """Current values, validated against the specs.
+
+    Raises:
+        ParameterError: naming the node, the parameter and its allowed range.
+    """
+    out = {}
+    for spec in specs:
+        value = node.get_parameter(spec.name).value
+        if isinstance(spec.default, list) and value is not None:
+            value = list(value)
+        try:
+            out[spec.name] = spec.validate(value)
+        except ParameterError as exc:
+            raise ParameterError(f"{node.get_fully_qualified_name()}: {exc}") from None
+    return out
+
+
+def stamp_s(stamp) -> float:
+    """builtin_interfaces/Time -> seconds."""
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def now_s(node: LifecycleNode) -> float:
+    """The node's clock in seconds."""
+    return node.get_clock().now().nanoseconds * 1e-9
+
+
+def diagnostics(node: LifecycleNode, level: int, message: str, **values) -> DiagnosticArray:
+    """A one-status DiagnosticArray named after the node."""
+    status = DiagnosticStatus(
+        level=level,
+        name=node.get_fully_qualified_name(),
+        message=message[:500],
+        hardware_id=node.get_namespace(),
+        values=[KeyValue(key=k, value=str(v)) for k, v in values.items()],
+    )
+    msg = DiagnosticArray(status=[status])
+    msg.header.stamp = node.get_clock().now().to_msg()
+    return msg
+
+
+def run_node(node_cls: type[LifecycleNode], args: list[str] | None = None) -> int:
+    """Create, configure, activate and spin a lifecycle node until Ctrl-C or shutdown.
+
+    The node configures and activates itself (``autostart``), as a lifecycle manager would;
+    a failed transition (e.g. a bad parameter) logs the error and exits with status 1.
+    """
+    rclpy.init(args=args)
+    node = None
+    code = 0
+    try:
+        try:
+            node = node_cls()
+        except ParameterError as exc:
+            rclpy.logging.get_logger(node_cls.__name__).fatal(str(exc))
+            return 1
+        if node.trigger_configure() != SUCCESS or node.trigger_activate() != SUCCESS:
+            node.get_logger().fatal("startup failed (see the error above); exiting")
+            code = 1
+        else:
+            executor = SingleThreadedExecutor()
+            executor.add_node(node)
+            executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.try_shutdown()
+    return code

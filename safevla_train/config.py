@@ -1,0 +1,345 @@
+"""Typed, validated configs of the model and the trainers.
+
+Every config is a dataclass with a documented field per hyper-parameter and checks in
+``__post_init__`` whose error names the bad value. YAML files only supply overrides
+(:func:`apply_overrides`); the resolved config (:func:`to_dict`) is saved with every checkpoint
+and in the exported bundle.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+
+def _check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ValueError(msg)
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of the VLA policy (see :mod:`safevla_train.model`).
+
+    Attributes:
+        image_height: height of the (resized) navigation-camera frame fed to the CNN, pixels.
+        image_width: width of that frame, pixels.
+        cnn_channels: output channels of the stride-2 3x3 convolutions (one per layer).
+        d_model: width of the frame tokens and of the history transformer.
+        num_layers: history transformer layers.
+        num_heads: attention heads (must divide ``d_model``).
+        context_length: K, how many steps (newest included) each layer attends to. The runtime
+            caches the K-1 previous inputs of every layer, so one step costs O(1).
+        mlp_ratio: hidden width of the transformer MLP as a multiple of ``d_model``.
+        instruction_dim: size of the frozen instruction embedding (all-MiniLM-L6-v2: 384).
+        num_actions: size of the discrete action space.
+        num_cost_categories: cost categories of the per-action cost critic Q_c(s, a).
+        image_mean: per-channel mean subtracted after scaling pixels to [0, 1] (RGB order).
+        image_std: per-channel std divided after subtracting the mean (RGB order).
+    """
+
+    image_height: int = 64
+    image_width: int = 64
+    cnn_channels: tuple[int, ...] = (16, 32, 64, 128)
+    d_model: int = 128
+    num_layers: int = 2
+    num_heads: int = 4
+    context_length: int = 16
+    mlp_ratio: int = 2
+    instruction_dim: int = 384
+    num_actions: int = 20
+    num_cost_categories: int = 5
+    image_mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    image_std: tuple[float, float, float] = (0.25, 0.25, 0.25)
+
+    def __post_init__(self) -> None:
+        self.cnn_channels = tuple(int(c) for c in self.cnn_channels)
+        self.image_mean = tuple(float(v) for v in self.image_mean)
+        self.image_std = tuple(float(v) for v in self.image_std)
+        for name in ("image_height", "image_width"):
+            v = getattr(self, name)
+            _check(16 <= v <= 512, f"model.{name}={v} must be in [16, 512]")
+        _check(len(self.cnn_channels) >= 1, "model.cnn_channels must list at least one layer")
+        _check(all(c > 0 for c in self.cnn_channels), f"cnn_channels={self.cnn_channels} <= 0")
+        _check(self.d_model > 0, f"model.d_model={self.d_model} must be > 0")
+        _check(
+            self.num_heads > 0 and self.d_model % self.num_heads == 0,
+            f"model.num_heads={self.num_heads} must divide d_model={self.d_model}",
+        )
+        _check(self.num_layers >= 1, f"model.num_layers={self.num_layers} must be >= 1")
+        _check(self.context_length >= 2, f"context_length={self.context_length} must be >= 2")
+        _check(self.mlp_ratio >= 1, f"model.mlp_ratio={self.mlp_ratio} must be >= 1")
+        _check(len(self.image_mean) == 3, f"image_mean={self.image_mean} needs 3 values")
+        _check(len(self.image_std) == 3, f"image_std={self.image_std} needs 3 values")
+        _check(all(s > 0 for s in self.image_std), f"image_std={self.image_std} must be > 0")
+        _check(self.num_actions >= 2, f"model.num_actions={self.num_actions} must be >= 2")
+        _check(self.num_cost_categories >= 1, "model.num_cost_categories must be >= 1")
+
+
+ALGOS = ("ppo", "ppo-lag", "ppo-penalty")
+
+
+@dataclass
+class EnvSettings:
+    """Which environments the trainer runs (``sim_bridge.env.SafeChoresEnv`` in-process).
+
+    Attributes:
+        tasks: task names sampled for training episodes ("objnav", "pickup", "fetch").
+        num_envs: environments stepped together (``SyncVecEnv``).
+        nav_size: (H, W) the simulator renders the navigation camera at; frames are then
+            resized to the model's image size exactly as the deployed runtime does.
+        max_steps: episode step limit (paper: 500 in training).
+        shaping_coef: distance-shaping reward weight (0 = the paper's sparse reward).
+        scene_count: training scene seeds are drawn from [0, scene_count).
+    """
+
+    tasks: tuple[str, ...] = ("objnav",)
+    num_envs: int = 4
+    nav_size: tuple[int, int] = (96, 96)
+    max_steps: int = 500
+    shaping_coef: float = 0.0
+    scene_count: int = 1_000_000
+
+    def __post_init__(self) -> None:
+        self.tasks = tuple(self.tasks)
+        self.nav_size = tuple(int(v) for v in self.nav_size)
+        _check(len(self.tasks) >= 1, "env.tasks must name at least one task")
+        _check(self.num_envs >= 1, f"env.num_envs={self.num_envs} must be >= 1")
+        _check(
+            len(self.nav_size) == 2 and min(self.nav_size) >= 16,
+            f"env.nav_size={self.nav_size} must be (H, W) >= 16",
+        )
+        _check(self.max_steps >= 1, f"env.max_steps={self.max_steps} must be >= 1")
+        _check(self.shaping_coef >= 0, f"env.shaping_coef={self.shaping_coef} must be >= 0")
+        _check(self.scene_count >= 1, f"env.scene_count={self.scene_count} must be >= 1")
+
+
+@dataclass
+class RiskConfig:
+    """Risk elicitation (:mod:`safevla_train.risk`): replay episodes that produced cost.
+
+    Attributes:
+        enabled: switch; off = every episode freshly sampled.
+        replay_prob: probability that a new episode is a replay from the risky pool.
+        pool_size: most recent risky episodes kept (per environment).
+        min_cost: an episode enters the pool if its cost is at least this.
+    """
+
+    enabled: bool = True
+    replay_prob: float = 0.3
+    pool_size: int = 64
+    min_cost: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check(0.0 <= self.replay_prob <= 1.0, f"risk.replay_prob={self.replay_prob} not in [0,1]")
+        _check(self.pool_size >= 1, f"risk.pool_size={self.pool_size} must be >= 1")
+        _check(self.min_cost > 0, f"risk.min_cost={self.min_cost} must be > 0")
+
+
+@dataclass
+class BCConfig:
+    """Stage 1: behaviour cloning on careless-expert demonstrations.
+
+    Loss per step: ``CE(logits, a_expert) + vf_coef (V_r - G_r)^2 + vf_coef (V_c - G_c)^2
+    + cost_q_coef sum_k (Q_c(s, a_expert, k) - y_k)^2`` with Monte-Carlo returns ``G`` and
+    cost-to-go targets ``y`` (see :mod:`safevla_train.bc`).
+
+    Attributes:
+        seed: seeds envs, sampling and initialisation.
+        model: architecture.
+        env: environments used to record demonstrations.
+        expert_mode: "careless" (the paper's unconstrained imitation start) or "careful".
+        demo_steps: environment steps of demonstrations to record.
+        demo_max_steps: step limit of a demonstration episode (an expert stuck longer is cut).
+        keep_failures: also train on unsuccessful demonstrations (default: successes only).
+        updates: gradient steps.
+        batch_chunks: chunks per gradient step.
+        chunk_len: steps per chunk (the first ``num_layers*(context_length-1)`` of a chunk that
+            does not start an episode only provide context, no loss).
+        lr: AdamW learning rate.
+        weight_decay: AdamW weight decay.
+        vf_coef: weight of the critic losses.
+        cost_q_coef: weight of the per-action cost critic loss.
+        gamma: discount of reward and cost returns.
+        cost_q_gamma: discount of the per-category cost-to-go target of Q_c (0 = immediate).
+        log_every: gradient steps between log lines / TensorBoard scalars.
+    """
+
+    seed: int = 0
+    model: ModelConfig = field(default_factory=ModelConfig)
+    env: EnvSettings = field(default_factory=EnvSettings)
+    expert_mode: str = "careless"
+    demo_steps: int = 20_000
+    demo_max_steps: int = 200
+    keep_failures: bool = False
+    updates: int = 2_000
+    batch_chunks: int = 16
+    chunk_len: int = 48
+    lr: float = 3e-4
+    weight_decay: float = 1e-4
+    vf_coef: float = 0.5
+    cost_q_coef: float = 1.0
+    gamma: float = 0.99
+    cost_q_gamma: float = 0.0
+    log_every: int = 50
+
+    def __post_init__(self) -> None:
+        _check(
+            self.expert_mode in ("careless", "careful"),
+            f"bc.expert_mode={self.expert_mode!r}: use 'careless' or 'careful'",
+        )
+        for name in ("demo_steps", "updates", "batch_chunks", "log_every"):
+            _check(getattr(self, name) >= 1, f"bc.{name}={getattr(self, name)} must be >= 1")
+        _check(self.chunk_len >= 2, f"bc.chunk_len={self.chunk_len} must be >= 2")
+        _check(self.lr > 0, f"bc.lr={self.lr} must be > 0")
+        _check(0 < self.gamma <= 1, f"bc.gamma={self.gamma} must be in (0, 1]")
+        _check(0 <= self.cost_q_gamma < 1, f"bc.cost_q_gamma={self.cost_q_gamma} not in [0,1)")
+
+
+@dataclass
+class PPOConfig:
+    """Stage 2: PPO, PPO-Lagrangian or PPO with a fixed cost penalty (paper values in [ ]).
+
+    Attributes:
+        algo: "ppo" (unconstrained), "ppo-lag" (SafeVLA) or "ppo-penalty" (r - c * cost).
+        seed: seeds envs, action sampling and minibatch order.
+        env: environments.
+        risk: risk elicitation.
+        total_steps: environment steps to train [15M; here far fewer].
+        rollout_steps: steps per env per rollout [128].
+        lr: Adam learning rate [2e-5].
+        clip: PPO ratio clip epsilon [0.1].
+        vf_coef: value loss weight [0.5].
+        ent_coef: entropy bonus weight [0].
+        max_grad_norm: gradient norm clip [0.5].
+        epochs: passes over each rollout [4].
+        minibatches: minibatches per epoch, split by environment [1].
+        gamma: discount [0.99].
+        gae_lambda: GAE lambda [0.95].
+        value_warmup_steps: first env steps that train only the critic heads [200k].
+        cost_limit: d, allowed mean episode cost for ppo-lag [2.32 = 20% of FLaRe's cost].
+        lagrange_init: lambda_0 [0.001].
+        lagrange_lr: Adam lr of lambda [0.035].
+        penalty_coef: c of the fixed-penalty baseline, reward r - c * cost.
+        cost_q_coef: weight of the per-action cost critic loss.
+        cost_q_gamma: discount of the Q_c target (0 = immediate per-category cost).
+        freeze_encoder: keep the CNN from BC fixed and train on its cached features.
+        sync_every: rollouts between sync points (all envs re-seeded; checkpoints are written
+            only there, so --resume continues bit-exactly).
+        eval_every: rollouts between evaluations (0 = never).
+        eval_episodes: episodes per evaluation (greedy actions, fresh seeded episodes).
+    """
+
+    algo: str = "ppo-lag"
+    seed: int = 0
+    env: EnvSettings = field(default_factory=EnvSettings)
+    risk: RiskConfig = field(default_factory=RiskConfig)
+    total_steps: int = 200_000
+    rollout_steps: int = 128
+    lr: float = 2e-4
+    clip: float = 0.1
+    vf_coef: float = 0.5
+    ent_coef: float = 0.0
+    max_grad_norm: float = 0.5
+    epochs: int = 4
+    minibatches: int = 1
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    value_warmup_steps: int = 10_000
+    cost_limit: float = 2.32
+    lagrange_init: float = 0.001
+    lagrange_lr: float = 0.035
+    penalty_coef: float = 1.0
+    cost_q_coef: float = 1.0
+    cost_q_gamma: float = 0.0
+    freeze_encoder: bool = True
+    sync_every: int = 10
+    eval_every: int = 0
+    eval_episodes: int = 8
+
+    def __post_init__(self) -> None:
+        _check(self.algo in ALGOS, f"ppo.algo={self.algo!r}: use one of {ALGOS}")
+        for name in ("total_steps", "rollout_steps", "epochs", "minibatches", "sync_every"):
+            _check(getattr(self, name) >= 1, f"ppo.{name}={getattr(self, name)} must be >= 1")
+        _check(
+            self.minibatches <= self.env.num_envs,
+            f"ppo.minibatches={self.minibatches} > env.num_envs={self.env.num_envs}",
+        )
+        _check(self.lr > 0, f"ppo.lr={self.lr} must be > 0")
+        _check(0 < self.clip < 1, f"ppo.clip={self.clip} must be in (0, 1)")
+        _check(0 < self.gamma <= 1, f"ppo.gamma={self.gamma} must be in (0, 1]")
+        _check(0 <= self.gae_lambda <= 1, f"ppo.gae_lambda={self.gae_lambda} not in [0, 1]")
+        _check(self.cost_limit >= 0, f"ppo.cost_limit={self.cost_limit} must be >= 0")
+        _check(self.lagrange_init >= 0, f"ppo.lagrange_init={self.lagrange_init} must be >= 0")
+        _check(self.lagrange_lr > 0, f"ppo.lagrange_lr={self.lagrange_lr} must be > 0")
+        _check(self.penalty_coef >= 0, f"ppo.penalty_coef={self.penalty_coef} must be >= 0")
+        _check(self.ent_coef >= 0, f"ppo.ent_coef={self.ent_coef} must be >= 0")
+        _check(self.max_grad_norm > 0, f"ppo.max_grad_norm={self.max_grad_norm} must be > 0")
+        _check(0 <= self.cost_q_gamma < 1, f"ppo.cost_q_gamma={self.cost_q_gamma} not in [0,1)")
+        _check(self.value_warmup_steps >= 0, "ppo.value_warmup_steps must be >= 0")
+        _check(
+            self.eval_every >= 0 and self.eval_episodes >= 1,
+            f"ppo.eval_every={self.eval_every}/eval_episodes={self.eval_episodes} invalid",
+        )
+
+
+def to_dict(cfg: Any) -> dict:
+    """JSON/YAML-ready dict of a (nested) config dataclass; tuples become lists."""
+
+    def conv(v: Any) -> Any:
+        if dataclasses.is_dataclass(v):
+            return {f.name: conv(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, (tuple, list)):
+            return [conv(x) for x in v]
+        return v
+
+    return conv(cfg)
+
+
+def from_dict(cls: type, d: dict) -> Any:
+    """Build config ``cls`` from a dict; nested dataclass fields from nested dicts.
+
+    Raises:
+        ValueError: on an unknown key, naming it and the known keys.
+    """
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(d) - set(fields)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys {sorted(unknown)}; known: {sorted(fields)}")
+    kw = {}
+    for k, v in d.items():
+        factory = fields[k].default_factory
+        if isinstance(v, dict) and factory is not dataclasses.MISSING:
+            kw[k] = from_dict(factory, v)
+        else:
+            kw[k] = v
+    return cls(**kw)
+
+
+def apply_overrides(cfg: Any, overrides: dict) -> Any:
+    """Return a copy of ``cfg`` with nested ``overrides`` (e.g. from YAML) applied."""
+    merged = to_dict(cfg)
+
+    def merge(dst: dict, src: dict, path: str) -> None:
+        for k, v in src.items():
+            if k not in dst:
+                raise ValueError(f"unknown config key '{path}{k}'; known: {sorted(dst)}")
+            if isinstance(v, dict) and isinstance(dst[k], dict):
+                merge(dst[k], v, f"{path}{k}.")
+            else:
+                dst[k] = v
+
+    merge(merged, overrides or {}, "")
+    return from_dict(type(cfg), merged)
+
+
+def load_yaml_overrides(path: str) -> dict:
+    """Read a YAML file of overrides; it must hold a mapping."""
+    with open(path, encoding="utf-8") as f:
+        data = yaml.safe_load(f) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"config file {path} must hold a mapping, got {type(data).__name__}")
+    return data

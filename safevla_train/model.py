@@ -1,0 +1,266 @@
+"""The VLA policy: CNN frame encoder, frozen-instruction fusion, banded causal transformer over the
+episode, and four heads (actor, reward critic V_r, cost critic V_c, per-action cost critic Q_c).
+
+Token of step t (layer-0 input)::
+
+    x_t = W_img cnn(o_t) + W_txt e(instr) + E_act[a_{t-1}] + h_t w_hold
+
+where ``e(instr)`` is the frozen all-MiniLM-L6-v2 embedding, ``a_{t-1}`` the previously executed
+action (index ``num_actions`` at episode start) and ``h_t`` the object-in-hand flag.
+
+History: every layer is pre-norm attention + MLP where query t attends to keys k with
+``0 <= t - k < K`` (K = ``context_length``) inside the same episode, with a learned per-head bias
+``b[t - k]`` (relative age) instead of absolute positions. Because the attention window is banded,
+:meth:`VLAPolicy.step` reproduces :meth:`VLAPolicy.forward_sequence` exactly by caching, for every
+layer, its inputs at the K-1 previous steps: one step encodes only the newest frame (O(1)).
+
+Heads (on the final layer-normed state s_t):
+    * ``logits``: 20 action logits, pi(a|s) = softmax(logits).
+    * ``value``: V_r(s), expected discounted return.
+    * ``cost_value``: V_c(s), expected discounted cost (sum over categories).
+    * ``cost_q``: Q_c(s, a, k) = softplus(.) >= 0, per action a and cost category k, regressed
+      on the per-category discounted cost-to-go ``sum_i gamma_q^i c_{t+i,k}`` of the action taken
+      (see :mod:`safevla_train.ppo`); with gamma_q = 0 it is the expected immediate cost.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from safevla_train.config import ModelConfig
+
+
+class FrameEncoder(nn.Module):
+    """Stride-2 3x3 convolutions with GELU, then mean over space: [B,3,H,W] -> [B,C]."""
+
+    def __init__(self, channels: tuple[int, ...]) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = 3
+        for c in channels:
+            layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1), nn.GELU()]
+            c_in = c
+        self.net = nn.Sequential(*layers)
+        self.out_dim = c_in
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.net(image).mean(dim=(2, 3))
+
+
+class BandedBlock(nn.Module):
+    """Pre-norm transformer block whose attention is limited to the last K steps.
+
+    Attention logits: ``q_t . k_j / sqrt(d_h) + b_h[t - j]`` for allowed pairs, -inf otherwise.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        d = cfg.d_model
+        self.num_heads = cfg.num_heads
+        self.head_dim = d // cfg.num_heads
+        self.ln1 = nn.LayerNorm(d)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.proj = nn.Linear(d, d)
+        self.ln2 = nn.LayerNorm(d)
+        self.mlp = nn.Sequential(
+            nn.Linear(d, cfg.mlp_ratio * d), nn.GELU(), nn.Linear(cfg.mlp_ratio * d, d)
+        )
+        self.age_bias = nn.Parameter(torch.zeros(cfg.num_heads, cfg.context_length))
+
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, _ = x.shape
+        return x.reshape(b, t, self.num_heads, self.head_dim).transpose(1, 2)
+
+    def attend(
+        self, xq: torch.Tensor, xkv: torch.Tensor, bias: torch.Tensor, allowed: torch.Tensor
+    ) -> torch.Tensor:
+        """Block output for queries ``xq`` [B,Tq,d] over keys ``xkv`` [B,Tk,d].
+
+        ``bias`` [H,Tq,Tk] age bias, ``allowed`` [B,Tq,Tk] bool mask.
+        """
+        d = xq.shape[-1]
+        hq = self.ln1(xq)
+        hkv = self.ln1(xkv)
+        q = self._heads(F.linear(hq, self.qkv.weight[:d], self.qkv.bias[:d]))
+        k = self._heads(F.linear(hkv, self.qkv.weight[d : 2 * d], self.qkv.bias[d : 2 * d]))
+        v = self._heads(F.linear(hkv, self.qkv.weight[2 * d :], self.qkv.bias[2 * d :]))
+        att = q @ k.transpose(-1, -2) / math.sqrt(self.head_dim) + bias.unsqueeze(0)
+        att = att.masked_fill(~allowed.unsqueeze(1), -1e9)
+        out = (att.softmax(dim=-1) @ v).transpose(1, 2).reshape(xq.shape)
+        x = xq + self.proj(out)
+        return x + self.mlp(self.ln2(x))
+
+
+class VLAPolicy(nn.Module):
+    """The policy and its critics; see the module docstring for the math."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.d_model
+        self.encoder = FrameEncoder(cfg.cnn_channels)
+        self.img_proj = nn.Linear(self.encoder.out_dim, d)
+        self.txt_proj = nn.Linear(cfg.instruction_dim, d)
+        self.act_emb = nn.Embedding(cfg.num_actions + 1, d)
+        self.hold_emb = nn.Parameter(torch.zeros(d))
+        self.blocks = nn.ModuleList(BandedBlock(cfg) for _ in range(cfg.num_layers))
+        self.ln_out = nn.LayerNorm(d)
+        self.actor = nn.Linear(d, cfg.num_actions)
+        self.value_head = _mlp_head(d, 1)
+        self.cost_value_head = _mlp_head(d, 1)
+        self.cost_q_head = _mlp_head(d, cfg.num_actions * cfg.num_cost_categories)
+        with torch.no_grad():
+            self.actor.weight.mul_(0.01)
+
+    @property
+    def feature_dim(self) -> int:
+        """Size of the CNN frame feature (what a frozen-encoder trainer caches per step)."""
+        return self.encoder.out_dim
+
+    def fuse(
+        self,
+        feat: torch.Tensor,
+        instruction: torch.Tensor,
+        prev_action: torch.Tensor,
+        holding: torch.Tensor,
+    ) -> torch.Tensor:
+        """Layer-0 token from CNN features [...,C], embedding [...,384], int ids, 0/1 flags."""
+        return (
+            self.img_proj(feat)
+            + self.txt_proj(instruction)
+            + self.act_emb(prev_action)
+            + holding.unsqueeze(-1) * self.hold_emb
+        )
+
+    def heads(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Heads on the last layer's states [...,d]."""
+        s = self.ln_out(x)
+        cq = F.softplus(self.cost_q_head(s))
+        return {
+            "logits": self.actor(s),
+            "value": self.value_head(s).squeeze(-1),
+            "cost_value": self.cost_value_head(s).squeeze(-1),
+            "cost_q": cq.reshape(
+                *s.shape[:-1], self.cfg.num_actions, self.cfg.num_cost_categories
+            ),
+        }
+
+    def forward_sequence(
+        self,
+        tokens: torch.Tensor,
+        episode_ids: torch.Tensor,
+        valid: torch.Tensor | None = None,
+        return_states: bool = False,
+    ) -> dict[str, torch.Tensor]:
+        """Heads at every step of chunks of layer-0 tokens.
+
+        Args:
+            tokens: [B,T,d] layer-0 tokens (from :meth:`fuse`), oldest first.
+            episode_ids: [B,T] int; steps attend only within the same id.
+            valid: [B,T] bool, False for padding (never attended to).
+            return_states: also return "states": [L,B,T,d], every layer's inputs (the last
+                K-1 of them are the step cache that continues this sequence).
+        """
+        t = tokens.shape[1]
+        idx = torch.arange(t, device=tokens.device)
+        age = idx.unsqueeze(1) - idx.unsqueeze(0)  # [T,T] query minus key
+        k = self.cfg.context_length
+        band = (age >= 0) & (age < k)
+        allowed = band.unsqueeze(0) & (episode_ids.unsqueeze(2) == episode_ids.unsqueeze(1))
+        if valid is not None:
+            allowed = allowed & valid.unsqueeze(1)
+        allowed = allowed | torch.eye(t, dtype=torch.bool, device=tokens.device).unsqueeze(0)
+        age_c = age.clamp(0, k - 1)
+        x = tokens
+        states = []
+        for blk in self.blocks:
+            states.append(x)
+            bias = blk.age_bias[:, age_c]  # [H,T,T]
+            x = blk.attend(x, x, bias, allowed)
+        out = self.heads(x)
+        if return_states:
+            out["states"] = torch.stack(states, dim=0)
+        return out
+
+    def step_from_token(
+        self, token: torch.Tensor, cache: torch.Tensor, cache_mask: torch.Tensor
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+        """One step from a layer-0 token [B,d] and the per-layer cache.
+
+        Args:
+            token: [B,d] newest layer-0 token.
+            cache: [L,B,K-1,d] inputs of each layer at the K-1 previous steps, oldest first.
+            cache_mask: [B,K-1] 1.0 where the cached step belongs to this episode, else 0.0.
+
+        Returns:
+            (heads for the newest step, updated cache, updated cache_mask).
+        """
+        k = self.cfg.context_length
+        x = token.unsqueeze(1)
+        ones = torch.ones_like(cache_mask[:, :1])
+        allowed = torch.cat([cache_mask, ones], dim=1) > 0.5  # [B,K]
+        allowed = allowed.unsqueeze(1)
+        ages = torch.arange(k - 1, -1, -1, device=token.device)
+        new_cache = []
+        for i, blk in enumerate(self.blocks):
+            keys = torch.cat([cache[i], x], dim=1)
+            new_cache.append(keys[:, 1:])
+            bias = blk.age_bias[:, ages].unsqueeze(1)  # [H,1,K]
+            x = blk.attend(x, keys, bias, allowed)
+        out = self.heads(x.squeeze(1))
+        new_mask = torch.cat([cache_mask[:, 1:], ones], dim=1)
+        return out, torch.stack(new_cache, dim=0), new_mask
+
+    def empty_cache(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cache and mask of a fresh episode (nothing to attend to but the newest step)."""
+        c = self.cfg
+        cache = torch.zeros(c.num_layers, batch, c.context_length - 1, c.d_model)
+        return cache, torch.zeros(batch, c.context_length - 1)
+
+    def forward(
+        self,
+        image: torch.Tensor,
+        instruction: torch.Tensor,
+        prev_action: torch.Tensor,
+        holding: torch.Tensor,
+        cache: torch.Tensor,
+        cache_mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, ...]:
+        """The exported step graph: normalised image [B,3,H,W] in, all heads and new cache out.
+
+        Returns:
+            (logits [B,A], probs [B,A], value [B], cost_value [B], cost_q [B,A,C],
+            cache_out [L,B,K-1,d], cache_mask_out [B,K-1]).
+        """
+        token = self.fuse(self.encoder(image), instruction, prev_action, holding)
+        out, new_cache, new_mask = self.step_from_token(token, cache, cache_mask)
+        probs = out["logits"].softmax(dim=-1)
+        return (
+            out["logits"],
+            probs,
+            out["value"],
+            out["cost_value"],
+            out["cost_q"],
+            new_cache,
+            new_mask,
+        )
+
+
+def _mlp_head(d: int, out: int) -> nn.Module:
+    return nn.Sequential(nn.Linear(d, d), nn.Tanh(), nn.Linear(d, out))
+
+
+ONNX_INPUTS = ("image", "instruction", "prev_action", "holding", "cache", "cache_mask")
+ONNX_OUTPUTS = (
+    "logits",
+    "probs",
+    "value",
+    "cost_value",
+    "cost_q",
+    "cache_out",
+    "cache_mask_out",
+)

@@ -1,0 +1,210 @@
+"""PPO, PPO-Lagrangian (SafeVLA) and PPO with a fixed cost penalty: one algorithm, three hooks.
+
+Shared math (per rollout, advantages NOT normalised, as in the paper)::
+
+    delta_t = x_t + gamma V(s_{t+1}) - V(s_t)             (x = reward for V_r, cost for V_c)
+    A_t     = delta_t + gamma lambda_GAE (1 - done_t) A_{t+1}         G_t = A_t + V(s_t)
+    ratio_t = exp(log pi(a_t|s_t) - log pi_old(a_t|s_t))
+    L_pi    = -mean( min(ratio_t A_t^pi, clip(ratio_t, 1 - eps, 1 + eps) A_t^pi) )
+    L_V     = 1/2 mean((V_r - G^r)^2) + 1/2 mean((V_c - G^c)^2)
+    L_Q     = mean( sum_k (Q_c(s_t, a_t, k) - y_{t,k})^2 ),
+              y_{t,k} = c_{t,k} + gamma_q (1 - done_t) y_{t+1,k}   (truncated at the rollout end)
+    loss    = L_pi - ent_coef H + vf_coef L_V + cost_q_coef L_Q
+
+Hooks (subclasses):
+    * :class:`PPO`: ``A^pi = A^r`` (unconstrained; costs only train the cost critics).
+    * :class:`PPOPenalty`: reward shaped to ``r_t - c cost_t`` before GAE, ``A^pi = A^r``.
+    * :class:`PPOLag`: ``A^pi = (A^r - lambda A^c) / (1 + lambda)``; lambda updated once per
+      rollout by :class:`safevla_train.lagrange.Lagrange` from the mean episode cost.
+During the first ``value_warmup_steps`` env steps only the critic heads are trained.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from safevla_train.config import PPOConfig
+from safevla_train.lagrange import Lagrange
+from safevla_train.model import VLAPolicy
+from safevla_train.rollout import Rollout
+
+CRITIC_MODULES = ("value_head", "cost_value_head", "cost_q_head")
+
+
+def gae(
+    x: torch.Tensor,
+    value: torch.Tensor,
+    next_value: torch.Tensor,
+    done: torch.Tensor,
+    gamma: float,
+    lam: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generalised advantage estimates and returns over [N,T] tensors (see module docstring)."""
+    adv = torch.zeros_like(x)
+    run = torch.zeros_like(x[:, 0])
+    for t in range(x.shape[1] - 1, -1, -1):
+        delta = x[:, t] + gamma * next_value[:, t] - value[:, t]
+        run = delta + gamma * lam * (~done[:, t]).float() * run
+        adv[:, t] = run
+    return adv, adv + value
+
+
+def cost_to_go(cost_cat: torch.Tensor, done: torch.Tensor, gamma_q: float) -> torch.Tensor:
+    """Per-category discounted cost-to-go targets y [N,T,C] of the per-action cost critic."""
+    y = torch.zeros_like(cost_cat)
+    run = torch.zeros_like(cost_cat[:, 0])
+    for t in range(cost_cat.shape[1] - 1, -1, -1):
+        run = cost_cat[:, t] + gamma_q * (~done[:, t]).float().unsqueeze(-1) * run
+        y[:, t] = run
+    return y
+
+
+def ppo_clip_loss(
+    logp: torch.Tensor, logp_old: torch.Tensor, adv: torch.Tensor, clip: float
+) -> torch.Tensor:
+    """``-mean(min(r A, clip(r, 1-eps, 1+eps) A))`` with ``r = exp(logp - logp_old)``."""
+    ratio = torch.exp(logp - logp_old)
+    return -torch.min(ratio * adv, ratio.clamp(1.0 - clip, 1.0 + clip) * adv).mean()
+
+
+def lagrangian_advantage(adv_r: torch.Tensor, adv_c: torch.Tensor, lam: float) -> torch.Tensor:
+    """SafeVLA's combined advantage ``(A_r - lambda A_c) / (1 + lambda)``."""
+    return (adv_r - lam * adv_c) / (1.0 + lam)
+
+
+class PPO:
+    """Unconstrained PPO on the policy's reward critic (base class of the variants)."""
+
+    def __init__(self, model: VLAPolicy, cfg: PPOConfig) -> None:
+        self.model, self.cfg = model, cfg
+        if cfg.freeze_encoder:
+            model.encoder.requires_grad_(False)
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.critic_params = {
+            id(p) for name in CRITIC_MODULES for p in getattr(model, name).parameters()
+        }
+        self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, eps=1e-5)
+
+    # ---- hooks
+    def shaped_reward(self, ro: Rollout) -> torch.Tensor:
+        """Reward fed to the reward critic's GAE."""
+        return ro.reward
+
+    def policy_advantage(self, adv_r: torch.Tensor, adv_c: torch.Tensor) -> torch.Tensor:
+        """Advantage in the clipped surrogate."""
+        return adv_r
+
+    def after_rollout(self, mean_episode_cost: float | None) -> dict[str, float]:
+        """Called once per rollout before the update; returns scalars to log."""
+        return {}
+
+    def state_dict(self) -> dict:
+        return {"optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+
+    # ---- update
+    def update(self, ro: Rollout, warmup: bool, rng: np.random.Generator) -> dict[str, float]:
+        """``epochs`` passes over the rollout in ``minibatches`` env groups."""
+        cfg = self.cfg
+        adv_r, ret_r = gae(
+            self.shaped_reward(ro), ro.value, ro.next_value, ro.done, cfg.gamma, cfg.gae_lambda
+        )
+        adv_c, ret_c = gae(
+            ro.cost, ro.cost_value, ro.next_cost_value, ro.done, cfg.gamma, cfg.gae_lambda
+        )
+        adv = self.policy_advantage(adv_r, adv_c)
+        y_q = cost_to_go(ro.cost_cat, ro.done, cfg.cost_q_gamma)
+        batch = {"adv": adv, "ret_r": ret_r, "ret_c": ret_c, "y_q": y_q}
+        logs: dict[str, list[float]] = {}
+        n = ro.actions.shape[0]
+        for _ in range(cfg.epochs):
+            for mb in np.array_split(rng.permutation(n), cfg.minibatches):
+                stats = self._minibatch(ro, batch, torch.as_tensor(mb), warmup)
+                for k, v in stats.items():
+                    logs.setdefault(k, []).append(v)
+        out = {k: float(np.mean(v)) for k, v in logs.items()}
+        out["losses/adv_r_mean"] = float(adv_r.mean())
+        out["losses/adv_c_mean"] = float(adv_c.mean())
+        return out
+
+    def _minibatch(self, ro: Rollout, b: dict, mb: torch.Tensor, warmup: bool) -> dict:
+        cfg, m = self.cfg, self.model
+        t = ro.actions.shape[1]
+        tok = m.fuse(ro.feat[mb], ro.instr[mb], ro.prev_action[mb], ro.holding[mb])
+        out = m.forward_sequence(tok, ro.ep_id[mb], ro.valid[mb])
+        out = {k: v[:, -t:] for k, v in out.items()}
+        logits = out["logits"].log_softmax(-1)
+        act = ro.actions[mb]
+        logp = logits.gather(-1, act.unsqueeze(-1)).squeeze(-1)
+        entropy = -(logits.exp() * logits).sum(-1).mean()
+        l_pi = ppo_clip_loss(logp, ro.logp[mb], b["adv"][mb], cfg.clip)
+        l_v = 0.5 * ((out["value"] - b["ret_r"][mb]) ** 2).mean()
+        l_vc = 0.5 * ((out["cost_value"] - b["ret_c"][mb]) ** 2).mean()
+        q_taken = (
+            out["cost_q"]
+            .gather(2, act[:, :, None, None].expand(-1, -1, 1, out["cost_q"].shape[-1]))
+            .squeeze(2)
+        )
+        l_q = ((q_taken - b["y_q"][mb]) ** 2).sum(-1).mean()
+        critic = cfg.vf_coef * (l_v + l_vc) + cfg.cost_q_coef * l_q
+        loss = critic if warmup else l_pi - cfg.ent_coef * entropy + critic
+        self.optimizer.zero_grad()
+        loss.backward()
+        if warmup:
+            for p in self.params:
+                if id(p) not in self.critic_params:
+                    p.grad = None
+        torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
+        self.optimizer.step()
+        with torch.no_grad():
+            log_ratio = logp - ro.logp[mb]
+            kl = ((log_ratio.exp() - 1) - log_ratio).mean()
+            clipfrac = ((log_ratio.exp() - 1).abs() > cfg.clip).float().mean()
+        return {
+            "losses/policy": float(l_pi.detach()),
+            "losses/value": float(l_v.detach()),
+            "losses/cost_value": float(l_vc.detach()),
+            "losses/cost_q": float(l_q.detach()),
+            "losses/entropy": float(entropy.detach()),
+            "losses/approx_kl": float(kl),
+            "losses/clipfrac": float(clipfrac),
+        }
+
+
+class PPOPenalty(PPO):
+    """Fixed cost penalty baseline: reward ``r_t - penalty_coef * cost_t``."""
+
+    def shaped_reward(self, ro: Rollout) -> torch.Tensor:
+        return ro.reward - self.cfg.penalty_coef * ro.cost
+
+
+class PPOLag(PPO):
+    """PPO-Lagrangian: advantage ``(A_r - lambda A_c) / (1 + lambda)``, lambda by Lagrange."""
+
+    def __init__(self, model: VLAPolicy, cfg: PPOConfig) -> None:
+        super().__init__(model, cfg)
+        self.lagrange = Lagrange(cfg.cost_limit, cfg.lagrange_init, cfg.lagrange_lr)
+
+    def policy_advantage(self, adv_r: torch.Tensor, adv_c: torch.Tensor) -> torch.Tensor:
+        return lagrangian_advantage(adv_r, adv_c, self.lagrange.value)
+
+    def after_rollout(self, mean_episode_cost: float | None) -> dict[str, float]:
+        """lambda update once per rollout; skipped when no episode finished in the rollout."""
+        if mean_episode_cost is not None:
+            self.lagrange.update(mean_episode_cost)
+        return {"safety/lambda": self.lagrange.value}
+
+    def state_dict(self) -> dict:
+        return dict(super().state_dict(), lagrange=self.lagrange.state_dict())
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.lagrange.load_state_dict(state["lagrange"])
+
+
+def make_algo(model: VLAPolicy, cfg: PPOConfig) -> PPO:
+    """The algorithm named by ``cfg.algo``."""
+    return {"ppo": PPO, "ppo-lag": PPOLag, "ppo-penalty": PPOPenalty}[cfg.algo](model, cfg)

@@ -1,0 +1,239 @@
+"""Rollout collection on a vectorised Safety-CHORES env with a frozen frame encoder.
+
+Each env keeps a context ring of its last ``P = num_layers * (context_length - 1)`` steps (CNN
+feature, instruction embedding, previous action, holding flag, episode id). A rollout stores
+``P + T`` positions per env: the ring (context only) followed by the ``T`` new steps. The update
+re-runs :meth:`VLAPolicy.forward_sequence` over all ``P + T`` positions, which reproduces the
+rollout-time step outputs exactly (the banded attention of the last layer reaches back at most
+``P`` steps), so the PPO ratio starts at exactly 1. The step cache at the start of a rollout is
+rebuilt from the ring with the current parameters for the same reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from safevla_ros.core.bundle import ImageSpec
+from safevla_ros.core.policy_runtime import preprocess_rgb
+from safevla_ros.core.safety_spec import SAFETY_SPEC
+from safevla_train.model import VLAPolicy
+from safevla_train.text_encoder import embed_texts
+
+
+def image_spec_of(model: VLAPolicy) -> ImageSpec:
+    """The ImageSpec the exported bundle will declare for ``model``."""
+    c = model.cfg
+    return ImageSpec(
+        "nav_rgb", c.image_height, c.image_width, "RGB", "NCHW", "area", c.image_mean, c.image_std
+    )
+
+
+def preprocess_batch(frames: np.ndarray, spec: ImageSpec) -> torch.Tensor:
+    """[N,H,W,3] uint8 -> [N,3,h,w] float32, exactly as the deployed runtime does it."""
+    return torch.from_numpy(np.stack([preprocess_rgb(f, spec) for f in frames]))
+
+
+def category_costs(infos: list[dict]) -> np.ndarray:
+    """[N,C] per-category step costs in SAFETY_SPEC order."""
+    return np.array(
+        [
+            [float(i["cost_by_category"].get(k, 0.0)) for k in SAFETY_SPEC.categories]
+            for i in infos
+        ],
+        np.float32,
+    )
+
+
+@dataclass
+class Rollout:
+    """Context + segment tensors of one rollout (N envs, P context, T steps)."""
+
+    feat: torch.Tensor  # [N,P+T,C]
+    instr: torch.Tensor  # [N,P+T,384]
+    prev_action: torch.Tensor  # [N,P+T] long
+    holding: torch.Tensor  # [N,P+T]
+    ep_id: torch.Tensor  # [N,P+T] long
+    valid: torch.Tensor  # [N,P+T] bool
+    actions: torch.Tensor  # [N,T] long
+    logp: torch.Tensor  # [N,T]
+    value: torch.Tensor  # [N,T]
+    cost_value: torch.Tensor  # [N,T]
+    reward: torch.Tensor  # [N,T]
+    cost: torch.Tensor  # [N,T]
+    cost_cat: torch.Tensor  # [N,T,C]
+    terminated: torch.Tensor  # [N,T] bool
+    done: torch.Tensor  # [N,T] bool (terminated or truncated)
+    next_value: torch.Tensor  # [N,T] V_r of the next state (bootstrap; 0 if terminated)
+    next_cost_value: torch.Tensor  # [N,T]
+    episodes: list[dict] = field(default_factory=list)
+
+
+class Collector:
+    """Steps ``venv`` with ``model`` (sampling actions with its own generator)."""
+
+    def __init__(self, venv, samplers, model: VLAPolicy, rollout_steps: int, seed: int) -> None:
+        self.venv, self.samplers, self.model = venv, samplers, model
+        self.n = venv.num_envs
+        self.t = rollout_steps
+        self.p = model.cfg.num_layers * (model.cfg.context_length - 1)
+        self.spec = image_spec_of(model)
+        self.gen = torch.Generator().manual_seed(seed)
+        self.next_ep = 0
+
+    def sync_reset(self, seed: int) -> None:
+        """Re-seed and reset every env; clear the context rings (a sync point)."""
+        for s in self.samplers:
+            s.forget_running()
+        self.obs, _ = self.venv.reset(seed=seed)
+        n, p, m = self.n, self.p, self.model
+        self.ring = {
+            "feat": torch.zeros(n, p, m.feature_dim),
+            "instr": torch.zeros(n, p, m.cfg.instruction_dim),
+            "prev_action": torch.zeros(n, p, dtype=torch.long),
+            "holding": torch.zeros(n, p),
+            "ep_id": torch.full((n, p), -1, dtype=torch.long),
+            "valid": torch.zeros(n, p, dtype=torch.bool),
+        }
+        self.cur_ep = torch.arange(n) + self.next_ep
+        self.next_ep += n
+        self.ep_cat = np.zeros((n, len(SAFETY_SPEC.categories)), np.float32)
+
+    def _obs_inputs(self, obs: dict) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            feat = self.model.encoder(preprocess_batch(obs["nav_rgb"], self.spec))
+        return {
+            "feat": feat,
+            "instr": torch.from_numpy(embed_texts(list(obs["instruction"]))),
+            "prev_action": torch.as_tensor(np.asarray(obs["prev_action"]), dtype=torch.long),
+            "holding": torch.as_tensor(np.asarray(obs["holding"]), dtype=torch.float32),
+        }
+
+    def _token(self, x: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.model.fuse(x["feat"], x["instr"], x["prev_action"], x["holding"])
+
+    def _rebuild_cache(self) -> tuple[torch.Tensor, torch.Tensor]:
+        r, k1 = self.ring, self.model.cfg.context_length - 1
+        tok = self.model.fuse(r["feat"], r["instr"], r["prev_action"], r["holding"])
+        out = self.model.forward_sequence(tok, r["ep_id"], r["valid"], return_states=True)
+        cache = out["states"][:, :, self.p - k1 :].contiguous()
+        same = (r["ep_id"][:, self.p - k1 :] == self.cur_ep.unsqueeze(1)) & r["valid"][:, -k1:]
+        return cache, same.float()
+
+    @torch.no_grad()
+    def collect(self) -> Rollout:
+        """One rollout of ``rollout_steps`` steps per env."""
+        m, n, t = self.model, self.n, self.t
+        cache, mask = self._rebuild_cache()
+        seg = {k: [] for k in ("feat", "instr", "prev_action", "holding", "ep_id")}
+        rec = {
+            k: []
+            for k in (
+                "actions",
+                "logp",
+                "value",
+                "cost_value",
+                "reward",
+                "cost",
+                "cost_cat",
+                "terminated",
+                "done",
+            )
+        }
+        boot_v = torch.zeros(n, t)
+        boot_c = torch.zeros(n, t)
+        episodes = []
+        for step in range(t):
+            x = self._obs_inputs(self.obs)
+            out, cache, mask = m.step_from_token(self._token(x), cache, mask)
+            probs = out["logits"].softmax(-1)
+            action = torch.multinomial(probs, 1, generator=self.gen).squeeze(1)
+            logp = torch.log(probs.gather(1, action[:, None]).squeeze(1).clamp_min(1e-12))
+            obs, r, c, term, trunc, infos = self.venv.step(action.numpy())
+            for key in seg:
+                seg[key].append(self.cur_ep.clone() if key == "ep_id" else x[key])
+            cat = category_costs(infos)
+            self.ep_cat += cat
+            for key, v in (
+                ("actions", action),
+                ("logp", logp),
+                ("value", out["value"]),
+                ("cost_value", out["cost_value"]),
+                ("reward", torch.from_numpy(r)),
+                ("cost", torch.from_numpy(c)),
+                ("cost_cat", torch.from_numpy(cat)),
+                ("terminated", torch.from_numpy(term)),
+                ("done", torch.from_numpy(term | trunc)),
+            ):
+                rec[key].append(v)
+            for k in range(n):
+                if not (term[k] or trunc[k]):
+                    continue
+                if trunc[k] and not term[k]:
+                    fo = infos[k]["final_obs"]
+                    xf = self._obs_inputs(
+                        {
+                            "nav_rgb": fo["nav_rgb"][None],
+                            "instruction": [fo["instruction"]],
+                            "prev_action": [fo["prev_action"]],
+                            "holding": [fo["holding"]],
+                        }
+                    )
+                    of, _, _ = m.step_from_token(
+                        self._token(xf), cache[:, k : k + 1], mask[k : k + 1]
+                    )
+                    boot_v[k, step], boot_c[k, step] = of["value"][0], of["cost_value"][0]
+                episodes.append(self._finish(k, infos[k]["episode"]))
+                cache[:, k] = 0.0
+                mask[k] = 0.0
+                self.cur_ep[k] = self.next_ep
+                self.next_ep += 1
+            self.obs = obs
+        xl = self._obs_inputs(self.obs)
+        last, _, _ = m.step_from_token(self._token(xl), cache, mask)
+        return self._assemble(seg, rec, boot_v, boot_c, last, episodes)
+
+    def _finish(self, k: int, ep: dict) -> dict:
+        self.samplers[k].record(ep["episode_id"], float(ep["cost"]))
+        stats = dict(
+            ep, cost_by_category=dict(zip(SAFETY_SPEC.categories, self.ep_cat[k].tolist()))
+        )
+        self.ep_cat[k] = 0.0
+        return stats
+
+    def _assemble(self, seg, rec, boot_v, boot_c, last, episodes) -> Rollout:
+        s = {k: torch.stack(v, dim=1) for k, v in seg.items()}
+        r = {k: torch.stack(v, dim=1) for k, v in rec.items()}
+        ring = self.ring
+        full = {k: torch.cat([ring[k], s[k]], dim=1) for k in s}
+        full["valid"] = torch.cat([ring["valid"], torch.ones_like(r["done"])], dim=1)
+        # next-state values: V(s_{t+1}) is the rollout value at t+1, the last-step bootstrap at
+        # the end, the final observation's value on truncation, and 0 on termination.
+        nv = torch.cat([r["value"][:, 1:], last["value"][:, None]], dim=1)
+        nc = torch.cat([r["cost_value"][:, 1:], last["cost_value"][:, None]], dim=1)
+        trunc = r["done"] & ~r["terminated"]
+        nv = torch.where(trunc, boot_v, nv).masked_fill(r["terminated"], 0.0)
+        nc = torch.where(trunc, boot_c, nc).masked_fill(r["terminated"], 0.0)
+        self.ring = {k: v[:, -self.p :].clone() for k, v in full.items()}
+        return Rollout(
+            feat=full["feat"],
+            instr=full["instr"],
+            prev_action=full["prev_action"],
+            holding=full["holding"],
+            ep_id=full["ep_id"],
+            valid=full["valid"],
+            actions=r["actions"],
+            logp=r["logp"],
+            value=r["value"],
+            cost_value=r["cost_value"],
+            reward=r["reward"],
+            cost=r["cost"],
+            cost_cat=r["cost_cat"],
+            terminated=r["terminated"],
+            done=r["done"],
+            next_value=nv,
+            next_cost_value=nc,
+            episodes=episodes,
+        )

@@ -1,0 +1,204 @@
+"""The stage-2 training loop (PPO / PPO-Lagrangian / PPO-penalty) with exact resume.
+
+Loop, one iteration per rollout::
+
+    if it % sync_every == 0:  checkpoint (if it > start); re-seed and reset all envs
+    rollout  <- collector.collect()                     (N envs x rollout_steps)
+    algo.after_rollout(mean episode cost)                (lambda update for ppo-lag)
+    algo.update(rollout, warm-up = env_steps <= value_warmup_steps)
+
+Sync points make ``--resume`` exact: a resumed run starts with the same re-seeded reset the
+uninterrupted run does there, and the checkpoint holds every other piece of state (model,
+optimiser, lambda and its Adam state, risk pools, all RNGs, counters). TensorBoard scalars go to
+``<out>/tb`` (``charts/``, ``losses/``, ``safety/``).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from safevla_ros.core.safety_spec import SAFETY_SPEC
+from safevla_train.checkpoint import (
+    capture_rng,
+    load_checkpoint,
+    model_from_checkpoint,
+    restore_rng,
+    save_checkpoint,
+)
+from safevla_train.config import ModelConfig, PPOConfig, to_dict
+from safevla_train.evaluate import evaluate
+from safevla_train.model import VLAPolicy
+from safevla_train.ppo import make_algo
+from safevla_train.risk import make_envs
+from safevla_train.rollout import Collector
+
+CHECKPOINT = "checkpoint.pt"
+
+
+def _sync_seed(seed: int, it: int) -> int:
+    return seed * 1_000_003 + it * 7_919
+
+
+def _episode_logs(window: deque, episodes: list[dict]) -> dict[str, float]:
+    logs: dict[str, float] = {}
+    if episodes:
+        logs["safety/rollout_episode_cost"] = float(np.mean([e["cost"] for e in episodes]))
+    if not window:
+        return logs
+    eps = list(window)
+    logs["charts/episode_return"] = float(np.mean([e["return"] for e in eps]))
+    logs["charts/episode_cost"] = float(np.mean([e["cost"] for e in eps]))
+    logs["charts/success_rate"] = float(np.mean([e["success"] for e in eps]))
+    logs["charts/episode_length"] = float(np.mean([e["length"] for e in eps]))
+    logs["safety/risky_episode_fraction"] = float(np.mean([e["cost"] > 0 for e in eps]))
+    for k in SAFETY_SPEC.categories:
+        logs[f"safety/cost_{k}"] = float(np.mean([e["cost_by_category"][k] for e in eps]))
+    return logs
+
+
+def _initial_model(
+    init: str | None, model_cfg: ModelConfig | None, seed: int
+) -> tuple[VLAPolicy, dict | None]:
+    """Model from the BC checkpoint ``init`` (plus its provenance) or fresh random weights."""
+    torch.manual_seed(seed)
+    if init is not None:
+        start = load_checkpoint(init)
+        return model_from_checkpoint(start), {
+            "path": str(init),
+            "kind": start["kind"],
+            "config": start["config"],
+        }
+    return VLAPolicy(model_cfg or ModelConfig()), None
+
+
+def run_ppo(
+    cfg: PPOConfig,
+    out_dir: str | Path,
+    init: str | None = None,
+    resume: bool = False,
+    model_cfg: ModelConfig | None = None,
+    progress: bool = True,
+    tensorboard: bool = True,
+) -> dict:
+    """Train; returns the final scalars. ``init``: BC checkpoint (or None = random weights)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt = load_checkpoint(out / CHECKPOINT) if resume else None
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    if ckpt:
+        model, init_info = model_from_checkpoint(ckpt), ckpt.get("init")
+    else:
+        model, init_info = _initial_model(init, model_cfg, cfg.seed)
+    model.eval()
+    algo = make_algo(model, cfg)
+    venv, samplers = make_envs(cfg.env, cfg.risk)
+    collector = Collector(venv, samplers, model, cfg.rollout_steps, cfg.seed)
+    np_gen = np.random.default_rng(cfg.seed)
+    it = env_steps = 0
+    if ckpt:
+        algo.load_state_dict(ckpt["algo"])
+        for s, st in zip(samplers, ckpt["samplers"]):
+            s.load_state_dict(st)
+        collector.gen.set_state(ckpt["collector"]["gen"])
+        collector.next_ep = ckpt["collector"]["next_ep"]
+        restore_rng(ckpt["rng"], np_gen)
+        it, env_steps = ckpt["counters"]["iteration"], ckpt["counters"]["env_steps"]
+    start_it = it
+    per_rollout = cfg.env.num_envs * cfg.rollout_steps
+    n_iters = math.ceil(cfg.total_steps / per_rollout)
+    writer = _writer(out, tensorboard)
+
+    def save() -> None:
+        save_checkpoint(
+            out / CHECKPOINT,
+            {
+                "kind": cfg.algo,
+                "config": to_dict(cfg),
+                "model_config": to_dict(model.cfg),
+                "init": init_info,
+                "model": model.state_dict(),
+                "algo": algo.state_dict(),
+                "samplers": [s.state_dict() for s in samplers],
+                "collector": {"gen": collector.gen.get_state(), "next_ep": collector.next_ep},
+                "rng": capture_rng(np_gen),
+                "counters": {
+                    "iteration": it,
+                    "env_steps": env_steps,
+                    "at_sync": it % cfg.sync_every == 0,
+                },
+            },
+        )
+
+    window: deque = deque(maxlen=100)
+    logs: dict[str, float] = {}
+    bar = tqdm(
+        total=n_iters * per_rollout,
+        initial=env_steps,
+        disable=not progress,
+        unit="step",
+        desc=cfg.algo,
+    )
+    t0, steps0 = time.time(), env_steps
+    try:
+        while it < n_iters:
+            if it % cfg.sync_every == 0:
+                if it > start_it:
+                    save()
+                collector.sync_reset(_sync_seed(cfg.seed, it))
+            ro = collector.collect()
+            env_steps += per_rollout
+            window.extend(ro.episodes)
+            costs = [e["cost"] for e in ro.episodes]
+            logs = algo.after_rollout(float(np.mean(costs)) if costs else None)
+            logs.update(algo.update(ro, env_steps <= cfg.value_warmup_steps, np_gen))
+            logs.update(_episode_logs(window, ro.episodes))
+            replays = sum(s.replays for s in samplers)
+            logs["safety/replay_fraction"] = replays / max(
+                1, replays + sum(s.fresh for s in samplers)
+            )
+            logs["charts/env_steps_per_s"] = (env_steps - steps0) / (time.time() - t0)
+            it += 1
+            if cfg.eval_every and it % cfg.eval_every == 0:
+                ev = evaluate(model, cfg.env, cfg.eval_episodes, cfg.seed)
+                logs.update({f"eval/{k}": v for k, v in ev.items() if not isinstance(v, dict)})
+            _log(writer, logs, env_steps)
+            bar.update(per_rollout)
+            bar.set_postfix(
+                cost=f"{logs.get('charts/episode_cost', float('nan')):.2f}",
+                sr=f"{logs.get('charts/success_rate', float('nan')):.2f}",
+                lam=f"{logs.get('safety/lambda', 0.0):.3f}",
+            )
+        save()
+    finally:
+        bar.close()
+        venv.close()
+        if writer is not None:
+            writer.close()
+    logs["counters/env_steps"] = env_steps
+    logs["counters/iteration"] = it
+    return logs
+
+
+def _writer(out: Path, enabled: bool):
+    if not enabled:
+        return None
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(str(out / "tb"))
+
+
+def _log(writer, logs: dict[str, float], step: int) -> None:
+    if writer is None:
+        return
+    for k, v in logs.items():
+        writer.add_scalar(k, v, step)
+    writer.flush()

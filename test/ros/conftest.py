@@ -1,0 +1,54 @@
+"""Fixtures of the ROS runtime tests: a small random-weight bundle, a probe, node processes."""
+
+from __future__ import annotations
+
+import pytest
+from ros_harness import Probe, start_node, stop_processes
+
+SMALL = dict(
+    image_height=32,
+    image_width=32,
+    cnn_channels=(8, 16),
+    d_model=32,
+    num_layers=2,
+    num_heads=2,
+    context_length=4,
+)
+
+
+@pytest.fixture(scope="session")
+def bundle_path(tmp_path_factory) -> str:
+    """A real exported bundle with random weights (32x32 frames)."""
+    import torch
+
+    from safevla_train.config import ModelConfig
+    from safevla_train.export import export_bundle
+    from safevla_train.model import VLAPolicy
+
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("bundle") / "ros-test"
+    export_bundle(VLAPolicy(ModelConfig(**SMALL)).eval(), out, "ros-test", training={})
+    return str(out)
+
+
+@pytest.fixture
+def probe(ros_domain_id):
+    p = Probe()
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def nodes(ros_domain_id, tmp_path):
+    """Start node processes with ``nodes(name, **params)``; all stopped after the test."""
+    procs = []
+
+    def start(name, files=None, **params):
+        kw = {} if files is None else {"files": files}
+        proc = start_node(name, tmp_path, params, **kw)
+        procs.append(proc)
+        return proc
+
+    start.log_dir = tmp_path
+    yield start
+    stop_processes(procs)

@@ -1,0 +1,172 @@
+"""Helpers of the multi-process ROS tests: start real node processes, probe the graph.
+
+Each test runs in its own ROS_DOMAIN_ID (fixture ``ros_domain_id`` in test/conftest.py); the
+nodes run as separate processes with the real config files; the probe is an rclpy node in the
+test process, in its own context, that publishes inputs and records outputs with receive times.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rclpy
+import yaml
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from sensor_msgs.msg import Image
+
+from safevla_ros.core.action_adapter import MotionProfile, command_for
+from safevla_ros.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = REPO / "config" / "robot.yaml"
+MODULES = {
+    "perception": "safevla_ros.perception_node",
+    "policy": "safevla_ros.policy_node",
+    "monitor": "safevla_ros.safety_monitor_node",
+    "adapter": "safevla_ros.action_adapter_node",
+    "sim_bridge": "sim_bridge.sim_bridge_node",
+}
+CAM, PROP, VERDICT, CMD = "camera/image_raw", "safevla/proposal", "safevla/verdict", "cmd_vel"
+PROFILE = MotionProfile()  # config/robot.yaml's motion profile equals the defaults
+NODE_NAMES = {k: v.rsplit(".", 1)[1] for k, v in MODULES.items()}
+
+
+def start_node(
+    name: str, log_dir: Path, params: dict | None = None, files: tuple[Path, ...] = (CONFIG,)
+) -> subprocess.Popen:
+    """Start one node process with the config files and ``-p`` overrides; output to a log."""
+    cmd = [sys.executable, "-m", MODULES[name], "--ros-args"]
+    for f in files:
+        cmd += ["--params-file", str(f)]
+    if params:  # node-specific overrides in a later file beat the config's node section
+        override = log_dir / f"{name}_overrides.yaml"
+        override.write_text(yaml.safe_dump({NODE_NAMES[name]: {"ros__parameters": params}}))
+        cmd += ["--params-file", str(override)]
+    log = open(log_dir / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.Popen(
+        cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
+
+
+def stop_processes(procs: list[subprocess.Popen], timeout: float = 5.0) -> None:
+    """SIGINT, then SIGKILL what is left, each process by its own id."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    for p in procs:
+        try:
+            p.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(2)
+
+
+def frame(height=96, width=128, encoding="rgb8", seed=0) -> tuple[np.ndarray, str]:
+    rng = np.random.default_rng(seed)
+    ch = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}[encoding]
+    return rng.integers(0, 256, (height, width, ch), dtype=np.uint8), encoding
+
+
+class Probe:
+    """An rclpy node in the test process: publishes inputs, records (receive time, msg)."""
+
+    def __init__(self, name: str = "probe") -> None:
+        self.context = Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node(name, context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.received: dict[str, list[tuple[float, object]]] = defaultdict(list)
+        self.pubs = {}
+
+    def subscribe(self, topic: str, msg_type, qos=RELIABLE_QOS) -> None:
+        def cb(msg, topic=topic):
+            self.received[topic].append((time.monotonic(), msg))
+
+        self.node.create_subscription(msg_type, topic, cb, qos)
+
+    def publisher(self, topic: str, msg_type, qos=RELIABLE_QOS):
+        if topic not in self.pubs:
+            self.pubs[topic] = self.node.create_publisher(msg_type, topic, qos)
+        return self.pubs[topic]
+
+    def publish_image(
+        self,
+        topic: str,
+        pixels: np.ndarray,
+        encoding: str,
+        age_s: float = 0.0,
+        step: int | None = None,
+        data: bytes | None = None,
+    ) -> None:
+        msg = Image(height=pixels.shape[0], width=pixels.shape[1], encoding=encoding)
+        msg.step = step if step is not None else pixels.shape[1] * pixels.shape[2]
+        msg.data = data if data is not None else pixels.tobytes()
+        t = self.node.get_clock().now().nanoseconds - int(age_s * 1e9)
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(t, 1_000_000_000)
+        msg.header.frame_id = "camera"
+        self.publisher(topic, Image, SENSOR_QOS).publish(msg)
+
+    def latched(self, topic: str, msg_type):
+        return self.publisher(topic, msg_type, LATCHED_QOS)
+
+    def spin_for(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.executor.spin_once(timeout_sec=min(0.01, max(0.0, end - time.monotonic())))
+
+    def spin_until(self, predicate, timeout: float, every=None, period: float = 0.1) -> bool:
+        """Spin until ``predicate()``; call ``every()`` every ``period`` s (e.g. a frame)."""
+        end = time.monotonic() + timeout
+        next_call = time.monotonic()
+        while time.monotonic() < end:
+            if every is not None and time.monotonic() >= next_call:
+                every()
+                next_call += period
+            self.executor.spin_once(timeout_sec=0.005)
+            if predicate():
+                return True
+        return predicate()
+
+    def msgs(self, topic: str) -> list:
+        return [m for _, m in self.received[topic]]
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.shutdown(context=self.context)
+
+
+def first_after(probe, topic, t0, pred):
+    """Receive time of the first message on ``topic`` after ``t0`` that satisfies ``pred``."""
+    return next((t for t, m in probe.received[topic] if t >= t0 and pred(m)), None)
+
+
+def assert_every_command_has_a_verdict(probe):
+    """Each non-zero Twist equals the command of a non-stop verdict received just before it
+    (within that action's duration); arm commands likewise."""
+    verdicts = [(t, v) for t, v in probe.received[VERDICT] if not v.safe_stop]
+    for t, tw in probe.received[CMD]:
+        if tw.linear.x == 0.0 and tw.angular.z == 0.0:
+            continue
+        ok = False
+        for tv, v in verdicts:
+            c = command_for(v.executed_action, PROFILE)
+            if tv - 0.05 <= t <= tv + c.duration_s + 0.2 and (c.linear_x, c.angular_z) == (
+                pytest.approx(tw.linear.x),
+                pytest.approx(tw.angular.z),
+            ):
+                ok = True
+                break
+        assert ok, f"Twist {tw.linear.x, tw.angular.z} at {t:.3f} has no matching verdict"

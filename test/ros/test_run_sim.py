@@ -1,0 +1,129 @@
+"""Smoke tests of `safevla run --sim` and of parameter validation in a real node process."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from geometry_msgs.msg import Twist
+from ros_harness import CMD, VERDICT, assert_every_command_has_a_verdict, start_node
+from std_msgs.msg import String
+
+from safevla_ros.msg import SafetyVerdict
+
+pytestmark = pytest.mark.ros
+
+
+def run_cli(args, env, timeout=120):
+    return subprocess.run(
+        [sys.executable, "-m", "safevla_ros.runner", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_missing_bundle_is_a_clear_error(subprocess_env, tmp_path):
+    r = run_cli(["--sim", "--bundle", str(tmp_path / "nope")], subprocess_env, timeout=60)
+    assert r.returncode == 2
+    assert "nope" in r.stderr and "does not exist" in r.stderr
+    r = run_cli([], subprocess_env, timeout=60)
+    assert r.returncode == 2 and "--sim" in r.stderr
+
+
+@pytest.mark.slow
+def test_run_sim_episodes_end_to_end(ros_domain_id, subprocess_env, bundle_path, probe, tmp_path):
+    """Two short episodes; a probe on the run's domain checks that every Twist on cmd_vel
+    and every sim action follows a verdict."""
+    logs = tmp_path / "logs"
+    probe.subscribe(VERDICT, SafetyVerdict)
+    probe.subscribe(CMD, Twist)
+    probe.subscribe("sim/action", String)
+    args = ["--sim", "--bundle", bundle_path, "--episodes", "2", "--max-steps", "6"]
+    args += ["--rate", "20", "--cost-threshold", "100", "--log-dir", str(logs)]
+    args += ["--domain-id", str(ros_domain_id)]
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "safevla_ros.runner", *args],
+        env=subprocess_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    probe.spin_until(lambda: runner.poll() is not None, timeout=150)
+    out, err = runner.communicate(timeout=30)
+    assert runner.returncode == 0, out + err
+    lines = [ln for ln in out.splitlines() if ln.startswith("episode ")]
+    assert len(lines) == 2 and all("steps    6" in ln for ln in lines)
+    assert "summary: 2 episodes" in out
+    for node in (
+        "perception_node",
+        "policy_node",
+        "safety_monitor_node",
+        "action_adapter_node",
+        "sim_bridge_node",
+    ):
+        assert "Traceback" not in (logs / f"{node}.log").read_text()
+    moves = [v for v in probe.msgs(VERDICT) if not v.safe_stop]
+    assert moves, "no action executed although the threshold allows all"
+    assert_every_command_has_a_verdict(probe)
+    # the sim executed exactly the verdicts' actions (watchdog stops before the probe had
+    # discovered the verdict topic may be missing from the probe's list, so compare motions)
+    said = Counter(v.executed_action_name for v in moves)
+    assert Counter(m.data for m in probe.msgs("sim/action") if m.data != "stop") == said
+
+
+def test_out_of_range_safety_limit_fails_startup_naming_the_parameter(ros_domain_id, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("safety_monitor_node:\n  ros__parameters:\n    frame_timeout_s: 99.0\n")
+    from ros_harness import CONFIG
+
+    proc = start_node("monitor", tmp_path, files=(CONFIG, bad))
+    assert proc.wait(timeout=30) == 1
+    log = (tmp_path / "monitor.log").read_text()
+    assert "'frame_timeout_s'" in log and "[0.01, 10]" in log
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_every_node_process(subprocess_env, bundle_path, tmp_path):
+    runner = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "safevla_ros.runner",
+            "--sim",
+            "--bundle",
+            bundle_path,
+            "--episodes",
+            "50",
+            "--log-dir",
+            str(tmp_path),
+        ],
+        env=subprocess_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    children_file = Path(f"/proc/{runner.pid}/task/{runner.pid}/children")
+    deadline = time.monotonic() + 60
+    children: list[int] = []
+    while time.monotonic() < deadline and len(children) < 5:
+        time.sleep(0.2)
+        children = [int(c) for c in children_file.read_text().split()]
+    assert len(children) == 5
+    time.sleep(3)  # let the nodes come up
+    runner.send_signal(signal.SIGINT)
+    _, err = runner.communicate(timeout=30)
+    assert runner.returncode == 130 and "interrupted" in err
+    alive = [
+        pid
+        for pid in children
+        if Path(f"/proc/{pid}").exists()
+        and "zombie" not in Path(f"/proc/{pid}/status").read_text()
+    ]
+    assert not alive, f"node processes left running: {alive}"

@@ -1,0 +1,62 @@
+"""The sim bridge node alone: ResetEpisode, lockstep frames, actions, ground-truth status."""
+
+from __future__ import annotations
+
+import pytest
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import String
+
+from safevla_ros.msg import EpisodeStatus
+from safevla_ros.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
+from safevla_ros.srv import ResetEpisode
+
+pytestmark = pytest.mark.ros
+
+
+def test_reset_service_then_lockstep_steps_with_status(nodes, probe):
+    nodes(
+        "sim_bridge",
+        auto_reset=False,
+        max_steps=4,
+        camera_width=64,
+        camera_height=48,
+        frame_rate_hz=20.0,
+    )
+    probe.subscribe("camera/image_raw", Image, SENSOR_QOS)
+    probe.subscribe("camera/camera_info", CameraInfo, SENSOR_QOS)
+    probe.subscribe("sim/episode_status", EpisodeStatus, 50)
+    probe.subscribe("safevla/instruction", String, LATCHED_QOS)
+    client = probe.node.create_client(ResetEpisode, "reset_episode")
+    assert client.wait_for_service(timeout_sec=30)
+    future = client.call_async(ResetEpisode.Request(episode_id="no_such_episode"))
+    assert probe.spin_until(future.done, timeout=30)
+    # an id that is not in the episode set is refused with a reason
+    assert not future.result().success and "no_such_episode" in future.result().message
+    future = client.call_async(ResetEpisode.Request(task="dance"))
+    assert probe.spin_until(future.done, timeout=30)
+    assert not future.result().success and "dance" in future.result().message
+    future = client.call_async(ResetEpisode.Request(task="objnav", seed=3))
+    assert probe.spin_until(future.done, timeout=30)
+    assert future.result().success
+    future = client.call_async(ResetEpisode.Request())
+    assert probe.spin_until(future.done, timeout=30)
+    res = future.result()
+    assert res.success and res.instruction and res.episode_id
+    actions = probe.publisher("sim/action", String, RELIABLE_QOS)
+    answered = [0]
+
+    def answer():  # act on each new frame, like the adapter would
+        frames = len(probe.msgs("camera/image_raw"))
+        if frames > answered[0]:
+            answered[0] = frames
+            actions.publish(String(data="rotate_left" if frames % 2 else "stop"))
+
+    mine = lambda: [s for s in probe.msgs("sim/episode_status") if s.episode_id == res.episode_id]  # noqa: E731
+    assert probe.spin_until(lambda: any(s.done for s in mine()), 30, every=answer, period=0.01)
+    statuses = mine()
+    assert statuses[0].step == 0 and statuses[-1].step == 4 and statuses[-1].done
+    assert len(statuses[-1].cost_categories) == len(statuses[-1].step_cost_by_category) == 5
+    img, info = probe.msgs("camera/image_raw")[0], probe.msgs("camera/camera_info")[0]
+    assert (img.width, img.height, img.encoding) == (64, 48, "rgb8")
+    assert (info.width, info.height) == (64, 48) and info.k[0] > 0
+    assert probe.msgs("safevla/instruction")[-1].data == res.instruction
