@@ -226,10 +226,14 @@ def _sample_piece(
     if where == "centre":
         yaw = float(rng.choice([0.0, 90.0]))
         hx, hy = (length / 2, depth / 2) if yaw == 0 else (depth / 2, length / 2)
-        if rx1 - rx0 < 2 * hx + 0.8 or ry1 - ry0 < 2 * hy + 0.8:
+        x_lo, x_hi = rx0 + hx + 0.4, rx1 - hx - 0.4
+        y_lo, y_hi = ry0 + hy + 0.4, ry1 - hy - 0.4
+        # Compare the bounds themselves: a room exactly as wide as the piece plus clearance
+        # can round to hi < lo, which numpy's uniform rejects.
+        if x_hi < x_lo or y_hi < y_lo:
             return None
-        cx = rng.uniform(rx0 + hx + 0.4, rx1 - hx - 0.4)
-        cy = rng.uniform(ry0 + hy + 0.4, ry1 - hy - 0.4)
+        cx = rng.uniform(x_lo, x_hi)
+        cy = rng.uniform(y_lo, y_hi)
         return Furniture(ftype, (cx, cy), (length, depth, height), yaw, shape)
     side = int(rng.integers(4))
     along = (rx0, rx1) if side in (0, 2) else (ry0, ry1)
