@@ -10,6 +10,7 @@ stops) and a summary, and stops every process it started on exit or Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import signal
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
@@ -25,7 +26,7 @@ import yaml
 from safevla_ros.cli.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_BUNDLE = "models/objnav-ppo-lag"
+DEFAULT_BUNDLE = "models/objnav-ppo-lag"  # relative to the cwd, else to the checkout
 NODES = (  # (node name, module): the console scripts of setup.py
     ("perception_node", "safevla_ros.perception_node"),
     ("policy_node", "safevla_ros.policy_node"),
@@ -188,9 +189,14 @@ def check_alive(procs: list[subprocess.Popen], log_dir: Path) -> None:
             )
 
 
-def overrides(args: argparse.Namespace, bundle: Path) -> dict:
-    """This run's parameters on top of robot.yaml and sim.yaml."""
+def overrides(args: argparse.Namespace, bundle: Path, render_hw: tuple[int, int] | None) -> dict:
+    """This run's parameters on top of robot.yaml and sim.yaml. The sim renders at the size the
+    bundle was trained on (``render_hw``), so the perception node's resize matches training."""
     sim = {"task": args.task, "seed": args.seed, "frame_rate_hz": args.rate}
+    if args.episode_file:
+        sim["episode_file"] = str(Path(args.episode_file).resolve())
+    if render_hw is not None:
+        sim["camera_height"], sim["camera_width"] = render_hw
     if args.max_steps is not None:
         sim["max_steps"] = args.max_steps
     out = {
@@ -217,20 +223,26 @@ def run(args: argparse.Namespace) -> int:
         )
     from safevla_ros.core.bundle import BundleError, load_bundle
 
+    if args.episode_file and not Path(args.episode_file).is_file():
+        raise UserError(f"--episode-file {args.episode_file}: no such file")
+    bundle_arg = Path(args.bundle)
+    if not bundle_arg.exists() and not bundle_arg.is_absolute() and (REPO / bundle_arg).exists():
+        bundle_arg = REPO / bundle_arg
     try:
-        bundle = load_bundle(args.bundle).path.resolve()
+        loaded = load_bundle(bundle_arg)
     except BundleError as exc:
         hint = ""
         if args.bundle == DEFAULT_BUNDLE:
             hint = " (the default bundle is written by training; or pass --bundle PATH)"
         raise UserError(f"--bundle {args.bundle}: {exc}{hint}") from None
+    bundle = loaded.path.resolve()
     domain = args.domain_id
     if domain is None:
         domain = random.SystemRandom().randint(1, 101)
     log_dir = Path(args.log_dir or tempfile.mkdtemp(prefix="safevla-run-"))
     log_dir.mkdir(parents=True, exist_ok=True)
     extra = log_dir / "run_overrides.yaml"
-    extra.write_text(yaml.safe_dump(overrides(args, bundle)))
+    extra.write_text(yaml.safe_dump(overrides(args, bundle, loaded.render_size)))
     files = [config_dir() / "robot.yaml", config_dir() / "sim.yaml", extra]
     env = node_env(domain)
     os.environ["ROS_DOMAIN_ID"] = str(domain)
@@ -248,7 +260,27 @@ def run(args: argparse.Namespace) -> int:
         stop_nodes(procs)
     results = tally.finished()[: args.episodes]
     print(summary(results), flush=True)
+    if args.json:
+        write_json(Path(args.json), results, loaded.bundle_id)
     return code
+
+
+def write_json(path: Path, results: list[EpisodeResult], bundle_id: str) -> None:
+    """Per-episode results and their summary as JSON (the evaluator's record field names)."""
+    n = max(len(results), 1)
+    doc = {
+        "bundle_id": bundle_id,
+        "episodes": [asdict(r) for r in results],
+        "summary": {
+            "episodes": len(results),
+            "success_rate": sum(r.success for r in results) / n,
+            "cost_mean": sum(r.cost for r in results) / n,
+            "vetoes": sum(r.vetoes for r in results),
+            "stops": sum(r.stops for r in results),
+        },
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2))
 
 
 def watch(args: argparse.Namespace, procs: list, log_dir: Path, tally: Tally) -> None:
@@ -315,6 +347,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--bundle", default=DEFAULT_BUNDLE, help="model bundle folder")
     p.add_argument("--episodes", type=_positive_int, default=3, help="episodes to run")
     p.add_argument("--task", default="objnav", choices=("objnav", "pickup", "fetch"))
+    p.add_argument(
+        "--episode-file",
+        default=None,
+        help="episode set (JSONL[.gz]) to run in order (default: the task's validation set)",
+    )
+    p.add_argument("--json", default=None, help="write per-episode results and a summary here")
     p.add_argument(
         "--max-steps",
         type=_positive_int,

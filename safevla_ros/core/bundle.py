@@ -95,6 +95,17 @@ class Bundle:
     policy_path: Path
 
     @property
+    def render_size(self) -> tuple[int, int] | None:
+        """(H, W) of the camera frames the policy was trained on (before the runtime's resize),
+        from ``training.config.env.nav_size``; None when the manifest does not record it.
+        Simulators should render at this size so deployment sees what training saw."""
+        env = ((self.manifest.get("training") or {}).get("config") or {}).get("env") or {}
+        size = env.get("nav_size")
+        if isinstance(size, (list, tuple)) and len(size) == 2:
+            return int(size[0]), int(size[1])
+        return None
+
+    @property
     def instruction_encoder(self) -> dict:
         """Instruction encoder spec: name, package, dim, normalize."""
         return self.manifest["instruction_encoder"]

@@ -2,7 +2,7 @@
 
 A policy is named by a string (``--bundle``):
 
-* a bundle folder (``models/objnav-ppo_lag``): ONNX Runtime through
+* a bundle folder (``models/objnav-ppo-lag``): ONNX Runtime through
   :class:`safevla_ros.core.policy_runtime.PolicyRuntime`, with its per-action, per-category cost
   critic ``Q_c(s, a, k)`` (so the shield can run on it);
 * ``expert:careful`` / ``expert:careless``: the privileged planner of :mod:`sim_bridge.expert`
@@ -165,20 +165,14 @@ class BundleAgent:
 def render_size(spec: PolicySpec) -> tuple[int, int]:
     """(H, W) the simulator should render the navigation camera at for ``spec``.
 
-    A bundle sees frames rendered as in its training (``training.config.env.nav_size`` of its
-    manifest), then resized by the runtime as in deployment; otherwise the trainer's default.
+    A bundle sees frames rendered as in its training (:attr:`Bundle.render_size`), then resized
+    by the runtime as in deployment; otherwise the trainer's default.
     """
     if spec.kind != "bundle":
         return DEFAULT_RENDER_HW
-    import json
+    from safevla_ros.core.bundle import load_bundle
 
-    manifest = json.loads((Path(spec.target) / "bundle.json").read_text(encoding="utf-8"))
-    training = manifest.get("training") or {}
-    env = (training.get("config") or {}).get("env") or {}
-    size = env.get("nav_size")
-    if isinstance(size, (list, tuple)) and len(size) == 2:
-        return int(size[0]), int(size[1])
-    return DEFAULT_RENDER_HW
+    return load_bundle(spec.target).render_size or DEFAULT_RENDER_HW
 
 
 def make_agent(spec: PolicySpec, sampling: str = "greedy", encoder=None):
