@@ -2,9 +2,9 @@
 
 Examples::
 
-    safevla eval --bundle models/objnav-ppo_lag --bundle expert:careless --task objnav \\
+    safevla eval --bundle models/objnav-ppo-lag --bundle expert:careless --task objnav \\
         --baseline expert:careless --json results.json --report report/
-    safevla eval --bundle models/objnav-ppo_lag --shield both --perturb lighting,color
+    safevla eval --bundle models/objnav-ppo-lag --shield both --perturb lighting,color
     safevla eval --bundle expert:careful --episodes longtail --report longtail/
     safevla eval --make-longtail longtail.jsonl.gz --count 40 --seed 0
 """
