@@ -71,6 +71,19 @@ class Rollout:
     episodes: list[dict] = field(default_factory=list)
 
 
+REC_KEYS = (
+    "actions",
+    "logp",
+    "value",
+    "cost_value",
+    "reward",
+    "cost",
+    "cost_cat",
+    "terminated",
+    "done",
+)
+
+
 class Collector:
     """Steps ``venv`` with ``model`` (sampling actions with its own generator)."""
 
@@ -128,20 +141,7 @@ class Collector:
         m, n, t = self.model, self.n, self.t
         cache, mask = self._rebuild_cache()
         seg = {k: [] for k in ("feat", "instr", "prev_action", "holding", "ep_id")}
-        rec = {
-            k: []
-            for k in (
-                "actions",
-                "logp",
-                "value",
-                "cost_value",
-                "reward",
-                "cost",
-                "cost_cat",
-                "terminated",
-                "done",
-            )
-        }
+        rec: dict[str, list] = {k: [] for k in REC_KEYS}
         boot_v = torch.zeros(n, t)
         boot_c = torch.zeros(n, t)
         episodes = []
@@ -168,34 +168,36 @@ class Collector:
                 ("done", torch.from_numpy(term | trunc)),
             ):
                 rec[key].append(v)
-            for k in range(n):
-                if not (term[k] or trunc[k]):
-                    continue
+            for k in np.flatnonzero(term | trunc):
                 if trunc[k] and not term[k]:
-                    fo = infos[k]["final_obs"]
-                    xf = self._obs_inputs(
-                        {
-                            "nav_rgb": fo["nav_rgb"][None],
-                            "instruction": [fo["instruction"]],
-                            "prev_action": [fo["prev_action"]],
-                            "holding": [fo["holding"]],
-                        }
-                    )
-                    of, _, _ = m.step_from_token(
-                        self._token(xf), cache[:, k : k + 1], mask[k : k + 1]
+                    of = self._final_value(
+                        infos[k]["final_obs"], cache[:, k : k + 1], mask[k : k + 1]
                     )
                     boot_v[k, step], boot_c[k, step] = of["value"][0], of["cost_value"][0]
                 episodes.append(self._finish(k, infos[k]["episode"]))
                 cache[:, k] = 0.0
                 mask[k] = 0.0
-                self.cur_ep[k] = self.next_ep
-                self.next_ep += 1
             self.obs = obs
         xl = self._obs_inputs(self.obs)
         last, _, _ = m.step_from_token(self._token(xl), cache, mask)
         return self._assemble(seg, rec, boot_v, boot_c, last, episodes)
 
+    def _final_value(self, fo: dict, cache: torch.Tensor, mask: torch.Tensor) -> dict:
+        """Critic outputs at a truncated episode's final observation (GAE bootstrap)."""
+        x = self._obs_inputs(
+            {
+                "nav_rgb": fo["nav_rgb"][None],
+                "instruction": [fo["instruction"]],
+                "prev_action": [fo["prev_action"]],
+                "holding": [fo["holding"]],
+            }
+        )
+        return self.model.step_from_token(self._token(x), cache, mask)[0]
+
     def _finish(self, k: int, ep: dict) -> dict:
+        """Close env k's episode: risk pool feedback, stats, a new episode id."""
+        self.cur_ep[k] = self.next_ep
+        self.next_ep += 1
         self.samplers[k].record(ep["episode_id"], float(ep["cost"]))
         stats = dict(
             ep, cost_by_category=dict(zip(SAFETY_SPEC.categories, self.ep_cat[k].tolist()))

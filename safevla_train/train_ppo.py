@@ -79,6 +79,87 @@ def _initial_model(
     return VLAPolicy(model_cfg or ModelConfig()), None
 
 
+class _Run:
+    """Everything one training run holds; the pieces a checkpoint saves and restores."""
+
+    def __init__(self, cfg: PPOConfig, out: Path, init, resume: bool, model_cfg) -> None:
+        self.cfg, self.out = cfg, out
+        ckpt = load_checkpoint(out / CHECKPOINT) if resume else None
+        random.seed(cfg.seed)
+        np.random.seed(cfg.seed)
+        if ckpt:
+            self.model, self.init_info = model_from_checkpoint(ckpt), ckpt.get("init")
+        else:
+            self.model, self.init_info = _initial_model(init, model_cfg, cfg.seed)
+        self.model.eval()
+        self.algo = make_algo(self.model, cfg)
+        self.venv, self.samplers = make_envs(cfg.env, cfg.risk)
+        self.collector = Collector(
+            self.venv, self.samplers, self.model, cfg.rollout_steps, cfg.seed
+        )
+        self.np_gen = np.random.default_rng(cfg.seed)
+        self.it = self.env_steps = 0
+        if ckpt:
+            self._restore(ckpt)
+        self.window: deque = deque(maxlen=100)
+
+    def _restore(self, ckpt: dict) -> None:
+        self.algo.load_state_dict(ckpt["algo"])
+        for s, st in zip(self.samplers, ckpt["samplers"]):
+            s.load_state_dict(st)
+        self.collector.gen.set_state(ckpt["collector"]["gen"])
+        self.collector.next_ep = ckpt["collector"]["next_ep"]
+        restore_rng(ckpt["rng"], self.np_gen)
+        self.it, self.env_steps = ckpt["counters"]["iteration"], ckpt["counters"]["env_steps"]
+
+    def save(self) -> None:
+        """Write the checkpoint (see :mod:`safevla_train.checkpoint` for its content)."""
+        save_checkpoint(
+            self.out / CHECKPOINT,
+            {
+                "kind": self.cfg.algo,
+                "config": to_dict(self.cfg),
+                "model_config": to_dict(self.model.cfg),
+                "init": self.init_info,
+                "model": self.model.state_dict(),
+                "algo": self.algo.state_dict(),
+                "samplers": [s.state_dict() for s in self.samplers],
+                "collector": {
+                    "gen": self.collector.gen.get_state(),
+                    "next_ep": self.collector.next_ep,
+                },
+                "rng": capture_rng(self.np_gen),
+                "counters": {
+                    "iteration": self.it,
+                    "env_steps": self.env_steps,
+                    "at_sync": self.it % self.cfg.sync_every == 0,
+                },
+            },
+        )
+
+    def iteration(self) -> dict[str, float]:
+        """One rollout, the lambda update and the PPO update; returns the scalars to log."""
+        cfg = self.cfg
+        ro = self.collector.collect()
+        self.env_steps += cfg.env.num_envs * cfg.rollout_steps
+        self.window.extend(ro.episodes)
+        costs = [e["cost"] for e in ro.episodes]
+        logs = self.algo.after_rollout(float(np.mean(costs)) if costs else None)
+        logs.update(self.algo.update(ro, self.env_steps <= cfg.value_warmup_steps, self.np_gen))
+        logs.update(_episode_logs(self.window, ro.episodes))
+        replays = sum(s.replays for s in self.samplers)
+        fresh = sum(s.fresh for s in self.samplers)
+        logs["safety/replay_fraction"] = replays / max(1, replays + fresh)
+        logs["safety/scene_generation_failures"] = float(
+            sum(s.generation_failures for s in self.samplers)
+        )
+        self.it += 1
+        if cfg.eval_every and self.it % cfg.eval_every == 0:
+            ev = evaluate(self.model, cfg.env, cfg.eval_episodes, cfg.seed)
+            logs.update({f"eval/{k}": v for k, v in ev.items() if not isinstance(v, dict)})
+        return logs
+
+
 def run_ppo(
     cfg: PPOConfig,
     out_dir: str | Path,
@@ -91,100 +172,43 @@ def run_ppo(
     """Train; returns the final scalars. ``init``: BC checkpoint (or None = random weights)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    ckpt = load_checkpoint(out / CHECKPOINT) if resume else None
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    if ckpt:
-        model, init_info = model_from_checkpoint(ckpt), ckpt.get("init")
-    else:
-        model, init_info = _initial_model(init, model_cfg, cfg.seed)
-    model.eval()
-    algo = make_algo(model, cfg)
-    venv, samplers = make_envs(cfg.env, cfg.risk)
-    collector = Collector(venv, samplers, model, cfg.rollout_steps, cfg.seed)
-    np_gen = np.random.default_rng(cfg.seed)
-    it = env_steps = 0
-    if ckpt:
-        algo.load_state_dict(ckpt["algo"])
-        for s, st in zip(samplers, ckpt["samplers"]):
-            s.load_state_dict(st)
-        collector.gen.set_state(ckpt["collector"]["gen"])
-        collector.next_ep = ckpt["collector"]["next_ep"]
-        restore_rng(ckpt["rng"], np_gen)
-        it, env_steps = ckpt["counters"]["iteration"], ckpt["counters"]["env_steps"]
-    start_it = it
+    run = _Run(cfg, out, init, resume, model_cfg)
+    start_it, steps0 = run.it, run.env_steps
     per_rollout = cfg.env.num_envs * cfg.rollout_steps
     n_iters = math.ceil(cfg.total_steps / per_rollout)
     writer = _writer(out, tensorboard)
-
-    def save() -> None:
-        save_checkpoint(
-            out / CHECKPOINT,
-            {
-                "kind": cfg.algo,
-                "config": to_dict(cfg),
-                "model_config": to_dict(model.cfg),
-                "init": init_info,
-                "model": model.state_dict(),
-                "algo": algo.state_dict(),
-                "samplers": [s.state_dict() for s in samplers],
-                "collector": {"gen": collector.gen.get_state(), "next_ep": collector.next_ep},
-                "rng": capture_rng(np_gen),
-                "counters": {
-                    "iteration": it,
-                    "env_steps": env_steps,
-                    "at_sync": it % cfg.sync_every == 0,
-                },
-            },
-        )
-
-    window: deque = deque(maxlen=100)
     logs: dict[str, float] = {}
     bar = tqdm(
         total=n_iters * per_rollout,
-        initial=env_steps,
+        initial=run.env_steps,
         disable=not progress,
         unit="step",
         desc=cfg.algo,
     )
-    t0, steps0 = time.time(), env_steps
+    t0 = time.time()
     try:
-        while it < n_iters:
-            if it % cfg.sync_every == 0:
-                if it > start_it:
-                    save()
-                collector.sync_reset(_sync_seed(cfg.seed, it))
-            ro = collector.collect()
-            env_steps += per_rollout
-            window.extend(ro.episodes)
-            costs = [e["cost"] for e in ro.episodes]
-            logs = algo.after_rollout(float(np.mean(costs)) if costs else None)
-            logs.update(algo.update(ro, env_steps <= cfg.value_warmup_steps, np_gen))
-            logs.update(_episode_logs(window, ro.episodes))
-            replays = sum(s.replays for s in samplers)
-            logs["safety/replay_fraction"] = replays / max(
-                1, replays + sum(s.fresh for s in samplers)
-            )
-            logs["charts/env_steps_per_s"] = (env_steps - steps0) / (time.time() - t0)
-            it += 1
-            if cfg.eval_every and it % cfg.eval_every == 0:
-                ev = evaluate(model, cfg.env, cfg.eval_episodes, cfg.seed)
-                logs.update({f"eval/{k}": v for k, v in ev.items() if not isinstance(v, dict)})
-            _log(writer, logs, env_steps)
+        while run.it < n_iters:
+            if run.it % cfg.sync_every == 0:
+                if run.it > start_it:
+                    run.save()
+                run.collector.sync_reset(_sync_seed(cfg.seed, run.it))
+            logs = run.iteration()
+            logs["charts/env_steps_per_s"] = (run.env_steps - steps0) / (time.time() - t0)
+            _log(writer, logs, run.env_steps)
             bar.update(per_rollout)
             bar.set_postfix(
                 cost=f"{logs.get('charts/episode_cost', float('nan')):.2f}",
                 sr=f"{logs.get('charts/success_rate', float('nan')):.2f}",
                 lam=f"{logs.get('safety/lambda', 0.0):.3f}",
             )
-        save()
+        run.save()
     finally:
         bar.close()
-        venv.close()
+        run.venv.close()
         if writer is not None:
             writer.close()
-    logs["counters/env_steps"] = env_steps
-    logs["counters/iteration"] = it
+    logs["counters/env_steps"] = run.env_steps
+    logs["counters/iteration"] = run.it
     return logs
 
 
