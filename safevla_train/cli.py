@@ -254,18 +254,9 @@ def add_parser(subparsers) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Standalone entry (``python -m safevla_train.cli``) with the same parsers as ``safevla``."""
-    import argparse
+    from safevla_ros.cli.main import run_standalone
 
-    from safevla_ros.cli.errors import UserError
-
-    parser = argparse.ArgumentParser(prog="safevla")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except UserError as exc:
-        print(f"safevla {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    return run_standalone(add_parser, argv)
 
 
 if __name__ == "__main__":

@@ -227,17 +227,9 @@ def cmd_expert(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Standalone entry: ``python -m sim_bridge.cli sim episodes ...``."""
-    parser = argparse.ArgumentParser(prog="safevla")
-    add_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
-    try:
-        return int(args.func(args) or 0)
-    except UserError as exc:
-        print(f"safevla sim: error: {exc}", file=sys.stderr)
-        return 2
+    from safevla_ros.cli.main import run_standalone
+
+    return run_standalone(add_parser, argv)
 
 
 if __name__ == "__main__":

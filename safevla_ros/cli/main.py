@@ -50,6 +50,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run_standalone(add_parser, argv: list[str] | None, prefix: tuple[str, ...] = ()) -> int:
+    """Run one subcommand module on its own (``python -m sim_bridge.cli sim ...``), with the
+    same parser, error handling and exit statuses as ``safevla``.
+
+    Args:
+        add_parser: the module's ``add_parser(subparsers)``.
+        argv: arguments (default ``sys.argv[1:]``), after ``prefix``.
+        prefix: subcommand words prepended to ``argv`` (e.g. ``("eval",)``).
+    """
+    parser = argparse.ArgumentParser(prog="safevla")
+    add_parser(parser.add_subparsers(dest="command", metavar="COMMAND"))
+    args = parser.parse_args([*prefix, *(sys.argv[1:] if argv is None else argv)])
+    return _dispatch(parser, args)
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USER_ERROR
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        if getattr(args, "verbose", False) or os.environ.get("SAFEVLA_TRACEBACK"):
+            raise
+        print(f"safevla {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(f"safevla {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``safevla``; returns the exit status (0 ok, 1 failure, 2 user error, 130 Ctrl-C)."""
     parser = build_parser()
@@ -58,19 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return EXIT_USER_ERROR
-    try:
-        return int(args.func(args) or 0)
-    except UserError as exc:
-        if args.verbose or os.environ.get("SAFEVLA_TRACEBACK"):
-            raise
-        print(f"safevla {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print(f"safevla {args.command}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    return _dispatch(parser, args)
 
 
 if __name__ == "__main__":

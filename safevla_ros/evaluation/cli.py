@@ -232,14 +232,9 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """``python -m safevla_ros.evaluation.cli ...`` = ``safevla eval ...`` (exit 2 on a user
     error, with a one-line message)."""
-    parser = argparse.ArgumentParser(prog="safevla")
-    add_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["eval", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return int(args.func(args) or 0)
-    except UserError as exc:
-        print(f"safevla eval: error: {exc}", file=sys.stderr)
-        return 2
+    from safevla_ros.cli.main import run_standalone
+
+    return run_standalone(add_parser, argv, prefix=("eval",))
 
 
 if __name__ == "__main__":
