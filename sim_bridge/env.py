@@ -192,14 +192,15 @@ class SafeChoresEnv(gym.Env):
             self.config.shaping_coef,
         )
         self.backend.reset(ep.scene_seed, tuple(ep.start_pose))
-        self.cost_model.reset(
-            self.backend.objects(), self.backend.agent(), self.backend.free_space()
-        )
+        # Object states after the last reset/step: the next step's "before" (nothing moves the
+        # simulator between steps, so reading them again would only cost time).
+        self._objects = self.backend.objects()
+        self.cost_model.reset(self._objects, self.backend.agent(), self.backend.free_space())
         self.steps = 0
         self.episode_count += 1
         self._prev_action = NO_ACTION
         self._img_rng = np.random.default_rng(ep.scene_seed)
-        self._dist = target_distance(self.task_spec, self.backend.agent(), self.backend.objects())
+        self._dist = target_distance(self.task_spec, self.backend.agent(), self._objects)
         return self._observe(), {
             "episode_id": ep.episode_id,
             "step": 0,
@@ -214,9 +215,10 @@ class SafeChoresEnv(gym.Env):
         a = int(action)
         if not 0 <= a < NUM_ACTIONS:
             raise ValueError(f"action {action!r} out of range [0, {NUM_ACTIONS})")
-        prev_objects = self.backend.objects()
+        prev_objects = self._objects
         outcome = self.backend.step(a)
         objects, agent = self.backend.objects(), self.backend.agent()
+        self._objects = objects
         visible = self.backend.visible_objects(self.config.visible_distance_for_cost)
         sc = self.cost_model.step(a, prev_objects, objects, outcome, agent, visible, self.steps)
         self.steps += 1
