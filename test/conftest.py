@@ -13,8 +13,10 @@ REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 
 # Tests import with --import-mode=importlib (same basenames may live in several folders); the
-# helper modules next to them (ros_harness, sim_scenes, thor_fixtures, ...) are found by name.
-for _folder in sorted(p for p in Path(__file__).parent.iterdir() if p.is_dir()):
+# helper modules next to them (ros_harness, sim_scenes, thor_fixtures, tiny_model, ...) are
+# found by name.
+_HERE = Path(__file__).parent
+for _folder in [_HERE, *sorted(p for p in _HERE.iterdir() if p.is_dir())]:
     if str(_folder) not in sys.path:
         sys.path.insert(0, str(_folder))
 

@@ -4,16 +4,7 @@ from __future__ import annotations
 
 import pytest
 from ros_harness import Probe, start_node, stop_processes
-
-SMALL = dict(
-    image_height=32,
-    image_width=32,
-    cnn_channels=(8, 16),
-    d_model=32,
-    num_layers=2,
-    num_heads=2,
-    context_length=4,
-)
+from tiny_model import SMALL
 
 
 @pytest.fixture(scope="session")

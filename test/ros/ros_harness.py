@@ -8,7 +8,6 @@ test process, in its own context, that publishes inputs and records outputs with
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from sensor_msgs.msg import Image
 
 from safevla_ros.core.action_adapter import MotionProfile, command_for
 from safevla_ros.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
+from safevla_ros.runner import stop_nodes
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "config" / "robot.yaml"
@@ -59,17 +59,8 @@ def start_node(
 
 
 def stop_processes(procs: list[subprocess.Popen], timeout: float = 5.0) -> None:
-    """SIGINT, then SIGKILL what is left, each process by its own id."""
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGINT)
-    deadline = time.monotonic() + timeout
-    for p in procs:
-        try:
-            p.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(2)
+    """SIGINT, then SIGKILL what is left, each process by its own id (the runner's own way)."""
+    stop_nodes(procs, timeout)
 
 
 def frame(height=96, width=128, encoding="rgb8", seed=0) -> tuple[np.ndarray, str]:

@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tiny_model import SMALL
 
 from safevla_train.config import ModelConfig
 from safevla_train.export import export_bundle
 from safevla_train.model import VLAPolicy
-
-SMALL = dict(
-    image_height=32,
-    image_width=32,
-    cnn_channels=(8, 16),
-    d_model=32,
-    num_layers=2,
-    num_heads=2,
-    context_length=4,
-)
 
 
 @pytest.fixture(scope="session")
