@@ -22,9 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from safevla_ros.core.actions import NUM_ACTIONS
+from safevla_train.config import EnvSettings
 
 PSEUDO_BUNDLES: tuple[str, ...] = ("expert:careful", "expert:careless", "random")
-DEFAULT_RENDER_HW: tuple[int, int] = (96, 96)  # the trainer's default env.nav_size
+# Frames for non-bundle policies (experts, random): the trainer's default render size.
+DEFAULT_RENDER_HW: tuple[int, int] = EnvSettings().nav_size
 SAMPLING_MODES: tuple[str, ...] = ("sample", "greedy")
 
 
