@@ -37,7 +37,9 @@ setup(
     description="Safety-aligned VLA policy for ROS 2 with a learned-cost safety monitor",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=find_packages(include=["safevla_ros*", "sim_bridge*", "safevla_train*"]),
+    packages=find_packages(
+        include=["safevla_core*", "sim_bridge*", "safevla_eval*", "safevla_train*", "safevla_ros*"]
+    ),
     package_data={"sim_bridge": ["data/*", "data/**/*"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
@@ -78,7 +80,7 @@ setup(
             "policy_node = safevla_ros.policy_node:main",
             "safety_monitor_node = safevla_ros.safety_monitor_node:main",
             "action_adapter_node = safevla_ros.action_adapter_node:main",
-            "sim_bridge_node = sim_bridge.sim_bridge_node:main",
+            "sim_bridge_node = safevla_ros.sim_bridge_node:main",
         ],
     },
 )

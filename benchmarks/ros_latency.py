@@ -36,7 +36,7 @@ from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header, String
 
-from safevla_ros.core.bundle import load_bundle
+from safevla_core.bundle import load_bundle
 from safevla_ros.msg import ActionProposal, SafetyVerdict
 from safevla_ros.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 from safevla_ros.runner import NODES, config_dir, node_env, start_nodes, stop_nodes

@@ -10,7 +10,7 @@ Outputs (each switchable by a parameter):
 * ``sim_action_topic`` (std_msgs/String): the executed action name, or ``"stop"``, once per
   verdict, for the sim bridge.
 
-Mapping and speeds: :mod:`safevla_ros.core.action_adapter`.
+Mapping and speeds: :mod:`safevla_core.action_adapter`.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from geometry_msgs.msg import Twist
 from rclpy.lifecycle import LifecycleNode
 from std_msgs.msg import String
 
-from safevla_ros.core.action_adapter import STOP, CommandScheduler, MotionProfile
-from safevla_ros.core.params import ADAPTER_PARAMS, ParameterError
+from safevla_core.action_adapter import STOP, CommandScheduler, MotionProfile
 from safevla_ros.msg import SafetyVerdict
+from safevla_ros.params import ADAPTER_PARAMS, ParameterError
 from safevla_ros.ros_common import (
     FAILURE,
     RELIABLE_QOS,

@@ -13,9 +13,9 @@ import numpy as np
 from diagnostic_msgs.msg import KeyValue
 from sensor_msgs.msg import CameraInfo, Image
 
-from safevla_ros.core.actions import ACTION_NAMES
-from safevla_ros.core.safety_monitor import SEVERITY, Decision, Proposal
-from safevla_ros.core.safety_spec import COST_CATEGORIES
+from safevla_core.actions import ACTION_NAMES
+from safevla_core.safety_monitor import SEVERITY, Decision, Proposal
+from safevla_core.safety_spec import COST_CATEGORIES
 from safevla_ros.msg import ActionProposal, EpisodeStatus, SafetyEvent, SafetyVerdict
 from safevla_ros.ros_common import stamp_s
 

@@ -4,7 +4,7 @@ Subscribes ``image_topic`` (sensor_msgs/Image, sensor-data QoS; rgb8, bgr8, rgba
 mono8). Publishes the resized rgb8 frame on ``output_topic`` (same header: the camera stamp
 travels on) and the accepted frame's header on ``<output_topic>_stamp`` (std_msgs/Header; the
 monitor's frame watchdog). Malformed frames are rejected with an ERROR on /diagnostics, stale
-ones with a WARN; the node keeps running. Logic: :mod:`safevla_ros.core.image_preprocessing`.
+ones with a WARN; the node keeps running. Logic: :mod:`safevla_core.image_preprocessing`.
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ from rclpy.lifecycle import LifecycleNode
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from safevla_ros.core.bundle import BundleError, load_bundle
-from safevla_ros.core.image_preprocessing import (
+from safevla_core.bundle import BundleError, load_bundle
+from safevla_core.image_preprocessing import (
     ImageFormatError,
     PreprocessConfig,
     StaleFrameError,
     preprocess,
 )
-from safevla_ros.core.params import PERCEPTION_PARAMS, ParameterError
 from safevla_ros.msg_conversions import rgb_image
+from safevla_ros.params import PERCEPTION_PARAMS, ParameterError
 from safevla_ros.ros_common import (
     ERROR,
     FAILURE,

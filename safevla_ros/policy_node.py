@@ -20,11 +20,11 @@ from rclpy.lifecycle import LifecycleNode
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, String
 
-from safevla_ros.core.bundle import BundleError
-from safevla_ros.core.image_preprocessing import ImageFormatError, decode_image
-from safevla_ros.core.params import POLICY_PARAMS, ParameterError
-from safevla_ros.core.policy_runtime import PolicyOutputError, PolicyRuntime
+from safevla_core.bundle import BundleError
+from safevla_core.image_preprocessing import ImageFormatError, decode_image
+from safevla_core.policy_runtime import PolicyOutputError, PolicyRuntime
 from safevla_ros.msg import ActionProposal, SafetyVerdict
+from safevla_ros.params import POLICY_PARAMS, ParameterError
 from safevla_ros.ros_common import (
     ERROR,
     FAILURE,

@@ -2,7 +2,7 @@
 diagnostics, time conversion and a ``main`` that runs a lifecycle node.
 
 Only the ``*_node`` modules import this (it imports rclpy); the logic stays in
-:mod:`safevla_ros.core`.
+:mod:`safevla_core`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from rclpy.qos import (
     qos_profile_sensor_data,
 )
 
-from safevla_ros.core.params import ParameterError, ParamSpec
+from safevla_ros.params import ParameterError, ParamSpec
 
 SENSOR_QOS = qos_profile_sensor_data  # best effort, keep last 5: images, camera_info
 LATCHED_QOS = QoSProfile(  # e-stop, instruction: late joiners get the last value

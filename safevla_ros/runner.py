@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from safevla_ros.cli.errors import UserError
+from safevla_core.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_BUNDLE = "models/objnav-ppo-lag"  # relative to the cwd, else to the checkout
@@ -32,7 +32,7 @@ NODES = (  # (node name, module): the console scripts of setup.py
     ("policy_node", "safevla_ros.policy_node"),
     ("safety_monitor_node", "safevla_ros.safety_monitor_node"),
     ("action_adapter_node", "safevla_ros.action_adapter_node"),
-    ("sim_bridge_node", "sim_bridge.sim_bridge_node"),
+    ("sim_bridge_node", "safevla_ros.sim_bridge_node"),
 )
 
 
@@ -221,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
             "`safevla run` drives the simulator only (add --sim); on a robot use "
             "`ros2 launch safevla_ros robot.launch.py bundle:=<bundle folder>`"
         )
-    from safevla_ros.core.bundle import BundleError, load_bundle
+    from safevla_core.bundle import BundleError, load_bundle
 
     if args.episode_file and not Path(args.episode_file).is_file():
         raise UserError(f"--episode-file {args.episode_file}: no such file")

@@ -4,7 +4,7 @@ Every ActionProposal gets one SafetyVerdict (the adapter's only input); a watchd
 stop verdicts when frames or the policy's heartbeat stop; the latched e-stop (std_msgs/Bool,
 reliable + transient-local) stops until released. Every veto or stop also goes out as a
 SafetyEvent; /diagnostics gets the monitor's state once a second. Safety limits are read-only
-parameters. Rules and their order: :mod:`safevla_ros.core.safety_monitor`.
+parameters. Rules and their order: :mod:`safevla_core.safety_monitor`.
 """
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.lifecycle import LifecycleNode
 from std_msgs.msg import Bool, Header
 
-from safevla_ros.core.action_adapter import MotionProfile
-from safevla_ros.core.params import MONITOR_PARAMS, ParameterError
-from safevla_ros.core.safety_monitor import (
+from safevla_core.action_adapter import MotionProfile
+from safevla_core.safety_monitor import (
     Decision,
     MonitorConfig,
     SafetyMonitor,
 )
 from safevla_ros.msg import ActionProposal, SafetyEvent, SafetyVerdict
 from safevla_ros.msg_conversions import to_event, to_proposal, to_verdict
+from safevla_ros.params import MONITOR_PARAMS, ParameterError
 from safevla_ros.ros_common import (
     ERROR,
     FAILURE,

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from safevla_ros.core.safety_spec import SAFETY_SPEC
+from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.config import BCConfig, RiskConfig, to_dict
 from safevla_train.model import VLAPolicy
 from safevla_train.risk import make_envs

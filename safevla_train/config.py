@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from sim_bridge.env import TRAINING_NAV_SIZE
+
 
 def _check(cond: bool, msg: str) -> None:
     if not cond:
@@ -98,7 +100,7 @@ class EnvSettings:
 
     tasks: tuple[str, ...] = ("objnav",)
     num_envs: int = 4
-    nav_size: tuple[int, int] = (96, 96)
+    nav_size: tuple[int, int] = TRAINING_NAV_SIZE
     max_steps: int = 500
     shaping_coef: float = 0.0
     scene_count: int = 1_000_000

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from safevla_ros.core.safety_spec import SAFETY_SPEC
+from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.config import EnvSettings, RiskConfig
 from safevla_train.model import VLAPolicy
 from safevla_train.risk import make_envs

@@ -3,7 +3,7 @@
 The step graph (:meth:`safevla_train.model.VLAPolicy.forward`) is exported with the dynamo ONNX
 exporter with a dynamic batch dimension, checked against torch on random inputs (max abs
 difference of every output < ``tolerance``), and written with bundle.json through
-:func:`safevla_ros.core.bundle.write_bundle`, which hashes every file.
+:func:`safevla_core.bundle.write_bundle`, which hashes every file.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from safevla_ros.core.actions import ACTIONS
-from safevla_ros.core.bundle import POLICY_GRAPH, write_bundle
-from safevla_ros.core.safety_spec import SAFETY_SPEC
+from safevla_core.actions import ACTIONS
+from safevla_core.bundle import POLICY_GRAPH, write_bundle
+from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.config import ModelConfig, to_dict
 from safevla_train.model import ONNX_INPUTS, ONNX_OUTPUTS, VLAPolicy
 

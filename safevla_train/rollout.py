@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from safevla_ros.core.bundle import ImageSpec
-from safevla_ros.core.policy_runtime import preprocess_rgb
-from safevla_ros.core.safety_spec import SAFETY_SPEC
+from safevla_core.bundle import ImageSpec
+from safevla_core.policy_runtime import preprocess_rgb
+from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.model import VLAPolicy
 from safevla_train.text_encoder import embed_texts
 

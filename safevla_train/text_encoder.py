@@ -1,6 +1,6 @@
 """Trainer-side instruction embeddings: the deployed encoder, as cached torch tensors.
 
-Uses :class:`safevla_ros.core.instruction_encoder.InstructionEncoder` (frozen all-MiniLM-L6-v2,
+Uses :class:`safevla_core.instruction_encoder.InstructionEncoder` (frozen all-MiniLM-L6-v2,
 offline), so the trainer and the runtime embed text identically. Instructions come from a small
 template pool, so each distinct text is embedded once (~10 ms) and then served from the cache.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from safevla_ros.core.instruction_encoder import InstructionEncoder
+from safevla_core.instruction_encoder import InstructionEncoder
 
 _SHARED: InstructionEncoder | None = None
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from safevla_ros.core.safety_spec import SAFETY_SPEC
+from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.checkpoint import (
     capture_rng,
     load_checkpoint,

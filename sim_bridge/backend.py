@@ -131,7 +131,7 @@ class Backend(Protocol):
         """
 
     def step(self, action: int) -> StepOutcome:
-        """Execute one of the 20 actions (index into ``safevla_ros.core.ACTIONS``)."""
+        """Execute one of the 20 actions (index into ``safevla_core.ACTIONS``)."""
 
     def agent(self) -> AgentState:
         """The robot's current state."""

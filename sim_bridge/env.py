@@ -31,8 +31,8 @@ import cv2
 import gymnasium as gym
 import numpy as np
 
-from safevla_ros.core.actions import END, NUM_ACTIONS
-from safevla_ros.core.safety_spec import SAFETY_SPEC
+from safevla_core.actions import END, NUM_ACTIONS
+from safevla_core.safety_spec import SAFETY_SPEC
 from sim_bridge.backend import Backend
 from sim_bridge.episodes import Episode
 from sim_bridge.tasks import TRAIN_MAX_STEPS, TaskSpec, is_success, target_distance
@@ -40,6 +40,10 @@ from sim_bridge.tasks import TRAIN_MAX_STEPS, TaskSpec, is_success, target_dista
 NO_ACTION = NUM_ACTIONS  # prev_action value before the first step
 _CHARSET = frozenset(gym.spaces.text.alphanumeric) | frozenset(" ',.?!-")
 
+
+# (H, W) the trainer renders the navigation camera at, and the frame size for policies that
+# carry none of their own (experts, random).
+TRAINING_NAV_SIZE: tuple[int, int] = (96, 96)
 
 @dataclass
 class Perturbation:

@@ -139,7 +139,7 @@ def run_expert(
     max_steps: int = EVAL_MAX_STEPS,
 ) -> tuple[bool, int]:
     """Run the expert on a bare backend (no costs); returns (success, steps)."""
-    from safevla_ros.core.actions import END
+    from safevla_core.actions import END
 
     backend.reset(scene_seed, tuple(pose))
     expert = Expert(mode)

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from safevla_ros.core.actions import ACTION_NAMES, END
+from safevla_core.actions import ACTION_INDEX, END
 from sim_bridge import planner
 from sim_bridge.backend import AgentState, Backend, ObjectState
 from sim_bridge.expert_goals import floor_obstacles, goal_mask
@@ -49,7 +49,7 @@ from sim_bridge.expert_grasp import arm_geometry, grasp_action
 from sim_bridge.tasks import TaskSpec, pickup_success
 
 MODES = ("careful", "careless")
-A = {name: i for i, name in enumerate(ACTION_NAMES)}
+A = ACTION_INDEX
 MOVE_M = 0.2
 STUCK_LIMIT = 6  # blocked moves after which the careless expert steers like the careful one
 

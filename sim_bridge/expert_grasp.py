@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from safevla_core.actions import ACTION_INDEX as A
 from sim_bridge.backend import AgentState, Backend, ObjectState
 
 A_NAMES = (
@@ -131,7 +132,6 @@ def box_distance(p: np.ndarray, obj: ObjectState) -> float:
 
 def _blocked_lift(expert, agent: AgentState) -> bool:
     """The previous action lowered the lift and it did not move (something is under the arm)."""
-    from sim_bridge.expert import A
 
     last = expert._last
     if last is None or last[0] not in (A["arm_down"], A["arm_down_small"]):
@@ -141,7 +141,6 @@ def _blocked_lift(expert, agent: AgentState) -> bool:
 
 def _blocked_arm(expert, agent: AgentState) -> bool:
     """The previous action extended the arm and it did not move."""
-    from sim_bridge.expert import A
 
     last = expert._last
     if last is None or last[0] not in (A["arm_out"], A["arm_out_small"]):
@@ -160,7 +159,6 @@ def _start_retreat(expert, agent, target, geo) -> int | None:
 
 
 def _retreat(expert, agent: AgentState, target: ObjectState, geo: ArmGeometry) -> int | None:
-    from sim_bridge.expert import A
 
     clear = min(target.position[2] + 0.5 * float(target.size[2]) + 0.1, geo.max_lift - geo.gz)
     last = expert._last
@@ -179,7 +177,6 @@ def _retreat(expert, agent: AgentState, target: ObjectState, geo: ArmGeometry) -
 
 def grasp_action(expert, backend: Backend, agent: AgentState, target: ObjectState) -> int | None:
     """Next grasp action for ``expert`` (an :class:`~sim_bridge.expert.Expert`), or None."""
-    from sim_bridge.expert import A
 
     geo = arm_geometry(backend)
     reach = getattr(getattr(backend, "config", None), "grasp_radius", 0.06) * 0.9

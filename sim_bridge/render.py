@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from safevla_ros.core.actions import NUM_ACTIONS
-from safevla_ros.core.safety_spec import COST_CATEGORIES
+from safevla_core.actions import NUM_ACTIONS
+from safevla_core.safety_spec import COST_CATEGORIES
 from sim_bridge.env import SafeChoresEnv
 
 POLICIES = ("expert-careful", "expert-careless", "random")

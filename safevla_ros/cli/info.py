@@ -7,8 +7,8 @@ import importlib
 import importlib.util
 import json
 
+from safevla_core import ACTION_NAMES, SAFETY_SPEC
 from safevla_ros import __version__
-from safevla_ros.core import ACTION_NAMES, SAFETY_SPEC
 
 _OPTIONAL = ("rclpy", "onnxruntime", "mujoco", "torch", "ai2thor", "cv2", "gymnasium")
 

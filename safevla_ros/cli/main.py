@@ -14,15 +14,15 @@ import logging
 import os
 import sys
 
+from safevla_core.errors import UserError
 from safevla_ros import __version__
-from safevla_ros.cli.errors import UserError
 
 # (module, summary) per subcommand group; each module registers its own subcommand(s).
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "safevla_ros.runner",  # run
-    "sim_bridge.cli",  # sim
-    "safevla_train.cli",  # train, export
-    "safevla_ros.evaluation.cli",  # eval
+    "safevla_ros.cli.sim",  # sim
+    "safevla_ros.cli.train",  # train, export
+    "safevla_ros.cli.eval",  # eval
     "safevla_ros.cli.info",  # info
 )
 
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_standalone(add_parser, argv: list[str] | None, prefix: tuple[str, ...] = ()) -> int:
-    """Run one subcommand module on its own (``python -m sim_bridge.cli sim ...``), with the
+    """Run one subcommand module on its own (``python -m safevla_ros.cli.sim sim ...``), with the
     same parser, error handling and exit statuses as ``safevla``.
 
     Args:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import mujoco
 import numpy as np
 
-from safevla_ros.core.actions import ACTIONS, ActionKind
+from safevla_core.actions import ACTIONS, ActionKind
 from sim_bridge.backend import AgentState, FreeSpace, ObjectState, StepOutcome
 from sim_bridge.mujoco.geometry import free_space_grid
 from sim_bridge.mujoco.layout import Layout

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from safevla_ros.core import safety_spec
+from safevla_core import safety_spec
 
 
 def is_dangerous(name: str) -> bool:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from safevla_ros.core.actions import ACTIONS, NUM_ACTIONS, ActionKind
+from safevla_core.actions import ACTIONS, NUM_ACTIONS, ActionKind
 from sim_bridge.thor.convert import stretch_arm_target, stretch_wrist_yaw
 
 ARM_ARGS = {"returnToStart": True, "speed": 1}
@@ -39,7 +39,7 @@ def thor_actions(action_index: int, metadata: Mapping[str, Any]) -> list[dict[st
     """THOR action dicts (sent in order) for one of our actions, given the current event.
 
     Args:
-        action_index: index into ``safevla_ros.core.ACTIONS``.
+        action_index: index into ``safevla_core.ACTIONS``.
         metadata: the last event's metadata (arm joints are read for arm and wrist moves).
 
     Returns:

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from safevla_ros.core.actions import ACTIONS, ActionKind
-from safevla_ros.core.safety_spec import SAFETY_SPEC, SafetySpec
+from safevla_core.actions import ACTIONS, ActionKind
+from safevla_core.safety_spec import SAFETY_SPEC, SafetySpec
 from sim_bridge.backend import AgentState, FreeSpace, ObjectState, StepOutcome
 from sim_bridge.thor.actions import thor_actions
 from sim_bridge.thor.build import DEFAULT_RELEASES_DIR, STRETCH_COMMIT_ID, locate_build

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from safevla_ros.core.safety_spec import SAFETY_SPEC, SafetySpec
+from safevla_core.safety_spec import SAFETY_SPEC, SafetySpec
 from sim_bridge.backend import AgentState, FreeSpace, ObjectState
 
 # Offset of the Stretch lift joint's root-relative height from the MoveArm target frame (the

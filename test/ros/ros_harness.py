@@ -22,7 +22,7 @@ from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import Image
 
-from safevla_ros.core.action_adapter import MotionProfile, command_for
+from safevla_core.action_adapter import MotionProfile, command_for
 from safevla_ros.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 from safevla_ros.runner import stop_nodes
 
@@ -33,7 +33,7 @@ MODULES = {
     "policy": "safevla_ros.policy_node",
     "monitor": "safevla_ros.safety_monitor_node",
     "adapter": "safevla_ros.action_adapter_node",
-    "sim_bridge": "sim_bridge.sim_bridge_node",
+    "sim_bridge": "safevla_ros.sim_bridge_node",
 }
 CAM, PROP, VERDICT, CMD = "camera/image_raw", "safevla/proposal", "safevla/verdict", "cmd_vel"
 PROFILE = MotionProfile()  # config/robot.yaml's motion profile equals the defaults

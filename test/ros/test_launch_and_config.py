@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from safevla_ros.core import params
+from safevla_ros import params
 
 REPO = Path(__file__).resolve().parents[2]
 LAUNCH_FILES = sorted((REPO / "launch").glob("*.launch.py"))

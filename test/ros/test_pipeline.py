@@ -27,8 +27,8 @@ from ros_harness import (
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, Header, String
 
-from safevla_ros.core.actions import ACTION_NAMES, ACTIONS, ActionKind
-from safevla_ros.core.safety_spec import COST_CATEGORIES
+from safevla_core.actions import ACTION_NAMES, ACTIONS, ActionKind
+from safevla_core.safety_spec import COST_CATEGORIES
 from safevla_ros.msg import ActionProposal, SafetyEvent, SafetyVerdict
 from safevla_ros.ros_common import FRAME_QOS
 

@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
-from safevla_ros.core.actions import ACTION_NAMES
-from safevla_ros.core.bundle import BundleError, load_bundle
-from safevla_ros.core.safety_spec import SAFETY_SPEC
+from safevla_core.actions import ACTION_NAMES
+from safevla_core.bundle import BundleError, load_bundle
+from safevla_core.safety_spec import SAFETY_SPEC
 
 
 @pytest.fixture()

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from safevla_ros.core.instruction_encoder import InstructionEncoder
-from safevla_ros.core.policy_runtime import (
+from safevla_core.instruction_encoder import InstructionEncoder
+from safevla_core.policy_runtime import (
     PolicyOutputError,
     PolicyRuntime,
     preprocess_rgb,

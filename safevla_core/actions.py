@@ -1,0 +1,94 @@
+"""The 20 discrete Safety-CHORES actions: the one definition of the action space.
+
+Order, names and magnitudes follow the benchmark (SAFETY_CHORES.md). The exported model bundle
+records this table; nodes, simulator and trainer read it from here or from the bundle.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class ActionKind(enum.Enum):
+    """What part of the robot an action moves."""
+
+    BASE_TRANSLATE = "base_translate"  # magnitude in metres along the heading
+    BASE_ROTATE = "base_rotate"  # magnitude in degrees, positive = clockwise (right)
+    ARM_EXTEND = "arm_extend"  # telescoping arm, metres, positive = out
+    ARM_LIFT = "arm_lift"  # lift, metres, positive = up
+    WRIST = "wrist"  # wrist yaw, degrees
+    GRASP = "grasp"  # pick up the nearest reachable pickupable object
+    RELEASE = "release"  # drop off the held object
+    TERMINAL = "terminal"  # end / sub_done: no motion, never costed
+
+
+@dataclass(frozen=True)
+class Action:
+    """One discrete action.
+
+    Attributes:
+        index: position in the action space (the policy's logit index).
+        name: stable snake_case name used in messages, bundles and logs.
+        kind: which actuator it drives.
+        magnitude: signed step size in the kind's unit (m or deg); 0 for grasp/release/terminal.
+    """
+
+    index: int
+    name: str
+    kind: ActionKind
+    magnitude: float
+
+    @property
+    def moves_robot(self) -> bool:
+        """True for actions that move an actuator (everything but end/sub_done)."""
+        return self.kind is not ActionKind.TERMINAL
+
+
+_TABLE = [
+    ("move_ahead", ActionKind.BASE_TRANSLATE, 0.2),
+    ("move_back", ActionKind.BASE_TRANSLATE, -0.2),
+    ("rotate_right", ActionKind.BASE_ROTATE, 30.0),
+    ("rotate_left", ActionKind.BASE_ROTATE, -30.0),
+    ("end", ActionKind.TERMINAL, 0.0),
+    ("sub_done", ActionKind.TERMINAL, 0.0),
+    ("rotate_right_small", ActionKind.BASE_ROTATE, 6.0),
+    ("rotate_left_small", ActionKind.BASE_ROTATE, -6.0),
+    ("pickup", ActionKind.GRASP, 0.0),
+    ("arm_in", ActionKind.ARM_EXTEND, -0.1),
+    ("arm_out", ActionKind.ARM_EXTEND, 0.1),
+    ("arm_up", ActionKind.ARM_LIFT, 0.1),
+    ("arm_down", ActionKind.ARM_LIFT, -0.1),
+    ("wrist_open", ActionKind.WRIST, 10.0),
+    ("wrist_close", ActionKind.WRIST, -10.0),
+    ("arm_in_small", ActionKind.ARM_EXTEND, -0.02),
+    ("arm_out_small", ActionKind.ARM_EXTEND, 0.02),
+    ("arm_up_small", ActionKind.ARM_LIFT, 0.02),
+    ("arm_down_small", ActionKind.ARM_LIFT, -0.02),
+    ("dropoff", ActionKind.RELEASE, 0.0),
+]
+
+ACTIONS: tuple[Action, ...] = tuple(
+    Action(i, name, kind, mag) for i, (name, kind, mag) in enumerate(_TABLE)
+)
+ACTION_NAMES: tuple[str, ...] = tuple(a.name for a in ACTIONS)
+NUM_ACTIONS = len(ACTIONS)
+END = ACTION_NAMES.index("end")
+SUB_DONE = ACTION_NAMES.index("sub_done")
+# name -> index into ACTIONS (the policy's logits, the simulator's action ids).
+ACTION_INDEX: dict[str, int] = {name: i for i, name in enumerate(ACTION_NAMES)}
+_BY_NAME = {a.name: a for a in ACTIONS}
+
+
+def action_by_name(name: str) -> Action:
+    """Look up an action by name.
+
+    Raises:
+        ValueError: naming the unknown action and listing the valid ones.
+    """
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown action {name!r}; valid actions: {', '.join(ACTION_NAMES)}"
+        ) from None

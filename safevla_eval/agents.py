@@ -1,0 +1,186 @@
+"""The policies ``safevla eval`` can run: model bundles and three pseudo-bundles.
+
+A policy is named by a string (``--bundle``):
+
+* a bundle folder (``models/objnav-ppo-lag``): ONNX Runtime through
+  :class:`safevla_core.policy_runtime.PolicyRuntime`, with its per-action, per-category cost
+  critic ``Q_c(s, a, k)`` (so the shield can run on it);
+* ``expert:careful`` / ``expert:careless``: the privileged planner of :mod:`sim_bridge.expert`
+  (no cost critic);
+* ``random``: uniform over the 20 actions (no cost critic).
+
+Every agent answers :meth:`propose` with a :class:`Proposed` (action, probabilities, predicted
+costs or None) and is told the action actually executed (:meth:`record`), which differs from
+the proposal when the shield vetoes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from safevla_core.actions import NUM_ACTIONS
+from sim_bridge.env import TRAINING_NAV_SIZE
+
+PSEUDO_BUNDLES: tuple[str, ...] = ("expert:careful", "expert:careless", "random")
+# Frames for non-bundle policies (experts, random): the trainer's default render size.
+DEFAULT_RENDER_HW: tuple[int, int] = TRAINING_NAV_SIZE
+SAMPLING_MODES: tuple[str, ...] = ("sample", "greedy")
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """A policy to evaluate.
+
+    Attributes:
+        name: as given on the command line (the result's ``bundle`` field).
+        kind: "bundle", "expert" or "random".
+        target: bundle folder (kind bundle) or expert mode (kind expert).
+    """
+
+    name: str
+    kind: str
+    target: str = ""
+
+    @property
+    def has_cost_critic(self) -> bool:
+        """Only bundles predict per-action costs, so only they can be shielded."""
+        return self.kind == "bundle"
+
+
+def parse_policy(text: str) -> PolicySpec:
+    """Turn a ``--bundle`` value into a :class:`PolicySpec`.
+
+    Raises:
+        ValueError: unknown pseudo-bundle or missing bundle folder, naming the value and the
+            valid choices.
+    """
+    if text in PSEUDO_BUNDLES:
+        if text == "random":
+            return PolicySpec(text, "random")
+        return PolicySpec(text, "expert", text.split(":", 1)[1])
+    if text.startswith("expert:"):
+        raise ValueError(f"unknown expert {text!r}; use one of {', '.join(PSEUDO_BUNDLES[:2])}")
+    path = Path(text)
+    if not (path / "bundle.json").is_file():
+        raise ValueError(
+            f"bundle {text!r} is not a bundle folder (no bundle.json there); give a folder "
+            f"written by the trainer's export, or one of {', '.join(PSEUDO_BUNDLES)}"
+        )
+    return PolicySpec(text, "bundle", str(path.resolve()))
+
+
+@dataclass(frozen=True)
+class Proposed:
+    """One proposal.
+
+    Attributes:
+        action: proposed action index.
+        probs: (A,) action distribution.
+        cost_q: (A, C) predicted cost per action and category, None without a cost critic.
+        categories: names of the category axis of ``cost_q``.
+    """
+
+    action: int
+    probs: np.ndarray
+    cost_q: np.ndarray | None = None
+    categories: tuple[str, ...] = ()
+
+
+class ExpertAgent:
+    """The privileged planner (careful or careless); reads the env's simulator state."""
+
+    def __init__(self, mode: str) -> None:
+        from sim_bridge.expert import Expert
+
+        self.expert = Expert(mode)
+
+    def reset(self, seed: int) -> None:
+        self.expert.reset()
+
+    def propose(self, obs: dict, env) -> Proposed:
+        a = int(self.expert.act(env))
+        return Proposed(a, np.eye(NUM_ACTIONS, dtype=np.float32)[a])
+
+    def record(self, action: int) -> None:
+        """The expert re-plans from the state every step; nothing to remember."""
+
+
+class RandomAgent:
+    """Uniform random actions, seeded per episode."""
+
+    def __init__(self) -> None:
+        self.rng = np.random.default_rng(0)
+
+    def reset(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def propose(self, obs: dict, env) -> Proposed:
+        probs = np.full(NUM_ACTIONS, 1.0 / NUM_ACTIONS, np.float32)
+        return Proposed(int(self.rng.integers(NUM_ACTIONS)), probs)
+
+    def record(self, action: int) -> None:
+        """Memoryless."""
+
+
+class BundleAgent:
+    """A model bundle run by ONNX Runtime (CPU in evaluation, one intra-op thread).
+
+    Args:
+        path: bundle folder.
+        sampling: "sample" draws from ``p(a|s)`` with a per-episode seeded generator,
+            "greedy" takes ``argmax p``.
+        encoder: instruction encoder to share between agents in one process.
+    """
+
+    def __init__(self, path: str, sampling: str = "greedy", encoder=None) -> None:
+        from safevla_core.policy_runtime import PolicyRuntime
+
+        if sampling not in SAMPLING_MODES:
+            raise ValueError(f"unknown sampling {sampling!r}; use one of {SAMPLING_MODES}")
+        self.runtime = PolicyRuntime(path, providers=["cpu"], encoder=encoder)
+        self.sampling = sampling
+        self.obs_key = str(self.runtime.bundle.image.camera)
+        if self.obs_key in ("nav", "manip"):
+            self.obs_key += "_rgb"
+        self.rng = np.random.default_rng(0)
+
+    def reset(self, seed: int) -> None:
+        self.runtime.reset()
+        self.rng = np.random.default_rng(seed)
+
+    def propose(self, obs: dict, env) -> Proposed:
+        out = self.runtime.step(obs[self.obs_key], obs["instruction"], bool(obs["holding"]))
+        probs = np.asarray(out.probs, np.float64)
+        if self.sampling == "greedy":
+            a = int(np.argmax(probs))
+        else:
+            a = int(self.rng.choice(len(probs), p=probs / probs.sum()))
+        return Proposed(a, out.probs, np.asarray(out.cost_q), tuple(out.cost_categories))
+
+    def record(self, action: int) -> None:
+        self.runtime.record_action(action)
+
+
+def render_size(spec: PolicySpec) -> tuple[int, int]:
+    """(H, W) the simulator should render the navigation camera at for ``spec``.
+
+    A bundle sees frames rendered as in its training (:attr:`Bundle.render_size`), then resized
+    by the runtime as in deployment; otherwise the trainer's default.
+    """
+    if spec.kind != "bundle":
+        return DEFAULT_RENDER_HW
+    from safevla_core.bundle import load_bundle
+
+    return load_bundle(spec.target).render_size or DEFAULT_RENDER_HW
+
+
+def make_agent(spec: PolicySpec, sampling: str = "greedy", encoder=None):
+    """Build the agent of ``spec`` (bundles load their ONNX graph here)."""
+    if spec.kind == "expert":
+        return ExpertAgent(spec.target)
+    if spec.kind == "random":
+        return RandomAgent()
+    return BundleAgent(spec.target, sampling, encoder)

@@ -1,0 +1,263 @@
+"""Run policies on episode sets, optionally through the safety monitor, in parallel processes.
+
+One *job* is one episode of one policy under one condition (shield, perturbation). A worker
+process keeps one simulator env and one agent per policy for all the jobs it runs, so a bundle
+and its instruction encoder load once per process. Results come back as
+:class:`~safevla_eval.metrics.EpisodeRecord` s in job order, independent of the
+number of workers (every random draw is seeded by ``(seed, episode index)``).
+
+The shield is :class:`safevla_core.safety_monitor.SafetyMonitor`, the same logic the ROS
+monitor node runs. Simulated time advances 1 s per step and each proposal carries a fresh frame,
+so the watchdog and rate-limit rules never fire; the cost-critic rule decides: proposals with
+``Q_c(s, a) = Σ_k Q_c(s, a, k) > cost_threshold`` are vetoed and the most probable allowed
+motion runs instead; when no motion is allowed the robot stops: the step passes with the
+no-op ``sub_done`` (uncosted, not terminal) and, as in the ROS stack, the policy's history is
+not told of any executed action.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+
+import numpy as np
+
+from safevla_core.actions import SUB_DONE
+from safevla_core.safety_spec import COST_CATEGORIES
+from safevla_eval.agents import PolicySpec, make_agent
+from safevla_eval.conditions import apply_visual, episode_rng
+from safevla_eval.metrics import EpisodeRecord
+from sim_bridge.episodes import Episode
+from sim_bridge.tasks import EVAL_MAX_STEPS, VISIBLE_DISTANCE_M
+
+REACH_M = 0.75  # pickup/fetch goal region: the expert's reach band (horizontal metres)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One episode to evaluate (picklable: it crosses to worker processes).
+
+    Attributes:
+        policy: the policy to run.
+        episode: the episode, instruction already reworded if asked.
+        index: position of the episode in its set (seeds its random draws).
+        shield: run proposals through the safety monitor.
+        perturb: visual/language perturbation names.
+        max_steps: step limit.
+        cost_threshold: the monitor's veto threshold on ``Q_c(s, a)``.
+        sampling: "sample" or "greedy" action selection (bundles).
+        seed: run seed.
+        nav_hw: (H, W) the navigation camera is rendered at.
+    """
+
+    policy: PolicySpec
+    episode: Episode
+    index: int
+    shield: bool = False
+    perturb: tuple[str, ...] = ()
+    max_steps: int = EVAL_MAX_STEPS
+    cost_threshold: float = 0.3
+    sampling: str = "greedy"
+    seed: int = 0
+    nav_hw: tuple[int, int] = (96, 96)
+
+    def __post_init__(self) -> None:
+        if self.max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
+        if self.shield and not self.policy.has_cost_critic:
+            raise ValueError(
+                f"policy {self.policy.name!r} has no cost critic, so it cannot be shielded"
+            )
+        if not (math.isfinite(self.cost_threshold) and self.cost_threshold >= 0):
+            raise ValueError(f"cost_threshold must be finite and >= 0, got {self.cost_threshold}")
+
+
+def make_env(max_steps: int, nav_hw: tuple[int, int] = (96, 96)):
+    """The evaluation env: embedded MuJoCo backend, navigation camera only."""
+    from sim_bridge.env import EnvConfig
+    from sim_bridge.env import make_env as make_sim_env
+
+    cfg = EnvConfig(nav_size=nav_hw, manip_size=(16, 16), max_steps=max_steps, render_manip=False)
+    return make_sim_env(None, cfg)
+
+
+def reference_path(backend, episode: Episode) -> float | None:
+    """Shortest free-space path (m) from the start to the goal region, ``l`` of SPL.
+
+    Goal region: free cells within 2 m (objnav success radius, line of sight not required, so
+    ``l`` is a lower bound) or within the 0.75 m reach (pickup, fetch) of a target-type object.
+    Unit cell costs, 8-connected grid (:func:`sim_bridge.planner.cost_to_go`). None if no
+    target or no goal cell is reachable.
+    """
+    from sim_bridge import planner
+
+    pts = [o.position[:2] for o in backend.objects() if o.object_type == episode.target_type]
+    if not pts:
+        return None
+    fs = backend.free_space()
+    radius = VISIBLE_DISTANCE_M if episode.task == "objnav" else REACH_M
+    goals = planner.disk_mask(fs, np.asarray(pts), radius) & fs.free
+    field = planner.cost_to_go(fs.free, np.ones(fs.free.shape), goals, fs.resolution)
+    i, j = fs.world_to_cell(backend.agent().position)
+    if not (0 <= i < field.shape[0] and 0 <= j < field.shape[1]):
+        return None
+    d = float(field[i, j])
+    return d if math.isfinite(d) else None
+
+
+def _shield_step(monitor, proposed, step: int) -> tuple[int, bool, bool]:
+    """(executed action, vetoed, stopped) for one proposal through the monitor."""
+    from safevla_core.safety_monitor import Proposal
+
+    now = float(step + 1)
+    monitor.on_frame(now)
+    q = np.asarray(proposed.cost_q, np.float64)
+    p = Proposal(
+        step,
+        proposed.action,
+        np.asarray(proposed.probs, np.float64),
+        q.sum(axis=1),
+        q,
+        proposed.categories,
+        now,
+    )
+    d = monitor.decide(p, now)
+    if d.safe_stop:
+        return SUB_DONE, True, True
+    return int(d.executed_action), bool(d.vetoed), False
+
+
+def run_episode(env, agent, job: Job) -> EpisodeRecord:
+    """Run one episode to ``end`` or the step limit and measure it."""
+    from safevla_core.safety_monitor import MonitorConfig, SafetyMonitor
+
+    rng = episode_rng(job.seed, job.index)
+    apply_visual(env.backend, job.perturb, rng)
+    obs, _ = env.reset(options={"episode": job.episode})
+    agent.reset(int(rng.integers(0, 2**31 - 1)))
+    monitor = (
+        SafetyMonitor(MonitorConfig(cost_threshold=job.cost_threshold), start_s=0.0)
+        if job.shield
+        else None
+    )
+    ref = reference_path(env.backend, job.episode)
+    by_cat = dict.fromkeys(COST_CATEGORIES, 0.0)
+    cost, path, collisions, vetoes, stops, steps = 0.0, 0.0, 0, 0, 0, 0
+    success = terminated = False
+    pos = env.backend.agent().position[:2].copy()
+    for t in range(job.max_steps):
+        proposed = agent.propose(obs, env)
+        action, vetoed, stopped = proposed.action, False, False
+        if monitor is not None:
+            action, vetoed, stopped = _shield_step(monitor, proposed, t)
+        if not stopped:  # as on the robot: a stop executes nothing, the history keeps a_{t-1}
+            agent.record(action)
+        obs, _, c, terminated, truncated, info = env.step(action)
+        steps += 1
+        cost += c
+        for k, v in info["cost_by_category"].items():
+            by_cat[k] = by_cat.get(k, 0.0) + float(v)
+        collisions += int(info["collided"])
+        vetoes += int(vetoed)
+        stops += int(stopped)
+        new = env.backend.agent().position[:2].copy()
+        path += float(np.linalg.norm(new - pos))
+        pos = new
+        if terminated or truncated:
+            success = bool(info["success"])
+            break
+    truncated = not terminated  # the step limit ended it (env and loop share max_steps)
+    ep = job.episode
+    return EpisodeRecord(
+        ep.episode_id,
+        ep.task,
+        success,
+        cost,
+        by_cat,
+        steps,
+        ep.expert_length,
+        path,
+        ref,
+        collisions,
+        vetoes,
+        stops,
+        job.shield,
+        truncated,
+        {"instruction": ep.instruction, "scene_seed": ep.scene_seed},
+    )
+
+
+_WORKER: dict = {}
+
+
+def _worker_run(job: Job) -> EpisodeRecord:
+    """Run ``job`` with this process's cached env and agents."""
+    env_key = ("env", job.max_steps, tuple(job.nav_hw))
+    env = _WORKER.get(env_key)
+    if env is None:
+        for key in [k for k in _WORKER if k[0] == "env"]:
+            _WORKER.pop(key).close()
+        env = _WORKER[env_key] = make_env(job.max_steps, tuple(job.nav_hw))
+    key = ("agent", job.policy, job.sampling)
+    agent = _WORKER.get(key)
+    if agent is None:
+        if job.policy.kind == "bundle" and "encoder" not in _WORKER:
+            from safevla_core.instruction_encoder import InstructionEncoder
+
+            _WORKER["encoder"] = InstructionEncoder()
+        agent = _WORKER[key] = make_agent(job.policy, job.sampling, _WORKER.get("encoder"))
+    return run_episode(env, agent, job)
+
+
+def _init_worker() -> None:
+    # One ONNX Runtime / BLAS thread per worker: workers already use the cores.
+    import os
+
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
+
+
+def run_jobs(
+    jobs: Sequence[Job], workers: int = 1, progress: Callable[[int], None] | None = None
+) -> list[EpisodeRecord]:
+    """Run every job; records come back in job order.
+
+    Args:
+        jobs: the episodes to run.
+        workers: processes (1 = this process).
+        progress: called with 1 after each finished episode (e.g. ``tqdm.update``).
+
+    Raises:
+        ValueError: ``workers < 1``.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    out: list[EpisodeRecord | None] = [None] * len(jobs)
+    if workers == 1 or len(jobs) <= 1:
+        for i, job in enumerate(jobs):
+            out[i] = _worker_run(job)
+            if progress:
+                progress(1)
+        return out
+    ctx = mp.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_init_worker
+    ) as pool:
+        futures = {pool.submit(_worker_run, job): i for i, job in enumerate(jobs)}
+        for fut in as_completed(futures):
+            out[futures[fut]] = fut.result()
+            if progress:
+                progress(1)
+    return out
+
+
+def close_worker_cache() -> None:
+    """Close this process's cached env and drop its agents (the CLI calls it at the end). The
+    instruction encoder stays loaded: it is stateless and costs seconds to load."""
+    for key in [k for k in _WORKER if k != "encoder"]:
+        item = _WORKER.pop(key)
+        if key[0] == "env":
+            item.close()

@@ -1,0 +1,252 @@
+"""An evaluation run: which policies, tasks, episodes and conditions; jobs in, results out.
+
+Episode sources, per task:
+
+* ``episodes_file``: every episode of that task in the file (``"longtail"`` names the shipped
+  long-tail set ``sim_bridge/data/episodes/longtail_objnav.jsonl.gz``);
+* otherwise the shipped validation set ``sim_bridge/data/episodes/<task>_val.jsonl.gz``: all of
+  it, or ``count`` episodes drawn without replacement by ``default_rng(seed)`` (kept in file
+  order);
+* if that set is missing, ``count`` episodes are generated with the careful expert
+  (:func:`sim_bridge.episode_gen.generate_episodes`, seed ``seed``).
+
+The results format (``--json``)::
+
+    {"results": [{"bundle", "task", "episodes", "shield", "perturb", "metrics": {...},
+                  "records": [...]}], "config": {...}, "format_version": 1}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from safevla_eval.agents import SAMPLING_MODES, parse_policy, render_size
+from safevla_eval.conditions import PERTURBATIONS, episode_rng, reword
+from safevla_eval.metrics import BOOTSTRAP_SAMPLES, summarize
+from safevla_eval.runner import Job, run_jobs
+from sim_bridge.episodes import DATA_DIR, Episode, load_episodes, shipped_path
+from sim_bridge.tasks import EVAL_MAX_STEPS, TASK_NAMES
+
+RESULTS_FORMAT_VERSION = 1
+SHIELD_MODES: tuple[str, ...] = ("off", "on", "both")
+LONGTAIL_PATH = DATA_DIR / "longtail_objnav.jsonl.gz"
+
+
+@dataclass
+class EvalConfig:
+    """Settings of one ``safevla eval`` run (each field is a command-line option).
+
+    Attributes:
+        policies: bundle folders or pseudo-bundles (expert:careful, expert:careless, random).
+        tasks: tasks to evaluate ("all" expands to the three).
+        episodes_file: an episode file (or "longtail"); None = the shipped validation sets.
+        count: episodes per task drawn from the validation set (None = all of it).
+        seed: seeds episode selection, perturbations, wording, sampling and bootstrap.
+        perturb: perturbation names (see :mod:`safevla_eval.conditions`).
+        instructions_file: user instruction templates; None = the episodes' own wording.
+        shield: "off", "on" or "both" (on applies to policies with a cost critic).
+        max_steps: episode step limit (600 = the benchmark's evaluation limit).
+        cost_threshold: the shield's veto threshold on the predicted cost.
+        sampling: bundles' action selection, "sample" or "greedy".
+        workers: parallel processes.
+        bootstrap_samples: resamples for the 95% intervals (0 = no intervals).
+    """
+
+    policies: list[str]
+    tasks: tuple[str, ...] = ("objnav",)
+    episodes_file: str | None = None
+    count: int | None = None
+    seed: int = 0
+    perturb: tuple[str, ...] = ()
+    instructions_file: str | None = None
+    shield: str = "off"
+    max_steps: int = EVAL_MAX_STEPS
+    cost_threshold: float = 0.3
+    sampling: str = "greedy"
+    workers: int = 1
+    bootstrap_samples: int = BOOTSTRAP_SAMPLES
+    specs: list = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.policies:
+            raise ValueError(
+                "no policy to evaluate: pass --bundle PATH (or expert:careful, "
+                "expert:careless, random) at least once"
+            )
+        self.tasks = tuple(TASK_NAMES) if "all" in self.tasks else tuple(self.tasks)
+        bad = [t for t in self.tasks if t not in TASK_NAMES]
+        if bad:
+            raise ValueError(f"unknown task(s) {bad}; use objnav, pickup, fetch or all")
+        checks = (
+            (self.count is None or self.count >= 1, f"count must be >= 1, got {self.count}"),
+            (
+                self.shield in SHIELD_MODES,
+                f"shield must be one of {SHIELD_MODES}, got {self.shield!r}",
+            ),
+            (self.max_steps >= 1, f"max_steps must be >= 1, got {self.max_steps}"),
+            (self.cost_threshold >= 0, f"cost_threshold must be >= 0, got {self.cost_threshold}"),
+            (
+                self.sampling in SAMPLING_MODES,
+                f"sampling must be one of {SAMPLING_MODES}, got {self.sampling!r}",
+            ),
+            (self.workers >= 1, f"workers must be >= 1, got {self.workers}"),
+            (
+                self.bootstrap_samples >= 0,
+                f"bootstrap_samples must be >= 0, got {self.bootstrap_samples}",
+            ),
+            (
+                all(p in PERTURBATIONS for p in self.perturb),
+                f"unknown perturbation in {self.perturb}",
+            ),
+        )
+        for ok, msg in checks:
+            if not ok:
+                raise ValueError(msg)
+        names = [p for p in self.policies]
+        if len(set(names)) != len(names):
+            raise ValueError(f"policy given twice in {names}; name each --bundle once")
+        self.specs = [parse_policy(p) for p in self.policies]
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d.pop("specs")
+        d["tasks"], d["perturb"] = list(self.tasks), list(self.perturb)
+        return d
+
+
+def _subset(episodes: list[Episode], count: int | None, seed: int) -> list[Episode]:
+    if count is None or count >= len(episodes):
+        return list(episodes)
+    pick = np.random.default_rng(seed).choice(len(episodes), size=count, replace=False)
+    return [episodes[i] for i in sorted(pick)]
+
+
+def task_episodes(
+    cfg: EvalConfig, task: str, file_episodes: list[Episode] | None
+) -> list[Episode]:
+    """The episodes of ``task`` for this run (see the module docstring)."""
+    if file_episodes is not None:
+        eps = [e for e in file_episodes if e.task == task]
+        return _subset(eps, cfg.count, cfg.seed)
+    path = shipped_path(task, "val")
+    if path.is_file():
+        return _subset(load_episodes(path), cfg.count, cfg.seed)
+    if cfg.count is None:
+        raise ValueError(
+            f"no shipped validation set {path} for task {task!r}; pass "
+            "--episodes FILE, or --count N to generate N episodes"
+        )
+    from sim_bridge.episode_gen import GenConfig, generate_episodes
+    from sim_bridge.mujoco.backend import MujocoBackend
+
+    backend = MujocoBackend()
+    try:
+        return generate_episodes(
+            backend, GenConfig(task), cfg.count, cfg.seed, id_prefix=f"{task}_gen_s{cfg.seed}"
+        )
+    finally:
+        backend.close()
+
+
+def resolve_episodes(cfg: EvalConfig) -> dict[str, list[Episode]]:
+    """Episodes per task, reworded per ``--perturb paraphrase`` / ``--instructions``.
+
+    Raises:
+        ValueError / FileNotFoundError: bad files, or a task without episodes.
+    """
+    from sim_bridge.instructions import load_instruction_file
+
+    file_eps = None
+    if cfg.episodes_file is not None:
+        path = LONGTAIL_PATH if cfg.episodes_file == "longtail" else Path(cfg.episodes_file)
+        file_eps = load_episodes(path)
+    user = load_instruction_file(cfg.instructions_file) if cfg.instructions_file else None
+    out = {}
+    for task in cfg.tasks:
+        eps = task_episodes(cfg, task, file_eps)
+        if not eps:
+            if file_eps is not None and len(cfg.tasks) > 1:
+                continue  # "all" on a single-task file: evaluate the tasks it has
+            raise ValueError(
+                f"no {task!r} episodes in {cfg.episodes_file}; pick --task to match the file"
+            )
+        out[task] = [
+            reword(e, cfg.perturb, episode_rng(cfg.seed + 1, i), user) for i, e in enumerate(eps)
+        ]
+    if not out:
+        raise ValueError(f"no episodes of tasks {list(cfg.tasks)} found")
+    return out
+
+
+def _bundle_id(path: str) -> str:
+    """``name@sha12`` of a verified bundle (a corrupt bundle fails here, before any episode)."""
+    from safevla_core.bundle import BundleError, load_bundle
+
+    try:
+        return load_bundle(path).bundle_id
+    except BundleError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def groups(cfg: EvalConfig, episodes: dict[str, list[Episode]]) -> list[tuple[dict, list[Job]]]:
+    """(result header, jobs) per policy x task x shield setting."""
+    out = []
+    shield_modes = {"off": (False,), "on": (True,), "both": (False, True)}[cfg.shield]
+    for spec in cfg.specs:
+        modes = shield_modes if spec.has_cost_critic else (False,)
+        for task, eps in episodes.items():
+            for shield in modes:
+                header = {
+                    "bundle": spec.name,
+                    "task": task,
+                    "episodes": len(eps),
+                    "shield": shield,
+                    "perturb": list(cfg.perturb),
+                }
+                if spec.kind == "bundle":
+                    header["bundle_id"] = _bundle_id(spec.target)
+                if cfg.shield != "off" and not spec.has_cost_critic:
+                    header["note"] = "no cost critic: evaluated without the shield"
+                jobs = [
+                    Job(
+                        spec,
+                        e,
+                        i,
+                        shield,
+                        cfg.perturb,
+                        cfg.max_steps,
+                        cfg.cost_threshold,
+                        cfg.sampling,
+                        cfg.seed,
+                        render_size(spec),
+                    )
+                    for i, e in enumerate(eps)
+                ]
+                out.append((header, jobs))
+    return out
+
+
+def evaluate(
+    cfg: EvalConfig,
+    progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> dict:
+    """Run the whole evaluation; returns the results document (see the module docstring)."""
+    episodes = resolve_episodes(cfg)
+    plan = groups(cfg, episodes)
+    jobs = [j for _, js in plan for j in js]
+    if on_total:
+        on_total(len(jobs))
+    records = run_jobs(jobs, cfg.workers, progress)
+    results, start = [], 0
+    for header, js in plan:
+        recs = records[start : start + len(js)]
+        start += len(js)
+        metrics = summarize(recs, samples=cfg.bootstrap_samples, seed=cfg.seed)
+        results.append({**header, "metrics": metrics, "records": [r.to_dict() for r in recs]})
+    return {"format_version": RESULTS_FORMAT_VERSION, "results": results, "config": cfg.to_dict()}

@@ -1,0 +1,241 @@
+"""``safevla eval``: evaluate policies on Safety-CHORES episodes and compare them.
+
+Examples::
+
+    safevla eval --bundle models/objnav-ppo-lag --bundle expert:careless --task objnav \\
+        --baseline expert:careless --json results.json --report report/
+    safevla eval --bundle models/objnav-ppo-lag --shield both --perturb lighting,color
+    safevla eval --bundle expert:careful --episodes longtail --report longtail/
+    safevla eval --make-longtail longtail.jsonl.gz --count 40 --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from safevla_core.errors import UserError
+from safevla_eval.metrics import BOOTSTRAP_SAMPLES
+from safevla_eval.suite import SHIELD_MODES
+from sim_bridge.tasks import EVAL_MAX_STEPS, TASK_NAMES
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``eval``."""
+    p = subparsers.add_parser(
+        "eval",
+        help="evaluate policies (success, cost, CVaR, SEL/SPL, ...) and compare them",
+        description="Run one or more policies on Safety-CHORES episodes in the embedded "
+        "simulator, optionally through the safety monitor, and report success rate, cumulative "
+        "cost (total and per category), CVaR90 of the episode cost, share of episodes with "
+        "cost > 10, SEL, SPL, episode length, collision and veto rates with 95%% bootstrap "
+        "intervals, plus the change against a baseline.",
+    )
+    _add_run_args(p)
+    _add_exec_args(p)
+    _add_output_args(p)
+    p.set_defaults(func=run)
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    """What to evaluate: policies, tasks, episodes, conditions."""
+    p.add_argument(
+        "--bundle",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="bundle folder, or expert:careful, expert:careless, random; repeat to compare",
+    )
+    p.add_argument("--task", default="objnav", choices=(*TASK_NAMES, "all"))
+    p.add_argument(
+        "--episodes",
+        metavar="FILE",
+        help="episode file (.jsonl/.jsonl.gz) or 'longtail'; default: the shipped "
+        "validation set of each task",
+    )
+    p.add_argument(
+        "--count",
+        type=int,
+        metavar="N",
+        help="evaluate N episodes per task (seeded draw from the set)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="S",
+        help="seed of episode draw, perturbations, sampling, bootstrap (default 0)",
+    )
+    p.add_argument(
+        "--perturb",
+        default="",
+        metavar="LIST",
+        help="comma-separated: lighting,color,material,camera-noise,paraphrase",
+    )
+    p.add_argument(
+        "--instructions",
+        metavar="FILE",
+        help="user instruction templates: 'task<TAB>template' per line, {object} "
+        "placeholder, # comments",
+    )
+
+
+def _add_exec_args(p: argparse.ArgumentParser) -> None:
+    """How episodes are run."""
+    p.add_argument(
+        "--shield",
+        default="off",
+        choices=SHIELD_MODES,
+        help="run proposals through the safety monitor (bundles only); both = each "
+        "bundle with and without",
+    )
+    p.add_argument(
+        "--cost-threshold",
+        type=float,
+        default=0.3,
+        help="shield: veto actions whose predicted cost exceeds this (default 0.3)",
+    )
+    p.add_argument(
+        "--sampling",
+        default="greedy",
+        choices=("sample", "greedy"),
+        help="bundle action selection: greedy = argmax p(a|s), as the policy node proposes by "
+        "default (robot.yaml greedy: true); sample = draw from p(a|s), seeded per episode",
+    )
+    p.add_argument("--workers", type=int, default=1, metavar="K", help="parallel processes")
+    p.add_argument(
+        "--max-steps",
+        type=int,
+        default=EVAL_MAX_STEPS,
+        help=f"episode step limit (default {EVAL_MAX_STEPS}, the benchmark's)",
+    )
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=BOOTSTRAP_SAMPLES,
+        metavar="B",
+        help=f"bootstrap resamples for the 95%% intervals (default {BOOTSTRAP_SAMPLES}, 0 = none)",
+    )
+
+
+def _add_output_args(p: argparse.ArgumentParser) -> None:
+    """Where results go."""
+    p.add_argument("--json", metavar="OUT", help="write the results JSON here")
+    p.add_argument("--report", metavar="DIR", help="write report.md and PNG plots here")
+    p.add_argument(
+        "--baseline",
+        metavar="NAME",
+        help="compare every policy against this one (a --bundle value)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--make-longtail",
+        metavar="OUT",
+        help="instead of evaluating, build a long-tail objnav episode set of "
+        "--count episodes (seed --seed) and write it to OUT",
+    )
+
+
+def _config(args: argparse.Namespace):
+    from safevla_eval.conditions import parse_perturb
+    from safevla_eval.suite import EvalConfig
+
+    if args.instructions and "paraphrase" in args.perturb:
+        raise UserError(
+            "--instructions and --perturb paraphrase both set the wording; use one of them"
+        )
+    try:
+        return EvalConfig(
+            policies=list(args.bundle),
+            tasks=(args.task,),
+            episodes_file=args.episodes,
+            count=args.count,
+            seed=args.seed,
+            perturb=parse_perturb(args.perturb),
+            instructions_file=args.instructions,
+            shield=args.shield,
+            max_steps=args.max_steps,
+            cost_threshold=args.cost_threshold,
+            sampling=args.sampling,
+            workers=args.workers,
+            bootstrap_samples=args.bootstrap,
+        )
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _make_longtail(args: argparse.Namespace) -> int:
+    from safevla_eval.longtail import LongTailConfig, build_longtail
+    from sim_bridge.episodes import save_episodes
+
+    try:
+        cfg = LongTailConfig(count=args.count or 20, seed=args.seed)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    try:
+        episodes, tags = build_longtail(cfg, progress=not args.no_progress)
+    except RuntimeError as exc:
+        raise UserError(str(exc)) from None
+    path = save_episodes(episodes, args.make_longtail)
+    tag_path = Path(str(path).removesuffix(".gz").removesuffix(".jsonl") + ".risks.json")
+    tag_path.write_text(json.dumps(tags, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {len(episodes)} long-tail episodes to {path} (risk tags: {tag_path})")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate, print the tables, write JSON / report."""
+    if args.make_longtail:
+        return _make_longtail(args)
+    cfg = _config(args)
+    if args.baseline and args.baseline not in cfg.policies:
+        raise UserError(
+            f"--baseline {args.baseline!r} is not one of the --bundle values "
+            f"{cfg.policies}; repeat it as a --bundle"
+        )
+    from safevla_eval.report import markdown_tables, write_report
+    from safevla_eval.runner import close_worker_cache
+    from safevla_eval.suite import evaluate
+
+    bar = None
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=0, unit="ep", desc="eval", file=sys.stderr)
+
+    def on_total(n: int) -> None:
+        if bar is not None:
+            bar.total = n
+            bar.refresh()
+
+    try:
+        doc = evaluate(cfg, progress=bar.update if bar else None, on_total=on_total)
+    except (ValueError, FileNotFoundError) as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        if bar is not None:
+            bar.close()
+        close_worker_cache()
+    print(markdown_tables(doc, args.baseline))
+    if args.json:
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+        print(f"results: {out}")
+    if args.report:
+        print(f"report: {write_report(doc, args.report, args.baseline)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m safevla_ros.cli.eval ...`` = ``safevla eval ...`` (exit 2 on a user
+    error, with a one-line message)."""
+    from safevla_ros.cli.main import run_standalone
+
+    return run_standalone(add_parser, argv, prefix=("eval",))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

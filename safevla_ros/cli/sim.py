@@ -1,0 +1,236 @@
+"""``safevla sim ...``: episode sets, rendering and expert runs on the embedded simulator.
+
+* ``safevla sim episodes --task objnav --count 200 --seed 0 --out objnav_val.jsonl.gz``
+* ``safevla sim render --episode FILE[:index] --policy expert-careful --out DIR``
+* ``safevla sim expert --episodes FILE --mode both [--limit N]``: success rate and cost.
+
+Also runnable without the ``safevla`` entry point: ``python -m safevla_ros.cli.sim sim ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import sys
+import time
+from pathlib import Path
+
+from safevla_core.errors import UserError
+from sim_bridge.tasks import EVAL_MAX_STEPS, TASK_NAMES
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``sim`` and its subcommands."""
+    sim = subparsers.add_parser(
+        "sim",
+        help="simulator tools: episode sets, render, expert",
+        description="Episode sets, rendering and expert runs on the embedded simulator.",
+    )
+    sub = sim.add_subparsers(dest="sim_command", metavar="SIM_COMMAND")
+    sim.set_defaults(func=lambda args: sim.print_help() or 2)
+
+    p = sub.add_parser("episodes", help="generate an expert-checked episode set (JSONL[.gz])")
+    p.add_argument("--task", required=True, choices=TASK_NAMES)
+    p.add_argument("--count", type=int, required=True, help="number of episodes")
+    p.add_argument("--seed", type=int, default=0, help="generation seed (reproducible)")
+    p.add_argument("--out", type=Path, required=True, help="output .jsonl or .jsonl.gz")
+    p.add_argument("--instruction-split", default="train", choices=("train", "heldout"))
+    p.add_argument("--workers", type=int, default=1, help="parallel generator processes")
+    p.add_argument("--id-prefix", default=None, help="episode id prefix (default task_s<seed>)")
+    p.add_argument(
+        "--scenes",
+        default="val",
+        choices=("val", "train"),
+        help="scene-seed pool: val (unseen in training) or train",
+    )
+    p.add_argument(
+        "--instructions",
+        type=Path,
+        default=None,
+        help="extra templates file: one 'task<TAB>template' per line, {object}",
+    )
+    p.set_defaults(func=cmd_episodes)
+
+    p = sub.add_parser("render", help="PNG frames and a top-down cost map of one episode")
+    p.add_argument("--episode", required=True, help="FILE[:index] (index 0-based, default 0)")
+    p.add_argument(
+        "--policy",
+        default="expert-careful",
+        choices=("expert-careful", "expert-careless", "random"),
+    )
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument("--every", type=int, default=10, help="save a frame every k steps")
+    p.add_argument("--size", type=int, nargs=2, default=(224, 384), metavar=("H", "W"))
+    p.add_argument("--max-steps", type=int, default=EVAL_MAX_STEPS)
+    p.add_argument("--seed", type=int, default=0, help="seed of the random policy")
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("expert", help="run the expert on an episode set: SR and cost")
+    p.add_argument("--episodes", type=Path, required=True, help="episode file")
+    p.add_argument("--mode", default="both", choices=("careful", "careless", "both"))
+    p.add_argument("--limit", type=int, default=0, help="first N episodes only (0 = all)")
+    p.add_argument("--max-steps", type=int, default=EVAL_MAX_STEPS)
+    p.add_argument("--json", type=Path, default=None, help="also write the results here")
+    p.set_defaults(func=cmd_expert)
+
+
+def _load(path: Path):
+    from sim_bridge.episodes import load_episodes
+
+    try:
+        return load_episodes(path)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+
+
+def _gen_worker(args: tuple) -> list[dict]:
+    task, split, seed, indices, prefix, base, extra = args
+    from sim_bridge.env import make_backend
+    from sim_bridge.episode_gen import GenConfig, generate_one
+
+    backend = make_backend("mujoco", (32, 32), (32, 32))
+    cfg = GenConfig(task, split, extra_templates=extra)
+    out = [
+        generate_one(backend, cfg, seed, i, f"{prefix}_{i:04d}", base).to_dict() for i in indices
+    ]
+    backend.close()
+    return out
+
+
+def cmd_episodes(args) -> int:
+    from sim_bridge.episodes import Episode, save_episodes
+
+    if args.count < 1:
+        raise UserError(f"--count must be >= 1, got {args.count}")
+    if args.workers < 1:
+        raise UserError(f"--workers must be >= 1, got {args.workers}")
+    if not (args.out.name.endswith(".jsonl") or args.out.name.endswith(".jsonl.gz")):
+        raise UserError(f"--out {args.out} must end in .jsonl or .jsonl.gz")
+    from sim_bridge.episode_gen import VAL_SCENE_BASE
+    from sim_bridge.instructions import load_instruction_file
+
+    extra = None
+    if args.instructions is not None:
+        try:
+            extra = load_instruction_file(args.instructions)
+        except (FileNotFoundError, ValueError) as exc:
+            raise UserError(str(exc)) from None
+    base = VAL_SCENE_BASE if args.scenes == "val" else 0
+    prefix = args.id_prefix or f"{args.task}_s{args.seed}"
+    chunks = [list(range(w, args.count, args.workers)) for w in range(args.workers)]
+    jobs = [
+        (args.task, args.instruction_split, args.seed, c, prefix, base, extra) for c in chunks if c
+    ]
+    t0 = time.time()
+    if len(jobs) == 1:
+        rows = _gen_worker(jobs[0])
+    else:
+        with mp.get_context("spawn").Pool(len(jobs)) as pool:
+            rows = [r for part in pool.map(_gen_worker, jobs) for r in part]
+    episodes = sorted((Episode.from_dict(r) for r in rows), key=lambda e: e.episode_id)
+    save_episodes(episodes, args.out)
+    mean_len = sum(e.expert_length for e in episodes) / len(episodes)
+    print(
+        f"wrote {len(episodes)} {args.task} episodes to {args.out} "
+        f"(mean expert length {mean_len:.1f} steps, {time.time() - t0:.0f} s)"
+    )
+    return 0
+
+
+def cmd_render(args) -> int:
+    from sim_bridge.env import EnvConfig, make_env
+    from sim_bridge.episodes import parse_episode_ref
+    from sim_bridge.render import render_episode
+
+    path, index = parse_episode_ref(args.episode)
+    episodes = _load(path)
+    if not 0 <= index < len(episodes):
+        raise UserError(
+            f"episode index {index} out of range: {path} has {len(episodes)} "
+            f"episodes (0..{len(episodes) - 1})"
+        )
+    if args.every < 1:
+        raise UserError(f"--every must be >= 1, got {args.every}")
+    env = make_env(
+        config=EnvConfig(
+            nav_size=tuple(args.size), manip_size=tuple(args.size), max_steps=args.max_steps
+        )
+    )
+    try:
+        summary = render_episode(
+            env, episodes[index], args.policy, args.out, args.every, args.seed
+        )
+    finally:
+        env.close()
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def evaluate(env, episodes, policy_name: str, progress=None) -> dict:
+    """Roll ``policy_name`` over ``episodes``: SR, mean cost, per-category mean cost."""
+    from sim_bridge.render import make_policy, rollout
+
+    rows = []
+    for k, ep in enumerate(episodes):
+        tr = rollout(env, ep, make_policy(policy_name, k))
+        rows.append({"episode_id": ep.episode_id, **tr.summary()})
+        if progress:
+            progress(k + 1, len(episodes), rows[-1])
+    n = len(rows)
+    cats = rows[0]["cost_by_category"].keys() if rows else ()
+    return {
+        "policy": policy_name,
+        "episodes": n,
+        "success_rate": sum(r["success"] for r in rows) / max(n, 1),
+        "mean_cost": sum(r["total_cost"] for r in rows) / max(n, 1),
+        "mean_steps": sum(r["steps"] for r in rows) / max(n, 1),
+        "mean_collisions": sum(r["collisions"] for r in rows) / max(n, 1),
+        "mean_cost_by_category": {
+            c: sum(r["cost_by_category"][c] for r in rows) / max(n, 1) for c in cats
+        },
+        "per_episode": rows,
+    }
+
+
+def cmd_expert(args) -> int:
+    from sim_bridge.env import EnvConfig, make_env
+
+    episodes = _load(args.episodes)
+    if args.limit < 0:
+        raise UserError(f"--limit must be >= 0, got {args.limit}")
+    if args.limit:
+        episodes = episodes[: args.limit]
+    env = make_env(
+        config=EnvConfig(
+            nav_size=(32, 32), manip_size=(32, 32), max_steps=args.max_steps, render_manip=False
+        )
+    )
+    modes = ("careful", "careless") if args.mode == "both" else (args.mode,)
+    results = {}
+    try:
+        for mode in modes:
+            res = evaluate(env, episodes, f"expert-{mode}")
+            results[mode] = res
+            cats = ", ".join(f"{k} {v:.2f}" for k, v in res["mean_cost_by_category"].items())
+            print(
+                f"{mode:9s} n={res['episodes']} SR={res['success_rate']:.3f} "
+                f"cost={res['mean_cost']:.2f} steps={res['mean_steps']:.0f} "
+                f"collisions={res['mean_collisions']:.1f} [{cats}]"
+            )
+    finally:
+        env.close()
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry: ``python -m safevla_ros.cli.sim sim episodes ...``."""
+    from safevla_ros.cli.main import run_standalone
+
+    return run_standalone(add_parser, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""``safevla train {bc,ppo,ppo-lag,ppo-penalty}`` and ``safevla export``.
+
+Every run writes into ``--out``: ``checkpoint.pt``, ``config.yaml`` (the resolved config),
+``command.txt`` (the exact command), ``metrics.json`` (final scalars) and ``tb/`` (TensorBoard).
+Config: dataclass defaults, then ``--config FILE.yaml`` overrides, then ``--set a.b=value``.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import yaml
+
+from safevla_train.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
+from safevla_train.config import (
+    BCConfig,
+    PPOConfig,
+    apply_overrides,
+    from_dict,
+    load_yaml_overrides,
+    to_dict,
+)
+
+ALGO_COMMANDS = ("ppo", "ppo-lag", "ppo-penalty")
+
+
+def _user_error(msg: str) -> Exception:
+    from safevla_core.errors import UserError
+
+    return UserError(msg)
+
+
+def _parse_sets(items: list[str]) -> dict:
+    out: dict = {}
+    for item in items or []:
+        if "=" not in item:
+            raise _user_error(f"--set {item!r} must look like key.sub=value")
+        key, raw = item.split("=", 1)
+        node = out
+        parts = key.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = yaml.safe_load(raw)
+    return out
+
+
+def _merge(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def resolve_config(base, args):
+    """Defaults <- YAML file <- --set overrides; config errors become UserError."""
+    try:
+        overrides = load_yaml_overrides(args.config) if args.config else {}
+        return apply_overrides(base, _merge(overrides, _parse_sets(args.set)))
+    except (OSError, ValueError, TypeError, yaml.YAMLError) as exc:
+        raise _user_error(f"bad config: {exc}") from None
+
+
+def _write_run_files(out: Path, cfg, append_command: bool = False) -> None:
+    """Resolved config and the command line; a --resume appends its command to the history."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    line = "safevla " + shlex.join(sys.argv[1:]) + "\n"
+    with open(out / "command.txt", "a" if append_command else "w", encoding="utf-8") as f:
+        f.write(line)
+
+
+def cmd_bc(args) -> int:
+    """Record demonstrations and behaviour-clone; writes <out>/checkpoint.pt (kind 'bc')."""
+    import torch
+
+    from safevla_train.bc import collect_demos, train_bc
+    from safevla_train.checkpoint import save_checkpoint
+    from safevla_train.model import VLAPolicy
+
+    cfg = resolve_config(BCConfig(), args)
+    out = Path(args.out)
+    _write_run_files(out, cfg)
+    torch.manual_seed(cfg.seed)
+    demos_path = Path(args.demos) if args.demos else None
+    if demos_path is not None and demos_path.is_file():
+        demos = torch.load(demos_path, weights_only=False)
+    else:
+        demos = collect_demos(cfg, progress=not args.no_progress)
+        if demos_path is not None:
+            torch.save(demos, demos_path)
+    model = VLAPolicy(cfg.model)
+    writer = None
+    if not args.no_tensorboard:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(out / "tb"))
+    logs = train_bc(model, demos, cfg, writer, progress=not args.no_progress)
+    logs["demos/episodes"] = len(demos)
+    logs["demos/steps"] = int(sum(len(d.actions) for d in demos))
+    logs["demos/mean_cost"] = float(sum(d.cost for d in demos) / len(demos))
+    save_checkpoint(
+        out / "checkpoint.pt",
+        {
+            "kind": "bc",
+            "config": to_dict(cfg),
+            "model_config": to_dict(cfg.model),
+            "model": model.state_dict(),
+            "counters": {"updates": cfg.updates},
+        },
+    )
+    (out / "metrics.json").write_text(json.dumps(logs, indent=2) + "\n")
+    print(json.dumps(logs, indent=2))
+    return 0
+
+
+def cmd_ppo(args) -> int:
+    """PPO-family training from a BC checkpoint (or --resume an interrupted run)."""
+    from safevla_train.train_ppo import CHECKPOINT, run_ppo
+
+    out = Path(args.out)
+    if args.resume:
+        try:
+            saved = load_checkpoint(out / CHECKPOINT)
+        except CheckpointError as exc:
+            raise _user_error(f"{exc}; --resume needs an earlier run in --out") from None
+        cfg = from_dict(PPOConfig, saved["config"])
+        if cfg.algo != args.algo:
+            raise _user_error(f"{out} holds a {cfg.algo!r} run, not {args.algo!r}")
+        if args.total_steps:
+            cfg = apply_overrides(cfg, {"total_steps": args.total_steps})
+    else:
+        if not args.init:
+            raise _user_error("--init BC_CHECKPOINT is required (or --resume)")
+        cfg = resolve_config(PPOConfig(algo=args.algo), args)
+        if cfg.algo != args.algo:
+            raise _user_error(f"config sets algo={cfg.algo!r} but the command is {args.algo!r}")
+        if args.total_steps:
+            cfg = apply_overrides(cfg, {"total_steps": args.total_steps})
+    _write_run_files(out, cfg, append_command=args.resume)
+    try:
+        logs = run_ppo(
+            cfg,
+            out,
+            init=args.init,
+            resume=args.resume,
+            progress=not args.no_progress,
+            tensorboard=not args.no_tensorboard,
+        )
+    except CheckpointError as exc:
+        raise _user_error(str(exc)) from None
+    (out / "metrics.json").write_text(json.dumps(logs, indent=2) + "\n")
+    print(json.dumps(logs, indent=2))
+    return 0
+
+
+def cmd_export(args) -> int:
+    """Write a model bundle from a checkpoint (ONNX parity-checked)."""
+    from safevla_train.evaluate import evaluate
+    from safevla_train.export import export_bundle
+
+    try:
+        ckpt = load_checkpoint(args.checkpoint)
+    except CheckpointError as exc:
+        raise _user_error(str(exc)) from None
+    model = model_from_checkpoint(ckpt).eval()
+    run_dir = Path(args.checkpoint).parent
+    evaluation = {}
+    if args.evaluation:
+        evaluation = json.loads(Path(args.evaluation).read_text())
+    if args.eval_episodes:
+        cfg = ckpt["config"]
+        settings = (
+            from_dict(PPOConfig, cfg).env if ckpt["kind"] != "bc" else from_dict(BCConfig, cfg).env
+        )
+        evaluation = dict(
+            evaluation, quick_eval=evaluate(model, settings, args.eval_episodes, seed=12345)
+        )
+    extra = {n: run_dir / n for n in ("config.yaml", "command.txt") if (run_dir / n).is_file()}
+    init = ckpt.get("init") or {}
+    if init.get("path"):  # provenance of the stage-1 start (exact BC command and config)
+        bc_dir = Path(init["path"]).parent
+        for n in ("config.yaml", "command.txt"):
+            if (bc_dir / n).is_file():
+                extra[f"bc_{n}"] = bc_dir / n
+    training = {
+        "kind": ckpt["kind"],
+        "config": ckpt["config"],
+        "counters": ckpt.get("counters", {}),
+        "init": ckpt.get("init"),
+    }
+    cq = ckpt["config"].get("cost_q_gamma", 0.0)
+    parity = export_bundle(
+        model,
+        args.out,
+        args.name or Path(args.out).name,
+        training,
+        evaluation,
+        cost_q_gamma=cq,
+        extra_files=extra,
+    )
+    print(json.dumps({"bundle": str(args.out), "parity_max_abs_diff": parity}, indent=2))
+    return 0
+
+
+def _common(p) -> None:
+    p.add_argument("--out", required=True, help="run folder (checkpoint, config, tb logs)")
+    p.add_argument("--config", help="YAML file of config overrides")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="one override, e.g. --set env.num_envs=2 (repeatable)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no tqdm bars")
+    p.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard logs")
+
+
+def add_parser(subparsers) -> None:
+    """Register ``train`` (bc | ppo | ppo-lag | ppo-penalty) and ``export``."""
+    train = subparsers.add_parser("train", help="train the VLA: bc, then ppo-lag / baselines")
+    algos = train.add_subparsers(dest="algo", metavar="ALGO", required=True)
+    bc = algos.add_parser("bc", help="behaviour cloning on careless-expert demonstrations")
+    _common(bc)
+    bc.add_argument("--demos", help="demonstration cache: loaded if it exists, else written")
+    bc.set_defaults(func=cmd_bc)
+    for name, text in (
+        ("ppo", "unconstrained PPO (baseline)"),
+        ("ppo-lag", "PPO-Lagrangian (SafeVLA)"),
+        ("ppo-penalty", "PPO with a fixed cost penalty (baseline)"),
+    ):
+        p = algos.add_parser(name, help=text)
+        _common(p)
+        p.add_argument("--init", help="BC checkpoint to start from")
+        p.add_argument("--resume", action="store_true", help="continue the run in --out")
+        p.add_argument("--total-steps", type=int, help="override total env steps")
+        p.set_defaults(func=cmd_ppo)
+    ex = subparsers.add_parser("export", help="export a checkpoint as a model bundle")
+    ex.add_argument("--checkpoint", required=True, help="checkpoint.pt of a training run")
+    ex.add_argument("--out", required=True, help="bundle folder to write")
+    ex.add_argument("--name", help="bundle name (default: folder name)")
+    ex.add_argument("--evaluation", help="JSON file with an evaluation summary to embed")
+    ex.add_argument(
+        "--eval-episodes",
+        type=int,
+        default=0,
+        help="run a quick greedy evaluation of this many episodes and embed it",
+    )
+    ex.set_defaults(func=cmd_export)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry (``python -m safevla_ros.cli.train``), same parsers as ``safevla``."""
+    from safevla_ros.cli.main import run_standalone
+
+    return run_standalone(add_parser, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

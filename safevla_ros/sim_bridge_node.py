@@ -1,0 +1,194 @@
+"""Sim bridge node: a SafeChoresEnv episode in lockstep with the ROS stack.
+
+Loop per step: publish the navigation frame (sensor_msgs/Image rgb8, sensor-data QoS) and its
+camera_info; wait for one command on ``action_topic`` (std_msgs/String: an action name, or
+"stop"); execute it with ``env.step`` (a stop, or no command within ``action_timeout_s``, is a
+step in which nothing moves); publish EpisodeStatus with the ground-truth cost. Frames go out at
+most ``frame_rate_hz``. Episodes come from ``episode_file``, else the shipped validation set,
+else a seeded sampler; each starts by publishing its instruction (reliable + transient-local).
+Service ``reset_episode`` (ResetEpisode): an episode by id, a new one by task + seed, or the next.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from rclpy.lifecycle import LifecycleNode
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Bool, Header, String
+
+from safevla_core.actions import action_by_name
+from safevla_ros.msg import EpisodeStatus
+from safevla_ros.msg_conversions import camera_info, episode_status, rgb_image
+from safevla_ros.params import SIM_BRIDGE_PARAMS, ParameterError
+from safevla_ros.ros_common import (
+    FAILURE,
+    LATCHED_QOS,
+    RELIABLE_QOS,
+    SENSOR_QOS,
+    SUCCESS,
+    declare_params,
+    read_params,
+    run_node,
+)
+from safevla_ros.srv import ResetEpisode
+from sim_bridge.env import EnvConfig, make_env
+from sim_bridge.episode_gen import EpisodeSampler
+from sim_bridge.episodes import load_episodes, shipped_path
+
+VFOV_DEG = 59.0
+
+
+def episode_source(p: dict):
+    """Episodes from the file, the shipped validation set, or a sampler (in that order)."""
+    if p["episode_file"]:
+        return load_episodes(p["episode_file"])
+    shipped = shipped_path(p["task"])
+    return load_episodes(shipped) if shipped.exists() else EpisodeSampler((p["task"],))
+
+
+class SimBridgeNode(LifecycleNode):
+    """Runs the simulator behind camera, action and episode-status topics."""
+
+    def __init__(self) -> None:
+        super().__init__("sim_bridge_node")
+        declare_params(self, SIM_BRIDGE_PARAMS)
+        self.env = None
+
+    def on_configure(self, state):
+        try:
+            p = read_params(self, SIM_BRIDGE_PARAMS)
+            size = (p["camera_height"], p["camera_width"])
+            cfg = EnvConfig(nav_size=size, max_steps=p["max_steps"], render_manip=False)
+            self.source = episode_source(p)
+            self.env = make_env(self.source, cfg)
+        except (ParameterError, ValueError, OSError) as exc:
+            self.get_logger().error(str(exc))
+            return FAILURE
+        self.params, self.by_id = p, {}
+        if isinstance(self.source, list):
+            self.by_id = {e.episode_id: e for e in self.source}
+        self._img = self.create_lifecycle_publisher(Image, p["image_topic"], SENSOR_QOS)
+        self._info = self.create_lifecycle_publisher(
+            CameraInfo, p["camera_info_topic"], SENSOR_QOS
+        )
+        self._status = self.create_lifecycle_publisher(EpisodeStatus, p["status_topic"], 50)
+        self._instr = self.create_lifecycle_publisher(String, p["instruction_topic"], LATCHED_QOS)
+        self._hold = self.create_lifecycle_publisher(Bool, p["holding_topic"], RELIABLE_QOS)
+        return SUCCESS
+
+    def on_activate(self, state):
+        result = super().on_activate(state)
+        p = self.params
+        self.obs, self.waiting, self.cum_cost, self.first_episode = None, False, 0.0, True
+        self.sent_at = self.last_frame = 0.0
+        self.create_subscription(String, p["action_topic"], self.on_action, RELIABLE_QOS)
+        self.create_service(ResetEpisode, "reset_episode", self.on_reset)
+        self.create_timer(0.005, self.on_tick)
+        return result
+
+    def stack_ready(self) -> bool:
+        p = self.params
+        return (
+            self.count_subscribers(p["instruction_topic"]) > 0
+            and self.count_subscribers(p["image_topic"]) > 0
+            and self.count_publishers(p["action_topic"]) > 0
+        )
+
+    def start_episode(self, episode=None) -> None:
+        options = {"episode": episode} if episode is not None else None
+        seed = self.params["seed"] if self.first_episode else None
+        self.obs, info = self.env.reset(seed=seed, options=options)
+        self.first_episode, self.cum_cost, self.waiting = False, 0.0, False
+        self._instr.publish(String(data=self.obs["instruction"]))
+        self.last_frame = time.monotonic()  # one frame period for the instruction to land
+        self.publish_status(
+            dict(reward=0.0, cost=0.0, cumulative_cost=0.0, done=False, success=False)
+        )
+        self.get_logger().info(f"episode {info['episode_id']}: {self.obs['instruction']!r}")
+
+    def on_tick(self) -> None:
+        now = time.monotonic()
+        if self.obs is None:
+            if self.params["auto_reset"] and self.stack_ready():
+                self.start_episode()
+            return
+        if self.waiting and now - self.sent_at > self.params["action_timeout_s"]:
+            self.execute(None)
+        elif not self.waiting and now - self.last_frame >= 1.0 / self.params["frame_rate_hz"]:
+            self.publish_frame()
+
+    def publish_frame(self) -> None:
+        header = Header(stamp=self.get_clock().now().to_msg(), frame_id="nav_camera")
+        img = rgb_image(self.obs["nav_rgb"], header)
+        self._img.publish(img)
+        self._info.publish(camera_info(img.header, img.width, img.height, VFOV_DEG))
+        self.waiting, self.sent_at = True, time.monotonic()
+        self.last_frame = self.sent_at
+
+    def on_action(self, msg: String) -> None:
+        if not self.waiting:
+            return  # e.g. a repeated watchdog stop between frames: nothing to answer
+        action = None
+        if msg.data != "stop":
+            try:
+                action = action_by_name(msg.data).index
+            except ValueError as exc:
+                self.get_logger().error(f"ignored command: {exc}")
+        self.execute(action)
+
+    def execute(self, action: int | None) -> None:
+        """One lockstep step; ``None`` = stop (nothing moves, the step still counts)."""
+        self.waiting = False
+        if action is None:
+            self.env.steps += 1  # time passes; the episode budget shrinks
+            reward, cost, term, info = 0.0, 0.0, False, {"success": False}
+            trunc = self.env.steps >= self.env.config.max_steps
+        else:
+            self.obs, reward, cost, term, trunc, info = self.env.step(action)
+        self.cum_cost += cost
+        self._hold.publish(Bool(data=bool(self.obs["holding"])))
+        done = bool(term or trunc)
+        outcome = dict(reward=reward, cost=cost, cumulative_cost=self.cum_cost, done=done)
+        self.publish_status(outcome | {"success": info["success"]} | info)
+        if done:
+            self.obs = None  # the next tick starts the next episode (auto_reset)
+
+    def publish_status(self, outcome: dict) -> None:
+        stamp = self.get_clock().now().to_msg()
+        self._status.publish(episode_status(self.env.episode, self.env.steps, stamp, outcome))
+
+    def on_reset(self, request, response):
+        """By id from the set; else, with ``task``, a new episode sampled with ``seed``; else
+        the next episode of the set."""
+        try:
+            episode = None
+            if request.episode_id:
+                if request.episode_id not in self.by_id:
+                    raise ValueError(f"unknown episode_id {request.episode_id!r}")
+                episode = self.by_id[request.episode_id]
+            elif request.task:
+                sampler = EpisodeSampler((request.task,))
+                episode = sampler(self.env.backend, np.random.default_rng(request.seed))
+            self.start_episode(episode)
+        except (ValueError, RuntimeError) as exc:
+            response.success, response.message = False, str(exc)
+            return response
+        response.success, response.episode_id = True, self.env.episode.episode_id
+        response.instruction = self.env.episode.instruction
+        return response
+
+    def on_cleanup(self, state):
+        if self.env is not None:
+            self.env.close()
+        return SUCCESS
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point of ``sim_bridge_node``."""
+    return run_node(SimBridgeNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

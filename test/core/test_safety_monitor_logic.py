@@ -1,0 +1,134 @@
+"""Unit tests of the monitor's decision logic with constructed critic outputs (no rclpy)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from safevla_core.action_adapter import MotionProfile
+from safevla_core.actions import ACTION_NAMES, NUM_ACTIONS
+from safevla_core.safety_monitor import MonitorConfig, Proposal, Rule, SafetyMonitor
+from safevla_core.safety_spec import COST_CATEGORIES
+
+AHEAD, BACK, RIGHT, LEFT = (
+    ACTION_NAMES.index(n) for n in ("move_ahead", "move_back", "rotate_right", "rotate_left")
+)
+
+
+def proposal(probs: dict, costs: dict | None = None, seq=1, stamp=10.0, action=None):
+    p = np.full(NUM_ACTIONS, 0.0, np.float32)
+    for a, v in probs.items():
+        p[a] = v
+    p /= p.sum()
+    q = np.zeros(NUM_ACTIONS, np.float32)
+    byc = np.zeros((NUM_ACTIONS, len(COST_CATEGORIES)), np.float32)
+    for a, (cat, v) in (costs or {}).items():
+        byc[a, COST_CATEGORIES.index(cat)] = v
+        q[a] = v
+    a0 = int(np.argmax(p)) if action is None else action
+    return Proposal(seq, a0, p, q, byc, COST_CATEGORIES, stamp)
+
+
+def test_allowed_action_passes():
+    m = SafetyMonitor(MonitorConfig(), start_s=10.0)
+    d = m.decide(proposal({AHEAD: 0.7, RIGHT: 0.3}), now_s=10.05)
+    assert d.executed_action == AHEAD and not d.vetoed and d.rule is Rule.NONE
+    assert not d.needs_event and math.isclose(d.frame_age_s, 0.05, abs_tol=1e-9)
+
+
+def test_critic_vetoes_preferred_unsafe_action_and_executes_most_likely_safe_one():
+    m = SafetyMonitor(MonitorConfig(cost_threshold=0.3), start_s=10.0)
+    p = proposal(
+        {AHEAD: 0.6, LEFT: 0.1, RIGHT: 0.3},
+        {AHEAD: ("fragile_collection", 0.9), RIGHT: ("corner", 0.1)},
+    )
+    d = m.decide(p, now_s=10.01)
+    assert d.vetoed and d.proposed_action == AHEAD
+    assert d.executed_action == RIGHT  # most likely allowed, not the unsafe favourite
+    assert d.rule is Rule.COST_CRITIC and d.category == "fragile_collection"
+    assert d.predicted_cost[d.executed_action] <= 0.3 and d.needs_event
+
+
+def test_no_allowed_motion_is_a_safe_stop_and_terminal_is_never_substituted():
+    m = SafetyMonitor(MonitorConfig(cost_threshold=0.3), start_s=0.0)
+    costs = {a: ("corner", 0.8) for a in range(NUM_ACTIONS)}
+    d = m.decide(
+        proposal({AHEAD: 0.5, ACTION_NAMES.index("end"): 0.5}, costs, action=AHEAD, stamp=0.0),
+        now_s=0.01,
+    )
+    assert d.safe_stop and d.vetoed and d.rule is Rule.COST_CRITIC
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_guard(bad):
+    m = SafetyMonitor(MonitorConfig(), start_s=0.0)
+    p = proposal({AHEAD: 1.0}, stamp=0.0)
+    p.predicted_cost[3] = bad
+    d = m.decide(p, now_s=0.01)
+    assert d.safe_stop and d.rule is Rule.NAN_GUARD
+
+
+def test_malformed_distribution_and_shapes_stop():
+    m = SafetyMonitor(MonitorConfig(), start_s=0.0)
+    p = proposal({AHEAD: 1.0}, stamp=0.0)
+    p.probabilities[AHEAD] = 0.5  # sums to 0.5
+    assert m.decide(p, 0.01).rule is Rule.MALFORMED
+    short = Proposal(1, 0, np.ones(3) / 3, np.zeros(3), np.zeros(0), (), 0.0)
+    assert m.decide(short, 0.02).safe_stop
+
+
+def test_stale_frame_in_proposal_stops():
+    m = SafetyMonitor(MonitorConfig(frame_timeout_s=0.2), start_s=0.0)
+    d = m.decide(proposal({AHEAD: 1.0}, stamp=1.0), now_s=1.5)
+    assert d.safe_stop and d.rule is Rule.WATCHDOG_FRAME
+
+
+def test_watchdogs_fire_and_repeat_without_event_flood():
+    m = SafetyMonitor(
+        MonitorConfig(frame_timeout_s=0.2, heartbeat_timeout_s=0.3, stop_repeat_s=1.0), start_s=0.0
+    )
+    m.on_frame(0.0)
+    assert m.decide(proposal({AHEAD: 1.0}, stamp=0.0), 0.05).executed_action == AHEAD
+    assert m.check_watchdog(0.1) is None
+    d = m.check_watchdog(0.25)  # frame older than 0.2 s
+    assert d.safe_stop and d.rule is Rule.WATCHDOG_FRAME and d.needs_event
+    assert m.check_watchdog(0.3) is None  # ongoing: no repeat before stop_repeat_s
+    r = m.check_watchdog(1.3)
+    assert r.safe_stop and r.repeat and not r.needs_event
+    m.on_frame(1.3)  # frames resume, but the policy is silent
+    d = m.check_watchdog(1.31)
+    assert d.rule is Rule.WATCHDOG_POLICY and d.needs_event
+
+
+def test_estop_latches_until_released():
+    m = SafetyMonitor(MonitorConfig(), start_s=0.0)
+    d = m.on_estop(True, 0.0)
+    assert d.safe_stop and d.rule is Rule.ESTOP
+    for k in range(3):
+        d = m.decide(proposal({AHEAD: 1.0}, seq=k, stamp=0.1 * k), 0.1 * k + 0.01)
+        assert d.safe_stop and d.rule is Rule.ESTOP
+    assert m.on_estop(False, 0.35) is None
+    assert m.decide(proposal({AHEAD: 1.0}, stamp=0.4), 0.41).executed_action == AHEAD
+
+
+def test_rate_limit():
+    m = SafetyMonitor(MonitorConfig(max_action_rate_hz=5.0), start_s=0.0)
+    assert m.decide(proposal({AHEAD: 1.0}, stamp=0.0), 0.0).executed_action == AHEAD
+    d = m.decide(proposal({AHEAD: 1.0}, stamp=0.1), 0.1)
+    assert d.safe_stop and d.rule is Rule.RATE_LIMIT
+    assert m.decide(proposal({AHEAD: 1.0}, stamp=0.25), 0.25).executed_action == AHEAD
+
+
+def test_velocity_limit_uses_the_adapters_motion_profile():
+    cfg = MonitorConfig(max_linear_speed=0.3, motion=MotionProfile(linear_speed=0.5))
+    m = SafetyMonitor(cfg, start_s=0.0)
+    d = m.decide(proposal({AHEAD: 1.0}, stamp=0.0), 0.0)
+    assert d.safe_stop and d.rule is Rule.VELOCITY_LIMIT and "max_linear_speed" in d.reason
+    assert m.decide(proposal({RIGHT: 1.0}, stamp=0.1), 0.1).executed_action == RIGHT
+
+
+def test_config_validation_names_the_value():
+    with pytest.raises(ValueError, match="frame_timeout_s"):
+        MonitorConfig(frame_timeout_s=0.0)
+    with pytest.raises(ValueError, match="cost_threshold"):
+        MonitorConfig(cost_threshold=float("nan"))

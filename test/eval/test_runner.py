@@ -1,0 +1,86 @@
+"""The episode runner and shield on the real simulator, experts and an exported bundle."""
+
+import pytest
+
+from safevla_eval.runner import close_worker_cache, run_jobs
+from safevla_eval.suite import EvalConfig, evaluate, groups, resolve_episodes
+
+
+@pytest.fixture(autouse=True)
+def _close_cache():
+    yield
+    close_worker_cache()
+
+
+def test_careful_expert_replays_its_reference_episodes():
+    doc = evaluate(EvalConfig(["expert:careful"], count=2, seed=3, bootstrap_samples=0))
+    (r,) = doc["results"]
+    for rec in r["records"]:
+        assert rec["success"] and rec["length"] == rec["expert_length"]
+        assert rec["truncated"] is False
+        assert rec["reference_path"] is not None and rec["path_length"] > 0
+    m = r["metrics"]
+    assert m["success_rate"] == 1.0 and m["sel"] == 1.0
+    assert 0.0 < m["spl"] <= 1.0
+
+
+def test_step_limit_truncates():
+    doc = evaluate(
+        EvalConfig(["expert:careful"], count=2, seed=3, max_steps=5, bootstrap_samples=0)
+    )
+    for rec in doc["results"][0]["records"]:
+        assert (rec["length"], rec["success"], rec["truncated"]) == (5, False, True)
+    assert doc["results"][0]["metrics"]["sel"] == 0.0
+
+
+def test_shield_with_infinite_threshold_changes_nothing(tiny_bundle):
+    cfg = EvalConfig(
+        [str(tiny_bundle)],
+        count=2,
+        max_steps=12,
+        shield="both",
+        cost_threshold=1e9,
+        bootstrap_samples=0,
+    )
+    off, on = evaluate(cfg)["results"]
+    assert (off["shield"], on["shield"]) == (False, True)
+    assert on["metrics"]["veto_rate"] == 0.0 and off["metrics"]["veto_rate"] is None
+    keys = ("success", "cost", "length", "path_length", "collisions", "cost_by_category")
+    for a, b in zip(off["records"], on["records"]):
+        assert {k: a[k] for k in keys} == {k: b[k] for k in keys}
+
+
+def test_shield_with_zero_threshold_vetoes_every_costly_motion(tiny_bundle):
+    cfg = EvalConfig(
+        [str(tiny_bundle), "random"],
+        count=1,
+        max_steps=12,
+        shield="on",
+        cost_threshold=0.0,
+        bootstrap_samples=0,
+    )
+    bundle, rand = evaluate(cfg)["results"]
+    assert bundle["shield"] is True and bundle["metrics"]["veto_rate"] > 0.5
+    # the random-weight critic predicts a positive cost for every motion: all vetoes are stops
+    (rec,) = bundle["records"]
+    assert rec["vetoes"] == rec["stops"] > 0
+    assert rec["path_length"] < 1e-3
+    # pseudo-bundles have no critic: they run unshielded, and the result says so
+    assert rand["shield"] is False and "no cost critic" in rand["note"]
+
+
+def test_bad_config_values_are_named():
+    with pytest.raises(ValueError, match="'sometimes'"):
+        EvalConfig(["random"], shield="sometimes")
+    with pytest.raises(ValueError, match="'kitchen'"):
+        EvalConfig(["random"], tasks=("kitchen",))
+    with pytest.raises(ValueError, match="twice"):
+        EvalConfig(["random", "random"])
+    assert EvalConfig(["random"], tasks=("all",)).tasks == ("objnav", "pickup", "fetch")
+
+
+def test_parallel_workers_give_the_same_records():
+    cfg = EvalConfig(["random", "expert:careless"], count=2, max_steps=15, perturb=("color",))
+    jobs = [j for _, js in groups(cfg, resolve_episodes(cfg)) for j in js]
+    assert len(jobs) == 4
+    assert run_jobs(jobs, workers=2) == run_jobs(jobs, workers=1)
