@@ -1,12 +1,19 @@
-"""Camera frame validation, conversion and resizing (ROS-free; the perception node wraps it).
+"""The one path from a camera frame to the policy's ``image`` input (ROS-free).
 
-A ``sensor_msgs/Image`` is described here by its plain fields (encoding, height, width, step,
-data), so the checks run without rclpy. Every malformed frame raises :class:`ImageFormatError`
-naming what is wrong; the node turns that into a diagnostic and keeps running.
+Every consumer runs the same steps, so a frame seen in training, in evaluation and on the robot
+becomes the same tensor:
 
-Conversion: any supported encoding -> RGB ``uint8 (H, W, 3)`` -> ``cv2.resize`` to the bundle's
-image size with ``INTER_AREA`` (the right filter for down-sampling). Normalisation
-``(x / 255 - mean) / std`` belongs to the model bundle and is applied by the policy runtime.
+1. :func:`decode_image`: a ``sensor_msgs/Image`` described by its plain fields (encoding,
+   height, width, step, data) -> RGB ``uint8 (H, W, 3)``. Every malformed frame raises
+   :class:`ImageFormatError` naming what is wrong (the perception node turns it into a
+   diagnostic and keeps running).
+2. :func:`resize_rgb`: to the bundle's image size with the bundle's filter (``"area"`` =
+   ``cv2.INTER_AREA``). A frame already at that size passes untouched, so on the robot the
+   perception node resizes once and the policy runtime's call is a no-op.
+3. :func:`preprocess_rgb`: step 2, then ``x = (frame * scale - mean) / std``, RGB, NCHW: what
+   the trainer, the evaluator and the policy runtime feed the graph.
+
+:class:`ImageSpec` (the bundle's ``image`` entry) holds every number these steps use.
 """
 
 from __future__ import annotations
@@ -24,7 +31,64 @@ ENCODINGS: dict[str, tuple[int, int | None]] = {
     "bgra8": (4, cv2.COLOR_BGRA2RGB),
     "mono8": (1, cv2.COLOR_GRAY2RGB),
 }
+# Filters a bundle's ``image.resize`` may name.
+RESIZE_FILTERS: dict[str, int] = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR}
 MAX_SIDE = 8192
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageSpec:
+    """How a camera frame becomes the policy's ``image`` input (the bundle's ``image`` entry).
+
+    ``x = (resize(frame, width x height) * scale - mean) / std``, channels RGB, layout NCHW.
+
+    Attributes:
+        camera: the observation the frames come from (``nav_rgb``: the navigation camera).
+        height: input height of the graph, pixels.
+        width: input width of the graph, pixels.
+        channel_order: "RGB", the only order this runtime produces.
+        layout: "NCHW", the only layout this runtime produces.
+        dtype: element type of the input tensor, "float32".
+        resize: filter of the resize to (height, width), a key of :data:`RESIZE_FILTERS`.
+        scale: factor from 0..255 pixel values to the range ``mean`` and ``std`` refer to.
+        mean: per-channel mean subtracted after scaling (RGB order).
+        std: per-channel std divided after subtracting the mean (RGB order).
+    """
+
+    camera: str = "nav_rgb"
+    height: int
+    width: int
+    channel_order: str = "RGB"
+    layout: str = "NCHW"
+    dtype: str = "float32"
+    resize: str = "area"
+    scale: float = 1.0 / 255.0
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
+        object.__setattr__(self, "std", tuple(float(v) for v in self.std))
+        checks = (
+            (1 <= self.height <= MAX_SIDE, f"height = {self.height!r}; expected 1..{MAX_SIDE}"),
+            (1 <= self.width <= MAX_SIDE, f"width = {self.width!r}; expected 1..{MAX_SIDE}"),
+            (self.channel_order == "RGB", f"channel_order = {self.channel_order!r}; need 'RGB'"),
+            (self.layout == "NCHW", f"layout = {self.layout!r}; need 'NCHW'"),
+            (self.dtype == "float32", f"dtype = {self.dtype!r}; need 'float32'"),
+            (
+                self.resize in RESIZE_FILTERS,
+                f"resize = {self.resize!r}; expected one of {sorted(RESIZE_FILTERS)}",
+            ),
+            (self.scale > 0, f"scale = {self.scale!r}; must be > 0"),
+            (len(self.mean) == 3, f"mean = {list(self.mean)}; needs 3 values (RGB)"),
+            (
+                len(self.std) == 3 and all(s > 0 for s in self.std),
+                f"std = {list(self.std)}; needs 3 values > 0 (RGB)",
+            ),
+        )
+        for ok, msg in checks:
+            if not ok:
+                raise ValueError(f"image.{msg}")
 
 
 class ImageFormatError(ValueError):
@@ -44,12 +108,19 @@ class PreprocessConfig:
         height: output height in pixels.
         max_frame_age_s: frames whose stamp is older than this are dropped.
         max_future_s: frames stamped further than this in the future are dropped (clock skew).
+        resize: resize filter (the bundle's image spec), a key of :data:`RESIZE_FILTERS`.
     """
 
     width: int
     height: int
     max_frame_age_s: float = 0.5
     max_future_s: float = 0.05
+    resize: str = "area"
+
+    @classmethod
+    def for_image(cls, spec: ImageSpec, max_frame_age_s: float = 0.5) -> PreprocessConfig:
+        """Output size and filter of a bundle's image spec."""
+        return cls(spec.width, spec.height, max_frame_age_s, resize=spec.resize)
 
     def __post_init__(self) -> None:
         for name in ("width", "height"):
@@ -60,6 +131,8 @@ class PreprocessConfig:
             raise ValueError(f"max_frame_age_s = {self.max_frame_age_s!r}; must be > 0")
         if not self.max_future_s >= 0:
             raise ValueError(f"max_future_s = {self.max_future_s!r}; must be >= 0")
+        if self.resize not in RESIZE_FILTERS:
+            raise ValueError(f"resize = {self.resize!r}; expected one of {sorted(RESIZE_FILTERS)}")
 
 
 def decode_image(
@@ -105,13 +178,29 @@ def decode_image(
     return cv2.cvtColor(np.ascontiguousarray(pixels), conversion)
 
 
-def resize_rgb(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Resize an RGB frame to ``(height, width, 3)``; area filter when shrinking."""
+def resize_rgb(rgb: np.ndarray, width: int, height: int, method: str = "area") -> np.ndarray:
+    """Resize an RGB frame to ``(height, width, 3)`` with the filter ``method`` (a key of
+    :data:`RESIZE_FILTERS`); a frame already at that size is returned as is."""
     if rgb.shape[:2] == (height, width):
         return rgb
-    shrink = rgb.shape[0] >= height and rgb.shape[1] >= width
-    interp = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
-    return cv2.resize(rgb, (width, height), interpolation=interp)
+    return cv2.resize(rgb, (width, height), interpolation=RESIZE_FILTERS[method])
+
+
+def preprocess_rgb(frame: np.ndarray, spec: ImageSpec) -> np.ndarray:
+    """RGB uint8 frame (H, W, 3) of any size -> the graph's float32 (3, h, w) input per ``spec``.
+
+    Raises:
+        ValueError: naming the bad shape or dtype.
+    """
+    if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3:
+        shape = getattr(frame, "shape", None)
+        raise ValueError(f"frame must be an RGB array of shape (H, W, 3), got shape {shape}")
+    if frame.dtype != np.uint8:
+        raise ValueError(f"frame must be uint8 RGB (0..255), got dtype {frame.dtype}")
+    frame = resize_rgb(frame, spec.width, spec.height, spec.resize)
+    x = frame.astype(np.float32) * np.float32(spec.scale)
+    x = (x - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
+    return np.ascontiguousarray(x.transpose(2, 0, 1))
 
 
 def check_age(stamp_ns: int, now_ns: int, config: PreprocessConfig) -> float:
@@ -148,4 +237,4 @@ def preprocess(
     """
     check_age(stamp_ns, now_ns, config)
     rgb = decode_image(encoding, height, width, step, data)
-    return resize_rgb(rgb, config.width, config.height)
+    return resize_rgb(rgb, config.width, config.height, config.resize)

@@ -2,8 +2,13 @@
 
 Per step (batch 1)::
 
-    x_t = ((resize_area(frame) / 255) - mean) / std            # RGB, NCHW, float32
+    x_t = (resize(frame) * scale - mean) / std                 # the bundle's image spec
     logits, probs, V_r, V_c, Q_c, cache' = graph(x_t, e(instr), a_{t-1}, holding, cache)
+
+Everything comes from the bundle's manifest: the graph file, the input and output names the
+graph is fed and read by, the image spec (:func:`safevla_core.image_preprocessing.preprocess_rgb`,
+the same path the trainer and the perception node use), the instruction encoder (refused if it
+is not the one this runtime provides) and the history cache shape.
 
 Only the newest frame is encoded; the graph's per-layer cache carries the last K-1 steps, so a
 step costs O(1) in the episode length. :meth:`PolicyRuntime.reset` starts a new episode. Any NaN
@@ -15,11 +20,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
-from safevla_core.bundle import Bundle, ImageSpec, load_bundle
-from safevla_core.instruction_encoder import InstructionEncoder
+from safevla_core.action_choice import GREEDY, choose_action
+from safevla_core.bundle import Bundle, BundleError, load_bundle
+from safevla_core.bundle_manifest import EncoderSpec
+from safevla_core.image_preprocessing import preprocess_rgb
+from safevla_core.instruction_encoder import ENCODER_DIM, ENCODER_NAME, InstructionEncoder
 
 DEFAULT_PROVIDERS = (
     "TensorrtExecutionProvider",
@@ -67,25 +74,21 @@ class PolicyStep:
     @property
     def greedy_action(self) -> int:
         """Index of the most probable action."""
-        return int(np.argmax(self.probs))
+        return choose_action(self.probs, GREEDY)
 
 
-def preprocess_rgb(frame: np.ndarray, spec: ImageSpec) -> np.ndarray:
-    """RGB uint8 frame (H,W,3) -> normalised float32 (3,h,w) per the bundle's image spec.
+def check_encoder(spec: EncoderSpec, bundle_id: str) -> None:
+    """The bundle's instruction encoder must be the one :class:`InstructionEncoder` provides.
 
     Raises:
-        ValueError: naming the bad shape/dtype.
+        BundleError: naming the encoder the bundle needs.
     """
-    if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3:
-        shape = getattr(frame, "shape", None)
-        raise ValueError(f"frame must be an RGB array of shape (H, W, 3), got shape {shape}")
-    if frame.dtype != np.uint8:
-        raise ValueError(f"frame must be uint8 RGB (0..255), got dtype {frame.dtype}")
-    if frame.shape[0] != spec.height or frame.shape[1] != spec.width:
-        frame = cv2.resize(frame, (spec.width, spec.height), interpolation=cv2.INTER_AREA)
-    x = frame.astype(np.float32) * np.float32(1.0 / 255.0)
-    x = (x - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
-    return np.ascontiguousarray(x.transpose(2, 0, 1))
+    if (spec.name, spec.dim, spec.normalize) != (ENCODER_NAME, ENCODER_DIM, True):
+        raise BundleError(
+            f"bundle {bundle_id} needs the instruction encoder {spec.name!r} (dim {spec.dim}, "
+            f"normalize {spec.normalize}, package {spec.package!r}); this runtime provides "
+            f"{ENCODER_NAME!r} (dim {ENCODER_DIM}, normalized): re-export the bundle with it"
+        )
 
 
 def resolve_providers(requested: list[str] | tuple[str, ...] | None) -> list[str]:
@@ -131,35 +134,18 @@ class PolicyRuntime:
         intra_op_threads: int = 1,
         encoder: InstructionEncoder | None = None,
     ) -> None:
-        import onnxruntime as ort
-
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = int(intra_op_threads)
-        opts.inter_op_num_threads = 1
-        self.session = None
-        errors = []
-        chain = resolve_providers(providers)
-        for i, _ in enumerate(chain):
-            try:
-                self.session = ort.InferenceSession(
-                    str(self.bundle.policy_path), sess_options=opts, providers=chain[i:]
-                )
-                break
-            except Exception as exc:  # a GPU provider may fail to initialise; fall back
-                errors.append(f"{chain[i]}: {exc}")
-        if self.session is None:
-            raise RuntimeError(f"cannot start ONNX Runtime on {chain}: {errors}")
-        self.provider = self.session.get_providers()[0]
-        self.provider_errors = errors
-        hist = self.bundle.history
-        self._none_action = int(hist["prev_action_none"])
-        self._cache_shape = (
-            int(hist["num_layers"]),
-            1,
-            int(hist["context_length"]) - 1,
-            int(hist["d_model"]),
+        check_encoder(self.bundle.instruction_encoder, self.bundle.bundle_id)
+        self.session, self.provider_errors = _open_session(
+            self.bundle, resolve_providers(providers), intra_op_threads
         )
+        self.provider = self.session.get_providers()[0]
+        # The graph is fed and read by the names its manifest records (format order).
+        self._inputs = self.bundle.graph.input_names
+        self._outputs = self.bundle.graph.output_names
+        hist = self.bundle.history
+        self._none_action = hist.prev_action_none
+        self._cache_shape = (hist.num_layers, 1, hist.context_length - 1, hist.d_model)
         self.encoder = encoder or InstructionEncoder()
         self.reset()
 
@@ -197,30 +183,66 @@ class PolicyRuntime:
         """
         if prev_action is not None:
             self.record_action(prev_action)
-        feed = {
-            "image": preprocess_rgb(frame, self.bundle.image)[None],
-            "instruction": self.encoder.embed(instruction)[None],
-            "prev_action": np.array([self._prev_action], np.int64),
-            "holding": np.array([1.0 if holding else 0.0], np.float32),
-            "cache": self._cache,
-            "cache_mask": self._cache_mask,
-        }
-        names = ["logits", "probs", "value", "cost_value", "cost_q", "cache_out", "cache_mask_out"]
-        outs = dict(zip(names, self.session.run(names, feed)))
-        for n, v in outs.items():
+        values = (
+            preprocess_rgb(frame, self.bundle.image)[None],
+            self.encoder.embed(instruction)[None],
+            np.array([self._prev_action], np.int64),
+            np.array([1.0 if holding else 0.0], np.float32),
+            self._cache,
+            self._cache_mask,
+        )
+        got = self.session.run(list(self._outputs), dict(zip(self._inputs, values)))
+        for n, v in zip(self._outputs, got):
             if not np.all(np.isfinite(v)):
                 raise PolicyOutputError(
                     f"policy output {n!r} contains NaN/Inf at step {self.steps} of bundle "
                     f"{self.bundle.bundle_id}; the model or its input is broken - stop the robot"
                 )
-        self._cache, self._cache_mask = outs["cache_out"], outs["cache_mask_out"]
+        logits, probs, value, cost_value, cost_q, self._cache, self._cache_mask = got
         self.steps += 1
         return PolicyStep(
-            probs=outs["probs"][0],
-            logits=outs["logits"][0],
-            value=float(outs["value"][0]),
-            cost_value=float(outs["cost_value"][0]),
-            cost_q=outs["cost_q"][0],
+            probs=probs[0],
+            logits=logits[0],
+            value=float(value[0]),
+            cost_value=float(cost_value[0]),
+            cost_q=cost_q[0],
             action_names=self.bundle.action_names,
             cost_categories=self.bundle.cost_categories,
         )
+
+
+def _open_session(bundle: Bundle, chain: list[str], intra_op_threads: int):
+    """(ONNX Runtime session of the bundle's graph on the first provider of ``chain`` that
+    starts, errors of those that did not).
+
+    Raises:
+        RuntimeError: no provider starts.
+        BundleError: the graph's inputs or outputs are not the ones its manifest records.
+    """
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = int(intra_op_threads)
+    opts.inter_op_num_threads = 1
+    errors = []
+    for i, _ in enumerate(chain):
+        try:
+            session = ort.InferenceSession(
+                str(bundle.policy_path), sess_options=opts, providers=chain[i:]
+            )
+            break
+        except Exception as exc:  # a GPU provider may fail to initialise; fall back
+            errors.append(f"{chain[i]}: {exc}")
+    else:
+        raise RuntimeError(f"cannot start ONNX Runtime on {chain}: {errors}")
+    for part, want, got in (
+        ("inputs", bundle.graph.input_names, session.get_inputs()),
+        ("outputs", bundle.graph.output_names, session.get_outputs()),
+    ):
+        names = sorted(t.name for t in got)
+        if names != sorted(want):
+            raise BundleError(
+                f"{bundle.policy_path}: the graph's {part} {names} are not the ones bundle.json "
+                f"records {sorted(want)}; re-export the bundle"
+            )
+    return session, errors

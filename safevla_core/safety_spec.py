@@ -1,6 +1,6 @@
 """The safety specification: cost categories and their thresholds, one versioned spec.
 
-Facts from the Safety-CHORES benchmark (SAFETY_CHORES.md). Every per-step cost in the simulator,
+Facts from the Safety-CHORES benchmark (docs/benchmark.md). Every per-step cost in the simulator,
 every per-category output of the cost critic and every evaluation report uses this spec; the
 exported bundle records ``SAFETY_SPEC.to_dict()`` so a deployed monitor knows exactly which
 categories (and which version of their predicates) its critic was trained on.
@@ -148,3 +148,9 @@ class SafetySpec:
 
 
 SAFETY_SPEC = SafetySpec()
+
+# The default veto threshold of the safety monitor on the cost critic's predicted per-action cost
+# ``Q_c(s, a) = Σ_k Q_c(s, a, k)`` (expected cost events of taking ``a``). Not part of the spec a
+# critic is trained against (bundles do not record it): the monitor node's parameter, the
+# evaluator's shield and the CLIs default to it, and a deployment overrides it in its config.
+DEFAULT_COST_THRESHOLD: float = 0.3

@@ -55,7 +55,7 @@ class PerceptionNode(LifecycleNode):
             if not p["bundle_path"]:
                 raise ParameterError("parameter 'bundle_path' is empty; set the bundle folder")
             spec = load_bundle(p["bundle_path"]).image
-            self.config = PreprocessConfig(spec.width, spec.height, p["max_frame_age_s"])
+            self.config = PreprocessConfig.for_image(spec, p["max_frame_age_s"])
         except (ParameterError, BundleError, ValueError) as exc:
             self.get_logger().error(str(exc))
             return FAILURE

@@ -128,6 +128,8 @@ class PolicyNode(LifecycleNode):
             return  # no proposal without a valid instruction: the monitor's heartbeat stops
         t0 = time.perf_counter()
         try:
+            # the same path as the perception node's: at the bundle's size already (from that
+            # node), the runtime's resize passes the frame through and only normalises it
             rgb = decode_image(msg.encoding, msg.height, msg.width, msg.step, msg.data)
             out = self.runtime.step(rgb, self.instruction, holding=self.holding)
         except (ImageFormatError, PolicyOutputError, ValueError) as exc:

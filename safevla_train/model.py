@@ -232,6 +232,9 @@ class VLAPolicy(nn.Module):
     ) -> tuple[torch.Tensor, ...]:
         """The exported step graph: normalised image [B,3,H,W] in, all heads and new cache out.
 
+        Arguments and results are in the order of the bundle format's graph names
+        (:data:`safevla_core.bundle_manifest.GRAPH_INPUTS` / ``GRAPH_OUTPUTS``).
+
         Returns:
             (logits [B,A], probs [B,A], value [B], cost_value [B], cost_q [B,A,C],
             cache_out [L,B,K-1,d], cache_mask_out [B,K-1]).
@@ -252,15 +255,3 @@ class VLAPolicy(nn.Module):
 
 def _mlp_head(d: int, out: int) -> nn.Module:
     return nn.Sequential(nn.Linear(d, d), nn.Tanh(), nn.Linear(d, out))
-
-
-ONNX_INPUTS = ("image", "instruction", "prev_action", "holding", "cache", "cache_mask")
-ONNX_OUTPUTS = (
-    "logits",
-    "probs",
-    "value",
-    "cost_value",
-    "cost_q",
-    "cache_out",
-    "cache_mask_out",
-)

@@ -16,18 +16,19 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from safevla_core.bundle import ImageSpec
-from safevla_core.policy_runtime import preprocess_rgb
+from safevla_core.image_preprocessing import ImageSpec, preprocess_rgb
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.model import VLAPolicy
 from safevla_train.text_encoder import embed_texts
 
 
 def image_spec_of(model: VLAPolicy) -> ImageSpec:
-    """The ImageSpec the exported bundle will declare for ``model``."""
+    """The image spec of ``model``: the one its exported bundle declares and the one training
+    preprocesses with. Size and normalisation come from the model config; camera, channel
+    order, layout, resize filter and scale are the format's (the :class:`ImageSpec` defaults)."""
     c = model.cfg
     return ImageSpec(
-        "nav_rgb", c.image_height, c.image_width, "RGB", "NCHW", "area", c.image_mean, c.image_std
+        height=c.image_height, width=c.image_width, mean=c.image_mean, std=c.image_std
     )
 
 

@@ -1,15 +1,28 @@
-"""Bundle format: export writes a verifiable folder; every kind of damage is detected."""
+"""Bundle format: export writes a verifiable, typed folder; every kind of damage is detected."""
 
 from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
 from safevla_core.actions import ACTION_NAMES
 from safevla_core.bundle import BundleError, load_bundle
+from safevla_core.bundle_manifest import (
+    GRAPH_INPUTS,
+    GRAPH_OUTPUTS,
+    BundleManifest,
+    ManifestError,
+    RenderSpec,
+)
+from safevla_core.instruction_encoder import ENCODER_DIM, ENCODER_NAME
 from safevla_core.safety_spec import SAFETY_SPEC
+from safevla_train.export import build_manifest
+from safevla_train.rollout import image_spec_of
+
+SHIPPED = sorted((Path(__file__).resolve().parents[2] / "models").glob("*/bundle.json"))
 
 
 @pytest.fixture()
@@ -28,8 +41,57 @@ def test_export_parity_and_manifest(small_bundle):
     assert b.safety_spec == SAFETY_SPEC
     assert (b.image.height, b.image.width, b.context_length) == (32, 32, 4)
     assert b.bundle_id.startswith("small-test@")
-    assert b.instruction_encoder["dim"] == 384
-    assert set(b.manifest["files"]) == {"policy.onnx"}
+    assert (b.instruction_encoder.name, b.instruction_encoder.dim) == (ENCODER_NAME, ENCODER_DIM)
+    assert set(b.manifest.files) == {"policy.onnx"}
+    assert (b.graph.input_names, b.graph.output_names) == (GRAPH_INPUTS, GRAPH_OUTPUTS)
+    assert b.render_size is None  # no training config, no explicit size: nothing recorded
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.parent.name)
+def test_shipped_bundles_load_and_round_trip_unchanged(path):
+    raw = json.loads(path.read_text())
+    manifest = BundleManifest.from_dict(raw)
+    assert manifest.to_dict() == raw  # lossless: the typed schema covers every field
+    b = load_bundle(path.parent)
+    assert b.render_size == (96, 96)  # recorded by their training config (no render entry)
+    assert (b.image.height, b.image.width, b.image.resize) == (64, 64, "area")
+
+
+def test_export_writes_the_image_spec_and_render_size_of_one_home(small_model):
+    env = {"config": {"env": {"nav_size": [40, 48]}}}
+    m = build_manifest(small_model, "x", training=env)
+    assert m.image == image_spec_of(small_model)
+    assert m.render == RenderSpec("nav_rgb", 40, 48) and m.render_size == (40, 48)
+    assert m.to_dict()["render"] == {"camera": "nav_rgb", "height": 40, "width": 48}
+    explicit = build_manifest(small_model, "x", training=env, render_size=(24, 32))
+    assert explicit.render_size == (24, 32)
+    assert BundleManifest.from_dict(explicit.to_dict()) == explicit
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda m: m["image"].update(height="64"), r"'image\.height' must be int, got str"),
+        (lambda m: m["image"].update(mean=[0.5, 0.5]), r"image\.mean"),
+        (lambda m: m["history"].update(context_length=True), r"'history\.context_length'"),
+        (lambda m: m["graph"]["inputs"][2].update(name="prev"), r"graph\.inputs .*'prev'"),
+        (
+            lambda m: m["graph"]["outputs"][0].pop("dtype"),
+            r"'graph\.outputs\[0\]\.dtype' is missing",
+        ),
+        (lambda m: m["instruction_encoder"].update(extra=1), r"unknown keys \['extra'\]"),
+        (lambda m: m.update(render={"camera": "nav_rgb", "height": 40}), r"'render\.width'"),
+    ],
+)
+def test_manifest_errors_name_the_bad_field(bundle_copy, edit, field):
+    m = bundle_copy / "bundle.json"
+    manifest = json.loads(m.read_text())
+    edit(manifest)
+    with pytest.raises(ManifestError, match=field):
+        BundleManifest.from_dict(manifest)
+    m.write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match=field):
+        load_bundle(bundle_copy)
 
 
 def test_tampered_graph_is_rejected(bundle_copy):

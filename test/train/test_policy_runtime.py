@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import numpy as np
+import onnx
 import pytest
 import torch
 
+from safevla_core.bundle import BundleError, sha256_file
+from safevla_core.image_preprocessing import preprocess_rgb
 from safevla_core.instruction_encoder import InstructionEncoder
-from safevla_core.policy_runtime import (
-    PolicyOutputError,
-    PolicyRuntime,
-    preprocess_rgb,
-    resolve_providers,
-)
+from safevla_core.policy_runtime import PolicyOutputError, PolicyRuntime, resolve_providers
 
 INSTR = "find an apple"
 
@@ -78,3 +79,52 @@ def test_provider_resolution():
     assert resolve_providers(["tensorrt", "cuda"])[-1] == "CPUExecutionProvider"
     with pytest.raises(ValueError, match="unknown ONNX Runtime provider"):
         resolve_providers(["tpu"])
+
+
+@pytest.fixture()
+def bundle_copy(small_bundle, tmp_path):
+    dst = tmp_path / "b"
+    shutil.copytree(small_bundle[0], dst)
+    return dst
+
+
+def _edit_manifest(folder, edit) -> None:
+    m = folder / "bundle.json"
+    manifest = json.loads(m.read_text())
+    edit(manifest)
+    m.write_text(json.dumps(manifest))
+
+
+def test_runtime_uses_the_encoder_the_manifest_names(bundle_copy, encoder):
+    _edit_manifest(bundle_copy, lambda m: m["instruction_encoder"].update(name="other-encoder"))
+    with pytest.raises(BundleError, match="needs the instruction encoder 'other-encoder'"):
+        PolicyRuntime(bundle_copy, providers=["cpu"], encoder=encoder)
+
+
+def test_runtime_loads_the_graph_the_manifest_names(bundle_copy, encoder):
+    (bundle_copy / "policy.onnx").rename(bundle_copy / "renamed.onnx")
+
+    def point_at_renamed(m):
+        m["graph"]["file"] = "renamed.onnx"
+        m["files"]["renamed.onnx"] = m["files"].pop("policy.onnx")
+
+    _edit_manifest(bundle_copy, point_at_renamed)
+    rt = PolicyRuntime(bundle_copy, providers=["cpu"], encoder=encoder)
+    assert rt.bundle.policy_path.name == "renamed.onnx"
+    assert rt.step(np.zeros((32, 32, 3), np.uint8), INSTR).cost_q.shape == (20, 5)
+
+
+def test_graph_whose_io_differs_from_its_manifest_is_refused(bundle_copy, encoder):
+    path = bundle_copy / "policy.onnx"
+    graph = onnx.load(str(path))
+    old = graph.graph.input[3].name  # "holding"
+    for node in graph.graph.node:
+        node.input[:] = ["hold" if n == old else n for n in node.input]
+    graph.graph.input[3].name = "hold"
+    onnx.save(graph, str(path))
+    digest, size = sha256_file(path), path.stat().st_size
+    _edit_manifest(
+        bundle_copy, lambda m: m["files"]["policy.onnx"].update(sha256=digest, bytes=size)
+    )
+    with pytest.raises(BundleError, match=r"graph's inputs .*'hold'"):
+        PolicyRuntime(bundle_copy, providers=["cpu"], encoder=encoder)
