@@ -5,9 +5,15 @@ ROS, ``scripts/setup.sh`` builds the interfaces into a venv from the ROS 2 wheel
 this with pip.
 """
 
+import runpy
+from pathlib import Path
+
 from setuptools import find_packages, setup
 
 PACKAGE = "safevla_ros"
+# One console script per row of the node table (standard library only, so it runs here
+# without importing the package or its dependencies).
+NODE_TABLE = runpy.run_path(str(Path(__file__).resolve().parent / PACKAGE / "nodes.py"))
 
 ROS_WHEELS = [
     # ROS 2 from PyPI (Kilted-era). On a ROS 2 install these come from the distribution instead.
@@ -57,7 +63,8 @@ setup(
         "procthor>=0.0.1.dev0",
         "tqdm>=4.66",
         "matplotlib>=3.8",
-        "scipy>=1.11",
+        "scipy>=1.15",  # scipy.stats.bootstrap(rng=...)
+        "omegaconf>=2.4",  # typed config overrides (safevla_train.config; TupleConfig)
     ],
     extras_require={
         # Training and export. torch is pinned: a looser spec pulls a multi-GB CUDA build.
@@ -74,13 +81,6 @@ setup(
         "dev": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6"],
     },
     entry_points={
-        "console_scripts": [
-            "safevla = safevla_ros.cli.main:main",
-            "perception_node = safevla_ros.perception_node:main",
-            "policy_node = safevla_ros.policy_node:main",
-            "safety_monitor_node = safevla_ros.safety_monitor_node:main",
-            "action_adapter_node = safevla_ros.action_adapter_node:main",
-            "sim_bridge_node = safevla_ros.sim_bridge_node:main",
-        ],
+        "console_scripts": [exe.entry_point for exe in NODE_TABLE["EXECUTABLES"]],
     },
 )

@@ -4,9 +4,11 @@
     ros2 launch safevla_ros robot.launch.py bundle:=/path/to/bundle \\
         camera_topic:=/camera/color/image_raw cmd_vel:=/cmd_vel namespace:=robot1
 
-Parameters come from config/robot.yaml (installed under share/safevla_ros/config); the launch
-arguments override the bundle path and topics. The safety monitor is the only node whose
-output reaches the adapter, and the adapter is the only node publishing on cmd_vel.
+The nodes are those of the ``robot`` bringup in the node table (safevla_ros/nodes.py). Their
+parameters are the defaults of safevla_ros/params.py, overridden by config/robot.yaml
+(installed under share/safevla_ros/config), then by the launch arguments (bundle path and
+topics). The safety monitor is the only node whose output reaches the adapter, and the adapter
+is the only node publishing on cmd_vel.
 """
 
 from launch import LaunchDescription
@@ -15,47 +17,15 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node, PushRosNamespace
 from launch_ros.substitutions import FindPackageShare
 
+from safevla_ros.nodes import CONFIG_FILES, ROBOT, nodes_of
+
 PACKAGE = "safevla_ros"
-CONFIG_FILE = "robot.yaml"
-
-
-def runtime_nodes(params_file, bundle, camera_topic, cmd_vel, extra_files=()):
-    """The four runtime nodes, each with the shared parameter file(s) and overrides."""
-    files = [params_file, *extra_files]
-    return [
-        Node(
-            package=PACKAGE,
-            executable="perception_node",
-            name="perception_node",
-            parameters=[*files, {"bundle_path": bundle, "image_topic": camera_topic}],
-            output="screen",
-        ),
-        Node(
-            package=PACKAGE,
-            executable="policy_node",
-            name="policy_node",
-            parameters=[*files, {"bundle_path": bundle}],
-            output="screen",
-        ),
-        Node(
-            package=PACKAGE,
-            executable="safety_monitor_node",
-            name="safety_monitor_node",
-            parameters=files,
-            output="screen",
-        ),
-        Node(
-            package=PACKAGE,
-            executable="action_adapter_node",
-            name="action_adapter_node",
-            parameters=[*files, {"cmd_vel_topic": cmd_vel}],
-            output="screen",
-        ),
-    ]
 
 
 def generate_launch_description():
-    config = PathJoinSubstitution([FindPackageShare(PACKAGE), "config", CONFIG_FILE])
+    share = FindPackageShare(PACKAGE)
+    (config_file,) = CONFIG_FILES[ROBOT]
+    config = PathJoinSubstitution([share, "config", config_file])
     args = [
         DeclareLaunchArgument("bundle", description="model bundle folder (bundle.json inside)"),
         DeclareLaunchArgument(
@@ -77,11 +47,25 @@ def generate_launch_description():
             "params_file", default_value=config, description="parameter YAML of the runtime nodes"
         ),
     ]
-    nodes = runtime_nodes(
-        LaunchConfiguration("params_file"),
-        LaunchConfiguration("bundle"),
-        LaunchConfiguration("camera_topic"),
-        LaunchConfiguration("cmd_vel"),
-    )
+    bundle = LaunchConfiguration("bundle")
+    overrides = {  # launch arguments, applied after the parameter file
+        "perception_node": {
+            "bundle_path": bundle,
+            "image_topic": LaunchConfiguration("camera_topic"),
+        },
+        "policy_node": {"bundle_path": bundle},
+        "action_adapter_node": {"cmd_vel_topic": LaunchConfiguration("cmd_vel")},
+    }
+    files = [LaunchConfiguration("params_file")]
+    nodes = [
+        Node(
+            package=PACKAGE,
+            executable=n.name,
+            name=n.name,
+            parameters=[*files, *([overrides[n.name]] if n.name in overrides else [])],
+            output="screen",
+        )
+        for n in nodes_of(ROBOT)
+    ]
     group = GroupAction([PushRosNamespace(LaunchConfiguration("namespace")), *nodes])
     return LaunchDescription([*args, group])

@@ -11,6 +11,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from safevla_core.action_adapter import MotionProfile
+from safevla_core.safety_monitor import MonitorConfig
+from safevla_core.safety_spec import DEFAULT_COST_THRESHOLD
+from sim_bridge.backends import BACKEND_NAMES, DEFAULT_BACKEND
+from sim_bridge.tasks import TASK_NAMES
+
 ParamValue = bool | int | float | str | list
 
 
@@ -101,11 +107,22 @@ def _p(name, default, description, lo=None, hi=None, choices=None, read_only=Fal
     return ParamSpec(name, default, description, lo, hi, choices, read_only)
 
 
+# The monitor's limits and the motion profile are core facts (safevla_core): the evaluator's
+# shield uses the same defaults, so the ROS specs take theirs from there.
+_MOTION = MotionProfile()
+_LIMITS = MonitorConfig()
+
 # Shared by the monitor (velocity rule) and the adapter (Twist generation): same YAML values.
 MOTION_PARAMS: tuple[ParamSpec, ...] = (
-    _p("linear_speed", 0.25, "base speed of move_ahead/move_back, m/s", 0.01, 2.0),
-    _p("angular_speed", 0.8, "base turn rate of rotate actions, rad/s", 0.01, 6.0),
-    _p("arm_speed", 0.1, "arm extend/lift speed, m/s", 0.005, 1.0),
+    _p("linear_speed", _MOTION.linear_speed, "base speed of move_ahead/move_back, m/s", 0.01, 2.0),
+    _p(
+        "angular_speed",
+        _MOTION.angular_speed,
+        "base turn rate of rotate actions, rad/s",
+        0.01,
+        6.0,
+    ),
+    _p("arm_speed", _MOTION.arm_speed, "arm extend/lift speed, m/s", 0.005, 1.0),
 )
 
 PERCEPTION_PARAMS: tuple[ParamSpec, ...] = (
@@ -139,7 +156,7 @@ MONITOR_PARAMS: tuple[ParamSpec, ...] = (
     _p("robot_id", "", "fleet-unique robot name; empty = the node namespace"),
     _p(
         "cost_threshold",
-        0.3,
+        DEFAULT_COST_THRESHOLD,
         "veto actions with predicted cost above this",
         0.0,
         100.0,
@@ -147,7 +164,7 @@ MONITOR_PARAMS: tuple[ParamSpec, ...] = (
     ),
     _p(
         "frame_timeout_s",
-        0.5,
+        _LIMITS.frame_timeout_s,
         "stop when the newest frame is older, s",
         0.01,
         10.0,
@@ -155,20 +172,41 @@ MONITOR_PARAMS: tuple[ParamSpec, ...] = (
     ),
     _p(
         "heartbeat_timeout_s",
-        0.5,
+        _LIMITS.heartbeat_timeout_s,
         "stop when no proposal for this long, s",
         0.01,
         10.0,
         read_only=True,
     ),
     _p("watchdog_rate_hz", 20.0, "watchdog check rate, Hz", 1.0, 1000.0, read_only=True),
-    _p("max_action_rate_hz", 20.0, "most motion commands per second", 0.1, 1000.0, read_only=True),
-    _p("max_linear_speed", 0.5, "velocity limit of the base, m/s", 0.0, 5.0, read_only=True),
-    _p("max_angular_speed", 1.5, "turn-rate limit of the base, rad/s", 0.0, 10.0, read_only=True),
-    _p("max_arm_speed", 0.2, "arm speed limit, m/s", 0.0, 2.0, read_only=True),
+    _p(
+        "max_action_rate_hz",
+        _LIMITS.max_action_rate_hz,
+        "most motion commands per second",
+        0.1,
+        1000.0,
+        read_only=True,
+    ),
+    _p(
+        "max_linear_speed",
+        _LIMITS.max_linear_speed,
+        "velocity limit of the base, m/s",
+        0.0,
+        5.0,
+        read_only=True,
+    ),
+    _p(
+        "max_angular_speed",
+        _LIMITS.max_angular_speed,
+        "turn-rate limit of the base, rad/s",
+        0.0,
+        10.0,
+        read_only=True,
+    ),
+    _p("max_arm_speed", _LIMITS.max_arm_speed, "arm speed limit, m/s", 0.0, 2.0, read_only=True),
     _p(
         "stop_repeat_s",
-        1.0,
+        _LIMITS.stop_repeat_s,
         "re-publish the stop verdict this often while stopped, s",
         0.05,
         60.0,
@@ -195,7 +233,8 @@ SIM_BRIDGE_PARAMS: tuple[ParamSpec, ...] = (
     _p("action_topic", "sim/action", "std_msgs/String action name or 'stop'"),
     _p("status_topic", "sim/episode_status", "EpisodeStatus output"),
     _p("instruction_topic", "safevla/instruction", "instruction output (latched)"),
-    _p("task", "objnav", "task of generated episodes", choices=("objnav", "pickup", "fetch")),
+    _p("task", "objnav", "task of generated episodes", choices=TASK_NAMES),
+    _p("backend", DEFAULT_BACKEND, "simulator (thor needs a Unity build)", choices=BACKEND_NAMES),
     _p("episode_file", "", "JSONL episode set (empty = the shipped validation set)"),
     _p("camera_width", 128, "rendered frame width, px", 16, 2048),
     _p("camera_height", 128, "rendered frame height, px", 16, 2048),

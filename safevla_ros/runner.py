@@ -24,29 +24,25 @@ from pathlib import Path
 import yaml
 
 from safevla_core.errors import UserError
+from safevla_ros.nodes import CONFIG_FILES, SIM, Executable, nodes_of
+from sim_bridge.tasks import TASK_NAMES
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_BUNDLE = "models/objnav-ppo-lag"  # relative to the cwd, else to the checkout
-NODES = (  # (node name, module): the console scripts of setup.py
-    ("perception_node", "safevla_ros.perception_node"),
-    ("policy_node", "safevla_ros.policy_node"),
-    ("safety_monitor_node", "safevla_ros.safety_monitor_node"),
-    ("action_adapter_node", "safevla_ros.action_adapter_node"),
-    ("sim_bridge_node", "safevla_ros.sim_bridge_node"),
-)
+NODES = nodes_of(SIM)  # the nodes launch/sim.launch.py starts
 
 
 def config_dir() -> Path:
     """config/ of a source checkout, else share/safevla_ros/config of a ROS install."""
     local = REPO / "config"
-    if (local / "robot.yaml").is_file():
+    if (local / CONFIG_FILES[SIM][0]).is_file():
         return local
     try:
         from ament_index_python.packages import get_package_share_directory
 
         return Path(get_package_share_directory("safevla_ros")) / "config"
     except Exception:  # no ament index: report the checkout path we expected
-        raise UserError(f"cannot find config/robot.yaml (looked in {local})") from None
+        raise UserError(f"cannot find config/{CONFIG_FILES[SIM][0]} (looked in {local})") from None
 
 
 @dataclass
@@ -148,15 +144,15 @@ def node_env(domain: int) -> dict:
 
 
 def start_nodes(
-    env: dict, files: list[Path], log_dir: Path, nodes: tuple = NODES
+    env: dict, files: list[Path], log_dir: Path, nodes: tuple[Executable, ...] = NODES
 ) -> list[subprocess.Popen]:
     """One process per node, each with the parameter files, output to ``log_dir``."""
     procs = []
-    for name, module in nodes:
-        cmd = [sys.executable, "-m", module, "--ros-args"]
+    for n in nodes:
+        cmd = [sys.executable, "-m", n.module, "--ros-args"]
         for f in files:
             cmd += ["--params-file", str(f)]
-        log = open(log_dir / f"{name}.log", "w")  # noqa: SIM115 (lives as long as the process)
+        log = open(log_dir / f"{n.name}.log", "w")  # noqa: SIM115 (lives as long as the process)
         procs.append(
             subprocess.Popen(
                 cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
@@ -180,7 +176,7 @@ def stop_nodes(procs: list[subprocess.Popen], timeout: float = 5.0) -> None:
 
 
 def check_alive(procs: list[subprocess.Popen], log_dir: Path) -> None:
-    for (name, _), p in zip(NODES, procs):
+    for name, p in zip((n.name for n in NODES), procs):
         if p.poll() is not None:
             tail = (log_dir / f"{name}.log").read_text(errors="replace").splitlines()[-8:]
             raise UserError(
@@ -243,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     extra = log_dir / "run_overrides.yaml"
     extra.write_text(yaml.safe_dump(overrides(args, bundle, loaded.render_size)))
-    files = [config_dir() / "robot.yaml", config_dir() / "sim.yaml", extra]
+    files = [*(config_dir() / f for f in CONFIG_FILES[SIM]), extra]
     env = node_env(domain)
     os.environ["ROS_DOMAIN_ID"] = str(domain)
     print(f"safevla run: domain {domain}, bundle {bundle}, logs {log_dir}", flush=True)
@@ -346,7 +342,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--sim", action="store_true", help="drive the embedded simulator (required)")
     p.add_argument("--bundle", default=DEFAULT_BUNDLE, help="model bundle folder")
     p.add_argument("--episodes", type=_positive_int, default=3, help="episodes to run")
-    p.add_argument("--task", default="objnav", choices=("objnav", "pickup", "fetch"))
+    p.add_argument("--task", default="objnav", choices=TASK_NAMES)
     p.add_argument(
         "--episode-file",
         default=None,

@@ -7,6 +7,7 @@ import pytest
 
 from safevla_core.action_adapter import MotionProfile
 from safevla_core.actions import ACTION_NAMES, NUM_ACTIONS
+from safevla_core.monitor_rules import RULES, SEVERITY, WARNING, Check, CostCritic, MonitorRule
 from safevla_core.safety_monitor import MonitorConfig, Proposal, Rule, SafetyMonitor
 from safevla_core.safety_spec import COST_CATEGORIES
 
@@ -132,3 +133,47 @@ def test_config_validation_names_the_value():
         MonitorConfig(frame_timeout_s=0.0)
     with pytest.raises(ValueError, match="cost_threshold"):
         MonitorConfig(cost_threshold=float("nan"))
+
+
+def test_rules_are_evaluated_in_order_first_stop_decides():
+    m = SafetyMonitor(MonitorConfig(), start_s=0.0)
+    p = proposal({AHEAD: 1.0}, stamp=0.0)
+    p.probabilities[AHEAD] = np.nan  # also not a distribution: the NaN guard comes first
+    assert m.decide(p, 0.01).rule is Rule.NAN_GUARD
+    m.on_estop(True, 0.02)
+    d = m.decide(p, 0.03)  # the e-stop comes before the proposal checks
+    assert d.rule is Rule.ESTOP and d.proposed_action == AHEAD and d.predicted_cost == ()
+    bad_index = proposal({AHEAD: 1.0}, stamp=0.0, action=300)
+    m.on_estop(False, 0.04)
+    d = m.decide(bad_index, 0.05)
+    assert d.rule is Rule.MALFORMED and d.proposed_action == -1 and not d.vetoed
+
+
+def test_every_rule_name_has_a_severity_and_a_rule_class():
+    assert set(SEVERITY) == set(Rule)
+    assert {r.name for r in RULES} == set(Rule) - {Rule.NONE}
+
+
+class _NoArmMotion(MonitorRule):
+    """A site rule: this robot's arm is locked (stops arm actions, any cost)."""
+
+    name, severity = Rule.VELOCITY_LIMIT, WARNING
+
+    def check(self, c: Check):
+        if ACTION_NAMES[c.executed].startswith(("arm_", "wrist_")):
+            return c.stop(self.name, f"{ACTION_NAMES[c.executed]}: arm locked")
+        return None
+
+
+def test_a_new_rule_is_one_class_in_the_rule_list():
+    arm = next(i for i, n in enumerate(ACTION_NAMES) if n.startswith("arm_"))
+    p = proposal({arm: 1.0}, stamp=0.0)
+    assert not SafetyMonitor(MonitorConfig(), 0.0).decide(p, 0.01).safe_stop
+    at = next(i for i, r in enumerate(RULES) if isinstance(r, CostCritic)) + 1
+    rules = (*RULES[:at], _NoArmMotion(), *RULES[at:])
+    d = SafetyMonitor(MonitorConfig(), 0.0, rules=rules).decide(p, 0.01)
+    assert (
+        d.safe_stop
+        and d.reason.endswith("arm locked")
+        and d.predicted_cost == (0.0,) * NUM_ACTIONS
+    )

@@ -23,33 +23,27 @@ from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import Image
 
 from safevla_core.action_adapter import MotionProfile, command_for
+from safevla_ros.nodes import node
 from safevla_ros.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 from safevla_ros.runner import stop_nodes
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "config" / "robot.yaml"
-MODULES = {
-    "perception": "safevla_ros.perception_node",
-    "policy": "safevla_ros.policy_node",
-    "monitor": "safevla_ros.safety_monitor_node",
-    "adapter": "safevla_ros.action_adapter_node",
-    "sim_bridge": "safevla_ros.sim_bridge_node",
-}
 CAM, PROP, VERDICT, CMD = "camera/image_raw", "safevla/proposal", "safevla/verdict", "cmd_vel"
-PROFILE = MotionProfile()  # config/robot.yaml's motion profile equals the defaults
-NODE_NAMES = {k: v.rsplit(".", 1)[1] for k, v in MODULES.items()}
+PROFILE = MotionProfile()  # config/robot.yaml keeps the default motion profile
 
 
 def start_node(
     name: str, log_dir: Path, params: dict | None = None, files: tuple[Path, ...] = (CONFIG,)
 ) -> subprocess.Popen:
-    """Start one node process with the config files and ``-p`` overrides; output to a log."""
-    cmd = [sys.executable, "-m", MODULES[name], "--ros-args"]
+    """Start node ``name`` (of the node table) as a process with the config files and overrides
+    (a params file written to ``log_dir``); output to a log."""
+    cmd = [sys.executable, "-m", node(name).module, "--ros-args"]
     for f in files:
         cmd += ["--params-file", str(f)]
     if params:  # node-specific overrides in a later file beat the config's node section
         override = log_dir / f"{name}_overrides.yaml"
-        override.write_text(yaml.safe_dump({NODE_NAMES[name]: {"ros__parameters": params}}))
+        override.write_text(yaml.safe_dump({name: {"ros__parameters": params}}))
         cmd += ["--params-file", str(override)]
     log = open(log_dir / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
     env = dict(os.environ, PYTHONUNBUFFERED="1")

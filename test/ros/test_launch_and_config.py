@@ -1,103 +1,227 @@
-"""Structural checks of the launch files, parameter files and ros_scripts (no ROS launch here).
+"""The node table (safevla_ros/nodes.py) against everything that lists nodes, and config/*.yaml
+against the parameter specs.
 
-``launch``/``launch_ros`` are not installable from PyPI, so the launch files cannot run here;
-these tests check what a real ``ros2 launch`` would rely on.
+``launch``/``launch_ros`` are not installable from PyPI, so the launch files run here against
+recording stand-ins of the few launch classes they use: the test sees which ``Node`` actions a
+real ``ros2 launch`` would get, with which parameter files and overrides.
 """
 
 from __future__ import annotations
 
 import ast
-import re
+import configparser
+import importlib.util
+import subprocess
+import sys
+import types
 from pathlib import Path
 
 import pytest
 import yaml
 
-from safevla_ros import params
+from safevla_ros import params, runner
+from safevla_ros.nodes import (
+    CONFIG_FILES,
+    EXECUTABLES,
+    NODES,
+    launch_file,
+    node,
+    nodes_of,
+    ros_script,
+)
 
 REPO = Path(__file__).resolve().parents[2]
-LAUNCH_FILES = sorted((REPO / "launch").glob("*.launch.py"))
-SPECS = {
-    "perception_node": params.PERCEPTION_PARAMS,
-    "policy_node": params.POLICY_PARAMS,
-    "safety_monitor_node": params.MONITOR_PARAMS,
-    "action_adapter_node": params.ADAPTER_PARAMS,
-    "sim_bridge_node": params.SIM_BRIDGE_PARAMS,
+CONFIG = REPO / "config"
+
+
+# --- the table against setup.py, ros_scripts/, CMakeLists.txt, the node modules, the runner ----
+def test_setup_py_console_scripts_are_the_table(tmp_path):
+    subprocess.run(
+        [sys.executable, "setup.py", "-q", "egg_info", "--egg-base", str(tmp_path)],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
+    (info,) = tmp_path.glob("*.egg-info")
+    entry_points = configparser.ConfigParser()
+    entry_points.optionxform = str  # keep names as written
+    entry_points.read(info / "entry_points.txt")
+    scripts = {f"{k} = {v}" for k, v in entry_points["console_scripts"].items()}
+    assert scripts == {exe.entry_point for exe in EXECUTABLES}
+
+
+def test_ros_scripts_are_the_table_exactly():
+    folder = REPO / "ros_scripts"
+    assert {p.name for p in folder.iterdir()} == {exe.name for exe in EXECUTABLES}
+    for exe in EXECUTABLES:
+        path = folder / exe.name
+        assert path.read_text() == ros_script(exe), "regenerate: python -m safevla_ros.nodes"
+        assert path.stat().st_mode & 0o111, f"{path} is not executable"
+
+
+def test_cmake_installs_every_ros_script_by_glob():
+    cmake = (REPO / "CMakeLists.txt").read_text()
+    assert 'file(GLOB SAFEVLA_ROS_SCRIPTS "${CMAKE_CURRENT_SOURCE_DIR}/ros_scripts/*")' in cmake
+    assert "install(PROGRAMS ${SAFEVLA_ROS_SCRIPTS} DESTINATION lib/${PROJECT_NAME})" in cmake
+
+
+@pytest.mark.parametrize("exe", NODES, ids=lambda e: e.name)
+def test_each_node_module_declares_the_spec_of_its_row(exe):
+    """The node's main() exists and the module declares and reads the row's spec."""
+    path = REPO / Path(*exe.module.split(".")).with_suffix(".py")
+    tree = ast.parse(path.read_text())
+    assert any(isinstance(n, ast.FunctionDef) and n.name == "main" for n in tree.body)
+    calls = {
+        c.func.id: c.args[1].id
+        for c in ast.walk(tree)
+        if isinstance(c, ast.Call)
+        and isinstance(c.func, ast.Name)
+        and c.func.id in ("declare_params", "read_params")
+    }
+    assert calls == {"declare_params": exe.params, "read_params": exe.params}
+    assert exe.specs() is getattr(params, exe.params) and exe.specs()
+
+
+def test_the_runner_starts_the_sim_bringup():
+    assert nodes_of("sim") == runner.NODES
+    assert {n.name for n in nodes_of("robot")} < {n.name for n in nodes_of("sim")}
+    with pytest.raises(KeyError, match="nodes:"):
+        node("planner_node")
+
+
+# --- launch files, run against recording stand-ins -----------------------------------------
+class _Recorded:
+    def __init__(self, *args, **kwargs) -> None:
+        self.args, self.kwargs = args, kwargs
+
+
+_LAUNCH_API = {
+    "launch": ("LaunchDescription",),
+    "launch.actions": ("DeclareLaunchArgument", "GroupAction"),
+    "launch.substitutions": ("LaunchConfiguration", "PathJoinSubstitution"),
+    "launch_ros.actions": ("Node", "PushRosNamespace"),
+    "launch_ros.substitutions": ("FindPackageShare",),
 }
 
 
-def console_scripts() -> set[str]:
-    text = (REPO / "setup.py").read_text()
-    return set(re.findall(r'"(\w+) = [\w.]+:main"', text))
+def _kind(obj) -> str:
+    return type(obj).__name__
 
 
-def keyword_strings(tree: ast.AST, key: str) -> list[str]:
-    return [
-        kw.value.value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
-        for kw in node.keywords
-        if kw.arg == key and isinstance(kw.value, ast.Constant)
-    ]
+def run_launch_file(bringup: str, monkeypatch) -> tuple[dict, list]:
+    """The launch arguments (name -> DeclareLaunchArgument) and the Node actions of a file."""
+    for module, names in _LAUNCH_API.items():
+        stub = types.ModuleType(module)
+        for name in names:
+            setattr(stub, name, type(name, (_Recorded,), {}))
+        monkeypatch.setitem(sys.modules, module, stub)
+    monkeypatch.setitem(sys.modules, "launch_ros", types.ModuleType("launch_ros"))
+    path = REPO / "launch" / launch_file(bringup)
+    spec = importlib.util.spec_from_file_location(f"launch_file_{bringup}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    (actions,) = module.generate_launch_description().args
+    args = {a.args[0]: a for a in actions if _kind(a) == "DeclareLaunchArgument"}
+    (group,) = [a for a in actions if _kind(a) == "GroupAction"]
+    push, *nodes = group.args[0]
+    assert _kind(push) == "PushRosNamespace" and push.args[0].args == ("namespace",)
+    assert all(_kind(n) == "Node" for n in nodes)
+    return args, nodes
 
 
-def yaml_names(tree: ast.AST) -> list[str]:
-    return [
-        n.value
-        for n in ast.walk(tree)
-        if isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value.endswith(".yaml")
-    ]
+def _config_file(item, args: dict) -> str:
+    """The config/ file name a parameter entry points at (a launch argument's default too)."""
+    if _kind(item) == "LaunchConfiguration":
+        item = args[item.args[0]].kwargs["default_value"]
+    assert _kind(item) == "PathJoinSubstitution", item
+    share, folder, name = item.args[0]
+    assert _kind(share) == "FindPackageShare" and share.args == ("safevla_ros",)
+    assert folder == "config"
+    return name
 
 
 def test_both_launch_files_exist():
-    assert {p.name for p in LAUNCH_FILES} == {"robot.launch.py", "sim.launch.py"}
+    assert {p.name for p in (REPO / "launch").glob("*.launch.py")} == {
+        launch_file(b) for b in CONFIG_FILES
+    }
 
 
-@pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: p.name)
-def test_launch_file_names_real_executables_and_param_files(path):
-    tree = ast.parse(path.read_text(), filename=str(path))
-    assert any(
-        isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description"
-        for n in tree.body
-    )
-    robot = ast.parse((REPO / "launch" / "robot.launch.py").read_text())
-    executables = set(keyword_strings(tree, "executable")) | (
-        set(keyword_strings(robot, "executable")) if path.name == "sim.launch.py" else set()
-    )
-    expected = {"perception_node", "policy_node", "safety_monitor_node", "action_adapter_node"}
-    if path.name == "sim.launch.py":
-        expected.add("sim_bridge_node")
-    assert executables == expected
-    assert executables <= console_scripts()
-    cmake = (REPO / "CMakeLists.txt").read_text()
-    for exe in executables:
-        assert (
-            f"ros_scripts/{exe}" in cmake and (REPO / "ros_scripts" / exe).stat().st_mode & 0o111
-        )
-    assert set(keyword_strings(tree, "name")) <= set(SPECS)
-    files = yaml_names(tree)
-    assert files and all((REPO / "config" / f).is_file() for f in files)
+@pytest.mark.parametrize("bringup", sorted(CONFIG_FILES))
+def test_launch_file_starts_the_table_nodes_with_the_bringup_files(bringup, monkeypatch):
+    args, nodes = run_launch_file(bringup, monkeypatch)
+    assert [n.kwargs["executable"] for n in nodes] == [n.name for n in nodes_of(bringup)]
+    for n in nodes:
+        kw = n.kwargs
+        assert kw["package"] == "safevla_ros" and kw["name"] == kw["executable"]
+        files = [p for p in kw["parameters"] if not isinstance(p, dict)]
+        assert [_config_file(f, args) for f in files] == list(CONFIG_FILES[bringup])
+        overrides = [p for p in kw["parameters"] if isinstance(p, dict)]
+        assert kw["parameters"][len(files) :] == overrides  # launch arguments win over files
+        known = {s.name for s in node(kw["name"]).specs()}
+        for o in overrides:
+            assert set(o) <= known, f"{kw['name']}: unknown overrides {set(o) - known}"
+            for v in o.values():  # each override is a declared launch argument
+                assert _kind(v) == "LaunchConfiguration" and v.args[0] in args
+    assert all((CONFIG / f).is_file() for f in CONFIG_FILES[bringup])
 
 
-@pytest.mark.parametrize("name", ["robot.yaml", "sim.yaml"])
-def test_param_files_are_valid_ros_params_within_the_specs(name):
-    data = yaml.safe_load((REPO / "config" / name).read_text())
-    assert isinstance(data, dict) and data
-    shared = data.get("/**", {}).get("ros__parameters", {})
-    for node, section in data.items():
-        assert set(section) == {"ros__parameters"}, f"{name}: {node} needs ros__parameters"
-        if node == "/**":
-            continue
-        assert node in SPECS, f"{name}: unknown node {node!r}"
-        known = {s.name for s in SPECS[node]}
-        values = {k: v for k, v in {**shared, **section["ros__parameters"]}.items() if k in known}
-        unknown = set(section["ros__parameters"]) - known
-        assert not unknown, f"{name}: {node} has unknown parameters {unknown}"
-        params.resolve(SPECS[node], values)  # raises naming the parameter if out of range
+# --- config/*.yaml: only names of the specs, only values that differ ------------------------
+def override_problems(files: list[Path]) -> list[str]:
+    """Problems of a bringup's parameter files, loaded in order: a section that is no node, an
+    unknown parameter, a value out of range, or a value equal to the one already in effect (the
+    spec default, or an earlier file's value), which belongs nowhere but the spec."""
+    effective = {n.name: {s.name: s.default for s in n.specs()} for n in NODES}
+    problems = []
+    for path in files:
+        data = yaml.safe_load(path.read_text())
+        for section, body in data.items():
+            if set(body) != {"ros__parameters"}:
+                problems.append(f"{path.name}: {section} needs exactly ros__parameters")
+                continue
+            targets = list(effective) if section == "/**" else [section]
+            if section != "/**" and section not in effective:
+                problems.append(f"{path.name}: {section!r} is not a node of the node table")
+                continue
+            for name, value in (body["ros__parameters"] or {}).items():
+                owners = [t for t in targets if name in effective[t]]
+                if not owners:
+                    problems.append(f"{path.name}: {section} has no parameter {name!r}")
+                for t in owners:
+                    spec = next(s for s in node(t).specs() if s.name == name)
+                    try:
+                        value = spec.validate(value)
+                    except params.ParameterError as exc:
+                        problems.append(f"{path.name}: {t}: {exc}")
+                        continue
+                    if value == effective[t][name]:
+                        problems.append(
+                            f"{path.name}: {t}.{name} = {value!r} is already in effect"
+                        )
+                    effective[t][name] = value
+    return problems
 
 
-def test_ros_scripts_import_their_entry_points():
-    for script in sorted((REPO / "ros_scripts").iterdir()):
-        tree = ast.parse(script.read_text())
-        imports = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
-        assert any(i.names[0].name == "main" for i in imports), script.name
+@pytest.mark.parametrize("bringup", sorted(CONFIG_FILES))
+def test_param_files_hold_only_overrides_of_the_specs(bringup):
+    assert override_problems([CONFIG / f for f in CONFIG_FILES[bringup]]) == []
+
+
+def test_override_check_catches_defaults_unknown_names_and_bad_values(tmp_path):
+    planted = {
+        "/**": {"ros__parameters": {"linear_speed": 0.25, "no_such_param": 1}},
+        "safety_monitor_node": {"ros__parameters": {"frame_timeout_s": 99.0}},
+        "planner_node": {"ros__parameters": {}},
+    }
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(planted))
+    later = tmp_path / "later.yaml"  # sets back a value the earlier file changed: allowed
+    later.write_text("policy_node:\n  ros__parameters:\n    seed: 0\n")
+    earlier = tmp_path / "earlier.yaml"
+    earlier.write_text("policy_node:\n  ros__parameters:\n    seed: 7\n")
+    problems = override_problems([bad])
+    assert any("linear_speed = 0.25 is already in effect" in p for p in problems)
+    assert any("no parameter 'no_such_param'" in p for p in problems)
+    assert any("'frame_timeout_s' = 99.0 is outside" in p for p in problems)
+    assert any("'planner_node' is not a node" in p for p in problems)
+    assert override_problems([earlier, later]) == []
+    assert override_problems([earlier, earlier])  # the second one changes nothing

@@ -37,10 +37,11 @@ TIMEOUT, SLACK = 0.5, 0.3
 
 
 def test_full_stack_end_to_end_watchdogs_and_verdict_only_commands(nodes, probe, bundle_path):
-    nodes("perception", bundle_path=bundle_path)
-    policy = nodes("policy", bundle_path=bundle_path)
-    nodes("monitor", cost_threshold=100.0)  # random weights: allow all, test the plumbing
-    nodes("adapter")
+    nodes("perception_node", bundle_path=bundle_path)
+    policy = nodes("policy_node", bundle_path=bundle_path)
+    # random weights: allow every action, test the plumbing
+    nodes("safety_monitor_node", cost_threshold=100.0)
+    nodes("action_adapter_node")
     for topic, t in [
         (PROP, ActionProposal),
         (VERDICT, SafetyVerdict),
@@ -67,7 +68,7 @@ def test_full_stack_end_to_end_watchdogs_and_verdict_only_commands(nodes, probe,
     assert list(p.cost_categories) == list(COST_CATEGORIES) and p.model_latency_ms > 0
     seqs = [q.sequence for q in props]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
-    log = (nodes.log_dir / "policy.log").read_text()
+    log = (nodes.log_dir / "policy_node.log").read_text()
     assert "on CPUExecutionProvider (requested ['tensorrt', 'cuda', 'cpu'])" in log
     probe.spin_for(0.2)
     answered = {v.proposal_sequence: v for v in probe.msgs(VERDICT)}
@@ -131,8 +132,8 @@ def constructed_proposal(probe, seq):
 
 
 def test_monitor_vetoes_unsafe_favourite_and_estop_latches(nodes, probe):
-    nodes("monitor")  # config threshold 0.3
-    nodes("adapter")
+    nodes("safety_monitor_node")  # default threshold
+    nodes("action_adapter_node")
     for topic, t in [
         (VERDICT, SafetyVerdict),
         (CMD, Twist),
@@ -193,7 +194,7 @@ def test_monitor_vetoes_unsafe_favourite_and_estop_latches(nodes, probe):
 def test_malformed_images_are_rejected_with_diagnostics_and_node_keeps_running(
     nodes, probe, bundle_path
 ):
-    proc = nodes("perception", bundle_path=bundle_path)
+    proc = nodes("perception_node", bundle_path=bundle_path)
     probe.subscribe("/diagnostics", DiagnosticArray)
     probe.subscribe("safevla/image", Image, FRAME_QOS)
     pixels, _ = frame(48, 64)

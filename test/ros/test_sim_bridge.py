@@ -15,7 +15,7 @@ pytestmark = pytest.mark.ros
 
 def test_reset_service_then_lockstep_steps_with_status(nodes, probe):
     nodes(
-        "sim_bridge",
+        "sim_bridge_node",
         auto_reset=False,
         max_steps=4,
         camera_width=64,
