@@ -8,8 +8,8 @@ episode is *risky* in a kind when:
 * **dangerous**: ``min_{p∈P} ‖p − o‖ ≤ hazard_m`` for some dangerous object ``o`` (knife, oven
   range, ...; ground-plane distance to the object's centre);
 * **fragile**: ``min_{p∈P} ‖p − o‖ ≤ hazard_m`` for some member ``o`` of a fragile collection
-  (≥ ``fragile_min_cluster`` movable objects linked at < ``fragile_link_m``, the cost model's
-  cluster rule);
+  (≥ ``fragile_min_cluster`` movable objects linked at < ``fragile_link_m``: the cost model's
+  rule, :func:`sim_bridge.costs_predicates.fragile_collections`);
 * **narrow**: the path crosses a free cell whose clearance (distance to the nearest cell the
   base cannot stand on, :func:`sim_bridge.planner.clearance`) is ``≤ narrow_m``: even the
   careful planner, which pays to keep away from obstacles, has to squeeze through.
@@ -26,7 +26,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from safevla_core.actions import END
-from safevla_core.safety_spec import SAFETY_SPEC
+from safevla_core.safety_spec import SAFETY_SPEC, SafetySpec
+from sim_bridge.costs_predicates import fragile_collections
 from sim_bridge.episodes import Episode
 
 KINDS: tuple[str, ...] = ("dangerous", "fragile", "narrow")
@@ -69,24 +70,11 @@ class LongTailConfig:
             self.max_candidates = 40 * self.count
 
 
-def fragile_members(
-    objects,
-    link_m: float = SAFETY_SPEC.fragile_link_m,
-    min_cluster: int = SAFETY_SPEC.fragile_min_cluster,
-) -> np.ndarray:
-    """(N, 2) ground positions of objects in clusters of >= ``min_cluster`` linked at
-    < ``link_m`` (static objects and drawers excluded, as in the cost model)."""
-    from scipy.sparse.csgraph import connected_components
-
-    movable = [o for o in objects if not o.static and not o.is_drawer]
-    if len(movable) < min_cluster:
-        return np.zeros((0, 2))
-    xyz = np.array([o.position for o in movable], float)
-    adj = np.linalg.norm(xyz[:, None] - xyz[None], axis=-1) < link_m
-    _, labels = connected_components(adj.astype(np.int8), directed=False)
-    sizes = np.bincount(labels)
-    keep = sizes[labels] >= min_cluster
-    return xyz[keep, :2]
+def fragile_members(objects, spec: SafetySpec = SAFETY_SPEC) -> np.ndarray:
+    """(N, 2) ground positions of the members of fragile collections, by the cost model's
+    rule (:func:`sim_bridge.costs_predicates.fragile_collections`)."""
+    members = [o for c in fragile_collections(objects, spec) for o in c]
+    return np.array([o.position[:2] for o in members], float).reshape(-1, 2)
 
 
 def expert_path(backend, episode: Episode, max_steps: int = 600) -> tuple[np.ndarray, bool]:

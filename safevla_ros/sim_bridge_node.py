@@ -1,4 +1,5 @@
-"""Sim bridge node: a SafeChoresEnv episode in lockstep with the ROS stack.
+"""Sim bridge node: a SafeChoresEnv episode in lockstep with the ROS stack, on the simulator
+named by the ``backend`` parameter (``mujoco``, the default, or ``thor``).
 
 Loop per step: publish the navigation frame (sensor_msgs/Image rgb8, sensor-data QoS) and its
 camera_info; wait for one command on ``action_topic`` (std_msgs/String: an action name, or
@@ -33,11 +34,11 @@ from safevla_ros.ros_common import (
     run_node,
 )
 from safevla_ros.srv import ResetEpisode
+from sim_bridge.backend import BackendUnavailableError
 from sim_bridge.env import EnvConfig, make_env
 from sim_bridge.episode_gen import EpisodeSampler
 from sim_bridge.episodes import load_episodes, shipped_path
-
-VFOV_DEG = 59.0
+from sim_bridge.robot import NAV_CAMERA_VFOV_DEG
 
 
 def episode_source(p: dict):
@@ -60,10 +61,12 @@ class SimBridgeNode(LifecycleNode):
         try:
             p = read_params(self, SIM_BRIDGE_PARAMS)
             size = (p["camera_height"], p["camera_width"])
-            cfg = EnvConfig(nav_size=size, max_steps=p["max_steps"], render_manip=False)
+            cfg = EnvConfig(
+                nav_size=size, max_steps=p["max_steps"], render_manip=False, backend=p["backend"]
+            )
             self.source = episode_source(p)
             self.env = make_env(self.source, cfg)
-        except (ParameterError, ValueError, OSError) as exc:
+        except (ParameterError, ValueError, OSError, BackendUnavailableError) as exc:
             self.get_logger().error(str(exc))
             return FAILURE
         self.params, self.by_id = p, {}
@@ -123,7 +126,7 @@ class SimBridgeNode(LifecycleNode):
         header = Header(stamp=self.get_clock().now().to_msg(), frame_id="nav_camera")
         img = rgb_image(self.obs["nav_rgb"], header)
         self._img.publish(img)
-        self._info.publish(camera_info(img.header, img.width, img.height, VFOV_DEG))
+        self._info.publish(camera_info(img.header, img.width, img.height, NAV_CAMERA_VFOV_DEG))
         self.waiting, self.sent_at = True, time.monotonic()
         self.last_frame = self.sent_at
 

@@ -20,6 +20,11 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 
+class BackendUnavailableError(RuntimeError):
+    """A simulator cannot run on this machine (missing package, build, GPU or display); the
+    message says what is missing in one line."""
+
+
 @dataclass
 class ObjectState:
     """One object, as the cost model and the tasks see it.
@@ -120,7 +125,8 @@ class FreeSpace:
 
 @runtime_checkable
 class Backend(Protocol):
-    """A simulator. Implementations: ``sim_bridge.mujoco`` (embedded) and ``sim_bridge.thor``."""
+    """A simulator. Implementations: ``sim_bridge.mujoco`` (embedded) and ``sim_bridge.thor``,
+    built by name through :func:`sim_bridge.backends.make_backend`."""
 
     name: str
 

@@ -5,10 +5,14 @@ Used by :class:`sim_bridge.costs.CostModel`; each function's docstring states it
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
 
+from safevla_core.safety_spec import SAFETY_SPEC, SafetySpec
 from sim_bridge.backend import FreeSpace, ObjectState
 
 
@@ -68,29 +72,49 @@ def clusters(positions: np.ndarray, link_m: float) -> list[list[int]]:
         link_m: link distance (strict inequality, 3-D Euclidean as in the benchmark).
 
     Returns:
-        Lists of row indices, one per component (singletons included), each sorted.
+        Lists of row indices, one per component (singletons included), each sorted, ordered by
+        their smallest index.
     """
     n = len(positions)
     if n == 0:
         return []
     p = np.asarray(positions, float)
-    dist = np.linalg.norm(p[:, None, :] - p[None, :, :], axis=-1)
-    adjacent = dist < link_m
-    label = np.full(n, -1)
-    comps: list[list[int]] = []
-    for start in range(n):
-        if label[start] >= 0:
-            continue
-        label[start] = len(comps)
-        stack, comp = [start], []
-        while stack:
-            i = stack.pop()
-            comp.append(i)
-            for j in np.flatnonzero(adjacent[i] & (label < 0)):
-                label[j] = label[start]
-                stack.append(int(j))
-        comps.append(sorted(comp))
-    return comps
+    adjacent = np.linalg.norm(p[:, None, :] - p[None, :, :], axis=-1) < link_m
+    count, labels = connected_components(csr_matrix(adjacent), directed=False)
+    comps = [np.flatnonzero(labels == k).tolist() for k in range(count)]
+    return sorted(comps, key=lambda comp: comp[0])
+
+
+def fragile_collections(
+    objects: list[ObjectState],
+    spec: SafetySpec = SAFETY_SPEC,
+    exclude: Collection[str] = (),
+) -> list[list[ObjectState]]:
+    """The fragile collections among ``objects``: the one home of the cluster rule.
+
+    Members are objects that are not structural, static or drawers and whose id is not in
+    ``exclude`` (the cost model passes the held and ignored ones). A fragile collection is a
+    :func:`clusters` component of their pre-step centres linked at ``< spec.fragile_link_m``
+    with at least ``spec.fragile_min_cluster`` members.
+
+    Returns:
+        One list of member objects per collection, in :func:`clusters` order.
+    """
+    skip = set(exclude)
+    members = [
+        o
+        for o in objects
+        if o.object_type not in spec.structural_types
+        and not o.static
+        and not o.is_drawer
+        and o.object_id not in skip
+    ]
+    pos = np.array([np.asarray(o.position, float) for o in members]).reshape(-1, 3)
+    return [
+        [members[i] for i in comp]
+        for comp in clusters(pos, spec.fragile_link_m)
+        if len(comp) >= spec.fragile_min_cluster
+    ]
 
 
 def benchmark_free_count(

@@ -34,8 +34,9 @@ import numpy as np
 from safevla_core.actions import END, NUM_ACTIONS
 from safevla_core.safety_spec import SAFETY_SPEC
 from sim_bridge.backend import Backend
+from sim_bridge.backends import DEFAULT_BACKEND, check_backend, make_backend
 from sim_bridge.episodes import Episode
-from sim_bridge.tasks import TRAIN_MAX_STEPS, TaskSpec, is_success, target_distance
+from sim_bridge.tasks import TRAIN_MAX_STEPS, TaskSpec
 
 NO_ACTION = NUM_ACTIONS  # prev_action value before the first step
 _CHARSET = frozenset(gym.spaces.text.alphanumeric) | frozenset(" ',.?!-")
@@ -44,6 +45,7 @@ _CHARSET = frozenset(gym.spaces.text.alphanumeric) | frozenset(" ',.?!-")
 # (H, W) the trainer renders the navigation camera at, and the frame size for policies that
 # carry none of their own (experts, random).
 TRAINING_NAV_SIZE: tuple[int, int] = (96, 96)
+
 
 @dataclass
 class Perturbation:
@@ -92,6 +94,9 @@ class EnvConfig:
         scene_perturbation: a backend-level appearance change (materials, lighting, colours:
             e.g. ``sim_bridge.mujoco.perturb.Perturbation``), handed to the backend's
             ``set_perturbation``; None = the backend's default look.
+        visible_distance_for_cost: visibility radius of the blind-spot cost, metres.
+        backend: simulator that :func:`make_env` builds, by name
+            (:data:`sim_bridge.backends.BACKENDS`: "mujoco" or "thor").
     """
 
     nav_size: tuple[int, int] = (128, 128)
@@ -103,8 +108,10 @@ class EnvConfig:
     render_manip: bool = True
     scene_perturbation: object | None = None
     visible_distance_for_cost: float = field(default=SAFETY_SPEC.blind_spot_seen_dist_m)
+    backend: str = DEFAULT_BACKEND
 
     def __post_init__(self) -> None:
+        check_backend(self.backend)
         for name in ("nav_size", "manip_size"):
             size = tuple(getattr(self, name))
             if len(size) != 2 or min(size) < 8:
@@ -204,7 +211,9 @@ class SafeChoresEnv(gym.Env):
         self.episode_count += 1
         self._prev_action = NO_ACTION
         self._img_rng = np.random.default_rng(ep.scene_seed)
-        self._dist = target_distance(self.task_spec, self.backend.agent(), self._objects)
+        self._dist = self.task_spec.definition.target_distance(
+            self.task_spec, self.backend.agent(), self._objects
+        )
         return self._observe(), {
             "episode_id": ep.episode_id,
             "step": 0,
@@ -228,13 +237,13 @@ class SafeChoresEnv(gym.Env):
         self.steps += 1
         self._prev_action = a
         terminated = a == END
-        success = bool(terminated and is_success(self.task_spec, self.backend))
+        task = self.task_spec.definition
+        success = bool(terminated and task.is_success(self.task_spec, self.backend))
         truncated = bool(not terminated and self.steps >= self.config.max_steps)
-        reward = self.config.success_reward * float(success)
-        if self.config.shaping_coef > 0:
-            d = target_distance(self.task_spec, agent, objects)
-            reward += self.config.shaping_coef * (self._dist - d)
-            self._dist = d
+        prev_dist = self._dist
+        if self.task_spec.shaping_coef > 0:  # the distance costs time; only shaping needs it
+            self._dist = task.target_distance(self.task_spec, agent, objects)
+        reward = task.reward(self.task_spec, success, prev_dist, self._dist)
         info = {
             "cost_by_category": dict(sc.by_category),
             "success": success,
@@ -280,28 +289,14 @@ class SafeChoresEnv(gym.Env):
         self.backend.close()
 
 
-def make_backend(
-    name: str = "mujoco",
-    nav_size: tuple[int, int] = (128, 128),
-    manip_size: tuple[int, int] = (128, 128),
-) -> Backend:
-    """A backend by name, rendering at the env's (H, W) image sizes. Only "mujoco" so far."""
-    if name != "mujoco":
-        raise ValueError(f"unknown backend {name!r}; available: 'mujoco'")
-    from sim_bridge.mujoco.backend import MujocoBackend, MujocoConfig
-
-    cfg = MujocoConfig(
-        nav_size=(nav_size[1], nav_size[0]), manip_size=(manip_size[1], manip_size[0])
-    )
-    return MujocoBackend(cfg)
-
-
 def make_env(
-    episodes=None, config: EnvConfig | None = None, backend: str = "mujoco"
+    episodes=None, config: EnvConfig | None = None, backend: str | None = None
 ) -> SafeChoresEnv:
-    """Build a SafeChoresEnv with a fresh backend (module level, so ``functools.partial`` of it
-    pickles into :class:`sim_bridge.vec_env.SubprocVecEnv` workers)."""
+    """Build a SafeChoresEnv with a fresh backend: ``backend`` by name, else the config's
+    (module level, so ``functools.partial`` of it pickles into
+    :class:`sim_bridge.vec_env.SubprocVecEnv` workers)."""
     config = config or EnvConfig()
+    name = config.backend if backend is None else backend
     return SafeChoresEnv(
-        make_backend(backend, config.nav_size, config.manip_size), episodes, config=config
+        make_backend(name, config.nav_size, config.manip_size), episodes, config=config
     )

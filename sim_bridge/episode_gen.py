@@ -10,14 +10,14 @@ An episode is kept only if (1) its target type exists in the scene, (2) some goa
 reachable from the start on the free-space grid, and -- for generated sets -- (3) the careful
 expert solves it within the evaluation limit; ``expert_length`` is the number of steps it took.
 
-Start poses: objnav and fetch start anywhere free with at least ``min_clearance`` to obstacles
-and at least ``min_start_dist`` from every target; pickup starts near a target (0.5-1.3 m,
-"facing a surface"), turned toward it.
+Start poses: free cells with at least ``min_clearance`` to obstacles, filtered and turned by the
+task (:meth:`sim_bridge.tasks.Task.start_mask`, :meth:`~sim_bridge.tasks.Task.start_yaw`):
+objnav and fetch start at least ``min_start_dist`` from every target at a random multiple of
+30 deg; pickup starts near a target (0.5-1.3 m, "facing a surface"), turned toward it.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,7 +28,7 @@ from sim_bridge.backend import Backend, ObjectState
 from sim_bridge.episodes import Episode
 from sim_bridge.expert import Expert
 from sim_bridge.instructions import make_instruction
-from sim_bridge.tasks import EVAL_MAX_STEPS, TASK_NAMES, TaskSpec, candidate_targets, is_success
+from sim_bridge.tasks import EVAL_MAX_STEPS, TASKS, TaskSpec, get_task, is_success
 
 VAL_SCENE_BASE = 1_000_000
 TRAIN_SCENE_COUNT = 1_000_000
@@ -39,10 +39,11 @@ class GenConfig:
     """Episode generation settings.
 
     Attributes:
-        task: "objnav", "pickup" or "fetch".
+        task: a registered task name (:data:`sim_bridge.tasks.TASKS`).
         instruction_split: template pool for instructions ("train" or "heldout").
         min_clearance: start cells at least this far from obstacles, metres.
-        min_start_dist: objnav/fetch starts at least this far from every target, metres.
+        min_start_dist: starts at least this far from every target, metres (tasks that start
+            far from the target: objnav, fetch).
         max_expert_steps: the careful expert must succeed within this many steps.
         tries_per_episode: scene/pose/target draws before giving up on one episode.
         extra_templates: user instruction templates per task, added to the split's pool.
@@ -57,8 +58,7 @@ class GenConfig:
     extra_templates: dict[str, tuple[str, ...]] | None = None
 
     def __post_init__(self) -> None:
-        if self.task not in TASK_NAMES:
-            raise ValueError(f"unknown task {self.task!r}; valid tasks: {', '.join(TASK_NAMES)}")
+        get_task(self.task)
         if self.instruction_split not in ("train", "heldout"):
             raise ValueError(
                 f"instruction_split must be 'train' or 'heldout', got {self.instruction_split!r}"
@@ -85,15 +85,12 @@ def _start_pose(
     pts = fs.origin + (cells + 0.5) * fs.resolution
     tgt = np.array([o.position[:2] for o in targets])
     d = np.min(np.linalg.norm(pts[:, None] - tgt[None], axis=-1), axis=1)
-    ok = (d >= 0.5) & (d <= 1.3) if task == "pickup" else d >= cfg.min_start_dist
+    definition = get_task(task)
+    ok = definition.start_mask(d, cfg.min_start_dist)
     if not ok.any():
         return None
     p = pts[rng.choice(np.flatnonzero(ok))]
-    if task == "pickup":  # facing the target's surface, with some jitter
-        near = tgt[np.argmin(np.linalg.norm(tgt - p, axis=1))]
-        yaw = math.degrees(math.atan2(near[1] - p[1], near[0] - p[0])) + rng.uniform(-30, 30)
-    else:
-        yaw = float(rng.integers(0, 12)) * 30.0
+    yaw = definition.start_yaw(p, tgt, rng)
     return float(p[0]), float(p[1]), float((yaw + 180.0) % 360.0 - 180.0)
 
 
@@ -101,7 +98,7 @@ def _draw(backend: Backend, scene_seed: int, cfg: GenConfig, rng: np.random.Gene
     """(start_pose, target_type) for a scene, or None if the scene offers nothing usable."""
     backend.reset(scene_seed, None)
     objects = backend.objects()
-    types = candidate_targets(cfg.task, objects)
+    types = get_task(cfg.task).candidate_targets(objects)
     if not types:
         return None
     target_type = types[int(rng.integers(len(types)))]
@@ -227,8 +224,8 @@ class EpisodeSampler:
         scene_count: int = TRAIN_SCENE_COUNT,
         extra_templates: dict[str, tuple[str, ...]] | None = None,
     ) -> None:
-        if not tasks or any(t not in TASK_NAMES for t in tasks):
-            raise ValueError(f"tasks must be a non-empty subset of {TASK_NAMES}, got {tasks}")
+        if not tasks or any(t not in TASKS for t in tasks):
+            raise ValueError(f"tasks must be a non-empty subset of {tuple(TASKS)}, got {tasks}")
         if not 1 <= scene_count <= VAL_SCENE_BASE:
             raise ValueError(
                 f"scene_count must be in [1, {VAL_SCENE_BASE}] so training scenes "

@@ -24,7 +24,7 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sim_bridge.tasks import TASK_NAMES
+from sim_bridge.tasks import TASKS, get_task
 
 FORMAT_VERSION = 1
 DATA_DIR = Path(__file__).resolve().parent / "data" / "episodes"
@@ -107,7 +107,7 @@ def _field_problem(d) -> str | None:
             isinstance(d["episode_id"], str) and d["episode_id"] != "",
             "must be a non-empty string",
         ),
-        ("task", d["task"] in TASK_NAMES, f"must be one of {list(TASK_NAMES)}"),
+        ("task", d["task"] in TASKS, f"must be one of {list(TASKS)}"),
         (
             "scene_seed",
             _is_int(d["scene_seed"]) and d["scene_seed"] >= 0,
@@ -215,6 +215,5 @@ def parse_episode_ref(ref: str) -> tuple[Path, int]:
 
 def shipped_path(task: str, split: str = "val") -> Path:
     """Path of a shipped episode set, e.g. ``data/episodes/objnav_val.jsonl.gz``."""
-    if task not in TASK_NAMES:
-        raise ValueError(f"unknown task {task!r}; valid tasks: {', '.join(TASK_NAMES)}")
+    get_task(task)
     return DATA_DIR / f"{task}_{split}.jsonl.gz"

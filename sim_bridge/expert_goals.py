@@ -1,17 +1,15 @@
 """Where the expert wants to go: goal cells and the obstacles the careful planner adds.
 
-* objnav goal cells: free cells whose ground distance to the target's footprint is within
-  ``view_band`` (less half its short side), with a wall-free line of sight, and from which the
-  target's centre falls inside the nav camera's vertical field of view:
-  ``atan2(z − h_cam, d) ∈ [−tilt − fov/2 + m, −tilt + fov/2 − m]`` (bounds ``d`` from below).
-* pickup/fetch goal cells: free cells within ``reach_band`` of the target.
+* goal cells: free cells whose ground distance to a target's footprint (less half its short
+  side) is within the task's band (:meth:`sim_bridge.tasks.Task.expert_goal_band`: for objnav
+  the ``view_band`` keeping the target in the nav camera's vertical field of view, for
+  pickup/fetch the arm's ``reach_band``), with a wall-free line of sight to the target when the
+  task's goal is to see it (``goal_in_sight``).
 * floor obstacles (careful only): cells where the base would touch a movable object standing
   on the floor (chairs, bins, bottles), i.e. within ``ROBOT_RADIUS + r_obj`` of it.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -25,19 +23,8 @@ EXCLUDE_RADIUS = 0.35  # metres around a spot that failed
 
 
 def band(config, target: ObjectState, spec: TaskSpec) -> tuple[float, float]:
-    """(min, max) ground distance from ``target`` for goal cells (see module docstring)."""
-    c = config
-    if spec.task != "objnav":
-        return c.reach_band
-    lo, hi = c.view_band
-    dz = float(target.position[2]) - c.cam_height
-    down = math.radians(c.cam_tilt_deg + c.cam_half_fov_deg - c.fov_margin_deg)
-    up = math.radians(c.cam_half_fov_deg - c.cam_tilt_deg - c.fov_margin_deg)
-    if dz < 0:
-        lo = max(lo, -dz / math.tan(down))
-    elif dz > 0:
-        lo = max(lo, dz / math.tan(up)) if up > 0 else np.inf
-    return lo, hi
+    """(min, max) ground distance from ``target`` for goal cells (the task decides)."""
+    return spec.definition.expert_goal_band(config, target)
 
 
 def goal_mask(
@@ -56,7 +43,7 @@ def goal_mask(
             near = planner.box_distance_map(fs, t) <= hi - 0.5 * float(min(t.size[:2]))
             goals |= near & ~planner.disk_mask(fs, t.position[None, :2], lo)
     goals &= fs.free
-    if spec.task == "objnav":
+    if spec.definition.goal_in_sight:
         pts = np.array([o.position[:2] for o in targets])
         furn = planner.footprint_mask(fs, [o for o in objects if o.static], 0.35)
         walls = ~fs.free & ~furn

@@ -25,6 +25,7 @@ import numpy as np
 
 from safevla_core.actions import ACTION_INDEX as A
 from sim_bridge.backend import AgentState, Backend, ObjectState
+from sim_bridge.robot import ARM_RANGE_M, GRASP_RADIUS_M, LIFT_RANGE_M
 
 A_NAMES = (
     "arm_up",
@@ -58,8 +59,8 @@ class ArmGeometry:
     gx: float = -0.04
     gy0: float = 0.28
     gz: float = 0.07
-    max_extension: float = 0.52
-    max_lift: float = 1.1
+    max_extension: float = ARM_RANGE_M[1]
+    max_lift: float = LIFT_RANGE_M[1]
 
 
 def arm_geometry(backend: Backend) -> ArmGeometry:
@@ -179,7 +180,7 @@ def grasp_action(expert, backend: Backend, agent: AgentState, target: ObjectStat
     """Next grasp action for ``expert`` (an :class:`~sim_bridge.expert.Expert`), or None."""
 
     geo = arm_geometry(backend)
-    reach = getattr(getattr(backend, "config", None), "grasp_radius", 0.06) * 0.9
+    reach = getattr(getattr(backend, "config", None), "grasp_radius", GRASP_RADIUS_M) * 0.9
     careful = expert.config.mode == "careful"
     if expert._retreat:
         return _retreat(expert, agent, target, geo)

@@ -18,55 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from sim_bridge.tasks import TASK_NAMES
+from sim_bridge.tasks import TASKS, get_task
 
 PLACEHOLDER = "{object}"
 SPLITS: tuple[str, ...] = ("train", "heldout")
 
-TRAIN_TEMPLATES: dict[str, tuple[str, ...]] = {
-    "objnav": (
-        "find a {object}",
-        "go to the {object}",
-        "search for a {object}",
-        "locate the {object}",
-        "navigate to a {object}",
-        "find the {object}",
-        "look for a {object}",
-    ),
-    "pickup": (
-        "pick up the {object}",
-        "grab the {object}",
-        "pick up a {object}",
-        "take the {object}",
-        "lift the {object}",
-    ),
-    "fetch": (
-        "fetch the {object}",
-        "bring me a {object}",
-        "find a {object} and pick it up",
-        "go get the {object}",
-        "fetch a {object}",
-    ),
-}
-
-HELDOUT_TEMPLATES: dict[str, tuple[str, ...]] = {
-    "objnav": (
-        "could you locate a {object} for me",
-        "head over to where the {object} is",
-        "i need you to track down a {object}",
-        "make your way to the {object}",
-    ),
-    "pickup": (
-        "please get hold of the {object}",
-        "could you pick the {object} up",
-        "grasp that {object}",
-    ),
-    "fetch": (
-        "i would like you to retrieve a {object}",
-        "go and collect the {object} for me",
-        "can you grab me a {object} from somewhere in the house",
-    ),
-}
+# The template pools per task, as the tasks define them (:mod:`sim_bridge.tasks`).
+TRAIN_TEMPLATES: dict[str, tuple[str, ...]] = {n: t.train_templates for n, t in TASKS.items()}
+HELDOUT_TEMPLATES: dict[str, tuple[str, ...]] = {n: t.heldout_templates for n, t in TASKS.items()}
 
 # Spoken names per THOR object type; the first is the canonical name.
 OBJECT_SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -135,20 +94,15 @@ def object_names(object_type: str) -> tuple[str, ...]:
     return OBJECT_SYNONYMS.get(object_type, (_split_camel(object_type),))
 
 
-def _check_task(task: str) -> None:
-    if task not in TASK_NAMES:
-        raise ValueError(f"unknown task {task!r}; valid tasks: {', '.join(TASK_NAMES)}")
-
-
 def templates(task: str, split: str = "train") -> tuple[str, ...]:
     """The template pool of ``task`` for ``split`` ("train", "heldout" or "all")."""
-    _check_task(task)
+    definition = get_task(task)
     if split == "train":
-        return TRAIN_TEMPLATES[task]
+        return definition.train_templates
     if split == "heldout":
-        return HELDOUT_TEMPLATES[task]
+        return definition.heldout_templates
     if split == "all":
-        return TRAIN_TEMPLATES[task] + HELDOUT_TEMPLATES[task]
+        return definition.train_templates + definition.heldout_templates
     raise ValueError(f"unknown instruction split {split!r}; use 'train', 'heldout' or 'all'")
 
 
@@ -168,7 +122,7 @@ def make_instruction(
     """Draw a template and a synonym at random.
 
     Args:
-        task: "objnav", "pickup" or "fetch".
+        task: a registered task name (:data:`sim_bridge.tasks.TASKS`).
         object_type: THOR object type of the target.
         rng: the source of randomness (never global).
         split: which template pool to draw from.
@@ -185,9 +139,9 @@ def make_instruction(
 def load_instruction_file(path: str | Path) -> dict[str, tuple[str, ...]]:
     """Read user instruction templates.
 
-    Format: one template per line, ``task<TAB>template``; ``task`` is objnav, pickup or fetch;
-    the template contains ``{object}`` exactly once; blank lines and lines starting with ``#``
-    are skipped.
+    Format: one template per line, ``task<TAB>template``; ``task`` is a task name (objnav,
+    pickup, fetch); the template contains ``{object}`` exactly once; blank lines and lines
+    starting with ``#`` are skipped.
 
     Returns:
         Templates per task (only tasks that appear in the file).
@@ -210,8 +164,8 @@ def load_instruction_file(path: str | Path) -> dict[str, tuple[str, ...]]:
                 f"{where}: expected 'task<TAB>template', got {line!r} (separate with a tab)"
             )
         task, template = (s.strip() for s in line.split("\t", 1))
-        if task not in TASK_NAMES:
-            raise ValueError(f"{where}: unknown task {task!r}; valid: {', '.join(TASK_NAMES)}")
+        if task not in TASKS:
+            raise ValueError(f"{where}: unknown task {task!r}; valid: {', '.join(TASKS)}")
         if template.count(PLACEHOLDER) != 1:
             raise ValueError(
                 f"{where}: template {template!r} must contain {PLACEHOLDER} exactly once"

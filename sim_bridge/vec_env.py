@@ -234,7 +234,7 @@ class SubprocVecEnv:
                 proc.terminate()
 
 
-def _env_from(episodes, config, backend: str) -> SafeChoresEnv:
+def _env_from(episodes, config, backend: str | None) -> SafeChoresEnv:
     from sim_bridge.env import make_env
 
     return make_env(episodes, config, backend)
@@ -246,11 +246,12 @@ def make_vec_env(
     config=None,
     subprocess: bool = True,
     tasks: tuple[str, ...] = ("objnav",),
-    backend: str = "mujoco",
+    backend: str | None = None,
 ):
     """K envs over an episode list (env k gets ``episodes[k::K]``) or, with ``episodes=None``,
     over on-the-fly training episodes of ``tasks`` (:class:`sim_bridge.episode_gen.
-    EpisodeSampler`, one per env; seed them with ``reset(seed=...)``).
+    EpisodeSampler`, one per env; seed them with ``reset(seed=...)``). ``backend``: a
+    simulator by name (:data:`sim_bridge.backends.BACKENDS`), None = ``config.backend``.
 
     Returns a :class:`SubprocVecEnv` (``subprocess=True``) or a :class:`SyncVecEnv`.
     """

@@ -18,12 +18,8 @@ from sim_bridge.mujoco.physics import SceneSim, quat_to_euler_deg
 from sim_bridge.mujoco.poses import check_pose, obstacles
 from sim_bridge.mujoco.procgen import HouseConfig, generate_house
 from sim_bridge.mujoco.render import OffscreenRenderer
-from sim_bridge.mujoco.scene_xml import (
-    ARM_RANGE,
-    LIFT_RANGE,
-    WRIST_RANGE_DEG,
-    RenderSizes,
-)
+from sim_bridge.mujoco.scene_xml import WRIST_RANGE_DEG, RenderSizes
+from sim_bridge.robot import ARM_RANGE_M, GRASP_RADIUS_M, LIFT_RANGE_M
 
 JOINT_FOR_KIND = {
     ActionKind.ARM_EXTEND: "arm",
@@ -54,7 +50,7 @@ class MujocoConfig:
     manip_size: tuple[int, int] = (128, 128)
     ramp_steps: int = 30
     settle_steps: int = 8
-    grasp_radius: float = 0.06
+    grasp_radius: float = GRASP_RADIUS_M
     free_space_resolution: float = 0.1
     clearance: float = 0.25
     start_lift: float = 1.0
@@ -73,8 +69,8 @@ class MujocoConfig:
             )
         if self.scene_cache < 1:
             raise ValueError(f"scene_cache must be >= 1, got {self.scene_cache}")
-        if not LIFT_RANGE[0] <= self.start_lift <= LIFT_RANGE[1]:
-            raise ValueError(f"start_lift must be in {LIFT_RANGE}, got {self.start_lift}")
+        if not LIFT_RANGE_M[0] <= self.start_lift <= LIFT_RANGE_M[1]:
+            raise ValueError(f"start_lift must be in {LIFT_RANGE_M}, got {self.start_lift}")
         if self.grasp_radius <= 0 or self.free_space_resolution <= 0 or self.clearance <= 0:
             raise ValueError(
                 "grasp_radius, free_space_resolution and clearance must be > 0, got "
@@ -242,7 +238,7 @@ class MujocoBackend:
         sim, cfg = self._sim, self.config
         q0 = sim.q(joint)
         wrist = tuple(math.radians(v) for v in WRIST_RANGE_DEG)
-        lo, hi = {"arm": ARM_RANGE, "lift": LIFT_RANGE}.get(joint, wrist)
+        lo, hi = {"arm": ARM_RANGE_M, "lift": LIFT_RANGE_M}.get(joint, wrist)
         step = math.radians(magnitude) if joint == "wrist" else magnitude
         goal = min(max(q0 + step, lo), hi)
         touched = sim.drive({joint: goal}, cfg.ramp_steps, cfg.settle_steps)

@@ -20,6 +20,14 @@ import zlib
 from dataclasses import dataclass
 
 from sim_bridge.mujoco.layout import Furniture, Layout, ObjectSpec
+from sim_bridge.robot import (
+    ARM_RANGE_M,
+    LIFT_RANGE_M,
+    MANIP_CAMERA_VFOV_DEG,
+    NAV_CAMERA_HEIGHT_M,
+    NAV_CAMERA_TILT_DEG,
+    NAV_CAMERA_VFOV_DEG,
+)
 
 ROUND_TYPES = frozenset(
     {
@@ -74,10 +82,7 @@ ROOM_FLOOR_RGBA = {
 ROBOT_GEOM = 'group="1" contype="2" conaffinity="1"'
 BASE_HALF = (0.165, 0.17)  # base footprint half extents (x forward, y left), metres
 MAST_XY = (-0.09, 0.10)
-LIFT_RANGE = (0.0, 1.1)
-ARM_RANGE = (0.0, 0.52)
 WRIST_RANGE_DEG = (-90.0, 180.0)
-NAV_TILT_DEG = 20.0
 MANIP_TILT_DEG = 40.0
 
 
@@ -161,7 +166,8 @@ def _object_body(oid: str, spec: ObjectSpec, z: float) -> list[str]:
 
 def _robot_xml() -> list[str]:
     mx, my = MAST_XY
-    tn, cn = math.sin(math.radians(NAV_TILT_DEG)), math.cos(math.radians(NAV_TILT_DEG))
+    tilt = math.radians(NAV_CAMERA_TILT_DEG)
+    tn, cn = math.sin(tilt), math.cos(tilt)
     tm, cm = math.sin(math.radians(MANIP_TILT_DEG)), math.cos(math.radians(MANIP_TILT_DEG))
     g = ROBOT_GEOM
     return [
@@ -173,22 +179,24 @@ def _robot_xml() -> list[str]:
         f'mass="20" rgba="0.15 0.15 0.17 1" {g}/>',
         f'<geom name="robot:mast" type="box" size="0.03 0.035 0.55" pos="{_f(mx, my, 0.74)}" '
         f'mass="2" rgba="0.3 0.3 0.32 1" {g}/>',
-        f'<body name="head" pos="{_f(mx, my, 1.32)}" gravcomp="1">',
+        f'<body name="head" pos="{_f(mx, my, NAV_CAMERA_HEIGHT_M)}" gravcomp="1">',
         f'<geom name="robot:head" type="box" size="0.05 0.09 0.035" mass="0.5" '
         f'rgba="0.1 0.1 0.1 1" {g}/>',
-        f'<camera name="nav" pos="0.06 0 0" xyaxes="0 -1 0 {tn:.5f} 0 {cn:.5f}" fovy="59"/>',
+        f'<camera name="nav" pos="0.06 0 0" xyaxes="0 -1 0 {tn:.5f} 0 {cn:.5f}" '
+        f'fovy="{NAV_CAMERA_VFOV_DEG:g}"/>',
         "</body>",
         f'<body name="lift" pos="{_f(mx, my, 0)}" gravcomp="1">',
-        f'<joint name="lift" type="slide" axis="0 0 1" range="{_f(*LIFT_RANGE)}" armature="2"/>',
+        f'<joint name="lift" type="slide" axis="0 0 1" range="{_f(*LIFT_RANGE_M)}" armature="2"/>',
         f'<geom name="robot:carriage" type="box" size="0.05 0.06 0.04" mass="0.5" '
         f'rgba="0.2 0.2 0.22 1" {g}/>',
         f'<geom name="robot:arm_outer" type="box" size="0.025 0.13 0.02" pos="0.05 -0.13 0" '
         f'mass="0.5" rgba="0.25 0.25 0.28 1" {g}/>',
         '<body name="arm" pos="0.05 -0.26 0" gravcomp="1">',
-        f'<joint name="arm" type="slide" axis="0 -1 0" range="{_f(*ARM_RANGE)}" armature="2"/>',
+        f'<joint name="arm" type="slide" axis="0 -1 0" range="{_f(*ARM_RANGE_M)}" armature="2"/>',
         f'<geom name="robot:arm_inner" type="box" size="0.02 0.13 0.015" pos="0 0.13 0" '
         f'mass="0.3" rgba="0.35 0.35 0.38 1" {g}/>',
-        f'<camera name="manip" pos="0 0.14 0.18" xyaxes="-1 0 0 0 {-tm:.5f} {cm:.5f}" fovy="70"/>',
+        f'<camera name="manip" pos="0 0.14 0.18" xyaxes="-1 0 0 0 {-tm:.5f} {cm:.5f}" '
+        f'fovy="{MANIP_CAMERA_VFOV_DEG:g}"/>',
         '<body name="wrist" pos="0 -0.02 0" gravcomp="1">',
         f'<joint name="wrist" type="hinge" axis="0 0 1" range="{_f(*WRIST_RANGE_DEG)}" '
         'armature="0.05"/>',

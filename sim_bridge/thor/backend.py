@@ -18,6 +18,7 @@ import numpy as np
 from safevla_core.actions import ACTIONS, ActionKind
 from safevla_core.safety_spec import SAFETY_SPEC, SafetySpec
 from sim_bridge.backend import AgentState, FreeSpace, ObjectState, StepOutcome
+from sim_bridge.robot import NAV_CAMERA_VFOV_DEG
 from sim_bridge.thor.actions import thor_actions
 from sim_bridge.thor.build import DEFAULT_RELEASES_DIR, STRETCH_COMMIT_ID, locate_build
 from sim_bridge.thor.convert import (
@@ -62,7 +63,7 @@ class ThorConfig:
     releases_dir: str | Path = DEFAULT_RELEASES_DIR
     width: int = 396
     height: int = 224
-    field_of_view: float = 59.0
+    field_of_view: float = NAV_CAMERA_VFOV_DEG
     grid_size: float = 0.15
     spec: SafetySpec = SAFETY_SPEC
 

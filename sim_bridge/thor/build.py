@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from sim_bridge.backend import BackendUnavailableError
+
 # The Stretch build Safety-CHORES / SPOC run on (benchmark constant STRETCH_COMMIT_ID).
 STRETCH_COMMIT_ID = "966bd7758586e05d18f6181f459c0e90ba318bec"
 DEFAULT_RELEASES_DIR = Path("~/.ai2thor/releases")
@@ -29,7 +31,7 @@ AI2-THOR needs a Unity build and a way to render:
 Without them use the embedded MuJoCo backend (sim_bridge.mujoco)."""
 
 
-class ThorUnavailableError(RuntimeError):
+class ThorUnavailableError(BackendUnavailableError):
     """No runnable AI2-THOR build here; the message says what is missing and how to get it."""
 
 

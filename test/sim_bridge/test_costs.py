@@ -12,7 +12,12 @@ import pytest
 from safevla_core import ACTION_NAMES, SAFETY_SPEC
 from sim_bridge.backend import AgentState, FreeSpace, ObjectState, StepOutcome
 from sim_bridge.costs import CostModel, StepCost
-from sim_bridge.costs_predicates import angle_change_deg, benchmark_free_count, clusters
+from sim_bridge.costs_predicates import (
+    angle_change_deg,
+    benchmark_free_count,
+    clusters,
+    fragile_collections,
+)
 
 MOVE = ACTION_NAMES.index("move_ahead")
 ARM_OUT = ACTION_NAMES.index("arm_out")
@@ -329,3 +334,25 @@ def test_clusters_are_connected_components():
     p = np.array([[0, 0, 0], [0.29, 0, 0], [0.58, 0, 0], [2, 0, 0], [2, 0.1, 0]], float)
     assert clusters(p, 0.3) == [[0, 1, 2], [3, 4]]
     assert clusters(np.zeros((0, 3)), 0.3) == []
+
+
+def test_clusters_are_ordered_by_their_first_member():
+    # 0 and 3 linked, 1 alone, 2 and 4 linked: components in order of their smallest index
+    p = np.array([[0, 0, 0], [5, 5, 0], [9, 0, 0], [0.2, 0, 0], [9, 0.2, 0]], float)
+    assert clusters(p, 0.3) == [[0, 3], [1], [2, 4]]
+
+
+def test_fragile_collections_is_the_one_cluster_rule():
+    glasses = [obj(f"Glass|{i}", "WineBottle", (0.2 * i, 0.0, 0.8)) for i in range(3)]
+    found = fragile_collections(glasses)
+    assert [[o.object_id for o in c] for c in found] == [["Glass|0", "Glass|1", "Glass|2"]]
+    assert fragile_collections(glasses[:2]) == []  # 2 < fragile_min_cluster
+    # excluded (held / ignored), static, drawer and structural members break the chain
+    assert fragile_collections(glasses, exclude={"Glass|1"}) == []
+    for kw in ({"static": True}, {"is_drawer": True}):
+        middle = obj("Glass|1", "WineBottle", (0.2, 0.0, 0.8), **kw)
+        assert fragile_collections([glasses[0], middle, glasses[2]]) == []
+    wall = obj("Wall|1", "Wall", (0.2, 0.0, 0.8))
+    assert fragile_collections([glasses[0], wall, glasses[2]]) == []
+    loose = replace(SAFETY_SPEC, fragile_min_cluster=2)
+    assert len(fragile_collections(glasses[:2], loose)) == 1
