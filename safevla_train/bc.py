@@ -27,6 +27,7 @@ from tqdm import tqdm
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.config import BCConfig, RiskConfig, to_dict
 from safevla_train.model import VLAPolicy
+from safevla_train.returns import discounted_sum
 from safevla_train.risk import make_envs
 from safevla_train.rollout import category_costs
 from safevla_train.text_encoder import embed_texts
@@ -48,14 +49,9 @@ class Demo:
     cost: float
 
 
-def discounted(x: np.ndarray, gamma: float) -> np.ndarray:
-    """``out_t = sum_i gamma^i x_{t+i}`` along axis 0."""
-    out = np.zeros_like(x, dtype=np.float32)
-    run = np.zeros_like(x[0], dtype=np.float32)
-    for t in range(len(x) - 1, -1, -1):
-        run = x[t] + gamma * run
-        out[t] = run
-    return out
+def _mc_returns(x: np.ndarray, gamma: float) -> np.ndarray:
+    """Monte-Carlo targets ``out_t = sum_i gamma^i x_{t+i}`` of one episode (along axis 0)."""
+    return discounted_sum(torch.from_numpy(x)[None], gamma)[0].numpy()
 
 
 def collect_demos(cfg: BCConfig, progress: bool = True) -> list[Demo]:
@@ -113,9 +109,9 @@ def _to_demo(b: dict, success: bool, cfg: BCConfig) -> Demo:
         actions=np.asarray(b["actions"], np.int64),
         prev_action=np.asarray(b["prev_action"], np.int64),
         holding=np.asarray(b["holding"], np.float32),
-        ret_r=discounted(np.asarray(b["reward"], np.float32), cfg.gamma),
-        ret_c=discounted(cost_cat.sum(1), cfg.gamma),
-        y_q=discounted(cost_cat, cfg.cost_q_gamma),
+        ret_r=_mc_returns(np.asarray(b["reward"], np.float32), cfg.gamma),
+        ret_c=_mc_returns(cost_cat.sum(1), cfg.gamma),
+        y_q=_mc_returns(cost_cat, cfg.cost_q_gamma),
         success=success,
         cost=float(cost_cat.sum()),
     )

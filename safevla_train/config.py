@@ -3,7 +3,8 @@
 Every config is a dataclass with a documented field per hyper-parameter and checks in
 ``__post_init__`` whose error names the bad value. YAML files only supply overrides
 (:func:`apply_overrides`); the resolved config (:func:`to_dict`) is saved with every checkpoint
-and in the exported bundle.
+and in the exported bundle. Overrides are merged by OmegaConf structured configs, which check
+every key and type against the dataclass and name the offending key.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from omegaconf import OmegaConf
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
+from safevla_train.registry import DEFAULT_MULTIPLIER, MULTIPLIERS, PPO_ALGORITHMS
 from sim_bridge.env import TRAINING_NAV_SIZE
 
 
@@ -79,9 +83,6 @@ class ModelConfig:
         _check(all(s > 0 for s in self.image_std), f"image_std={self.image_std} must be > 0")
         _check(self.num_actions >= 2, f"model.num_actions={self.num_actions} must be >= 2")
         _check(self.num_cost_categories >= 1, "model.num_cost_categories must be >= 1")
-
-
-ALGOS = ("ppo", "ppo-lag", "ppo-penalty")
 
 
 @dataclass
@@ -223,8 +224,15 @@ class PPOConfig:
         gae_lambda: GAE lambda [0.95].
         value_warmup_steps: first env steps that train only the critic heads [200k].
         cost_limit: d, allowed mean episode cost for ppo-lag [2.32 = 20% of FLaRe's cost].
-        lagrange_init: lambda_0 [0.001].
-        lagrange_lr: Adam lr of lambda [0.035].
+        multiplier: how ppo-lag sets lambda: "lagrange" (Adam on lambda, the paper) or "pid"
+            (PID Lagrangian, :mod:`safevla_train.pid_lagrange`).
+        lagrange_init: lambda_0 [0.001] (the pid multiplier's lambda before its first update).
+        lagrange_lr: Adam lr of lambda [0.035] (multiplier "lagrange").
+        pid_kp: proportional gain Kp (multiplier "pid").
+        pid_ki: integral gain Ki (multiplier "pid").
+        pid_kd: derivative gain Kd (multiplier "pid").
+        pid_cost_ema: EMA weight of the previous smoothed cost in [0, 1) (0 = none; "pid").
+        pid_deriv_ema: EMA weight of the previous derivative term in [0, 1) (0 = none; "pid").
         penalty_coef: c of the fixed-penalty baseline, reward r - c * cost.
         cost_q_coef: weight of the per-action cost critic loss.
         cost_q_gamma: discount of the Q_c target (0 = immediate per-category cost).
@@ -252,8 +260,14 @@ class PPOConfig:
     gae_lambda: float = 0.95
     value_warmup_steps: int = 10_000
     cost_limit: float = 2.32
+    multiplier: str = DEFAULT_MULTIPLIER
     lagrange_init: float = 0.001
     lagrange_lr: float = 0.035
+    pid_kp: float = 0.1
+    pid_ki: float = 0.01
+    pid_kd: float = 0.01
+    pid_cost_ema: float = 0.0
+    pid_deriv_ema: float = 0.0
     penalty_coef: float = 1.0
     cost_q_coef: float = 1.0
     cost_q_gamma: float = 0.0
@@ -263,7 +277,14 @@ class PPOConfig:
     eval_episodes: int = 8
 
     def __post_init__(self) -> None:
-        _check(self.algo in ALGOS, f"ppo.algo={self.algo!r}: use one of {ALGOS}")
+        _check(
+            self.algo in PPO_ALGORITHMS,
+            f"ppo.algo={self.algo!r}: use one of {PPO_ALGORITHMS}",
+        )
+        _check(
+            self.multiplier in MULTIPLIERS,
+            f"ppo.multiplier={self.multiplier!r}: use one of {tuple(MULTIPLIERS)}",
+        )
         for name in ("total_steps", "rollout_steps", "epochs", "minibatches", "sync_every"):
             _check(getattr(self, name) >= 1, f"ppo.{name}={getattr(self, name)} must be >= 1")
         _check(
@@ -277,6 +298,11 @@ class PPOConfig:
         _check(self.cost_limit >= 0, f"ppo.cost_limit={self.cost_limit} must be >= 0")
         _check(self.lagrange_init >= 0, f"ppo.lagrange_init={self.lagrange_init} must be >= 0")
         _check(self.lagrange_lr > 0, f"ppo.lagrange_lr={self.lagrange_lr} must be > 0")
+        for name in ("pid_kp", "pid_ki", "pid_kd"):
+            _check(getattr(self, name) >= 0, f"ppo.{name}={getattr(self, name)} must be >= 0")
+        for name in ("pid_cost_ema", "pid_deriv_ema"):
+            v = getattr(self, name)
+            _check(0 <= v < 1, f"ppo.{name}={v} must be in [0, 1)")
         _check(self.penalty_coef >= 0, f"ppo.penalty_coef={self.penalty_coef} must be >= 0")
         _check(self.ent_coef >= 0, f"ppo.ent_coef={self.ent_coef} must be >= 0")
         _check(self.max_grad_norm > 0, f"ppo.max_grad_norm={self.max_grad_norm} must be > 0")
@@ -302,40 +328,47 @@ def to_dict(cfg: Any) -> dict:
 
 
 def from_dict(cls: type, d: dict) -> Any:
-    """Build config ``cls`` from a dict; nested dataclass fields from nested dicts.
+    """Build config ``cls`` from a (nested) dict; missing keys keep their defaults.
 
     Raises:
-        ValueError: on an unknown key, naming it and the known keys.
+        ValueError: an unknown key or a value of the wrong type, naming the key.
     """
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(d) - set(fields)
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} keys {sorted(unknown)}; known: {sorted(fields)}")
-    kw = {}
-    for k, v in d.items():
-        factory = fields[k].default_factory
-        if isinstance(v, dict) and factory is not dataclasses.MISSING:
-            kw[k] = from_dict(factory, v)
-        else:
-            kw[k] = v
-    return cls(**kw)
+    return _build(OmegaConf.structured(cls), d)
 
 
-def apply_overrides(cfg: Any, overrides: dict) -> Any:
-    """Return a copy of ``cfg`` with nested ``overrides`` (e.g. from YAML) applied."""
-    merged = to_dict(cfg)
+def apply_overrides(cfg: Any, *overrides: dict) -> Any:
+    """A copy of ``cfg`` with nested ``overrides`` (e.g. YAML, then ``--set``) applied in order.
 
-    def merge(dst: dict, src: dict, path: str) -> None:
-        for k, v in src.items():
-            if k not in dst:
-                raise ValueError(f"unknown config key '{path}{k}'; known: {sorted(dst)}")
-            if isinstance(v, dict) and isinstance(dst[k], dict):
-                merge(dst[k], v, f"{path}{k}.")
-            else:
-                dst[k] = v
+    Raises:
+        ValueError: an unknown key or a value of the wrong type, naming the key.
+    """
+    return _build(OmegaConf.structured(cfg), *(o or {} for o in overrides))
 
-    merge(merged, overrides or {}, "")
-    return from_dict(type(cfg), merged)
+
+def parse_dotted(items: list[str]) -> dict:
+    """``["env.num_envs=2", "model.cnn_channels=[8,16]"]`` -> nested overrides (YAML values).
+
+    Raises:
+        ValueError: an item without ``=``.
+    """
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"override {item!r} must look like key.sub=value")
+    return OmegaConf.to_container(OmegaConf.from_dotlist(list(items)))
+
+
+def _build(base: Any, *layers: dict) -> Any:
+    """Merge ``layers`` onto the structured config ``base`` and instantiate the dataclass (which
+    runs every ``__post_init__`` check); OmegaConf's errors become one-line ValueErrors."""
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(base, *layers))
+    except ConfigKeyError as exc:
+        parent, is_dc = exc.object_type, dataclasses.is_dataclass
+        known = sorted(f.name for f in dataclasses.fields(parent)) if is_dc(parent) else []
+        raise ValueError(f"unknown config key '{exc.full_key}'; known: {known}") from None
+    except OmegaConfBaseException as exc:
+        where = f"config key '{exc.full_key}': " if exc.full_key else ""
+        raise ValueError(where + str(exc).splitlines()[0]) from None
 
 
 def load_yaml_overrides(path: str) -> dict:

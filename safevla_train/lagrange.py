@@ -17,12 +17,13 @@ state are saved in every checkpoint (the paper's released code lost lambda on re
 from __future__ import annotations
 
 import copy
+from typing import Any
 
-import torch
+from safevla_train.multiplier import Multiplier, check_cost
 
 
-class Lagrange:
-    """A non-negative Lagrange multiplier with an Adam update.
+class Lagrange(Multiplier):
+    """A non-negative Lagrange multiplier with an Adam update (rule in the module docstring).
 
     Args:
         cost_limit: d, the allowed expected episode cost (>= 0).
@@ -30,16 +31,25 @@ class Lagrange:
         lr: Adam learning rate of lambda (> 0).
     """
 
+    name = "lagrange"
+
     def __init__(self, cost_limit: float, init: float = 0.001, lr: float = 0.035) -> None:
-        if cost_limit < 0:
-            raise ValueError(f"cost_limit must be >= 0, got {cost_limit}")
+        # torch is imported here, not at the top: the multiplier registry is read by the CLI
+        # parser and the config checks, which must work without the training extra.
+        import torch
+
+        super().__init__(cost_limit)
         if init < 0:
             raise ValueError(f"lagrange init must be >= 0, got {init}")
         if lr <= 0:
             raise ValueError(f"lagrange lr must be > 0, got {lr}")
-        self.cost_limit = float(cost_limit)
         self.param = torch.nn.Parameter(torch.tensor(float(init)))
         self.optimizer = torch.optim.Adam([self.param], lr=lr)
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> Lagrange:
+        """``cost_limit``, ``lagrange_init`` and ``lagrange_lr`` of a PPOConfig."""
+        return cls(cfg.cost_limit, cfg.lagrange_init, cfg.lagrange_lr)
 
     @property
     def value(self) -> float:
@@ -52,10 +62,11 @@ class Lagrange:
         Returns:
             the new lambda.
         """
-        if not torch.isfinite(torch.tensor(float(mean_episode_cost))):
-            raise ValueError(f"mean episode cost must be finite, got {mean_episode_cost}")
+        import torch
+
+        cost = check_cost(mean_episode_cost)
         self.optimizer.zero_grad()
-        loss = -self.param * (float(mean_episode_cost) - self.cost_limit)
+        loss = -self.param * (cost - self.cost_limit)
         loss.backward()
         self.optimizer.step()
         with torch.no_grad():
@@ -65,6 +76,7 @@ class Lagrange:
     def state_dict(self) -> dict:
         """lambda, the limit and the Adam state (for checkpoints)."""
         return {
+            "kind": self.name,
             "lambda": self.value,
             "cost_limit": self.cost_limit,
             "optimizer": copy.deepcopy(self.optimizer.state_dict()),
@@ -72,6 +84,9 @@ class Lagrange:
 
     def load_state_dict(self, state: dict) -> None:
         """Restore what :meth:`state_dict` saved."""
+        import torch
+
+        self._check_kind(state)
         with torch.no_grad():
             self.param.fill_(float(state["lambda"]))
         self.cost_limit = float(state["cost_limit"])

@@ -15,7 +15,9 @@ Hooks (subclasses):
     * :class:`PPO`: ``A^pi = A^r`` (unconstrained; costs only train the cost critics).
     * :class:`PPOPenalty`: reward shaped to ``r_t - c cost_t`` before GAE, ``A^pi = A^r``.
     * :class:`PPOLag`: ``A^pi = (A^r - lambda A^c) / (1 + lambda)``; lambda updated once per
-      rollout by :class:`safevla_train.lagrange.Lagrange` from the mean episode cost.
+      rollout from the mean episode cost by the multiplier named in ``cfg.multiplier``
+      (:data:`safevla_train.registry.MULTIPLIERS`: Adam Lagrange by default, or PID).
+GAE and the Q_c targets are discounted backward sums (:mod:`safevla_train.returns`).
 During the first ``value_warmup_steps`` env steps only the critic heads are trained.
 """
 
@@ -24,40 +26,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from safevla_train import registry
 from safevla_train.config import PPOConfig
-from safevla_train.lagrange import Lagrange
 from safevla_train.model import VLAPolicy
+from safevla_train.returns import cost_to_go, gae
 from safevla_train.rollout import Rollout
 
 CRITIC_MODULES = ("value_head", "cost_value_head", "cost_q_head")
-
-
-def gae(
-    x: torch.Tensor,
-    value: torch.Tensor,
-    next_value: torch.Tensor,
-    done: torch.Tensor,
-    gamma: float,
-    lam: float,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Generalised advantage estimates and returns over [N,T] tensors (see module docstring)."""
-    adv = torch.zeros_like(x)
-    run = torch.zeros_like(x[:, 0])
-    for t in range(x.shape[1] - 1, -1, -1):
-        delta = x[:, t] + gamma * next_value[:, t] - value[:, t]
-        run = delta + gamma * lam * (~done[:, t]).float() * run
-        adv[:, t] = run
-    return adv, adv + value
-
-
-def cost_to_go(cost_cat: torch.Tensor, done: torch.Tensor, gamma_q: float) -> torch.Tensor:
-    """Per-category discounted cost-to-go targets y [N,T,C] of the per-action cost critic."""
-    y = torch.zeros_like(cost_cat)
-    run = torch.zeros_like(cost_cat[:, 0])
-    for t in range(cost_cat.shape[1] - 1, -1, -1):
-        run = cost_cat[:, t] + gamma_q * (~done[:, t]).float().unsqueeze(-1) * run
-        y[:, t] = run
-    return y
 
 
 def ppo_clip_loss(
@@ -182,29 +157,37 @@ class PPOPenalty(PPO):
 
 
 class PPOLag(PPO):
-    """PPO-Lagrangian: advantage ``(A_r - lambda A_c) / (1 + lambda)``, lambda by Lagrange."""
+    """PPO-Lagrangian: advantage ``(A_r - lambda A_c) / (1 + lambda)``, lambda by a Multiplier."""
 
     def __init__(self, model: VLAPolicy, cfg: PPOConfig) -> None:
         super().__init__(model, cfg)
-        self.lagrange = Lagrange(cfg.cost_limit, cfg.lagrange_init, cfg.lagrange_lr)
+        self.multiplier = registry.make_multiplier(cfg)
 
     def policy_advantage(self, adv_r: torch.Tensor, adv_c: torch.Tensor) -> torch.Tensor:
-        return lagrangian_advantage(adv_r, adv_c, self.lagrange.value)
+        return lagrangian_advantage(adv_r, adv_c, self.multiplier.value)
 
     def after_rollout(self, mean_episode_cost: float | None) -> dict[str, float]:
         """lambda update once per rollout; skipped when no episode finished in the rollout."""
         if mean_episode_cost is not None:
-            self.lagrange.update(mean_episode_cost)
-        return {"safety/lambda": self.lagrange.value}
+            self.multiplier.update(mean_episode_cost)
+        return {"safety/lambda": self.multiplier.value}
 
+    # The checkpoint key stays "lagrange" (whatever the multiplier) so older runs resume.
     def state_dict(self) -> dict:
-        return dict(super().state_dict(), lagrange=self.lagrange.state_dict())
+        return dict(super().state_dict(), lagrange=self.multiplier.state_dict())
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
-        self.lagrange.load_state_dict(state["lagrange"])
+        self.multiplier.load_state_dict(state["lagrange"])
+
+
+ALGORITHM_CLASSES: dict[str, type[PPO]] = {
+    registry.PPO: PPO,
+    registry.PPO_LAG: PPOLag,
+    registry.PPO_PENALTY: PPOPenalty,
+}
 
 
 def make_algo(model: VLAPolicy, cfg: PPOConfig) -> PPO:
-    """The algorithm named by ``cfg.algo``."""
-    return {"ppo": PPO, "ppo-lag": PPOLag, "ppo-penalty": PPOPenalty}[cfg.algo](model, cfg)
+    """The algorithm named by ``cfg.algo`` (one of :data:`registry.PPO_ALGORITHMS`)."""
+    return ALGORITHM_CLASSES[cfg.algo](model, cfg)

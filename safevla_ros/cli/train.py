@@ -14,17 +14,23 @@ from pathlib import Path
 
 import yaml
 
-from safevla_train.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
 from safevla_train.config import (
     BCConfig,
     PPOConfig,
     apply_overrides,
     from_dict,
     load_yaml_overrides,
+    parse_dotted,
     to_dict,
 )
-
-ALGO_COMMANDS = ("ppo", "ppo-lag", "ppo-penalty")
+from safevla_train.registry import (
+    ALGORITHMS,
+    BC,
+    DEFAULT_MULTIPLIER,
+    MULTIPLIERS,
+    PPO_ALGORITHMS,
+    PPO_LAG,
+)
 
 
 def _user_error(msg: str) -> Exception:
@@ -33,32 +39,11 @@ def _user_error(msg: str) -> Exception:
     return UserError(msg)
 
 
-def _parse_sets(items: list[str]) -> dict:
-    out: dict = {}
-    for item in items or []:
-        if "=" not in item:
-            raise _user_error(f"--set {item!r} must look like key.sub=value")
-        key, raw = item.split("=", 1)
-        node = out
-        parts = key.split(".")
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-        node[parts[-1]] = yaml.safe_load(raw)
-    return out
-
-
-def _merge(a: dict, b: dict) -> dict:
-    out = dict(a)
-    for k, v in b.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def resolve_config(base, args):
     """Defaults <- YAML file <- --set overrides; config errors become UserError."""
     try:
         overrides = load_yaml_overrides(args.config) if args.config else {}
-        return apply_overrides(base, _merge(overrides, _parse_sets(args.set)))
+        return apply_overrides(base, overrides, parse_dotted(args.set or []))
     except (OSError, ValueError, TypeError, yaml.YAMLError) as exc:
         raise _user_error(f"bad config: {exc}") from None
 
@@ -118,9 +103,11 @@ def cmd_bc(args) -> int:
 
 def cmd_ppo(args) -> int:
     """PPO-family training from a BC checkpoint (or --resume an interrupted run)."""
+    from safevla_train.checkpoint import CheckpointError, load_checkpoint
     from safevla_train.train_ppo import CHECKPOINT, run_ppo
 
     out = Path(args.out)
+    multiplier = getattr(args, "multiplier", None)  # only ppo-lag has --multiplier
     if args.resume:
         try:
             saved = load_checkpoint(out / CHECKPOINT)
@@ -129,14 +116,23 @@ def cmd_ppo(args) -> int:
         cfg = from_dict(PPOConfig, saved["config"])
         if cfg.algo != args.algo:
             raise _user_error(f"{out} holds a {cfg.algo!r} run, not {args.algo!r}")
+        if multiplier and cfg.multiplier != multiplier:
+            raise _user_error(
+                f"{out} holds a run with --multiplier {cfg.multiplier}, not {multiplier}"
+            )
         if args.total_steps:
             cfg = apply_overrides(cfg, {"total_steps": args.total_steps})
     else:
         if not args.init:
             raise _user_error("--init BC_CHECKPOINT is required (or --resume)")
-        cfg = resolve_config(PPOConfig(algo=args.algo), args)
+        base = PPOConfig(algo=args.algo, multiplier=multiplier or DEFAULT_MULTIPLIER)
+        cfg = resolve_config(base, args)
         if cfg.algo != args.algo:
             raise _user_error(f"config sets algo={cfg.algo!r} but the command is {args.algo!r}")
+        if multiplier and cfg.multiplier != multiplier:
+            raise _user_error(
+                f"config sets multiplier={cfg.multiplier!r} but the command says {multiplier!r}"
+            )
         if args.total_steps:
             cfg = apply_overrides(cfg, {"total_steps": args.total_steps})
     _write_run_files(out, cfg, append_command=args.resume)
@@ -158,6 +154,7 @@ def cmd_ppo(args) -> int:
 
 def cmd_export(args) -> int:
     """Write a model bundle from a checkpoint (ONNX parity-checked)."""
+    from safevla_train.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
     from safevla_train.evaluate import evaluate
     from safevla_train.export import export_bundle
 
@@ -223,20 +220,24 @@ def add_parser(subparsers) -> None:
     """Register ``train`` (bc | ppo | ppo-lag | ppo-penalty) and ``export``."""
     train = subparsers.add_parser("train", help="train the VLA: bc, then ppo-lag / baselines")
     algos = train.add_subparsers(dest="algo", metavar="ALGO", required=True)
-    bc = algos.add_parser("bc", help="behaviour cloning on careless-expert demonstrations")
+    bc = algos.add_parser(BC, help=ALGORITHMS[BC])
     _common(bc)
     bc.add_argument("--demos", help="demonstration cache: loaded if it exists, else written")
     bc.set_defaults(func=cmd_bc)
-    for name, text in (
-        ("ppo", "unconstrained PPO (baseline)"),
-        ("ppo-lag", "PPO-Lagrangian (SafeVLA)"),
-        ("ppo-penalty", "PPO with a fixed cost penalty (baseline)"),
-    ):
-        p = algos.add_parser(name, help=text)
+    for name in PPO_ALGORITHMS:
+        p = algos.add_parser(name, help=ALGORITHMS[name])
         _common(p)
         p.add_argument("--init", help="BC checkpoint to start from")
         p.add_argument("--resume", action="store_true", help="continue the run in --out")
         p.add_argument("--total-steps", type=int, help="override total env steps")
+        if name == PPO_LAG:
+            p.add_argument(
+                "--multiplier",
+                choices=tuple(MULTIPLIERS),
+                help=f"how lambda follows the measured cost (default {DEFAULT_MULTIPLIER}; "
+                "pid: PID Lagrangian, gains via --set pid_kp=... pid_ki pid_kd); same as "
+                "--set multiplier=NAME",
+            )
         p.set_defaults(func=cmd_ppo)
     ex = subparsers.add_parser("export", help="export a checkpoint as a model bundle")
     ex.add_argument("--checkpoint", required=True, help="checkpoint.pt of a training run")

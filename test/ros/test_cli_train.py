@@ -83,9 +83,16 @@ def test_bc_ppo_lag_export_pipeline(tmp_path):
         "rollout_steps=8",
         "--set",
         "sync_every=2",
+        "--set",
+        "eval_every=1",
+        "--set",
+        "eval_episodes=1",
     )
     m = json.loads((lag / "metrics.json").read_text())
     assert m["counters/env_steps"] == 32 and "safety/lambda" in m
+    # the periodic evaluation is the evaluator's, under its metric names
+    assert m["eval/n_episodes"] == 1 and 1 <= m["eval/episode_length_mean"] <= 10
+    assert m["eval/cost_mean"] >= 0 and "eval/cumulative_cost" not in m
     assert list((lag / "tb").iterdir()), "TensorBoard events written"
     _cli("train", "ppo-lag", "--out", str(lag), "--resume", "--total-steps", "64", "--no-progress")
     assert json.loads((lag / "metrics.json").read_text())["counters/env_steps"] == 64
@@ -97,12 +104,17 @@ def test_bc_ppo_lag_export_pipeline(tmp_path):
         str(bundle),
         "--name",
         "smoke",
+        "--eval-episodes",
+        "1",
     )
     assert max(json.loads(out.stdout)["parity_max_abs_diff"].values()) < 1e-4
     b = load_bundle(bundle)
     assert b.name == "smoke" and b.image.height == 32
-    assert b.manifest["training"]["kind"] == "ppo-lag"
-    assert {"config.yaml", "command.txt", "policy.onnx"} <= set(b.manifest["files"])
+    assert b.manifest.training["kind"] == "ppo-lag"
+    assert b.render_size == (32, 32)  # the training env's nav_size, recorded as the render entry
+    assert {"config.yaml", "command.txt", "policy.onnx"} <= set(b.manifest.files)
+    quick = b.manifest.evaluation["quick_eval"]
+    assert quick["n_episodes"] == 1 and set(quick["ci95"]) >= {"success_rate", "cost_mean"}
 
 
 def test_cli_user_errors_are_one_line(tmp_path):
@@ -115,3 +127,62 @@ def test_cli_user_errors_are_one_line(tmp_path):
     )
     assert p.returncode == 2 and "does not exist" in p.stderr
     assert "Traceback" not in p.stderr
+
+
+@pytest.mark.slow
+def test_ppo_lag_with_pid_multiplier_trains_and_resumes(tmp_path):
+    """``train ppo-lag --multiplier pid`` from a random-weight start checkpoint, tiny budget."""
+    import torch
+    from tiny_model import SMALL as SMALL_MODEL
+
+    from safevla_train.checkpoint import load_checkpoint, save_checkpoint
+    from safevla_train.config import ModelConfig, to_dict
+    from safevla_train.model import VLAPolicy
+
+    start, run = tmp_path / "start.pt", tmp_path / "pid"
+    model_cfg = ModelConfig(**SMALL_MODEL)
+    torch.manual_seed(0)
+    save_checkpoint(
+        start,
+        {
+            "kind": "bc",
+            "config": {},
+            "model_config": to_dict(model_cfg),
+            "model": VLAPolicy(model_cfg).state_dict(),
+        },
+    )
+    budget = ["--set", "env.max_steps=6", "--set", "rollout_steps=8", "--set", "sync_every=1"]
+    args = ["train", "ppo-lag", "--out", str(run), "--no-progress", "--no-tensorboard"]
+    _cli(
+        *args,
+        "--multiplier",
+        "pid",
+        "--init",
+        str(start),
+        *ENV,
+        *budget,
+        "--set",
+        "total_steps=16",
+        "--set",
+        "cost_limit=0",
+        "--set",
+        "pid_kp=0.5",
+    )
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["counters/env_steps"] == 16
+    ckpt = load_checkpoint(run / "checkpoint.pt")
+    state = ckpt["algo"]["lagrange"]
+    assert state["kind"] == "pid" and state["gains"]["kp"] == 0.5
+    assert ckpt["config"]["multiplier"] == "pid"
+    assert "multiplier: pid" in (run / "config.yaml").read_text()
+    # the controller saw the rollout's mean episode cost; limit 0 makes every cost an error
+    cost = m["safety/rollout_episode_cost"]
+    assert state["smoothed_cost"] == cost and state["integral"] >= cost
+    want = 0.5 * cost + 0.01 * state["integral"] + 0.01 * state["derivative"]
+    assert m["safety/lambda"] == state["lambda"] == pytest.approx(want)
+    p = _cli(*args, "--resume", "--multiplier", "lagrange", ok=False)
+    assert p.returncode == 2 and "--multiplier pid" in p.stderr
+    _cli(*args, "--resume", "--total-steps", "32")
+    assert json.loads((run / "metrics.json").read_text())["counters/env_steps"] == 32
+    p = _cli(*args, "--multiplier", "bogus", "--init", str(start), ok=False)
+    assert p.returncode == 2 and "invalid choice: 'bogus'" in p.stderr

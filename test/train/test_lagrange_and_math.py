@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from safevla_train.lagrange import Lagrange
-from safevla_train.ppo import cost_to_go, gae, lagrangian_advantage, ppo_clip_loss
+from safevla_train.ppo import lagrangian_advantage, ppo_clip_loss
+from safevla_train.returns import cost_to_go, discounted_sum, gae
 
 
 def test_lambda_rises_above_limit_and_first_step_is_adam_lr():
@@ -88,3 +89,13 @@ def test_cost_to_go_per_category():
     y = cost_to_go(c, done, 0.5)
     torch.testing.assert_close(y, torch.tensor([[[1.0, 0.5], [0.0, 1.0], [1.0, 1.0]]]))
     torch.testing.assert_close(cost_to_go(c, done, 0.0), c)
+
+
+def test_discounted_sum_is_the_monte_carlo_return_without_done():
+    x = torch.tensor([[1.0, 2.0, 4.0]])
+    g = 0.5
+    want = torch.tensor([[1.0 + g * 2.0 + g * g * 4.0, 2.0 + g * 4.0, 4.0]])
+    torch.testing.assert_close(discounted_sum(x, g), want)
+    # done cuts the sum; the same recursion is GAE with discount gamma * lambda
+    cut = discounted_sum(x, g, torch.tensor([[True, False, False]]))
+    torch.testing.assert_close(cut, torch.tensor([[1.0, 2.0 + g * 4.0, 4.0]]))
