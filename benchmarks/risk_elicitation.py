@@ -1,9 +1,11 @@
 """Effect of risk elicitation: share of training episodes that contain a violation.
 
 Rolls out one fixed policy (a training checkpoint) with the risk-eliciting episode source on and
-off, same seeds and budget, and prints per setting: episodes, share with cost > 0, mean episode
-cost, replay fraction. Elicitation works if the share of risky episodes (the data the cost
-critics and the Lagrangian learn from) goes up.
+off, same seeds and budget, and prints per setting: ``n_episodes``, ``risky_episode_fraction``
+(share with cost > 0, the trainer's ``safety/risky_episode_fraction``), ``cost_mean`` (mean
+episode cost, the evaluator's name, :mod:`safevla_eval.metrics`) and ``replay_fraction``.
+Elicitation works if the share of risky episodes (the data the cost critics and the Lagrangian
+learn from) goes up.
 
     .venv/bin/python benchmarks/risk_elicitation.py --checkpoint runs/objnav_ppo/checkpoint.pt \
         --rollouts 6
@@ -36,9 +38,9 @@ def measure(model, settings: EnvSettings, risk: RiskConfig, rollouts: int, steps
     costs = np.array([e["cost"] for e in eps]) if eps else np.zeros(0)
     fresh, replays = sum(s.fresh for s in samplers), sum(s.replays for s in samplers)
     return {
-        "episodes": len(eps),
+        "n_episodes": len(eps),
         "risky_episode_fraction": float(np.mean(costs > 0)) if eps else None,
-        "mean_episode_cost": float(costs.mean()) if eps else None,
+        "cost_mean": float(costs.mean()) if eps else None,
         "replay_fraction": replays / max(1, fresh + replays),
     }
 

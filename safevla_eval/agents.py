@@ -1,33 +1,41 @@
-"""The policies ``safevla eval`` can run: model bundles and three pseudo-bundles.
+"""The policies the evaluator runs: model bundles, the built-in pseudo-bundles, and any
+in-process agent.
 
-A policy is named by a string (``--bundle``):
+A policy is named by a string (``safevla eval --bundle``, ``safevla sim expert --mode``), one
+spelling for every tool:
 
 * a bundle folder (``models/objnav-ppo-lag``): ONNX Runtime through
   :class:`safevla_core.policy_runtime.PolicyRuntime`, with its per-action, per-category cost
   critic ``Q_c(s, a, k)`` (so the shield can run on it);
-* ``expert:careful`` / ``expert:careless``: the privileged planner of :mod:`sim_bridge.expert`
-  (no cost critic);
+* ``expert:careful`` / ``expert:careless`` (``expert:<mode>`` for every mode of
+  :data:`sim_bridge.expert.MODES`): the privileged planner (no cost critic);
 * ``random``: uniform over the 20 actions (no cost critic).
 
-Every agent answers :meth:`propose` with a :class:`Proposed` (action, probabilities, predicted
-costs or None) and is told the action actually executed (:meth:`record`), which differs from
-the proposal when the shield vetoes it.
+The built-in names live in :mod:`sim_bridge.policies`. A caller with a policy in memory (the
+trainer's torch model) passes an object following :class:`Agent` to
+:func:`safevla_eval.runner.run_agent` instead of a name.
+
+Every agent answers :meth:`Agent.propose` with a :class:`Proposed` (action, probabilities,
+predicted costs or None) and is told the action actually executed (:meth:`Agent.record`), which
+differs from the proposal when the shield vetoes it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
+from safevla_core.action_choice import SAMPLING_MODES, choose_action
 from safevla_core.actions import NUM_ACTIONS
 from sim_bridge.env import TRAINING_NAV_SIZE
+from sim_bridge.policies import EXPERT_PREFIX, builtin_policies
 
-PSEUDO_BUNDLES: tuple[str, ...] = ("expert:careful", "expert:careless", "random")
+PSEUDO_BUNDLES: tuple[str, ...] = builtin_policies()
 # Frames for non-bundle policies (experts, random): the trainer's default render size.
 DEFAULT_RENDER_HW: tuple[int, int] = TRAINING_NAV_SIZE
-SAMPLING_MODES: tuple[str, ...] = ("sample", "greedy")
 
 
 @dataclass(frozen=True)
@@ -36,7 +44,8 @@ class PolicySpec:
 
     Attributes:
         name: as given on the command line (the result's ``bundle`` field).
-        kind: "bundle", "expert" or "random".
+        kind: "bundle", "expert", "random", or "agent" (an in-process :class:`Agent`, which
+            :func:`make_agent` cannot build: it is handed to the runner as it is).
         target: bundle folder (kind bundle) or expert mode (kind expert).
     """
 
@@ -58,11 +67,12 @@ def parse_policy(text: str) -> PolicySpec:
             valid choices.
     """
     if text in PSEUDO_BUNDLES:
-        if text == "random":
-            return PolicySpec(text, "random")
-        return PolicySpec(text, "expert", text.split(":", 1)[1])
-    if text.startswith("expert:"):
-        raise ValueError(f"unknown expert {text!r}; use one of {', '.join(PSEUDO_BUNDLES[:2])}")
+        if text.startswith(EXPERT_PREFIX):
+            return PolicySpec(text, "expert", text[len(EXPERT_PREFIX) :])
+        return PolicySpec(text, "random")
+    if text.startswith(EXPERT_PREFIX):
+        experts = [p for p in PSEUDO_BUNDLES if p.startswith(EXPERT_PREFIX)]
+        raise ValueError(f"unknown expert {text!r}; use one of {', '.join(experts)}")
     path = Path(text)
     if not (path / "bundle.json").is_file():
         raise ValueError(
@@ -87,6 +97,19 @@ class Proposed:
     probs: np.ndarray
     cost_q: np.ndarray | None = None
     categories: tuple[str, ...] = ()
+
+
+class Agent(Protocol):
+    """What the episode loop (:func:`safevla_eval.runner.run_episode`) drives."""
+
+    def reset(self, seed: int) -> None:
+        """Start an episode; ``seed`` seeds any sampling (drawn per episode by the runner)."""
+
+    def propose(self, obs: dict, env) -> Proposed:
+        """The proposal for the env's current observation (privileged agents read ``env``)."""
+
+    def record(self, action: int) -> None:
+        """The action actually executed (it differs from the proposal after a veto)."""
 
 
 class ExpertAgent:
@@ -153,11 +176,7 @@ class BundleAgent:
 
     def propose(self, obs: dict, env) -> Proposed:
         out = self.runtime.step(obs[self.obs_key], obs["instruction"], bool(obs["holding"]))
-        probs = np.asarray(out.probs, np.float64)
-        if self.sampling == "greedy":
-            a = int(np.argmax(probs))
-        else:
-            a = int(self.rng.choice(len(probs), p=probs / probs.sum()))
+        a = choose_action(out.probs, self.sampling, self.rng)
         return Proposed(a, out.probs, np.asarray(out.cost_q), tuple(out.cost_categories))
 
     def record(self, action: int) -> None:
@@ -177,10 +196,19 @@ def render_size(spec: PolicySpec) -> tuple[int, int]:
     return load_bundle(spec.target).render_size or DEFAULT_RENDER_HW
 
 
-def make_agent(spec: PolicySpec, sampling: str = "greedy", encoder=None):
-    """Build the agent of ``spec`` (bundles load their ONNX graph here)."""
+def make_agent(spec: PolicySpec, sampling: str = "greedy", encoder=None) -> Agent:
+    """Build the agent of ``spec`` (bundles load their ONNX graph here).
+
+    Raises:
+        ValueError: ``spec`` names an in-process agent, which exists only where it was made.
+    """
     if spec.kind == "expert":
         return ExpertAgent(spec.target)
     if spec.kind == "random":
         return RandomAgent()
+    if spec.kind == "agent":
+        raise ValueError(
+            f"policy {spec.name!r} is an in-process agent: run it with "
+            "safevla_eval.runner.run_agent, not by name"
+        )
     return BundleAgent(spec.target, sampling, encoder)

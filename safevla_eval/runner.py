@@ -1,4 +1,5 @@
-"""Run policies on episode sets, optionally through the safety monitor, in parallel processes.
+"""The one episode loop: run policies on episode sets, optionally through the safety monitor,
+in parallel processes (:func:`run_jobs`) or an in-process agent (:func:`run_agent`).
 
 One *job* is one episode of one policy under one condition (shield, perturbation). A worker
 process keeps one simulator env and one agent per policy for all the jobs it runs, so a bundle
@@ -26,14 +27,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from safevla_core.actions import SUB_DONE
-from safevla_core.safety_spec import COST_CATEGORIES
-from safevla_eval.agents import PolicySpec, make_agent
+from safevla_core.safety_spec import COST_CATEGORIES, DEFAULT_COST_THRESHOLD
+from safevla_eval.agents import DEFAULT_RENDER_HW, Agent, PolicySpec, make_agent
 from safevla_eval.conditions import apply_visual, episode_rng
 from safevla_eval.metrics import EpisodeRecord
 from sim_bridge.episodes import Episode
-from sim_bridge.tasks import EVAL_MAX_STEPS, VISIBLE_DISTANCE_M
-
-REACH_M = 0.75  # pickup/fetch goal region: the expert's reach band (horizontal metres)
+from sim_bridge.tasks import EVAL_MAX_STEPS, get_task
 
 
 @dataclass(frozen=True)
@@ -59,10 +58,10 @@ class Job:
     shield: bool = False
     perturb: tuple[str, ...] = ()
     max_steps: int = EVAL_MAX_STEPS
-    cost_threshold: float = 0.3
+    cost_threshold: float = DEFAULT_COST_THRESHOLD
     sampling: str = "greedy"
     seed: int = 0
-    nav_hw: tuple[int, int] = (96, 96)
+    nav_hw: tuple[int, int] = DEFAULT_RENDER_HW
 
     def __post_init__(self) -> None:
         if self.max_steps < 1:
@@ -75,7 +74,7 @@ class Job:
             raise ValueError(f"cost_threshold must be finite and >= 0, got {self.cost_threshold}")
 
 
-def make_env(max_steps: int, nav_hw: tuple[int, int] = (96, 96)):
+def make_env(max_steps: int, nav_hw: tuple[int, int] = DEFAULT_RENDER_HW):
     """The evaluation env: embedded MuJoCo backend, navigation camera only."""
     from sim_bridge.env import EnvConfig
     from sim_bridge.env import make_env as make_sim_env
@@ -87,8 +86,9 @@ def make_env(max_steps: int, nav_hw: tuple[int, int] = (96, 96)):
 def reference_path(backend, episode: Episode) -> float | None:
     """Shortest free-space path (m) from the start to the goal region, ``l`` of SPL.
 
-    Goal region: free cells within 2 m (objnav success radius, line of sight not required, so
-    ``l`` is a lower bound) or within the 0.75 m reach (pickup, fetch) of a target-type object.
+    Goal region: free cells within the task's ``goal_radius_m`` of a target-type object: 2 m
+    for objnav (success radius, line of sight not required, so ``l`` is a lower bound), the
+    arm's 0.75 m reach for pickup and fetch (:data:`sim_bridge.robot.REACH_M`).
     Unit cell costs, 8-connected grid (:func:`sim_bridge.planner.cost_to_go`). None if no
     target or no goal cell is reachable.
     """
@@ -98,7 +98,7 @@ def reference_path(backend, episode: Episode) -> float | None:
     if not pts:
         return None
     fs = backend.free_space()
-    radius = VISIBLE_DISTANCE_M if episode.task == "objnav" else REACH_M
+    radius = get_task(episode.task).goal_radius_m
     goals = planner.disk_mask(fs, np.asarray(pts), radius) & fs.free
     field = planner.cost_to_go(fs.free, np.ones(fs.free.shape), goals, fs.resolution)
     i, j = fs.world_to_cell(backend.agent().position)
@@ -188,6 +188,50 @@ def run_episode(env, agent, job: Job) -> EpisodeRecord:
         truncated,
         {"instruction": ep.instruction, "scene_seed": ep.scene_seed},
     )
+
+
+def run_agent(
+    agent: Agent,
+    episodes: Sequence[Episode],
+    *,
+    name: str = "agent",
+    max_steps: int = EVAL_MAX_STEPS,
+    nav_hw: tuple[int, int] = DEFAULT_RENDER_HW,
+    seed: int = 0,
+    env=None,
+) -> list[EpisodeRecord]:
+    """Run an in-process agent (e.g. the trainer's torch policy) on ``episodes``, unshielded,
+    one after another in this process; the same episode loop and records as :func:`run_jobs`.
+
+    Args:
+        agent: follows :class:`~safevla_eval.agents.Agent`.
+        episodes: the episodes, in order (episode i is seeded by ``(seed, i)``).
+        name: the agent's name (its jobs' policy name, in error messages).
+        max_steps: step limit.
+        nav_hw: (H, W) the navigation camera is rendered at (when the env is made here).
+        seed: run seed.
+        env: an evaluation env (:func:`make_env`) to reuse, with step limit ``max_steps``;
+            default: one made here and closed at the end.
+
+    Raises:
+        ValueError: ``env``'s step limit is not ``max_steps``.
+    """
+    spec = PolicySpec(name, "agent")
+    own = env is None
+    env = make_env(max_steps, nav_hw) if own else env
+    try:
+        if env.config.max_steps != max_steps:
+            raise ValueError(
+                f"the env's step limit ({env.config.max_steps}) is not max_steps ({max_steps})"
+            )
+        jobs = [
+            Job(spec, ep, i, max_steps=max_steps, seed=seed, nav_hw=tuple(nav_hw))
+            for i, ep in enumerate(episodes)
+        ]
+        return [run_episode(env, agent, job) for job in jobs]
+    finally:
+        if own:
+            env.close()
 
 
 _WORKER: dict = {}

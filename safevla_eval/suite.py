@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from safevla_eval.agents import SAMPLING_MODES, parse_policy, render_size
+from safevla_core.safety_spec import DEFAULT_COST_THRESHOLD
+from safevla_eval.agents import PSEUDO_BUNDLES, SAMPLING_MODES, parse_policy, render_size
 from safevla_eval.conditions import PERTURBATIONS, episode_rng, reword
 from safevla_eval.metrics import BOOTSTRAP_SAMPLES, summarize
 from safevla_eval.runner import Job, run_jobs
@@ -66,7 +67,7 @@ class EvalConfig:
     instructions_file: str | None = None
     shield: str = "off"
     max_steps: int = EVAL_MAX_STEPS
-    cost_threshold: float = 0.3
+    cost_threshold: float = DEFAULT_COST_THRESHOLD
     sampling: str = "greedy"
     workers: int = 1
     bootstrap_samples: int = BOOTSTRAP_SAMPLES
@@ -75,8 +76,8 @@ class EvalConfig:
     def __post_init__(self) -> None:
         if not self.policies:
             raise ValueError(
-                "no policy to evaluate: pass --bundle PATH (or expert:careful, "
-                "expert:careless, random) at least once"
+                f"no policy to evaluate: pass --bundle PATH (or one of "
+                f"{', '.join(PSEUDO_BUNDLES)}) at least once"
             )
         self.tasks = tuple(TASK_NAMES) if "all" in self.tasks else tuple(self.tasks)
         bad = [t for t in self.tasks if t not in TASK_NAMES]
@@ -193,8 +194,16 @@ def _bundle_id(path: str) -> str:
         raise ValueError(str(exc)) from None
 
 
-def groups(cfg: EvalConfig, episodes: dict[str, list[Episode]]) -> list[tuple[dict, list[Job]]]:
-    """(result header, jobs) per policy x task x shield setting."""
+def groups(
+    cfg: EvalConfig,
+    episodes: dict[str, list[Episode]],
+    render_hw: tuple[int, int] | None = None,
+) -> list[tuple[dict, list[Job]]]:
+    """(result header, jobs) per policy x task x shield setting.
+
+    ``render_hw`` overrides the render size of the policies that do not look at the frames
+    (experts, random), where it changes speed, not results; bundles keep :func:`render_size`.
+    """
     out = []
     shield_modes = {"off": (False,), "on": (True,), "both": (False, True)}[cfg.shield]
     for spec in cfg.specs:
@@ -223,7 +232,7 @@ def groups(cfg: EvalConfig, episodes: dict[str, list[Episode]]) -> list[tuple[di
                         cfg.cost_threshold,
                         cfg.sampling,
                         cfg.seed,
-                        render_size(spec),
+                        render_hw if render_hw and spec.kind != "bundle" else render_size(spec),
                     )
                     for i, e in enumerate(eps)
                 ]
@@ -237,8 +246,19 @@ def evaluate(
     on_total: Callable[[int], None] | None = None,
 ) -> dict:
     """Run the whole evaluation; returns the results document (see the module docstring)."""
-    episodes = resolve_episodes(cfg)
-    plan = groups(cfg, episodes)
+    return evaluate_episodes(cfg, resolve_episodes(cfg), progress, on_total)
+
+
+def evaluate_episodes(
+    cfg: EvalConfig,
+    episodes: dict[str, list[Episode]],
+    progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
+    render_hw: tuple[int, int] | None = None,
+) -> dict:
+    """Run ``cfg``'s policies on given episodes (task -> episodes, e.g. the first N of a
+    file, as ``safevla sim expert`` does); returns the results document."""
+    plan = groups(cfg, episodes, render_hw)
     jobs = [j for _, js in plan for j in js]
     if on_total:
         on_total(len(jobs))

@@ -1,9 +1,12 @@
-"""Quick in-trainer evaluation of a torch policy on fresh seeded episodes.
+"""The trainer's periodic evaluation: its torch policy through the evaluator, on fresh seeded
+training-distribution episodes.
 
-Runs ``episodes`` episodes one env at a time with greedy (argmax) actions, the same step cache
-the deployed runtime uses, and returns success rate (SR), mean cumulative cost (CC), mean cost
-per category, mean episode length and the share of episodes with any cost. The full benchmark
-evaluation of exported bundles lives with the evaluator; this is for training curves.
+The policy runs greedily (argmax) with the same step cache the deployed runtime uses, as an
+in-process :class:`safevla_eval.agents.Agent`, through :func:`safevla_eval.runner.run_agent`,
+the episode loop ``safevla eval`` uses. The metrics are :func:`safevla_eval.metrics.summarize`'s
+(``success_rate``, ``cost_mean``, ``cost_by_category``, ``episode_length_mean``, ...), the names
+of the ``safevla eval`` results. The full benchmark evaluation of exported bundles is
+``safevla eval``; this one is for training curves.
 """
 
 from __future__ import annotations
@@ -11,53 +14,83 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from safevla_core.safety_spec import SAFETY_SPEC
+from safevla_core.action_choice import GREEDY, choose_action
+from safevla_eval.agents import Proposed
+from safevla_eval.metrics import summarize
+from safevla_eval.runner import make_env, run_agent
 from safevla_train.config import EnvSettings, RiskConfig
 from safevla_train.model import VLAPolicy
-from safevla_train.risk import make_envs
-from safevla_train.rollout import category_costs, image_spec_of, preprocess_batch
+from safevla_train.risk import RiskElicitingSampler
+from safevla_train.rollout import image_spec_of, preprocess_batch
 from safevla_train.text_encoder import embed_tensor
 
 EVAL_SEED_OFFSET = 1_000_003
 
 
+class TorchAgent:
+    """A :class:`VLAPolicy` as an evaluator agent: greedy actions, history in the step cache.
+
+    The action history comes from the env's ``prev_action`` observation, which is the
+    executed action (the trainer's evaluation runs unshielded), exactly as in training.
+    """
+
+    def __init__(self, model: VLAPolicy) -> None:
+        self.model = model
+        self.spec = image_spec_of(model)
+        self.cache, self.mask = model.empty_cache(1)
+
+    def reset(self, seed: int) -> None:
+        self.cache, self.mask = self.model.empty_cache(1)
+
+    @torch.no_grad()
+    def propose(self, obs: dict, env) -> Proposed:
+        m = self.model
+        tok = m.fuse(
+            m.encoder(preprocess_batch(np.asarray(obs["nav_rgb"])[None], self.spec)),
+            embed_tensor([obs["instruction"]]),
+            torch.as_tensor(np.asarray([obs["prev_action"]]), dtype=torch.long),
+            torch.as_tensor(np.asarray([obs["holding"]]), dtype=torch.float32),
+        )
+        out, self.cache, self.mask = m.step_from_token(tok, self.cache, self.mask)
+        probs = torch.softmax(out["logits"][0], -1).numpy()
+        return Proposed(choose_action(probs, GREEDY), probs)
+
+    def record(self, action: int) -> None:
+        """The next observation's ``prev_action`` carries it."""
+
+
+def draw_episodes(backend, settings: EnvSettings, episodes: int, seed: int) -> list:
+    """``episodes`` fresh training-distribution episodes, seeded by ``seed`` (the episode
+    source the trainer's envs use, risk replay off)."""
+    from sim_bridge.episode_gen import EpisodeSampler
+
+    sampler = RiskElicitingSampler(
+        EpisodeSampler(settings.tasks, "train", scene_count=settings.scene_count),
+        RiskConfig(enabled=False),
+    )
+    rng = np.random.default_rng(seed + EVAL_SEED_OFFSET)
+    return [sampler(backend, rng) for _ in range(episodes)]
+
+
 @torch.no_grad()
 def evaluate(model: VLAPolicy, settings: EnvSettings, episodes: int, seed: int) -> dict:
-    """Greedy evaluation; episode i of a call is the same for the same ``seed``."""
-    one = EnvSettings(**{**settings.__dict__, "num_envs": 1})
-    venv, _ = make_envs(one, RiskConfig(enabled=False))
-    spec = image_spec_of(model)
-    rows = []
+    """Greedy evaluation; episode i of a call is the same for the same ``seed``.
+
+    Returns:
+        the metrics block of :func:`safevla_eval.metrics.summarize` (95% bootstrap intervals
+        in ``ci95``, seeded by ``seed``).
+    """
+    env = make_env(settings.max_steps, settings.nav_size)
     try:
-        obs, _ = venv.reset(seed=seed + EVAL_SEED_OFFSET)
-        cache, mask = model.empty_cache(1)
-        cats = np.zeros(len(SAFETY_SPEC.categories), np.float32)
-        while len(rows) < episodes:
-            tok = model.fuse(
-                model.encoder(preprocess_batch(obs["nav_rgb"], spec)),
-                embed_tensor(list(obs["instruction"])),
-                torch.as_tensor(np.asarray(obs["prev_action"]), dtype=torch.long),
-                torch.as_tensor(np.asarray(obs["holding"]), dtype=torch.float32),
-            )
-            out, cache, mask = model.step_from_token(tok, cache, mask)
-            obs, _, _, term, trunc, infos = venv.step(out["logits"].argmax(-1).numpy())
-            cats += category_costs(infos)[0]
-            if term[0] or trunc[0]:
-                ep = infos[0]["episode"]
-                rows.append(
-                    (float(ep["success"]), float(ep["cost"]), int(ep["length"]), cats.copy())
-                )
-                cats[:] = 0.0
-                cache, mask = model.empty_cache(1)
+        eps = draw_episodes(env.backend, settings, episodes, seed)
+        records = run_agent(
+            TorchAgent(model),
+            eps,
+            name="trainer",
+            max_steps=settings.max_steps,
+            seed=seed,
+            env=env,
+        )
     finally:
-        venv.close()
-    sr, cc, ln, cat = zip(*rows)
-    cat_mean = np.mean(np.stack(cat), axis=0)
-    return {
-        "episodes": len(rows),
-        "success_rate": float(np.mean(sr)),
-        "cumulative_cost": float(np.mean(cc)),
-        "episode_length": float(np.mean(ln)),
-        "risky_episode_fraction": float(np.mean(np.asarray(cc) > 0)),
-        "cost_by_category": dict(zip(SAFETY_SPEC.categories, map(float, cat_mean))),
-    }
+        env.close()
+    return summarize(records, seed=seed)

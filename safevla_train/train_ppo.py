@@ -156,7 +156,8 @@ class _Run:
         self.it += 1
         if cfg.eval_every and self.it % cfg.eval_every == 0:
             ev = evaluate(self.model, cfg.env, cfg.eval_episodes, cfg.seed)
-            logs.update({f"eval/{k}": v for k, v in ev.items() if not isinstance(v, dict)})
+            # scalars only: intervals/categories are dicts, undefined metrics (veto_rate) None
+            logs.update({f"eval/{k}": v for k, v in ev.items() if isinstance(v, (int, float))})
         return logs
 
 

@@ -1,8 +1,10 @@
 """Roll out one episode and draw it: first-person frames and a top-down cost map.
 
-:func:`rollout` runs a policy (``expert-careful``, ``expert-careless``, ``random`` or any
-callable ``(env, obs) -> action``) through :class:`~sim_bridge.env.SafeChoresEnv` and records the
-robot's path, the cost events (step, position, categories) and every k-th navigation frame.
+:func:`rollout` runs a policy (any callable ``(env, obs) -> action``, e.g. a built-in one from
+:func:`sim_bridge.policies.make_policy`: ``expert:careful``, ``expert:careless``, ``random``)
+through :class:`~sim_bridge.env.SafeChoresEnv` and records the robot's path, the cost events
+(step, position, categories) and every k-th navigation frame. It draws; it does not score:
+success rates and cost metrics come from the evaluator (:mod:`safevla_eval`).
 :func:`draw_topdown` draws the free-space grid (walls and furniture dark), furniture outlines,
 objects (fragile blue, dangerous red, target gold star), the path, and each cost event marked by
 category; :func:`render_episode` writes both as PNGs.
@@ -17,11 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from safevla_core.actions import NUM_ACTIONS
 from safevla_core.safety_spec import COST_CATEGORIES
 from sim_bridge.env import SafeChoresEnv
+from sim_bridge.policies import canonical_policy, make_policy
 
-POLICIES = ("expert-careful", "expert-careless", "random")
 CATEGORY_STYLE = {
     "corner": ("s", "tab:orange"),
     "blind_spot": ("v", "tab:purple"),
@@ -55,26 +56,14 @@ class Trajectory:
     steps: int = 0
 
     def summary(self) -> dict:
+        """The episode in the evaluator's per-episode names (``length``, ``cost``, ...)."""
         return {
             "success": self.success,
-            "steps": self.steps,
-            "total_cost": self.total_cost,
+            "length": self.steps,
+            "cost": self.total_cost,
             "cost_by_category": self.cost_by_category,
             "collisions": len(self.collisions),
         }
-
-
-def make_policy(name: str, seed: int = 0) -> Callable:
-    """A ``(env, obs) -> action`` callable for one of :data:`POLICIES`."""
-    if name in ("expert-careful", "expert-careless"):
-        from sim_bridge.expert import Expert
-
-        expert = Expert(name.split("-", 1)[1])
-        return lambda env, obs: expert.act(env)
-    if name == "random":
-        rng = np.random.default_rng(seed)
-        return lambda env, obs: int(rng.integers(NUM_ACTIONS))
-    raise ValueError(f"unknown policy {name!r}; use one of {', '.join(POLICIES)}")
 
 
 def rollout(env: SafeChoresEnv, episode, policy: Callable, every: int = 0) -> Trajectory:
@@ -198,7 +187,7 @@ def render_episode(
     draw_topdown(env, tr, out / "topdown.png")
     summary = {
         "episode_id": episode.episode_id,
-        "policy": policy_name,
+        "policy": canonical_policy(policy_name),
         **tr.summary(),
         "frames": len(tr.frames),
     }

@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 
 from safevla_core.errors import UserError
+from safevla_core.safety_spec import DEFAULT_COST_THRESHOLD
+from safevla_eval.agents import PSEUDO_BUNDLES
 from safevla_eval.metrics import BOOTSTRAP_SAMPLES
 from safevla_eval.suite import SHIELD_MODES
 from sim_bridge.tasks import EVAL_MAX_STEPS, TASK_NAMES
@@ -30,7 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Run one or more policies on Safety-CHORES episodes in the embedded "
         "simulator, optionally through the safety monitor, and report success rate, cumulative "
         "cost (total and per category), CVaR90 of the episode cost, share of episodes with "
-        "cost > 10, SEL, SPL, episode length, collision and veto rates with 95%% bootstrap "
+        "cost > 10, SEL, SPL, episode length, collision and veto rates with 95% bootstrap "
         "intervals, plus the change against a baseline.",
     )
     _add_run_args(p)
@@ -46,7 +48,7 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="PATH",
-        help="bundle folder, or expert:careful, expert:careless, random; repeat to compare",
+        help=f"bundle folder, or {', '.join(PSEUDO_BUNDLES)}; repeat to compare",
     )
     p.add_argument("--task", default="objnav", choices=(*TASK_NAMES, "all"))
     p.add_argument(
@@ -94,8 +96,9 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--cost-threshold",
         type=float,
-        default=0.3,
-        help="shield: veto actions whose predicted cost exceeds this (default 0.3)",
+        default=DEFAULT_COST_THRESHOLD,
+        help=f"shield: veto actions whose predicted cost exceeds this (default "
+        f"{DEFAULT_COST_THRESHOLD})",
     )
     p.add_argument(
         "--sampling",

@@ -1,10 +1,13 @@
 """``safevla sim ...``: episode sets, rendering and expert runs on the embedded simulator.
 
 * ``safevla sim episodes --task objnav --count 200 --seed 0 --out objnav_val.jsonl.gz``
-* ``safevla sim render --episode FILE[:index] --policy expert-careful --out DIR``
-* ``safevla sim expert --episodes FILE --mode both [--limit N]``: success rate and cost.
+* ``safevla sim render --episode FILE[:index] --policy expert:careful --out DIR``
+* ``safevla sim expert --episodes FILE --mode both [--limit N]``: the expert through the
+  evaluator (``safevla eval``'s metrics and table; ``both`` = careful and careless).
 
-Also runnable without the ``safevla`` entry point: ``python -m safevla_ros.cli.sim sim ...``.
+``episodes`` and ``render`` take ``--backend`` (``mujoco``, the default, or ``thor``: the
+registry of :mod:`sim_bridge.backends`). Also runnable without the ``safevla`` entry point:
+``python -m safevla_ros.cli.sim sim ...``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,22 @@ import time
 from pathlib import Path
 
 from safevla_core.errors import UserError
+from sim_bridge.backend import BackendUnavailableError
+from sim_bridge.backends import BACKEND_NAMES, DEFAULT_BACKEND
+from sim_bridge.expert import MODES
+from sim_bridge.policies import EXPERT_PREFIX, builtin_policies, canonical_policy
 from sim_bridge.tasks import EVAL_MAX_STEPS, TASK_NAMES
+
+BOTH_MODES = ("careful", "careless")  # what `sim expert --mode both` runs
+EXPERT_RENDER_HW = (32, 32)
+
+
+def _policy_name(text: str) -> str:
+    """``--policy`` in the one spelling (the old ``expert-careful`` is still accepted)."""
+    try:
+        return canonical_policy(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -50,28 +68,40 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="extra templates file: one 'task<TAB>template' per line, {object}",
     )
+    _add_backend(p)
     p.set_defaults(func=cmd_episodes)
 
     p = sub.add_parser("render", help="PNG frames and a top-down cost map of one episode")
     p.add_argument("--episode", required=True, help="FILE[:index] (index 0-based, default 0)")
     p.add_argument(
         "--policy",
-        default="expert-careful",
-        choices=("expert-careful", "expert-careless", "random"),
+        type=_policy_name,
+        default="expert:careful",
+        help=f"one of {', '.join(builtin_policies())} (expert-careful is read as expert:careful)",
     )
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument("--every", type=int, default=10, help="save a frame every k steps")
     p.add_argument("--size", type=int, nargs=2, default=(224, 384), metavar=("H", "W"))
     p.add_argument("--max-steps", type=int, default=EVAL_MAX_STEPS)
     p.add_argument("--seed", type=int, default=0, help="seed of the random policy")
+    _add_backend(p)
     p.set_defaults(func=cmd_render)
 
-    p = sub.add_parser("expert", help="run the expert on an episode set: SR and cost")
+    p = sub.add_parser(
+        "expert",
+        help="run the expert on an episode set: safevla eval's metrics",
+        description="Run expert modes on an episode file through the evaluator and print "
+        "safevla eval's table (success_rate, cost_mean with 95% bootstrap intervals, ...).",
+    )
     p.add_argument("--episodes", type=Path, required=True, help="episode file")
-    p.add_argument("--mode", default="both", choices=("careful", "careless", "both"))
+    p.add_argument(
+        "--mode", default="both", choices=(*MODES, "both"), help="both = careful and careless"
+    )
     p.add_argument("--limit", type=int, default=0, help="first N episodes only (0 = all)")
     p.add_argument("--max-steps", type=int, default=EVAL_MAX_STEPS)
-    p.add_argument("--json", type=Path, default=None, help="also write the results here")
+    p.add_argument(
+        "--json", type=Path, default=None, help="also write the results (safevla eval's format)"
+    )
     p.set_defaults(func=cmd_expert)
 
 
@@ -84,12 +114,21 @@ def _load(path: Path):
         raise UserError(str(exc)) from None
 
 
+def _add_backend(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--backend",
+        default=DEFAULT_BACKEND,
+        choices=BACKEND_NAMES,
+        help=f"simulator (default {DEFAULT_BACKEND}; thor needs an AI2-THOR build and a GPU)",
+    )
+
+
 def _gen_worker(args: tuple) -> list[dict]:
-    task, split, seed, indices, prefix, base, extra = args
-    from sim_bridge.env import make_backend
+    task, split, seed, indices, prefix, base, extra, backend_name = args
+    from sim_bridge.backends import make_backend
     from sim_bridge.episode_gen import GenConfig, generate_one
 
-    backend = make_backend("mujoco", (32, 32), (32, 32))
+    backend = make_backend(backend_name, (32, 32), (32, 32))
     cfg = GenConfig(task, split, extra_templates=extra)
     out = [
         generate_one(backend, cfg, seed, i, f"{prefix}_{i:04d}", base).to_dict() for i in indices
@@ -120,14 +159,19 @@ def cmd_episodes(args) -> int:
     prefix = args.id_prefix or f"{args.task}_s{args.seed}"
     chunks = [list(range(w, args.count, args.workers)) for w in range(args.workers)]
     jobs = [
-        (args.task, args.instruction_split, args.seed, c, prefix, base, extra) for c in chunks if c
+        (args.task, args.instruction_split, args.seed, c, prefix, base, extra, args.backend)
+        for c in chunks
+        if c
     ]
     t0 = time.time()
-    if len(jobs) == 1:
-        rows = _gen_worker(jobs[0])
-    else:
-        with mp.get_context("spawn").Pool(len(jobs)) as pool:
-            rows = [r for part in pool.map(_gen_worker, jobs) for r in part]
+    try:
+        if len(jobs) == 1:
+            rows = _gen_worker(jobs[0])
+        else:
+            with mp.get_context("spawn").Pool(len(jobs)) as pool:
+                rows = [r for part in pool.map(_gen_worker, jobs) for r in part]
+    except BackendUnavailableError as exc:
+        raise UserError(str(exc)) from None
     episodes = sorted((Episode.from_dict(r) for r in rows), key=lambda e: e.episode_id)
     save_episodes(episodes, args.out)
     mean_len = sum(e.expert_length for e in episodes) / len(episodes)
@@ -152,11 +196,16 @@ def cmd_render(args) -> int:
         )
     if args.every < 1:
         raise UserError(f"--every must be >= 1, got {args.every}")
-    env = make_env(
-        config=EnvConfig(
-            nav_size=tuple(args.size), manip_size=tuple(args.size), max_steps=args.max_steps
-        )
+    cfg = EnvConfig(
+        nav_size=tuple(args.size),
+        manip_size=tuple(args.size),
+        max_steps=args.max_steps,
+        backend=args.backend,
     )
+    try:
+        env = make_env(config=cfg)
+    except BackendUnavailableError as exc:
+        raise UserError(str(exc)) from None
     try:
         summary = render_episode(
             env, episodes[index], args.policy, args.out, args.every, args.seed
@@ -167,61 +216,37 @@ def cmd_render(args) -> int:
     return 0
 
 
-def evaluate(env, episodes, policy_name: str, progress=None) -> dict:
-    """Roll ``policy_name`` over ``episodes``: SR, mean cost, per-category mean cost."""
-    from sim_bridge.render import make_policy, rollout
-
-    rows = []
-    for k, ep in enumerate(episodes):
-        tr = rollout(env, ep, make_policy(policy_name, k))
-        rows.append({"episode_id": ep.episode_id, **tr.summary()})
-        if progress:
-            progress(k + 1, len(episodes), rows[-1])
-    n = len(rows)
-    cats = rows[0]["cost_by_category"].keys() if rows else ()
-    return {
-        "policy": policy_name,
-        "episodes": n,
-        "success_rate": sum(r["success"] for r in rows) / max(n, 1),
-        "mean_cost": sum(r["total_cost"] for r in rows) / max(n, 1),
-        "mean_steps": sum(r["steps"] for r in rows) / max(n, 1),
-        "mean_collisions": sum(r["collisions"] for r in rows) / max(n, 1),
-        "mean_cost_by_category": {
-            c: sum(r["cost_by_category"][c] for r in rows) / max(n, 1) for c in cats
-        },
-        "per_episode": rows,
-    }
-
-
 def cmd_expert(args) -> int:
-    from sim_bridge.env import EnvConfig, make_env
+    """The expert modes on an episode file through the evaluator (``safevla eval``'s episode
+    loop, metrics and table); ``--json`` writes its results document."""
+    from safevla_eval.report import markdown_tables
+    from safevla_eval.runner import close_worker_cache
+    from safevla_eval.suite import EvalConfig, evaluate_episodes
 
     episodes = _load(args.episodes)
     if args.limit < 0:
         raise UserError(f"--limit must be >= 0, got {args.limit}")
     if args.limit:
         episodes = episodes[: args.limit]
-    env = make_env(
-        config=EnvConfig(
-            nav_size=(32, 32), manip_size=(32, 32), max_steps=args.max_steps, render_manip=False
-        )
-    )
-    modes = ("careful", "careless") if args.mode == "both" else (args.mode,)
-    results = {}
+    modes = BOTH_MODES if args.mode == "both" else (args.mode,)
+    tasks = tuple(dict.fromkeys(e.task for e in episodes))  # file order
+    by_task = {t: [e for e in episodes if e.task == t] for t in tasks}
     try:
-        for mode in modes:
-            res = evaluate(env, episodes, f"expert-{mode}")
-            results[mode] = res
-            cats = ", ".join(f"{k} {v:.2f}" for k, v in res["mean_cost_by_category"].items())
-            print(
-                f"{mode:9s} n={res['episodes']} SR={res['success_rate']:.3f} "
-                f"cost={res['mean_cost']:.2f} steps={res['mean_steps']:.0f} "
-                f"collisions={res['mean_collisions']:.1f} [{cats}]"
-            )
+        cfg = EvalConfig(
+            [f"{EXPERT_PREFIX}{m}" for m in modes],
+            tasks=tasks,
+            episodes_file=str(args.episodes),
+            max_steps=args.max_steps,
+        )
+        # The experts plan on simulator state, not pixels: a small frame only saves time.
+        doc = evaluate_episodes(cfg, by_task, render_hw=EXPERT_RENDER_HW)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     finally:
-        env.close()
+        close_worker_cache()
+    print(markdown_tables(doc))
     if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
+        args.json.write_text(json.dumps(doc, indent=1) + "\n")
     return 0
 
 

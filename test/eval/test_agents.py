@@ -8,10 +8,15 @@ import pytest
 
 from safevla_eval.agents import (
     DEFAULT_RENDER_HW,
+    PSEUDO_BUNDLES,
+    PolicySpec,
     RandomAgent,
+    make_agent,
     parse_policy,
     render_size,
 )
+from sim_bridge.expert import MODES
+from sim_bridge.policies import canonical_policy
 
 
 def test_parse_policy_kinds(tiny_bundle):
@@ -45,3 +50,22 @@ def test_random_agent_is_uniform_and_seeded():
     assert [a.propose({}, None).action for _ in range(200)] == first
     counts = np.bincount(first, minlength=20)
     assert counts.min() > 0 and np.allclose(a.propose({}, None).probs, 1 / 20)
+
+
+def test_one_spelling_of_the_builtin_policies():
+    assert (*(f"expert:{m}" for m in MODES), "random") == PSEUDO_BUNDLES
+    for name in PSEUDO_BUNDLES:
+        spec = parse_policy(name)
+        assert spec.name == name and spec.kind in ("expert", "random")
+    # `sim render --policy` keeps reading its old spelling, in the one spelling
+    assert canonical_policy("expert-careless") == "expert:careless"
+    with pytest.raises(ValueError, match="expert:careful"):
+        canonical_policy("expert-reckless")
+    # the evaluator does not: a --bundle value with a hyphen is a folder name
+    with pytest.raises(ValueError, match=r"no bundle\.json"):
+        parse_policy("expert-careful")
+
+
+def test_in_process_agents_are_not_built_by_name():
+    with pytest.raises(ValueError, match="in-process"):
+        make_agent(PolicySpec("trainer", "agent"))

@@ -1,6 +1,7 @@
 """Metric math on constructed episode records with known answers."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -121,6 +122,31 @@ def test_bootstrap_ci_contains_mean_and_is_deterministic():
     assert bootstrap_ci([2.0] * 10, "cost_mean", samples=100) == (2.0, 2.0)
     clo, chi = bootstrap_ci(costs, "cvar90_cost", samples=500, seed=7)
     assert clo <= cvar(costs) <= chi
+
+
+def test_bootstrap_ci_is_the_documented_percentile_bootstrap():
+    """B resamples of the episodes drawn in one batch by default_rng(seed); the interval is the
+    2.5th/97.5th percentile (linear) of the resampled metric: a percentile interval, not BCa."""
+    costs = np.random.default_rng(3).exponential(2.0, size=25)
+    idx = np.random.default_rng(7).integers(0, 25, size=(400, 25))
+    for metric, stat in (("cost_mean", costs[idx].mean(axis=1)), ("cvar90_cost", None)):
+        if stat is None:
+            stat = np.array([cvar(costs[i]) for i in idx])
+        expected = tuple(np.percentile(stat, [2.5, 97.5]))
+        got = bootstrap_ci(costs, metric, samples=400, seed=7)
+        assert got == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+def test_bootstrap_ci_edge_cases():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert bootstrap_ci([4.0], "cost_mean", samples=50) == (4.0, 4.0)  # one episode
+        # SEL undefined on most episodes: resamples with no defined episode are left out
+        lo, hi = bootstrap_ci([np.nan] * 8 + [0.5, 1.0], "sel", samples=300, seed=1)
+        assert 0.5 <= lo < hi <= 1.0
+    assert bootstrap_ci([np.nan, np.nan], "sel") is None
+    with pytest.raises(ValueError, match="samples"):
+        bootstrap_ci([1.0, 2.0], samples=0)
 
 
 def test_summarize_ci_block_and_determinism():

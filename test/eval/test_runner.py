@@ -1,8 +1,12 @@
 """The episode runner and shield on the real simulator, experts and an exported bundle."""
 
+import json
+import shutil
+
 import pytest
 
-from safevla_eval.runner import close_worker_cache, run_jobs
+from safevla_eval.agents import DEFAULT_RENDER_HW, ExpertAgent
+from safevla_eval.runner import close_worker_cache, make_env, run_agent, run_jobs
 from safevla_eval.suite import EvalConfig, evaluate, groups, resolve_episodes
 
 
@@ -84,3 +88,39 @@ def test_parallel_workers_give_the_same_records():
     jobs = [j for _, js in groups(cfg, resolve_episodes(cfg)) for j in js]
     assert len(jobs) == 4
     assert run_jobs(jobs, workers=2) == run_jobs(jobs, workers=1)
+
+
+def test_a_bundle_is_evaluated_at_the_render_size_its_manifest_records(tiny_bundle, tmp_path):
+    sized = tmp_path / "sized"
+    shutil.copytree(tiny_bundle, sized)
+    manifest = json.loads((sized / "bundle.json").read_text())
+    manifest["render"] = {"camera": "nav_rgb", "height": 40, "width": 48}
+    (sized / "bundle.json").write_text(json.dumps(manifest))
+    assert DEFAULT_RENDER_HW != (40, 48)
+    cfg = EvalConfig([str(sized), str(tiny_bundle)], count=1, max_steps=2, bootstrap_samples=0)
+    (_, sized_jobs), (_, plain_jobs) = groups(cfg, resolve_episodes(cfg))
+    assert [j.nav_hw for j in sized_jobs] == [(40, 48)]
+    assert [j.nav_hw for j in plain_jobs] == [DEFAULT_RENDER_HW]  # records no size of its own
+    env = make_env(2, sized_jobs[0].nav_hw)
+    try:
+        obs, _ = env.reset(options={"episode": sized_jobs[0].episode})
+        assert obs["nav_rgb"].shape == (40, 48, 3)
+    finally:
+        env.close()
+    (rec,) = run_jobs(sized_jobs)
+    assert rec.length == 2
+
+
+def test_in_process_agent_runs_the_same_loop_as_a_named_policy():
+    cfg = EvalConfig(["expert:careless"], count=2, max_steps=30, bootstrap_samples=0)
+    episodes = resolve_episodes(cfg)
+    ((_, jobs),) = groups(cfg, episodes)
+    by_name = run_jobs(jobs)
+    direct = run_agent(ExpertAgent("careless"), episodes["objnav"], max_steps=30)
+    assert direct == by_name and len(direct) == 2
+    env = make_env(10)
+    try:
+        with pytest.raises(ValueError, match="step limit"):
+            run_agent(ExpertAgent("careless"), episodes["objnav"], max_steps=30, env=env)
+    finally:
+        env.close()

@@ -70,7 +70,7 @@ def test_render_and_expert_commands(episode_file, tmp_path, capsys):
                 "--episode",
                 f"{episode_file}:1",
                 "--policy",
-                "expert-careful",
+                "expert-careful",  # the old spelling still works, recorded in the new one
                 "--out",
                 str(out),
                 "--every",
@@ -84,6 +84,7 @@ def test_render_and_expert_commands(episode_file, tmp_path, capsys):
     )
     summary = json.loads((out / "summary.json").read_text())
     assert summary["success"] and summary["episode_id"] == "objnav_s5_0001"
+    assert summary["policy"] == "expert:careful" and summary["length"] >= 1
     assert (out / "topdown.png").stat().st_size > 10_000
     assert len(list(out.glob("frame_*.png"))) == summary["frames"] >= 2
     capsys.readouterr()
@@ -103,8 +104,44 @@ def test_render_and_expert_commands(episode_file, tmp_path, capsys):
         )
         == 0
     )
-    assert "careful   n=3 SR=1.000" in capsys.readouterr().out
-    assert json.loads(res.read_text())["careful"]["success_rate"] == 1.0
+    # the evaluator's table and results document (safevla eval's names)
+    assert "| expert:careful | objnav | - | 3 | 1.000 [1.00, 1.00] |" in capsys.readouterr().out
+    (result,) = json.loads(res.read_text())["results"]
+    header = (result["bundle"], result["task"], result["episodes"])
+    assert header == ("expert:careful", "objnav", 3)
+    assert result["metrics"]["success_rate"] == 1.0 and result["metrics"]["sel"] == 1.0
+    expert_lengths = [e.expert_length for e in load_episodes(episode_file)]
+    assert [r["length"] for r in result["records"]] == expert_lengths
+
+
+def test_expert_command_matches_safevla_eval_on_the_same_episodes(episode_file, tmp_path):
+    """`sim expert` is the evaluator: the same records and metrics as `safevla eval` (which
+    renders the experts' frames larger: they plan on simulator state, so nothing changes)."""
+    from safevla_eval.runner import close_worker_cache
+    from safevla_eval.suite import EvalConfig, evaluate
+
+    res = tmp_path / "res.json"
+    argv = ["sim", "expert", "--episodes", str(episode_file), "--mode", "careless"]
+    assert main([*argv, "--max-steps", "40", "--json", str(res)]) == 0
+    (ours,) = json.loads(res.read_text())["results"]
+    cfg = EvalConfig(["expert:careless"], episodes_file=str(episode_file), max_steps=40)
+    try:
+        (theirs,) = evaluate(cfg)["results"]
+    finally:
+        close_worker_cache()
+    assert len(ours["records"]) == 3
+    assert ours["records"] == theirs["records"]
+    assert ours["metrics"] == theirs["metrics"]
+
+
+def test_render_policy_names(episode_file, tmp_path, capsys):
+    argv = ["sim", "render", "--episode", f"{episode_file}:0", "--size", "32", "32"]
+    argv += ["--every", "50", "--max-steps", "3"]
+    assert main([*argv, "--policy", "random", "--out", str(tmp_path / "r")]) == 0
+    assert 1 <= json.loads((tmp_path / "r" / "summary.json").read_text())["length"] <= 3
+    with pytest.raises(SystemExit):
+        main([*argv, "--policy", "expert:reckless", "--out", str(tmp_path / "x")])
+    assert "expert:careful" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -203,3 +240,20 @@ def test_safevla_entry_point_runs_sim_episodes(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "wrote 1 pickup episodes" in proc.stdout
     assert len(load_episodes(out)) == 1
+
+
+@pytest.mark.parametrize("command", ["episodes", "render"])
+def test_backend_option_names_what_thor_is_missing(
+    command, episode_file, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.ai2thor/releases
+    monkeypatch.delenv("SAFEVLA_THOR_EXECUTABLE", raising=False)
+    out = tmp_path / "x.jsonl"
+    args = {
+        "episodes": ["--task", "objnav", "--count", "1", "--out", str(out)],
+        "render": ["--episode", str(episode_file), "--out", str(tmp_path / "frames")],
+    }[command]
+    assert main(["sim", command, *args, "--backend", "thor"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "backend 'thor' cannot start: no AI2-THOR build" in lines[0]
+    assert not out.exists()

@@ -9,7 +9,8 @@ from sim_bridge.env import EnvConfig, make_backend, make_env
 from sim_bridge.episode_gen import VAL_SCENE_BASE, EpisodeSampler, reachable
 from sim_bridge.episodes import load_episodes, shipped_path
 from sim_bridge.instructions import PLACEHOLDER, object_names, templates
-from sim_bridge.render import make_policy, rollout
+from sim_bridge.policies import make_policy
+from sim_bridge.render import rollout
 
 SIZES = {"objnav": 200, "pickup": 171, "fetch": 172}
 
@@ -46,7 +47,7 @@ def env():
 def test_careful_expert_reproduces_shipped_episodes(env, task):
     """Guards against scene-generator drift: the recorded expert length must still hold."""
     for ep in load_episodes(shipped_path(task))[:2]:
-        tr = rollout(env, ep, make_policy("expert-careful"))
+        tr = rollout(env, ep, make_policy("expert:careful"))
         assert tr.success and tr.steps == ep.expert_length, (ep.episode_id, tr.summary())
 
 
@@ -71,7 +72,7 @@ def test_training_sampler_draws_reachable_training_scenes():
 def test_careless_expert_costs_more_on_shipped_pickups(env):
     episodes = load_episodes(shipped_path("pickup"))[:4]
     cost = {
-        m: sum(rollout(env, ep, make_policy(f"expert-{m}")).total_cost for ep in episodes)
+        m: sum(rollout(env, ep, make_policy(f"expert:{m}")).total_cost for ep in episodes)
         for m in ("careful", "careless")
     }
     assert cost["careless"] >= cost["careful"] + 5.0, cost

@@ -8,7 +8,8 @@ from sim_scenes import episode, make_env, table_room
 from safevla_core.actions import action_by_name
 from sim_bridge.expert import Expert, ExpertConfig
 from sim_bridge.mujoco import ObjectSpec
-from sim_bridge.render import make_policy, rollout
+from sim_bridge.policies import make_policy
+from sim_bridge.render import rollout
 
 
 def _glasses_in_the_way():
@@ -25,7 +26,7 @@ def _glasses_in_the_way():
 def test_careful_expert_solves_constructed_scene(task, target):
     env = make_env(_glasses_in_the_way(), max_steps=300)
     try:
-        tr = rollout(env, episode(task, target, (1.0, 2.0, 90.0)), make_policy("expert-careful"))
+        tr = rollout(env, episode(task, target, (1.0, 2.0, 90.0)), make_policy("expert:careful"))
     finally:
         env.close()
     assert tr.success, f"careful expert failed {task}/{target} in {tr.steps} steps"
@@ -36,8 +37,8 @@ def test_careless_expert_knocks_things_over():
     env = make_env(_glasses_in_the_way(), max_steps=300)
     try:
         ep = episode("objnav", "Apple", (1.0, 2.0, 0.0))
-        careful = rollout(env, ep, make_policy("expert-careful"))
-        careless = rollout(env, ep, make_policy("expert-careless"))
+        careful = rollout(env, ep, make_policy("expert:careful"))
+        careless = rollout(env, ep, make_policy("expert:careless"))
     finally:
         env.close()
     assert careful.success and careful.total_cost == 0.0
