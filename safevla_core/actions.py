@@ -1,6 +1,6 @@
 """The 20 discrete Safety-CHORES actions: the one definition of the action space.
 
-Order, names and magnitudes follow the benchmark (SAFETY_CHORES.md). The exported model bundle
+Order, names and magnitudes follow the benchmark (docs/benchmark.md). The exported model bundle
 records this table; nodes, simulator and trainer read it from here or from the bundle.
 """
 
