@@ -3,7 +3,8 @@
 Used for behaviour cloning (the paper's imitation stage) and to measure reference path lengths.
 Every call to :meth:`Expert.act` re-reads the state and re-plans:
 
-1. **Goal cells** on the backend's FreeSpace grid (:mod:`sim_bridge.expert_goals`): for objnav,
+1. **Goal cells** on the backend's FreeSpace grid (:mod:`sim_bridge.expert_goals`, with the
+   band each task defines in :meth:`sim_bridge.tasks.Task.expert_goal_band`): for objnav,
    cells within ``view_band`` of a target-type object, in line of sight and keeping it inside
    the nav camera's vertical field of view; for pickup/fetch, cells from which the arm reaches
    the target (``reach_band``).
@@ -17,7 +18,7 @@ Every call to :meth:`Expert.act` re-reads the state and re-plans:
    :mod:`sim_bridge.expert_grasp`, retract, ``end``. After ``max_replans`` failed spots, or
    when no goal cell exists, the expert calls ``end`` (gives up).
 
-Two modes:
+Three modes:
 
 * ``careless``: unit cell costs on a free grid grown by one cell (shortest path, hugging
   corners closer than the backend's clearance), blind to movable objects on the floor, coarse
@@ -31,12 +32,16 @@ Two modes:
   plannable cell (else a detour heading), arm in and lift up before driving; grasp from above
   (lift over the object, extend, lower, pick up, retract), or for tall objects from the side in
   0.02 m steps, stopping at the object's face.
+* ``explorer`` (ObjectNav; other tasks as careful): the careful planner, told only what the
+  robot's camera has shown so far; it searches frontiers until a target is in view
+  (:mod:`sim_bridge.explorer`, held in :attr:`Expert.explorer`), so a learner that sees only
+  pixels can infer its choices.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import ndimage
@@ -46,9 +51,16 @@ from sim_bridge import planner
 from sim_bridge.backend import AgentState, Backend, ObjectState
 from sim_bridge.expert_goals import floor_obstacles, goal_mask
 from sim_bridge.expert_grasp import arm_geometry, grasp_action
+from sim_bridge.explorer import Explorer
+from sim_bridge.robot import (
+    NAV_CAMERA_HEIGHT_M,
+    NAV_CAMERA_TILT_DEG,
+    NAV_CAMERA_VFOV_DEG,
+    REACH_BAND_M,
+)
 from sim_bridge.tasks import TaskSpec, pickup_success
 
-MODES = ("careful", "careless")
+MODES = ("careful", "careless", "explorer")
 A = ACTION_INDEX
 MOVE_M = 0.2
 STUCK_LIMIT = 6  # blocked moves after which the careless expert steers like the careful one
@@ -87,13 +99,13 @@ class ExpertConfig:
     fine_deg: float = 4.0
     check_landing: bool = True
     view_band: tuple[float, float] = (0.6, 1.5)
-    reach_band: tuple[float, float] = (0.45, 0.75)
+    reach_band: tuple[float, float] = REACH_BAND_M
     lift_clearance: float = 0.08
     travel_lift: float = 1.0
     max_replans: int = 12
-    cam_height: float = 1.32
-    cam_tilt_deg: float = 20.0
-    cam_half_fov_deg: float = 29.5
+    cam_height: float = NAV_CAMERA_HEIGHT_M
+    cam_tilt_deg: float = NAV_CAMERA_TILT_DEG
+    cam_half_fov_deg: float = NAV_CAMERA_VFOV_DEG / 2
     fov_margin_deg: float = 6.0
     avoid_floor_objects: bool = True
     squeeze_cells: int = 0
@@ -126,6 +138,8 @@ class ExpertConfig:
                 avoid_floor_objects=False,
                 squeeze_cells=1,
             )
+        if mode == "explorer":  # the careful planner, driven by what the robot has seen
+            return replace(cls.for_mode("careful"), mode="explorer")
         raise ValueError(f"unknown expert mode {mode!r}; use one of {MODES}")
 
 
@@ -152,6 +166,10 @@ class Expert:
         if config is not None and config.mode != mode:
             raise ValueError(f"config.mode {config.mode!r} disagrees with mode {mode!r}")
         self.mode = mode
+        self.explorer = Explorer(self.config) if mode == "explorer" else None
+        # the explorer searches for things to see; for the other tasks it acts as careful
+        careful = replace(self.config, mode="careful")
+        self._careful = Expert("careful", careful) if mode == "explorer" else None
         self.reset()
 
     def reset(self) -> None:
@@ -169,6 +187,9 @@ class Expert:
         self._detour_yaw: float | None = None
         self._retreat = False
         self.gave_up = False
+        if self.explorer is not None:
+            self.explorer.reset()
+            self._careful.reset()
 
     # ------------------------------------------------------------------ entry point
     def act(self, env_or_backend, spec: TaskSpec | None = None) -> int:
@@ -194,6 +215,15 @@ class Expert:
         return action
 
     def _decide(self, backend: Backend, spec: TaskSpec) -> int:
+        if self.explorer is not None:
+            if spec.task == "objnav":
+                action = self.explorer.decide(backend, spec, self._last)
+                self.gave_up = self.explorer.gave_up
+            else:
+                self._careful._last = self._last  # None after another policy's step
+                action = self._careful.act(backend, spec)
+                self.gave_up = self._careful.gave_up
+            return action
         agent, objects = backend.agent(), backend.objects()
         if spec.needs_pickup and pickup_success(agent, objects, spec.target_type):
             # careful: lift the object clear of its neighbours before pulling it in
@@ -396,7 +426,7 @@ class Expert:
     def _finish(self, backend: Backend, agent, targets: list[ObjectState], spec) -> int:
         pts = np.array([o.position[:2] for o in targets])
         target = targets[int(np.argmin(np.linalg.norm(pts - agent.position[:2], axis=1)))]
-        if spec.task == "objnav":
+        if not spec.needs_pickup:  # the goal is to see it: face it, then `end`
             err = _wrap(_bearing(agent.position, target.position) - agent.yaw_deg)
             if abs(err) > self.config.fine_deg:
                 return self._rotate_toward(err)

@@ -1,0 +1,184 @@
+"""The explorer expert: acts only on what the camera has shown, and still finishes ObjectNav."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from sim_scenes import episode, make_env
+
+from safevla_core.actions import ACTION_INDEX, END
+from sim_bridge.expert import MODES, Expert
+from sim_bridge.explorer import ExplorerConfig
+from sim_bridge.explorer_map import RevealedMap, occluder_grid
+from sim_bridge.mujoco import Furniture, Layout, ObjectSpec, Wall
+from sim_bridge.policies import make_policy
+from sim_bridge.render import rollout
+
+A = ACTION_INDEX
+START = (1.0, 1.0, 0.0)
+
+
+def three_rooms(apple_room: str) -> Layout:
+    """Rooms A [0,4]², B [4,8]x[0,4] (door in x = 4) and C [0,4]x[4,8] (door in y = 4), a
+    table in B and one in C, the apple on the table of ``apple_room``; the robot starts in A."""
+    walls = [
+        Wall((0, 0), (8, 0)),
+        Wall((8, 0), (8, 4)),
+        Wall((8, 4), (4, 4)),
+        Wall((4, 4), (4, 8)),
+        Wall((4, 8), (0, 8)),
+        Wall((0, 8), (0, 0)),
+        Wall((4, 0), (4, 1.5)),
+        Wall((4, 2.5), (4, 4)),
+        Wall((0, 4), (1.5, 4)),
+        Wall((2.5, 4), (4, 4)),
+    ]
+    tables = {"B": (7.2, 3.2), "C": (3.2, 7.2)}
+    furniture = [
+        Furniture("DiningTable", xy, (0.8, 0.8, 0.75), shape="table") for xy in tables.values()
+    ]
+    x, y = tables[apple_room]
+    return Layout(
+        walls=walls,
+        furniture=furniture,
+        objects=[ObjectSpec("Apple", (x, y, None))],
+        agent_pose=START,
+    )
+
+
+def _run_until_found(apple_room: str, mode: str, max_steps: int = 400):
+    """Actions of expert ``mode`` until (and including) the step the apple is first in view
+    within the explorer's sighting range, and that step's index."""
+    env = make_env(three_rooms(apple_room), max_steps=max_steps)
+    sight = ExplorerConfig().sight_range_m
+    try:
+        env.reset(options={"episode": episode("objnav", "Apple", START)})
+        expert, actions = Expert(mode), []
+        apple = next(o.object_id for o in env.backend.objects() if o.object_type == "Apple")
+        for _ in range(max_steps):
+            found = apple in env.backend.visible_objects(max_distance=sight)
+            actions.append(expert.act(env))
+            if found:
+                return actions, len(actions) - 1
+            _, _, _, terminated, truncated, _ = env.step(actions[-1])
+            if terminated or truncated:
+                break
+        return actions, None
+    finally:
+        env.close()
+
+
+def test_explorer_is_a_registered_expert_mode():
+    assert "explorer" in MODES
+    assert Expert("explorer").explorer is not None
+    assert Expert("careful").explorer is None
+
+
+def test_actions_before_the_first_sighting_ignore_where_the_target_is():
+    """Moving the apple to another unseen room changes nothing until it comes into view; the
+    privileged careful expert, for contrast, heads for the apple from its first step."""
+    runs = {room: _run_until_found(room, "explorer") for room in ("B", "C")}
+    (acts_b, found_b), (acts_c, found_c) = runs["B"], runs["C"]
+    assert found_b is not None and found_c is not None, "explorer never saw the apple"
+    first = min(found_b, found_c)
+    assert first >= 5, "the apple should start out of view"
+    assert acts_b[:first] == acts_c[:first]
+    assert found_b != found_c  # one room is searched before the other
+    careful = {room: _run_until_found(room, "careful")[0][:first] for room in ("B", "C")}
+    assert careful["B"] != careful["C"]
+
+
+def test_explorer_finds_a_target_behind_it_and_ends_successfully():
+    env = make_env()  # table_room: 6 x 4 m, the apple on a table at x = 4.4
+    try:
+        policy = make_policy("expert:explorer")
+        tr = rollout(env, episode("objnav", "Apple", (1.0, 2.0, 180.0)), policy)
+    finally:
+        env.close()
+    assert tr.success and tr.actions[-1] == END
+    assert tr.actions[0] in (A["rotate_left"], A["rotate_right"])  # looks around first
+    small = sum(a in (A["rotate_left_small"], A["rotate_right_small"]) for a in tr.actions)
+    assert small <= 2, "30° turns should do the steering"
+    assert tr.total_cost == 0.0
+    assert tr.steps < 60
+
+
+def test_explorer_labels_states_another_policy_reached_then_finishes():
+    """DAgger-style use: queried every step while a scripted policy drives, it keeps mapping
+    what the camera shows; when it takes over it still finds the apple."""
+    env = make_env()
+    try:
+        env.reset(options={"episode": episode("objnav", "Apple", (1.0, 2.0, 180.0))})
+        expert = Expert("explorer")
+        for action in [A["rotate_right"]] * 3 + [A["move_ahead"]] * 2:
+            assert 0 <= expert.act(env) < len(A)
+            env.step(action)
+        assert expert.explorer.map.seen.sum() > 0
+        done, info = False, {}
+        while not done:
+            _, _, _, terminated, truncated, info = env.step(expert.act(env))
+            done = terminated or truncated
+    finally:
+        env.close()
+    assert info["success"]
+
+
+def test_explorer_mode_acts_as_careful_on_pickup():
+    env = make_env(max_steps=150)
+    ep = episode("pickup", "Apple", (3.2, 2.0, 0.0))
+    try:
+        careful = rollout(env, ep, make_policy("expert:careful"))
+        explorer = rollout(env, ep, make_policy("expert:explorer"))
+    finally:
+        env.close()
+    assert careful.success
+    assert explorer.actions == careful.actions
+
+
+@pytest.fixture(scope="module")
+def rooms_backend():
+    env = make_env(three_rooms("B"))
+    env.reset(options={"episode": episode("objnav", "Apple", START)})
+    yield env.backend
+    env.close()
+
+
+def _cell_angles(fs, pos):
+    ij = np.indices(fs.free.shape).reshape(2, -1).T
+    xy = fs.origin + (ij + 0.5) * fs.resolution - pos
+    return np.linalg.norm(xy, axis=1), np.degrees(np.arctan2(xy[:, 1], xy[:, 0]))
+
+
+def test_revealed_map_grows_only_inside_the_field_of_view(rooms_backend):
+    fs, objects = rooms_backend.free_space(), rooms_backend.objects()
+    occ = occluder_grid(fs, objects, clearance=0.25, see_over_m=1.2)
+    hfov, max_range = 59.0, 3.0
+    rmap = RevealedMap(fs, occ, hfov, max_range)
+    pos = np.array([2.0, 2.0])
+    dist, bearing = _cell_angles(fs, pos)
+    tol = math.degrees(fs.resolution / 0.5)  # a cell's half-diagonal seen from 0.5 m
+    for yaw in (0.0, 30.0, 150.0):
+        before = rmap.seen.copy()
+        assert rmap.observe(pos, yaw) > 0
+        new = (rmap.seen & ~before).ravel()
+        off = np.abs((bearing - yaw + 180.0) % 360.0 - 180.0)
+        far = dist > 0.5  # near the camera the cell size dominates the angle
+        assert np.all(off[new & far] <= hfov / 2 + tol)
+        assert np.all(dist[new] <= max_range + fs.resolution)
+    # facing the wall x = 4 below the door: nothing of room B behind it is revealed
+    before = rmap.seen.copy()
+    rmap.observe(np.array([3.0, 0.6]), -20.0)
+    xs = fs.origin[0] + (np.arange(fs.free.shape[0]) + 0.5) * fs.resolution
+    assert not (rmap.seen & ~before)[xs > 4.3].any()
+    # a closer look keeps only what was seen from near enough
+    rmap.set_range(1.0)
+    assert rmap.seen.sum() < before.sum()
+
+
+def test_explorer_config_validation():
+    with pytest.raises(ValueError, match="sight_range_m"):
+        ExplorerConfig(view_range_m=4.0, sight_range_m=3.0)
+    with pytest.raises(ValueError, match="progress_ratio"):
+        ExplorerConfig(progress_ratio=0.0)
