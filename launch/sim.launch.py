@@ -40,6 +40,7 @@ def generate_launch_description():
         "sim_bridge_node": {
             "task": LaunchConfiguration("task"),
             "backend": LaunchConfiguration("backend"),
+            "bundle_path": bundle,  # render at the bundle's training frame size
         },
     }
     nodes = [

@@ -15,6 +15,7 @@ from safevla_core.action_adapter import MotionProfile
 from safevla_core.safety_monitor import MonitorConfig
 from safevla_core.safety_spec import DEFAULT_COST_THRESHOLD
 from sim_bridge.backends import BACKEND_NAMES, DEFAULT_BACKEND
+from sim_bridge.robot import CAMERA_SIZE_HW
 from sim_bridge.tasks import TASK_NAMES
 
 ParamValue = bool | int | float | str | list
@@ -236,8 +237,9 @@ SIM_BRIDGE_PARAMS: tuple[ParamSpec, ...] = (
     _p("task", "objnav", "task of generated episodes", choices=TASK_NAMES),
     _p("backend", DEFAULT_BACKEND, "simulator (thor needs a Unity build)", choices=BACKEND_NAMES),
     _p("episode_file", "", "JSONL episode set (empty = the shipped validation set)"),
-    _p("camera_width", 128, "rendered frame width, px", 16, 2048),
-    _p("camera_height", 128, "rendered frame height, px", 16, 2048),
+    _p("camera_width", CAMERA_SIZE_HW[1], "rendered frame width, px", 16, 2048),
+    _p("camera_height", CAMERA_SIZE_HW[0], "rendered frame height, px", 16, 2048),
+    _p("bundle_path", "", "render at this bundle's training frame size (empty = camera_*)"),
     _p("holding_topic", "safevla/holding", "std_msgs/Bool: the gripper holds an object"),
     _p("auto_reset", True, "start the next episode when one ends"),
     _p("frame_rate_hz", 10.0, "most frames per second (lockstep with actions)", 0.5, 200.0),

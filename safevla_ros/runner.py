@@ -185,14 +185,14 @@ def check_alive(procs: list[subprocess.Popen], log_dir: Path) -> None:
             )
 
 
-def overrides(args: argparse.Namespace, bundle: Path, render_hw: tuple[int, int] | None) -> dict:
-    """This run's parameters on top of robot.yaml and sim.yaml. The sim renders at the size the
-    bundle was trained on (``render_hw``), so the perception node's resize matches training."""
+def overrides(args: argparse.Namespace, bundle: Path) -> dict:
+    """This run's parameters on top of robot.yaml and sim.yaml. The sim bridge is given the
+    bundle too: it renders at the size the bundle was trained at (its manifest), so the
+    perception node's resize matches training."""
     sim = {"task": args.task, "seed": args.seed, "frame_rate_hz": args.rate}
+    sim["bundle_path"] = str(bundle)
     if args.episode_file:
         sim["episode_file"] = str(Path(args.episode_file).resolve())
-    if render_hw is not None:
-        sim["camera_height"], sim["camera_width"] = render_hw
     if args.max_steps is not None:
         sim["max_steps"] = args.max_steps
     out = {
@@ -238,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
     log_dir = Path(args.log_dir or tempfile.mkdtemp(prefix="safevla-run-"))
     log_dir.mkdir(parents=True, exist_ok=True)
     extra = log_dir / "run_overrides.yaml"
-    extra.write_text(yaml.safe_dump(overrides(args, bundle, loaded.render_size)))
+    extra.write_text(yaml.safe_dump(overrides(args, bundle)))
     files = [*(config_dir() / f for f in CONFIG_FILES[SIM]), extra]
     env = node_env(domain)
     os.environ["ROS_DOMAIN_ID"] = str(domain)

@@ -20,6 +20,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Bool, Header, String
 
 from safevla_core.actions import action_by_name
+from safevla_core.bundle import BundleError, load_bundle
 from safevla_ros.msg import EpisodeStatus
 from safevla_ros.msg_conversions import camera_info, episode_status, rgb_image
 from safevla_ros.params import SIM_BRIDGE_PARAMS, ParameterError
@@ -49,6 +50,20 @@ def episode_source(p: dict):
     return load_episodes(shipped) if shipped.exists() else EpisodeSampler((p["task"],))
 
 
+def camera_size(p: dict) -> tuple[int, int]:
+    """(H, W) to render at: the size the bundle in ``bundle_path`` was trained at (its
+    manifest), so deployment sees what training saw; else ``camera_height`` x ``camera_width``.
+
+    Raises:
+        BundleError: ``bundle_path`` names no valid bundle.
+    """
+    if p["bundle_path"]:
+        recorded = load_bundle(p["bundle_path"]).render_size
+        if recorded is not None:
+            return recorded
+    return p["camera_height"], p["camera_width"]
+
+
 class SimBridgeNode(LifecycleNode):
     """Runs the simulator behind camera, action and episode-status topics."""
 
@@ -60,13 +75,13 @@ class SimBridgeNode(LifecycleNode):
     def on_configure(self, state):
         try:
             p = read_params(self, SIM_BRIDGE_PARAMS)
-            size = (p["camera_height"], p["camera_width"])
+            size = camera_size(p)
             cfg = EnvConfig(
                 nav_size=size, max_steps=p["max_steps"], render_manip=False, backend=p["backend"]
             )
             self.source = episode_source(p)
             self.env = make_env(self.source, cfg)
-        except (ParameterError, ValueError, OSError, BackendUnavailableError) as exc:
+        except (ParameterError, BundleError, ValueError, OSError, BackendUnavailableError) as exc:
             self.get_logger().error(str(exc))
             return FAILURE
         self.params, self.by_id = p, {}

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sim_bridge.backend import Backend, BackendUnavailableError
+from sim_bridge.robot import CAMERA_SIZE_HW
 
 Size = tuple[int, int]
 BackendFactory = Callable[[Size, Size], Backend]
@@ -29,10 +30,7 @@ BackendFactory = Callable[[Size, Size], Backend]
 def _mujoco(nav_size: Size, manip_size: Size) -> Backend:
     from sim_bridge.mujoco.backend import MujocoBackend, MujocoConfig
 
-    # MujocoConfig takes (width, height); the env speaks (H, W).
-    cfg = MujocoConfig(
-        nav_size=(nav_size[1], nav_size[0]), manip_size=(manip_size[1], manip_size[0])
-    )
+    cfg = MujocoConfig(nav_size=tuple(nav_size), manip_size=tuple(manip_size))
     return MujocoBackend(cfg)
 
 
@@ -76,8 +74,8 @@ def check_backend(name: str) -> str:
 
 def make_backend(
     name: str = DEFAULT_BACKEND,
-    nav_size: Size = (128, 128),
-    manip_size: Size = (128, 128),
+    nav_size: Size = CAMERA_SIZE_HW,
+    manip_size: Size = CAMERA_SIZE_HW,
 ) -> Backend:
     """A fresh backend by name, rendering at the env's (H, W) image sizes where it can.
 

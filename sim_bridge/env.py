@@ -36,6 +36,7 @@ from safevla_core.safety_spec import SAFETY_SPEC
 from sim_bridge.backend import Backend
 from sim_bridge.backends import DEFAULT_BACKEND, check_backend, make_backend
 from sim_bridge.episodes import Episode
+from sim_bridge.robot import CAMERA_SIZE_HW, TRAINING_NAV_SIZE_HW
 from sim_bridge.tasks import TRAIN_MAX_STEPS, TaskSpec
 
 NO_ACTION = NUM_ACTIONS  # prev_action value before the first step
@@ -43,8 +44,8 @@ _CHARSET = frozenset(gym.spaces.text.alphanumeric) | frozenset(" ',.?!-")
 
 
 # (H, W) the trainer renders the navigation camera at, and the frame size for policies that
-# carry none of their own (experts, random).
-TRAINING_NAV_SIZE: tuple[int, int] = (96, 96)
+# carry none of their own (experts, random); defined in sim_bridge.robot.
+TRAINING_NAV_SIZE: tuple[int, int] = TRAINING_NAV_SIZE_HW
 
 
 @dataclass
@@ -99,8 +100,8 @@ class EnvConfig:
             (:data:`sim_bridge.backends.BACKENDS`: "mujoco" or "thor").
     """
 
-    nav_size: tuple[int, int] = (128, 128)
-    manip_size: tuple[int, int] = (128, 128)
+    nav_size: tuple[int, int] = CAMERA_SIZE_HW
+    manip_size: tuple[int, int] = CAMERA_SIZE_HW
     max_steps: int = TRAIN_MAX_STEPS
     success_reward: float = 10.0
     shaping_coef: float = 0.0

@@ -14,6 +14,13 @@ from __future__ import annotations
 
 import math
 
+CAMERA_SIZE_HW: tuple[int, int] = (128, 128)
+"""(H, W) the simulator renders a camera at when nothing asks for another size, pixels."""
+
+TRAINING_NAV_SIZE_HW: tuple[int, int] = (96, 96)
+"""(H, W) the trainer renders the navigation camera at by default; a bundle records the size it
+was trained at in its manifest, and whoever runs that bundle renders at that size instead."""
+
 NAV_CAMERA_VFOV_DEG = 59.0
 """Vertical field of view of the navigation camera, degrees (square pixels)."""
 

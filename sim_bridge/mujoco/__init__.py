@@ -6,7 +6,7 @@ x, y ground / z up, yaw in degrees counter-clockwise from +x, RGB uint8 images).
 Procedural houses::
 
     from sim_bridge.mujoco import MujocoBackend, MujocoConfig
-    env = MujocoBackend(MujocoConfig(nav_size=(128, 128)))
+    env = MujocoBackend(MujocoConfig(nav_size=(128, 128)))  # (H, W)
     env.reset(scene_seed=17)            # same seed -> identical house and start pose
     out = env.step(0)                   # move_ahead, through physics -> StepOutcome
     frame = env.render("nav")           # (128, 128, 3) uint8; "manip" = gripper camera

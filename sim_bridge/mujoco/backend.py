@@ -19,7 +19,7 @@ from sim_bridge.mujoco.poses import check_pose, obstacles
 from sim_bridge.mujoco.procgen import HouseConfig, generate_house
 from sim_bridge.mujoco.render import OffscreenRenderer
 from sim_bridge.mujoco.scene_xml import WRIST_RANGE_DEG, RenderSizes
-from sim_bridge.robot import ARM_RANGE_M, GRASP_RADIUS_M, LIFT_RANGE_M
+from sim_bridge.robot import ARM_RANGE_M, CAMERA_SIZE_HW, GRASP_RADIUS_M, LIFT_RANGE_M
 
 JOINT_FOR_KIND = {
     ActionKind.ARM_EXTEND: "arm",
@@ -33,8 +33,8 @@ class MujocoConfig:
     """Settings of the embedded simulator.
 
     Attributes:
-        nav_size: (width, height) of the navigation camera image.
-        manip_size: (width, height) of the manipulation camera image.
+        nav_size: (height, width) of the navigation camera image.
+        manip_size: (height, width) of the manipulation camera image.
         ramp_steps: physics steps (dt 0.01 s) over which an actuator target is ramped.
         settle_steps: physics steps the goal is held after the ramp.
         grasp_radius: pickup reaches objects whose box is within this of the grip point, m.
@@ -46,8 +46,8 @@ class MujocoConfig:
         house: procedural house settings.
     """
 
-    nav_size: tuple[int, int] = (128, 128)
-    manip_size: tuple[int, int] = (128, 128)
+    nav_size: tuple[int, int] = CAMERA_SIZE_HW
+    manip_size: tuple[int, int] = CAMERA_SIZE_HW
     ramp_steps: int = 30
     settle_steps: int = 8
     grasp_radius: float = GRASP_RADIUS_M
@@ -59,9 +59,9 @@ class MujocoConfig:
 
     def __post_init__(self) -> None:
         for name in ("nav_size", "manip_size"):
-            w, h = getattr(self, name)
+            h, w = getattr(self, name)
             if not (16 <= w <= 2048 and 16 <= h <= 2048):
-                raise ValueError(f"{name} must be within 16..2048 pixels, got {(w, h)}")
+                raise ValueError(f"{name} (H, W) must be within 16..2048 pixels, got {(h, w)}")
         if self.ramp_steps < 1 or self.settle_steps < 0:
             raise ValueError(
                 f"ramp_steps >= 1 and settle_steps >= 0 required, got "
@@ -118,9 +118,9 @@ class MujocoBackend:
         if cached is None:
             if layout is None:
                 layout = generate_house(int(key), self.config.house)
-            w = max(self.config.nav_size[0], self.config.manip_size[0])
-            h = max(self.config.nav_size[1], self.config.manip_size[1])
-            sim = SceneSim(layout, RenderSizes(w, h), self.config.nav_size)
+            h, w = self._render_hw()
+            nav_h, nav_w = self.config.nav_size
+            sim = SceneSim(layout, RenderSizes(w, h), (nav_w, nav_h))
             cached = (sim, AppearanceState(sim.model, sim.is_robot), None)
         self._cache[key] = cached
         while len(self._cache) > self.config.scene_cache:
@@ -340,16 +340,19 @@ class MujocoBackend:
         if self._appearance is not None:
             self._appearance.apply(p)
 
+    def _render_hw(self) -> tuple[int, int]:
+        """(H, W) of the offscreen buffer: large enough for both cameras."""
+        nav, manip = self.config.nav_size, self.config.manip_size
+        return max(nav[0], manip[0]), max(nav[1], manip[1])
+
     def render(self, camera: str = "nav") -> np.ndarray:
         sim = self._require()
         if camera not in ("nav", "manip"):
             raise ValueError(f"camera must be 'nav' or 'manip', got {camera!r}")
-        w, h = self.config.nav_size if camera == "nav" else self.config.manip_size
+        h, w = self.config.nav_size if camera == "nav" else self.config.manip_size
         if self._renderer is None:
-            self._renderer = OffscreenRenderer(
-                max(self.config.nav_size[0], self.config.manip_size[0]),
-                max(self.config.nav_size[1], self.config.manip_size[1]),
-            )
+            buf_h, buf_w = self._render_hw()
+            self._renderer = OffscreenRenderer(buf_w, buf_h)
             self._renderer.bind(sim.model)
         cam = sim.nav_cam if camera == "nav" else sim.manip_cam
         frame = self._renderer.render(sim.data, cam, w, h)

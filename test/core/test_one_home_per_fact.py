@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from safevla_core.bundle import load_bundle
 from safevla_core.bundle_manifest import GRAPH_INPUTS, GRAPH_OUTPUTS
 from safevla_core.image_preprocessing import (
     ImageSpec,
@@ -29,7 +26,7 @@ from safevla_core.safety_monitor import MonitorConfig
 from safevla_core.safety_spec import DEFAULT_COST_THRESHOLD
 from safevla_eval.runner import Job
 from safevla_eval.suite import EvalConfig
-from safevla_ros import params, runner
+from safevla_ros import params
 from safevla_ros.cli.main import build_parser
 
 REPO = Path(__file__).resolve().parents[2]
@@ -144,15 +141,3 @@ def test_perception_then_runtime_equals_the_runtime_alone(size):
     np.testing.assert_array_equal(on_robot, preprocess_rgb(frame, spec))
 
 
-def test_run_sim_renders_at_the_size_the_bundle_records(tiny_bundle, tmp_path):
-    """`safevla run --sim` puts the manifest's render size on the sim bridge node."""
-    sized = tmp_path / "sized"
-    shutil.copytree(tiny_bundle, sized)
-    manifest = json.loads((sized / "bundle.json").read_text())
-    manifest["render"] = {"camera": "nav_rgb", "height": 40, "width": 48}
-    (sized / "bundle.json").write_text(json.dumps(manifest))
-    args = build_parser().parse_args(["run", "--sim", "--bundle", str(sized)])
-    bundle = load_bundle(args.bundle)
-    sim = runner.overrides(args, bundle.path, bundle.render_size)["sim_bridge_node"]
-    camera = sim["ros__parameters"]
-    assert (camera["camera_height"], camera["camera_width"]) == (40, 48)

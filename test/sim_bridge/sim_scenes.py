@@ -24,7 +24,7 @@ def episode(task: str, target: str, pose=(1.0, 2.0, 0.0), eid: str = "t0") -> Ep
 
 def make_env(layout: Layout | None = None, max_steps: int = 300, size=SMALL) -> SafeChoresEnv:
     """An env on ``layout`` (default :func:`table_room`), small images for speed."""
-    cfg = MujocoConfig(nav_size=(size[1], size[0]), manip_size=(size[1], size[0]))
+    cfg = MujocoConfig(nav_size=tuple(size), manip_size=tuple(size))
     backend = MujocoBackend.from_layout(layout or table_room(), cfg)
     return SafeChoresEnv(
         backend, config=EnvConfig(nav_size=size, manip_size=size, max_steps=max_steps)

@@ -152,7 +152,7 @@ def test_pickup_with_nothing_in_reach_fails():
 
 
 def test_images_shape_dtype_and_change_when_turning():
-    cfg = MujocoConfig(nav_size=(96, 64), manip_size=(48, 48))
+    cfg = MujocoConfig(nav_size=(64, 96), manip_size=(48, 48))  # (H, W)
     layout = _room(agent_pose=(2.0, 2.0, 0.0))
     layout.furniture.append(Furniture("Fridge", (3.5, 2.0), (0.75, 0.8, 1.8)))
     b = MujocoBackend.from_layout(layout, cfg)
