@@ -62,7 +62,9 @@ class InstructionEncoder:
             hit = self._cache.get(text)
             if hit is not None:
                 return hit
-            vec = self._load().encode([text], normalize_embeddings=True, convert_to_numpy=True)
+            vec = self._load().encode(
+                [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            )
             vec = np.asarray(vec[0], dtype=np.float32)
             if vec.shape != (ENCODER_DIM,):
                 raise InstructionEncoderError(f"encoder returned shape {vec.shape}, expected 384")

@@ -1,4 +1,4 @@
-"""Stage 1: behaviour cloning of the VLA on privileged-expert demonstrations.
+"""Stage 1: behaviour cloning of the VLA on expert demonstrations (and DAgger data).
 
 Demonstrations come from ``sim_bridge.expert.Expert(mode)`` (``careless`` by default: the paper's
 safety-unaware imitation start) acting in ``SyncVecEnv``; frames are resized exactly as the
@@ -6,8 +6,13 @@ deployed runtime resizes them. Only successful episodes are kept unless ``keep_f
 
 Per step of a chunk (B chunks of ``chunk_len`` consecutive steps of one episode)::
 
-    L = CE(logits_t, a*_t) + vf_coef [(V_r - G^r_t)^2 + (V_c - G^c_t)^2]
-        + cost_q_coef sum_k (Q_c(s_t, a*_t, k) - y_{t,k})^2
+    L = w(a*_t) CE(logits_t, a*_t) + vf_coef [(V_r - G^r_t)^2 + (V_c - G^c_t)^2]
+        + cost_q_coef sum_k (Q_c(s_t, a*_t, k) - y_{t,k})^2 + goal_coef BCE(g_t, [end succeeds])
+
+with ``w(end) = end_weight`` (``end`` is ~2% of ObjectNav labels), the label ``a*_t`` set to
+``end`` wherever the simulator's success check holds (``end_relabel_tasks``), the critic terms
+read through a stop-gradient at the trunk (``detach_critics``: imitation shapes the trunk for
+the policy alone), and ``g_t`` the optional train-time goal head (``model.goal_head``).
 
 with Monte-Carlo targets ``G^r_t = sum_i gamma^i r_{t+i}``, ``G^c_t = sum_i gamma^i c_{t+i}``
 and ``y_{t,k} = sum_i gamma_q^i c_{t+i,k}``. A chunk that starts mid-episode sees less history
@@ -19,17 +24,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from safevla_core.actions import END
+from safevla_core.image_preprocessing import resize_rgb
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.config import BCConfig, RiskConfig, to_dict
 from safevla_train.model import VLAPolicy
 from safevla_train.returns import discounted_sum
 from safevla_train.risk import make_envs
-from safevla_train.rollout import category_costs
+from safevla_train.rollout import category_costs, image_spec_for
 from safevla_train.text_encoder import embed_texts
 
 
@@ -47,6 +53,15 @@ class Demo:
     y_q: np.ndarray  # [T,C]
     success: bool
     cost: float
+    goal: np.ndarray | None = None  # [T] bool: `end` would succeed at this step
+    taken: np.ndarray | None = None  # [T] int64 action executed (None: the label, as in demos)
+
+    def __post_init__(self) -> None:
+        n = len(self.actions)
+        if self.goal is None:
+            self.goal = np.zeros(n, bool)
+        if self.taken is None:
+            self.taken = self.actions.copy()
 
 
 def _mc_returns(x: np.ndarray, gamma: float) -> np.ndarray:
@@ -58,32 +73,16 @@ def collect_demos(cfg: BCConfig, progress: bool = True) -> list[Demo]:
     """Run the expert for ``cfg.demo_steps`` env steps; return finished episodes."""
     settings = cfg.env.__class__(**dict(to_dict(cfg.env), max_steps=cfg.demo_max_steps))
     venv, _ = make_envs(settings, RiskConfig(enabled=False))
-    hw = (cfg.model.image_width, cfg.model.image_height)
+    recorder = EpisodeRecorder(venv.num_envs, cfg, (cfg.model.image_height, cfg.model.image_width))
     obs, _ = venv.reset(seed=cfg.seed)
-    cur = [_empty_buf() for _ in range(venv.num_envs)]
     demos: list[Demo] = []
     bar = tqdm(total=cfg.demo_steps, desc="demos", disable=not progress, unit="step")
     for _ in range(0, cfg.demo_steps, venv.num_envs):
-        actions = venv.expert_actions(cfg.expert_mode)
+        actions, goal = venv.expert_labels(cfg.expert_mode)
         nobs, r, _, term, trunc, infos = venv.step(actions)
-        cats = category_costs(infos)
-        for k in range(venv.num_envs):
-            b = cur[k]
-            b["frames"].append(cv2.resize(obs["nav_rgb"][k], hw, interpolation=cv2.INTER_AREA))
-            b["instruction"] = obs["instruction"][k]
-            for key, v in (
-                ("actions", actions[k]),
-                ("prev_action", obs["prev_action"][k]),
-                ("holding", obs["holding"][k]),
-                ("reward", r[k]),
-                ("cost", cats[k]),
-            ):
-                b[key].append(v)
-            if term[k] or trunc[k]:
-                demo = _to_demo(b, bool(infos[k]["success"]), cfg)
-                if demo.success or cfg.keep_failures:
-                    demos.append(demo)
-                cur[k] = _empty_buf()
+        for demo in recorder.record(obs, actions, goal, r, term | trunc, infos):
+            if demo.success or cfg.keep_failures:
+                demos.append(demo)
         obs = nobs
         bar.update(venv.num_envs)
         bar.set_postfix(episodes=len(demos))
@@ -97,16 +96,69 @@ def collect_demos(cfg: BCConfig, progress: bool = True) -> list[Demo]:
     return demos
 
 
-def _empty_buf() -> dict:
-    return {k: [] for k in ("frames", "actions", "prev_action", "holding", "reward", "cost")}
+class EpisodeRecorder:
+    """Per-env buffers of labelled steps, turned into :class:`Demo` episodes when they end.
+
+    Frames are stored at the model's image size, resized exactly as the deployed runtime
+    resizes them (:func:`safevla_core.image_preprocessing.resize_rgb`).
+    """
+
+    KEYS = ("frames", "actions", "taken", "prev_action", "holding", "reward", "cost", "goal")
+
+    def __init__(self, num_envs: int, cfg: BCConfig, image_hw: tuple[int, int]) -> None:
+        self.cfg = cfg
+        self.hw = image_hw
+        self.resize = image_spec_for(cfg.model).resize
+        self.buf = [self._empty() for _ in range(num_envs)]
+
+    def _empty(self) -> dict:
+        return {k: [] for k in self.KEYS}
+
+    def record(self, obs, labels, goal, reward, done, infos, taken=None) -> list[Demo]:
+        """Add one step of every env (observation before the step, the expert's label, the
+        step's outcome, the action executed when it was not the label); returns the episodes
+        that ended with it."""
+        taken = labels if taken is None else taken
+        cats = category_costs(infos)
+        h, w = self.hw
+        finished = []
+        for k, b in enumerate(self.buf):
+            b["frames"].append(resize_rgb(obs["nav_rgb"][k], w, h, self.resize))
+            b["instruction"] = obs["instruction"][k]
+            b["task"] = infos[k].get("task", "")
+            for key, v in (
+                ("actions", labels[k]),
+                ("taken", taken[k]),
+                ("prev_action", obs["prev_action"][k]),
+                ("holding", obs["holding"][k]),
+                ("reward", reward[k]),
+                ("cost", cats[k]),
+                ("goal", goal[k]),
+            ):
+                b[key].append(v)
+            if done[k]:
+                finished.append(_to_demo(b, bool(infos[k]["success"]), self.cfg))
+                self.buf[k] = self._empty()
+        return finished
+
+    def flush(self) -> list[Demo]:
+        """The unfinished episodes as they stand (unsuccessful); the buffers start empty."""
+        out = [_to_demo(b, False, self.cfg) for b in self.buf if b["actions"]]
+        self.buf = [self._empty() for _ in self.buf]
+        return out
 
 
 def _to_demo(b: dict, success: bool, cfg: BCConfig) -> Demo:
     cost_cat = np.asarray(b["cost"], np.float32)
+    actions = np.asarray(b["actions"], np.int64)
+    goal = np.asarray(b["goal"], bool)
+    taken = np.asarray(b["taken"], np.int64)
+    if b.get("task") in cfg.end_relabel_tasks:
+        actions = np.where(goal, END, actions)  # `end` is right wherever it would succeed
     return Demo(
         frames=np.stack(b["frames"]),
         instr=embed_texts([b["instruction"]])[0],
-        actions=np.asarray(b["actions"], np.int64),
+        actions=actions,
         prev_action=np.asarray(b["prev_action"], np.int64),
         holding=np.asarray(b["holding"], np.float32),
         ret_r=_mc_returns(np.asarray(b["reward"], np.float32), cfg.gamma),
@@ -114,7 +166,22 @@ def _to_demo(b: dict, success: bool, cfg: BCConfig) -> Demo:
         y_q=_mc_returns(cost_cat, cfg.cost_q_gamma),
         success=success,
         cost=float(cost_cat.sum()),
+        goal=goal,
+        taken=taken,
     )
+
+
+SEQ_KEYS = (
+    "frames",
+    "actions",
+    "taken",
+    "goal",
+    "prev_action",
+    "holding",
+    "ret_r",
+    "ret_c",
+    "y_q",
+)
 
 
 def sample_batch(demos: list[Demo], cfg: BCConfig, rng: np.random.Generator) -> dict:
@@ -128,6 +195,8 @@ def sample_batch(demos: list[Demo], cfg: BCConfig, rng: np.random.Generator) -> 
         "instr": np.zeros((b, t, 384), np.float32),
         "valid": np.zeros((b, t), bool),
         "actions": np.zeros((b, t), np.int64),
+        "taken": np.zeros((b, t), np.int64),
+        "goal": np.zeros((b, t), np.float32),
         "prev_action": np.zeros((b, t), np.int64),
         "holding": np.zeros((b, t), np.float32),
         "ret_r": np.zeros((b, t), np.float32),
@@ -139,7 +208,7 @@ def sample_batch(demos: list[Demo], cfg: BCConfig, rng: np.random.Generator) -> 
         end = int(rng.integers(1, len(d.actions) + 1))
         start = max(0, end - t)
         n = end - start
-        for key in ("frames", "actions", "prev_action", "holding", "ret_r", "ret_c", "y_q"):
+        for key in SEQ_KEYS:
             out[key][i, :n] = getattr(d, key)[start:end]
         out["instr"][i, :n] = d.instr
         out["valid"][i, :n] = True
@@ -161,24 +230,32 @@ def bc_loss(model: VLAPolicy, batch: dict, cfg: BCConfig) -> tuple[torch.Tensor,
     feat = model.encoder(img).reshape(b, t, -1)
     tok = model.fuse(feat, batch["instr"], batch["prev_action"], batch["holding"])
     ep = torch.zeros(b, t, dtype=torch.long)
-    out = model.forward_sequence(tok, ep, batch["valid"])
+    out = model.forward_sequence(tok, ep, batch["valid"], detach_critics=cfg.detach_critics)
     v = batch["valid"].float()
     denom = v.sum().clamp_min(1.0)
     act = batch["actions"]
     ce = torch.nn.functional.cross_entropy(out["logits"].transpose(1, 2), act, reduction="none")
+    weight = torch.where(act == END, cfg.end_weight, 1.0)
     cq = out["cost_q"]
-    q_taken = cq.gather(2, act[:, :, None, None].expand(-1, -1, 1, cq.shape[-1])).squeeze(2)
+    taken = batch["taken"]  # Q_c's targets follow the executed action
+    q_taken = cq.gather(2, taken[:, :, None, None].expand(-1, -1, 1, cq.shape[-1])).squeeze(2)
     terms = {
-        "losses/bc_ce": (ce * v).sum() / denom,
+        "losses/bc_ce": (ce * weight * v).sum() / (weight * v).sum().clamp_min(1.0),
         "losses/value": ((out["value"] - batch["ret_r"]) ** 2 * v).sum() / denom,
         "losses/cost_value": ((out["cost_value"] - batch["ret_c"]) ** 2 * v).sum() / denom,
         "losses/cost_q": (((q_taken - batch["y_q"]) ** 2).sum(-1) * v).sum() / denom,
     }
+    if "goal_logit" in out:
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(
+            out["goal_logit"], batch["goal"], reduction="none"
+        )
+        terms["losses/goal"] = (bce * v).sum() / denom
     acc = ((out["logits"].argmax(-1) == act).float() * v).sum() / denom
     loss = (
         terms["losses/bc_ce"]
         + cfg.vf_coef * (terms["losses/value"] + terms["losses/cost_value"])
         + cfg.cost_q_coef * terms["losses/cost_q"]
+        + cfg.goal_coef * terms.get("losses/goal", 0.0)
     )
     logs = {k: float(x.detach()) for k, x in terms.items()}
     logs["charts/bc_accuracy"] = float(acc)
@@ -186,11 +263,23 @@ def bc_loss(model: VLAPolicy, batch: dict, cfg: BCConfig) -> tuple[torch.Tensor,
 
 
 def train_bc(
-    model: VLAPolicy, demos: list[Demo], cfg: BCConfig, writer=None, progress: bool = True
+    model: VLAPolicy,
+    demos: list[Demo],
+    cfg: BCConfig,
+    writer=None,
+    progress: bool = True,
+    opt: torch.optim.Optimizer | None = None,
+    rng: np.random.Generator | None = None,
+    step0: int = 0,
 ) -> dict:
-    """``cfg.updates`` AdamW steps of :func:`bc_loss`; returns the last logged scalars."""
-    rng = np.random.default_rng(cfg.seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    """``cfg.updates`` AdamW steps of :func:`bc_loss`; returns the last logged scalars.
+
+    ``opt``, ``rng`` and ``step0`` continue an earlier call (DAgger rounds); by default a fresh
+    optimiser and a generator seeded ``cfg.seed``.
+    """
+    rng = np.random.default_rng(cfg.seed) if rng is None else rng
+    if opt is None:
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     model.train()
     logs: dict = {}
     t0 = time.time()
@@ -210,6 +299,6 @@ def train_bc(
             )
             if writer is not None:
                 for k, v in logs.items():
-                    writer.add_scalar(k, v, step)
+                    writer.add_scalar(k, v, step0 + step)
     model.eval()
     return logs

@@ -18,7 +18,9 @@ from omegaconf import OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 from safevla_train.registry import DEFAULT_MULTIPLIER, MULTIPLIERS, PPO_ALGORITHMS
-from sim_bridge.env import TRAINING_NAV_SIZE
+from sim_bridge.expert_modes import MODES as EXPERT_MODES
+from sim_bridge.robot import TRAINING_NAV_SIZE_HW as TRAINING_NAV_SIZE
+from sim_bridge.tasks import TASKS
 
 
 def _check(cond: bool, msg: str) -> None:
@@ -45,6 +47,9 @@ class ModelConfig:
         num_cost_categories: cost categories of the per-action cost critic Q_c(s, a).
         image_mean: per-channel mean subtracted after scaling pixels to [0, 1] (RGB order).
         image_std: per-channel std divided after subtracting the mean (RGB order).
+        goal_head: add a train-time head predicting "``end`` would succeed now" (for ObjectNav:
+            the target is in view within 2 m) from the trunk; it shapes the trunk during
+            imitation and is not part of the exported graph.
     """
 
     image_height: int = 64
@@ -60,6 +65,7 @@ class ModelConfig:
     num_cost_categories: int = 5
     image_mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     image_std: tuple[float, float, float] = (0.25, 0.25, 0.25)
+    goal_head: bool = False
 
     def __post_init__(self) -> None:
         self.cnn_channels = tuple(int(c) for c in self.cnn_channels)
@@ -110,6 +116,8 @@ class EnvSettings:
         self.tasks = tuple(self.tasks)
         self.nav_size = tuple(int(v) for v in self.nav_size)
         _check(len(self.tasks) >= 1, "env.tasks must name at least one task")
+        unknown = [t for t in self.tasks if t not in TASKS]
+        _check(not unknown, f"env.tasks={list(self.tasks)}: unknown {unknown}; use {list(TASKS)}")
         _check(self.num_envs >= 1, f"env.num_envs={self.num_envs} must be >= 1")
         _check(
             len(self.nav_size) == 2 and min(self.nav_size) >= 16,
@@ -169,6 +177,11 @@ class BCConfig:
         gamma: discount of reward and cost returns.
         cost_q_gamma: discount of the per-category cost-to-go target of Q_c (0 = immediate).
         log_every: gradient steps between log lines / TensorBoard scalars.
+        detach_critics: the critic losses do not reach the shared trunk (stop-gradient), so
+            imitation shapes the trunk for the policy alone.
+        end_weight: weight of ``end`` labels in the cross-entropy (rare: ~2% of labels).
+        end_relabel_tasks: tasks whose label becomes ``end`` wherever ``end`` would succeed.
+        goal_coef: weight of the goal-head loss (only when ``model.goal_head``).
     """
 
     seed: int = 0
@@ -188,11 +201,15 @@ class BCConfig:
     gamma: float = 0.99
     cost_q_gamma: float = 0.0
     log_every: int = 50
+    detach_critics: bool = True
+    end_weight: float = 5.0
+    end_relabel_tasks: tuple[str, ...] = ("objnav",)
+    goal_coef: float = 0.5
 
     def __post_init__(self) -> None:
         _check(
-            self.expert_mode in ("careless", "careful"),
-            f"bc.expert_mode={self.expert_mode!r}: use 'careless' or 'careful'",
+            self.expert_mode in EXPERT_MODES,
+            f"bc.expert_mode={self.expert_mode!r}: use one of {EXPERT_MODES}",
         )
         for name in ("demo_steps", "updates", "batch_chunks", "log_every"):
             _check(getattr(self, name) >= 1, f"bc.{name}={getattr(self, name)} must be >= 1")
@@ -200,6 +217,44 @@ class BCConfig:
         _check(self.lr > 0, f"bc.lr={self.lr} must be > 0")
         _check(0 < self.gamma <= 1, f"bc.gamma={self.gamma} must be in (0, 1]")
         _check(0 <= self.cost_q_gamma < 1, f"bc.cost_q_gamma={self.cost_q_gamma} not in [0,1)")
+        _check(self.end_weight > 0, f"bc.end_weight={self.end_weight} must be > 0")
+        _check(self.goal_coef >= 0, f"bc.goal_coef={self.goal_coef} must be >= 0")
+        self.end_relabel_tasks = tuple(self.end_relabel_tasks)
+        unknown = [n for n in self.end_relabel_tasks if n not in TASKS]
+        _check(not unknown, f"bc.end_relabel_tasks={unknown}: use tasks of {sorted(TASKS)}")
+
+
+@dataclass
+class DAggerConfig:
+    """Stage 1 with DAgger (:mod:`safevla_train.dagger`): the learner drives, the teacher
+    ``bc.expert_mode`` labels every visited state, the data of all rounds is aggregated.
+
+    Attributes:
+        bc: model, envs, loss and optimiser; per round ``bc.demo_steps`` env steps are
+            collected (episodes cut at ``bc.demo_max_steps``) and ``bc.updates`` gradient steps
+            are taken on the aggregate. Every episode is kept (``bc.keep_failures`` is moot: a
+            failed learner episode is labelled all the same).
+        rounds: collection + training rounds.
+        beta0: probability that the teacher's action is executed in round 0 (1 = pure
+            demonstrations).
+        beta_decay: per-round factor on that probability (``beta_r = beta0 * beta_decay^r``).
+        eval_episodes: greedy evaluation episodes (fresh seeds) after each round; 0 = none.
+        subprocess: run each env in its own worker process (teacher planning and rendering
+            overlap the learner's inference).
+    """
+
+    bc: BCConfig = field(default_factory=lambda: BCConfig(expert_mode="explorer"))
+    rounds: int = 6
+    beta0: float = 1.0
+    beta_decay: float = 0.5
+    eval_episodes: int = 20
+    subprocess: bool = True
+
+    def __post_init__(self) -> None:
+        _check(self.rounds >= 1, f"dagger.rounds={self.rounds} must be >= 1")
+        _check(0 <= self.beta0 <= 1, f"dagger.beta0={self.beta0} must be in [0, 1]")
+        _check(0 <= self.beta_decay <= 1, f"dagger.beta_decay={self.beta_decay} not in [0, 1]")
+        _check(self.eval_episodes >= 0, f"dagger.eval_episodes={self.eval_episodes} < 0")
 
 
 @dataclass

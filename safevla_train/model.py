@@ -113,6 +113,8 @@ class VLAPolicy(nn.Module):
         self.value_head = _mlp_head(d, 1)
         self.cost_value_head = _mlp_head(d, 1)
         self.cost_q_head = _mlp_head(d, cfg.num_actions * cfg.num_cost_categories)
+        # Train-time only ("end would succeed now"); not in the exported step graph.
+        self.goal_head = nn.Linear(d, 1) if cfg.goal_head else None
         with torch.no_grad():
             self.actor.weight.mul_(0.01)
 
@@ -136,18 +138,29 @@ class VLAPolicy(nn.Module):
             + holding.unsqueeze(-1) * self.hold_emb
         )
 
-    def heads(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Heads on the last layer's states [...,d]."""
+    def heads(self, x: torch.Tensor, detach_critics: bool = False) -> dict[str, torch.Tensor]:
+        """Heads on the last layer's states [...,d].
+
+        Args:
+            x: last-layer states.
+            detach_critics: the critics (value, cost value, Q_c) read the states through a
+                stop-gradient, so their losses fit the heads without moving the shared trunk
+                (imitation: the trunk serves the policy alone).
+        """
         s = self.ln_out(x)
-        cq = F.softplus(self.cost_q_head(s))
-        return {
+        c = s.detach() if detach_critics else s
+        cq = F.softplus(self.cost_q_head(c))
+        out = {
             "logits": self.actor(s),
-            "value": self.value_head(s).squeeze(-1),
-            "cost_value": self.cost_value_head(s).squeeze(-1),
+            "value": self.value_head(c).squeeze(-1),
+            "cost_value": self.cost_value_head(c).squeeze(-1),
             "cost_q": cq.reshape(
                 *s.shape[:-1], self.cfg.num_actions, self.cfg.num_cost_categories
             ),
         }
+        if self.goal_head is not None:
+            out["goal_logit"] = self.goal_head(s).squeeze(-1)
+        return out
 
     def forward_sequence(
         self,
@@ -155,6 +168,7 @@ class VLAPolicy(nn.Module):
         episode_ids: torch.Tensor,
         valid: torch.Tensor | None = None,
         return_states: bool = False,
+        detach_critics: bool = False,
     ) -> dict[str, torch.Tensor]:
         """Heads at every step of chunks of layer-0 tokens.
 
@@ -164,6 +178,7 @@ class VLAPolicy(nn.Module):
             valid: [B,T] bool, False for padding (never attended to).
             return_states: also return "states": [L,B,T,d], every layer's inputs (the last
                 K-1 of them are the step cache that continues this sequence).
+            detach_critics: see :meth:`heads`.
         """
         t = tokens.shape[1]
         idx = torch.arange(t, device=tokens.device)
@@ -181,7 +196,7 @@ class VLAPolicy(nn.Module):
             states.append(x)
             bias = blk.age_bias[:, age_c]  # [H,T,T]
             x = blk.attend(x, x, bias, allowed)
-        out = self.heads(x)
+        out = self.heads(x, detach_critics=detach_critics)
         if return_states:
             out["states"] = torch.stack(states, dim=0)
         return out

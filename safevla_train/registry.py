@@ -14,13 +14,15 @@ from safevla_train.multiplier import Multiplier
 from safevla_train.pid_lagrange import PIDLagrange
 
 BC = "bc"
+DAGGER = "dagger"
 PPO = "ppo"
 PPO_LAG = "ppo-lag"
 PPO_PENALTY = "ppo-penalty"
 
 # name -> one-line description (the CLI's help text), in the order the CLI lists them.
 ALGORITHMS: dict[str, str] = {
-    BC: "behaviour cloning on careless-expert demonstrations",
+    BC: "behaviour cloning on expert demonstrations",
+    DAGGER: "stage 1 with DAgger: the learner drives, the teacher labels every visited state",
     PPO: "unconstrained PPO (baseline)",
     PPO_LAG: "PPO-Lagrangian (SafeVLA)",
     PPO_PENALTY: "PPO with a fixed cost penalty (baseline)",

@@ -98,8 +98,15 @@ class RiskElicitingSampler:
         self.issued.clear()
 
 
-def make_envs(settings: EnvSettings, risk: RiskConfig):
-    """A ``SyncVecEnv`` of ``settings.num_envs`` envs and their risk samplers.
+def make_envs(settings: EnvSettings, risk: RiskConfig, subprocess: bool = False):
+    """A vectorised env of ``settings.num_envs`` envs and their risk samplers.
+
+    Args:
+        settings: which envs.
+        risk: risk-eliciting replay settings of the samplers.
+        subprocess: one worker process per env (``SubprocVecEnv``; the samplers then live in
+            the workers, so only for sources that need no feedback, e.g. risk replay off);
+            default ``SyncVecEnv`` in this process.
 
     Returns:
         (venv, samplers): samplers[k] is env k's episode source.
@@ -121,5 +128,11 @@ def make_envs(settings: EnvSettings, risk: RiskConfig):
         )
         for _ in range(settings.num_envs)
     ]
+    if subprocess:
+        import functools
+
+        from sim_bridge.vec_env import SubprocVecEnv
+
+        return SubprocVecEnv([functools.partial(make_env, s, env_cfg) for s in samplers]), samplers
     fns = [lambda s=s: make_env(s, env_cfg) for s in samplers]
     return SyncVecEnv(fns), samplers

@@ -18,15 +18,20 @@ import torch
 
 from safevla_core.image_preprocessing import ImageSpec, preprocess_rgb
 from safevla_core.safety_spec import SAFETY_SPEC
+from safevla_train.config import ModelConfig
 from safevla_train.model import VLAPolicy
 from safevla_train.text_encoder import embed_texts
 
 
 def image_spec_of(model: VLAPolicy) -> ImageSpec:
     """The image spec of ``model``: the one its exported bundle declares and the one training
-    preprocesses with. Size and normalisation come from the model config; camera, channel
-    order, layout, resize filter and scale are the format's (the :class:`ImageSpec` defaults)."""
-    c = model.cfg
+    preprocesses with (:func:`image_spec_for` its config)."""
+    return image_spec_for(model.cfg)
+
+
+def image_spec_for(c: ModelConfig) -> ImageSpec:
+    """Size and normalisation come from the model config; camera, channel order, layout,
+    resize filter and scale are the format's (the :class:`ImageSpec` defaults)."""
     return ImageSpec(
         height=c.image_height, width=c.image_width, mean=c.image_mean, std=c.image_std
     )

@@ -259,6 +259,15 @@ class SafeChoresEnv(gym.Env):
         }
         return self._observe(), float(reward), float(sc.total), terminated, truncated, info
 
+    def success_if_end(self) -> bool:
+        """Whether ``end`` now would succeed (the task's success check on the current state).
+
+        A free per-frame training label (e.g. "target in view within 2 m" for ObjectNav); a
+        deployed policy never sees it."""
+        if self.episode is None:
+            raise RuntimeError("call reset() before success_if_end()")
+        return bool(self.task_spec.definition.is_success(self.task_spec, self.backend))
+
     def _frame(self, camera: str, size: tuple[int, int]) -> np.ndarray:
         img = np.asarray(self.backend.render(camera))
         if img.shape[:2] != size:

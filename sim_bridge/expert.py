@@ -51,6 +51,7 @@ from sim_bridge import planner
 from sim_bridge.backend import AgentState, Backend, ObjectState
 from sim_bridge.expert_goals import floor_obstacles, goal_mask
 from sim_bridge.expert_grasp import arm_geometry, grasp_action
+from sim_bridge.expert_modes import MODES
 from sim_bridge.explorer import Explorer
 from sim_bridge.robot import (
     NAV_CAMERA_HEIGHT_M,
@@ -60,7 +61,6 @@ from sim_bridge.robot import (
 )
 from sim_bridge.tasks import TaskSpec, pickup_success
 
-MODES = ("careful", "careless", "explorer")
 A = ACTION_INDEX
 MOVE_M = 0.2
 STUCK_LIMIT = 6  # blocked moves after which the careless expert steers like the careful one

@@ -39,6 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 
 from safevla_core.actions import ACTION_INDEX, END
 from sim_bridge import planner
@@ -82,13 +83,16 @@ class ExplorerConfig:
         see_over_m: furniture lower than this does not hide the floor behind it.
         clearance_m: the backend's free-space clearance (the ring around obstacles).
         look_gain_m2: turn in place when one 30° turn would reveal at least this much unseen
-            floor; about what one ``move_ahead`` into unseen space reveals (a 0.2 m strip
-            across the view at ``view_range_m``), so a turn is taken when it shows more.
+            floor: a little more than one ``move_ahead`` into unseen space reveals (a 0.2 m
+            strip across the view at ``view_range_m``, about 0.7 m² at 3 m).
         min_frontier_cells: smallest frontier cluster worth visiting.
         progress_ratio: keep the heading while it makes at least this share of the best 30°
             heading's progress.
         end_margin_m: call ``end`` once a target is visible within ``visible_distance`` minus
             this.
+        floor_object_margin_m: keep this much farther from seen floor objects than the
+            careful expert does (its radius is the object's half long side: a chair's corners
+            reach farther, and the explorer turns in place more often).
     """
 
     hfov_deg: float = NAV_CAMERA_VFOV_DEG
@@ -102,6 +106,7 @@ class ExplorerConfig:
     min_frontier_cells: int = 3
     progress_ratio: float = 0.85
     end_margin_m: float = 0.2
+    floor_object_margin_m: float = 0.1
 
     def __post_init__(self) -> None:
         if not 0 < self.hfov_deg <= 360:
@@ -120,6 +125,10 @@ class ExplorerConfig:
             raise ValueError(f"min_frontier_cells must be >= 1, got {self.min_frontier_cells}")
         if not 0 < self.progress_ratio <= 1:
             raise ValueError(f"progress_ratio must be in (0, 1], got {self.progress_ratio}")
+        if self.floor_object_margin_m < 0:
+            raise ValueError(
+                f"floor_object_margin_m must be >= 0, got {self.floor_object_margin_m}"
+            )
         if self.end_margin_m < 0:
             raise ValueError(f"end_margin_m must be >= 0, got {self.end_margin_m}")
 
@@ -236,6 +245,9 @@ class Explorer:
         open_ = ~(self.map.seen & ~fs.free)  # unseen cells are not known obstacles
         if cfg.avoid_floor_objects:
             obstacles = floor_obstacles(fs, known, targets)
+            grow = round(self.config.floor_object_margin_m / fs.resolution)
+            if grow > 0:
+                obstacles = ndimage.binary_dilation(obstacles, iterations=grow)
             plan &= ~obstacles
             open_ &= ~obstacles
         for c in self._blocked:

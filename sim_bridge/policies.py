@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 from safevla_core.actions import NUM_ACTIONS
-from sim_bridge.expert import MODES
+from sim_bridge.expert_modes import MODES
 
 EXPERT_PREFIX = "expert:"
 RANDOM = "random"

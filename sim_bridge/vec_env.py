@@ -75,6 +75,10 @@ class _AutoReset:
             self.experts[mode] = Expert(mode)
         return self.experts[mode].act(self.env)
 
+    def labels(self, mode: str) -> tuple[int, bool]:
+        """The expert's action for the current state and whether ``end`` would succeed now."""
+        return self.expert(mode), self.env.success_if_end()
+
 
 def _worker(remote, parent_remote, env_fn: Callable[[], SafeChoresEnv]) -> None:
     parent_remote.close()
@@ -97,6 +101,8 @@ def _worker(remote, parent_remote, env_fn: Callable[[], SafeChoresEnv]) -> None:
                 result = runner.step(arg)
             elif cmd == "expert":
                 result = runner.expert(arg)
+            elif cmd == "labels":
+                result = runner.labels(arg)
             elif cmd == "close":
                 runner.env.close()
                 remote.send(("ok", None))
@@ -119,6 +125,11 @@ def _batch(results) -> tuple:
         np.asarray(trunc, bool),
         list(infos),
     )
+
+
+def _labels(results: list[tuple[int, bool]]) -> tuple[np.ndarray, np.ndarray]:
+    actions, goal = zip(*results)
+    return np.asarray(actions, np.int64), np.asarray(goal, bool)
 
 
 def _seeds(seed: int | None, k: int) -> list[int | None]:
@@ -146,6 +157,17 @@ class SyncVecEnv:
 
     def expert_actions(self, mode: str = "careful") -> np.ndarray:
         return np.array([r.expert(mode) for r in self.runners], np.int64)
+
+    def expert_labels(self, mode: str = "careful") -> tuple[np.ndarray, np.ndarray]:
+        """(expert actions [K] int64, ``end`` would succeed now [K] bool) for every env."""
+        return _labels([r.labels(mode) for r in self.runners])
+
+    def request_labels(self, mode: str = "careful") -> None:
+        """Start :meth:`expert_labels` (here: computed at once); :meth:`receive_labels` ends it."""
+        self._pending = self.expert_labels(mode)
+
+    def receive_labels(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._pending
 
     def close(self) -> None:
         for r in self.runners:
@@ -217,6 +239,19 @@ class SubprocVecEnv:
 
     def expert_actions(self, mode: str = "careful") -> np.ndarray:
         return np.array(self._call("expert", [mode] * self.num_envs), np.int64)
+
+    def expert_labels(self, mode: str = "careful") -> tuple[np.ndarray, np.ndarray]:
+        """(expert actions [K] int64, ``end`` would succeed now [K] bool) for every env."""
+        return _labels(self._call("labels", [mode] * self.num_envs))
+
+    def request_labels(self, mode: str = "careful") -> None:
+        """Start :meth:`expert_labels` in the workers; the caller works meanwhile (e.g. runs
+        the learner) and collects them with :meth:`receive_labels`."""
+        for remote in self.remotes:
+            remote.send(("labels", mode))
+
+    def receive_labels(self) -> tuple[np.ndarray, np.ndarray]:
+        return _labels(self._gather())
 
     def close(self) -> None:
         if self._closed:

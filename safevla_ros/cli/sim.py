@@ -20,9 +20,10 @@ import time
 from pathlib import Path
 
 from safevla_core.errors import UserError
+from safevla_ros.cli.outputs import check_output_dir, check_output_file
 from sim_bridge.backend import BackendUnavailableError
 from sim_bridge.backends import BACKEND_NAMES, DEFAULT_BACKEND
-from sim_bridge.expert import MODES
+from sim_bridge.expert_modes import MODES
 from sim_bridge.policies import EXPERT_PREFIX, builtin_policies, canonical_policy
 from sim_bridge.tasks import EVAL_MAX_STEPS, TASK_NAMES
 
@@ -146,6 +147,7 @@ def cmd_episodes(args) -> int:
         raise UserError(f"--workers must be >= 1, got {args.workers}")
     if not (args.out.name.endswith(".jsonl") or args.out.name.endswith(".jsonl.gz")):
         raise UserError(f"--out {args.out} must end in .jsonl or .jsonl.gz")
+    check_output_file(args.out, "--out")  # before minutes of generation, not after
     from sim_bridge.episode_gen import VAL_SCENE_BASE
     from sim_bridge.instructions import load_instruction_file
 
@@ -196,12 +198,19 @@ def cmd_render(args) -> int:
         )
     if args.every < 1:
         raise UserError(f"--every must be >= 1, got {args.every}")
-    cfg = EnvConfig(
-        nav_size=tuple(args.size),
-        manip_size=tuple(args.size),
-        max_steps=args.max_steps,
-        backend=args.backend,
-    )
+    try:
+        cfg = EnvConfig(
+            nav_size=tuple(args.size),
+            manip_size=tuple(args.size),
+            max_steps=args.max_steps,
+            backend=args.backend,
+        )
+    except ValueError as exc:  # the env's own bounds, named by the options that set them
+        h, w = args.size
+        raise UserError(
+            f"--size {h} {w} / --max-steps {args.max_steps}: {exc}; pick values in range"
+        ) from None
+    check_output_dir(args.out, "--out")
     try:
         env = make_env(config=cfg)
     except BackendUnavailableError as exc:
@@ -219,18 +228,20 @@ def cmd_render(args) -> int:
 def cmd_expert(args) -> int:
     """The expert modes on an episode file through the evaluator (``safevla eval``'s episode
     loop, metrics and table); ``--json`` writes its results document."""
-    from safevla_eval.report import markdown_tables
+    from safevla_eval.report import ResultsWriter, markdown_tables
     from safevla_eval.runner import close_worker_cache
     from safevla_eval.suite import EvalConfig, evaluate_episodes
 
     episodes = _load(args.episodes)
     if args.limit < 0:
         raise UserError(f"--limit must be >= 0, got {args.limit}")
+    check_output_file(args.json, "--json")
     if args.limit:
         episodes = episodes[: args.limit]
     modes = BOTH_MODES if args.mode == "both" else (args.mode,)
     tasks = tuple(dict.fromkeys(e.task for e in episodes))  # file order
     by_task = {t: [e for e in episodes if e.task == t] for t in tasks}
+    writer = None
     try:
         cfg = EvalConfig(
             [f"{EXPERT_PREFIX}{m}" for m in modes],
@@ -238,15 +249,23 @@ def cmd_expert(args) -> int:
             episodes_file=str(args.episodes),
             max_steps=args.max_steps,
         )
+        writer = ResultsWriter(args.json, cfg.to_dict()) if args.json else None
         # The experts plan on simulator state, not pixels: a small frame only saves time.
-        doc = evaluate_episodes(cfg, by_task, render_hw=EXPERT_RENDER_HW)
+        doc = evaluate_episodes(
+            cfg,
+            by_task,
+            render_hw=EXPERT_RENDER_HW,
+            on_record=writer.record if writer else None,
+        )
     except ValueError as exc:
         raise UserError(str(exc)) from None
     finally:
+        if writer is not None:
+            writer.close()
         close_worker_cache()
     print(markdown_tables(doc))
-    if args.json:
-        args.json.write_text(json.dumps(doc, indent=1) + "\n")
+    if writer is not None:
+        writer.finish(doc)
     return 0
 
 

@@ -1,0 +1,233 @@
+"""Stage 1 with DAgger: the learner drives, the teacher labels every state it visits.
+
+Round ``r`` (``r = 0 .. rounds-1``) runs ``bc.demo_steps`` env steps. At each step the learner
+(greedy, with the deployed runtime's step cache) proposes an action and the teacher
+(``bc.expert_mode``; ``explorer`` knows only what the robot has seen) labels the state; the
+teacher's action is executed with probability
+
+    beta_r = beta0 * beta_decay^r
+
+(per env and step), otherwise the learner's. Every visited state keeps the teacher's label
+(relabelled ``end`` wherever ``end`` would succeed, :mod:`safevla_train.bc`), every episode is
+kept (a failed learner episode is labelled all the same), the episodes are aggregated with all
+earlier rounds', and the policy is trained on the aggregate for ``bc.updates`` steps with the
+stage-1 loss, continuing one optimiser across rounds.
+
+Reported per round: ``dagger/agreement``, the share of the learner's own steps (those it drove)
+on which its action equals the label: the policy-vs-teacher agreement on the state
+distribution it induces, which DAgger drives up; plus a greedy evaluation on fresh episodes.
+
+Resume: each round's episodes are saved in ``<out>/data/round_NNN.npz`` and the checkpoint holds
+the model, the optimiser, the sampling generators and the per-round history, so an interrupted
+run continues at the next round with the same data and state.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from safevla_core.actions import END
+from safevla_train.bc import Demo, EpisodeRecorder, train_bc
+from safevla_train.config import DAggerConfig, RiskConfig, to_dict
+from safevla_train.evaluate import evaluate
+from safevla_train.model import VLAPolicy
+from safevla_train.risk import make_envs
+from safevla_train.rollout import image_spec_of, preprocess_batch
+from safevla_train.text_encoder import embed_texts
+
+DEMO_FIELDS = ("frames", "actions", "taken", "goal", "prev_action", "holding")
+DEMO_FIELDS += ("ret_r", "ret_c", "y_q")
+
+
+class Learner:
+    """The policy acting in K envs at once, with the per-env step cache of the runtime."""
+
+    def __init__(self, model: VLAPolicy, num_envs: int) -> None:
+        self.model = model
+        self.spec = image_spec_of(model)
+        self.cache, self.mask = model.empty_cache(num_envs)
+        self._embeddings: dict[str, torch.Tensor] = {}
+
+    def _embed(self, texts) -> torch.Tensor:
+        new = [t for t in dict.fromkeys(texts) if t not in self._embeddings]
+        if new:
+            for t, e in zip(new, embed_texts(new)):
+                self._embeddings[t] = torch.as_tensor(e, dtype=torch.float32)
+        return torch.stack([self._embeddings[t] for t in texts])
+
+    @torch.no_grad()
+    def act(self, obs: dict) -> np.ndarray:
+        """Greedy actions [K] for the current observations; advances the caches."""
+        m = self.model
+        tok = m.fuse(
+            m.encoder(preprocess_batch(obs["nav_rgb"], self.spec)),
+            self._embed(list(obs["instruction"])),
+            torch.as_tensor(np.asarray(obs["prev_action"]), dtype=torch.long),
+            torch.as_tensor(np.asarray(obs["holding"]), dtype=torch.float32),
+        )
+        out, self.cache, self.mask = m.step_from_token(tok, self.cache, self.mask)
+        return out["logits"].argmax(-1).numpy()
+
+    def episodes_ended(self, done: np.ndarray) -> None:
+        """Forget the history of envs whose episode ended (they auto-reset)."""
+        self.mask[torch.as_tensor(done)] = 0.0
+
+
+def beta_of(cfg: DAggerConfig, round_index: int) -> float:
+    """P(the teacher's action is executed) in a round."""
+    return float(cfg.beta0 * cfg.beta_decay**round_index)
+
+
+def collect_round(
+    model: VLAPolicy, cfg: DAggerConfig, round_index: int, progress: bool = True
+) -> tuple[list[Demo], dict]:
+    """One round of learner/teacher rollouts; returns the episodes and the round's statistics."""
+    bc = cfg.bc
+    settings = bc.env.__class__(**dict(to_dict(bc.env), max_steps=bc.demo_max_steps))
+    venv, _ = make_envs(settings, RiskConfig(enabled=False), subprocess=cfg.subprocess)
+    n = venv.num_envs
+    learner = Learner(model, n)
+    recorder = EpisodeRecorder(n, bc, (bc.model.image_height, bc.model.image_width))
+    rng = np.random.default_rng([bc.seed, round_index])
+    beta = beta_of(cfg, round_index)
+    obs, infos = venv.reset(seed=bc.seed + 7919 * (round_index + 1))
+    # Per env: does its task take `end` wherever `end` would succeed (the labels' relabelling)?
+    relabels = np.asarray([i.get("task") in bc.end_relabel_tasks for i in infos])
+    demos: list[Demo] = []
+    agree = drove = 0
+    t0 = time.time()
+    bar = tqdm(total=bc.demo_steps, desc=f"dagger round {round_index}", disable=not progress)
+    for _ in range(0, bc.demo_steps, n):
+        venv.request_labels(bc.expert_mode)  # the teacher plans while the learner runs
+        proposed = learner.act(obs)
+        labels, goal = venv.receive_labels()
+        target = np.where(goal & relabels, END, labels)
+        learner_drives = rng.random(n) >= beta
+        executed = np.where(learner_drives, proposed, labels)
+        agree += int((proposed == target)[learner_drives].sum())
+        drove += int(learner_drives.sum())
+        nobs, r, _, term, trunc, infos = venv.step(executed)
+        done = term | trunc
+        demos += recorder.record(obs, labels, goal, r, done, infos, taken=executed)
+        learner.episodes_ended(done)
+        # (an auto-reset episode's task shows in the next step's info; ended tasks keep theirs)
+        relabels = np.asarray([i.get("task") in bc.end_relabel_tasks for i in infos])
+        obs = nobs
+        bar.update(n)
+        bar.set_postfix(episodes=len(demos), agree=f"{agree / max(drove, 1):.2f}")
+    bar.close()
+    venv.close()
+    demos += recorder.flush()  # cut episodes: their labels are as good as any
+    stats = {
+        "dagger/beta": beta,
+        "dagger/agreement": agree / drove if drove else float("nan"),
+        "dagger/learner_steps": drove,
+        "dagger/episodes": len(demos),
+        "dagger/success_rate": float(np.mean([d.success for d in demos])) if demos else 0.0,
+        "dagger/labelled_steps_per_s": bc.demo_steps / (time.time() - t0),
+    }
+    return demos, stats
+
+
+def save_demos(path: Path, demos: list[Demo]) -> None:
+    """Episodes as one compressed npz (no pickles: loads with ``allow_pickle=False``)."""
+    lengths = np.asarray([len(d.actions) for d in demos], np.int64)
+    arrays = {k: np.concatenate([getattr(d, k) for d in demos]) for k in DEMO_FIELDS}
+    arrays["instr"] = np.stack([d.instr for d in demos])
+    arrays["success"] = np.asarray([d.success for d in demos], bool)
+    arrays["cost"] = np.asarray([d.cost for d in demos], np.float64)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, lengths=lengths, **arrays)
+    tmp.replace(path)
+
+
+def load_demos(path: Path) -> list[Demo]:
+    """Inverse of :func:`save_demos`."""
+    with np.load(path, allow_pickle=False) as z:
+        bounds = np.concatenate([[0], np.cumsum(z["lengths"])])
+        cols = {k: z[k] for k in DEMO_FIELDS}
+        return [
+            Demo(
+                **{k: cols[k][a:b] for k in DEMO_FIELDS},
+                instr=z["instr"][i],
+                success=bool(z["success"][i]),
+                cost=float(z["cost"][i]),
+            )
+            for i, (a, b) in enumerate(itertools.pairwise(bounds))
+        ]
+
+
+def run_dagger(
+    cfg: DAggerConfig, out: Path, state: dict | None = None, writer=None, progress: bool = True
+) -> dict:
+    """All rounds from ``state`` (a checkpoint of this run, or None to start); writes
+    ``<out>/checkpoint.pt`` (kind ``bc``: export and ``--init`` take it) after every round."""
+    from safevla_train.checkpoint import save_checkpoint
+
+    bc = cfg.bc
+    model = VLAPolicy(bc.model)
+    opt = torch.optim.AdamW(model.parameters(), lr=bc.lr, weight_decay=bc.weight_decay)
+    rng = np.random.default_rng(bc.seed)
+    history: list[dict] = []
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        rng.bit_generator.state = state["np_gen"]
+        torch.set_rng_state(state["torch_rng"])
+        history = list(state["history"])
+    data = out / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    demos: list[Demo] = []
+    for r in range(len(history)):
+        demos += load_demos(data / f"round_{r:03d}.npz")
+    for r in range(len(history), cfg.rounds):
+        new, stats = collect_round(model.eval(), cfg, r, progress)
+        save_demos(data / f"round_{r:03d}.npz", new)
+        demos += new
+        t0 = time.time()
+        logs = train_bc(model, demos, bc, writer, progress, opt=opt, rng=rng, step0=r * bc.updates)
+        stats["dagger/train_s"] = time.time() - t0
+        stats["dagger/labelled_frames"] = int(sum(len(d.actions) for d in demos))
+        stats.update(logs)
+        if cfg.eval_episodes:
+            settings = bc.env.__class__(**dict(to_dict(bc.env), max_steps=bc.demo_max_steps))
+            ev = evaluate(model, settings, cfg.eval_episodes, seed=bc.seed + 104729 * r)
+            stats["eval/success_rate"] = float(ev["success_rate"])
+            stats["eval/cost_mean"] = float(ev["cost_mean"])
+        history.append({"round": r, **stats})
+        _log_round(history[-1], writer, (r + 1) * bc.updates)
+        payload = {
+            "kind": "bc",
+            "config": to_dict(bc),
+            "dagger": to_dict(cfg),
+            "model_config": to_dict(bc.model),
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "np_gen": rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+            "history": history,
+            "counters": {"updates": (r + 1) * bc.updates, "rounds": r + 1},
+        }
+        save_checkpoint(out / "checkpoint.pt", payload)
+        (out / "history.json").write_text(json.dumps(history, indent=2) + "\n")
+    return history[-1] if history else {}
+
+
+def _log_round(stats: dict, writer, step: int) -> None:
+    line = ", ".join(
+        f"{k.split('/')[-1]} {v:.3g}" if isinstance(v, float) else f"{k.split('/')[-1]} {v}"
+        for k, v in stats.items()
+        if k.startswith(("dagger/", "eval/", "round"))
+    )
+    print(f"[dagger] {line}", flush=True)
+    if writer is not None:
+        for k, v in stats.items():
+            if isinstance(v, int | float) and "/" in k:
+                writer.add_scalar(k, v, step)

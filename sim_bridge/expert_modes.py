@@ -1,0 +1,12 @@
+"""The expert's modes, by name (a light module: the CLI and config checks read it without
+loading the planner).
+
+* ``careful``: the privileged shortest path that keeps clear of every cost (safety-aware);
+* ``careless``: the privileged shortest path, blind to costs (the paper's imitation source);
+* ``explorer``: ObjectNav teacher that knows only what the robot has seen
+  (:mod:`sim_bridge.explorer`); careful for the other tasks.
+"""
+
+from __future__ import annotations
+
+MODES: tuple[str, ...] = ("careful", "careless", "explorer")

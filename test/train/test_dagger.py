@@ -1,0 +1,165 @@
+"""Stage 1: the loss trains the policy (critics stopped at the trunk, `end` weighted and
+relabelled, goal head), DAgger's data round trip, and a real resumable DAgger run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from tiny_model import SMALL
+
+from safevla_core.actions import END, NUM_ACTIONS
+from safevla_train.bc import Demo, _to_demo, bc_loss, normalise, sample_batch
+from safevla_train.config import BCConfig, DAggerConfig, ModelConfig
+from safevla_train.dagger import beta_of, load_demos, run_dagger, save_demos
+from safevla_train.model import VLAPolicy
+
+
+def _demo(rng: np.random.Generator, n: int = 12, hw: int = 32) -> Demo:
+    return Demo(
+        frames=rng.integers(0, 255, (n, hw, hw, 3), dtype=np.uint8),
+        instr=rng.normal(size=384).astype(np.float32),
+        actions=rng.integers(0, NUM_ACTIONS, n),
+        prev_action=rng.integers(0, NUM_ACTIONS, n),
+        holding=np.zeros(n, np.float32),
+        ret_r=rng.normal(size=n).astype(np.float32),
+        ret_c=rng.normal(size=n).astype(np.float32),
+        y_q=np.abs(rng.normal(size=(n, 5))).astype(np.float32),
+        success=True,
+        cost=0.5,
+        goal=rng.random(n) < 0.3,
+        taken=rng.integers(0, NUM_ACTIONS, n),
+    )
+
+
+def _cfg(**kw) -> BCConfig:
+    model = ModelConfig(**{**SMALL, "goal_head": True})
+    return BCConfig(model=model, **{"batch_chunks": 2, "chunk_len": 8, **kw})
+
+
+@pytest.mark.parametrize("detach", [True, False])
+def test_critic_losses_reach_the_trunk_only_when_not_detached(detach):
+    torch.manual_seed(0)
+    cfg = _cfg(detach_critics=detach)
+    model = VLAPolicy(cfg.model)
+    batch = sample_batch([_demo(np.random.default_rng(0))], cfg, np.random.default_rng(1))
+    b, t = batch["actions"].shape
+    img = normalise(batch["frames"].reshape(b * t, *batch["frames"].shape[2:]), model)
+    tok = model.fuse(
+        model.encoder(img).reshape(b, t, -1),
+        batch["instr"],
+        batch["prev_action"],
+        batch["holding"],
+    )
+    out = model.forward_sequence(tok, torch.zeros(b, t, dtype=torch.long), detach_critics=detach)
+    (out["value"].sum() + out["cost_value"].sum() + out["cost_q"].sum()).backward()
+    trunk = sum(
+        float(p.grad.abs().sum()) for p in model.encoder.parameters() if p.grad is not None
+    )
+    heads = float(model.value_head[0].weight.grad.abs().sum())
+    assert heads > 0
+    assert (trunk == 0.0) is detach
+    # and the loss the trainer minimises uses the config's setting
+    loss, logs = bc_loss(model, batch, cfg)
+    assert torch.isfinite(loss) and logs["losses/value"] >= 0
+
+
+def test_end_labels_weigh_end_weight_times_more_and_the_goal_head_is_trained():
+    torch.manual_seed(0)
+    d = _demo(np.random.default_rng(2), n=8)
+    d.actions[::2] = END
+    d.actions[1::2] = 0
+    cfg = _cfg(end_weight=5.0, chunk_len=8, batch_chunks=1)
+    model = VLAPolicy(cfg.model)
+    batch = sample_batch([d], cfg, np.random.default_rng(3))
+    _, logs = bc_loss(model, batch, cfg)
+    assert "losses/goal" in logs and logs["losses/goal"] > 0
+    # the weighted mean of the per-step cross-entropy, recomputed by hand
+    b, t = batch["actions"].shape
+    img = normalise(batch["frames"].reshape(b * t, *batch["frames"].shape[2:]), model)
+    tok = model.fuse(
+        model.encoder(img).reshape(b, t, -1),
+        batch["instr"],
+        batch["prev_action"],
+        batch["holding"],
+    )
+    with torch.no_grad():
+        out = model.forward_sequence(tok, torch.zeros(b, t, dtype=torch.long), batch["valid"])
+        ce = torch.nn.functional.cross_entropy(
+            out["logits"].transpose(1, 2), batch["actions"], reduction="none"
+        )
+    v = batch["valid"]
+    is_end = (batch["actions"] == END) & v
+    other = ~(batch["actions"] == END) & v
+    assert is_end.any() and other.any()
+    want = (5 * ce[is_end].sum() + ce[other].sum()) / (5 * is_end.sum() + other.sum())
+    assert abs(logs["losses/bc_ce"] - float(want)) < 1e-5
+
+
+def test_end_is_relabelled_where_it_would_succeed_for_objnav_only():
+    cfg = _cfg()
+    buf = {
+        "frames": [np.zeros((8, 8, 3), np.uint8)] * 3,
+        "actions": [1, 2, 3],
+        "taken": [1, 2, 3],
+        "prev_action": [0, 1, 2],
+        "holding": [0, 0, 0],
+        "reward": [0.0, 0.0, 0.0],
+        "cost": [np.zeros(5, np.float32)] * 3,
+        "goal": [False, True, True],
+        "instruction": "find the apple",
+    }
+    objnav = _to_demo({**buf, "task": "objnav"}, True, cfg)
+    pickup = _to_demo({**buf, "task": "pickup"}, True, cfg)
+    assert objnav.actions.tolist() == [1, END, END]
+    assert pickup.actions.tolist() == [1, 2, 3]
+    assert objnav.taken.tolist() == [1, 2, 3]
+
+
+def test_round_data_round_trips_without_pickles(tmp_path):
+    rng = np.random.default_rng(4)
+    demos = [_demo(rng, n) for n in (3, 7, 1)]
+    save_demos(tmp_path / "r.npz", demos)
+    back = load_demos(tmp_path / "r.npz")
+    assert len(back) == 3
+    for a, b in zip(demos, back):
+        for key in ("frames", "actions", "taken", "goal", "prev_action", "y_q", "instr"):
+            np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
+        assert (a.success, a.cost) == (b.success, b.cost)
+
+
+def test_beta_schedule():
+    cfg = DAggerConfig(beta0=1.0, beta_decay=0.5)
+    assert [beta_of(cfg, r) for r in range(4)] == [1.0, 0.5, 0.25, 0.125]
+    with pytest.raises(ValueError, match="beta_decay"):
+        DAggerConfig(beta_decay=1.5)
+
+
+@pytest.mark.slow
+def test_dagger_resume_equals_an_uninterrupted_run(tmp_path):
+    """2 rounds then a resume to 3 give the same weights, data and history as 3 at once."""
+
+    def cfg(rounds: int) -> DAggerConfig:
+        bc = _cfg(demo_steps=24, demo_max_steps=20, updates=3, expert_mode="explorer")
+        bc.env.num_envs = 2
+        bc.env.nav_size = (32, 32)
+        return DAggerConfig(bc=bc, rounds=rounds, eval_episodes=0)
+
+    from safevla_train.checkpoint import load_checkpoint
+
+    torch.manual_seed(0)
+    run_dagger(cfg(3), tmp_path / "straight", progress=False)
+    torch.manual_seed(0)
+    run_dagger(cfg(2), tmp_path / "resumed", progress=False)
+    state = load_checkpoint(tmp_path / "resumed" / "checkpoint.pt")
+    run_dagger(cfg(3), tmp_path / "resumed", state, progress=False)
+    a = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")
+    b = load_checkpoint(tmp_path / "resumed" / "checkpoint.pt")
+    assert len(a["history"]) == len(b["history"]) == 3
+    for k in a["model"]:
+        torch.testing.assert_close(a["model"][k], b["model"][k], rtol=0, atol=0)
+    for r in range(3):
+        x = load_demos(tmp_path / "straight" / "data" / f"round_{r:03d}.npz")
+        y = load_demos(tmp_path / "resumed" / "data" / f"round_{r:03d}.npz")
+        assert [d.actions.tolist() for d in x] == [d.actions.tolist() for d in y]
+    assert a["history"][1]["dagger/beta"] == 0.5 and a["history"][2]["dagger/learner_steps"] > 0
