@@ -21,8 +21,11 @@ import numpy as np
 
 from safevla_core.action_adapter import command_for
 from safevla_core.actions import ACTION_NAMES, ACTIONS
+from safevla_core.safety_spec import COST_CATEGORIES
 
 PROB_SUM_TOL = 1e-3
+# Per-category costs must add up to the total within this (float32 sums of 5 values).
+COST_SUM_TOL = 1e-3
 ESTOP_REASON = "e-stop engaged"
 # Terminal actions (end, sub_done) move nothing, so the critic never vetoes them.
 _UNCOSTED = np.array([not a.moves_robot for a in ACTIONS])
@@ -58,6 +61,9 @@ class Proposal:
         cost_by_category: ``(|A|, |C|)`` per-category costs, or an empty array.
         cost_categories: names of the category axis.
         frame_stamp_s: time of the camera frame the proposal was computed from, s.
+        action_names: the sender's action space in index order (empty = not given).
+        action_name: the sender's name of the proposed action (empty = not given).
+        model_latency_ms: inference time the sender reports (finite, >= 0).
     """
 
     sequence: int
@@ -67,6 +73,9 @@ class Proposal:
     cost_by_category: np.ndarray
     cost_categories: tuple[str, ...]
     frame_stamp_s: float
+    action_names: tuple[str, ...] = ()
+    action_name: str = ""
+    model_latency_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -162,9 +171,9 @@ class Check:
 
     def refuse(self, rule: Rule, reason: str) -> Decision:
         """A safe stop for a proposal that may be malformed: no costs or frame age, and an
-        index that no ActionProposal could carry (a uint8) reported as -1."""
+        index outside the action space reported as -1 (no action)."""
         a = self.proposal.action_index
-        proposed = a if 0 <= a < 256 else -1
+        proposed = a if 0 <= a < len(ACTIONS) else -1
         return Decision(self.proposal.sequence, proposed, None, proposed >= 0, rule, reason)
 
     def outcome(self) -> Decision:
@@ -208,23 +217,38 @@ class EStop(MonitorRule):
 
 
 class WellFormed(MonitorRule):
-    """``len(p) = len(Q_c) = |A|``, the proposed index is an action, per-category costs are
-    ``(|A|, |C|)`` or empty; else stop."""
+    """Every field of the proposal: ``len(p) = len(Q_c) = |A|``, the proposed index is an action,
+    per-category costs are ``(|A|, |C|)`` or empty, and the names the sender gives (action
+    space, proposed action, cost categories) are this monitor's; else stop, naming the field."""
 
     name, severity = Rule.MALFORMED, CRITICAL
 
     def check(self, c: Check) -> Decision | None:
-        p, n = c.proposal, len(ACTIONS)
-        probs, q, byc = p.probabilities, p.predicted_cost, p.cost_by_category
-        if probs.shape != (n,) or q.shape != (n,):
-            why = f"expected {n} probabilities and costs, got {probs.shape[0]} and {q.shape[0]}"
-        elif not 0 <= p.action_index < n:
-            why = f"action index {p.action_index} outside 0..{n - 1}"
-        elif byc.size and byc.shape != (n, len(p.cost_categories)):
-            why = f"per-category costs shape {byc.shape} != ({n}, {len(p.cost_categories)})"
-        else:
-            return None
-        return c.refuse(self.name, why)
+        why = _malformed(c.proposal)
+        return c.refuse(self.name, why) if why else None
+
+
+def _malformed(p: Proposal) -> str:
+    """Why the proposal's fields are unusable ("" if they are fine)."""
+    n, probs, q, byc = len(ACTIONS), p.probabilities, p.predicted_cost, p.cost_by_category
+    if probs.shape != (n,) or q.shape != (n,):
+        return f"expected {n} probabilities and costs, got {probs.shape} and {q.shape}"
+    if not 0 <= p.action_index < n:
+        return f"action_index {p.action_index} outside the action space 0..{n - 1}"
+    if p.action_names and tuple(p.action_names) != ACTION_NAMES:
+        return f"action_names {list(p.action_names)[:4]}... are not this robot's action space"
+    if p.action_name and p.action_name != ACTION_NAMES[p.action_index]:
+        return (
+            f"action_name {p.action_name!r} does not match action_index {p.action_index} "
+            f"({ACTION_NAMES[p.action_index]})"
+        )
+    if byc.size and byc.shape != (n, len(p.cost_categories)):
+        return f"per-category costs shape {byc.shape} != ({n}, {len(p.cost_categories)})"
+    if p.cost_categories and tuple(p.cost_categories) != COST_CATEGORIES:
+        return f"cost_categories {list(p.cost_categories)} != the safety spec's {COST_CATEGORIES}"
+    if not (math.isfinite(p.model_latency_ms) and p.model_latency_ms >= 0):
+        return f"model_latency_ms {p.model_latency_ms!r} is not a finite time >= 0"
+    return ""
 
 
 class NanGuard(MonitorRule):
@@ -255,16 +279,60 @@ class Distribution(MonitorRule):
         return None
 
 
+class CostRange(MonitorRule):
+    """A cost critic predicts expected future cost, so ``Q_c >= 0`` (the bundle's head is a
+    softplus); per-category costs add up to the total. A negative or inconsistent cost would
+    let an action through the veto, so it stops."""
+
+    name, severity = Rule.MALFORMED, CRITICAL
+
+    def check(self, c: Check) -> Decision | None:
+        p = c.proposal
+        q, byc = p.predicted_cost, p.cost_by_category
+        if (q < 0).any():
+            a = int(np.argmin(q))
+            why = f"negative predicted cost {q[a]:.4g} for {ACTION_NAMES[a]}; a critic gives >= 0"
+            return c.refuse(self.name, why)
+        if byc.size and (byc < 0).any():
+            a, k = np.unravel_index(int(np.argmin(byc)), byc.shape)
+            why = (
+                f"negative predicted cost {byc[a, k]:.4g} for {ACTION_NAMES[a]} in "
+                f"{p.cost_categories[k]}"
+            )
+            return c.refuse(self.name, why)
+        if byc.size:
+            gap = np.abs(byc.sum(axis=1) - q)
+            if (gap > COST_SUM_TOL * (1.0 + np.abs(q))).any():
+                a = int(np.argmax(gap))
+                why = (
+                    f"per-category costs of {ACTION_NAMES[a]} sum to {byc[a].sum():.4g}, "
+                    f"predicted_cost says {q[a]:.4g}"
+                )
+                return c.refuse(self.name, why)
+        return None
+
+
 class FrameWatchdog(MonitorRule):
-    """``now - stamp(frame) > frame_timeout_s`` -> stop: for the proposal's frame, and between
-    proposals for the newest accepted frame."""
+    """On the monitor's own clock: the proposal's frame stamp must lie within
+    ``[now - frame_timeout_s, now + max_future_s]``, and the monitor itself must have accepted a
+    frame (``safevla/image_stamp``) within ``frame_timeout_s``; else stop. Between proposals,
+    the second check alone. A proposal's stamp is the sender's word, so it alone never keeps
+    the robot moving."""
 
     name, severity = Rule.WATCHDOG_FRAME, CRITICAL
 
     def check(self, c: Check) -> Decision | None:
-        age, limit = c.frame_age_s, c.monitor.config.frame_timeout_s
+        cfg = c.monitor.config
+        age, limit = c.frame_age_s, cfg.frame_timeout_s
         if age > limit:
             return c.stop(self.name, f"frame {age:.3f} s old > {limit} s")
+        if age < -cfg.max_future_s:
+            return c.stop(
+                self.name, f"frame stamped {-age:.3f} s in the future > {cfg.max_future_s} s"
+            )
+        seen = c.now_s - c.monitor.last_frame_s
+        if seen > limit:
+            return c.stop(self.name, f"no accepted frame for {seen:.3f} s > {limit} s")
         return None
 
     def check_idle(self, m: MonitorState, now_s: float) -> str | None:
@@ -360,6 +428,7 @@ RULES: tuple[MonitorRule, ...] = (
     EStop(),
     WellFormed(),
     NanGuard(),
+    CostRange(),
     Distribution(),
     FrameWatchdog(),
     PolicyHeartbeat(),

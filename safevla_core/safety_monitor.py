@@ -7,7 +7,11 @@ that fires decides), are the classes of :mod:`safevla_core.monitor_rules`:
 2. **shape check, NaN/Inf guard, distribution check**: probabilities ``p`` and predicted costs
    ``Q_c`` must be finite, ``len(p) = len(Q_c) = |A|``, ``p_a in [0, 1]``,
    ``|sum(p) - 1| <= 1e-3``, else stop.
-3. **frame watchdog**: ``now - stamp(frame) > frame_timeout_s`` -> stop.
+   Costs must be ``>= 0`` and the per-category costs add up to the total; the names the sender
+   gives (action space, action, categories) must be this monitor's.
+3. **frame watchdog** (on the monitor's clock): the proposal's frame stamp outside
+   ``[now - frame_timeout_s, now + max_future_s]``, or no frame accepted by the monitor itself
+   for ``frame_timeout_s`` -> stop.
 4. **cost critic**: the allowed set is
    ``S = {a : Q_c(s, a) <= threshold} ∪ {uncosted (terminal) actions}``. The proposed action is
    executed if it is in ``S``; otherwise it is vetoed and the monitor executes
@@ -21,12 +25,22 @@ Between proposals, :meth:`SafetyMonitor.check_watchdog` (called on a timer) stop
 the e-stop is engaged, the newest accepted frame is older than ``frame_timeout_s`` or no proposal
 (the policy's heartbeat) arrived for ``heartbeat_timeout_s``. While a stop condition lasts, the
 stop is repeated every ``stop_repeat_s``; repeats are flagged so they do not flood the event log.
+
+Frame stamps come from other processes and clocks: :meth:`SafetyMonitor.on_frame` rejects a
+stamp from the future (beyond ``max_future_s``) or older than ``frame_timeout_s``, and counts an
+accepted frame at ``min(stamp, now)``, so no stamp can push the watchdog past the monitor's own
+clock. A critic whose outputs are all exactly zero for the first ``degenerate_critic_after``
+proposals never vetoes anything; :attr:`SafetyMonitor.critic_problem` then says so (a
+diagnostic for the operator, not a stop: such a critic leaves every other rule working, and a
+new bundle is the fix).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from safevla_core.action_adapter import MotionProfile
 from safevla_core.actions import ACTIONS
@@ -78,6 +92,10 @@ class MonitorConfig:
         max_arm_speed: arm speed limit, m/s.
         stop_repeat_s: period of repeated stop decisions while a stop condition lasts, s.
         motion: the motion profile the adapter uses (for the velocity rule).
+        max_future_s: frame stamps at most this far ahead of the monitor's clock are accepted
+            (clock skew between machines), s.
+        degenerate_critic_after: this many all-zero critic outputs at the start flag the
+            critic as degenerate (0 = never).
     """
 
     cost_threshold: float = DEFAULT_COST_THRESHOLD
@@ -89,8 +107,15 @@ class MonitorConfig:
     max_arm_speed: float = 0.2
     stop_repeat_s: float = 1.0
     motion: MotionProfile = field(default_factory=MotionProfile)
+    max_future_s: float = 0.1
+    degenerate_critic_after: int = 50
 
     def __post_init__(self) -> None:
+        if not (math.isfinite(self.max_future_s) and self.max_future_s >= 0):
+            raise ValueError(f"MonitorConfig.max_future_s = {self.max_future_s!r}; must be >= 0")
+        if not self.degenerate_critic_after >= 0:
+            n = self.degenerate_critic_after
+            raise ValueError(f"MonitorConfig.degenerate_critic_after = {n!r}; must be >= 0")
         for name in ("cost_threshold", "max_linear_speed", "max_angular_speed", "max_arm_speed"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0):
@@ -126,11 +151,24 @@ class SafetyMonitor:
         self.last_motion_s = -math.inf
         self.last: Decision | None = None
         self.last_stop_publish_s = -math.inf
+        self.critic_problem = ""  # why the critic looks degenerate ("" = no sign of it)
+        self._zero_critic = 0  # all-zero critic outputs since start (-1: saw a non-zero one)
 
     # inputs ------------------------------------------------------------------------------------
-    def on_frame(self, stamp_s: float) -> None:
-        """A frame was accepted by perception (its camera stamp)."""
-        self.last_frame_s = max(self.last_frame_s, stamp_s)
+    def on_frame(self, stamp_s: float, now_s: float | None = None) -> str | None:
+        """A frame was accepted by perception: its camera stamp, the monitor's clock at arrival
+        (None: the stamp, for callers that share one clock). Returns why the stamp was
+        rejected, or None."""
+        now_s = stamp_s if now_s is None else now_s
+        age = now_s - stamp_s
+        if not math.isfinite(age):
+            return f"frame stamp {stamp_s!r} is not a finite time"
+        if age < -self.config.max_future_s:
+            return f"frame stamped {-age:.3f} s in the future (> {self.config.max_future_s} s)"
+        if age > self.config.frame_timeout_s:
+            return f"frame stamp {age:.3f} s old (> {self.config.frame_timeout_s} s)"
+        self.last_frame_s = max(self.last_frame_s, min(stamp_s, now_s))
+        return None
 
     def on_estop(self, engaged: bool, now_s: float) -> Decision | None:
         """Latch or release the e-stop; engaging returns an immediate stop decision."""
@@ -142,6 +180,7 @@ class SafetyMonitor:
     def decide(self, p: Proposal, now_s: float) -> Decision:
         """The decision for one proposal: the first rule that stops, else the refined outcome."""
         self.last_proposal_s = now_s
+        self._watch_critic(p)
         check = Check(p, now_s, self)
         for rule in self.rules:
             d = rule.check(check)
@@ -166,6 +205,20 @@ class SafetyMonitor:
         if ongoing and now_s - self.last_stop_publish_s < self.config.stop_repeat_s:
             return None
         return self._record(idle_stop(rule.name, reason, repeat=ongoing), now_s)
+
+    def _watch_critic(self, p: Proposal) -> None:
+        n = self.config.degenerate_critic_after
+        if n == 0 or self._zero_critic < 0 or p.predicted_cost.size == 0:
+            return
+        if np.any(p.predicted_cost != 0):  # NaN counts as non-zero: the NaN guard handles it
+            self._zero_critic = -1
+            return
+        self._zero_critic += 1
+        if self._zero_critic == n:
+            self.critic_problem = (
+                f"the cost critic predicted all-zero costs for the first {n} proposals: it "
+                "never vetoes; check the bundle's critic (export/training)"
+            )
 
     def _record(self, d: Decision, now_s: float) -> Decision:
         if d.safe_stop:

@@ -1,7 +1,8 @@
 """ROS message <-> core data conversions of the runtime nodes (imports the message types).
 
 Kept out of the node files so the nodes only wire topics; kept out of the core because the
-core never imports ROS types.
+core never imports ROS types. Every function here takes any message a peer can send (any field
+value the type allows) without raising: what the core cannot use becomes a stop with a reason.
 """
 
 from __future__ import annotations
@@ -13,15 +14,21 @@ import numpy as np
 from diagnostic_msgs.msg import KeyValue
 from sensor_msgs.msg import CameraInfo, Image
 
+from safevla_core.action_adapter import VerdictIn
 from safevla_core.actions import ACTION_NAMES
-from safevla_core.safety_monitor import SEVERITY, Decision, Proposal
+from safevla_core.safety_monitor import SEVERITY, Decision, Proposal, Rule, SafetyMonitor
 from safevla_core.safety_spec import COST_CATEGORIES
 from safevla_ros.msg import ActionProposal, EpisodeStatus, SafetyEvent, SafetyVerdict
 from safevla_ros.ros_common import stamp_s
 
 
+def action_name(index: int) -> str:
+    """The name of an action index; any other number is named as invalid, never raised on."""
+    return ACTION_NAMES[index] if 0 <= index < len(ACTION_NAMES) else f"<invalid {index}>"
+
+
 def to_proposal(msg: ActionProposal) -> Proposal:
-    """ActionProposal -> plain data (shapes are checked by the monitor, not here)."""
+    """ActionProposal -> plain data (fields are checked by the monitor's rules, not here)."""
     byc = np.asarray(msg.predicted_cost_by_category, np.float64)
     ncat = len(msg.cost_categories)
     if ncat and byc.size % ncat == 0:
@@ -34,7 +41,44 @@ def to_proposal(msg: ActionProposal) -> Proposal:
         cost_by_category=byc,
         cost_categories=tuple(msg.cost_categories),
         frame_stamp_s=stamp_s(msg.header.stamp),
+        action_names=tuple(msg.action_names),
+        action_name=msg.action_name,
+        model_latency_ms=float(msg.model_latency_ms),
     )
+
+
+def decide_proposal(monitor: SafetyMonitor, msg: ActionProposal, now_s: float) -> Decision:
+    """The monitor's decision for a proposal message. The rules check every field; anything
+    they did not foresee (an exception) is still a stop naming the error, never a crash."""
+    try:
+        return monitor.decide(to_proposal(msg), now_s)
+    except Exception as exc:  # the monitor must answer every message
+        monitor.last_proposal_s = now_s
+        why = f"unusable proposal ({type(exc).__name__}: {exc})"[:300]
+        d = Decision(int(msg.sequence), -1, None, False, Rule.MALFORMED, why)
+        monitor.last = d
+        return d
+
+
+def verdict_in(msg: SafetyVerdict) -> VerdictIn:
+    """The fields of a SafetyVerdict the adapter's guard checks."""
+    stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+    return VerdictIn(
+        msg.monitor_id,
+        int(msg.verdict_sequence),
+        stamp_ns,
+        int(msg.proposal_sequence),
+        int(msg.executed_action),
+        bool(msg.safe_stop),
+        msg.auth,
+    )
+
+
+def sign_verdict(v: SafetyVerdict, monitor_id: str, sequence: int, key: bytes) -> SafetyVerdict:
+    """Fill the origin fields the adapter checks (monitor id, sequence, HMAC with ``key``)."""
+    v.monitor_id, v.verdict_sequence = monitor_id, sequence
+    v.auth = verdict_in(v).digest(key)
+    return v
 
 
 def to_verdict(d: Decision, stamp, cost_threshold: float, t0: float) -> SafetyVerdict:
@@ -42,15 +86,17 @@ def to_verdict(d: Decision, stamp, cost_threshold: float, t0: float) -> SafetyVe
     (``time.perf_counter()`` when the input arrived; 0 = not measured)."""
     v = SafetyVerdict(proposal_sequence=d.proposal_sequence, vetoed=d.vetoed)
     v.header.stamp = stamp
-    v.proposed_action = max(d.proposed_action, 0)
-    v.proposed_action_name = ACTION_NAMES[d.proposed_action] if d.proposed_action >= 0 else ""
+    v.proposed_action = d.proposed_action if 0 <= d.proposed_action < 256 else 0
+    v.proposed_action_name = action_name(d.proposed_action) if d.proposed_action >= 0 else ""
     v.safe_stop = d.safe_stop
     v.executed_action = 0 if d.safe_stop else d.executed_action
-    v.executed_action_name = "stop" if d.safe_stop else ACTION_NAMES[d.executed_action]
+    v.executed_action_name = "stop" if d.safe_stop else action_name(d.executed_action)
     v.action_names, v.predicted_cost = list(ACTION_NAMES), list(d.predicted_cost)
     v.cost_threshold = cost_threshold
     v.reason, v.triggered_rule = d.reason, d.rule.value
-    v.triggered_category, v.frame_age_ms = d.category, d.frame_age_s * 1e3
+    age_ms = d.frame_age_s * 1e3
+    v.triggered_category = d.category
+    v.frame_age_ms = age_ms if math.isfinite(age_ms) and abs(age_ms) < 3e38 else -1.0
     v.decision_latency_ms = (time.perf_counter() - t0) * 1e3 if t0 else 0.0
     return v
 
@@ -67,7 +113,7 @@ def to_event(d: Decision, v: SafetyVerdict, robot_id: str) -> SafetyEvent:
         KeyValue(key="proposal_sequence", value=str(d.proposal_sequence)),
         KeyValue(key="frame_age_ms", value=f"{v.frame_age_ms:.1f}"),
     ]
-    if d.predicted_cost and d.proposed_action >= 0:
+    if 0 <= d.proposed_action < len(d.predicted_cost):
         cost = d.predicted_cost[d.proposed_action]
         e.context.append(KeyValue(key="predicted_cost", value=f"{cost:.4f}"))
     return e

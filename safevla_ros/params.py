@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from safevla_core.action_adapter import MotionProfile
+from safevla_core.action_adapter import AdapterLimits, MotionProfile
 from safevla_core.safety_monitor import MonitorConfig
 from safevla_core.safety_spec import DEFAULT_COST_THRESHOLD
 from sim_bridge.backends import BACKEND_NAMES, DEFAULT_BACKEND
@@ -113,6 +113,52 @@ def _p(name, default, description, lo=None, hi=None, choices=None, read_only=Fal
 _MOTION = MotionProfile()
 _LIMITS = MonitorConfig()
 
+_ADAPTER = AdapterLimits()
+
+# Verdict origin (docs/ros_runtime.md, "Verdict origin"): the monitor signs, the adapter checks.
+ORIGIN_PARAMS: tuple[ParamSpec, ...] = (
+    _p(
+        "verdict_key_file",
+        "",
+        "file holding the secret key that signs verdicts (HMAC-SHA256); the same file for "
+        "monitor and adapter; empty = unsigned (identity and sequence checks only)",
+        read_only=True,
+    ),
+    _p(
+        "heartbeat_topic", "safevla/monitor_heartbeat", "the monitor's heartbeat (std_msgs/Header)"
+    ),
+)
+
+# Limits both the monitor (on the command it allows) and the adapter (on the Twist it sends)
+# enforce: same names, so a `/**` section in config/robot.yaml sets both.
+LIMIT_PARAMS: tuple[ParamSpec, ...] = (
+    _p(
+        "max_action_rate_hz",
+        _LIMITS.max_action_rate_hz,
+        "most motion commands per second",
+        0.1,
+        1000.0,
+        read_only=True,
+    ),
+    _p(
+        "max_linear_speed",
+        _LIMITS.max_linear_speed,
+        "velocity limit of the base, m/s",
+        0.0,
+        5.0,
+        read_only=True,
+    ),
+    _p(
+        "max_angular_speed",
+        _LIMITS.max_angular_speed,
+        "turn-rate limit of the base, rad/s",
+        0.0,
+        10.0,
+        read_only=True,
+    ),
+    _p("max_arm_speed", _LIMITS.max_arm_speed, "arm speed limit, m/s", 0.0, 2.0, read_only=True),
+)
+
 # Shared by the monitor (velocity rule) and the adapter (Twist generation): same YAML values.
 MOTION_PARAMS: tuple[ParamSpec, ...] = (
     _p("linear_speed", _MOTION.linear_speed, "base speed of move_ahead/move_back, m/s", 0.01, 2.0),
@@ -180,31 +226,7 @@ MONITOR_PARAMS: tuple[ParamSpec, ...] = (
         read_only=True,
     ),
     _p("watchdog_rate_hz", 20.0, "watchdog check rate, Hz", 1.0, 1000.0, read_only=True),
-    _p(
-        "max_action_rate_hz",
-        _LIMITS.max_action_rate_hz,
-        "most motion commands per second",
-        0.1,
-        1000.0,
-        read_only=True,
-    ),
-    _p(
-        "max_linear_speed",
-        _LIMITS.max_linear_speed,
-        "velocity limit of the base, m/s",
-        0.0,
-        5.0,
-        read_only=True,
-    ),
-    _p(
-        "max_angular_speed",
-        _LIMITS.max_angular_speed,
-        "turn-rate limit of the base, rad/s",
-        0.0,
-        10.0,
-        read_only=True,
-    ),
-    _p("max_arm_speed", _LIMITS.max_arm_speed, "arm speed limit, m/s", 0.0, 2.0, read_only=True),
+    *LIMIT_PARAMS,
     _p(
         "stop_repeat_s",
         _LIMITS.stop_repeat_s,
@@ -213,6 +235,23 @@ MONITOR_PARAMS: tuple[ParamSpec, ...] = (
         60.0,
         read_only=True,
     ),
+    _p(
+        "max_future_s",
+        _LIMITS.max_future_s,
+        "frame stamps further ahead of the monitor's clock are rejected, s",
+        0.0,
+        5.0,
+        read_only=True,
+    ),
+    _p(
+        "degenerate_critic_after",
+        _LIMITS.degenerate_critic_after,
+        "flag a critic whose first N outputs are all zero (0 = never)",
+        0,
+        100000,
+        read_only=True,
+    ),
+    *ORIGIN_PARAMS,
     *MOTION_PARAMS,
 )
 
@@ -225,6 +264,28 @@ ADAPTER_PARAMS: tuple[ParamSpec, ...] = (
     _p("publish_arm", True, "publish arm commands"),
     _p("publish_sim_action", False, "publish discrete actions for the sim bridge"),
     _p("control_rate_hz", 20.0, "Twist re-publish rate during a motion, Hz", 1.0, 200.0),
+    _p(
+        "estop_topic", "safevla/estop", "latched e-stop (std_msgs/Bool), obeyed by the adapter too"
+    ),
+    _p("monitor_node", "safety_monitor_node", "the only node whose verdicts may move the robot"),
+    _p(
+        "monitor_timeout_s",
+        _ADAPTER.monitor_timeout_s,
+        "stop when no verdict or heartbeat from the monitor for this long, s",
+        0.05,
+        10.0,
+        read_only=True,
+    ),
+    _p(
+        "max_verdict_age_s",
+        _ADAPTER.max_verdict_age_s,
+        "refuse verdicts stamped further from the adapter's clock, s",
+        0.01,
+        10.0,
+        read_only=True,
+    ),
+    *LIMIT_PARAMS,
+    *ORIGIN_PARAMS,
     *MOTION_PARAMS,
 )
 

@@ -7,7 +7,12 @@ Only the ``*_node`` modules import this (it imports rclpy); the logic stays in
 
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
 import sys
+import traceback
+from pathlib import Path
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -22,6 +27,7 @@ from rclpy.qos import (
     ReliabilityPolicy,
     qos_profile_sensor_data,
 )
+from rclpy.signals import SignalHandlerOptions
 
 from safevla_ros.params import ParameterError, ParamSpec
 
@@ -113,13 +119,60 @@ def diagnostics(node: LifecycleNode, level: int, message: str, **values) -> Diag
     return msg
 
 
+# Set by `safevla run` in its node processes: they die with it (see die_with_parent).
+PARENT_PID_ENV = "SAFEVLA_PARENT_PID"
+_PR_SET_PDEATHSIG = 1
+
+
+def read_key(path: str) -> bytes:
+    """The shared verdict key from ``verdict_key_file`` (b"" when the path is empty).
+
+    Raises:
+        ParameterError: an unreadable or empty key file, naming it.
+    """
+    if not path:
+        return b""
+    try:
+        key = Path(path).read_bytes().strip()
+    except OSError as exc:
+        raise ParameterError(f"parameter 'verdict_key_file' = {path!r}: {exc.strerror}") from None
+    if len(key) < 16:
+        raise ParameterError(
+            f"parameter 'verdict_key_file' = {path!r} holds {len(key)} bytes; a key needs >= 16 "
+            "(e.g. `head -c 32 /dev/urandom | base64 > FILE`)"
+        )
+    return key
+
+
+def die_with_parent() -> None:
+    """When started by ``safevla run`` (``SAFEVLA_PARENT_PID`` set): ask Linux to send this
+    process SIGTERM when the runner dies, even by SIGKILL, so no node outlives it."""
+    parent = os.environ.get(PARENT_PID_ENV, "")
+    if not parent.isdigit() or not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    if os.getppid() != int(parent):  # the runner died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def run_node(node_cls: type[LifecycleNode], args: list[str] | None = None) -> int:
-    """Create, configure, activate and spin a lifecycle node until Ctrl-C or shutdown.
+    """Create, configure, activate and spin a lifecycle node until Ctrl-C, SIGTERM or shutdown.
 
     The node configures and activates itself (``autostart``), as a lifecycle manager would;
-    a failed transition (e.g. a bad parameter) logs the error and exits with status 1.
+    a failed transition (e.g. a bad parameter) logs the error and exits with status 1. SIGINT
+    and SIGTERM are handled here, not by rclpy, so the ROS context is still up when the node's
+    ``on_exit()`` (if it has one) runs: the adapter's last word is a zero Twist, the monitor's a
+    stop verdict, also when a callback raised.
     """
-    rclpy.init(args=args)
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _interrupt)
+    die_with_parent()
     node = None
     code = 0
     try:
@@ -134,12 +187,29 @@ def run_node(node_cls: type[LifecycleNode], args: list[str] | None = None) -> in
         else:
             executor = SingleThreadedExecutor()
             executor.add_node(node)
-            executor.spin()
+            while rclpy.ok():  # a bounded wait, so a signal is handled within 0.1 s
+                executor.spin_once(timeout_sec=0.1)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception as exc:  # log it, leave the robot stopped, exit 1
+        if node is not None:
+            node.get_logger().fatal(f"crashed: {type(exc).__name__}: {exc}")
+        code = 1
+        traceback.print_exc()
     finally:
         if node is not None:
+            _last_word(node)
             node.destroy_node()
         if rclpy.ok():
             rclpy.try_shutdown()
     return code
+
+
+def _last_word(node: LifecycleNode) -> None:
+    on_exit = getattr(node, "on_exit", None)
+    if on_exit is None or not rclpy.ok():
+        return
+    try:
+        on_exit()
+    except Exception as exc:  # exiting anyway; say why the last word failed
+        node.get_logger().error(f"on_exit failed: {type(exc).__name__}: {exc}")

@@ -4,7 +4,9 @@ The same node executables and parameter files as ``launch/sim.launch.py`` (confi
 then config/sim.yaml, then this run's overrides), in a ROS domain of their own
 (``ROS_DOMAIN_ID``, random in 1..101 unless ``--domain-id``). The runner watches EpisodeStatus
 and SafetyVerdict, prints one line per finished episode (success, ground-truth cost, vetoes,
-stops) and a summary, and stops every process it started on exit or Ctrl-C.
+stops) and a summary, and stops every process it started on exit or Ctrl-C. A node that exits
+is restarted (at most ``MAX_RESTARTS`` times, logged); the nodes die with the runner, even when
+it is killed (``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations
@@ -143,22 +145,31 @@ def node_env(domain: int) -> dict:
     return env
 
 
+MAX_RESTARTS = 3  # per node and run; then the run fails with the node's log tail
+
+
+def start_node(n: Executable, env: dict, files: list[Path], log_dir: Path) -> subprocess.Popen:
+    """One node process with the parameter files, output appended to ``log_dir/<name>.log``.
+
+    The process gets ``SAFEVLA_PARENT_PID``: it asks Linux for SIGTERM when this process dies
+    (:func:`safevla_ros.ros_common.die_with_parent`), so even a SIGKILL of the runner leaves no
+    node running.
+    """
+    cmd = [sys.executable, "-m", n.module, "--ros-args"]
+    for f in files:
+        cmd += ["--params-file", str(f)]
+    log = open(log_dir / f"{n.name}.log", "a")  # noqa: SIM115 (lives as long as the process)
+    env = dict(env, SAFEVLA_PARENT_PID=str(os.getpid()))
+    return subprocess.Popen(
+        cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
+
+
 def start_nodes(
     env: dict, files: list[Path], log_dir: Path, nodes: tuple[Executable, ...] = NODES
 ) -> list[subprocess.Popen]:
     """One process per node, each with the parameter files, output to ``log_dir``."""
-    procs = []
-    for n in nodes:
-        cmd = [sys.executable, "-m", n.module, "--ros-args"]
-        for f in files:
-            cmd += ["--params-file", str(f)]
-        log = open(log_dir / f"{n.name}.log", "w")  # noqa: SIM115 (lives as long as the process)
-        procs.append(
-            subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-            )
-        )
-    return procs
+    return [start_node(n, env, files, log_dir) for n in nodes]
 
 
 def stop_nodes(procs: list[subprocess.Popen], timeout: float = 5.0) -> None:
@@ -175,10 +186,61 @@ def stop_nodes(procs: list[subprocess.Popen], timeout: float = 5.0) -> None:
             p.wait(2)
 
 
+def _log_tail(log_dir: Path, name: str, lines: int = 8) -> list[str]:
+    return (log_dir / f"{name}.log").read_text(errors="replace").splitlines()[-lines:]
+
+
+class Supervisor:
+    """The node processes of one run: a node that exits is restarted (at most
+    ``max_restarts`` times, each logged on stderr); then the run fails naming it."""
+
+    def __init__(
+        self,
+        env: dict,
+        files: list[Path],
+        log_dir: Path,
+        nodes: tuple[Executable, ...] = NODES,
+        max_restarts: int = MAX_RESTARTS,
+    ) -> None:
+        self.env, self.files, self.log_dir, self.nodes = env, files, log_dir, nodes
+        self.max_restarts = max_restarts
+        self.procs = start_nodes(env, files, log_dir, nodes)
+        self.restarts = dict.fromkeys((n.name for n in nodes), 0)
+
+    def check(self) -> None:
+        """Restart every node that exited.
+
+        Raises:
+            UserError: a node exited more than ``max_restarts`` times.
+        """
+        for i, (n, p) in enumerate(zip(self.nodes, self.procs)):
+            if p.poll() is None:
+                continue
+            tail = _log_tail(self.log_dir, n.name)
+            if self.restarts[n.name] >= self.max_restarts:
+                raise UserError(
+                    f"{n.name} exited with status {p.returncode} after {self.max_restarts} "
+                    f"restarts; its log ({self.log_dir / n.name}.log) ends with:\n  "
+                    + "\n  ".join(tail)
+                )
+            self.restarts[n.name] += 1
+            last = tail[-1] if tail else ""
+            print(
+                f"safevla run: {n.name} exited with status {p.returncode} ({last.strip()[:160]}); "
+                f"restarting ({self.restarts[n.name]}/{self.max_restarts})",
+                file=sys.stderr,
+                flush=True,
+            )
+            self.procs[i] = start_node(n, self.env, self.files, self.log_dir)
+
+    def stop(self) -> None:
+        stop_nodes(self.procs)
+
+
 def check_alive(procs: list[subprocess.Popen], log_dir: Path) -> None:
     for name, p in zip((n.name for n in NODES), procs):
         if p.poll() is not None:
-            tail = (log_dir / f"{name}.log").read_text(errors="replace").splitlines()[-8:]
+            tail = _log_tail(log_dir, name)
             raise UserError(
                 f"{name} exited with status {p.returncode}; its log ({log_dir / name}.log) "
                 "ends with:\n  " + "\n  ".join(tail)
@@ -205,6 +267,7 @@ def overrides(args: argparse.Namespace, bundle: Path) -> dict:
         monitor["cost_threshold"] = args.cost_threshold
     if args.rate > 10.0:  # keep the rate limit above a faster-than-real-time sim's frame rate
         monitor["max_action_rate_hz"] = 2.0 * args.rate
+        out["action_adapter_node"] = {"ros__parameters": {"max_action_rate_hz": 2.0 * args.rate}}
     if monitor:
         out["safety_monitor_node"] = {"ros__parameters": monitor}
     return out
@@ -244,16 +307,16 @@ def run(args: argparse.Namespace) -> int:
     os.environ["ROS_DOMAIN_ID"] = str(domain)
     print(f"safevla run: domain {domain}, bundle {bundle}, logs {log_dir}", flush=True)
     _interrupt_on_signals()
-    procs = start_nodes(env, files, log_dir)
+    nodes = Supervisor(env, files, log_dir)
     tally = Tally()
     code = 0
     try:
-        watch(args, procs, log_dir, tally)
+        watch(args, nodes, log_dir, tally)
     except KeyboardInterrupt:
         print("safevla run: interrupted; stopping the nodes", file=sys.stderr, flush=True)
         code = 130
     finally:
-        stop_nodes(procs)
+        nodes.stop()
     results = tally.finished()[: args.episodes]
     print(summary(results), flush=True)
     if args.json:
@@ -279,11 +342,12 @@ def write_json(path: Path, results: list[EpisodeResult], bundle_id: str) -> None
     path.write_text(json.dumps(doc, indent=2))
 
 
-def watch(args: argparse.Namespace, procs: list, log_dir: Path, tally: Tally) -> None:
-    """Spin a watcher node until ``args.episodes`` episodes finished (recorded in ``tally``).
+def watch(args: argparse.Namespace, nodes: Supervisor, log_dir: Path, tally: Tally) -> None:
+    """Spin a watcher node until ``args.episodes`` episodes finished (recorded in ``tally``);
+    a node that exits is restarted by ``nodes``.
 
     Raises:
-        UserError: a node died, nothing happened within ``startup_timeout`` s, or no
+        UserError: a node died too often, nothing happened within ``startup_timeout`` s, or no
             EpisodeStatus arrived for ``step_timeout`` s.
     """
     import rclpy
@@ -311,7 +375,7 @@ def watch(args: argparse.Namespace, procs: list, log_dir: Path, tally: Tally) ->
     try:
         while len(tally.finished()) < args.episodes:
             executor.spin_once(timeout_sec=0.1)
-            check_alive(procs, log_dir)
+            nodes.check()
             now = time.monotonic()
             if last_status[0] is None and now - start > args.startup_timeout:
                 raise UserError(

@@ -5,24 +5,32 @@ stop verdicts when frames or the policy's heartbeat stop; the latched e-stop (st
 reliable + transient-local) stops until released. Every veto or stop also goes out as a
 SafetyEvent; /diagnostics gets the monitor's state once a second. Safety limits are read-only
 parameters. Rules and their order: :mod:`safevla_core.safety_monitor`.
+
+Every verdict carries the monitor's id, a sequence number and (with ``verdict_key_file``) an
+HMAC the adapter checks; a heartbeat (std_msgs/Header, ``frame_id`` = id and HMAC) goes out at
+the watchdog rate, so the adapter stops the robot when the monitor dies. No message field can
+crash the monitor: what the rules cannot use is a stop verdict naming it.
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.lifecycle import LifecycleNode
 from std_msgs.msg import Bool, Header
 
-from safevla_core.action_adapter import MotionProfile
+from safevla_core.action_adapter import MotionProfile, heartbeat_digest
+from safevla_core.monitor_rules import idle_stop
 from safevla_core.safety_monitor import (
     Decision,
     MonitorConfig,
+    Rule,
     SafetyMonitor,
 )
 from safevla_ros.msg import ActionProposal, SafetyEvent, SafetyVerdict
-from safevla_ros.msg_conversions import to_event, to_proposal, to_verdict
+from safevla_ros.msg_conversions import decide_proposal, sign_verdict, to_event, to_verdict
 from safevla_ros.params import MONITOR_PARAMS, ParameterError
 from safevla_ros.ros_common import (
     ERROR,
@@ -35,6 +43,7 @@ from safevla_ros.ros_common import (
     declare_params,
     diagnostics,
     now_s,
+    read_key,
     read_params,
     run_node,
     stamp_s,
@@ -49,8 +58,10 @@ class SafetyMonitorNode(LifecycleNode):
     def __init__(self) -> None:
         super().__init__("safety_monitor_node")
         declare_params(self, MONITOR_PARAMS)
-        self.counts = {"decisions": 0, "vetoes": 0, "stops": 0}
+        self.counts = {"decisions": 0, "vetoes": 0, "stops": 0, "bad_frame_stamps": 0}
         self._subs = []
+        self._critic_reported = False
+        self.sequence = 0
 
     def on_configure(self, state):
         try:
@@ -58,11 +69,15 @@ class SafetyMonitorNode(LifecycleNode):
             motion = MotionProfile(**{k: p[k] for k in _MOTION})
             limits = {k: p[k] for k in MonitorConfig.__dataclass_fields__ if k in p}
             self.config = MonitorConfig(motion=motion, **limits)
+            self.key = read_key(p["verdict_key_file"])
         except (ParameterError, ValueError) as exc:
             self.get_logger().error(str(exc))
             return FAILURE
         self.params = p
         self.robot_id = p["robot_id"] or self.get_namespace().strip("/") or "robot"
+        # a fresh session id per start: the adapter tells a restarted monitor from a replay
+        self.monitor_id = f"{self.get_fully_qualified_name()}#{secrets.token_hex(4)}"
+        self._heartbeat = self.create_lifecycle_publisher(Header, p["heartbeat_topic"], 10)
         self._verdict = self.create_lifecycle_publisher(SafetyVerdict, p["verdict_topic"], 10)
         self._event = self.create_lifecycle_publisher(SafetyEvent, p["event_topic"], 50)
         self._diag = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE_QOS)
@@ -93,7 +108,10 @@ class SafetyMonitorNode(LifecycleNode):
         return super().on_deactivate(state)
 
     def on_frame(self, msg: Header) -> None:
-        self.monitor.on_frame(stamp_s(msg.stamp))
+        why = self.monitor.on_frame(stamp_s(msg.stamp), now_s(self))
+        if why:
+            self.counts["bad_frame_stamps"] += 1
+            self.get_logger().warning(f"frame stamp rejected: {why}", throttle_duration_sec=1.0)
 
     def on_estop(self, msg: Bool) -> None:
         t0 = time.perf_counter()
@@ -102,18 +120,35 @@ class SafetyMonitorNode(LifecycleNode):
 
     def on_proposal(self, msg: ActionProposal) -> None:
         t0 = time.perf_counter()
-        self.publish(self.monitor.decide(to_proposal(msg), now_s(self)), t0)
+        self.publish(decide_proposal(self.monitor, msg, now_s(self)), t0)
+        if self.monitor.critic_problem and not self._critic_reported:
+            self._critic_reported = True
+            self.get_logger().error(self.monitor.critic_problem)
+            e = SafetyEvent(robot_id=self.robot_id, category="degenerate_critic")
+            e.header.stamp, e.reason = self.get_clock().now().to_msg(), self.monitor.critic_problem
+            e.severity = SafetyEvent.SEVERITY_WARNING
+            self._event.publish(e)
 
     def on_watchdog(self) -> None:
         t0 = time.perf_counter()
         self.publish(self.monitor.check_watchdog(now_s(self)), t0)
+        h = Header(stamp=self.get_clock().now().to_msg())
+        stamp_ns = h.stamp.sec * 1_000_000_000 + h.stamp.nanosec
+        h.frame_id = f"{self.monitor_id} {heartbeat_digest(self.key, self.monitor_id, stamp_ns)}"
+        self._heartbeat.publish(h)
+
+    def on_exit(self) -> None:
+        """Leaving (Ctrl-C, SIGTERM, a crash): a last stop verdict, so the adapter stops now."""
+        if hasattr(self, "monitor"):
+            self.publish(idle_stop(Rule.ESTOP, "safety monitor shutting down"), 0.0)
 
     def publish(self, d: Decision | None, t0: float) -> None:
         if d is None:
             return
         stamp = self.get_clock().now().to_msg()
         v = to_verdict(d, stamp, self.config.cost_threshold, t0)
-        self._verdict.publish(v)
+        self.sequence += 1
+        self._verdict.publish(sign_verdict(v, self.monitor_id, self.sequence, self.key))
         self.counts["decisions"] += 1
         self.counts["vetoes"] += int(d.vetoed)
         self.counts["stops"] += int(d.safe_stop)
@@ -129,6 +164,8 @@ class SafetyMonitorNode(LifecycleNode):
         m = self.monitor
         level = ERROR if m.estop else (WARN if m.last is not None and m.last.safe_stop else OK)
         state = "e-stop" if m.estop else ("stopped" if level == WARN else "running")
+        if m.critic_problem:
+            level, state = max(level, WARN), f"{state}; {m.critic_problem}"
         self._diag.publish(diagnostics(self, level, state, **self.counts))
 
 

@@ -106,3 +106,83 @@ def test_param_specs_validate_with_name_and_range():
         params.resolve(params.MONITOR_PARAMS, {"cost_threshold": "high"})
     with pytest.raises(params.ParameterError, match="one of"):
         params.resolve(params.SIM_BRIDGE_PARAMS, {"task": "dance"})
+
+
+# --- the adapter's own guard (issue 11) ---------------------------------------------------------
+
+from safevla_core.action_adapter import (  # noqa: E402
+    AdapterLimits,
+    VerdictGate,
+    VerdictIn,
+    heartbeat_digest,
+)
+
+KEY = b"shared-secret"
+MON = "/safety_monitor_node#a1b2"
+AHEAD = ACTION_NAMES.index("move_ahead")
+
+
+def verdict(seq, now_s, action=AHEAD, key=KEY, monitor=MON, stop=False, age_s=0.0):
+    v = VerdictIn(monitor, seq, int((now_s - age_s) * 1e9), seq, action, stop)
+    return VerdictIn(**{**v.__dict__, "auth": v.digest(key)})
+
+
+def gate(key=KEY, **limits):
+    return VerdictGate(AdapterLimits(**limits), MotionProfile(), key, start_s=0.0)
+
+
+def test_gate_executes_a_signed_verdict_of_the_configured_monitor():
+    g = gate()
+    assert g.admit(verdict(1, 1.0), 1.0) == (AHEAD, "")
+
+
+@pytest.mark.parametrize(
+    "forged,match",
+    [
+        (verdict(1, 1.0, key=b"guess"), "auth"),
+        (VerdictIn(MON, 1, 1_000_000_000, 1, AHEAD, False), "auth"),
+        (verdict(1, 1.0, monitor="/teleop#1"), "not the configured monitor"),
+        (verdict(1, 1.0, age_s=3.0), "stamped"),
+        (verdict(1, 1.0, age_s=-3.0), "stamped"),
+    ],
+)
+def test_gate_refuses_forged_or_stale_verdicts(forged, match):
+    action, why = gate().admit(forged, 1.0)
+    assert action is None and match in why
+
+
+def test_gate_refuses_replays_and_obeys_any_stop():
+    g = gate()
+    assert g.admit(verdict(5, 1.0), 1.0)[0] == AHEAD
+    action, why = g.admit(verdict(5, 1.2), 1.2)
+    assert action is None and "replayed" in why
+    forged_stop = VerdictIn("/anyone", 0, 0, 0, AHEAD, True)
+    assert g.admit(forged_stop, 1.3) == (None, "")
+    restarted = verdict(1, 1.4, monitor="/safety_monitor_node#ffff")  # a new monitor session
+    assert g.admit(restarted, 1.4)[0] == AHEAD
+
+
+def test_gate_enforces_estop_speed_and_rate_on_its_own():
+    g = gate()
+    g.on_estop(True)
+    assert g.admit(verdict(1, 1.0), 1.0) == (None, "e-stop engaged")
+    g.on_estop(False)
+    assert g.admit(verdict(2, 1.1), 1.1)[0] == AHEAD
+    action, why = g.admit(verdict(3, 1.11), 1.11)  # 10 ms later, limit 20 Hz
+    assert action is None and "max_action_rate_hz" in why
+    slow = gate(max_linear_speed=0.1)
+    action, why = slow.admit(verdict(1, 1.0), 1.0)
+    assert action is None and "max_linear_speed" in why
+    action, why = gate().admit(verdict(1, 1.0, action=20), 1.0)
+    assert action is None and "outside" in why
+
+
+def test_gate_reports_a_silent_monitor_and_heartbeats_keep_it_alive():
+    g = gate(monitor_timeout_s=0.5)
+    assert g.silence(0.4) == ""
+    assert "0.60 s" in g.silence(0.6)
+    assert g.on_heartbeat(MON, 600_000_000, heartbeat_digest(KEY, MON, 600_000_000), 0.6) == ""
+    assert g.silence(0.9) == ""
+    assert "auth" in g.on_heartbeat(MON, 900_000_000, "", 0.9)
+    no_key = gate(key=b"")
+    assert no_key.admit(verdict(1, 1.0, key=b""), 1.0)[0] == AHEAD

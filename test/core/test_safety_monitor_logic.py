@@ -177,3 +177,86 @@ def test_a_new_rule_is_one_class_in_the_rule_list():
         and d.reason.endswith("arm locked")
         and d.predicted_cost == (0.0,) * NUM_ACTIONS
     )
+
+
+# --- hostile and careless input (issue 11) ------------------------------------------------------
+
+
+def test_negative_predicted_cost_is_a_malformed_proposal_and_stops():
+    m = SafetyMonitor(MonitorConfig(), start_s=0.0)
+    p = proposal({AHEAD: 1.0}, {AHEAD: ("corner", -0.5)}, stamp=0.0)
+    d = m.decide(p, now_s=0.01)
+    assert d.safe_stop and d.rule is Rule.MALFORMED
+    assert "negative predicted cost" in d.reason and "move_ahead" in d.reason
+
+
+def test_index_outside_the_action_space_is_refused_as_no_action():
+    m = SafetyMonitor(MonitorConfig(), start_s=0.0)
+    for bad in (20, 200):
+        d = m.decide(proposal({AHEAD: 1.0}, stamp=0.0, action=bad), now_s=0.01)
+        assert d.safe_stop and d.rule is Rule.MALFORMED and d.proposed_action == -1
+        assert f"action_index {bad}" in d.reason
+
+
+@pytest.mark.parametrize(
+    "field,value,match",
+    [
+        ("action_names", tuple(reversed(ACTION_NAMES)), "action_names"),
+        ("action_name", "rotate_left", "action_name 'rotate_left'"),
+        ("cost_categories", tuple(reversed(COST_CATEGORIES)), "cost_categories"),
+        ("model_latency_ms", float("nan"), "model_latency_ms"),
+    ],
+)
+def test_every_field_is_checked_and_named(field, value, match):
+    m = SafetyMonitor(MonitorConfig(), start_s=0.0)
+    good = proposal({AHEAD: 1.0}, stamp=0.0)
+    assert not m.decide(good, now_s=0.0).safe_stop
+    bad = Proposal(**{**good.__dict__, field: value})
+    d = m.decide(bad, now_s=0.2)
+    assert d.safe_stop and d.rule is Rule.MALFORMED and match in d.reason
+
+
+def test_costs_by_category_must_add_up_to_the_predicted_cost():
+    m = SafetyMonitor(MonitorConfig(), start_s=0.0)
+    p = proposal({AHEAD: 1.0}, {RIGHT: ("corner", 0.9)}, stamp=0.0)
+    p.predicted_cost[RIGHT] = 0.0  # the total hides the per-category cost
+    d = m.decide(p, now_s=0.01)
+    assert d.safe_stop and d.rule is Rule.MALFORMED and "sum" in d.reason
+
+
+def test_a_future_frame_stamp_is_rejected_and_does_not_disable_the_watchdog():
+    m = SafetyMonitor(MonitorConfig(frame_timeout_s=0.5), start_s=0.0)
+    assert m.on_frame(0.0, now_s=0.0) is None
+    why = m.on_frame(1e6, now_s=0.1)  # one future-dated header
+    assert why is not None and "future" in why
+    d = m.check_watchdog(0.6)  # no real frame since 0.0
+    assert d is not None and d.safe_stop and d.rule is Rule.WATCHDOG_FRAME
+    assert "old" in m.on_frame(0.0, now_s=5.0)  # a past stamp beyond the timeout: rejected
+
+
+def test_fresh_proposal_stamps_do_not_pass_while_no_camera_frame_arrives():
+    m = SafetyMonitor(MonitorConfig(frame_timeout_s=0.5), start_s=0.0)
+    m.on_frame(0.0, now_s=0.0)
+    d = m.decide(proposal({AHEAD: 1.0}, stamp=2.0), now_s=2.0)  # the proposal's own stamp
+    assert d.safe_stop and d.rule is Rule.WATCHDOG_FRAME and "no accepted frame" in d.reason
+
+
+def test_a_proposal_stamped_in_the_future_stops():
+    m = SafetyMonitor(MonitorConfig(), start_s=0.0)
+    d = m.decide(proposal({AHEAD: 1.0}, stamp=100.0), now_s=0.01)
+    assert d.safe_stop and d.rule is Rule.WATCHDOG_FRAME and "future" in d.reason
+
+
+def test_an_all_zero_critic_is_flagged_after_the_first_proposals_without_stopping():
+    cfg = MonitorConfig(degenerate_critic_after=5)
+    m = SafetyMonitor(cfg, start_s=0.0)
+    for k in range(5):
+        assert m.critic_problem == ""
+        d = m.decide(proposal({AHEAD: 1.0}, stamp=k * 0.1), now_s=k * 0.1)
+        assert not d.safe_stop
+    assert "all-zero" in m.critic_problem and "5 proposals" in m.critic_problem
+    live = SafetyMonitor(cfg, start_s=0.0)
+    live.decide(proposal({AHEAD: 1.0}, {RIGHT: ("corner", 0.01)}, stamp=0.0), now_s=0.0)
+    for k in range(1, 8):
+        live.decide(proposal({AHEAD: 1.0}, stamp=k * 0.1), now_s=k * 0.1)
+    assert live.critic_problem == ""

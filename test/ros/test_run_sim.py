@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -122,3 +123,64 @@ def test_ctrl_c_stops_every_node_process(subprocess_env, bundle_path, tmp_path):
         and "zombie" not in Path(f"/proc/{pid}/status").read_text()
     ]
     assert not alive, f"node processes left running: {alive}"
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def _running(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status")
+    try:
+        return "zombie" not in status.read_text()
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.slow
+def test_a_crashed_node_is_restarted_and_sigkill_of_the_runner_leaves_no_node(
+    subprocess_env, bundle_path, tmp_path
+):
+    """Issue 11: SIGKILL of `safevla run` left the five node processes running, and a node
+    that died stayed dead."""
+    err = open(tmp_path / "runner.err", "w")  # noqa: SIM115 (read back below)
+    cmd = [sys.executable, "-m", "safevla_ros.runner", "--sim", "--bundle", bundle_path]
+    cmd += ["--episodes", "50", "--log-dir", str(tmp_path)]
+    runner = subprocess.Popen(cmd, env=subprocess_env, stdout=subprocess.DEVNULL, stderr=err)
+    first: list[int] = []
+    now: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(_children(runner.pid)) < len(nodes_of(SIM)):
+            time.sleep(0.2)
+        first = _children(runner.pid)
+        assert len(first) == len(nodes_of(SIM))
+        monitor = next(
+            p for p in first if b"safety_monitor_node" in Path(f"/proc/{p}/cmdline").read_bytes()
+        )
+        time.sleep(2)
+        os.kill(monitor, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (
+            len(_children(runner.pid)) == len(first) and monitor not in _children(runner.pid)
+        ):
+            time.sleep(0.2)
+        now = _children(runner.pid)
+        assert len(now) == len(first) and monitor not in now, "the monitor was not restarted"
+        assert "safety_monitor_node exited" in (tmp_path / "runner.err").read_text()
+        assert "restarting (1/3)" in (tmp_path / "runner.err").read_text()
+        runner.send_signal(signal.SIGKILL)
+        runner.wait(10)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(_running(p) for p in now):
+            time.sleep(0.2)
+        assert not [p for p in now if _running(p)], "node processes outlived the runner"
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+        for p in {*first, *now, *_children(runner.pid)}:  # only the processes this test started
+            if _running(p):
+                os.kill(p, signal.SIGKILL)
