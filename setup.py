@@ -65,6 +65,7 @@ setup(
         "matplotlib>=3.8",
         "scipy>=1.15",  # scipy.stats.bootstrap(rng=...)
         "omegaconf>=2.4",  # typed config overrides (safevla_train.config; TupleConfig)
+        "cryptography>=42",  # Ed25519 bundle signatures (safevla_core.signing)
     ],
     extras_require={
         # Training and export. torch is pinned: a looser spec pulls a multi-GB CUDA build.
@@ -78,7 +79,7 @@ setup(
         "gpu": ["onnxruntime-gpu>=1.18"],
         "ros": ROS_WHEELS,
         "ros-build": ROS_BUILD_WHEELS,
-        "dev": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6"],
+        "dev": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6", "hypothesis>=6.100"],
     },
     entry_points={
         "console_scripts": [exe.entry_point for exe in NODE_TABLE["EXECUTABLES"]],

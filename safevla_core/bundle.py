@@ -41,12 +41,14 @@ from safevla_core.bundle_manifest import (
 )
 from safevla_core.image_preprocessing import ImageSpec
 from safevla_core.safety_spec import SafetySpec
+from safevla_core.signing import SIGNATURE_FILE, SigningError, verify_manifest
 
 __all__ = [
     "GRAPH_INPUTS",
     "GRAPH_OUTPUTS",
     "MANIFEST",
     "POLICY_GRAPH",
+    "SIGNATURE_FILE",
     "Bundle",
     "BundleError",
     "BundleManifest",
@@ -163,7 +165,7 @@ def write_bundle(folder: str | os.PathLike, manifest: BundleManifest) -> Path:
     folder = Path(folder)
     files = {}
     for p in sorted(folder.rglob("*")):
-        if p.is_file() and p.name != MANIFEST:
+        if p.is_file() and p.name not in (MANIFEST, SIGNATURE_FILE):
             rel = p.relative_to(folder).as_posix()
             files[rel] = FileEntry(sha256=sha256_file(p), bytes=p.stat().st_size)
     manifest = dataclasses.replace(manifest, files=files)
@@ -172,13 +174,20 @@ def write_bundle(folder: str | os.PathLike, manifest: BundleManifest) -> Path:
     return out
 
 
-def load_bundle(path: str | os.PathLike) -> Bundle:
+def load_bundle(path: str | os.PathLike, verify_key: str | os.PathLike | None = None) -> Bundle:
     """Load and verify a bundle folder.
 
-    Checks: the folder and bundle.json exist; bundle.json is JSON with every required key; the
-    format and version are known; every field has its type (:class:`BundleManifest`); every
-    listed file exists with the recorded size and sha256; the graph is listed; the action space
-    is this stack's.
+    Checks: the folder and bundle.json exist; with ``verify_key``, bundle.json carries an
+    Ed25519 signature by that key (``bundle.json.sig``, :mod:`safevla_core.signing`); bundle.json
+    is JSON with every required key; the format and version are known; every field has its type
+    (:class:`BundleManifest`); every listed file lies inside the folder (no ``..``, absolute
+    paths or symlinks out of it) and exists with the recorded size and sha256; the graph is
+    listed; the action space is this stack's.
+
+    Args:
+        path: the bundle folder.
+        verify_key: PEM public key the bundle must be signed with; None accepts unsigned
+            bundles (integrity is still checked, origin is not).
 
     Raises:
         BundleError: naming the offending file/key and the fix.
@@ -190,8 +199,15 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
             "`safevla export` (it holds bundle.json and policy.onnx)"
         )
     mpath = folder / MANIFEST
+    # Read once: the bytes whose signature is checked are the bytes that are parsed and hashed.
+    raw = _read_manifest_bytes(mpath)
+    if verify_key is not None:
+        try:
+            verify_manifest(raw, folder / SIGNATURE_FILE, verify_key)
+        except SigningError as exc:
+            raise BundleError(f"{folder}: {exc}") from None
     try:
-        manifest = BundleManifest.from_dict(_read_manifest(folder))
+        manifest = BundleManifest.from_dict(_parse_manifest(mpath, raw))
     except ManifestError as exc:
         raise BundleError(f"{mpath}: {exc}; re-export the bundle with `safevla export`") from None
     _verify_files(folder, manifest)
@@ -201,35 +217,41 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
             f"{mpath}: action space {list(action_names)} differs from this stack's "
             f"{list(ACTION_NAMES)}; use a bundle trained for the Safety-CHORES action space"
         )
-    digest = sha256_file(mpath)
+    digest = hashlib.sha256(raw).hexdigest()
     return Bundle(path=folder, manifest=manifest, bundle_id=f"{manifest.name}@{digest[:12]}")
 
 
-def _read_manifest(folder: Path) -> dict:
-    mpath = folder / MANIFEST
+def _read_manifest_bytes(mpath: Path) -> bytes:
     if not mpath.is_file():
         raise BundleError(
             f"{mpath} is missing; this folder is not a model bundle - re-export it with "
             "`safevla export`"
         )
     try:
-        manifest = json.loads(mpath.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return mpath.read_bytes()
+    except OSError as exc:
+        raise BundleError(f"cannot read {mpath}: {exc.strerror}") from None
+
+
+def _parse_manifest(mpath: Path, raw: bytes) -> dict:
+    try:
+        manifest = json.loads(raw.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise BundleError(
-            f"{mpath} is not valid JSON ({exc}); restore it from the exported bundle or "
-            "re-export with `safevla export`"
+            f"{mpath} is not valid JSON ({str(exc)[:200]}); restore it from the exported bundle "
+            "or re-export with `safevla export`"
         ) from None
     if not isinstance(manifest, dict):
         raise BundleError(f"{mpath} must hold a JSON object; re-export with `safevla export`")
     if manifest.get("format") != BUNDLE_FORMAT:
         raise BundleError(
-            f"{mpath}: format {manifest.get('format')!r} is not {BUNDLE_FORMAT!r}; this is not a "
-            "safevla model bundle"
+            f"{mpath}: format {str(manifest.get('format'))[:80]!r} is not {BUNDLE_FORMAT!r}; "
+            "this is not a safevla model bundle"
         )
     version = manifest.get("format_version")
-    if version not in SUPPORTED_FORMAT_VERSIONS:
+    if isinstance(version, bool) or version not in SUPPORTED_FORMAT_VERSIONS:
         raise BundleError(
-            f"{mpath}: format_version {version!r} is not supported (this runtime reads "
+            f"{mpath}: format_version {str(version)[:80]} is not supported (this runtime reads "
             f"{list(SUPPORTED_FORMAT_VERSIONS)}); upgrade safevla_ros or re-export the bundle "
             "with a matching trainer"
         )
@@ -239,6 +261,32 @@ def _read_manifest(folder: Path) -> dict:
             f"{mpath} lacks required keys {missing}; re-export the bundle with `safevla export`"
         )
     return manifest
+
+
+def confined_path(folder: Path, rel: str) -> Path:
+    """``folder / rel`` if ``rel`` names a file inside ``folder``.
+
+    Raises:
+        BundleError: ``rel`` is empty, absolute, has a ``..`` part, or resolves (through a
+            symlink) to somewhere outside the folder.
+    """
+    pure = Path(rel)
+    if not rel or pure.is_absolute() or ".." in pure.parts or "\\" in rel or "\0" in rel:
+        raise BundleError(
+            f"{folder / MANIFEST}: file name {rel[:120]!r} is not a relative path inside the "
+            "bundle folder; a bundle may only name its own files - re-export it"
+        )
+    target = folder / pure
+    try:
+        inside = target.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):  # a symlink loop
+        inside = False
+    if not inside:
+        raise BundleError(
+            f"bundle file {target} resolves outside the bundle folder (a symlink out of it); "
+            "copy the real file into the bundle or re-export it"
+        )
+    return target
 
 
 def _verify_files(folder: Path, manifest: BundleManifest) -> None:
@@ -251,7 +299,7 @@ def _verify_files(folder: Path, manifest: BundleManifest) -> None:
             "'files'; re-export"
         )
     for rel, entry in files.items():
-        p = folder / rel
+        p = confined_path(folder, rel)
         if not p.is_file():
             raise BundleError(
                 f"bundle file {p} is missing; copy the complete bundle folder (bundle.json "

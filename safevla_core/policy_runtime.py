@@ -125,6 +125,8 @@ class PolicyRuntime:
             last resort. :attr:`provider` says which one runs.
         intra_op_threads: ONNX Runtime intra-op threads (1 is best for batch 1 on CPU).
         encoder: instruction encoder to share between runtimes (one is created if None).
+        verify_key: PEM public key a bundle given as a path must be signed with
+            (:mod:`safevla_core.signing`); None accepts unsigned bundles.
     """
 
     def __init__(
@@ -133,8 +135,12 @@ class PolicyRuntime:
         providers: list[str] | tuple[str, ...] | None = None,
         intra_op_threads: int = 1,
         encoder: InstructionEncoder | None = None,
+        verify_key: str | os.PathLike | None = None,
     ) -> None:
-        self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+        if isinstance(bundle, Bundle):
+            self.bundle = bundle
+        else:
+            self.bundle = load_bundle(bundle, verify_key=verify_key)
         check_encoder(self.bundle.instruction_encoder, self.bundle.bundle_id)
         self.session, self.provider_errors = _open_session(
             self.bundle, resolve_providers(providers), intra_op_threads
@@ -217,7 +223,8 @@ def _open_session(bundle: Bundle, chain: list[str], intra_op_threads: int):
 
     Raises:
         RuntimeError: no provider starts.
-        BundleError: the graph's inputs or outputs are not the ones its manifest records.
+        BundleError: the graph's inputs or outputs (names, element types, sizes) are not the
+            ones its manifest records, or not what the runtime feeds per the manifest.
     """
     import onnxruntime as ort
 
@@ -245,4 +252,65 @@ def _open_session(bundle: Bundle, chain: list[str], intra_op_threads: int):
                 f"{bundle.policy_path}: the graph's {part} {names} are not the ones bundle.json "
                 f"records {sorted(want)}; re-export the bundle"
             )
+    _check_graph_tensors(bundle, session)
     return session, errors
+
+
+# ONNX Runtime's element type names -> the manifest's dtype names.
+_ORT_DTYPES = {"tensor(float)": "float32", "tensor(int64)": "int64"}
+
+
+def expected_io(bundle: Bundle) -> dict[str, tuple[str, tuple]]:
+    """dtype and shape (batch 1) of every tensor the runtime feeds or reads, derived from the
+    manifest's image spec, encoder, history and action space (None = any size)."""
+    hist, img = bundle.history, bundle.image
+    k1, n_act = hist.context_length - 1, len(bundle.action_names)
+    cache = ("float32", (hist.num_layers, 1, k1, hist.d_model))
+    return {
+        "image": ("float32", (1, 3, img.height, img.width)),
+        "instruction": ("float32", (1, bundle.instruction_encoder.dim)),
+        "prev_action": ("int64", (1,)),
+        "holding": ("float32", (1,)),
+        "cache": cache,
+        "cache_mask": ("float32", (1, k1)),
+        "logits": ("float32", (1, n_act)),
+        "probs": ("float32", (1, n_act)),
+        "value": ("float32", (1,)),
+        "cost_value": ("float32", (1,)),
+        "cost_q": ("float32", (1, n_act, len(bundle.cost_categories))),
+        "cache_out": cache,
+        "cache_mask_out": ("float32", (1, k1)),
+    }
+
+
+def _dims_conflict(graph: list, want: tuple) -> bool:
+    """Ranks differ, or a dimension fixed in both differs (symbolic dims match anything)."""
+    if len(graph) != len(want):
+        return True
+    return any(isinstance(g, int) and isinstance(w, int) and g != w for g, w in zip(graph, want))
+
+
+def _check_graph_tensors(bundle: Bundle, session) -> None:
+    """Element types and fixed sizes of the graph's tensors against the manifest's
+    ``graph`` entry and against what the runtime will feed and read, so a mismatch is refused
+    at load instead of surfacing as an ONNX Runtime error at the first frame.
+
+    Raises:
+        BundleError: naming the tensor, what the graph has and what the manifest says.
+    """
+    recorded = {t.name: t for t in (*bundle.graph.inputs, *bundle.graph.outputs)}
+    fed = expected_io(bundle)
+    for t in (*session.get_inputs(), *session.get_outputs()):
+        dtype = _ORT_DTYPES.get(t.type, t.type)
+        shape = list(t.shape)
+        spec = recorded[t.name]
+        want_dtype, want_shape = fed[t.name]
+        for source, d, s in (
+            ("bundle.json's graph entry", spec.dtype, tuple(spec.shape)),
+            ("the manifest's image/history/encoder/action spec", want_dtype, want_shape),
+        ):
+            if dtype != d or _dims_conflict(shape, s):
+                raise BundleError(
+                    f"{bundle.policy_path}: graph tensor {t.name!r} is {dtype} {shape}, but "
+                    f"{source} needs {d} {list(s)}; re-export the bundle"
+                )

@@ -10,11 +10,16 @@ baseline's own shielded run is compared with its unshielded run):
 
 Plots (matplotlib, Agg backend): per-episode cost histogram per task, success rate against
 mean cost per policy (95% interval bars), and mean cost per category.
+
+:class:`ResultsWriter` writes results as the run goes: each finished episode is one line of
+``<results>.partial.jsonl``; at the end the full JSON is written atomically and the partial
+file removed, so a run that dies keeps every episode it finished.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -272,3 +277,62 @@ def write_report(doc: dict, out_dir: str | Path, baseline: str | None = None) ->
     path.write_text("\n".join(text) + "\n", encoding="utf-8")
     (out / "results.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     return path
+
+
+def partial_path(path: str | Path) -> Path:
+    """``results.json`` -> ``results.partial.jsonl`` (the episodes finished so far)."""
+    p = Path(path)
+    return p.with_name(p.name.removesuffix(".json") + ".partial.jsonl")
+
+
+def write_json_atomic(path: str | Path, doc: dict) -> Path:
+    """Write ``doc`` as indented JSON through a temporary file and a rename (never half a
+    file)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.tmp")
+    tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, p)
+    return p
+
+
+class ResultsWriter:
+    """Results written as the run goes.
+
+    Args:
+        path: the final results JSON; episodes go to :func:`partial_path` of it first.
+        config: the run's config, the partial file's first line.
+    """
+
+    def __init__(self, path: str | Path, config: dict | None = None) -> None:
+        self.path = Path(path)
+        self.partial = partial_path(self.path)
+        self.partial.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.partial, "w", encoding="utf-8")  # noqa: SIM115 (held open)
+        self.records = 0
+        self._line({"config": config or {}})
+
+    def _line(self, obj: dict) -> None:
+        self._file.write(json.dumps(obj) + "\n")
+        self._file.flush()  # on disk per episode: a crash loses at most the running one
+
+    def record(self, header: dict, record: dict) -> None:
+        """One finished episode: its group (policy, task, shield) and its record."""
+        keys = ("bundle", "task", "shield", "perturb")
+        self._line({**{k: header.get(k) for k in keys}, "record": record})
+        self.records += 1
+
+    def finish(self, doc: dict) -> Path:
+        """Write the final JSON and remove the partial file."""
+        self._file.close()
+        write_json_atomic(self.path, doc)
+        self.partial.unlink(missing_ok=True)
+        return self.path
+
+    def close(self) -> None:
+        """Stop writing; an interrupted run keeps its partial file if it finished any
+        episode."""
+        if not self._file.closed:
+            self._file.close()
+            if self.records == 0:
+                self.partial.unlink(missing_ok=True)

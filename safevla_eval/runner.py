@@ -265,7 +265,10 @@ def _init_worker() -> None:
 
 
 def run_jobs(
-    jobs: Sequence[Job], workers: int = 1, progress: Callable[[int], None] | None = None
+    jobs: Sequence[Job],
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+    on_record: Callable[[int, EpisodeRecord], None] | None = None,
 ) -> list[EpisodeRecord]:
     """Run every job; records come back in job order.
 
@@ -273,6 +276,8 @@ def run_jobs(
         jobs: the episodes to run.
         workers: processes (1 = this process).
         progress: called with 1 after each finished episode (e.g. ``tqdm.update``).
+        on_record: called with (job index, record) as each episode finishes, so results can
+            be written as the run goes.
 
     Raises:
         ValueError: ``workers < 1``.
@@ -283,6 +288,8 @@ def run_jobs(
     if workers == 1 or len(jobs) <= 1:
         for i, job in enumerate(jobs):
             out[i] = _worker_run(job)
+            if on_record:
+                on_record(i, out[i])
             if progress:
                 progress(1)
         return out
@@ -293,6 +300,8 @@ def run_jobs(
         futures = {pool.submit(_worker_run, job): i for i, job in enumerate(jobs)}
         for fut in as_completed(futures):
             out[futures[fut]] = fut.result()
+            if on_record:
+                on_record(futures[fut], out[futures[fut]])
             if progress:
                 progress(1)
     return out

@@ -56,6 +56,8 @@ class EvalConfig:
         sampling: bundles' action selection, "sample" or "greedy".
         workers: parallel processes.
         bootstrap_samples: resamples for the 95% intervals (0 = no intervals).
+        verify_key: PEM public key every bundle must be signed with
+            (:mod:`safevla_core.signing`); None accepts unsigned bundles.
     """
 
     policies: list[str]
@@ -71,6 +73,7 @@ class EvalConfig:
     sampling: str = "greedy"
     workers: int = 1
     bootstrap_samples: int = BOOTSTRAP_SAMPLES
+    verify_key: str | None = None
     specs: list = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
@@ -184,12 +187,13 @@ def resolve_episodes(cfg: EvalConfig) -> dict[str, list[Episode]]:
     return out
 
 
-def _bundle_id(path: str) -> str:
-    """``name@sha12`` of a verified bundle (a corrupt bundle fails here, before any episode)."""
+def _bundle_id(path: str, verify_key: str | None = None) -> str:
+    """``name@sha12`` of a verified bundle (a corrupt, or with ``verify_key`` an unsigned or
+    wrongly signed, bundle fails here, before any episode)."""
     from safevla_core.bundle import BundleError, load_bundle
 
     try:
-        return load_bundle(path).bundle_id
+        return load_bundle(path, verify_key=verify_key).bundle_id
     except BundleError as exc:
         raise ValueError(str(exc)) from None
 
@@ -218,7 +222,7 @@ def groups(
                     "perturb": list(cfg.perturb),
                 }
                 if spec.kind == "bundle":
-                    header["bundle_id"] = _bundle_id(spec.target)
+                    header["bundle_id"] = _bundle_id(spec.target, cfg.verify_key)
                 if cfg.shield != "off" and not spec.has_cost_critic:
                     header["note"] = "no cost critic: evaluated without the shield"
                 jobs = [
@@ -244,9 +248,10 @@ def evaluate(
     cfg: EvalConfig,
     progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
+    on_record: Callable[[dict, dict], None] | None = None,
 ) -> dict:
     """Run the whole evaluation; returns the results document (see the module docstring)."""
-    return evaluate_episodes(cfg, resolve_episodes(cfg), progress, on_total)
+    return evaluate_episodes(cfg, resolve_episodes(cfg), progress, on_total, on_record=on_record)
 
 
 def evaluate_episodes(
@@ -255,14 +260,26 @@ def evaluate_episodes(
     progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
     render_hw: tuple[int, int] | None = None,
+    on_record: Callable[[dict, dict], None] | None = None,
 ) -> dict:
     """Run ``cfg``'s policies on given episodes (task -> episodes, e.g. the first N of a
-    file, as ``safevla sim expert`` does); returns the results document."""
+    file, as ``safevla sim expert`` does); returns the results document.
+
+    ``on_record(header, record)`` is called as each episode finishes (its group's result
+    header and the episode record as a dict), e.g. to write results as the run goes.
+    """
     plan = groups(cfg, episodes, render_hw)
     jobs = [j for _, js in plan for j in js]
+    headers = [header for header, js in plan for _ in js]
     if on_total:
         on_total(len(jobs))
-    records = run_jobs(jobs, cfg.workers, progress)
+    hook = None
+    if on_record is not None:
+
+        def hook(i: int, record) -> None:
+            on_record(headers[i], record.to_dict())
+
+    records = run_jobs(jobs, cfg.workers, progress, hook)
     results, start = [], 0
     for header, js in plan:
         recs = records[start : start + len(js)]

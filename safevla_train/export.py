@@ -3,7 +3,8 @@
 The step graph (:meth:`safevla_train.model.VLAPolicy.forward`) is exported with the dynamo ONNX
 exporter with a dynamic batch dimension, checked against torch on random inputs (max abs
 difference of every output < ``tolerance``), and written with bundle.json through
-:func:`safevla_core.bundle.write_bundle`, which hashes every file.
+:func:`safevla_core.bundle.write_bundle`, which hashes every file. With a signing key, the
+finished bundle.json is signed (``bundle.json.sig``, :mod:`safevla_core.signing`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from safevla_core.bundle_manifest import (
 )
 from safevla_core.instruction_encoder import ENCODER_DIM, ENCODER_NAME, ENCODER_PACKAGE
 from safevla_core.safety_spec import SAFETY_SPEC
+from safevla_core.signing import sign_manifest
 from safevla_train.config import ModelConfig, to_dict
 from safevla_train.model import VLAPolicy
 from safevla_train.rollout import image_spec_of
@@ -197,11 +199,13 @@ def export_bundle(
     tolerance: float = 1e-4,
     extra_files: dict[str, str | Path] | None = None,
     render_size: tuple[int, int] | None = None,
+    sign_key: str | Path | None = None,
 ) -> dict[str, float]:
     """Export ``model`` to a bundle folder ``out_dir`` (replaced atomically if it exists).
 
     ``render_size`` (H, W): the frame size the policy was trained on (see
-    :func:`build_manifest`; default: the training config's ``env.nav_size``).
+    :func:`build_manifest`; default: the training config's ``env.nav_size``). ``sign_key``: an
+    Ed25519 private key (PEM) to sign bundle.json with.
 
     Returns:
         the parity report (max abs diff per output).
@@ -224,6 +228,8 @@ def export_bundle(
         manifest = build_manifest(model, name, training, evaluation, cost_q_gamma, render_size)
         manifest = dataclasses.replace(manifest, export_parity_max_abs_diff=parity)
         write_bundle(tmp, manifest)
+        if sign_key is not None:
+            sign_manifest(tmp, sign_key)
         if out_dir.exists():
             shutil.rmtree(out_dir)
         tmp.rename(out_dir)

@@ -11,7 +11,10 @@ One episode per line, a JSON object with exactly these fields::
   SPL/SEL), or ``null`` for episodes sampled on the fly in training.
 
 Files ending in ``.gz`` are gzip-compressed. :func:`load_episodes` validates every field and
-raises :class:`EpisodeFormatError` naming ``file:line`` and the bad field.
+raises :class:`EpisodeFormatError` naming ``file:line`` and the bad field; a damaged or
+truncated gzip stream, and a ``target_type`` the simulators do not know (not in the THOR object
+catalog, ``sim_bridge/data/thor_object_catalog.json``) or that a grasp task cannot pick up, are
+refused the same way (such an episode could never be won).
 Generation (scene seeds, free start poses, reachable targets, expert lengths) lives in
 :mod:`sim_bridge.episode_gen`.
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -107,7 +111,11 @@ def _field_problem(d) -> str | None:
             isinstance(d["episode_id"], str) and d["episode_id"] != "",
             "must be a non-empty string",
         ),
-        ("task", d["task"] in TASKS, f"must be one of {list(TASKS)}"),
+        (
+            "task",
+            isinstance(d["task"], str) and d["task"] in TASKS,
+            f"must be one of {list(TASKS)}",
+        ),
         (
             "scene_seed",
             _is_int(d["scene_seed"]) and d["scene_seed"] >= 0,
@@ -140,6 +148,26 @@ def _field_problem(d) -> str | None:
     for name, ok, rule in checks:
         if not ok:
             return f"field {name!r} {rule}, got {d[name]!r}"
+    return None
+
+
+def _target_problem(task: str, target_type: str) -> str | None:
+    """Why ``target_type`` cannot be the target of a ``task`` episode, or None."""
+    from sim_bridge.mujoco.catalog import load_catalog
+
+    catalog = load_catalog()
+    kind = catalog.get(target_type)
+    if kind is None:
+        return (
+            f"field 'target_type' {target_type[:80]!r} is not a known object type; valid types "
+            f"({len(catalog)}): {', '.join(sorted(catalog))}"
+        )
+    if get_task(task).needs_pickup and not kind.pickupable:
+        valid = sorted(n for n, t in catalog.items() if t.pickupable)
+        return (
+            f"field 'target_type' {target_type!r} cannot be picked up, so task {task!r} can "
+            f"never succeed; pickupable types: {', '.join(valid)}"
+        )
     return None
 
 
@@ -180,8 +208,12 @@ def load_episodes(path: str | Path) -> list[Episode]:
     try:
         with _open_text(path, "r") as f:
             lines = list(f)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EpisodeFormatError(f"{path}: cannot read episode file ({exc})") from exc
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
+        # gzip reports a truncated stream as EOFError and damaged data as zlib.error.
+        raise EpisodeFormatError(
+            f"{path}: cannot read episode file ({type(exc).__name__}: {exc}); it is damaged or "
+            "truncated - restore it or regenerate it with `safevla sim episodes`"
+        ) from None
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -198,6 +230,9 @@ def load_episodes(path: str | Path) -> list[Episode]:
                 f"{where}: field 'episode_id' {d['episode_id']!r} repeats line "
                 f"{seen[d['episode_id']]}; ids must be unique"
             )
+        problem = _target_problem(d["task"], d["target_type"])
+        if problem:
+            raise EpisodeFormatError(f"{where}: episode {d['episode_id']!r}: {problem}")
         seen[d["episode_id"]] = lineno
         episodes.append(Episode.from_dict(d))
     if not episodes:

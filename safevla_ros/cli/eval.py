@@ -115,6 +115,11 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
         help=f"episode step limit (default {EVAL_MAX_STEPS}, the benchmark's)",
     )
     p.add_argument(
+        "--verify-key",
+        metavar="PUB",
+        help="Ed25519 public key (PEM, `safevla keygen`): refuse bundles not signed by it",
+    )
+    p.add_argument(
         "--bootstrap",
         type=int,
         default=BOOTSTRAP_SAMPLES,
@@ -125,7 +130,11 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
 
 def _add_output_args(p: argparse.ArgumentParser) -> None:
     """Where results go."""
-    p.add_argument("--json", metavar="OUT", help="write the results JSON here")
+    p.add_argument(
+        "--json",
+        metavar="OUT",
+        help="write the results JSON here (episodes go to OUT's .partial.jsonl as they finish)",
+    )
     p.add_argument("--report", metavar="DIR", help="write report.md and PNG plots here")
     p.add_argument(
         "--baseline",
@@ -164,6 +173,7 @@ def _config(args: argparse.Namespace):
             sampling=args.sampling,
             workers=args.workers,
             bootstrap_samples=args.bootstrap,
+            verify_key=args.verify_key,
         )
     except ValueError as exc:
         raise UserError(str(exc)) from None
@@ -171,8 +181,10 @@ def _config(args: argparse.Namespace):
 
 def _make_longtail(args: argparse.Namespace) -> int:
     from safevla_eval.longtail import LongTailConfig, build_longtail
+    from safevla_ros.cli.outputs import check_output_file
     from sim_bridge.episodes import save_episodes
 
+    check_output_file(args.make_longtail, "--make-longtail")
     try:
         cfg = LongTailConfig(count=args.count or 20, seed=args.seed)
     except ValueError as exc:
@@ -186,6 +198,27 @@ def _make_longtail(args: argparse.Namespace) -> int:
     tag_path.write_text(json.dumps(tags, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {len(episodes)} long-tail episodes to {path} (risk tags: {tag_path})")
     return 0
+
+
+def _prepare_outputs(args: argparse.Namespace, cfg):
+    """Check the verify key and every output before any episode runs (an unwritable output
+    must not cost the whole run); returns the writer of per-episode results, or None."""
+    from safevla_eval.report import ResultsWriter
+    from safevla_ros.cli.outputs import check_output_dir, check_output_file
+
+    if args.verify_key:
+        from safevla_core.signing import SigningError, load_public_key
+
+        try:
+            load_public_key(args.verify_key)
+        except SigningError as exc:
+            raise UserError(str(exc)) from None
+    check_output_file(args.json, "--json")
+    check_output_dir(args.report, "--report")
+    final = Path(args.json) if args.json else None
+    if final is None and args.report:
+        final = Path(args.report) / "results.json"
+    return ResultsWriter(final, cfg.to_dict()) if final else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -202,6 +235,8 @@ def run(args: argparse.Namespace) -> int:
     from safevla_eval.runner import close_worker_cache
     from safevla_eval.suite import evaluate
 
+    writer = _prepare_outputs(args, cfg)
+
     bar = None
     if not args.no_progress:
         from tqdm import tqdm
@@ -214,19 +249,25 @@ def run(args: argparse.Namespace) -> int:
             bar.refresh()
 
     try:
-        doc = evaluate(cfg, progress=bar.update if bar else None, on_total=on_total)
+        doc = evaluate(
+            cfg,
+            progress=bar.update if bar else None,
+            on_total=on_total,
+            on_record=writer.record if writer else None,
+        )
     except (ValueError, FileNotFoundError) as exc:
         raise UserError(str(exc)) from None
     finally:
         if bar is not None:
             bar.close()
+        if writer is not None:
+            writer.close()
         close_worker_cache()
     print(markdown_tables(doc, args.baseline))
+    if writer is not None:
+        writer.finish(doc)
     if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-        print(f"results: {out}")
+        print(f"results: {args.json}")
     if args.report:
         print(f"report: {write_report(doc, args.report, args.baseline)}")
     return 0

@@ -1,8 +1,11 @@
-"""``safevla train {bc,ppo,ppo-lag,ppo-penalty}`` and ``safevla export``.
+"""``safevla train {bc,dagger,ppo,ppo-lag,ppo-penalty}`` and ``safevla export``.
 
 Every run writes into ``--out``: ``checkpoint.pt``, ``config.yaml`` (the resolved config),
 ``command.txt`` (the exact command), ``metrics.json`` (final scalars) and ``tb/`` (TensorBoard).
 Config: dataclass defaults, then ``--config FILE.yaml`` overrides, then ``--set a.b=value``.
+Checkpoints and demonstration caches are read with ``weights_only=True`` only
+(:mod:`safevla_train.checkpoint`); ``export --sign-key`` signs the bundle
+(:mod:`safevla_core.signing`), ``keygen`` makes the key pair.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import yaml
 
 from safevla_train.config import (
     BCConfig,
+    DAggerConfig,
     PPOConfig,
     apply_overrides,
     from_dict,
@@ -26,6 +30,7 @@ from safevla_train.config import (
 from safevla_train.registry import (
     ALGORITHMS,
     BC,
+    DAGGER,
     DEFAULT_MULTIPLIER,
     MULTIPLIERS,
     PPO_ALGORITHMS,
@@ -50,7 +55,9 @@ def resolve_config(base, args):
 
 def _write_run_files(out: Path, cfg, append_command: bool = False) -> None:
     """Resolved config and the command line; a --resume appends its command to the history."""
-    out.mkdir(parents=True, exist_ok=True)
+    from safevla_ros.cli.outputs import check_output_dir
+
+    check_output_dir(out, "--out")
     (out / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
     line = "safevla " + shlex.join(sys.argv[1:]) + "\n"
     with open(out / "command.txt", "a" if append_command else "w", encoding="utf-8") as f:
@@ -61,8 +68,9 @@ def cmd_bc(args) -> int:
     """Record demonstrations and behaviour-clone; writes <out>/checkpoint.pt (kind 'bc')."""
     import torch
 
+    from safevla_ros.cli.outputs import check_output_file
     from safevla_train.bc import collect_demos, train_bc
-    from safevla_train.checkpoint import save_checkpoint
+    from safevla_train.checkpoint import CheckpointError, load_demos, save_checkpoint, save_demos
     from safevla_train.model import VLAPolicy
 
     cfg = resolve_config(BCConfig(), args)
@@ -71,11 +79,15 @@ def cmd_bc(args) -> int:
     torch.manual_seed(cfg.seed)
     demos_path = Path(args.demos) if args.demos else None
     if demos_path is not None and demos_path.is_file():
-        demos = torch.load(demos_path, weights_only=False)
+        try:
+            demos = load_demos(demos_path)
+        except CheckpointError as exc:
+            raise _user_error(str(exc)) from None
     else:
+        check_output_file(demos_path, "--demos")
         demos = collect_demos(cfg, progress=not args.no_progress)
         if demos_path is not None:
-            torch.save(demos, demos_path)
+            save_demos(demos, demos_path)
     model = VLAPolicy(cfg.model)
     writer = None
     if not args.no_tensorboard:
@@ -101,6 +113,34 @@ def cmd_bc(args) -> int:
     return 0
 
 
+def cmd_dagger(args) -> int:
+    """Stage 1 with DAgger; writes <out>/checkpoint.pt (kind 'bc') after every round."""
+    from safevla_train.checkpoint import CheckpointError, load_checkpoint
+    from safevla_train.dagger import run_dagger
+
+    out = Path(args.out)
+    state = None
+    if args.resume:
+        try:
+            state = load_checkpoint(out / "checkpoint.pt")
+        except CheckpointError as exc:
+            raise _user_error(f"--resume: {exc}") from None
+        if "dagger" not in state:
+            raise _user_error(f"--resume: {out} is not a dagger run; start it without --resume")
+        cfg = resolve_config(from_dict(DAggerConfig, state["dagger"]), args)
+    else:
+        cfg = resolve_config(DAggerConfig(), args)
+    _write_run_files(out, cfg, append_command=args.resume)
+    writer = None
+    if not args.no_tensorboard:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(out / "tb"))
+    logs = run_dagger(cfg, out, state, writer, progress=not args.no_progress)
+    (out / "metrics.json").write_text(json.dumps(logs, indent=2) + "\n")
+    return 0
+
+
 def cmd_ppo(args) -> int:
     """PPO-family training from a BC checkpoint (or --resume an interrupted run)."""
     from safevla_train.checkpoint import CheckpointError, load_checkpoint
@@ -113,7 +153,10 @@ def cmd_ppo(args) -> int:
             saved = load_checkpoint(out / CHECKPOINT)
         except CheckpointError as exc:
             raise _user_error(f"{exc}; --resume needs an earlier run in --out") from None
-        cfg = from_dict(PPOConfig, saved["config"])
+        try:
+            cfg = from_dict(PPOConfig, saved["config"])
+        except (ValueError, TypeError) as exc:
+            raise _user_error(f"{out / CHECKPOINT}: bad saved config ({exc})") from None
         if cfg.algo != args.algo:
             raise _user_error(f"{out} holds a {cfg.algo!r} run, not {args.algo!r}")
         if multiplier and cfg.multiplier != multiplier:
@@ -152,21 +195,42 @@ def cmd_ppo(args) -> int:
     return 0
 
 
+def _export_inputs(args):
+    """(checkpoint, model) for ``export``, after checking --out and --sign-key: every input
+    problem is one line before the minutes of export start."""
+    from safevla_core.signing import SigningError, load_private_key
+    from safevla_ros.cli.outputs import check_output_dir
+    from safevla_train.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
+
+    if Path(args.out).is_file():
+        raise _user_error(f"--out {args.out} is a file; the bundle is a folder")
+    check_output_dir(Path(args.out).resolve().parent, "--out")
+    try:
+        if args.sign_key:
+            load_private_key(args.sign_key)
+        ckpt = load_checkpoint(args.checkpoint)
+        return ckpt, model_from_checkpoint(ckpt).eval()
+    except (CheckpointError, SigningError) as exc:
+        raise _user_error(str(exc)) from None
+
+
 def cmd_export(args) -> int:
     """Write a model bundle from a checkpoint (ONNX parity-checked)."""
-    from safevla_train.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
     from safevla_train.evaluate import evaluate
     from safevla_train.export import export_bundle
 
-    try:
-        ckpt = load_checkpoint(args.checkpoint)
-    except CheckpointError as exc:
-        raise _user_error(str(exc)) from None
-    model = model_from_checkpoint(ckpt).eval()
+    ckpt, model = _export_inputs(args)
     run_dir = Path(args.checkpoint).parent
     evaluation = {}
     if args.evaluation:
-        evaluation = json.loads(Path(args.evaluation).read_text())
+        try:
+            evaluation = json.loads(Path(args.evaluation).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise _user_error(
+                f"--evaluation {args.evaluation}: not a readable JSON file ({exc})"
+            ) from None
+        if not isinstance(evaluation, dict):
+            raise _user_error(f"--evaluation {args.evaluation} must hold a JSON object")
     if args.eval_episodes:
         cfg = ckpt["config"]
         settings = (
@@ -197,8 +261,28 @@ def cmd_export(args) -> int:
         evaluation,
         cost_q_gamma=cq,
         extra_files=extra,
+        sign_key=args.sign_key,
     )
     print(json.dumps({"bundle": str(args.out), "parity_max_abs_diff": parity}, indent=2))
+    return 0
+
+
+def cmd_keygen(args) -> int:
+    """Write an Ed25519 key pair for signing bundles (``<out>.key``, ``<out>.pub``)."""
+    from safevla_core.signing import SigningError, generate_keypair
+
+    try:
+        private, public = generate_keypair(args.out)
+    except SigningError as exc:
+        raise _user_error(str(exc)) from None
+    except OSError as exc:
+        raise _user_error(
+            f"--out {args.out}: cannot write the key pair ({exc.strerror})"
+        ) from None
+    print(
+        f"private key (keep it on the training machine): {private}\n"
+        f"public key (the robots' verify_key / --verify-key): {public}"
+    )
     return 0
 
 
@@ -217,13 +301,19 @@ def _common(p) -> None:
 
 
 def add_parser(subparsers) -> None:
-    """Register ``train`` (bc | ppo | ppo-lag | ppo-penalty) and ``export``."""
+    """Register ``train`` (bc | ppo | ppo-lag | ppo-penalty), ``export`` and ``keygen``."""
     train = subparsers.add_parser("train", help="train the VLA: bc, then ppo-lag / baselines")
     algos = train.add_subparsers(dest="algo", metavar="ALGO", required=True)
     bc = algos.add_parser(BC, help=ALGORITHMS[BC])
     _common(bc)
     bc.add_argument("--demos", help="demonstration cache: loaded if it exists, else written")
     bc.set_defaults(func=cmd_bc)
+    dagger = algos.add_parser(DAGGER, help=ALGORITHMS[DAGGER])
+    _common(dagger)
+    dagger.add_argument(
+        "--resume", action="store_true", help="continue the run in --out at its next round"
+    )
+    dagger.set_defaults(func=cmd_dagger)
     for name in PPO_ALGORITHMS:
         p = algos.add_parser(name, help=ALGORITHMS[name])
         _common(p)
@@ -250,7 +340,22 @@ def add_parser(subparsers) -> None:
         default=0,
         help="run a quick greedy evaluation of this many episodes and embed it",
     )
+    ex.add_argument(
+        "--sign-key",
+        metavar="KEY",
+        help="Ed25519 private key (PEM, from `safevla keygen`): write bundle.json.sig",
+    )
     ex.set_defaults(func=cmd_export)
+    kg = subparsers.add_parser(
+        "keygen",
+        help="make an Ed25519 key pair for signing bundles",
+        description="Write OUT.key (private, mode 0600) and OUT.pub (public). Sign with "
+        "`safevla export --sign-key OUT.key`; robots verify with the public key "
+        "(`--verify-key OUT.pub`, the policy node's verify_key). Same as `openssl genpkey "
+        "-algorithm ed25519 -out OUT.key && openssl pkey -in OUT.key -pubout -out OUT.pub`.",
+    )
+    kg.add_argument("--out", required=True, help="path prefix of the two key files")
+    kg.set_defaults(func=cmd_keygen)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -139,5 +139,3 @@ def test_perception_then_runtime_equals_the_runtime_alone(size):
     assert perceived.shape == (32, 40, 3)
     on_robot = preprocess_rgb(decode_image("rgb8", 32, 40, 120, perceived.tobytes()), spec)
     np.testing.assert_array_equal(on_robot, preprocess_rgb(frame, spec))
-
-

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
 from safevla_ros.cli.sim import main
-from sim_bridge.episodes import load_episodes
+from sim_bridge.episodes import load_episodes, shipped_path
+
+SHIPPED_OBJNAV = shipped_path("objnav")
 
 
 @pytest.fixture(scope="module")
@@ -257,3 +260,47 @@ def test_backend_option_names_what_thor_is_missing(
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "backend 'thor' cannot start: no AI2-THOR build" in lines[0]
     assert not out.exists()
+
+
+@pytest.mark.parametrize("size", [["0", "0"], ["4", "64"]])
+def test_render_size_out_of_range_is_a_one_line_error(episode_file, tmp_path, size, capsys):
+    argv = ["sim", "render", "--episode", str(episode_file), "--out", str(tmp_path / "r")]
+    assert main([*argv, "--size", *size]) == 2
+    err = capsys.readouterr().err
+    assert f"--size {size[0]} {size[1]}" in err and ">= 8" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()  # refused before anything was written
+
+
+def test_damaged_episode_file_is_a_one_line_error(tmp_path, capsys):
+    src = tmp_path / "ok.jsonl.gz"
+    shutil.copyfile(SHIPPED_OBJNAV, src)
+    bad = tmp_path / "cut.jsonl.gz"
+    bad.write_bytes(src.read_bytes()[:300])
+    assert main(["sim", "expert", "--episodes", str(bad), "--limit", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "cut.jsonl.gz: cannot read episode file" in err and len(err.strip().splitlines()) == 1
+
+
+def test_unwritable_outputs_are_refused_before_the_run(episode_file, tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    out = blocker / "sub" / "eps.jsonl"  # its folder would have to be inside a file
+    argv = ["sim", "episodes", "--task", "objnav", "--count", "1", "--out", str(out)]
+    assert main(argv) == 2
+    assert "--out" in capsys.readouterr().err
+    argv = ["sim", "expert", "--episodes", str(episode_file), "--json", str(tmp_path)]
+    assert main(argv) == 2
+    assert "is a folder" in capsys.readouterr().err
+    argv = ["sim", "render", "--episode", str(episode_file), "--out", str(blocker)]
+    assert main(argv) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
+def test_expert_json_is_written_and_its_partial_file_removed(episode_file, tmp_path):
+    out = tmp_path / "res" / "expert.json"
+    argv = ["sim", "expert", "--episodes", str(episode_file), "--mode", "careful"]
+    assert main([*argv, "--limit", "1", "--max-steps", "5", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert len(doc["results"][0]["records"]) == 1
+    assert not (tmp_path / "res" / "expert.partial.jsonl").exists()

@@ -144,3 +144,38 @@ def test_foreign_action_space_is_rejected(bundle_copy):
     m.write_text(json.dumps(good))
     with pytest.raises(BundleError, match="action space"):
         load_bundle(bundle_copy)
+
+
+def test_graph_whose_sizes_differ_from_its_manifest_is_refused_at_load(bundle_copy):
+    """A manifest that is self-consistent but describes another graph (48x48 frames for a
+    32x32 graph) is refused when the runtime opens the graph, not at the first frame."""
+    from safevla_core.policy_runtime import PolicyRuntime
+
+    m = bundle_copy / "bundle.json"
+    manifest = json.loads(m.read_text())
+    manifest["image"].update(height=48, width=48)
+    manifest["graph"]["inputs"][0]["shape"] = ["batch", 3, 48, 48]
+    m.write_text(json.dumps(manifest))
+    load_bundle(bundle_copy)  # the manifest itself is well formed
+    with pytest.raises(
+        BundleError, match=r"graph tensor 'image' is float32 \['batch', 3, 32, 32\]"
+    ):
+        PolicyRuntime(bundle_copy, providers=["cpu"])
+    manifest["image"].update(height=32, width=32)
+    manifest["graph"]["inputs"][0]["shape"] = ["batch", 3, 32, 32]
+    manifest["graph"]["outputs"][4]["dtype"] = "float64"  # cost_q
+    m.write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match=r"'cost_q' is float32 .* needs float64"):
+        PolicyRuntime(bundle_copy, providers=["cpu"])
+
+
+def test_export_signs_the_bundle_with_the_given_key(small_model, tmp_path):
+    from safevla_core.signing import generate_keypair
+    from safevla_train.export import export_bundle
+
+    private, public = generate_keypair(tmp_path / "keys" / "fleet")
+    out = tmp_path / "signed"
+    export_bundle(small_model, out, "signed", sign_key=private)
+    assert (out / "bundle.json.sig").is_file()
+    assert "bundle.json.sig" not in load_bundle(out).manifest.files
+    assert load_bundle(out, verify_key=public).name == "signed"
