@@ -172,8 +172,18 @@ MOTION_PARAMS: tuple[ParamSpec, ...] = (
     _p("arm_speed", _MOTION.arm_speed, "arm extend/lift speed, m/s", 0.005, 1.0),
 )
 
+# With a key, a bundle must carry a valid Ed25519 signature by it (docs/bundle.md); read-only: a
+# running node never swaps the key that guards what it executes.
+_VERIFY_KEY = _p(
+    "verify_key",
+    "",
+    "PEM public key the bundle must be signed with (empty = unsigned bundles accepted)",
+    read_only=True,
+)
+
 PERCEPTION_PARAMS: tuple[ParamSpec, ...] = (
     _p("bundle_path", "", "model bundle folder; its image spec sets the output size"),
+    _VERIFY_KEY,
     _p("image_topic", "camera/image_raw", "input camera topic (sensor_msgs/Image)"),
     _p("output_topic", "safevla/image", "resized rgb8 image for the policy"),
     _p(
@@ -183,6 +193,7 @@ PERCEPTION_PARAMS: tuple[ParamSpec, ...] = (
 
 POLICY_PARAMS: tuple[ParamSpec, ...] = (
     _p("bundle_path", "", "model bundle folder (policy.onnx, cost critic, bundle.json)"),
+    _VERIFY_KEY,
     _p("image_topic", "safevla/image", "preprocessed image from the perception node"),
     _p("instruction_topic", "safevla/instruction", "instruction (std_msgs/String, latched)"),
     _p("proposal_topic", "safevla/proposal", "ActionProposal output"),

@@ -54,7 +54,7 @@ class PerceptionNode(LifecycleNode):
             p = read_params(self, PERCEPTION_PARAMS)
             if not p["bundle_path"]:
                 raise ParameterError("parameter 'bundle_path' is empty; set the bundle folder")
-            spec = load_bundle(p["bundle_path"]).image
+            spec = load_bundle(p["bundle_path"], verify_key=p["verify_key"] or None).image
             self.config = PreprocessConfig.for_image(spec, p["max_frame_age_s"])
         except (ParameterError, BundleError, ValueError) as exc:
             self.get_logger().error(str(exc))

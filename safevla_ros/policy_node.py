@@ -69,7 +69,10 @@ class PolicyNode(LifecycleNode):
             if not p["bundle_path"]:
                 raise ParameterError("parameter 'bundle_path' is empty; set the bundle folder")
             self.runtime = PolicyRuntime(
-                p["bundle_path"], p["execution_providers"], p["intra_op_threads"]
+                p["bundle_path"],
+                p["execution_providers"],
+                p["intra_op_threads"],
+                verify_key=p["verify_key"] or None,
             )
             self.runtime.encoder.embed("find an apple")  # load the text encoder now, not later
         except (ParameterError, BundleError, ValueError, RuntimeError) as exc:

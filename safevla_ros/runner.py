@@ -257,9 +257,12 @@ def overrides(args: argparse.Namespace, bundle: Path) -> dict:
         sim["episode_file"] = str(Path(args.episode_file).resolve())
     if args.max_steps is not None:
         sim["max_steps"] = args.max_steps
+    robot = {"bundle_path": str(bundle)}
+    if getattr(args, "verify_key", None):
+        robot["verify_key"] = str(Path(args.verify_key).resolve())
     out = {
-        "perception_node": {"ros__parameters": {"bundle_path": str(bundle)}},
-        "policy_node": {"ros__parameters": {"bundle_path": str(bundle)}},
+        "perception_node": {"ros__parameters": dict(robot)},
+        "policy_node": {"ros__parameters": dict(robot)},
         "sim_bridge_node": {"ros__parameters": sim},
     }
     monitor = {}
@@ -287,8 +290,12 @@ def run(args: argparse.Namespace) -> int:
     bundle_arg = Path(args.bundle)
     if not bundle_arg.exists() and not bundle_arg.is_absolute() and (REPO / bundle_arg).exists():
         bundle_arg = REPO / bundle_arg
+    if args.json:
+        from safevla_ros.cli.outputs import check_output_file
+
+        check_output_file(args.json, "--json")
     try:
-        loaded = load_bundle(bundle_arg)
+        loaded = load_bundle(bundle_arg, verify_key=args.verify_key or None)
     except BundleError as exc:
         hint = ""
         if args.bundle == DEFAULT_BUNDLE:
@@ -413,6 +420,13 @@ def add_parser(subparsers) -> None:
         help="episode set (JSONL[.gz]) to run in order (default: the task's validation set)",
     )
     p.add_argument("--json", default=None, help="write per-episode results and a summary here")
+    p.add_argument(
+        "--verify-key",
+        metavar="PUB",
+        default=None,
+        help="Ed25519 public key (PEM, `safevla keygen`): the bundle must be signed by it "
+        "(checked here and by the perception and policy nodes)",
+    )
     p.add_argument(
         "--max-steps",
         type=_positive_int,
