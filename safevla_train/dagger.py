@@ -221,8 +221,11 @@ def run_dagger(
 
 
 def _log_round(stats: dict, writer, step: int) -> None:
+    def name(k: str) -> str:
+        return k.removeprefix("dagger/").replace("/", "_")
+
     line = ", ".join(
-        f"{k.split('/')[-1]} {v:.3g}" if isinstance(v, float) else f"{k.split('/')[-1]} {v}"
+        f"{name(k)} {v:.3g}" if isinstance(v, float) else f"{name(k)} {v}"
         for k, v in stats.items()
         if k.startswith(("dagger/", "eval/", "round"))
     )
