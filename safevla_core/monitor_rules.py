@@ -7,13 +7,14 @@ critic substitutes the executed action). Between proposals, the monitor's timer 
 
 Adding a rule: a :class:`Rule` name (the ``SafetyVerdict.triggered_rule`` string), one
 :class:`MonitorRule` subclass with its severity, and its place in :data:`RULES`. The monitor
-(:class:`safevla_core.safety_monitor.SafetyMonitor`) holds the state the rules read.
+(:class:`safevla_core.safety_monitor.SafetyMonitor`) holds the state the rules read. The checks
+of a proposal's fields (shapes, names, finiteness, ranges) are plain functions in
+:mod:`safevla_core.proposal_checks`, with :class:`Proposal` itself.
 """
 
 from __future__ import annotations
 
 import enum
-import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -21,11 +22,16 @@ import numpy as np
 
 from safevla_core.action_adapter import command_for
 from safevla_core.actions import ACTION_NAMES, ACTIONS
-from safevla_core.safety_spec import COST_CATEGORIES
+from safevla_core.proposal_checks import (  # noqa: F401 (PROB_SUM_TOL, COST_SUM_TOL re-exported)
+    COST_SUM_TOL,
+    PROB_SUM_TOL,
+    Proposal,
+    bad_costs,
+    malformed_fields,
+    non_finite,
+    not_a_distribution,
+)
 
-PROB_SUM_TOL = 1e-3
-# Per-category costs must add up to the total within this (float32 sums of 5 values).
-COST_SUM_TOL = 1e-3
 ESTOP_REASON = "e-stop engaged"
 # Terminal actions (end, sub_done) move nothing, so the critic never vetoes them.
 _UNCOSTED = np.array([not a.moves_robot for a in ACTIONS])
@@ -47,35 +53,6 @@ class Rule(str, enum.Enum):
 
 # SafetyEvent severities (values of SafetyEvent.SEVERITY_*).
 INFO, WARNING, CRITICAL, EMERGENCY = 0, 1, 2, 3
-
-
-@dataclass(frozen=True)
-class Proposal:
-    """The policy's proposal, as plain data (from an ActionProposal message).
-
-    Attributes:
-        sequence: the policy's sequence number (heartbeat).
-        action_index: proposed action.
-        probabilities: ``p(a | s)`` over the action space.
-        predicted_cost: ``Q_c(s, a)`` per action (sum over categories).
-        cost_by_category: ``(|A|, |C|)`` per-category costs, or an empty array.
-        cost_categories: names of the category axis.
-        frame_stamp_s: time of the camera frame the proposal was computed from, s.
-        action_names: the sender's action space in index order (empty = not given).
-        action_name: the sender's name of the proposed action (empty = not given).
-        model_latency_ms: inference time the sender reports (finite, >= 0).
-    """
-
-    sequence: int
-    action_index: int
-    probabilities: np.ndarray
-    predicted_cost: np.ndarray
-    cost_by_category: np.ndarray
-    cost_categories: tuple[str, ...]
-    frame_stamp_s: float
-    action_names: tuple[str, ...] = ()
-    action_name: str = ""
-    model_latency_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -224,31 +201,8 @@ class WellFormed(MonitorRule):
     name, severity = Rule.MALFORMED, CRITICAL
 
     def check(self, c: Check) -> Decision | None:
-        why = _malformed(c.proposal)
+        why = malformed_fields(c.proposal)
         return c.refuse(self.name, why) if why else None
-
-
-def _malformed(p: Proposal) -> str:
-    """Why the proposal's fields are unusable ("" if they are fine)."""
-    n, probs, q, byc = len(ACTIONS), p.probabilities, p.predicted_cost, p.cost_by_category
-    if probs.shape != (n,) or q.shape != (n,):
-        return f"expected {n} probabilities and costs, got {probs.shape} and {q.shape}"
-    if not 0 <= p.action_index < n:
-        return f"action_index {p.action_index} outside the action space 0..{n - 1}"
-    if p.action_names and tuple(p.action_names) != ACTION_NAMES:
-        return f"action_names {list(p.action_names)[:4]}... are not this robot's action space"
-    if p.action_name and p.action_name != ACTION_NAMES[p.action_index]:
-        return (
-            f"action_name {p.action_name!r} does not match action_index {p.action_index} "
-            f"({ACTION_NAMES[p.action_index]})"
-        )
-    if byc.size and byc.shape != (n, len(p.cost_categories)):
-        return f"per-category costs shape {byc.shape} != ({n}, {len(p.cost_categories)})"
-    if p.cost_categories and tuple(p.cost_categories) != COST_CATEGORIES:
-        return f"cost_categories {list(p.cost_categories)} != the safety spec's {COST_CATEGORIES}"
-    if not (math.isfinite(p.model_latency_ms) and p.model_latency_ms >= 0):
-        return f"model_latency_ms {p.model_latency_ms!r} is not a finite time >= 0"
-    return ""
 
 
 class NanGuard(MonitorRule):
@@ -257,13 +211,8 @@ class NanGuard(MonitorRule):
     name, severity = Rule.NAN_GUARD, CRITICAL
 
     def check(self, c: Check) -> Decision | None:
-        p = c.proposal
-        arrays = (p.probabilities, p.predicted_cost, p.cost_by_category)
-        if not all(np.isfinite(a).all() for a in arrays):
-            return c.refuse(self.name, "non-finite (NaN/Inf) probabilities or predicted costs")
-        if not math.isfinite(p.frame_stamp_s):
-            return c.refuse(self.name, "non-finite frame stamp")
-        return None
+        why = non_finite(c.proposal)
+        return c.refuse(self.name, why) if why else None
 
 
 class Distribution(MonitorRule):
@@ -272,11 +221,8 @@ class Distribution(MonitorRule):
     name, severity = Rule.MALFORMED, CRITICAL
 
     def check(self, c: Check) -> Decision | None:
-        probs = c.proposal.probabilities
-        total = float(probs.sum())
-        if (probs < 0).any() or (probs > 1).any() or abs(total - 1.0) > PROB_SUM_TOL:
-            return c.refuse(self.name, f"probabilities are not a distribution (sum {total:.4f})")
-        return None
+        why = not_a_distribution(c.proposal)
+        return c.refuse(self.name, why) if why else None
 
 
 class CostRange(MonitorRule):
@@ -287,29 +233,8 @@ class CostRange(MonitorRule):
     name, severity = Rule.MALFORMED, CRITICAL
 
     def check(self, c: Check) -> Decision | None:
-        p = c.proposal
-        q, byc = p.predicted_cost, p.cost_by_category
-        if (q < 0).any():
-            a = int(np.argmin(q))
-            why = f"negative predicted cost {q[a]:.4g} for {ACTION_NAMES[a]}; a critic gives >= 0"
-            return c.refuse(self.name, why)
-        if byc.size and (byc < 0).any():
-            a, k = np.unravel_index(int(np.argmin(byc)), byc.shape)
-            why = (
-                f"negative predicted cost {byc[a, k]:.4g} for {ACTION_NAMES[a]} in "
-                f"{p.cost_categories[k]}"
-            )
-            return c.refuse(self.name, why)
-        if byc.size:
-            gap = np.abs(byc.sum(axis=1) - q)
-            if (gap > COST_SUM_TOL * (1.0 + np.abs(q))).any():
-                a = int(np.argmax(gap))
-                why = (
-                    f"per-category costs of {ACTION_NAMES[a]} sum to {byc[a].sum():.4g}, "
-                    f"predicted_cost says {q[a]:.4g}"
-                )
-                return c.refuse(self.name, why)
-        return None
+        why = bad_costs(c.proposal)
+        return c.refuse(self.name, why) if why else None
 
 
 class FrameWatchdog(MonitorRule):

@@ -105,7 +105,8 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
         default="greedy",
         choices=("sample", "greedy"),
         help="bundle action selection: greedy = argmax p(a|s), as the policy node proposes by "
-        "default (robot.yaml greedy: true); sample = draw from p(a|s), seeded per episode",
+        "default (its greedy parameter defaults to true in safevla_ros/params.py); "
+        "sample = draw from p(a|s), seeded per episode",
     )
     p.add_argument("--workers", type=int, default=1, metavar="K", help="parallel processes")
     p.add_argument(

@@ -1,0 +1,96 @@
+"""The expert's tunable behaviour: :class:`ExpertConfig` and its standard settings per mode.
+
+Plain data for :class:`sim_bridge.expert.Expert` (which re-exports it), the explorer
+(:mod:`sim_bridge.explorer`) and the goal cells (:mod:`sim_bridge.expert_goals`); the modes
+themselves are described in :mod:`sim_bridge.expert` and named in :mod:`sim_bridge.expert_modes`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from sim_bridge import planner
+from sim_bridge.expert_modes import MODES
+from sim_bridge.robot import (
+    NAV_CAMERA_HEIGHT_M,
+    NAV_CAMERA_TILT_DEG,
+    NAV_CAMERA_VFOV_DEG,
+    REACH_BAND_M,
+)
+
+
+@dataclass
+class ExpertConfig:
+    """Tunable behaviour of the expert; :meth:`for_mode` gives the standard settings of a mode.
+
+    Attributes:
+        mode: one of :data:`sim_bridge.expert_modes.MODES`.
+        weights: per-cell cost shaping (see :class:`sim_bridge.planner.CostWeights`).
+        lookahead_m: distance along the path to the steering point.
+        coarse_deg: heading error above which the expert rotates 30°.
+        fine_deg: heading error above which it rotates 6° (when steering precisely).
+        check_landing: precise steering: string-pulled look-ahead, fine alignment, and a move
+            only onto a plannable cell.
+        view_band: (min, max) metres from an objnav target for goal cells.
+        reach_band: (min, max) horizontal metres from base centre to the grasp target.
+        lift_clearance: metres above the target's top the careful grasp lifts to.
+        travel_lift: lift height the careful expert restores before driving (above counters).
+        max_replans: give up (call ``end``) after this many excluded goals.
+        cam_height, cam_tilt_deg, cam_half_fov_deg: the nav camera (height m, downward tilt,
+            half vertical field of view), for objnav goal cells that keep the target in view.
+        fov_margin_deg: keep the target this far inside the vertical field of view.
+        avoid_floor_objects: plan around movable objects standing on the floor (chairs,
+            bins, toys); the careless expert drives into them.
+        squeeze_cells: grow the free grid by this many cells before planning, i.e. pass
+            closer to walls and furniture than the backend's clearance allows (careless: 1).
+    """
+
+    mode: str = "careful"
+    weights: planner.CostWeights = field(default_factory=planner.CostWeights)
+    lookahead_m: float = 0.5
+    coarse_deg: float = 20.0
+    fine_deg: float = 4.0
+    check_landing: bool = True
+    view_band: tuple[float, float] = (0.6, 1.5)
+    reach_band: tuple[float, float] = REACH_BAND_M
+    lift_clearance: float = 0.08
+    travel_lift: float = 1.0
+    max_replans: int = 12
+    cam_height: float = NAV_CAMERA_HEIGHT_M
+    cam_tilt_deg: float = NAV_CAMERA_TILT_DEG
+    cam_half_fov_deg: float = NAV_CAMERA_VFOV_DEG / 2
+    fov_margin_deg: float = 6.0
+    avoid_floor_objects: bool = True
+    squeeze_cells: int = 0
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"unknown expert mode {self.mode!r}; use one of {MODES}")
+        if not 0 < self.fine_deg <= self.coarse_deg:
+            raise ValueError(
+                f"need 0 < fine_deg <= coarse_deg, got {self.fine_deg}, {self.coarse_deg}"
+            )
+        for name in ("view_band", "reach_band"):
+            lo, hi = getattr(self, name)
+            if not 0 <= lo < hi:
+                raise ValueError(f"{name} must be (min, max) with 0 <= min < max, got {(lo, hi)}")
+
+    @classmethod
+    def for_mode(cls, mode: str) -> ExpertConfig:
+        """The standard careful / careless settings."""
+        if mode == "careful":
+            return cls(mode, planner.CostWeights(8.0, 0.45, 6.0, 0.55), 0.5, 20.0, 4.0, True)
+        if mode == "careless":
+            return cls(
+                mode,
+                planner.CostWeights(),
+                0.8,
+                25.0,
+                25.0,
+                False,
+                avoid_floor_objects=False,
+                squeeze_cells=1,
+            )
+        if mode == "explorer":  # the careful planner, driven by what the robot has seen
+            return replace(cls.for_mode("careful"), mode="explorer")
+        raise ValueError(f"unknown expert mode {mode!r}; use one of {MODES}")
