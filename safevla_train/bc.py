@@ -43,7 +43,7 @@ from safevla_train.text_encoder import embed_texts
 class Demo:
     """One demonstration episode (frames already at the model's image size)."""
 
-    frames: np.ndarray  # [T,h,w,3] uint8
+    frames: np.ndarray  # [T,h,w,3] uint8, or [T,F] float16 frozen-encoder features
     instr: np.ndarray  # [384]
     actions: np.ndarray  # [T] int64
     prev_action: np.ndarray  # [T] int64
@@ -114,16 +114,22 @@ class EpisodeRecorder:
     def _empty(self) -> dict:
         return {k: [] for k in self.KEYS}
 
-    def record(self, obs, labels, goal, reward, done, infos, taken=None) -> list[Demo]:
+    def record(
+        self, obs, labels, goal, reward, done, infos, taken=None, features=None
+    ) -> list[Demo]:
         """Add one step of every env (observation before the step, the expert's label, the
-        step's outcome, the action executed when it was not the label); returns the episodes
-        that ended with it."""
+        step's outcome, the action executed when it was not the label, and the frozen
+        encoder's features of the frames when there are any: they are stored instead of the
+        frames); returns the episodes that ended with it."""
         taken = labels if taken is None else taken
         cats = category_costs(infos)
         h, w = self.hw
         finished = []
         for k, b in enumerate(self.buf):
-            b["frames"].append(resize_rgb(obs["nav_rgb"][k], w, h, self.resize))
+            if features is not None:
+                b["frames"].append(np.asarray(features[k], np.float16))
+            else:
+                b["frames"].append(resize_rgb(obs["nav_rgb"][k], w, h, self.resize))
             b["instruction"] = obs["instruction"][k]
             b["task"] = infos[k].get("task", "")
             for key, v in (
@@ -189,9 +195,9 @@ def sample_batch(demos: list[Demo], cfg: BCConfig, rng: np.random.Generator) -> 
     lens = np.array([len(d.actions) for d in demos], np.float64)
     idx = rng.choice(len(demos), size=cfg.batch_chunks, p=lens / lens.sum())
     b, t = cfg.batch_chunks, cfg.chunk_len
-    h, w = demos[0].frames.shape[1:3]
+    first = demos[0].frames
     out = {
-        "frames": np.zeros((b, t, h, w, 3), np.uint8),
+        "frames": np.zeros((b, t, *first.shape[1:]), first.dtype),
         "instr": np.zeros((b, t, 384), np.float32),
         "valid": np.zeros((b, t), bool),
         "actions": np.zeros((b, t), np.int64),
@@ -223,12 +229,26 @@ def normalise(frames: torch.Tensor, model: VLAPolicy) -> torch.Tensor:
     return ((x - mean) / std).movedim(-1, -3)
 
 
+def frame_features(model: VLAPolicy, frames: torch.Tensor) -> torch.Tensor:
+    """[B,T,...] stored frames (uint8 images, or cached frozen-encoder features) -> [B,T,F]."""
+    b, t = frames.shape[:2]
+    if frames.is_floating_point():  # cached features of a frozen encoder
+        return frames.float()
+    img = normalise(frames.reshape(b * t, *frames.shape[2:]), model)
+    if model.frozen_encoder:
+        with torch.no_grad():
+            return model.encoder(img).reshape(b, t, -1)
+    return model.encoder(img).reshape(b, t, -1)
+
+
+def _context(batch: dict) -> tuple[torch.Tensor, ...]:
+    return batch["instr"], batch["prev_action"], batch["holding"]
+
+
 def bc_loss(model: VLAPolicy, batch: dict, cfg: BCConfig) -> tuple[torch.Tensor, dict]:
     """The stage-1 loss (module docstring) over valid positions of a batch."""
     b, t = batch["actions"].shape
-    img = normalise(batch["frames"].reshape(b * t, *batch["frames"].shape[2:]), model)
-    feat = model.encoder(img).reshape(b, t, -1)
-    tok = model.fuse(feat, batch["instr"], batch["prev_action"], batch["holding"])
+    tok = model.fuse(frame_features(model, batch["frames"]), *_context(batch))
     ep = torch.zeros(b, t, dtype=torch.long)
     out = model.forward_sequence(tok, ep, batch["valid"], detach_critics=cfg.detach_critics)
     v = batch["valid"].float()

@@ -49,6 +49,9 @@ class ModelConfig:
         num_cost_categories: cost categories of the per-action cost critic Q_c(s, a).
         image_mean: per-channel mean subtracted after scaling pixels to [0, 1] (RGB order).
         image_std: per-channel std divided after subtracting the mean (RGB order).
+        encoder: frame encoder: "cnn" (trained from scratch, ``cnn_channels``) or
+            "efficientnet_lite0" (ImageNet-pretrained, frozen, features cached in training;
+            the image size must be a multiple of 16).
         goal_head: add a train-time head predicting "``end`` would succeed now" (for ObjectNav:
             the target is in view within 2 m) from the trunk; it shapes the trunk during
             imitation and is not part of the exported graph.
@@ -68,8 +71,13 @@ class ModelConfig:
     image_mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     image_std: tuple[float, float, float] = (0.25, 0.25, 0.25)
     goal_head: bool = False
+    encoder: str = "cnn"
 
     def __post_init__(self) -> None:
+        _check(
+            self.encoder in ("cnn", "efficientnet_lite0"),
+            f"model.encoder={self.encoder!r}: use 'cnn' or 'efficientnet_lite0'",
+        )
         self.cnn_channels = tuple(int(c) for c in self.cnn_channels)
         self.image_mean = tuple(float(v) for v in self.image_mean)
         self.image_std = tuple(float(v) for v in self.image_std)

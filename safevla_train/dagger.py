@@ -54,6 +54,7 @@ class Learner:
         self.spec = image_spec_of(model)
         self.cache, self.mask = model.empty_cache(num_envs)
         self._embeddings: dict[str, torch.Tensor] = {}
+        self.features: np.ndarray | None = None  # frozen-encoder features of the last frames
 
     def _embed(self, texts) -> torch.Tensor:
         new = [t for t in dict.fromkeys(texts) if t not in self._embeddings]
@@ -66,8 +67,10 @@ class Learner:
     def act(self, obs: dict) -> np.ndarray:
         """Greedy actions [K] for the current observations; advances the caches."""
         m = self.model
+        feat = m.encoder(preprocess_batch(obs["nav_rgb"], self.spec))
+        self.features = feat.numpy() if m.frozen_encoder else None
         tok = m.fuse(
-            m.encoder(preprocess_batch(obs["nav_rgb"], self.spec)),
+            feat,
             self._embed(list(obs["instruction"])),
             torch.as_tensor(np.asarray(obs["prev_action"]), dtype=torch.long),
             torch.as_tensor(np.asarray(obs["holding"]), dtype=torch.float32),
@@ -115,7 +118,9 @@ def collect_round(
         drove += int(learner_drives.sum())
         nobs, r, _, term, trunc, infos = venv.step(executed)
         done = term | trunc
-        demos += recorder.record(obs, labels, goal, r, done, infos, taken=executed)
+        demos += recorder.record(
+            obs, labels, goal, r, done, infos, taken=executed, features=learner.features
+        )
         learner.episodes_ended(done)
         # (an auto-reset episode's task shows in the next step's info; ended tasks keep theirs)
         relabels = np.asarray([i.get("task") in bc.end_relabel_tasks for i in infos])

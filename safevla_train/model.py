@@ -5,6 +5,9 @@ Token of step t (layer-0 input)::
 
     x_t = W_img cnn(o_t) + W_txt e(instr) + E_act[a_{t-1}] + h_t w_hold
 
+(``model.encoder = "efficientnet_lite0"``: ``cnn`` is a frozen ImageNet-pretrained backbone and
+``W_img`` a small spatial projection, :mod:`safevla_train.pretrained`.)
+
 where ``e(instr)`` is the frozen all-MiniLM-L6-v2 embedding, ``a_{t-1}`` the previously executed
 action (index ``num_actions`` at episode start) and ``h_t`` the object-in-hand flag.
 
@@ -32,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from safevla_train.config import ModelConfig
+from safevla_train.pretrained import EFFICIENTNET_LITE0, FrozenBackbone, SpatialProjection
 
 
 class FrameEncoder(nn.Module):
@@ -102,8 +106,13 @@ class VLAPolicy(nn.Module):
         super().__init__()
         self.cfg = cfg
         d = cfg.d_model
-        self.encoder = FrameEncoder(cfg.cnn_channels)
-        self.img_proj = nn.Linear(self.encoder.out_dim, d)
+        if cfg.encoder == EFFICIENTNET_LITE0:
+            hw, mean, std = (cfg.image_height, cfg.image_width), cfg.image_mean, cfg.image_std
+            self.encoder = FrozenBackbone(hw, mean, std)
+            self.img_proj = SpatialProjection(self.encoder.map_hw, d)
+        else:
+            self.encoder = FrameEncoder(cfg.cnn_channels)
+            self.img_proj = nn.Linear(self.encoder.out_dim, d)
         self.txt_proj = nn.Linear(cfg.instruction_dim, d)
         self.act_emb = nn.Embedding(cfg.num_actions + 1, d)
         self.hold_emb = nn.Parameter(torch.zeros(d))
@@ -117,6 +126,11 @@ class VLAPolicy(nn.Module):
         self.goal_head = nn.Linear(d, 1) if cfg.goal_head else None
         with torch.no_grad():
             self.actor.weight.mul_(0.01)
+
+    @property
+    def frozen_encoder(self) -> bool:
+        """The frame encoder is pretrained and frozen: its features can be cached."""
+        return isinstance(self.encoder, FrozenBackbone)
 
     @property
     def feature_dim(self) -> int:
