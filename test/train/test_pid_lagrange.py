@@ -92,7 +92,7 @@ def test_config_selects_and_checks_the_multiplier():
 
 def test_registries_name_every_class_once():
     assert set(ALGORITHM_CLASSES) == set(registry.PPO_ALGORITHMS)
-    assert set(registry.ALGORITHMS) == {registry.BC, *registry.PPO_ALGORITHMS}
+    assert set(registry.ALGORITHMS) == {registry.BC, registry.DAGGER, *registry.PPO_ALGORITHMS}
     assert all(name == cls.name for name, cls in registry.MULTIPLIERS.items())
     assert registry.DEFAULT_MULTIPLIER == "lagrange" == PPOConfig().multiplier
 
