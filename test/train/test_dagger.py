@@ -9,7 +9,7 @@ import torch
 from tiny_model import SMALL
 
 from safevla_core.actions import END, NUM_ACTIONS
-from safevla_train.bc import Demo, _to_demo, bc_loss, normalise, sample_batch
+from safevla_train.bc import Demo, _to_demo, bc_loss, frame_features, sample_batch
 from safevla_train.config import BCConfig, DAggerConfig, ModelConfig
 from safevla_train.dagger import beta_of, load_demos, run_dagger, save_demos
 from safevla_train.model import VLAPolicy
@@ -37,6 +37,12 @@ def _cfg(**kw) -> BCConfig:
     return BCConfig(model=model, **{"batch_chunks": 2, "chunk_len": 8, **kw})
 
 
+def _tokens(model: VLAPolicy, batch: dict) -> torch.Tensor:
+    """Layer-0 tokens of a batch, as the stage-1 loss builds them."""
+    feat = frame_features(model, batch["frames"])
+    return model.fuse(feat, batch["instr"], batch["prev_action"], batch["holding"])
+
+
 @pytest.mark.parametrize("detach", [True, False])
 def test_critic_losses_reach_the_trunk_only_when_not_detached(detach):
     torch.manual_seed(0)
@@ -44,13 +50,7 @@ def test_critic_losses_reach_the_trunk_only_when_not_detached(detach):
     model = VLAPolicy(cfg.model)
     batch = sample_batch([_demo(np.random.default_rng(0))], cfg, np.random.default_rng(1))
     b, t = batch["actions"].shape
-    img = normalise(batch["frames"].reshape(b * t, *batch["frames"].shape[2:]), model)
-    tok = model.fuse(
-        model.encoder(img).reshape(b, t, -1),
-        batch["instr"],
-        batch["prev_action"],
-        batch["holding"],
-    )
+    tok = _tokens(model, batch)
     out = model.forward_sequence(tok, torch.zeros(b, t, dtype=torch.long), detach_critics=detach)
     (out["value"].sum() + out["cost_value"].sum() + out["cost_q"].sum()).backward()
     trunk = sum(
@@ -76,13 +76,7 @@ def test_end_labels_weigh_end_weight_times_more_and_the_goal_head_is_trained():
     assert "losses/goal" in logs and logs["losses/goal"] > 0
     # the weighted mean of the per-step cross-entropy, recomputed by hand
     b, t = batch["actions"].shape
-    img = normalise(batch["frames"].reshape(b * t, *batch["frames"].shape[2:]), model)
-    tok = model.fuse(
-        model.encoder(img).reshape(b, t, -1),
-        batch["instr"],
-        batch["prev_action"],
-        batch["holding"],
-    )
+    tok = _tokens(model, batch)
     with torch.no_grad():
         out = model.forward_sequence(tok, torch.zeros(b, t, dtype=torch.long), batch["valid"])
         ce = torch.nn.functional.cross_entropy(
