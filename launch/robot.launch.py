@@ -12,14 +12,12 @@ is the only node publishing on cmd_vel.
 """
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, GroupAction
+from launch.actions import DeclareLaunchArgument
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node, PushRosNamespace
 from launch_ros.substitutions import FindPackageShare
 
-from safevla_ros.nodes import CONFIG_FILES, ROBOT, nodes_of
-
-PACKAGE = "safevla_ros"
+from safevla_ros.launch_helpers import PACKAGE, bringup_group
+from safevla_ros.nodes import CONFIG_FILES, ROBOT
 
 
 def generate_launch_description():
@@ -57,15 +55,5 @@ def generate_launch_description():
         "action_adapter_node": {"cmd_vel_topic": LaunchConfiguration("cmd_vel")},
     }
     files = [LaunchConfiguration("params_file")]
-    nodes = [
-        Node(
-            package=PACKAGE,
-            executable=n.name,
-            name=n.name,
-            parameters=[*files, *([overrides[n.name]] if n.name in overrides else [])],
-            output="screen",
-        )
-        for n in nodes_of(ROBOT)
-    ]
-    group = GroupAction([PushRosNamespace(LaunchConfiguration("namespace")), *nodes])
+    group = bringup_group(ROBOT, files, overrides, LaunchConfiguration("namespace"))
     return LaunchDescription([*args, group])

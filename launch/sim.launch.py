@@ -10,14 +10,12 @@ config/sim.yaml (the adapter drives the simulator's action topic). Without ``ros
 """
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, GroupAction
+from launch.actions import DeclareLaunchArgument
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node, PushRosNamespace
 from launch_ros.substitutions import FindPackageShare
 
-from safevla_ros.nodes import CONFIG_FILES, SIM, nodes_of
-
-PACKAGE = "safevla_ros"
+from safevla_ros.launch_helpers import PACKAGE, bringup_group
+from safevla_ros.nodes import CONFIG_FILES, SIM
 
 
 def generate_launch_description():
@@ -43,15 +41,5 @@ def generate_launch_description():
             "bundle_path": bundle,  # render at the bundle's training frame size
         },
     }
-    nodes = [
-        Node(
-            package=PACKAGE,
-            executable=n.name,
-            name=n.name,
-            parameters=[*files, *([overrides[n.name]] if n.name in overrides else [])],
-            output="screen",
-        )
-        for n in nodes_of(SIM)
-    ]
-    group = GroupAction([PushRosNamespace(LaunchConfiguration("namespace")), *nodes])
+    group = bringup_group(SIM, files, overrides, LaunchConfiguration("namespace"))
     return LaunchDescription([*args, group])
