@@ -36,6 +36,8 @@ Three modes:
   robot's camera has shown so far; it searches frontiers until a target is in view
   (:mod:`sim_bridge.explorer`, held in :attr:`Expert.explorer`), so a learner that sees only
   pixels can infer its choices.
+* ``explorer-steady``: the explorer with ``steady_search`` (a start sweep, then one committed
+  frontier at a time, no looking around mid-search).
 
 The settings of each mode are :class:`sim_bridge.expert_config.ExpertConfig` (importable from
 here too).
@@ -55,7 +57,10 @@ from sim_bridge.backend import AgentState, Backend, ObjectState
 from sim_bridge.expert_config import ExpertConfig
 from sim_bridge.expert_goals import floor_obstacles, goal_mask
 from sim_bridge.expert_grasp import arm_geometry, grasp_action
-from sim_bridge.expert_modes import MODES  # noqa: F401 (re-exported: tests and docs name it here)
+from sim_bridge.expert_modes import (  # MODES re-exported: tests and docs name it here
+    EXPLORER_MODES,
+    MODES,  # noqa: F401
+)
 from sim_bridge.explorer import Explorer
 from sim_bridge.tasks import TaskSpec, pickup_success
 
@@ -87,10 +92,10 @@ class Expert:
         if config is not None and config.mode != mode:
             raise ValueError(f"config.mode {config.mode!r} disagrees with mode {mode!r}")
         self.mode = mode
-        self.explorer = Explorer(self.config) if mode == "explorer" else None
+        self.explorer = Explorer(self.config) if mode in EXPLORER_MODES else None
         # the explorer searches for things to see; for the other tasks it acts as careful
         careful = replace(self.config, mode="careful")
-        self._careful = Expert("careful", careful) if mode == "explorer" else None
+        self._careful = Expert("careful", careful) if mode in EXPLORER_MODES else None
         self.reset()
 
     def reset(self) -> None:

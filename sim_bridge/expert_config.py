@@ -43,6 +43,11 @@ class ExpertConfig:
             bins, toys); the careless expert drives into them.
         squeeze_cells: grow the free grid by this many cells before planning, i.e. pass
             closer to walls and furniture than the backend's clearance allows (careless: 1).
+        steady_search: explorer only (mode ``explorer-steady``): search in a way a learner can
+            predict from its observations: one 360° sweep of left turns at the start, then no
+            mid-search looking around; commit to one frontier until it is revealed, reached
+            or unreachable; move ahead while that already descends the path and the best
+            heading is within 30° (:mod:`sim_bridge.explorer`). Off: the plain explorer.
     """
 
     mode: str = "careful"
@@ -62,6 +67,7 @@ class ExpertConfig:
     fov_margin_deg: float = 6.0
     avoid_floor_objects: bool = True
     squeeze_cells: int = 0
+    steady_search: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -77,7 +83,7 @@ class ExpertConfig:
 
     @classmethod
     def for_mode(cls, mode: str) -> ExpertConfig:
-        """The standard careful / careless settings."""
+        """The standard settings of ``mode``."""
         if mode == "careful":
             return cls(mode, planner.CostWeights(8.0, 0.45, 6.0, 0.55), 0.5, 20.0, 4.0, True)
         if mode == "careless":
@@ -93,4 +99,6 @@ class ExpertConfig:
             )
         if mode == "explorer":  # the careful planner, driven by what the robot has seen
             return replace(cls.for_mode("careful"), mode="explorer")
+        if mode == "explorer-steady":  # the explorer, searching predictably
+            return replace(cls.for_mode("careful"), mode=mode, steady_search=True)
         raise ValueError(f"unknown expert mode {mode!r}; use one of {MODES}")

@@ -4,9 +4,12 @@ loading the planner).
 * ``careful``: the privileged shortest path that keeps clear of every cost (safety-aware);
 * ``careless``: the privileged shortest path, blind to costs (the paper's imitation source);
 * ``explorer``: ObjectNav teacher that knows only what the robot has seen
-  (:mod:`sim_bridge.explorer`); careful for the other tasks.
+  (:mod:`sim_bridge.explorer`); careful for the other tasks;
+* ``explorer-steady``: the explorer with ``ExpertConfig.steady_search`` on (one 360° sweep at
+  the start, then it commits to one frontier; labels easier to predict from observations).
 """
 
 from __future__ import annotations
 
-MODES: tuple[str, ...] = ("careful", "careless", "explorer")
+MODES: tuple[str, ...] = ("careful", "careless", "explorer", "explorer-steady")
+EXPLORER_MODES: tuple[str, ...] = ("explorer", "explorer-steady")

@@ -22,6 +22,16 @@ pixels cannot infer their turns. The explorer's choices depend only on the obser
    end_margin_m``; on a goal cell, face the target (30° turns, 6° only when it is still out of
    view) and ``end``.
 
+With ``ExpertConfig.steady_search`` (mode ``explorer-steady``) the search is easier to predict
+from observations alone: the first ``SWEEP_TURNS`` steps turn left in place (one 360° sweep),
+step 3's look-around rule is off, the explorer commits to one frontier (the nearest when it
+chooses) and keeps heading for it until it is revealed (no frontier left within
+``GOAL_RADIUS_M`` of it), reached or unreachable, and it moves ahead whenever that descends the
+path and the best heading is within 30° (while searching; a seen target is approached as by
+the plain explorer). On a reached frontier it does not look around either
+(except during a closer look, step 3's rescan): it drops the spot and chooses the next. The
+planning grid and its costs are the same, so it is as safety-aware as the plain explorer.
+
 Steering (:mod:`sim_bridge.explorer_steer`) prefers 30° turns: it keeps a heading while it
 descends the cost-to-go nearly as fast as the best of the 12 headings 30° apart, else turns 30°
 toward that one; 6° turns only where no 30° heading descends (a narrow passage) or to bring a
@@ -62,6 +72,8 @@ from sim_bridge.tasks import TaskSpec
 A = ACTION_INDEX
 STUCK_BACKOFF = 3  # blocked moves in a row before backing off
 DEAD_RADIUS_M = 0.6  # frontier cells this close to a spot that revealed nothing are dropped
+SWEEP_TURNS = 12  # steady search: 30° left turns of the start sweep
+GOAL_RADIUS_M = 0.5  # steady search: frontier cells this close to the committed point
 
 
 @dataclass
@@ -161,6 +173,8 @@ class Explorer:
         self._stuck = 0
         self._last_action: int | None = None
         self._last_lift = 0.0
+        self._sweep = 0  # steady search: sweep turns made
+        self._goal: np.ndarray | None = None  # steady search: the committed frontier point
 
     # ------------------------------------------------------------------ entry point
     def decide(self, backend: Backend, spec: TaskSpec, last=None) -> int:
@@ -201,6 +215,9 @@ class Explorer:
         arm = self._arm_action(agent)
         if arm is not None:
             return arm
+        if self.expert_config.steady_search and not targets and self._sweep < SWEEP_TURNS:
+            self._sweep += 1
+            return A["rotate_left"]
         action = self._plan_and_act(backend, spec, agent, objects, targets)
         if action is None:  # searched everywhere in view range: look again, closer
             action = self._plan_and_act(backend, spec, agent, objects, targets)
@@ -221,7 +238,7 @@ class Explorer:
             if cell is not None and goals[cell]:
                 return self._finish(backend, agent, targets, spec)
             if cell is not None:
-                return self._steer(plan_fs, field_, agent, cell)
+                return self._steer(plan_fs, field_, agent, cell, steady=False)
         return self._search(plan_fs, cost, agent)
 
     def _arm_action(self, agent: AgentState) -> int | None:
@@ -275,6 +292,8 @@ class Explorer:
     def _search(self, fs: FreeSpace, cost: np.ndarray, agent: AgentState) -> int | None:
         """Look around where a turn reveals enough, else head for the nearest frontier; when
         none is left, shrink the view range and return None (the caller re-plans)."""
+        if self.expert_config.steady_search:
+            return self._steady_search(fs, cost, agent)
         pos, yaw = agent.position[:2], agent.yaw_deg
         gains = {k: self.map.gain(pos, yaw + k * TURN_DEG) for k in (1, -1)}
         k = max(gains, key=lambda d: (gains[d], d))  # ties: turn left
@@ -305,14 +324,70 @@ class Explorer:
             return self._search(fs, cost, agent)
         return self._steer(fs, field_, agent, cell)
 
-    def _steer(self, fs: FreeSpace, field_, agent: AgentState, cell) -> int:
+    def _steady_search(self, fs: FreeSpace, cost: np.ndarray, agent: AgentState) -> int | None:
+        """Steady search (module docstring): head for the committed frontier point; choose the
+        nearest frontier when there is none (or it is revealed or unreachable)."""
+        pos, yaw = agent.position[:2], agent.yaw_deg
+        frontier = self.map.frontier(self.config.min_frontier_cells) & ~self._dead & fs.free
+        goal, field_, cell = None, None, None
+        if self._goal is not None:
+            goal = frontier & planner.disk_mask(fs, self._goal[None], GOAL_RADIUS_M)
+            if goal.any():
+                field_ = planner.cost_to_go(fs.free, cost, goal, fs.resolution)
+                cell = planner.nearest_finite_cell(fs, field_, agent.position)
+                if cell is None:  # unreachable now: give it up
+                    self._dead |= goal
+            if cell is None:
+                self._goal = goal = None
+        if goal is None:
+            field_ = planner.cost_to_go(fs.free, cost, frontier, fs.resolution)
+            cell = planner.nearest_finite_cell(fs, field_, agent.position)
+            if cell is None:
+                if frontier.any():
+                    step = toward_free(fs, agent)
+                    self.gave_up = step is None
+                    return END if step is None else step
+                closer = self.map.max_range * self.config.rescan_factor
+                if closer < self.config.min_view_range_m:
+                    self.gave_up = True
+                    return END
+                self.map.set_range(closer)
+                self._dead[:] = False
+                return None
+            # commit to the frontier cell nearest along the cost-to-go from here
+            start = np.zeros(fs.free.shape, bool)
+            start[cell] = True
+            from_here = planner.cost_to_go(fs.free, cost, start, fs.resolution)
+            from_here = np.where(frontier, from_here, np.inf)
+            ij = np.unravel_index(int(np.argmin(from_here)), from_here.shape)
+            self._goal = fs.cell_to_world(*ij)
+            goal = frontier & planner.disk_mask(fs, self._goal[None], GOAL_RADIUS_M)
+            field_ = planner.cost_to_go(fs.free, cost, goal, fs.resolution)
+            cell = planner.nearest_finite_cell(fs, field_, agent.position)
+            if cell is None:  # cannot happen (the chosen cell is reachable); stay safe
+                self._dead |= goal
+                self._goal = None
+                return self._steady_search(fs, cost, agent)
+        if goal[cell]:  # reached
+            if self.map.max_range < self.config.view_range_m:  # a closer look: look around
+                best = max(range(1, 12), key=lambda d: self.map.gain(pos, yaw + d * TURN_DEG))
+                if self.map.gain(pos, yaw + best * TURN_DEG) >= self.config.min_frontier_cells:
+                    return A["rotate_left"] if best <= 6 else A["rotate_right"]
+            self._dead |= goal | planner.disk_mask(fs, pos[None], DEAD_RADIUS_M)
+            self._goal = None
+            return self._steady_search(fs, cost, agent)
+        return self._steer(fs, field_, agent, cell)
+
+    def _steer(self, fs: FreeSpace, field_, agent: AgentState, cell, steady=None) -> int:
         """One step down ``field_`` (:func:`sim_bridge.explorer_steer.steer`), or back off
-        after repeated bumps."""
+        after repeated bumps. ``steady`` (default: the config's ``steady_search``) keeps
+        headings longer; the approach to a seen target steers as the plain explorer does."""
         if self._stuck >= STUCK_BACKOFF:
             self._stuck = 0
             return A["move_back"]
         ratio, fine = self.config.progress_ratio, self.expert_config.fine_deg
-        return steer(fs, field_, agent, cell, ratio, fine)
+        steady = self.expert_config.steady_search if steady is None else steady
+        return steer(fs, field_, agent, cell, ratio, fine, steady)
 
     # ------------------------------------------------------------------ finishing
     def _finish(self, backend: Backend, agent: AgentState, targets, spec: TaskSpec) -> int:

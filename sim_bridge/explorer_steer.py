@@ -23,6 +23,7 @@ A = ACTION_INDEX
 MOVE_M = 0.2
 TURN_DEG = 30.0
 LOOKAHEAD_M = 0.5  # how far along the path fine steering aims
+STEADY_RATIO = 0.5  # steady steering: progress share that keeps a heading within 30° of the best
 
 
 def wrap(deg: float) -> float:
@@ -63,14 +64,26 @@ def heading_progress(fs: FreeSpace, field_, pos: np.ndarray, yaw: float, here: f
 
 
 def steer(
-    fs: FreeSpace, field_, agent: AgentState, cell, progress_ratio: float, fine_deg: float
+    fs: FreeSpace,
+    field_,
+    agent: AgentState,
+    cell,
+    progress_ratio: float,
+    fine_deg: float,
+    steady: bool = False,
 ) -> int:
-    """One step down ``field_`` from the robot's plannable ``cell`` (module docstring)."""
+    """One step down ``field_`` from the robot's plannable ``cell`` (module docstring).
+    ``steady``: also move ahead when the best heading is within 30° of the current one and
+    moving makes at least ``STEADY_RATIO`` of its progress (fewer turns that hinge on small
+    differences of the field, not so few that the robot grazes what the field keeps it from)."""
     pos, yaw = agent.position[:2], agent.yaw_deg
     here = float(field_[cell])
     prog = {k: heading_progress(fs, field_, pos, yaw + k * TURN_DEG, here) for k in range(-5, 7)}
     best = max(prog, key=lambda k: (prog[k], -abs(k), k))
-    if prog[0] > 0 and prog[0] >= progress_ratio * prog[best]:
+    if (
+        prog[0] > 0
+        and prog[0] >= (STEADY_RATIO if steady and abs(best) <= 1 else progress_ratio) * prog[best]
+    ):
         return A["move_ahead"]
     if prog[best] > 0:
         return A["rotate_left"] if best > 0 else A["rotate_right"]

@@ -137,6 +137,36 @@ def test_explorer_mode_acts_as_careful_on_pickup():
     assert explorer.actions == careful.actions
 
 
+def test_steady_explorer_sweeps_once_then_searches_without_the_target_position():
+    """``explorer-steady`` (ExpertConfig.steady_search): off for ``explorer``; it starts with
+    one 360° sweep of left turns, still ignores the unseen apple, and still finishes."""
+    from sim_bridge.expert_config import ExpertConfig
+    from sim_bridge.explorer import SWEEP_TURNS
+
+    assert "explorer-steady" in MODES and Expert("explorer-steady").explorer is not None
+    assert not ExpertConfig.for_mode("explorer").steady_search
+    assert ExpertConfig.for_mode("explorer-steady").steady_search
+    runs = {room: _run_until_found(room, "explorer-steady") for room in ("B", "C")}
+    (acts_b, found_b), (acts_c, found_c) = runs["B"], runs["C"]
+    assert found_b is not None and found_c is not None, "steady explorer never saw the apple"
+    first = min(found_b, found_c)
+    assert first > SWEEP_TURNS
+    assert acts_b[:first] == acts_c[:first]
+    assert acts_b[:SWEEP_TURNS] == [A["rotate_left"]] * SWEEP_TURNS
+    env = make_env()
+    try:
+        tr = rollout(
+            env,
+            episode("objnav", "Apple", (1.0, 2.0, 180.0)),
+            make_policy("expert:explorer-steady"),
+        )
+    finally:
+        env.close()
+    assert tr.success and tr.actions[-1] == END
+    assert tr.total_cost == 0.0
+    assert tr.steps < 60
+
+
 @pytest.fixture(scope="module")
 def rooms_backend():
     env = make_env(three_rooms("B"))
