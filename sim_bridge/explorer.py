@@ -304,18 +304,7 @@ class Explorer:
         field_ = planner.cost_to_go(fs.free, cost, frontier, fs.resolution)
         cell = planner.nearest_finite_cell(fs, field_, agent.position)
         if cell is None:
-            if frontier.any():
-                step = toward_free(fs, agent)
-                self.gave_up = step is None
-                return END if step is None else step
-            # all seen and no target: look closer, or give up
-            closer = self.map.max_range * self.config.rescan_factor
-            if closer < self.config.min_view_range_m:
-                self.gave_up = True
-                return END
-            self.map.set_range(closer)
-            self._dead[:] = False
-            return None
+            return self._no_reachable_frontier(fs, agent, frontier)
         if frontier[cell]:  # arrived: look at what lies beyond, or give this frontier up
             best = max(range(1, 12), key=lambda d: self.map.gain(pos, yaw + d * TURN_DEG))
             if self.map.gain(pos, yaw + best * TURN_DEG) >= self.config.min_frontier_cells:
@@ -323,6 +312,24 @@ class Explorer:
             self._dead |= planner.disk_mask(fs, pos[None], DEAD_RADIUS_M)
             return self._search(fs, cost, agent)
         return self._steer(fs, field_, agent, cell)
+
+    def _no_reachable_frontier(
+        self, fs: FreeSpace, agent: AgentState, frontier: np.ndarray
+    ) -> int | None:
+        """No frontier can be reached from here. Some left: step toward free space (or give up
+        with ``end``). All seen and no target: look again with a shorter range (None: plan
+        again), or give up when the range is down to ``min_view_range_m``."""
+        if frontier.any():
+            step = toward_free(fs, agent)
+            self.gave_up = step is None
+            return END if step is None else step
+        closer = self.map.max_range * self.config.rescan_factor
+        if closer < self.config.min_view_range_m:
+            self.gave_up = True
+            return END
+        self.map.set_range(closer)
+        self._dead[:] = False
+        return None
 
     def _steady_search(self, fs: FreeSpace, cost: np.ndarray, agent: AgentState) -> int | None:
         """Steady search (module docstring): head for the committed frontier point; choose the
@@ -343,17 +350,7 @@ class Explorer:
             field_ = planner.cost_to_go(fs.free, cost, frontier, fs.resolution)
             cell = planner.nearest_finite_cell(fs, field_, agent.position)
             if cell is None:
-                if frontier.any():
-                    step = toward_free(fs, agent)
-                    self.gave_up = step is None
-                    return END if step is None else step
-                closer = self.map.max_range * self.config.rescan_factor
-                if closer < self.config.min_view_range_m:
-                    self.gave_up = True
-                    return END
-                self.map.set_range(closer)
-                self._dead[:] = False
-                return None
+                return self._no_reachable_frontier(fs, agent, frontier)
             # commit to the frontier cell nearest along the cost-to-go from here
             start = np.zeros(fs.free.shape, bool)
             start[cell] = True
