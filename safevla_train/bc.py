@@ -69,10 +69,15 @@ def _mc_returns(x: np.ndarray, gamma: float) -> np.ndarray:
     return discounted_sum(torch.from_numpy(x)[None], gamma)[0].numpy()
 
 
+def demo_settings(cfg: BCConfig):
+    """``cfg.env`` with episodes cut at ``cfg.demo_max_steps`` (demonstrations, DAgger rounds
+    and their evaluations)."""
+    return cfg.env.__class__(**dict(to_dict(cfg.env), max_steps=cfg.demo_max_steps))
+
+
 def collect_demos(cfg: BCConfig, progress: bool = True) -> list[Demo]:
     """Run the expert for ``cfg.demo_steps`` env steps; return finished episodes."""
-    settings = cfg.env.__class__(**dict(to_dict(cfg.env), max_steps=cfg.demo_max_steps))
-    venv, _ = make_envs(settings, RiskConfig(enabled=False))
+    venv, _ = make_envs(demo_settings(cfg), RiskConfig(enabled=False))
     recorder = EpisodeRecorder(venv.num_envs, cfg, (cfg.model.image_height, cfg.model.image_width))
     obs, _ = venv.reset(seed=cfg.seed)
     demos: list[Demo] = []
@@ -235,10 +240,8 @@ def frame_features(model: VLAPolicy, frames: torch.Tensor) -> torch.Tensor:
     if frames.is_floating_point():  # cached features of a frozen encoder
         return frames.float()
     img = normalise(frames.reshape(b * t, *frames.shape[2:]), model)
-    if model.frozen_encoder:
-        with torch.no_grad():
-            return model.encoder(img).reshape(b, t, -1)
-    return model.encoder(img).reshape(b, t, -1)
+    with torch.set_grad_enabled(torch.is_grad_enabled() and not model.frozen_encoder):
+        return model.encoder(img).reshape(b, t, -1)
 
 
 def _context(batch: dict) -> tuple[torch.Tensor, ...]:

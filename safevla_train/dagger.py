@@ -34,13 +34,13 @@ import torch
 from tqdm import tqdm
 
 from safevla_core.actions import END
-from safevla_train.bc import Demo, EpisodeRecorder, train_bc
+from safevla_train.bc import Demo, EpisodeRecorder, demo_settings, train_bc
 from safevla_train.config import DAggerConfig, RiskConfig, to_dict
 from safevla_train.evaluate import evaluate
 from safevla_train.model import VLAPolicy
 from safevla_train.risk import make_envs
 from safevla_train.rollout import image_spec_of, preprocess_batch
-from safevla_train.text_encoder import embed_texts
+from safevla_train.text_encoder import embed_tensor
 
 DEMO_FIELDS = ("frames", "actions", "taken", "goal", "prev_action", "holding")
 DEMO_FIELDS += ("ret_r", "ret_c", "y_q")
@@ -53,15 +53,7 @@ class Learner:
         self.model = model
         self.spec = image_spec_of(model)
         self.cache, self.mask = model.empty_cache(num_envs)
-        self._embeddings: dict[str, torch.Tensor] = {}
         self.features: np.ndarray | None = None  # frozen-encoder features of the last frames
-
-    def _embed(self, texts) -> torch.Tensor:
-        new = [t for t in dict.fromkeys(texts) if t not in self._embeddings]
-        if new:
-            for t, e in zip(new, embed_texts(new)):
-                self._embeddings[t] = torch.as_tensor(e, dtype=torch.float32)
-        return torch.stack([self._embeddings[t] for t in texts])
 
     @torch.no_grad()
     def act(self, obs: dict) -> np.ndarray:
@@ -71,7 +63,7 @@ class Learner:
         self.features = feat.numpy() if m.frozen_encoder else None
         tok = m.fuse(
             feat,
-            self._embed(list(obs["instruction"])),
+            embed_tensor(list(obs["instruction"])),  # cached per distinct text
             torch.as_tensor(np.asarray(obs["prev_action"]), dtype=torch.long),
             torch.as_tensor(np.asarray(obs["holding"]), dtype=torch.float32),
         )
@@ -93,16 +85,14 @@ def collect_round(
 ) -> tuple[list[Demo], dict]:
     """One round of learner/teacher rollouts; returns the episodes and the round's statistics."""
     bc = cfg.bc
-    settings = bc.env.__class__(**dict(to_dict(bc.env), max_steps=bc.demo_max_steps))
-    venv, _ = make_envs(settings, RiskConfig(enabled=False), subprocess=cfg.subprocess)
+    venv, _ = make_envs(demo_settings(bc), RiskConfig(enabled=False), subprocess=cfg.subprocess)
     n = venv.num_envs
     learner = Learner(model, n)
     recorder = EpisodeRecorder(n, bc, (bc.model.image_height, bc.model.image_width))
     rng = np.random.default_rng([bc.seed, round_index])
     beta = beta_of(cfg, round_index)
     obs, infos = venv.reset(seed=bc.seed + 7919 * (round_index + 1))
-    # Per env: does its task take `end` wherever `end` would succeed (the labels' relabelling)?
-    relabels = np.asarray([i.get("task") in bc.end_relabel_tasks for i in infos])
+    relabels = _relabels(infos, bc.end_relabel_tasks)
     demos: list[Demo] = []
     agree = drove = 0
     t0 = time.time()
@@ -123,7 +113,7 @@ def collect_round(
         )
         learner.episodes_ended(done)
         # (an auto-reset episode's task shows in the next step's info; ended tasks keep theirs)
-        relabels = np.asarray([i.get("task") in bc.end_relabel_tasks for i in infos])
+        relabels = _relabels(infos, bc.end_relabel_tasks)
         obs = nobs
         bar.update(n)
         bar.set_postfix(episodes=len(demos), agree=f"{agree / max(drove, 1):.2f}")
@@ -139,6 +129,12 @@ def collect_round(
         "dagger/labelled_steps_per_s": bc.demo_steps / (time.time() - t0),
     }
     return demos, stats
+
+
+def _relabels(infos: list[dict], tasks: tuple[str, ...]) -> np.ndarray:
+    """Per env: does its task take ``end`` wherever ``end`` would succeed (the labels'
+    relabelling, :func:`safevla_train.bc._to_demo`)?"""
+    return np.asarray([i.get("task") in tasks for i in infos])
 
 
 def save_demos(path: Path, demos: list[Demo]) -> None:
@@ -202,8 +198,7 @@ def run_dagger(
         stats["dagger/labelled_frames"] = int(sum(len(d.actions) for d in demos))
         stats.update(logs)
         if cfg.eval_episodes:
-            settings = bc.env.__class__(**dict(to_dict(bc.env), max_steps=bc.demo_max_steps))
-            ev = evaluate(model, settings, cfg.eval_episodes, seed=bc.seed + 104729 * r)
+            ev = evaluate(model, demo_settings(bc), cfg.eval_episodes, seed=bc.seed + 104729 * r)
             stats["eval/success_rate"] = float(ev["success_rate"])
             stats["eval/cost_mean"] = float(ev["cost_mean"])
         history.append({"round": r, **stats})
