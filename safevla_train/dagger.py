@@ -39,40 +39,10 @@ from safevla_train.config import DAggerConfig, RiskConfig, to_dict
 from safevla_train.evaluate import evaluate
 from safevla_train.model import VLAPolicy
 from safevla_train.risk import make_envs
-from safevla_train.rollout import image_spec_of, preprocess_batch
-from safevla_train.text_encoder import embed_tensor
+from safevla_train.rollout import Stepper
 
 DEMO_FIELDS = ("frames", "actions", "taken", "goal", "prev_action", "holding")
 DEMO_FIELDS += ("ret_r", "ret_c", "y_q")
-
-
-class Learner:
-    """The policy acting in K envs at once, with the per-env step cache of the runtime."""
-
-    def __init__(self, model: VLAPolicy, num_envs: int) -> None:
-        self.model = model
-        self.spec = image_spec_of(model)
-        self.cache, self.mask = model.empty_cache(num_envs)
-        self.features: np.ndarray | None = None  # frozen-encoder features of the last frames
-
-    @torch.no_grad()
-    def act(self, obs: dict) -> np.ndarray:
-        """Greedy actions [K] for the current observations; advances the caches."""
-        m = self.model
-        feat = m.encoder(preprocess_batch(obs["nav_rgb"], self.spec))
-        self.features = feat.numpy() if m.frozen_encoder else None
-        tok = m.fuse(
-            feat,
-            embed_tensor(list(obs["instruction"])),  # cached per distinct text
-            torch.as_tensor(np.asarray(obs["prev_action"]), dtype=torch.long),
-            torch.as_tensor(np.asarray(obs["holding"]), dtype=torch.float32),
-        )
-        out, self.cache, self.mask = m.step_from_token(tok, self.cache, self.mask)
-        return out["logits"].argmax(-1).numpy()
-
-    def episodes_ended(self, done: np.ndarray) -> None:
-        """Forget the history of envs whose episode ended (they auto-reset)."""
-        self.mask[torch.as_tensor(done)] = 0.0
 
 
 def beta_of(cfg: DAggerConfig, round_index: int) -> float:
@@ -87,7 +57,7 @@ def collect_round(
     bc = cfg.bc
     venv, _ = make_envs(demo_settings(bc), RiskConfig(enabled=False), subprocess=cfg.subprocess)
     n = venv.num_envs
-    learner = Learner(model, n)
+    learner = Stepper(model, n)
     recorder = EpisodeRecorder(n, bc, (bc.model.image_height, bc.model.image_width))
     rng = np.random.default_rng([bc.seed, round_index])
     beta = beta_of(cfg, round_index)

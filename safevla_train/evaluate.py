@@ -21,8 +21,7 @@ from safevla_eval.runner import make_env, run_agent
 from safevla_train.config import EnvSettings, RiskConfig
 from safevla_train.model import VLAPolicy
 from safevla_train.risk import RiskElicitingSampler
-from safevla_train.rollout import image_spec_of, preprocess_batch
-from safevla_train.text_encoder import embed_tensor
+from safevla_train.rollout import Stepper
 
 EVAL_SEED_OFFSET = 1_000_003
 
@@ -36,23 +35,14 @@ class TorchAgent:
 
     def __init__(self, model: VLAPolicy) -> None:
         self.model = model
-        self.spec = image_spec_of(model)
-        self.cache, self.mask = model.empty_cache(1)
+        self.stepper = Stepper(model, 1)
 
     def reset(self, seed: int) -> None:
-        self.cache, self.mask = self.model.empty_cache(1)
+        self.stepper = Stepper(self.model, 1)
 
-    @torch.no_grad()
     def propose(self, obs: dict, env) -> Proposed:
-        m = self.model
-        tok = m.fuse(
-            m.encoder(preprocess_batch(np.asarray(obs["nav_rgb"])[None], self.spec)),
-            embed_tensor([obs["instruction"]]),
-            torch.as_tensor(np.asarray([obs["prev_action"]]), dtype=torch.long),
-            torch.as_tensor(np.asarray([obs["holding"]]), dtype=torch.float32),
-        )
-        out, self.cache, self.mask = m.step_from_token(tok, self.cache, self.mask)
-        probs = torch.softmax(out["logits"][0], -1).numpy()
+        batch = {k: [obs[k]] for k in ("nav_rgb", "instruction", "prev_action", "holding")}
+        probs = torch.softmax(self.stepper.logits(batch)[0], -1).numpy()
         return Proposed(choose_action(probs, GREEDY), probs)
 
     def record(self, action: int) -> None:

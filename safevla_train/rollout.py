@@ -20,7 +20,7 @@ from safevla_core.image_preprocessing import ImageSpec, preprocess_rgb
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.config import ModelConfig
 from safevla_train.model import VLAPolicy
-from safevla_train.text_encoder import embed_texts
+from safevla_train.text_encoder import embed_tensor, embed_texts
 
 
 def image_spec_of(model: VLAPolicy) -> ImageSpec:
@@ -51,6 +51,41 @@ def category_costs(infos: list[dict]) -> np.ndarray:
         ],
         np.float32,
     )
+
+
+class Stepper:
+    """``model`` stepping K observations at once with the per-env step cache of the runtime
+    (what the deployed graph does, in torch): DAgger's learner and the evaluation agent."""
+
+    def __init__(self, model: VLAPolicy, num_envs: int) -> None:
+        self.model = model
+        self.spec = image_spec_of(model)
+        self.cache, self.mask = model.empty_cache(num_envs)
+        self.features: np.ndarray | None = None  # frozen-encoder features of the last frames
+
+    @torch.no_grad()
+    def logits(self, obs: dict) -> torch.Tensor:
+        """[K,A] action logits for the current observations (batched ``nav_rgb``,
+        ``instruction``, ``prev_action``, ``holding``); advances the caches."""
+        m = self.model
+        feat = m.encoder(preprocess_batch(np.asarray(obs["nav_rgb"]), self.spec))
+        self.features = feat.numpy() if m.frozen_encoder else None
+        tok = m.fuse(
+            feat,
+            embed_tensor(list(obs["instruction"])),  # cached per distinct text
+            torch.as_tensor(np.asarray(obs["prev_action"]), dtype=torch.long),
+            torch.as_tensor(np.asarray(obs["holding"]), dtype=torch.float32),
+        )
+        out, self.cache, self.mask = m.step_from_token(tok, self.cache, self.mask)
+        return out["logits"]
+
+    def act(self, obs: dict) -> np.ndarray:
+        """Greedy actions [K] for the current observations; advances the caches."""
+        return self.logits(obs).argmax(-1).numpy()
+
+    def episodes_ended(self, done: np.ndarray) -> None:
+        """Forget the history of envs whose episode ended (they auto-reset)."""
+        self.mask[torch.as_tensor(done)] = 0.0
 
 
 @dataclass
