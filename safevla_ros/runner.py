@@ -141,7 +141,7 @@ def overrides(args: argparse.Namespace, bundle: Path) -> dict:
     if args.max_steps is not None:
         sim["max_steps"] = args.max_steps
     robot = {"bundle_path": str(bundle)}
-    if getattr(args, "verify_key", None):
+    if args.verify_key:
         robot["verify_key"] = str(Path(args.verify_key).resolve())
     out = {
         "perception_node": {"ros__parameters": dict(robot)},
