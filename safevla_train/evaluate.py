@@ -41,7 +41,7 @@ class TorchAgent:
         self.stepper = Stepper(self.model, 1)
 
     def propose(self, obs: dict, env) -> Proposed:
-        batch = {k: [obs[k]] for k in ("nav_rgb", "instruction", "prev_action", "holding")}
+        batch = {key: [value] for key, value in obs.items()}  # a batch of one
         probs = torch.softmax(self.stepper.logits(batch)[0], -1).numpy()
         return Proposed(choose_action(probs, GREEDY), probs)
 
