@@ -30,12 +30,12 @@ import numpy as np
 
 from safevla_core.action_choice import SAMPLING_MODES, choose_action
 from safevla_core.actions import NUM_ACTIONS
-from sim_bridge.env import TRAINING_NAV_SIZE
 from sim_bridge.policies import EXPERT_PREFIX, builtin_policies
+from sim_bridge.robot import TRAINING_NAV_SIZE_HW
 
 PSEUDO_BUNDLES: tuple[str, ...] = builtin_policies()
 # Frames for non-bundle policies (experts, random): the trainer's default render size.
-DEFAULT_RENDER_HW: tuple[int, int] = TRAINING_NAV_SIZE
+DEFAULT_RENDER_HW: tuple[int, int] = TRAINING_NAV_SIZE_HW
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from safevla_train.config_io import (  # noqa: F401 (re-exported: import them fr
 )
 from safevla_train.registry import DEFAULT_MULTIPLIER, MULTIPLIERS, PPO_ALGORITHMS
 from sim_bridge.expert_modes import MODES as EXPERT_MODES
-from sim_bridge.robot import TRAINING_NAV_SIZE_HW as TRAINING_NAV_SIZE
+from sim_bridge.robot import TRAINING_NAV_SIZE_HW
 from sim_bridge.tasks import TASKS
 
 
@@ -117,7 +117,7 @@ class EnvSettings:
 
     tasks: tuple[str, ...] = ("objnav",)
     num_envs: int = 4
-    nav_size: tuple[int, int] = TRAINING_NAV_SIZE
+    nav_size: tuple[int, int] = TRAINING_NAV_SIZE_HW
     max_steps: int = 500
     shaping_coef: float = 0.0
     scene_count: int = 1_000_000

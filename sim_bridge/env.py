@@ -36,16 +36,11 @@ from safevla_core.safety_spec import SAFETY_SPEC
 from sim_bridge.backend import Backend
 from sim_bridge.backends import DEFAULT_BACKEND, check_backend, make_backend
 from sim_bridge.episodes import Episode
-from sim_bridge.robot import CAMERA_SIZE_HW, TRAINING_NAV_SIZE_HW
+from sim_bridge.robot import CAMERA_SIZE_HW
 from sim_bridge.tasks import TRAIN_MAX_STEPS, TaskSpec
 
 NO_ACTION = NUM_ACTIONS  # prev_action value before the first step
 _CHARSET = frozenset(gym.spaces.text.alphanumeric) | frozenset(" ',.?!-")
-
-
-# (H, W) the trainer renders the navigation camera at, and the frame size for policies that
-# carry none of their own (experts, random); defined in sim_bridge.robot.
-TRAINING_NAV_SIZE: tuple[int, int] = TRAINING_NAV_SIZE_HW
 
 
 @dataclass
