@@ -18,31 +18,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from safevla_train.bc import Demo, frame_features, train_bc
+from safevla_train.bc import label_accuracy, train_bc
 from safevla_train.checkpoint import load_checkpoint
 from safevla_train.config import BCConfig, ModelConfig, from_dict
 from safevla_train.dagger import load_demos
 from safevla_train.model import VLAPolicy
-
-
-@torch.no_grad()
-def heldout_accuracy(model: VLAPolicy, episodes: list[Demo]) -> float:
-    """Share of steps whose greedy action equals the label, whole episodes in context."""
-    model.eval()
-    correct = total = 0
-    for d in episodes:
-        t = len(d.actions)
-        feat = frame_features(model, torch.from_numpy(np.asarray(d.frames))[None])
-        tok = model.fuse(
-            feat,
-            torch.from_numpy(d.instr)[None, None].expand(1, t, -1),
-            torch.from_numpy(d.prev_action)[None],
-            torch.from_numpy(d.holding)[None].float(),
-        )
-        out = model.forward_sequence(tok, torch.zeros(1, t, dtype=torch.long))
-        correct += int((out["logits"].argmax(-1)[0].numpy() == d.actions).sum())
-        total += t
-    return correct / max(total, 1)
 
 
 def main() -> None:
@@ -73,7 +53,7 @@ def main() -> None:
         logs = train_bc(model, train, cfg, progress=False)
         print(
             f"updates {updates:5d}: train accuracy {logs['charts/bc_accuracy']:.3f}, "
-            f"held-out accuracy {heldout_accuracy(model, val):.3f} ({time.time() - t0:.0f} s)",
+            f"held-out accuracy {label_accuracy(model, val):.3f} ({time.time() - t0:.0f} s)",
             flush=True,
         )
 

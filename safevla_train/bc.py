@@ -21,6 +21,7 @@ than at run time for its first steps (a mild augmentation; documented deviation)
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
 
@@ -297,12 +298,19 @@ def train_bc(
 ) -> dict:
     """``cfg.updates`` AdamW steps of :func:`bc_loss`; returns the last logged scalars.
 
+    With ``cfg.heldout_every`` some episodes are held out (:func:`heldout_split`), their label
+    accuracy is measured every ``heldout_every`` updates and the best weights are kept (early
+    stopping: on a few tens of thousands of frames the policy memorises its episodes within a few
+    hundred updates, and held-out accuracy falls after that).
+
     ``opt``, ``rng`` and ``step0`` continue an earlier call (DAgger rounds); by default a fresh
     optimiser and a generator seeded ``cfg.seed``.
     """
     rng = np.random.default_rng(cfg.seed) if rng is None else rng
     if opt is None:
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    demos, held = heldout_split(demos, cfg)
+    best = (-1.0, 0, None)  # held-out accuracy, update, weights
     model.train()
     logs: dict = {}
     t0 = time.time()
@@ -313,6 +321,11 @@ def train_bc(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        if held and (step % cfg.heldout_every == 0 or step == cfg.updates):
+            acc = label_accuracy(model, held)
+            model.train()
+            if acc > best[0]:
+                best = (acc, step, copy.deepcopy(model.state_dict()))
         if step % cfg.log_every == 0 or step == cfg.updates:
             logs["charts/frames_per_s"] = (
                 step * cfg.batch_chunks * cfg.chunk_len / (time.time() - t0)
@@ -323,5 +336,39 @@ def train_bc(
             if writer is not None:
                 for k, v in logs.items():
                     writer.add_scalar(k, v, step0 + step)
+    if best[2] is not None:  # early stopping: the weights of the best held-out accuracy
+        model.load_state_dict(best[2])
+        logs["charts/heldout_accuracy"], logs["charts/heldout_best_update"] = best[:2]
     model.eval()
     return logs
+
+
+def heldout_split(demos: list[Demo], cfg: BCConfig) -> tuple[list[Demo], list[Demo]]:
+    """(train, held out): every ``cfg.heldout_stride``-th episode is held out when
+    ``cfg.heldout_every`` is on. By position, so an episode aggregated by DAgger stays on its
+    side of the split in every later round."""
+    if not cfg.heldout_every or len(demos) < 2:
+        return demos, []
+    k = cfg.heldout_stride
+    return [d for i, d in enumerate(demos) if i % k], demos[::k]
+
+
+@torch.no_grad()
+def label_accuracy(model: VLAPolicy, episodes: list[Demo]) -> float:
+    """Share of steps whose greedy action equals the label, each episode run whole from its
+    first step (as at run time, with ``context_length`` steps of attention)."""
+    model.eval()
+    correct = total = 0
+    for d in episodes:
+        t = len(d.actions)
+        feat = frame_features(model, torch.from_numpy(np.asarray(d.frames))[None])
+        tok = model.fuse(
+            feat,
+            torch.from_numpy(d.instr)[None, None].expand(1, t, -1),
+            torch.from_numpy(d.prev_action)[None],
+            torch.from_numpy(d.holding)[None].float(),
+        )
+        out = model.forward_sequence(tok, torch.zeros(1, t, dtype=torch.long))
+        correct += int((out["logits"].argmax(-1)[0].numpy() == d.actions).sum())
+        total += t
+    return correct / max(total, 1)

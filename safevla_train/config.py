@@ -192,6 +192,9 @@ class BCConfig:
         end_weight: weight of ``end`` labels in the cross-entropy (rare: ~2% of labels).
         end_relabel_tasks: tasks whose label becomes ``end`` wherever ``end`` would succeed.
         goal_coef: weight of the goal-head loss (only when ``model.goal_head``).
+        heldout_every: 0 = off; else hold out every ``heldout_stride``-th episode, measure its
+            label accuracy every this many updates and keep the best weights (early stopping).
+        heldout_stride: one episode in this many is held out (10: a 90/10 split).
     """
 
     seed: int = 0
@@ -215,6 +218,8 @@ class BCConfig:
     end_weight: float = 5.0
     end_relabel_tasks: tuple[str, ...] = ("objnav",)
     goal_coef: float = 0.5
+    heldout_every: int = 0
+    heldout_stride: int = 10
 
     def __post_init__(self) -> None:
         _check(
@@ -229,6 +234,8 @@ class BCConfig:
         _check(0 <= self.cost_q_gamma < 1, f"bc.cost_q_gamma={self.cost_q_gamma} not in [0,1)")
         _check(self.end_weight > 0, f"bc.end_weight={self.end_weight} must be > 0")
         _check(self.goal_coef >= 0, f"bc.goal_coef={self.goal_coef} must be >= 0")
+        _check(self.heldout_every >= 0, f"bc.heldout_every={self.heldout_every} must be >= 0")
+        _check(self.heldout_stride >= 2, f"bc.heldout_stride={self.heldout_stride} must be >= 2")
         self.end_relabel_tasks = tuple(self.end_relabel_tasks)
         unknown = [n for n in self.end_relabel_tasks if n not in TASKS]
         _check(not unknown, f"bc.end_relabel_tasks={unknown}: use tasks of {sorted(TASKS)}")
@@ -251,6 +258,9 @@ class DAggerConfig:
         eval_episodes: greedy evaluation episodes (fresh seeds) after each round; 0 = none.
         subprocess: run each env in its own worker process (teacher planning and rendering
             overlap the learner's inference).
+        fresh_model: each round trains a new policy (and optimiser) on the aggregate instead of
+            continuing the last one (pair with ``bc.heldout_every``: a fixed update budget
+            without early stopping over- or under-fits as the aggregate grows).
     """
 
     bc: BCConfig = field(default_factory=lambda: BCConfig(expert_mode="explorer"))
@@ -259,6 +269,7 @@ class DAggerConfig:
     beta_decay: float = 0.5
     eval_episodes: int = 20
     subprocess: bool = True
+    fresh_model: bool = False
 
     def __post_init__(self) -> None:
         _check(self.rounds >= 1, f"dagger.rounds={self.rounds} must be >= 1")

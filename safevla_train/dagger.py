@@ -11,7 +11,9 @@ teacher's action is executed with probability
 (relabelled ``end`` wherever ``end`` would succeed, :mod:`safevla_train.bc`), every episode is
 kept (a failed learner episode is labelled all the same), the episodes are aggregated with all
 earlier rounds', and the policy is trained on the aggregate for ``bc.updates`` steps with the
-stage-1 loss, continuing one optimiser across rounds.
+stage-1 loss, continuing one optimiser across rounds (or, with ``fresh_model``, a new policy
+and optimiser trained on the whole aggregate each round, as DAgger is usually stated; with
+``bc.heldout_every`` a held-out tenth of the episodes stops each round's training at its best).
 
 Reported per round: ``dagger/agreement``, the share of the learner's own steps (those it drove)
 on which its action equals the label: the policy-vs-teacher agreement on the state
@@ -162,6 +164,10 @@ def run_dagger(
         new, stats = collect_round(model.eval(), cfg, r, progress)
         save_demos(data / f"round_{r:03d}.npz", new)
         demos += new
+        if cfg.fresh_model:  # train a new policy on the aggregate (seeded: resume is exact)
+            torch.manual_seed(bc.seed + 7919 * (r + 1))
+            model = VLAPolicy(bc.model)
+            opt = torch.optim.AdamW(model.parameters(), lr=bc.lr, weight_decay=bc.weight_decay)
         t0 = time.time()
         logs = train_bc(model, demos, bc, writer, progress, opt=opt, rng=rng, step0=r * bc.updates)
         stats["dagger/train_s"] = time.time() - t0

@@ -9,7 +9,16 @@ import torch
 from tiny_model import SMALL
 
 from safevla_core.actions import END, NUM_ACTIONS
-from safevla_train.bc import Demo, _to_demo, bc_loss, frame_features, sample_batch
+from safevla_train.bc import (
+    Demo,
+    _to_demo,
+    bc_loss,
+    frame_features,
+    heldout_split,
+    label_accuracy,
+    sample_batch,
+    train_bc,
+)
 from safevla_train.config import BCConfig, DAggerConfig, ModelConfig
 from safevla_train.dagger import beta_of, load_demos, run_dagger, save_demos
 from safevla_train.model import VLAPolicy
@@ -129,15 +138,53 @@ def test_beta_schedule():
         DAggerConfig(beta_decay=1.5)
 
 
+def test_heldout_split_is_by_position_and_stable_as_data_grows():
+    rng = np.random.default_rng(0)
+    demos = [_demo(rng, n=4) for _ in range(25)]
+    cfg = _cfg(heldout_every=5, heldout_stride=10)
+    train, held = heldout_split(demos, cfg)
+    assert [id(d) for d in held] == [id(demos[i]) for i in (0, 10, 20)]
+    assert len(train) + len(held) == 25 and not {id(d) for d in train} & {id(d) for d in held}
+    _, held_more = heldout_split(demos + [_demo(rng, n=4) for _ in range(10)], cfg)
+    assert [id(d) for d in held_more[:3]] == [id(d) for d in held]  # aggregated: same side
+    assert heldout_split(demos, _cfg())[1] == []  # off by default
+
+
+def test_early_stopping_keeps_the_weights_of_the_best_heldout_accuracy():
+    """The returned model scores the reported best held-out accuracy, which is at least that of
+    the last update (the weights at the end may be worse: they are not kept then)."""
+    rng = np.random.default_rng(3)
+    demos = [_demo(rng, n=10) for _ in range(12)]
+    cfg = _cfg(updates=8, heldout_every=2, heldout_stride=4, lr=3e-3)
+    torch.manual_seed(0)
+    model = VLAPolicy(cfg.model)
+    logs = train_bc(model, demos, cfg, progress=False)
+    _, held = heldout_split(demos, cfg)
+    assert logs["charts/heldout_accuracy"] == label_accuracy(model, held)
+    assert logs["charts/heldout_best_update"] in (2, 4, 6, 8)
+    torch.manual_seed(0)
+    last = VLAPolicy(cfg.model)  # same split and batches, measured only after the last update
+    last_cfg = _cfg(updates=8, heldout_every=8, heldout_stride=4, lr=3e-3)
+    last_logs = train_bc(last, demos, last_cfg, progress=False)
+    assert last_logs["charts/heldout_best_update"] == 8
+    assert logs["charts/heldout_accuracy"] >= last_logs["charts/heldout_accuracy"]
+    with pytest.raises(ValueError, match="heldout_stride"):
+        _cfg(heldout_stride=1)
+
+
 @pytest.mark.slow
-def test_dagger_resume_equals_an_uninterrupted_run(tmp_path):
-    """2 rounds then a resume to 3 give the same weights, data and history as 3 at once."""
+@pytest.mark.parametrize("fresh", [False, True])
+def test_dagger_resume_equals_an_uninterrupted_run(tmp_path, fresh):
+    """2 rounds then a resume to 3 give the same weights, data and history as 3 at once (also
+    with a fresh policy per round and early stopping on held-out episodes)."""
 
     def cfg(rounds: int) -> DAggerConfig:
         bc = _cfg(demo_steps=24, demo_max_steps=20, updates=3, expert_mode="explorer")
         bc.env.num_envs = 2
         bc.env.nav_size = (32, 32)
-        return DAggerConfig(bc=bc, rounds=rounds, eval_episodes=0)
+        if fresh:
+            bc.heldout_every, bc.heldout_stride = 1, 2
+        return DAggerConfig(bc=bc, rounds=rounds, eval_episodes=0, fresh_model=fresh)
 
     from safevla_train.checkpoint import load_checkpoint
 
