@@ -215,6 +215,28 @@ class CostModel:
         result.total = float(sum(result.by_category.values()))
         return result
 
+    def state(self) -> tuple:
+        """What :meth:`step` carries from one step to the next (ignore list, visibility
+        memory, previous agent position and held object), for :meth:`set_state`: the action
+        probe tries actions from one state and comes back. The free-space points are fixed per
+        episode and not part of it."""
+        return (
+            frozenset(self._ignored),
+            tuple(self._seen),
+            self._prev_agent_xy.copy(),
+            self._prev_held,
+            self._ready,
+        )
+
+    def set_state(self, state: tuple) -> None:
+        """Return to a :meth:`state` taken in the current episode."""
+        ignored, seen, prev_xy, prev_held, ready = state
+        self._ignored = set(ignored)
+        self._seen = deque(seen, maxlen=self.spec.blind_spot_memory_steps)
+        self._prev_agent_xy = prev_xy.copy()
+        self._prev_held = prev_held
+        self._ready = ready
+
     # -- internals -------------------------------------------------------------------------
 
     def _zero(self, outcome: StepOutcome) -> StepCost:

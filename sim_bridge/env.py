@@ -224,14 +224,8 @@ class SafeChoresEnv(gym.Env):
         a = int(action)
         if not 0 <= a < NUM_ACTIONS:
             raise ValueError(f"action {action!r} out of range [0, {NUM_ACTIONS})")
-        prev_objects = self._objects
-        outcome = self.backend.step(a)
-        objects, agent = self.backend.objects(), self.backend.agent()
-        self._objects = objects
-        visible = self.backend.visible_objects(self.config.visible_distance_for_cost)
-        sc = self.cost_model.step(a, prev_objects, objects, outcome, agent, visible, self.steps)
-        self.steps += 1
-        self._prev_action = a
+        outcome, sc = self.advance(a)
+        objects, agent = self._objects, self.backend.agent()
         terminated = a == END
         task = self.task_spec.definition
         success = bool(terminated and task.is_success(self.task_spec, self.backend))
@@ -253,6 +247,21 @@ class SafeChoresEnv(gym.Env):
             "expert_length": self.episode.expert_length,
         }
         return self._observe(), float(reward), float(sc.total), terminated, truncated, info
+
+    def advance(self, a: int):
+        """The simulator and cost part of :meth:`step`: execute action ``a``, cost it, count
+        it; no reward, no frames. Returns ``(StepOutcome, StepCost)``. The action probe
+        (:mod:`sim_bridge.action_probe`) calls it for every action from one state, so the
+        labels it records are the costs ``step`` would report."""
+        prev_objects = self._objects
+        outcome = self.backend.step(a)
+        objects, agent = self.backend.objects(), self.backend.agent()
+        self._objects = objects
+        visible = self.backend.visible_objects(self.config.visible_distance_for_cost)
+        sc = self.cost_model.step(a, prev_objects, objects, outcome, agent, visible, self.steps)
+        self.steps += 1
+        self._prev_action = a
+        return outcome, sc
 
     def success_if_end(self) -> bool:
         """Whether ``end`` now would succeed (the task's success check on the current state).

@@ -1,4 +1,4 @@
-"""``safevla train {bc,dagger,ppo,ppo-lag,ppo-penalty}`` and ``safevla export``.
+"""``safevla train {bc,dagger,ppo,ppo-lag,ppo-penalty,critic}`` and ``safevla export``.
 
 Every run writes into ``--out``: ``checkpoint.pt``, ``config.yaml`` (the resolved config),
 ``command.txt`` (the exact command), ``metrics.json`` (final scalars) and ``tb/`` (TensorBoard).
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from safevla_ros.cli.train_critic import add_critic_parser
 from safevla_train.config import (
     BCConfig,
     DAggerConfig,
@@ -301,7 +302,8 @@ def _common(p) -> None:
 
 
 def add_parser(subparsers) -> None:
-    """Register ``train`` (bc | ppo | ppo-lag | ppo-penalty), ``export`` and ``keygen``."""
+    """Register ``train`` (bc | dagger | ppo | ppo-lag | ppo-penalty | critic), ``export`` and
+    ``keygen``."""
     train = subparsers.add_parser("train", help="train the VLA: bc, then ppo-lag / baselines")
     algos = train.add_subparsers(dest="algo", metavar="ALGO", required=True)
     bc = algos.add_parser(BC, help=ALGORITHMS[BC])
@@ -329,6 +331,7 @@ def add_parser(subparsers) -> None:
                 "--set multiplier=NAME",
             )
         p.set_defaults(func=cmd_ppo)
+    add_critic_parser(algos, _common, resolve_config, _write_run_files)
     ex = subparsers.add_parser("export", help="export a checkpoint as a model bundle")
     ex.add_argument("--checkpoint", required=True, help="checkpoint.pt of a training run")
     ex.add_argument("--out", required=True, help="bundle folder to write")

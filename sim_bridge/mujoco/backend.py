@@ -212,6 +212,21 @@ class MujocoBackend:
             collided=bool(names), collided_with=names, action_succeeded=ok, picked_up=picked
         )
 
+    def snapshot(self) -> tuple:
+        """The complete state of the current scene (physics and the render-noise generator),
+        for :meth:`restore`; see :meth:`SceneSim.snapshot`."""
+        return self._scene_key, self._require().snapshot(), self._noise_rng.bit_generator.state
+
+    def restore(self, snap: tuple) -> None:
+        """Return to a :meth:`snapshot` of the scene that is still loaded."""
+        key, sim_snap, noise = snap
+        if key != self._scene_key:
+            raise RuntimeError(
+                f"snapshot of scene {key!r}, but scene {self._scene_key!r} is loaded"
+            )
+        self._sim.restore(sim_snap)
+        self._noise_rng.bit_generator.state = noise
+
     def _move_base(self, kind: ActionKind, magnitude: float) -> tuple[bool, set[int]]:
         """Translate ``magnitude`` m along the heading or turn ``magnitude`` deg clockwise.
 

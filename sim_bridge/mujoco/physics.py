@@ -14,6 +14,7 @@ objects, never each other.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 
@@ -43,6 +44,16 @@ class Entity:
     qpos_adr: int = -1
     weld: int = -1
     geoms: list[int] = field(default_factory=list)
+
+
+@dataclass
+class SimSnapshot:
+    """Everything :meth:`SceneSim.restore` needs to put the scene back exactly."""
+
+    data: mujoco.MjData
+    eq_data: np.ndarray
+    geom_contype: np.ndarray
+    held: int | None
 
 
 def quat_to_euler_deg(q: np.ndarray) -> np.ndarray:
@@ -157,6 +168,30 @@ class SceneSim:
         """Bring positions, camera poses and site poses up to date with qpos."""
         mujoco.mj_kinematics(self.model, self.data)
         mujoco.mj_camlight(self.model, self.data)
+
+    def snapshot(self) -> SimSnapshot:
+        """The complete simulator state, for :meth:`restore` (what the action probe needs).
+
+        The whole ``MjData`` is copied, not only ``mj_getState``'s integration state: the next
+        action reads quantities the last physics step left behind (the mass matrix ``qM`` of
+        the feed-forward, contacts, sleep state, the solver's warm start), so restoring qpos,
+        qvel, act and time alone would make a probed future differ in the last bits. The model
+        arrays that grasping edits (weld poses, the held object's contact type) and the held
+        index are the rest of the state.
+        """
+        return SimSnapshot(
+            data=copy.copy(self.data),
+            eq_data=self.model.eq_data.copy(),
+            geom_contype=self.model.geom_contype.copy(),
+            held=self.held,
+        )
+
+    def restore(self, snap: SimSnapshot) -> None:
+        """Put the simulator back into ``snap`` (copied in place: references stay valid)."""
+        mujoco.mj_copyData(self.data, self.model, snap.data)
+        self.model.eq_data[:] = snap.eq_data
+        self.model.geom_contype[:] = snap.geom_contype
+        self.held = snap.held
 
     # ----------------------------------------------------------------- motion
     def drive(self, goals: dict[str, float], ramp_steps: int, settle_steps: int) -> set[int]:

@@ -1,0 +1,233 @@
+"""The safety-critic bundle: the critic's own ONNX graph and its manifest, one folder.
+
+Layout::
+
+    <critic bundle>/
+        critic.json    # manifest: format, action space, cost categories, image spec, history
+                       # length, label meaning, calibration (alpha, per-category thresholds,
+                       # event counts, measured test miss / false-veto rates), sha256 of files
+        critic.onnx    # frames (batch, T, 3, H, W) + prev_actions (batch, T) -> risk (batch, A, C)
+
+The critic is a separate model from the policy (no shared weights) so that a policy whose own
+``cost_q`` head is wrong is not also the judge of its actions. Its bundle follows the policy
+bundle's conventions (:mod:`safevla_core.bundle`): every file listed with its size and sha256
+and verified at load, paths confined to the folder, and every refusal one message naming the
+value and the fix. What the runtime depends on is checked against this stack's facts: the
+action space (:mod:`safevla_core.actions`) and the cost categories
+(:data:`safevla_core.safety_spec.SAFETY_SPEC`) must be this stack's, and the image spec must be
+a valid :class:`ImageSpec` (and equal to one the caller expects, if it names one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from safevla_core.actions import ACTION_NAMES, NUM_ACTIONS
+from safevla_core.bundle import BundleError, confined_path, sha256_file
+from safevla_core.image_preprocessing import ImageSpec
+from safevla_core.safety_spec import SAFETY_SPEC
+
+CRITIC_FORMAT = "safevla-critic-bundle"
+CRITIC_FORMAT_VERSION = 1
+CRITIC_MANIFEST = "critic.json"
+CRITIC_GRAPH = "critic.onnx"
+# The critic graph's inputs and output, in the order of SafetyCriticNet.forward.
+CRITIC_INPUTS: tuple[str, ...] = ("frames", "prev_actions")
+CRITIC_OUTPUTS: tuple[str, ...] = ("risk",)
+PREV_ACTION_NONE = NUM_ACTIONS  # the prev_actions value before the first action of an episode
+
+
+class CriticBundleError(BundleError):
+    """A critic bundle cannot be used; the message names the file or value and the fix."""
+
+
+@dataclass(frozen=True)
+class CriticManifest:
+    """The parsed critic.json.
+
+    Attributes:
+        name: bundle name.
+        actions: action names, the order of the graph's action axis.
+        categories: cost categories, the order of its last axis.
+        safety_spec_version: version of the cost predicates the labels came from.
+        image: how a camera frame becomes one ``frames`` slot.
+        history_length: T, frames (newest last) and previous actions per input.
+        prev_action_none: the ``prev_actions`` value for "no action yet".
+        label: what a risk predicts (horizon, definition), free-form.
+        alpha: the calibration's target expected miss rate.
+        thresholds: per category, veto when risk >= threshold.
+        calibration: per category, the calibration report
+            (:class:`safevla_core.conformal.CategoryCalibration` as a dict).
+        graph_file: the ONNX graph's file name in the folder.
+        opset: its ONNX opset.
+        training: free-form record of how the critic was trained.
+        created_utc: ISO time of the export.
+        files: file name -> {"sha256", "bytes"}.
+    """
+
+    name: str
+    actions: tuple[str, ...]
+    categories: tuple[str, ...]
+    safety_spec_version: str
+    image: ImageSpec
+    history_length: int
+    prev_action_none: int
+    label: dict
+    alpha: float
+    thresholds: dict[str, float]
+    calibration: dict[str, dict]
+    graph_file: str = CRITIC_GRAPH
+    opset: int = 18
+    training: dict = field(default_factory=dict)
+    created_utc: str | None = None
+    files: dict[str, dict] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["image"] = dataclasses.asdict(self.image)
+        for k in ("actions", "categories"):
+            d[k] = list(d[k])
+        d["image"]["mean"], d["image"]["std"] = list(self.image.mean), list(self.image.std)
+        return {"format": CRITIC_FORMAT, "format_version": CRITIC_FORMAT_VERSION, **d}
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str) -> CriticManifest:
+        """Parse and type-check; ``where`` (the file) prefixes every error."""
+        if not isinstance(d, dict) or d.get("format") != CRITIC_FORMAT:
+            raise CriticBundleError(
+                f"{where}: format is not {CRITIC_FORMAT!r}; this is not a safety-critic bundle "
+                "(write one with `safevla train critic`)"
+            )
+        if d.get("format_version") != CRITIC_FORMAT_VERSION:
+            raise CriticBundleError(
+                f"{where}: format_version {d.get('format_version')!r} is not supported (this "
+                f"runtime reads {CRITIC_FORMAT_VERSION}); re-export with a matching trainer"
+            )
+        body = {k: v for k, v in d.items() if k not in ("format", "format_version")}
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(body) - known)
+        missing = sorted(
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.name not in body
+            and f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
+        )
+        if unknown or missing:
+            raise CriticBundleError(
+                f"{where}: unknown keys {unknown}, missing keys {missing}; re-export the critic"
+            )
+        try:
+            body["image"] = ImageSpec(**body["image"])
+            body["actions"] = tuple(str(a) for a in body["actions"])
+            body["categories"] = tuple(str(c) for c in body["categories"])
+            body["thresholds"] = {str(k): float(v) for k, v in body["thresholds"].items()}
+            for key in ("history_length", "prev_action_none"):
+                if isinstance(body[key], bool) or not isinstance(body[key], int):
+                    raise TypeError(f"{key} = {body[key]!r} must be an integer")
+            body["alpha"] = float(body["alpha"])
+            bad = {k: v for k, v in body["thresholds"].items() if not 0.0 <= v <= 1.0}
+            if bad:
+                raise ValueError(f"thresholds {bad} must lie in [0, 1] (risks are probabilities)")
+            files = body.get("files", {})
+            if not isinstance(files, dict) or not all(
+                isinstance(e, dict) and {"sha256", "bytes"} <= set(e) for e in files.values()
+            ):
+                raise ValueError("files must map file names to {'sha256', 'bytes'} entries")
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise CriticBundleError(f"{where}: {exc}; re-export the critic") from None
+        return cls(**body)
+
+
+def check_contract(m: CriticManifest, where: str, image: ImageSpec | None = None) -> None:
+    """The manifest against this stack's action space, categories and (optionally) the image
+    spec the caller feeds.
+
+    Raises:
+        CriticBundleError: naming the mismatched value and the fix.
+    """
+    if m.actions != ACTION_NAMES:
+        raise CriticBundleError(
+            f"{where}: action space {list(m.actions)} differs from this stack's "
+            f"{list(ACTION_NAMES)}; retrain the critic (`safevla train critic`) on this stack"
+        )
+    if m.categories != SAFETY_SPEC.categories:
+        raise CriticBundleError(
+            f"{where}: cost categories {list(m.categories)} differ from this stack's safety "
+            f"spec {list(SAFETY_SPEC.categories)} (version {SAFETY_SPEC.version}); retrain the "
+            "critic against this safety spec"
+        )
+    if set(m.thresholds) != set(m.categories):
+        raise CriticBundleError(
+            f"{where}: thresholds are given for {sorted(m.thresholds)}, the critic predicts "
+            f"{list(m.categories)}; re-run the calibration and re-export"
+        )
+    if m.history_length < 1 or m.prev_action_none != PREV_ACTION_NONE:
+        raise CriticBundleError(
+            f"{where}: history_length {m.history_length} (must be >= 1) or prev_action_none "
+            f"{m.prev_action_none} (must be {PREV_ACTION_NONE}) is wrong; re-export the critic"
+        )
+    if image is not None and m.image != image:
+        raise CriticBundleError(
+            f"{where}: image spec {dataclasses.asdict(m.image)} differs from the expected "
+            f"{dataclasses.asdict(image)}; feed frames prepared for the critic's spec or "
+            "retrain the critic at that image size and normalisation"
+        )
+
+
+def write_critic_bundle(folder: str | os.PathLike, manifest: CriticManifest) -> Path:
+    """Hash every file already in ``folder`` into the manifest and write critic.json."""
+    folder = Path(folder)
+    files = {
+        p.relative_to(folder).as_posix(): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != CRITIC_MANIFEST
+    }
+    manifest = dataclasses.replace(manifest, files=files)
+    out = folder / CRITIC_MANIFEST
+    out.write_text(json.dumps(manifest.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return out
+
+
+def load_critic_bundle(
+    path: str | os.PathLike, image: ImageSpec | None = None
+) -> tuple[Path, CriticManifest, str]:
+    """Load and verify a critic bundle: ``(folder, manifest, bundle_id)``.
+
+    Checks the manifest's format and types, the contract (:func:`check_contract`), and that
+    every listed file lies inside the folder with its recorded size and sha256.
+
+    Raises:
+        CriticBundleError: naming the file or value and the fix.
+    """
+    folder = Path(path)
+    mpath = folder / CRITIC_MANIFEST
+    if not mpath.is_file():
+        raise CriticBundleError(
+            f"{mpath} is missing; pass the folder written by `safevla train critic` "
+            "(its bundle/ holds critic.json and critic.onnx)"
+        )
+    raw = mpath.read_bytes()
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CriticBundleError(f"{mpath} is not valid JSON ({exc}); re-export it") from None
+    m = CriticManifest.from_dict(data, str(mpath))
+    check_contract(m, str(mpath), image)
+    if m.graph_file not in m.files:
+        raise CriticBundleError(f"{mpath}: graph {m.graph_file!r} is not listed under 'files'")
+    for rel, entry in m.files.items():
+        p = confined_path(folder, rel)
+        if not p.is_file():
+            raise CriticBundleError(f"critic bundle file {p} is missing; copy the whole folder")
+        if p.stat().st_size != entry.get("bytes") or sha256_file(p) != entry.get("sha256"):
+            raise CriticBundleError(
+                f"critic bundle file {p} fails its size/sha256 check against {mpath}: it was "
+                "modified or corrupted; restore the original or re-export the critic"
+            )
+    return folder, m, f"{m.name}@{hashlib.sha256(raw).hexdigest()[:12]}"

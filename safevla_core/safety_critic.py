@@ -1,0 +1,224 @@
+"""The independent safety critic at run time (ROS-free): risk per action and category, and the
+actions the calibrated thresholds allow.
+
+Per step (batch 1)::
+
+    history  <- (frame, action executed before it)          # CriticHistory, T slots
+    risk     =  critic.onnx(frames [1, T, 3, H, W], prev_actions [1, T])     # [A, C] in [0, 1]
+    allowed  =  (risk[a, k] < threshold_k for every category k)  or  a is never costed
+
+``risk[a, k]`` estimates P(taking ``a`` now causes a category-``k`` cost event) (label:
+:mod:`sim_bridge.action_probe`); the thresholds come from conformal risk control on held-out
+episodes (:mod:`safevla_core.conformal`), so the expected share of cost-causing actions that
+pass a category is at most the bundle's ``alpha`` under the exchangeability assumption stated
+there. ``end`` and ``sub_done`` are never costed (:attr:`SafetySpec.uncosted_actions`) and
+always allowed, like the monitor's critic rule.
+
+Designed for the safety monitor: :meth:`SafetyCritic.step` takes the camera frame the monitor
+already watches (any size; resized and normalised by the bundle's image spec through
+:func:`safevla_core.image_preprocessing.preprocess_rgb`, the runtime's one path) and the action
+that was actually executed, and returns a :class:`CriticVerdict` whose ``allowed`` mask can
+replace the ``cost_q <= threshold`` test. The history rule is :class:`CriticHistory`, which the
+trainer's data collection uses too, so training and deployment see the same inputs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import numpy as np
+
+from safevla_core.actions import ACTION_NAMES
+from safevla_core.critic_bundle import (
+    CRITIC_INPUTS,
+    CRITIC_OUTPUTS,
+    PREV_ACTION_NONE,
+    CriticBundleError,
+    load_critic_bundle,
+)
+from safevla_core.image_preprocessing import ImageSpec, preprocess_rgb
+from safevla_core.safety_spec import SAFETY_SPEC
+
+T = TypeVar("T")
+
+
+class CriticOutputError(RuntimeError):
+    """The critic graph produced a non-finite or out-of-range risk; stop the robot."""
+
+
+class CriticHistory(Generic[T]):
+    """The last ``length`` frames (newest last) and, per frame, the action executed just before
+    it (:data:`PREV_ACTION_NONE` for the first frame of an episode).
+
+    The first :meth:`push` of an episode fills every slot with that frame and "no action", so
+    an input always has ``length`` slots. Items are whatever the caller stores: preprocessed
+    frames at run time, frame indices in the trainer's data collection.
+    """
+
+    def __init__(self, length: int) -> None:
+        if length < 1:
+            raise ValueError(f"history length must be >= 1, got {length}")
+        self.length = length
+        self.reset()
+
+    def reset(self) -> None:
+        self._items: deque[T] = deque(maxlen=self.length)
+        self._actions: deque[int] = deque(maxlen=self.length)
+
+    def push(self, item: T, prev_action: int) -> None:
+        if not self._items:
+            self._items.extend([item] * self.length)
+            self._actions.extend([PREV_ACTION_NONE] * self.length)
+            self._actions[-1] = int(prev_action)
+            return
+        self._items.append(item)
+        self._actions.append(int(prev_action))
+
+    @property
+    def items(self) -> list[T]:
+        return list(self._items)
+
+    @property
+    def actions(self) -> list[int]:
+        return list(self._actions)
+
+
+def always_allowed() -> np.ndarray:
+    """(A,) bool: actions the safety spec never costs (``end``, ``sub_done``)."""
+    return np.array([n in SAFETY_SPEC.uncosted_actions for n in ACTION_NAMES])
+
+
+@dataclass(frozen=True)
+class CriticVerdict:
+    """The critic's view of one state.
+
+    Attributes:
+        risk: (A, C) predicted probability of a cost event per action and category.
+        thresholds: (C,) calibrated veto thresholds (veto when risk >= threshold).
+        blocked: (A, C) bool, ``risk >= threshold`` (False for never-costed actions).
+        allowed: (A,) bool, no category blocks the action.
+        action_names: the action space (row order).
+        categories: the cost categories (column order).
+    """
+
+    risk: np.ndarray
+    thresholds: np.ndarray
+    blocked: np.ndarray
+    allowed: np.ndarray
+    action_names: tuple[str, ...]
+    categories: tuple[str, ...]
+
+    def blocking_categories(self, action: int) -> list[str]:
+        """Names of the categories that veto ``action`` (empty when it is allowed)."""
+        return [c for c, b in zip(self.categories, self.blocked[action]) if b]
+
+
+def allowed_mask(risk: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(blocked (A, C), allowed (A,))`` of a risk table; one rule for runtime and reports."""
+    blocked = (risk >= thresholds[None, :]) & ~always_allowed()[:, None]
+    return blocked, ~blocked.any(axis=1)
+
+
+class SafetyCritic:
+    """Runs a critic bundle step by step for one robot (batch 1).
+
+    Args:
+        bundle: the critic bundle folder.
+        providers: ONNX Runtime providers, best first (CPU is always the last resort).
+        intra_op_threads: ONNX Runtime intra-op threads.
+        image: the image spec the caller expects the critic to use (refused if different);
+            None accepts the bundle's.
+    """
+
+    def __init__(
+        self,
+        bundle: str | os.PathLike,
+        providers: list[str] | tuple[str, ...] | None = None,
+        intra_op_threads: int = 1,
+        image: ImageSpec | None = None,
+    ) -> None:
+        import onnxruntime as ort
+
+        from safevla_core.policy_runtime import resolve_providers
+
+        self.path, self.manifest, self.bundle_id = load_critic_bundle(bundle, image)
+        m = self.manifest
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = int(intra_op_threads)
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(
+            str(self.path / m.graph_file),
+            sess_options=opts,
+            providers=resolve_providers(providers),
+        )
+        self._check_graph()
+        self.thresholds = np.array([m.thresholds[c] for c in m.categories], np.float32)
+        self.history: CriticHistory[np.ndarray] = CriticHistory(m.history_length)
+        self.steps = 0
+
+    def _check_graph(self) -> None:
+        m, where = self.manifest, self.path / self.manifest.graph_file
+        want = {
+            "frames": ["batch", m.history_length, 3, m.image.height, m.image.width],
+            "prev_actions": ["batch", m.history_length],
+            "risk": ["batch", len(m.actions), len(m.categories)],
+        }
+        got = {
+            t.name: list(t.shape)
+            for t in (*self.session.get_inputs(), *self.session.get_outputs())
+        }
+        names = sorted(CRITIC_INPUTS + CRITIC_OUTPUTS)
+        if sorted(got) != names:
+            raise CriticBundleError(
+                f"{where}: graph tensors {sorted(got)} are not {names}; re-export the critic"
+            )
+        for name, shape in want.items():
+            g = got[name]
+            if len(g) != len(shape) or any(
+                isinstance(a, int) and isinstance(b, int) and a != b for a, b in zip(g, shape)
+            ):
+                raise CriticBundleError(
+                    f"{where}: tensor {name!r} has shape {g}, critic.json's image spec, history "
+                    f"and action space need {shape}; re-export the critic"
+                )
+
+    def reset(self) -> None:
+        """Start a new episode: empty history."""
+        self.history.reset()
+        self.steps = 0
+
+    def step(self, frame: np.ndarray, prev_action: int | None = None) -> CriticVerdict:
+        """Risk of every action in the state that ``frame`` shows.
+
+        Args:
+            frame: (H, W, 3) uint8 RGB camera frame, any size.
+            prev_action: the action executed just before this frame (None = none yet).
+        """
+        prev = PREV_ACTION_NONE if prev_action is None else int(prev_action)
+        if not 0 <= prev <= PREV_ACTION_NONE:
+            raise ValueError(f"prev_action {prev_action} out of range 0..{PREV_ACTION_NONE}")
+        self.history.push(preprocess_rgb(frame, self.manifest.image), prev)
+        feed = {
+            "frames": np.stack(self.history.items)[None],
+            "prev_actions": np.array([self.history.actions], np.int64),
+        }
+        (risk,) = self.session.run(list(CRITIC_OUTPUTS), feed)
+        risk = risk[0]
+        if not np.all(np.isfinite(risk)) or risk.min() < 0 or risk.max() > 1:
+            raise CriticOutputError(
+                f"critic {self.bundle_id} produced a risk outside [0, 1] (or NaN) at step "
+                f"{self.steps}; the model or its input is broken - stop the robot"
+            )
+        self.steps += 1
+        blocked, allowed = allowed_mask(risk, self.thresholds)
+        return CriticVerdict(
+            risk=risk,
+            thresholds=self.thresholds,
+            blocked=blocked,
+            allowed=allowed,
+            action_names=self.manifest.actions,
+            categories=self.manifest.categories,
+        )

@@ -1,0 +1,51 @@
+"""``safevla train critic``: the independent safety critic (collect, train, calibrate, export).
+
+Registered under ``safevla train`` by :func:`safevla_ros.cli.train.add_parser`; the run itself
+is :func:`safevla_train.critic_run.run_critic` (run folder layout in its docstring). Config:
+:class:`safevla_train.critic_config.CriticConfig` defaults, then ``--config FILE.yaml``, then
+``--set key=value`` (e.g. ``--set states=5000 --set alpha=0.05``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+CRITIC = "critic"
+HELP = "the independent safety critic: probe-labelled data, training, conformal calibration"
+
+
+def cmd_critic(args, resolve_config, write_run_files) -> int:
+    """Collect (or reuse) probed states, train, calibrate and export the critic bundle."""
+    from safevla_core.bundle import BundleError
+    from safevla_core.conformal import CalibrationError
+    from safevla_core.errors import UserError
+    from safevla_train.critic_config import CriticConfig
+    from safevla_train.critic_run import run_critic
+
+    cfg = resolve_config(CriticConfig(), args)
+    out = Path(args.out)
+    write_run_files(out, cfg)
+    log = (lambda msg: None) if args.no_progress else (lambda msg: print(msg, flush=True))
+    try:
+        metrics = run_critic(cfg, out, log)
+    except (CalibrationError, BundleError) as exc:  # too few events; a bad policy_bundle
+        raise UserError(str(exc)) from None
+    print(json.dumps({k: v for k, v in metrics.items() if k != "calibration"}, indent=2))
+    return 0
+
+
+def add_critic_parser(algos, common, resolve_config, write_run_files) -> None:
+    """Add ``critic`` to the ``safevla train`` subcommands with the train command's own helpers
+    (passed in, so this module does not import its parent back): ``common`` adds the shared
+    options (``--out``, ``--config``, ``--set``, ``--no-progress``, ``--no-tensorboard``),
+    ``resolve_config`` merges defaults, ``--config`` and ``--set``, ``write_run_files`` writes
+    config.yaml and command.txt."""
+    p = algos.add_parser(CRITIC, help=HELP, description=HELP + " (docs/safety_critic.md)")
+    common(p)
+    p.set_defaults(
+        func=functools.partial(
+            cmd_critic, resolve_config=resolve_config, write_run_files=write_run_files
+        )
+    )

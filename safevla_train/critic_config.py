@@ -1,0 +1,183 @@
+"""The config of ``safevla train critic``: data collection, the critic network, its training
+and its calibration (one dataclass, merged with ``--config``/``--set`` like the other trainers'
+configs through :mod:`safevla_train.config_io`).
+
+Kept apart from :mod:`safevla_train.config` on purpose: the critic is a separate model with its
+own input spec and its own run folder, and nothing of the policy's config applies to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from safevla_core.conformal import ON_TOO_FEW
+from safevla_core.image_preprocessing import ImageSpec
+from safevla_train.config_io import to_dict
+from sim_bridge.policies import builtin_policies
+from sim_bridge.robot import TRAINING_NAV_SIZE_HW
+from sim_bridge.tasks import TASKS
+
+CALIBRATION_UNITS = ("episode", "pair")
+
+
+def _check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ValueError(msg)
+
+
+@dataclass
+class CriticConfig:
+    """Settings of the safety critic's collect -> train -> calibrate -> export run.
+
+    Attributes:
+        seed: seeds episodes, proposers, the split, initialisation and batches.
+        tasks: tasks whose training episodes are visited (sim_bridge.tasks names).
+        nav_size: (H, W) the simulator renders the navigation camera at.
+        proposers: who drives between probes, one per episode in turn: built-in policy names
+            (``expert:careless``, ``expert:careful``, ``random``, ...) or ``bundle`` (the
+            policy bundle ``policy_bundle``, sampled from its action distribution).
+        policy_bundle: folder of a policy bundle for the ``bundle`` proposer ("" = none).
+        random_action_prob: an expert or bundle proposer takes a uniformly random moving
+            action with this probability (states next to mistakes, where the shield matters).
+        states: probed states to collect in total.
+        probe_every: probe every k-th visited state (neighbouring states are near-duplicates).
+        horizon: steps per label (:mod:`sim_bridge.action_probe`; 1 = the next step's cost).
+        episode_max_steps: step limit of one episode.
+        split: fractions of *episodes* for train / calibration / test (states of one episode
+            never straddle two splits: the calibration's exchangeability needs that).
+        image_height: critic input height, pixels (frames are stored at this size).
+        image_width: critic input width, pixels.
+        image_mean: per-channel mean after scaling pixels to [0, 1] (RGB).
+        image_std: per-channel std (RGB).
+        history_length: T, frames (newest last) and executed previous actions per input.
+        cnn_channels: output channels of the stride-2 3x3 convolutions.
+        action_embed: size of the embedding of each previous action.
+        hidden: width of the MLP head.
+        steps: gradient steps.
+        batch_size: states per gradient step.
+        lr: AdamW learning rate.
+        weight_decay: AdamW weight decay.
+        log_every: gradient steps between progress lines.
+        alpha: target expected miss rate per category (conformal risk control).
+        on_too_few: what a category with too few calibration events gets:
+            "conservative" (threshold 0: veto every moving action) or "error" (stop the run).
+        calibration_unit: the exchangeable unit of the guarantee: "episode" (default; the
+            expected share of a new episode's cost-causing actions that pass is <= alpha) or
+            "pair" (every (state, action) event its own unit: tighter thresholds, but events
+            cluster within episodes, so the pairs are not exchangeable and the bound can fail;
+            see docs/safety_critic.md).
+        threads: torch CPU threads for training.
+    """
+
+    seed: int = 0
+    tasks: tuple[str, ...] = ("objnav", "pickup")
+    nav_size: tuple[int, int] = TRAINING_NAV_SIZE_HW
+    proposers: tuple[str, ...] = ("expert:careless", "expert:careful", "random")
+    policy_bundle: str = ""
+    random_action_prob: float = 0.2
+    states: int = 3000
+    probe_every: int = 2
+    horizon: int = 1
+    episode_max_steps: int = 80
+    split: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    image_height: int = 64
+    image_width: int = 64
+    image_mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    image_std: tuple[float, float, float] = (0.25, 0.25, 0.25)
+    history_length: int = 4
+    cnn_channels: tuple[int, ...] = (16, 32, 64, 64)
+    action_embed: int = 8
+    hidden: int = 256
+    steps: int = 1500
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    log_every: int = 100
+    alpha: float = 0.1
+    on_too_few: str = "conservative"
+    calibration_unit: str = "episode"
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        self.tasks = tuple(self.tasks)
+        self.nav_size = tuple(int(v) for v in self.nav_size)
+        self.proposers = tuple(self.proposers)
+        self.split = tuple(float(v) for v in self.split)
+        self.cnn_channels = tuple(int(v) for v in self.cnn_channels)
+        unknown = [t for t in self.tasks if t not in TASKS]
+        _check(self.tasks and not unknown, f"critic.tasks={list(self.tasks)}: use {list(TASKS)}")
+        valid = (*builtin_policies(), "bundle")
+        bad = [p for p in self.proposers if p not in valid]
+        _check(self.proposers and not bad, f"critic.proposers: unknown {bad}; use {list(valid)}")
+        _check(
+            "bundle" not in self.proposers or bool(self.policy_bundle),
+            "critic.proposers names 'bundle': set critic.policy_bundle=FOLDER",
+        )
+        _check(0 <= self.random_action_prob <= 1, "critic.random_action_prob must be in [0, 1]")
+        for name in ("states", "probe_every", "horizon", "episode_max_steps", "steps"):
+            _check(getattr(self, name) >= 1, f"critic.{name}={getattr(self, name)} must be >= 1")
+        for name in ("batch_size", "log_every", "history_length", "hidden", "threads"):
+            _check(getattr(self, name) >= 1, f"critic.{name}={getattr(self, name)} must be >= 1")
+        _check(
+            len(self.split) == 3 and min(self.split) > 0 and abs(sum(self.split) - 1) < 1e-6,
+            f"critic.split={list(self.split)}: three fractions > 0 summing to 1",
+        )
+        _check(
+            len(self.nav_size) == 2 and min(self.nav_size) >= 16,
+            f"critic.nav_size={self.nav_size} must be (H, W) >= 16",
+        )
+        size = 2 ** len(self.cnn_channels)
+        _check(
+            self.cnn_channels and self.image_height % size == 0 and self.image_width % size == 0,
+            f"critic image {self.image_height}x{self.image_width} must be a multiple of "
+            f"{size} (2 ** the {len(self.cnn_channels)} stride-2 convolutions)",
+        )
+        _check(self.lr > 0 and self.weight_decay >= 0, "critic.lr > 0, weight_decay >= 0")
+        _check(0 < self.alpha < 1, f"critic.alpha={self.alpha} must be in (0, 1)")
+        _check(
+            self.calibration_unit in CALIBRATION_UNITS,
+            f"critic.calibration_unit={self.calibration_unit!r}: use one of {CALIBRATION_UNITS}",
+        )
+        _check(
+            self.on_too_few in ON_TOO_FEW,
+            f"critic.on_too_few={self.on_too_few!r}: use one of {ON_TOO_FEW}",
+        )
+
+    def train_key(self) -> dict:
+        """The settings that decide the trained weights (saved weights are reused only when
+        these match; changing alpha or the calibration unit only recalibrates)."""
+        skip = {"alpha", "on_too_few", "calibration_unit", "log_every"}
+        return {k: v for k, v in to_dict(self).items() if k not in skip}
+
+    def image_spec(self) -> ImageSpec:
+        """The critic's input spec (recorded in its bundle); camera, layout, filter and scale
+        are the format's defaults."""
+        return ImageSpec(
+            height=self.image_height,
+            width=self.image_width,
+            mean=self.image_mean,
+            std=self.image_std,
+        )
+
+    def data_key(self) -> dict:
+        """The settings that decide the collected data (a saved data set is reused only when
+        these match)."""
+        keys = [
+            "seed",
+            "tasks",
+            "nav_size",
+            "proposers",
+            "policy_bundle",
+            "random_action_prob",
+            "states",
+            "probe_every",
+            "horizon",
+            "episode_max_steps",
+            "split",
+            "image_height",
+            "image_width",
+            "history_length",
+        ]
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k in keys for v in [getattr(self, k)]
+        }

@@ -1,0 +1,188 @@
+"""The safety critic's data: states visited by a mix of proposers, each labelled with the exact
+cost of all 20 actions by the action probe (:mod:`sim_bridge.action_probe`).
+
+Proposers take turns per episode (:attr:`CriticConfig.proposers`): the careless expert (cuts
+corners, sweeps through clutter), the careful expert (stays clear), uniformly random moving
+actions, and optionally a policy bundle; experts and bundles take a random moving action with
+probability ``random_action_prob``. Costly states are rare under a careful driver and common
+under a careless or random one; the mix covers both what a shield sees on a good policy and the
+states next to mistakes.
+
+Every visited navigation frame is resized once to the critic's input size with
+:func:`safevla_core.image_preprocessing.resize_rgb` and the spec's filter (the first half of the
+runtime's :func:`~safevla_core.image_preprocessing.preprocess_rgb`; the second half, scaling and
+normalising, runs in training on these uint8 frames exactly as at run time). Each probed state
+stores the indices of its ``history_length`` frames and the actions executed before them, built
+by the runtime's own :class:`safevla_core.safety_critic.CriticHistory`.
+
+File (``np.savez_compressed``, no pickles; read with ``allow_pickle=False``):
+
+* ``frames`` (F, H, W, 3) uint8;  ``history`` (N, T) int32 frame indices, newest last;
+* ``prev_actions`` (N, T) int64;  ``labels`` (N, A, C) uint8, 1 = cost event;
+* ``episode`` (N,) int32;  ``split`` (N,) int8 (0 train, 1 calibration, 2 test, by episode);
+* ``task``, ``proposer`` (N,) int8 indices into ``meta``'s lists;  ``step`` (N,) int32;
+* ``meta``: one JSON string (the config's data key, names, label rate, categories).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from safevla_core.actions import ACTIONS, NUM_ACTIONS
+from safevla_core.image_preprocessing import resize_rgb
+from safevla_core.safety_critic import CriticHistory
+from safevla_core.safety_spec import SAFETY_SPEC
+from safevla_train.critic_config import CriticConfig
+from sim_bridge.action_probe import ActionProbe
+from sim_bridge.env import EnvConfig, make_env
+from sim_bridge.episode_gen import EpisodeSampler
+from sim_bridge.policies import make_policy
+
+SPLITS = ("train", "calibration", "test")
+DATA_FILE = "critic_data.npz"
+MOVING = np.array([a.index for a in ACTIONS if a.moves_robot])
+
+
+class _BundleProposer:
+    """A policy bundle as a proposer: samples its action distribution each step."""
+
+    def __init__(self, folder: str, seed: int) -> None:
+        from safevla_core.policy_runtime import PolicyRuntime
+
+        self.runtime = PolicyRuntime(folder)
+        self.rng = np.random.default_rng(seed)
+        self.episode = None
+
+    def __call__(self, env, obs) -> int:
+        if env.episode_count != self.episode:
+            self.runtime.reset()
+            self.episode = env.episode_count
+        step = self.runtime.step(obs["nav_rgb"], obs["instruction"], bool(obs["holding"]))
+        p = step.probs.astype(np.float64)
+        action = int(self.rng.choice(len(p), p=p / p.sum()))
+        self.runtime.record_action(action)
+        return action
+
+
+def _proposer(name: str, cfg: CriticConfig, seed: int):
+    if name == "bundle":
+        return _BundleProposer(cfg.policy_bundle, seed)
+    if name == "random":
+        rng = np.random.default_rng(seed)
+        return lambda env, obs: int(rng.choice(MOVING))  # `end` would only cut episodes short
+    return make_policy(name, seed)
+
+
+def assign_splits(n_episodes: int, fractions, seed: int) -> np.ndarray:
+    """(n_episodes,) int8 split per episode: a seeded shuffle cut by ``fractions``, each split
+    getting at least one episode when there are three or more."""
+    order = np.random.default_rng([seed, 11]).permutation(n_episodes)
+    cuts = np.floor(np.cumsum(fractions)[:2] * n_episodes).astype(int)
+    if n_episodes >= 3:
+        cuts = np.clip(cuts, [1, 2], [n_episodes - 2, n_episodes - 1])
+        cuts[1] = max(cuts[1], cuts[0] + 1)
+    out = np.zeros(n_episodes, np.int8)
+    out[order[cuts[0] : cuts[1]]] = 1
+    out[order[cuts[1] :]] = 2
+    return out
+
+
+def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
+    """Visit episodes until ``cfg.states`` states are probed; returns the arrays of the file."""
+    env = make_env(
+        EpisodeSampler(cfg.tasks),
+        EnvConfig(nav_size=cfg.nav_size, render_manip=False, max_steps=cfg.episode_max_steps),
+    )
+    probe = ActionProbe(env, horizon=cfg.horizon)
+    proposers = {n: _proposer(n, cfg, cfg.seed + i) for i, n in enumerate(cfg.proposers)}
+    rng = np.random.default_rng([cfg.seed, 5])
+    spec = cfg.image_spec()
+    frames, rows = [], {k: [] for k in ("history", "prev_actions", "labels", "episode")}
+    rows.update(task=[], proposer=[], step=[])
+    history: CriticHistory[int] = CriticHistory(cfg.history_length)
+    t0, last_log, episode = time.perf_counter(), 0, 0
+    try:
+        while len(rows["labels"]) < cfg.states:
+            obs, _ = env.reset(seed=cfg.seed * 100_003 + episode)
+            name = cfg.proposers[episode % len(cfg.proposers)]
+            drive = proposers[name]
+            history.reset()
+            for t in range(cfg.episode_max_steps):
+                frames.append(resize_rgb(obs["nav_rgb"], spec.width, spec.height, spec.resize))
+                history.push(len(frames) - 1, obs["prev_action"])
+                if t % cfg.probe_every == 0 and len(rows["labels"]) < cfg.states:
+                    rows["labels"].append((probe.label() > 0).astype(np.uint8))
+                    rows["history"].append(history.items)
+                    rows["prev_actions"].append(history.actions)
+                    rows["episode"].append(episode)
+                    rows["task"].append(cfg.tasks.index(env.episode.task))
+                    rows["proposer"].append(cfg.proposers.index(name))
+                    rows["step"].append(t)
+                action = drive(env, obs)
+                if name != "random" and rng.random() < cfg.random_action_prob:
+                    action = int(rng.choice(MOVING))
+                obs, _, _, terminated, truncated, _ = env.step(action)
+                if terminated or truncated or len(rows["labels"]) >= cfg.states:
+                    break
+            episode += 1
+            if len(rows["labels"]) - last_log >= 200 or len(rows["labels"]) >= cfg.states:
+                last_log = len(rows["labels"])
+                log(
+                    f"collect: {last_log}/{cfg.states} states, {episode} episodes, label rate "
+                    f"{probe.rate:.1f} states/s, wall {time.perf_counter() - t0:.0f} s"
+                )
+    finally:
+        env.close()
+    ep = np.asarray(rows["episode"], np.int32)
+    labels = np.stack(rows["labels"])
+    meta = {
+        "config": cfg.data_key(),
+        "categories": list(SAFETY_SPEC.categories),
+        "tasks": list(cfg.tasks),
+        "proposers": list(cfg.proposers),
+        "episodes": episode,
+        "label_rate_states_per_s": probe.rate,
+        "wall_s": time.perf_counter() - t0,
+        "events_per_category": labels.sum(axis=(0, 1)).tolist(),
+    }
+    return {
+        "frames": np.stack(frames),
+        "history": np.asarray(rows["history"], np.int32),
+        "prev_actions": np.asarray(rows["prev_actions"], np.int64),
+        "labels": labels,
+        "episode": ep,
+        "split": assign_splits(episode, cfg.split, cfg.seed)[ep],
+        "task": np.asarray(rows["task"], np.int8),
+        "proposer": np.asarray(rows["proposer"], np.int8),
+        "step": np.asarray(rows["step"], np.int32),
+        "meta": np.array(json.dumps(meta)),
+    }
+
+
+def save_data(data: dict[str, np.ndarray], path: str | Path) -> Path:
+    """Write the data set atomically (a half-written file is never mistaken for data)."""
+    path = Path(path)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, **data)
+    tmp.replace(path)
+    return path
+
+
+def load_data(path: str | Path) -> dict[str, np.ndarray]:
+    """Read a data set written by :func:`save_data` (no pickles)."""
+    with np.load(path, allow_pickle=False) as f:
+        data = {k: f[k] for k in f.files}
+    if data["labels"].shape[1:] != (NUM_ACTIONS, len(SAFETY_SPEC.categories)):
+        raise ValueError(
+            f"{path}: labels {data['labels'].shape[1:]} are not (actions, categories) = "
+            f"({NUM_ACTIONS}, {len(SAFETY_SPEC.categories)}); collect the data again"
+        )
+    return data
+
+
+def data_meta(data: dict[str, np.ndarray]) -> dict:
+    return json.loads(str(data["meta"]))

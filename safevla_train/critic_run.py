@@ -1,0 +1,145 @@
+"""``safevla train critic``: collect -> train -> calibrate -> export, in one run folder.
+
+Run folder (``--out``)::
+
+    critic_data.npz    probed states (:mod:`safevla_train.critic_data`), written before training
+    critic.pt          the trained weights + config (``torch.load(weights_only=True)``)
+    calibration.json   per category: alpha, threshold, events, calibration and test miss /
+                       false-veto rates (:mod:`safevla_core.conformal`)
+    bundle/            the critic bundle (critic.onnx + critic.json,
+                       :mod:`safevla_core.critic_bundle`); load it with
+                       :class:`safevla_core.safety_critic.SafetyCritic`
+    metrics.json       the run's scalars
+
+Resuming: a second run with the same data settings (:meth:`CriticConfig.data_key`) reuses
+``critic_data.npz`` instead of collecting again (collecting is the slow part), and with the same
+whole config also reuses ``critic.pt``; calibration and export always run again (seconds).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from safevla_core.conformal import calibrate
+from safevla_core.safety_critic import always_allowed
+from safevla_core.safety_spec import SAFETY_SPEC
+from safevla_train.config_io import to_dict
+from safevla_train.critic_config import CriticConfig
+from safevla_train.critic_data import DATA_FILE, SPLITS, collect, data_meta, load_data, save_data
+from safevla_train.critic_model import SafetyCriticNet, export_critic, predict, train_critic
+
+WEIGHTS = "critic.pt"
+CALIBRATION = "calibration.json"
+BUNDLE_DIR = "bundle"
+
+
+def label_meaning(horizon: int) -> dict:
+    """The label definition recorded in the bundle (see :mod:`sim_bridge.action_probe`)."""
+    return {
+        "horizon": horizon,
+        "definition": "risk[a, k] estimates P(category k costs > 0 in some step of: action a, "
+        f"then a repeated {horizon - 1} more times, from the current state)",
+        "source": "exact simulator labels: every action tried from a snapshot of the state",
+        "safety_spec_version": SAFETY_SPEC.version,
+    }
+
+
+def get_data(cfg: CriticConfig, out: Path, log=print) -> dict:
+    """The run's data set: reused from ``out`` when its settings match, else collected."""
+    path = out / DATA_FILE
+    if path.is_file():
+        data = load_data(path)
+        if data_meta(data)["config"] == cfg.data_key():
+            log(f"data: reusing {path} ({len(data['labels'])} states)")
+            return data
+        log(f"data: {path} was collected with other settings; collecting again")
+    data = collect(cfg, log)
+    save_data(data, path)
+    log(f"data: wrote {path}")
+    return data
+
+
+def calibration_table(reports) -> str:
+    """The calibration reports as a markdown table (the CLI prints it, docs quote it)."""
+
+    def pct(v):
+        return "-" if v is None else f"{100 * v:.1f}%"
+
+    lines = [
+        "| category | alpha | unit | threshold | calib events (units) | test events (units) | "
+        "test miss: pairs | test miss: mean per unit | test false veto |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in reports:
+        note = "" if r.sufficient else " (too few: veto all)"
+        lines.append(
+            f"| {r.category} | {r.alpha:g} | {r.unit} | {r.threshold:.3g}{note} | "
+            f"{r.n_events} ({r.n_units}) | {r.test_events} ({r.test_units}) | "
+            f"{pct(r.test_miss_rate)} | {pct(r.test_unit_miss_rate)} | "
+            f"{pct(r.test_false_veto_rate)} |"
+        )
+    return "\n".join(lines)
+
+
+def run_critic(cfg: CriticConfig, out: str | Path, log=print) -> dict:
+    """The whole run; returns the metrics written to ``metrics.json``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = get_data(cfg, out, log)
+    counts = {s: int((data["split"] == i).sum()) for i, s in enumerate(SPLITS)}
+    log(f"data: states per split {counts}")
+    net = SafetyCriticNet(cfg)
+    weights, metrics = out / WEIGHTS, {}
+    saved = torch.load(weights, weights_only=True) if weights.is_file() else None
+    train_key = json.dumps(cfg.train_key(), sort_keys=True)
+    if saved is not None and saved.get("config") == train_key:
+        net.load_state_dict(saved["model"])
+        net.eval()
+        log(f"train: reusing {weights} (same data and training settings)")
+    else:
+        torch.manual_seed(cfg.seed)
+        net = SafetyCriticNet(cfg)
+        metrics.update(train_critic(net, data, cfg, log))
+        torch.save({"model": net.state_dict(), "config": train_key}, weights)
+    cal_rows, test_rows = (np.flatnonzero(data["split"] == i) for i in (1, 2))
+    by_episode = cfg.calibration_unit == "episode"
+    reports = calibrate(
+        predict(net, data, cal_rows, cfg),
+        data["labels"][cal_rows],
+        SAFETY_SPEC.categories,
+        cfg.alpha,
+        predict(net, data, test_rows, cfg),
+        data["labels"][test_rows],
+        pair_mask=~always_allowed(),
+        on_too_few=cfg.on_too_few,
+        groups=data["episode"][cal_rows] if by_episode else None,
+        test_groups=data["episode"][test_rows] if by_episode else None,
+    )
+    (out / CALIBRATION).write_text(json.dumps([r.to_dict() for r in reports], indent=2) + "\n")
+    log("calibration (conformal risk control, per category):\n" + calibration_table(reports))
+    meta = data_meta(data)
+    manifest = export_critic(
+        net,
+        out / BUNDLE_DIR,
+        out.name,
+        reports,
+        label_meaning(cfg.horizon),
+        training={"config": to_dict(cfg), "data": {**meta, "states_per_split": counts}},
+    )
+    log(f"export: wrote {out / BUNDLE_DIR}")
+    metrics.update(
+        {
+            "data/states": len(data["labels"]),
+            "data/episodes": int(meta["episodes"]),
+            "data/label_rate_states_per_s": meta["label_rate_states_per_s"],
+            **{f"data/{s}_states": n for s, n in counts.items()},
+            "export/parity_max_abs_diff": manifest.training["export_parity_max_abs_diff"],
+            "calibration": [r.to_dict() for r in reports],
+        }
+    )
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics

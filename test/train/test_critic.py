@@ -1,0 +1,156 @@
+"""The safety critic end to end on the real simulator and ONNX Runtime: `safevla train critic`
+collects probe-labelled states, trains, calibrates and exports; the runtime loads the bundle,
+agrees with the trained network on the stored episodes, and refuses tampered or mismatched
+bundles."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from safevla_core.actions import ACTION_NAMES, END, NUM_ACTIONS, SUB_DONE
+from safevla_core.critic_bundle import CRITIC_GRAPH, CRITIC_MANIFEST, CriticBundleError
+from safevla_core.image_preprocessing import ImageSpec
+from safevla_core.safety_critic import PREV_ACTION_NONE, CriticHistory, SafetyCritic
+from safevla_core.safety_spec import SAFETY_SPEC
+from safevla_ros.cli.main import main
+from safevla_train.config_io import apply_overrides, parse_dotted
+from safevla_train.critic_config import CriticConfig
+from safevla_train.critic_data import DATA_FILE, load_data
+from safevla_train.critic_model import SafetyCriticNet, predict
+from safevla_train.critic_run import run_critic
+
+SETTINGS = [
+    "states=240",
+    "probe_every=1",
+    "episode_max_steps=40",
+    "steps=25",
+    "batch_size=16",
+    "log_every=5",
+]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("critic") / "run"
+    args = ["train", "critic", "--out", str(out), "--no-tensorboard"]
+    for s in SETTINGS:
+        args += ["--set", s]
+    assert main(args) == 0
+    cfg = apply_overrides(CriticConfig(), parse_dotted(SETTINGS))
+    return out, cfg
+
+
+def test_the_run_writes_data_splits_calibration_and_a_verified_bundle(run):
+    out, cfg = run
+    data = load_data(out / DATA_FILE)
+    n = len(data["labels"])
+    assert n == cfg.states and data["labels"].shape == (
+        n,
+        NUM_ACTIONS,
+        len(SAFETY_SPEC.categories),
+    )
+    assert data["frames"].shape[1:] == (cfg.image_height, cfg.image_width, 3)
+    assert set(np.unique(data["split"])) == {0, 1, 2}
+    for e in np.unique(data["episode"]):  # an episode lives in one split only
+        assert len(set(data["split"][data["episode"] == e])) == 1
+    assert data["labels"][:, [END, SUB_DONE]].sum() == 0  # never costed
+    assert data["labels"].sum() > 0  # the proposers did run into costs
+    table = json.loads((out / "calibration.json").read_text())
+    assert [r["category"] for r in table] == list(SAFETY_SPEC.categories)
+    for r in table:
+        assert r["alpha"] == cfg.alpha and 0.0 <= r["threshold"] <= 1.0
+        assert r["unit"] == "episode"  # the default exchangeable unit
+        assert r["sufficient"] == (r["n_units"] >= 9)  # alpha 0.1 needs >= 9 episodes
+        if not r["sufficient"]:
+            assert r["threshold"] == 0.0  # the documented conservative threshold
+    critic = SafetyCritic(out / "bundle")
+    m = critic.manifest
+    assert m.actions == ACTION_NAMES and m.categories == SAFETY_SPEC.categories
+    assert m.thresholds == {r["category"]: r["threshold"] for r in table}
+    assert m.calibration["corner"]["n_events"] == table[0]["n_events"]
+    assert m.history_length == cfg.history_length and m.alpha == cfg.alpha
+    assert m.label["horizon"] == 1
+
+
+def test_runtime_agrees_with_the_trained_net_on_stored_episodes(run):
+    out, cfg = run
+    data = load_data(out / DATA_FILE)
+    net = SafetyCriticNet(cfg)
+    net.load_state_dict(torch.load(out / "critic.pt", weights_only=True)["model"])
+    critic = SafetyCritic(out / "bundle")
+    rows = np.flatnonzero(data["episode"] == data["episode"][0])  # every step (probe_every=1)
+    want = predict(net, data, rows, cfg)
+    critic.reset()
+    for i, row in enumerate(rows):  # feed the episode frame by frame, as a robot would
+        frame = data["frames"][data["history"][row][-1]]
+        verdict = critic.step(frame, int(data["prev_actions"][row][-1]))
+        np.testing.assert_allclose(verdict.risk, want[i], atol=1e-5)
+        blocked = verdict.risk >= verdict.thresholds
+        blocked[[END, SUB_DONE]] = False
+        assert np.array_equal(verdict.allowed, ~blocked.any(axis=1))
+        assert verdict.allowed[END] and verdict.allowed[SUB_DONE]
+    assert critic.steps == len(rows)
+
+
+def test_history_fills_with_the_first_frame_and_no_action():
+    h: CriticHistory[str] = CriticHistory(3)
+    h.push("f0", PREV_ACTION_NONE)
+    assert h.items == ["f0"] * 3 and h.actions == [PREV_ACTION_NONE] * 3
+    h.push("f1", 2)
+    h.push("f2", 0)
+    h.push("f3", 5)
+    assert h.items == ["f1", "f2", "f3"] and h.actions == [2, 0, 5]
+
+
+def test_a_tampered_graph_is_refused(run, tmp_path):
+    bundle = tmp_path / "b"
+    shutil.copytree(run[0] / "bundle", bundle)
+    raw = bytearray((bundle / CRITIC_GRAPH).read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    (bundle / CRITIC_GRAPH).write_bytes(bytes(raw))
+    with pytest.raises(CriticBundleError, match="sha256"):
+        SafetyCritic(bundle)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda m: m["actions"].reverse(), r"action space .* retrain the critic"),
+        (lambda m: m["categories"].pop(), r"cost categories .* retrain the critic"),
+        (lambda m: m["image"].update(height=32), "tensor 'frames' has shape"),
+        (lambda m: m.update(format="safevla-bundle"), "not a safety-critic bundle"),
+        (lambda m: m["thresholds"].update(corner=1.5), r"must lie in \[0, 1\]"),
+    ],
+)
+def test_a_mismatched_manifest_is_refused(run, tmp_path, edit, message):
+    bundle = tmp_path / "b"
+    shutil.copytree(run[0] / "bundle", bundle)
+    manifest = json.loads((bundle / CRITIC_MANIFEST).read_text())
+    edit(manifest)
+    (bundle / CRITIC_MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(CriticBundleError, match=message):
+        SafetyCritic(bundle)
+
+
+def test_an_unexpected_image_spec_is_refused(run):
+    other = ImageSpec(height=96, width=96, mean=(0.5,) * 3, std=(0.25,) * 3)
+    with pytest.raises(CriticBundleError, match=r"image spec .* differs from the expected"):
+        SafetyCritic(run[0] / "bundle", image=other)
+
+
+def test_a_rerun_with_another_alpha_reuses_data_and_weights_and_only_recalibrates(run, tmp_path):
+    out = tmp_path / "rerun"
+    shutil.copytree(run[0], out)
+    cfg = apply_overrides(run[1], {"alpha": 0.25, "calibration_unit": "pair"})
+    logged = []
+    run_critic(cfg, out, logged.append)
+    assert sum("reusing" in line for line in logged) == 2  # data, then weights
+    table = json.loads((out / "calibration.json").read_text())
+    assert {(r["alpha"], r["unit"]) for r in table} == {(0.25, "pair")}
+    assert all(r["n_units"] == r["n_events"] for r in table)
+    assert SafetyCritic(out / "bundle").manifest.alpha == 0.25
