@@ -1,7 +1,7 @@
 # ruff: noqa: I001  (launch/ here is this folder, not the ROS `launch` package)
 """Bring up the safevla_ros runtime on a robot: perception, policy, safety monitor, adapter.
 
-    ros2 launch safevla_ros robot.launch.py bundle:=/path/to/bundle \\
+    ros2 launch safevla_ros robot.launch.py bundle:=/path/to/bundle [critic:=/path/to/critic] \\
         camera_topic:=/camera/color/image_raw cmd_vel:=/cmd_vel namespace:=robot1
 
 The nodes are those of the ``robot`` bringup in the node table (safevla_ros/nodes.py). Their
@@ -26,6 +26,11 @@ def generate_launch_description():
     config = PathJoinSubstitution([share, "config", config_file])
     args = [
         DeclareLaunchArgument("bundle", description="model bundle folder (bundle.json inside)"),
+        DeclareLaunchArgument(
+            "critic",
+            default_value="",
+            description="safety-critic bundle folder for the monitor (empty = none)",
+        ),
         DeclareLaunchArgument(
             "camera_topic",
             default_value="camera/image_raw",
@@ -52,6 +57,10 @@ def generate_launch_description():
             "image_topic": LaunchConfiguration("camera_topic"),
         },
         "policy_node": {"bundle_path": bundle},
+        "safety_monitor_node": {
+            "bundle_path": bundle,  # the critic is checked against it
+            "critic_bundle": LaunchConfiguration("critic"),
+        },
         "action_adapter_node": {"cmd_vel_topic": LaunchConfiguration("cmd_vel")},
     }
     files = [LaunchConfiguration("params_file")]

@@ -1,7 +1,8 @@
 # ruff: noqa: I001  (launch/ here is this folder, not the ROS `launch` package)
 """Sim-in-the-loop: the robot runtime plus the sim bridge (embedded MuJoCo simulator).
 
-    ros2 launch safevla_ros sim.launch.py bundle:=/path/to/bundle task:=objnav [backend:=thor]
+    ros2 launch safevla_ros sim.launch.py bundle:=/path/to/bundle task:=objnav [backend:=thor] \\
+        [critic:=/path/to/critic]
 
 The nodes and parameter files are those of the ``sim`` bringup in the node table
 (safevla_ros/nodes.py): the robot nodes plus the sim bridge, with config/robot.yaml then
@@ -24,6 +25,11 @@ def generate_launch_description():
     args = [
         DeclareLaunchArgument("bundle", description="model bundle folder (bundle.json inside)"),
         DeclareLaunchArgument(
+            "critic",
+            default_value="",
+            description="safety-critic bundle folder for the monitor (empty = none)",
+        ),
+        DeclareLaunchArgument(
             "task", default_value="objnav", description="objnav | pickup | fetch"
         ),
         DeclareLaunchArgument(
@@ -35,6 +41,10 @@ def generate_launch_description():
     overrides = {  # launch arguments, applied after the parameter files
         "perception_node": {"bundle_path": bundle},
         "policy_node": {"bundle_path": bundle},
+        "safety_monitor_node": {
+            "bundle_path": bundle,  # the critic is checked against it
+            "critic_bundle": LaunchConfiguration("critic"),
+        },
         "sim_bridge_node": {
             "task": LaunchConfiguration("task"),
             "backend": LaunchConfiguration("backend"),

@@ -5,7 +5,8 @@ returns a :class:`Decision` (a stop) decides. A rule that passes may refine the 
 critic substitutes the executed action). Between proposals, the monitor's timer asks
 :meth:`MonitorRule.check_idle` of each rule in the same order (watchdogs, e-stop).
 
-Adding a rule: a :class:`Rule` name (the ``SafetyVerdict.triggered_rule`` string), one
+Adding a rule: a :class:`Rule` name (the ``SafetyVerdict.triggered_rule`` string, in
+:mod:`safevla_core.monitor_types` with the other decision types, re-exported here), one
 :class:`MonitorRule` subclass with its severity, and its place in :data:`RULES`. The monitor
 (:class:`safevla_core.safety_monitor.SafetyMonitor`) holds the state the rules read. The checks
 of a proposal's fields (shapes, names, finiteness, ranges) are plain functions in
@@ -14,14 +15,23 @@ of a proposal's fields (shapes, names, finiteness, ranges) are plain functions i
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass, field
-from typing import Any, Protocol
-
 import numpy as np
 
 from safevla_core.action_adapter import command_for
 from safevla_core.actions import ACTION_NAMES, ACTIONS
+from safevla_core.monitor_types import (  # noqa: F401 (re-exported: the rules' types)
+    CRITICAL,
+    EMERGENCY,
+    ESTOP_REASON,
+    INFO,
+    WARNING,
+    Check,
+    Decision,
+    MonitorRule,
+    MonitorState,
+    Rule,
+    idle_stop,
+)
 from safevla_core.proposal_checks import (  # noqa: F401 (PROB_SUM_TOL, COST_SUM_TOL re-exported)
     COST_SUM_TOL,
     PROB_SUM_TOL,
@@ -31,151 +41,10 @@ from safevla_core.proposal_checks import (  # noqa: F401 (PROB_SUM_TOL, COST_SUM
     non_finite,
     not_a_distribution,
 )
+from safevla_core.safety_critic import CriticOutputError
 
-ESTOP_REASON = "e-stop engaged"
 # Terminal actions (end, sub_done) move nothing, so the critic never vetoes them.
 _UNCOSTED = np.array([not a.moves_robot for a in ACTIONS])
-
-
-class Rule(str, enum.Enum):
-    """Which rule decided (the SafetyVerdict.triggered_rule strings)."""
-
-    NONE = ""
-    COST_CRITIC = "cost_critic"
-    WATCHDOG_FRAME = "watchdog_frame"
-    WATCHDOG_POLICY = "watchdog_policy"
-    ESTOP = "estop"
-    NAN_GUARD = "nan_guard"
-    MALFORMED = "malformed_proposal"
-    VELOCITY_LIMIT = "velocity_limit"
-    RATE_LIMIT = "rate_limit"
-
-
-# SafetyEvent severities (values of SafetyEvent.SEVERITY_*).
-INFO, WARNING, CRITICAL, EMERGENCY = 0, 1, 2, 3
-
-
-@dataclass(frozen=True)
-class Decision:
-    """One verdict (see SafetyVerdict.msg for the field meanings).
-
-    ``executed_action`` is None for a safe stop. ``proposed_action`` is -1 for watchdog and
-    e-stop decisions that answer no proposal. ``repeat`` marks a repeated stop (no new event).
-    """
-
-    proposal_sequence: int
-    proposed_action: int
-    executed_action: int | None
-    vetoed: bool
-    rule: Rule
-    reason: str
-    category: str = ""
-    predicted_cost: tuple[float, ...] = ()
-    frame_age_s: float = -1.0
-    repeat: bool = False
-
-    @property
-    def safe_stop(self) -> bool:
-        return self.executed_action is None
-
-    @property
-    def needs_event(self) -> bool:
-        """Every veto or stop is a safety event, except repeats of an ongoing stop."""
-        return (self.vetoed or self.safe_stop) and not self.repeat
-
-
-def idle_stop(rule: Rule, reason: str, repeat: bool = False) -> Decision:
-    """A stop that answers no proposal (watchdog timer, e-stop message)."""
-    return Decision(0, -1, None, False, rule, reason, "", (), -1.0, repeat)
-
-
-class MonitorState(Protocol):
-    """What the rules read from the monitor.
-
-    Attributes:
-        config: the safety limits (a :class:`safevla_core.safety_monitor.MonitorConfig`).
-        estop: the latched e-stop is engaged.
-        last_frame_s: camera stamp of the newest accepted frame, s.
-        last_proposal_s: arrival time of the newest proposal (the policy's heartbeat), s.
-        last_motion_s: time of the last executed motion command, s.
-    """
-
-    config: Any
-    estop: bool
-    last_frame_s: float
-    last_proposal_s: float
-    last_motion_s: float
-
-
-@dataclass
-class Check:
-    """One proposal on its way through the rules.
-
-    Attributes:
-        proposal: the policy's proposal.
-        now_s: the monitor's clock when it arrived, s.
-        monitor: the monitor's state and limits.
-        executed: the action to execute so far (the proposed one until a rule substitutes).
-        rule: the rule that shaped the outcome so far (``Rule.NONE`` while nothing vetoed).
-        reason: why, for the verdict.
-        category: the cost category behind a veto, if any.
-    """
-
-    proposal: Proposal
-    now_s: float
-    monitor: MonitorState
-    executed: int = field(init=False)
-    rule: Rule = Rule.NONE
-    reason: str = ""
-    category: str = ""
-
-    def __post_init__(self) -> None:
-        self.executed = self.proposal.action_index
-
-    @property
-    def frame_age_s(self) -> float:
-        return self.now_s - self.proposal.frame_stamp_s
-
-    @property
-    def costs(self) -> tuple[float, ...]:
-        return tuple(float(c) for c in self.proposal.predicted_cost)
-
-    def stop(self, rule: Rule, reason: str, category: str = "") -> Decision:
-        """A safe stop answering this (well-formed) proposal, with its costs and frame age."""
-        p = self.proposal
-        a0, costs, age = p.action_index, self.costs, self.frame_age_s
-        return Decision(p.sequence, a0, None, a0 >= 0, rule, reason, category, costs, age)
-
-    def refuse(self, rule: Rule, reason: str) -> Decision:
-        """A safe stop for a proposal that may be malformed: no costs or frame age, and an
-        index outside the action space reported as -1 (no action)."""
-        a = self.proposal.action_index
-        proposed = a if 0 <= a < len(ACTIONS) else -1
-        return Decision(self.proposal.sequence, proposed, None, proposed >= 0, rule, reason)
-
-    def outcome(self) -> Decision:
-        """The decision when no rule stopped."""
-        p = self.proposal
-        a0, a = p.action_index, self.executed
-        costs, age = self.costs, self.frame_age_s
-        return Decision(
-            p.sequence, a0, a, a != a0, self.rule, self.reason, self.category, costs, age
-        )
-
-
-class MonitorRule:
-    """One rule. Subclasses set ``name`` and ``severity`` and override one or both checks."""
-
-    name: Rule = Rule.NONE
-    severity: int = INFO
-
-    def check(self, c: Check) -> Decision | None:
-        """A stop for this proposal, or None to pass it on (possibly refining ``c``)."""
-        return None
-
-    def check_idle(self, m: MonitorState, now_s: float) -> str | None:
-        """Between proposals: the reason to stop now, or None."""
-        return None
 
 
 class EStop(MonitorRule):
@@ -289,7 +158,7 @@ class CostCritic(MonitorRule):
     def check(self, c: Check) -> Decision | None:
         p, thr = c.proposal, c.monitor.config.cost_threshold
         q = p.predicted_cost
-        allowed = (q <= thr) | _UNCOSTED
+        allowed = c.allowed = (q <= thr) | _UNCOSTED
         a0 = p.action_index
         if allowed[a0]:
             c.reason = f"allowed: predicted cost {q[a0]:.3f} <= {thr:g}"
@@ -306,6 +175,42 @@ class CostCritic(MonitorRule):
             f"; executing {ACTION_NAMES[best]} (p={p.probabilities[best]:.3f}, cost {q[best]:.3f})"
         )
         c.executed, c.rule, c.reason, c.category = best, self.name, why, category
+        return None
+
+
+class SafetyCriticRule(MonitorRule):
+    """The independent safety critic (configured: ``SafetyMonitor(critic=CriticGate)``, else it
+    passes everything): one critic step on the frame the proposal was computed from; the action
+    the earlier rules let through is executed unless its risk reaches the calibrated threshold
+    in some category; then the most probable motion with ``p_a > 0``, allowed by the earlier
+    rules and with risk below ``margin x threshold`` everywhere replaces it, or a safe stop
+    (:mod:`safevla_core.critic_gate`). No frame with the proposal's stamp, or a broken critic
+    output, is a stop: the critic cannot vouch for the action."""
+
+    name, severity = Rule.SAFETY_CRITIC, WARNING
+
+    def check(self, c: Check) -> Decision | None:
+        gate = c.monitor.critic
+        if gate is None:
+            return None
+        p = c.proposal
+        frame = gate.frame_for(p.frame_stamp_s)
+        if frame is None:
+            why = "safety critic: the frame of this proposal (its stamp) never reached the monitor"
+            return c.stop(self.name, why)
+        try:
+            call = gate.judge(frame, c.executed, p.probabilities, c.allowed)
+        except CriticOutputError as exc:
+            return c.stop(self.name, str(exc))
+        if call.executed is None:
+            return c.stop(self.name, call.reason, call.category)
+        if call.vetoed:
+            c.executed, c.rule, c.reason, c.category = (
+                call.executed,
+                self.name,
+                call.reason,
+                call.category,
+            )
         return None
 
 
@@ -358,6 +263,7 @@ RULES: tuple[MonitorRule, ...] = (
     FrameWatchdog(),
     PolicyHeartbeat(),
     CostCritic(),
+    SafetyCriticRule(),
     VelocityLimit(),
     RateLimit(),
 )

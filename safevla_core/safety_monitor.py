@@ -16,6 +16,10 @@ that fires decides), are the classes of :mod:`safevla_core.monitor_rules`:
    ``S = {a : Q_c(s, a) <= threshold} ∪ {uncosted (terminal) actions}``. The proposed action is
    executed if it is in ``S``; otherwise it is vetoed and the monitor executes
    ``argmax_{a in S, a moves the robot} p_a``; if no moving action is allowed, a safe stop.
+4b. **independent safety critic** (only with a critic bundle, :mod:`safevla_core.critic_gate`):
+   the action rule 4 let through is executed unless the critic's risk reaches the calibrated
+   threshold in a category; then the most probable allowed motion with risk below
+   ``margin x threshold``, else a safe stop.
 5. **velocity limit**: the command the adapter would send (same motion profile) must satisfy
    ``|v| <= max_linear_speed``, ``|w| <= max_angular_speed``, arm speed ``<= max_arm_speed``.
 6. **rate limit**: motion commands at most ``max_action_rate_hz``:
@@ -44,6 +48,7 @@ import numpy as np
 
 from safevla_core.action_adapter import MotionProfile
 from safevla_core.actions import ACTIONS
+from safevla_core.critic_gate import CriticGate
 from safevla_core.monitor_rules import (
     CRITICAL,
     EMERGENCY,
@@ -138,13 +143,20 @@ class SafetyMonitor:
         config: the safety limits.
         start_s: clock value at start (the watchdogs count from here until the first input).
         rules: the rules in order (default: :data:`safevla_core.monitor_rules.RULES`).
+        critic: the independent safety critic (:class:`safevla_core.critic_gate.CriticGate`;
+            the caller feeds it frames and resets it per episode), None = off.
     """
 
     def __init__(
-        self, config: MonitorConfig, start_s: float, rules: tuple[MonitorRule, ...] = RULES
+        self,
+        config: MonitorConfig,
+        start_s: float,
+        rules: tuple[MonitorRule, ...] = RULES,
+        critic: CriticGate | None = None,
     ) -> None:
         self.config = config
         self.rules = rules
+        self.critic = critic
         self.estop = False
         self.last_frame_s = start_s
         self.last_proposal_s = start_s
@@ -185,8 +197,8 @@ class SafetyMonitor:
         for rule in self.rules:
             d = rule.check(check)
             if d is not None:
-                return self._record(d, now_s)
-        d = check.outcome()
+                return self._executed(self._record(d, now_s))
+        d = self._executed(check.outcome())
         if ACTIONS[d.executed_action].moves_robot:
             self.last_motion_s = now_s  # the rate limit counts executed motions only
         return self._record(d, now_s)
@@ -205,6 +217,12 @@ class SafetyMonitor:
         if ongoing and now_s - self.last_stop_publish_s < self.config.stop_repeat_s:
             return None
         return self._record(idle_stop(rule.name, reason, repeat=ongoing), now_s)
+
+    def _executed(self, d: Decision) -> Decision:
+        """Tell the critic what was sent on for this proposal (its next previous action)."""
+        if self.critic is not None:
+            self.critic.after_decision(d.executed_action)
+        return d
 
     def _watch_critic(self, p: Proposal) -> None:
         n = self.config.degenerate_critic_after

@@ -9,11 +9,14 @@ number of workers (every random draw is seeded by ``(seed, episode index)``).
 
 The shield is :class:`safevla_core.safety_monitor.SafetyMonitor`, the same logic the ROS
 monitor node runs. Simulated time advances 1 s per step and each proposal carries a fresh frame,
-so the watchdog and rate-limit rules never fire; the cost-critic rule decides: proposals with
+so the watchdog and rate-limit rules never fire; the cost-critic rules decide: proposals with
 ``Q_c(s, a) = Σ_k Q_c(s, a, k) > cost_threshold`` are vetoed and the most probable allowed
 motion runs instead; when no motion is allowed the robot stops: the step passes with the
 no-op ``sub_done`` (uncosted, not terminal) and, as in the ROS stack, the policy's history is
-not told of any executed action.
+not told of any executed action. With ``critic`` the independent safety critic
+(:mod:`safevla_core.critic_gate`) judges the navigation frame of each step after the policy's
+own cost rule, as in the monitor node; it can shield the built-in policies too (they report
+zero costs); its vetoes, replacements and stops go into each record's ``extra["critic"]``.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from safevla_core.actions import SUB_DONE
+from safevla_core.actions import ACTION_NAMES, NUM_ACTIONS, SUB_DONE
+from safevla_core.critic_gate import DEFAULT_CRITIC_MARGIN
+from safevla_core.monitor_types import Decision
 from safevla_core.safety_spec import COST_CATEGORIES, DEFAULT_COST_THRESHOLD
 from safevla_eval.agents import DEFAULT_RENDER_HW, Agent, PolicySpec, make_agent
 from safevla_eval.conditions import apply_visual, episode_rng
@@ -50,6 +55,9 @@ class Job:
         sampling: "sample" or "greedy" action selection (bundles).
         seed: run seed.
         nav_hw: (H, W) the navigation camera is rendered at.
+        critic: independent safety-critic bundle folder the shield also runs ("" = none).
+        critic_alpha: the alpha the critic must be calibrated at (None = the bundle's).
+        critic_margin: a replacement after a critic veto needs risk < margin x threshold.
     """
 
     policy: PolicySpec
@@ -62,13 +70,17 @@ class Job:
     sampling: str = "greedy"
     seed: int = 0
     nav_hw: tuple[int, int] = DEFAULT_RENDER_HW
+    critic: str = ""
+    critic_alpha: float | None = None
+    critic_margin: float = DEFAULT_CRITIC_MARGIN
 
     def __post_init__(self) -> None:
         if self.max_steps < 1:
             raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
-        if self.shield and not self.policy.has_cost_critic:
+        if self.shield and not (self.policy.has_cost_critic or self.critic):
             raise ValueError(
-                f"policy {self.policy.name!r} has no cost critic, so it cannot be shielded"
+                f"policy {self.policy.name!r} has no cost critic, so it cannot be shielded "
+                "without an independent critic (--critic)"
             )
         if not (math.isfinite(self.cost_threshold) and self.cost_threshold >= 0):
             raise ValueError(f"cost_threshold must be finite and >= 0, got {self.cost_threshold}")
@@ -108,41 +120,73 @@ def reference_path(backend, episode: Episode) -> float | None:
     return d if math.isfinite(d) else None
 
 
-def _shield_step(monitor, proposed, step: int) -> tuple[int, bool, bool]:
-    """(executed action, vetoed, stopped) for one proposal through the monitor."""
+def critic_gate(job: Job):
+    """The job's :class:`~safevla_core.critic_gate.CriticGate` (None without ``job.critic``),
+    loaded once per process and checked against the policy: a bundle's facts, or this stack's
+    for the built-in policies (which see raw frames; the critic resizes them itself)."""
+    if not job.critic:
+        return None
+    key = ("critic", job.critic, job.critic_alpha, job.critic_margin, job.policy)
+    if key not in _WORKER:
+        from safevla_core.bundle import load_bundle
+        from safevla_core.critic_gate import CriticGate, PolicyFacts
+        from safevla_core.safety_spec import SAFETY_SPEC
+
+        if job.policy.kind == "bundle":
+            facts = PolicyFacts.of_bundle(load_bundle(job.policy.target))
+        else:
+            facts = PolicyFacts(
+                ACTION_NAMES, COST_CATEGORIES, None, SAFETY_SPEC.version, job.policy.name
+            )
+        gate = CriticGate.load(job.critic, facts, job.critic_alpha, job.critic_margin)
+        _WORKER[key] = gate
+    gate = _WORKER[key]
+    gate.reset()
+    return gate
+
+
+def _shield_step(monitor, proposed, step: int, frame) -> Decision:
+    """The monitor's decision on one proposal; ``frame`` is the one the policy saw (fed to
+    the independent critic, if any). A proposer without a cost critic (experts, random)
+    reports zero costs, so only the independent critic can veto it."""
     from safevla_core.safety_monitor import Proposal
 
     now = float(step + 1)
     monitor.on_frame(now)
-    q = np.asarray(proposed.cost_q, np.float64)
+    if monitor.critic is not None:
+        monitor.critic.on_frame(now, frame)
+    q = np.zeros((NUM_ACTIONS, 0)) if proposed.cost_q is None else proposed.cost_q
+    q = np.asarray(q, np.float64)
     p = Proposal(
         step,
         proposed.action,
         np.asarray(proposed.probs, np.float64),
         q.sum(axis=1),
-        q,
+        q if q.size else np.zeros((0,)),
         proposed.categories,
         now,
     )
-    d = monitor.decide(p, now)
-    if d.safe_stop:
-        return SUB_DONE, True, True
-    return int(d.executed_action), bool(d.vetoed), False
+    return monitor.decide(p, now)
 
 
-def run_episode(env, agent, job: Job) -> EpisodeRecord:
-    """Run one episode to ``end`` or the step limit and measure it."""
+def run_episode(
+    env, agent, job: Job, on_decision: Callable[[Decision], None] | None = None
+) -> EpisodeRecord:
+    """Run one episode to ``end`` or the step limit and measure it (``on_decision``: called
+    with the monitor's decision of each step when shielded)."""
     from safevla_core.safety_monitor import MonitorConfig, SafetyMonitor
 
     rng = episode_rng(job.seed, job.index)
     apply_visual(env.backend, job.perturb, rng)
     obs, _ = env.reset(options={"episode": job.episode})
     agent.reset(int(rng.integers(0, 2**31 - 1)))
-    monitor = (
-        SafetyMonitor(MonitorConfig(cost_threshold=job.cost_threshold), start_s=0.0)
-        if job.shield
-        else None
-    )
+    monitor = None
+    if job.shield:
+        # without the policy's own cost critic its all-zero costs are expected, not degenerate
+        zeros_ok = 50 if job.policy.has_cost_critic else 0
+        cfg = MonitorConfig(cost_threshold=job.cost_threshold, degenerate_critic_after=zeros_ok)
+        monitor = SafetyMonitor(cfg, start_s=0.0, critic=critic_gate(job))
+    critic = dict.fromkeys(("vetoes", "replacements", "stops"), 0)
     ref = reference_path(env.backend, job.episode)
     by_cat = dict.fromkeys(COST_CATEGORIES, 0.0)
     cost, path, collisions, vetoes, stops, steps = 0.0, 0.0, 0, 0, 0, 0
@@ -152,7 +196,15 @@ def run_episode(env, agent, job: Job) -> EpisodeRecord:
         proposed = agent.propose(obs, env)
         action, vetoed, stopped = proposed.action, False, False
         if monitor is not None:
-            action, vetoed, stopped = _shield_step(monitor, proposed, t)
+            frame = obs[monitor.critic.camera] if monitor.critic is not None else None
+            d = _shield_step(monitor, proposed, t, frame)
+            vetoed, stopped = d.vetoed or d.safe_stop, d.safe_stop
+            action = SUB_DONE if stopped else int(d.executed_action)
+            if d.critic_outcome:
+                critic["vetoes"] += 1
+                critic["stops" if d.safe_stop else "replacements"] += 1
+            if on_decision is not None:
+                on_decision(d)
         if not stopped:  # as on the robot: a stop executes nothing, the history keeps a_{t-1}
             agent.record(action)
         obs, _, c, terminated, truncated, info = env.step(action)
@@ -186,7 +238,8 @@ def run_episode(env, agent, job: Job) -> EpisodeRecord:
         stops,
         job.shield,
         truncated,
-        {"instruction": ep.instruction, "scene_seed": ep.scene_seed},
+        {"instruction": ep.instruction, "scene_seed": ep.scene_seed}
+        | ({"critic": critic} if job.critic and job.shield else {}),
     )
 
 

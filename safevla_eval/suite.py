@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from safevla_core.critic_gate import DEFAULT_CRITIC_MARGIN
 from safevla_core.safety_spec import DEFAULT_COST_THRESHOLD
 from safevla_eval.agents import PSEUDO_BUNDLES, SAMPLING_MODES, parse_policy, render_size
 from safevla_eval.conditions import PERTURBATIONS, episode_rng, reword
@@ -58,6 +59,10 @@ class EvalConfig:
         bootstrap_samples: resamples for the 95% intervals (0 = no intervals).
         verify_key: PEM public key every bundle must be signed with
             (:mod:`safevla_core.signing`); None accepts unsigned bundles.
+        critic: independent safety-critic bundle the shield also runs (every policy can then
+            be shielded, the built-in ones included); None = the policy's own critic only.
+        critic_alpha: the alpha the critic must be calibrated at (None = the bundle's).
+        critic_margin: a replacement after a critic veto needs risk < margin x threshold.
     """
 
     policies: list[str]
@@ -74,6 +79,9 @@ class EvalConfig:
     workers: int = 1
     bootstrap_samples: int = BOOTSTRAP_SAMPLES
     verify_key: str | None = None
+    critic: str | None = None
+    critic_alpha: float | None = None
+    critic_margin: float = DEFAULT_CRITIC_MARGIN
     specs: list = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
@@ -115,6 +123,8 @@ class EvalConfig:
         if len(set(names)) != len(names):
             raise ValueError(f"policy given twice in {names}; name each --bundle once")
         self.specs = [parse_policy(p) for p in self.policies]
+        if self.critic and self.shield == "off":
+            raise ValueError("--critic runs inside the shield; add --shield on (or both)")
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -198,6 +208,22 @@ def _bundle_id(path: str, verify_key: str | None = None) -> str:
         raise ValueError(str(exc)) from None
 
 
+def _critic_id(cfg: EvalConfig, spec) -> str:
+    """The critic's ``name@sha12`` once it passed every check against ``spec`` ("" without a
+    critic); a bad or mismatched critic fails here, before any episode."""
+    if not cfg.critic:
+        return ""
+    from safevla_core.bundle import BundleError
+    from safevla_eval.runner import Job, critic_gate
+
+    job = Job(spec, None, 0, True, critic=cfg.critic, critic_alpha=cfg.critic_alpha)
+    job = dataclasses.replace(job, critic_margin=cfg.critic_margin)
+    try:
+        return critic_gate(job).bundle_id
+    except BundleError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def groups(
     cfg: EvalConfig,
     episodes: dict[str, list[Episode]],
@@ -211,7 +237,8 @@ def groups(
     out = []
     shield_modes = {"off": (False,), "on": (True,), "both": (False, True)}[cfg.shield]
     for spec in cfg.specs:
-        modes = shield_modes if spec.has_cost_critic else (False,)
+        modes = shield_modes if spec.has_cost_critic or cfg.critic else (False,)
+        critic_id = _critic_id(cfg, spec)
         for task, eps in episodes.items():
             for shield in modes:
                 header = {
@@ -223,7 +250,9 @@ def groups(
                 }
                 if spec.kind == "bundle":
                     header["bundle_id"] = _bundle_id(spec.target, cfg.verify_key)
-                if cfg.shield != "off" and not spec.has_cost_critic:
+                if shield and critic_id:
+                    header["critic_id"] = critic_id
+                if cfg.shield != "off" and not modes[-1]:
                     header["note"] = "no cost critic: evaluated without the shield"
                 jobs = [
                     Job(
@@ -237,6 +266,9 @@ def groups(
                         cfg.sampling,
                         cfg.seed,
                         render_hw if render_hw and spec.kind != "bundle" else render_size(spec),
+                        cfg.critic or "",
+                        cfg.critic_alpha,
+                        cfg.critic_margin,
                     )
                     for i, e in enumerate(eps)
                 ]

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 from safevla_core.action_adapter import AdapterLimits, MotionProfile
+from safevla_core.critic_gate import DEFAULT_CRITIC_MARGIN
 from safevla_core.safety_monitor import MonitorConfig
 from safevla_core.safety_spec import DEFAULT_COST_THRESHOLD
 from sim_bridge.backends import BACKEND_NAMES, DEFAULT_BACKEND
@@ -205,6 +206,43 @@ POLICY_PARAMS: tuple[ParamSpec, ...] = (
     _p("seed", 0, "seed of action sampling", 0, 2**31 - 1),
 )
 
+# The independent safety critic in the monitor (docs/safety_critic.md); read-only like the
+# bundle: a running monitor never swaps the model that judges what it lets through.
+CRITIC_PARAMS: tuple[ParamSpec, ...] = (
+    _p(
+        "critic_bundle",
+        "",
+        "safety-critic bundle folder (critic.json, critic.onnx); empty = no independent critic",
+        read_only=True,
+    ),
+    _p(
+        "critic_alpha",
+        0.0,
+        "calibration level the critic must have been calibrated at (0 = the bundle's alpha)",
+        0.0,
+        0.999,
+        read_only=True,
+    ),
+    _p(
+        "critic_margin",
+        DEFAULT_CRITIC_MARGIN,
+        "a replacement after a critic veto needs risk < margin x threshold in every category",
+        0.01,
+        1.0,
+        read_only=True,
+    ),
+    _p(
+        "bundle_path",
+        "",
+        "the policy bundle the critic must match (action space, categories, image spec, "
+        "safety spec); needed with critic_bundle",
+        read_only=True,
+    ),
+    _VERIFY_KEY,
+    _p("image_topic", "safevla/image", "the policy's frames (perception output), for the critic"),
+    _p("instruction_topic", "safevla/instruction", "instruction: a new episode for the critic"),
+)
+
 MONITOR_PARAMS: tuple[ParamSpec, ...] = (
     _p("proposal_topic", "safevla/proposal", "ActionProposal input"),
     _p("frame_topic", "safevla/image_stamp", "stamps of accepted frames (frame watchdog)"),
@@ -262,6 +300,7 @@ MONITOR_PARAMS: tuple[ParamSpec, ...] = (
         100000,
         read_only=True,
     ),
+    *CRITIC_PARAMS,
     *ORIGIN_PARAMS,
     *MOTION_PARAMS,
 )

@@ -93,7 +93,7 @@ class Tally:
         cur = self.current
         if cur is None or cur.done or msg.proposal_sequence == 0:
             return  # watchdog repeats between episodes are not the policy's decisions
-        cur.vetoes += int(msg.vetoed and msg.triggered_rule == "cost_critic")
+        cur.vetoes += int(msg.vetoed and msg.triggered_rule in ("cost_critic", "safety_critic"))
         cur.stops += int(msg.safe_stop)
         if msg.triggered_rule:
             cur.rules[msg.triggered_rule] = cur.rules.get(msg.triggered_rule, 0) + 1
@@ -149,6 +149,8 @@ def overrides(args: argparse.Namespace, bundle: Path) -> dict:
         "sim_bridge_node": {"ros__parameters": sim},
     }
     monitor = {}
+    if args.critic:  # the monitor checks the critic against the policy bundle
+        monitor |= {"critic_bundle": str(Path(args.critic).resolve()), **robot}
     if args.cost_threshold is not None:
         monitor["cost_threshold"] = args.cost_threshold
     if args.rate > 10.0:  # keep the rate limit above a faster-than-real-time sim's frame rate
@@ -185,6 +187,13 @@ def run(args: argparse.Namespace) -> int:
             hint = " (the default bundle is written by training; or pass --bundle PATH)"
         raise UserError(f"--bundle {args.bundle}: {exc}{hint}") from None
     bundle = loaded.path.resolve()
+    if args.critic:  # refused here with the node's own check, before any process starts
+        from safevla_core.critic_gate import CriticGate, PolicyFacts
+
+        try:
+            CriticGate.load(args.critic, PolicyFacts.of_bundle(loaded))
+        except BundleError as exc:
+            raise UserError(f"--critic {args.critic}: {exc}") from None
     domain = args.domain_id
     if domain is None:
         domain = random.SystemRandom().randint(1, 101)
@@ -309,6 +318,12 @@ def add_parser(subparsers) -> None:
         default=None,
         help="Ed25519 public key (PEM, `safevla keygen`): the bundle must be signed by it "
         "(checked here and by the perception and policy nodes)",
+    )
+    p.add_argument(
+        "--critic",
+        metavar="PATH",
+        default=None,
+        help="independent safety-critic bundle for the monitor (its critic_bundle parameter)",
     )
     p.add_argument(
         "--max-steps",

@@ -6,6 +6,12 @@ reliable + transient-local) stops until released. Every veto or stop also goes o
 SafetyEvent; /diagnostics gets the monitor's state once a second. Safety limits are read-only
 parameters. Rules and their order: :mod:`safevla_core.safety_monitor`.
 
+With ``critic_bundle`` set, the independent safety critic judges every proposal on the frame it
+was computed from: the node keeps the newest perception frames (``image_topic``) by stamp and
+resets the critic's history on each instruction (a new episode, as the policy does); the critic
+must match the policy bundle (``bundle_path``) or the node does not start
+(docs/safety_critic.md).
+
 Every verdict carries the monitor's id, a sequence number and (with ``verdict_key_file``) an
 HMAC the adapter checks; a heartbeat (std_msgs/Header, ``frame_id`` = id and HMAC) goes out at
 the watchdog rate, so the adapter stops the robot when the monitor dies. No message field can
@@ -19,9 +25,13 @@ import time
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.lifecycle import LifecycleNode
-from std_msgs.msg import Bool, Header
+from sensor_msgs.msg import Image
+from std_msgs.msg import Bool, Header, String
 
 from safevla_core.action_adapter import MotionProfile, heartbeat_digest
+from safevla_core.bundle import BundleError, load_bundle
+from safevla_core.critic_gate import CriticGate, PolicyFacts
+from safevla_core.image_preprocessing import ImageFormatError, decode_image
 from safevla_core.monitor_rules import idle_stop
 from safevla_core.safety_monitor import (
     Decision,
@@ -35,6 +45,7 @@ from safevla_ros.params import MONITOR_PARAMS, ParameterError
 from safevla_ros.ros_common import (
     ERROR,
     FAILURE,
+    FRAME_QOS,
     LATCHED_QOS,
     OK,
     RELIABLE_QOS,
@@ -59,6 +70,8 @@ class SafetyMonitorNode(LifecycleNode):
         super().__init__("safety_monitor_node")
         declare_params(self, MONITOR_PARAMS)
         self.counts = {"decisions": 0, "vetoes": 0, "stops": 0, "bad_frame_stamps": 0}
+        self.counts |= {"critic_replacements": 0, "critic_stops": 0, "critic_bad_frames": 0}
+        self.critic: CriticGate | None = None
         self._subs = []
         self._critic_reported = False
         self.sequence = 0
@@ -70,9 +83,16 @@ class SafetyMonitorNode(LifecycleNode):
             limits = {k: p[k] for k in MonitorConfig.__dataclass_fields__ if k in p}
             self.config = MonitorConfig(motion=motion, **limits)
             self.key = read_key(p["verdict_key_file"])
-        except (ParameterError, ValueError) as exc:
+            self.critic = load_critic(p)
+        except (ParameterError, BundleError, ValueError) as exc:
             self.get_logger().error(str(exc))
             return FAILURE
+        if self.critic is not None:
+            self.get_logger().info(
+                f"independent safety critic {self.critic.bundle_id}: alpha "
+                f"{self.critic.critic.manifest.alpha:g}, thresholds "
+                f"{self.critic.thresholds.round(5).tolist()}, margin {self.critic.margin:g}"
+            )
         self.params = p
         self.robot_id = p["robot_id"] or self.get_namespace().strip("/") or "robot"
         # a fresh session id per start: the adapter tells a restarted monitor from a replay
@@ -85,10 +105,13 @@ class SafetyMonitorNode(LifecycleNode):
 
     def on_activate(self, state):
         p = self.params
-        self.monitor = SafetyMonitor(self.config, now_s(self))
+        self.monitor = SafetyMonitor(self.config, now_s(self), critic=self.critic)
         result = super().on_activate(state)
         self._subs = [
             self.create_subscription(Bool, p["estop_topic"], self.on_estop, LATCHED_QOS),
+            # frames subscribed before proposals; a proposal whose frame is not stored yet
+            # stops (the critic rule), it never passes unjudged
+            *self._critic_subscriptions(),
             self.create_subscription(ActionProposal, p["proposal_topic"], self.on_proposal, 10),
             self.create_subscription(Header, p["frame_topic"], self.on_frame, RELIABLE_QOS),
         ]
@@ -106,6 +129,31 @@ class SafetyMonitorNode(LifecycleNode):
         self._subs, self._timers = [], []
         self.publish(self.monitor.on_estop(True, now_s(self)), 0.0)  # leave the robot stopped
         return super().on_deactivate(state)
+
+    def _critic_subscriptions(self) -> list:
+        if self.critic is None:
+            return []
+        p = self.params
+        return [
+            self.create_subscription(Image, p["image_topic"], self.on_image, FRAME_QOS),
+            self.create_subscription(
+                String, p["instruction_topic"], self.on_instruction, LATCHED_QOS
+            ),
+        ]
+
+    def on_image(self, msg: Image) -> None:
+        """A frame the policy sees: stored by stamp for the critic (a bad one is not stored,
+        so the proposal computed from it stops)."""
+        try:
+            rgb = decode_image(msg.encoding, msg.height, msg.width, msg.step, msg.data)
+        except (ImageFormatError, ValueError) as exc:
+            self.counts["critic_bad_frames"] += 1
+            self.get_logger().error(f"critic frame rejected: {exc}", throttle_duration_sec=1.0)
+            return
+        self.critic.on_frame(stamp_s(msg.header.stamp), rgb)
+
+    def on_instruction(self, msg: String) -> None:
+        self.critic.reset()  # a new episode, as the policy's history
 
     def on_frame(self, msg: Header) -> None:
         why = self.monitor.on_frame(stamp_s(msg.stamp), now_s(self))
@@ -152,6 +200,8 @@ class SafetyMonitorNode(LifecycleNode):
         self.counts["decisions"] += 1
         self.counts["vetoes"] += int(d.vetoed)
         self.counts["stops"] += int(d.safe_stop)
+        if d.critic_outcome:
+            self.counts[f"critic_{'stops' if d.safe_stop else 'replacements'}"] += 1
         if d.needs_event:
             e = to_event(d, v, self.robot_id)
             self._event.publish(e)
@@ -166,7 +216,29 @@ class SafetyMonitorNode(LifecycleNode):
         state = "e-stop" if m.estop else ("stopped" if level == WARN else "running")
         if m.critic_problem:
             level, state = max(level, WARN), f"{state}; {m.critic_problem}"
-        self._diag.publish(diagnostics(self, level, state, **self.counts))
+        critic = self.critic.bundle_id if self.critic is not None else "off"
+        self._diag.publish(diagnostics(self, level, state, critic=critic, **self.counts))
+
+
+def load_critic(p: dict) -> CriticGate | None:
+    """The critic of ``critic_bundle`` checked against the policy bundle (None when off).
+
+    Raises:
+        ParameterError: a critic without ``bundle_path``.
+        BundleError: either bundle fails its checks, or they do not match (named).
+    """
+    if not p["critic_bundle"]:
+        return None
+    if not p["bundle_path"]:
+        raise ParameterError(
+            "parameter 'critic_bundle' is set but 'bundle_path' is empty; set bundle_path to the "
+            "policy bundle the critic guards (its action space and image spec are checked)"
+        )
+    policy = load_bundle(p["bundle_path"], verify_key=p["verify_key"] or None)
+    alpha = p["critic_alpha"] or None
+    return CriticGate.load(
+        p["critic_bundle"], PolicyFacts.of_bundle(policy), alpha, p["critic_margin"]
+    )
 
 
 def main(args: list[str] | None = None) -> int:

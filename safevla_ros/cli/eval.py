@@ -6,6 +6,7 @@ Examples::
         --baseline expert:careless --json results.json --report report/
     safevla eval --bundle models/objnav-ppo-lag --shield both --perturb lighting,color
     safevla eval --bundle expert:careful --episodes longtail --report longtail/
+    safevla eval --bundle models/objnav-ppo-lag --shield on --critic runs/critic/bundle
     safevla eval --make-longtail longtail.jsonl.gz --count 40 --seed 0
 """
 
@@ -16,6 +17,7 @@ import json
 import sys
 from pathlib import Path
 
+from safevla_core.critic_gate import DEFAULT_CRITIC_MARGIN
 from safevla_core.errors import UserError
 from safevla_core.safety_spec import DEFAULT_COST_THRESHOLD
 from safevla_eval.agents import PSEUDO_BUNDLES
@@ -101,6 +103,28 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
         f"{DEFAULT_COST_THRESHOLD})",
     )
     p.add_argument(
+        "--critic",
+        metavar="PATH",
+        help="independent safety-critic bundle (`safevla train critic`) the shield runs after "
+        "the policy's own cost rule, as the monitor node does with critic_bundle; shields the "
+        "built-in policies too (docs/safety_critic.md)",
+    )
+    p.add_argument(
+        "--critic-alpha",
+        type=float,
+        metavar="A",
+        help="the alpha the critic must be calibrated at (default: the bundle's; another one is "
+        "refused with the command that recalibrates)",
+    )
+    p.add_argument(
+        "--critic-margin",
+        type=float,
+        default=DEFAULT_CRITIC_MARGIN,
+        metavar="M",
+        help="after a critic veto, replace only with an action whose risk is below M x threshold "
+        f"in every category, else stop (default {DEFAULT_CRITIC_MARGIN})",
+    )
+    p.add_argument(
         "--sampling",
         default="greedy",
         choices=("sample", "greedy"),
@@ -175,6 +199,9 @@ def _config(args: argparse.Namespace):
             workers=args.workers,
             bootstrap_samples=args.bootstrap,
             verify_key=args.verify_key,
+            critic=args.critic,
+            critic_alpha=args.critic_alpha,
+            critic_margin=args.critic_margin,
         )
     except ValueError as exc:
         raise UserError(str(exc)) from None

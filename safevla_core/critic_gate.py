@@ -1,0 +1,249 @@
+"""The independent safety critic inside the safety monitor (ROS-free): the monitor rule's state.
+
+The monitor node and the evaluator's shield both hand a :class:`CriticGate` to
+:class:`safevla_core.safety_monitor.SafetyMonitor`; its rule
+(:class:`safevla_core.monitor_rules.SafetyCriticRule`) then judges every proposal that the rules
+in front of it let through. Per proposal::
+
+    frame    = the camera frame whose stamp the proposal carries (the frame the policy saw)
+    verdict  = critic.step(frame, action executed after the previous proposal, or none)
+    blocked  = risk[a, k] >= threshold_k in some category k          (a moves the robot)
+    a*       = the action the earlier rules let through (the proposal, or the cost rule's pick)
+    if a* is not blocked:  execute a*
+    else (a veto):  execute argmax p_a over actions a that move the robot, have p_a > 0, pass
+                    the earlier rules, and have risk[a, k] < margin * threshold_k in every k;
+                    none: a safe stop
+
+``margin`` (default 0.5) keeps the replacement clear of the threshold: an action the critic
+barely lets through is a poor substitute for one it just vetoed. An action the policy gives
+probability 0 is never substituted (it is not the policy's choice), so a one-hot proposer (the
+privileged experts) gets a stop on every veto.
+
+The thresholds come from the critic bundle's conformal calibration at its ``alpha``
+(:mod:`safevla_core.conformal`). A different ``alpha`` needs the calibration scores, which a
+critic bundle does not carry: it is refused with the command that recalibrates. The critic
+must agree with the policy bundle it guards: action space, cost categories, image spec (the
+critic sees the perception node's output, sized for the policy) and safety-spec version.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import OrderedDict
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from safevla_core.actions import ACTION_NAMES, ACTIONS
+from safevla_core.bundle import Bundle
+from safevla_core.critic_bundle import CriticBundleError, CriticManifest
+from safevla_core.image_preprocessing import ImageSpec
+from safevla_core.safety_critic import CriticVerdict, SafetyCritic
+
+DEFAULT_CRITIC_MARGIN = 0.5
+FRAMES_KEPT = 8  # frames by stamp: proposals answer one of the newest few
+_MOVES = np.array([a.moves_robot for a in ACTIONS])
+
+
+@dataclass(frozen=True)
+class PolicyFacts:
+    """What the critic must agree with: the policy bundle's (or, for the built-in policies of
+    the evaluator, this stack's) action space, cost categories, image spec and safety-spec
+    version. ``image`` None: the policy has no image spec (the critic resizes raw frames)."""
+
+    actions: tuple[str, ...]
+    categories: tuple[str, ...]
+    image: ImageSpec | None
+    safety_spec_version: str
+    name: str = "policy"
+
+    @classmethod
+    def of_bundle(cls, bundle: Bundle) -> PolicyFacts:
+        """The facts of a loaded (verified) policy bundle."""
+        return cls(
+            bundle.action_names,
+            bundle.cost_categories,
+            bundle.image,
+            bundle.safety_spec.version,
+            f"policy bundle {bundle.bundle_id}",
+        )
+
+
+def check_critic_matches(m: CriticManifest, where: str, policy: PolicyFacts) -> None:
+    """The critic manifest against the policy it guards.
+
+    Raises:
+        CriticBundleError: naming the mismatched value and the fix.
+    """
+    fix = "train the critic for this policy's stack (`safevla train critic`) or pick its bundle"
+    if tuple(m.actions) != tuple(policy.actions):
+        raise CriticBundleError(
+            f"{where}: action space {list(m.actions)[:4]}... ({len(m.actions)} actions) differs "
+            f"from {policy.name}'s {list(policy.actions)[:4]}... ({len(policy.actions)}); {fix}"
+        )
+    if tuple(m.categories) != tuple(policy.categories):
+        raise CriticBundleError(
+            f"{where}: cost categories {list(m.categories)} differ from {policy.name}'s "
+            f"{list(policy.categories)}; {fix}"
+        )
+    if policy.image is not None and m.image != policy.image:
+        raise CriticBundleError(
+            f"{where}: image spec {asdict(m.image)} differs from {policy.name}'s "
+            f"{asdict(policy.image)} (the critic judges the frames perception prepares for the "
+            f"policy); {fix}"
+        )
+    if m.safety_spec_version != policy.safety_spec_version:
+        raise CriticBundleError(
+            f"{where}: safety spec version {m.safety_spec_version!r} differs from "
+            f"{policy.name}'s {policy.safety_spec_version!r}; {fix}"
+        )
+
+
+def thresholds_for(m: CriticManifest, where: str, alpha: float | None) -> np.ndarray:
+    """(C,) veto thresholds at ``alpha`` (None: the bundle's own).
+
+    Raises:
+        CriticBundleError: ``alpha`` is not the bundle's (a bundle stores the thresholds of one
+            alpha, not the scores a recalibration needs), naming the command that recalibrates.
+    """
+    if alpha is not None and not (math.isfinite(alpha) and 0.0 < alpha < 1.0):
+        raise CriticBundleError(f"critic alpha = {alpha!r}; must lie in (0, 1)")
+    if alpha is not None and abs(alpha - m.alpha) > 1e-9:
+        raise CriticBundleError(
+            f"{where}: critic alpha {alpha:g} differs from the bundle's alpha {m.alpha:g}, and a "
+            "critic bundle stores the thresholds of its own alpha only (not the calibration "
+            f"scores); recalibrate with `safevla train critic --out RUN --set alpha={alpha:g}` "
+            "(reuses the data and weights of RUN) and pass RUN/bundle, or leave alpha unset"
+        )
+    return np.array([m.thresholds[c] for c in m.categories], np.float32)
+
+
+@dataclass(frozen=True)
+class CriticCall:
+    """The critic rule's outcome for one proposal.
+
+    Attributes:
+        executed: the action to execute, None for a safe stop.
+        vetoed: the action the earlier rules let through is blocked.
+        reason: for the verdict.
+        category: the category with the highest risk / threshold ratio behind a veto.
+    """
+
+    executed: int | None
+    vetoed: bool
+    reason: str
+    category: str = ""
+
+
+class CriticGate:
+    """The independent critic as the monitor uses it: frames by stamp, the critic's history
+    (one step per judged proposal, with the action executed after the previous one), thresholds
+    and the replacement margin.
+
+    Args:
+        critic: a loaded :class:`SafetyCritic`.
+        alpha: the calibration level asked for (None: the bundle's).
+        margin: a replacement needs ``risk < margin * threshold`` in every category, in (0, 1].
+    """
+
+    def __init__(
+        self,
+        critic: SafetyCritic,
+        alpha: float | None = None,
+        margin: float = DEFAULT_CRITIC_MARGIN,
+    ) -> None:
+        if not (math.isfinite(margin) and 0.0 < margin <= 1.0):
+            raise ValueError(f"critic margin = {margin!r}; must lie in (0, 1] (e.g. 0.5)")
+        self.critic, self.margin = critic, float(margin)
+        self.thresholds = thresholds_for(critic.manifest, str(critic.path), alpha)
+        self.frames: OrderedDict[float, np.ndarray] = OrderedDict()
+        self.prev_action: int | None = None
+        self.last: CriticVerdict | None = None
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike,
+        policy: PolicyFacts,
+        alpha: float | None = None,
+        margin: float = DEFAULT_CRITIC_MARGIN,
+        providers: tuple[str, ...] = ("cpu",),
+    ) -> CriticGate:
+        """Load and verify a critic bundle (sha256, this stack's contract, the policy's).
+
+        Raises:
+            CriticBundleError: a missing, modified or mismatched bundle, or an unusable alpha.
+            ValueError: a margin outside (0, 1].
+        """
+        critic = SafetyCritic(path, providers=list(providers))
+        check_critic_matches(critic.manifest, str(critic.path), policy)
+        return cls(critic, alpha, margin)
+
+    @property
+    def bundle_id(self) -> str:
+        return self.critic.bundle_id
+
+    @property
+    def camera(self) -> str:
+        """The observation key of the critic's camera (``nav_rgb``)."""
+        cam = self.critic.manifest.image.camera
+        return f"{cam}_rgb" if cam in ("nav", "manip") else cam
+
+    def reset(self) -> None:
+        """A new episode (a new instruction): empty history, no previous action."""
+        self.critic.reset()
+        self.frames.clear()
+        self.prev_action, self.last = None, None
+
+    def on_frame(self, stamp_s: float, frame: np.ndarray) -> None:
+        """A frame the policy will see (the perception output), by its camera stamp."""
+        self.frames[stamp_s] = frame
+        self.frames.move_to_end(stamp_s)
+        while len(self.frames) > FRAMES_KEPT:
+            self.frames.popitem(last=False)
+
+    def frame_for(self, stamp_s: float) -> np.ndarray | None:
+        return self.frames.get(stamp_s)
+
+    def after_decision(self, executed: int | None) -> None:
+        """What the monitor sent on for a proposal (None: a stop, nothing executed); it is the
+        previous action of the critic's next step."""
+        self.prev_action = executed
+
+    def judge(
+        self,
+        frame: np.ndarray,
+        action: int,
+        probabilities: np.ndarray,
+        allowed_before: np.ndarray | None = None,
+    ) -> CriticCall:
+        """One critic step on ``frame``, and the call on ``action`` (see the module docstring).
+
+        Raises:
+            safevla_core.safety_critic.CriticOutputError: a non-finite or out-of-range risk.
+        """
+        v = self.last = self.critic.step(frame, self.prev_action)
+        thr = self.thresholds
+        blocked = (v.risk >= thr[None, :]) & _MOVES[:, None]
+        if not blocked[action].any():
+            return CriticCall(action, False, "")
+        ratio = v.risk[action] / np.maximum(thr, 1e-12)
+        k = int(np.argmax(np.where(blocked[action], ratio, -1.0)))
+        category = v.categories[k]
+        cats = ", ".join(
+            f"{c} {v.risk[action, j]:.3g} >= {thr[j]:.3g}"
+            for j, c in enumerate(v.categories)
+            if blocked[action, j]
+        )
+        why = f"safety critic: {ACTION_NAMES[action]} risk {cats}"
+        clear = (v.risk < self.margin * thr[None, :]).all(axis=1)
+        ok = clear & _MOVES & (np.asarray(probabilities) > 0)
+        if allowed_before is not None:
+            ok &= allowed_before
+        if not ok.any():
+            why += f"; no motion the policy proposes has risk < {self.margin:g} x threshold"
+            return CriticCall(None, True, why + ": safe stop", category)
+        best = int(np.argmax(np.where(ok, probabilities, -1.0)))
+        why += f"; executing {ACTION_NAMES[best]} (p={float(probabilities[best]):.3f})"
+        return CriticCall(best, True, why, category)

@@ -1,0 +1,150 @@
+"""The independent safety critic in the monitor (no rclpy): a real critic bundle (a fixed risk
+table as an ONNX graph, through ONNX Runtime), its contract with the policy, and the rule's
+vetoes, replacements and stops."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+from tiny_critic import CATS, risk_table, write_tiny_critic
+
+from safevla_core.actions import ACTION_NAMES, NUM_ACTIONS
+from safevla_core.critic_bundle import CRITIC_GRAPH, CRITIC_MANIFEST, CriticBundleError
+from safevla_core.critic_gate import CriticGate, PolicyFacts
+from safevla_core.image_preprocessing import ImageSpec
+from safevla_core.safety_monitor import MonitorConfig, Proposal, Rule, SafetyMonitor
+from safevla_core.safety_spec import SAFETY_SPEC
+
+IMAGE = ImageSpec(height=16, width=16, mean=(0.5,) * 3, std=(0.25,) * 3)
+POLICY = PolicyFacts(ACTION_NAMES, SAFETY_SPEC.categories, IMAGE, SAFETY_SPEC.version)
+AHEAD, BACK, RIGHT, LEFT, END = (
+    ACTION_NAMES.index(n)
+    for n in ("move_ahead", "move_back", "rotate_right", "rotate_left", "end")
+)
+FRAME = np.zeros((24, 32, 3), np.uint8)
+
+
+@pytest.fixture
+def critic(tmp_path):
+    # move_ahead is risky (0.9 >= 0.5); move_back is allowed but not clear of the margin (0.3)
+    return write_tiny_critic(tmp_path / "critic", IMAGE, risk_table({AHEAD: 0.9, BACK: 0.3}))
+
+
+def proposal(probs: dict, seq: int, stamp: float, action=None, q=None) -> Proposal:
+    p = np.zeros(NUM_ACTIONS)
+    for a, v in probs.items():
+        p[a] = v
+    q = np.zeros(NUM_ACTIONS) if q is None else q
+    a0 = int(np.argmax(p)) if action is None else action
+    return Proposal(seq, a0, p, q, np.zeros((0,)), (), stamp)
+
+
+def run(monitor: SafetyMonitor, prop: Proposal, frame=FRAME):
+    monitor.on_frame(prop.frame_stamp_s)  # the frame watchdog's stamp
+    if frame is not None:
+        monitor.critic.on_frame(prop.frame_stamp_s, frame)
+    return monitor.decide(prop, prop.frame_stamp_s)
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        (dataclasses.replace(POLICY, actions=ACTION_NAMES[::-1]), r"action space .* differs"),
+        (dataclasses.replace(POLICY, categories=CATS[:4]), r"cost categories .* differ"),
+        (
+            dataclasses.replace(POLICY, image=dataclasses.replace(IMAGE, height=32)),
+            r"image spec .* differs .*'height': 32",
+        ),
+        (dataclasses.replace(POLICY, safety_spec_version="0.9"), r"safety spec version '1\.\d+'"),
+    ],
+)
+def test_a_critic_that_does_not_match_the_policy_is_refused(critic, policy, message):
+    with pytest.raises(CriticBundleError, match=message):
+        CriticGate.load(critic, policy)
+
+
+def test_a_critic_with_a_modified_graph_or_manifest_is_refused(critic):
+    raw = bytearray((critic / CRITIC_GRAPH).read_bytes())
+    raw[-1] ^= 0xFF
+    (critic / CRITIC_GRAPH).write_bytes(bytes(raw))
+    with pytest.raises(CriticBundleError, match="sha256"):
+        CriticGate.load(critic, POLICY)
+
+
+def test_a_critic_for_another_stack_is_refused(critic):
+    m = json.loads((critic / CRITIC_MANIFEST).read_text())
+    m["categories"] = m["categories"][::-1]
+    (critic / CRITIC_MANIFEST).write_text(json.dumps(m))
+    with pytest.raises(CriticBundleError, match="cost categories"):
+        CriticGate.load(critic, POLICY)
+
+
+def test_alpha_other_than_the_bundles_is_refused_with_the_recalibration_command(critic):
+    assert CriticGate.load(critic, POLICY, alpha=0.1).thresholds.tolist() == [0.5] * 5
+    with pytest.raises(CriticBundleError, match=r"alpha 0.05 differs .* --set alpha=0.05"):
+        CriticGate.load(critic, POLICY, alpha=0.05)
+    with pytest.raises(ValueError, match=r"margin = 1.5; must lie in \(0, 1\]"):
+        CriticGate.load(critic, POLICY, margin=1.5)
+
+
+def test_veto_replaces_with_the_most_likely_clear_motion_or_stops(critic):
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=CriticGate.load(critic, POLICY))
+    # move_back (p .35) passes the threshold but not the margin; rotate_left (p .15) is clear
+    d = run(m, proposal({AHEAD: 0.5, BACK: 0.35, LEFT: 0.15}, 1, 1.0))
+    assert (d.executed_action, d.rule, d.category) == (LEFT, Rule.SAFETY_CRITIC, "corner")
+    assert d.vetoed and d.critic_outcome == "replaced" and "move_ahead risk corner 0.9" in d.reason
+    # proposed itself, move_back is allowed (0.3 < 0.5): no veto
+    d = run(m, proposal({BACK: 0.9, AHEAD: 0.1}, 2, 2.0))
+    assert d.executed_action == BACK and not d.vetoed and d.critic_outcome == ""
+    # a one-hot proposer: nothing else has p > 0, so a stop
+    d = run(m, proposal({AHEAD: 1.0}, 3, 3.0))
+    assert d.safe_stop and d.rule is Rule.SAFETY_CRITIC and d.critic_outcome == "stopped"
+    assert "safe stop" in d.reason and d.needs_event
+    # terminal actions are never costed
+    d = run(m, proposal({END: 1.0}, 4, 4.0))
+    assert d.executed_action == END and not d.vetoed
+
+
+def test_the_critic_history_gets_the_executed_action_or_none_after_a_stop(critic):
+    gate = CriticGate.load(critic, POLICY)
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
+    run(m, proposal({AHEAD: 0.6, LEFT: 0.4}, 1, 1.0))  # replaced by rotate_left
+    run(m, proposal({AHEAD: 1.0}, 2, 2.0))  # stop
+    run(m, proposal({RIGHT: 1.0}, 3, 3.0))  # allowed
+    none = gate.critic.manifest.prev_action_none
+    assert gate.critic.history.actions == [LEFT, none]  # history length 2: last two steps
+    assert gate.prev_action == RIGHT and gate.critic.steps == 3
+    gate.reset()
+    assert gate.critic.steps == 0 and gate.prev_action is None and not gate.frames
+
+
+def test_a_proposal_whose_frame_never_arrived_is_a_stop(critic):
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=CriticGate.load(critic, POLICY))
+    m.critic.on_frame(0.9, FRAME)  # another frame than the proposal's
+    d = run(m, proposal({RIGHT: 1.0}, 1, 1.0), frame=None)
+    assert d.safe_stop and d.rule is Rule.SAFETY_CRITIC and "never reached" in d.reason
+
+
+def test_the_replacement_also_passes_the_policys_own_cost_rule(critic):
+    m = SafetyMonitor(
+        MonitorConfig(cost_threshold=0.3), 0.0, critic=CriticGate.load(critic, POLICY)
+    )
+    q = np.zeros(NUM_ACTIONS)
+    q[LEFT] = 0.8  # the policy's own critic vetoes rotate_left
+    d = run(m, proposal({AHEAD: 0.5, LEFT: 0.3, RIGHT: 0.2}, 1, 1.0, q=q))
+    assert d.executed_action == RIGHT and d.rule is Rule.SAFETY_CRITIC
+
+
+def test_the_earlier_rules_stay_in_front(critic):
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=CriticGate.load(critic, POLICY))
+    m.on_estop(True, 0.5)
+    d = run(m, proposal({RIGHT: 1.0}, 1, 1.0))
+    assert d.safe_stop and d.rule is Rule.ESTOP and m.critic.critic.steps == 0
+    m.on_estop(False, 1.5)
+    d = run(m, proposal({AHEAD: 0.5, LEFT: 0.5}, 2, 2.0))
+    assert d.rule is Rule.SAFETY_CRITIC and d.executed_action == LEFT
+    d = m.decide(proposal({LEFT: 1.0}, 3, 2.0), now_s=2.01)  # rate limit follows the critic
+    assert d.safe_stop and d.rule is Rule.RATE_LIMIT

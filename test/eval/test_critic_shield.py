@@ -1,0 +1,88 @@
+"""`safevla eval --shield on --critic` on the real simulator: the evaluator runs the monitor's
+own critic rule, and the vetoes, replacements and stops it reports per episode are those of the
+per-step decisions (replayed with the same seeds), with the risky action never executed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from tiny_critic import risk_table, write_tiny_critic
+
+from safevla_core.actions import ACTION_NAMES
+from safevla_core.image_preprocessing import ImageSpec
+from safevla_core.monitor_rules import Rule
+from safevla_eval.agents import make_agent, parse_policy
+from safevla_eval.runner import close_worker_cache, make_env, run_episode
+from safevla_eval.suite import EvalConfig, groups, resolve_episodes
+from safevla_ros.cli.main import main
+
+AHEAD = ACTION_NAMES.index("move_ahead")
+MAX_STEPS, COUNT = 10, 2
+
+
+@pytest.fixture(autouse=True)
+def _close_cache():
+    yield
+    close_worker_cache()
+
+
+@pytest.fixture
+def critic(tmp_path):
+    image = ImageSpec(height=16, width=16, mean=(0.5,) * 3, std=(0.25,) * 3)
+    return write_tiny_critic(tmp_path / "critic", image, risk_table({AHEAD: 0.9}))
+
+
+def test_eval_counts_match_the_per_step_decisions(critic, tmp_path):
+    out = tmp_path / "eval.json"
+    args = ["eval", "--bundle", "random", "--bundle", "expert:careless", "--count", str(COUNT)]
+    args += ["--max-steps", str(MAX_STEPS), "--shield", "on", "--critic", str(critic)]
+    assert main([*args, "--no-progress", "--bootstrap", "0", "--json", str(out)]) == 0
+    results = json.loads(out.read_text())["results"]
+    assert [(r["bundle"], r["shield"]) for r in results] == [
+        ("random", True),
+        ("expert:careless", True),
+    ]
+    assert all(r["critic_id"].startswith("tiny-critic@") for r in results)
+
+    # replay every episode with the same seeds, watching each decision
+    cfg = EvalConfig(["random", "expert:careless"], count=COUNT, max_steps=MAX_STEPS)
+    cfg.shield, cfg.critic = "on", str(critic)
+    plan = groups(cfg, resolve_episodes(cfg))
+    env = make_env(MAX_STEPS)
+    total = {"replaced": 0, "stopped": 0}
+    try:
+        for (header, jobs), result in zip(plan, results):
+            agent = make_agent(parse_policy(header["bundle"]))
+            for job, rec in zip(jobs, result["records"]):
+                seen = []
+                replay = run_episode(env, agent, job, on_decision=seen.append)
+                assert replay.cost == rec["cost"] and replay.length == rec["length"]
+                outcomes = [d.critic_outcome for d in seen]
+                want = {
+                    "vetoes": sum(map(bool, outcomes)),
+                    "replacements": outcomes.count("replaced"),
+                    "stops": outcomes.count("stopped"),
+                }
+                assert rec["extra"]["critic"] == want
+                assert rec["vetoes"] == sum(d.vetoed or d.safe_stop for d in seen)
+                assert rec["stops"] == sum(d.safe_stop for d in seen)
+                assert not any(d.executed_action == AHEAD for d in seen)
+                for d in seen:
+                    if d.proposed_action == AHEAD:  # the only risky action, always vetoed
+                        assert d.rule is Rule.SAFETY_CRITIC and d.vetoed
+                total["replaced"] += want["replacements"]
+                total["stopped"] += want["stops"]
+                if header["bundle"] == "expert:careless":  # one-hot: a veto is a stop
+                    assert want["replacements"] == 0
+    finally:
+        env.close()
+    assert total["replaced"] > 0 and total["stopped"] > 0  # both paths were exercised
+
+
+def test_critic_needs_the_shield_and_a_matching_alpha(critic, capsys):
+    base = ["eval", "--bundle", "random", "--count", "1", "--critic", str(critic)]
+    assert main(base) == 2
+    assert "add --shield on" in capsys.readouterr().err
+    assert main([*base, "--shield", "on", "--critic-alpha", "0.2", "--no-progress"]) == 2
+    assert "--set alpha=0.2" in capsys.readouterr().err

@@ -1,0 +1,99 @@
+"""The independent safety critic in the monitor node, with real processes: perception, safety
+monitor (with a critic bundle) and action adapter; the test process proposes like a policy,
+on every perception frame, an action the critic marks as risky. That action never reaches
+cmd_vel: the monitor replaces it (when the proposal gives another action weight) or stops. A
+critic that does not match the policy bundle keeps the monitor from starting."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from geometry_msgs.msg import Twist
+from ros_harness import CAM, CMD, PROP, VERDICT, frame
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+from tiny_critic import risk_table, write_tiny_critic
+
+from safevla_core.action_adapter import MotionProfile, command_for
+from safevla_core.actions import ACTION_NAMES
+from safevla_core.bundle import load_bundle
+from safevla_core.safety_spec import COST_CATEGORIES
+from safevla_ros.msg import ActionProposal, SafetyVerdict
+from safevla_ros.ros_common import FRAME_QOS
+
+pytestmark = pytest.mark.ros
+AHEAD, LEFT = ACTION_NAMES.index("move_ahead"), ACTION_NAMES.index("rotate_left")
+AHEAD_CMD = command_for(AHEAD, MotionProfile())
+
+
+def propose(probe, image: Image, seq: int) -> None:
+    """move_ahead on this frame; odd proposals also give rotate_left weight, even ones are
+    one-hot (nothing to replace it with)."""
+    p = np.zeros(20, np.float32)
+    p[AHEAD] = 0.7 if seq % 2 else 1.0
+    p[LEFT] = 1.0 - p[AHEAD]
+    msg = ActionProposal(header=image.header, action_index=AHEAD, sequence=seq)
+    msg.action_names, msg.action_name = list(ACTION_NAMES), "move_ahead"
+    msg.action_probabilities = p.tolist()
+    msg.cost_categories = list(COST_CATEGORIES)
+    msg.predicted_cost = [0.0] * 20  # the policy's own critic sees no risk at all
+    msg.predicted_cost_by_category = [0.0] * 100
+    probe.publisher(PROP, ActionProposal).publish(msg)
+
+
+def test_a_vetoed_action_never_reaches_cmd_vel(nodes, probe, bundle_path, tmp_path):
+    image = load_bundle(bundle_path).image
+    critic = write_tiny_critic(tmp_path / "critic", image, risk_table({AHEAD: 0.9}))
+    nodes("perception_node", bundle_path=bundle_path)
+    nodes("safety_monitor_node", bundle_path=bundle_path, critic_bundle=str(critic))
+    nodes("action_adapter_node")
+    probe.subscribe(VERDICT, SafetyVerdict)
+    probe.subscribe(CMD, Twist)
+    seq = [0]
+
+    def on_image(msg: Image) -> None:
+        seq[0] += 1
+        propose(probe, msg, seq[0])
+
+    probe.node.create_subscription(Image, "safevla/image", on_image, FRAME_QOS)
+    probe.latched("safevla/instruction", String).publish(String(data="find an apple"))
+    pixels, enc = frame()
+    answered = lambda: sum(v.proposal_sequence > 0 for v in probe.msgs(VERDICT)) >= 30  # noqa: E731
+    assert probe.spin_until(answered, 60, lambda: probe.publish_image(CAM, pixels, enc))
+    probe.spin_for(0.5)
+
+    verdicts = [v for v in probe.msgs(VERDICT) if v.proposal_sequence > 0]
+    assert not any(v.executed_action == AHEAD and not v.safe_stop for v in verdicts)
+    critic_calls = [v for v in verdicts if v.triggered_rule == "safety_critic"]
+    replaced = [v for v in critic_calls if not v.safe_stop]
+    stopped = [v for v in critic_calls if v.safe_stop]
+    assert replaced and stopped, [(v.triggered_rule, v.reason) for v in verdicts[:5]]
+    assert all(v.proposal_sequence % 2 == 1 and v.executed_action == LEFT for v in replaced)
+    # most proposals found their frame; a missing one is a stop too, never a motion
+    missing = [v for v in stopped if "never reached" in v.reason]
+    assert len(missing) <= len(verdicts) // 4, [v.reason for v in verdicts]
+    judged = [v for v in critic_calls if v not in missing]
+    assert all("move_ahead risk corner 0.9" in v.reason and v.vetoed for v in judged)
+    twists = probe.msgs(CMD)
+    assert any(tw.angular.z != 0.0 for tw in twists)  # the replacement did drive the base
+    assert not any(tw.linear.x == pytest.approx(AHEAD_CMD.linear_x) for tw in twists)
+    assert all(tw.linear.x == 0.0 for tw in twists)
+
+
+def test_a_critic_that_does_not_match_the_policy_keeps_the_monitor_from_starting(
+    nodes, bundle_path, tmp_path
+):
+    image = load_bundle(bundle_path).image
+    other = dataclasses.replace(image, height=image.height * 2, width=image.width * 2)
+    critic = write_tiny_critic(tmp_path / "critic", other, risk_table())
+    monitor = nodes("safety_monitor_node", bundle_path=bundle_path, critic_bundle=str(critic))
+    assert monitor.wait(timeout=60) == 1
+    log = (nodes.log_dir / "safety_monitor_node.log").read_text()
+    assert "image spec" in log and "differs from policy bundle" in log
+    assert "startup failed" in log
+    # no policy bundle to check it against: refused as well, naming the parameter
+    monitor = nodes("safety_monitor_node", critic_bundle=str(critic))
+    assert monitor.wait(timeout=60) == 1
+    assert "'bundle_path' is empty" in (nodes.log_dir / "safety_monitor_node.log").read_text()

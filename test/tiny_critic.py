@@ -1,0 +1,90 @@
+"""A tiny safety-critic bundle for tests: a real ONNX graph whose risk is a fixed table (the
+same for every frame), so a test can mark chosen actions as risky. Written with the real
+bundle writer (sha256 of the graph in critic.json) and loaded by the real runtime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from safevla_core.actions import ACTION_NAMES, NUM_ACTIONS
+from safevla_core.critic_bundle import (
+    CRITIC_GRAPH,
+    PREV_ACTION_NONE,
+    CriticManifest,
+    write_critic_bundle,
+)
+from safevla_core.image_preprocessing import ImageSpec
+from safevla_core.safety_spec import SAFETY_SPEC
+
+CATS = SAFETY_SPEC.categories
+HISTORY = 2
+
+
+def risk_table(risky: dict[int, float] | None = None) -> np.ndarray:
+    """(A, C) risks: 0.01 everywhere, ``risky[a]`` in the first category (corner) of ``a``."""
+    table = np.full((NUM_ACTIONS, len(CATS)), 0.01, np.float32)
+    for a, r in (risky or {}).items():
+        table[a, 0] = r
+    return table
+
+
+def write_tiny_critic(
+    out: str | Path,
+    image: ImageSpec,
+    table: np.ndarray,
+    thresholds: float = 0.5,
+    alpha: float = 0.1,
+    **manifest_overrides,
+) -> Path:
+    """Write a critic bundle at ``out`` whose graph outputs ``table`` for every input."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    t, h, w = HISTORY, image.height, image.width
+    frames = helper.make_tensor_value_info("frames", TensorProto.FLOAT, ["batch", t, 3, h, w])
+    prev = helper.make_tensor_value_info("prev_actions", TensorProto.INT64, ["batch", t])
+    risk = helper.make_tensor_value_info(
+        "risk", TensorProto.FLOAT, ["batch", NUM_ACTIONS, len(CATS)]
+    )
+    consts = {
+        "table": table[None].astype(np.float32),
+        "zero": np.array([0], np.int64),
+        "one": np.array([1], np.int64),
+        "ac": np.array([NUM_ACTIONS, len(CATS)], np.int64),
+    }
+    nodes = [
+        helper.make_node("Shape", ["frames"], ["shape"]),
+        helper.make_node("Slice", ["shape", "zero", "one"], ["batch"]),
+        helper.make_node("Concat", ["batch", "ac"], ["target"], axis=0),
+        helper.make_node("Expand", ["table", "target"], ["risk"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny_critic",
+        [frames, prev],
+        [risk],
+        [numpy_helper.from_array(v, k) for k, v in consts.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    onnx.checker.check_model(model)
+    onnx.save(model, str(out / CRITIC_GRAPH))
+    fields = dict(
+        name="tiny-critic",
+        actions=ACTION_NAMES,
+        categories=CATS,
+        safety_spec_version=SAFETY_SPEC.version,
+        image=image,
+        history_length=HISTORY,
+        prev_action_none=PREV_ACTION_NONE,
+        label={"horizon": 1, "definition": "test table"},
+        alpha=alpha,
+        thresholds=dict.fromkeys(CATS, thresholds),
+        calibration={},
+    )
+    fields.update(manifest_overrides)
+    write_critic_bundle(out, CriticManifest(**fields))
+    return out
