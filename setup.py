@@ -66,6 +66,8 @@ setup(
         "scipy>=1.15",  # scipy.stats.bootstrap(rng=...)
         "omegaconf>=2.4",  # typed config overrides (safevla_train.config; TupleConfig)
         "cryptography>=42",  # Ed25519 bundle signatures (safevla_core.signing)
+        "mcap>=1.6",  # Writer.flush(): safety recordings (safevla_core.recording)
+        "mcap-ros2-support>=0.5",  # decoding them (ROS 2 CDR with ros2msg schemas)
     ],
     extras_require={
         # Training and export. torch is pinned: a looser spec pulls a multi-GB CUDA build.

@@ -1,8 +1,10 @@
 # ruff: noqa: I001  (launch/ here is this folder, not the ROS `launch` package)
-"""Bring up the safevla_ros runtime on a robot: perception, policy, safety monitor, adapter.
+"""Bring up the safevla_ros runtime on a robot: perception, policy, safety monitor, adapter,
+safety recorder.
 
     ros2 launch safevla_ros robot.launch.py bundle:=/path/to/bundle [critic:=/path/to/critic] \\
-        camera_topic:=/camera/color/image_raw cmd_vel:=/cmd_vel namespace:=robot1
+        camera_topic:=/camera/color/image_raw cmd_vel:=/cmd_vel namespace:=robot1 \\
+        [record_dir:=/data/safevla_recordings]
 
 The nodes are those of the ``robot`` bringup in the node table (safevla_ros/nodes.py). Their
 parameters are the defaults of safevla_ros/params.py, overridden by config/robot.yaml
@@ -47,6 +49,11 @@ def generate_launch_description():
             description="robot namespace (one per robot on a shared domain)",
         ),
         DeclareLaunchArgument(
+            "record_dir",
+            default_value="",
+            description="safety recorder output folder (empty = $ROS_HOME/safevla_recordings)",
+        ),
+        DeclareLaunchArgument(
             "params_file", default_value=config, description="parameter YAML of the runtime nodes"
         ),
     ]
@@ -62,6 +69,7 @@ def generate_launch_description():
             "critic_bundle": LaunchConfiguration("critic"),
         },
         "action_adapter_node": {"cmd_vel_topic": LaunchConfiguration("cmd_vel")},
+        "safety_recorder_node": {"output_dir": LaunchConfiguration("record_dir")},
     }
     files = [LaunchConfiguration("params_file")]
     group = bringup_group(ROBOT, files, overrides, LaunchConfiguration("namespace"))

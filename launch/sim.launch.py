@@ -2,7 +2,7 @@
 """Sim-in-the-loop: the robot runtime plus the sim bridge (embedded MuJoCo simulator).
 
     ros2 launch safevla_ros sim.launch.py bundle:=/path/to/bundle task:=objnav [backend:=thor] \\
-        [critic:=/path/to/critic]
+        [critic:=/path/to/critic] [record_dir:=/path]
 
 The nodes and parameter files are those of the ``sim`` bringup in the node table
 (safevla_ros/nodes.py): the robot nodes plus the sim bridge, with config/robot.yaml then
@@ -36,6 +36,11 @@ def generate_launch_description():
             "backend", default_value="mujoco", description="simulator: mujoco | thor"
         ),
         DeclareLaunchArgument("namespace", default_value="", description="robot namespace"),
+        DeclareLaunchArgument(
+            "record_dir",
+            default_value="",
+            description="safety recorder output folder (empty = $ROS_HOME/safevla_recordings)",
+        ),
     ]
     bundle = LaunchConfiguration("bundle")
     overrides = {  # launch arguments, applied after the parameter files
@@ -50,6 +55,7 @@ def generate_launch_description():
             "backend": LaunchConfiguration("backend"),
             "bundle_path": bundle,  # render at the bundle's training frame size
         },
+        "safety_recorder_node": {"output_dir": LaunchConfiguration("record_dir")},
     }
     group = bringup_group(SIM, files, overrides, LaunchConfiguration("namespace"))
     return LaunchDescription([*args, group])

@@ -32,6 +32,15 @@ class Rule(str, enum.Enum):
     RATE_LIMIT = "rate_limit"
 
 
+CRITIC_RULES = frozenset({Rule.COST_CRITIC.value, Rule.SAFETY_CRITIC.value})
+
+
+def critic_veto(vetoed: bool, triggered_rule: str) -> bool:
+    """A verdict that vetoed the proposal by a critic (the policy's cost critic or the
+    independent safety critic): what ``safevla run`` and the fleet report count as vetoes."""
+    return bool(vetoed) and triggered_rule in CRITIC_RULES
+
+
 # SafetyEvent severities (values of SafetyEvent.SEVERITY_*).
 INFO, WARNING, CRITICAL, EMERGENCY = 0, 1, 2, 3
 

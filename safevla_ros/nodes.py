@@ -68,6 +68,9 @@ NODES: tuple[Executable, ...] = (
         "action_adapter_node", "safevla_ros.action_adapter_node", "ADAPTER_PARAMS", (ROBOT, SIM)
     ),
     Executable("sim_bridge_node", "safevla_ros.sim_bridge_node", "SIM_BRIDGE_PARAMS", (SIM,)),
+    Executable(
+        "safety_recorder_node", "safevla_ros.safety_recorder_node", "RECORDER_PARAMS", (ROBOT, SIM)
+    ),
 )
 CLI = Executable("safevla", "safevla_ros.cli.main")
 EXECUTABLES: tuple[Executable, ...] = (*NODES, CLI)

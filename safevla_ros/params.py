@@ -358,3 +358,22 @@ SIM_BRIDGE_PARAMS: tuple[ParamSpec, ...] = (
     _p("max_steps", 200, "episode step limit", 1, 10000),
     _p("seed", 0, "seed of generated episodes", 0, 2**31 - 1),
 )
+
+# The safety recorder (safevla_ros/safety_recorder_node.py): what it records, where, how files
+# rotate and how camera frames are thinned. Nothing here touches the robot's path.
+RECORDER_PARAMS: tuple[ParamSpec, ...] = (
+    _p("output_dir", "", "folder of the MCAP files; empty = $ROS_HOME/safevla_recordings"),
+    _p("robot_id", "", "robot name in file names and reports; empty = the node namespace"),
+    _p("verdict_topic", "safevla/verdict", "SafetyVerdict input"),
+    _p("event_topic", "safevla/safety_events", "SafetyEvent input (vetoes and stops)"),
+    _p("diagnostics_topic", "/diagnostics", "DiagnosticArray input (and this node's output)"),
+    _p("instruction_topic", "safevla/instruction", "instruction input (std_msgs/String)"),
+    _p("image_topic", "safevla/image", "camera or perception frames (sensor_msgs/Image)"),
+    _p("max_file_mb", 64.0, "start a new file when the open one reaches this size, MiB", 0.01),
+    _p("max_file_s", 3600.0, "start a new file after this long, s", 1.0, 7 * 86400.0),
+    _p("flush_period_s", 0.5, "finish the open chunk and flush this often, s", 0.05, 5.0),
+    _p("frame_window_s", 5.0, "frames kept before each veto or stop, s", 0.0, 600.0),
+    _p("frame_after_s", 1.0, "frames written after each veto or stop, s", 0.0, 600.0),
+    _p("frame_every_n", 2, "keep every n-th frame", 1, 1000),
+    _p("frame_scale", 1, "shrink kept frames by this integer factor", 1, 64),
+)

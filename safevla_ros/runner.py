@@ -26,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from safevla_core.errors import UserError
+from safevla_core.monitor_types import critic_veto
 from safevla_ros.nodes import CONFIG_FILES, SIM
 from safevla_ros.supervisor import (  # noqa: F401 (re-exported for benchmarks and tests)
     MAX_RESTARTS,
@@ -93,7 +94,7 @@ class Tally:
         cur = self.current
         if cur is None or cur.done or msg.proposal_sequence == 0:
             return  # watchdog repeats between episodes are not the policy's decisions
-        cur.vetoes += int(msg.vetoed and msg.triggered_rule in ("cost_critic", "safety_critic"))
+        cur.vetoes += int(critic_veto(msg.vetoed, msg.triggered_rule))
         cur.stops += int(msg.safe_stop)
         if msg.triggered_rule:
             cur.rules[msg.triggered_rule] = cur.rules.get(msg.triggered_rule, 0) + 1
@@ -200,11 +201,14 @@ def run(args: argparse.Namespace) -> int:
     log_dir = Path(args.log_dir or tempfile.mkdtemp(prefix="safevla-run-"))
     log_dir.mkdir(parents=True, exist_ok=True)
     extra = log_dir / "run_overrides.yaml"
-    extra.write_text(yaml.safe_dump(overrides(args, bundle)))
+    record_dir = Path(args.record_dir or log_dir / "recordings").resolve()
+    recorder = {"ros__parameters": {"output_dir": str(record_dir)}}
+    extra.write_text(yaml.safe_dump(overrides(args, bundle) | {"safety_recorder_node": recorder}))
     files = [*(config_dir() / f for f in CONFIG_FILES[SIM]), extra]
     env = node_env(domain)
     os.environ["ROS_DOMAIN_ID"] = str(domain)
     print(f"safevla run: domain {domain}, bundle {bundle}, logs {log_dir}", flush=True)
+    print(f"safevla run: safety recordings (MCAP) in {record_dir}", flush=True)
     _interrupt_on_signals()
     nodes = Supervisor(env, files, log_dir)
     tally = Tally()
@@ -297,9 +301,10 @@ def add_parser(subparsers) -> None:
         "run",
         help="run the ROS 2 stack on the simulator (sim-in-the-loop episodes)",
         description=(
-            "Start perception, policy, safety monitor, action adapter and the sim bridge as "
-            "separate processes (config/robot.yaml + config/sim.yaml, own ROS_DOMAIN_ID), run "
-            "episodes, print per-episode success, ground-truth cost, vetoes and a summary."
+            "Start perception, policy, safety monitor, action adapter, safety recorder and the "
+            "sim bridge as separate processes (config/robot.yaml + config/sim.yaml, own "
+            "ROS_DOMAIN_ID), run episodes, print per-episode success, ground-truth cost, "
+            "vetoes and a summary."
         ),
     )
     p.add_argument("--sim", action="store_true", help="drive the embedded simulator (required)")
@@ -343,6 +348,7 @@ def add_parser(subparsers) -> None:
         help="ROS_DOMAIN_ID, 0..101 (default: random in 1..101)",
     )
     p.add_argument("--log-dir", default=None, help="folder for the node logs")
+    p.add_argument("--record-dir", help="the safety recorder's MCAP folder (LOG_DIR/recordings)")
     p.add_argument("--startup-timeout", type=float, default=60.0, help="seconds to first step")
     p.add_argument("--step-timeout", type=float, default=20.0, help="seconds without progress")
     p.set_defaults(func=run)

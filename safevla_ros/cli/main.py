@@ -24,6 +24,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "safevla_ros.cli.train",  # train, export
     "safevla_ros.cli.eval",  # eval
     "safevla_ros.cli.info",  # info
+    "safevla_ros.cli.fleet",  # fleet report
 )
 
 EXIT_USER_ERROR = 2
