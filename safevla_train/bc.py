@@ -38,6 +38,7 @@ from safevla_train.returns import discounted_sum
 from safevla_train.risk import make_envs
 from safevla_train.rollout import category_costs, image_spec_for
 from safevla_train.text_encoder import embed_texts
+from sim_bridge.tasks.objnav import SEEN_DIM
 
 
 @dataclass
@@ -55,14 +56,21 @@ class Demo:
     success: bool
     cost: float
     goal: np.ndarray | None = None  # [T] bool: `end` would succeed at this step
+    seen: np.ndarray | None = None  # [T, SEEN_DIM] bool: target types in view (train-time)
     taken: np.ndarray | None = None  # [T] int64 action executed (None: the label, as in demos)
 
     def __post_init__(self) -> None:
         n = len(self.actions)
         if self.goal is None:
             self.goal = np.zeros(n, bool)
+        if self.seen is None:
+            self.seen = np.zeros((n, SEEN_DIM), bool)
         if self.taken is None:
             self.taken = self.actions.copy()
+
+
+# Each type is in view in a few percent of frames: weigh the positives up.
+SEEN_POS_WEIGHT = torch.tensor(4.0)
 
 
 def _mc_returns(x: np.ndarray, gamma: float) -> np.ndarray:
@@ -84,9 +92,9 @@ def collect_demos(cfg: BCConfig, progress: bool = True) -> list[Demo]:
     demos: list[Demo] = []
     bar = tqdm(total=cfg.demo_steps, desc="demos", disable=not progress, unit="step")
     for _ in range(0, cfg.demo_steps, venv.num_envs):
-        actions, goal = venv.expert_labels(cfg.expert_mode)
+        actions, goal, seen = venv.expert_labels(cfg.expert_mode)
         nobs, r, _, term, trunc, infos = venv.step(actions)
-        for demo in recorder.record(obs, actions, goal, r, term | trunc, infos):
+        for demo in recorder.record(obs, actions, goal, r, term | trunc, infos, seen=seen):
             if demo.success or cfg.keep_failures:
                 demos.append(demo)
         obs = nobs
@@ -110,6 +118,7 @@ class EpisodeRecorder:
     """
 
     KEYS = ("frames", "actions", "taken", "prev_action", "holding", "reward", "cost", "goal")
+    KEYS += ("seen",)
 
     def __init__(self, num_envs: int, cfg: BCConfig, image_hw: tuple[int, int]) -> None:
         self.cfg = cfg
@@ -121,13 +130,14 @@ class EpisodeRecorder:
         return {k: [] for k in self.KEYS}
 
     def record(
-        self, obs, labels, goal, reward, done, infos, taken=None, features=None
+        self, obs, labels, goal, reward, done, infos, taken=None, features=None, seen=None
     ) -> list[Demo]:
         """Add one step of every env (observation before the step, the expert's label, the
-        step's outcome, the action executed when it was not the label, and the frozen
-        encoder's features of the frames when there are any: they are stored instead of the
-        frames); returns the episodes that ended with it."""
+        step's outcome, the action executed when it was not the label, the frozen encoder's
+        features of the frames when there are any: they are stored instead of the frames, and
+        the target types in view); returns the episodes that ended with it."""
         taken = labels if taken is None else taken
+        seen = np.zeros((len(labels), SEEN_DIM), bool) if seen is None else seen
         cats = category_costs(infos)
         h, w = self.hw
         finished = []
@@ -146,6 +156,7 @@ class EpisodeRecorder:
                 ("reward", reward[k]),
                 ("cost", cats[k]),
                 ("goal", goal[k]),
+                ("seen", seen[k]),
             ):
                 b[key].append(v)
             if done[k]:
@@ -180,6 +191,7 @@ def _to_demo(b: dict, success: bool, cfg: BCConfig) -> Demo:
         cost=float(cost_cat.sum()),
         goal=goal,
         taken=taken,
+        seen=np.asarray(b["seen"], bool).reshape(len(actions), SEEN_DIM) if "seen" in b else None,
     )
 
 
@@ -193,6 +205,7 @@ SEQ_KEYS = (
     "ret_r",
     "ret_c",
     "y_q",
+    "seen",
 )
 
 
@@ -209,6 +222,7 @@ def sample_batch(demos: list[Demo], cfg: BCConfig, rng: np.random.Generator) -> 
         "actions": np.zeros((b, t), np.int64),
         "taken": np.zeros((b, t), np.int64),
         "goal": np.zeros((b, t), np.float32),
+        "seen": np.zeros((b, t, SEEN_DIM), np.float32),
         "prev_action": np.zeros((b, t), np.int64),
         "holding": np.zeros((b, t), np.float32),
         "ret_r": np.zeros((b, t), np.float32),
@@ -252,7 +266,8 @@ def _context(batch: dict) -> tuple[torch.Tensor, ...]:
 def bc_loss(model: VLAPolicy, batch: dict, cfg: BCConfig) -> tuple[torch.Tensor, dict]:
     """The stage-1 loss (module docstring) over valid positions of a batch."""
     b, t = batch["actions"].shape
-    tok = model.fuse(frame_features(model, batch["frames"]), *_context(batch))
+    feat = frame_features(model, batch["frames"])
+    tok = model.fuse(feat, *_context(batch))
     ep = torch.zeros(b, t, dtype=torch.long)
     out = model.forward_sequence(tok, ep, batch["valid"], detach_critics=cfg.detach_critics)
     v = batch["valid"].float()
@@ -274,12 +289,18 @@ def bc_loss(model: VLAPolicy, batch: dict, cfg: BCConfig) -> tuple[torch.Tensor,
             out["goal_logit"], batch["goal"], reduction="none"
         )
         terms["losses/goal"] = (bce * v).sum() / denom
+    if model.seen_head is not None:
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(
+            model.seen_logits(feat), batch["seen"], reduction="none", pos_weight=SEEN_POS_WEIGHT
+        )
+        terms["losses/seen"] = (bce.mean(-1) * v).sum() / denom
     acc = ((out["logits"].argmax(-1) == act).float() * v).sum() / denom
     loss = (
         terms["losses/bc_ce"]
         + cfg.vf_coef * (terms["losses/value"] + terms["losses/cost_value"])
         + cfg.cost_q_coef * terms["losses/cost_q"]
         + cfg.goal_coef * terms.get("losses/goal", 0.0)
+        + cfg.seen_coef * terms.get("losses/seen", 0.0)
     )
     logs = {k: float(x.detach()) for k, x in terms.items()}
     logs["charts/bc_accuracy"] = float(acc)

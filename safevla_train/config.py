@@ -55,6 +55,9 @@ class ModelConfig:
         goal_head: add a train-time head predicting "``end`` would succeed now" (for ObjectNav:
             the target is in view within 2 m) from the trunk; it shapes the trunk during
             imitation and is not part of the exported graph.
+        seen_head: add a train-time head predicting, from each frame's token, which ObjectNav
+            target types are in view within 2 m and 3.5 m (every type, not only the instructed
+            one: ``sim_bridge.tasks.objnav.types_in_view``); not part of the exported graph.
     """
 
     image_height: int = 64
@@ -72,6 +75,7 @@ class ModelConfig:
     image_std: tuple[float, float, float] = (0.25, 0.25, 0.25)
     goal_head: bool = False
     encoder: str = "cnn"
+    seen_head: bool = False
 
     def __post_init__(self) -> None:
         _check(
@@ -192,6 +196,7 @@ class BCConfig:
         end_weight: weight of ``end`` labels in the cross-entropy (rare: ~2% of labels).
         end_relabel_tasks: tasks whose label becomes ``end`` wherever ``end`` would succeed.
         goal_coef: weight of the goal-head loss (only when ``model.goal_head``).
+        seen_coef: weight of the seen-head loss (only when ``model.seen_head``).
         heldout_every: 0 = off; else hold out every ``heldout_stride``-th episode, measure its
             label accuracy every this many updates and keep the best weights (early stopping).
         heldout_stride: one episode in this many is held out (10: a 90/10 split).
@@ -218,6 +223,7 @@ class BCConfig:
     end_weight: float = 5.0
     end_relabel_tasks: tuple[str, ...] = ("objnav",)
     goal_coef: float = 0.5
+    seen_coef: float = 1.0
     heldout_every: int = 0
     heldout_stride: int = 10
 
@@ -234,6 +240,7 @@ class BCConfig:
         _check(0 <= self.cost_q_gamma < 1, f"bc.cost_q_gamma={self.cost_q_gamma} not in [0,1)")
         _check(self.end_weight > 0, f"bc.end_weight={self.end_weight} must be > 0")
         _check(self.goal_coef >= 0, f"bc.goal_coef={self.goal_coef} must be >= 0")
+        _check(self.seen_coef >= 0, f"bc.seen_coef={self.seen_coef} must be >= 0")
         _check(self.heldout_every >= 0, f"bc.heldout_every={self.heldout_every} must be >= 0")
         _check(self.heldout_stride >= 2, f"bc.heldout_stride={self.heldout_stride} must be >= 2")
         self.end_relabel_tasks = tuple(self.end_relabel_tasks)

@@ -42,9 +42,10 @@ from safevla_train.evaluate import evaluate
 from safevla_train.model import VLAPolicy
 from safevla_train.risk import make_envs
 from safevla_train.rollout import Stepper
+from sim_bridge.tasks.objnav import SEEN_DIM
 
 DEMO_FIELDS = ("frames", "actions", "taken", "goal", "prev_action", "holding")
-DEMO_FIELDS += ("ret_r", "ret_c", "y_q")
+DEMO_FIELDS += ("ret_r", "ret_c", "y_q", "seen")
 
 
 def beta_of(cfg: DAggerConfig, round_index: int) -> float:
@@ -72,7 +73,7 @@ def collect_round(
     for _ in range(0, bc.demo_steps, n):
         venv.request_labels(bc.expert_mode)  # the teacher plans while the learner runs
         proposed = learner.act(obs)
-        labels, goal = venv.receive_labels()
+        labels, goal, seen = venv.receive_labels()
         target = np.where(goal & relabels, END, labels)
         learner_drives = rng.random(n) >= beta
         executed = np.where(learner_drives, proposed, labels)
@@ -81,7 +82,7 @@ def collect_round(
         nobs, r, _, term, trunc, infos = venv.step(executed)
         done = term | trunc
         demos += recorder.record(
-            obs, labels, goal, r, done, infos, taken=executed, features=learner.features
+            obs, labels, goal, r, done, infos, taken=executed, features=learner.features, seen=seen
         )
         learner.episodes_ended(done)
         # (an auto-reset episode's task shows in the next step's info; ended tasks keep theirs)
@@ -125,7 +126,9 @@ def load_demos(path: Path) -> list[Demo]:
     """Inverse of :func:`save_demos`."""
     with np.load(path, allow_pickle=False) as z:
         bounds = np.concatenate([[0], np.cumsum(z["lengths"])])
-        cols = {k: z[k] for k in DEMO_FIELDS}
+        cols = {k: z[k] for k in DEMO_FIELDS if k in z}
+        if "seen" not in cols:  # rounds saved before the label existed: none seen
+            cols["seen"] = np.zeros((int(z["lengths"].sum()), SEEN_DIM), bool)
         return [
             Demo(
                 **{k: cols[k][a:b] for k in DEMO_FIELDS},

@@ -36,6 +36,7 @@ from torch import nn
 
 from safevla_train.config import ModelConfig
 from safevla_train.pretrained import EFFICIENTNET_LITE0, FrozenBackbone, SpatialProjection
+from sim_bridge.tasks.objnav import SEEN_DIM
 
 
 class FrameEncoder(nn.Module):
@@ -124,8 +125,15 @@ class VLAPolicy(nn.Module):
         self.cost_q_head = _mlp_head(d, cfg.num_actions * cfg.num_cost_categories)
         # Train-time only ("end would succeed now"); not in the exported step graph.
         self.goal_head = nn.Linear(d, 1) if cfg.goal_head else None
+        # Train-time only: which target types are in view, from the frame token alone.
+        self.seen_head = _mlp_head(d, SEEN_DIM) if cfg.seen_head else None
         with torch.no_grad():
             self.actor.weight.mul_(0.01)
+
+    def seen_logits(self, feat: torch.Tensor) -> torch.Tensor:
+        """[..., SEEN_DIM] logits of "this target type is in view" from frame features
+        [..., C] (the seen head, :func:`sim_bridge.tasks.objnav.types_in_view`)."""
+        return self.seen_head(self.img_proj(feat))
 
     @property
     def frozen_encoder(self) -> bool:

@@ -38,6 +38,7 @@ from sim_bridge.backends import DEFAULT_BACKEND, check_backend, make_backend
 from sim_bridge.episodes import Episode
 from sim_bridge.robot import CAMERA_SIZE_HW
 from sim_bridge.tasks import TRAIN_MAX_STEPS, TaskSpec
+from sim_bridge.tasks.objnav import types_in_view
 
 NO_ACTION = NUM_ACTIONS  # prev_action value before the first step
 _CHARSET = frozenset(gym.spaces.text.alphanumeric) | frozenset(" ',.?!-")
@@ -271,6 +272,13 @@ class SafeChoresEnv(gym.Env):
         if self.episode is None:
             raise RuntimeError("call reset() before success_if_end()")
         return bool(self.task_spec.definition.is_success(self.task_spec, self.backend))
+
+    def types_in_view(self) -> np.ndarray:
+        """Which ObjectNav target types are in view now (:func:`sim_bridge.tasks.objnav.
+        types_in_view`): a per-frame training label; a deployed policy never sees it."""
+        if self.episode is None:
+            raise RuntimeError("call reset() before types_in_view()")
+        return types_in_view(self.backend)
 
     def _frame(self, camera: str, size: tuple[int, int]) -> np.ndarray:
         img = np.asarray(self.backend.render(camera))

@@ -75,9 +75,10 @@ class _AutoReset:
             self.experts[mode] = Expert(mode)
         return self.experts[mode].act(self.env)
 
-    def labels(self, mode: str) -> tuple[int, bool]:
-        """The expert's action for the current state and whether ``end`` would succeed now."""
-        return self.expert(mode), self.env.success_if_end()
+    def labels(self, mode: str) -> tuple[int, bool, np.ndarray]:
+        """The expert's action for the current state, whether ``end`` would succeed now and
+        which target types are in view (training labels)."""
+        return self.expert(mode), self.env.success_if_end(), self.env.types_in_view()
 
 
 def _worker(remote, parent_remote, env_fn: Callable[[], SafeChoresEnv]) -> None:
@@ -127,9 +128,9 @@ def _batch(results) -> tuple:
     )
 
 
-def _labels(results: list[tuple[int, bool]]) -> tuple[np.ndarray, np.ndarray]:
-    actions, goal = zip(*results)
-    return np.asarray(actions, np.int64), np.asarray(goal, bool)
+def _labels(results: list[tuple]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    actions, goal, seen = zip(*results)
+    return np.asarray(actions, np.int64), np.asarray(goal, bool), np.stack(seen).astype(bool)
 
 
 def _seeds(seed: int | None, k: int) -> list[int | None]:
@@ -158,7 +159,7 @@ class SyncVecEnv:
     def expert_actions(self, mode: str = "careful") -> np.ndarray:
         return np.array([r.expert(mode) for r in self.runners], np.int64)
 
-    def expert_labels(self, mode: str = "careful") -> tuple[np.ndarray, np.ndarray]:
+    def expert_labels(self, mode: str = "careful") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(expert actions [K] int64, ``end`` would succeed now [K] bool) for every env."""
         return _labels([r.labels(mode) for r in self.runners])
 
@@ -166,7 +167,7 @@ class SyncVecEnv:
         """Start :meth:`expert_labels` (here: computed at once); :meth:`receive_labels` ends it."""
         self._pending = self.expert_labels(mode)
 
-    def receive_labels(self) -> tuple[np.ndarray, np.ndarray]:
+    def receive_labels(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self._pending
 
     def close(self) -> None:
@@ -240,7 +241,7 @@ class SubprocVecEnv:
     def expert_actions(self, mode: str = "careful") -> np.ndarray:
         return np.array(self._call("expert", [mode] * self.num_envs), np.int64)
 
-    def expert_labels(self, mode: str = "careful") -> tuple[np.ndarray, np.ndarray]:
+    def expert_labels(self, mode: str = "careful") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(expert actions [K] int64, ``end`` would succeed now [K] bool) for every env."""
         return _labels(self._call("labels", [mode] * self.num_envs))
 
@@ -250,7 +251,7 @@ class SubprocVecEnv:
         for remote in self.remotes:
             remote.send(("labels", mode))
 
-    def receive_labels(self) -> tuple[np.ndarray, np.ndarray]:
+    def receive_labels(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return _labels(self._gather())
 
     def close(self) -> None:

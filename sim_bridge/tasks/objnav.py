@@ -50,6 +50,29 @@ OBJNAV_TARGETS: tuple[str, ...] = (
 )
 
 
+# Ranges of the per-frame "which target types are in view" training label (metres): the success
+# radius, and the explorer's sighting range (an object seen there is worth heading for).
+SEEN_RANGES_M: tuple[float, ...] = (VISIBLE_DISTANCE_M, 3.5)
+SEEN_DIM = len(SEEN_RANGES_M) * len(OBJNAV_TARGETS)
+_TYPE_INDEX = {t: i for i, t in enumerate(OBJNAV_TARGETS)}
+
+
+def types_in_view(backend: Backend) -> np.ndarray:
+    """[SEEN_DIM] bool: for each range of :data:`SEEN_RANGES_M` (outer) and each type of
+    :data:`OBJNAV_TARGETS` (inner), whether an object of that type is visible in the nav camera
+    within the range (the success test's visibility). A free training label on every frame,
+    for every type, not only the instructed one: it teaches the policy to recognise all the
+    types, which the instructed target alone (a few positive frames per episode) does not."""
+    out = np.zeros((len(SEEN_RANGES_M), len(OBJNAV_TARGETS)), bool)
+    objects = [o for o in backend.objects() if o.object_type in _TYPE_INDEX]
+    for r, dist in enumerate(SEEN_RANGES_M):
+        visible = backend.visible_objects(max_distance=dist)
+        for o in objects:
+            if o.object_id in visible:
+                out[r, _TYPE_INDEX[o.object_type]] = True
+    return out.ravel()
+
+
 def objnav_success(backend: Backend, target_type: str, max_distance: float) -> bool:
     """A target-type object is visible in the nav camera within ``max_distance``."""
     visible = backend.visible_objects(max_distance=max_distance)

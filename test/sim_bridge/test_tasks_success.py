@@ -79,3 +79,30 @@ def test_optional_shaping_rewards_progress_toward_the_target():
     finally:
         env.close()
     assert ahead == pytest.approx(0.2, abs=0.05) and back == pytest.approx(-0.2, abs=0.05)
+
+
+@pytest.mark.parametrize(
+    ("pose", "near", "far"),
+    [
+        ((3.0, 2.0, 0.0), {"Apple", "Mug"}, {"Apple", "Mug"}),  # facing them, ~1.5 m
+        ((1.0, 2.0, 0.0), set(), {"Apple"}),  # in view at ~3.4 m: only the outer range
+        ((3.0, 2.0, 180.0), set(), set()),  # within 2 m but behind the robot
+    ],
+)
+def test_types_in_view_label_matches_the_success_test_for_every_type(env, pose, near, far):
+    """The per-frame training label (`types_in_view`): per range, the types visible within it;
+    at the success radius it is exactly ObjectNav's success test, type by type."""
+    from sim_bridge.tasks.objnav import OBJNAV_TARGETS, SEEN_RANGES_M
+
+    env.reset(options={"episode": episode("objnav", "Apple", pose)})
+    seen = env.types_in_view().reshape(len(SEEN_RANGES_M), len(OBJNAV_TARGETS))
+    assert {t for t, s in zip(OBJNAV_TARGETS, seen[0]) if s} >= near
+    assert {t for t, s in zip(OBJNAV_TARGETS, seen[0]) if s} <= far | near
+    assert {t for t in ("Apple", "Mug") if seen[1][OBJNAV_TARGETS.index(t)]} == far & {
+        "Apple",
+        "Mug",
+    }
+    assert not (seen[0] & ~seen[1]).any()  # the inner range is inside the outer one
+    for t, s in zip(OBJNAV_TARGETS, seen[0]):
+        env.reset(options={"episode": episode("objnav", t, pose)})
+        assert env.success_if_end() is bool(s), t

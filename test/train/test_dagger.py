@@ -22,6 +22,7 @@ from safevla_train.bc import (
 from safevla_train.config import BCConfig, DAggerConfig, ModelConfig
 from safevla_train.dagger import beta_of, load_demos, run_dagger, save_demos
 from safevla_train.model import VLAPolicy
+from sim_bridge.tasks.objnav import SEEN_DIM
 
 
 def _demo(rng: np.random.Generator, n: int = 12, hw: int = 32) -> Demo:
@@ -38,6 +39,7 @@ def _demo(rng: np.random.Generator, n: int = 12, hw: int = 32) -> Demo:
         cost=0.5,
         goal=rng.random(n) < 0.3,
         taken=rng.integers(0, NUM_ACTIONS, n),
+        seen=rng.random((n, SEEN_DIM)) < 0.1,
     )
 
 
@@ -126,9 +128,43 @@ def test_round_data_round_trips_without_pickles(tmp_path):
     back = load_demos(tmp_path / "r.npz")
     assert len(back) == 3
     for a, b in zip(demos, back):
-        for key in ("frames", "actions", "taken", "goal", "prev_action", "y_q", "instr"):
+        for key in ("frames", "actions", "taken", "goal", "prev_action", "y_q", "instr", "seen"):
             np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
         assert (a.success, a.cost) == (b.success, b.cost)
+
+
+@pytest.mark.parametrize("seen_head", [True, False])
+def test_seen_head_trains_the_frame_projection_on_every_types_label(seen_head):
+    """With ``model.seen_head`` the loss has a term per frame for all target types, whose
+    gradient reaches the frame projection and which falls when trained; without it, no term."""
+    rng = np.random.default_rng(5)
+    demos = [_demo(rng, n=10) for _ in range(4)]
+    for d in demos:  # a learnable label: type 0 is "in view" in the bright frames
+        bright = rng.random(10) < 0.5
+        d.frames[:] = np.where(bright[:, None, None, None], 230, 20).astype(np.uint8)
+        d.seen[:] = False
+        d.seen[:, 0] = bright
+    cfg = BCConfig(
+        model=ModelConfig(**{**SMALL, "seen_head": seen_head}),
+        batch_chunks=4,
+        chunk_len=10,
+        updates=30,
+        lr=3e-3,
+        seen_coef=1.0,
+    )
+    torch.manual_seed(0)
+    model = VLAPolicy(cfg.model)
+    batch = sample_batch(demos, cfg, np.random.default_rng(1))
+    _, logs = bc_loss(model, batch, cfg)
+    if not seen_head:
+        assert "losses/seen" not in logs and model.seen_head is None
+        return
+    first = logs["losses/seen"]
+    model.zero_grad()
+    model.seen_logits(frame_features(model, batch["frames"])).sum().backward()
+    assert float(model.img_proj.weight.grad.abs().sum()) > 0
+    train_bc(model, demos, cfg, progress=False)
+    assert bc_loss(model, batch, cfg)[1]["losses/seen"] < 0.5 * first
 
 
 def test_beta_schedule():
