@@ -14,6 +14,12 @@ in front of it let through. Per proposal::
                     the earlier rules, and have risk[a, k] < margin * threshold_k in every k;
                     none: a safe stop
 
+**A veto holds until the robot moves.** After a stop the critic's next step sees "no action"
+as the previous action, so its input changes while the world does not, and the same proposal
+in the same place could pass one step after it was vetoed. A vetoed action therefore stays
+blocked (and is no replacement either) until a motion has been executed; a stop, ``end`` or a
+refused proposal keeps the latch.
+
 ``margin`` (default 0.5) keeps the replacement clear of the threshold: an action the critic
 barely lets through is a poor substitute for one it just vetoed. An action the policy gives
 probability 0 is never substituted (it is not the policy's choice), so a one-hot proposer (the
@@ -160,6 +166,8 @@ class CriticGate:
         self.frames: OrderedDict[float, np.ndarray] = OrderedDict()
         self.prev_action: int | None = None
         self.last: CriticVerdict | None = None
+        self.latched = np.zeros(len(ACTIONS), bool)  # vetoed since the robot last moved
+        self.latched_category: dict[int, str] = {}
 
     @classmethod
     def load(
@@ -195,6 +203,8 @@ class CriticGate:
         self.critic.reset()
         self.frames.clear()
         self.prev_action, self.last = None, None
+        self.latched[:] = False
+        self.latched_category.clear()
 
     def on_frame(self, stamp_s: float, frame: np.ndarray) -> None:
         """A frame the policy will see (the perception output), by its camera stamp."""
@@ -208,8 +218,12 @@ class CriticGate:
 
     def after_decision(self, executed: int | None) -> None:
         """What the monitor sent on for a proposal (None: a stop, nothing executed); it is the
-        previous action of the critic's next step."""
+        previous action of the critic's next step. A motion releases the vetoes latched since
+        the robot last moved."""
         self.prev_action = executed
+        if executed is not None and _MOVES[executed]:
+            self.latched[:] = False
+            self.latched_category.clear()
 
     def judge(
         self,
@@ -226,19 +240,28 @@ class CriticGate:
         v = self.last = self.critic.step(frame, self.prev_action)
         thr = self.thresholds
         blocked = (v.risk >= thr[None, :]) & _MOVES[:, None]
-        if not blocked[action].any():
+        if not blocked[action].any() and not self.latched[action]:
             return CriticCall(action, False, "")
+        if not blocked[action].any():  # latched: vetoed here before and the robot has not moved
+            why = f"safety critic: {ACTION_NAMES[action]} was vetoed and the robot has not moved"
+            category = self.latched_category[action]
+            return self._replace_or_stop(v, action, probabilities, allowed_before, why, category)
         ratio = v.risk[action] / np.maximum(thr, 1e-12)
         k = int(np.argmax(np.where(blocked[action], ratio, -1.0)))
         category = v.categories[k]
+        self.latched[action], self.latched_category[action] = True, category
         cats = ", ".join(
             f"{c} {v.risk[action, j]:.3g} >= {thr[j]:.3g}"
             for j, c in enumerate(v.categories)
             if blocked[action, j]
         )
         why = f"safety critic: {ACTION_NAMES[action]} risk {cats}"
-        clear = (v.risk < self.margin * thr[None, :]).all(axis=1)
-        ok = clear & _MOVES & (np.asarray(probabilities) > 0)
+        return self._replace_or_stop(v, action, probabilities, allowed_before, why, category)
+
+    def _replace_or_stop(self, v, action, probabilities, allowed_before, why, category):
+        """The most likely clear motion instead of ``action``, else a safe stop."""
+        clear = (v.risk < self.margin * self.thresholds[None, :]).all(axis=1)
+        ok = clear & _MOVES & (np.asarray(probabilities) > 0) & ~self.latched
         if allowed_before is not None:
             ok &= allowed_before
         if not ok.any():

@@ -148,3 +148,24 @@ def test_the_earlier_rules_stay_in_front(critic):
     assert d.rule is Rule.SAFETY_CRITIC and d.executed_action == LEFT
     d = m.decide(proposal({LEFT: 1.0}, 3, 2.0), now_s=2.01)  # rate limit follows the critic
     assert d.safe_stop and d.rule is Rule.RATE_LIMIT
+
+
+def test_a_veto_holds_until_the_robot_moves(critic):
+    """After a stop the critic's history changes while the world does not: an action vetoed
+    here stays vetoed (and is no replacement) until a motion is executed."""
+    gate = CriticGate.load(critic, POLICY)
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
+    d = run(m, proposal({AHEAD: 1.0}, 1, 1.0))
+    assert d.safe_stop and d.critic_outcome == "stopped"
+    gate.thresholds = np.ones_like(gate.thresholds)  # the critic now rates move_ahead safe
+    d = run(m, proposal({AHEAD: 1.0}, 2, 2.0))  # same place: still vetoed
+    assert d.safe_stop and d.vetoed and "has not moved" in d.reason and d.category == "corner"
+    d = run(m, proposal({AHEAD: 0.7, LEFT: 0.3}, 3, 3.0))  # the latch: replaced, not executed
+    assert d.executed_action == LEFT and d.critic_outcome == "replaced"
+    d = run(m, proposal({AHEAD: 1.0}, 4, 4.0))  # the robot turned: the latch is released
+    assert d.executed_action == AHEAD and not d.vetoed
+    run(m, proposal({END: 1.0}, 5, 5.0))  # end moves nothing
+    gate.thresholds = np.full_like(gate.thresholds, 0.5)
+    assert run(m, proposal({AHEAD: 1.0}, 6, 6.0)).safe_stop
+    gate.reset()
+    assert not gate.latched.any() and not gate.latched_category
