@@ -12,17 +12,13 @@ from dataclasses import dataclass
 
 from safevla_core.conformal import ON_TOO_FEW
 from safevla_core.image_preprocessing import ImageSpec
+from safevla_train.config import _check
 from safevla_train.config_io import to_dict
 from sim_bridge.policies import builtin_policies
 from sim_bridge.robot import TRAINING_NAV_SIZE_HW
 from sim_bridge.tasks import TASKS
 
 CALIBRATION_UNITS = ("episode", "pair")
-
-
-def _check(cond: bool, msg: str) -> None:
-    if not cond:
-        raise ValueError(msg)
 
 
 @dataclass
