@@ -20,19 +20,13 @@ import signal
 import sys
 import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
 
 from safevla_core.errors import UserError
-from safevla_ros.episode_tally import (
-    EpisodeResult,
-    Tally,
-    summary,
-    summary_dict,
-)
-from safevla_ros.fleet_run import add_fleet_args, run_fleet
+from safevla_core.monitor_types import critic_veto
 from safevla_ros.nodes import CONFIG_FILES, SIM
 from safevla_ros.supervisor import (  # noqa: F401 (re-exported for benchmarks and tests)
     MAX_RESTARTS,
@@ -49,6 +43,81 @@ from safevla_ros.supervisor import (  # noqa: F401 (re-exported for benchmarks a
 from sim_bridge.tasks import TASK_NAMES
 
 DEFAULT_BUNDLE = "models/objnav-ppo-lag"  # relative to the cwd, else to the checkout
+
+
+@dataclass
+class EpisodeResult:
+    """What one episode did, from EpisodeStatus (ground truth) and SafetyVerdict."""
+
+    episode_id: str
+    instruction: str = ""
+    steps: int = 0
+    success: bool = False
+    cost: float = 0.0
+    vetoes: int = 0
+    stops: int = 0
+    done: bool = False
+    rules: dict[str, int] = field(default_factory=dict)
+
+    def line(self) -> str:
+        ok = "yes" if self.success else "no "
+        return (
+            f"episode {self.episode_id:<22} success {ok}  steps {self.steps:4d}  "
+            f"cost {self.cost:6.1f}  vetoes {self.vetoes:3d}  stops {self.stops:3d}  "
+            f"{self.instruction!r}"
+        )
+
+
+class Tally:
+    """Assigns statuses and verdicts to episodes (verdicts go to the current episode)."""
+
+    def __init__(self) -> None:
+        self.episodes: list[EpisodeResult] = []
+
+    @property
+    def current(self) -> EpisodeResult | None:
+        return self.episodes[-1] if self.episodes else None
+
+    def on_status(self, msg) -> EpisodeResult | None:
+        """Record an EpisodeStatus; returns the episode if this status finished it."""
+        cur = self.current
+        if cur is None or cur.episode_id != msg.episode_id or cur.done:
+            if msg.done:
+                return None  # the end of an episode we did not see start
+            cur = EpisodeResult(msg.episode_id, msg.instruction)
+            self.episodes.append(cur)
+        cur.steps, cur.cost, cur.success = int(msg.step), float(msg.cumulative_cost), msg.success
+        cur.done = bool(msg.done)
+        return cur if cur.done else None
+
+    def on_verdict(self, msg) -> None:
+        cur = self.current
+        if cur is None or cur.done or msg.proposal_sequence == 0:
+            return  # watchdog repeats between episodes are not the policy's decisions
+        cur.vetoes += int(critic_veto(msg.vetoed, msg.triggered_rule))
+        cur.stops += int(msg.safe_stop)
+        if msg.triggered_rule:
+            cur.rules[msg.triggered_rule] = cur.rules.get(msg.triggered_rule, 0) + 1
+
+    def finished(self) -> list[EpisodeResult]:
+        return [e for e in self.episodes if e.done]
+
+
+def summary(results: list[EpisodeResult]) -> str:
+    """Success rate, mean cumulative cost, vetoes, stops and which rules fired."""
+    n = len(results)
+    if n == 0:
+        return "no episode finished"
+    rules: dict[str, int] = {}
+    for r in results:
+        for k, v in r.rules.items():
+            rules[k] = rules.get(k, 0) + v
+    return (
+        f"summary: {n} episodes  success rate {sum(r.success for r in results) / n:.2f}  "
+        f"mean cost {sum(r.cost for r in results) / n:.2f}  "
+        f"vetoes {sum(r.vetoes for r in results)}  stops {sum(r.stops for r in results)}  "
+        f"rules {rules or '{}'}"
+    )
 
 
 def _interrupt_on_signals() -> None:
@@ -126,9 +195,6 @@ def run(args: argparse.Namespace) -> int:
             CriticGate.load(args.critic, PolicyFacts.of_bundle(loaded))
         except BundleError as exc:
             raise UserError(f"--critic {args.critic}: {exc}") from None
-    if args.robots > 1:  # namespaced node groups, one per robot (issue 13)
-        _interrupt_on_signals()
-        return run_fleet(args, loaded, overrides(args, bundle))
     domain = args.domain_id
     if domain is None:
         domain = random.SystemRandom().randint(1, 101)
@@ -163,9 +229,20 @@ def run(args: argparse.Namespace) -> int:
 
 def write_json(path: Path, results: list[EpisodeResult], bundle_id: str) -> None:
     """Per-episode results and their summary as JSON (the evaluator's record field names)."""
-    doc = {"bundle_id": bundle_id, "episodes": [asdict(r) for r in results]}
+    n = max(len(results), 1)
+    doc = {
+        "bundle_id": bundle_id,
+        "episodes": [asdict(r) for r in results],
+        "summary": {
+            "episodes": len(results),
+            "success_rate": sum(r.success for r in results) / n,
+            "cost_mean": sum(r.cost for r in results) / n,
+            "vetoes": sum(r.vetoes for r in results),
+            "stops": sum(r.stops for r in results),
+        },
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc | {"summary": summary_dict(results)}, indent=2))
+    path.write_text(json.dumps(doc, indent=2))
 
 
 def watch(args: argparse.Namespace, nodes: Supervisor, log_dir: Path, tally: Tally) -> None:
@@ -274,7 +351,6 @@ def add_parser(subparsers) -> None:
     p.add_argument("--record-dir", help="the safety recorder's MCAP folder (LOG_DIR/recordings)")
     p.add_argument("--startup-timeout", type=float, default=60.0, help="seconds to first step")
     p.add_argument("--step-timeout", type=float, default=20.0, help="seconds without progress")
-    add_fleet_args(p)
     p.set_defaults(func=run)
 
 

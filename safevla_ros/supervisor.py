@@ -49,17 +49,14 @@ def node_env(domain: int) -> dict:
     return env
 
 
-def start_node(
-    n: Executable, env: dict, files: list[Path], log_dir: Path, ros_args: tuple[str, ...] = ()
-) -> subprocess.Popen:
-    """One node process with the parameter files and ``ros_args`` (e.g. ``-r __ns:=/robot_0``),
-    output appended to ``log_dir/<name>.log``.
+def start_node(n: Executable, env: dict, files: list[Path], log_dir: Path) -> subprocess.Popen:
+    """One node process with the parameter files, output appended to ``log_dir/<name>.log``.
 
     The process gets ``SAFEVLA_PARENT_PID``: it asks Linux for SIGTERM when this process dies
     (:func:`safevla_ros.ros_common.die_with_parent`), so even a SIGKILL of the runner leaves no
     node running.
     """
-    cmd = [sys.executable, "-m", n.module, "--ros-args", *ros_args]
+    cmd = [sys.executable, "-m", n.module, "--ros-args"]
     for f in files:
         cmd += ["--params-file", str(f)]
     log = open(log_dir / f"{n.name}.log", "a")  # noqa: SIM115 (lives as long as the process)
@@ -70,14 +67,10 @@ def start_node(
 
 
 def start_nodes(
-    env: dict,
-    files: list[Path],
-    log_dir: Path,
-    nodes: tuple[Executable, ...] = NODES,
-    ros_args: tuple[str, ...] = (),
+    env: dict, files: list[Path], log_dir: Path, nodes: tuple[Executable, ...] = NODES
 ) -> list[subprocess.Popen]:
     """One process per node, each with the parameter files, output to ``log_dir``."""
-    return [start_node(n, env, files, log_dir, ros_args) for n in nodes]
+    return [start_node(n, env, files, log_dir) for n in nodes]
 
 
 def stop_nodes(procs: list[subprocess.Popen], timeout: float = 5.0) -> None:
@@ -109,11 +102,10 @@ class Supervisor:
         log_dir: Path,
         nodes: tuple[Executable, ...] = NODES,
         max_restarts: int = MAX_RESTARTS,
-        ros_args: tuple[str, ...] = (),
     ) -> None:
         self.env, self.files, self.log_dir, self.nodes = env, files, log_dir, nodes
-        self.max_restarts, self.ros_args = max_restarts, ros_args
-        self.procs = start_nodes(env, files, log_dir, nodes, ros_args)
+        self.max_restarts = max_restarts
+        self.procs = start_nodes(env, files, log_dir, nodes)
         self.restarts = dict.fromkeys((n.name for n in nodes), 0)
 
     def check(self) -> None:
@@ -140,7 +132,7 @@ class Supervisor:
                 file=sys.stderr,
                 flush=True,
             )
-            self.procs[i] = start_node(n, self.env, self.files, self.log_dir, self.ros_args)
+            self.procs[i] = start_node(n, self.env, self.files, self.log_dir)
 
     def stop(self) -> None:
         stop_nodes(self.procs)
