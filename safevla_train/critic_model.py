@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -39,6 +37,7 @@ from safevla_core.critic_bundle import (
 from safevla_core.image_preprocessing import preprocess_rgb
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.critic_config import CriticConfig
+from safevla_train.export import staged_dir
 
 OPSET = 18
 N_CAT = len(SAFETY_SPEC.categories)
@@ -154,11 +153,7 @@ def export_critic(
     for noisy in ("onnxscript", "onnx_ir"):  # one INFO line per graph pass otherwise
         logging.getLogger(noisy).setLevel(logging.WARNING)
     cfg, graph = net.cfg, _RiskGraph(net).eval()
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".critic-", dir=out_dir.parent))
-    tmp.chmod(0o755)
-    try:
+    with staged_dir(out_dir, ".critic-") as tmp:
         batch = torch.export.Dim("batch", min=1, max=1024)
         with torch.no_grad():
             prog = torch.onnx.export(
@@ -200,10 +195,4 @@ def export_critic(
             created_utc=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         )
         write_critic_bundle(tmp, manifest)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return manifest

@@ -9,10 +9,12 @@ finished bundle.json is signed (``bundle.json.sig``, :mod:`safevla_core.signing`
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -213,11 +215,7 @@ def export_bundle(
     Raises:
         ExportError: if any output differs from torch by more than ``tolerance``.
     """
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir.parent))
-    tmp.chmod(0o755)
-    try:
+    with staged_dir(out_dir, ".export-") as tmp:
         export_onnx(model, tmp / POLICY_GRAPH)
         parity = onnx_parity(model, tmp / POLICY_GRAPH)
         worst = max(parity.values())
@@ -230,10 +228,23 @@ def export_bundle(
         write_bundle(tmp, manifest)
         if sign_key is not None:
             sign_manifest(tmp, sign_key)
+    return parity
+
+
+@contextlib.contextmanager
+def staged_dir(out_dir: str | Path, prefix: str) -> Iterator[Path]:
+    """A bundle folder written whole or not at all: files go into a fresh folder beside
+    ``out_dir``, which replaces ``out_dir`` only when the block ends without an error (a failed
+    export leaves the old bundle and no partial one)."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=out_dir.parent))
+    tmp.chmod(0o755)
+    try:
+        yield tmp
         if out_dir.exists():
             shutil.rmtree(out_dir)
         tmp.rename(out_dir)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
-    return parity
