@@ -175,6 +175,16 @@ MOTION_PARAMS: tuple[ParamSpec, ...] = (
 
 # With a key, a bundle must carry a valid Ed25519 signature by it (docs/bundle.md); read-only: a
 # running node never swaps the key that guards what it executes.
+# Default names of the topics more than one node uses (relative: a launch namespace prefixes
+# them); each node's spec below names its own side of the topic.
+IMAGE_TOPIC = "safevla/image"
+INSTRUCTION_TOPIC = "safevla/instruction"
+PROPOSAL_TOPIC = "safevla/proposal"
+VERDICT_TOPIC = "safevla/verdict"
+EVENT_TOPIC = "safevla/safety_events"
+ESTOP_TOPIC = "safevla/estop"
+HOLDING_TOPIC = "safevla/holding"
+
 _VERIFY_KEY = _p(
     "verify_key",
     "",
@@ -186,7 +196,7 @@ PERCEPTION_PARAMS: tuple[ParamSpec, ...] = (
     _p("bundle_path", "", "model bundle folder; its image spec sets the output size"),
     _VERIFY_KEY,
     _p("image_topic", "camera/image_raw", "input camera topic (sensor_msgs/Image)"),
-    _p("output_topic", "safevla/image", "resized rgb8 image for the policy"),
+    _p("output_topic", IMAGE_TOPIC, "resized rgb8 image for the policy"),
     _p(
         "max_frame_age_s", 0.5, "frames older than this are dropped, s", 0.01, 10.0, read_only=True
     ),
@@ -195,11 +205,11 @@ PERCEPTION_PARAMS: tuple[ParamSpec, ...] = (
 POLICY_PARAMS: tuple[ParamSpec, ...] = (
     _p("bundle_path", "", "model bundle folder (policy.onnx, cost critic, bundle.json)"),
     _VERIFY_KEY,
-    _p("image_topic", "safevla/image", "preprocessed image from the perception node"),
-    _p("instruction_topic", "safevla/instruction", "instruction (std_msgs/String, latched)"),
-    _p("proposal_topic", "safevla/proposal", "ActionProposal output"),
-    _p("verdict_topic", "safevla/verdict", "SafetyVerdict input: the executed previous action"),
-    _p("holding_topic", "safevla/holding", "std_msgs/Bool: the gripper holds an object"),
+    _p("image_topic", IMAGE_TOPIC, "preprocessed image from the perception node"),
+    _p("instruction_topic", INSTRUCTION_TOPIC, "instruction (std_msgs/String, latched)"),
+    _p("proposal_topic", PROPOSAL_TOPIC, "ActionProposal output"),
+    _p("verdict_topic", VERDICT_TOPIC, "SafetyVerdict input: the executed previous action"),
+    _p("holding_topic", HOLDING_TOPIC, "std_msgs/Bool: the gripper holds an object"),
     _p("execution_providers", ["tensorrt", "cuda", "cpu"], "ONNX Runtime providers, in order"),
     _p("intra_op_threads", 1, "ONNX Runtime intra-op threads", 1, 64),
     _p("greedy", True, "propose the most likely action (False: sample)"),
@@ -239,16 +249,16 @@ CRITIC_PARAMS: tuple[ParamSpec, ...] = (
         read_only=True,
     ),
     _VERIFY_KEY,
-    _p("image_topic", "safevla/image", "the policy's frames (perception output), for the critic"),
-    _p("instruction_topic", "safevla/instruction", "instruction: a new episode for the critic"),
+    _p("image_topic", IMAGE_TOPIC, "the policy's frames (perception output), for the critic"),
+    _p("instruction_topic", INSTRUCTION_TOPIC, "instruction: a new episode for the critic"),
 )
 
 MONITOR_PARAMS: tuple[ParamSpec, ...] = (
-    _p("proposal_topic", "safevla/proposal", "ActionProposal input"),
+    _p("proposal_topic", PROPOSAL_TOPIC, "ActionProposal input"),
     _p("frame_topic", "safevla/image_stamp", "stamps of accepted frames (frame watchdog)"),
-    _p("verdict_topic", "safevla/verdict", "SafetyVerdict output (the adapter's only input)"),
-    _p("event_topic", "safevla/safety_events", "SafetyEvent output"),
-    _p("estop_topic", "safevla/estop", "latched e-stop (std_msgs/Bool)"),
+    _p("verdict_topic", VERDICT_TOPIC, "SafetyVerdict output (the adapter's only input)"),
+    _p("event_topic", EVENT_TOPIC, "SafetyEvent output"),
+    _p("estop_topic", ESTOP_TOPIC, "latched e-stop (std_msgs/Bool)"),
     _p("robot_id", "", "fleet-unique robot name; empty = the node namespace"),
     _p(
         "cost_threshold",
@@ -306,7 +316,7 @@ MONITOR_PARAMS: tuple[ParamSpec, ...] = (
 )
 
 ADAPTER_PARAMS: tuple[ParamSpec, ...] = (
-    _p("verdict_topic", "safevla/verdict", "SafetyVerdict input (the only command source)"),
+    _p("verdict_topic", VERDICT_TOPIC, "SafetyVerdict input (the only command source)"),
     _p("cmd_vel_topic", "cmd_vel", "geometry_msgs/Twist output for the mobile base"),
     _p("arm_topic", "arm_command", "std_msgs/String arm/gripper command output"),
     _p("sim_action_topic", "sim/action", "std_msgs/String action name (or 'stop') for a sim"),
@@ -314,9 +324,7 @@ ADAPTER_PARAMS: tuple[ParamSpec, ...] = (
     _p("publish_arm", True, "publish arm commands"),
     _p("publish_sim_action", False, "publish discrete actions for the sim bridge"),
     _p("control_rate_hz", 20.0, "Twist re-publish rate during a motion, Hz", 1.0, 200.0),
-    _p(
-        "estop_topic", "safevla/estop", "latched e-stop (std_msgs/Bool), obeyed by the adapter too"
-    ),
+    _p("estop_topic", ESTOP_TOPIC, "latched e-stop (std_msgs/Bool), obeyed by the adapter too"),
     _p("monitor_node", "safety_monitor_node", "the only node whose verdicts may move the robot"),
     _p(
         "monitor_timeout_s",
@@ -344,14 +352,14 @@ SIM_BRIDGE_PARAMS: tuple[ParamSpec, ...] = (
     _p("camera_info_topic", "camera/camera_info", "camera_info output"),
     _p("action_topic", "sim/action", "std_msgs/String action name or 'stop'"),
     _p("status_topic", "sim/episode_status", "EpisodeStatus output"),
-    _p("instruction_topic", "safevla/instruction", "instruction output (latched)"),
+    _p("instruction_topic", INSTRUCTION_TOPIC, "instruction output (latched)"),
     _p("task", "objnav", "task of generated episodes", choices=TASK_NAMES),
     _p("backend", DEFAULT_BACKEND, "simulator (thor needs a Unity build)", choices=BACKEND_NAMES),
     _p("episode_file", "", "JSONL episode set (empty = the shipped validation set)"),
     _p("camera_width", CAMERA_SIZE_HW[1], "rendered frame width, px", 16, 2048),
     _p("camera_height", CAMERA_SIZE_HW[0], "rendered frame height, px", 16, 2048),
     _p("bundle_path", "", "render at this bundle's training frame size (empty = camera_*)"),
-    _p("holding_topic", "safevla/holding", "std_msgs/Bool: the gripper holds an object"),
+    _p("holding_topic", HOLDING_TOPIC, "std_msgs/Bool: the gripper holds an object"),
     _p("auto_reset", True, "start the next episode when one ends"),
     _p("frame_rate_hz", 10.0, "most frames per second (lockstep with actions)", 0.5, 200.0),
     _p("action_timeout_s", 1.0, "no command for a frame this long = a stop step, s", 0.05, 30.0),
@@ -364,11 +372,11 @@ SIM_BRIDGE_PARAMS: tuple[ParamSpec, ...] = (
 RECORDER_PARAMS: tuple[ParamSpec, ...] = (
     _p("output_dir", "", "folder of the MCAP files; empty = $ROS_HOME/safevla_recordings"),
     _p("robot_id", "", "robot name in file names and reports; empty = the node namespace"),
-    _p("verdict_topic", "safevla/verdict", "SafetyVerdict input"),
-    _p("event_topic", "safevla/safety_events", "SafetyEvent input (vetoes and stops)"),
+    _p("verdict_topic", VERDICT_TOPIC, "SafetyVerdict input"),
+    _p("event_topic", EVENT_TOPIC, "SafetyEvent input (vetoes and stops)"),
     _p("diagnostics_topic", "/diagnostics", "DiagnosticArray input (and this node's output)"),
-    _p("instruction_topic", "safevla/instruction", "instruction input (std_msgs/String)"),
-    _p("image_topic", "safevla/image", "camera or perception frames (sensor_msgs/Image)"),
+    _p("instruction_topic", INSTRUCTION_TOPIC, "instruction input (std_msgs/String)"),
+    _p("image_topic", IMAGE_TOPIC, "camera or perception frames (sensor_msgs/Image)"),
     _p("max_file_mb", 64.0, "start a new file when the open one reaches this size, MiB", 0.01),
     _p("max_file_s", 3600.0, "start a new file after this long, s", 1.0, 7 * 86400.0),
     _p("flush_period_s", 0.5, "finish the open chunk and flush this often, s", 0.05, 5.0),
