@@ -48,6 +48,11 @@ class ExpertConfig:
             mid-search looking around; commit to one frontier until it is revealed, reached
             or unreachable; move ahead while that already descends the path and the best
             heading is within 30° (:mod:`sim_bridge.explorer`). Off: the plain explorer.
+        reactive_search: explorer only (mode ``explorer-reactive``): the start sweep of
+            ``steady_search``, then no commitment: every step heads down the cost-to-go to the
+            nearest frontier, moving while that makes half the best heading's progress, turning
+            right only when the best heading is the one 30° to the right (in view), left
+            otherwise (:mod:`sim_bridge.explorer`).
     """
 
     mode: str = "careful"
@@ -68,10 +73,13 @@ class ExpertConfig:
     avoid_floor_objects: bool = True
     squeeze_cells: int = 0
     steady_search: bool = False
+    reactive_search: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"unknown expert mode {self.mode!r}; use one of {MODES}")
+        if self.steady_search and self.reactive_search:
+            raise ValueError("steady_search and reactive_search exclude each other; set one")
         if not 0 < self.fine_deg <= self.coarse_deg:
             raise ValueError(
                 f"need 0 < fine_deg <= coarse_deg, got {self.fine_deg}, {self.coarse_deg}"
@@ -101,4 +109,6 @@ class ExpertConfig:
             return replace(cls.for_mode("careful"), mode="explorer")
         if mode == "explorer-steady":  # the explorer, searching predictably
             return replace(cls.for_mode("careful"), mode=mode, steady_search=True)
+        if mode == "explorer-reactive":  # the explorer, choosing from what is in view
+            return replace(cls.for_mode("careful"), mode=mode, reactive_search=True)
         raise ValueError(f"unknown expert mode {mode!r}; use one of {MODES}")

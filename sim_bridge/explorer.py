@@ -175,6 +175,7 @@ class Explorer:
         self._last_lift = 0.0
         self._sweep = 0  # steady search: sweep turns made
         self._goal: np.ndarray | None = None  # steady search: the committed frontier point
+        self._looks = 0  # reactive search: left turns made on the current frontier cell
 
     # ------------------------------------------------------------------ entry point
     def decide(self, backend: Backend, spec: TaskSpec, last=None) -> int:
@@ -215,7 +216,9 @@ class Explorer:
         arm = self._arm_action(agent)
         if arm is not None:
             return arm
-        if self.expert_config.steady_search and not targets and self._sweep < SWEEP_TURNS:
+        cfg = self.expert_config
+        sweep = cfg.steady_search or cfg.reactive_search
+        if sweep and not targets and self._sweep < SWEEP_TURNS:
             self._sweep += 1
             return A["rotate_left"]
         action = self._plan_and_act(backend, spec, agent, objects, targets)
@@ -294,6 +297,8 @@ class Explorer:
         none is left, shrink the view range and return None (the caller re-plans)."""
         if self.expert_config.steady_search:
             return self._steady_search(fs, cost, agent)
+        if self.expert_config.reactive_search:
+            return self._reactive_search(fs, cost, agent)
         pos, yaw = agent.position[:2], agent.yaw_deg
         gains = {k: self.map.gain(pos, yaw + k * TURN_DEG) for k in (1, -1)}
         k = max(gains, key=lambda d: (gains[d], d))  # ties: turn left
@@ -374,6 +379,38 @@ class Explorer:
             self._goal = None
             return self._steady_search(fs, cost, agent)
         return self._steer(fs, field_, agent, cell)
+
+    def _reactive_search(self, fs: FreeSpace, cost: np.ndarray, agent: AgentState) -> int | None:
+        """Reactive search (module docstring): down the cost-to-go to the nearest frontier,
+        re-chosen every step; right turns only toward the heading in view."""
+        pos, yaw = agent.position[:2], agent.yaw_deg
+        frontier = self.map.frontier(self.config.min_frontier_cells) & ~self._dead & fs.free
+        field_ = planner.cost_to_go(fs.free, cost, frontier, fs.resolution)
+        cell = planner.nearest_finite_cell(fs, field_, agent.position)
+        if cell is None:
+            return self._no_reachable_frontier(fs, agent, frontier)
+        if frontier[cell]:  # arrived: look left while that reveals, then give the spot up
+            gain = self.map.gain(pos, yaw + TURN_DEG)
+            if self._looks < SWEEP_TURNS and gain >= self.config.min_frontier_cells:
+                self._looks += 1
+                return A["rotate_left"]
+            self._looks = 0
+            self._dead |= planner.disk_mask(fs, pos[None], DEAD_RADIUS_M)
+            return self._reactive_search(fs, cost, agent)
+        self._looks = 0
+        if self._stuck >= STUCK_BACKOFF:
+            self._stuck = 0
+            return A["move_back"]
+        return steer(
+            fs,
+            field_,
+            agent,
+            cell,
+            self.config.progress_ratio,
+            self.expert_config.fine_deg,
+            steady=True,
+            right_only_in_view=True,
+        )
 
     def _steer(self, fs: FreeSpace, field_, agent: AgentState, cell, steady=None) -> int:
         """One step down ``field_`` (:func:`sim_bridge.explorer_steer.steer`), or back off

@@ -71,11 +71,14 @@ def steer(
     progress_ratio: float,
     fine_deg: float,
     steady: bool = False,
+    right_only_in_view: bool = False,
 ) -> int:
     """One step down ``field_`` from the robot's plannable ``cell`` (module docstring).
     ``steady``: also move ahead when the best heading is within 30° of the current one and
     moving makes at least ``STEADY_RATIO`` of its progress (fewer turns that hinge on small
-    differences of the field, not so few that the robot grazes what the field keeps it from)."""
+    differences of the field, not so few that the robot grazes what the field keeps it from).
+    ``right_only_in_view``: turn right only when the best heading is the one 30° to the right
+    (in the camera's view), else left, the long way round if need be."""
     pos, yaw = agent.position[:2], agent.yaw_deg
     here = float(field_[cell])
     prog = {k: heading_progress(fs, field_, pos, yaw + k * TURN_DEG, here) for k in range(-5, 7)}
@@ -86,6 +89,8 @@ def steer(
     ):
         return A["move_ahead"]
     if prog[best] > 0:
+        if right_only_in_view:
+            return A["rotate_right"] if best == -1 else A["rotate_left"]
         return A["rotate_left"] if best > 0 else A["rotate_right"]
     return fine_steer(fs, field_, agent, cell, fine_deg)
 

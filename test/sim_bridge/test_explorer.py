@@ -167,6 +167,71 @@ def test_steady_explorer_sweeps_once_then_searches_without_the_target_position()
     assert tr.steps < 60
 
 
+def test_reactive_explorer_turns_right_only_toward_the_heading_in_view():
+    """``explorer-reactive`` (ExpertConfig.reactive_search): the start sweep, no knowledge of
+    the unseen apple, and while searching a right turn only when the best heading is the one
+    30° to the right; it still finishes, safely. The steering rule itself: a field that
+    descends 90° to the right turns the reactive steering left, the plain one right."""
+    from sim_bridge import planner
+    from sim_bridge.backend import AgentState
+    from sim_bridge.expert_config import ExpertConfig
+    from sim_bridge.explorer import SWEEP_TURNS
+    from sim_bridge.explorer_steer import MOVE_M, steer, unit
+
+    assert "explorer-reactive" in MODES and Expert("explorer-reactive").explorer is not None
+    cfg = ExpertConfig.for_mode("explorer-reactive")
+    assert cfg.reactive_search and not cfg.steady_search
+    with pytest.raises(ValueError, match="exclude each other"):
+        ExpertConfig(mode="explorer", steady_search=True, reactive_search=True)
+    runs = {room: _run_until_found(room, "explorer-reactive") for room in ("B", "C")}
+    (acts_b, found_b), (acts_c, found_c) = runs["B"], runs["C"]
+    assert found_b is not None and found_c is not None, "reactive explorer never saw the apple"
+    first = min(found_b, found_c)
+    assert first > SWEEP_TURNS
+    assert acts_b[:first] == acts_c[:first]
+    assert acts_b[:SWEEP_TURNS] == [A["rotate_left"]] * SWEEP_TURNS
+    env = make_env(three_rooms("B"))
+    try:
+        env.reset(options={"episode": episode("objnav", "Apple", START)})
+        fs = env.backend.free_space()
+        # cost-to-go that falls toward -y (90° right of a robot facing +x): the best heading
+        # is out of view, so the reactive rule turns left, the long way round
+        ij = np.indices(fs.free.shape)
+        field_ = np.where(fs.free, fs.origin[1] + (ij[1] + 0.5) * fs.resolution, np.inf)
+        agent = AgentState(
+            position=np.array([2.0, 2.0, 0.0]), yaw_deg=0.0, lift_height=1.0, arm_extension=0.0
+        )
+        cell = fs.world_to_cell(agent.position[:2])
+        assert planner.in_grid(field_, cell) and np.isfinite(field_[cell])
+        plain = steer(fs, field_, agent, cell, 0.85, 4.0, steady=True)
+        reactive = steer(fs, field_, agent, cell, 0.85, 4.0, steady=True, right_only_in_view=True)
+        assert plain == A["rotate_right"] and reactive == A["rotate_left"]
+        tilted = AgentState(
+            position=agent.position, yaw_deg=-60.0, lift_height=1.0, arm_extension=0.0
+        )  # best heading now 30° to the right (in view) and the way ahead blocked: turn right
+        for n in (1, 2):  # the landing cells of one and two moves ahead
+            field_[fs.world_to_cell(agent.position[:2] + n * MOVE_M * unit(-60.0))] = np.inf
+        both = {
+            steer(fs, field_, tilted, cell, 0.85, 4.0, steady=True, right_only_in_view=r)
+            for r in (False, True)
+        }
+        assert both == {A["rotate_right"]}
+    finally:
+        env.close()
+    env = make_env()
+    try:
+        tr = rollout(
+            env,
+            episode("objnav", "Apple", (1.0, 2.0, 180.0)),
+            make_policy("expert:explorer-reactive"),
+        )
+    finally:
+        env.close()
+    assert tr.success and tr.actions[-1] == END
+    assert tr.total_cost == 0.0
+    assert tr.steps < 80
+
+
 @pytest.fixture(scope="module")
 def rooms_backend():
     env = make_env(three_rooms("B"))
