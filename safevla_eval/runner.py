@@ -1,5 +1,6 @@
 """The one episode loop: run policies on episode sets, optionally through the safety monitor,
-in parallel processes (:func:`run_jobs`) or an in-process agent (:func:`run_agent`).
+in parallel processes (:func:`run_jobs`; on Ray actors: :mod:`safevla_eval.ray_runner`) or an
+in-process agent (:func:`run_agent`).
 
 One *job* is one episode of one policy under one condition (shield, perturbation). A worker
 process keeps one simulator env and one agent per policy for all the jobs it runs, so a bundle
@@ -290,8 +291,9 @@ def run_agent(
 _WORKER: dict = {}
 
 
-def _worker_run(job: Job) -> EpisodeRecord:
-    """Run ``job`` with this process's cached env and agents."""
+def worker_run(job: Job) -> EpisodeRecord:
+    """Run ``job`` with this process's cached env and agents (a worker process's or a Ray
+    actor's, :mod:`safevla_eval.ray_runner`)."""
     env_key = ("env", job.max_steps, tuple(job.nav_hw))
     env = _WORKER.get(env_key)
     if env is None:
@@ -340,7 +342,7 @@ def run_jobs(
     out: list[EpisodeRecord | None] = [None] * len(jobs)
     if workers == 1 or len(jobs) <= 1:
         for i, job in enumerate(jobs):
-            out[i] = _worker_run(job)
+            out[i] = worker_run(job)
             if on_record:
                 on_record(i, out[i])
             if progress:
@@ -350,7 +352,7 @@ def run_jobs(
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=ctx, initializer=_init_worker
     ) as pool:
-        futures = {pool.submit(_worker_run, job): i for i, job in enumerate(jobs)}
+        futures = {pool.submit(worker_run, job): i for i, job in enumerate(jobs)}
         for fut in as_completed(futures):
             out[futures[fut]] = fut.result()
             if on_record:

@@ -55,7 +55,8 @@ class EvalConfig:
         max_steps: episode step limit (600 = the benchmark's evaluation limit).
         cost_threshold: the shield's veto threshold on the predicted cost.
         sampling: bundles' action selection, "sample" or "greedy".
-        workers: parallel processes.
+        workers: parallel processes; with ``ray_address``: Ray actors, 0 = one per CPU of the
+            cluster.
         bootstrap_samples: resamples for the 95% intervals (0 = no intervals).
         verify_key: PEM public key every bundle must be signed with
             (:mod:`safevla_core.signing`); None accepts unsigned bundles.
@@ -63,6 +64,9 @@ class EvalConfig:
             be shielded, the built-in ones included); None = the policy's own critic only.
         critic_alpha: the alpha the critic must be calibrated at (None = the bundle's).
         critic_margin: a replacement after a critic veto needs risk < margin x threshold.
+        ray_address: run the episodes on Ray actors at this address (``--ray``; "local" = a
+            local instance, :mod:`sim_bridge.ray_cluster`); None = processes on this machine.
+            The records are the same either way.
     """
 
     policies: list[str]
@@ -82,6 +86,7 @@ class EvalConfig:
     critic: str | None = None
     critic_alpha: float | None = None
     critic_margin: float = DEFAULT_CRITIC_MARGIN
+    ray_address: str | None = None
     specs: list = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
@@ -106,7 +111,10 @@ class EvalConfig:
                 self.sampling in SAMPLING_MODES,
                 f"sampling must be one of {SAMPLING_MODES}, got {self.sampling!r}",
             ),
-            (self.workers >= 1, f"workers must be >= 1, got {self.workers}"),
+            (
+                self.workers >= 1 or (self.workers == 0 and self.ray_address is not None),
+                f"workers must be >= 1 (0 = one per CPU, with Ray only), got {self.workers}",
+            ),
             (
                 self.bootstrap_samples >= 0,
                 f"bootstrap_samples must be >= 0, got {self.bootstrap_samples}",
@@ -311,7 +319,12 @@ def evaluate_episodes(
         def hook(i: int, record) -> None:
             on_record(headers[i], record.to_dict())
 
-    records = run_jobs(jobs, cfg.workers, progress, hook)
+    if cfg.ray_address is not None:
+        from safevla_eval.ray_runner import run_jobs_ray
+
+        records = run_jobs_ray(jobs, cfg.ray_address, cfg.workers, progress, hook)
+    else:
+        records = run_jobs(jobs, cfg.workers, progress, hook)
     results, start = [], 0
     for header, js in plan:
         recs = records[start : start + len(js)]

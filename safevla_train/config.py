@@ -23,6 +23,7 @@ from safevla_train.registry import DEFAULT_MULTIPLIER, MULTIPLIERS, PPO_ALGORITH
 from sim_bridge.expert_modes import MODES as EXPERT_MODES
 from sim_bridge.robot import TRAINING_NAV_SIZE_HW
 from sim_bridge.tasks import TASKS
+from sim_bridge.vec_env import VEC_BACKENDS
 
 
 def _check(cond: bool, msg: str) -> None:
@@ -111,12 +112,17 @@ class EnvSettings:
 
     Attributes:
         tasks: task names sampled for training episodes ("objnav", "pickup", "fetch").
-        num_envs: environments stepped together (``SyncVecEnv``).
+        num_envs: environments stepped together.
         nav_size: (H, W) the simulator renders the navigation camera at; frames are then
             resized to the model's image size exactly as the deployed runtime does.
         max_steps: episode step limit (paper: 500 in training).
         shaping_coef: distance-shaping reward weight (0 = the paper's sparse reward).
         scene_count: training scene seeds are drawn from [0, scene_count).
+        vec_backend: where the envs run (``sim_bridge.vec_env.VEC_BACKENDS``): "sync" (all
+            in the learner's process), "subprocess" (one worker process each) or "ray" (one
+            Ray actor each, ``--ray``); same seeds, same results on all three.
+        ray_address: the Ray cluster of ``vec_backend="ray"``: "" = a local instance, "auto",
+            "HOST:6379" or "ray://HOST:10001" (``sim_bridge.ray_cluster``).
     """
 
     tasks: tuple[str, ...] = ("objnav",)
@@ -125,8 +131,14 @@ class EnvSettings:
     max_steps: int = 500
     shaping_coef: float = 0.0
     scene_count: int = 1_000_000
+    vec_backend: str = "sync"
+    ray_address: str = ""
 
     def __post_init__(self) -> None:
+        _check(
+            self.vec_backend in VEC_BACKENDS,
+            f"env.vec_backend={self.vec_backend!r}: use one of {VEC_BACKENDS}",
+        )
         self.tasks = tuple(self.tasks)
         self.nav_size = tuple(int(v) for v in self.nav_size)
         _check(len(self.tasks) >= 1, "env.tasks must name at least one task")
@@ -264,7 +276,8 @@ class DAggerConfig:
         beta_decay: per-round factor on that probability (``beta_r = beta0 * beta_decay^r``).
         eval_episodes: greedy evaluation episodes (fresh seeds) after each round; 0 = none.
         subprocess: run each env in its own worker process (teacher planning and rendering
-            overlap the learner's inference).
+            overlap the learner's inference); ``bc.env.vec_backend`` "ray" (``--ray``) puts
+            them on Ray actors instead.
         fresh_model: each round trains a new policy (and optimiser) on the aggregate instead of
             continuing the last one (pair with ``bc.heldout_every``: a fixed update budget
             without early stopping over- or under-fits as the aggregate grows).

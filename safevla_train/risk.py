@@ -98,22 +98,64 @@ class RiskElicitingSampler:
         self.issued.clear()
 
 
+class WorkerSampler:
+    """Env k's :class:`RiskElicitingSampler` seen from the learner while it lives in a worker
+    process or a Ray actor: the same methods and counters, each one a call to that worker
+    (through the vec env's ``source_call``). The collector feeds an episode's cost back right
+    after the step that ended it, before the worker draws again, exactly as in-process."""
+
+    def __init__(self, venv, k: int) -> None:
+        self.venv, self.k = venv, k
+
+    def _call(self, name: str, *args):
+        return self.venv.source_call(self.k, name, args)
+
+    def record(self, episode_id: str, cost: float) -> None:
+        self._call("record", episode_id, float(cost))
+
+    def forget_running(self) -> None:
+        self._call("forget_running")
+
+    def state_dict(self) -> dict:
+        return self._call("state_dict")
+
+    def load_state_dict(self, state: dict) -> None:
+        self._call("load_state_dict", state)
+
+    @property
+    def replays(self) -> int:
+        return self.venv.source_call(self.k, "replays", None)
+
+    @property
+    def fresh(self) -> int:
+        return self.venv.source_call(self.k, "fresh", None)
+
+    @property
+    def generation_failures(self) -> int:
+        return self.venv.source_call(self.k, "generation_failures", None)
+
+
 def make_envs(settings: EnvSettings, risk: RiskConfig, subprocess: bool = False):
     """A vectorised env of ``settings.num_envs`` envs and their risk samplers.
 
     Args:
-        settings: which envs.
+        settings: which envs; ``settings.vec_backend`` says where they run ("sync": this
+            process; "subprocess": a worker process each; "ray": a Ray actor each, at
+            ``settings.ray_address``).
         risk: risk-eliciting replay settings of the samplers.
-        subprocess: one worker process per env (``SubprocVecEnv``; the samplers then live in
-            the workers, so only for sources that need no feedback, e.g. risk replay off);
-            default ``SyncVecEnv`` in this process.
+        subprocess: run "sync" envs in worker processes instead (DAgger's own switch).
 
     Returns:
-        (venv, samplers): samplers[k] is env k's episode source.
+        (venv, samplers): samplers[k] is env k's episode source: the sampler itself in this
+        process, or a :class:`WorkerSampler` reaching it in its worker. Env k is built with
+        the same sampler state and reset with the same seeds on every backend, so the
+        observations, rewards, costs and episodes are the same.
     """
+    import functools
+
     from sim_bridge.env import EnvConfig, make_env
     from sim_bridge.episode_gen import EpisodeSampler
-    from sim_bridge.vec_env import SyncVecEnv
+    from sim_bridge.vec_env import SyncVecEnv, vec_env_of
 
     env_cfg = EnvConfig(
         nav_size=settings.nav_size,
@@ -128,11 +170,11 @@ def make_envs(settings: EnvSettings, risk: RiskConfig, subprocess: bool = False)
         )
         for _ in range(settings.num_envs)
     ]
-    if subprocess:
-        import functools
-
-        from sim_bridge.vec_env import SubprocVecEnv
-
-        return SubprocVecEnv([functools.partial(make_env, s, env_cfg) for s in samplers]), samplers
-    fns = [lambda s=s: make_env(s, env_cfg) for s in samplers]
-    return SyncVecEnv(fns), samplers
+    kind = settings.vec_backend
+    if kind == "sync" and subprocess:
+        kind = "subprocess"
+    if kind == "sync":
+        return SyncVecEnv([lambda s=s: make_env(s, env_cfg) for s in samplers]), samplers
+    fns = [functools.partial(make_env, s, env_cfg) for s in samplers]
+    venv = vec_env_of(fns, kind, settings.ray_address)
+    return venv, [WorkerSampler(venv, k) for k in range(venv.num_envs)]

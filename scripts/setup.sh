@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up safevla_ros on a Debian/Ubuntu machine without a ROS 2 install:
-#   system packages (apt, when root) -> .venv with the ROS 2 wheels, torch 2.13.0 (CPU) and the
-#   project -> the ROS interfaces (msg/, srv/) built with cmake into the venv.
+#   system packages (apt, when root) -> .venv with the ROS 2 wheels, torch 2.13.0 (CPU), Ray
+#   (--ray) and the project -> the ROS interfaces (msg/, srv/) built with cmake into the venv.
 # Idempotent: a second run with nothing changed takes seconds.
 # Env: SAFEVLA_VENV (default <repo>/.venv), PYTHON (default python3), SAFEVLA_FORCE_SETUP=1.
 set -euo pipefail
@@ -55,7 +55,7 @@ PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 log "installing Python packages (first run: a few minutes)"
 # torch first and alone, pinned: any looser spec pulls a multi-GB CUDA build.
 "${PIP[@]}" install -q "torch==2.13.0" || die "pip install torch==2.13.0 failed"
-(cd "$ROOT" && "${PIP[@]}" install -q -e ".[ros,ros-build,train,dev]" \
+(cd "$ROOT" && "${PIP[@]}" install -q -e ".[ros,ros-build,train,fleet,dev]" \
   --config-settings editable_mode=compat) || die "pip install of the project failed"
 
 # --- ROS interfaces with cmake (no colcon needed) --------------------------------------------------

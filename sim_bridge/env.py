@@ -170,6 +170,12 @@ class SafeChoresEnv(gym.Env):
             }
         )
 
+    @property
+    def source(self):
+        """The episode source: a list of episodes, a callable ``(backend, rng) -> Episode``
+        (e.g. a training sampler) or None (episodes passed to :meth:`reset`)."""
+        return self._source
+
     def _next_episode(self) -> Episode:
         if self._source is None:
             raise ValueError(

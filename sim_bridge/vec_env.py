@@ -16,22 +16,34 @@ Same 6-tuple convention as :class:`sim_bridge.env.SafeChoresEnv`, batched::
 :class:`SubprocVecEnv` runs each env in its own process (``spawn`` by default; the env --
 and with it the MuJoCo model and its rendering context -- is built inside the worker by the
 picklable ``env_fn``). :class:`SyncVecEnv` runs them in-process (tests, debugging).
-``expert_actions(mode)`` asks each env's own privileged expert for its next action (for
-behaviour-cloning data collection).
+:class:`RayVecEnv` runs each env in a Ray actor, on this machine or a cluster (same API and,
+for the same seeds, the same arrays; Ray is imported only there, see
+:mod:`sim_bridge.ray_cluster`). :func:`vec_env_of` picks one of the three by name
+(:data:`VEC_BACKENDS`). ``expert_actions(mode)`` asks each env's own privileged expert for its
+next action (for behaviour-cloning data collection). ``source_call(k, name, args)`` reaches env
+k's episode source wherever it lives (the trainer's risk-replay feedback and checkpoints,
+:mod:`safevla_train.risk`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
 import multiprocessing as mp
 import traceback
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim_bridge.env import SafeChoresEnv
-from sim_bridge.expert import Expert
+if TYPE_CHECKING:  # imported where used: the trainer's config reads VEC_BACKENDS cheaply
+    from sim_bridge.env import SafeChoresEnv
+    from sim_bridge.expert import Expert
 
 ARRAY_KEYS = ("nav_rgb", "manip_rgb", "prev_action", "holding", "step")
+# Where the envs of a vectorised env run: this process, one worker process each, one Ray actor
+# each (this machine or a cluster).
+VEC_BACKENDS = ("sync", "subprocess", "ray")
 
 
 def stack_obs(obs_list: list[dict]) -> dict:
@@ -72,6 +84,8 @@ class _AutoReset:
 
     def expert(self, mode: str) -> int:
         if mode not in self.experts:
+            from sim_bridge.expert import Expert
+
             self.experts[mode] = Expert(mode)
         return self.experts[mode].act(self.env)
 
@@ -79,6 +93,27 @@ class _AutoReset:
         """The expert's action for the current state, whether ``end`` would succeed now and
         which target types are in view (training labels)."""
         return self.expert(mode), self.env.success_if_end(), self.env.types_in_view()
+
+    def source(self, name: str, args: tuple | None):
+        """Call method ``name`` of the env's episode source with ``args``, or read attribute
+        ``name`` when ``args`` is None."""
+        value = getattr(self.env.source, name)
+        return value if args is None else value(*args)
+
+
+def run_command(runner: _AutoReset, cmd: str, arg):
+    """One worker command on ``runner`` (the subprocess and Ray workers share these)."""
+    if cmd == "reset":
+        return runner.reset(arg)
+    if cmd == "step":
+        return runner.step(arg)
+    if cmd == "expert":
+        return runner.expert(arg)
+    if cmd == "labels":
+        return runner.labels(arg)
+    if cmd == "source":
+        return runner.source(*arg)
+    raise ValueError(f"unknown command {cmd!r}")
 
 
 def _worker(remote, parent_remote, env_fn: Callable[[], SafeChoresEnv]) -> None:
@@ -95,22 +130,12 @@ def _worker(remote, parent_remote, env_fn: Callable[[], SafeChoresEnv]) -> None:
             cmd, arg = remote.recv()
         except EOFError:
             break
+        if cmd == "close":
+            runner.env.close()
+            remote.send(("ok", None))
+            break
         try:
-            if cmd == "reset":
-                result = runner.reset(arg)
-            elif cmd == "step":
-                result = runner.step(arg)
-            elif cmd == "expert":
-                result = runner.expert(arg)
-            elif cmd == "labels":
-                result = runner.labels(arg)
-            elif cmd == "close":
-                runner.env.close()
-                remote.send(("ok", None))
-                break
-            else:
-                raise ValueError(f"unknown command {cmd!r}")
-            remote.send(("ok", result))
+            remote.send(("ok", run_command(runner, cmd, arg)))
         except Exception:
             remote.send(("error", traceback.format_exc()))
     remote.close()
@@ -170,6 +195,11 @@ class SyncVecEnv:
     def receive_labels(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self._pending
 
+    def source_call(self, k: int, name: str, args: tuple | None = ()):
+        """Method ``name`` of env k's episode source called with ``args`` (attribute ``name``
+        read when ``args`` is None)."""
+        return self.runners[k].source(name, None if args is None else tuple(args))
+
     def close(self) -> None:
         for r in self.runners:
             r.env.close()
@@ -182,7 +212,32 @@ def _check_actions(actions, k: int) -> np.ndarray:
     return actions
 
 
-class SubprocVecEnv:
+class _CommandVecEnv:
+    """The batched calls of the worker-backed vec envs (:class:`SubprocVecEnv`,
+    :class:`RayVecEnv`): each sends one :func:`run_command` per env through ``_call``."""
+
+    num_envs: int
+
+    def _call(self, cmd: str, args: list) -> list:
+        raise NotImplementedError
+
+    def reset(self, seed: int | None = None):
+        obs, infos = zip(*self._call("reset", _seeds(seed, self.num_envs)))
+        return stack_obs(list(obs)), list(infos)
+
+    def step(self, actions):
+        actions = _check_actions(actions, self.num_envs)
+        return _batch(self._call("step", [int(a) for a in actions]))
+
+    def expert_actions(self, mode: str = "careful") -> np.ndarray:
+        return np.array(self._call("expert", [mode] * self.num_envs), np.int64)
+
+    def expert_labels(self, mode: str = "careful") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(expert actions [K] int64, ``end`` would succeed now [K] bool) for every env."""
+        return _labels(self._call("labels", [mode] * self.num_envs))
+
+
+class SubprocVecEnv(_CommandVecEnv):
     """K envs, each in its own worker process.
 
     Args:
@@ -212,11 +267,11 @@ class SubprocVecEnv:
         self._closed = False
         self._gather()  # construction acknowledgements (raises on a worker error)
 
-    def _gather(self) -> list:
+    def _gather(self, ks: list[int] | None = None) -> list:
         out = []
         errors = []
-        for k, remote in enumerate(self.remotes):
-            status, payload = remote.recv()
+        for k in range(self.num_envs) if ks is None else ks:
+            status, payload = self.remotes[k].recv()
             if status == "error":
                 errors.append(f"env {k}:\n{payload}")
             out.append(payload)
@@ -230,21 +285,6 @@ class SubprocVecEnv:
             remote.send((cmd, arg))
         return self._gather()
 
-    def reset(self, seed: int | None = None):
-        obs, infos = zip(*self._call("reset", _seeds(seed, self.num_envs)))
-        return stack_obs(list(obs)), list(infos)
-
-    def step(self, actions):
-        actions = _check_actions(actions, self.num_envs)
-        return _batch(self._call("step", [int(a) for a in actions]))
-
-    def expert_actions(self, mode: str = "careful") -> np.ndarray:
-        return np.array(self._call("expert", [mode] * self.num_envs), np.int64)
-
-    def expert_labels(self, mode: str = "careful") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(expert actions [K] int64, ``end`` would succeed now [K] bool) for every env."""
-        return _labels(self._call("labels", [mode] * self.num_envs))
-
     def request_labels(self, mode: str = "careful") -> None:
         """Start :meth:`expert_labels` in the workers; the caller works meanwhile (e.g. runs
         the learner) and collects them with :meth:`receive_labels`."""
@@ -253,6 +293,12 @@ class SubprocVecEnv:
 
     def receive_labels(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return _labels(self._gather())
+
+    def source_call(self, k: int, name: str, args: tuple | None = ()):
+        """Method ``name`` of env k's episode source (in its worker) called with ``args``
+        (attribute ``name`` read when ``args`` is None)."""
+        self.remotes[k].send(("source", (name, None if args is None else tuple(args))))
+        return self._gather([k])[0]
 
     def close(self) -> None:
         if self._closed:
@@ -270,6 +316,133 @@ class SubprocVecEnv:
                 proc.terminate()
 
 
+class _EnvActor:
+    """One env in a Ray actor (the class :class:`RayVecEnv` wraps with ``ray.remote``)."""
+
+    def __init__(self, env_fn: Callable[[], SafeChoresEnv]) -> None:
+        self.runner = _AutoReset(env_fn())
+
+    def ready(self) -> bool:
+        return True
+
+    def call(self, cmd: str, arg):
+        return run_command(self.runner, cmd, arg)
+
+    def close(self) -> None:
+        self.runner.env.close()
+
+
+_ACTOR_CLASSES: dict = {}
+
+
+class RayVecEnv(_CommandVecEnv):
+    """K envs, each in its own Ray actor (same API as SubprocVecEnv, same results for the
+    same seeds: env k is built by ``env_fns[k]`` and reset with seed ``seed + k``).
+
+    Args:
+        env_fns: picklable zero-argument callables building a SafeChoresEnv; they are
+            shipped to the actors (on a cluster: to other machines, which need this package).
+        address: the Ray cluster (:mod:`sim_bridge.ray_cluster`; "" = a local instance).
+        cpus_per_env: CPUs each actor reserves; actors are spread over the cluster's nodes.
+
+    Raises:
+        sim_bridge.ray_cluster.RayClusterError: the cluster has fewer CPUs than the actors
+            reserve, or they did not get them in time (a one-line user error in the CLI).
+        RuntimeError: an env failed to build.
+    """
+
+    def __init__(
+        self,
+        env_fns: list[Callable[[], SafeChoresEnv]],
+        address: str = "",
+        cpus_per_env: float = 1.0,
+    ) -> None:
+        from sim_bridge.ray_cluster import RayClusterError, cluster_cpus, connect, wait_started
+
+        if not env_fns:
+            raise ValueError("RayVecEnv needs at least one env_fn")
+        self.num_envs = len(env_fns)
+        self.ray = ray = connect(address, min_cpus=math.ceil(self.num_envs * cpus_per_env))
+        need, have = self.num_envs * cpus_per_env, cluster_cpus(ray)
+        if need > have:
+            raise RayClusterError(
+                f"{self.num_envs} envs x {cpus_per_env} CPU need {need:g} CPUs but the Ray "
+                f"cluster has {have:g}; use fewer envs (env.num_envs) or a larger cluster"
+            )
+        if "env" not in _ACTOR_CLASSES:
+            _ACTOR_CLASSES["env"] = ray.remote(_EnvActor)
+        actor = _ACTOR_CLASSES["env"].options(num_cpus=cpus_per_env, scheduling_strategy="SPREAD")
+        self.actors = [actor.remote(fn) for fn in env_fns]
+        self._closed = False
+        self._pending: list = []
+        ready = [a.ready.remote() for a in self.actors]
+        try:
+            wait_started(ray, ready, cpus_per_env)
+        except RayClusterError:
+            self.close()
+            raise
+        self._get(ready)  # raises on a construction error
+
+    def _get(self, refs: list) -> list:
+        from ray.exceptions import RayError
+
+        try:
+            return self.ray.get(refs)
+        except RayError:
+            errors = []
+            for k, ref in enumerate(refs):
+                try:
+                    self.ray.get(ref)
+                except RayError as exc:
+                    errors.append(f"env {k}:\n{exc}")
+            self.close()
+            raise RuntimeError("vec env worker failed:\n" + "\n".join(errors)) from None
+
+    def _submit(self, cmd: str, args: list) -> list:
+        return [a.call.remote(cmd, arg) for a, arg in zip(self.actors, args)]
+
+    def _call(self, cmd: str, args: list) -> list:
+        return self._get(self._submit(cmd, args))
+
+    def request_labels(self, mode: str = "careful") -> None:
+        """Start :meth:`expert_labels` in the actors; :meth:`receive_labels` collects them."""
+        self._pending = self._submit("labels", [mode] * self.num_envs)
+
+    def receive_labels(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return _labels(self._get(self._pending))
+
+    def source_call(self, k: int, name: str, args: tuple | None = ()):
+        """Method ``name`` of env k's episode source (in its actor) called with ``args``
+        (attribute ``name`` read when ``args`` is None)."""
+        ref = self.actors[k].call.remote("source", (name, None if args is None else tuple(args)))
+        return self._get([ref])[0]
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        from ray.exceptions import GetTimeoutError, RayError
+
+        with contextlib.suppress(RayError, GetTimeoutError):  # a dead actor is closed too
+            self.ray.get([a.close.remote() for a in self.actors], timeout=10)
+        for a in self.actors:
+            self.ray.kill(a)
+
+
+def vec_env_of(
+    env_fns: list[Callable[[], SafeChoresEnv]], kind: str = "subprocess", ray_address: str = ""
+):
+    """The vectorised env of ``env_fns`` on backend ``kind`` (:data:`VEC_BACKENDS`):
+    :class:`SyncVecEnv`, :class:`SubprocVecEnv` or :class:`RayVecEnv` (at ``ray_address``)."""
+    if kind == "sync":
+        return SyncVecEnv(env_fns)
+    if kind == "subprocess":
+        return SubprocVecEnv(env_fns)
+    if kind == "ray":
+        return RayVecEnv(env_fns, ray_address)
+    raise ValueError(f"vec env backend {kind!r}: use one of {VEC_BACKENDS}")
+
+
 def _env_from(episodes, config, backend: str | None) -> SafeChoresEnv:
     from sim_bridge.env import make_env
 
@@ -283,13 +456,16 @@ def make_vec_env(
     subprocess: bool = True,
     tasks: tuple[str, ...] = ("objnav",),
     backend: str | None = None,
+    vec_backend: str | None = None,
+    ray_address: str = "",
 ):
     """K envs over an episode list (env k gets ``episodes[k::K]``) or, with ``episodes=None``,
     over on-the-fly training episodes of ``tasks`` (:class:`sim_bridge.episode_gen.
     EpisodeSampler`, one per env; seed them with ``reset(seed=...)``). ``backend``: a
     simulator by name (:data:`sim_bridge.backends.BACKENDS`), None = ``config.backend``.
 
-    Returns a :class:`SubprocVecEnv` (``subprocess=True``) or a :class:`SyncVecEnv`.
+    Returns a :class:`SubprocVecEnv` (``subprocess=True``) or a :class:`SyncVecEnv`, or with
+    ``vec_backend`` the one it names (:func:`vec_env_of`; "ray" at ``ray_address``).
     """
     import functools
 
@@ -306,4 +482,5 @@ def make_vec_env(
     for k in range(num_envs):
         source = list(episodes[k::num_envs]) if episodes is not None else EpisodeSampler(tasks)
         fns.append(functools.partial(_env_from, source, config, backend))
-    return SubprocVecEnv(fns) if subprocess else SyncVecEnv(fns)
+    kind = vec_backend or ("subprocess" if subprocess else "sync")
+    return vec_env_of(fns, kind, ray_address)

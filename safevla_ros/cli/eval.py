@@ -7,6 +7,7 @@ Examples::
     safevla eval --bundle models/objnav-ppo-lag --shield both --perturb lighting,color
     safevla eval --bundle expert:careful --episodes longtail --report longtail/
     safevla eval --bundle models/objnav-ppo-lag --shield on --critic runs/critic/bundle
+    safevla eval --bundle models/objnav-ppo-lag --count 200 --ray        # local Ray actors
     safevla eval --make-longtail longtail.jsonl.gz --count 40 --seed 0
 """
 
@@ -132,7 +133,22 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
         "default (its greedy parameter defaults to true in safevla_ros/params.py); "
         "sample = draw from p(a|s), seeded per episode",
     )
-    p.add_argument("--workers", type=int, default=1, metavar="K", help="parallel processes")
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="K",
+        help="parallel processes (default 1); with --ray: Ray actors (default one per CPU of "
+        "the cluster)",
+    )
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="run the episodes on Ray actors: a local Ray instance, or the cluster at ADDRESS "
+        "(auto, HOST:6379 or ray://HOST:10001; bundles and episode files must exist at the "
+        "same paths on its nodes); same records as without",
+    )
     p.add_argument(
         "--max-steps",
         type=int,
@@ -196,7 +212,8 @@ def _config(args: argparse.Namespace):
             max_steps=args.max_steps,
             cost_threshold=args.cost_threshold,
             sampling=args.sampling,
-            workers=args.workers,
+            workers=(0 if args.ray is not None else 1) if args.workers is None else args.workers,
+            ray_address=args.ray,
             bootstrap_samples=args.bootstrap,
             verify_key=args.verify_key,
             critic=args.critic,

@@ -46,12 +46,25 @@ def _user_error(msg: str) -> Exception:
 
 
 def resolve_config(base, args):
-    """Defaults <- YAML file <- --set overrides; config errors become UserError."""
+    """Defaults <- YAML file <- --set overrides <- --ray; config errors become UserError."""
     try:
         overrides = load_yaml_overrides(args.config) if args.config else {}
-        return apply_overrides(base, overrides, parse_dotted(args.set or []))
+        cfg = apply_overrides(base, overrides, parse_dotted(args.set or []))
     except (OSError, ValueError, TypeError, yaml.YAMLError) as exc:
         raise _user_error(f"bad config: {exc}") from None
+    return with_ray(cfg, args)
+
+
+def with_ray(cfg, args):
+    """``cfg`` with its envs on Ray actors when ``--ray [ADDRESS]`` was given (same as
+    ``--set env.vec_backend=ray --set env.ray_address=ADDRESS``; DAgger's envs are
+    ``bc.env``). Where the envs run does not change the results, so a ``--resume`` may move
+    a run onto Ray."""
+    address = getattr(args, "ray", None)
+    if address is None:
+        return cfg
+    env = {"env": {"vec_backend": "ray", "ray_address": address}}
+    return apply_overrides(cfg, {"bc": env} if isinstance(cfg, DAggerConfig) else env)
 
 
 def _write_run_files(out: Path, cfg, append_command: bool = False) -> None:
@@ -166,6 +179,7 @@ def cmd_ppo(args) -> int:
             )
         if args.total_steps:
             cfg = apply_overrides(cfg, {"total_steps": args.total_steps})
+        cfg = with_ray(cfg, args)
     else:
         if not args.init:
             raise _user_error("--init BC_CHECKPOINT is required (or --resume)")
@@ -287,6 +301,18 @@ def cmd_keygen(args) -> int:
     return 0
 
 
+def _ray_option(p) -> None:
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="run the simulator envs as Ray actors feeding this learner: a local Ray instance, "
+        "or the cluster at ADDRESS (auto, HOST:6379, ray://HOST:10001); same results as "
+        "without (docs/scaling.md)",
+    )
+
+
 def _common(p) -> None:
     p.add_argument("--out", required=True, help="run folder (checkpoint, config, tb logs)")
     p.add_argument("--config", help="YAML file of config overrides")
@@ -309,12 +335,14 @@ def add_parser(subparsers) -> None:
     bc = algos.add_parser(BC, help=ALGORITHMS[BC])
     _common(bc)
     bc.add_argument("--demos", help="demonstration cache: loaded if it exists, else written")
+    _ray_option(bc)
     bc.set_defaults(func=cmd_bc)
     dagger = algos.add_parser(DAGGER, help=ALGORITHMS[DAGGER])
     _common(dagger)
     dagger.add_argument(
         "--resume", action="store_true", help="continue the run in --out at its next round"
     )
+    _ray_option(dagger)
     dagger.set_defaults(func=cmd_dagger)
     for name in PPO_ALGORITHMS:
         p = algos.add_parser(name, help=ALGORITHMS[name])
@@ -322,6 +350,7 @@ def add_parser(subparsers) -> None:
         p.add_argument("--init", help="BC checkpoint to start from")
         p.add_argument("--resume", action="store_true", help="continue the run in --out")
         p.add_argument("--total-steps", type=int, help="override total env steps")
+        _ray_option(p)
         if name == PPO_LAG:
             p.add_argument(
                 "--multiplier",

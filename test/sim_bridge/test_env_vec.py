@@ -64,6 +64,9 @@ def test_subproc_vec_env_matches_sync():
             a = venv.step([TURN, END])[0]
             b = sync.step([TURN, END])[0]
         np.testing.assert_array_equal(a["nav_rgb"], b["nav_rgb"])
+        # each env's episode source, reached in its worker (method call, attribute read)
+        assert venv.source_call(1, "__len__") == sync.source_call(1, "__len__") == 2
+        assert venv.source_call(0, "__class__", None) is list
     finally:
         venv.close()
         sync.close()

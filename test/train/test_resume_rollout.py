@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tiny_model import SMALL as TINY
 
 from safevla_train.checkpoint import load_checkpoint
 from safevla_train.config import EnvSettings, ModelConfig, PPOConfig, RiskConfig
@@ -12,14 +13,7 @@ from safevla_train.risk import make_envs
 from safevla_train.rollout import Collector
 from safevla_train.train_ppo import run_ppo
 
-SMALL = ModelConfig(
-    image_height=32,
-    image_width=32,
-    cnn_channels=(8, 16),
-    d_model=32,
-    num_heads=2,
-    context_length=4,
-)
+SMALL = ModelConfig(**TINY)
 ENV = EnvSettings(num_envs=2, nav_size=(32, 32), max_steps=12)
 
 
