@@ -155,7 +155,8 @@ def _hour(t_ns: int) -> str:
     return time.strftime("%Y-%m-%d %H:00", time.gmtime(t_ns // NS))
 
 
-def _add(log: RobotLog, role: str, t: int, m) -> None:
+def _add(log: RobotLog, role: str, t: int, m, ns: str | None = None) -> None:
+    """Count one message; diagnostics only of nodes in namespace ``ns`` (None: any)."""
     c = log.counts
     if role == "verdict":
         c["verdicts"] += 1
@@ -192,6 +193,8 @@ def _add(log: RobotLog, role: str, t: int, m) -> None:
         log._frames.append((t, m))
     elif role == "diagnostics":
         for s in m.status:
+            if ns is not None and s.name.rpartition("/")[0] != ns:
+                continue  # another robot's node (older recorders kept all of /diagnostics)
             if s.name.endswith("safety_monitor_node"):
                 log.monitor_status = {kv.key: kv.value for kv in s.values}
             elif s.name.endswith("safety_recorder_node") and _level(s.level) >= 2:
@@ -255,10 +258,12 @@ def read_fleet(paths: list[str], frame_window_s: float = 10.0) -> dict[str, Robo
         log.files.append(str(path))
         if not complete:
             log.truncated.append(str(path))
+        node = meta.get("node", "")  # the recorder's fully qualified name
+        ns = node.rpartition("/")[0] if node else None
         for role, t, m in messages:
             log.first_ns = t if log.first_ns is None else min(log.first_ns, t)
             log.last_ns = t if log.last_ns is None else max(log.last_ns, t)
-            _add(log, role, t, m)
+            _add(log, role, t, m, ns)
     for log in logs.values():
         _finish(log, frame_window_s)
     return dict(sorted(logs.items()))

@@ -360,7 +360,12 @@ SIM_BRIDGE_PARAMS: tuple[ParamSpec, ...] = (
     _p("camera_height", CAMERA_SIZE_HW[0], "rendered frame height, px", 16, 2048),
     _p("bundle_path", "", "render at this bundle's training frame size (empty = camera_*)"),
     _p("holding_topic", HOLDING_TOPIC, "std_msgs/Bool: the gripper holds an object"),
-    _p("auto_reset", True, "start the next episode when one ends"),
+    _p(
+        "auto_reset",
+        True,
+        "start episodes on its own: the first once perception, policy and adapter are up, the "
+        "next when one ends (safevla run sets it off and calls reset_episode)",
+    ),
     _p("frame_rate_hz", 10.0, "most frames per second (lockstep with actions)", 0.5, 200.0),
     _p("action_timeout_s", 1.0, "no command for a frame this long = a stop step, s", 0.05, 30.0),
     _p("max_steps", 200, "episode step limit", 1, 10000),

@@ -2,12 +2,15 @@
 
 The same node executables and parameter files as ``launch/sim.launch.py`` (config/robot.yaml,
 then config/sim.yaml, then this run's overrides), in a ROS domain of their own
-(``ROS_DOMAIN_ID``, random in 1..101 unless ``--domain-id``). The runner watches EpisodeStatus
-and SafetyVerdict, prints one line per finished episode (success, ground-truth cost, vetoes,
-stops) and a summary, and stops every process it started on exit or Ctrl-C. A node that exits
-is restarted (at most ``MAX_RESTARTS`` times, logged); the nodes die with the runner, even when
-it is killed (``PR_SET_PDEATHSIG``). The processes themselves are
-:mod:`safevla_ros.supervisor`'s; its names are re-exported here for older imports.
+(``ROS_DOMAIN_ID``, random in 1..101 unless ``--domain-id``). The runner starts each episode
+through the sim bridge's ``reset_episode`` service once every node is up (the policy node takes
+seconds to load its model and text encoder; an episode started before would be all watchdog
+stops), watches EpisodeStatus and SafetyVerdict, prints one line per finished episode (success,
+ground-truth cost, vetoes, stops) and a summary, and stops every process it started on exit or
+Ctrl-C. A node that exits is restarted (at most ``MAX_RESTARTS`` times, logged); the nodes die
+with the runner, even when it is killed (``PR_SET_PDEATHSIG``). The processes themselves are
+:mod:`safevla_ros.supervisor`'s; its names are re-exported here for older imports. With
+``--robots N`` the run is :mod:`safevla_ros.fleet_run`'s (the same watcher, N namespaces).
 """
 
 from __future__ import annotations
@@ -19,14 +22,14 @@ import random
 import signal
 import sys
 import tempfile
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import yaml
 
 from safevla_core.errors import UserError
-from safevla_core.monitor_types import critic_veto
+from safevla_ros.episode_tally import EpisodeResult, Tally, summary, summary_dict
+from safevla_ros.fleet_run import Robot, add_fleet_args, run_fleet, watch_robots
 from safevla_ros.nodes import CONFIG_FILES, SIM
 from safevla_ros.supervisor import (  # noqa: F401 (re-exported for benchmarks and tests)
     MAX_RESTARTS,
@@ -43,81 +46,6 @@ from safevla_ros.supervisor import (  # noqa: F401 (re-exported for benchmarks a
 from sim_bridge.tasks import TASK_NAMES
 
 DEFAULT_BUNDLE = "models/objnav-ppo-lag"  # relative to the cwd, else to the checkout
-
-
-@dataclass
-class EpisodeResult:
-    """What one episode did, from EpisodeStatus (ground truth) and SafetyVerdict."""
-
-    episode_id: str
-    instruction: str = ""
-    steps: int = 0
-    success: bool = False
-    cost: float = 0.0
-    vetoes: int = 0
-    stops: int = 0
-    done: bool = False
-    rules: dict[str, int] = field(default_factory=dict)
-
-    def line(self) -> str:
-        ok = "yes" if self.success else "no "
-        return (
-            f"episode {self.episode_id:<22} success {ok}  steps {self.steps:4d}  "
-            f"cost {self.cost:6.1f}  vetoes {self.vetoes:3d}  stops {self.stops:3d}  "
-            f"{self.instruction!r}"
-        )
-
-
-class Tally:
-    """Assigns statuses and verdicts to episodes (verdicts go to the current episode)."""
-
-    def __init__(self) -> None:
-        self.episodes: list[EpisodeResult] = []
-
-    @property
-    def current(self) -> EpisodeResult | None:
-        return self.episodes[-1] if self.episodes else None
-
-    def on_status(self, msg) -> EpisodeResult | None:
-        """Record an EpisodeStatus; returns the episode if this status finished it."""
-        cur = self.current
-        if cur is None or cur.episode_id != msg.episode_id or cur.done:
-            if msg.done:
-                return None  # the end of an episode we did not see start
-            cur = EpisodeResult(msg.episode_id, msg.instruction)
-            self.episodes.append(cur)
-        cur.steps, cur.cost, cur.success = int(msg.step), float(msg.cumulative_cost), msg.success
-        cur.done = bool(msg.done)
-        return cur if cur.done else None
-
-    def on_verdict(self, msg) -> None:
-        cur = self.current
-        if cur is None or cur.done or msg.proposal_sequence == 0:
-            return  # watchdog repeats between episodes are not the policy's decisions
-        cur.vetoes += int(critic_veto(msg.vetoed, msg.triggered_rule))
-        cur.stops += int(msg.safe_stop)
-        if msg.triggered_rule:
-            cur.rules[msg.triggered_rule] = cur.rules.get(msg.triggered_rule, 0) + 1
-
-    def finished(self) -> list[EpisodeResult]:
-        return [e for e in self.episodes if e.done]
-
-
-def summary(results: list[EpisodeResult]) -> str:
-    """Success rate, mean cumulative cost, vetoes, stops and which rules fired."""
-    n = len(results)
-    if n == 0:
-        return "no episode finished"
-    rules: dict[str, int] = {}
-    for r in results:
-        for k, v in r.rules.items():
-            rules[k] = rules.get(k, 0) + v
-    return (
-        f"summary: {n} episodes  success rate {sum(r.success for r in results) / n:.2f}  "
-        f"mean cost {sum(r.cost for r in results) / n:.2f}  "
-        f"vetoes {sum(r.vetoes for r in results)}  stops {sum(r.stops for r in results)}  "
-        f"rules {rules or '{}'}"
-    )
 
 
 def _interrupt_on_signals() -> None:
@@ -137,6 +65,7 @@ def overrides(args: argparse.Namespace, bundle: Path) -> dict:
     perception node's resize matches training."""
     sim = {"task": args.task, "seed": args.seed, "frame_rate_hz": args.rate}
     sim["bundle_path"] = str(bundle)
+    sim["auto_reset"] = False  # the runner starts each episode once every node is up
     if args.episode_file:
         sim["episode_file"] = str(Path(args.episode_file).resolve())
     if args.max_steps is not None:
@@ -195,6 +124,9 @@ def run(args: argparse.Namespace) -> int:
             CriticGate.load(args.critic, PolicyFacts.of_bundle(loaded))
         except BundleError as exc:
             raise UserError(f"--critic {args.critic}: {exc}") from None
+    if args.robots > 1:  # namespaced node groups, one per robot (issue 13)
+        _interrupt_on_signals()
+        return run_fleet(args, loaded, overrides(args, bundle))
     domain = args.domain_id
     if domain is None:
         domain = random.SystemRandom().randint(1, 101)
@@ -210,17 +142,18 @@ def run(args: argparse.Namespace) -> int:
     print(f"safevla run: domain {domain}, bundle {bundle}, logs {log_dir}", flush=True)
     print(f"safevla run: safety recordings (MCAP) in {record_dir}", flush=True)
     _interrupt_on_signals()
-    nodes = Supervisor(env, files, log_dir)
-    tally = Tally()
+    robot = Robot("", log_dir, record_dir, tally=Tally())
     code = 0
     try:
-        watch(args, nodes, log_dir, tally)
+        robot.nodes = Supervisor(env, files, log_dir)
+        watch_robots(args, [robot])
     except KeyboardInterrupt:
         print("safevla run: interrupted; stopping the nodes", file=sys.stderr, flush=True)
         code = 130
     finally:
-        nodes.stop()
-    results = tally.finished()[: args.episodes]
+        if robot.nodes is not None:
+            robot.nodes.stop()
+    results = robot.results(args.episodes)
     print(summary(results), flush=True)
     if args.json:
         write_json(Path(args.json), results, loaded.bundle_id)
@@ -229,70 +162,9 @@ def run(args: argparse.Namespace) -> int:
 
 def write_json(path: Path, results: list[EpisodeResult], bundle_id: str) -> None:
     """Per-episode results and their summary as JSON (the evaluator's record field names)."""
-    n = max(len(results), 1)
-    doc = {
-        "bundle_id": bundle_id,
-        "episodes": [asdict(r) for r in results],
-        "summary": {
-            "episodes": len(results),
-            "success_rate": sum(r.success for r in results) / n,
-            "cost_mean": sum(r.cost for r in results) / n,
-            "vetoes": sum(r.vetoes for r in results),
-            "stops": sum(r.stops for r in results),
-        },
-    }
+    doc = {"bundle_id": bundle_id, "episodes": [asdict(r) for r in results]}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=2))
-
-
-def watch(args: argparse.Namespace, nodes: Supervisor, log_dir: Path, tally: Tally) -> None:
-    """Spin a watcher node until ``args.episodes`` episodes finished (recorded in ``tally``);
-    a node that exits is restarted by ``nodes``.
-
-    Raises:
-        UserError: a node died too often, nothing happened within ``startup_timeout`` s, or no
-            EpisodeStatus arrived for ``step_timeout`` s.
-    """
-    import rclpy
-    from rclpy.context import Context
-    from rclpy.executors import SingleThreadedExecutor
-
-    from safevla_ros.msg import EpisodeStatus, SafetyVerdict
-
-    ctx = Context()
-    rclpy.init(context=ctx)
-    node = rclpy.create_node("safevla_run_watcher", context=ctx)
-    executor = SingleThreadedExecutor(context=ctx)
-    executor.add_node(node)
-    last_status = [None]
-
-    def on_status(msg):
-        last_status[0] = time.monotonic()
-        done = tally.on_status(msg)
-        if done is not None:
-            print(done.line(), flush=True)
-
-    node.create_subscription(EpisodeStatus, "sim/episode_status", on_status, 50)
-    node.create_subscription(SafetyVerdict, "safevla/verdict", tally.on_verdict, 50)
-    start = time.monotonic()
-    try:
-        while len(tally.finished()) < args.episodes:
-            executor.spin_once(timeout_sec=0.1)
-            nodes.check()
-            now = time.monotonic()
-            if last_status[0] is None and now - start > args.startup_timeout:
-                raise UserError(
-                    f"the simulator did not start an episode within {args.startup_timeout:g} s; "
-                    f"see the node logs in {log_dir}"
-                )
-            if last_status[0] is not None and now - last_status[0] > args.step_timeout:
-                raise UserError(
-                    f"no episode progress for {args.step_timeout:g} s; see the logs in {log_dir}"
-                )
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.shutdown(context=ctx)
+    path.write_text(json.dumps(doc | {"summary": summary_dict(results)}, indent=2))
 
 
 def add_parser(subparsers) -> None:
@@ -349,8 +221,15 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--log-dir", default=None, help="folder for the node logs")
     p.add_argument("--record-dir", help="the safety recorder's MCAP folder (LOG_DIR/recordings)")
-    p.add_argument("--startup-timeout", type=float, default=60.0, help="seconds to first step")
+    p.add_argument(
+        "--startup-timeout",
+        type=float,
+        default=120.0,
+        help="seconds until every node is up and the first episode started (the policy nodes "
+        "load their model and text encoder: 10-40 s on a loaded 2-core machine)",
+    )
     p.add_argument("--step-timeout", type=float, default=20.0, help="seconds without progress")
+    add_fleet_args(p)
     p.set_defaults(func=run)
 
 

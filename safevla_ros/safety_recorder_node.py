@@ -4,8 +4,9 @@ camera frames around each veto or stop, written to rotating MCAP files for fleet
 Subscribes (raw: the messages are stored as the serialized CDR bytes they arrived as, with
 ``ros2msg`` schemas from the ``.msg`` files, :mod:`safevla_ros.msg_definitions`):
 
-- ``verdict_topic`` (SafetyVerdict), ``event_topic`` (SafetyEvent), ``diagnostics_topic``
-  (DiagnosticArray): every message;
+- ``verdict_topic`` (SafetyVerdict), ``event_topic`` (SafetyEvent): every message;
+  ``diagnostics_topic`` (DiagnosticArray, global): every message except those whose statuses
+  all come from this package's nodes in another namespace (another robot's);
 - ``instruction_topic`` (std_msgs/String, latched): every instruction;
 - ``image_topic`` (sensor_msgs/Image, best effort): every ``frame_every_n``-th frame, shrunk by
   ``frame_scale``, kept in a ring of the last ``frame_window_s`` seconds; the ring is written
@@ -36,6 +37,7 @@ from safevla_core.recording import FrameRing, RotatingRecorder, RotationPolicy, 
 from safevla_ros.msg import SafetyEvent, SafetyVerdict
 from safevla_ros.msg_conversions import rgb_image
 from safevla_ros.msg_definitions import DefinitionError, schema, type_name_of
+from safevla_ros.nodes import NODES
 from safevla_ros.params import RECORDER_PARAMS, ParameterError
 from safevla_ros.ros_common import (
     ERROR,
@@ -60,6 +62,7 @@ ROLES = {
     "image_topic": ("frame", Image),
 }
 ROLES_BY_ROLE = {role: t for role, t in ROLES.values()}
+NODE_NAMES = frozenset(n.name for n in NODES)
 _QOS = {"instruction": LATCHED_QOS, "frame": SENSOR_QOS}
 
 
@@ -99,8 +102,8 @@ class SafetyRecorderNode(LifecycleNode):
             max_seconds=p["max_file_s"],
             flush_period_s=p["flush_period_s"],
         )
-        meta = {"robot_id": self.robot_id, "node": self.get_fully_qualified_name()}
-        meta |= {k: str(v) for k, v in p.items()}
+        meta = {k: str(v) for k, v in p.items()}  # robot_id: the parameter's value resolved
+        meta |= {"robot_id": self.robot_id, "node": self.get_fully_qualified_name()}
         meta |= {f"topic.{role}": topic for role, topic in topics.items()}
         self.recorder = RotatingRecorder(
             self.folder,
@@ -119,8 +122,9 @@ class SafetyRecorderNode(LifecycleNode):
         t = self.topics
         self._subs = [
             self._raw(t[role], ROLES_BY_ROLE[role], self._store(t[role]), _QOS.get(role))
-            for role in ("verdict", "diagnostics", "instruction")
+            for role in ("verdict", "instruction")
         ]
+        self._subs.append(self._raw(t["diagnostics"], DiagnosticArray, self.on_diagnostics))
         self._subs.append(self._raw(t["event"], SafetyEvent, self.on_event))
         self._subs.append(self._raw(t["frame"], Image, self.on_frame, SENSOR_QOS))
         self._timers = [
@@ -148,6 +152,19 @@ class SafetyRecorderNode(LifecycleNode):
             self.counts["messages"] += int(self.recorder.write(topic, self._now_ns(), data))
 
         return store
+
+    def on_diagnostics(self, data: bytes) -> None:
+        """Record a DiagnosticArray unless every status in it is another robot's node of
+        this package (/diagnostics is one topic for all robots on the domain)."""
+        msg = deserialize_message(data, DiagnosticArray)
+        if msg.status and all(self._foreign(s.name) for s in msg.status):
+            return
+        self._store(self.topics["diagnostics"])(data)
+
+    def _foreign(self, name: str) -> bool:
+        """``name`` is a node of the node table in another namespace than this recorder's."""
+        ns, _, base = name.rpartition("/")
+        return base in NODE_NAMES and (ns or "/") != self.get_namespace()
 
     def on_event(self, data: bytes) -> None:
         """Record the event; write the frames of the window before it, and keep writing frames

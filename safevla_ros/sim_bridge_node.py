@@ -107,9 +107,14 @@ class SimBridgeNode(LifecycleNode):
         return result
 
     def stack_ready(self) -> bool:
+        """Perception, policy and adapter are up (``auto_reset`` waits for this). The policy is
+        the one subscriber of ``holding_topic``, and subscribes only once its model and text
+        encoder are loaded (seconds; tens under load): the instruction topic alone does not
+        show it, the safety recorder subscribes to it too, within a second."""
         p = self.params
         return (
             self.count_subscribers(p["instruction_topic"]) > 0
+            and self.count_subscribers(p["holding_topic"]) > 0
             and self.count_subscribers(p["image_topic"]) > 0
             and self.count_publishers(p["action_topic"]) > 0
         )

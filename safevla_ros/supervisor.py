@@ -49,14 +49,17 @@ def node_env(domain: int) -> dict:
     return env
 
 
-def start_node(n: Executable, env: dict, files: list[Path], log_dir: Path) -> subprocess.Popen:
-    """One node process with the parameter files, output appended to ``log_dir/<name>.log``.
+def start_node(
+    n: Executable, env: dict, files: list[Path], log_dir: Path, ros_args: tuple[str, ...] = ()
+) -> subprocess.Popen:
+    """One node process with the parameter files and ``ros_args`` (e.g. ``-r __ns:=/robot_0``),
+    output appended to ``log_dir/<name>.log``.
 
     The process gets ``SAFEVLA_PARENT_PID``: it asks Linux for SIGTERM when this process dies
     (:func:`safevla_ros.ros_common.die_with_parent`), so even a SIGKILL of the runner leaves no
     node running.
     """
-    cmd = [sys.executable, "-m", n.module, "--ros-args"]
+    cmd = [sys.executable, "-m", n.module, "--ros-args", *ros_args]
     for f in files:
         cmd += ["--params-file", str(f)]
     log = open(log_dir / f"{n.name}.log", "a")  # noqa: SIM115 (lives as long as the process)
@@ -67,14 +70,26 @@ def start_node(n: Executable, env: dict, files: list[Path], log_dir: Path) -> su
 
 
 def start_nodes(
-    env: dict, files: list[Path], log_dir: Path, nodes: tuple[Executable, ...] = NODES
+    env: dict,
+    files: list[Path],
+    log_dir: Path,
+    nodes: tuple[Executable, ...] = NODES,
+    ros_args: tuple[str, ...] = (),
 ) -> list[subprocess.Popen]:
     """One process per node, each with the parameter files, output to ``log_dir``."""
-    return [start_node(n, env, files, log_dir) for n in nodes]
+    return [start_node(n, env, files, log_dir, ros_args) for n in nodes]
 
 
-def stop_nodes(procs: list[subprocess.Popen], timeout: float = 5.0) -> None:
-    """SIGINT each process we started (by its id), then SIGKILL the ones still running."""
+def stop_nodes(procs: list[subprocess.Popen], timeout: float = 15.0) -> None:
+    """SIGINT each process we started (by its id), wait up to ``timeout`` s for all of them
+    together, then SIGKILL the ones still running. Never raises.
+
+    The wait is long because the last words matter (the adapter's zero Twist, the monitor's stop
+    verdict, the recorder closing its file) and a dozen Python processes on a loaded 2-core
+    machine take seconds to end; unloaded, they end within a second. A killed process can take
+    seconds more to go (freeing a model's memory); one still there after 10 s is named on
+    stderr, not waited for.
+    """
     for p in procs:
         if p.poll() is None:
             p.send_signal(signal.SIGINT)
@@ -84,7 +99,12 @@ def stop_nodes(procs: list[subprocess.Popen], timeout: float = 5.0) -> None:
             p.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             p.kill()
-            p.wait(2)
+    deadline = time.monotonic() + 10.0
+    for p in procs:
+        try:
+            p.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"process {p.pid} still exiting after SIGKILL", file=sys.stderr, flush=True)
 
 
 def _log_tail(log_dir: Path, name: str, lines: int = 8) -> list[str]:
@@ -102,10 +122,11 @@ class Supervisor:
         log_dir: Path,
         nodes: tuple[Executable, ...] = NODES,
         max_restarts: int = MAX_RESTARTS,
+        ros_args: tuple[str, ...] = (),
     ) -> None:
         self.env, self.files, self.log_dir, self.nodes = env, files, log_dir, nodes
-        self.max_restarts = max_restarts
-        self.procs = start_nodes(env, files, log_dir, nodes)
+        self.max_restarts, self.ros_args = max_restarts, ros_args
+        self.procs = start_nodes(env, files, log_dir, nodes, ros_args)
         self.restarts = dict.fromkeys((n.name for n in nodes), 0)
 
     def check(self) -> None:
@@ -132,7 +153,7 @@ class Supervisor:
                 file=sys.stderr,
                 flush=True,
             )
-            self.procs[i] = start_node(n, self.env, self.files, self.log_dir)
+            self.procs[i] = start_node(n, self.env, self.files, self.log_dir, self.ros_args)
 
     def stop(self) -> None:
         stop_nodes(self.procs)

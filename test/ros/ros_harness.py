@@ -20,6 +20,7 @@ import rclpy
 import yaml
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import NodeNameNonExistentError
 from sensor_msgs.msg import Image
 
 from safevla_core.action_adapter import MotionProfile, command_for
@@ -55,6 +56,22 @@ def start_node(
 def stop_processes(procs: list[subprocess.Popen], timeout: float = 5.0) -> None:
     """SIGINT, then SIGKILL what is left, each process by its own id (the runner's own way)."""
     stop_nodes(procs, timeout)
+
+
+def wait_until_up(probe, names: list[str], timeout: float = 90.0) -> None:
+    """Wait until each node of ``names`` (root namespace) holds a subscription: every node of
+    the table creates its subscriptions when it activates, after it loaded what it needs. On a
+    loaded machine that takes seconds (the policy tens), so a test that drives at once may judge
+    a node that is not there yet (the same rule ``safevla run`` waits for before an episode)."""
+
+    def up(name: str) -> bool:
+        try:
+            return bool(probe.node.get_subscriber_names_and_types_by_node(name, "/"))
+        except NodeNameNonExistentError:
+            return False
+
+    missing = lambda: [n for n in names if not up(n)]  # noqa: E731
+    assert probe.spin_until(lambda: not missing(), timeout), f"not up in {timeout} s: {missing()}"
 
 
 def frame(height=96, width=128, encoding="rgb8", seed=0) -> tuple[np.ndarray, str]:

@@ -11,7 +11,7 @@ import dataclasses
 import numpy as np
 import pytest
 from geometry_msgs.msg import Twist
-from ros_harness import CAM, CMD, PROP, VERDICT, frame
+from ros_harness import CAM, CMD, PROP, VERDICT, frame, wait_until_up
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 from tiny_critic import risk_table, write_tiny_critic
@@ -49,6 +49,7 @@ def test_a_vetoed_action_never_reaches_cmd_vel(nodes, probe, bundle_path, tmp_pa
     nodes("perception_node", bundle_path=bundle_path)
     nodes("safety_monitor_node", bundle_path=bundle_path, critic_bundle=str(critic))
     nodes("action_adapter_node")
+    wait_until_up(probe, ["perception_node", "safety_monitor_node", "action_adapter_node"])
     probe.subscribe(VERDICT, SafetyVerdict)
     probe.subscribe(CMD, Twist)
     seq = [0]

@@ -178,8 +178,15 @@ def override_problems(files: list[Path]) -> list[str]:
             if set(body) != {"ros__parameters"}:
                 problems.append(f"{path.name}: {section} needs exactly ros__parameters")
                 continue
-            targets = list(effective) if section == "/**" else [section]
-            if section != "/**" and section not in effective:
+            name_ = section.removeprefix("/**/")
+            if section != "/**" and name_ == section:
+                problems.append(
+                    f"{path.name}: {section!r} reaches the node only in the root namespace: "
+                    f"key it '/**/{section}'"
+                )
+                continue
+            targets = list(effective) if section == "/**" else [name_]
+            if section != "/**" and name_ not in effective:
                 problems.append(f"{path.name}: {section!r} is not a node of the node table")
                 continue
             for name, value in (body["ros__parameters"] or {}).items():
@@ -209,19 +216,21 @@ def test_param_files_hold_only_overrides_of_the_specs(bringup):
 def test_override_check_catches_defaults_unknown_names_and_bad_values(tmp_path):
     planted = {
         "/**": {"ros__parameters": {"linear_speed": 0.25, "no_such_param": 1}},
-        "safety_monitor_node": {"ros__parameters": {"frame_timeout_s": 99.0}},
-        "planner_node": {"ros__parameters": {}},
+        "/**/safety_monitor_node": {"ros__parameters": {"frame_timeout_s": 99.0}},
+        "/**/planner_node": {"ros__parameters": {}},
+        "policy_node": {"ros__parameters": {"seed": 3}},
     }
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(planted))
     later = tmp_path / "later.yaml"  # sets back a value the earlier file changed: allowed
-    later.write_text("policy_node:\n  ros__parameters:\n    seed: 0\n")
+    later.write_text("/**/policy_node:\n  ros__parameters:\n    seed: 0\n")
     earlier = tmp_path / "earlier.yaml"
-    earlier.write_text("policy_node:\n  ros__parameters:\n    seed: 7\n")
+    earlier.write_text("/**/policy_node:\n  ros__parameters:\n    seed: 7\n")
     problems = override_problems([bad])
     assert any("linear_speed = 0.25 is already in effect" in p for p in problems)
     assert any("no parameter 'no_such_param'" in p for p in problems)
     assert any("'frame_timeout_s' = 99.0 is outside" in p for p in problems)
-    assert any("'planner_node' is not a node" in p for p in problems)
+    assert any("'/**/planner_node' is not a node" in p for p in problems)
+    assert any("'policy_node' reaches the node only in the root namespace" in p for p in problems)
     assert override_problems([earlier, later]) == []
     assert override_problems([earlier, earlier])  # the second one changes nothing

@@ -23,6 +23,7 @@ from ros_harness import (
     assert_every_command_has_a_verdict,
     first_after,
     frame,
+    wait_until_up,
 )
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, Header, String
@@ -42,6 +43,9 @@ def test_full_stack_end_to_end_watchdogs_and_verdict_only_commands(nodes, probe,
     # random weights: allow every action, test the plumbing
     nodes("safety_monitor_node", cost_threshold=100.0)
     nodes("action_adapter_node")
+    wait_until_up(
+        probe, ["perception_node", "policy_node", "safety_monitor_node", "action_adapter_node"]
+    )
     for topic, t in [
         (PROP, ActionProposal),
         (VERDICT, SafetyVerdict),
@@ -134,6 +138,7 @@ def constructed_proposal(probe, seq):
 def test_monitor_vetoes_unsafe_favourite_and_estop_latches(nodes, probe):
     nodes("safety_monitor_node")  # default threshold
     nodes("action_adapter_node")
+    wait_until_up(probe, ["safety_monitor_node", "action_adapter_node"])
     for topic, t in [
         (VERDICT, SafetyVerdict),
         (CMD, Twist),

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 from geometry_msgs.msg import Twist
-from ros_harness import CMD, PROP, VERDICT, first_after
+from ros_harness import CMD, PROP, VERDICT, first_after, wait_until_up
 from std_msgs.msg import Bool, Header
 
 from safevla_core.actions import ACTION_NAMES
@@ -58,6 +58,7 @@ def moving(tw) -> bool:
 def test_monitor_survives_bad_proposals_and_the_adapter_refuses_forged_verdicts(nodes, probe):
     monitor = nodes("safety_monitor_node")
     nodes("action_adapter_node")
+    wait_until_up(probe, ["safety_monitor_node", "action_adapter_node"])
     for topic, t in [(VERDICT, SafetyVerdict), (CMD, Twist), (EVENTS, SafetyEvent)]:
         probe.subscribe(topic, t)
     drive = Driver(probe)
@@ -107,6 +108,7 @@ def test_a_dead_monitor_stops_the_base_and_ctrl_c_leaves_a_zero_twist(nodes, pro
     monitor = nodes("safety_monitor_node")
     # slow: move_ahead's Twist lasts 5 s, so only the adapter's own check can end it sooner
     adapter = nodes("action_adapter_node", linear_speed=0.05)
+    wait_until_up(probe, ["safety_monitor_node", "action_adapter_node"])
     probe.subscribe(CMD, Twist)
     drive = Driver(probe)
     assert probe.spin_until(lambda: any(map(moving, probe.msgs(CMD))), timeout=30, every=drive)

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist
-from ros_harness import CMD, PROP, VERDICT
+from ros_harness import CMD, PROP, VERDICT, wait_until_up
 from std_msgs.msg import Header, String
 
 from safevla_core.actions import ACTION_NAMES
@@ -177,6 +177,8 @@ def test_a_full_disk_stops_recording_with_an_error_and_the_robot_goes_on(nodes, 
             rec = _start_limited_recorder(nodes.log_dir, params)
             procs.append(rec)
         try:
+            stack = ["safety_monitor_node", "action_adapter_node", "safety_recorder_node"]
+            wait_until_up(probe, stack)  # the robot must be driving before the disk fills
             _fill_disk_and_check(probe, rec)
         finally:
             for p in procs:

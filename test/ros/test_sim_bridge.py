@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sensor_msgs.msg import CameraInfo, Image
-from std_msgs.msg import String
+from std_msgs.msg import Bool, String
 
 from safevla_ros.msg import EpisodeStatus
 from safevla_ros.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
@@ -60,3 +60,22 @@ def test_reset_service_then_lockstep_steps_with_status(nodes, probe):
     assert (img.width, img.height, img.encoding) == (64, 48, "rgb8")
     assert (info.width, info.height) == (64, 48) and info.k[0] > 0
     assert probe.msgs("safevla/instruction")[-1].data == res.instruction
+
+
+def test_auto_reset_waits_for_the_policy_not_only_the_recorder(nodes, probe):
+    """With ``auto_reset`` the first episode starts once perception, policy and adapter are up.
+    The recorder also subscribes to the instruction, within a second; the policy comes up only
+    after its model and text encoder loaded (tens of seconds under load): an episode started
+    before it ran on watchdog stops alone."""
+    nodes("sim_bridge_node", max_steps=4, camera_width=64, camera_height=48)
+    probe.subscribe("sim/episode_status", EpisodeStatus, 50)
+    probe.subscribe("safevla/instruction", String, LATCHED_QOS)  # as the recorder does
+    probe.subscribe("camera/image_raw", Image, SENSOR_QOS)  # the perception node
+    probe.publisher("sim/action", String, RELIABLE_QOS)  # the adapter
+    client = probe.node.create_client(ResetEpisode, "reset_episode")
+    assert client.wait_for_service(timeout_sec=30)  # the bridge is active
+    probe.spin_for(3.0)
+    assert not probe.msgs("sim/episode_status"), "an episode started without a policy"
+    probe.subscribe("safevla/holding", Bool, RELIABLE_QOS)  # the policy, once loaded
+    assert probe.spin_until(lambda: probe.msgs("sim/episode_status"), timeout=30)
+    assert probe.msgs("sim/episode_status")[0].step == 0
