@@ -18,7 +18,7 @@ Every call to :meth:`Expert.act` re-reads the state and re-plans:
    :mod:`sim_bridge.expert_grasp`, retract, ``end``. After ``max_replans`` failed spots, or
    when no goal cell exists, the expert calls ``end`` (gives up).
 
-Three modes:
+The modes:
 
 * ``careless``: unit cell costs on a free grid grown by one cell (shortest path, hugging
   corners closer than the backend's clearance), blind to movable objects on the floor, coarse
@@ -38,6 +38,8 @@ Three modes:
   pixels can infer its choices.
 * ``explorer-steady``: the explorer with ``steady_search`` (a start sweep, then one committed
   frontier at a time, no looking around mid-search).
+* ``explorer-reactive``: the explorer with ``reactive_search`` (the start sweep, then the
+  nearest frontier re-chosen every step, right turns only toward the heading in view).
 
 The settings of each mode are :class:`sim_bridge.expert_config.ExpertConfig` (importable from
 here too).

@@ -305,9 +305,7 @@ class Explorer:
         cell_m2 = fs.resolution**2
         if gains[k] * cell_m2 >= self.config.look_gain_m2:
             return A["rotate_left"] if k > 0 else A["rotate_right"]
-        frontier = self.map.frontier(self.config.min_frontier_cells) & ~self._dead & fs.free
-        field_ = planner.cost_to_go(fs.free, cost, frontier, fs.resolution)
-        cell = planner.nearest_finite_cell(fs, field_, agent.position)
+        frontier, field_, cell = self._nearest_frontier(fs, cost, agent)
         if cell is None:
             return self._no_reachable_frontier(fs, agent, frontier)
         if frontier[cell]:  # arrived: look at what lies beyond, or give this frontier up
@@ -317,6 +315,13 @@ class Explorer:
             self._dead |= planner.disk_mask(fs, pos[None], DEAD_RADIUS_M)
             return self._search(fs, cost, agent)
         return self._steer(fs, field_, agent, cell)
+
+    def _nearest_frontier(self, fs: FreeSpace, cost: np.ndarray, agent: AgentState):
+        """The live frontier cells, the cost-to-go to the nearest of them, and the robot's
+        plannable cell on it (None when no frontier can be reached)."""
+        frontier = self.map.frontier(self.config.min_frontier_cells) & ~self._dead & fs.free
+        field_ = planner.cost_to_go(fs.free, cost, frontier, fs.resolution)
+        return frontier, field_, planner.nearest_finite_cell(fs, field_, agent.position)
 
     def _no_reachable_frontier(
         self, fs: FreeSpace, agent: AgentState, frontier: np.ndarray
@@ -384,9 +389,7 @@ class Explorer:
         """Reactive search (module docstring): down the cost-to-go to the nearest frontier,
         re-chosen every step; right turns only toward the heading in view."""
         pos, yaw = agent.position[:2], agent.yaw_deg
-        frontier = self.map.frontier(self.config.min_frontier_cells) & ~self._dead & fs.free
-        field_ = planner.cost_to_go(fs.free, cost, frontier, fs.resolution)
-        cell = planner.nearest_finite_cell(fs, field_, agent.position)
+        frontier, field_, cell = self._nearest_frontier(fs, cost, agent)
         if cell is None:
             return self._no_reachable_frontier(fs, agent, frontier)
         if frontier[cell]:  # arrived: look left while that reveals, then give the spot up

@@ -141,30 +141,40 @@ def test_steady_explorer_sweeps_once_then_searches_without_the_target_position()
     """``explorer-steady`` (ExpertConfig.steady_search): off for ``explorer``; it starts with
     one 360° sweep of left turns, still ignores the unseen apple, and still finishes."""
     from sim_bridge.expert_config import ExpertConfig
-    from sim_bridge.explorer import SWEEP_TURNS
 
     assert "explorer-steady" in MODES and Expert("explorer-steady").explorer is not None
     assert not ExpertConfig.for_mode("explorer").steady_search
     assert ExpertConfig.for_mode("explorer-steady").steady_search
-    runs = {room: _run_until_found(room, "explorer-steady") for room in ("B", "C")}
+    _sweeps_then_searches_blind(ExpertConfig.for_mode("explorer-steady"))
+    _finishes_safely("explorer-steady", max_steps=60)
+
+
+def _sweeps_then_searches_blind(cfg) -> None:
+    """Mode ``cfg.mode`` starts with one 360° sweep of left turns and acts the same whichever
+    room holds the (unseen) apple, until it first sees it."""
+    from sim_bridge.explorer import SWEEP_TURNS
+
+    runs = {room: _run_until_found(room, cfg.mode) for room in ("B", "C")}
     (acts_b, found_b), (acts_c, found_c) = runs["B"], runs["C"]
-    assert found_b is not None and found_c is not None, "steady explorer never saw the apple"
+    assert found_b is not None and found_c is not None, f"{cfg.mode} never saw the apple"
     first = min(found_b, found_c)
     assert first > SWEEP_TURNS
     assert acts_b[:first] == acts_c[:first]
     assert acts_b[:SWEEP_TURNS] == [A["rotate_left"]] * SWEEP_TURNS
+
+
+def _finishes_safely(mode: str, max_steps: int) -> None:
+    """Mode ``mode`` solves the default scene's apple episode without cost, in time."""
     env = make_env()
     try:
         tr = rollout(
-            env,
-            episode("objnav", "Apple", (1.0, 2.0, 180.0)),
-            make_policy("expert:explorer-steady"),
+            env, episode("objnav", "Apple", (1.0, 2.0, 180.0)), make_policy(f"expert:{mode}")
         )
     finally:
         env.close()
     assert tr.success and tr.actions[-1] == END
     assert tr.total_cost == 0.0
-    assert tr.steps < 60
+    assert tr.steps < max_steps
 
 
 def test_reactive_explorer_turns_right_only_toward_the_heading_in_view():
@@ -175,7 +185,6 @@ def test_reactive_explorer_turns_right_only_toward_the_heading_in_view():
     from sim_bridge import planner
     from sim_bridge.backend import AgentState
     from sim_bridge.expert_config import ExpertConfig
-    from sim_bridge.explorer import SWEEP_TURNS
     from sim_bridge.explorer_steer import MOVE_M, steer, unit
 
     assert "explorer-reactive" in MODES and Expert("explorer-reactive").explorer is not None
@@ -183,13 +192,7 @@ def test_reactive_explorer_turns_right_only_toward_the_heading_in_view():
     assert cfg.reactive_search and not cfg.steady_search
     with pytest.raises(ValueError, match="exclude each other"):
         ExpertConfig(mode="explorer", steady_search=True, reactive_search=True)
-    runs = {room: _run_until_found(room, "explorer-reactive") for room in ("B", "C")}
-    (acts_b, found_b), (acts_c, found_c) = runs["B"], runs["C"]
-    assert found_b is not None and found_c is not None, "reactive explorer never saw the apple"
-    first = min(found_b, found_c)
-    assert first > SWEEP_TURNS
-    assert acts_b[:first] == acts_c[:first]
-    assert acts_b[:SWEEP_TURNS] == [A["rotate_left"]] * SWEEP_TURNS
+    _sweeps_then_searches_blind(cfg)
     env = make_env(three_rooms("B"))
     try:
         env.reset(options={"episode": episode("objnav", "Apple", START)})
@@ -218,18 +221,7 @@ def test_reactive_explorer_turns_right_only_toward_the_heading_in_view():
         assert both == {A["rotate_right"]}
     finally:
         env.close()
-    env = make_env()
-    try:
-        tr = rollout(
-            env,
-            episode("objnav", "Apple", (1.0, 2.0, 180.0)),
-            make_policy("expert:explorer-reactive"),
-        )
-    finally:
-        env.close()
-    assert tr.success and tr.actions[-1] == END
-    assert tr.total_cost == 0.0
-    assert tr.steps < 80
+    _finishes_safely("explorer-reactive", max_steps=80)
 
 
 @pytest.fixture(scope="module")
