@@ -267,6 +267,8 @@ def bc_loss(model: VLAPolicy, batch: dict, cfg: BCConfig) -> tuple[torch.Tensor,
     """The stage-1 loss (module docstring) over valid positions of a batch."""
     b, t = batch["actions"].shape
     feat = frame_features(model, batch["frames"])
+    if cfg.feature_dropout and model.training:
+        feat = torch.nn.functional.dropout(feat, cfg.feature_dropout)
     tok = model.fuse(feat, *_context(batch))
     ep = torch.zeros(b, t, dtype=torch.long)
     out = model.forward_sequence(tok, ep, batch["valid"], detach_critics=cfg.detach_critics)

@@ -209,6 +209,9 @@ class BCConfig:
         end_relabel_tasks: tasks whose label becomes ``end`` wherever ``end`` would succeed.
         goal_coef: weight of the goal-head loss (only when ``model.goal_head``).
         seen_coef: weight of the seen-head loss (only when ``model.seen_head``).
+        feature_dropout: dropout on each frame's encoder features before the trainable layers
+            (training only; against memorising the aggregate: with frozen cached features the
+            learner sees the same inputs every epoch, with no image augmentation).
         heldout_every: 0 = off; else hold out every ``heldout_stride``-th episode, measure its
             label accuracy every this many updates and keep the best weights (early stopping).
         heldout_stride: one episode in this many is held out (10: a 90/10 split).
@@ -236,6 +239,7 @@ class BCConfig:
     end_relabel_tasks: tuple[str, ...] = ("objnav",)
     goal_coef: float = 0.5
     seen_coef: float = 1.0
+    feature_dropout: float = 0.0
     heldout_every: int = 0
     heldout_stride: int = 10
 
@@ -253,6 +257,10 @@ class BCConfig:
         _check(self.end_weight > 0, f"bc.end_weight={self.end_weight} must be > 0")
         _check(self.goal_coef >= 0, f"bc.goal_coef={self.goal_coef} must be >= 0")
         _check(self.seen_coef >= 0, f"bc.seen_coef={self.seen_coef} must be >= 0")
+        _check(
+            0 <= self.feature_dropout < 1,
+            f"bc.feature_dropout={self.feature_dropout} must be in [0, 1)",
+        )
         _check(self.heldout_every >= 0, f"bc.heldout_every={self.heldout_every} must be >= 0")
         _check(self.heldout_stride >= 2, f"bc.heldout_stride={self.heldout_stride} must be >= 2")
         self.end_relabel_tasks = tuple(self.end_relabel_tasks)

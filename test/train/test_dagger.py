@@ -167,6 +167,23 @@ def test_seen_head_trains_the_frame_projection_on_every_types_label(seen_head):
     assert bc_loss(model, batch, cfg)[1]["losses/seen"] < 0.5 * first
 
 
+def test_feature_dropout_acts_in_training_only_and_is_checked():
+    """``bc.feature_dropout`` perturbs the frame features while the model trains (the loss
+    changes from draw to draw) and never in eval mode; out-of-range values are refused."""
+    cfg = _cfg(feature_dropout=0.5)
+    model = VLAPolicy(cfg.model)
+    batch = sample_batch([_demo(np.random.default_rng(5))], cfg, np.random.default_rng(6))
+    model.train()
+    train_losses = {float(bc_loss(model, batch, cfg)[0]) for _ in range(3)}
+    assert len(train_losses) > 1
+    model.eval()
+    eval_losses = {float(bc_loss(model, batch, cfg)[0]) for _ in range(3)}
+    plain = float(bc_loss(model, batch, _cfg())[0])
+    assert eval_losses == {plain}
+    with pytest.raises(ValueError, match="feature_dropout"):
+        _cfg(feature_dropout=1.0)
+
+
 def test_beta_schedule():
     cfg = DAggerConfig(beta0=1.0, beta_decay=0.5)
     assert [beta_of(cfg, r) for r in range(4)] == [1.0, 0.5, 0.25, 0.125]
