@@ -344,11 +344,21 @@ def not_up(node, r: Robot) -> list[str]:
     return missing
 
 
-def _robots(text: str) -> int:
-    v = int(text)
-    if not 1 <= v <= 32:
-        raise argparse.ArgumentTypeError(f"--robots {text!r} must be within 1..32")
-    return v
+def within(flag: str, lo: float, hi: float, kind: type = int, unit: str = ""):
+    """An argparse ``type`` reading ``kind`` and refusing values outside [lo, hi]."""
+
+    def parse(text: str):
+        v = kind(text)
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(
+                f"{flag} {text!r} must be within {lo:g}..{hi:g}{unit}"
+            )
+        return v
+
+    return parse
+
+
+_robots = within("--robots", 1, 32)
 
 
 def _prefix(text: str) -> str:

@@ -29,7 +29,7 @@ import yaml
 
 from safevla_core.errors import UserError
 from safevla_ros.episode_tally import EpisodeResult, Tally, summary, summary_dict
-from safevla_ros.fleet_run import Robot, add_fleet_args, run_fleet, watch_robots
+from safevla_ros.fleet_run import Robot, add_fleet_args, run_fleet, watch_robots, within
 from safevla_ros.nodes import CONFIG_FILES, SIM
 from safevla_ros.supervisor import (  # noqa: F401 (re-exported for benchmarks and tests)
     MAX_RESTARTS,
@@ -233,18 +233,8 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _rate(text: str) -> float:
-    v = float(text)
-    if not 0.5 <= v <= 200.0:
-        raise argparse.ArgumentTypeError(f"--rate {text!r} must be within 0.5..200 Hz")
-    return v
-
-
-def _domain(text: str) -> int:
-    v = int(text)
-    if not 0 <= v <= 101:
-        raise argparse.ArgumentTypeError(f"--domain-id {text!r} must be within 0..101")
-    return v
+_rate = within("--rate", 0.5, 200.0, float, " Hz")
+_domain = within("--domain-id", 0, 101)
 
 
 def _positive_int(text: str) -> int:
