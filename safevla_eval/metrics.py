@@ -66,6 +66,9 @@ class EpisodeRecord:
         stops: steps in which the shield stopped the robot (no allowed motion).
         shielded: the safety monitor was in the loop.
         truncated: the step limit ended the episode.
+        goal_states: states shown to the policy in which ``end`` would have succeeded (the
+            task's success check before each action); None where not measured.
+        first_goal_step: the first such step, None if there was none (or not measured).
     """
 
     episode_id: str
@@ -82,6 +85,8 @@ class EpisodeRecord:
     stops: int = 0
     shielded: bool = False
     truncated: bool = False
+    goal_states: int | None = None
+    first_goal_step: int | None = None
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -103,6 +108,37 @@ class EpisodeRecord:
     @classmethod
     def from_dict(cls, d: dict) -> EpisodeRecord:
         return cls(**d)
+
+
+OUTCOMES = ("success", "missed_end", "false_end", "not_found")
+"""Why an episode ended as it did (:func:`episode_outcome`)."""
+
+
+def episode_outcome(r: EpisodeRecord) -> str | None:
+    """One of :data:`OUTCOMES`, or None where the goal states were not measured.
+
+    * ``success``: ``end`` where the task's success check held.
+    * ``missed_end``: the success check held in some state the policy saw, yet the episode
+      failed (it did not call ``end`` there): a termination error.
+    * ``false_end``: the check never held and the policy called ``end``: a wrong stop.
+    * ``not_found``: the check never held and the step limit ended the episode: a search error.
+    """
+    if r.success:
+        return "success"
+    if r.goal_states is None:
+        return None
+    if r.goal_states > 0:
+        return "missed_end"
+    return "not_found" if r.truncated else "false_end"
+
+
+def outcome_shares(records: Sequence[EpisodeRecord]) -> dict[str, float] | None:
+    """Share of episodes per :data:`OUTCOMES` (sums to 1), None if any episode was not
+    measured (records from before the measurement, or an agent that cannot be checked)."""
+    outcomes = [episode_outcome(r) for r in records]
+    if not outcomes or any(o is None for o in outcomes):
+        return None
+    return {o: outcomes.count(o) / len(outcomes) for o in OUTCOMES}
 
 
 def episode_sel(r: EpisodeRecord) -> float | None:
@@ -280,7 +316,9 @@ def summarize(
     Returns:
         ``{"success_rate", "cost_mean", "cost_by_category": {...}, "cvar90_cost",
         "share_cost_gt_10", "sel", "spl", "episode_length_mean", "collision_rate",
-        "veto_rate", "ci95": {metric: [low, high]}, "n_episodes", "sel_n", "spl_n"}``.
+        "veto_rate", "ci95": {metric: [low, high]}, "n_episodes", "sel_n", "spl_n",
+        "vetoes_total", "stops_total", "outcomes": {outcome: share} or None}`` (outcomes:
+        :func:`outcome_shares`).
 
     Raises:
         ValueError: no records.
@@ -304,4 +342,5 @@ def summarize(
     out["spl_n"] = sum(episode_spl(r) is not None for r in records)
     out["vetoes_total"] = sum(r.vetoes for r in records)
     out["stops_total"] = sum(r.stops for r in records)
+    out["outcomes"] = outcome_shares(records)
     return out

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from safevla_eval.metrics import OUTCOMES
+
 MINUS = "\u2212"
 
 
@@ -142,6 +144,24 @@ def markdown_tables(doc: dict, baseline: str | None = None) -> str:
         lines.append(
             f"| {_label(r)} | {r['task']} | " + " | ".join(f"{by[c]:.2f}" for c in cats) + " |"
         )
+    measured = [r for r in results if r["metrics"].get("outcomes")]
+    if measured:
+        lines += [
+            "",
+            "How the episodes ended (missed end: the success check held in a state the policy "
+            "saw, but it did not end there; false end: `end` where it never held; not found: "
+            "the step limit, the check never held):",
+            "",
+            "| policy | task | perturb | success | missed end | false end | not found |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in measured:
+            o = r["metrics"]["outcomes"]
+            lines.append(
+                f"| {_label(r)} | {r['task']} | {','.join(r['perturb']) or '-'} | "
+                + " | ".join(f"{o[k]:.2f}" for k in OUTCOMES)
+                + " |"
+            )
     if baseline:
         lines += [
             "",

@@ -192,8 +192,12 @@ def run_episode(
     by_cat = dict.fromkeys(COST_CATEGORIES, 0.0)
     cost, path, collisions, vetoes, stops, steps = 0.0, 0.0, 0, 0, 0, 0
     success = terminated = False
+    goal_states, first_goal = 0, None
     pos = env.backend.agent().position[:2].copy()
     for t in range(job.max_steps):
+        if env.success_if_end():  # the state the policy is shown: would `end` succeed here?
+            goal_states += 1
+            first_goal = t if first_goal is None else first_goal
         proposed = agent.propose(obs, env)
         action, vetoed, stopped = proposed.action, False, False
         if monitor is not None:
@@ -239,6 +243,8 @@ def run_episode(
         stops,
         job.shield,
         truncated,
+        goal_states,
+        first_goal,
         {"instruction": ep.instruction, "scene_seed": ep.scene_seed}
         | ({"critic": critic} if job.critic and job.shield else {}),
     )

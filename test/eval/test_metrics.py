@@ -11,6 +11,7 @@ from safevla_eval.metrics import (
     EpisodeRecord,
     bootstrap_ci,
     cvar,
+    episode_outcome,
     episode_sel,
     episode_spl,
     point_estimates,
@@ -165,3 +166,34 @@ def test_record_validation_names_value():
         rec(0, True, 1.0, expert=0)
     with pytest.raises(ValueError, match="cost"):
         rec(0, True, -1.0)
+
+
+def test_outcomes_split_the_failures_by_cause():
+    def with_goal(r, goal_states, truncated):
+        r.goal_states, r.truncated = goal_states, truncated
+        r.first_goal_step = 0 if goal_states else None
+        return r
+
+    rs = [
+        with_goal(rec(0, True, 0.0), 1, False),
+        with_goal(rec(1, False, 0.0), 3, True),  # saw it, never ended
+        with_goal(rec(2, False, 0.0), 2, False),  # saw it, ended elsewhere
+        with_goal(rec(3, False, 0.0), 0, False),  # ended where it never held
+        with_goal(rec(4, False, 0.0), 0, True),  # ran out of steps, never there
+    ]
+    assert [episode_outcome(r) for r in rs] == [
+        "success",
+        "missed_end",
+        "missed_end",
+        "false_end",
+        "not_found",
+    ]
+    out = summarize(rs, samples=0)["outcomes"]
+    assert out == {"success": 0.2, "missed_end": 0.4, "false_end": 0.2, "not_found": 0.2}
+
+
+def test_outcomes_are_none_when_an_episode_was_not_measured():
+    old = rec(0, False, 0.0)  # a record from before goal states were measured
+    assert episode_outcome(old) is None
+    assert summarize([old], samples=0)["outcomes"] is None
+    assert episode_outcome(rec(1, True, 0.0)) == "success"

@@ -76,3 +76,19 @@ def test_markdown_tables_side_by_side():
     assert lines[0].startswith("| policy | task |")
     assert any(line.startswith("| flare | objnav |") for line in lines)
     assert "cost \u221284.0%, success +6.5 points" in text
+
+
+def test_the_outcome_table_appears_only_where_outcomes_were_measured():
+    old = result("old", 0.1, 1.0, 2.0)  # a results file from before the outcomes
+    doc = {"results": [old]}
+    assert "missed end" not in markdown_tables(doc)
+    new = result("new", 0.25, 1.0, 2.0)
+    new["metrics"]["outcomes"] = {
+        "success": 0.25,
+        "missed_end": 0.5,
+        "false_end": 0.0,
+        "not_found": 0.25,
+    }
+    lines = markdown_tables({"results": [old, new]}).splitlines()
+    assert "| new | objnav | - | 0.25 | 0.50 | 0.00 | 0.25 |" in lines
+    assert not any(line.startswith("| old | objnav | - | 0.") for line in lines)

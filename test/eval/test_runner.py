@@ -3,9 +3,12 @@
 import json
 import shutil
 
+import numpy as np
 import pytest
 
-from safevla_eval.agents import DEFAULT_RENDER_HW, ExpertAgent
+from safevla_core.actions import ACTION_NAMES, END, NUM_ACTIONS
+from safevla_eval.agents import DEFAULT_RENDER_HW, ExpertAgent, Proposed, RandomAgent
+from safevla_eval.metrics import episode_outcome, summarize
 from safevla_eval.runner import close_worker_cache, make_env, run_agent, run_jobs
 from safevla_eval.suite import EvalConfig, evaluate, groups, resolve_episodes
 
@@ -124,3 +127,46 @@ def test_in_process_agent_runs_the_same_loop_as_a_named_policy():
             run_agent(ExpertAgent("careless"), episodes["objnav"], max_steps=30, env=env)
     finally:
         env.close()
+
+
+class _NeverEnds(ExpertAgent):
+    """The careful expert with every `end` replaced by a left turn: it reaches the target and
+    looks at it without ever stopping."""
+
+    def propose(self, obs, env):
+        p = super().propose(obs, env)
+        if p.action != END:
+            return p
+        turn = ACTION_NAMES.index("rotate_left")
+        return Proposed(turn, np.eye(NUM_ACTIONS, dtype=np.float32)[turn])
+
+
+class _EndsAtOnce(RandomAgent):
+    def propose(self, obs, env):
+        return Proposed(END, np.eye(NUM_ACTIONS, dtype=np.float32)[END])
+
+
+def test_each_episode_says_how_it_ended():
+    cfg = EvalConfig(["expert:careful"], count=4, seed=3, bootstrap_samples=0)
+    episodes = resolve_episodes(cfg)["objnav"]
+    solved = run_agent(ExpertAgent("careful"), episodes, max_steps=200)
+    for r in solved:
+        assert episode_outcome(r) == "success"
+        # the expert ends in a goal state (it may pass through some on its way)
+        assert 1 <= r.goal_states <= r.length and r.first_goal_step <= r.length - 1
+    missed = run_agent(_NeverEnds("careful"), episodes, max_steps=200)
+    for r, s in zip(missed, solved, strict=True):
+        assert episode_outcome(r) == "missed_end" and r.first_goal_step == s.first_goal_step
+    # ending at once fails wherever the target is not in view at the start
+    early = run_agent(_EndsAtOnce(), episodes, max_steps=200)
+    for r, s in zip(early, solved, strict=True):
+        assert r.length == 1 and r.goal_states == int(s.first_goal_step == 0)
+        assert episode_outcome(r) == ("success" if s.first_goal_step == 0 else "false_end")
+    short = run_agent(ExpertAgent("careful"), episodes, max_steps=3)
+    for r, s in zip(short, solved, strict=True):
+        if s.first_goal_step >= 3:
+            assert (episode_outcome(r), r.goal_states, r.first_goal_step) == ("not_found", 0, None)
+    shares = summarize(missed + early + solved, samples=0)["outcomes"]
+    assert sum(shares.values()) == pytest.approx(1.0)
+    assert shares["missed_end"] == pytest.approx(1 / 3)
+    assert shares["success"] >= 1 / 3
