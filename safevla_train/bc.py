@@ -13,6 +13,9 @@ with ``w(end) = end_weight`` (``end`` is ~2% of ObjectNav labels), the label ``a
 ``end`` wherever the simulator's success check holds (``end_relabel_tasks``), the critic terms
 read through a stop-gradient at the trunk (``detach_critics``: imitation shapes the trunk for
 the policy alone), and ``g_t`` the optional train-time goal head (``model.goal_head``).
+Optional terms: ``seen_coef`` x the seen head's multi-label BCE (``model.seen_head``) and
+``readout_coef`` x BCE of the target readout's 2 m output against ``[end succeeds]``
+(``model.target_readout``, ObjectNav).
 
 with Monte-Carlo targets ``G^r_t = sum_i gamma^i r_{t+i}``, ``G^c_t = sum_i gamma^i c_{t+i}``
 and ``y_{t,k} = sum_i gamma_q^i c_{t+i,k}``. A chunk that starts mid-episode sees less history
@@ -296,6 +299,10 @@ def bc_loss(model: VLAPolicy, batch: dict, cfg: BCConfig) -> tuple[torch.Tensor,
             model.seen_logits(feat), batch["seen"], reduction="none", pos_weight=SEEN_POS_WEIGHT
         )
         terms["losses/seen"] = (bce.mean(-1) * v).sum() / denom
+    if model.type_head is not None:
+        p_near = model.target_seen(feat, batch["instr"])[..., 0].clamp(1e-6, 1.0 - 1e-6)
+        bce = torch.nn.functional.binary_cross_entropy(p_near, batch["goal"], reduction="none")
+        terms["losses/readout"] = (bce * v).sum() / denom
     acc = ((out["logits"].argmax(-1) == act).float() * v).sum() / denom
     loss = (
         terms["losses/bc_ce"]
@@ -303,6 +310,7 @@ def bc_loss(model: VLAPolicy, batch: dict, cfg: BCConfig) -> tuple[torch.Tensor,
         + cfg.cost_q_coef * terms["losses/cost_q"]
         + cfg.goal_coef * terms.get("losses/goal", 0.0)
         + cfg.seen_coef * terms.get("losses/seen", 0.0)
+        + cfg.readout_coef * terms.get("losses/readout", 0.0)
     )
     logs = {k: float(x.detach()) for k, x in terms.items()}
     logs["charts/bc_accuracy"] = float(acc)

@@ -59,6 +59,12 @@ class ModelConfig:
         seen_head: add a train-time head predicting, from each frame's token, which ObjectNav
             target types are in view within 2 m and 3.5 m (every type, not only the instructed
             one: ``sim_bridge.tasks.objnav.types_in_view``); not part of the exported graph.
+        target_readout: read the seen head at the *instructed* type and feed it to every
+            token (needs ``seen_head``): a type head maps the instruction embedding to weights
+            over the ObjectNav target types, and ``p_r = sum_k w_k(instr) sigmoid(seen_{r,k})``
+            per range r ("the instructed target is in view within r") enters the token through
+            a linear layer. Both are trained by their own losses (``bc.readout_coef``), not by
+            the policy's; unlike the seen head alone, this is part of the exported graph.
     """
 
     image_height: int = 64
@@ -77,11 +83,16 @@ class ModelConfig:
     goal_head: bool = False
     encoder: str = "cnn"
     seen_head: bool = False
+    target_readout: bool = False
 
     def __post_init__(self) -> None:
         _check(
             self.encoder in ("cnn", "efficientnet_lite0"),
             f"model.encoder={self.encoder!r}: use 'cnn' or 'efficientnet_lite0'",
+        )
+        _check(
+            self.seen_head or not self.target_readout,
+            "model.target_readout=true needs model.seen_head=true (it reads the seen head)",
         )
         self.cnn_channels = tuple(int(c) for c in self.cnn_channels)
         self.image_mean = tuple(float(v) for v in self.image_mean)
@@ -209,6 +220,8 @@ class BCConfig:
         end_relabel_tasks: tasks whose label becomes ``end`` wherever ``end`` would succeed.
         goal_coef: weight of the goal-head loss (only when ``model.goal_head``).
         seen_coef: weight of the seen-head loss (only when ``model.seen_head``).
+        readout_coef: weight of the target readout's loss, BCE of its 2 m output against
+            "``end`` would succeed now" (only when ``model.target_readout``).
         feature_dropout: dropout on each frame's encoder features before the trainable layers
             (training only; against memorising the aggregate: with frozen cached features the
             learner sees the same inputs every epoch, with no image augmentation).
@@ -239,6 +252,7 @@ class BCConfig:
     end_relabel_tasks: tuple[str, ...] = ("objnav",)
     goal_coef: float = 0.5
     seen_coef: float = 1.0
+    readout_coef: float = 1.0
     feature_dropout: float = 0.0
     heldout_every: int = 0
     heldout_stride: int = 10
@@ -257,6 +271,7 @@ class BCConfig:
         _check(self.end_weight > 0, f"bc.end_weight={self.end_weight} must be > 0")
         _check(self.goal_coef >= 0, f"bc.goal_coef={self.goal_coef} must be >= 0")
         _check(self.seen_coef >= 0, f"bc.seen_coef={self.seen_coef} must be >= 0")
+        _check(self.readout_coef >= 0, f"bc.readout_coef={self.readout_coef} must be >= 0")
         _check(
             0 <= self.feature_dropout < 1,
             f"bc.feature_dropout={self.feature_dropout} must be in [0, 1)",

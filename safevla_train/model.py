@@ -36,7 +36,7 @@ from torch import nn
 
 from safevla_train.config import ModelConfig
 from safevla_train.pretrained import EFFICIENTNET_LITE0, FrozenBackbone, SpatialProjection
-from sim_bridge.tasks.objnav import SEEN_DIM
+from sim_bridge.tasks.objnav import OBJNAV_TARGETS, SEEN_DIM, SEEN_RANGES_M
 
 
 class FrameEncoder(nn.Module):
@@ -127,6 +127,11 @@ class VLAPolicy(nn.Module):
         self.goal_head = nn.Linear(d, 1) if cfg.goal_head else None
         # Train-time only: which target types are in view, from the frame token alone.
         self.seen_head = _mlp_head(d, SEEN_DIM) if cfg.seen_head else None
+        # "The instructed target is in view" per range, read off the seen head (exported).
+        self.type_head = None
+        if cfg.target_readout:
+            self.type_head = nn.Linear(cfg.instruction_dim, len(OBJNAV_TARGETS))
+            self.readout_proj = nn.Linear(len(SEEN_RANGES_M), d)
         with torch.no_grad():
             self.actor.weight.mul_(0.01)
 
@@ -134,6 +139,14 @@ class VLAPolicy(nn.Module):
         """[..., SEEN_DIM] logits of "this target type is in view" from frame features
         [..., C] (the seen head, :func:`sim_bridge.tasks.objnav.types_in_view`)."""
         return self.seen_head(self.img_proj(feat))
+
+    def target_seen(self, feat: torch.Tensor, instruction: torch.Tensor) -> torch.Tensor:
+        """[..., R] probability that the instructed target is in view within each range of
+        ``SEEN_RANGES_M``: the seen head's per-type probabilities weighted by the type head's
+        softmax over the instruction (``model.target_readout``)."""
+        seen = torch.sigmoid(self.seen_logits(feat)).unflatten(-1, (len(SEEN_RANGES_M), -1))
+        w = self.type_head(instruction).softmax(dim=-1)
+        return (seen * w.unsqueeze(-2)).sum(dim=-1)
 
     @property
     def frozen_encoder(self) -> bool:
@@ -153,12 +166,15 @@ class VLAPolicy(nn.Module):
         holding: torch.Tensor,
     ) -> torch.Tensor:
         """Layer-0 token from CNN features [...,C], embedding [...,384], int ids, 0/1 flags."""
-        return (
+        token = (
             self.img_proj(feat)
             + self.txt_proj(instruction)
             + self.act_emb(prev_action)
             + holding.unsqueeze(-1) * self.hold_emb
         )
+        if self.type_head is not None:  # trained by its own loss, read by the policy
+            token = token + self.readout_proj(self.target_seen(feat, instruction).detach())
+        return token
 
     def heads(self, x: torch.Tensor, detach_critics: bool = False) -> dict[str, torch.Tensor]:
         """Heads on the last layer's states [...,d].

@@ -1,0 +1,108 @@
+"""The target readout (``model.target_readout``): the seen head read at the instructed type,
+learned from the instruction, kept out of the policy's gradient, and inside the exported graph."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from tiny_model import SMALL
+
+from safevla_core.actions import NUM_ACTIONS
+from safevla_train.bc import Demo, bc_loss, frame_features, sample_batch, train_bc
+from safevla_train.config import BCConfig, ModelConfig
+from safevla_train.model import VLAPolicy
+from sim_bridge.tasks.objnav import OBJNAV_TARGETS
+
+MODEL = ModelConfig(**{**SMALL, "seen_head": True, "target_readout": True})
+N_TYPES = len(OBJNAV_TARGETS)
+
+
+def _episode(rng, instr: np.ndarray, target: int, n: int = 12) -> Demo:
+    """Bright frames show type 0 within 2 m, dark ones type 1; the goal label is whether the
+    instructed ``target`` is the one in view."""
+    bright = rng.random(n) < 0.5
+    seen = np.zeros((n, 2 * N_TYPES), bool)
+    seen[:, 0], seen[:, 1] = bright, ~bright
+    return Demo(
+        frames=np.where(bright[:, None, None, None], 230, 20).astype(np.uint8)
+        + np.zeros((n, 32, 32, 3), np.uint8),
+        instr=instr,
+        actions=rng.integers(0, NUM_ACTIONS, n),
+        prev_action=rng.integers(0, NUM_ACTIONS, n),
+        holding=np.zeros(n, np.float32),
+        ret_r=np.zeros(n, np.float32),
+        ret_c=np.zeros(n, np.float32),
+        y_q=np.zeros((n, 5), np.float32),
+        success=True,
+        cost=0.0,
+        goal=seen[:, target].copy(),
+        seen=seen,
+    )
+
+
+def test_needs_the_seen_head():
+    with pytest.raises(ValueError, match="needs model"):
+        ModelConfig(**{**SMALL, "target_readout": True})
+    with pytest.raises(ValueError, match="readout_coef"):
+        BCConfig(readout_coef=-1.0)
+
+
+def test_the_readout_learns_which_type_the_instruction_names():
+    """Two instructions name types 0 and 1; the same frames are a goal for one and not the
+    other, so only a readout that follows the instruction can separate them."""
+    rng = np.random.default_rng(0)
+    words = [rng.normal(size=384).astype(np.float32) for _ in range(2)]
+    demos = [_episode(rng, words[i % 2], i % 2) for i in range(8)]
+    cfg = BCConfig(model=MODEL, batch_chunks=8, chunk_len=12, updates=150, lr=3e-3)
+    torch.manual_seed(0)
+    model = VLAPolicy(cfg.model)
+    train_bc(model, demos, cfg, progress=False)
+    model.eval()
+    bright = torch.full((1, 32, 32, 3), 230, dtype=torch.uint8)
+    dark = torch.full((1, 32, 32, 3), 20, dtype=torch.uint8)
+    with torch.no_grad():
+        p = {
+            (w, name): float(
+                model.target_seen(frame_features(model, f[None]), torch.from_numpy(words[w]))[
+                    0, 0, 0
+                ]
+            )
+            for w in (0, 1)
+            for name, f in (("bright", bright), ("dark", dark))
+        }
+    assert min(p[0, "bright"], p[1, "dark"]) > 0.7, p
+    assert max(p[0, "dark"], p[1, "bright"]) < 0.3, p
+
+
+def test_the_policy_loss_does_not_train_the_readout_but_its_own_loss_does():
+    rng = np.random.default_rng(1)
+    demos = [_episode(rng, rng.normal(size=384).astype(np.float32), 0) for _ in range(2)]
+    torch.manual_seed(0)
+    model = VLAPolicy(MODEL)
+    batch = sample_batch(demos, BCConfig(model=MODEL, batch_chunks=2, chunk_len=8), rng)
+    cfg = BCConfig(model=MODEL, readout_coef=0.0, seen_coef=0.0, goal_coef=0.0)
+    bc_loss(model, batch, cfg)[0].backward()
+    assert model.type_head.weight.grad is None or not model.type_head.weight.grad.any()
+    assert model.readout_proj.weight.grad.abs().sum() > 0  # the policy learns to read it
+    model.zero_grad()
+    _, logs = bc_loss(model, batch, BCConfig(model=MODEL))
+    assert "losses/readout" in logs
+    bc_loss(model, batch, BCConfig(model=MODEL))[0].backward()
+    assert model.type_head.weight.grad.abs().sum() > 0
+
+
+def test_exports_into_the_bundle_graph_with_parity(tmp_path):
+    from safevla_core.policy_runtime import PolicyRuntime
+    from safevla_train.export import export_bundle
+
+    torch.manual_seed(0)
+    model = VLAPolicy(MODEL).eval()
+    with torch.no_grad():  # make the readout matter to the output
+        model.readout_proj.weight.mul_(50.0)
+    parity = export_bundle(model, tmp_path / "b", "readout-test")
+    assert max(parity.values()) < 1e-3
+    runtime = PolicyRuntime(tmp_path / "b")
+    frame = np.random.default_rng(3).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    step = runtime.step(frame, "find the apple", holding=False)
+    assert np.isfinite(step.probs).all() and abs(step.probs.sum() - 1) < 1e-4
