@@ -7,6 +7,7 @@ Layout::
                        # length, label meaning, calibration (alpha, per-category thresholds,
                        # event counts, measured test miss / false-veto rates), sha256 of files
         critic.onnx    # frames (batch, T, 3, H, W) + prev_actions (batch, T) -> risk (batch, A, C)
+        critic.json.sig  # optional: Ed25519 signature of the exact critic.json bytes
 
 The critic is a separate model from the policy (no shared weights) so that a policy whose own
 ``cost_q`` head is wrong is not also the judge of its actions. Its bundle follows the policy
@@ -16,6 +17,12 @@ value and the fix. What the runtime depends on is checked against this stack's f
 action space (:mod:`safevla_core.actions`) and the cost categories
 (:data:`safevla_core.safety_spec.SAFETY_SPEC`) must be this stack's, and the image spec must be
 a valid :class:`ImageSpec` (and equal to one the caller expects, if it names one).
+
+Origin, as for policy bundles (:mod:`safevla_core.signing`): ``safevla train critic
+--sign-key KEY`` writes ``critic.json.sig``, a detached Ed25519 signature of the exact bytes of
+critic.json (which holds the sha256 of every other file, so it covers the bundle; the signature
+itself is not listed). With a ``verify_key`` configured, :func:`load_critic_bundle` refuses an
+unsigned critic or one whose signature does not verify; without one it is ignored.
 """
 
 from __future__ import annotations
@@ -31,10 +38,15 @@ from safevla_core.actions import ACTION_NAMES, NUM_ACTIONS
 from safevla_core.bundle import BundleError, confined_path, sha256_file
 from safevla_core.image_preprocessing import ImageSpec
 from safevla_core.safety_spec import SAFETY_SPEC
+from safevla_core.signing import SigningError, sign_manifest, signature_file, verify_manifest
 
 CRITIC_FORMAT = "safevla-critic-bundle"
 CRITIC_FORMAT_VERSION = 1
 CRITIC_MANIFEST = "critic.json"
+CRITIC_SIGNATURE_FILE = signature_file(CRITIC_MANIFEST)  # critic.json.sig, not in 'files'
+# How to sign (or re-sign) a critic: a re-run of the same training run reuses its data and
+# weights and only recalibrates and re-exports (seconds).
+CRITIC_SIGN_HINT = "safevla train critic --out RUN --sign-key KEY"
 CRITIC_GRAPH = "critic.onnx"
 # The critic graph's inputs and output, in the order of SafetyCriticNet.forward.
 CRITIC_INPUTS: tuple[str, ...] = ("frames", "prev_actions")
@@ -181,12 +193,14 @@ def check_contract(m: CriticManifest, where: str, image: ImageSpec | None = None
 
 
 def write_critic_bundle(folder: str | os.PathLike, manifest: CriticManifest) -> Path:
-    """Hash every file already in ``folder`` into the manifest and write critic.json."""
+    """Hash every file already in ``folder`` (except critic.json and its signature, which is
+    made from the finished critic.json: :func:`sign_critic_bundle`) into the manifest and write
+    critic.json."""
     folder = Path(folder)
     files = {
         p.relative_to(folder).as_posix(): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name != CRITIC_MANIFEST
+        if p.is_file() and p.name not in (CRITIC_MANIFEST, CRITIC_SIGNATURE_FILE)
     }
     manifest = dataclasses.replace(manifest, files=files)
     out = folder / CRITIC_MANIFEST
@@ -194,13 +208,34 @@ def write_critic_bundle(folder: str | os.PathLike, manifest: CriticManifest) -> 
     return out
 
 
+def sign_critic_bundle(folder: str | os.PathLike, key_path: str | os.PathLike) -> Path:
+    """Sign ``<folder>/critic.json`` with the Ed25519 private key (PEM) in ``key_path``;
+    writes and returns ``<folder>/critic.json.sig``.
+
+    Raises:
+        safevla_core.signing.SigningError: the key is missing or not an Ed25519 private key.
+    """
+    return sign_manifest(folder, key_path, CRITIC_MANIFEST)
+
+
 def load_critic_bundle(
-    path: str | os.PathLike, image: ImageSpec | None = None
+    path: str | os.PathLike,
+    image: ImageSpec | None = None,
+    verify_key: str | os.PathLike | None = None,
 ) -> tuple[Path, CriticManifest, str]:
     """Load and verify a critic bundle: ``(folder, manifest, bundle_id)``.
 
-    Checks the manifest's format and types, the contract (:func:`check_contract`), and that
-    every listed file lies inside the folder with its recorded size and sha256.
+    Checks, with ``verify_key``, that critic.json carries an Ed25519 signature by that key
+    (``critic.json.sig``, :mod:`safevla_core.signing`); then the manifest's format and types,
+    the contract (:func:`check_contract`), and that every listed file lies inside the folder
+    with its recorded size and sha256.
+
+    Args:
+        path: the critic bundle folder.
+        image: the image spec the caller feeds (refused if the critic's differs); None
+            accepts the bundle's.
+        verify_key: PEM public key the critic must be signed with; None accepts unsigned
+            critics (integrity is still checked, origin is not).
 
     Raises:
         CriticBundleError: naming the file or value and the fix.
@@ -212,7 +247,16 @@ def load_critic_bundle(
             f"{mpath} is missing; pass the folder written by `safevla train critic` "
             "(its bundle/ holds critic.json and critic.onnx)"
         )
-    raw = mpath.read_bytes()
+    # Read once: the bytes whose signature is checked are the bytes that are parsed and hashed.
+    try:
+        raw = mpath.read_bytes()
+    except OSError as exc:
+        raise CriticBundleError(f"cannot read {mpath}: {exc.strerror}") from None
+    if verify_key is not None:
+        try:
+            verify_manifest(raw, folder / CRITIC_SIGNATURE_FILE, verify_key, CRITIC_SIGN_HINT)
+        except SigningError as exc:
+            raise CriticBundleError(f"critic bundle {folder}: {exc}") from None
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -177,14 +177,17 @@ class CriticGate:
         alpha: float | None = None,
         margin: float = DEFAULT_CRITIC_MARGIN,
         providers: tuple[str, ...] = ("cpu",),
+        verify_key: str | os.PathLike | None = None,
     ) -> CriticGate:
-        """Load and verify a critic bundle (sha256, this stack's contract, the policy's).
+        """Load and verify a critic bundle (sha256, this stack's contract, the policy's; with
+        ``verify_key``, its Ed25519 signature: the key that verifies the policy bundle).
 
         Raises:
-            CriticBundleError: a missing, modified or mismatched bundle, or an unusable alpha.
+            CriticBundleError: a missing, modified, mismatched, or (with ``verify_key``)
+                unsigned or wrongly signed bundle, or an unusable alpha.
             ValueError: a margin outside (0, 1].
         """
-        critic = SafetyCritic(path, providers=list(providers))
+        critic = SafetyCritic(path, providers=list(providers), verify_key=verify_key)
         check_critic_matches(critic.manifest, str(critic.path), policy)
         return cls(critic, alpha, margin)
 

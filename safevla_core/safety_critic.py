@@ -131,6 +131,9 @@ class SafetyCritic:
         intra_op_threads: ONNX Runtime intra-op threads.
         image: the image spec the caller expects the critic to use (refused if different);
             None accepts the bundle's.
+        verify_key: PEM public key critic.json must be signed with (``critic.json.sig``,
+            :func:`safevla_core.critic_bundle.load_critic_bundle`); None accepts unsigned
+            critics.
     """
 
     def __init__(
@@ -139,12 +142,15 @@ class SafetyCritic:
         providers: list[str] | tuple[str, ...] | None = None,
         intra_op_threads: int = 1,
         image: ImageSpec | None = None,
+        verify_key: str | os.PathLike | None = None,
     ) -> None:
         import onnxruntime as ort
 
         from safevla_core.policy_runtime import resolve_providers
 
-        self.path, self.manifest, self.bundle_id = load_critic_bundle(bundle, image)
+        self.path, self.manifest, self.bundle_id = load_critic_bundle(
+            bundle, image, verify_key=verify_key
+        )
         m = self.manifest
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = int(intra_op_threads)

@@ -2,7 +2,9 @@
 
 ``bundle.json`` records the sha256 of every other bundle file, so one signature over the exact
 bytes of ``bundle.json`` covers the whole bundle. The signature is detached, in
-``bundle.json.sig`` next to it (64 raw bytes), and is itself not listed in ``files``.
+``bundle.json.sig`` next to it (64 raw bytes), and is itself not listed in ``files``. A
+safety-critic bundle (:mod:`safevla_core.critic_bundle`) is signed the same way:
+``critic.json.sig`` holds the signature of the exact bytes of ``critic.json``.
 
 Keys are PEM files, the same ones OpenSSL writes, so either tool makes them::
 
@@ -10,10 +12,11 @@ Keys are PEM files, the same ones OpenSSL writes, so either tool makes them::
     openssl genpkey -algorithm ed25519 -out fleet.key
     openssl pkey -in fleet.key -pubout -out fleet.pub
 
-The trainer signs with the private key (``safevla export --sign-key fleet.key``); robots hold
-only the public key (``verify_key`` parameter of the policy node, ``--verify-key`` of
-``safevla run`` / ``safevla eval``). With a key configured, an unsigned bundle or one whose
-signature does not verify is refused.
+The trainer signs with the private key (``safevla export --sign-key fleet.key``,
+``safevla train critic --sign-key fleet.key``); robots hold only the public key
+(``verify_key`` parameter of the nodes, ``--verify-key`` of ``safevla run`` /
+``safevla eval``). With a key configured, an unsigned bundle or one whose signature does not
+verify is refused; the safety monitor applies the same key to the critic bundle.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-SIGNATURE_FILE = "bundle.json.sig"
+SIGNATURE_SUFFIX = ".sig"
+SIGNATURE_FILE = "bundle.json" + SIGNATURE_SUFFIX
 SIGNATURE_BYTES = 64  # an Ed25519 signature
+EXPORT_SIGN_HINT = "safevla export --sign-key KEY"
 
 
 class SigningError(ValueError):
@@ -122,21 +127,38 @@ def load_public_key(path: str | os.PathLike):
     return key
 
 
-def sign_manifest(folder: str | os.PathLike, key_path: str | os.PathLike) -> Path:
-    """Sign ``<folder>/bundle.json`` with the private key in ``key_path``; writes and returns
-    ``<folder>/bundle.json.sig``."""
+def signature_file(manifest: str) -> str:
+    """The detached signature's file name for the manifest file name ``manifest``."""
+    return manifest + SIGNATURE_SUFFIX
+
+
+def sign_manifest(
+    folder: str | os.PathLike, key_path: str | os.PathLike, manifest: str = "bundle.json"
+) -> Path:
+    """Sign ``<folder>/<manifest>`` (default bundle.json) with the private key in ``key_path``;
+    writes and returns ``<folder>/<manifest>.sig``."""
     key = load_private_key(key_path)
     folder = Path(folder)
-    out = folder / SIGNATURE_FILE
-    out.write_bytes(key.sign((folder / "bundle.json").read_bytes()))
+    out = folder / signature_file(manifest)
+    out.write_bytes(key.sign((folder / manifest).read_bytes()))
     return out
 
 
 def verify_manifest(
-    manifest_bytes: bytes, signature_path: str | os.PathLike, key_path: str | os.PathLike
+    manifest_bytes: bytes,
+    signature_path: str | os.PathLike,
+    key_path: str | os.PathLike,
+    sign_hint: str = EXPORT_SIGN_HINT,
 ) -> None:
     """Check that ``signature_path`` holds a signature of ``manifest_bytes`` by the holder of
     the private half of the public key in ``key_path``.
+
+    Args:
+        manifest_bytes: the exact manifest bytes the caller goes on to parse and hash.
+        signature_path: ``<manifest>.sig``; its name (less ``.sig``) names the manifest in
+            messages.
+        key_path: the PEM public key.
+        sign_hint: the command that signs this kind of bundle, for the "not signed" message.
 
     Raises:
         SigningError: no signature, a malformed one, or one that does not verify.
@@ -144,10 +166,11 @@ def verify_manifest(
     _, _, invalid = _crypto()
     key = load_public_key(key_path)
     sig = Path(signature_path)
+    manifest = sig.name.removesuffix(SIGNATURE_SUFFIX)
     if not sig.is_file():
         raise SigningError(
             f"bundle is not signed ({sig} is missing) but a verify key is configured "
-            f"({key_path}); sign it with `safevla export --sign-key KEY`"
+            f"({key_path}); sign it with `{sign_hint}`"
         )
     signature = sig.read_bytes()
     if len(signature) != SIGNATURE_BYTES:
@@ -159,6 +182,6 @@ def verify_manifest(
         key.verify(signature, manifest_bytes)
     except invalid:
         raise SigningError(
-            f"{sig} does not verify with {key_path}: bundle.json was changed after signing or "
+            f"{sig} does not verify with {key_path}: {manifest} was changed after signing or "
             "was signed by another key; use a bundle signed by the key this robot trusts"
         ) from None

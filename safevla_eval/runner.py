@@ -121,13 +121,15 @@ def reference_path(backend, episode: Episode) -> float | None:
     return d if math.isfinite(d) else None
 
 
-def critic_gate(job: Job):
+def critic_gate(job: Job, verify_key: str | None = None):
     """The job's :class:`~safevla_core.critic_gate.CriticGate` (None without ``job.critic``),
     loaded once per process and checked against the policy: a bundle's facts, or this stack's
-    for the built-in policies (which see raw frames; the critic resizes them itself)."""
+    for the built-in policies (which see raw frames; the critic resizes them itself). With
+    ``verify_key`` the critic must also be signed by that key (the suite checks this once,
+    before any episode, as it checks the policy bundles' signatures)."""
     if not job.critic:
         return None
-    key = ("critic", job.critic, job.critic_alpha, job.critic_margin, job.policy)
+    key = ("critic", job.critic, job.critic_alpha, job.critic_margin, job.policy, verify_key)
     if key not in _WORKER:
         from safevla_core.bundle import load_bundle
         from safevla_core.critic_gate import CriticGate, PolicyFacts
@@ -139,7 +141,9 @@ def critic_gate(job: Job):
             facts = PolicyFacts(
                 ACTION_NAMES, COST_CATEGORIES, None, SAFETY_SPEC.version, job.policy.name
             )
-        gate = CriticGate.load(job.critic, facts, job.critic_alpha, job.critic_margin)
+        gate = CriticGate.load(
+            job.critic, facts, job.critic_alpha, job.critic_margin, verify_key=verify_key
+        )
         _WORKER[key] = gate
     gate = _WORKER[key]
     gate.reset()

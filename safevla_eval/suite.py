@@ -218,7 +218,8 @@ def _bundle_id(path: str, verify_key: str | None = None) -> str:
 
 def _critic_id(cfg: EvalConfig, spec) -> str:
     """The critic's ``name@sha12`` once it passed every check against ``spec`` ("" without a
-    critic); a bad or mismatched critic fails here, before any episode."""
+    critic); a bad or mismatched critic, or with ``verify_key`` an unsigned or wrongly signed
+    one, fails here, before any episode."""
     if not cfg.critic:
         return ""
     from safevla_core.bundle import BundleError
@@ -227,7 +228,7 @@ def _critic_id(cfg: EvalConfig, spec) -> str:
     job = Job(spec, None, 0, True, critic=cfg.critic, critic_alpha=cfg.critic_alpha)
     job = dataclasses.replace(job, critic_margin=cfg.critic_margin)
     try:
-        return critic_gate(job).bundle_id
+        return critic_gate(job, cfg.verify_key).bundle_id
     except BundleError as exc:
         raise ValueError(str(exc)) from None
 

@@ -248,7 +248,13 @@ CRITIC_PARAMS: tuple[ParamSpec, ...] = (
         "safety spec); needed with critic_bundle",
         read_only=True,
     ),
-    _VERIFY_KEY,
+    _p(
+        "verify_key",
+        "",
+        "PEM public key the policy bundle and the critic bundle must be signed with "
+        "(bundle.json.sig, critic.json.sig; empty = unsigned bundles accepted)",
+        read_only=True,
+    ),
     _p("image_topic", IMAGE_TOPIC, "the policy's frames (perception output), for the critic"),
     _p("instruction_topic", INSTRUCTION_TOPIC, "instruction: a new episode for the critic"),
 )

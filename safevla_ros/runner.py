@@ -121,7 +121,9 @@ def run(args: argparse.Namespace) -> int:
         from safevla_core.critic_gate import CriticGate, PolicyFacts
 
         try:
-            CriticGate.load(args.critic, PolicyFacts.of_bundle(loaded))
+            CriticGate.load(
+                args.critic, PolicyFacts.of_bundle(loaded), verify_key=args.verify_key or None
+            )
         except BundleError as exc:
             raise UserError(f"--critic {args.critic}: {exc}") from None
     if args.robots > 1:  # namespaced node groups, one per robot (issue 13)

@@ -221,7 +221,9 @@ class SafetyMonitorNode(LifecycleNode):
 
 
 def load_critic(p: dict) -> CriticGate | None:
-    """The critic of ``critic_bundle`` checked against the policy bundle (None when off).
+    """The critic of ``critic_bundle`` checked against the policy bundle (None when off). With
+    ``verify_key`` both bundles must be signed by that key (bundle.json.sig, critic.json.sig):
+    the monitor checks the origin of the model that judges safety as it does the policy's.
 
     Raises:
         ParameterError: a critic without ``bundle_path``.
@@ -234,10 +236,15 @@ def load_critic(p: dict) -> CriticGate | None:
             "parameter 'critic_bundle' is set but 'bundle_path' is empty; set bundle_path to the "
             "policy bundle the critic guards (its action space and image spec are checked)"
         )
-    policy = load_bundle(p["bundle_path"], verify_key=p["verify_key"] or None)
+    verify_key = p["verify_key"] or None
+    policy = load_bundle(p["bundle_path"], verify_key=verify_key)
     alpha = p["critic_alpha"] or None
     return CriticGate.load(
-        p["critic_bundle"], PolicyFacts.of_bundle(policy), alpha, p["critic_margin"]
+        p["critic_bundle"],
+        PolicyFacts.of_bundle(policy),
+        alpha,
+        p["critic_margin"],
+        verify_key=verify_key,
     )
 
 

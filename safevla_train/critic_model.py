@@ -32,6 +32,7 @@ from safevla_core.critic_bundle import (
     CRITIC_OUTPUTS,
     PREV_ACTION_NONE,
     CriticManifest,
+    sign_critic_bundle,
     write_critic_bundle,
 )
 from safevla_core.image_preprocessing import preprocess_rgb
@@ -144,10 +145,12 @@ def export_critic(
     label: dict,
     training: dict | None = None,
     tolerance: float = 1e-4,
+    sign_key: str | Path | None = None,
 ) -> CriticManifest:
     """Write the critic bundle ``out_dir`` (replaced atomically): ONNX graph (dynamic batch,
     checked against torch) + critic.json. ``calibration``: the per-category
-    :class:`safevla_core.conformal.CategoryCalibration` reports. Returns the manifest."""
+    :class:`safevla_core.conformal.CategoryCalibration` reports. ``sign_key``: an Ed25519
+    private key (PEM) to sign critic.json with (``critic.json.sig``). Returns the manifest."""
     import onnxruntime as ort
 
     for noisy in ("onnxscript", "onnx_ir"):  # one INFO line per graph pass otherwise
@@ -195,4 +198,6 @@ def export_critic(
             created_utc=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         )
         write_critic_bundle(tmp, manifest)
+        if sign_key is not None:
+            sign_critic_bundle(tmp, sign_key)
     return manifest

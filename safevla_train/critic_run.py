@@ -6,8 +6,8 @@ Run folder (``--out``)::
     critic.pt          the trained weights + config (``torch.load(weights_only=True)``)
     calibration.json   per category: alpha, threshold, events, calibration and test miss /
                        false-veto rates (:mod:`safevla_core.conformal`)
-    bundle/            the critic bundle (critic.onnx + critic.json,
-                       :mod:`safevla_core.critic_bundle`); load it with
+    bundle/            the critic bundle (critic.onnx + critic.json, with a signing key also
+                       critic.json.sig; :mod:`safevla_core.critic_bundle`); load it with
                        :class:`safevla_core.safety_critic.SafetyCritic`
     metrics.json       the run's scalars
 
@@ -85,8 +85,12 @@ def calibration_table(reports) -> str:
     return "\n".join(lines)
 
 
-def run_critic(cfg: CriticConfig, out: str | Path, log=print) -> dict:
-    """The whole run; returns the metrics written to ``metrics.json``."""
+def run_critic(
+    cfg: CriticConfig, out: str | Path, log=print, sign_key: str | Path | None = None
+) -> dict:
+    """The whole run; returns the metrics written to ``metrics.json``. ``sign_key``: an
+    Ed25519 private key (PEM) to sign the exported bundle's critic.json with
+    (:func:`safevla_core.critic_bundle.sign_critic_bundle`); None = unsigned."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     data = get_data(cfg, out, log)
@@ -129,8 +133,9 @@ def run_critic(cfg: CriticConfig, out: str | Path, log=print) -> dict:
         reports,
         label_meaning(cfg.horizon),
         training={"config": to_dict(cfg), "data": {**meta, "states_per_split": counts}},
+        sign_key=sign_key,
     )
-    log(f"export: wrote {out / BUNDLE_DIR}")
+    log(f"export: wrote {out / BUNDLE_DIR}" + (" (signed)" if sign_key is not None else ""))
     metrics.update(
         {
             "data/states": len(data["labels"]),

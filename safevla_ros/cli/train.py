@@ -382,8 +382,9 @@ def add_parser(subparsers) -> None:
         "keygen",
         help="make an Ed25519 key pair for signing bundles",
         description="Write OUT.key (private, mode 0600) and OUT.pub (public). Sign with "
-        "`safevla export --sign-key OUT.key`; robots verify with the public key "
-        "(`--verify-key OUT.pub`, the policy node's verify_key). Same as `openssl genpkey "
+        "`safevla export --sign-key OUT.key` (and critics with `safevla train critic "
+        "--sign-key OUT.key`); robots verify with the public key (`--verify-key OUT.pub`, the "
+        "nodes' verify_key). Same as `openssl genpkey "
         "-algorithm ed25519 -out OUT.key && openssl pkey -in OUT.key -pubout -out OUT.pub`.",
     )
     kg.add_argument("--out", required=True, help="path prefix of the two key files")

@@ -3,7 +3,9 @@
 Registered under ``safevla train`` by :func:`safevla_ros.cli.train.add_parser`; the run itself
 is :func:`safevla_train.critic_run.run_critic` (run folder layout in its docstring). Config:
 :class:`safevla_train.critic_config.CriticConfig` defaults, then ``--config FILE.yaml``, then
-``--set key=value`` (e.g. ``--set states=5000 --set alpha=0.05``).
+``--set key=value`` (e.g. ``--set states=5000 --set alpha=0.05``). ``--sign-key KEY`` signs
+the exported bundle (``critic.json.sig``, :mod:`safevla_core.signing`), as ``safevla export
+--sign-key`` signs a policy bundle; the key is checked before anything is collected or trained.
 """
 
 from __future__ import annotations
@@ -21,15 +23,21 @@ def cmd_critic(args, resolve_config, write_run_files) -> int:
     from safevla_core.bundle import BundleError
     from safevla_core.conformal import CalibrationError
     from safevla_core.errors import UserError
+    from safevla_core.signing import SigningError, load_private_key
     from safevla_train.critic_config import CriticConfig
     from safevla_train.critic_run import run_critic
 
+    if args.sign_key:  # one line now, not after minutes of collection and training
+        try:
+            load_private_key(args.sign_key)
+        except SigningError as exc:
+            raise UserError(str(exc)) from None
     cfg = resolve_config(CriticConfig(), args)
     out = Path(args.out)
     write_run_files(out, cfg)
     log = (lambda msg: None) if args.no_progress else (lambda msg: print(msg, flush=True))
     try:
-        metrics = run_critic(cfg, out, log)
+        metrics = run_critic(cfg, out, log, sign_key=args.sign_key or None)
     except (CalibrationError, BundleError) as exc:  # too few events; a bad policy_bundle
         raise UserError(str(exc)) from None
     print(json.dumps({k: v for k, v in metrics.items() if k != "calibration"}, indent=2))
@@ -44,6 +52,13 @@ def add_critic_parser(algos, common, resolve_config, write_run_files) -> None:
     config.yaml and command.txt."""
     p = algos.add_parser(CRITIC, help=HELP, description=HELP + " (docs/safety_critic.md)")
     common(p)
+    p.add_argument(
+        "--sign-key",
+        metavar="KEY",
+        help="Ed25519 private key (PEM, from `safevla keygen`): write bundle/critic.json.sig; "
+        "robots verify it with the public key (the safety monitor's verify_key, --verify-key "
+        "of `safevla run` / `safevla eval`)",
+    )
     p.set_defaults(
         func=functools.partial(
             cmd_critic, resolve_config=resolve_config, write_run_files=write_run_files

@@ -13,10 +13,16 @@ import pytest
 import torch
 
 from safevla_core.actions import ACTION_NAMES, END, NUM_ACTIONS, SUB_DONE
-from safevla_core.critic_bundle import CRITIC_GRAPH, CRITIC_MANIFEST, CriticBundleError
+from safevla_core.critic_bundle import (
+    CRITIC_GRAPH,
+    CRITIC_MANIFEST,
+    CRITIC_SIGNATURE_FILE,
+    CriticBundleError,
+)
 from safevla_core.image_preprocessing import ImageSpec
 from safevla_core.safety_critic import PREV_ACTION_NONE, CriticHistory, SafetyCritic
 from safevla_core.safety_spec import SAFETY_SPEC
+from safevla_core.signing import generate_keypair
 from safevla_ros.cli.main import main
 from safevla_train.config_io import apply_overrides, parse_dotted
 from safevla_train.critic_config import CriticConfig
@@ -154,3 +160,18 @@ def test_a_rerun_with_another_alpha_reuses_data_and_weights_and_only_recalibrate
     assert {(r["alpha"], r["unit"]) for r in table} == {(0.25, "pair")}
     assert all(r["n_units"] == r["n_events"] for r in table)
     assert SafetyCritic(out / "bundle").manifest.alpha == 0.25
+
+
+def test_sign_key_signs_the_exported_critic(run, tmp_path, capsys):
+    out = tmp_path / "signed"
+    shutil.copytree(run[0], out)
+    private, public = generate_keypair(tmp_path / "fleet")
+    args = ["train", "critic", "--out", str(out), "--no-tensorboard", "--sign-key", str(private)]
+    for s in SETTINGS:
+        args += ["--set", s]
+    assert main(args) == 0  # same settings: reuses data and weights, re-exports (seconds)
+    assert "bundle (signed)" in capsys.readouterr().out
+    critic = SafetyCritic(out / "bundle", verify_key=public)
+    assert CRITIC_SIGNATURE_FILE not in critic.manifest.files
+    with pytest.raises(CriticBundleError, match=r"critic\.json\.sig is missing"):
+        SafetyCritic(run[0] / "bundle", verify_key=public)  # the run without --sign-key
