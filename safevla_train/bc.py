@@ -41,7 +41,7 @@ from safevla_train.returns import discounted_sum
 from safevla_train.risk import make_envs
 from safevla_train.rollout import category_costs, image_spec_for
 from safevla_train.text_encoder import embed_texts
-from sim_bridge.tasks.objnav import SEEN_DIM
+from sim_bridge.tasks.objnav import OBJNAV_TARGETS, SEEN_DIM
 
 
 @dataclass
@@ -61,6 +61,7 @@ class Demo:
     goal: np.ndarray | None = None  # [T] bool: `end` would succeed at this step
     seen: np.ndarray | None = None  # [T, SEEN_DIM] bool: target types in view (train-time)
     taken: np.ndarray | None = None  # [T] int64 action executed (None: the label, as in demos)
+    target_type: int = -1  # index in OBJNAV_TARGETS of the instructed type; -1: not ObjectNav
 
     def __post_init__(self) -> None:
         n = len(self.actions)
@@ -151,6 +152,7 @@ class EpisodeRecorder:
                 b["frames"].append(resize_rgb(obs["nav_rgb"][k], w, h, self.resize))
             b["instruction"] = obs["instruction"][k]
             b["task"] = infos[k].get("task", "")
+            b["target_type"] = infos[k].get("target_type", "")
             for key, v in (
                 ("actions", labels[k]),
                 ("taken", taken[k]),
@@ -195,7 +197,14 @@ def _to_demo(b: dict, success: bool, cfg: BCConfig) -> Demo:
         goal=goal,
         taken=taken,
         seen=np.asarray(b["seen"], bool).reshape(len(actions), SEEN_DIM) if "seen" in b else None,
+        target_type=target_index(b.get("target_type", "")) if b.get("task") == "objnav" else -1,
     )
+
+
+def target_index(target_type: str) -> int:
+    """Index of ``target_type`` in :data:`OBJNAV_TARGETS` (the seen head's type axis), -1 for
+    anything else (PickUp's objects, no type)."""
+    return OBJNAV_TARGETS.index(target_type) if target_type in OBJNAV_TARGETS else -1
 
 
 SEQ_KEYS = (
@@ -226,6 +235,7 @@ def sample_batch(demos: list[Demo], cfg: BCConfig, rng: np.random.Generator) -> 
         "taken": np.zeros((b, t), np.int64),
         "goal": np.zeros((b, t), np.float32),
         "seen": np.zeros((b, t, SEEN_DIM), np.float32),
+        "target_type": np.full(b, -1, np.int64),
         "prev_action": np.zeros((b, t), np.int64),
         "holding": np.zeros((b, t), np.float32),
         "ret_r": np.zeros((b, t), np.float32),
@@ -240,6 +250,7 @@ def sample_batch(demos: list[Demo], cfg: BCConfig, rng: np.random.Generator) -> 
         for key in SEQ_KEYS:
             out[key][i, :n] = getattr(d, key)[start:end]
         out["instr"][i, :n] = d.instr
+        out["target_type"][i] = d.target_type
         out["valid"][i, :n] = True
     return {k: torch.from_numpy(v) for k, v in out.items()}
 
@@ -303,6 +314,12 @@ def bc_loss(model: VLAPolicy, batch: dict, cfg: BCConfig) -> tuple[torch.Tensor,
         p_near = model.target_seen(feat, batch["instr"])[..., 0].clamp(1e-6, 1.0 - 1e-6)
         bce = torch.nn.functional.binary_cross_entropy(p_near, batch["goal"], reduction="none")
         terms["losses/readout"] = (bce * v).sum() / denom
+        known = batch["target_type"] >= 0  # chunks whose instructed type is known
+        if bool(known.any()):
+            type_logits = model.type_head(batch["instr"][:, 0])
+            terms["losses/readout"] = terms["losses/readout"] + torch.nn.functional.cross_entropy(
+                type_logits[known], batch["target_type"][known]
+            )
     acc = ((out["logits"].argmax(-1) == act).float() * v).sum() / denom
     loss = (
         terms["losses/bc_ce"]

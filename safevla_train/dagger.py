@@ -117,6 +117,7 @@ def save_demos(path: Path, demos: list[Demo]) -> None:
     arrays["instr"] = np.stack([d.instr for d in demos])
     arrays["success"] = np.asarray([d.success for d in demos], bool)
     arrays["cost"] = np.asarray([d.cost for d in demos], np.float64)
+    arrays["target_type"] = np.asarray([d.target_type for d in demos], np.int64)
     tmp = path.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, lengths=lengths, **arrays)
     tmp.replace(path)
@@ -129,12 +130,15 @@ def load_demos(path: Path) -> list[Demo]:
         cols = {k: z[k] for k in DEMO_FIELDS if k in z}
         if "seen" not in cols:  # rounds saved before the label existed: none seen
             cols["seen"] = np.zeros((int(z["lengths"].sum()), SEEN_DIM), bool)
+        # rounds saved before the per-episode target type existed: unknown (-1)
+        types = z["target_type"] if "target_type" in z else np.full(len(z["lengths"]), -1)
         return [
             Demo(
                 **{k: cols[k][a:b] for k in DEMO_FIELDS},
                 instr=z["instr"][i],
                 success=bool(z["success"][i]),
                 cost=float(z["cost"][i]),
+                target_type=int(types[i]),
             )
             for i, (a, b) in enumerate(itertools.pairwise(bounds))
         ]

@@ -22,7 +22,7 @@ from safevla_train.bc import (
 from safevla_train.config import BCConfig, DAggerConfig, ModelConfig
 from safevla_train.dagger import beta_of, load_demos, run_dagger, save_demos
 from safevla_train.model import VLAPolicy
-from sim_bridge.tasks.objnav import SEEN_DIM
+from sim_bridge.tasks.objnav import OBJNAV_TARGETS, SEEN_DIM
 
 
 def _demo(rng: np.random.Generator, n: int = 12, hw: int = 32) -> Demo:
@@ -124,6 +124,7 @@ def test_end_is_relabelled_where_it_would_succeed_for_objnav_only():
 def test_round_data_round_trips_without_pickles(tmp_path):
     rng = np.random.default_rng(4)
     demos = [_demo(rng, n) for n in (3, 7, 1)]
+    demos[0].target_type, demos[1].target_type = 5, 0  # the third: not ObjectNav (-1)
     save_demos(tmp_path / "r.npz", demos)
     back = load_demos(tmp_path / "r.npz")
     assert len(back) == 3
@@ -131,6 +132,7 @@ def test_round_data_round_trips_without_pickles(tmp_path):
         for key in ("frames", "actions", "taken", "goal", "prev_action", "y_q", "instr", "seen"):
             np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
         assert (a.success, a.cost) == (b.success, b.cost)
+    assert [d.target_type for d in back] == [5, 0, -1]
 
 
 @pytest.mark.parametrize("seen_head", [True, False])
@@ -256,4 +258,8 @@ def test_dagger_resume_equals_an_uninterrupted_run(tmp_path, fresh):
         x = load_demos(tmp_path / "straight" / "data" / f"round_{r:03d}.npz")
         y = load_demos(tmp_path / "resumed" / "data" / f"round_{r:03d}.npz")
         assert [d.actions.tolist() for d in x] == [d.actions.tolist() for d in y]
+        # every ObjectNav episode knows its instructed type, and the goal frames show it
+        for d in x:
+            assert 0 <= d.target_type < len(OBJNAV_TARGETS)
+            assert d.seen[d.goal, d.target_type].all()
     assert a["history"][1]["dagger/beta"] == 0.5 and a["history"][2]["dagger/learner_steps"] > 0

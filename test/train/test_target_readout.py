@@ -106,3 +106,27 @@ def test_exports_into_the_bundle_graph_with_parity(tmp_path):
     frame = np.random.default_rng(3).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     step = runtime.step(frame, "find the apple", holding=False)
     assert np.isfinite(step.probs).all() and abs(step.probs.sum() - 1) < 1e-4
+
+
+def test_the_type_loss_names_the_instructed_type_where_the_episode_knows_it():
+    """Episodes that record their instructed type train the type head by cross-entropy; ones
+    that do not (-1: older rounds, other tasks) leave it to the readout's own BCE."""
+    rng = np.random.default_rng(2)
+    words = [rng.normal(size=384).astype(np.float32) for _ in range(3)]
+    types = (3, 7, 11)
+    demos = [_episode(rng, words[i % 3], 0) for i in range(6)]
+    for i, d in enumerate(demos):
+        d.target_type = types[i % 3]
+    cfg = BCConfig(model=MODEL, batch_chunks=6, chunk_len=12, updates=60, lr=3e-3)
+    torch.manual_seed(0)
+    model = VLAPolicy(cfg.model)
+    unknown = sample_batch(demos, cfg, np.random.default_rng(0))
+    unknown["target_type"][:] = -1
+    known = sample_batch(demos, cfg, np.random.default_rng(0))
+    assert bc_loss(model, known, cfg)[1]["losses/readout"] > (
+        bc_loss(model, unknown, cfg)[1]["losses/readout"] + 1.0  # + CE over 24 types
+    )
+    train_bc(model, demos, cfg, progress=False)
+    with torch.no_grad():
+        named = [int(model.type_head(torch.from_numpy(w)).argmax()) for w in words]
+    assert named == list(types)
