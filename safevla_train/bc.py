@@ -316,7 +316,7 @@ def bc_loss(model: VLAPolicy, batch: dict, cfg: BCConfig) -> tuple[torch.Tensor,
         terms["losses/readout"] = (bce * v).sum() / denom
         known = batch["target_type"] >= 0  # chunks whose instructed type is known
         if bool(known.any()):
-            type_logits = model.type_head(batch["instr"][:, 0])
+            type_logits = model.type_logits(batch["instr"][:, 0])
             terms["losses/readout"] = terms["losses/readout"] + torch.nn.functional.cross_entropy(
                 type_logits[known], batch["target_type"][known]
             )

@@ -145,8 +145,14 @@ class VLAPolicy(nn.Module):
         ``SEEN_RANGES_M``: the seen head's per-type probabilities weighted by the type head's
         softmax over the instruction (``model.target_readout``)."""
         seen = torch.sigmoid(self.seen_logits(feat)).unflatten(-1, (len(SEEN_RANGES_M), -1))
-        w = self.type_head(instruction).softmax(dim=-1)
+        w = self.type_logits(instruction).softmax(dim=-1)
         return (seen * w.unsqueeze(-2)).sum(dim=-1)
+
+    def type_logits(self, instruction: torch.Tensor) -> torch.Tensor:
+        """[..., len(OBJNAV_TARGETS)] logits of the instructed target type. The embedding has
+        unit norm (entries ~1/sqrt(384)); it is scaled to unit variance per entry, so that the
+        type head becomes confident within tens of updates instead of thousands."""
+        return self.type_head(instruction * math.sqrt(self.cfg.instruction_dim))
 
     @property
     def frozen_encoder(self) -> bool:

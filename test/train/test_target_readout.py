@@ -128,5 +128,5 @@ def test_the_type_loss_names_the_instructed_type_where_the_episode_knows_it():
     )
     train_bc(model, demos, cfg, progress=False)
     with torch.no_grad():
-        named = [int(model.type_head(torch.from_numpy(w)).argmax()) for w in words]
+        named = [int(model.type_logits(torch.from_numpy(w)).argmax()) for w in words]
     assert named == list(types)
