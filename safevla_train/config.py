@@ -336,6 +336,11 @@ class PPOConfig:
         clip: PPO ratio clip epsilon [0.1].
         vf_coef: value loss weight [0.5].
         ent_coef: entropy bonus weight [0].
+        ref_kl_coef: weight of ``KL(pi_start || pi)``, the forward KL from the policy the run
+            started from (its ``--init`` checkpoint) to the current one, per step (0 = off, the
+            paper). It keeps the actions the imitation start takes from being driven out
+            wholesale by early advantages (a start whose ``end`` is mostly wrong loses ``end``
+            everywhere, docs/training.md).
         max_grad_norm: gradient norm clip [0.5].
         epochs: passes over each rollout [4].
         minibatches: minibatches per epoch, split by environment [1].
@@ -372,6 +377,7 @@ class PPOConfig:
     clip: float = 0.1
     vf_coef: float = 0.5
     ent_coef: float = 0.0
+    ref_kl_coef: float = 0.0
     max_grad_norm: float = 0.5
     epochs: int = 4
     minibatches: int = 1
@@ -424,6 +430,7 @@ class PPOConfig:
             _check(0 <= v < 1, f"ppo.{name}={v} must be in [0, 1)")
         _check(self.penalty_coef >= 0, f"ppo.penalty_coef={self.penalty_coef} must be >= 0")
         _check(self.ent_coef >= 0, f"ppo.ent_coef={self.ent_coef} must be >= 0")
+        _check(self.ref_kl_coef >= 0, f"ppo.ref_kl_coef={self.ref_kl_coef} must be >= 0")
         _check(self.max_grad_norm > 0, f"ppo.max_grad_norm={self.max_grad_norm} must be > 0")
         _check(0 <= self.cost_q_gamma < 1, f"ppo.cost_q_gamma={self.cost_q_gamma} not in [0,1)")
         _check(self.value_warmup_steps >= 0, "ppo.value_warmup_steps must be >= 0")

@@ -9,7 +9,10 @@ Shared math (per rollout, advantages NOT normalised, as in the paper)::
     L_V     = 1/2 mean((V_r - G^r)^2) + 1/2 mean((V_c - G^c)^2)
     L_Q     = mean( sum_k (Q_c(s_t, a_t, k) - y_{t,k})^2 ),
               y_{t,k} = c_{t,k} + gamma_q (1 - done_t) y_{t+1,k}   (truncated at the rollout end)
-    loss    = L_pi - ent_coef H + vf_coef L_V + cost_q_coef L_Q
+    loss    = L_pi - ent_coef H + vf_coef L_V + cost_q_coef L_Q + ref_kl_coef KL(pi_0 || pi)
+
+(``pi_0``: a frozen copy of the policy the run started from, kept in the checkpoint; the KL term
+is off by default, as in the paper.)
 
 Hooks (subclasses):
     * :class:`PPO`: ``A^pi = A^r`` (unconstrained; costs only train the cost critics).
@@ -22,6 +25,8 @@ During the first ``value_warmup_steps`` env steps only the critic heads are trai
 """
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import torch
@@ -60,6 +65,10 @@ class PPO:
             id(p) for name in CRITIC_MODULES for p in getattr(model, name).parameters()
         }
         self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr, eps=1e-5)
+        # The start policy pi_0 of the KL term (frozen; replaced by the checkpoint's on resume).
+        self.reference = None
+        if cfg.ref_kl_coef > 0:
+            self.reference = copy.deepcopy(model).eval().requires_grad_(False)
 
     # ---- hooks
     def shaped_reward(self, ro: Rollout) -> torch.Tensor:
@@ -75,10 +84,20 @@ class PPO:
         return {}
 
     def state_dict(self) -> dict:
-        return {"optimizer": self.optimizer.state_dict()}
+        out = {"optimizer": self.optimizer.state_dict()}
+        if self.reference is not None:
+            out["reference"] = self.reference.state_dict()
+        return out
 
     def load_state_dict(self, state: dict) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.reference is not None:
+            if "reference" not in state:
+                raise ValueError(
+                    "ppo.ref_kl_coef > 0 but the checkpoint holds no start policy (it was "
+                    "trained without the KL term); resume with ref_kl_coef=0 or start a new run"
+                )
+            self.reference.load_state_dict(state["reference"])
 
     # ---- update
     def update(self, ro: Rollout, warmup: bool, rng: np.random.Generator) -> dict[str, float]:
@@ -126,6 +145,16 @@ class PPO:
         l_q = ((q_taken - b["y_q"][mb]) ** 2).sum(-1).mean()
         critic = cfg.vf_coef * (l_v + l_vc) + cfg.cost_q_coef * l_q
         loss = critic if warmup else l_pi - cfg.ent_coef * entropy + critic
+        ref_kl = None
+        if self.reference is not None:
+            with torch.no_grad():
+                r = self.reference
+                ref_tok = r.fuse(ro.feat[mb], ro.instr[mb], ro.prev_action[mb], ro.holding[mb])
+                ref = r.forward_sequence(ref_tok, ro.ep_id[mb], ro.valid[mb])["logits"]
+                ref = ref[:, -t:].log_softmax(-1)
+            ref_kl = (ref.exp() * (ref - logits)).sum(-1).mean()
+            if not warmup:
+                loss = loss + cfg.ref_kl_coef * ref_kl
         self.optimizer.zero_grad()
         loss.backward()
         if warmup:
@@ -146,7 +175,7 @@ class PPO:
             "losses/entropy": float(entropy.detach()),
             "losses/approx_kl": float(kl),
             "losses/clipfrac": float(clipfrac),
-        }
+        } | ({} if ref_kl is None else {"losses/ref_kl": float(ref_kl.detach())})
 
 
 class PPOPenalty(PPO):

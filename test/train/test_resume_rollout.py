@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from tiny_model import SMALL as TINY
@@ -17,8 +18,9 @@ SMALL = ModelConfig(**TINY)
 ENV = EnvSettings(num_envs=2, nav_size=(32, 32), max_steps=12)
 
 
-def _cfg(total_steps: int) -> PPOConfig:
+def _cfg(total_steps: int, ref_kl_coef: float = 0.0) -> PPOConfig:
     return PPOConfig(
+        ref_kl_coef=ref_kl_coef,
         algo="ppo-lag",
         env=ENV,
         total_steps=total_steps,
@@ -60,19 +62,20 @@ def test_update_recomputes_rollout_outputs_exactly():
 
 
 @pytest.mark.slow
-def test_resume_is_exact_including_lambda(tmp_path):
+@pytest.mark.parametrize("ref_kl_coef", [0.0, 0.5])
+def test_resume_is_exact_including_lambda(tmp_path, ref_kl_coef):
     per_rollout = ENV.num_envs * 8
-    straight = run_ppo(
-        _cfg(4 * per_rollout), tmp_path / "a", model_cfg=SMALL, progress=False, tensorboard=False
-    )
-    run_ppo(
-        _cfg(2 * per_rollout), tmp_path / "b", model_cfg=SMALL, progress=False, tensorboard=False
-    )
+
+    def cfg(rollouts):
+        return _cfg(rollouts * per_rollout, ref_kl_coef)
+
+    straight = run_ppo(cfg(4), tmp_path / "a", model_cfg=SMALL, progress=False, tensorboard=False)
+    run_ppo(cfg(2), tmp_path / "b", model_cfg=SMALL, progress=False, tensorboard=False)
     first = load_checkpoint(tmp_path / "b" / "checkpoint.pt")
     assert first["counters"] == {"iteration": 2, "env_steps": 32, "at_sync": True}
-    resumed = run_ppo(
-        _cfg(4 * per_rollout), tmp_path / "b", resume=True, progress=False, tensorboard=False
-    )
+    # the start policy of the KL term travels in the checkpoint (it is not the current one)
+    assert ("reference" in first["algo"]) == (ref_kl_coef > 0)
+    resumed = run_ppo(cfg(4), tmp_path / "b", resume=True, progress=False, tensorboard=False)
     a = load_checkpoint(tmp_path / "a" / "checkpoint.pt")
     b = load_checkpoint(tmp_path / "b" / "checkpoint.pt")
     for k, v in a["model"].items():
@@ -82,3 +85,40 @@ def test_resume_is_exact_including_lambda(tmp_path):
     assert straight["safety/lambda"] == resumed["safety/lambda"]
     assert straight["losses/policy"] == resumed["losses/policy"]
     assert a["counters"] == b["counters"]
+
+
+def test_the_start_policy_kl_holds_the_policy_near_its_start():
+    """``ref_kl_coef``: the KL is to a frozen copy of the start policy, grows as PPO moves the
+    policy, is smaller with a larger coefficient from the same start and rollout, and never
+    moves the copy."""
+    from safevla_train.ppo import make_algo
+
+    torch.manual_seed(0)
+    start = VLAPolicy(SMALL).eval()
+    venv, samplers = make_envs(ENV, RiskConfig(enabled=False))
+    try:
+        col = Collector(venv, samplers, start, rollout_steps=10, seed=0)
+        col.sync_reset(1)
+        ro = col.collect()
+    finally:
+        venv.close()
+    # an advantage that drives the policy away from its start: reward every step
+    ro.reward = torch.ones_like(ro.reward)
+    kl = {}
+    for coef in (0.0, 10.0):
+        model = VLAPolicy(SMALL).eval()
+        model.load_state_dict(start.state_dict())
+        # 1e-9: the KL is measured and logged, its pull is nil
+        cfg = PPOConfig(env=ENV, rollout_steps=10, lr=3e-3, epochs=8, ref_kl_coef=coef or 1e-9)
+        algo = make_algo(model, cfg)
+        before = {k: v.clone() for k, v in algo.reference.state_dict().items()}
+        for k, v in model.state_dict().items():  # the copy is the start policy
+            assert torch.equal(v, before[k]), k
+        algo.update(ro, False, np.random.default_rng(0))
+        last = algo.update(ro, False, np.random.default_rng(1))
+        kl[coef] = last["losses/ref_kl"]
+        for k, v in algo.reference.state_dict().items():
+            assert torch.equal(v, before[k]), k
+    assert kl[0.0] > 0.0 and kl[10.0] < 0.5 * kl[0.0], kl
+    with pytest.raises(ValueError, match="ref_kl_coef"):
+        PPOConfig(ref_kl_coef=-1.0)
