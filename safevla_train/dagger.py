@@ -17,7 +17,9 @@ and optimiser trained on the whole aggregate each round, as DAgger is usually st
 
 Reported per round: ``dagger/agreement``, the share of the learner's own steps (those it drove)
 on which its action equals the label: the policy-vs-teacher agreement on the state
-distribution it induces, which DAgger drives up; plus a greedy evaluation on fresh episodes.
+distribution it induces, which DAgger drives up; where it matters most for success, its `end`
+recall (``dagger/end_recall``) and how often it proposes `end` where it would fail
+(``dagger/wrong_end_rate``); plus a greedy evaluation on fresh episodes.
 
 Resume: each round's episodes are saved in ``<out>/data/round_NNN.npz`` and the checkpoint holds
 the model, the optimiser, the sampling generators and the per-round history, so an interrupted
@@ -67,7 +69,7 @@ def collect_round(
     obs, infos = venv.reset(seed=bc.seed + 7919 * (round_index + 1))
     relabels = _relabels(infos, bc.end_relabel_tasks)
     demos: list[Demo] = []
-    agree = drove = 0
+    counts = np.zeros(len(COUNT_KEYS), np.int64)
     t0 = time.time()
     bar = tqdm(total=bc.demo_steps, desc=f"dagger round {round_index}", disable=not progress)
     for _ in range(0, bc.demo_steps, n):
@@ -77,8 +79,7 @@ def collect_round(
         target = np.where(goal & relabels, END, labels)
         learner_drives = rng.random(n) >= beta
         executed = np.where(learner_drives, proposed, labels)
-        agree += int((proposed == target)[learner_drives].sum())
-        drove += int(learner_drives.sum())
+        counts += learner_counts(proposed, target, learner_drives)
         nobs, r, _, term, trunc, infos = venv.step(executed)
         done = term | trunc
         demos += recorder.record(
@@ -89,19 +90,59 @@ def collect_round(
         relabels = _relabels(infos, bc.end_relabel_tasks)
         obs = nobs
         bar.update(n)
-        bar.set_postfix(episodes=len(demos), agree=f"{agree / max(drove, 1):.2f}")
+        bar.set_postfix(episodes=len(demos), agree=f"{counts[1] / max(counts[0], 1):.2f}")
     bar.close()
     venv.close()
     demos += recorder.flush()  # cut episodes: their labels are as good as any
     stats = {
         "dagger/beta": beta,
-        "dagger/agreement": agree / drove if drove else float("nan"),
-        "dagger/learner_steps": drove,
+        **learner_rates(counts),
         "dagger/episodes": len(demos),
         "dagger/success_rate": float(np.mean([d.success for d in demos])) if demos else 0.0,
         "dagger/labelled_steps_per_s": bc.demo_steps / (time.time() - t0),
     }
     return demos, stats
+
+
+# Per round, over the steps the learner drove: steps, label agreed, `end` labels, of those
+# proposed `end`, other labels, of those proposed `end`.
+COUNT_KEYS = ("drove", "agreed", "end_labels", "end_agreed", "other_labels", "wrong_ends")
+
+
+def learner_counts(proposed: np.ndarray, target: np.ndarray, drives: np.ndarray) -> np.ndarray:
+    """The :data:`COUNT_KEYS` of one step of every env (the learner's proposals, the
+    (relabelled) teacher labels, and which envs the learner drove)."""
+    p, t = proposed[drives], target[drives]
+    end_label, end_proposed = t == END, p == END
+    return np.array(
+        [
+            len(p),
+            (p == t).sum(),
+            end_label.sum(),
+            (end_label & end_proposed).sum(),
+            (~end_label).sum(),
+            (~end_label & end_proposed).sum(),
+        ],
+        np.int64,
+    )
+
+
+def learner_rates(counts: np.ndarray) -> dict:
+    """Round statistics from summed :func:`learner_counts`: ``dagger/agreement`` (the label
+    agreed on the learner's own steps), ``dagger/end_recall`` (of its steps labelled `end`, i.e.
+    where `end` would succeed: the share it ended on) and ``dagger/wrong_end_rate`` (of its
+    other steps: the share it proposed `end` on), NaN where there was no such step."""
+    c = dict(zip(COUNT_KEYS, (int(v) for v in counts), strict=True))
+
+    def rate(num: str, den: str) -> float:
+        return c[num] / c[den] if c[den] else float("nan")
+
+    return {
+        "dagger/agreement": rate("agreed", "drove"),
+        "dagger/end_recall": rate("end_agreed", "end_labels"),
+        "dagger/wrong_end_rate": rate("wrong_ends", "other_labels"),
+        "dagger/learner_steps": c["drove"],
+    }
 
 
 def _relabels(infos: list[dict], tasks: tuple[str, ...]) -> np.ndarray:

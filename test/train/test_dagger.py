@@ -263,3 +263,19 @@ def test_dagger_resume_equals_an_uninterrupted_run(tmp_path, fresh):
             assert 0 <= d.target_type < len(OBJNAV_TARGETS)
             assert d.seen[d.goal, d.target_type].all()
     assert a["history"][1]["dagger/beta"] == 0.5 and a["history"][2]["dagger/learner_steps"] > 0
+    assert 0.0 <= a["history"][2]["dagger/wrong_end_rate"] <= 1.0
+
+
+def test_learner_statistics_count_only_the_steps_the_learner_drove():
+    from safevla_train.dagger import learner_counts, learner_rates
+
+    proposed = np.array([END, END, 2, 3, END])
+    target = np.array([END, 2, 2, END, END])
+    drives = np.array([True, True, True, True, False])  # the last step was the teacher's
+    rates = learner_rates(learner_counts(proposed, target, drives))
+    assert rates["dagger/learner_steps"] == 4
+    assert rates["dagger/agreement"] == 0.5  # steps 0 and 2
+    assert rates["dagger/end_recall"] == 0.5  # `end` labels at steps 0 and 3, ended at 0
+    assert rates["dagger/wrong_end_rate"] == 0.5  # other labels at 1 and 2, `end` at 1
+    none = learner_rates(learner_counts(proposed, target, np.zeros(5, bool)))
+    assert none["dagger/learner_steps"] == 0 and np.isnan(none["dagger/end_recall"])
