@@ -30,10 +30,26 @@ def main() -> None:
     ap.add_argument("--image", type=int, default=64, help="model image size (square)")
     ap.add_argument("--nav-size", type=int, default=96, help="rendered camera size (square)")
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    ap.add_argument(
+        "--encoder",
+        choices=("cnn", "efficientnet_lite0"),
+        default="cnn",
+        help="frame encoder (efficientnet_lite0: frozen, features computed once per step)",
+    )
+    ap.add_argument(
+        "--vec-backend",
+        choices=("sync", "subprocess"),
+        default="sync",
+        help="where the envs run (subprocess: one worker process each, as training runs)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    env = EnvSettings(num_envs=args.num_envs, nav_size=(args.nav_size, args.nav_size))
+    env = EnvSettings(
+        num_envs=args.num_envs,
+        nav_size=(args.nav_size, args.nav_size),
+        vec_backend=args.vec_backend,
+    )
     cfg = PPOConfig(
         algo="ppo-lag",
         env=env,
@@ -41,7 +57,8 @@ def main() -> None:
         value_warmup_steps=0,
         risk=RiskConfig(),
     )
-    model = VLAPolicy(ModelConfig(image_height=args.image, image_width=args.image)).eval()
+    mcfg = ModelConfig(image_height=args.image, image_width=args.image, encoder=args.encoder)
+    model = VLAPolicy(mcfg).eval()
     algo = make_algo(model, cfg)
     venv, samplers = make_envs(env, cfg.risk)
     col = Collector(venv, samplers, model, args.rollout_steps, seed=0)
