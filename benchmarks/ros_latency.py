@@ -10,11 +10,25 @@ measures:
   received (transport of the raw frame + decode + resize);
 * policy inference: ActionProposal.model_latency_ms (preprocess + ONNX Runtime + embedding
   lookup);
-* monitor overhead: SafetyVerdict.decision_latency_ms (rules + message fill).
+* monitor decision: SafetyVerdict.decision_latency_ms (rules + message fill), measured in the
+  node from the proposal callback's start to the filled verdict.
 
-    .venv/bin/python benchmarks/ros_latency.py --bundle models/objnav-ppo-lag --frames 300
+With ``--critic PATH`` the monitor also runs the independent safety critic (its
+``critic_bundle`` parameter, set as ``safevla run --critic`` sets it; the critic is checked
+against the policy bundle before any process starts). The critic's step (preprocessing + ONNX
+Runtime) runs inside the monitor's rule chain, so inside ``decision_latency_ms``; only the
+decode of the perception frame it keeps runs outside it, in the frame callback. The verdict
+carries no separate critic timing, and a proposal that an earlier rule (e.g. the cost rule)
+stops, or whose frame never reached the monitor, is not judged by the critic: the benchmark
+therefore also reports ``monitor_decision_critic_judged_ms``, the decision latency of only the
+verdicts the critic judged, and the count of verdicts by ``triggered_rule``.
 
-Targets: end-to-end p99 <= 50 ms, monitor p99 <= 2 ms.
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/ros_latency.py --frames 300 --rate 10
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/ros_latency.py --frames 300 --rate 10 \\
+        --critic runs/critic-12k/bundle
+
+Targets (10 Hz camera): end-to-end (camera -> command) p99 <= 30 ms; monitor decision,
+critic included, p99 <= 5 ms.
 """
 
 from __future__ import annotations
@@ -36,7 +50,8 @@ from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header, String
 
-from safevla_core.bundle import load_bundle
+from safevla_core.bundle import BundleError, load_bundle
+from safevla_core.critic_gate import CriticGate, PolicyFacts
 from safevla_ros.msg import ActionProposal, SafetyVerdict
 from safevla_ros.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 from safevla_ros.runner import NODES, config_dir, node_env, start_nodes, stop_nodes
@@ -54,19 +69,64 @@ def percentiles(values) -> dict:
     }
 
 
+# the critic rule's stop when the proposal's frame is not stored: no critic step ran
+_NO_FRAME = "safety critic: the frame of this proposal"
+# rules that run after the critic: a verdict they decided was judged by the critic first
+_AFTER_CRITIC = ("", "velocity_limit", "rate_limit")
+
+
+def check_inputs(args) -> tuple[Path, Path | None]:
+    """The policy bundle and the critic bundle (None without ``--critic``), checked as
+    ``safevla run`` checks them, before any process starts.
+
+    Raises:
+        SystemExit: an unusable bundle, or a critic that does not match the policy bundle
+            (the message names the value and the fix).
+    """
+    try:
+        loaded = load_bundle(args.bundle)
+    except BundleError as exc:
+        raise SystemExit(f"--bundle {args.bundle}: {exc}") from None
+    if not args.critic:
+        return loaded.path.resolve(), None
+    try:  # the monitor node's own check (safety_monitor_node.load_critic)
+        CriticGate.load(args.critic, PolicyFacts.of_bundle(loaded))
+    except BundleError as exc:
+        raise SystemExit(f"--critic {args.critic}: {exc}") from None
+    return loaded.path.resolve(), Path(args.critic).resolve()
+
+
+def overrides(bundle: Path, critic: Path | None) -> dict:
+    """Parameters on top of robot.yaml: the bundle for perception and policy, the discrete
+    command on sim/action, and (with a critic) the monitor's ``critic_bundle`` and
+    ``bundle_path``, exactly as ``safevla run --critic`` sets them."""
+    robot = {"bundle_path": str(bundle)}
+    out = {
+        "perception_node": {"ros__parameters": dict(robot)},
+        "policy_node": {"ros__parameters": dict(robot)},
+        "action_adapter_node": {"ros__parameters": {"publish_sim_action": True}},
+    }
+    if critic is not None:
+        monitor = {"critic_bundle": str(critic), **robot}
+        out["safety_monitor_node"] = {"ros__parameters": monitor}
+    return out
+
+
+def critic_judged(v) -> bool:
+    """Whether the critic ran a step for this proposal's verdict: it was reached (no earlier
+    rule stopped) and the proposal's frame was stored."""
+    if v.triggered_rule == "safety_critic":
+        return not v.reason.startswith(_NO_FRAME)
+    if v.triggered_rule == "cost_critic":
+        return not v.safe_stop  # a replacement goes on to the critic, a stop does not
+    return v.triggered_rule in _AFTER_CRITIC
+
+
 def run(args) -> dict:
-    bundle = load_bundle(args.bundle).path.resolve()
+    bundle, critic = check_inputs(args)
     log_dir = Path(tempfile.mkdtemp(prefix="safevla-bench-"))
     extra = log_dir / "overrides.yaml"
-    extra.write_text(
-        yaml.safe_dump(
-            {
-                "perception_node": {"ros__parameters": {"bundle_path": str(bundle)}},
-                "policy_node": {"ros__parameters": {"bundle_path": str(bundle)}},
-                "action_adapter_node": {"ros__parameters": {"publish_sim_action": True}},
-            }
-        )
-    )
+    extra.write_text(yaml.safe_dump(overrides(bundle, critic)))
     files = [config_dir() / "robot.yaml", extra]
     domain = random.SystemRandom().randint(1, 101)
     env = node_env(domain)
@@ -124,18 +184,26 @@ def run(args) -> dict:
     e2e = pair(sent, got["cmd"])
     perceived = pair(sent, got["perceived"])
     answered = [v for v in got["verdict"] if v.proposal_sequence > 0]
+    judged = [v for v in answered if critic is not None and critic_judged(v)]
+    rules: dict[str, int] = {}
+    for v in answered:
+        rules[v.triggered_rule or "none"] = rules.get(v.triggered_rule or "none", 0) + 1
     return {
         "frames": args.frames,
         "rate_hz": args.rate,
         "camera": f"{args.width}x{args.height}",
         "bundle": str(bundle),
+        "critic": str(critic) if critic is not None else None,
         "commands_received": len(e2e),
         "end_to_end_ms": percentiles(e2e),
         "frame_to_perception_ms": percentiles(perceived),
         "policy_inference_ms": percentiles(got["prop"]),
         "monitor_decision_ms": percentiles([v.decision_latency_ms for v in answered]),
+        "monitor_decision_critic_judged_ms": percentiles([v.decision_latency_ms for v in judged]),
         "verdicts": len(answered),
+        "critic_judged": len(judged),
         "stops": sum(v.safe_stop for v in answered),
+        "triggered_rules": rules,
     }
 
 
@@ -166,32 +234,43 @@ def pair(sent: list[float], cmds: list[float]) -> list[float]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--bundle", default="models/objnav-ppo-lag")
+    ap.add_argument("--bundle", default="models/objnav-bc", help="policy bundle folder")
+    ap.add_argument(
+        "--critic",
+        default=None,
+        metavar="PATH",
+        help="independent safety-critic bundle folder for the monitor (its critic_bundle "
+        "parameter, as `safevla run --critic`); default: no critic",
+    )
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--rate", type=float, default=10.0)
     ap.add_argument("--width", type=int, default=640)
     ap.add_argument("--height", type=int, default=480)
     ap.add_argument("--json", default=None, help="also write the results here")
     args = ap.parse_args()
+    if not (args.frames > 0 and args.rate > 0):
+        raise SystemExit(f"--frames {args.frames} --rate {args.rate}: both must be > 0")
     res = run(args)
-    for key in (
-        "end_to_end_ms",
-        "frame_to_perception_ms",
-        "policy_inference_ms",
-        "monitor_decision_ms",
-    ):
+    keys = ["end_to_end_ms", "frame_to_perception_ms", "policy_inference_ms"]
+    keys.append("monitor_decision_ms")
+    if args.critic:
+        keys += ["monitor_decision_critic_judged_ms"]
+    for key in keys:
         r = res[key]
         if r["n"]:
             print(
-                f"{key:<22} n={r['n']:4d}  p50 {r['p50']:7.2f}  p99 {r['p99']:7.2f}  "
+                f"{key:<34} n={r['n']:4d}  p50 {r['p50']:7.2f}  p99 {r['p99']:7.2f}  "
                 f"max {r['max']:7.2f}"
             )
         else:
-            print(f"{key:<22} no samples")
+            print(f"{key:<34} no samples")
     print(
         f"frames {res['frames']} at {res['rate_hz']} Hz, camera {res['camera']}, commands "
         f"{res['commands_received']}, verdicts {res['verdicts']} (stops {res['stops']})"
     )
+    print(f"critic {res['critic'] or 'off'}; verdicts by rule {res['triggered_rules']}")
+    if args.critic:
+        print(f"verdicts the critic judged: {res['critic_judged']} of {res['verdicts']}")
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2))
     return 0
