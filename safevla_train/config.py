@@ -59,6 +59,10 @@ class ModelConfig:
         seen_head: add a train-time head predicting, from each frame's token, which ObjectNav
             target types are in view within 2 m and 3.5 m (every type, not only the instructed
             one: ``sim_bridge.tasks.objnav.types_in_view``); not part of the exported graph.
+        seen_detector: the seen head reads the frozen backbone's feature map itself (its own
+            1x1 convolution, a 256-wide hidden layer) instead of the policy's frame token, so
+            the policy loss does not shape what it detects (needs ``seen_head`` and the
+            ``efficientnet_lite0`` encoder).
         target_readout: read the seen head at the *instructed* type and feed it to every
             token (needs ``seen_head``): a type head maps the instruction embedding to weights
             over the ObjectNav target types, and ``p_r = sum_k w_k(instr) sigmoid(seen_{r,k})``
@@ -84,6 +88,7 @@ class ModelConfig:
     encoder: str = "cnn"
     seen_head: bool = False
     target_readout: bool = False
+    seen_detector: bool = False
 
     def __post_init__(self) -> None:
         _check(
@@ -93,6 +98,11 @@ class ModelConfig:
         _check(
             self.seen_head or not self.target_readout,
             "model.target_readout=true needs model.seen_head=true (it reads the seen head)",
+        )
+        _check(
+            not self.seen_detector or (self.seen_head and self.encoder == "efficientnet_lite0"),
+            "model.seen_detector=true needs model.seen_head=true and "
+            "model.encoder=efficientnet_lite0 (it reads the frozen feature map)",
         )
         self.cnn_channels = tuple(int(c) for c in self.cnn_channels)
         self.image_mean = tuple(float(v) for v in self.image_mean)

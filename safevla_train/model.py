@@ -127,6 +127,10 @@ class VLAPolicy(nn.Module):
         self.goal_head = nn.Linear(d, 1) if cfg.goal_head else None
         # Train-time only: which target types are in view, from the frame token alone.
         self.seen_head = _mlp_head(d, SEEN_DIM) if cfg.seen_head else None
+        if cfg.seen_detector:  # its own view of the frozen feature map
+            self.seen_head = nn.Sequential(
+                SpatialProjection(self.encoder.map_hw, 256), nn.GELU(), nn.Linear(256, SEEN_DIM)
+            )
         # "The instructed target is in view" per range, read off the seen head (exported).
         self.type_head = None
         if cfg.target_readout:
@@ -138,6 +142,8 @@ class VLAPolicy(nn.Module):
     def seen_logits(self, feat: torch.Tensor) -> torch.Tensor:
         """[..., SEEN_DIM] logits of "this target type is in view" from frame features
         [..., C] (the seen head, :func:`sim_bridge.tasks.objnav.types_in_view`)."""
+        if self.cfg.seen_detector:
+            return self.seen_head(feat)
         return self.seen_head(self.img_proj(feat))
 
     def target_seen(self, feat: torch.Tensor, instruction: torch.Tensor) -> torch.Tensor:

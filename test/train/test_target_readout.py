@@ -130,3 +130,26 @@ def test_the_type_loss_names_the_instructed_type_where_the_episode_knows_it():
     with torch.no_grad():
         named = [int(model.type_logits(torch.from_numpy(w)).argmax()) for w in words]
     assert named == list(types)
+
+
+def test_the_seen_detector_reads_the_feature_map_not_the_policy_token():
+    """``model.seen_detector``: the policy's frame projection gets no gradient from the seen
+    loss, and the detector does."""
+    with pytest.raises(ValueError, match="seen_detector"):
+        ModelConfig(**{**SMALL, "seen_head": True, "seen_detector": True})  # cnn encoder
+    cfg = ModelConfig(
+        encoder="efficientnet_lite0",
+        d_model=32,
+        num_heads=2,
+        num_layers=1,
+        context_length=4,
+        seen_head=True,
+        seen_detector=True,
+        target_readout=True,
+    )
+    torch.manual_seed(0)
+    model = VLAPolicy(cfg)
+    feat = torch.randn(3, model.feature_dim)
+    model.seen_logits(feat).sum().backward()
+    assert model.img_proj.reduce.weight.grad is None
+    assert model.seen_head[0].reduce.weight.grad.abs().sum() > 0
