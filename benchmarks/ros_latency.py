@@ -40,6 +40,7 @@ import random
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -185,9 +186,7 @@ def run(args) -> dict:
     perceived = pair(sent, got["perceived"])
     answered = [v for v in got["verdict"] if v.proposal_sequence > 0]
     judged = [v for v in answered if critic is not None and critic_judged(v)]
-    rules: dict[str, int] = {}
-    for v in answered:
-        rules[v.triggered_rule or "none"] = rules.get(v.triggered_rule or "none", 0) + 1
+    rules = dict(Counter(v.triggered_rule or "none" for v in answered))
     return {
         "frames": args.frames,
         "rate_hz": args.rate,

@@ -90,7 +90,8 @@ def collect_round(
         relabels = _relabels(infos, bc.end_relabel_tasks)
         obs = nobs
         bar.update(n)
-        bar.set_postfix(episodes=len(demos), agree=f"{counts[1] / max(counts[0], 1):.2f}")
+        agree = learner_rates(counts)["dagger/agreement"]
+        bar.set_postfix(episodes=len(demos), agree=f"{agree:.2f}")
     bar.close()
     venv.close()
     demos += recorder.flush()  # cut episodes: their labels are as good as any

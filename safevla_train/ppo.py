@@ -112,6 +112,8 @@ class PPO:
         adv = self.policy_advantage(adv_r, adv_c)
         y_q = cost_to_go(ro.cost_cat, ro.done, cfg.cost_q_gamma)
         batch = {"adv": adv, "ret_r": ret_r, "ret_c": ret_c, "y_q": y_q}
+        if self.reference is not None:  # frozen: its log-probs are the same in every epoch
+            batch["ref_logp"] = self._reference_logp(ro)
         logs: dict[str, list[float]] = {}
         n = ro.actions.shape[0]
         for _ in range(cfg.epochs):
@@ -123,6 +125,14 @@ class PPO:
         out["losses/adv_r_mean"] = float(adv_r.mean())
         out["losses/adv_c_mean"] = float(adv_c.mean())
         return out
+
+    @torch.no_grad()
+    def _reference_logp(self, ro: Rollout) -> torch.Tensor:
+        """[N,T,A] log pi_0 of the start policy on the rollout's steps (once per update)."""
+        r = self.reference
+        tok = r.fuse(ro.feat, ro.instr, ro.prev_action, ro.holding)
+        logits = r.forward_sequence(tok, ro.ep_id, ro.valid)["logits"]
+        return logits[:, -ro.actions.shape[1] :].log_softmax(-1)
 
     def _minibatch(self, ro: Rollout, b: dict, mb: torch.Tensor, warmup: bool) -> dict:
         cfg, m = self.cfg, self.model
@@ -147,11 +157,7 @@ class PPO:
         loss = critic if warmup else l_pi - cfg.ent_coef * entropy + critic
         ref_kl = None
         if self.reference is not None:
-            with torch.no_grad():
-                r = self.reference
-                ref_tok = r.fuse(ro.feat[mb], ro.instr[mb], ro.prev_action[mb], ro.holding[mb])
-                ref = r.forward_sequence(ref_tok, ro.ep_id[mb], ro.valid[mb])["logits"]
-                ref = ref[:, -t:].log_softmax(-1)
+            ref = b["ref_logp"][mb]
             ref_kl = (ref.exp() * (ref - logits)).sum(-1).mean()
             if not warmup:
                 loss = loss + cfg.ref_kl_coef * ref_kl
