@@ -3,14 +3,15 @@
 safety recorder.
 
     ros2 launch safevla_ros robot.launch.py bundle:=/path/to/bundle [critic:=/path/to/critic] \\
-        camera_topic:=/camera/color/image_raw cmd_vel:=/cmd_vel namespace:=robot1 \\
-        [record_dir:=/data/safevla_recordings]
+        [verify_key:=/path/to/fleet.pub] camera_topic:=/camera/color/image_raw \\
+        cmd_vel:=/cmd_vel namespace:=robot1 [record_dir:=/data/safevla_recordings]
 
 The nodes are those of the ``robot`` bringup in the node table (safevla_ros/nodes.py). Their
 parameters are the defaults of safevla_ros/params.py, overridden by config/robot.yaml
 (installed under share/safevla_ros/config), then by the launch arguments (bundle path and
-topics). The safety monitor is the only node whose output reaches the adapter, and the adapter
-is the only node publishing on cmd_vel.
+topics). ``verify_key`` is set on every node that loads the bundle or the critic, one key for
+all (a key in a parameter file is overridden). The safety monitor is the only node whose
+output reaches the adapter, and the adapter is the only node publishing on cmd_vel.
 """
 
 from launch import LaunchDescription
@@ -32,6 +33,12 @@ def generate_launch_description():
             "critic",
             default_value="",
             description="safety-critic bundle folder for the monitor (empty = none)",
+        ),
+        DeclareLaunchArgument(
+            "verify_key",
+            default_value="",
+            description="PEM public key the bundle and critic must be signed with, set on "
+            "every node that loads them (empty = unsigned accepted)",
         ),
         DeclareLaunchArgument(
             "camera_topic",
@@ -72,5 +79,6 @@ def generate_launch_description():
         "safety_recorder_node": {"output_dir": LaunchConfiguration("record_dir")},
     }
     files = [LaunchConfiguration("params_file")]
-    group = bringup_group(ROBOT, files, overrides, LaunchConfiguration("namespace"))
+    namespace, key = LaunchConfiguration("namespace"), LaunchConfiguration("verify_key")
+    group = bringup_group(ROBOT, files, overrides, namespace, key)
     return LaunchDescription([*args, group])

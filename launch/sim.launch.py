@@ -2,7 +2,7 @@
 """Sim-in-the-loop: the robot runtime plus the sim bridge (embedded MuJoCo simulator).
 
     ros2 launch safevla_ros sim.launch.py bundle:=/path/to/bundle task:=objnav [backend:=thor] \\
-        [critic:=/path/to/critic] [record_dir:=/path]
+        [critic:=/path/to/critic] [verify_key:=/path/to/fleet.pub] [record_dir:=/path]
 
 The nodes and parameter files are those of the ``sim`` bringup in the node table
 (safevla_ros/nodes.py): the robot nodes plus the sim bridge, with config/robot.yaml then
@@ -28,6 +28,12 @@ def generate_launch_description():
             "critic",
             default_value="",
             description="safety-critic bundle folder for the monitor (empty = none)",
+        ),
+        DeclareLaunchArgument(
+            "verify_key",
+            default_value="",
+            description="PEM public key the bundle and critic must be signed with, set on "
+            "every node that loads them (empty = unsigned accepted)",
         ),
         DeclareLaunchArgument(
             "task", default_value="objnav", description="objnav | pickup | fetch"
@@ -57,5 +63,6 @@ def generate_launch_description():
         },
         "safety_recorder_node": {"output_dir": LaunchConfiguration("record_dir")},
     }
-    group = bringup_group(SIM, files, overrides, LaunchConfiguration("namespace"))
+    namespace, key = LaunchConfiguration("namespace"), LaunchConfiguration("verify_key")
+    group = bringup_group(SIM, files, overrides, namespace, key)
     return LaunchDescription([*args, group])

@@ -12,19 +12,30 @@ from safevla_ros.nodes import nodes_of
 PACKAGE = "safevla_ros"
 
 
-def bringup_group(bringup: str, files: list, overrides: dict, namespace):
+def bringup_group(bringup: str, files: list, overrides: dict, namespace, verify_key):
     """A ``GroupAction``: ``PushRosNamespace(namespace)`` then one ``Node`` per executable of
     ``bringup``, each with the parameter ``files`` (in order) and its entry of ``overrides``
-    (launch arguments, applied last)."""
+    (launch arguments, applied last).
+
+    ``verify_key`` (the ``verify_key`` launch argument) is set on every node that declares
+    the parameter (those that load the bundle: perception, policy, safety monitor), one value
+    for all: the monitor never judges a bundle or critic under another key than the policy
+    runs with, and a key in a parameter file cannot reach one node and miss another."""
     from launch.actions import GroupAction
     from launch_ros.actions import Node, PushRosNamespace
+
+    def params_of(n) -> list:
+        extra = dict(overrides.get(n.name, {}))
+        if any(s.name == "verify_key" for s in n.specs()):
+            extra["verify_key"] = verify_key
+        return [*files, *([extra] if extra else [])]
 
     nodes = [
         Node(
             package=PACKAGE,
             executable=n.name,
             name=n.name,
-            parameters=[*files, *([overrides[n.name]] if n.name in overrides else [])],
+            parameters=params_of(n),
             output="screen",
         )
         for n in nodes_of(bringup)

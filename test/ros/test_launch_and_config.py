@@ -165,6 +165,26 @@ def test_launch_file_starts_the_table_nodes_with_the_bringup_files(bringup, monk
     assert all((CONFIG / f).is_file() for f in CONFIG_FILES[bringup])
 
 
+@pytest.mark.parametrize("bringup", sorted(CONFIG_FILES))
+def test_one_verify_key_reaches_every_node_that_loads_a_bundle(bringup, monkeypatch):
+    """The ``verify_key`` launch argument is the last word on the key of every node that
+    declares it (perception, policy, safety monitor), so the monitor checks the policy bundle
+    and the critic with the key the policy runs under; other nodes get none."""
+    args, nodes = run_launch_file(bringup, monkeypatch)
+    assert args["verify_key"].kwargs["default_value"] == ""
+    keyed = set()
+    for n in nodes:
+        overrides = [p for p in n.kwargs["parameters"] if isinstance(p, dict)]
+        declares = any(s.name == "verify_key" for s in node(n.kwargs["name"]).specs())
+        if declares:
+            (last,) = overrides
+            assert last["verify_key"].args == ("verify_key",)
+            keyed.add(n.kwargs["name"])
+        else:
+            assert all("verify_key" not in o for o in overrides)
+    assert {"perception_node", "policy_node", "safety_monitor_node"} <= keyed
+
+
 # --- config/*.yaml: only names of the specs, only values that differ ------------------------
 def override_problems(files: list[Path]) -> list[str]:
     """Problems of a bringup's parameter files, loaded in order: a section that is no node, an
