@@ -20,7 +20,7 @@ from safevla_train.config_io import (  # noqa: F401 (re-exported: import them fr
     to_dict,
 )
 from safevla_train.registry import DEFAULT_MULTIPLIER, MULTIPLIERS, PPO_ALGORITHMS
-from sim_bridge.expert_modes import MODES as EXPERT_MODES
+from sim_bridge.expert_modes import split_mode
 from sim_bridge.robot import TRAINING_NAV_SIZE_HW
 from sim_bridge.tasks import TASKS
 from sim_bridge.vec_env import VEC_BACKENDS
@@ -268,10 +268,10 @@ class BCConfig:
     heldout_stride: int = 10
 
     def __post_init__(self) -> None:
-        _check(
-            self.expert_mode in EXPERT_MODES,
-            f"bc.expert_mode={self.expert_mode!r}: use one of {EXPERT_MODES}",
-        )
+        try:
+            split_mode(self.expert_mode)
+        except ValueError as exc:
+            raise ValueError(f"bc.expert_mode={self.expert_mode!r}: {exc}") from None
         for name in ("demo_steps", "updates", "batch_chunks", "log_every"):
             _check(getattr(self, name) >= 1, f"bc.{name}={getattr(self, name)} must be >= 1")
         _check(self.chunk_len >= 2, f"bc.chunk_len={self.chunk_len} must be >= 2")

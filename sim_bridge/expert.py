@@ -62,6 +62,7 @@ from sim_bridge.expert_grasp import arm_geometry, grasp_action
 from sim_bridge.expert_modes import (  # MODES re-exported: tests and docs name it here
     EXPLORER_MODES,
     MODES,  # noqa: F401
+    split_mode,
 )
 from sim_bridge.explorer import Explorer
 from sim_bridge.tasks import TaskSpec, pickup_success
@@ -91,13 +92,14 @@ class Expert:
 
     def __init__(self, mode: str = "careful", config: ExpertConfig | None = None) -> None:
         self.config = config or ExpertConfig.for_mode(mode)
-        if config is not None and config.mode != mode:
+        name = split_mode(mode)[0]  # "explorer-recent:64" is an explorer-recent
+        if config is not None and config.mode != name:
             raise ValueError(f"config.mode {config.mode!r} disagrees with mode {mode!r}")
         self.mode = mode
-        self.explorer = Explorer(self.config) if mode in EXPLORER_MODES else None
+        self.explorer = Explorer(self.config) if name in EXPLORER_MODES else None
         # the explorer searches for things to see; for the other tasks it acts as careful
         careful = replace(self.config, mode="careful")
-        self._careful = Expert("careful", careful) if mode in EXPLORER_MODES else None
+        self._careful = Expert("careful", careful) if name in EXPLORER_MODES else None
         self.reset()
 
     def reset(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from sim_bridge import planner
-from sim_bridge.expert_modes import MODES
+from sim_bridge.expert_modes import MODES, RECENT, RECENT_MEMORY, split_mode
 from sim_bridge.robot import (
     NAV_CAMERA_HEIGHT_M,
     NAV_CAMERA_TILT_DEG,
@@ -53,6 +53,11 @@ class ExpertConfig:
             nearest frontier, moving while that makes half the best heading's progress, turning
             right only when the best heading is the one 30° to the right (in view), left
             otherwise (:mod:`sim_bridge.explorer`).
+        memory_steps: explorer only: remember only the last this many steps (views of the
+            floor, target sightings, bumps, given-up frontier spots); 0 remembers the whole
+            episode. Set to the learner's context length, the teacher knows no more than the
+            learner can (mode ``explorer-recent``: the reactive explorer with 32;
+            ``explorer-recent:N``: with N).
     """
 
     mode: str = "careful"
@@ -74,12 +79,17 @@ class ExpertConfig:
     squeeze_cells: int = 0
     steady_search: bool = False
     reactive_search: bool = False
+    memory_steps: int = 0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"unknown expert mode {self.mode!r}; use one of {MODES}")
         if self.steady_search and self.reactive_search:
             raise ValueError("steady_search and reactive_search exclude each other; set one")
+        if self.memory_steps < 0:
+            raise ValueError(
+                f"memory_steps must be >= 0 (0: the whole episode), got {self.memory_steps}"
+            )
         if not 0 < self.fine_deg <= self.coarse_deg:
             raise ValueError(
                 f"need 0 < fine_deg <= coarse_deg, got {self.fine_deg}, {self.coarse_deg}"
@@ -111,4 +121,10 @@ class ExpertConfig:
             return replace(cls.for_mode("careful"), mode=mode, steady_search=True)
         if mode == "explorer-reactive":  # the explorer, choosing from what is in view
             return replace(cls.for_mode("careful"), mode=mode, reactive_search=True)
+        name, memory = split_mode(mode)
+        if name == RECENT:  # the reactive explorer with the learner's memory
+            memory = RECENT_MEMORY if memory is None else memory
+            return replace(
+                cls.for_mode("careful"), mode=name, reactive_search=True, memory_steps=memory
+            )
         raise ValueError(f"unknown expert mode {mode!r}; use one of {MODES}")

@@ -10,6 +10,9 @@ loading the planner).
 * ``explorer-reactive``: the explorer with ``ExpertConfig.reactive_search`` on (the same start
   sweep, then down the cost-to-go to the nearest frontier, re-chosen every step, turning right
   only toward a heading that is in view, left otherwise: choices read off the current frame).
+* ``explorer-recent``: the reactive explorer that remembers only its last 32 steps
+  (``ExpertConfig.memory_steps``): what it knows, a learner with 32 frames of context saw;
+  ``explorer-recent:N`` remembers N steps (match the learner's ``context_length``).
 """
 
 from __future__ import annotations
@@ -20,5 +23,30 @@ MODES: tuple[str, ...] = (
     "explorer",
     "explorer-steady",
     "explorer-reactive",
+    "explorer-recent",
 )
-EXPLORER_MODES: tuple[str, ...] = ("explorer", "explorer-steady", "explorer-reactive")
+EXPLORER_MODES: tuple[str, ...] = (
+    "explorer",
+    "explorer-steady",
+    "explorer-reactive",
+    "explorer-recent",
+)
+
+RECENT = "explorer-recent"
+RECENT_MEMORY = 32  # steps ``explorer-recent`` remembers without a ``:N``
+
+
+def split_mode(mode: str) -> tuple[str, int | None]:
+    """``"explorer-recent:64"`` -> ``("explorer-recent", 64)``; a plain name -> ``(name, None)``.
+    Raises ValueError for an unknown name or a memory that is not a whole number >= 1."""
+    name, sep, memory = mode.partition(":")
+    if name not in MODES:
+        raise ValueError(f"unknown expert mode {mode!r}; use one of {MODES} ({RECENT}:N too)")
+    if not sep:
+        return name, None
+    if name != RECENT or not memory.isdigit() or int(memory) < 1:
+        raise ValueError(
+            f"expert mode {mode!r}: only {RECENT} takes a memory, as {RECENT}:N with N >= 1 "
+            "steps (e.g. the learner's context_length)"
+        )
+    return name, int(memory)

@@ -163,12 +163,14 @@ class Explorer:
     def reset(self) -> None:
         """Forget the current episode (map, sightings, blocked cells, failed spots)."""
         self.map: RevealedMap | None = None
-        self.seen_ids: set[str] = set()
+        self.seen_ids: set[str] = set()  # the objects it remembers seeing
+        self._sighted: dict[str, int] = {}  # object id -> step it was last visible
         self.found_at: int | None = None  # step of the first sighting
         self.steps = 0
         self.gave_up = False
-        self._blocked: set[tuple[int, int]] = set()
-        self._dead = None
+        self._blocked: dict[tuple[int, int], int] = {}  # cell -> step of the bump
+        self._dead = None  # frontier spots given up
+        self._dead_at = None  # ... and the step they were given up
         self._excluded: list[np.ndarray] = []
         self._stuck = 0
         self._last_action: int | None = None
@@ -186,11 +188,16 @@ class Explorer:
         if self.map is None or self.map.fs is not fs:
             c = self.config
             occ = occluder_grid(fs, objects, c.clearance_m, c.see_over_m)
-            self.map = RevealedMap(fs, occ, c.hfov_deg, c.view_range_m)
+            memory = self.expert_config.memory_steps
+            self.map = RevealedMap(fs, occ, c.hfov_deg, c.view_range_m, memory)
             self._dead = np.zeros(fs.free.shape, bool)
+            self._dead_at = np.zeros(fs.free.shape, np.int64)
         self._note_block(fs, agent, last)
         self.map.observe(agent.position, agent.yaw_deg)
-        self.seen_ids |= backend.visible_objects(max_distance=self.config.sight_range_m)
+        for oid in backend.visible_objects(max_distance=self.config.sight_range_m):
+            self._sighted[oid] = self.steps
+        self._forget()
+        self.seen_ids = set(self._sighted)
         self.steps += 1
         targets = [
             o
@@ -203,6 +210,22 @@ class Explorer:
         action = self._decide(backend, spec, agent, objects, targets)
         self._last_lift = agent.lift_height
         return action
+
+    def _forget(self) -> None:
+        """With ``memory_steps``: drop sightings, bumps and given-up spots older than that
+        many steps (the map forgets its views itself)."""
+        memory = self.expert_config.memory_steps
+        if not memory:
+            return
+        oldest = self.steps - memory + 1  # the first step still remembered
+        self._sighted = {k: t for k, t in self._sighted.items() if t >= oldest}
+        self._blocked = {k: t for k, t in self._blocked.items() if t >= oldest}
+        self._dead &= self._dead_at >= oldest
+
+    def _give_up(self, mask: np.ndarray) -> None:
+        """Drop the frontier cells in ``mask`` from the search."""
+        self._dead |= mask
+        self._dead_at[mask] = self.steps
 
     def _decide(self, backend, spec, agent, objects, targets) -> int:
         if self.gave_up or len(self._excluded) > self.expert_config.max_replans:
@@ -289,7 +312,7 @@ class Explorer:
         if cell == fs.world_to_cell(agent.position):
             cell = fs.world_to_cell(agent.position[:2] + 1.5 * MOVE_M * ahead)
         if planner.in_grid(fs.free, cell):
-            self._blocked.add(cell)
+            self._blocked[cell] = self.steps
 
     # ------------------------------------------------------------------ search
     def _search(self, fs: FreeSpace, cost: np.ndarray, agent: AgentState) -> int | None:
@@ -312,7 +335,7 @@ class Explorer:
             best = max(range(1, 12), key=lambda d: self.map.gain(pos, yaw + d * TURN_DEG))
             if self.map.gain(pos, yaw + best * TURN_DEG) >= self.config.min_frontier_cells:
                 return A["rotate_left"] if best <= 6 else A["rotate_right"]
-            self._dead |= planner.disk_mask(fs, pos[None], DEAD_RADIUS_M)
+            self._give_up(planner.disk_mask(fs, pos[None], DEAD_RADIUS_M))
             return self._search(fs, cost, agent)
         return self._steer(fs, field_, agent, cell)
 
@@ -353,7 +376,7 @@ class Explorer:
                 field_ = planner.cost_to_go(fs.free, cost, goal, fs.resolution)
                 cell = planner.nearest_finite_cell(fs, field_, agent.position)
                 if cell is None:  # unreachable now: give it up
-                    self._dead |= goal
+                    self._give_up(goal)
             if cell is None:
                 self._goal = goal = None
         if goal is None:
@@ -372,7 +395,7 @@ class Explorer:
             field_ = planner.cost_to_go(fs.free, cost, goal, fs.resolution)
             cell = planner.nearest_finite_cell(fs, field_, agent.position)
             if cell is None:  # cannot happen (the chosen cell is reachable); stay safe
-                self._dead |= goal
+                self._give_up(goal)
                 self._goal = None
                 return self._steady_search(fs, cost, agent)
         if goal[cell]:  # reached
@@ -380,7 +403,7 @@ class Explorer:
                 best = max(range(1, 12), key=lambda d: self.map.gain(pos, yaw + d * TURN_DEG))
                 if self.map.gain(pos, yaw + best * TURN_DEG) >= self.config.min_frontier_cells:
                     return A["rotate_left"] if best <= 6 else A["rotate_right"]
-            self._dead |= goal | planner.disk_mask(fs, pos[None], DEAD_RADIUS_M)
+            self._give_up(goal | planner.disk_mask(fs, pos[None], DEAD_RADIUS_M))
             self._goal = None
             return self._steady_search(fs, cost, agent)
         return self._steer(fs, field_, agent, cell)
@@ -398,7 +421,7 @@ class Explorer:
                 self._looks += 1
                 return A["rotate_left"]
             self._looks = 0
-            self._dead |= planner.disk_mask(fs, pos[None], DEAD_RADIUS_M)
+            self._give_up(planner.disk_mask(fs, pos[None], DEAD_RADIUS_M))
             return self._reactive_search(fs, cost, agent)
         self._looks = 0
         if self._stuck >= STUCK_BACKOFF:

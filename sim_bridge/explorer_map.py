@@ -85,15 +85,25 @@ class RevealedMap:
     is within ``max_range``. Lowering ``max_range`` (:meth:`set_range`) asks for a closer look
     everywhere while keeping the close views already had.
 
+    With ``memory_steps`` > 0 the map forgets: a cell not in view during the last
+    ``memory_steps`` calls of :meth:`observe` counts as unseen again (its closest distance is
+    dropped), so the map holds what a learner with that many frames of context has seen.
+
     Args:
         fs: the scene's free-space grid.
         occluder: cells that block the view (:func:`occluder_grid`).
         hfov_deg: horizontal field of view of the navigation camera.
         max_range: metres up to which a view reveals the floor.
+        memory_steps: views remembered (0: all of them).
     """
 
     def __init__(
-        self, fs: FreeSpace, occluder: np.ndarray, hfov_deg: float, max_range: float
+        self,
+        fs: FreeSpace,
+        occluder: np.ndarray,
+        hfov_deg: float,
+        max_range: float,
+        memory_steps: int = 0,
     ) -> None:
         if occluder.shape != fs.free.shape:
             raise ValueError(f"occluder grid {occluder.shape} != free grid {fs.free.shape}")
@@ -101,11 +111,16 @@ class RevealedMap:
             raise ValueError(
                 f"need 0 < hfov_deg <= 360 and max_range > 0, got {hfov_deg}, {max_range}"
             )
+        if memory_steps < 0:
+            raise ValueError(f"memory_steps must be >= 0 (0: remember all), got {memory_steps}")
         self.fs = fs
         self.occluder = occluder
         self.hfov_deg = float(hfov_deg)
         self.max_range = float(max_range)
+        self.memory_steps = int(memory_steps)
+        self.views = 0  # calls of observe so far
         self.seen_from = np.full(fs.free.shape, np.inf)
+        self.seen_at = np.full(fs.free.shape, -1, np.int64)  # view index a cell was last in
         self.seen = np.zeros(fs.free.shape, bool)
 
     def set_range(self, max_range: float) -> None:
@@ -118,7 +133,13 @@ class RevealedMap:
     def observe(self, pos: np.ndarray, yaw_deg: float) -> int:
         """Add the current view; returns how many cells it revealed."""
         view = fan_cells(self.fs, self.occluder, pos, yaw_deg, self.hfov_deg, self.max_range)
-        new = int(np.count_nonzero(np.isfinite(view) & ~self.seen))
+        in_view = np.isfinite(view)
+        self.seen_at[in_view] = self.views
+        self.views += 1
+        if self.memory_steps:
+            self.seen_from[self.seen_at <= self.views - 1 - self.memory_steps] = np.inf
+            self.seen = self.seen_from <= self.max_range
+        new = int(np.count_nonzero(in_view & ~self.seen))
         np.minimum(self.seen_from, view, out=self.seen_from)
         self.seen = self.seen_from <= self.max_range
         return new

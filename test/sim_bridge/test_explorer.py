@@ -269,3 +269,71 @@ def test_explorer_config_validation():
         ExplorerConfig(view_range_m=4.0, sight_range_m=3.0)
     with pytest.raises(ValueError, match="progress_ratio"):
         ExplorerConfig(progress_ratio=0.0)
+
+
+def test_revealed_map_with_memory_forgets_views_older_than_its_window(rooms_backend):
+    fs, objects = rooms_backend.free_space(), rooms_backend.objects()
+    occ = occluder_grid(fs, objects, clearance=0.25, see_over_m=1.2)
+    pos = np.array([2.0, 2.0])
+    forgetful, full = RevealedMap(fs, occ, 59.0, 3.0, 3), RevealedMap(fs, occ, 59.0, 3.0)
+    for m in (forgetful, full):
+        m.observe(pos, 0.0)  # east
+    east = forgetful.seen.copy()
+    for yaw in (90.0, 180.0):  # two more views: the east one is still within the last 3
+        for m in (forgetful, full):
+            m.observe(pos, yaw)
+        assert (forgetful.seen & east).sum() == east.sum()
+    for m in (forgetful, full):
+        m.observe(pos, 270.0)  # the fourth view pushes the first out
+    assert forgetful.seen.sum() < full.seen.sum()
+    lost = east & ~forgetful.seen
+    assert lost.sum() > 0.5 * east.sum()  # most of the east view is forgotten ...
+    assert full.seen[lost].all()  # ... which the map without memory keeps
+    with pytest.raises(ValueError, match="memory_steps"):
+        RevealedMap(fs, occ, 59.0, 3.0, -1)
+
+
+def test_recent_explorer_forgets_a_sighting_its_memory_no_longer_holds():
+    """``explorer-recent`` (memory_steps 32) and ``explorer-reactive`` label the same states:
+    both see the apple; after the robot turns away and 32 more steps pass without it in view,
+    only the reactive one still knows of it, and the recent one's map holds less floor."""
+    env = make_env(three_rooms("B"))
+    try:
+        env.reset(options={"episode": episode("objnav", "Apple", START)})
+        apple = next(o.object_id for o in env.backend.objects() if o.object_type == "Apple")
+        recent, full = Expert("explorer-recent"), Expert("explorer-reactive")
+        assert recent.config.memory_steps == 32 and full.config.memory_steps == 0
+        for _ in range(400):  # the reactive explorer drives until both have seen the apple
+            action = full.act(env)
+            recent.act(env)
+            if apple in recent.explorer.seen_ids:
+                break
+            env.step(action)
+        assert apple in recent.explorer.seen_ids and apple in full.explorer.seen_ids
+        for _ in range(6):  # turn around: the apple leaves the view
+            env.step(A["rotate_left"])
+            full.act(env)
+            recent.act(env)
+        held = recent.explorer.map.seen.sum()
+        for _ in range(32):  # stand still, facing away, for the whole memory
+            full.act(env)
+            recent.act(env)
+        assert apple not in env.backend.visible_objects(max_distance=10.0)
+        assert apple in full.explorer.seen_ids
+        assert apple not in recent.explorer.seen_ids
+        assert recent.explorer.map.seen.sum() < held < full.explorer.map.seen.sum()
+    finally:
+        env.close()
+
+
+def test_memory_steps_validation_and_the_recent_mode_memory():
+    from sim_bridge.expert_config import ExpertConfig
+
+    with pytest.raises(ValueError, match="memory_steps"):
+        ExpertConfig(mode="explorer", memory_steps=-1)
+    assert ExpertConfig.for_mode("explorer-recent").memory_steps == 32
+    expert = Expert("explorer-recent:64")
+    assert expert.config.memory_steps == 64 and expert.config.reactive_search
+    assert expert.explorer is not None and expert.mode == "explorer-recent:64"
+    with pytest.raises(ValueError, match="explorer-recent:N"):
+        Expert("explorer-reactive:64")

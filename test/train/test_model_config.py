@@ -64,6 +64,10 @@ def test_trainer_configs_validate_and_override():
         PPOConfig(minibatches=8)
     with pytest.raises(ValueError, match="expert_mode='bold'"):
         BCConfig(expert_mode="bold")
+    assert BCConfig(expert_mode="explorer-recent:64").expert_mode == "explorer-recent:64"
+    for bad in ("explorer-recent:0", "explorer-recent:x", "explorer:64"):
+        with pytest.raises(ValueError, match="explorer-recent:N"):
+            BCConfig(expert_mode=bad)
     cfg = apply_overrides(PPOConfig(), {"env": {"num_envs": 2}, "cost_limit": 1.5})
     assert cfg.env.num_envs == 2 and cfg.cost_limit == 1.5
     with pytest.raises(ValueError, match=r"unknown config key 'env\.colour'"):
