@@ -283,7 +283,8 @@ def bc_loss(model: VLAPolicy, batch: dict, cfg: BCConfig) -> tuple[torch.Tensor,
     feat = frame_features(model, batch["frames"])
     if cfg.feature_dropout and model.training:
         feat = torch.nn.functional.dropout(feat, cfg.feature_dropout)
-    tok = model.fuse(feat, *_context(batch))
+    seen_logits = model.seen_logits(feat) if model.seen_head is not None else None
+    tok = model.fuse(feat, *_context(batch), seen_logits=seen_logits)
     ep = torch.zeros(b, t, dtype=torch.long)
     out = model.forward_sequence(tok, ep, batch["valid"], detach_critics=cfg.detach_critics)
     v = batch["valid"].float()
@@ -307,11 +308,11 @@ def bc_loss(model: VLAPolicy, batch: dict, cfg: BCConfig) -> tuple[torch.Tensor,
         terms["losses/goal"] = (bce * v).sum() / denom
     if model.seen_head is not None:
         bce = torch.nn.functional.binary_cross_entropy_with_logits(
-            model.seen_logits(feat), batch["seen"], reduction="none", pos_weight=SEEN_POS_WEIGHT
+            seen_logits, batch["seen"], reduction="none", pos_weight=SEEN_POS_WEIGHT
         )
         terms["losses/seen"] = (bce.mean(-1) * v).sum() / denom
     if model.type_head is not None:
-        p_near = model.target_seen(feat, batch["instr"])[..., 0].clamp(1e-6, 1.0 - 1e-6)
+        p_near = model.readout(seen_logits, batch["instr"])[..., 0].clamp(1e-6, 1.0 - 1e-6)
         bce = torch.nn.functional.binary_cross_entropy(p_near, batch["goal"], reduction="none")
         terms["losses/readout"] = (bce * v).sum() / denom
         known = batch["target_type"] >= 0  # chunks whose instructed type is known

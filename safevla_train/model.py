@@ -150,7 +150,11 @@ class VLAPolicy(nn.Module):
         """[..., R] probability that the instructed target is in view within each range of
         ``SEEN_RANGES_M``: the seen head's per-type probabilities weighted by the type head's
         softmax over the instruction (``model.target_readout``)."""
-        seen = torch.sigmoid(self.seen_logits(feat)).unflatten(-1, (len(SEEN_RANGES_M), -1))
+        return self.readout(self.seen_logits(feat), instruction)
+
+    def readout(self, seen_logits: torch.Tensor, instruction: torch.Tensor) -> torch.Tensor:
+        """:meth:`target_seen` from the seen head's logits (computed once per batch)."""
+        seen = torch.sigmoid(seen_logits).unflatten(-1, (len(SEEN_RANGES_M), -1))
         w = self.type_logits(instruction).softmax(dim=-1)
         return (seen * w.unsqueeze(-2)).sum(dim=-1)
 
@@ -176,8 +180,10 @@ class VLAPolicy(nn.Module):
         instruction: torch.Tensor,
         prev_action: torch.Tensor,
         holding: torch.Tensor,
+        seen_logits: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Layer-0 token from CNN features [...,C], embedding [...,384], int ids, 0/1 flags."""
+        """Layer-0 token from CNN features [...,C], embedding [...,384], int ids, 0/1 flags;
+        ``seen_logits``: :meth:`seen_logits` of ``feat`` when the caller has them already."""
         token = (
             self.img_proj(feat)
             + self.txt_proj(instruction)
@@ -185,7 +191,10 @@ class VLAPolicy(nn.Module):
             + holding.unsqueeze(-1) * self.hold_emb
         )
         if self.type_head is not None:  # trained by its own loss, read by the policy
-            token = token + self.readout_proj(self.target_seen(feat, instruction).detach())
+            if seen_logits is None:
+                seen_logits = self.seen_logits(feat)
+            near = self.readout(seen_logits, instruction).detach()
+            token = token + self.readout_proj(near)
         return token
 
     def heads(self, x: torch.Tensor, detach_critics: bool = False) -> dict[str, torch.Tensor]:
