@@ -222,7 +222,9 @@ SEQ_KEYS = (
 
 
 def sample_batch(demos: list[Demo], cfg: BCConfig, rng: np.random.Generator) -> dict:
-    """B chunks of up to ``chunk_len`` steps, right-padded (``valid`` False on padding)."""
+    """B chunks of up to ``chunk_len`` steps, right-padded (``valid`` False on padding;
+    ``loss`` also False on the ``context_burn_in`` first steps of a chunk that starts
+    mid-episode)."""
     lens = np.array([len(d.actions) for d in demos], np.float64)
     idx = rng.choice(len(demos), size=cfg.batch_chunks, p=lens / lens.sum())
     b, t = cfg.batch_chunks, cfg.chunk_len
@@ -231,6 +233,7 @@ def sample_batch(demos: list[Demo], cfg: BCConfig, rng: np.random.Generator) -> 
         "frames": np.zeros((b, t, *first.shape[1:]), first.dtype),
         "instr": np.zeros((b, t, 384), np.float32),
         "valid": np.zeros((b, t), bool),
+        "loss": np.zeros((b, t), bool),
         "actions": np.zeros((b, t), np.int64),
         "taken": np.zeros((b, t), np.int64),
         "goal": np.zeros((b, t), np.float32),
@@ -252,6 +255,7 @@ def sample_batch(demos: list[Demo], cfg: BCConfig, rng: np.random.Generator) -> 
         out["instr"][i, :n] = d.instr
         out["target_type"][i] = d.target_type
         out["valid"][i, :n] = True
+        out["loss"][i, (cfg.context_burn_in if start > 0 else 0) : n] = True
     return {k: torch.from_numpy(v) for k, v in out.items()}
 
 
@@ -287,7 +291,7 @@ def bc_loss(model: VLAPolicy, batch: dict, cfg: BCConfig) -> tuple[torch.Tensor,
     tok = model.fuse(feat, *_context(batch), seen_logits=seen_logits)
     ep = torch.zeros(b, t, dtype=torch.long)
     out = model.forward_sequence(tok, ep, batch["valid"], detach_critics=cfg.detach_critics)
-    v = batch["valid"].float()
+    v = batch.get("loss", batch["valid"]).float()  # attention: valid; loss: past the burn-in
     denom = v.sum().clamp_min(1.0)
     act = batch["actions"]
     ce = torch.nn.functional.cross_entropy(out["logits"].transpose(1, 2), act, reduction="none")

@@ -215,8 +215,12 @@ class BCConfig:
         keep_failures: also train on unsuccessful demonstrations (default: successes only).
         updates: gradient steps.
         batch_chunks: chunks per gradient step.
-        chunk_len: steps per chunk (the first ``num_layers*(context_length-1)`` of a chunk that
-            does not start an episode only provide context, no loss).
+        chunk_len: steps per chunk (chunks end at a uniformly drawn step of an episode).
+        context_burn_in: in a chunk that starts mid-episode, the first this many steps carry
+            no loss: they only give the later steps their history. Without it (0) those steps
+            train with less history than the policy has at run time (up to
+            ``num_layers*(context_length-1)`` steps); ``context_length-1`` gives every trained
+            step at least the first layer's whole window.
         lr: AdamW learning rate.
         weight_decay: AdamW weight decay.
         vf_coef: weight of the critic losses.
@@ -250,6 +254,7 @@ class BCConfig:
     updates: int = 2_000
     batch_chunks: int = 16
     chunk_len: int = 48
+    context_burn_in: int = 0
     lr: float = 3e-4
     weight_decay: float = 1e-4
     vf_coef: float = 0.5
@@ -275,6 +280,11 @@ class BCConfig:
         for name in ("demo_steps", "updates", "batch_chunks", "log_every"):
             _check(getattr(self, name) >= 1, f"bc.{name}={getattr(self, name)} must be >= 1")
         _check(self.chunk_len >= 2, f"bc.chunk_len={self.chunk_len} must be >= 2")
+        _check(
+            0 <= self.context_burn_in < self.chunk_len,
+            f"bc.context_burn_in={self.context_burn_in} must be in [0, bc.chunk_len="
+            f"{self.chunk_len}): raise chunk_len to keep steps that train",
+        )
         _check(self.lr > 0, f"bc.lr={self.lr} must be > 0")
         _check(0 < self.gamma <= 1, f"bc.gamma={self.gamma} must be in (0, 1]")
         _check(0 <= self.cost_q_gamma < 1, f"bc.cost_q_gamma={self.cost_q_gamma} not in [0,1)")

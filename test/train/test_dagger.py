@@ -279,3 +279,33 @@ def test_learner_statistics_count_only_the_steps_the_learner_drove():
     assert rates["dagger/wrong_end_rate"] == 0.5  # other labels at 1 and 2, `end` at 1
     none = learner_rates(learner_counts(proposed, target, np.zeros(5, bool)))
     assert none["dagger/learner_steps"] == 0 and np.isnan(none["dagger/end_recall"])
+
+
+def test_context_burn_in_trains_only_steps_with_their_history():
+    """With ``context_burn_in``, a chunk that starts mid-episode trains only from its
+    burn-in on (the earlier steps are history), a chunk that starts the episode trains on
+    every step, and changing a burn-in step's label does not change the loss."""
+    d = _demo(np.random.default_rng(7), n=40)
+    cfg = _cfg(chunk_len=12, batch_chunks=64, context_burn_in=5)
+    batch = sample_batch([d], cfg, np.random.default_rng(8))
+    valid, loss = batch["valid"].numpy(), batch["loss"].numpy()
+    frames = batch["frames"].numpy()
+    starts = np.array([np.array_equal(f[0], d.frames[0]) for f in frames])  # begins at step 0
+    first_full = [i for i in range(64) if not starts[i]]
+    assert first_full and starts.any()
+    for i in range(64):
+        if starts[i]:  # a chunk that begins the episode: all its steps train
+            assert (loss[i] == valid[i]).all()
+        else:
+            assert not loss[i, :5].any() and loss[i, 5:].all()
+    model = VLAPolicy(cfg.model)
+    model.eval()
+    one = {k: v[first_full[:1]] for k, v in batch.items()}
+    base, _ = bc_loss(model, one, cfg)
+    changed = {**one, "actions": one["actions"].clone()}
+    changed["actions"][0, :5] = (changed["actions"][0, :5] + 1) % NUM_ACTIONS
+    assert torch.equal(bc_loss(model, changed, cfg)[0], base)
+    changed["actions"][0, 5] = (changed["actions"][0, 5] + 1) % NUM_ACTIONS
+    assert not torch.equal(bc_loss(model, changed, cfg)[0], base)
+    with pytest.raises(ValueError, match="context_burn_in"):
+        _cfg(chunk_len=12, context_burn_in=12)
