@@ -69,6 +69,10 @@ class ModelConfig:
             per range r ("the instructed target is in view within r") enters the token through
             a linear layer. Both are trained by their own losses (``bc.readout_coef``), not by
             the policy's; unlike the seen head alone, this is part of the exported graph.
+        prev_action_input: the token carries the previous action. False: it does not (the
+            graph still takes the input), against copying it: in the teacher's episodes the
+            label equals the previous action at about 72% of steps, so a learner leans on it,
+            and on its own states, where its previous action was its own, that misleads it.
     """
 
     image_height: int = 64
@@ -89,6 +93,7 @@ class ModelConfig:
     seen_head: bool = False
     target_readout: bool = False
     seen_detector: bool = False
+    prev_action_input: bool = True
 
     def __post_init__(self) -> None:
         _check(

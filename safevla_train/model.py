@@ -184,12 +184,10 @@ class VLAPolicy(nn.Module):
     ) -> torch.Tensor:
         """Layer-0 token from CNN features [...,C], embedding [...,384], int ids, 0/1 flags;
         ``seen_logits``: :meth:`seen_logits` of ``feat`` when the caller has them already."""
-        token = (
-            self.img_proj(feat)
-            + self.txt_proj(instruction)
-            + self.act_emb(prev_action)
-            + holding.unsqueeze(-1) * self.hold_emb
-        )
+        token = self.img_proj(feat) + self.txt_proj(instruction)
+        token = token + holding.unsqueeze(-1) * self.hold_emb
+        if self.cfg.prev_action_input:
+            token = token + self.act_emb(prev_action)
         if self.type_head is not None:  # trained by its own loss, read by the policy
             if seen_logits is None:
                 seen_logits = self.seen_logits(feat)
