@@ -3,6 +3,10 @@
 Runs the real trainer (MuJoCo env, frozen-encoder rollouts, PPO-Lag updates) for a fixed number
 of env steps from random weights and prints the split between rollout and update time.
 
+``--encoder-runtime torch onnxruntime`` measures both runtimes of the frozen encoder
+(``ppo.encoder_runtime``) in one run, alternating rollout by rollout over the same envs, so other
+load on the machine weighs on both alike (``--steps`` each).
+
     .venv/bin/python benchmarks/train_throughput.py --steps 2048 --num-envs 4
 """
 
@@ -15,11 +19,17 @@ import time
 import numpy as np
 import torch
 
-from safevla_train.config import EnvSettings, ModelConfig, PPOConfig, RiskConfig
+from safevla_train.config import (
+    ENCODER_RUNTIMES,
+    EnvSettings,
+    ModelConfig,
+    PPOConfig,
+    RiskConfig,
+)
 from safevla_train.model import VLAPolicy
 from safevla_train.ppo import make_algo
 from safevla_train.risk import make_envs
-from safevla_train.rollout import Collector
+from safevla_train.rollout import Collector, frame_encoder
 
 
 def main() -> None:
@@ -42,6 +52,13 @@ def main() -> None:
         default="sync",
         help="where the envs run (subprocess: one worker process each, as training runs)",
     )
+    ap.add_argument(
+        "--encoder-runtime",
+        nargs="+",
+        choices=ENCODER_RUNTIMES,
+        default=["torch"],
+        help="what runs the frozen encoder (several: measured in alternating rollouts)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -62,38 +79,43 @@ def main() -> None:
     algo = make_algo(model, cfg)
     venv, samplers = make_envs(env, cfg.risk)
     col = Collector(venv, samplers, model, args.rollout_steps, seed=0)
+    runtimes = list(dict.fromkeys(args.encoder_runtime))
+    encoders = {rt: frame_encoder(model, rt) for rt in runtimes}
     col.sync_reset(0)
-    col.collect()  # warm-up: loads MiniLM, first renders
+    for rt in runtimes:  # warm-up: loads MiniLM, first renders, first runtime calls
+        col.encode = encoders[rt]
+        col.collect()
     rng = np.random.default_rng(0)
-    t_roll = t_upd = 0.0
-    steps = 0
-    while steps < args.steps:
-        t0 = time.perf_counter()
-        ro = col.collect()
-        t1 = time.perf_counter()
-        costs = [e["cost"] for e in ro.episodes]
-        algo.after_rollout(float(np.mean(costs)) if costs else None)
-        algo.update(ro, False, rng)
-        t_upd += time.perf_counter() - t1
-        t_roll += t1 - t0
-        steps += args.num_envs * args.rollout_steps
+    per_rollout = args.num_envs * args.rollout_steps
+    t_roll = dict.fromkeys(runtimes, 0.0)
+    t_upd = dict.fromkeys(runtimes, 0.0)
+    steps = dict.fromkeys(runtimes, 0)
+    while min(steps.values()) < args.steps:
+        for rt in runtimes:
+            col.encode = encoders[rt]
+            t0 = time.perf_counter()
+            ro = col.collect()
+            t1 = time.perf_counter()
+            costs = [e["cost"] for e in ro.episodes]
+            algo.after_rollout(float(np.mean(costs)) if costs else None)
+            algo.update(ro, False, rng)
+            t_upd[rt] += time.perf_counter() - t1
+            t_roll[rt] += t1 - t0
+            steps[rt] += per_rollout
     venv.close()
-    total = t_roll + t_upd
-    print(
-        json.dumps(
-            {
-                "env_steps": steps,
-                "env_steps_per_s_including_learning": round(steps / total, 1),
-                "rollout_steps_per_s": round(steps / t_roll, 1),
-                "update_seconds_per_rollout": round(
-                    t_upd / (steps / (args.num_envs * args.rollout_steps)), 3
-                ),
-                "share_of_time_in_updates": round(t_upd / total, 3),
-                "config": vars(args),
-            },
-            indent=2,
-        )
-    )
+    results = {}
+    for rt in runtimes:
+        total = t_roll[rt] + t_upd[rt]
+        results[rt] = {
+            "env_steps": steps[rt],
+            "env_steps_per_s_including_learning": round(steps[rt] / total, 1),
+            "rollout_steps_per_s": round(steps[rt] / t_roll[rt], 1),
+            "update_seconds_per_rollout": round(t_upd[rt] / (steps[rt] / per_rollout), 3),
+            "share_of_time_in_updates": round(t_upd[rt] / total, 3),
+        }
+    # one runtime: the figures at the top level, as before
+    out = results[runtimes[0]] if len(runtimes) == 1 else {"by_encoder_runtime": results}
+    print(json.dumps({**out, "config": vars(args)}, indent=2))
 
 
 if __name__ == "__main__":

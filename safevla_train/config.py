@@ -25,6 +25,10 @@ from sim_bridge.robot import TRAINING_NAV_SIZE_HW
 from sim_bridge.tasks import TASKS
 from sim_bridge.vec_env import VEC_BACKENDS
 
+# What runs the frozen frame encoder in rollouts (ppo.encoder_runtime): torch, or the same graph
+# exported to ONNX Runtime (faster on the CPU; equal to float32 rounding, not bit for bit).
+ENCODER_RUNTIMES = ("torch", "onnxruntime")
+
 
 def _check(cond: bool, msg: str) -> None:
     if not cond:
@@ -386,6 +390,9 @@ class PPOConfig:
         cost_q_coef: weight of the per-action cost critic loss.
         cost_q_gamma: discount of the Q_c target (0 = immediate per-category cost).
         freeze_encoder: keep the CNN from BC fixed and train on its cached features.
+        encoder_runtime: what computes the frozen encoder's features in rollouts: "torch" or
+            "onnxruntime" (the encoder exported once to ONNX Runtime, several times faster on
+            the CPU; features equal to ~1e-5, not bit for bit; needs a frozen encoder).
         sync_every: rollouts between sync points (all envs re-seeded; checkpoints are written
             only there, so --resume continues bit-exactly).
         eval_every: rollouts between evaluations (0 = never).
@@ -422,6 +429,7 @@ class PPOConfig:
     cost_q_coef: float = 1.0
     cost_q_gamma: float = 0.0
     freeze_encoder: bool = True
+    encoder_runtime: str = "torch"
     sync_every: int = 10
     eval_every: int = 0
     eval_episodes: int = 8
@@ -430,6 +438,10 @@ class PPOConfig:
         _check(
             self.algo in PPO_ALGORITHMS,
             f"ppo.algo={self.algo!r}: use one of {PPO_ALGORITHMS}",
+        )
+        _check(
+            self.encoder_runtime in ENCODER_RUNTIMES,
+            f"ppo.encoder_runtime={self.encoder_runtime!r}: use one of {ENCODER_RUNTIMES}",
         )
         _check(
             self.multiplier in MULTIPLIERS,

@@ -11,6 +11,7 @@ rebuilt from the ring with the current parameters for the same reason.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,7 +19,7 @@ import torch
 
 from safevla_core.image_preprocessing import ImageSpec, preprocess_rgb
 from safevla_core.safety_spec import SAFETY_SPEC
-from safevla_train.config import ModelConfig
+from safevla_train.config import ENCODER_RUNTIMES, ModelConfig
 from safevla_train.model import VLAPolicy
 from safevla_train.text_encoder import embed_tensor, embed_texts
 
@@ -125,15 +126,39 @@ REC_KEYS = (
 )
 
 
-class Collector:
-    """Steps ``venv`` with ``model`` (sampling actions with its own generator)."""
+def frame_encoder(model: VLAPolicy, runtime: str = "torch") -> Callable:
+    """What computes the frame features of ``model`` ([B,3,H,W] -> [B,D]) on ``runtime``
+    (:data:`ENCODER_RUNTIMES`): the module itself, or for "onnxruntime" the frozen encoder
+    exported to ONNX Runtime with torch's thread count (:class:`OnnxEncoder`)."""
+    if runtime == "torch":
+        return model.encoder
+    if runtime == "onnxruntime":
+        from safevla_train.onnx_encoder import OnnxEncoder
 
-    def __init__(self, venv, samplers, model: VLAPolicy, rollout_steps: int, seed: int) -> None:
+        hw = (model.cfg.image_height, model.cfg.image_width)
+        return OnnxEncoder(model.encoder, hw, threads=torch.get_num_threads())
+    raise ValueError(f"ppo.encoder_runtime={runtime!r}: use one of {ENCODER_RUNTIMES}")
+
+
+class Collector:
+    """Steps ``venv`` with ``model`` (sampling actions with its own generator); the frame
+    features come from ``model.encoder`` run on ``encoder_runtime`` (:func:`frame_encoder`)."""
+
+    def __init__(
+        self,
+        venv,
+        samplers,
+        model: VLAPolicy,
+        rollout_steps: int,
+        seed: int,
+        encoder_runtime: str = "torch",
+    ) -> None:
         self.venv, self.samplers, self.model = venv, samplers, model
         self.n = venv.num_envs
         self.t = rollout_steps
         self.p = model.cfg.num_layers * (model.cfg.context_length - 1)
         self.spec = image_spec_of(model)
+        self.encode = frame_encoder(model, encoder_runtime)
         self.gen = torch.Generator().manual_seed(seed)
         self.next_ep = 0
 
@@ -157,7 +182,7 @@ class Collector:
 
     def _obs_inputs(self, obs: dict) -> dict[str, torch.Tensor]:
         with torch.no_grad():
-            feat = self.model.encoder(preprocess_batch(obs["nav_rgb"], self.spec))
+            feat = self.encode(preprocess_batch(obs["nav_rgb"], self.spec))
         return {
             "feat": feat,
             "instr": torch.from_numpy(embed_texts(list(obs["instruction"]))),

@@ -95,7 +95,12 @@ class _Run:
         self.algo = make_algo(self.model, cfg)
         self.venv, self.samplers = make_envs(cfg.env, cfg.risk)
         self.collector = Collector(
-            self.venv, self.samplers, self.model, cfg.rollout_steps, cfg.seed
+            self.venv,
+            self.samplers,
+            self.model,
+            cfg.rollout_steps,
+            cfg.seed,
+            encoder_runtime=cfg.encoder_runtime,
         )
         self.np_gen = np.random.default_rng(cfg.seed)
         self.it = self.env_steps = 0
