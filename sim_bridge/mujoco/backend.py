@@ -91,6 +91,7 @@ class MujocoBackend:
         self._scene_key: object = None
         self._renderer: OffscreenRenderer | None = None
         self._free: FreeSpace | None = None
+        self._blockers: list | None = None  # obstacles(layout) of the loaded scene
         self._cache: OrderedDict[object, tuple] = OrderedDict()
         self._perturbation = Perturbation()
         self._appearance: AppearanceState | None = None
@@ -113,7 +114,7 @@ class MujocoBackend:
     # ------------------------------------------------------------------ scene
     def _load(self, layout: Layout | None, key: object) -> None:
         """Switch to scene ``key``: from the cache, or compiled from ``layout`` (generated from
-        the seed when None). Cached scenes keep their free-space grid."""
+        the seed when None). Cached scenes keep their free-space grid and obstacle list."""
         cached = self._cache.pop(key, None)
         if cached is None:
             if layout is None:
@@ -121,11 +122,11 @@ class MujocoBackend:
             h, w = self._render_hw()
             nav_h, nav_w = self.config.nav_size
             sim = SceneSim(layout, RenderSizes(w, h), (nav_w, nav_h))
-            cached = (sim, AppearanceState(sim.model, sim.is_robot), None)
+            cached = (sim, AppearanceState(sim.model, sim.is_robot), None, obstacles(layout))
         self._cache[key] = cached
         while len(self._cache) > self.config.scene_cache:
             self._cache.popitem(last=False)
-        self._sim, self._appearance, self._free = cached
+        self._sim, self._appearance, self._free, self._blockers = cached
         self._scene_key = key
         if self._renderer is not None:
             self._renderer.bind(self._sim.model)
@@ -161,7 +162,7 @@ class MujocoBackend:
         self._noise_rng = np.random.default_rng(self._perturbation.seed)
 
     def _check_pose(self, pose) -> None:
-        check_pose(self._sim.layout, pose, self.config.start_lift)
+        check_pose(self._sim.layout, pose, self.config.start_lift, self._blockers)
 
     def _random_pose(self, seed: int) -> tuple[float, float, float]:
         rng = np.random.default_rng([seed, 7])
@@ -330,13 +331,13 @@ class MujocoBackend:
             seed = sim.layout.agent_pose[:2] if sim.layout.agent_pose else None
             free = free_space_grid(
                 sim.layout.bounds(),
-                [r for _, r, _ in obstacles(sim.layout)],
+                [r for _, r, _ in self._blockers],
                 self.config.clearance,
                 self.config.free_space_resolution,
                 seed,
             )
             self._free = free
-            self._cache[self._scene_key] = (sim, self._appearance, free)
+            self._cache[self._scene_key] = (sim, self._appearance, free, self._blockers)
         return self._free
 
     def visible_objects(self, max_distance: float = 4.0) -> set[str]:

@@ -116,13 +116,15 @@ class Furniture:
         return np.array(self.center), np.array(self.size[:2]) / 2, self.yaw_deg
 
     def contains(self, x: float, y: float, margin: float = 0.0) -> bool:
-        """True if (x, y) lies over the footprint shrunk by ``margin``."""
-        c, h, yaw = self.box()
-        t = math.radians(yaw)
-        dx, dy = x - c[0], y - c[1]
+        """True if (x, y) lies over the footprint shrunk by ``margin``.
+
+        Plain float arithmetic on the fields (the same operations as on :meth:`box`'s arrays,
+        without building them: surface heights ask this for every piece and object)."""
+        t = math.radians(self.yaw_deg)
+        dx, dy = float(x) - self.center[0], float(y) - self.center[1]
         lx = math.cos(t) * dx + math.sin(t) * dy
         ly = -math.sin(t) * dx + math.cos(t) * dy
-        return abs(lx) <= h[0] - margin and abs(ly) <= h[1] - margin
+        return abs(lx) <= self.size[0] / 2 - margin and abs(ly) <= self.size[1] / 2 - margin
 
 
 @dataclass

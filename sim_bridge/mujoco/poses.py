@@ -36,8 +36,16 @@ def obstacles(layout: Layout) -> list[tuple[str, Rect, float]]:
     return out
 
 
-def check_pose(layout: Layout, pose, start_lift: float) -> tuple[float, float, float]:
+def check_pose(
+    layout: Layout,
+    pose,
+    start_lift: float,
+    blockers: list[tuple[str, Rect, float]] | None = None,
+) -> tuple[float, float, float]:
     """Validate a start pose (x, y, yaw_deg); return it as floats.
+
+    ``blockers``: :func:`obstacles` of ``layout`` when the caller keeps them (they depend on
+    the layout only); None computes them.
 
     Raises:
         ValueError: naming the pose and what it is off or inside.
@@ -63,7 +71,7 @@ def check_pose(layout: Layout, pose, start_lift: float) -> tuple[float, float, f
         yaw,
     )
     arm_bottom = start_lift - 0.1  # the retracted gripper hangs this far below the lift
-    for oid, rect, height in obstacles(layout):
+    for oid, rect, height in obstacles(layout) if blockers is None else blockers:
         if rects_overlap(base, rect) or (height > arm_bottom and rects_overlap(arm, rect)):
             raise ValueError(
                 f"start pose {(x, y, yaw)} puts the robot inside {oid}; "

@@ -2,7 +2,10 @@
 
 ``mujoco.Renderer`` creates a new OpenGL context per model (100-200 ms here); a new procedural
 scene only needs a new ``MjrContext`` (2-7 ms) on the same OpenGL context, so this renderer
-re-binds instead. Fast settings: no shadows, reflections or skybox; sites hidden.
+re-binds instead. The abstract scene (``MjvScene``, a buffer of ``maxgeom`` geoms) depends on a
+model only through its skins and flexes, so for models without either it is kept across binds
+(``mjv_makeScene`` of such a model is the same buffer; ``mjv_updateScene`` refills it each
+frame). Fast settings: no shadows, reflections or skybox; sites hidden.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ class OffscreenRenderer:
         self._gl.make_current()
         self._ctx: mujoco.MjrContext | None = None
         self._scene: mujoco.MjvScene | None = None
+        self._scene_generic = False  # the scene was made for a model without skins or flexes
         self._model: mujoco.MjModel | None = None
         self._opt = mujoco.MjvOption()
         self._opt.sitegroup[:] = 0
@@ -40,13 +44,17 @@ class OffscreenRenderer:
             self._ctx.free()
         self._ctx = mujoco.MjrContext(model, mujoco.mjtFontScale.mjFONTSCALE_100)
         mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, self._ctx)
-        self._scene = mujoco.MjvScene(model, maxgeom=max(1000, 2 * model.ngeom))
-        for flag in (
-            mujoco.mjtRndFlag.mjRND_REFLECTION,
-            mujoco.mjtRndFlag.mjRND_SKYBOX,
-            mujoco.mjtRndFlag.mjRND_SHADOW,
-        ):
-            self._scene.flags[flag] = 0
+        maxgeom = max(1000, 2 * model.ngeom)
+        generic = model.nskin == 0 and model.nflex == 0
+        if not (generic and self._scene_generic and self._scene.maxgeom == maxgeom):
+            self._scene = mujoco.MjvScene(model, maxgeom=maxgeom)
+            for flag in (
+                mujoco.mjtRndFlag.mjRND_REFLECTION,
+                mujoco.mjtRndFlag.mjRND_SKYBOX,
+                mujoco.mjtRndFlag.mjRND_SHADOW,
+            ):
+                self._scene.flags[flag] = 0
+        self._scene_generic = generic
         self._model = model
 
     def render(self, data: mujoco.MjData, camera_id: int, width: int, height: int) -> np.ndarray:
