@@ -146,6 +146,11 @@ class TensorSpec:
     shape: tuple[Dim, ...]
 
 
+# The ONNX opset every graph the project exports is written at (policy, critic, and the
+# trainer's in-memory encoder graph).
+ONNX_OPSET = 18
+
+
 @dataclass(frozen=True)
 class GraphSpec:
     """The ONNX step graph: its file in the bundle, opset, inputs and outputs (format order)."""

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from safevla_core.actions import ACTION_NAMES, NUM_ACTIONS
 from safevla_core.bundle import BundleError, confined_path, sha256_file
+from safevla_core.bundle_manifest import ONNX_OPSET
 from safevla_core.image_preprocessing import ImageSpec
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_core.signing import SigningError, sign_manifest, signature_file, verify_manifest
@@ -94,7 +95,7 @@ class CriticManifest:
     thresholds: dict[str, float]
     calibration: dict[str, dict]
     graph_file: str = CRITIC_GRAPH
-    opset: int = 18
+    opset: int = ONNX_OPSET
     training: dict = field(default_factory=dict)
     created_utc: str | None = None
     files: dict[str, dict] = field(default_factory=dict)

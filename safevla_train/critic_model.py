@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from safevla_core.actions import ACTION_NAMES, NUM_ACTIONS
+from safevla_core.bundle_manifest import ONNX_OPSET
 from safevla_core.critic_bundle import (
     CRITIC_GRAPH,
     CRITIC_INPUTS,
@@ -40,7 +41,7 @@ from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.critic_config import CriticConfig
 from safevla_train.export import staged_dir
 
-OPSET = 18
+OPSET = ONNX_OPSET
 N_CAT = len(SAFETY_SPEC.categories)
 
 

@@ -25,6 +25,7 @@ from safevla_core.bundle import write_bundle
 from safevla_core.bundle_manifest import (
     GRAPH_INPUTS,
     GRAPH_OUTPUTS,
+    ONNX_OPSET,
     POLICY_GRAPH,
     ActionEntry,
     BundleManifest,
@@ -43,7 +44,7 @@ from safevla_train.config import ModelConfig, to_dict
 from safevla_train.model import VLAPolicy
 from safevla_train.rollout import image_spec_of
 
-OPSET = 18
+OPSET = ONNX_OPSET
 
 
 class ExportError(Exception):

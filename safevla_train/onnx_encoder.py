@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from safevla_core.bundle_manifest import ONNX_OPSET
+
 # Max abs difference allowed between the ONNX Runtime and torch features at construction
 # (features of the pretrained backbone reach ~20; float32 rounding differs by ~3e-5).
 PARITY_ATOL = 1e-3
@@ -23,8 +25,6 @@ PARITY_ATOL = 1e-3
 
 def encoder_onnx(encoder: nn.Module, image_hw: tuple[int, int]) -> bytes:
     """The ONNX model (bytes) of ``encoder``: ``image`` [batch,3,H,W] -> ``feat`` [batch,D]."""
-    from safevla_train.export import OPSET
-
     h, w = image_hw
     batch = torch.export.Dim("batch", min=1, max=1024)
     example = (torch.zeros(2, 3, h, w),)
@@ -36,7 +36,7 @@ def encoder_onnx(encoder: nn.Module, image_hw: tuple[int, int]) -> bytes:
             output_names=["feat"],
             dynamic_shapes={"image": {0: batch}},
             dynamo=True,
-            opset_version=OPSET,
+            opset_version=ONNX_OPSET,
             external_data=False,
             verbose=False,
         )
