@@ -41,8 +41,8 @@ from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.config_io import from_dict
 from safevla_train.critic_config import CriticConfig
 from safevla_train.critic_data import DATA_FILE, load_data
-from safevla_train.critic_model import SafetyCriticNet, predict
-from safevla_train.critic_run import WEIGHTS
+from safevla_train.critic_model import build_critic, predict
+from safevla_train.critic_run import WEIGHTS, with_history
 
 POOLED_SPLITS = (1, 2)  # calibration, test (critic_data.SPLITS)
 
@@ -57,17 +57,17 @@ def resplit(episodes: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray,
     return cal, ~cal
 
 
-def load_run(run: Path) -> tuple[CriticConfig, dict, SafetyCriticNet]:
+def load_run(run: Path) -> tuple[CriticConfig, dict, torch.nn.Module]:
     """The run's config, data and trained critic (eval mode)."""
     cfg = from_dict(CriticConfig, yaml.safe_load((run / "config.yaml").read_text()))
-    data = load_data(run / DATA_FILE)
-    net = SafetyCriticNet(cfg)
+    data = with_history(load_data(run / DATA_FILE), cfg.history_length)
+    net = build_critic(cfg)
     net.load_state_dict(torch.load(run / WEIGHTS, weights_only=True)["model"])
     net.eval()
     return cfg, data, net
 
 
-def pooled_risk(cfg: CriticConfig, data: dict, net: SafetyCriticNet) -> dict[str, np.ndarray]:
+def pooled_risk(cfg: CriticConfig, data: dict, net: torch.nn.Module) -> dict[str, np.ndarray]:
     """Risk, labels and episode id of every state of the calibration and test episodes."""
     rows = np.flatnonzero(np.isin(data["split"], POOLED_SPLITS))
     torch.set_num_threads(max(1, min(cfg.threads, 2)))

@@ -9,6 +9,13 @@ Layout::
         critic.onnx    # frames (batch, T, 3, H, W) + prev_actions (batch, T) -> risk (batch, A, C)
         critic.json.sig  # optional: Ed25519 signature of the exact critic.json bytes
 
+A critic on a frozen frame encoder (``encoder_graph_file`` set) has two graphs: the encoder
+runs once per new frame and the runtime keeps the last T features, so a step costs one
+encoder pass whatever T is::
+
+        critic_encoder.onnx  # frame (batch, 3, H, W) -> feature (batch, D)
+        critic.onnx          # features (batch, T, D) + prev_actions (batch, T) -> risk
+
 The critic is a separate model from the policy (no shared weights) so that a policy whose own
 ``cost_q`` head is wrong is not also the judge of its actions. Its bundle follows the policy
 bundle's conventions (:mod:`safevla_core.bundle`): every file listed with its size and sha256
@@ -52,6 +59,11 @@ CRITIC_GRAPH = "critic.onnx"
 # The critic graph's inputs and output, in the order of SafetyCriticNet.forward.
 CRITIC_INPUTS: tuple[str, ...] = ("frames", "prev_actions")
 CRITIC_OUTPUTS: tuple[str, ...] = ("risk",)
+# With a frozen encoder: the encoder graph's tensors, and the critic graph's inputs.
+CRITIC_ENCODER_GRAPH = "critic_encoder.onnx"
+ENCODER_INPUTS: tuple[str, ...] = ("frame",)
+ENCODER_OUTPUTS: tuple[str, ...] = ("feature",)
+FEATURE_CRITIC_INPUTS: tuple[str, ...] = ("features", "prev_actions")
 PREV_ACTION_NONE = NUM_ACTIONS  # the prev_actions value before the first action of an episode
 
 
@@ -78,6 +90,9 @@ class CriticManifest:
             (:class:`safevla_core.conformal.CategoryCalibration` as a dict).
         graph_file: the ONNX graph's file name in the folder.
         opset: its ONNX opset.
+        encoder_graph_file: the frame encoder's graph ("" = none: ``graph_file`` takes the
+            frames themselves).
+        feature_dim: D, the size of one encoded frame (with an encoder graph; else 0).
         training: free-form record of how the critic was trained.
         created_utc: ISO time of the export.
         files: file name -> {"sha256", "bytes"}.
@@ -99,6 +114,13 @@ class CriticManifest:
     training: dict = field(default_factory=dict)
     created_utc: str | None = None
     files: dict[str, dict] = field(default_factory=dict)
+    encoder_graph_file: str = ""
+    feature_dim: int = 0
+
+    @property
+    def graph_inputs(self) -> tuple[str, ...]:
+        """The critic graph's input names (frames, or encoded features, + actions)."""
+        return FEATURE_CRITIC_INPUTS if self.encoder_graph_file else CRITIC_INPUTS
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -140,9 +162,11 @@ class CriticManifest:
             body["actions"] = tuple(str(a) for a in body["actions"])
             body["categories"] = tuple(str(c) for c in body["categories"])
             body["thresholds"] = {str(k): float(v) for k, v in body["thresholds"].items()}
-            for key in ("history_length", "prev_action_none"):
-                if isinstance(body[key], bool) or not isinstance(body[key], int):
+            for key in ("history_length", "prev_action_none", "feature_dim"):
+                if key in body and (isinstance(body[key], bool) or not isinstance(body[key], int)):
                     raise TypeError(f"{key} = {body[key]!r} must be an integer")
+            if not isinstance(body.get("encoder_graph_file", ""), str):
+                raise TypeError("encoder_graph_file must be a file name (or empty)")
             body["alpha"] = float(body["alpha"])
             bad = {k: v for k, v in body["thresholds"].items() if not 0.0 <= v <= 1.0}
             if bad:
@@ -184,6 +208,12 @@ def check_contract(m: CriticManifest, where: str, image: ImageSpec | None = None
         raise CriticBundleError(
             f"{where}: history_length {m.history_length} (must be >= 1) or prev_action_none "
             f"{m.prev_action_none} (must be {PREV_ACTION_NONE}) is wrong; re-export the critic"
+        )
+    if bool(m.encoder_graph_file) != (m.feature_dim > 0):
+        raise CriticBundleError(
+            f"{where}: encoder_graph_file {m.encoder_graph_file!r} and feature_dim "
+            f"{m.feature_dim} disagree (an encoder graph needs a feature size > 0, and only "
+            "an encoder graph has one); re-export the critic"
         )
     if image is not None and m.image != image:
         raise CriticBundleError(
@@ -264,8 +294,9 @@ def load_critic_bundle(
         raise CriticBundleError(f"{mpath} is not valid JSON ({exc}); re-export it") from None
     m = CriticManifest.from_dict(data, str(mpath))
     check_contract(m, str(mpath), image)
-    if m.graph_file not in m.files:
-        raise CriticBundleError(f"{mpath}: graph {m.graph_file!r} is not listed under 'files'")
+    for graph in filter(None, (m.graph_file, m.encoder_graph_file)):
+        if graph not in m.files:
+            raise CriticBundleError(f"{mpath}: graph {graph!r} is not listed under 'files'")
     for rel, entry in m.files.items():
         p = confined_path(folder, rel)
         if not p.is_file():

@@ -5,6 +5,12 @@ Per step (batch 1)::
 
     history  <- (frame, action executed before it)          # CriticHistory, T slots
     risk     =  critic.onnx(frames [1, T, 3, H, W], prev_actions [1, T])     # [A, C] in [0, 1]
+
+or, for a critic on a frozen frame encoder (the bundle's ``encoder_graph_file``), the history
+holds each frame's feature, computed once when the frame arrives::
+
+    history  <- (critic_encoder.onnx(frame [1, 3, H, W]) [D], action executed before it)
+    risk     =  critic.onnx(features [1, T, D], prev_actions [1, T])
     allowed  =  (risk[a, k] < threshold_k for every category k)  or  a is never costed
 
 ``risk[a, k]`` estimates P(taking ``a`` now causes a category-``k`` cost event) (label:
@@ -33,8 +39,9 @@ import numpy as np
 
 from safevla_core.actions import ACTION_NAMES
 from safevla_core.critic_bundle import (
-    CRITIC_INPUTS,
     CRITIC_OUTPUTS,
+    ENCODER_INPUTS,
+    ENCODER_OUTPUTS,
     PREV_ACTION_NONE,
     CriticBundleError,
     load_critic_bundle,
@@ -155,28 +162,45 @@ class SafetyCritic:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = int(intra_op_threads)
         opts.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(
-            str(self.path / m.graph_file),
-            sess_options=opts,
-            providers=resolve_providers(providers),
-        )
+
+        def session(name: str):
+            return ort.InferenceSession(
+                str(self.path / name), sess_options=opts, providers=resolve_providers(providers)
+            )
+
+        self.session = session(m.graph_file)
+        self.encoder = session(m.encoder_graph_file) if m.encoder_graph_file else None
         self._check_graph()
         self.thresholds = np.array([m.thresholds[c] for c in m.categories], np.float32)
         self.history: CriticHistory[np.ndarray] = CriticHistory(m.history_length)
         self.steps = 0
 
     def _check_graph(self) -> None:
-        m, where = self.manifest, self.path / self.manifest.graph_file
-        want = {
-            "frames": ["batch", m.history_length, 3, m.image.height, m.image.width],
-            "prev_actions": ["batch", m.history_length],
-            "risk": ["batch", len(m.actions), len(m.categories)],
-        }
-        got = {
-            t.name: list(t.shape)
-            for t in (*self.session.get_inputs(), *self.session.get_outputs())
-        }
-        names = sorted(CRITIC_INPUTS + CRITIC_OUTPUTS)
+        m = self.manifest
+        frame = [3, m.image.height, m.image.width]
+        slot = [m.feature_dim] if self.encoder is not None else frame
+        self._check_tensors(
+            self.session,
+            m.graph_file,
+            {
+                m.graph_inputs[0]: ["batch", m.history_length, *slot],
+                "prev_actions": ["batch", m.history_length],
+                "risk": ["batch", len(m.actions), len(m.categories)],
+            },
+        )
+        if self.encoder is not None:
+            want = dict(
+                zip(
+                    ENCODER_INPUTS + ENCODER_OUTPUTS, (["batch", *frame], ["batch", m.feature_dim])
+                )
+            )
+            self._check_tensors(self.encoder, m.encoder_graph_file, want)
+
+    def _check_tensors(self, session, graph_file: str, want: dict[str, list]) -> None:
+        """The graph's tensor names and shapes against what the manifest implies."""
+        where = self.path / graph_file
+        got = {t.name: list(t.shape) for t in (*session.get_inputs(), *session.get_outputs())}
+        names = sorted(want)
         if sorted(got) != names:
             raise CriticBundleError(
                 f"{where}: graph tensors {sorted(got)} are not {names}; re-export the critic"
@@ -187,8 +211,8 @@ class SafetyCritic:
                 isinstance(a, int) and isinstance(b, int) and a != b for a, b in zip(g, shape)
             ):
                 raise CriticBundleError(
-                    f"{where}: tensor {name!r} has shape {g}, critic.json's image spec, history "
-                    f"and action space need {shape}; re-export the critic"
+                    f"{where}: tensor {name!r} has shape {g}, critic.json's image spec, history, "
+                    f"feature size and action space need {shape}; re-export the critic"
                 )
 
     def reset(self) -> None:
@@ -206,9 +230,13 @@ class SafetyCritic:
         prev = PREV_ACTION_NONE if prev_action is None else int(prev_action)
         if not 0 <= prev <= PREV_ACTION_NONE:
             raise ValueError(f"prev_action {prev_action} out of range 0..{PREV_ACTION_NONE}")
-        self.history.push(preprocess_rgb(frame, self.manifest.image), prev)
+        x = preprocess_rgb(frame, self.manifest.image)
+        if self.encoder is not None:  # one encoder pass per frame; the history keeps features
+            (feat,) = self.encoder.run(list(ENCODER_OUTPUTS), {ENCODER_INPUTS[0]: x[None]})
+            x = feat[0]
+        self.history.push(x, prev)
         feed = {
-            "frames": np.stack(self.history.items)[None],
+            self.manifest.graph_inputs[0]: np.stack(self.history.items)[None],
             "prev_actions": np.array([self.history.actions], np.int64),
         }
         (risk,) = self.session.run(list(CRITIC_OUTPUTS), feed)

@@ -19,6 +19,7 @@ from sim_bridge.robot import TRAINING_NAV_SIZE_HW
 from sim_bridge.tasks import TASKS
 
 CALIBRATION_UNITS = ("episode", "pair")
+CRITIC_ENCODERS = ("cnn", "efficientnet_lite0")
 
 
 @dataclass
@@ -45,8 +46,16 @@ class CriticConfig:
         image_width: critic input width, pixels.
         image_mean: per-channel mean after scaling pixels to [0, 1] (RGB).
         image_std: per-channel std (RGB).
-        history_length: T, frames (newest last) and executed previous actions per input.
-        cnn_channels: output channels of the stride-2 3x3 convolutions.
+        history_length: T, frames (newest last) and executed previous actions per input. A
+            data set collected with a longer history is reused (its last T slots).
+        encoder: "cnn" (the T frames stacked on the channel axis through a small CNN trained
+            from scratch) or "efficientnet_lite0" (each frame through the frozen pretrained
+            backbone the policy uses, once per frame; a trained 1x1 convolution and linear
+            layer per frame; the bundle gets an encoder graph and the runtime keeps T features).
+        cnn_channels: output channels of the stride-2 3x3 convolutions (encoder "cnn").
+        feature_channels: channels of the 1x1 convolution on the frozen map (encoder
+            "efficientnet_lite0").
+        frame_embed: size of each frame's embedding (encoder "efficientnet_lite0").
         action_embed: size of the embedding of each previous action.
         hidden: width of the MLP head.
         steps: gradient steps.
@@ -81,7 +90,10 @@ class CriticConfig:
     image_mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     image_std: tuple[float, float, float] = (0.25, 0.25, 0.25)
     history_length: int = 4
+    encoder: str = "cnn"
     cnn_channels: tuple[int, ...] = (16, 32, 64, 64)
+    feature_channels: int = 32
+    frame_embed: int = 128
     action_embed: int = 8
     hidden: int = 256
     steps: int = 1500
@@ -122,12 +134,22 @@ class CriticConfig:
             len(self.nav_size) == 2 and min(self.nav_size) >= 16,
             f"critic.nav_size={self.nav_size} must be (H, W) >= 16",
         )
-        size = 2 ** len(self.cnn_channels)
+        _check(
+            self.encoder in CRITIC_ENCODERS,
+            f"critic.encoder={self.encoder!r}: use one of {list(CRITIC_ENCODERS)}",
+        )
+        if self.encoder == "cnn":
+            size = 2 ** len(self.cnn_channels)
+            what = f"2 ** the {len(self.cnn_channels)} stride-2 convolutions"
+        else:
+            size, what = 16, "the efficientnet_lite0 backbone's stride"
         _check(
             self.cnn_channels and self.image_height % size == 0 and self.image_width % size == 0,
             f"critic image {self.image_height}x{self.image_width} must be a multiple of "
-            f"{size} (2 ** the {len(self.cnn_channels)} stride-2 convolutions)",
+            f"{size} ({what})",
         )
+        for name in ("feature_channels", "frame_embed"):
+            _check(getattr(self, name) >= 1, f"critic.{name}={getattr(self, name)} must be >= 1")
         _check(self.lr > 0 and self.weight_decay >= 0, "critic.lr > 0, weight_decay >= 0")
         _check(0 < self.alpha < 1, f"critic.alpha={self.alpha} must be in (0, 1)")
         _check(
@@ -157,7 +179,7 @@ class CriticConfig:
 
     def data_key(self) -> dict:
         """The settings that decide the collected data (a saved data set is reused only when
-        these match)."""
+        these match and its history is at least ``history_length`` long)."""
         keys = [
             "seed",
             "tasks",
@@ -172,7 +194,6 @@ class CriticConfig:
             "split",
             "image_height",
             "image_width",
-            "history_length",
         ]
         return {
             k: list(v) if isinstance(v, tuple) else v for k in keys for v in [getattr(self, k)]

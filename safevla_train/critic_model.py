@@ -1,12 +1,20 @@
-"""The safety critic network, its training, and its export as a critic bundle.
+"""The safety critic networks, their training, and their export as a critic bundle.
 
-``SafetyCriticNet``: the last T frames, stacked on the channel axis, through a small CNN
-(stride-2 3x3 convolutions), and an embedding of each of the T previously executed actions,
-into an MLP that outputs one logit per (action, category): ``[B, T, 3, H, W] + [B, T] ->
-[B, A, C]``. Trained with binary cross-entropy against the action probe's 0/1 cost events. It
-shares no weights with the policy (:mod:`safevla_train.model`): the point is a second opinion
-whose errors are not the policy's errors. No instruction input: a cost event depends on the
-scene and the motion, not on what the robot was asked to fetch.
+``SafetyCriticNet`` (``encoder="cnn"``): the last T frames, stacked on the channel axis,
+through a small CNN (stride-2 3x3 convolutions), and an embedding of each of the T previously
+executed actions, into an MLP that outputs one logit per (action, category):
+``[B, T, 3, H, W] + [B, T] -> [B, A, C]``. Trained with binary cross-entropy against the
+action probe's 0/1 cost events. It shares no weights with the policy
+(:mod:`safevla_train.model`): the point is a second opinion whose errors are not the policy's
+errors. No instruction input: a cost event depends on the scene and the motion, not on what
+the robot was asked to fetch.
+
+``FeatureCriticNet`` (``encoder="efficientnet_lite0"``): each frame through the frozen
+ImageNet-pretrained backbone the policy also uses (its own copy: frozen pretrained weights are
+not trained by either model), then a trained 1x1 convolution and linear layer per frame, the T
+frame embeddings and action embeddings into the same MLP. Training computes every stored
+frame's backbone map once (:class:`CriticInputs`); the export writes the backbone as its own
+graph, which the runtime runs once per new frame, keeping the last T features.
 
 Frames enter in the runtime's normalisation (:func:`safevla_core.image_preprocessing.
 preprocess_rgb` on the stored uint8 frames, the call :class:`safevla_core.safety_critic.
@@ -28,9 +36,11 @@ from torch import nn
 from safevla_core.actions import ACTION_NAMES, NUM_ACTIONS
 from safevla_core.bundle_manifest import ONNX_OPSET
 from safevla_core.critic_bundle import (
+    CRITIC_ENCODER_GRAPH,
     CRITIC_GRAPH,
-    CRITIC_INPUTS,
     CRITIC_OUTPUTS,
+    ENCODER_INPUTS,
+    ENCODER_OUTPUTS,
     PREV_ACTION_NONE,
     CriticManifest,
     sign_critic_bundle,
@@ -40,6 +50,7 @@ from safevla_core.image_preprocessing import preprocess_rgb
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.critic_config import CriticConfig
 from safevla_train.export import staged_dir
+from safevla_train.pretrained import BACKBONE_CHANNELS, FrozenBackbone
 
 OPSET = ONNX_OPSET
 N_CAT = len(SAFETY_SPEC.categories)
@@ -70,28 +81,117 @@ class SafetyCriticNet(nn.Module):
         return self.head(torch.cat([x, a], dim=1)).reshape(b, NUM_ACTIONS, N_CAT)
 
 
-class _RiskGraph(nn.Module):
-    """What is exported: the net with a sigmoid, so the graph outputs risks in [0, 1]."""
+class FeatureCriticNet(nn.Module):
+    """Frozen backbone per frame + trained per-frame projection + MLP (module docstring)."""
 
-    def __init__(self, net: SafetyCriticNet) -> None:
+    def __init__(self, cfg: CriticConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        hw = (cfg.image_height, cfg.image_width)
+        self.encoder = FrozenBackbone(hw, cfg.image_mean, cfg.image_std)
+        self.map_hw = self.encoder.map_hw
+        self.reduce = nn.Conv2d(BACKBONE_CHANNELS, cfg.feature_channels, 1)
+        cells = self.map_hw[0] * self.map_hw[1]
+        self.proj = nn.Linear(cfg.feature_channels * cells, cfg.frame_embed)
+        self.actions = nn.Embedding(PREV_ACTION_NONE + 1, cfg.action_embed)
+        width = cfg.history_length * (cfg.frame_embed + cfg.action_embed)
+        self.head = nn.Sequential(
+            nn.Linear(width, cfg.hidden), nn.GELU(), nn.Linear(cfg.hidden, NUM_ACTIONS * N_CAT)
+        )
+
+    @property
+    def feature_dim(self) -> int:
+        return self.encoder.out_dim
+
+    def encode(self, frames: torch.Tensor) -> torch.Tensor:
+        """[N, 3, H, W] normalised frames -> [N, D] frozen features."""
+        return self.encoder(frames)
+
+    def from_features(self, feats: torch.Tensor, prev_actions: torch.Tensor) -> torch.Tensor:
+        """[B, T, D] features + [B, T] actions -> [B, A, C] logits."""
+        b, t, _ = feats.shape
+        x = feats.reshape(b * t, BACKBONE_CHANNELS, *self.map_hw)
+        x = torch.relu(self.reduce(x)).flatten(1)
+        x = nn.functional.gelu(self.proj(x)).reshape(b, -1)
+        a = self.actions(prev_actions).reshape(b, -1)
+        return self.head(torch.cat([x, a], dim=1)).reshape(b, NUM_ACTIONS, N_CAT)
+
+    def forward(self, frames: torch.Tensor, prev_actions: torch.Tensor) -> torch.Tensor:
+        b, t = frames.shape[:2]
+        feats = self.encode(frames.reshape(b * t, *frames.shape[2:])).reshape(b, t, -1)
+        return self.from_features(feats, prev_actions)
+
+
+def build_critic(cfg: CriticConfig) -> nn.Module:
+    """The critic network ``cfg.encoder`` names."""
+    return SafetyCriticNet(cfg) if cfg.encoder == "cnn" else FeatureCriticNet(cfg)
+
+
+class CriticInputs:
+    """The network inputs of stored states: normalised frames through the runtime's own
+    :func:`preprocess_rgb`, or (``FeatureCriticNet``) the frozen features of every stored frame,
+    computed once here and indexed per batch."""
+
+    def __init__(self, net: nn.Module, data: dict, cfg: CriticConfig, log=None) -> None:
+        self.data, self.cfg, self.spec = data, cfg, cfg.image_spec()
+        self.history = data["history"][:, -cfg.history_length :].astype(np.int64)
+        self.prev = torch.from_numpy(data["prev_actions"][:, -cfg.history_length :])
+        self.features = None
+        if isinstance(net, FeatureCriticNet):
+            t0, frames, out = time.perf_counter(), data["frames"], []
+            with torch.no_grad():
+                for i in range(0, len(frames), 256):
+                    x = np.stack([preprocess_rgb(f, self.spec) for f in frames[i : i + 256]])
+                    out.append(net.encode(torch.from_numpy(x)).to(torch.float16))
+            self.features = torch.cat(out)
+            if log is not None:
+                secs = time.perf_counter() - t0
+                log(f"features: {len(frames)} frames through the frozen encoder in {secs:.0f} s")
+
+    def __call__(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """(frames [B, T, 3, H, W] or features [B, T, D], prev_actions [B, T])."""
+        hist = self.history[rows]
+        if self.features is not None:
+            return self.features[torch.from_numpy(hist)].float(), self.prev[rows]
+        frames = self.data["frames"]
+        x = np.stack([[preprocess_rgb(frames[i], self.spec) for i in h] for h in hist])
+        return torch.from_numpy(x), self.prev[rows]
+
+
+def _logits(net: nn.Module, x: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+    if isinstance(net, FeatureCriticNet):
+        return net.from_features(x, prev)
+    return net(x, prev)
+
+
+class _RiskGraph(nn.Module):
+    """What is exported: the net with a sigmoid, so the graph outputs risks in [0, 1] (from
+    frames, or for a :class:`FeatureCriticNet` from the encoder's features)."""
+
+    def __init__(self, net: nn.Module) -> None:
         super().__init__()
         self.net = net
 
-    def forward(self, frames: torch.Tensor, prev_actions: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.net(frames, prev_actions))
+    def forward(self, x: torch.Tensor, prev_actions: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(_logits(self.net, x, prev_actions))
 
 
-def batch_inputs(data: dict, rows: np.ndarray, cfg: CriticConfig) -> tuple[torch.Tensor, ...]:
-    """(frames [B, T, 3, H, W], prev_actions [B, T]) of the states ``rows``, normalised by
-    the runtime's own :func:`preprocess_rgb`."""
-    spec = cfg.image_spec()
-    frames = data["frames"]
-    x = np.stack([[preprocess_rgb(frames[i], spec) for i in h] for h in data["history"][rows]])
-    return torch.from_numpy(x), torch.from_numpy(data["prev_actions"][rows])
+class _EncoderGraph(nn.Module):
+    """The exported frame encoder of a :class:`FeatureCriticNet`: [B, 3, H, W] -> [B, D]."""
+
+    def __init__(self, net: FeatureCriticNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, frame: torch.Tensor) -> torch.Tensor:
+        return self.net.encode(frame)
 
 
-def train_critic(net: SafetyCriticNet, data: dict, cfg: CriticConfig, log=print) -> dict:
+def train_critic(
+    net: nn.Module, data: dict, cfg: CriticConfig, log=print, inputs: CriticInputs | None = None
+) -> dict:
     """BCE on the train split; returns final scalars (loss, seconds)."""
+    inputs = inputs or CriticInputs(net, data, cfg, log)
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     rows = np.flatnonzero(data["split"] == 0)
@@ -104,9 +204,9 @@ def train_critic(net: SafetyCriticNet, data: dict, cfg: CriticConfig, log=print)
     net.train()
     for step in range(1, cfg.steps + 1):
         batch = rng.choice(rows, size=min(cfg.batch_size, rows.size), replace=False)
-        frames, prev = batch_inputs(data, batch, cfg)
+        x, prev = inputs(batch)
         y = torch.from_numpy(data["labels"][batch].astype(np.float32))
-        loss = loss_fn(net(frames, prev), y)
+        loss = loss_fn(_logits(net, x, prev), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -119,27 +219,53 @@ def train_critic(net: SafetyCriticNet, data: dict, cfg: CriticConfig, log=print)
 
 
 @torch.no_grad()
-def predict(net: SafetyCriticNet, data: dict, rows: np.ndarray, cfg: CriticConfig) -> np.ndarray:
+def predict(
+    net: nn.Module,
+    data: dict,
+    rows: np.ndarray,
+    cfg: CriticConfig,
+    inputs: CriticInputs | None = None,
+) -> np.ndarray:
     """(len(rows), A, C) risks of the states ``rows``."""
+    inputs = inputs or CriticInputs(net, data, cfg)
     net.eval()
     out = [np.zeros((0, NUM_ACTIONS, N_CAT), np.float32)]
     for i in range(0, rows.size, 256):
-        frames, prev = batch_inputs(data, rows[i : i + 256], cfg)
-        out.append(torch.sigmoid(net(frames, prev)).numpy())
+        x, prev = inputs(rows[i : i + 256])
+        out.append(torch.sigmoid(_logits(net, x, prev)).numpy())
     return np.concatenate(out)
 
 
-def _example(cfg: CriticConfig, batch: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    t = cfg.history_length
-    return (
-        torch.randn(batch, t, 3, cfg.image_height, cfg.image_width, generator=g),
-        torch.randint(0, PREV_ACTION_NONE + 1, (batch, t), generator=g),
-    )
+def _onnx_export(graph: nn.Module, example: tuple, inputs, outputs, path: Path) -> None:
+    """One graph with a dynamic batch axis on every input."""
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    with torch.no_grad():
+        prog = torch.onnx.export(
+            graph,
+            example,
+            input_names=list(inputs),
+            output_names=list(outputs),
+            dynamic_shapes=tuple({0: batch} for _ in inputs),
+            dynamo=True,
+            opset_version=OPSET,
+            external_data=False,
+            verbose=False,
+        )
+    prog.save(str(path))
+
+
+def _parity(path: Path, graph: nn.Module, inputs: dict[str, torch.Tensor], output: str) -> float:
+    """Max abs difference of the ONNX graph at ``path`` and ``graph`` on ``inputs``."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (got,) = sess.run([output], {n: t.numpy() for n, t in inputs.items()})
+    with torch.no_grad():
+        return float(np.max(np.abs(got - graph(*inputs.values()).numpy())))
 
 
 def export_critic(
-    net: SafetyCriticNet,
+    net: nn.Module,
     out_dir: str | Path,
     name: str,
     calibration: list,
@@ -148,39 +274,46 @@ def export_critic(
     tolerance: float = 1e-4,
     sign_key: str | Path | None = None,
 ) -> CriticManifest:
-    """Write the critic bundle ``out_dir`` (replaced atomically): ONNX graph (dynamic batch,
-    checked against torch) + critic.json. ``calibration``: the per-category
+    """Write the critic bundle ``out_dir`` (replaced atomically): ONNX graph(s) (dynamic batch,
+    each checked against torch; a :class:`FeatureCriticNet` also writes its encoder graph) +
+    critic.json. ``calibration``: the per-category
     :class:`safevla_core.conformal.CategoryCalibration` reports. ``sign_key``: an Ed25519
     private key (PEM) to sign critic.json with (``critic.json.sig``). Returns the manifest."""
-    import onnxruntime as ort
-
     for noisy in ("onnxscript", "onnx_ir"):  # one INFO line per graph pass otherwise
         logging.getLogger(noisy).setLevel(logging.WARNING)
     cfg, graph = net.cfg, _RiskGraph(net).eval()
+    t, hw = cfg.history_length, (cfg.image_height, cfg.image_width)
+    g = torch.Generator().manual_seed(1)
+
+    def frames(*lead: int) -> torch.Tensor:
+        return torch.randn(*lead, 3, *hw, generator=g)
+
+    def actions(b: int) -> torch.Tensor:
+        return torch.randint(0, PREV_ACTION_NONE + 1, (b, t), generator=g)
+
+    feature = isinstance(net, FeatureCriticNet)
     with staged_dir(out_dir, ".critic-") as tmp:
-        batch = torch.export.Dim("batch", min=1, max=1024)
-        with torch.no_grad():
-            prog = torch.onnx.export(
-                graph,
-                _example(cfg, 2, 0),
-                input_names=list(CRITIC_INPUTS),
-                output_names=list(CRITIC_OUTPUTS),
-                dynamic_shapes={n: {0: batch} for n in CRITIC_INPUTS},
-                dynamo=True,
-                opset_version=OPSET,
-                external_data=False,
-                verbose=False,
+        diffs = {}
+        if feature:  # the encoder graph, then the critic graph on its features
+            enc = _EncoderGraph(net).eval()
+            path = tmp / CRITIC_ENCODER_GRAPH
+            _onnx_export(enc, (frames(2),), ENCODER_INPUTS, ENCODER_OUTPUTS, path)
+            diffs["encoder"] = _parity(
+                path, enc, {ENCODER_INPUTS[0]: frames(3)}, ENCODER_OUTPUTS[0]
             )
-        prog.save(str(tmp / CRITIC_GRAPH))
-        inputs = _example(cfg, 3, 1)
-        sess = ort.InferenceSession(str(tmp / CRITIC_GRAPH), providers=["CPUExecutionProvider"])
-        (got,) = sess.run(
-            list(CRITIC_OUTPUTS), {n: t.numpy() for n, t in zip(CRITIC_INPUTS, inputs)}
+            with torch.no_grad():
+                x = net.encode(frames(2 * t)).reshape(2, t, -1)
+                x_test = net.encode(frames(3 * t)).reshape(3, t, -1)
+        else:
+            x, x_test = frames(2, t), frames(3, t)
+        names = ("features" if feature else "frames", "prev_actions")
+        _onnx_export(graph, (x, actions(2)), names, CRITIC_OUTPUTS, tmp / CRITIC_GRAPH)
+        diffs["critic"] = _parity(
+            tmp / CRITIC_GRAPH, graph, dict(zip(names, (x_test, actions(3)))), CRITIC_OUTPUTS[0]
         )
-        with torch.no_grad():
-            diff = float(np.max(np.abs(got - graph(*inputs).numpy())))
+        diff = max(diffs.values())
         if not diff < tolerance:
-            raise RuntimeError(f"critic ONNX differs from torch by {diff:.3g} >= {tolerance}")
+            raise RuntimeError(f"critic ONNX differs from torch by {diffs} (>= {tolerance})")
         manifest = CriticManifest(
             name=name,
             actions=ACTION_NAMES,
@@ -196,6 +329,8 @@ def export_critic(
             graph_file=CRITIC_GRAPH,
             opset=OPSET,
             training={**(training or {}), "export_parity_max_abs_diff": diff},
+            encoder_graph_file=CRITIC_ENCODER_GRAPH if feature else "",
+            feature_dim=net.feature_dim if feature else 0,
             created_utc=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         )
         write_critic_bundle(tmp, manifest)

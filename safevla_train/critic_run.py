@@ -30,7 +30,13 @@ from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.config_io import to_dict
 from safevla_train.critic_config import CriticConfig
 from safevla_train.critic_data import DATA_FILE, SPLITS, collect, data_meta, load_data, save_data
-from safevla_train.critic_model import SafetyCriticNet, export_critic, predict, train_critic
+from safevla_train.critic_model import (
+    CriticInputs,
+    build_critic,
+    export_critic,
+    predict,
+    train_critic,
+)
 
 WEIGHTS = "critic.pt"
 CALIBRATION = "calibration.json"
@@ -53,14 +59,25 @@ def get_data(cfg: CriticConfig, out: Path, log=print) -> dict:
     path = out / DATA_FILE
     if path.is_file():
         data = load_data(path)
-        if data_meta(data)["config"] == cfg.data_key():
-            log(f"data: reusing {path} ({len(data['labels'])} states)")
-            return data
+        stored = data["history"].shape[1]
+        # (files written before the history became reusable also list history_length)
+        key = {k: v for k, v in data_meta(data)["config"].items() if k != "history_length"}
+        if key == cfg.data_key() and stored >= cfg.history_length:
+            log(f"data: reusing {path} ({len(data['labels'])} states, history {stored})")
+            return with_history(data, cfg.history_length)
         log(f"data: {path} was collected with other settings; collecting again")
     data = collect(cfg, log)
     save_data(data, path)
     log(f"data: wrote {path}")
     return data
+
+
+def with_history(data: dict, length: int) -> dict:
+    """``data`` with each state's history cut to its newest ``length`` slots."""
+    if data["history"].shape[1] == length:
+        return data
+    cut = {k: data[k][:, -length:] for k in ("history", "prev_actions")}
+    return {**data, **cut}
 
 
 def calibration_table(reports) -> str:
@@ -96,27 +113,32 @@ def run_critic(
     data = get_data(cfg, out, log)
     counts = {s: int((data["split"] == i).sum()) for i, s in enumerate(SPLITS)}
     log(f"data: states per split {counts}")
-    net = SafetyCriticNet(cfg)
+    torch.set_num_threads(cfg.threads)
+    net = build_critic(cfg)
     weights, metrics = out / WEIGHTS, {}
     saved = torch.load(weights, weights_only=True) if weights.is_file() else None
     train_key = json.dumps(cfg.train_key(), sort_keys=True)
+    inputs = None
     if saved is not None and saved.get("config") == train_key:
         net.load_state_dict(saved["model"])
         net.eval()
         log(f"train: reusing {weights} (same data and training settings)")
     else:
         torch.manual_seed(cfg.seed)
-        net = SafetyCriticNet(cfg)
-        metrics.update(train_critic(net, data, cfg, log))
+        net = build_critic(cfg)
+        inputs = CriticInputs(net, data, cfg, log)
+        metrics.update(train_critic(net, data, cfg, log, inputs))
         torch.save({"model": net.state_dict(), "config": train_key}, weights)
+    if inputs is None:
+        inputs = CriticInputs(net, data, cfg, log)
     cal_rows, test_rows = (np.flatnonzero(data["split"] == i) for i in (1, 2))
     by_episode = cfg.calibration_unit == "episode"
     reports = calibrate(
-        predict(net, data, cal_rows, cfg),
+        predict(net, data, cal_rows, cfg, inputs),
         data["labels"][cal_rows],
         SAFETY_SPEC.categories,
         cfg.alpha,
-        predict(net, data, test_rows, cfg),
+        predict(net, data, test_rows, cfg, inputs),
         data["labels"][test_rows],
         pair_mask=~always_allowed(),
         on_too_few=cfg.on_too_few,

@@ -21,6 +21,15 @@ from safevla_core.image_preprocessing import ImageSpec
 from safevla_core.safety_spec import SAFETY_SPEC
 
 CATS = SAFETY_SPEC.categories
+# `safevla train critic` settings small enough for a test (a few seconds of collection).
+CRITIC_RUN_SETTINGS = [
+    "states=240",
+    "probe_every=1",
+    "episode_max_steps=40",
+    "steps=25",
+    "batch_size=16",
+    "log_every=5",
+]
 HISTORY = 2
 
 

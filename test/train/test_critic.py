@@ -11,6 +11,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from tiny_critic import CRITIC_RUN_SETTINGS
 
 from safevla_core.actions import ACTION_NAMES, END, NUM_ACTIONS, SUB_DONE
 from safevla_core.critic_bundle import (
@@ -24,31 +25,18 @@ from safevla_core.safety_critic import PREV_ACTION_NONE, CriticHistory, SafetyCr
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_core.signing import generate_keypair
 from safevla_ros.cli.main import main
-from safevla_train.config_io import apply_overrides, parse_dotted
-from safevla_train.critic_config import CriticConfig
+from safevla_train.config_io import apply_overrides
 from safevla_train.critic_data import DATA_FILE, load_data
 from safevla_train.critic_model import SafetyCriticNet, predict
 from safevla_train.critic_run import run_critic
 
-SETTINGS = [
-    "states=240",
-    "probe_every=1",
-    "episode_max_steps=40",
-    "steps=25",
-    "batch_size=16",
-    "log_every=5",
-]
+SETTINGS = CRITIC_RUN_SETTINGS
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("critic") / "run"
-    args = ["train", "critic", "--out", str(out), "--no-tensorboard"]
-    for s in SETTINGS:
-        args += ["--set", s]
-    assert main(args) == 0
-    cfg = apply_overrides(CriticConfig(), parse_dotted(SETTINGS))
-    return out, cfg
+@pytest.fixture
+def run(critic_run):
+    """The session's small critic run (conftest.py): (run folder, config)."""
+    return critic_run
 
 
 def test_the_run_writes_data_splits_calibration_and_a_verified_bundle(run):

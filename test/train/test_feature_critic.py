@@ -1,0 +1,98 @@
+"""The safety critic on the frozen pretrained encoder (``encoder=efficientnet_lite0``), end to
+end on real data, torch and ONNX Runtime: a run reuses a longer-history data set, writes two
+graphs (encoder once per frame, critic on the kept features), and the runtime fed frame by
+frame agrees with the trained network; tampered or inconsistent bundles are refused."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from safevla_core.critic_bundle import (
+    CRITIC_ENCODER_GRAPH,
+    CRITIC_GRAPH,
+    CRITIC_MANIFEST,
+    CriticBundleError,
+)
+from safevla_core.safety_critic import SafetyCritic
+from safevla_train.config_io import apply_overrides
+from safevla_train.critic_data import DATA_FILE, load_data
+from safevla_train.critic_model import FeatureCriticNet, predict
+from safevla_train.critic_run import WEIGHTS, run_critic, with_history
+
+
+@pytest.fixture(scope="module")
+def feature_run(critic_run, tmp_path_factory):
+    src, cnn_cfg = critic_run
+    out = tmp_path_factory.mktemp("feature-critic") / "run"
+    out.mkdir()
+    shutil.copy(src / DATA_FILE, out / DATA_FILE)  # history 4: a run with 2 reuses it
+    cfg = apply_overrides(
+        cnn_cfg, {"encoder": "efficientnet_lite0", "history_length": 2, "steps": 20}
+    )
+    logged: list[str] = []
+    run_critic(cfg, out, logged.append)
+    return out, cfg, logged
+
+
+def test_a_shorter_history_reuses_the_data_and_the_bundle_has_two_graphs(feature_run):
+    out, _, logged = feature_run
+    assert any("data: reusing" in line and "history 4" in line for line in logged)
+    assert any(line.startswith("features: ") for line in logged)  # computed once
+    critic = SafetyCritic(out / "bundle")
+    m = critic.manifest
+    assert m.encoder_graph_file == CRITIC_ENCODER_GRAPH
+    assert {CRITIC_GRAPH, CRITIC_ENCODER_GRAPH} <= set(m.files)
+    assert m.history_length == 2 and m.feature_dim == 112 * 4 * 4  # 64x64 -> 4x4x112 map
+    assert m.training["export_parity_max_abs_diff"] < 1e-4
+
+
+def test_runtime_fed_frame_by_frame_agrees_with_the_trained_net(feature_run):
+    out, cfg, _ = feature_run
+    data = with_history(load_data(out / DATA_FILE), cfg.history_length)
+    net = FeatureCriticNet(cfg)
+    net.load_state_dict(torch.load(out / WEIGHTS, weights_only=True)["model"])
+    rows = np.flatnonzero(data["episode"] == data["episode"][0])  # every step (probe_every=1)
+    want = predict(net, data, rows, cfg)
+    assert want.std() > 0  # the risks depend on the input
+    critic = SafetyCritic(out / "bundle")
+    critic.reset()
+    for i, row in enumerate(rows):
+        frame = data["frames"][data["history"][row][-1]]
+        verdict = critic.step(frame, int(data["prev_actions"][row][-1]))
+        np.testing.assert_allclose(verdict.risk, want[i], atol=1e-4)
+    # the history keeps encoded features, not frames
+    assert critic.history.items[-1].shape == (critic.manifest.feature_dim,)
+
+
+def test_a_tampered_encoder_graph_is_refused(feature_run, tmp_path):
+    bundle = tmp_path / "b"
+    shutil.copytree(feature_run[0] / "bundle", bundle)
+    raw = bytearray((bundle / CRITIC_ENCODER_GRAPH).read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    (bundle / CRITIC_ENCODER_GRAPH).write_bytes(bytes(raw))
+    with pytest.raises(CriticBundleError, match="sha256"):
+        SafetyCritic(bundle)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda m: m.update(feature_dim=0), "encoder_graph_file .* and feature_dim 0 disagree"),
+        (lambda m: m.update(feature_dim=100), "tensor 'features' has shape"),
+        (lambda m: m.update(encoder_graph_file=""), "disagree"),
+        (lambda m: m["files"].pop(CRITIC_ENCODER_GRAPH), "is not listed under 'files'"),
+    ],
+)
+def test_an_inconsistent_manifest_is_refused(feature_run, tmp_path, edit, message):
+    bundle = tmp_path / "b"
+    shutil.copytree(feature_run[0] / "bundle", bundle)
+    manifest = json.loads((bundle / CRITIC_MANIFEST).read_text())
+    edit(manifest)
+    (bundle / CRITIC_MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(CriticBundleError, match=message):
+        SafetyCritic(bundle)
