@@ -17,7 +17,9 @@ trainer's torch model) passes an object following :class:`Agent` to
 
 Every agent answers :meth:`Agent.propose` with a :class:`Proposed` (action, probabilities,
 predicted costs or None) and is told the action actually executed (:meth:`Agent.record`), which
-differs from the proposal when the shield vetoes it.
+differs from the proposal when the shield vetoes it. An agent may also define
+``refused(action, env)``, called when the shield stopped the robot instead of its proposal
+(:class:`ExpertAgent` re-plans around a refused move).
 """
 
 from __future__ import annotations
@@ -129,6 +131,12 @@ class ExpertAgent:
 
     def record(self, action: int) -> None:
         """The expert re-plans from the state every step; nothing to remember."""
+
+    def refused(self, action: int, env) -> None:
+        """The shield stopped the robot instead of ``action``: re-plan around it
+        (:meth:`sim_bridge.expert.Expert.note_refused`); a one-hot proposer has no second
+        choice the shield could run instead."""
+        self.expert.note_refused(env, action)
 
 
 class RandomAgent:

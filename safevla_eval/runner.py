@@ -216,6 +216,8 @@ def run_episode(
                 on_decision(d)
         if not stopped:  # as on the robot: a stop executes nothing, the history keeps a_{t-1}
             agent.record(action)
+        elif hasattr(agent, "refused"):
+            agent.refused(proposed.action, env)
         obs, _, c, terminated, truncated, info = env.step(action)
         steps += 1
         cost += c

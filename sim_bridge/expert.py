@@ -247,14 +247,32 @@ class Expert:
         else:
             self._stuck += 1
             self._blocked_moves += 1
-            fs = backend.free_space()
-            t = math.radians(agent.yaw_deg)
-            ahead = agent.position[:2] + MOVE_M * np.array([math.cos(t), math.sin(t)])
+            self._block_ahead(backend, agent)
+
+    def _block_ahead(self, backend: Backend, agent: AgentState) -> None:
+        """Take the cell one ``move_ahead`` in front of the robot out of the plan."""
+        fs = backend.free_space()
+        t = math.radians(agent.yaw_deg)
+        ahead = agent.position[:2] + MOVE_M * np.array([math.cos(t), math.sin(t)])
+        cell = fs.world_to_cell(ahead)
+        if cell == fs.world_to_cell(agent.position):
+            ahead = agent.position[:2] + 1.5 * MOVE_M * np.array([math.cos(t), math.sin(t)])
             cell = fs.world_to_cell(ahead)
-            if cell == fs.world_to_cell(agent.position):
-                ahead = agent.position[:2] + 1.5 * MOVE_M * np.array([math.cos(t), math.sin(t)])
-                cell = fs.world_to_cell(ahead)
-            self._blocked.add(cell)
+        self._blocked.add(cell)
+
+    def note_refused(self, env_or_backend, action: int) -> None:
+        """A safety layer refused ``action`` (the robot stayed put): a refused ``move_ahead``
+        counts as a blocked one (the cell ahead is planned around, and repeated blocks make the
+        careless expert steer precisely), so the next plan differs instead of proposing the
+        same move again. Other refusals change nothing (the explorer modes keep their own map
+        and ignore it)."""
+        if self.explorer is not None or action != A["move_ahead"]:
+            return
+        backend = getattr(env_or_backend, "backend", env_or_backend)
+        self._stuck += 1
+        self._blocked_moves += 1
+        self._block_ahead(backend, backend.agent())
+        self._last = None  # the refused move was not taken: nothing to learn from it
 
     # ------------------------------------------------------------------ following
     def _waypoint(self, fs, field_, agent: AgentState, cell) -> np.ndarray:

@@ -86,3 +86,23 @@ def test_critic_needs_the_shield_and_a_matching_alpha(critic, capsys):
     assert "add --shield on" in capsys.readouterr().err
     assert main([*base, "--shield", "on", "--critic-alpha", "0.2", "--no-progress"]) == 2
     assert "--set alpha=0.2" in capsys.readouterr().err
+
+
+def test_a_shielded_expert_replans_around_a_refused_move(critic):
+    """A one-hot proposer gets a stop on every veto; the expert then plans around the refused
+    move (the cell ahead), so it does not propose the same move against the shield forever."""
+    cfg = EvalConfig(["expert:careless"], count=COUNT, max_steps=30)
+    cfg.shield, cfg.critic = "on", str(critic)
+    ((header, jobs),) = groups(cfg, resolve_episodes(cfg))
+    env = make_env(30)
+    try:
+        agent = make_agent(parse_policy(header["bundle"]))
+        for job in jobs:
+            seen = []
+            run_episode(env, agent, job, on_decision=seen.append)
+            first_stop = next(i for i, d in enumerate(seen) if d.safe_stop)
+            after = [d.proposed_action for d in seen[first_stop + 1 :]]
+            assert after and any(a != AHEAD for a in after)  # it re-planned
+            assert not any(d.executed_action == AHEAD for d in seen)
+    finally:
+        env.close()
