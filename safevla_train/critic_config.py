@@ -37,6 +37,9 @@ class CriticConfig:
         random_action_prob: an expert or bundle proposer takes a uniformly random moving
             action with this probability (states next to mistakes, where the shield matters).
         states: probed states to collect in total.
+        extra_data: critic data sets of earlier runs (their ``critic_data.npz`` or run folder)
+            to train, calibrate and test on besides this run's own, each part keeping its own
+            split by episode (e.g. a second collection with another seed).
         probe_every: probe every k-th visited state (neighbouring states are near-duplicates).
         horizon: steps per label (:mod:`sim_bridge.action_probe`; 1 = the next step's cost).
         episode_max_steps: step limit of one episode.
@@ -56,6 +59,8 @@ class CriticConfig:
         feature_channels: channels of the 1x1 convolution on the frozen map (encoder
             "efficientnet_lite0").
         frame_embed: size of each frame's embedding (encoder "efficientnet_lite0").
+        dropout: dropout on each frame's embedding in training (encoder "efficientnet_lite0";
+            the per-state data are few, and an unregularised head memorises them).
         action_embed: size of the embedding of each previous action.
         hidden: width of the MLP head.
         steps: gradient steps.
@@ -81,6 +86,7 @@ class CriticConfig:
     policy_bundle: str = ""
     random_action_prob: float = 0.2
     states: int = 3000
+    extra_data: tuple[str, ...] = ()
     probe_every: int = 2
     horizon: int = 1
     episode_max_steps: int = 80
@@ -94,6 +100,7 @@ class CriticConfig:
     cnn_channels: tuple[int, ...] = (16, 32, 64, 64)
     feature_channels: int = 32
     frame_embed: int = 128
+    dropout: float = 0.0
     action_embed: int = 8
     hidden: int = 256
     steps: int = 1500
@@ -110,6 +117,7 @@ class CriticConfig:
         self.tasks = tuple(self.tasks)
         self.nav_size = tuple(int(v) for v in self.nav_size)
         self.proposers = tuple(self.proposers)
+        self.extra_data = tuple(str(p) for p in self.extra_data)
         self.split = tuple(float(v) for v in self.split)
         self.cnn_channels = tuple(int(v) for v in self.cnn_channels)
         unknown = [t for t in self.tasks if t not in TASKS]
@@ -148,6 +156,7 @@ class CriticConfig:
             f"critic image {self.image_height}x{self.image_width} must be a multiple of "
             f"{size} ({what})",
         )
+        _check(0 <= self.dropout < 1, f"critic.dropout={self.dropout} must be in [0, 1)")
         for name in ("feature_channels", "frame_embed"):
             _check(getattr(self, name) >= 1, f"critic.{name}={getattr(self, name)} must be >= 1")
         _check(self.lr > 0 and self.weight_decay >= 0, "critic.lr > 0, weight_decay >= 0")

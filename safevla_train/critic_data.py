@@ -186,3 +186,39 @@ def load_data(path: str | Path) -> dict[str, np.ndarray]:
 
 def data_meta(data: dict[str, np.ndarray]) -> dict:
     return json.loads(str(data["meta"]))
+
+
+def merge_data(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """One data set from several (e.g. collection runs with other seeds): frames concatenated,
+    history indices and episode ids offset so that nothing of one part refers to another, each
+    part's split kept as assigned (by episode). Histories are cut to the shortest part's.
+
+    Raises:
+        ValueError: the parts' frames differ in size (collected for another image spec).
+    """
+    if len(parts) == 1:
+        return parts[0]
+    sizes = {p["frames"].shape[1:] for p in parts}
+    if len(sizes) != 1:
+        raise ValueError(
+            f"critic data sets with different frame sizes {sorted(sizes)} cannot be merged; "
+            "collect them at the same critic image size"
+        )
+    length = min(p["history"].shape[1] for p in parts)
+    out: dict[str, list] = {k: [] for k in ("frames", "history", "prev_actions", "episode")}
+    rest = ("labels", "split", "task", "proposer", "step")
+    out.update({k: [] for k in rest})
+    frames = episodes = 0
+    for p in parts:
+        out["frames"].append(p["frames"])
+        out["history"].append(p["history"][:, -length:] + frames)
+        out["prev_actions"].append(p["prev_actions"][:, -length:])
+        out["episode"].append(p["episode"] + episodes)
+        for k in rest:
+            out[k].append(p[k])
+        frames += len(p["frames"])
+        episodes += int(p["episode"].max()) + 1
+    merged = {k: np.concatenate(v) for k, v in out.items()}
+    metas = [data_meta(p) for p in parts]
+    merged["meta"] = np.array(json.dumps({**metas[0], "merged": metas[1:]}))
+    return merged

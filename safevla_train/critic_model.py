@@ -87,12 +87,13 @@ class FeatureCriticNet(nn.Module):
     def __init__(self, cfg: CriticConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        hw = (cfg.image_height, cfg.image_width)
-        self.encoder = FrozenBackbone(hw, cfg.image_mean, cfg.image_std)
+        self.image_hw = (cfg.image_height, cfg.image_width)
+        self.encoder = FrozenBackbone(self.image_hw, cfg.image_mean, cfg.image_std)
         self.map_hw = self.encoder.map_hw
         self.reduce = nn.Conv2d(BACKBONE_CHANNELS, cfg.feature_channels, 1)
         cells = self.map_hw[0] * self.map_hw[1]
         self.proj = nn.Linear(cfg.feature_channels * cells, cfg.frame_embed)
+        self.drop = nn.Dropout(cfg.dropout)
         self.actions = nn.Embedding(PREV_ACTION_NONE + 1, cfg.action_embed)
         width = cfg.history_length * (cfg.frame_embed + cfg.action_embed)
         self.head = nn.Sequential(
@@ -112,7 +113,7 @@ class FeatureCriticNet(nn.Module):
         b, t, _ = feats.shape
         x = feats.reshape(b * t, BACKBONE_CHANNELS, *self.map_hw)
         x = torch.relu(self.reduce(x)).flatten(1)
-        x = nn.functional.gelu(self.proj(x)).reshape(b, -1)
+        x = self.drop(nn.functional.gelu(self.proj(x))).reshape(b, -1)
         a = self.actions(prev_actions).reshape(b, -1)
         return self.head(torch.cat([x, a], dim=1)).reshape(b, NUM_ACTIONS, N_CAT)
 
@@ -138,11 +139,15 @@ class CriticInputs:
         self.prev = torch.from_numpy(data["prev_actions"][:, -cfg.history_length :])
         self.features = None
         if isinstance(net, FeatureCriticNet):
+            from safevla_train.onnx_encoder import OnnxEncoder
+
+            # ONNX Runtime: several times faster than torch here, and what the bundle runs
+            encode = OnnxEncoder(net.encoder, net.image_hw, threads=torch.get_num_threads())
             t0, frames, out = time.perf_counter(), data["frames"], []
             with torch.no_grad():
                 for i in range(0, len(frames), 256):
                     x = np.stack([preprocess_rgb(f, self.spec) for f in frames[i : i + 256]])
-                    out.append(net.encode(torch.from_numpy(x)).to(torch.float16))
+                    out.append(encode(torch.from_numpy(x)).to(torch.float16))
             self.features = torch.cat(out)
             if log is not None:
                 secs = time.perf_counter() - t0

@@ -29,7 +29,15 @@ from safevla_core.safety_critic import always_allowed
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.config_io import to_dict
 from safevla_train.critic_config import CriticConfig
-from safevla_train.critic_data import DATA_FILE, SPLITS, collect, data_meta, load_data, save_data
+from safevla_train.critic_data import (
+    DATA_FILE,
+    SPLITS,
+    collect,
+    data_meta,
+    load_data,
+    merge_data,
+    save_data,
+)
 from safevla_train.critic_model import (
     CriticInputs,
     build_critic,
@@ -55,7 +63,35 @@ def label_meaning(horizon: int) -> dict:
 
 
 def get_data(cfg: CriticConfig, out: Path, log=print) -> dict:
-    """The run's data set: reused from ``out`` when its settings match, else collected."""
+    """The run's data set (reused from ``out`` when its settings match, else collected), with
+    the data sets of ``cfg.extra_data`` appended (:func:`merge_data`)."""
+    data = _own_data(cfg, out, log)
+    if not cfg.extra_data:
+        return data
+    parts = [data]
+    for extra in cfg.extra_data:
+        path = Path(extra)
+        if path.is_dir():
+            path = path / DATA_FILE
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"critic.extra_data: {path} is not a critic data set; give the critic_data.npz "
+                "(or the run folder) of an earlier `safevla train critic` run"
+            )
+        part = load_data(path)
+        if part["history"].shape[1] < cfg.history_length:
+            raise ValueError(
+                f"critic.extra_data: {path} holds a history of {part['history'].shape[1]} "
+                f"frames, the critic needs {cfg.history_length}; collect it again with "
+                f"history_length >= {cfg.history_length}"
+            )
+        log(f"data: adding {path} ({len(part['labels'])} states)")
+        parts.append(part)
+    return with_history(merge_data(parts), cfg.history_length)
+
+
+def _own_data(cfg: CriticConfig, out: Path, log=print) -> dict:
+    """The data set this run collects: reused from ``out`` when its settings match."""
     path = out / DATA_FILE
     if path.is_file():
         data = load_data(path)

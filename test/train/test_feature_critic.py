@@ -22,7 +22,7 @@ from safevla_core.safety_critic import SafetyCritic
 from safevla_train.config_io import apply_overrides
 from safevla_train.critic_data import DATA_FILE, load_data
 from safevla_train.critic_model import FeatureCriticNet, predict
-from safevla_train.critic_run import WEIGHTS, run_critic, with_history
+from safevla_train.critic_run import WEIGHTS, get_data, run_critic, with_history
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +96,23 @@ def test_an_inconsistent_manifest_is_refused(feature_run, tmp_path, edit, messag
     (bundle / CRITIC_MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(CriticBundleError, match=message):
         SafetyCritic(bundle)
+
+
+def test_extra_data_is_merged_with_its_own_episodes_and_splits(critic_run, tmp_path):
+    src, cfg = critic_run
+    base = load_data(src / DATA_FILE)
+    out = tmp_path / "merged"
+    out.mkdir()
+    shutil.copy(src / DATA_FILE, out / DATA_FILE)
+    merged = get_data(apply_overrides(cfg, {"extra_data": [str(src)]}), out, lambda m: None)
+    n, f = len(base["labels"]), len(base["frames"])
+    assert len(merged["labels"]) == 2 * n and len(merged["frames"]) == 2 * f
+    # the second part's histories point at its own copy of the frames
+    np.testing.assert_array_equal(merged["history"][n:], base["history"] + f)
+    np.testing.assert_array_equal(
+        merged["frames"][merged["history"][n:]], base["frames"][base["history"]]
+    )
+    assert set(merged["episode"][:n]).isdisjoint(merged["episode"][n:])
+    np.testing.assert_array_equal(merged["split"][n:], base["split"])
+    with pytest.raises(FileNotFoundError, match="not a critic data set"):
+        get_data(apply_overrides(cfg, {"extra_data": [str(tmp_path / "nope")]}), out)
