@@ -4,6 +4,8 @@ bundle writer (sha256 of the graph in critic.json) and loaded by the real runtim
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ from onnx import TensorProto, helper, numpy_helper
 from safevla_core.actions import ACTION_NAMES, NUM_ACTIONS
 from safevla_core.critic_bundle import (
     CRITIC_GRAPH,
+    CRITIC_MANIFEST,
     PREV_ACTION_NONE,
     CriticManifest,
     write_critic_bundle,
@@ -96,4 +99,25 @@ def write_tiny_critic(
     )
     fields.update(manifest_overrides)
     write_critic_bundle(out, CriticManifest(**fields))
+    return out
+
+
+def tampered_copy(bundle: str | Path, out: str | Path, file: str) -> Path:
+    """A copy of the critic ``bundle`` at ``out`` with one byte of ``file`` flipped."""
+    out = Path(out)
+    shutil.copytree(bundle, out)
+    raw = bytearray((out / file).read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    (out / file).write_bytes(bytes(raw))
+    return out
+
+
+def edited_copy(bundle: str | Path, out: str | Path, edit) -> Path:
+    """A copy of the critic ``bundle`` at ``out`` whose critic.json went through ``edit``
+    (a function changing the parsed dict in place)."""
+    out = Path(out)
+    shutil.copytree(bundle, out)
+    manifest = json.loads((out / CRITIC_MANIFEST).read_text())
+    edit(manifest)
+    (out / CRITIC_MANIFEST).write_text(json.dumps(manifest))
     return out

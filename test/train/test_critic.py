@@ -11,12 +11,11 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from tiny_critic import CRITIC_RUN_SETTINGS
+from tiny_critic import CRITIC_RUN_SETTINGS, edited_copy, tampered_copy
 
 from safevla_core.actions import ACTION_NAMES, END, NUM_ACTIONS, SUB_DONE
 from safevla_core.critic_bundle import (
     CRITIC_GRAPH,
-    CRITIC_MANIFEST,
     CRITIC_SIGNATURE_FILE,
     CriticBundleError,
 )
@@ -102,11 +101,7 @@ def test_history_fills_with_the_first_frame_and_no_action():
 
 
 def test_a_tampered_graph_is_refused(run, tmp_path):
-    bundle = tmp_path / "b"
-    shutil.copytree(run[0] / "bundle", bundle)
-    raw = bytearray((bundle / CRITIC_GRAPH).read_bytes())
-    raw[len(raw) // 2] ^= 0xFF
-    (bundle / CRITIC_GRAPH).write_bytes(bytes(raw))
+    bundle = tampered_copy(run[0] / "bundle", tmp_path / "b", CRITIC_GRAPH)
     with pytest.raises(CriticBundleError, match="sha256"):
         SafetyCritic(bundle)
 
@@ -122,11 +117,7 @@ def test_a_tampered_graph_is_refused(run, tmp_path):
     ],
 )
 def test_a_mismatched_manifest_is_refused(run, tmp_path, edit, message):
-    bundle = tmp_path / "b"
-    shutil.copytree(run[0] / "bundle", bundle)
-    manifest = json.loads((bundle / CRITIC_MANIFEST).read_text())
-    edit(manifest)
-    (bundle / CRITIC_MANIFEST).write_text(json.dumps(manifest))
+    bundle = edited_copy(run[0] / "bundle", tmp_path / "b", edit)
     with pytest.raises(CriticBundleError, match=message):
         SafetyCritic(bundle)
 

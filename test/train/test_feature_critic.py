@@ -5,17 +5,16 @@ frame agrees with the trained network; tampered or inconsistent bundles are refu
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import numpy as np
 import pytest
 import torch
+from tiny_critic import edited_copy, tampered_copy
 
 from safevla_core.critic_bundle import (
     CRITIC_ENCODER_GRAPH,
     CRITIC_GRAPH,
-    CRITIC_MANIFEST,
     CriticBundleError,
 )
 from safevla_core.safety_critic import SafetyCritic
@@ -70,11 +69,7 @@ def test_runtime_fed_frame_by_frame_agrees_with_the_trained_net(feature_run):
 
 
 def test_a_tampered_encoder_graph_is_refused(feature_run, tmp_path):
-    bundle = tmp_path / "b"
-    shutil.copytree(feature_run[0] / "bundle", bundle)
-    raw = bytearray((bundle / CRITIC_ENCODER_GRAPH).read_bytes())
-    raw[len(raw) // 2] ^= 0xFF
-    (bundle / CRITIC_ENCODER_GRAPH).write_bytes(bytes(raw))
+    bundle = tampered_copy(feature_run[0] / "bundle", tmp_path / "b", CRITIC_ENCODER_GRAPH)
     with pytest.raises(CriticBundleError, match="sha256"):
         SafetyCritic(bundle)
 
@@ -89,11 +84,7 @@ def test_a_tampered_encoder_graph_is_refused(feature_run, tmp_path):
     ],
 )
 def test_an_inconsistent_manifest_is_refused(feature_run, tmp_path, edit, message):
-    bundle = tmp_path / "b"
-    shutil.copytree(feature_run[0] / "bundle", bundle)
-    manifest = json.loads((bundle / CRITIC_MANIFEST).read_text())
-    edit(manifest)
-    (bundle / CRITIC_MANIFEST).write_text(json.dumps(manifest))
+    bundle = edited_copy(feature_run[0] / "bundle", tmp_path / "b", edit)
     with pytest.raises(CriticBundleError, match=message):
         SafetyCritic(bundle)
 
