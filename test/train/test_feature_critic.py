@@ -107,3 +107,18 @@ def test_extra_data_is_merged_with_its_own_episodes_and_splits(critic_run, tmp_p
     np.testing.assert_array_equal(merged["split"][n:], base["split"])
     with pytest.raises(FileNotFoundError, match="not a critic data set"):
         get_data(apply_overrides(cfg, {"extra_data": [str(tmp_path / "nope")]}), out)
+
+
+def test_the_shipped_critic_loads_and_fits_the_shipped_imitation_policy():
+    """`models/safety-critic` passes its sha256 checks, takes the image spec of
+    `models/objnav-bc` (the monitor refuses a critic that does not), and judges a frame."""
+    from pathlib import Path
+
+    from safevla_core.bundle import load_bundle
+
+    root = Path(__file__).resolve().parents[2] / "models"
+    policy = load_bundle(root / "objnav-bc")
+    critic = SafetyCritic(root / "safety-critic", image=policy.manifest.image)
+    assert critic.manifest.encoder_graph_file and critic.manifest.history_length == 16
+    verdict = critic.step(np.zeros((480, 640, 3), np.uint8))
+    assert verdict.risk.shape == (20, 5) and np.isfinite(verdict.risk).all()
