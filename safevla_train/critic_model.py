@@ -38,9 +38,11 @@ from safevla_core.bundle_manifest import ONNX_OPSET
 from safevla_core.critic_bundle import (
     CRITIC_ENCODER_GRAPH,
     CRITIC_GRAPH,
+    CRITIC_INPUTS,
     CRITIC_OUTPUTS,
     ENCODER_INPUTS,
     ENCODER_OUTPUTS,
+    FEATURE_CRITIC_INPUTS,
     PREV_ACTION_NONE,
     CriticManifest,
     sign_critic_bundle,
@@ -50,6 +52,7 @@ from safevla_core.image_preprocessing import preprocess_rgb
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.critic_config import CriticConfig
 from safevla_train.export import staged_dir
+from safevla_train.onnx_encoder import OnnxEncoder, batch_onnx
 from safevla_train.pretrained import BACKBONE_CHANNELS, FrozenBackbone
 
 OPSET = ONNX_OPSET
@@ -134,13 +137,11 @@ class CriticInputs:
     computed once here and indexed per batch."""
 
     def __init__(self, net: nn.Module, data: dict, cfg: CriticConfig, log=None) -> None:
-        self.data, self.cfg, self.spec = data, cfg, cfg.image_spec()
+        self.data, self.spec = data, cfg.image_spec()
         self.history = data["history"][:, -cfg.history_length :].astype(np.int64)
         self.prev = torch.from_numpy(data["prev_actions"][:, -cfg.history_length :])
         self.features = None
         if isinstance(net, FeatureCriticNet):
-            from safevla_train.onnx_encoder import OnnxEncoder
-
             # ONNX Runtime: several times faster than torch here, and what the bundle runs
             encode = OnnxEncoder(net.encoder, net.image_hw, threads=torch.get_num_threads())
             t0, frames, out = time.perf_counter(), data["frames"], []
@@ -241,24 +242,6 @@ def predict(
     return np.concatenate(out)
 
 
-def _onnx_export(graph: nn.Module, example: tuple, inputs, outputs, path: Path) -> None:
-    """One graph with a dynamic batch axis on every input."""
-    batch = torch.export.Dim("batch", min=1, max=1024)
-    with torch.no_grad():
-        prog = torch.onnx.export(
-            graph,
-            example,
-            input_names=list(inputs),
-            output_names=list(outputs),
-            dynamic_shapes=tuple({0: batch} for _ in inputs),
-            dynamo=True,
-            opset_version=OPSET,
-            external_data=False,
-            verbose=False,
-        )
-    prog.save(str(path))
-
-
 def _parity(path: Path, graph: nn.Module, inputs: dict[str, torch.Tensor], output: str) -> float:
     """Max abs difference of the ONNX graph at ``path`` and ``graph`` on ``inputs``."""
     import onnxruntime as ort
@@ -302,7 +285,7 @@ def export_critic(
         if feature:  # the encoder graph, then the critic graph on its features
             enc = _EncoderGraph(net).eval()
             path = tmp / CRITIC_ENCODER_GRAPH
-            _onnx_export(enc, (frames(2),), ENCODER_INPUTS, ENCODER_OUTPUTS, path)
+            batch_onnx(enc, (frames(2),), ENCODER_INPUTS, ENCODER_OUTPUTS).save(str(path))
             diffs["encoder"] = _parity(
                 path, enc, {ENCODER_INPUTS[0]: frames(3)}, ENCODER_OUTPUTS[0]
             )
@@ -311,8 +294,9 @@ def export_critic(
                 x_test = net.encode(frames(3 * t)).reshape(3, t, -1)
         else:
             x, x_test = frames(2, t), frames(3, t)
-        names = ("features" if feature else "frames", "prev_actions")
-        _onnx_export(graph, (x, actions(2)), names, CRITIC_OUTPUTS, tmp / CRITIC_GRAPH)
+        names = FEATURE_CRITIC_INPUTS if feature else CRITIC_INPUTS
+        prog = batch_onnx(graph, (x, actions(2)), names, CRITIC_OUTPUTS)
+        prog.save(str(tmp / CRITIC_GRAPH))
         diffs["critic"] = _parity(
             tmp / CRITIC_GRAPH, graph, dict(zip(names, (x_test, actions(3)))), CRITIC_OUTPUTS[0]
         )

@@ -23,24 +23,28 @@ from safevla_core.bundle_manifest import ONNX_OPSET
 PARITY_ATOL = 1e-3
 
 
-def encoder_onnx(encoder: nn.Module, image_hw: tuple[int, int]) -> bytes:
-    """The ONNX model (bytes) of ``encoder``: ``image`` [batch,3,H,W] -> ``feat`` [batch,D]."""
-    h, w = image_hw
+def batch_onnx(module: nn.Module, example: tuple, inputs, outputs):
+    """``module`` exported to ONNX (an ``ONNXProgram``: ``.save(path)`` or ``.model_proto``)
+    with a dynamic batch axis (axis 0) on every input, at the project's opset."""
     batch = torch.export.Dim("batch", min=1, max=1024)
-    example = (torch.zeros(2, 3, h, w),)
     with torch.no_grad():
-        prog = torch.onnx.export(
-            encoder,
+        return torch.onnx.export(
+            module,
             example,
-            input_names=["image"],
-            output_names=["feat"],
-            dynamic_shapes={"image": {0: batch}},
+            input_names=list(inputs),
+            output_names=list(outputs),
+            dynamic_shapes=tuple({0: batch} for _ in inputs),
             dynamo=True,
             opset_version=ONNX_OPSET,
             external_data=False,
             verbose=False,
         )
-    return prog.model_proto.SerializeToString()
+
+
+def encoder_onnx(encoder: nn.Module, image_hw: tuple[int, int]) -> bytes:
+    """The ONNX model (bytes) of ``encoder``: ``image`` [batch,3,H,W] -> ``feat`` [batch,D]."""
+    example = (torch.zeros(2, 3, *image_hw),)
+    return batch_onnx(encoder, example, ["image"], ["feat"]).model_proto.SerializeToString()
 
 
 class OnnxEncoder:
