@@ -86,8 +86,8 @@ def get_data(cfg: CriticConfig, out: Path, log=print) -> dict:
                 f"history_length >= {cfg.history_length}"
             )
         log(f"data: adding {path} ({len(part['labels'])} states)")
-        parts.append(part)
-    return with_history(merge_data(parts), cfg.history_length)
+        parts.append(with_history(part, cfg.history_length))
+    return merge_data(parts)
 
 
 def _own_data(cfg: CriticConfig, out: Path, log=print) -> dict:
@@ -150,23 +150,19 @@ def run_critic(
     counts = {s: int((data["split"] == i).sum()) for i, s in enumerate(SPLITS)}
     log(f"data: states per split {counts}")
     torch.set_num_threads(cfg.threads)
-    net = build_critic(cfg)
+    torch.manual_seed(cfg.seed)
+    net = build_critic(cfg)  # once: the frozen encoder's weights are read from disk
+    inputs = CriticInputs(net, data, cfg, log)  # the frozen features do not train
     weights, metrics = out / WEIGHTS, {}
     saved = torch.load(weights, weights_only=True) if weights.is_file() else None
     train_key = json.dumps(cfg.train_key(), sort_keys=True)
-    inputs = None
     if saved is not None and saved.get("config") == train_key:
         net.load_state_dict(saved["model"])
         net.eval()
         log(f"train: reusing {weights} (same data and training settings)")
     else:
-        torch.manual_seed(cfg.seed)
-        net = build_critic(cfg)
-        inputs = CriticInputs(net, data, cfg, log)
         metrics.update(train_critic(net, data, cfg, log, inputs))
         torch.save({"model": net.state_dict(), "config": train_key}, weights)
-    if inputs is None:
-        inputs = CriticInputs(net, data, cfg, log)
     cal_rows, test_rows = (np.flatnonzero(data["split"] == i) for i in (1, 2))
     by_episode = cfg.calibration_unit == "episode"
     reports = calibrate(
