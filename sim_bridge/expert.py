@@ -245,12 +245,13 @@ class Expert:
         if np.linalg.norm(agent.position[:2] - self._last[1]) >= 0.1:
             self._stuck = 0
         else:
-            self._stuck += 1
-            self._blocked_moves += 1
             self._block_ahead(backend, agent)
 
     def _block_ahead(self, backend: Backend, agent: AgentState) -> None:
-        """Take the cell one ``move_ahead`` in front of the robot out of the plan."""
+        """Count a blocked ``move_ahead`` and take the cell in front of the robot out of the
+        plan."""
+        self._stuck += 1
+        self._blocked_moves += 1
         fs = backend.free_space()
         t = math.radians(agent.yaw_deg)
         ahead = agent.position[:2] + MOVE_M * np.array([math.cos(t), math.sin(t)])
@@ -269,8 +270,6 @@ class Expert:
         if self.explorer is not None or action != A["move_ahead"]:
             return
         backend = getattr(env_or_backend, "backend", env_or_backend)
-        self._stuck += 1
-        self._blocked_moves += 1
         self._block_ahead(backend, backend.agent())
         self._last = None  # the refused move was not taken: nothing to learn from it
 
