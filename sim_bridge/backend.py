@@ -111,8 +111,12 @@ class FreeSpace:
     free: np.ndarray
 
     def world_to_cell(self, xy: np.ndarray) -> tuple[int, int]:
-        ij = np.floor((np.asarray(xy[:2]) - self.origin) / self.resolution).astype(int)
-        return int(ij[0]), int(ij[1])
+        i, j = self.world_to_cells(np.asarray(xy)[None])[0]
+        return int(i), int(j)
+
+    def world_to_cells(self, xy: np.ndarray) -> np.ndarray:
+        """(N, 2) int cells of N points (N, >= 2): :meth:`world_to_cell` of each."""
+        return np.floor((xy[:, :2] - self.origin) / self.resolution).astype(int)
 
     def cell_to_world(self, i: int, j: int) -> np.ndarray:
         return self.origin + (np.array([i, j]) + 0.5) * self.resolution

@@ -156,13 +156,10 @@ def cost_to_go(free: np.ndarray, cost: np.ndarray, goals: np.ndarray, resolution
 def line_of_sight(fs: FreeSpace, walls: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
     """No ``walls`` cell on the segment ``a -> b`` (sampled at half the grid resolution).
 
-    All samples at once: the same points and cells as :meth:`FreeSpace.world_to_cell` of each
-    sample in turn (the same float operations, element by element), so the same answer."""
+    All samples at once (:meth:`FreeSpace.world_to_cells`)."""
     a, b = np.asarray(a), np.asarray(b)
     n = max(2, int(np.linalg.norm(b - a) / (0.5 * fs.resolution)))
-    pts = a + np.linspace(0.0, 1.0, n)[:, None] * (b - a)
-    ij = np.floor((pts[:, :2] - fs.origin) / fs.resolution).astype(int)
-    i, j = ij[:, 0], ij[:, 1]
+    i, j = fs.world_to_cells(a + np.linspace(0.0, 1.0, n)[:, None] * (b - a)).T
     inside = (i >= 0) & (i < walls.shape[0]) & (j >= 0) & (j < walls.shape[1])
     return not bool(walls[i[inside], j[inside]].any())
 
