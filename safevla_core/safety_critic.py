@@ -171,6 +171,7 @@ class SafetyCritic:
         self.session = session(m.graph_file)
         self.encoder = session(m.encoder_graph_file) if m.encoder_graph_file else None
         self._check_graph()
+        self._slots = m.graph_inputs[0]  # what the history holds: "frames" or "features"
         self.thresholds = np.array([m.thresholds[c] for c in m.categories], np.float32)
         self.history: CriticHistory[np.ndarray] = CriticHistory(m.history_length)
         self.steps = 0
@@ -189,11 +190,10 @@ class SafetyCritic:
             },
         )
         if self.encoder is not None:
-            want = dict(
-                zip(
-                    ENCODER_INPUTS + ENCODER_OUTPUTS, (["batch", *frame], ["batch", m.feature_dim])
-                )
-            )
+            want = {
+                ENCODER_INPUTS[0]: ["batch", *frame],
+                ENCODER_OUTPUTS[0]: ["batch", m.feature_dim],
+            }
             self._check_tensors(self.encoder, m.encoder_graph_file, want)
 
     def _check_tensors(self, session, graph_file: str, want: dict[str, list]) -> None:
@@ -236,7 +236,7 @@ class SafetyCritic:
             x = feat[0]
         self.history.push(x, prev)
         feed = {
-            self.manifest.graph_inputs[0]: np.stack(self.history.items)[None],
+            self._slots: np.stack(self.history.items)[None],
             "prev_actions": np.array([self.history.actions], np.int64),
         }
         (risk,) = self.session.run(list(CRITIC_OUTPUTS), feed)
