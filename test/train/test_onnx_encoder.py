@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 import torch
 from tiny_model import SMALL as TINY
+from tiny_model import TINY_ENV as ENV
+from tiny_model import tiny_ppo_config
 
 from safevla_train.checkpoint import load_checkpoint
-from safevla_train.config import EnvSettings, ModelConfig, PPOConfig, RiskConfig
+from safevla_train.config import ModelConfig, PPOConfig, RiskConfig
 from safevla_train.model import VLAPolicy
 from safevla_train.onnx_encoder import OnnxEncoder
 from safevla_train.risk import make_envs
@@ -26,7 +28,6 @@ EFFNET = ModelConfig(
     num_layers=1,
     context_length=4,
 )
-ENV = EnvSettings(num_envs=2, nav_size=(32, 32), max_steps=12)
 
 
 @pytest.fixture(scope="module")
@@ -101,18 +102,8 @@ def test_onnxruntime_rollouts_take_torchs_actions_and_update_exactly(model):
 @pytest.mark.slow
 def test_resume_with_onnxruntime_is_exact(tmp_path):
     def cfg(rollouts: int) -> PPOConfig:
-        return PPOConfig(
-            algo="ppo-lag",
-            env=ENV,
-            total_steps=rollouts * ENV.num_envs * 8,
-            rollout_steps=8,
-            sync_every=2,
-            value_warmup_steps=0,
-            cost_limit=1.0,
-            lagrange_init=0.5,
-            lr=1e-3,
-            risk=RiskConfig(replay_prob=0.5, min_cost=1.0),
-            encoder_runtime="onnxruntime",
+        return tiny_ppo_config(
+            rollouts * ENV.num_envs * 8, value_warmup_steps=0, encoder_runtime="onnxruntime"
         )
 
     kw = dict(progress=False, tensorboard=False)

@@ -6,32 +6,21 @@ import numpy as np
 import pytest
 import torch
 from tiny_model import SMALL as TINY
+from tiny_model import TINY_ENV as ENV
+from tiny_model import tiny_ppo_config
 
 from safevla_train.checkpoint import load_checkpoint
-from safevla_train.config import EnvSettings, ModelConfig, PPOConfig, RiskConfig
+from safevla_train.config import ModelConfig, PPOConfig, RiskConfig
 from safevla_train.model import VLAPolicy
 from safevla_train.risk import make_envs
 from safevla_train.rollout import Collector
 from safevla_train.train_ppo import run_ppo
 
 SMALL = ModelConfig(**TINY)
-ENV = EnvSettings(num_envs=2, nav_size=(32, 32), max_steps=12)
 
 
 def _cfg(total_steps: int, ref_kl_coef: float = 0.0) -> PPOConfig:
-    return PPOConfig(
-        ref_kl_coef=ref_kl_coef,
-        algo="ppo-lag",
-        env=ENV,
-        total_steps=total_steps,
-        rollout_steps=8,
-        sync_every=2,
-        value_warmup_steps=16,
-        cost_limit=1.0,
-        lagrange_init=0.5,
-        lr=1e-3,
-        risk=RiskConfig(replay_prob=0.5, min_cost=1.0),
-    )
+    return tiny_ppo_config(total_steps, ref_kl_coef=ref_kl_coef)
 
 
 @pytest.mark.slow
