@@ -287,7 +287,7 @@ def bc_loss(model: VLAPolicy, batch: dict, cfg: BCConfig) -> tuple[torch.Tensor,
     feat = frame_features(model, batch["frames"])
     if cfg.feature_dropout and model.training:
         feat = torch.nn.functional.dropout(feat, cfg.feature_dropout)
-    seen_logits = model.seen_logits(feat) if model.seen_head is not None else None
+    seen_logits = model.seen_logits(feat) if model.reads_seen else None
     tok = model.fuse(feat, *_context(batch), seen_logits=seen_logits)
     ep = torch.zeros(b, t, dtype=torch.long)
     out = model.forward_sequence(tok, ep, batch["valid"], detach_critics=cfg.detach_critics)

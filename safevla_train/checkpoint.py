@@ -202,7 +202,8 @@ def model_from_checkpoint(ckpt: dict) -> VLAPolicy:
         CheckpointError: the model config or the weights do not fit together.
     """
     try:
-        model = VLAPolicy(from_dict(ModelConfig, ckpt["model_config"]))
+        # the detector's weights come with the state dict, not from its file
+        model = VLAPolicy(from_dict(ModelConfig, ckpt["model_config"]), detector_weights=False)
         model.load_state_dict(ckpt["model"])
     except (ValueError, TypeError, RuntimeError, KeyError, AttributeError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]

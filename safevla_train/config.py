@@ -73,6 +73,12 @@ class ModelConfig:
             per range r ("the instructed target is in view within r") enters the token through
             a linear layer. Both are trained by their own losses (``bc.readout_coef``), not by
             the policy's; unlike the seen head alone, this is part of the exported graph.
+        detector: path of a target detector file (``detector.pt`` of ``safevla train
+            detector``, :mod:`safevla_train.detector_model`), "" = none. Its frozen CNN joins
+            the frozen encoder and replaces the seen head: the target readout reads its logits
+            (needs ``encoder=efficientnet_lite0``, ``seen_head`` and ``target_readout``; not
+            ``seen_detector``). The file is read when a policy is created; checkpoints and
+            bundles carry the weights, so resume and export do not need it again.
         prev_action_input: the token carries the previous action. False: it does not (the
             graph still takes the input), against copying it: in the teacher's episodes the
             label equals the previous action at about 72% of steps, so a learner leans on it,
@@ -98,6 +104,7 @@ class ModelConfig:
     target_readout: bool = False
     seen_detector: bool = False
     prev_action_input: bool = True
+    detector: str = ""
 
     def __post_init__(self) -> None:
         _check(
@@ -112,6 +119,18 @@ class ModelConfig:
             not self.seen_detector or (self.seen_head and self.encoder == "efficientnet_lite0"),
             "model.seen_detector=true needs model.seen_head=true and "
             "model.encoder=efficientnet_lite0 (it reads the frozen feature map)",
+        )
+        _check(
+            not self.detector
+            or (
+                self.encoder == "efficientnet_lite0"
+                and self.seen_head
+                and self.target_readout
+                and not self.seen_detector
+            ),
+            f"model.detector={self.detector!r} needs model.encoder=efficientnet_lite0, "
+            "model.seen_head=true and model.target_readout=true, and model.seen_detector=false "
+            "(the detector is the seen head)",
         )
         self.cnn_channels = tuple(int(c) for c in self.cnn_channels)
         self.image_mean = tuple(float(v) for v in self.image_mean)

@@ -6,7 +6,9 @@ Token of step t (layer-0 input)::
     x_t = W_img cnn(o_t) + W_txt e(instr) + E_act[a_{t-1}] + h_t w_hold
 
 (``model.encoder = "efficientnet_lite0"``: ``cnn`` is a frozen ImageNet-pretrained backbone and
-``W_img`` a small spatial projection, :mod:`safevla_train.pretrained`.)
+``W_img`` a small spatial projection, :mod:`safevla_train.pretrained`; with ``model.detector``
+the frozen encoder also runs a trained target detector whose logits follow the backbone's
+features and feed the target readout, :mod:`safevla_train.detector_model`.)
 
 where ``e(instr)`` is the frozen all-MiniLM-L6-v2 embedding, ``a_{t-1}`` the previously executed
 action (index ``num_actions`` at episode start) and ``h_t`` the object-in-hand flag.
@@ -35,6 +37,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from safevla_train.config import ModelConfig
+from safevla_train.detector_model import (
+    DetectorEncoder,
+    load_detector_file,
+    load_detector_weights,
+)
 from safevla_train.pretrained import EFFICIENTNET_LITE0, FrozenBackbone, SpatialProjection
 from sim_bridge.tasks.objnav import OBJNAV_TARGETS, SEEN_DIM, SEEN_RANGES_M
 
@@ -101,14 +108,29 @@ class BandedBlock(nn.Module):
 
 
 class VLAPolicy(nn.Module):
-    """The policy and its critics; see the module docstring for the math."""
+    """The policy and its critics; see the module docstring for the math.
 
-    def __init__(self, cfg: ModelConfig) -> None:
+    Args:
+        cfg: the architecture.
+        detector_weights: load ``cfg.detector``'s file into the detector (a new policy). False
+            leaves the detector's weights to a state dict loaded next (a checkpoint), so the
+            file is not needed again.
+    """
+
+    def __init__(self, cfg: ModelConfig, detector_weights: bool = True) -> None:
         super().__init__()
         self.cfg = cfg
         d = cfg.d_model
-        if cfg.encoder == EFFICIENTNET_LITE0:
-            hw, mean, std = (cfg.image_height, cfg.image_width), cfg.image_mean, cfg.image_std
+        hw, mean, std = (cfg.image_height, cfg.image_width), cfg.image_mean, cfg.image_std
+        self.backbone_dim = 0  # with a detector: where the detector's logits start in a feature
+        if cfg.detector:
+            self.encoder = DetectorEncoder(hw, mean, std)
+            self.backbone_dim = self.encoder.backbone_dim
+            self.img_proj = SpatialProjection(self.encoder.map_hw, d)
+            if detector_weights:
+                payload = load_detector_file(cfg.detector, hw, mean, std)
+                load_detector_weights(self.encoder.detector, payload, cfg.detector)
+        elif cfg.encoder == EFFICIENTNET_LITE0:
             self.encoder = FrozenBackbone(hw, mean, std)
             self.img_proj = SpatialProjection(self.encoder.map_hw, d)
         else:
@@ -127,7 +149,9 @@ class VLAPolicy(nn.Module):
         self.goal_head = nn.Linear(d, 1) if cfg.goal_head else None
         # Train-time only: which target types are in view, from the frame token alone.
         self.seen_head = _mlp_head(d, SEEN_DIM) if cfg.seen_head else None
-        if cfg.seen_detector:  # its own view of the frozen feature map
+        if cfg.detector:  # the frozen detector in the encoder is the seen head
+            self.seen_head = None
+        elif cfg.seen_detector:  # its own view of the frozen feature map
             self.seen_head = nn.Sequential(
                 SpatialProjection(self.encoder.map_hw, 256), nn.GELU(), nn.Linear(256, SEEN_DIM)
             )
@@ -141,7 +165,10 @@ class VLAPolicy(nn.Module):
 
     def seen_logits(self, feat: torch.Tensor) -> torch.Tensor:
         """[..., SEEN_DIM] logits of "this target type is in view" from frame features
-        [..., C] (the seen head, :func:`sim_bridge.tasks.objnav.types_in_view`)."""
+        [..., C] (the seen head, :func:`sim_bridge.tasks.objnav.types_in_view`); with a
+        detector, its logits, the last ``SEEN_DIM`` entries of the feature."""
+        if self.backbone_dim:
+            return feat[..., self.backbone_dim :]
         if self.cfg.seen_detector:
             return self.seen_head(feat)
         return self.seen_head(self.img_proj(feat))
@@ -165,9 +192,14 @@ class VLAPolicy(nn.Module):
         return self.type_head(instruction * math.sqrt(self.cfg.instruction_dim))
 
     @property
+    def reads_seen(self) -> bool:
+        """Per-type "in view" logits exist (a trainable seen head or the frozen detector)."""
+        return self.seen_head is not None or bool(self.backbone_dim)
+
+    @property
     def frozen_encoder(self) -> bool:
         """The frame encoder is pretrained and frozen: its features can be cached."""
-        return isinstance(self.encoder, FrozenBackbone)
+        return isinstance(self.encoder, (FrozenBackbone, DetectorEncoder))
 
     @property
     def feature_dim(self) -> int:
@@ -184,7 +216,8 @@ class VLAPolicy(nn.Module):
     ) -> torch.Tensor:
         """Layer-0 token from CNN features [...,C], embedding [...,384], int ids, 0/1 flags;
         ``seen_logits``: :meth:`seen_logits` of ``feat`` when the caller has them already."""
-        token = self.img_proj(feat) + self.txt_proj(instruction)
+        img = feat[..., : self.backbone_dim] if self.backbone_dim else feat
+        token = self.img_proj(img) + self.txt_proj(instruction)
         token = token + holding.unsqueeze(-1) * self.hold_emb
         if self.cfg.prev_action_input:
             token = token + self.act_emb(prev_action)

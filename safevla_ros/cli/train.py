@@ -1,4 +1,4 @@
-"""``safevla train {bc,dagger,ppo,ppo-lag,ppo-penalty,critic}`` and ``safevla export``.
+"""``safevla train {bc,dagger,ppo,ppo-lag,ppo-penalty,critic,detector}`` and ``safevla export``.
 
 Every run writes into ``--out``: ``checkpoint.pt``, ``config.yaml`` (the resolved config),
 ``command.txt`` (the exact command), ``metrics.json`` (final scalars) and ``tb/`` (TensorBoard).
@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from safevla_ros.cli.train_critic import add_critic_parser
+from safevla_ros.cli.train_detector import add_detector_parser
 from safevla_train.config import (
     BCConfig,
     DAggerConfig,
@@ -328,7 +329,8 @@ def _common(p) -> None:
 
 
 def add_parser(subparsers) -> None:
-    """Register ``train`` (bc | dagger | ppo | ppo-lag | ppo-penalty | critic), ``export`` and
+    """Register ``train`` (bc | dagger | ppo | ppo-lag | ppo-penalty | critic | detector),
+    ``export`` and
     ``keygen``."""
     train = subparsers.add_parser("train", help="train the VLA: bc, then ppo-lag / baselines")
     algos = train.add_subparsers(dest="algo", metavar="ALGO", required=True)
@@ -361,6 +363,7 @@ def add_parser(subparsers) -> None:
             )
         p.set_defaults(func=cmd_ppo)
     add_critic_parser(algos, _common, resolve_config, _write_run_files)
+    add_detector_parser(algos, _common, resolve_config, _write_run_files)
     ex = subparsers.add_parser("export", help="export a checkpoint as a model bundle")
     ex.add_argument("--checkpoint", required=True, help="checkpoint.pt of a training run")
     ex.add_argument("--out", required=True, help="bundle folder to write")
