@@ -33,3 +33,36 @@ def tiny_ppo_config(total_steps: int, **overrides) -> PPOConfig:
         risk=RiskConfig(replay_prob=0.5, min_cost=1.0),
     )
     return PPOConfig(**{**fields, **overrides})
+
+
+def demo_fields(rng, n: int) -> dict:
+    """Everything of an n-step ``Demo`` but its frames (and optional labels): random actions
+    and instruction, zero returns and costs, a successful episode."""
+    import numpy as np
+
+    return dict(
+        instr=rng.normal(size=384).astype(np.float32),
+        actions=rng.integers(0, 20, n),
+        prev_action=rng.integers(0, 20, n),
+        holding=np.zeros(n, np.float32),
+        ret_r=np.zeros(n, np.float32),
+        ret_c=np.zeros(n, np.float32),
+        y_q=np.zeros((n, 5), np.float32),
+        success=True,
+        cost=0.0,
+    )
+
+
+def export_and_step(model, folder, name: str, frame_hw: tuple[int, int]) -> None:
+    """Export ``model`` as a bundle (torch/ONNX parity < 1e-3) and take one step with the
+    deployed runtime on a random camera frame of ``frame_hw``: a valid distribution."""
+    import numpy as np
+
+    from safevla_core.policy_runtime import PolicyRuntime
+    from safevla_train.export import export_bundle
+
+    parity = export_bundle(model, folder, name)
+    assert max(parity.values()) < 1e-3
+    frame = np.random.default_rng(3).integers(0, 256, (*frame_hw, 3), dtype=np.uint8)
+    step = PolicyRuntime(folder).step(frame, "find the apple", holding=False)
+    assert np.isfinite(step.probs).all() and abs(step.probs.sum() - 1) < 1e-4

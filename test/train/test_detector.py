@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from tiny_model import demo_fields, export_and_step
 
 from safevla_train.bc import Demo, bc_loss, frame_features, sample_batch
 from safevla_train.checkpoint import model_from_checkpoint
@@ -173,15 +174,7 @@ def test_the_policy_reads_the_frozen_detector_as_its_seen_head(detector_file):
     seen = rng.random((n, SEEN_DIM)) < 0.3
     demo = Demo(
         frames=rng.integers(0, 256, (n, 64, 64, 3), dtype=np.uint8),
-        instr=rng.normal(size=384).astype(np.float32),
-        actions=rng.integers(0, 20, n),
-        prev_action=rng.integers(0, 20, n),
-        holding=np.zeros(n, np.float32),
-        ret_r=np.zeros(n, np.float32),
-        ret_c=np.zeros(n, np.float32),
-        y_q=np.zeros((n, 5), np.float32),
-        success=True,
-        cost=0.0,
+        **demo_fields(rng, n),
         goal=seen[:, 0].copy(),
         seen=seen,
         target_type=0,
@@ -225,17 +218,9 @@ def _as_dict(cfg: ModelConfig) -> dict:
 
 @pytest.mark.slow
 def test_exports_into_the_bundle_graph_with_parity(detector_file, tmp_path):
-    from safevla_core.policy_runtime import PolicyRuntime
-    from safevla_train.export import export_bundle
-
     path, _ = detector_file
     torch.manual_seed(0)
     model = VLAPolicy(_policy_cfg(path)).eval()
     with torch.no_grad():  # make the detector's readout matter to the output
         model.readout_proj.weight.mul_(50.0)
-    parity = export_bundle(model, tmp_path / "b", "detector-test")
-    assert max(parity.values()) < 1e-3
-    runtime = PolicyRuntime(tmp_path / "b")
-    frame = np.random.default_rng(3).integers(0, 256, (96, 96, 3), dtype=np.uint8)
-    step = runtime.step(frame, "find the apple", holding=False)
-    assert np.isfinite(step.probs).all() and abs(step.probs.sum() - 1) < 1e-4
+    export_and_step(model, tmp_path / "b", "detector-test", (96, 96))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from tiny_model import demo_fields, export_and_step
 
 from safevla_train.bc import Demo, bc_loss, frame_features, normalise, sample_batch
 from safevla_train.config import BCConfig, ModelConfig
@@ -55,17 +56,7 @@ def test_cached_features_train_the_same_loss_as_frames(model):
     rng = np.random.default_rng(1)
     n = 10
     frames = rng.integers(0, 256, (n, 64, 64, 3), dtype=np.uint8)
-    base = dict(
-        instr=rng.normal(size=384).astype(np.float32),
-        actions=rng.integers(0, 20, n),
-        prev_action=rng.integers(0, 20, n),
-        holding=np.zeros(n, np.float32),
-        ret_r=np.zeros(n, np.float32),
-        ret_c=np.zeros(n, np.float32),
-        y_q=np.zeros((n, 5), np.float32),
-        success=True,
-        cost=0.0,
-    )
+    base = demo_fields(rng, n)
     with torch.no_grad():
         feats = frame_features(model, torch.from_numpy(frames)[None])[0].numpy()
     cfg = BCConfig(model=CFG, batch_chunks=1, chunk_len=n)
@@ -82,12 +73,4 @@ def test_cached_features_train_the_same_loss_as_frames(model):
 
 @pytest.mark.slow
 def test_exports_into_the_bundle_graph_with_parity(model, tmp_path):
-    from safevla_core.policy_runtime import PolicyRuntime
-    from safevla_train.export import export_bundle
-
-    parity = export_bundle(model, tmp_path / "b", "effnet-test")
-    assert max(parity.values()) < 1e-3
-    runtime = PolicyRuntime(tmp_path / "b")
-    frame = np.random.default_rng(3).integers(0, 256, (96, 96, 3), dtype=np.uint8)
-    step = runtime.step(frame, "find the apple", holding=False)
-    assert np.isfinite(step.probs).all() and abs(step.probs.sum() - 1) < 1e-4
+    export_and_step(model, tmp_path / "b", "effnet-test", (96, 96))
