@@ -186,6 +186,14 @@ def load_demos(path: Path) -> list[Demo]:
         ]
 
 
+def _fresh_like(model: VLAPolicy) -> VLAPolicy:
+    """A new policy of ``model``'s architecture; a frozen detector keeps ``model``'s weights."""
+    fresh = VLAPolicy(model.cfg, detector_weights=False)
+    if fresh.backbone_dim:
+        fresh.encoder.detector.load_state_dict(model.encoder.detector.state_dict())
+    return fresh
+
+
 def run_dagger(
     cfg: DAggerConfig, out: Path, state: dict | None = None, writer=None, progress: bool = True
 ) -> dict:
@@ -194,7 +202,8 @@ def run_dagger(
     from safevla_train.checkpoint import save_checkpoint
 
     bc = cfg.bc
-    model = VLAPolicy(bc.model)
+    # a resumed run's detector weights come with its state (its file is not needed again)
+    model = VLAPolicy(bc.model, detector_weights=state is None)
     opt = torch.optim.AdamW(model.parameters(), lr=bc.lr, weight_decay=bc.weight_decay)
     rng = np.random.default_rng(bc.seed)
     history: list[dict] = []
@@ -215,7 +224,7 @@ def run_dagger(
         demos += new
         if cfg.fresh_model:  # train a new policy on the aggregate (seeded: resume is exact)
             torch.manual_seed(bc.seed + 7919 * (r + 1))
-            model = VLAPolicy(bc.model)
+            model = _fresh_like(model)
             opt = torch.optim.AdamW(model.parameters(), lr=bc.lr, weight_decay=bc.weight_decay)
         t0 = time.time()
         logs = train_bc(model, demos, bc, writer, progress, opt=opt, rng=rng, step0=r * bc.updates)

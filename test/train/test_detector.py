@@ -224,3 +224,38 @@ def test_exports_into_the_bundle_graph_with_parity(detector_file, tmp_path):
     with torch.no_grad():  # make the detector's readout matter to the output
         model.readout_proj.weight.mul_(50.0)
     export_and_step(model, tmp_path / "b", "detector-test", (96, 96))
+
+
+@pytest.mark.slow
+def test_dagger_resumes_and_refits_without_the_detector_file(detector_file, tmp_path):
+    """A DAgger run with a detector: after its file is gone, a resume (with a fresh policy per
+    round) continues, and the detector's weights stay the file's, frozen."""
+    from safevla_train.checkpoint import load_checkpoint
+    from safevla_train.config import DAggerConfig
+    from safevla_train.dagger import run_dagger
+
+    path, det = detector_file
+    copy = tmp_path / "detector.pt"
+    copy.write_bytes(path.read_bytes())
+
+    def cfg(rounds: int) -> DAggerConfig:
+        bc = BCConfig(
+            model=_policy_cfg(copy),
+            env=EnvSettings(num_envs=1, nav_size=(64, 64)),
+            demo_steps=10,
+            demo_max_steps=10,
+            updates=2,
+            batch_chunks=2,
+            chunk_len=4,
+            expert_mode="explorer",
+        )
+        return DAggerConfig(bc=bc, rounds=rounds, eval_episodes=0, fresh_model=True)
+
+    run_dagger(cfg(1), tmp_path / "run", progress=False)
+    copy.unlink()
+    state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    run_dagger(cfg(2), tmp_path / "run", state, progress=False)
+    final = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert len(final["history"]) == 2
+    for k, v in det.state_dict().items():
+        torch.testing.assert_close(final["model"][f"encoder.detector.{k}"], v, rtol=0, atol=0)
