@@ -15,7 +15,8 @@ read through a stop-gradient at the trunk (``detach_critics``: imitation shapes 
 the policy alone), and ``g_t`` the optional train-time goal head (``model.goal_head``).
 Optional terms: ``seen_coef`` x the seen head's multi-label BCE (``model.seen_head``) and
 ``readout_coef`` x BCE of the target readout's 2 m output against ``[end succeeds]``
-(``model.target_readout``, ObjectNav).
+(``model.target_readout``, ObjectNav), plus the type head's cross-entropy on the recorded
+target types and, with ``type_bank``, on every training instruction (:func:`instruction_bank`).
 
 with Monte-Carlo targets ``G^r_t = sum_i gamma^i r_{t+i}``, ``G^c_t = sum_i gamma^i c_{t+i}``
 and ``y_{t,k} = sum_i gamma_q^i c_{t+i,k}``. A chunk that starts mid-episode sees less history
@@ -41,6 +42,7 @@ from safevla_train.returns import discounted_sum
 from safevla_train.risk import make_envs
 from safevla_train.rollout import category_costs, image_spec_for
 from safevla_train.text_encoder import embed_texts
+from sim_bridge.instructions import object_names, templates
 from sim_bridge.tasks.objnav import OBJNAV_TARGETS, SEEN_DIM
 
 
@@ -281,6 +283,26 @@ def _context(batch: dict) -> tuple[torch.Tensor, ...]:
     return batch["instr"], batch["prev_action"], batch["holding"]
 
 
+_BANK: tuple[torch.Tensor, torch.Tensor] | None = None
+
+
+def instruction_bank() -> tuple[torch.Tensor, torch.Tensor]:
+    """Every ObjectNav training instruction: each ``train`` template filled with each spoken
+    name of each of :data:`OBJNAV_TARGETS`; ([N,384] embeddings, [N] type indices), embedded
+    once per process. A name two types share (``"cup"``: Mug and Cup) appears once per type, so
+    the type head learns to split it between them."""
+    global _BANK
+    if _BANK is None:
+        texts, types = [], []
+        for k, object_type in enumerate(OBJNAV_TARGETS):
+            for name in object_names(object_type):
+                for template in templates("objnav", "train"):
+                    texts.append(template.replace("{object}", name))
+                    types.append(k)
+        _BANK = (torch.from_numpy(embed_texts(texts)), torch.tensor(types))
+    return _BANK
+
+
 def bc_loss(model: VLAPolicy, batch: dict, cfg: BCConfig) -> tuple[torch.Tensor, dict]:
     """The stage-1 loss (module docstring) over valid positions of a batch."""
     b, t = batch["actions"].shape
@@ -325,6 +347,11 @@ def bc_loss(model: VLAPolicy, batch: dict, cfg: BCConfig) -> tuple[torch.Tensor,
             terms["losses/readout"] = terms["losses/readout"] + torch.nn.functional.cross_entropy(
                 type_logits[known], batch["target_type"][known]
             )
+        if cfg.type_bank:
+            texts, types = instruction_bank()
+            terms["losses/type_bank"] = torch.nn.functional.cross_entropy(
+                model.type_logits(texts), types
+            )
     acc = ((out["logits"].argmax(-1) == act).float() * v).sum() / denom
     loss = (
         terms["losses/bc_ce"]
@@ -332,7 +359,8 @@ def bc_loss(model: VLAPolicy, batch: dict, cfg: BCConfig) -> tuple[torch.Tensor,
         + cfg.cost_q_coef * terms["losses/cost_q"]
         + cfg.goal_coef * terms.get("losses/goal", 0.0)
         + cfg.seen_coef * terms.get("losses/seen", 0.0)
-        + cfg.readout_coef * terms.get("losses/readout", 0.0)
+        + cfg.readout_coef
+        * (terms.get("losses/readout", 0.0) + terms.get("losses/type_bank", 0.0))
     )
     logs = {k: float(x.detach()) for k, x in terms.items()}
     logs["charts/bc_accuracy"] = float(acc)

@@ -264,6 +264,11 @@ class BCConfig:
         seen_coef: weight of the seen-head loss (only when ``model.seen_head``).
         readout_coef: weight of the target readout's loss, BCE of its 2 m output against
             "``end`` would succeed now" (only when ``model.target_readout``).
+        type_bank: the readout's type head also learns, every update, every ObjectNav training
+            instruction there is: each training template filled with each spoken name of each
+            target type (:func:`safevla_train.bc.instruction_bank`, a few hundred texts
+            embedded once), not only the types and phrasings the recorded episodes happened to
+            draw (weighted by ``readout_coef``; only when ``model.target_readout``).
         feature_dropout: dropout on each frame's encoder features before the trainable layers
             (training only; against memorising the aggregate: with frozen cached features the
             learner sees the same inputs every epoch, with no image augmentation).
@@ -296,6 +301,7 @@ class BCConfig:
     goal_coef: float = 0.5
     seen_coef: float = 1.0
     readout_coef: float = 1.0
+    type_bank: bool = True
     feature_dropout: float = 0.0
     heldout_every: int = 0
     heldout_stride: int = 10

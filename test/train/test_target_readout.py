@@ -92,6 +92,33 @@ def test_the_policy_loss_does_not_train_the_readout_but_its_own_loss_does():
     assert model.type_head.weight.grad.abs().sum() > 0
 
 
+def test_the_type_bank_teaches_every_type_the_episodes_never_named():
+    """Episodes that all name type 0: only the bank of every training instruction teaches the
+    type head the other 23 types (``bc.type_bank``)."""
+    from safevla_train.bc import instruction_bank
+    from safevla_train.text_encoder import embed_tensor
+
+    texts, types = instruction_bank()
+    assert len(texts) == len(types) and set(types.tolist()) == set(range(N_TYPES))
+    rng = np.random.default_rng(4)
+    instr = embed_tensor(["find a apple"])[0].numpy()
+    demos = [_episode(rng, instr, 0) for _ in range(4)]
+    accuracy = {}
+    for bank in (False, True):
+        cfg = BCConfig(
+            model=MODEL, batch_chunks=4, chunk_len=12, updates=150, lr=3e-3, type_bank=bank
+        )
+        torch.manual_seed(0)
+        model = VLAPolicy(cfg.model)
+        train_bc(model, demos, cfg, progress=False)
+        with torch.no_grad():
+            pred = model.type_logits(embed_tensor(["locate the garbage can", "find a book"]))
+        accuracy[bank] = pred.argmax(-1).tolist()
+    want = [OBJNAV_TARGETS.index("GarbageCan"), OBJNAV_TARGETS.index("Book")]
+    assert accuracy[True] == want
+    assert accuracy[False] != want  # the episodes alone never name them
+
+
 def test_exports_into_the_bundle_graph_with_parity(tmp_path):
     torch.manual_seed(0)
     model = VLAPolicy(MODEL).eval()
