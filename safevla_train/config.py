@@ -79,6 +79,11 @@ class ModelConfig:
             (needs ``encoder=efficientnet_lite0``, ``seen_head`` and ``target_readout``; not
             ``seen_detector``). The file is read when a policy is created; checkpoints and
             bundles carry the weights, so resume and export do not need it again.
+        end_gate: 0 = off; else ``end`` is refused (its logit lowered by 1e4) while the target
+            readout's 2 m output ("the instructed target is in view within 2 m") is below
+            this value: in the exported graph and in the trainer's rollouts, never in the
+            loss (needs ``target_readout``). Changes no weight: ``safevla export --end-gate``
+            sets it on a trained checkpoint.
         prev_action_input: the token carries the previous action. False: it does not (the
             graph still takes the input), against copying it: in the teacher's episodes the
             label equals the previous action at about 72% of steps, so a learner leans on it,
@@ -105,6 +110,7 @@ class ModelConfig:
     seen_detector: bool = False
     prev_action_input: bool = True
     detector: str = ""
+    end_gate: float = 0.0
 
     def __post_init__(self) -> None:
         _check(
@@ -131,6 +137,15 @@ class ModelConfig:
             f"model.detector={self.detector!r} needs model.encoder=efficientnet_lite0, "
             "model.seen_head=true and model.target_readout=true, and model.seen_detector=false "
             "(the detector is the seen head)",
+        )
+        _check(
+            0.0 <= self.end_gate < 1.0,
+            f"model.end_gate={self.end_gate} must be in [0, 1) (0 = off)",
+        )
+        _check(
+            self.end_gate == 0.0 or self.target_readout,
+            f"model.end_gate={self.end_gate} needs model.target_readout=true (it reads the "
+            "readout's 2 m output)",
         )
         self.cnn_channels = tuple(int(c) for c in self.cnn_channels)
         self.image_mean = tuple(float(v) for v in self.image_mean)

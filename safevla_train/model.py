@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from safevla_core.actions import END
 from safevla_train.config import ModelConfig
 from safevla_train.detector_model import (
     DetectorEncoder,
@@ -44,6 +45,8 @@ from safevla_train.detector_model import (
 )
 from safevla_train.pretrained import EFFICIENTNET_LITE0, FrozenBackbone, SpatialProjection
 from sim_bridge.tasks.objnav import OBJNAV_TARGETS, SEEN_DIM, SEEN_RANGES_M
+
+END_GATE_PENALTY = 1e4  # subtracted from the `end` logit where the gate refuses it
 
 
 class FrameEncoder(nn.Module):
@@ -160,6 +163,9 @@ class VLAPolicy(nn.Module):
         if cfg.target_readout:
             self.type_head = nn.Linear(cfg.instruction_dim, len(OBJNAV_TARGETS))
             self.readout_proj = nn.Linear(len(SEEN_RANGES_M), d)
+        end = torch.zeros(cfg.num_actions)
+        end[END] = 1.0
+        self.register_buffer("end_onehot", end, persistent=False)
         with torch.no_grad():
             self.actor.weight.mul_(0.01)
 
@@ -184,6 +190,17 @@ class VLAPolicy(nn.Module):
         seen = torch.sigmoid(seen_logits).unflatten(-1, (len(SEEN_RANGES_M), -1))
         w = self.type_logits(instruction).softmax(dim=-1)
         return (seen * w.unsqueeze(-2)).sum(dim=-1)
+
+    def gate_end(
+        self, logits: torch.Tensor, seen_logits: torch.Tensor | None, instruction: torch.Tensor
+    ) -> torch.Tensor:
+        """``logits`` [..., A] with ``end`` lowered by :data:`END_GATE_PENALTY` where the
+        readout's 2 m output is below ``model.end_gate`` (unchanged when the gate is off)."""
+        if self.cfg.end_gate <= 0.0 or seen_logits is None:
+            return logits
+        near = self.readout(seen_logits, instruction)[..., :1]  # [..., 1]
+        refused = (near < self.cfg.end_gate).to(logits.dtype)
+        return logits - refused * END_GATE_PENALTY * self.end_onehot
 
     def type_logits(self, instruction: torch.Tensor) -> torch.Tensor:
         """[..., len(OBJNAV_TARGETS)] logits of the instructed target type. The embedding has
@@ -344,11 +361,14 @@ class VLAPolicy(nn.Module):
             (logits [B,A], probs [B,A], value [B], cost_value [B], cost_q [B,A,C],
             cache_out [L,B,K-1,d], cache_mask_out [B,K-1]).
         """
-        token = self.fuse(self.encoder(image), instruction, prev_action, holding)
+        feat = self.encoder(image)
+        seen_logits = self.seen_logits(feat) if self.type_head is not None else None
+        token = self.fuse(feat, instruction, prev_action, holding, seen_logits=seen_logits)
         out, new_cache, new_mask = self.step_from_token(token, cache, cache_mask)
-        probs = out["logits"].softmax(dim=-1)
+        logits = self.gate_end(out["logits"], seen_logits, instruction)
+        probs = logits.softmax(dim=-1)
         return (
-            out["logits"],
+            logits,
             probs,
             out["value"],
             out["cost_value"],

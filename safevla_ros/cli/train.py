@@ -225,9 +225,17 @@ def _export_inputs(args):
         if args.sign_key:
             load_private_key(args.sign_key)
         ckpt = load_checkpoint(args.checkpoint)
-        return ckpt, model_from_checkpoint(ckpt).eval()
+        model = model_from_checkpoint(ckpt).eval()
     except (CheckpointError, SigningError) as exc:
         raise _user_error(str(exc)) from None
+    if args.end_gate is not None:  # no weight changes: the graph refuses `end` below it
+        import dataclasses
+
+        try:
+            model.cfg = dataclasses.replace(model.cfg, end_gate=args.end_gate)
+        except ValueError as exc:
+            raise _user_error(f"--end-gate {args.end_gate}: {exc}") from None
+    return ckpt, model
 
 
 def cmd_export(args) -> int:
@@ -268,6 +276,8 @@ def cmd_export(args) -> int:
         "counters": ckpt.get("counters", {}),
         "init": ckpt.get("init"),
     }
+    if args.end_gate is not None:
+        training["export_overrides"] = {"model.end_gate": args.end_gate}
     cq = ckpt["config"].get("cost_q_gamma", 0.0)
     parity = export_bundle(
         model,
@@ -379,6 +389,13 @@ def add_parser(subparsers) -> None:
         "--sign-key",
         metavar="KEY",
         help="Ed25519 private key (PEM, from `safevla keygen`): write bundle.json.sig",
+    )
+    ex.add_argument(
+        "--end-gate",
+        type=float,
+        metavar="P",
+        help="refuse `end` while the target readout's 2 m output is below P (model.end_gate; "
+        "needs a policy with model.target_readout); recorded in bundle.json",
     )
     ex.set_defaults(func=cmd_export)
     kg = subparsers.add_parser(

@@ -115,6 +115,13 @@ def test_bc_ppo_lag_export_pipeline(tmp_path):
     assert {"config.yaml", "command.txt", "policy.onnx"} <= set(b.manifest.files)
     quick = b.manifest.evaluation["quick_eval"]
     assert quick["n_episodes"] == 1 and set(quick["ci95"]) >= {"success_rate", "cost_mean"}
+    # an `end` gate needs a readout to read: refused in one line, before any export work
+    p = _cli(
+        "export", "--checkpoint", str(lag / "checkpoint.pt"), "--out", str(tmp_path / "g"),
+        "--end-gate", "0.3", ok=False,
+    )  # fmt: skip
+    assert p.returncode == 2 and "needs model.target_readout=true" in p.stderr
+    assert not (tmp_path / "g").exists() and "Traceback" not in p.stderr
 
 
 def test_cli_user_errors_are_one_line(tmp_path):

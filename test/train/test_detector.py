@@ -218,9 +218,12 @@ def _as_dict(cfg: ModelConfig) -> dict:
 
 @pytest.mark.slow
 def test_exports_into_the_bundle_graph_with_parity(detector_file, tmp_path):
+    import dataclasses
+
     path, _ = detector_file
     torch.manual_seed(0)
-    model = VLAPolicy(_policy_cfg(path)).eval()
+    # with the `end` gate on: its comparison runs in the graph too
+    model = VLAPolicy(dataclasses.replace(_policy_cfg(path), end_gate=0.3)).eval()
     with torch.no_grad():  # make the detector's readout matter to the output
         model.readout_proj.weight.mul_(50.0)
     export_and_step(model, tmp_path / "b", "detector-test", (96, 96))

@@ -119,6 +119,58 @@ def test_the_type_bank_teaches_every_type_the_episodes_never_named():
     assert accuracy[False] != want  # the episodes alone never name them
 
 
+def _gated(gate: float, near_logit: float) -> VLAPolicy:
+    """The readout model with ``end_gate`` and a seen head whose output is the same logit for
+    every type and range (so the readout is sigmoid(near_logit) whatever the instruction)."""
+    import dataclasses
+
+    torch.manual_seed(0)
+    model = VLAPolicy(dataclasses.replace(MODEL, end_gate=gate)).eval()
+    with torch.no_grad():
+        last = model.seen_head[-1]
+        last.weight.zero_()
+        last.bias.fill_(near_logit)
+    return model
+
+
+def test_the_end_gate_refuses_end_below_the_readout_in_graph_and_rollouts():
+    from safevla_core.actions import END
+    from safevla_train.rollout import Stepper
+
+    def step(model):
+        x = dict(
+            image=torch.zeros(2, 3, 32, 32),
+            instruction=torch.zeros(2, 384),
+            prev_action=torch.zeros(2, dtype=torch.long),
+            holding=torch.zeros(2),
+        )
+        with torch.no_grad():
+            logits, probs, *_ = model(
+                **x, cache=model.empty_cache(2)[0], cache_mask=model.empty_cache(2)[1]
+            )
+        return logits, probs
+
+    off, _ = step(_gated(0.0, -4.0))
+    low_logits, low = step(_gated(0.3, -4.0))  # readout sigmoid(-4) = 0.018 < 0.3: refused
+    _, high = step(_gated(0.3, 4.0))  # readout 0.982 >= 0.3: allowed
+    assert float(low[:, END].max()) < 1e-6 and float(high[:, END].min()) > 1e-3
+    other = [a for a in range(NUM_ACTIONS) if a != END]
+    torch.testing.assert_close(low_logits[:, other], off[:, other])  # only `end` moves
+    # the trainer's rollouts (DAgger's learner, the evaluation agent) gate the same way
+    model = _gated(0.3, -4.0)
+    obs = {
+        "nav_rgb": np.zeros((2, 32, 32, 3), np.uint8),
+        "instruction": ["find a mug", "find a bed"],
+        "prev_action": np.zeros(2, np.int64),
+        "holding": np.zeros(2, np.float32),
+    }
+    assert (Stepper(model, 2).logits(obs)[:, END] < -1e3).all()
+    with pytest.raises(ValueError, match=r"needs model\.target_readout"):
+        ModelConfig(**SMALL, end_gate=0.3)
+    with pytest.raises(ValueError, match=r"end_gate=1.0 must be in \[0, 1\)"):
+        ModelConfig(**{**SMALL, "seen_head": True, "target_readout": True}, end_gate=1.0)
+
+
 def test_exports_into_the_bundle_graph_with_parity(tmp_path):
     torch.manual_seed(0)
     model = VLAPolicy(MODEL).eval()
