@@ -262,3 +262,23 @@ def test_dagger_resumes_and_refits_without_the_detector_file(detector_file, tmp_
     assert len(final["history"]) == 2
     for k, v in det.state_dict().items():
         torch.testing.assert_close(final["model"][f"encoder.detector.{k}"], v, rtol=0, atol=0)
+
+
+def test_the_shipped_detector_recognises_types_in_fresh_frames():
+    """``models/objnav-detector`` on frames it never saw (another collection seed): it ranks
+    frames where a type is in view within 3.5 m above the others."""
+    from pathlib import Path
+
+    from safevla_train.detector import predict
+
+    path = Path(__file__).resolve().parents[2] / "models" / "objnav-detector" / "detector.pt"
+    payload = load_detector_file(path, (64, 64), MEAN, STD)
+    det = TargetDetector((64, 64))
+    det.load_state_dict(payload["state"])
+    cfg = DetectorConfig(env=EnvSettings(num_envs=1), episode_max_steps=60)
+    data = collect_frames(cfg, 240, seed=99, log=lambda m: None)
+    prob = predict(det, data["frames"], cfg.spec)
+    types = len(OBJNAV_TARGETS)
+    y, p = data["seen"][:, types:].ravel(), prob[:, types:].ravel()
+    assert y.sum() >= 20  # enough positives to say
+    assert auroc(y, p) > 0.9, auroc(y, p)
