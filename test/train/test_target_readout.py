@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from tiny_model import SMALL, export_and_step
+from tiny_model import SMALL, demo_fields, export_and_step
 
 from safevla_core.actions import NUM_ACTIONS
 from safevla_train.bc import Demo, bc_loss, frame_features, sample_batch, train_bc
@@ -27,15 +27,7 @@ def _episode(rng, instr: np.ndarray, target: int, n: int = 12) -> Demo:
     return Demo(
         frames=np.where(bright[:, None, None, None], 230, 20).astype(np.uint8)
         + np.zeros((n, 32, 32, 3), np.uint8),
-        instr=instr,
-        actions=rng.integers(0, NUM_ACTIONS, n),
-        prev_action=rng.integers(0, NUM_ACTIONS, n),
-        holding=np.zeros(n, np.float32),
-        ret_r=np.zeros(n, np.float32),
-        ret_c=np.zeros(n, np.float32),
-        y_q=np.zeros((n, 5), np.float32),
-        success=True,
-        cost=0.0,
+        **{**demo_fields(rng, n), "instr": instr},
         goal=seen[:, target].copy(),
         seen=seen,
     )
