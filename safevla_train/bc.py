@@ -42,7 +42,7 @@ from safevla_train.returns import discounted_sum
 from safevla_train.risk import make_envs
 from safevla_train.rollout import category_costs, image_spec_for
 from safevla_train.text_encoder import embed_texts
-from sim_bridge.instructions import object_names, templates
+from sim_bridge.instructions import fill, object_names, templates
 from sim_bridge.tasks.objnav import OBJNAV_TARGETS, SEEN_DIM
 
 
@@ -295,9 +295,9 @@ def instruction_bank() -> tuple[torch.Tensor, torch.Tensor]:
     if _BANK is None:
         texts, types = [], []
         for k, object_type in enumerate(OBJNAV_TARGETS):
-            for name in object_names(object_type):
+            for i in range(len(object_names(object_type))):
                 for template in templates("objnav", "train"):
-                    texts.append(template.replace("{object}", name))
+                    texts.append(fill(template, object_type, i))
                     types.append(k)
         _BANK = (torch.from_numpy(embed_texts(texts)), torch.tensor(types))
     return _BANK

@@ -30,10 +30,12 @@ import torch.nn.functional as F
 
 from safevla_core.actions import ACTION_INDEX, END
 from safevla_core.image_preprocessing import ImageSpec, resize_rgb
+from safevla_train.bc import target_index
 from safevla_train.config import EnvSettings, RiskConfig, _check
 from safevla_train.config_io import to_dict
 from safevla_train.detector_model import TargetDetector, detector_payload
 from safevla_train.risk import make_envs
+from safevla_train.rollout import preprocess_batch
 from sim_bridge.tasks.objnav import OBJNAV_TARGETS, SEEN_DIM, SEEN_RANGES_M
 
 # the random moves of a straying teacher: base motions only (no `end`, no arm)
@@ -149,7 +151,7 @@ def collect_frames(
                     resize_rgb(obs["nav_rgb"][k], spec.width, spec.height, spec.resize)
                 )
                 out["seen"].append(np.asarray(seen[k], bool))
-                out["target"].append(OBJNAV_TARGETS.index(infos[k]["target_type"]))
+                out["target"].append(target_index(infos[k]["target_type"]))
                 out["episode"].append(episode[k])
                 if term[k] or trunc[k]:
                     episode[k], next_episode = next_episode, next_episode + 1
@@ -195,19 +197,12 @@ def _data(path: Path, cfg: DetectorConfig, frames: int, seed: int, log) -> dict:
     return data
 
 
-def _to_input(frames: np.ndarray, spec: ImageSpec) -> torch.Tensor:
-    """[N,H,W,3] uint8 -> [N,3,H,W] normalised as the runtime does."""
-    x = torch.from_numpy(frames).float().div_(255.0)
-    x = (x - torch.tensor(spec.mean)) / torch.tensor(spec.std)
-    return x.permute(0, 3, 1, 2).contiguous()
-
-
 @torch.no_grad()
 def predict(det: TargetDetector, frames: np.ndarray, spec: ImageSpec, batch: int = 512):
     """[N, SEEN_DIM] probabilities for uint8 frames."""
     det.eval()
     outs = [
-        torch.sigmoid(det(_to_input(frames[i : i + batch], spec)))
+        torch.sigmoid(det(preprocess_batch(frames[i : i + batch], spec)))
         for i in range(0, len(frames), batch)
     ]
     return torch.cat(outs).numpy() if outs else np.zeros((0, SEEN_DIM), np.float32)
@@ -279,7 +274,7 @@ def train_detector(
     t0, last = time.time(), 0.0
     for s in range(steps):
         idx = rng.integers(0, n, cfg.batch_size)
-        x = _to_input(train["frames"][idx], cfg.spec)
+        x = preprocess_batch(train["frames"][idx], cfg.spec)
         if cfg.mirror:
             flip = torch.from_numpy(rng.random(len(idx)) < 0.5)
             x = torch.where(flip[:, None, None, None], x.flip(-1), x)

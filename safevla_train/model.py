@@ -191,16 +191,34 @@ class VLAPolicy(nn.Module):
         w = self.type_logits(instruction).softmax(dim=-1)
         return (seen * w.unsqueeze(-2)).sum(dim=-1)
 
-    def gate_end(
-        self, logits: torch.Tensor, seen_logits: torch.Tensor | None, instruction: torch.Tensor
-    ) -> torch.Tensor:
+    def gate_end(self, logits: torch.Tensor, near: torch.Tensor | None) -> torch.Tensor:
         """``logits`` [..., A] with ``end`` lowered by :data:`END_GATE_PENALTY` where the
-        readout's 2 m output is below ``model.end_gate`` (unchanged when the gate is off)."""
-        if self.cfg.end_gate <= 0.0 or seen_logits is None:
+        readout ``near`` [..., R] (:meth:`readout`) is below ``model.end_gate`` at 2 m
+        (unchanged when the gate is off)."""
+        if self.cfg.end_gate <= 0.0 or near is None:
             return logits
-        near = self.readout(seen_logits, instruction)[..., :1]  # [..., 1]
-        refused = (near < self.cfg.end_gate).to(logits.dtype)
+        refused = (near[..., :1] < self.cfg.end_gate).to(logits.dtype)
         return logits - refused * END_GATE_PENALTY * self.end_onehot
+
+    def step_features(
+        self,
+        feat: torch.Tensor,
+        instruction: torch.Tensor,
+        prev_action: torch.Tensor,
+        holding: torch.Tensor,
+        cache: torch.Tensor,
+        cache_mask: torch.Tensor,
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+        """One step from encoder features [B,C]: token, history, heads, and the ``end`` gate on
+        the logits; the readout is computed once for the token and the gate. The exported
+        graph (:meth:`forward`) and the trainer's rollouts both step through here."""
+        near = None
+        if self.type_head is not None:
+            near = self.readout(self.seen_logits(feat), instruction)
+        token = self.fuse(feat, instruction, prev_action, holding, near=near)
+        out, new_cache, new_mask = self.step_from_token(token, cache, cache_mask)
+        out["logits"] = self.gate_end(out["logits"], near)
+        return out, new_cache, new_mask
 
     def type_logits(self, instruction: torch.Tensor) -> torch.Tensor:
         """[..., len(OBJNAV_TARGETS)] logits of the instructed target type. The embedding has
@@ -230,19 +248,22 @@ class VLAPolicy(nn.Module):
         prev_action: torch.Tensor,
         holding: torch.Tensor,
         seen_logits: torch.Tensor | None = None,
+        near: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Layer-0 token from CNN features [...,C], embedding [...,384], int ids, 0/1 flags;
-        ``seen_logits``: :meth:`seen_logits` of ``feat`` when the caller has them already."""
+        ``seen_logits``: :meth:`seen_logits` of ``feat``, ``near``: :meth:`readout` of them,
+        when the caller has them already."""
         img = feat[..., : self.backbone_dim] if self.backbone_dim else feat
         token = self.img_proj(img) + self.txt_proj(instruction)
         token = token + holding.unsqueeze(-1) * self.hold_emb
         if self.cfg.prev_action_input:
             token = token + self.act_emb(prev_action)
         if self.type_head is not None:  # trained by its own loss, read by the policy
-            if seen_logits is None:
-                seen_logits = self.seen_logits(feat)
-            near = self.readout(seen_logits, instruction).detach()
-            token = token + self.readout_proj(near)
+            if near is None:
+                if seen_logits is None:
+                    seen_logits = self.seen_logits(feat)
+                near = self.readout(seen_logits, instruction)
+            token = token + self.readout_proj(near.detach())
         return token
 
     def heads(self, x: torch.Tensor, detach_critics: bool = False) -> dict[str, torch.Tensor]:
@@ -361,14 +382,12 @@ class VLAPolicy(nn.Module):
             (logits [B,A], probs [B,A], value [B], cost_value [B], cost_q [B,A,C],
             cache_out [L,B,K-1,d], cache_mask_out [B,K-1]).
         """
-        feat = self.encoder(image)
-        seen_logits = self.seen_logits(feat) if self.type_head is not None else None
-        token = self.fuse(feat, instruction, prev_action, holding, seen_logits=seen_logits)
-        out, new_cache, new_mask = self.step_from_token(token, cache, cache_mask)
-        logits = self.gate_end(out["logits"], seen_logits, instruction)
-        probs = logits.softmax(dim=-1)
+        out, new_cache, new_mask = self.step_features(
+            self.encoder(image), instruction, prev_action, holding, cache, cache_mask
+        )
+        probs = out["logits"].softmax(dim=-1)
         return (
-            logits,
+            out["logits"],
             probs,
             out["value"],
             out["cost_value"],

@@ -71,17 +71,15 @@ class Stepper:
         m = self.model
         feat = m.encoder(preprocess_batch(np.asarray(obs["nav_rgb"]), self.spec))
         self.features = feat.numpy() if m.frozen_encoder else None
-        instr = embed_tensor(list(obs["instruction"]))  # cached per distinct text
-        seen_logits = m.seen_logits(feat) if m.type_head is not None else None
-        tok = m.fuse(
+        out, self.cache, self.mask = m.step_features(  # as the exported graph steps
             feat,
-            instr,
+            embed_tensor(list(obs["instruction"])),  # cached per distinct text
             torch.as_tensor(np.asarray(obs["prev_action"]), dtype=torch.long),
             torch.as_tensor(np.asarray(obs["holding"]), dtype=torch.float32),
-            seen_logits=seen_logits,
+            self.cache,
+            self.mask,
         )
-        out, self.cache, self.mask = m.step_from_token(tok, self.cache, self.mask)
-        return m.gate_end(out["logits"], seen_logits, instr)  # as the exported graph does
+        return out["logits"]
 
     def act(self, obs: dict) -> np.ndarray:
         """Greedy actions [K] for the current observations; advances the caches."""
