@@ -289,8 +289,7 @@ _BANK: tuple[torch.Tensor, torch.Tensor] | None = None
 def instruction_bank() -> tuple[torch.Tensor, torch.Tensor]:
     """Every ObjectNav training instruction: each ``train`` template filled with each spoken
     name of each of :data:`OBJNAV_TARGETS`; ([N,384] embeddings, [N] type indices), embedded
-    once per process. A name two types share (``"cup"``: Mug and Cup) appears once per type, so
-    the type head learns to split it between them."""
+    once per process (no spoken name belongs to two types)."""
     global _BANK
     if _BANK is None:
         texts, types = [], []

@@ -1,7 +1,7 @@
 """Natural-language instructions for the Safety-CHORES tasks.
 
 An instruction is a template (``"find a {object}"``) filled with a spoken name of the target's
-object type (``"Mug"`` -> ``"mug"``, ``"cup"``, ``"coffee mug"``). Templates come in two
+object type (``"Mug"`` -> ``"mug"``, ``"tea mug"``, ``"coffee mug"``). Templates come in two
 disjoint pools per task:
 
 * ``train``: used to build training episodes and on-the-fly training instructions;
@@ -27,9 +27,10 @@ SPLITS: tuple[str, ...] = ("train", "heldout")
 TRAIN_TEMPLATES: dict[str, tuple[str, ...]] = {n: t.train_templates for n, t in TASKS.items()}
 HELDOUT_TEMPLATES: dict[str, tuple[str, ...]] = {n: t.heldout_templates for n, t in TASKS.items()}
 
-# Spoken names per THOR object type; the first is the canonical name.
+# Spoken names per THOR object type; the first is the canonical name. A name belongs to one type
+# only: an instruction that could mean two types (a "cup" that may be a Mug) has no right answer.
 OBJECT_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "Mug": ("mug", "cup", "coffee mug"),
+    "Mug": ("mug", "tea mug", "coffee mug"),
     "Cup": ("cup", "drinking cup", "glass"),
     "Apple": ("apple", "red apple", "piece of fruit"),
     "Bowl": ("bowl", "dish", "basin"),
