@@ -108,11 +108,32 @@ def test_full_stack_end_to_end_watchdogs_and_verdict_only_commands(nodes, probe,
     is_hb = lambda v: v.safe_stop and v.triggered_rule == "watchdog_policy"  # noqa: E731
     probe.spin_until(lambda: first_after(probe, VERDICT, t_kill, is_hb), timeout=3, every=fresh)
     t_stop = first_after(probe, VERDICT, t_kill, is_hb)
-    assert t_stop is not None and t_stop - t_kill <= TIMEOUT + 0.05 + SLACK
+    assert t_stop is not None and t_stop - t_kill <= TIMEOUT + 0.05 + SLACK, after_kill(
+        probe, t_kill, nodes.log_dir
+    )
     probe.spin_for(0.3)
     late = [tw for t, tw in probe.received[CMD] if t > t_stop + 0.1]
     assert all(tw.linear.x == 0 and tw.angular.z == 0 for tw in late)
     assert_every_command_has_a_verdict(probe)
+
+
+def after_kill(probe, t_kill, log_dir) -> str:
+    """What the probe saw after the policy died: each verdict's time, rule and reason, the
+    proposals that still arrived (there should be none a few ms after the kill), and the last
+    lines of the perception and monitor logs."""
+    verdicts = [
+        f"{t - t_kill:+.3f} s {v.triggered_rule or 'pass'} {v.reason!r}"
+        for t, v in probe.received[VERDICT]
+        if t >= t_kill
+    ]
+    props = [
+        f"{t - t_kill:+.3f} s seq {p.sequence}" for t, p in probe.received[PROP] if t >= t_kill
+    ]
+    logs = {
+        n: (log_dir / f"{n}.log").read_text().splitlines()[-5:]
+        for n in ("perception_node", "safety_monitor_node")
+    }
+    return f"verdicts after the kill: {verdicts[:40]}; proposals after it: {props[:20]}; {logs}"
 
 
 AHEAD, RIGHT, LEFT = (ACTION_NAMES.index(n) for n in ("move_ahead", "rotate_right", "rotate_left"))
