@@ -410,6 +410,10 @@ class PPOConfig:
             paper). It keeps the actions the imitation start takes from being driven out
             wholesale by early advantages (a start whose ``end`` is mostly wrong loses ``end``
             everywhere, docs/training.md).
+        end_gate: ``model.end_gate`` of the start model (:class:`ModelConfig`; ``end`` refused
+            while the target readout's 2 m output is below it, in rollouts and in the update
+            alike, so the ratio stays exact); -1 = as the ``--init`` checkpoint has it. A start
+            exported with ``--end-gate P`` trains with ``end_gate: P``.
         max_grad_norm: gradient norm clip [0.5].
         epochs: passes over each rollout [4].
         minibatches: minibatches per epoch, split by environment [1].
@@ -450,6 +454,7 @@ class PPOConfig:
     vf_coef: float = 0.5
     ent_coef: float = 0.0
     ref_kl_coef: float = 0.0
+    end_gate: float = -1.0
     max_grad_norm: float = 0.5
     epochs: int = 4
     minibatches: int = 1
@@ -508,6 +513,10 @@ class PPOConfig:
         _check(self.penalty_coef >= 0, f"ppo.penalty_coef={self.penalty_coef} must be >= 0")
         _check(self.ent_coef >= 0, f"ppo.ent_coef={self.ent_coef} must be >= 0")
         _check(self.ref_kl_coef >= 0, f"ppo.ref_kl_coef={self.ref_kl_coef} must be >= 0")
+        _check(
+            self.end_gate == -1.0 or 0.0 <= self.end_gate < 1.0,
+            f"ppo.end_gate={self.end_gate} must be -1 (as the start model) or in [0, 1)",
+        )
         _check(self.max_grad_norm > 0, f"ppo.max_grad_norm={self.max_grad_norm} must be > 0")
         _check(0 <= self.cost_q_gamma < 1, f"ppo.cost_q_gamma={self.cost_q_gamma} not in [0,1)")
         _check(self.value_warmup_steps >= 0, "ppo.value_warmup_steps must be >= 0")

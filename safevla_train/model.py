@@ -200,6 +200,16 @@ class VLAPolicy(nn.Module):
         refused = (near[..., :1] < self.cfg.end_gate).to(logits.dtype)
         return logits - refused * END_GATE_PENALTY * self.end_onehot
 
+    def gated_logits(
+        self, logits: torch.Tensor, feat: torch.Tensor, instruction: torch.Tensor
+    ) -> torch.Tensor:
+        """:meth:`gate_end` for callers that hold frame features and instruction embeddings
+        (the PPO rollouts and update), not the readout: the same refusal the exported graph
+        applies."""
+        if self.cfg.end_gate <= 0.0:
+            return logits
+        return self.gate_end(logits, self.target_seen(feat, instruction))
+
     def step_features(
         self,
         feat: torch.Tensor,

@@ -15,6 +15,7 @@ optimiser, lambda and its Adam state, risk pools, all RNGs, counters). TensorBoa
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import time
@@ -27,6 +28,7 @@ from tqdm import tqdm
 
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.checkpoint import (
+    CheckpointError,
     capture_rng,
     load_checkpoint,
     model_from_checkpoint,
@@ -65,18 +67,32 @@ def _episode_logs(window: deque, episodes: list[dict]) -> dict[str, float]:
 
 
 def _initial_model(
-    init: str | None, model_cfg: ModelConfig | None, seed: int
+    init: str | None, model_cfg: ModelConfig | None, seed: int, end_gate: float = -1.0
 ) -> tuple[VLAPolicy, dict | None]:
-    """Model from the BC checkpoint ``init`` (plus its provenance) or fresh random weights."""
+    """Model from the BC checkpoint ``init`` (plus its provenance) or fresh random weights;
+    ``end_gate`` >= 0 replaces the model's ``model.end_gate`` (``ppo.end_gate``).
+
+    Raises:
+        CheckpointError: the gate does not fit the ``init`` model (it has no target readout).
+        ValueError: the same for a fresh model.
+    """
     torch.manual_seed(seed)
+    info = None
     if init is not None:
         start = load_checkpoint(init)
-        return model_from_checkpoint(start), {
-            "path": str(init),
-            "kind": start["kind"],
-            "config": start["config"],
-        }
-    return VLAPolicy(model_cfg or ModelConfig()), None
+        model = model_from_checkpoint(start)
+        info = {"path": str(init), "kind": start["kind"], "config": start["config"]}
+    else:
+        model = VLAPolicy(model_cfg or ModelConfig())
+    if end_gate >= 0.0:
+        try:
+            model.cfg = dataclasses.replace(model.cfg, end_gate=end_gate)
+        except ValueError as exc:
+            error = CheckpointError if init is not None else ValueError
+            raise error(
+                f"ppo.end_gate={end_gate} does not fit {init or 'the model'}: {exc}"
+            ) from None
+    return model, info
 
 
 class _Run:
@@ -90,7 +106,7 @@ class _Run:
         if ckpt:
             self.model, self.init_info = model_from_checkpoint(ckpt), ckpt.get("init")
         else:
-            self.model, self.init_info = _initial_model(init, model_cfg, cfg.seed)
+            self.model, self.init_info = _initial_model(init, model_cfg, cfg.seed, cfg.end_gate)
         self.model.eval()
         self.algo = make_algo(self.model, cfg)
         self.venv, self.samplers = make_envs(cfg.env, cfg.risk)
