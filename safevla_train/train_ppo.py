@@ -120,6 +120,8 @@ class _Run:
         )
         self.np_gen = np.random.default_rng(cfg.seed)
         self.it = self.env_steps = 0
+        self.wall_s = 0.0  # training wall time of the whole run, across resumes
+        self._since = time.monotonic()
         if ckpt:
             self._restore(ckpt)
         self.window: deque = deque(maxlen=100)
@@ -132,9 +134,13 @@ class _Run:
         self.collector.next_ep = ckpt["collector"]["next_ep"]
         restore_rng(ckpt["rng"], self.np_gen)
         self.it, self.env_steps = ckpt["counters"]["iteration"], ckpt["counters"]["env_steps"]
+        self.wall_s = float(ckpt["counters"].get("wall_s", 0.0))  # older checkpoints lack it
 
     def save(self) -> None:
         """Write the checkpoint (see :mod:`safevla_train.checkpoint` for its content)."""
+        now = time.monotonic()
+        self.wall_s += now - self._since
+        self._since = now
         save_checkpoint(
             self.out / CHECKPOINT,
             {
@@ -154,6 +160,7 @@ class _Run:
                     "iteration": self.it,
                     "env_steps": self.env_steps,
                     "at_sync": self.it % self.cfg.sync_every == 0,
+                    "wall_s": round(self.wall_s, 1),
                 },
             },
         )
@@ -231,6 +238,7 @@ def run_ppo(
             writer.close()
     logs["counters/env_steps"] = run.env_steps
     logs["counters/iteration"] = run.it
+    logs["counters/wall_s"] = round(run.wall_s, 1)
     return logs
 
 

@@ -61,7 +61,9 @@ def test_resume_is_exact_including_lambda(tmp_path, ref_kl_coef):
     straight = run_ppo(cfg(4), tmp_path / "a", model_cfg=SMALL, progress=False, tensorboard=False)
     run_ppo(cfg(2), tmp_path / "b", model_cfg=SMALL, progress=False, tensorboard=False)
     first = load_checkpoint(tmp_path / "b" / "checkpoint.pt")
+    wall = first["counters"].pop("wall_s")
     assert first["counters"] == {"iteration": 2, "env_steps": 32, "at_sync": True}
+    assert wall > 0  # the run's training time, carried on by a resume
     # the start policy of the KL term travels in the checkpoint (it is not the current one)
     assert ("reference" in first["algo"]) == (ref_kl_coef > 0)
     resumed = run_ppo(cfg(4), tmp_path / "b", resume=True, progress=False, tensorboard=False)
@@ -73,6 +75,8 @@ def test_resume_is_exact_including_lambda(tmp_path, ref_kl_coef):
     assert a["algo"]["lagrange"]["lambda"] != 0.5  # lambda moved (cost 0 < limit 1 -> decays)
     assert straight["safety/lambda"] == resumed["safety/lambda"]
     assert straight["losses/policy"] == resumed["losses/policy"]
+    assert b["counters"].pop("wall_s") > wall  # the first part's time plus the resumed part's
+    a["counters"].pop("wall_s")
     assert a["counters"] == b["counters"]
 
 
