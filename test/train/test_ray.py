@@ -92,7 +92,7 @@ def test_ppo_on_two_ray_workers_matches_the_vectorised_env(local_ray, tmp_path, 
                 torch.testing.assert_close(getattr(a, name), value, rtol=0, atol=0)
     assert episodes >= 4, "max_steps=6 over 24 steps per env must end episodes"
     assert ros[0].actions.shape == (2, 8)
-    skip = {"charts/env_steps_per_s"}
+    skip = {"charts/env_steps_per_s", "counters/wall_s"}  # timings
     assert {k: v for k, v in logs.items() if k not in skip} == {
         k: v for k, v in ref_logs.items() if k not in skip
     }
