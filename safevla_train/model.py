@@ -200,15 +200,28 @@ class VLAPolicy(nn.Module):
         refused = (near[..., :1] < self.cfg.end_gate).to(logits.dtype)
         return logits - refused * END_GATE_PENALTY * self.end_onehot
 
-    def gated_logits(
-        self, logits: torch.Tensor, feat: torch.Tensor, instruction: torch.Tensor
-    ) -> torch.Tensor:
-        """:meth:`gate_end` for callers that hold frame features and instruction embeddings
-        (the PPO rollouts and update), not the readout: the same refusal the exported graph
-        applies."""
-        if self.cfg.end_gate <= 0.0:
-            return logits
-        return self.gate_end(logits, self.target_seen(feat, instruction))
+    def _near(self, feat: torch.Tensor, instruction: torch.Tensor) -> torch.Tensor | None:
+        """:meth:`target_seen` where the model has the readout, else None."""
+        return self.target_seen(feat, instruction) if self.type_head is not None else None
+
+    def sequence_features(
+        self,
+        feat: torch.Tensor,
+        instruction: torch.Tensor,
+        prev_action: torch.Tensor,
+        holding: torch.Tensor,
+        episode_ids: torch.Tensor,
+        valid: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """:meth:`forward_sequence` from encoder features [B,T,C], the readout computed once for
+        the tokens and the ``end`` gate: the sequence counterpart of :meth:`step_features`
+        (PPO's update recomputes its rollout's log-probs through the gate they were sampled
+        with)."""
+        near = self._near(feat, instruction)
+        token = self.fuse(feat, instruction, prev_action, holding, near=near)
+        out = self.forward_sequence(token, episode_ids, valid)
+        out["logits"] = self.gate_end(out["logits"], near)
+        return out
 
     def step_features(
         self,
@@ -222,9 +235,7 @@ class VLAPolicy(nn.Module):
         """One step from encoder features [B,C]: token, history, heads, and the ``end`` gate on
         the logits; the readout is computed once for the token and the gate. The exported
         graph (:meth:`forward`) and the trainer's rollouts both step through here."""
-        near = None
-        if self.type_head is not None:
-            near = self.readout(self.seen_logits(feat), instruction)
+        near = self._near(feat, instruction)
         token = self.fuse(feat, instruction, prev_action, holding, near=near)
         out, new_cache, new_mask = self.step_from_token(token, cache, cache_mask)
         out["logits"] = self.gate_end(out["logits"], near)

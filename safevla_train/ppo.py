@@ -130,17 +130,22 @@ class PPO:
     def _reference_logp(self, ro: Rollout) -> torch.Tensor:
         """[N,T,A] log pi_0 of the start policy on the rollout's steps (once per update)."""
         r = self.reference
-        tok = r.fuse(ro.feat, ro.instr, ro.prev_action, ro.holding)
-        logits = r.forward_sequence(tok, ro.ep_id, ro.valid)["logits"]
-        logits = r.gated_logits(logits, ro.feat, ro.instr)
-        return logits[:, -ro.actions.shape[1] :].log_softmax(-1)
+        out = r.sequence_features(
+            ro.feat, ro.instr, ro.prev_action, ro.holding, ro.ep_id, ro.valid
+        )
+        return out["logits"][:, -ro.actions.shape[1] :].log_softmax(-1)
 
     def _minibatch(self, ro: Rollout, b: dict, mb: torch.Tensor, warmup: bool) -> dict:
         cfg, m = self.cfg, self.model
         t = ro.actions.shape[1]
-        tok = m.fuse(ro.feat[mb], ro.instr[mb], ro.prev_action[mb], ro.holding[mb])
-        out = m.forward_sequence(tok, ro.ep_id[mb], ro.valid[mb])
-        out["logits"] = m.gated_logits(out["logits"], ro.feat[mb], ro.instr[mb])
+        out = m.sequence_features(
+            ro.feat[mb],
+            ro.instr[mb],
+            ro.prev_action[mb],
+            ro.holding[mb],
+            ro.ep_id[mb],
+            ro.valid[mb],
+        )
         out = {k: v[:, -t:] for k, v in out.items()}
         logits = out["logits"].log_softmax(-1)
         act = ro.actions[mb]

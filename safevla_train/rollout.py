@@ -214,8 +214,10 @@ class Collector:
         episodes = []
         for step in range(t):
             x = self._obs_inputs(self.obs)
-            out, cache, mask = m.step_from_token(self._token(x), cache, mask)
-            probs = m.gated_logits(out["logits"], x["feat"], x["instr"]).softmax(-1)
+            out, cache, mask = m.step_features(  # as the exported graph steps, `end` gate too
+                x["feat"], x["instr"], x["prev_action"], x["holding"], cache, mask
+            )
+            probs = out["logits"].softmax(-1)
             action = torch.multinomial(probs, 1, generator=self.gen).squeeze(1)
             logp = torch.log(probs.gather(1, action[:, None]).squeeze(1).clamp_min(1e-12))
             obs, r, c, term, trunc, infos = self.venv.step(action.numpy())

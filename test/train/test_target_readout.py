@@ -262,7 +262,9 @@ def test_ppo_samples_and_updates_with_the_end_gate(tmp_path):
         tok = policy.fuse(ro.feat, ro.instr, ro.prev_action, ro.holding)
         with torch.no_grad():
             logits = policy.forward_sequence(tok, ro.ep_id, ro.valid)["logits"]
-        gated = policy.gated_logits(logits, ro.feat, ro.instr)
+            gated = policy.sequence_features(
+                ro.feat, ro.instr, ro.prev_action, ro.holding, ro.ep_id, ro.valid
+            )["logits"]
 
         def logp(x):
             return x[:, -10:].log_softmax(-1).gather(-1, ro.actions[..., None]).squeeze(-1)
