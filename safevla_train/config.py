@@ -28,6 +28,8 @@ from sim_bridge.vec_env import VEC_BACKENDS
 # What runs the frozen frame encoder in rollouts (ppo.encoder_runtime): torch, or the same graph
 # exported to ONNX Runtime (faster on the CPU; equal to float32 rounding, not bit for bit).
 ENCODER_RUNTIMES = ("torch", "onnxruntime")
+# How ppo.best_by ranks the periodic greedy evaluations (safevla_train.train_ppo.best_key).
+BEST_BY = ("success", "success_within_limit")
 
 
 def _check(cond: bool, msg: str) -> None:
@@ -440,7 +442,14 @@ class PPOConfig:
         sync_every: rollouts between sync points (all envs re-seeded; checkpoints are written
             only there, so --resume continues bit-exactly).
         eval_every: rollouts between evaluations (0 = never).
-        eval_episodes: episodes per evaluation (greedy actions, fresh seeded episodes).
+        eval_episodes: episodes per evaluation (greedy actions, fresh seeded episodes; the same
+            episodes at every evaluation of a run).
+        best_by: which evaluated policy ``checkpoint_best.pt`` keeps (written at evaluations
+            only): "success" (highest greedy success rate, ties to the lower mean cost) or
+            "success_within_limit" (the same among evaluations whose mean cost is at most
+            ``cost_limit``; until one is, the lowest mean cost). The last policy of a run is
+            not its best: PPO's success can rise for 100k steps and fall after
+            (docs/training.md).
     """
 
     algo: str = "ppo-lag"
@@ -478,6 +487,7 @@ class PPOConfig:
     sync_every: int = 10
     eval_every: int = 0
     eval_episodes: int = 8
+    best_by: str = "success"
 
     def __post_init__(self) -> None:
         _check(
@@ -523,4 +533,8 @@ class PPOConfig:
         _check(
             self.eval_every >= 0 and self.eval_episodes >= 1,
             f"ppo.eval_every={self.eval_every}/eval_episodes={self.eval_episodes} invalid",
+        )
+        _check(
+            self.best_by in BEST_BY,
+            f"ppo.best_by={self.best_by!r}: use one of {BEST_BY}",
         )

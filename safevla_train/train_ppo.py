@@ -10,7 +10,11 @@ Loop, one iteration per rollout::
 Sync points make ``--resume`` exact: a resumed run starts with the same re-seeded reset the
 uninterrupted run does there, and the checkpoint holds every other piece of state (model,
 optimiser, lambda and its Adam state, risk pools, all RNGs, counters). TensorBoard scalars go to
-``<out>/tb`` (``charts/``, ``losses/``, ``safety/``).
+``<out>/tb`` (``charts/``, ``losses/``, ``safety/``, ``eval/``).
+
+With ``eval_every`` the policy is evaluated greedily on the same fresh episodes every
+``eval_every`` rollouts, and ``<out>/checkpoint_best.pt`` keeps the best evaluated policy by
+``best_by`` (:func:`best_key`); ``safevla export --checkpoint <out>/checkpoint_best.pt`` ships it.
 """
 
 from __future__ import annotations
@@ -43,6 +47,22 @@ from safevla_train.risk import make_envs
 from safevla_train.rollout import Collector
 
 CHECKPOINT = "checkpoint.pt"
+BEST_CHECKPOINT = "checkpoint_best.pt"
+
+
+def best_key(ev: dict, best_by: str, cost_limit: float) -> tuple:
+    """Rank of one evaluation under ``ppo.best_by`` (a larger tuple is a better policy).
+
+    "success": success rate, then the lower mean cost. "success_within_limit": any evaluation
+    with mean cost <= ``cost_limit`` beats every one above it; among those, as "success";
+    above it, the lower cost first.
+    """
+    sr, cost = float(ev["success_rate"]), float(ev["cost_mean"])
+    if best_by == "success":
+        return (sr, -cost)
+    if cost <= cost_limit:
+        return (1.0, sr, -cost)
+    return (0.0, -cost, sr)
 
 
 def _sync_seed(seed: int, it: int) -> int:
@@ -121,6 +141,7 @@ class _Run:
         self.np_gen = np.random.default_rng(cfg.seed)
         self.it = self.env_steps = 0
         self.wall_s = 0.0  # training wall time of the whole run, across resumes
+        self.best: dict | None = None  # the evaluation checkpoint_best.pt holds
         self._since = time.monotonic()
         if ckpt:
             self._restore(ckpt)
@@ -135,14 +156,15 @@ class _Run:
         restore_rng(ckpt["rng"], self.np_gen)
         self.it, self.env_steps = ckpt["counters"]["iteration"], ckpt["counters"]["env_steps"]
         self.wall_s = float(ckpt["counters"].get("wall_s", 0.0))  # older checkpoints lack it
+        self.best = ckpt.get("best")
 
-    def save(self) -> None:
-        """Write the checkpoint (see :mod:`safevla_train.checkpoint` for its content)."""
+    def save(self, name: str = CHECKPOINT) -> None:
+        """Write ``<out>/name`` (see :mod:`safevla_train.checkpoint` for its content)."""
         now = time.monotonic()
         self.wall_s += now - self._since
         self._since = now
         save_checkpoint(
-            self.out / CHECKPOINT,
+            self.out / name,
             {
                 "kind": self.cfg.algo,
                 "config": to_dict(self.cfg),
@@ -162,6 +184,7 @@ class _Run:
                     "at_sync": self.it % self.cfg.sync_every == 0,
                     "wall_s": round(self.wall_s, 1),
                 },
+                "best": self.best,
             },
         )
 
@@ -186,7 +209,27 @@ class _Run:
             ev = evaluate(self.model, cfg.env, cfg.eval_episodes, cfg.seed)
             # scalars only: intervals/categories are dicts, undefined metrics (veto_rate) None
             logs.update({f"eval/{k}": v for k, v in ev.items() if isinstance(v, (int, float))})
+            self._keep_best(ev)
+            logs["eval/best_success_rate"] = self.best["success_rate"]
+            logs["eval/best_cost_mean"] = self.best["cost_mean"]
         return logs
+
+    def _keep_best(self, ev: dict) -> None:
+        """Write ``checkpoint_best.pt`` if this evaluation ranks above the kept one."""
+        key = best_key(ev, self.cfg.best_by, self.cfg.cost_limit)
+        if self.best is not None and key <= tuple(self.best["key"]):
+            return
+        self.best = {
+            "key": list(key),
+            "best_by": self.cfg.best_by,
+            "iteration": self.it,
+            "env_steps": self.env_steps,
+            "episodes": int(ev["n_episodes"]),
+            "success_rate": float(ev["success_rate"]),
+            "cost_mean": float(ev["cost_mean"]),
+            "episode_length_mean": float(ev["episode_length_mean"]),
+        }
+        self.save(BEST_CHECKPOINT)
 
 
 def run_ppo(

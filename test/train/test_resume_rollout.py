@@ -14,7 +14,7 @@ from safevla_train.config import ModelConfig, PPOConfig, RiskConfig
 from safevla_train.model import VLAPolicy
 from safevla_train.risk import make_envs
 from safevla_train.rollout import Collector
-from safevla_train.train_ppo import run_ppo
+from safevla_train.train_ppo import best_key, run_ppo
 
 SMALL = ModelConfig(**TINY)
 
@@ -115,3 +115,48 @@ def test_the_start_policy_kl_holds_the_policy_near_its_start():
     assert kl[0.0] > 0.0 and kl[10.0] < 0.5 * kl[0.0], kl
     with pytest.raises(ValueError, match="ref_kl_coef"):
         PPOConfig(ref_kl_coef=-1.0)
+
+
+def test_best_key_orders_evaluations_as_documented():
+    a = {"success_rate": 0.4, "cost_mean": 3.0}
+    b = {"success_rate": 0.3, "cost_mean": 0.5}
+    c = {"success_rate": 0.4, "cost_mean": 1.0}
+    # by success: success first, then the lower cost
+    assert best_key(c, "success", 1.0) > best_key(a, "success", 1.0) > best_key(b, "success", 1.0)
+    # within a limit of 1: b and c are within it (c more successful), a is not
+    assert best_key(c, "success_within_limit", 1.0) > best_key(b, "success_within_limit", 1.0)
+    assert best_key(b, "success_within_limit", 1.0) > best_key(a, "success_within_limit", 1.0)
+    # while no evaluation is within the limit, the cheaper one leads whatever its success
+    lo, hi = {"success_rate": 0.0, "cost_mean": 2.0}, {"success_rate": 0.9, "cost_mean": 5.0}
+    assert best_key(lo, "success_within_limit", 1.0) > best_key(hi, "success_within_limit", 1.0)
+    with pytest.raises(ValueError, match="best_by='last'"):
+        PPOConfig(best_by="last")
+
+
+@pytest.mark.slow
+def test_best_checkpoint_holds_the_evaluated_policy_and_survives_a_resume(tmp_path):
+    per_rollout = ENV.num_envs * 8
+
+    def cfg(rollouts):
+        return tiny_ppo_config(
+            rollouts * per_rollout, eval_every=1, eval_episodes=1, best_by="success_within_limit"
+        )
+
+    kw = dict(model_cfg=SMALL, progress=False, tensorboard=False)
+    straight = run_ppo(cfg(4), tmp_path / "a", **kw)
+    run_ppo(cfg(2), tmp_path / "b", **kw)
+    resumed = run_ppo(cfg(4), tmp_path / "b", resume=True, progress=False, tensorboard=False)
+    best_a = load_checkpoint(tmp_path / "a" / "checkpoint_best.pt")
+    best_b = load_checkpoint(tmp_path / "b" / "checkpoint_best.pt")
+    info = best_a["best"]
+    assert info == best_b["best"] == load_checkpoint(tmp_path / "a" / "checkpoint.pt")["best"]
+    assert info["best_by"] == "success_within_limit" and info["episodes"] == 1
+    assert 1 <= info["iteration"] <= 4 and info["env_steps"] == info["iteration"] * per_rollout
+    assert straight["eval/best_cost_mean"] == resumed["eval/best_cost_mean"] == info["cost_mean"]
+    for k, v in best_a["model"].items():
+        assert torch.equal(v, best_b["model"][k]), k
+    # it is the policy of that iteration: a run stopped there ends with the same weights
+    run_ppo(cfg(info["iteration"]), tmp_path / "c", **kw)
+    stopped = load_checkpoint(tmp_path / "c" / "checkpoint.pt")
+    for k, v in best_a["model"].items():
+        assert torch.equal(v, stopped["model"][k]), k
