@@ -282,6 +282,10 @@ def run_ppo(
     logs["counters/env_steps"] = run.env_steps
     logs["counters/iteration"] = run.it
     logs["counters/wall_s"] = round(run.wall_s, 1)
+    if run.best is not None:  # what checkpoint_best.pt holds, whenever it was evaluated
+        logs["eval/best_success_rate"] = run.best["success_rate"]
+        logs["eval/best_cost_mean"] = run.best["cost_mean"]
+        logs["eval/best_env_steps"] = run.best["env_steps"]
     return logs
 
 

@@ -153,6 +153,7 @@ def test_best_checkpoint_holds_the_evaluated_policy_and_survives_a_resume(tmp_pa
     assert info["best_by"] == "success_within_limit" and info["episodes"] == 1
     assert 1 <= info["iteration"] <= 4 and info["env_steps"] == info["iteration"] * per_rollout
     assert straight["eval/best_cost_mean"] == resumed["eval/best_cost_mean"] == info["cost_mean"]
+    assert straight["eval/best_env_steps"] == resumed["eval/best_env_steps"] == info["env_steps"]
     for k, v in best_a["model"].items():
         assert torch.equal(v, best_b["model"][k]), k
     # it is the policy of that iteration: a run stopped there ends with the same weights
