@@ -276,6 +276,10 @@ def cmd_export(args) -> int:
         "counters": ckpt.get("counters", {}),
         "init": ckpt.get("init"),
     }
+    best = ckpt.get("best")
+    if best and best.get("iteration") == training["counters"].get("iteration"):
+        # a checkpoint_best.pt: the bundle says which evaluation chose it
+        training["selected_by_evaluation"] = best
     if args.end_gate is not None:
         training["export_overrides"] = {"model.end_gate": args.end_gate}
     cq = ckpt["config"].get("cost_q_gamma", 0.0)

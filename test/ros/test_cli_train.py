@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from safevla_core.bundle import load_bundle
+from safevla_train.checkpoint import load_checkpoint
 
 SMALL = [
     "--set",
@@ -96,10 +97,13 @@ def test_bc_ppo_lag_export_pipeline(tmp_path):
     assert list((lag / "tb").iterdir()), "TensorBoard events written"
     _cli("train", "ppo-lag", "--out", str(lag), "--resume", "--total-steps", "64", "--no-progress")
     assert json.loads((lag / "metrics.json").read_text())["counters/env_steps"] == 64
+    # the best evaluated policy of the run is what ships; the bundle names the evaluation
+    best = load_checkpoint(lag / "checkpoint_best.pt")["best"]
+    assert 1 <= best["iteration"] <= 8 and best["episodes"] == 1
     out = _cli(
         "export",
         "--checkpoint",
-        str(lag / "checkpoint.pt"),
+        str(lag / "checkpoint_best.pt"),
         "--out",
         str(bundle),
         "--name",
@@ -111,6 +115,7 @@ def test_bc_ppo_lag_export_pipeline(tmp_path):
     b = load_bundle(bundle)
     assert b.name == "smoke" and b.image.height == 32
     assert b.manifest.training["kind"] == "ppo-lag"
+    assert b.manifest.training["selected_by_evaluation"] == best
     assert b.render_size == (32, 32)  # the training env's nav_size, recorded as the render entry
     assert {"config.yaml", "command.txt", "policy.onnx"} <= set(b.manifest.files)
     quick = b.manifest.evaluation["quick_eval"]
