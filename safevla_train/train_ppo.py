@@ -210,17 +210,16 @@ class _Run:
             # scalars only: intervals/categories are dicts, undefined metrics (veto_rate) None
             logs.update({f"eval/{k}": v for k, v in ev.items() if isinstance(v, (int, float))})
             self._keep_best(ev)
-            logs["eval/best_success_rate"] = self.best["success_rate"]
-            logs["eval/best_cost_mean"] = self.best["cost_mean"]
+            logs.update(_best_logs(self.best))
         return logs
 
     def _keep_best(self, ev: dict) -> None:
         """Write ``checkpoint_best.pt`` if this evaluation ranks above the kept one."""
-        key = best_key(ev, self.cfg.best_by, self.cfg.cost_limit)
-        if self.best is not None and key <= tuple(self.best["key"]):
+        cfg = self.cfg
+        rank = best_key(ev, cfg.best_by, cfg.cost_limit)
+        if self.best is not None and rank <= best_key(self.best, cfg.best_by, cfg.cost_limit):
             return
         self.best = {
-            "key": list(key),
             "best_by": self.cfg.best_by,
             "iteration": self.it,
             "env_steps": self.env_steps,
@@ -283,10 +282,17 @@ def run_ppo(
     logs["counters/iteration"] = run.it
     logs["counters/wall_s"] = round(run.wall_s, 1)
     if run.best is not None:  # what checkpoint_best.pt holds, whenever it was evaluated
-        logs["eval/best_success_rate"] = run.best["success_rate"]
-        logs["eval/best_cost_mean"] = run.best["cost_mean"]
-        logs["eval/best_env_steps"] = run.best["env_steps"]
+        logs.update(_best_logs(run.best))
     return logs
+
+
+def _best_logs(best: dict) -> dict[str, float]:
+    """The scalars that name the kept policy (its evaluation and when it was taken)."""
+    return {
+        "eval/best_success_rate": best["success_rate"],
+        "eval/best_cost_mean": best["cost_mean"],
+        "eval/best_env_steps": best["env_steps"],
+    }
 
 
 def _writer(out: Path, enabled: bool):
