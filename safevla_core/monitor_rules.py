@@ -133,6 +133,9 @@ class FrameWatchdog(MonitorRule):
         age = now_s - m.last_frame_s
         return f"no fresh frame for {age:.3f} s" if age > m.config.frame_timeout_s else None
 
+    def silent_since(self, m: MonitorState) -> float:
+        return m.last_frame_s
+
 
 class PolicyHeartbeat(MonitorRule):
     """Between proposals: no proposal for ``heartbeat_timeout_s`` -> stop."""
@@ -144,6 +147,9 @@ class PolicyHeartbeat(MonitorRule):
         if age > m.config.heartbeat_timeout_s:
             return f"no policy heartbeat for {age:.3f} s"
         return None
+
+    def silent_since(self, m: MonitorState) -> float:
+        return m.last_proposal_s
 
 
 class CostCritic(MonitorRule):

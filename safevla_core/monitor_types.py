@@ -6,6 +6,7 @@ order are in :mod:`safevla_core.monitor_rules` (which re-exports these names).
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -180,3 +181,10 @@ class MonitorRule:
     def check_idle(self, m: MonitorState, now_s: float) -> str | None:
         """Between proposals: the reason to stop now, or None."""
         return None
+
+    def silent_since(self, m: MonitorState) -> float:
+        """When the input this rule watches last arrived (monitor clock). When several idle
+        checks hold at once, the input that fell silent first is named as the cause: a dead
+        policy also delays frames, a dead camera also stops proposals. Rules that watch no
+        input (the e-stop) return -inf and always come first."""
+        return -math.inf

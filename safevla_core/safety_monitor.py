@@ -27,8 +27,11 @@ that fires decides), are the classes of :mod:`safevla_core.monitor_rules`:
 
 Between proposals, :meth:`SafetyMonitor.check_watchdog` (called on a timer) stops the robot when
 the e-stop is engaged, the newest accepted frame is older than ``frame_timeout_s`` or no proposal
-(the policy's heartbeat) arrived for ``heartbeat_timeout_s``. While a stop condition lasts, the
-stop is repeated every ``stop_repeat_s``; repeats are flagged so they do not flood the event log.
+(the policy's heartbeat) arrived for ``heartbeat_timeout_s``. When both watchdogs hold, the
+verdict names the input that fell silent first (a dead policy process can stall the frames behind
+it; a dead camera stops the proposals too) and its reason lists the other. While a stop condition
+lasts, the stop is repeated every ``stop_repeat_s``; repeats are flagged so they do not flood the
+event log.
 
 Frame stamps come from other processes and clocks: :meth:`SafetyMonitor.on_frame` rejects a
 stamp from the future (beyond ``max_future_s``) or older than ``frame_timeout_s``, and counts an
@@ -206,12 +209,14 @@ class SafetyMonitor:
     def check_watchdog(self, now_s: float) -> Decision | None:
         """A stop decision if a rule's idle check (watchdogs, e-stop) holds and a stop is due,
         else None."""
-        for rule in self.rules:
-            reason = rule.check_idle(self, now_s)
-            if reason is not None:
-                break
-        else:
+        holding = [(r, why) for r in self.rules if (why := r.check_idle(self, now_s)) is not None]
+        if not holding:
             return None
+        # the input that fell silent first is the likely cause (ties: rule order)
+        order = sorted(range(len(holding)), key=lambda i: (holding[i][0].silent_since(self), i))
+        rule, reason = holding[order[0]]
+        if len(holding) > 1:
+            reason += "; also " + "; ".join(holding[i][1] for i in order[1:])
         last = self.last
         ongoing = last is not None and last.safe_stop and last.rule is rule.name
         if ongoing and now_s - self.last_stop_publish_s < self.config.stop_repeat_s:

@@ -7,7 +7,15 @@ import pytest
 
 from safevla_core.action_adapter import MotionProfile
 from safevla_core.actions import ACTION_NAMES, NUM_ACTIONS
-from safevla_core.monitor_rules import RULES, SEVERITY, WARNING, Check, CostCritic, MonitorRule
+from safevla_core.monitor_rules import (
+    ESTOP_REASON,
+    RULES,
+    SEVERITY,
+    WARNING,
+    Check,
+    CostCritic,
+    MonitorRule,
+)
 from safevla_core.safety_monitor import MonitorConfig, Proposal, Rule, SafetyMonitor
 from safevla_core.safety_spec import COST_CATEGORIES
 
@@ -99,6 +107,28 @@ def test_watchdogs_fire_and_repeat_without_event_flood():
     m.on_frame(1.3)  # frames resume, but the policy is silent
     d = m.check_watchdog(1.31)
     assert d.rule is Rule.WATCHDOG_POLICY and d.needs_event
+
+
+def test_when_both_watchdogs_hold_the_input_silent_first_is_named():
+    cfg = MonitorConfig(frame_timeout_s=0.5, heartbeat_timeout_s=0.5)
+    # the policy dies at 1.0; the frames behind it stall a moment later (1.05)
+    m = SafetyMonitor(cfg, start_s=0.0)
+    m.on_frame(1.0)
+    m.decide(proposal({AHEAD: 1.0}, stamp=1.0), 1.0)
+    m.on_frame(1.05)
+    d = m.check_watchdog(1.7)
+    assert d.rule is Rule.WATCHDOG_POLICY and d.safe_stop
+    assert "no policy heartbeat for 0.700 s" in d.reason and "no fresh frame" in d.reason
+    # the camera dies at 1.0; the proposals that need its frames stop a moment later
+    m = SafetyMonitor(cfg, start_s=0.0)
+    m.on_frame(1.0)
+    m.decide(proposal({AHEAD: 1.0}, stamp=1.0), 1.05)
+    d = m.check_watchdog(1.7)
+    assert d.rule is Rule.WATCHDOG_FRAME and "also no policy heartbeat" in d.reason
+    # the e-stop comes first whatever went silent
+    m.on_estop(True, 1.8)
+    d = m.check_watchdog(1.8 + cfg.stop_repeat_s + 0.01)
+    assert d.rule is Rule.ESTOP and d.reason.startswith(ESTOP_REASON)
 
 
 def test_estop_latches_until_released():
