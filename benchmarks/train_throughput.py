@@ -5,9 +5,13 @@ of env steps from random weights and prints the split between rollout and update
 
 ``--encoder-runtime torch onnxruntime`` measures both runtimes of the frozen encoder
 (``ppo.encoder_runtime``) in one run, alternating rollout by rollout over the same envs, so other
-load on the machine weighs on both alike (``--steps`` each).
+load on the machine weighs on both alike (``--steps`` each). ``--init CHECKPOINT`` measures a
+trained model (the shipped start: ``models/train_state/objnav-bc.pt``, with its detector)
+instead of a fresh one built from the flags.
 
     .venv/bin/python benchmarks/train_throughput.py --steps 2048 --num-envs 4
+    .venv/bin/python benchmarks/train_throughput.py --init models/train_state/objnav-bc.pt \
+        --vec-backend subprocess --num-envs 8 --threads 1 --encoder-runtime torch onnxruntime
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import time
 import numpy as np
 import torch
 
+from safevla_train.checkpoint import load_checkpoint, model_from_checkpoint
 from safevla_train.config import (
     ENCODER_RUNTIMES,
     EnvSettings,
@@ -59,6 +64,11 @@ def main() -> None:
         default=["torch"],
         help="what runs the frozen encoder (several: measured in alternating rollouts)",
     )
+    ap.add_argument(
+        "--init",
+        default=None,
+        help="a training checkpoint whose model to measure (default: a fresh model)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -74,8 +84,11 @@ def main() -> None:
         value_warmup_steps=0,
         risk=RiskConfig(),
     )
-    mcfg = ModelConfig(image_height=args.image, image_width=args.image, encoder=args.encoder)
-    model = VLAPolicy(mcfg).eval()
+    if args.init:
+        model = model_from_checkpoint(load_checkpoint(args.init)).eval()
+    else:
+        mcfg = ModelConfig(image_height=args.image, image_width=args.image, encoder=args.encoder)
+        model = VLAPolicy(mcfg).eval()
     algo = make_algo(model, cfg)
     venv, samplers = make_envs(env, cfg.risk)
     col = Collector(venv, samplers, model, args.rollout_steps, seed=0)

@@ -1,6 +1,7 @@
 """The one episode loop: run policies on episode sets, optionally through the safety monitor,
 in parallel processes (:func:`run_jobs`; on Ray actors: :mod:`safevla_eval.ray_runner`) or an
-in-process agent (:func:`run_agent`).
+in-process agent (:func:`run_agent`; several episodes in lockstep, one env each, with one
+batched proposal per step: :func:`run_agent_batched`).
 
 One *job* is one episode of one policy under one condition (shield, perturbation). A worker
 process keeps one simulator env and one agent per policy for all the jobs it runs, so a bundle
@@ -24,9 +25,10 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -34,7 +36,7 @@ from safevla_core.actions import ACTION_NAMES, NUM_ACTIONS, SUB_DONE
 from safevla_core.critic_gate import DEFAULT_CRITIC_MARGIN
 from safevla_core.monitor_types import Decision
 from safevla_core.safety_spec import COST_CATEGORIES, DEFAULT_COST_THRESHOLD
-from safevla_eval.agents import DEFAULT_RENDER_HW, Agent, PolicySpec, make_agent
+from safevla_eval.agents import DEFAULT_RENDER_HW, Agent, PolicySpec, Proposed, make_agent
 from safevla_eval.conditions import apply_visual, episode_rng
 from safevla_eval.metrics import EpisodeRecord
 from sim_bridge.episodes import Episode
@@ -174,11 +176,22 @@ def _shield_step(monitor, proposed, step: int, frame) -> Decision:
     return monitor.decide(p, now)
 
 
-def run_episode(
+def episode_steps(
     env, agent, job: Job, on_decision: Callable[[Decision], None] | None = None
-) -> EpisodeRecord:
-    """Run one episode to ``end`` or the step limit and measure it (``on_decision``: called
-    with the monitor's decision of each step when shielded)."""
+) -> Generator[dict, Proposed, EpisodeRecord]:
+    """The episode loop of :func:`run_episode` as a generator, so that a caller can run several
+    episodes in lockstep (:func:`run_batched`): it yields each observation the policy must
+    answer, is sent the policy's :class:`~safevla_eval.agents.Proposed` for it, and returns the
+    episode's record (``StopIteration.value``) at ``end`` or the step limit.
+
+    Args:
+        env: the evaluation env (:func:`make_env`).
+        agent: is reset at the start (``reset(seed)``), told every executed action
+            (``record``) and, if it defines ``refused``, each proposal the shield stopped, as
+            an :class:`~safevla_eval.agents.Agent`; its ``propose`` is not called here.
+        job: the episode.
+        on_decision: called with the monitor's decision of each step when shielded.
+    """
     from safevla_core.safety_monitor import MonitorConfig, SafetyMonitor
 
     rng = episode_rng(job.seed, job.index)
@@ -202,7 +215,7 @@ def run_episode(
         if env.success_if_end():  # the state the policy is shown: would `end` succeed here?
             goal_states += 1
             first_goal = t if first_goal is None else first_goal
-        proposed = agent.propose(obs, env)
+        proposed = yield obs
         action, vetoed, stopped = proposed.action, False, False
         if monitor is not None:
             frame = obs[monitor.critic.camera] if monitor.critic is not None else None
@@ -256,6 +269,21 @@ def run_episode(
     )
 
 
+def run_episode(
+    env, agent, job: Job, on_decision: Callable[[Decision], None] | None = None
+) -> EpisodeRecord:
+    """Run one episode to ``end`` or the step limit and measure it (``on_decision``: called
+    with the monitor's decision of each step when shielded): :func:`episode_steps` with
+    ``agent`` proposing each step."""
+    steps = episode_steps(env, agent, job, on_decision)
+    try:
+        obs = next(steps)
+        while True:
+            obs = steps.send(agent.propose(obs, env))
+    except StopIteration as done:
+        return done.value
+
+
 def run_agent(
     agent: Agent,
     episodes: Sequence[Episode],
@@ -298,6 +326,204 @@ def run_agent(
     finally:
         if own:
             env.close()
+
+
+class BatchedAgent(Protocol):
+    """What :func:`run_batched` drives: one policy answering for several episodes at once, each
+    running in its own slot ``0 .. slots - 1`` (the slot's env and history)."""
+
+    def reset(self, slot: int, seed: int) -> None:
+        """Start an episode in ``slot``: forget that slot's history; ``seed`` seeds its
+        sampling (as :meth:`Agent.reset <safevla_eval.agents.Agent.reset>`)."""
+
+    def propose(
+        self, slots: Sequence[int], observations: Sequence[dict], envs: Sequence
+    ) -> list[Proposed]:
+        """One proposal per slot in ``slots`` (ascending), for its observation; ``envs`` are
+        the slots' envs (privileged agents read them)."""
+
+    def record(self, slot: int, action: int) -> None:
+        """The action ``slot`` actually executed."""
+
+
+class PerSlotAgents:
+    """A :class:`BatchedAgent` made of one :class:`~safevla_eval.agents.Agent` per slot, each
+    proposing alone: any agent runs through :func:`run_batched` (only the stepping order is
+    batched).
+
+    Args:
+        make: builds one agent (called once per slot).
+        slots: number of slots.
+    """
+
+    def __init__(self, make: Callable[[], Agent], slots: int) -> None:
+        if slots < 1:
+            raise ValueError(f"slots must be >= 1, got {slots}")
+        self.agents = [make() for _ in range(slots)]
+
+    def reset(self, slot: int, seed: int) -> None:
+        self.agents[slot].reset(seed)
+
+    def propose(
+        self, slots: Sequence[int], observations: Sequence[dict], envs: Sequence
+    ) -> list[Proposed]:
+        return [
+            self.agents[k].propose(obs, env)
+            for k, obs, env in zip(slots, observations, envs, strict=True)
+        ]
+
+    def record(self, slot: int, action: int) -> None:
+        self.agents[slot].record(action)
+
+
+class _SlotAgent:
+    """Slot ``slot`` of a :class:`BatchedAgent` as :func:`episode_steps` sees it (reset and
+    record; the proposals are asked for all running slots at once)."""
+
+    def __init__(self, agent: BatchedAgent, slot: int) -> None:
+        self.agent, self.slot = agent, slot
+
+    def reset(self, seed: int) -> None:
+        self.agent.reset(self.slot, seed)
+
+    def record(self, action: int) -> None:
+        self.agent.record(self.slot, action)
+
+
+def run_batched(
+    agent_factory: Callable[[int], BatchedAgent],
+    jobs: Sequence[Job],
+    *,
+    batch: int = 8,
+    envs: Sequence = (),
+) -> list[EpisodeRecord]:
+    """Run unshielded ``jobs`` in this process, up to ``batch`` episodes in lockstep: each
+    running episode has its own env (slot); every step the observations of all running
+    episodes go to the agent in one :meth:`BatchedAgent.propose` call, and a finished episode's
+    slot starts the next job. Each episode runs :func:`episode_steps` with every random draw
+    seeded by its job, so the records equal :func:`run_episode`'s one after another as long as
+    the agent proposes for a slot what it would propose for that episode alone. Records come
+    back in job order.
+
+    Args:
+        agent_factory: builds the agent, called once with the number of slots,
+            ``min(batch, len(jobs))``.
+        jobs: the episodes; unshielded, one step limit and one camera size.
+        batch: most episodes at once.
+        envs: evaluation envs (:func:`make_env`, the jobs' step limit and camera size) to use
+            as the first slots; the others are made here and closed at the end.
+
+    Raises:
+        ValueError: ``batch < 1``; a shielded job (the shield's critic gate is one per
+            process, :func:`critic_gate`); jobs with different step limits or camera sizes;
+            an env whose step limit or camera size is not the jobs'; an agent answering
+            another number of proposals than slots asked.
+    """
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch}")
+    if any(job.shield for job in jobs):
+        raise ValueError(
+            "run_batched runs unshielded jobs only: run shielded jobs with run_jobs "
+            "(the shield's critic gate is one per process)"
+        )
+    kinds = {(job.max_steps, tuple(job.nav_hw)) for job in jobs}
+    if len(kinds) > 1:
+        raise ValueError(
+            f"the jobs need one env kind, got (max_steps, nav_hw) {sorted(kinds)}; run each "
+            "kind in its own call"
+        )
+    if not jobs:
+        return []
+    ((max_steps, nav_hw),) = kinds
+    for env in envs:
+        if env.config.max_steps != max_steps:
+            raise ValueError(
+                f"an env's step limit ({env.config.max_steps}) is not the jobs' ({max_steps})"
+            )
+        if tuple(env.config.nav_size) != nav_hw:
+            raise ValueError(
+                f"an env's camera size {tuple(env.config.nav_size)} is not the jobs' {nav_hw}"
+            )
+    slots = min(batch, len(jobs))
+    envs = list(envs)[:slots]
+    own = []
+    try:
+        while len(envs) < slots:
+            own.append(make_env(max_steps, nav_hw))
+            envs.append(own[-1])
+        agent = agent_factory(slots)
+        out: list[EpisodeRecord | None] = [None] * len(jobs)
+        running: dict[int, tuple[int, Generator, dict]] = {}  # slot -> (job, steps, obs)
+        todo = iter(range(len(jobs)))
+
+        def start(slot: int) -> None:
+            """Start the next job in ``slot`` (none left: the slot stays empty)."""
+            for i in todo:
+                steps = episode_steps(envs[slot], _SlotAgent(agent, slot), jobs[i])
+                try:
+                    running[slot] = (i, steps, next(steps))
+                    return
+                except StopIteration as done:
+                    out[i] = done.value
+
+        for slot in range(slots):
+            start(slot)
+        while running:
+            now = sorted(running)
+            proposals = agent.propose(now, [running[k][2] for k in now], [envs[k] for k in now])
+            if len(proposals) != len(now):
+                raise ValueError(
+                    f"the agent answered {len(proposals)} proposals for {len(now)} slots"
+                )
+            for k, proposed in zip(now, proposals):
+                i, steps, _ = running[k]
+                try:
+                    running[k] = (i, steps, steps.send(proposed))
+                except StopIteration as done:
+                    out[i] = done.value
+                    del running[k]
+                    start(k)
+        return out
+    finally:
+        for env in own:
+            env.close()
+
+
+def run_agent_batched(
+    agent_factory: Callable[[int], BatchedAgent],
+    episodes: Sequence[Episode],
+    *,
+    batch: int = 8,
+    name: str = "agent",
+    max_steps: int = EVAL_MAX_STEPS,
+    nav_hw: tuple[int, int] = DEFAULT_RENDER_HW,
+    seed: int = 0,
+    envs: Sequence = (),
+) -> list[EpisodeRecord]:
+    """:func:`run_agent` with up to ``batch`` episodes in lockstep (:func:`run_batched`): the
+    same jobs, so the same records for an agent that proposes per slot what it would alone.
+
+    Args:
+        agent_factory: builds the :class:`BatchedAgent`, called with the number of slots.
+        episodes: the episodes, in order (episode i is seeded by ``(seed, i)``).
+        batch: most episodes at once.
+        name: the agent's name (its jobs' policy name, in error messages).
+        max_steps: step limit.
+        nav_hw: (H, W) the navigation camera is rendered at (in the envs made here).
+        seed: run seed.
+        envs: evaluation envs to reuse as the first slots, with step limit ``max_steps`` and
+            camera size ``nav_hw``; the others are made here and closed at the end.
+
+    Raises:
+        ValueError: ``batch < 1``; an env's step limit is not ``max_steps`` or its camera
+            size not ``nav_hw``.
+    """
+    spec = PolicySpec(name, "agent")
+    jobs = [
+        Job(spec, ep, i, max_steps=max_steps, seed=seed, nav_hw=tuple(nav_hw))
+        for i, ep in enumerate(episodes)
+    ]
+    return run_batched(agent_factory, jobs, batch=batch, envs=envs)
 
 
 _WORKER: dict = {}

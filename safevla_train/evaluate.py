@@ -1,12 +1,19 @@
 """The trainer's periodic evaluation: its torch policy through the evaluator, on fresh seeded
 training-distribution episodes.
 
-The policy runs greedily (argmax) with the same step cache the deployed runtime uses, as an
-in-process :class:`safevla_eval.agents.Agent`, through :func:`safevla_eval.runner.run_agent`,
-the episode loop ``safevla eval`` uses. The metrics are :func:`safevla_eval.metrics.summarize`'s
-(``success_rate``, ``cost_mean``, ``cost_by_category``, ``episode_length_mean``, ...), the names
-of the ``safevla eval`` results. The full benchmark evaluation of exported bundles is
-``safevla eval``; this one is for training curves.
+The policy runs greedily (argmax) with the same step cache the deployed runtime uses, through
+the episode loop ``safevla eval`` uses: up to ``batch`` episodes in lockstep, one model step for
+all of them (:class:`BatchedTorchAgent`, :func:`safevla_eval.runner.run_agent_batched`), or one
+after another as an in-process :class:`safevla_eval.agents.Agent` (:class:`TorchAgent`,
+:func:`safevla_eval.runner.run_agent`). Both give the same records: each slot's history is its
+own episode's, and the greedy action of a step is the same unless its two largest logits lie
+within float32 rounding of each other (torch's kernels round a batch of one and a larger batch
+differently, by up to ~1e-5 in the logits).
+
+The metrics are :func:`safevla_eval.metrics.summarize`'s (``success_rate``, ``cost_mean``,
+``cost_by_category``, ``episode_length_mean``, ...), the names of the ``safevla eval`` results.
+The full benchmark evaluation of exported bundles is ``safevla eval``; this one is for training
+curves.
 """
 
 from __future__ import annotations
@@ -17,13 +24,16 @@ import torch
 from safevla_core.action_choice import GREEDY, choose_action
 from safevla_eval.agents import Proposed
 from safevla_eval.metrics import summarize
-from safevla_eval.runner import make_env, run_agent
+from safevla_eval.runner import make_env, run_agent, run_agent_batched
 from safevla_train.config import EnvSettings, RiskConfig
 from safevla_train.model import VLAPolicy
 from safevla_train.risk import RiskElicitingSampler
 from safevla_train.rollout import Stepper
 
 EVAL_SEED_OFFSET = 1_000_003
+# Episodes evaluated at once, an env each (~15 MB): 24 episodes of the objnav start (300 steps)
+# take ~31 s at 8, ~29 s at 24, ~57 s one after another (one CPU thread).
+EVAL_BATCH = 8
 
 
 class TorchAgent:
@@ -49,6 +59,47 @@ class TorchAgent:
         """The next observation's ``prev_action`` carries it."""
 
 
+class BatchedTorchAgent:
+    """:class:`TorchAgent` for ``slots`` episodes at once (a
+    :class:`safevla_eval.runner.BatchedAgent`): one :class:`Stepper` cache row per slot, and
+    one model step for all the slots asked together.
+
+    Raises:
+        ValueError: ``slots < 1``.
+    """
+
+    def __init__(self, model: VLAPolicy, slots: int) -> None:
+        if slots < 1:
+            raise ValueError(f"slots must be >= 1, got {slots}")
+        self.slots = slots
+        self.stepper = Stepper(model, slots)
+
+    def reset(self, slot: int, seed: int) -> None:
+        """Empty ``slot``'s cache and mask: what :class:`TorchAgent`'s fresh stepper holds."""
+        self.stepper.cache[:, slot] = 0.0
+        self.stepper.mask[slot] = 0.0
+
+    def propose(self, slots, observations, envs) -> list[Proposed]:
+        st = self.stepper
+        batch = {key: [obs[key] for obs in observations] for key in observations[0]}
+        rows = list(slots)
+        if rows == list(range(self.slots)):
+            logits = st.logits(batch)
+        else:  # step the asked rows only; the others keep their caches
+            cache, mask = st.cache, st.mask
+            st.cache, st.mask = cache[:, rows], mask[rows]
+            try:
+                logits = st.logits(batch)
+                cache[:, rows], mask[rows] = st.cache, st.mask
+            finally:
+                st.cache, st.mask = cache, mask
+        probs = torch.softmax(logits, -1).numpy()
+        return [Proposed(choose_action(p, GREEDY), p) for p in probs]
+
+    def record(self, slot: int, action: int) -> None:
+        """The next observation's ``prev_action`` carries it."""
+
+
 def draw_episodes(backend, settings: EnvSettings, episodes: int, seed: int) -> list:
     """``episodes`` fresh training-distribution episodes, seeded by ``seed`` (the episode
     source the trainer's envs use, risk replay off)."""
@@ -63,24 +114,43 @@ def draw_episodes(backend, settings: EnvSettings, episodes: int, seed: int) -> l
 
 
 @torch.no_grad()
-def evaluate(model: VLAPolicy, settings: EnvSettings, episodes: int, seed: int) -> dict:
+def evaluate(
+    model: VLAPolicy, settings: EnvSettings, episodes: int, seed: int, *, batch: int = EVAL_BATCH
+) -> dict:
     """Greedy evaluation; episode i of a call is the same for the same ``seed``.
+
+    Args:
+        model: the policy.
+        settings: the training envs' settings (task mix, step limit, camera size).
+        episodes: number of episodes.
+        seed: evaluation seed.
+        batch: episodes run at once in lockstep, each in its own env (1: one after another
+            in one env, with :class:`TorchAgent`).
 
     Returns:
         the metrics block of :func:`safevla_eval.metrics.summarize` (95% bootstrap intervals
         in ``ci95``, seeded by ``seed``).
+
+    Raises:
+        ValueError: ``batch < 1``.
     """
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch}")
     env = make_env(settings.max_steps, settings.nav_size)
     try:
         eps = draw_episodes(env.backend, settings, episodes, seed)
-        records = run_agent(
-            TorchAgent(model),
-            eps,
-            name="trainer",
-            max_steps=settings.max_steps,
-            seed=seed,
-            env=env,
-        )
+        common = dict(name="trainer", max_steps=settings.max_steps, seed=seed)
+        if batch == 1:
+            records = run_agent(TorchAgent(model), eps, env=env, **common)
+        else:
+            records = run_agent_batched(
+                lambda slots: BatchedTorchAgent(model, slots),
+                eps,
+                batch=batch,
+                nav_hw=settings.nav_size,
+                envs=[env],
+                **common,
+            )
     finally:
         env.close()
     return summarize(records, seed=seed)
