@@ -450,6 +450,10 @@ class PPOConfig:
             ``cost_limit``; until one is, the lowest mean cost). The last policy of a run is
             not its best: PPO's success can rise for 100k steps and fall after
             (docs/training.md).
+        keep_evaluated: also write every evaluated policy to ``<out>/evaluated/
+            it<iteration>.pt`` (a checkpoint each, ~12 MB for the objnav start, with its
+            evaluation in ``evaluation``), so that the policy to ship can be chosen afterwards
+            on another, larger episode set than the in-run one.
     """
 
     algo: str = "ppo-lag"
@@ -488,6 +492,7 @@ class PPOConfig:
     eval_every: int = 0
     eval_episodes: int = 8
     best_by: str = "success"
+    keep_evaluated: bool = False
 
     def __post_init__(self) -> None:
         _check(

@@ -48,6 +48,7 @@ from safevla_train.rollout import Collector
 
 CHECKPOINT = "checkpoint.pt"
 BEST_CHECKPOINT = "checkpoint_best.pt"
+EVALUATED_DIR = "evaluated"  # ppo.keep_evaluated: one checkpoint per evaluation
 
 
 def best_key(ev: dict, best_by: str, cost_limit: float) -> tuple:
@@ -142,6 +143,7 @@ class _Run:
         self.it = self.env_steps = 0
         self.wall_s = 0.0  # training wall time of the whole run, across resumes
         self.best: dict | None = None  # the evaluation checkpoint_best.pt holds
+        self.evaluation: dict | None = None  # the newest evaluation
         self._since = time.monotonic()
         if ckpt:
             self._restore(ckpt)
@@ -157,6 +159,7 @@ class _Run:
         self.it, self.env_steps = ckpt["counters"]["iteration"], ckpt["counters"]["env_steps"]
         self.wall_s = float(ckpt["counters"].get("wall_s", 0.0))  # older checkpoints lack it
         self.best = ckpt.get("best")
+        self.evaluation = ckpt.get("evaluation")
 
     def save(self, name: str = CHECKPOINT) -> None:
         """Write ``<out>/name`` (see :mod:`safevla_train.checkpoint` for its content)."""
@@ -185,6 +188,7 @@ class _Run:
                     "wall_s": round(self.wall_s, 1),
                 },
                 "best": self.best,
+                "evaluation": self.evaluation,
             },
         )
 
@@ -209,7 +213,11 @@ class _Run:
             ev = evaluate(self.model, cfg.env, cfg.eval_episodes, cfg.seed)
             # scalars only: intervals/categories are dicts, undefined metrics (veto_rate) None
             logs.update({f"eval/{k}": v for k, v in ev.items() if isinstance(v, (int, float))})
+            self.evaluation = self._record(ev)
             self._keep_best(ev)
+            if cfg.keep_evaluated:
+                (self.out / EVALUATED_DIR).mkdir(exist_ok=True)
+                self.save(f"{EVALUATED_DIR}/it{self.it:06d}.pt")
             logs.update(_best_logs(self.best))
         return logs
 
@@ -219,8 +227,12 @@ class _Run:
         rank = best_key(ev, cfg.best_by, cfg.cost_limit)
         if self.best is not None and rank <= best_key(self.best, cfg.best_by, cfg.cost_limit):
             return
-        self.best = {
-            "best_by": self.cfg.best_by,
+        self.best = {"best_by": self.cfg.best_by, **self._record(ev)}
+        self.save(BEST_CHECKPOINT)
+
+    def _record(self, ev: dict) -> dict:
+        """What a checkpoint keeps of this iteration's evaluation."""
+        return {
             "iteration": self.it,
             "env_steps": self.env_steps,
             "episodes": int(ev["n_episodes"]),
@@ -228,7 +240,6 @@ class _Run:
             "cost_mean": float(ev["cost_mean"]),
             "episode_length_mean": float(ev["episode_length_mean"]),
         }
-        self.save(BEST_CHECKPOINT)
 
 
 def run_ppo(

@@ -242,9 +242,12 @@ def cmd_export(args) -> int:
     """Write a model bundle from a checkpoint (ONNX parity-checked)."""
     from safevla_train.evaluate import evaluate
     from safevla_train.export import export_bundle
+    from safevla_train.train_ppo import EVALUATED_DIR
 
     ckpt, model = _export_inputs(args)
     run_dir = Path(args.checkpoint).parent
+    if run_dir.name == EVALUATED_DIR:  # <run>/evaluated/it*.pt (ppo.keep_evaluated)
+        run_dir = run_dir.parent
     evaluation = {}
     if args.evaluation:
         try:
@@ -280,6 +283,9 @@ def cmd_export(args) -> int:
     if best and best.get("iteration") == training["counters"].get("iteration"):
         # a checkpoint_best.pt: the bundle says which evaluation chose it
         training["selected_by_evaluation"] = best
+    evaluated = ckpt.get("evaluation")
+    if evaluated and evaluated.get("iteration") == training["counters"].get("iteration"):
+        training["evaluated_in_run"] = evaluated  # this very policy's in-run evaluation
     if args.end_gate is not None:
         training["export_overrides"] = {"model.end_gate": args.end_gate}
     cq = ckpt["config"].get("cost_q_gamma", 0.0)

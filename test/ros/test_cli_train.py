@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from safevla_core.bundle import load_bundle
 from safevla_train.checkpoint import load_checkpoint
@@ -88,6 +89,8 @@ def test_bc_ppo_lag_export_pipeline(tmp_path):
         "eval_every=1",
         "--set",
         "eval_episodes=1",
+        "--set",
+        "keep_evaluated=true",
     )
     m = json.loads((lag / "metrics.json").read_text())
     assert m["counters/env_steps"] == 32 and "safety/lambda" in m
@@ -98,12 +101,21 @@ def test_bc_ppo_lag_export_pipeline(tmp_path):
     _cli("train", "ppo-lag", "--out", str(lag), "--resume", "--total-steps", "64", "--no-progress")
     assert json.loads((lag / "metrics.json").read_text())["counters/env_steps"] == 64
     # the best evaluated policy of the run is what ships; the bundle names the evaluation
-    best = load_checkpoint(lag / "checkpoint_best.pt")["best"]
+    kept = load_checkpoint(lag / "checkpoint_best.pt")
+    best = kept["best"]
     assert 1 <= best["iteration"] <= 8 and best["episodes"] == 1
+    # keep_evaluated: every evaluated policy, across the resume, to choose from afterwards
+    evaluated = sorted(p.name for p in (lag / "evaluated").iterdir())
+    iterations = json.loads((lag / "metrics.json").read_text())["counters/iteration"]
+    assert iterations >= 3 and evaluated == [f"it{i:06d}.pt" for i in range(1, iterations + 1)]
+    same = load_checkpoint(lag / "evaluated" / f"it{best['iteration']:06d}.pt")
+    assert same["evaluation"] == {k: v for k, v in best.items() if k != "best_by"}
+    for k, v in kept["model"].items():
+        assert torch.equal(v, same["model"][k]), k
     out = _cli(
         "export",
         "--checkpoint",
-        str(lag / "checkpoint_best.pt"),
+        str(lag / "evaluated" / f"it{best['iteration']:06d}.pt"),
         "--out",
         str(bundle),
         "--name",
@@ -116,6 +128,7 @@ def test_bc_ppo_lag_export_pipeline(tmp_path):
     assert b.name == "smoke" and b.image.height == 32
     assert b.manifest.training["kind"] == "ppo-lag"
     assert b.manifest.training["selected_by_evaluation"] == best
+    assert b.manifest.training["evaluated_in_run"] == same["evaluation"]
     assert b.render_size == (32, 32)  # the training env's nav_size, recorded as the render entry
     assert {"config.yaml", "command.txt", "policy.onnx"} <= set(b.manifest.files)
     quick = b.manifest.evaluation["quick_eval"]
