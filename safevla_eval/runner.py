@@ -346,36 +346,6 @@ class BatchedAgent(Protocol):
         """The action ``slot`` actually executed."""
 
 
-class PerSlotAgents:
-    """A :class:`BatchedAgent` made of one :class:`~safevla_eval.agents.Agent` per slot, each
-    proposing alone: any agent runs through :func:`run_batched` (only the stepping order is
-    batched).
-
-    Args:
-        make: builds one agent (called once per slot).
-        slots: number of slots.
-    """
-
-    def __init__(self, make: Callable[[], Agent], slots: int) -> None:
-        if slots < 1:
-            raise ValueError(f"slots must be >= 1, got {slots}")
-        self.agents = [make() for _ in range(slots)]
-
-    def reset(self, slot: int, seed: int) -> None:
-        self.agents[slot].reset(seed)
-
-    def propose(
-        self, slots: Sequence[int], observations: Sequence[dict], envs: Sequence
-    ) -> list[Proposed]:
-        return [
-            self.agents[k].propose(obs, env)
-            for k, obs, env in zip(slots, observations, envs, strict=True)
-        ]
-
-    def record(self, slot: int, action: int) -> None:
-        self.agents[slot].record(action)
-
-
 class _SlotAgent:
     """Slot ``slot`` of a :class:`BatchedAgent` as :func:`episode_steps` sees it (reset and
     record; the proposals are asked for all running slots at once)."""

@@ -80,19 +80,10 @@ class BatchedTorchAgent:
         self.stepper.mask[slot] = 0.0
 
     def propose(self, slots, observations, envs) -> list[Proposed]:
-        st = self.stepper
         batch = {key: [obs[key] for obs in observations] for key in observations[0]}
         rows = list(slots)
-        if rows == list(range(self.slots)):
-            logits = st.logits(batch)
-        else:  # step the asked rows only; the others keep their caches
-            cache, mask = st.cache, st.mask
-            st.cache, st.mask = cache[:, rows], mask[rows]
-            try:
-                logits = st.logits(batch)
-                cache[:, rows], mask[rows] = st.cache, st.mask
-            finally:
-                st.cache, st.mask = cache, mask
+        # the asked rows only (finished slots wait for their next episode with their caches)
+        logits = self.stepper.logits(batch, None if rows == list(range(self.slots)) else rows)
         probs = torch.softmax(logits, -1).numpy()
         return [Proposed(choose_action(p, GREEDY), p) for p in probs]
 

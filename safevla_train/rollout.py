@@ -65,20 +65,33 @@ class Stepper:
         self.features: np.ndarray | None = None  # frozen-encoder features of the last frames
 
     @torch.no_grad()
-    def logits(self, obs: dict) -> torch.Tensor:
+    def logits(self, obs: dict, rows: list[int] | None = None) -> torch.Tensor:
         """[K,A] action logits for the current observations (batched ``nav_rgb``,
-        ``instruction``, ``prev_action``, ``holding``); advances the caches."""
+        ``instruction``, ``prev_action``, ``holding``); advances the caches. With ``rows``
+        the observations are those envs' only (in that order), and only their caches move."""
         m = self.model
         feat = m.encoder(preprocess_batch(np.asarray(obs["nav_rgb"]), self.spec))
         self.features = feat.numpy() if m.frozen_encoder else None
-        out, self.cache, self.mask = m.step_features(  # as the exported graph steps
+        cache, mask = (
+            (self.cache, self.mask)
+            if rows is None
+            else (
+                self.cache[:, rows],
+                self.mask[rows],
+            )
+        )
+        out, cache, mask = m.step_features(  # as the exported graph steps
             feat,
             embed_tensor(list(obs["instruction"])),  # cached per distinct text
             torch.as_tensor(np.asarray(obs["prev_action"]), dtype=torch.long),
             torch.as_tensor(np.asarray(obs["holding"]), dtype=torch.float32),
-            self.cache,
-            self.mask,
+            cache,
+            mask,
         )
+        if rows is None:
+            self.cache, self.mask = cache, mask
+        else:
+            self.cache[:, rows], self.mask[rows] = cache, mask
         return out["logits"]
 
     def act(self, obs: dict) -> np.ndarray:

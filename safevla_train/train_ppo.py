@@ -214,20 +214,21 @@ class _Run:
             # scalars only: intervals/categories are dicts, undefined metrics (veto_rate) None
             logs.update({f"eval/{k}": v for k, v in ev.items() if isinstance(v, (int, float))})
             self.evaluation = self._record(ev)
-            self._keep_best(ev)
+            self._keep_best()
             if cfg.keep_evaluated:
                 (self.out / EVALUATED_DIR).mkdir(exist_ok=True)
                 self.save(f"{EVALUATED_DIR}/it{self.it:06d}.pt")
             logs.update(_best_logs(self.best))
         return logs
 
-    def _keep_best(self, ev: dict) -> None:
-        """Write ``checkpoint_best.pt`` if this evaluation ranks above the kept one."""
+    def _keep_best(self) -> None:
+        """Write ``checkpoint_best.pt`` if this iteration's evaluation ranks above the kept
+        one."""
         cfg = self.cfg
-        rank = best_key(ev, cfg.best_by, cfg.cost_limit)
+        rank = best_key(self.evaluation, cfg.best_by, cfg.cost_limit)
         if self.best is not None and rank <= best_key(self.best, cfg.best_by, cfg.cost_limit):
             return
-        self.best = {"best_by": self.cfg.best_by, **self._record(ev)}
+        self.best = {"best_by": cfg.best_by, **self.evaluation}
         self.save(BEST_CHECKPOINT)
 
     def _record(self, ev: dict) -> dict:

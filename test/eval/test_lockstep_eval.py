@@ -3,15 +3,16 @@ the one-after-another episode loop, on the real simulator with a real torch poli
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import pytest
 import torch
 from tiny_model import SMALL
 
 from safevla_core.actions import ACTION_NAMES
-from safevla_eval.agents import PolicySpec, RandomAgent
+from safevla_eval.agents import Agent, PolicySpec, Proposed, RandomAgent
 from safevla_eval.runner import (
     Job,
-    PerSlotAgents,
     make_env,
     run_agent,
     run_agent_batched,
@@ -58,6 +59,36 @@ def episodes():
         return draw_episodes(env.backend, SETTINGS, 5, seed=SEED)
     finally:
         env.close()
+
+
+class PerSlotAgents:
+    """A :class:`safevla_eval.runner.BatchedAgent` made of one
+    :class:`~safevla_eval.agents.Agent` per slot, each proposing alone (only the stepping order
+    is batched): the random agent's seeds must reach their own episodes.
+
+    Args:
+        make: builds one agent (called once per slot).
+        slots: number of slots.
+    """
+
+    def __init__(self, make: Callable[[], Agent], slots: int) -> None:
+        if slots < 1:
+            raise ValueError(f"slots must be >= 1, got {slots}")
+        self.agents = [make() for _ in range(slots)]
+
+    def reset(self, slot: int, seed: int) -> None:
+        self.agents[slot].reset(seed)
+
+    def propose(
+        self, slots: Sequence[int], observations: Sequence[dict], envs: Sequence
+    ) -> list[Proposed]:
+        return [
+            self.agents[k].propose(obs, env)
+            for k, obs, env in zip(slots, observations, envs, strict=True)
+        ]
+
+    def record(self, slot: int, action: int) -> None:
+        self.agents[slot].record(action)
 
 
 class _Logged(TorchAgent):
