@@ -105,12 +105,24 @@ def test_full_stack_end_to_end_watchdogs_and_verdict_only_commands(nodes, probe,
     assert first_after(probe, VERDICT, t_resume, lambda v: not v.safe_stop) is not None
     policy.send_signal(signal.SIGKILL)
     t_kill = time.monotonic()
+
+    # The stop must come within the heartbeat timeout and name the dead policy. When the frames
+    # also stop reaching the monitor (seen in CI: the machine stalls ~2 s right after the kill),
+    # both watchdogs hold and the verdict names the frame first (it fell silent a few ms before
+    # the last proposal) and the heartbeat after "also"; a watchdog_policy verdict follows once
+    # frames are fresh again.
+    def names_hb(v):
+        if not v.safe_stop:
+            return False
+        frame_too = v.triggered_rule == "watchdog_frame" and "no policy heartbeat" in v.reason
+        return v.triggered_rule == "watchdog_policy" or frame_too
+
     is_hb = lambda v: v.safe_stop and v.triggered_rule == "watchdog_policy"  # noqa: E731
-    probe.spin_until(lambda: first_after(probe, VERDICT, t_kill, is_hb), timeout=3, every=fresh)
-    t_stop = first_after(probe, VERDICT, t_kill, is_hb)
-    assert t_stop is not None and t_stop - t_kill <= TIMEOUT + 0.05 + SLACK, after_kill(
-        probe, t_kill, nodes.log_dir
-    )
+    probe.spin_until(lambda: first_after(probe, VERDICT, t_kill, is_hb), timeout=4, every=fresh)
+    t_stop = first_after(probe, VERDICT, t_kill, names_hb)
+    why = after_kill(probe, t_kill, nodes.log_dir)
+    assert t_stop is not None and t_stop - t_kill <= TIMEOUT + 0.05 + SLACK, why
+    assert first_after(probe, VERDICT, t_kill, is_hb) is not None, why
     probe.spin_for(0.3)
     late = [tw for t, tw in probe.received[CMD] if t > t_stop + 0.1]
     assert all(tw.linear.x == 0 and tw.angular.z == 0 for tw in late)
