@@ -141,7 +141,9 @@ class EvalConfig:
         return d
 
 
-def _subset(episodes: list[Episode], count: int | None, seed: int) -> list[Episode]:
+def subset_episodes(episodes: list[Episode], count: int | None, seed: int) -> list[Episode]:
+    """``count`` of ``episodes`` drawn without replacement by ``seed``, in file order (all of
+    them for None): the ``--count N --seed S`` subset of ``safevla eval``."""
     if count is None or count >= len(episodes):
         return list(episodes)
     pick = np.random.default_rng(seed).choice(len(episodes), size=count, replace=False)
@@ -154,10 +156,10 @@ def task_episodes(
     """The episodes of ``task`` for this run (see the module docstring)."""
     if file_episodes is not None:
         eps = [e for e in file_episodes if e.task == task]
-        return _subset(eps, cfg.count, cfg.seed)
+        return subset_episodes(eps, cfg.count, cfg.seed)
     path = shipped_path(task, "val")
     if path.is_file():
-        return _subset(load_episodes(path), cfg.count, cfg.seed)
+        return subset_episodes(load_episodes(path), cfg.count, cfg.seed)
     if cfg.count is None:
         raise ValueError(
             f"no shipped validation set {path} for task {task!r}; pass "

@@ -1,4 +1,5 @@
-"""``safevla train {bc,dagger,ppo,ppo-lag,ppo-penalty,critic,detector}`` and ``safevla export``.
+"""``safevla train {bc,dagger,ppo,ppo-lag,ppo-penalty,critic,detector}``, ``safevla select`` and
+``safevla export``.
 
 Every run writes into ``--out``: ``checkpoint.pt``, ``config.yaml`` (the resolved config),
 ``command.txt`` (the exact command), ``metrics.json`` (final scalars) and ``tb/`` (TensorBoard).
@@ -20,6 +21,7 @@ import yaml
 from safevla_ros.cli.train_critic import add_critic_parser
 from safevla_ros.cli.train_detector import add_detector_parser
 from safevla_train.config import (
+    BEST_BY,
     BCConfig,
     DAggerConfig,
     PPOConfig,
@@ -38,6 +40,7 @@ from safevla_train.registry import (
     PPO_ALGORITHMS,
     PPO_LAG,
 )
+from sim_bridge.tasks.base import EVAL_MAX_STEPS
 
 
 def _user_error(msg: str) -> Exception:
@@ -286,6 +289,8 @@ def cmd_export(args) -> int:
     evaluated = ckpt.get("evaluation")
     if evaluated and evaluated.get("iteration") == training["counters"].get("iteration"):
         training["evaluated_in_run"] = evaluated  # this very policy's in-run evaluation
+    if ckpt.get("selection"):  # a checkpoint_selected.pt: the larger evaluation that chose it
+        training["selected_on_episodes"] = ckpt["selection"]
     if args.end_gate is not None:
         training["export_overrides"] = {"model.end_gate": args.end_gate}
     cq = ckpt["config"].get("cost_q_gamma", 0.0)
@@ -300,6 +305,42 @@ def cmd_export(args) -> int:
         sign_key=args.sign_key,
     )
     print(json.dumps({"bundle": str(args.out), "parity_max_abs_diff": parity}, indent=2))
+    return 0
+
+
+def cmd_select(args) -> int:
+    """Re-evaluate a run's best evaluated policies on a larger episode set; keep the best."""
+    from safevla_eval.suite import LONGTAIL_PATH, subset_episodes
+    from safevla_train.checkpoint import CheckpointError
+    from safevla_train.select import select_policy
+    from sim_bridge.episodes import load_episodes, shipped_path
+
+    if args.episodes == "longtail":
+        path = LONGTAIL_PATH
+    else:
+        path = Path(args.episodes) if args.episodes else shipped_path(args.task, "val")
+    try:
+        episodes = [e for e in load_episodes(path) if e.task == args.task]
+    except (OSError, ValueError) as exc:
+        raise _user_error(f"--episodes {path}: {exc}") from None
+    if not episodes:
+        raise _user_error(f"no {args.task!r} episodes in {path}; pick --task to match the file")
+    episodes = subset_episodes(episodes, args.count, args.seed)
+    try:
+        sel = select_policy(
+            args.run,
+            episodes,
+            max_steps=args.max_steps,
+            shortlist=args.shortlist,
+            best_by=args.best_by,
+            cost_limit=args.cost_limit,
+            episodes_name=str(path),
+            seed=args.seed,
+            log=(lambda _m: None) if args.no_progress else (lambda m: print(m, file=sys.stderr)),
+        )
+    except (CheckpointError, ValueError) as exc:
+        raise _user_error(str(exc)) from None
+    print(json.dumps({k: v for k, v in sel.items() if k != "shortlist"}, indent=2))
     return 0
 
 
@@ -408,6 +449,41 @@ def add_parser(subparsers) -> None:
         "needs a policy with model.target_readout); recorded in bundle.json",
     )
     ex.set_defaults(func=cmd_export)
+    sel = subparsers.add_parser(
+        "select",
+        help="choose a run's policy to ship on a larger episode set",
+        description="Evaluate the SHORTLIST best policies a run kept with keep_evaluated (by "
+        "their in-run score) greedily on the episodes given, rank them by the run's best_by, and "
+        "write <run>/checkpoint_selected.pt (for `safevla export`) and <run>/selection.json. "
+        "Choose on the validation set; report on episodes the choice did not see.",
+    )
+    sel.add_argument("--run", required=True, help="a PPO run folder with evaluated/it*.pt")
+    sel.add_argument(
+        "--episodes",
+        help="episode file or 'longtail' (default: the shipped validation set of --task)",
+    )
+    sel.add_argument("--task", default="objnav", help="task of the episodes (default objnav)")
+    sel.add_argument("--count", type=int, help="evaluate this many episodes of the file")
+    sel.add_argument("--seed", type=int, default=0, help="subset and run seed (default 0)")
+    sel.add_argument(
+        "--max-steps",
+        type=int,
+        default=EVAL_MAX_STEPS,
+        help=f"step limit (default {EVAL_MAX_STEPS}, the benchmark's evaluation limit)",
+    )
+    sel.add_argument(
+        "--shortlist", type=int, default=4, help="policies to re-evaluate (default 4)"
+    )
+    sel.add_argument(
+        "--best-by",
+        choices=BEST_BY,
+        help="ranking (default: the run's ppo.best_by)",
+    )
+    sel.add_argument(
+        "--cost-limit", type=float, help="for success_within_limit (default: the run's)"
+    )
+    sel.add_argument("--no-progress", action="store_true", help="no per-policy lines")
+    sel.set_defaults(func=cmd_select)
     kg = subparsers.add_parser(
         "keygen",
         help="make an Ed25519 key pair for signing bundles",

@@ -11,6 +11,7 @@ import torch
 
 from safevla_core.bundle import load_bundle
 from safevla_train.checkpoint import load_checkpoint
+from safevla_train.train_ppo import best_key
 
 SMALL = [
     "--set",
@@ -133,6 +134,35 @@ def test_bc_ppo_lag_export_pipeline(tmp_path):
     assert {"config.yaml", "command.txt", "policy.onnx"} <= set(b.manifest.files)
     quick = b.manifest.evaluation["quick_eval"]
     assert quick["n_episodes"] == 1 and set(quick["ci95"]) >= {"success_rate", "cost_mean"}
+    # select: the 2 best in-run policies re-evaluated on 3 validation episodes; the chosen one
+    # is the best of those by the run's rule, copied with its record, and the export names it
+    out = _cli(
+        "select", "--run", str(lag), "--count", "3", "--max-steps", "12", "--shortlist", "2",
+    )  # fmt: skip
+    sel = json.loads((lag / "selection.json").read_text())
+    assert json.loads(out.stdout)["chosen"] == sel["chosen"]
+    assert sel["best_by"] == "success" and sel["n_episodes"] == 3  # the run's rule
+    assert sel["candidates"] == iterations and len(sel["shortlist"]) == 2
+    in_run = [load_checkpoint(p)["evaluation"] for p in sorted((lag / "evaluated").iterdir())]
+    top = sorted(in_run, key=lambda e: best_key(e, "success", 2.32), reverse=True)
+    assert [r["in_run"] for r in sel["shortlist"]] == top[:2]
+    for r in sel["shortlist"]:
+        assert 0 <= r["success_rate"] <= 1 and 1 <= r["episode_length_mean"] <= 12
+    rank = lambda r: best_key(r, "success", 2.32)  # noqa: E731
+    assert rank(next(r for r in sel["shortlist"] if r["checkpoint"] == sel["chosen"])) == max(
+        map(rank, sel["shortlist"])
+    )
+    chosen = load_checkpoint(lag / "checkpoint_selected.pt")
+    src = load_checkpoint(lag / sel["chosen"])
+    assert all(torch.equal(v, src["model"][k]) for k, v in chosen["model"].items())
+    assert chosen["selection"]["chosen"] == sel["chosen"]
+    _cli("export", "--checkpoint", str(lag / "checkpoint_selected.pt"), "--out", str(bundle))
+    picked = load_bundle(bundle).manifest.training
+    assert picked["selected_on_episodes"]["chosen"] == sel["chosen"]
+    assert picked["evaluated_in_run"] == src["evaluation"]
+    p = _cli("select", "--run", str(bc), ok=False)  # a run without evaluated policies
+    assert p.returncode == 2 and "keep_evaluated=true" in p.stderr and "Traceback" not in p.stderr
+
     # an `end` gate needs a readout to read: refused in one line, before any export work
     p = _cli(
         "export", "--checkpoint", str(lag / "checkpoint.pt"), "--out", str(tmp_path / "g"),

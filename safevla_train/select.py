@@ -1,0 +1,154 @@
+"""Choose the policy to ship from a run's evaluated checkpoints, on a larger episode set.
+
+A run with ``ppo.keep_evaluated`` writes every policy its in-run evaluation scored to
+``<run>/evaluated/it<iteration>.pt``. That evaluation is small (24-48 fresh episodes) and the
+run keeps the best of many noisy draws, so the kept score flatters the kept policy. Here the
+``shortlist`` best of them by their in-run score are evaluated again, greedily, on the episodes
+given (the shipped validation set, typically 100+ episodes, at the benchmark's 600-step limit)
+and ranked by the same rule (:func:`safevla_train.train_ppo.best_key`). The chosen checkpoint is
+copied to ``<run>/checkpoint_selected.pt`` with the ranking in its ``selection`` record (which
+``safevla export`` writes into the bundle), and the whole ranking to ``<run>/selection.json``.
+The episodes used to choose must not be the ones the shipped policy is reported on.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from safevla_eval.metrics import summarize
+from safevla_eval.runner import run_agent_batched
+from safevla_train.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    model_from_checkpoint,
+    save_checkpoint,
+)
+from safevla_train.config import BEST_BY, PPOConfig, from_dict
+from safevla_train.evaluate import EVAL_BATCH, BatchedTorchAgent
+from safevla_train.train_ppo import EVALUATED_DIR, best_key
+
+SELECTED_CHECKPOINT = "checkpoint_selected.pt"
+SELECTION_FILE = "selection.json"
+
+
+def evaluated_checkpoints(run_dir: str | Path) -> list[tuple[Path, dict]]:
+    """(path, in-run evaluation record) of every ``<run>/evaluated/it*.pt``, in iteration order.
+
+    Raises:
+        CheckpointError: no evaluated checkpoints (the run did not set ``keep_evaluated``), or
+            one without its evaluation record.
+    """
+    folder = Path(run_dir) / EVALUATED_DIR
+    paths = sorted(folder.glob("it*.pt")) if folder.is_dir() else []
+    if not paths:
+        raise CheckpointError(
+            f"{folder}: no evaluated checkpoints; train with --set keep_evaluated=true to keep "
+            "every evaluated policy"
+        )
+    out = []
+    for p in paths:
+        record = load_checkpoint(p).get("evaluation")
+        if not record:
+            raise CheckpointError(f"{p}: no in-run evaluation record; not a keep_evaluated file")
+        out.append((p, record))
+    return out
+
+
+@torch.no_grad()
+def evaluate_checkpoint(
+    path: Path, episodes: list, max_steps: int, seed: int = 0, batch: int = EVAL_BATCH
+) -> dict:
+    """Greedy evaluation of one checkpoint's policy on ``episodes`` (the trainer's batched
+    torch agent; the metrics of :func:`safevla_eval.metrics.summarize`)."""
+    ckpt = load_checkpoint(path)
+    model = model_from_checkpoint(ckpt).eval()
+    nav_hw = tuple(from_dict(PPOConfig, ckpt["config"]).env.nav_size)
+    records = run_agent_batched(
+        lambda slots: BatchedTorchAgent(model, slots),
+        episodes,
+        batch=min(batch, len(episodes)),
+        name=path.stem,
+        max_steps=max_steps,
+        nav_hw=nav_hw,
+        seed=seed,
+    )
+    return summarize(records, seed=seed)
+
+
+def select_policy(
+    run_dir: str | Path,
+    episodes: list,
+    *,
+    max_steps: int,
+    shortlist: int = 4,
+    best_by: str | None = None,
+    cost_limit: float | None = None,
+    episodes_name: str = "",
+    seed: int = 0,
+    log=print,
+) -> dict:
+    """Evaluate the run's ``shortlist`` best evaluated policies on ``episodes`` and keep the
+    best; returns the selection record (also in ``selection.json``).
+
+    ``best_by`` / ``cost_limit`` default to the run's own (``ppo.best_by``, ``ppo.cost_limit``).
+
+    Raises:
+        ValueError: ``shortlist < 1``, no episodes, an unknown ``best_by``.
+        CheckpointError: see :func:`evaluated_checkpoints`.
+    """
+    run = Path(run_dir)
+    if shortlist < 1:
+        raise ValueError(f"shortlist must be >= 1, got {shortlist}")
+    if not episodes:
+        raise ValueError("no episodes to select on")
+    candidates = evaluated_checkpoints(run)
+    cfg = from_dict(PPOConfig, load_checkpoint(candidates[-1][0])["config"])
+    best_by = best_by or cfg.best_by
+    if best_by not in BEST_BY:
+        raise ValueError(f"best_by {best_by!r} is not one of {list(BEST_BY)}")
+    limit = cfg.cost_limit if cost_limit is None else float(cost_limit)
+    ranked = sorted(candidates, key=lambda c: best_key(c[1], best_by, limit), reverse=True)
+    rows = []
+    for i, (path, in_run) in enumerate(ranked[:shortlist]):
+        t0 = time.perf_counter()
+        ev = evaluate_checkpoint(path, episodes, max_steps, seed)
+        rows.append(
+            {
+                "checkpoint": f"{EVALUATED_DIR}/{path.name}",
+                "in_run": in_run,
+                "success_rate": float(ev["success_rate"]),
+                "cost_mean": float(ev["cost_mean"]),
+                "cvar90_cost": float(ev["cvar90_cost"]),
+                "ci95": {k: ev["ci95"][k] for k in ("success_rate", "cost_mean")},
+                "episode_length_mean": float(ev["episode_length_mean"]),
+            }
+        )
+        log(
+            f"select {i + 1}/{min(shortlist, len(ranked))}: {path.name} (in-run "
+            f"{in_run['success_rate']:.2f} / {in_run['cost_mean']:.2f}) -> success "
+            f"{rows[-1]['success_rate']:.2f}, cost {rows[-1]['cost_mean']:.2f} on "
+            f"{len(episodes)} episodes ({time.perf_counter() - t0:.0f} s)"
+        )
+    chosen = max(rows, key=lambda r: best_key(r, best_by, limit))
+    selection = {
+        "best_by": best_by,
+        "cost_limit": limit,
+        "episodes": episodes_name,
+        "n_episodes": len(episodes),
+        "max_steps": max_steps,
+        "seed": seed,
+        "candidates": len(candidates),
+        "shortlist": rows,
+        "chosen": chosen["checkpoint"],
+    }
+    ckpt = load_checkpoint(run / chosen["checkpoint"])
+    ckpt["selection"] = {k: v for k, v in selection.items() if k != "shortlist"} | {
+        "result": {k: chosen[k] for k in ("success_rate", "cost_mean", "cvar90_cost", "ci95")}
+    }
+    save_checkpoint(run / SELECTED_CHECKPOINT, ckpt)
+    (run / SELECTION_FILE).write_text(json.dumps(selection, indent=2) + "\n", encoding="utf-8")
+    return selection
