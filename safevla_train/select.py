@@ -5,9 +5,12 @@ A run with ``ppo.keep_evaluated`` writes every policy its in-run evaluation scor
 run keeps the best of many noisy draws, so the kept score flatters the kept policy. Here the
 ``shortlist`` best of them by their in-run score are evaluated again, greedily, on the episodes
 given (the shipped validation set, typically 100+ episodes, at the benchmark's 600-step limit)
-and ranked by the same rule (:func:`safevla_train.train_ppo.best_key`). The chosen checkpoint is
-copied to ``<run>/checkpoint_selected.pt`` with the ranking in its ``selection`` record (which
-``safevla export`` writes into the bundle), and the whole ranking to ``<run>/selection.json``.
+and ranked there by the run's rule (:func:`safevla_train.train_ppo.best_key` with the run's
+``best_by`` and ``cost_limit``). The shortlist is by in-run success (ties: lower cost) whatever
+the rule: 24-48 episodes measure success well enough to prune, but not a heavy-tailed cost.
+The chosen checkpoint is copied to ``<run>/checkpoint_selected.pt`` with the ranking in its
+``selection`` record (which ``safevla export`` writes into the bundle), and the whole ranking
+to ``<run>/selection.json``.
 The episodes used to choose must not be the ones the shipped policy is reported on.
 """
 
@@ -91,8 +94,9 @@ def select_policy(
     seed: int = 0,
     log=print,
 ) -> dict:
-    """Evaluate the run's ``shortlist`` best evaluated policies on ``episodes`` and keep the
-    best; returns the selection record (also in ``selection.json``).
+    """Evaluate the run's ``shortlist`` most successful evaluated policies (in-run) on
+    ``episodes`` and keep the best by the run's rule; returns the selection record (also in
+    ``selection.json``).
 
     ``best_by`` / ``cost_limit`` default to the run's own (``ppo.best_by``, ``ppo.cost_limit``).
 
@@ -111,7 +115,9 @@ def select_policy(
     if best_by not in BEST_BY:
         raise ValueError(f"best_by {best_by!r} is not one of {list(BEST_BY)}")
     limit = cfg.cost_limit if cost_limit is None else float(cost_limit)
-    ranked = sorted(candidates, key=lambda c: best_key(c[1], best_by, limit), reverse=True)
+    # shortlist by in-run success: a few dozen episodes measure it, not the cost (heavy-tailed:
+    # a few episodes carry most of it), so the cost only counts on the larger set below
+    ranked = sorted(candidates, key=lambda c: best_key(c[1], "success", limit), reverse=True)
     rows = []
     for i, (path, in_run) in enumerate(ranked[:shortlist]):
         t0 = time.perf_counter()

@@ -452,8 +452,8 @@ def add_parser(subparsers) -> None:
     sel = subparsers.add_parser(
         "select",
         help="choose a run's policy to ship on a larger episode set",
-        description="Evaluate the SHORTLIST best policies a run kept with keep_evaluated (by "
-        "their in-run score) greedily on the episodes given, rank them by the run's best_by, and "
+        description="Evaluate the SHORTLIST most successful policies (in-run) a run kept with "
+        "keep_evaluated greedily on the episodes given, rank them by the run's best_by, and "
         "write <run>/checkpoint_selected.pt (for `safevla export`) and <run>/selection.json. "
         "Choose on the validation set; report on episodes the choice did not see.",
     )
@@ -472,7 +472,10 @@ def add_parser(subparsers) -> None:
         help=f"step limit (default {EVAL_MAX_STEPS}, the benchmark's evaluation limit)",
     )
     sel.add_argument(
-        "--shortlist", type=int, default=4, help="policies to re-evaluate (default 4)"
+        "--shortlist",
+        type=int,
+        default=4,
+        help="re-evaluate this many, the most successful in-run (default 4)",
     )
     sel.add_argument(
         "--best-by",
