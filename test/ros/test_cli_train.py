@@ -134,8 +134,8 @@ def test_bc_ppo_lag_export_pipeline(tmp_path):
     assert {"config.yaml", "command.txt", "policy.onnx"} <= set(b.manifest.files)
     quick = b.manifest.evaluation["quick_eval"]
     assert quick["n_episodes"] == 1 and set(quick["ci95"]) >= {"success_rate", "cost_mean"}
-    # select: the 2 most successful in-run policies re-evaluated on 3 validation episodes; the chosen one
-    # is the best of those by the run's rule, copied with its record, and the export names it
+    # select: the 2 most successful in-run policies re-evaluated on 3 validation episodes; the
+    # chosen one is the best of those by the run's rule, copied with its record; export names it
     out = _cli(
         "select", "--run", str(lag), "--count", "3", "--max-steps", "12", "--shortlist", "2",
     )  # fmt: skip
