@@ -160,6 +160,19 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or was caused by, the interrupt :func:`_interrupt` raises. A signal
+    that lands while C++ code runs Python (a message deserialised for a callback) comes back as
+    that code's own error (e.g. pybind11's TypeError) with the KeyboardInterrupt as its cause."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def run_node(node_cls: type[LifecycleNode], args: list[str] | None = None) -> int:
     """Create, configure, activate and spin a lifecycle node until Ctrl-C, SIGTERM or shutdown.
 
@@ -192,10 +205,11 @@ def run_node(node_cls: type[LifecycleNode], args: list[str] | None = None) -> in
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except Exception as exc:  # log it, leave the robot stopped, exit 1
-        if node is not None:
-            node.get_logger().fatal(f"crashed: {type(exc).__name__}: {exc}")
-        code = 1
-        traceback.print_exc()
+        if not interrupted(exc):  # (Ctrl-C / SIGTERM inside a C++ call is a normal exit)
+            if node is not None:
+                node.get_logger().fatal(f"crashed: {type(exc).__name__}: {exc}")
+            code = 1
+            traceback.print_exc()
     finally:
         if node is not None:
             _last_word(node)
