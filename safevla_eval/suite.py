@@ -150,17 +150,30 @@ def subset_episodes(episodes: list[Episode], count: int | None, seed: int) -> li
     return [episodes[i] for i in sorted(pick)]
 
 
+def episodes_file_path(name: str) -> Path:
+    """The file an ``--episodes`` value names ("longtail" = the shipped long-tail set)."""
+    return LONGTAIL_PATH if name == "longtail" else Path(name)
+
+
 def task_episodes(
     cfg: EvalConfig, task: str, file_episodes: list[Episode] | None
 ) -> list[Episode]:
     """The episodes of ``task`` for this run (see the module docstring)."""
+    return episodes_for(task, file_episodes, cfg.count, cfg.seed)
+
+
+def episodes_for(
+    task: str, file_episodes: list[Episode] | None, count: int | None, seed: int
+) -> list[Episode]:
+    """``count`` episodes of ``task`` drawn by ``seed``: from ``file_episodes`` when given,
+    else from the shipped validation set, else ``count`` freshly generated ones."""
     if file_episodes is not None:
         eps = [e for e in file_episodes if e.task == task]
-        return subset_episodes(eps, cfg.count, cfg.seed)
+        return subset_episodes(eps, count, seed)
     path = shipped_path(task, "val")
     if path.is_file():
-        return subset_episodes(load_episodes(path), cfg.count, cfg.seed)
-    if cfg.count is None:
+        return subset_episodes(load_episodes(path), count, seed)
+    if count is None:
         raise ValueError(
             f"no shipped validation set {path} for task {task!r}; pass "
             "--episodes FILE, or --count N to generate N episodes"
@@ -171,7 +184,7 @@ def task_episodes(
     backend = MujocoBackend()
     try:
         return generate_episodes(
-            backend, GenConfig(task), cfg.count, cfg.seed, id_prefix=f"{task}_gen_s{cfg.seed}"
+            backend, GenConfig(task), count, seed, id_prefix=f"{task}_gen_s{seed}"
         )
     finally:
         backend.close()
@@ -187,8 +200,7 @@ def resolve_episodes(cfg: EvalConfig) -> dict[str, list[Episode]]:
 
     file_eps = None
     if cfg.episodes_file is not None:
-        path = LONGTAIL_PATH if cfg.episodes_file == "longtail" else Path(cfg.episodes_file)
-        file_eps = load_episodes(path)
+        file_eps = load_episodes(episodes_file_path(cfg.episodes_file))
     user = load_instruction_file(cfg.instructions_file) if cfg.instructions_file else None
     out = {}
     for task in cfg.tasks:

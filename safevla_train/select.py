@@ -38,8 +38,20 @@ SELECTED_CHECKPOINT = "checkpoint_selected.pt"
 SELECTION_FILE = "selection.json"
 
 
-def evaluated_checkpoints(run_dir: str | Path) -> list[tuple[Path, dict]]:
-    """(path, in-run evaluation record) of every ``<run>/evaluated/it*.pt``, in iteration order.
+def _in_run_rank(record: dict) -> tuple:
+    # shortlist by in-run success: a few dozen episodes measure it, not the cost (heavy-tailed:
+    # a few episodes carry most of it), so the cost only counts on the larger set
+    return best_key(record, "success", 0.0)
+
+
+def scan_evaluated(run_dir: str | Path, shortlist: int) -> tuple[list, dict, list]:
+    """Read every ``<run>/evaluated/it*.pt`` once.
+
+    Returns:
+        (candidates, config, shortlisted): ``candidates`` = (path, in-run evaluation record) in
+        iteration order; ``config`` = the run's training config (of its last checkpoint);
+        ``shortlisted`` = (path, record, checkpoint) of the ``shortlist`` best by in-run success
+        (ties: lower cost), best first, kept loaded so that no file is read twice.
 
     Raises:
         CheckpointError: no evaluated checkpoints (the run did not set ``keep_evaluated``), or
@@ -52,29 +64,33 @@ def evaluated_checkpoints(run_dir: str | Path) -> list[tuple[Path, dict]]:
             f"{folder}: no evaluated checkpoints; train with --set keep_evaluated=true to keep "
             "every evaluated policy"
         )
-    out = []
+    candidates, top, config = [], [], {}
     for p in paths:
-        record = load_checkpoint(p).get("evaluation")
+        ckpt = load_checkpoint(p)
+        record = ckpt.get("evaluation")
         if not record:
             raise CheckpointError(f"{p}: no in-run evaluation record; not a keep_evaluated file")
-        out.append((p, record))
-    return out
+        candidates.append((p, record))
+        config = ckpt["config"]
+        top.append((p, record, ckpt))
+        # stable sort: among equal ranks the earlier iteration stays ahead
+        top = sorted(top, key=lambda t: _in_run_rank(t[1]), reverse=True)[:shortlist]
+    return candidates, config, top
 
 
 @torch.no_grad()
 def evaluate_checkpoint(
-    path: Path, episodes: list, max_steps: int, seed: int = 0, batch: int = EVAL_BATCH
+    ckpt: dict, name: str, episodes: list, max_steps: int, seed: int = 0, batch: int = EVAL_BATCH
 ) -> dict:
-    """Greedy evaluation of one checkpoint's policy on ``episodes`` (the trainer's batched
-    torch agent; the metrics of :func:`safevla_eval.metrics.summarize`)."""
-    ckpt = load_checkpoint(path)
+    """Greedy evaluation of one loaded checkpoint's policy on ``episodes`` (the trainer's
+    batched torch agent; the metrics of :func:`safevla_eval.metrics.summarize`)."""
     model = model_from_checkpoint(ckpt).eval()
     nav_hw = tuple(from_dict(PPOConfig, ckpt["config"]).env.nav_size)
     records = run_agent_batched(
         lambda slots: BatchedTorchAgent(model, slots),
         episodes,
         batch=min(batch, len(episodes)),
-        name=path.stem,
+        name=name,
         max_steps=max_steps,
         nav_hw=nav_hw,
         seed=seed,
@@ -102,26 +118,24 @@ def select_policy(
 
     Raises:
         ValueError: ``shortlist < 1``, no episodes, an unknown ``best_by``.
-        CheckpointError: see :func:`evaluated_checkpoints`.
+        CheckpointError: see :func:`scan_evaluated`.
     """
     run = Path(run_dir)
     if shortlist < 1:
         raise ValueError(f"shortlist must be >= 1, got {shortlist}")
     if not episodes:
         raise ValueError("no episodes to select on")
-    candidates = evaluated_checkpoints(run)
-    cfg = from_dict(PPOConfig, load_checkpoint(candidates[-1][0])["config"])
+    candidates, config, shortlisted = scan_evaluated(run, shortlist)
+    cfg = from_dict(PPOConfig, config)
     best_by = best_by or cfg.best_by
     if best_by not in BEST_BY:
         raise ValueError(f"best_by {best_by!r} is not one of {list(BEST_BY)}")
     limit = cfg.cost_limit if cost_limit is None else float(cost_limit)
-    # shortlist by in-run success: a few dozen episodes measure it, not the cost (heavy-tailed:
-    # a few episodes carry most of it), so the cost only counts on the larger set below
-    ranked = sorted(candidates, key=lambda c: best_key(c[1], "success", limit), reverse=True)
-    rows = []
-    for i, (path, in_run) in enumerate(ranked[:shortlist]):
+    rows, loaded = [], {}
+    for i, (path, in_run, ckpt) in enumerate(shortlisted):
         t0 = time.perf_counter()
-        ev = evaluate_checkpoint(path, episodes, max_steps, seed)
+        ev = evaluate_checkpoint(ckpt, path.stem, episodes, max_steps, seed)
+        loaded[f"{EVALUATED_DIR}/{path.name}"] = ckpt
         rows.append(
             {
                 "checkpoint": f"{EVALUATED_DIR}/{path.name}",
@@ -134,7 +148,7 @@ def select_policy(
             }
         )
         log(
-            f"select {i + 1}/{min(shortlist, len(ranked))}: {path.name} (in-run "
+            f"select {i + 1}/{len(shortlisted)}: {path.name} (in-run "
             f"{in_run['success_rate']:.2f} / {in_run['cost_mean']:.2f}) -> success "
             f"{rows[-1]['success_rate']:.2f}, cost {rows[-1]['cost_mean']:.2f} on "
             f"{len(episodes)} episodes ({time.perf_counter() - t0:.0f} s)"
@@ -151,7 +165,7 @@ def select_policy(
         "shortlist": rows,
         "chosen": chosen["checkpoint"],
     }
-    ckpt = load_checkpoint(run / chosen["checkpoint"])
+    ckpt = dict(loaded[chosen["checkpoint"]])
     ckpt["selection"] = {k: v for k, v in selection.items() if k != "shortlist"} | {
         "result": {k: chosen[k] for k in ("success_rate", "cost_mean", "cvar90_cost", "ci95")}
     }

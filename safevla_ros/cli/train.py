@@ -310,22 +310,18 @@ def cmd_export(args) -> int:
 
 def cmd_select(args) -> int:
     """Re-evaluate a run's best evaluated policies on a larger episode set; keep the best."""
-    from safevla_eval.suite import LONGTAIL_PATH, subset_episodes
+    from safevla_eval.suite import episodes_file_path, episodes_for
     from safevla_train.checkpoint import CheckpointError
     from safevla_train.select import select_policy
     from sim_bridge.episodes import load_episodes, shipped_path
 
-    if args.episodes == "longtail":
-        path = LONGTAIL_PATH
-    else:
-        path = Path(args.episodes) if args.episodes else shipped_path(args.task, "val")
+    path = episodes_file_path(args.episodes) if args.episodes else shipped_path(args.task, "val")
     try:
-        episodes = [e for e in load_episodes(path) if e.task == args.task]
+        episodes = episodes_for(args.task, load_episodes(path), args.count, args.seed)
     except (OSError, ValueError) as exc:
         raise _user_error(f"--episodes {path}: {exc}") from None
     if not episodes:
         raise _user_error(f"no {args.task!r} episodes in {path}; pick --task to match the file")
-    episodes = subset_episodes(episodes, args.count, args.seed)
     try:
         sel = select_policy(
             args.run,
