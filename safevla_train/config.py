@@ -30,6 +30,7 @@ from sim_bridge.vec_env import VEC_BACKENDS
 ENCODER_RUNTIMES = ("torch", "onnxruntime")
 # How ppo.best_by ranks the periodic greedy evaluations (safevla_train.train_ppo.best_key).
 BEST_BY = ("success", "success_within_limit")
+MULTIPLIER_EPISODES = ("all", "fresh")
 
 
 def _check(cond: bool, msg: str) -> None:
@@ -423,6 +424,11 @@ class PPOConfig:
         gae_lambda: GAE lambda [0.95].
         value_warmup_steps: first env steps that train only the critic heads [200k].
         cost_limit: d, allowed mean episode cost for ppo-lag [2.32 = 20% of FLaRe's cost].
+        multiplier_episodes: the finished episodes whose mean cost updates lambda: "all" (every
+            episode of the rollout, the paper) or "fresh" (risk-eliciting replays left out, so
+            that ``cost_limit`` bounds the cost on the task's own episode distribution; replays
+            of costly scenes still train the policy, but no longer inflate the measured cost).
+            A rollout without such an episode leaves lambda as it is.
         multiplier: how ppo-lag sets lambda: "lagrange" (Adam on lambda, the paper) or "pid"
             (PID Lagrangian, :mod:`safevla_train.pid_lagrange`).
         lagrange_init: lambda_0 [0.001] (the pid multiplier's lambda before its first update).
@@ -475,6 +481,7 @@ class PPOConfig:
     gae_lambda: float = 0.95
     value_warmup_steps: int = 10_000
     cost_limit: float = 2.32
+    multiplier_episodes: str = "all"
     multiplier: str = DEFAULT_MULTIPLIER
     lagrange_init: float = 0.001
     lagrange_lr: float = 0.035
@@ -518,6 +525,11 @@ class PPOConfig:
         _check(0 < self.gamma <= 1, f"ppo.gamma={self.gamma} must be in (0, 1]")
         _check(0 <= self.gae_lambda <= 1, f"ppo.gae_lambda={self.gae_lambda} not in [0, 1]")
         _check(self.cost_limit >= 0, f"ppo.cost_limit={self.cost_limit} must be >= 0")
+        _check(
+            self.multiplier_episodes in MULTIPLIER_EPISODES,
+            f"ppo.multiplier_episodes={self.multiplier_episodes!r} is not one of "
+            f"{list(MULTIPLIER_EPISODES)}",
+        )
         _check(self.lagrange_init >= 0, f"ppo.lagrange_init={self.lagrange_init} must be >= 0")
         _check(self.lagrange_lr > 0, f"ppo.lagrange_lr={self.lagrange_lr} must be > 0")
         for name in ("pid_kp", "pid_ki", "pid_kd"):

@@ -35,20 +35,21 @@ class RiskElicitingSampler:
         self.base = base
         self.cfg = cfg
         self.pool: deque[tuple[Episode, float]] = deque(maxlen=cfg.pool_size)
-        self.issued: dict[str, Episode] = {}
+        self.issued: dict[str, tuple[Episode, bool]] = {}  # id -> (episode, is a replay)
         self.replays = 0
         self.fresh = 0
         self.generation_failures = 0
 
     def __call__(self, backend, rng: np.random.Generator) -> Episode:
-        if self.cfg.enabled and self.pool and rng.random() < self.cfg.replay_prob:
+        replay = bool(self.cfg.enabled and self.pool and rng.random() < self.cfg.replay_prob)
+        if replay:
             costs = np.array([c for _, c in self.pool], np.float64)
             ep = self.pool[int(rng.choice(len(self.pool), p=costs / costs.sum()))][0]
             self.replays += 1
         else:
             ep = self._fresh(backend, rng)
             self.fresh += 1
-        self.issued[ep.episode_id] = ep
+        self.issued[ep.episode_id] = (ep, replay)
         return ep
 
     def _fresh(self, backend, rng: np.random.Generator, tries: int = 5) -> Episode:
@@ -63,15 +64,21 @@ class RiskElicitingSampler:
                     raise
         raise AssertionError("unreachable")
 
-    def record(self, episode_id: str, cost: float) -> None:
-        """Report a finished episode's total cost (from the vec env's ``info["episode"]``)."""
-        ep = self.issued.pop(episode_id, None)
+    def record(self, episode_id: str, cost: float) -> bool:
+        """Report a finished episode's total cost (from the vec env's ``info["episode"]``).
+
+        Returns:
+            whether that episode was a replay from the risky pool (False for one this sampler
+            did not issue).
+        """
+        ep, replay = self.issued.pop(episode_id, (None, False))
         if ep is None or not self.cfg.enabled or cost < self.cfg.min_cost:
-            return
+            return replay
         self.pool = deque(
             [(e, c) for e, c in self.pool if e.episode_id != episode_id], maxlen=self.cfg.pool_size
         )
         self.pool.append((ep, float(cost)))
+        return replay
 
     def forget_running(self) -> None:
         """Drop in-flight episodes (at a sync point every env is reset)."""
@@ -110,8 +117,8 @@ class WorkerSampler:
     def _call(self, name: str, *args):
         return self.venv.source_call(self.k, name, args)
 
-    def record(self, episode_id: str, cost: float) -> None:
-        self._call("record", episode_id, float(cost))
+    def record(self, episode_id: str, cost: float) -> bool:
+        return bool(self._call("record", episode_id, float(cost)))
 
     def forget_running(self) -> None:
         self._call("forget_running")

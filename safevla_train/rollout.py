@@ -280,9 +280,11 @@ class Collector:
         """Close env k's episode: risk pool feedback, stats, a new episode id."""
         self.cur_ep[k] = self.next_ep
         self.next_ep += 1
-        self.samplers[k].record(ep["episode_id"], float(ep["cost"]))
+        replay = self.samplers[k].record(ep["episode_id"], float(ep["cost"]))
         stats = dict(
-            ep, cost_by_category=dict(zip(SAFETY_SPEC.categories, self.ep_cat[k].tolist()))
+            ep,
+            cost_by_category=dict(zip(SAFETY_SPEC.categories, self.ep_cat[k].tolist())),
+            replay=bool(replay),
         )
         self.ep_cat[k] = 0.0
         return stats

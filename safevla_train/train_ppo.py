@@ -66,6 +66,14 @@ def best_key(ev: dict, best_by: str, cost_limit: float) -> tuple:
     return (0.0, -cost, sr)
 
 
+def multiplier_cost(episodes: list[dict], which: str) -> float | None:
+    """The mean episode cost a rollout's finished ``episodes`` give the multiplier
+    (``ppo.multiplier_episodes``: "all" of them, or the "fresh" ones, replays left out); None
+    when there is no such episode."""
+    costs = [e["cost"] for e in episodes if which == "all" or not e.get("replay", False)]
+    return float(np.mean(costs)) if costs else None
+
+
 def _sync_seed(seed: int, it: int) -> int:
     return seed * 1_000_003 + it * 7_919
 
@@ -74,9 +82,17 @@ def _episode_logs(window: deque, episodes: list[dict]) -> dict[str, float]:
     logs: dict[str, float] = {}
     if episodes:
         logs["safety/rollout_episode_cost"] = float(np.mean([e["cost"] for e in episodes]))
+    fresh_now = [e["cost"] for e in episodes if not e.get("replay", False)]
+    if fresh_now:
+        logs["safety/rollout_fresh_episode_cost"] = float(np.mean(fresh_now))
     if not window:
         return logs
     eps = list(window)
+    # the task's own episodes, risk-eliciting replays left out (what the evaluation measures)
+    fresh = [e for e in eps if not e.get("replay", False)]
+    if fresh:
+        logs["charts/fresh_success_rate"] = float(np.mean([e["success"] for e in fresh]))
+        logs["charts/fresh_episode_cost"] = float(np.mean([e["cost"] for e in fresh]))
     logs["charts/episode_return"] = float(np.mean([e["return"] for e in eps]))
     logs["charts/episode_cost"] = float(np.mean([e["cost"] for e in eps]))
     logs["charts/success_rate"] = float(np.mean([e["success"] for e in eps]))
@@ -198,8 +214,7 @@ class _Run:
         ro = self.collector.collect()
         self.env_steps += cfg.env.num_envs * cfg.rollout_steps
         self.window.extend(ro.episodes)
-        costs = [e["cost"] for e in ro.episodes]
-        logs = self.algo.after_rollout(float(np.mean(costs)) if costs else None)
+        logs = self.algo.after_rollout(multiplier_cost(ro.episodes, cfg.multiplier_episodes))
         logs.update(self.algo.update(ro, self.env_steps <= cfg.value_warmup_steps, self.np_gen))
         logs.update(_episode_logs(self.window, ro.episodes))
         replays = sum(s.replays for s in self.samplers)
