@@ -8,6 +8,10 @@ given (the shipped validation set, typically 100+ episodes, at the benchmark's 6
 and ranked there by the run's rule (:func:`safevla_train.train_ppo.best_key` with the run's
 ``best_by`` and ``cost_limit``). The shortlist is by in-run success (ties: lower cost) whatever
 the rule: 24-48 episodes measure success well enough to prune, but not a heavy-tailed cost.
+Success on 100 episodes is itself noisy (one standard error is ~0.05 at 0.4), so among the
+policies whose success is within ``tie_se`` standard errors of the best one (of those within
+the cost limit, for "success_within_limit") the cheapest is chosen: a success-only rule would
+otherwise pick a policy one episode more successful at twice the cost.
 The chosen checkpoint is copied to ``<run>/checkpoint_selected.pt`` with the ranking in its
 ``selection`` record (which ``safevla export`` writes into the bundle), and the whole ranking
 to ``<run>/selection.json``.
@@ -17,6 +21,7 @@ The episodes used to choose must not be the ones the shipped policy is reported 
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -98,6 +103,27 @@ def evaluate_checkpoint(
     return summarize(records, seed=seed)
 
 
+def choose(rows: list[dict], best_by: str, cost_limit: float, n: int, tie_se: float) -> dict:
+    """The row to ship among evaluated ``rows`` (``success_rate``, ``cost_mean``) on ``n``
+    episodes: the rule of :func:`safevla_train.train_ppo.best_key`, except that successes
+    within ``tie_se`` standard errors of the best (``sqrt(p (1 - p) / n)`` at the best ``p``)
+    count as tied and the cheapest of them wins (0 = the plain rule).
+
+    With "success_within_limit" and no row within ``cost_limit``, the cheapest row wins.
+    """
+    if not rows:
+        raise ValueError("no evaluated policies to choose from")
+    group = rows
+    if best_by == "success_within_limit":
+        group = [r for r in rows if r["cost_mean"] <= cost_limit]
+        if not group:
+            return max(rows, key=lambda r: best_key(r, best_by, cost_limit))
+    top = max(r["success_rate"] for r in group)
+    margin = tie_se * math.sqrt(top * (1.0 - top) / max(n, 1))
+    near = [r for r in group if r["success_rate"] >= top - margin - 1e-12]
+    return min(near, key=lambda r: (r["cost_mean"], -r["success_rate"]))
+
+
 def select_policy(
     run_dir: str | Path,
     episodes: list,
@@ -106,6 +132,7 @@ def select_policy(
     shortlist: int = 4,
     best_by: str | None = None,
     cost_limit: float | None = None,
+    tie_se: float = 1.0,
     episodes_name: str = "",
     seed: int = 0,
     log=print,
@@ -114,15 +141,18 @@ def select_policy(
     ``episodes`` and keep the best by the run's rule; returns the selection record (also in
     ``selection.json``).
 
-    ``best_by`` / ``cost_limit`` default to the run's own (``ppo.best_by``, ``ppo.cost_limit``).
+    ``best_by`` / ``cost_limit`` default to the run's own (``ppo.best_by``, ``ppo.cost_limit``);
+    near-ties in success are broken on cost (:func:`choose`, ``tie_se``).
 
     Raises:
-        ValueError: ``shortlist < 1``, no episodes, an unknown ``best_by``.
+        ValueError: ``shortlist < 1``, ``tie_se < 0``, no episodes, an unknown ``best_by``.
         CheckpointError: see :func:`scan_evaluated`.
     """
     run = Path(run_dir)
     if shortlist < 1:
         raise ValueError(f"shortlist must be >= 1, got {shortlist}")
+    if tie_se < 0:
+        raise ValueError(f"tie_se must be >= 0, got {tie_se}")
     if not episodes:
         raise ValueError("no episodes to select on")
     candidates, config, shortlisted = scan_evaluated(run, shortlist)
@@ -153,10 +183,11 @@ def select_policy(
             f"{rows[-1]['success_rate']:.2f}, cost {rows[-1]['cost_mean']:.2f} on "
             f"{len(episodes)} episodes ({time.perf_counter() - t0:.0f} s)"
         )
-    chosen = max(rows, key=lambda r: best_key(r, best_by, limit))
+    chosen = choose(rows, best_by, limit, len(episodes), tie_se)
     selection = {
         "best_by": best_by,
         "cost_limit": limit,
+        "tie_se": tie_se,
         "episodes": episodes_name,
         "n_episodes": len(episodes),
         "max_steps": max_steps,
@@ -165,10 +196,54 @@ def select_policy(
         "shortlist": rows,
         "chosen": chosen["checkpoint"],
     }
-    ckpt = dict(loaded[chosen["checkpoint"]])
+    _write_selection(run, selection, chosen, dict(loaded[chosen["checkpoint"]]))
+    return selection
+
+
+def rerank_selection(
+    run_dir: str | Path,
+    *,
+    best_by: str | None = None,
+    cost_limit: float | None = None,
+    tie_se: float = 1.0,
+) -> dict:
+    """Choose again among the policies a previous :func:`select_policy` evaluated (its
+    ``selection.json``), under another rule, without evaluating anything: rewrites
+    ``checkpoint_selected.pt`` and ``selection.json``. ``best_by`` / ``cost_limit`` default to
+    those of the previous selection.
+
+    Raises:
+        CheckpointError: no ``selection.json`` in the run, or its chosen file is gone.
+        ValueError: ``tie_se < 0``, an unknown ``best_by``.
+    """
+    run = Path(run_dir)
+    path = run / SELECTION_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no selection to rerank; run `safevla select` first")
+    selection = json.loads(path.read_text(encoding="utf-8"))
+    best_by = best_by or selection["best_by"]
+    if best_by not in BEST_BY:
+        raise ValueError(f"best_by {best_by!r} is not one of {list(BEST_BY)}")
+    if tie_se < 0:
+        raise ValueError(f"tie_se must be >= 0, got {tie_se}")
+    limit = selection["cost_limit"] if cost_limit is None else float(cost_limit)
+    rows = selection["shortlist"]
+    chosen = choose(rows, best_by, limit, selection["n_episodes"], tie_se)
+    selection |= {
+        "best_by": best_by,
+        "cost_limit": limit,
+        "tie_se": tie_se,
+        "chosen": chosen["checkpoint"],
+    }
+    _write_selection(run, selection, chosen, load_checkpoint(run / chosen["checkpoint"]))
+    return selection
+
+
+def _write_selection(run: Path, selection: dict, chosen: dict, ckpt: dict) -> None:
+    """``checkpoint_selected.pt`` (the chosen weights with the record export reads) and
+    ``selection.json`` (the whole ranking)."""
     ckpt["selection"] = {k: v for k, v in selection.items() if k != "shortlist"} | {
         "result": {k: chosen[k] for k in ("success_rate", "cost_mean", "cvar90_cost", "ci95")}
     }
     save_checkpoint(run / SELECTED_CHECKPOINT, ckpt)
     (run / SELECTION_FILE).write_text(json.dumps(selection, indent=2) + "\n", encoding="utf-8")
-    return selection

@@ -312,8 +312,18 @@ def cmd_select(args) -> int:
     """Re-evaluate a run's best evaluated policies on a larger episode set; keep the best."""
     from safevla_eval.suite import episodes_file_path, episodes_for
     from safevla_train.checkpoint import CheckpointError
-    from safevla_train.select import select_policy
+    from safevla_train.select import rerank_selection, select_policy
     from sim_bridge.episodes import load_episodes, shipped_path
+
+    if args.rerank:
+        try:
+            sel = rerank_selection(
+                args.run, best_by=args.best_by, cost_limit=args.cost_limit, tie_se=args.tie_se
+            )
+        except (CheckpointError, ValueError) as exc:
+            raise _user_error(str(exc)) from None
+        print(json.dumps({k: v for k, v in sel.items() if k != "shortlist"}, indent=2))
+        return 0
 
     path = episodes_file_path(args.episodes) if args.episodes else shipped_path(args.task, "val")
     try:
@@ -330,6 +340,7 @@ def cmd_select(args) -> int:
             shortlist=args.shortlist,
             best_by=args.best_by,
             cost_limit=args.cost_limit,
+            tie_se=args.tie_se,
             episodes_name=str(path),
             seed=args.seed,
             log=(lambda _m: None) if args.no_progress else (lambda m: print(m, file=sys.stderr)),
@@ -480,6 +491,19 @@ def add_parser(subparsers) -> None:
     )
     sel.add_argument(
         "--cost-limit", type=float, help="for success_within_limit (default: the run's)"
+    )
+    sel.add_argument(
+        "--tie-se",
+        type=float,
+        default=1.0,
+        help="successes within this many standard errors of the best count as tied; the "
+        "cheapest of them is chosen (default 1; 0 = success alone, ties to the lower cost)",
+    )
+    sel.add_argument(
+        "--rerank",
+        action="store_true",
+        help="choose again among the policies the run's selection.json already evaluated, "
+        "by --best-by / --cost-limit / --tie-se, without evaluating (seconds, not minutes)",
     )
     sel.add_argument("--no-progress", action="store_true", help="no per-policy lines")
     sel.set_defaults(func=cmd_select)

@@ -11,6 +11,7 @@ import torch
 
 from safevla_core.bundle import load_bundle
 from safevla_train.checkpoint import load_checkpoint
+from safevla_train.select import choose
 from safevla_train.train_ppo import best_key
 
 SMALL = [
@@ -138,10 +139,12 @@ def test_bc_ppo_lag_export_pipeline(tmp_path):
     # chosen one is the best of those by the run's rule, copied with its record; export names it
     out = _cli(
         "select", "--run", str(lag), "--count", "3", "--max-steps", "12", "--shortlist", "2",
+        "--tie-se", "0",
     )  # fmt: skip
     sel = json.loads((lag / "selection.json").read_text())
     assert json.loads(out.stdout)["chosen"] == sel["chosen"]
     assert sel["best_by"] == "success" and sel["n_episodes"] == 3  # the run's rule
+    assert sel["tie_se"] == 0.0
     assert sel["candidates"] == iterations and len(sel["shortlist"]) == 2
     in_run = [load_checkpoint(p)["evaluation"] for p in sorted((lag / "evaluated").iterdir())]
     top = sorted(in_run, key=lambda e: best_key(e, "success", 2.32), reverse=True)
@@ -162,6 +165,21 @@ def test_bc_ppo_lag_export_pipeline(tmp_path):
     assert picked["evaluated_in_run"] == src["evaluation"]
     p = _cli("select", "--run", str(bc), ok=False)  # a run without evaluated policies
     assert p.returncode == 2 and "keep_evaluated=true" in p.stderr and "Traceback" not in p.stderr
+    # rerank: the same evaluated rows under another rule, nothing evaluated again
+    _cli("select", "--run", str(lag), "--rerank", "--best-by", "success_within_limit",
+         "--cost-limit", "0", "--tie-se", "1")  # fmt: skip
+    again = json.loads((lag / "selection.json").read_text())
+    assert again["shortlist"] == sel["shortlist"] and again["tie_se"] == 1.0
+    assert (
+        again["chosen"]
+        == choose(sel["shortlist"], "success_within_limit", 0.0, 3, 1.0)["checkpoint"]
+    )
+    src = load_checkpoint(lag / again["chosen"])
+    chosen = load_checkpoint(lag / "checkpoint_selected.pt")
+    assert all(torch.equal(v, src["model"][k]) for k, v in chosen["model"].items())
+    assert chosen["selection"]["best_by"] == "success_within_limit"
+    p = _cli("select", "--run", str(bc), "--rerank", ok=False)
+    assert p.returncode == 2 and "run `safevla select` first" in p.stderr
 
     # an `end` gate needs a readout to read: refused in one line, before any export work
     p = _cli(
