@@ -151,15 +151,12 @@ def select_policy(
     run = Path(run_dir)
     if shortlist < 1:
         raise ValueError(f"shortlist must be >= 1, got {shortlist}")
-    if tie_se < 0:
-        raise ValueError(f"tie_se must be >= 0, got {tie_se}")
     if not episodes:
         raise ValueError("no episodes to select on")
     candidates, config, shortlisted = scan_evaluated(run, shortlist)
     cfg = from_dict(PPOConfig, config)
     best_by = best_by or cfg.best_by
-    if best_by not in BEST_BY:
-        raise ValueError(f"best_by {best_by!r} is not one of {list(BEST_BY)}")
+    _check_rule(best_by, tie_se)
     limit = cfg.cost_limit if cost_limit is None else float(cost_limit)
     rows, loaded = [], {}
     for i, (path, in_run, ckpt) in enumerate(shortlisted):
@@ -222,10 +219,7 @@ def rerank_selection(
         raise CheckpointError(f"{path}: no selection to rerank; run `safevla select` first")
     selection = json.loads(path.read_text(encoding="utf-8"))
     best_by = best_by or selection["best_by"]
-    if best_by not in BEST_BY:
-        raise ValueError(f"best_by {best_by!r} is not one of {list(BEST_BY)}")
-    if tie_se < 0:
-        raise ValueError(f"tie_se must be >= 0, got {tie_se}")
+    _check_rule(best_by, tie_se)
     limit = selection["cost_limit"] if cost_limit is None else float(cost_limit)
     rows = selection["shortlist"]
     chosen = choose(rows, best_by, limit, selection["n_episodes"], tie_se)
@@ -237,6 +231,13 @@ def rerank_selection(
     }
     _write_selection(run, selection, chosen, load_checkpoint(run / chosen["checkpoint"]))
     return selection
+
+
+def _check_rule(best_by: str, tie_se: float) -> None:
+    if best_by not in BEST_BY:
+        raise ValueError(f"best_by {best_by!r} is not one of {list(BEST_BY)}")
+    if tie_se < 0:
+        raise ValueError(f"tie_se must be >= 0, got {tie_se}")
 
 
 def _write_selection(run: Path, selection: dict, chosen: dict, ckpt: dict) -> None:

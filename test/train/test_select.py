@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from safevla_train.select import choose
+from safevla_train.checkpoint import CheckpointError
+from safevla_train.select import choose, rerank_selection
 
 
 def _row(name: str, sr: float, cost: float) -> dict:
@@ -41,3 +44,16 @@ def test_within_limit_ties_only_among_the_policies_under_the_limit():
 def test_choose_needs_rows():
     with pytest.raises(ValueError, match="no evaluated policies"):
         choose([], "success", 3.0, 100, 1.0)
+
+
+def test_rerank_refuses_a_bad_rule_before_touching_the_run(tmp_path):
+    with pytest.raises(CheckpointError, match="run `safevla select` first"):
+        rerank_selection(tmp_path)
+    sel = {"best_by": "success", "cost_limit": 3.0, "n_episodes": 100, "shortlist": PENALTY}
+    (tmp_path / "selection.json").write_text(json.dumps(sel))
+    with pytest.raises(ValueError, match="tie_se must be >= 0, got -1"):
+        rerank_selection(tmp_path, tie_se=-1)
+    with pytest.raises(ValueError, match="best_by 'cost'"):
+        rerank_selection(tmp_path, best_by="cost")
+    assert json.loads((tmp_path / "selection.json").read_text()) == sel  # nothing rewritten
+    assert not (tmp_path / "checkpoint_selected.pt").exists()
