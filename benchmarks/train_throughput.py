@@ -7,11 +7,19 @@ of env steps from random weights and prints the split between rollout and update
 (``ppo.encoder_runtime``) in one run, alternating rollout by rollout over the same envs, so other
 load on the machine weighs on both alike (``--steps`` each). ``--init CHECKPOINT`` measures a
 trained model (the shipped start: ``models/train_state/objnav-bc.pt``, with its detector)
-instead of a fresh one built from the flags.
+instead of a fresh one built from the flags. ``--encoder-threads`` (ONNX Runtime intra-op
+threads of the rollout encoder) and ``--update-threads`` (torch threads during the update) take
+several values too, and so does ``--step-cache`` (what the rollout steps keep of the history:
+keys and values, or the exported graph's layer inputs): every combination is a variant,
+measured in alternation the same way. The workers sit idle while the main process encodes
+frames and updates, so those two phases can use every core.
 
     .venv/bin/python benchmarks/train_throughput.py --steps 2048 --num-envs 4
     .venv/bin/python benchmarks/train_throughput.py --init models/train_state/objnav-bc.pt \
         --vec-backend subprocess --num-envs 8 --threads 1 --encoder-runtime torch onnxruntime
+    .venv/bin/python benchmarks/train_throughput.py --init models/train_state/objnav-bc.pt \
+        --vec-backend subprocess --num-envs 8 --threads 1 --encoder-runtime onnxruntime \
+        --encoder-threads 1 2 --update-threads 1 2 --step-cache keys-values layer-inputs
 """
 
 from __future__ import annotations
@@ -32,9 +40,13 @@ from safevla_train.config import (
     RiskConfig,
 )
 from safevla_train.model import VLAPolicy
-from safevla_train.ppo import make_algo
+from safevla_train.ppo import make_algo, torch_threads
 from safevla_train.risk import make_envs
 from safevla_train.rollout import Collector, frame_encoder
+
+# the rollout's step cache (Collector.kv): keys and values (the trainer's), or the layer inputs
+# (the exported graph's, recomputing every cached step's keys and values at every step)
+STEP_CACHES = ("keys-values", "layer-inputs")
 
 
 def main() -> None:
@@ -65,6 +77,27 @@ def main() -> None:
         help="what runs the frozen encoder (several: measured in alternating rollouts)",
     )
     ap.add_argument(
+        "--encoder-threads",
+        nargs="+",
+        type=int,
+        default=[0],
+        help="ONNX Runtime threads of the rollout encoder (0: --threads; several: alternated)",
+    )
+    ap.add_argument(
+        "--update-threads",
+        nargs="+",
+        type=int,
+        default=[0],
+        help="torch threads during the update (0: --threads; several: alternated)",
+    )
+    ap.add_argument(
+        "--step-cache",
+        nargs="+",
+        choices=STEP_CACHES,
+        default=[STEP_CACHES[0]],
+        help="what the rollout steps keep of the history (several: alternated)",
+    )
+    ap.add_argument(
         "--init",
         default=None,
         help="a training checkpoint whose model to measure (default: a fresh model)",
@@ -90,44 +123,56 @@ def main() -> None:
         mcfg = ModelConfig(image_height=args.image, image_width=args.image, encoder=args.encoder)
         model = VLAPolicy(mcfg).eval()
     algo = make_algo(model, cfg)
+    variants = [
+        (rt, et, ut, sc)
+        for rt in dict.fromkeys(args.encoder_runtime)
+        for et in dict.fromkeys(args.encoder_threads if rt == "onnxruntime" else [0])
+        for ut in dict.fromkeys(args.update_threads)
+        for sc in dict.fromkeys(args.step_cache)
+    ]
     venv, samplers = make_envs(env, cfg.risk)
     col = Collector(venv, samplers, model, args.rollout_steps, seed=0)
-    runtimes = list(dict.fromkeys(args.encoder_runtime))
-    encoders = {rt: frame_encoder(model, rt) for rt in runtimes}
+    encoders = {(rt, et): frame_encoder(model, rt, et) for rt, et, _, _ in variants}
     col.sync_reset(0)
-    for rt in runtimes:  # warm-up: loads MiniLM, first renders, first runtime calls
-        col.encode = encoders[rt]
+    for rt, et, _, sc in variants:  # warm-up: loads MiniLM, first renders, first runtime calls
+        col.encode = encoders[rt, et]
+        col.kv = sc == "keys-values"
         col.collect()
     rng = np.random.default_rng(0)
     per_rollout = args.num_envs * args.rollout_steps
-    t_roll = dict.fromkeys(runtimes, 0.0)
-    t_upd = dict.fromkeys(runtimes, 0.0)
-    steps = dict.fromkeys(runtimes, 0)
+    t_roll = dict.fromkeys(variants, 0.0)
+    t_upd = dict.fromkeys(variants, 0.0)
+    steps = dict.fromkeys(variants, 0)
     while min(steps.values()) < args.steps:
-        for rt in runtimes:
-            col.encode = encoders[rt]
+        for v in variants:
+            rt, et, ut, sc = v
+            col.encode = encoders[rt, et]
+            col.kv = sc == "keys-values"  # the step cache is rebuilt at every rollout's start
             t0 = time.perf_counter()
             ro = col.collect()
             t1 = time.perf_counter()
             costs = [e["cost"] for e in ro.episodes]
             algo.after_rollout(float(np.mean(costs)) if costs else None)
-            algo.update(ro, False, rng)
-            t_upd[rt] += time.perf_counter() - t1
-            t_roll[rt] += t1 - t0
-            steps[rt] += per_rollout
+            with torch_threads(ut):
+                algo.update(ro, False, rng)
+            t_upd[v] += time.perf_counter() - t1
+            t_roll[v] += t1 - t0
+            steps[v] += per_rollout
     venv.close()
     results = {}
-    for rt in runtimes:
-        total = t_roll[rt] + t_upd[rt]
-        results[rt] = {
-            "env_steps": steps[rt],
-            "env_steps_per_s_including_learning": round(steps[rt] / total, 1),
-            "rollout_steps_per_s": round(steps[rt] / t_roll[rt], 1),
-            "update_seconds_per_rollout": round(t_upd[rt] / (steps[rt] / per_rollout), 3),
-            "share_of_time_in_updates": round(t_upd[rt] / total, 3),
+    for v in variants:
+        total = t_roll[v] + t_upd[v]
+        rt, et, ut, sc = v
+        label = f"{rt}, encoder threads {et or args.threads}" if rt == "onnxruntime" else rt
+        results[f"{label}, update threads {ut or args.threads}, {sc} cache"] = {
+            "env_steps": steps[v],
+            "env_steps_per_s_including_learning": round(steps[v] / total, 1),
+            "rollout_steps_per_s": round(steps[v] / t_roll[v], 1),
+            "update_seconds_per_rollout": round(t_upd[v] / (steps[v] / per_rollout), 3),
+            "share_of_time_in_updates": round(t_upd[v] / total, 3),
         }
-    # one runtime: the figures at the top level, as before
-    out = results[runtimes[0]] if len(runtimes) == 1 else {"by_encoder_runtime": results}
+    # one variant: the figures at the top level, as before
+    out = results[next(iter(results))] if len(results) == 1 else {"by_variant": results}
     print(json.dumps({**out, "config": vars(args)}, indent=2))
 
 

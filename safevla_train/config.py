@@ -445,6 +445,12 @@ class PPOConfig:
         encoder_runtime: what computes the frozen encoder's features in rollouts: "torch" or
             "onnxruntime" (the encoder exported once to ONNX Runtime, several times faster on
             the CPU; features equal to ~1e-5, not bit for bit; needs a frozen encoder).
+        encoder_threads: ONNX Runtime intra-op threads of that encoder (0 = torch's thread
+            count). Worker envs (``env.vec_backend="subprocess"``) sit idle while the main
+            process encodes their frames, so a run alone on the machine can use every core
+            here (benchmarks/train_throughput.py); two runs side by side are better at 1.
+        update_threads: torch threads during the PPO update (0 = leave torch's setting); the
+            same reasoning: the workers wait for the update.
         sync_every: rollouts between sync points (all envs re-seeded; checkpoints are written
             only there, so --resume continues bit-exactly).
         eval_every: rollouts between evaluations (0 = never).
@@ -495,6 +501,8 @@ class PPOConfig:
     cost_q_gamma: float = 0.0
     freeze_encoder: bool = True
     encoder_runtime: str = "torch"
+    encoder_threads: int = 0
+    update_threads: int = 0
     sync_every: int = 10
     eval_every: int = 0
     eval_episodes: int = 8
@@ -514,6 +522,11 @@ class PPOConfig:
             self.multiplier in MULTIPLIERS,
             f"ppo.multiplier={self.multiplier!r}: use one of {tuple(MULTIPLIERS)}",
         )
+        for name in ("encoder_threads", "update_threads"):
+            _check(
+                getattr(self, name) >= 0,
+                f"ppo.{name}={getattr(self, name)} must be >= 0 (0 = torch's thread count)",
+            )
         for name in ("total_steps", "rollout_steps", "epochs", "minibatches", "sync_every"):
             _check(getattr(self, name) >= 1, f"ppo.{name}={getattr(self, name)} must be >= 1")
         _check(

@@ -17,7 +17,9 @@ History: every layer is pre-norm attention + MLP where query t attends to keys k
 ``0 <= t - k < K`` (K = ``context_length``) inside the same episode, with a learned per-head bias
 ``b[t - k]`` (relative age) instead of absolute positions. Because the attention window is banded,
 :meth:`VLAPolicy.step` reproduces :meth:`VLAPolicy.forward_sequence` exactly by caching, for every
-layer, its inputs at the K-1 previous steps: one step encodes only the newest frame (O(1)).
+layer, its inputs at the K-1 previous steps: one step encodes only the newest frame (O(1)). The
+exported graph keeps those inputs; the trainer's rollouts keep their keys and values instead
+(``kv``), which spares recomputing them for all K-1 steps at every step.
 
 Heads (on the final layer-normed state s_t):
     * ``logits``: 20 action logits, pi(a|s) = softmax(logits).
@@ -97,12 +99,21 @@ class BandedBlock(nn.Module):
 
         ``bias`` [H,Tq,Tk] age bias, ``allowed`` [B,Tq,Tk] bool mask.
         """
+        return self.attend_kv(xq, self.keys_values(xkv), bias, allowed)
+
+    def keys_values(self, x: torch.Tensor) -> torch.Tensor:
+        """[B,T,2d] keys and values of the layer inputs ``x`` [B,T,d] (position by position:
+        a step can keep them for later queries instead of its layer inputs)."""
+        d = x.shape[-1]
+        return F.linear(self.ln1(x), self.qkv.weight[d:], self.qkv.bias[d:])
+
+    def attend_kv(
+        self, xq: torch.Tensor, kv: torch.Tensor, bias: torch.Tensor, allowed: torch.Tensor
+    ) -> torch.Tensor:
+        """:meth:`attend` with the keys' :meth:`keys_values` ``kv`` [B,Tk,2d] given."""
         d = xq.shape[-1]
-        hq = self.ln1(xq)
-        hkv = self.ln1(xkv)
-        q = self._heads(F.linear(hq, self.qkv.weight[:d], self.qkv.bias[:d]))
-        k = self._heads(F.linear(hkv, self.qkv.weight[d : 2 * d], self.qkv.bias[d : 2 * d]))
-        v = self._heads(F.linear(hkv, self.qkv.weight[2 * d :], self.qkv.bias[2 * d :]))
+        q = self._heads(F.linear(self.ln1(xq), self.qkv.weight[:d], self.qkv.bias[:d]))
+        k, v = self._heads(kv[..., :d]), self._heads(kv[..., d:])
         att = q @ k.transpose(-1, -2) / math.sqrt(self.head_dim) + bias.unsqueeze(0)
         att = att.masked_fill(~allowed.unsqueeze(1), -1e9)
         out = (att.softmax(dim=-1) @ v).transpose(1, 2).reshape(xq.shape)
@@ -231,13 +242,15 @@ class VLAPolicy(nn.Module):
         holding: torch.Tensor,
         cache: torch.Tensor,
         cache_mask: torch.Tensor,
+        kv: bool = False,
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
         """One step from encoder features [B,C]: token, history, heads, and the ``end`` gate on
         the logits; the readout is computed once for the token and the gate. The exported
-        graph (:meth:`forward`) and the trainer's rollouts both step through here."""
+        graph (:meth:`forward`) and the trainer's rollouts both step through here (the
+        rollouts with a key/value cache, ``kv``: :meth:`step_from_token`)."""
         near = self._near(feat, instruction)
         token = self.fuse(feat, instruction, prev_action, holding, near=near)
-        out, new_cache, new_mask = self.step_from_token(token, cache, cache_mask)
+        out, new_cache, new_mask = self.step_from_token(token, cache, cache_mask, kv=kv)
         out["logits"] = self.gate_end(out["logits"], near)
         return out, new_cache, new_mask
 
@@ -351,14 +364,17 @@ class VLAPolicy(nn.Module):
         return out
 
     def step_from_token(
-        self, token: torch.Tensor, cache: torch.Tensor, cache_mask: torch.Tensor
+        self, token: torch.Tensor, cache: torch.Tensor, cache_mask: torch.Tensor, kv: bool = False
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
         """One step from a layer-0 token [B,d] and the per-layer cache.
 
         Args:
             token: [B,d] newest layer-0 token.
-            cache: [L,B,K-1,d] inputs of each layer at the K-1 previous steps, oldest first.
+            cache: [L,B,K-1,d] inputs of each layer at the K-1 previous steps, oldest first
+                (the exported graph's cache); with ``kv``, [L,B,K-1,2d] their keys and values
+                (:meth:`kv_cache`): the same step without recomputing them every step.
             cache_mask: [B,K-1] 1.0 where the cached step belongs to this episode, else 0.0.
+            kv: ``cache`` holds keys and values, and so does the returned cache.
 
         Returns:
             (heads for the newest step, updated cache, updated cache_mask).
@@ -371,18 +387,25 @@ class VLAPolicy(nn.Module):
         ages = torch.arange(k - 1, -1, -1, device=token.device)
         new_cache = []
         for i, blk in enumerate(self.blocks):
-            keys = torch.cat([cache[i], x], dim=1)
+            keys = torch.cat([cache[i], blk.keys_values(x) if kv else x], dim=1)
             new_cache.append(keys[:, 1:])
             bias = blk.age_bias[:, ages].unsqueeze(1)  # [H,1,K]
-            x = blk.attend(x, keys, bias, allowed)
+            x = (blk.attend_kv if kv else blk.attend)(x, keys, bias, allowed)
         out = self.heads(x.squeeze(1))
         new_mask = torch.cat([cache_mask[:, 1:], ones], dim=1)
         return out, torch.stack(new_cache, dim=0), new_mask
 
-    def empty_cache(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Cache and mask of a fresh episode (nothing to attend to but the newest step)."""
+    def kv_cache(self, cache: torch.Tensor) -> torch.Tensor:
+        """A layer-input cache [L,B,K-1,d] as the keys and values [L,B,K-1,2d] that
+        :meth:`step_from_token` steps with when ``kv`` is set."""
+        return torch.stack([blk.keys_values(cache[i]) for i, blk in enumerate(self.blocks)])
+
+    def empty_cache(self, batch: int, kv: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cache and mask of a fresh episode (nothing to attend to but the newest step); with
+        ``kv`` the cache holds keys and values (:meth:`kv_cache`)."""
         c = self.cfg
-        cache = torch.zeros(c.num_layers, batch, c.context_length - 1, c.d_model)
+        width = 2 * c.d_model if kv else c.d_model
+        cache = torch.zeros(c.num_layers, batch, c.context_length - 1, width)
         return cache, torch.zeros(batch, c.context_length - 1)
 
     def forward(

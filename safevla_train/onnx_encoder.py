@@ -55,7 +55,11 @@ class OnnxEncoder:
     Args:
         encoder: the frozen frame encoder of a :class:`safevla_train.model.VLAPolicy`.
         image_hw: the model's input size (H, W).
-        threads: ONNX Runtime intra-op threads (the trainer passes torch's thread count).
+        threads: ONNX Runtime intra-op threads (the trainer passes ``ppo.encoder_threads``,
+            by default torch's thread count).
+        spin: whether idle intra-op threads busy-wait for the next call (ONNX Runtime's
+            default). Off, they sleep: with ``threads > 1`` beside worker envs that step while
+            the encoder waits, spinning threads would take the workers' cores.
 
     Raises:
         ValueError: a parameter of ``encoder`` requires grad (its features would go stale as
@@ -63,7 +67,13 @@ class OnnxEncoder:
             :data:`PARITY_ATOL`.
     """
 
-    def __init__(self, encoder: nn.Module, image_hw: tuple[int, int], threads: int = 1) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        image_hw: tuple[int, int],
+        threads: int = 1,
+        spin: bool = True,
+    ) -> None:
         import onnxruntime as ort
 
         if any(p.requires_grad for p in encoder.parameters()):
@@ -75,6 +85,8 @@ class OnnxEncoder:
         opts.intra_op_num_threads = max(1, int(threads))
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        if not spin:
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(
             encoder_onnx(encoder, image_hw), opts, providers=["CPUExecutionProvider"]
         )

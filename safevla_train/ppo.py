@@ -27,6 +27,8 @@ During the first ``value_warmup_steps`` env steps only the critic heads are trai
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -36,6 +38,22 @@ from safevla_train.config import PPOConfig
 from safevla_train.model import VLAPolicy
 from safevla_train.returns import cost_to_go, gae
 from safevla_train.rollout import Rollout
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """torch's intra-op thread count set to ``n`` inside the block and restored after it
+    (``n`` = 0: left as it is). ``ppo.update_threads``: the update can use the cores its worker
+    envs leave idle while they wait for it."""
+    before = torch.get_num_threads()
+    if n > 0:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if n > 0:
+            torch.set_num_threads(before)
+
 
 CRITIC_MODULES = ("value_head", "cost_value_head", "cost_q_head")
 

@@ -55,13 +55,14 @@ def category_costs(infos: list[dict]) -> np.ndarray:
 
 
 class Stepper:
-    """``model`` stepping K observations at once with the per-env step cache of the runtime
-    (what the deployed graph does, in torch): DAgger's learner and the evaluation agent."""
+    """``model`` stepping K observations at once with a per-env step cache (what the deployed
+    graph does, in torch, with the history kept as keys and values: ``kv``): DAgger's learner
+    and the evaluation agent."""
 
     def __init__(self, model: VLAPolicy, num_envs: int) -> None:
         self.model = model
         self.spec = image_spec_of(model)
-        self.cache, self.mask = model.empty_cache(num_envs)
+        self.cache, self.mask = model.empty_cache(num_envs, kv=True)
         self.features: np.ndarray | None = None  # frozen-encoder features of the last frames
 
     @torch.no_grad()
@@ -87,6 +88,7 @@ class Stepper:
             torch.as_tensor(np.asarray(obs["holding"]), dtype=torch.float32),
             cache,
             mask,
+            kv=True,
         )
         if rows is None:
             self.cache, self.mask = cache, mask
@@ -140,23 +142,28 @@ REC_KEYS = (
 )
 
 
-def frame_encoder(model: VLAPolicy, runtime: str = "torch") -> Callable:
+def frame_encoder(model: VLAPolicy, runtime: str = "torch", threads: int = 0) -> Callable:
     """What computes the frame features of ``model`` ([B,3,H,W] -> [B,D]) on ``runtime``
     (:data:`ENCODER_RUNTIMES`): the module itself, or for "onnxruntime" the frozen encoder
-    exported to ONNX Runtime with torch's thread count (:class:`OnnxEncoder`)."""
+    exported to ONNX Runtime (:class:`OnnxEncoder`) with ``threads`` intra-op threads (0:
+    torch's thread count); with more than one, idle threads sleep instead of spinning, so that
+    worker envs keep their cores."""
     if runtime == "torch":
         return model.encoder
     if runtime == "onnxruntime":
         from safevla_train.onnx_encoder import OnnxEncoder
 
         hw = (model.cfg.image_height, model.cfg.image_width)
-        return OnnxEncoder(model.encoder, hw, threads=torch.get_num_threads())
+        n = threads if threads > 0 else torch.get_num_threads()
+        return OnnxEncoder(model.encoder, hw, threads=n, spin=n == 1)
     raise ValueError(f"ppo.encoder_runtime={runtime!r}: use one of {ENCODER_RUNTIMES}")
 
 
 class Collector:
     """Steps ``venv`` with ``model`` (sampling actions with its own generator); the frame
-    features come from ``model.encoder`` run on ``encoder_runtime`` (:func:`frame_encoder`)."""
+    features come from ``model.encoder`` run on ``encoder_runtime`` with ``encoder_threads``
+    (:func:`frame_encoder`). The steps keep the history as keys and values (``kv``, set by
+    default; :meth:`VLAPolicy.step_from_token`)."""
 
     def __init__(
         self,
@@ -166,13 +173,15 @@ class Collector:
         rollout_steps: int,
         seed: int,
         encoder_runtime: str = "torch",
+        encoder_threads: int = 0,
     ) -> None:
         self.venv, self.samplers, self.model = venv, samplers, model
         self.n = venv.num_envs
         self.t = rollout_steps
         self.p = model.cfg.num_layers * (model.cfg.context_length - 1)
         self.spec = image_spec_of(model)
-        self.encode = frame_encoder(model, encoder_runtime)
+        self.encode = frame_encoder(model, encoder_runtime, encoder_threads)
+        self.kv = True  # step with a key/value cache (the same outputs, less work per step)
         self.gen = torch.Generator().manual_seed(seed)
         self.next_ep = 0
 
@@ -212,6 +221,8 @@ class Collector:
         tok = self.model.fuse(r["feat"], r["instr"], r["prev_action"], r["holding"])
         out = self.model.forward_sequence(tok, r["ep_id"], r["valid"], return_states=True)
         cache = out["states"][:, :, self.p - k1 :].contiguous()
+        if self.kv:
+            cache = self.model.kv_cache(cache)
         same = (r["ep_id"][:, self.p - k1 :] == self.cur_ep.unsqueeze(1)) & r["valid"][:, -k1:]
         return cache, same.float()
 
@@ -228,7 +239,7 @@ class Collector:
         for step in range(t):
             x = self._obs_inputs(self.obs)
             out, cache, mask = m.step_features(  # as the exported graph steps, `end` gate too
-                x["feat"], x["instr"], x["prev_action"], x["holding"], cache, mask
+                x["feat"], x["instr"], x["prev_action"], x["holding"], cache, mask, kv=self.kv
             )
             probs = out["logits"].softmax(-1)
             action = torch.multinomial(probs, 1, generator=self.gen).squeeze(1)
@@ -261,7 +272,7 @@ class Collector:
                 mask[k] = 0.0
             self.obs = obs
         xl = self._obs_inputs(self.obs)
-        last, _, _ = m.step_from_token(self._token(xl), cache, mask)
+        last, _, _ = m.step_from_token(self._token(xl), cache, mask, kv=self.kv)
         return self._assemble(seg, rec, boot_v, boot_c, last, episodes)
 
     def _final_value(self, fo: dict, cache: torch.Tensor, mask: torch.Tensor) -> dict:
@@ -274,7 +285,7 @@ class Collector:
                 "holding": [fo["holding"]],
             }
         )
-        return self.model.step_from_token(self._token(x), cache, mask)[0]
+        return self.model.step_from_token(self._token(x), cache, mask, kv=self.kv)[0]
 
     def _finish(self, k: int, ep: dict) -> dict:
         """Close env k's episode: risk pool feedback, stats, a new episode id."""

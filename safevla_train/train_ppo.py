@@ -42,7 +42,7 @@ from safevla_train.checkpoint import (
 from safevla_train.config import ModelConfig, PPOConfig, to_dict
 from safevla_train.evaluate import evaluate
 from safevla_train.model import VLAPolicy
-from safevla_train.ppo import make_algo
+from safevla_train.ppo import make_algo, torch_threads
 from safevla_train.risk import make_envs
 from safevla_train.rollout import Collector
 
@@ -154,6 +154,7 @@ class _Run:
             cfg.rollout_steps,
             cfg.seed,
             encoder_runtime=cfg.encoder_runtime,
+            encoder_threads=cfg.encoder_threads,
         )
         self.np_gen = np.random.default_rng(cfg.seed)
         self.it = self.env_steps = 0
@@ -215,7 +216,10 @@ class _Run:
         self.env_steps += cfg.env.num_envs * cfg.rollout_steps
         self.window.extend(ro.episodes)
         logs = self.algo.after_rollout(multiplier_cost(ro.episodes, cfg.multiplier_episodes))
-        logs.update(self.algo.update(ro, self.env_steps <= cfg.value_warmup_steps, self.np_gen))
+        with torch_threads(cfg.update_threads):
+            logs.update(
+                self.algo.update(ro, self.env_steps <= cfg.value_warmup_steps, self.np_gen)
+            )
         logs.update(_episode_logs(self.window, ro.episodes))
         replays = sum(s.replays for s in self.samplers)
         fresh = sum(s.fresh for s in self.samplers)

@@ -9,7 +9,9 @@ from safevla_train.config import BCConfig, ModelConfig, PPOConfig, apply_overrid
 from safevla_train.model import VLAPolicy
 
 
-def test_step_cache_reproduces_banded_sequence_across_episodes():
+@pytest.mark.parametrize("kv", [False, True], ids=["layer-inputs", "keys-values"])
+def test_step_cache_reproduces_banded_sequence_across_episodes(kv):
+    """Both caches: the exported graph's (layer inputs) and the rollouts' (keys and values)."""
     torch.manual_seed(0)
     m = VLAPolicy(
         ModelConfig(cnn_channels=(8, 16), d_model=32, num_heads=2, context_length=3, num_layers=3)
@@ -24,13 +26,14 @@ def test_step_cache_reproduces_banded_sequence_across_episodes():
     ep = torch.tensor([[0] * 5 + [1] * 7, [2] * 12])
     with torch.no_grad():
         seq = m.forward_sequence(tok, ep)
-        cache, mask = m.empty_cache(b)
+        cache, mask = m.empty_cache(b, kv=kv)
+        assert cache.shape[-1] == (2 if kv else 1) * 32
         for i in range(t):
             for k in range(b):
                 if i and ep[k, i] != ep[k, i - 1]:
                     cache[:, k] = 0
                     mask[k] = 0
-            out, cache, mask = m.step_from_token(tok[:, i], cache, mask)
+            out, cache, mask = m.step_from_token(tok[:, i], cache, mask, kv=kv)
             for key in ("logits", "value", "cost_value", "cost_q"):
                 torch.testing.assert_close(out[key], seq[key][:, i], atol=1e-5, rtol=0)
     assert (seq["cost_q"] >= 0).all()
@@ -62,6 +65,9 @@ def test_trainer_configs_validate_and_override():
         PPOConfig(algo="trpo")
     with pytest.raises(ValueError, match="minibatches=8"):
         PPOConfig(minibatches=8)
+    for name in ("encoder_threads", "update_threads"):
+        with pytest.raises(ValueError, match=f"ppo.{name}=-1 must be >= 0"):
+            PPOConfig(**{name: -1})
     with pytest.raises(ValueError, match="expert_mode='bold'"):
         BCConfig(expert_mode="bold")
     assert BCConfig(expert_mode="explorer-recent:64").expert_mode == "explorer-recent:64"
@@ -72,3 +78,18 @@ def test_trainer_configs_validate_and_override():
     assert cfg.env.num_envs == 2 and cfg.cost_limit == 1.5
     with pytest.raises(ValueError, match=r"unknown config key 'env\.colour'"):
         apply_overrides(PPOConfig(), {"env": {"colour": 1}})
+
+
+def test_torch_threads_sets_and_restores_the_thread_count():
+    from safevla_train.ppo import torch_threads
+
+    before = torch.get_num_threads()
+    other = 1 if before > 1 else 2
+    with torch_threads(other):
+        assert torch.get_num_threads() == other
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), torch_threads(other):  # restored on an error too
+        raise RuntimeError("update failed")
+    assert torch.get_num_threads() == before
+    with torch_threads(0):  # 0: left as it is
+        assert torch.get_num_threads() == before

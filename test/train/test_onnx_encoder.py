@@ -101,9 +101,16 @@ def test_onnxruntime_rollouts_take_torchs_actions_and_update_exactly(model):
 
 @pytest.mark.slow
 def test_resume_with_onnxruntime_is_exact(tmp_path):
+    """With the encoder and the update on two threads each (what a run alone on 2 cores uses):
+    a resumed run still ends where the straight one does."""
+
     def cfg(rollouts: int) -> PPOConfig:
         return tiny_ppo_config(
-            rollouts * ENV.num_envs * 8, value_warmup_steps=0, encoder_runtime="onnxruntime"
+            rollouts * ENV.num_envs * 8,
+            value_warmup_steps=0,
+            encoder_runtime="onnxruntime",
+            encoder_threads=2,
+            update_threads=2,
         )
 
     kw = dict(progress=False, tensorboard=False)

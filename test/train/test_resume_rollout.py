@@ -24,12 +24,14 @@ def _cfg(total_steps: int, ref_kl_coef: float = 0.0) -> PPOConfig:
 
 
 @pytest.mark.slow
-def test_update_recomputes_rollout_outputs_exactly():
+@pytest.mark.parametrize("kv", [True, False], ids=["keys-values", "layer-inputs"])
+def test_update_recomputes_rollout_outputs_exactly(kv):
     torch.manual_seed(0)
     model = VLAPolicy(SMALL).eval()
     venv, samplers = make_envs(ENV, RiskConfig(enabled=False))
     try:
         col = Collector(venv, samplers, model, rollout_steps=10, seed=0)
+        col.kv = kv
         col.sync_reset(1)
         for _ in range(2):  # the second rollout starts from a carried context ring
             ro = col.collect()
