@@ -447,10 +447,11 @@ class PPOConfig:
             the CPU; features equal to ~1e-5, not bit for bit; needs a frozen encoder).
         encoder_threads: ONNX Runtime intra-op threads of that encoder (0 = torch's thread
             count). Worker envs (``env.vec_backend="subprocess"``) sit idle while the main
-            process encodes their frames, so a run alone on the machine can use every core
-            here (benchmarks/train_throughput.py); two runs side by side are better at 1.
-        update_threads: torch threads during the PPO update (0 = leave torch's setting); the
-            same reasoning: the workers wait for the update.
+            process encodes their frames; measured with 8 workers on 2 cores, a second thread
+            did not pay (benchmarks/train_throughput.py, docs/training.md).
+        update_threads: torch threads during the PPO update (0 = leave torch's setting): the
+            workers wait for the update too. A run alone on 2 cores: 2 (update -35 to -40%,
+            +10% env steps/s with 8 envs); two runs side by side: leave it.
         sync_every: rollouts between sync points (all envs re-seeded; checkpoints are written
             only there, so --resume continues bit-exactly).
         eval_every: rollouts between evaluations (0 = never).
