@@ -275,7 +275,9 @@ def write_report(doc: dict, out_dir: str | Path, baseline: str | None = None) ->
     out.mkdir(parents=True, exist_ok=True)
     files = _plots(doc, out)
     cfg = doc.get("config", {})
-    source = cfg.get("episodes_file") or "shipped validation sets"
+    from safevla_eval.suite import files_label
+
+    source = files_label(cfg.get("episodes_file")) or "shipped validation sets"
     if cfg.get("count") is not None:
         source += f" ({cfg['count']} drawn per task)"
     text = [

@@ -46,7 +46,9 @@ class EvalConfig:
     Attributes:
         policies: bundle folders or pseudo-bundles (expert:careful, expert:careless, random).
         tasks: tasks to evaluate ("all" expands to the three).
-        episodes_file: an episode file (or "longtail"); None = the shipped validation sets.
+        episodes_file: an episode file (or "longtail"), or a list of them evaluated as one set
+            (their episodes in order; e.g. both unseen-seed sets); None = the shipped
+            validation sets.
         count: episodes per task drawn from the validation set (None = all of it).
         seed: seeds episode selection, perturbations, wording, sampling and bootstrap.
         perturb: perturbation names (see :mod:`safevla_eval.conditions`).
@@ -71,7 +73,7 @@ class EvalConfig:
 
     policies: list[str]
     tasks: tuple[str, ...] = ("objnav",)
-    episodes_file: str | None = None
+    episodes_file: str | list[str] | None = None
     count: int | None = None
     seed: int = 0
     perturb: tuple[str, ...] = ()
@@ -155,6 +157,34 @@ def episodes_file_path(name: str) -> Path:
     return LONGTAIL_PATH if name == "longtail" else Path(name)
 
 
+def load_episode_files(names: str | list[str]) -> list[Episode]:
+    """The episodes of one ``--episodes`` value or several, in order (:func:`episodes_file_path`
+    resolves each).
+
+    Raises:
+        ValueError: an episode id appears twice (the same file given twice, or two files that
+            share ids): its records could not be told apart.
+        FileNotFoundError: a file does not exist.
+    """
+    out: list[Episode] = []
+    seen: dict[str, str] = {}
+    for name in [names] if isinstance(names, str) else names:
+        for e in load_episodes(episodes_file_path(name)):
+            if e.episode_id in seen:
+                raise ValueError(
+                    f"episode {e.episode_id!r} is in {seen[e.episode_id]} and again in {name}; "
+                    "pass each episode file once"
+                )
+            seen[e.episode_id] = name
+            out.append(e)
+    return out
+
+
+def files_label(names: str | list[str] | None) -> str | None:
+    """``episodes_file`` as one line of text (several files joined by ", ")."""
+    return names if names is None or isinstance(names, str) else ", ".join(names)
+
+
 def task_episodes(
     cfg: EvalConfig, task: str, file_episodes: list[Episode] | None
 ) -> list[Episode]:
@@ -200,7 +230,7 @@ def resolve_episodes(cfg: EvalConfig) -> dict[str, list[Episode]]:
 
     file_eps = None
     if cfg.episodes_file is not None:
-        file_eps = load_episodes(episodes_file_path(cfg.episodes_file))
+        file_eps = load_episode_files(cfg.episodes_file)
     user = load_instruction_file(cfg.instructions_file) if cfg.instructions_file else None
     out = {}
     for task in cfg.tasks:
@@ -209,7 +239,8 @@ def resolve_episodes(cfg: EvalConfig) -> dict[str, list[Episode]]:
             if file_eps is not None and len(cfg.tasks) > 1:
                 continue  # "all" on a single-task file: evaluate the tasks it has
             raise ValueError(
-                f"no {task!r} episodes in {cfg.episodes_file}; pick --task to match the file"
+                f"no {task!r} episodes in {files_label(cfg.episodes_file)}; pick --task to "
+                "match the file"
             )
         out[task] = [
             reword(e, cfg.perturb, episode_rng(cfg.seed + 1, i), user) for i, e in enumerate(eps)

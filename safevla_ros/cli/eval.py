@@ -57,7 +57,9 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--episodes",
         metavar="FILE",
-        help="episode file (.jsonl/.jsonl.gz) or 'longtail'; default: the shipped "
+        nargs="+",
+        help="episode file (.jsonl/.jsonl.gz) or 'longtail'; several files are evaluated as "
+        "one set, their episodes in order (e.g. both unseen-seed sets); default: the shipped "
         "validation set of each task",
     )
     p.add_argument(
@@ -203,7 +205,10 @@ def _config(args: argparse.Namespace):
         return EvalConfig(
             policies=list(args.bundle),
             tasks=(args.task,),
-            episodes_file=args.episodes,
+            # one file stays a string (the records of earlier runs read the same)
+            episodes_file=args.episodes[0]
+            if args.episodes and len(args.episodes) == 1
+            else args.episodes,
             count=args.count,
             seed=args.seed,
             perturb=parse_perturb(args.perturb),

@@ -189,3 +189,27 @@ def test_tampered_bundle_is_refused_before_any_episode(tiny_bundle, tmp_path, ca
         f.write(b"\0")
     assert main(["--no-progress", "--bundle", str(bad), "--count", "1"]) == 2
     assert "policy.onnx" in capsys.readouterr().err
+
+
+def test_several_episode_files_are_one_set_and_a_repeated_file_is_refused(tmp_path, capsys):
+    """``--episodes A B``: A's episodes then B's, one result over both (e.g. the two
+    unseen-seed sets as 200 episodes); the same file twice would count its episodes twice."""
+    from sim_bridge.episodes import DATA_DIR, load_episodes, save_episodes
+
+    files = []
+    for seed in (20261201, 20261202):
+        eps = load_episodes(DATA_DIR / f"objnav_unseen_s{seed}.jsonl.gz")[:2]
+        files.append(save_episodes(eps, tmp_path / f"s{seed}.jsonl"))
+    out = tmp_path / "r.json"
+    args = ["--bundle", "random", "--max-steps", "5", "--bootstrap", "0", "--json", str(out)]
+    proc = run_eval(*args, "--episodes", *map(str, files))
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    (r,) = doc["results"]
+    ids = [rec["episode_id"] for rec in r["records"]]
+    assert r["episodes"] == 4
+    assert ids == [f"objnav_s{s}_{i:04d}" for s in (20261201, 20261202) for i in range(2)]
+    assert doc["config"]["episodes_file"] == list(map(str, files))
+    assert main(["--no-progress", *args, "--episodes", str(files[0]), str(files[0])]) == 2
+    err = capsys.readouterr().err
+    assert "objnav_s20261201_0000" in err and "pass each episode file once" in err
