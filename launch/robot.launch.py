@@ -46,6 +46,12 @@ def generate_launch_description():
             description="sensor_msgs/Image input of the perception node",
         ),
         DeclareLaunchArgument(
+            "manip_camera_topic",
+            default_value="manip_camera/image_raw",
+            description="sensor_msgs/Image of the wrist camera, read only for a bundle that sees "
+            "it (image.camera nav_rgb+manip_rgb)",
+        ),
+        DeclareLaunchArgument(
             "cmd_vel",
             default_value="cmd_vel",
             description="geometry_msgs/Twist output of the adapter",
@@ -69,6 +75,7 @@ def generate_launch_description():
         "perception_node": {
             "bundle_path": bundle,
             "image_topic": LaunchConfiguration("camera_topic"),
+            "manip_image_topic": LaunchConfiguration("manip_camera_topic"),
         },
         "policy_node": {"bundle_path": bundle},
         "safety_monitor_node": {

@@ -177,7 +177,8 @@ class GraphSpec:
 
 @dataclass(frozen=True)
 class RenderSpec:
-    """The size the simulator rendered ``camera`` at in training (before the image resize)."""
+    """The size the simulator rendered ``camera`` at in training (before the image resize;
+    each of its cameras at this size when it names several)."""
 
     camera: str
     height: int

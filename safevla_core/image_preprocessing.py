@@ -18,6 +18,7 @@ becomes the same tensor:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import cv2
@@ -34,6 +35,26 @@ ENCODINGS: dict[str, tuple[int, int | None]] = {
 # Filters a bundle's ``image.resize`` may name.
 RESIZE_FILTERS: dict[str, int] = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR}
 MAX_SIDE = 8192
+# Cameras a policy may see (the simulator's observation keys; on a robot, one image topic each).
+CAMERAS: tuple[str, ...] = ("nav_rgb", "manip_rgb")
+CAMERA_JOIN = "+"  # "nav_rgb+manip_rgb": both frames side by side in one image input
+
+
+def camera_names(camera: str) -> tuple[str, ...]:
+    """The cameras of an :attr:`ImageSpec.camera` entry, left to right in the image input
+    (``"nav_rgb+manip_rgb"`` -> ``("nav_rgb", "manip_rgb")``).
+
+    Raises:
+        ValueError: an unknown camera, an empty or repeated name, naming the value.
+    """
+    names = tuple(str(camera).split(CAMERA_JOIN))
+    unknown = [n for n in names if n not in CAMERAS]
+    if unknown or len(set(names)) != len(names):
+        raise ValueError(
+            f"{camera!r}: use one of {list(CAMERAS)} or several of them joined by "
+            f"{CAMERA_JOIN!r} without repeats (e.g. 'nav_rgb{CAMERA_JOIN}manip_rgb')"
+        )
+    return names
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,10 +63,15 @@ class ImageSpec:
 
     ``x = (resize(frame, width x height) * scale - mean) / std``, channels RGB, layout NCHW.
 
+    Several cameras (``camera = "nav_rgb+manip_rgb"``) share the input side by side: each
+    frame is resized to ``height x width / n`` and the n of them are joined left to right
+    (:func:`compose_frame`), then normalised as one frame.
+
     Attributes:
-        camera: the observation the frames come from (``nav_rgb``: the navigation camera).
+        camera: the observation the frames come from (``nav_rgb``: the navigation camera,
+            ``manip_rgb``: the wrist camera), or several joined by ``+``.
         height: input height of the graph, pixels.
-        width: input width of the graph, pixels.
+        width: input width of the graph, pixels (a multiple of the number of cameras).
         channel_order: "RGB", the only order this runtime produces.
         layout: "NCHW", the only layout this runtime produces.
         dtype: element type of the input tensor, "float32".
@@ -69,7 +95,16 @@ class ImageSpec:
     def __post_init__(self) -> None:
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
+        try:
+            n = len(camera_names(self.camera))
+        except ValueError as exc:
+            raise ValueError(f"image.camera = {exc}") from None
         checks = (
+            (
+                self.width % n == 0,
+                f"width = {self.width!r} is not a multiple of the {n} cameras of "
+                f"camera = {self.camera!r} (they share it side by side)",
+            ),
             (1 <= self.height <= MAX_SIDE, f"height = {self.height!r}; expected 1..{MAX_SIDE}"),
             (1 <= self.width <= MAX_SIDE, f"width = {self.width!r}; expected 1..{MAX_SIDE}"),
             (self.channel_order == "RGB", f"channel_order = {self.channel_order!r}; need 'RGB'"),
@@ -89,6 +124,53 @@ class ImageSpec:
         for ok, msg in checks:
             if not ok:
                 raise ValueError(f"image.{msg}")
+
+    @property
+    def cameras(self) -> tuple[str, ...]:
+        """The cameras of the image input, left to right (:func:`camera_names`)."""
+        return camera_names(self.camera)
+
+
+def compose_frame(frames: Mapping[str, np.ndarray], spec: ImageSpec) -> np.ndarray:
+    """The one RGB frame ``spec`` describes, from the newest frame of each camera.
+
+    One camera: its frame as it is (:func:`preprocess_rgb` resizes it). Several: each resized
+    to ``spec.height x spec.width / n`` with the spec's filter, joined left to right in the
+    order of ``spec.camera`` (a ``(height, width, 3)`` frame the resize then leaves alone).
+
+    Raises:
+        ValueError: a camera of the spec has no frame in ``frames``, or a frame is not RGB
+            uint8 (H, W, 3), naming the camera.
+    """
+    names = spec.cameras
+    missing = [n for n in names if n not in frames]
+    if missing:
+        raise ValueError(
+            f"no frame from camera {missing[0]!r}: image.camera = {spec.camera!r} needs "
+            f"{list(names)} (got {sorted(frames)})"
+        )
+    if len(names) == 1:
+        return frames[names[0]]
+    w = spec.width // len(names)
+    parts = []
+    for n in names:
+        f = frames[n]
+        if not isinstance(f, np.ndarray) or f.ndim != 3 or f.shape[2] != 3 or f.dtype != np.uint8:
+            raise ValueError(
+                f"camera {n!r}: frame must be uint8 RGB (H, W, 3), got "
+                f"{getattr(f, 'dtype', type(f).__name__)} {getattr(f, 'shape', None)}"
+            )
+        parts.append(resize_rgb(f, w, spec.height, spec.resize))
+    return np.ascontiguousarray(np.concatenate(parts, axis=1))
+
+
+def compose_frames(obs: Mapping[str, np.ndarray], spec: ImageSpec) -> np.ndarray:
+    """:func:`compose_frame` for a batch: ``obs[camera]`` are [N,H,W,3] (vectorised envs)."""
+    names = spec.cameras
+    if len(names) == 1 or any(n not in obs for n in names):
+        return compose_frame(obs, spec)  # one camera: as it is; a missing one: the error
+    count = len(obs[names[0]])
+    return np.stack([compose_frame({n: obs[n][k] for n in names}, spec) for k in range(count)])
 
 
 class ImageFormatError(ValueError):

@@ -32,6 +32,7 @@ import numpy as np
 
 from safevla_core.action_choice import SAMPLING_MODES, choose_action
 from safevla_core.actions import NUM_ACTIONS
+from safevla_core.image_preprocessing import compose_frame
 from sim_bridge.policies import EXPERT_PREFIX, builtin_policies
 from sim_bridge.robot import TRAINING_NAV_SIZE_HW
 
@@ -173,9 +174,7 @@ class BundleAgent:
             raise ValueError(f"unknown sampling {sampling!r}; use one of {SAMPLING_MODES}")
         self.runtime = PolicyRuntime(path, providers=["cpu"], encoder=encoder)
         self.sampling = sampling
-        self.obs_key = str(self.runtime.bundle.image.camera)
-        if self.obs_key in ("nav", "manip"):
-            self.obs_key += "_rgb"
+        self.image = self.runtime.bundle.image
         self.rng = np.random.default_rng(0)
 
     def reset(self, seed: int) -> None:
@@ -183,7 +182,8 @@ class BundleAgent:
         self.rng = np.random.default_rng(seed)
 
     def propose(self, obs: dict, env) -> Proposed:
-        out = self.runtime.step(obs[self.obs_key], obs["instruction"], bool(obs["holding"]))
+        frame = compose_frame(obs, self.image)
+        out = self.runtime.step(frame, obs["instruction"], bool(obs["holding"]))
         a = choose_action(out.probs, self.sampling, self.rng)
         return Proposed(a, out.probs, np.asarray(out.cost_q), tuple(out.cost_categories))
 
@@ -202,6 +202,16 @@ def render_size(spec: PolicySpec) -> tuple[int, int]:
     from safevla_core.bundle import load_bundle
 
     return load_bundle(spec.target).render_size or DEFAULT_RENDER_HW
+
+
+def sees_manip(spec: PolicySpec) -> bool:
+    """The policy of ``spec`` sees the wrist camera (``manip_rgb`` in its bundle's
+    ``image.camera``), so the simulator must render it; the built-in policies do not look."""
+    if spec.kind != "bundle":
+        return False
+    from safevla_core.bundle import load_bundle
+
+    return "manip_rgb" in load_bundle(spec.target).image.cameras
 
 
 def make_agent(spec: PolicySpec, sampling: str = "greedy", encoder=None) -> Agent:

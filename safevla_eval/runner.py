@@ -61,6 +61,8 @@ class Job:
         critic: independent safety-critic bundle folder the shield also runs ("" = none).
         critic_alpha: the alpha the critic must be calibrated at (None = the bundle's).
         critic_margin: a replacement after a critic veto needs risk < margin x threshold.
+        manip: also render the wrist camera (``manip_rgb``, at ``nav_hw``): the policy sees
+            it (:func:`~safevla_eval.agents.sees_manip`).
     """
 
     policy: PolicySpec
@@ -76,6 +78,7 @@ class Job:
     critic: str = ""
     critic_alpha: float | None = None
     critic_margin: float = DEFAULT_CRITIC_MARGIN
+    manip: bool = False
 
     def __post_init__(self) -> None:
         if self.max_steps < 1:
@@ -89,12 +92,18 @@ class Job:
             raise ValueError(f"cost_threshold must be finite and >= 0, got {self.cost_threshold}")
 
 
-def make_env(max_steps: int, nav_hw: tuple[int, int] = DEFAULT_RENDER_HW):
-    """The evaluation env: embedded MuJoCo backend, navigation camera only."""
+def make_env(max_steps: int, nav_hw: tuple[int, int] = DEFAULT_RENDER_HW, manip: bool = False):
+    """The evaluation env: embedded MuJoCo backend, the navigation camera at ``nav_hw``; with
+    ``manip`` the wrist camera too, at the same size."""
     from sim_bridge.env import EnvConfig
     from sim_bridge.env import make_env as make_sim_env
 
-    cfg = EnvConfig(nav_size=nav_hw, manip_size=(16, 16), max_steps=max_steps, render_manip=False)
+    cfg = EnvConfig(
+        nav_size=nav_hw,
+        manip_size=tuple(nav_hw) if manip else (16, 16),
+        max_steps=max_steps,
+        render_manip=bool(manip),
+    )
     return make_sim_env(None, cfg)
 
 
@@ -293,6 +302,7 @@ def run_agent(
     nav_hw: tuple[int, int] = DEFAULT_RENDER_HW,
     seed: int = 0,
     env=None,
+    manip: bool = False,
 ) -> list[EpisodeRecord]:
     """Run an in-process agent (e.g. the trainer's torch policy) on ``episodes``, unshielded,
     one after another in this process; the same episode loop and records as :func:`run_jobs`.
@@ -306,20 +316,21 @@ def run_agent(
         seed: run seed.
         env: an evaluation env (:func:`make_env`) to reuse, with step limit ``max_steps``;
             default: one made here and closed at the end.
+        manip: the env made here renders the wrist camera too (the agent sees it).
 
     Raises:
         ValueError: ``env``'s step limit is not ``max_steps``.
     """
     spec = PolicySpec(name, "agent")
     own = env is None
-    env = make_env(max_steps, nav_hw) if own else env
+    env = make_env(max_steps, nav_hw, manip) if own else env
     try:
         if env.config.max_steps != max_steps:
             raise ValueError(
                 f"the env's step limit ({env.config.max_steps}) is not max_steps ({max_steps})"
             )
         jobs = [
-            Job(spec, ep, i, max_steps=max_steps, seed=seed, nav_hw=tuple(nav_hw))
+            Job(spec, ep, i, max_steps=max_steps, seed=seed, nav_hw=tuple(nav_hw), manip=manip)
             for i, ep in enumerate(episodes)
         ]
         return [run_episode(env, agent, job) for job in jobs]
@@ -396,15 +407,15 @@ def run_batched(
             "run_batched runs unshielded jobs only: run shielded jobs with run_jobs "
             "(the shield's critic gate is one per process)"
         )
-    kinds = {(job.max_steps, tuple(job.nav_hw)) for job in jobs}
+    kinds = {(job.max_steps, tuple(job.nav_hw), job.manip) for job in jobs}
     if len(kinds) > 1:
         raise ValueError(
-            f"the jobs need one env kind, got (max_steps, nav_hw) {sorted(kinds)}; run each "
-            "kind in its own call"
+            f"the jobs need one env kind, got (max_steps, nav_hw, manip) {sorted(kinds)}; run "
+            "each kind in its own call"
         )
     if not jobs:
         return []
-    ((max_steps, nav_hw),) = kinds
+    ((max_steps, nav_hw, manip),) = kinds
     for env in envs:
         if env.config.max_steps != max_steps:
             raise ValueError(
@@ -414,12 +425,17 @@ def run_batched(
             raise ValueError(
                 f"an env's camera size {tuple(env.config.nav_size)} is not the jobs' {nav_hw}"
             )
+        if bool(env.config.render_manip) != manip:
+            raise ValueError(
+                f"an env renders the wrist camera: {bool(env.config.render_manip)}; the jobs "
+                f"need {manip}"
+            )
     slots = min(batch, len(jobs))
     envs = list(envs)[:slots]
     own = []
     try:
         while len(envs) < slots:
-            own.append(make_env(max_steps, nav_hw))
+            own.append(make_env(max_steps, nav_hw, manip))
             envs.append(own[-1])
         agent = agent_factory(slots)
         out: list[EpisodeRecord | None] = [None] * len(jobs)
@@ -469,6 +485,7 @@ def run_agent_batched(
     nav_hw: tuple[int, int] = DEFAULT_RENDER_HW,
     seed: int = 0,
     envs: Sequence = (),
+    manip: bool = False,
 ) -> list[EpisodeRecord]:
     """:func:`run_agent` with up to ``batch`` episodes in lockstep (:func:`run_batched`): the
     same jobs, so the same records for an agent that proposes per slot what it would alone.
@@ -483,6 +500,7 @@ def run_agent_batched(
         seed: run seed.
         envs: evaluation envs to reuse as the first slots, with step limit ``max_steps`` and
             camera size ``nav_hw``; the others are made here and closed at the end.
+        manip: the envs render the wrist camera too (the agent sees it).
 
     Raises:
         ValueError: ``batch < 1``; an env's step limit is not ``max_steps`` or its camera
@@ -490,7 +508,7 @@ def run_agent_batched(
     """
     spec = PolicySpec(name, "agent")
     jobs = [
-        Job(spec, ep, i, max_steps=max_steps, seed=seed, nav_hw=tuple(nav_hw))
+        Job(spec, ep, i, max_steps=max_steps, seed=seed, nav_hw=tuple(nav_hw), manip=manip)
         for i, ep in enumerate(episodes)
     ]
     return run_batched(agent_factory, jobs, batch=batch, envs=envs)
@@ -502,12 +520,12 @@ _WORKER: dict = {}
 def worker_run(job: Job) -> EpisodeRecord:
     """Run ``job`` with this process's cached env and agents (a worker process's or a Ray
     actor's, :mod:`safevla_eval.ray_runner`)."""
-    env_key = ("env", job.max_steps, tuple(job.nav_hw))
+    env_key = ("env", job.max_steps, tuple(job.nav_hw), job.manip)
     env = _WORKER.get(env_key)
     if env is None:
         for key in [k for k in _WORKER if k[0] == "env"]:
             _WORKER.pop(key).close()
-        env = _WORKER[env_key] = make_env(job.max_steps, tuple(job.nav_hw))
+        env = _WORKER[env_key] = make_env(job.max_steps, tuple(job.nav_hw), job.manip)
     key = ("agent", job.policy, job.sampling)
     agent = _WORKER.get(key)
     if agent is None:

@@ -27,7 +27,13 @@ import numpy as np
 
 from safevla_core.critic_gate import DEFAULT_CRITIC_MARGIN
 from safevla_core.safety_spec import DEFAULT_COST_THRESHOLD
-from safevla_eval.agents import PSEUDO_BUNDLES, SAMPLING_MODES, parse_policy, render_size
+from safevla_eval.agents import (
+    PSEUDO_BUNDLES,
+    SAMPLING_MODES,
+    parse_policy,
+    render_size,
+    sees_manip,
+)
 from safevla_eval.conditions import PERTURBATIONS, episode_rng, reword
 from safevla_eval.metrics import BOOTSTRAP_SAMPLES, summarize
 from safevla_eval.runner import Job, run_jobs
@@ -293,6 +299,7 @@ def groups(
     for spec in cfg.specs:
         modes = shield_modes if spec.has_cost_critic or cfg.critic else (False,)
         critic_id = _critic_id(cfg, spec)
+        manip = sees_manip(spec)
         for task, eps in episodes.items():
             for shield in modes:
                 header = {
@@ -323,6 +330,7 @@ def groups(
                         cfg.critic or "",
                         cfg.critic_alpha,
                         cfg.critic_margin,
+                        manip,
                     )
                     for i, e in enumerate(eps)
                 ]

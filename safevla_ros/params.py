@@ -178,6 +178,7 @@ MOTION_PARAMS: tuple[ParamSpec, ...] = (
 # Default names of the topics more than one node uses (relative: a launch namespace prefixes
 # them); each node's spec below names its own side of the topic.
 IMAGE_TOPIC = "safevla/image"
+MANIP_CAMERA_TOPIC = "manip_camera/image_raw"  # the wrist camera (grasping tasks)
 INSTRUCTION_TOPIC = "safevla/instruction"
 PROPOSAL_TOPIC = "safevla/proposal"
 VERDICT_TOPIC = "safevla/verdict"
@@ -196,6 +197,11 @@ PERCEPTION_PARAMS: tuple[ParamSpec, ...] = (
     _p("bundle_path", "", "model bundle folder; its image spec sets the output size"),
     _VERIFY_KEY,
     _p("image_topic", "camera/image_raw", "input camera topic (sensor_msgs/Image)"),
+    _p(
+        "manip_image_topic",
+        MANIP_CAMERA_TOPIC,
+        "wrist camera topic, read only for a bundle that sees it (image.camera with manip_rgb)",
+    ),
     _p("output_topic", IMAGE_TOPIC, "resized rgb8 image for the policy"),
     _p(
         "max_frame_age_s", 0.5, "frames older than this are dropped, s", 0.01, 10.0, read_only=True
@@ -355,6 +361,11 @@ ADAPTER_PARAMS: tuple[ParamSpec, ...] = (
 
 SIM_BRIDGE_PARAMS: tuple[ParamSpec, ...] = (
     _p("image_topic", "camera/image_raw", "camera output (sensor-data QoS)"),
+    _p(
+        "manip_image_topic",
+        MANIP_CAMERA_TOPIC,
+        "wrist camera output, drawn only for a bundle that sees it (same stamp as the frame)",
+    ),
     _p("camera_info_topic", "camera/camera_info", "camera_info output"),
     _p("action_topic", "sim/action", "std_msgs/String action name or 'stop'"),
     _p("status_topic", "sim/episode_status", "EpisodeStatus output"),

@@ -2,11 +2,13 @@
 named by the ``backend`` parameter (``mujoco``, the default, or ``thor``).
 
 Loop per step: publish the navigation frame (sensor_msgs/Image rgb8, sensor-data QoS) and its
-camera_info; wait for one command on ``action_topic`` (std_msgs/String: an action name, or
-"stop"); execute it with ``env.step`` (a stop, or no command within ``action_timeout_s``, is a
-step in which nothing moves); publish EpisodeStatus with the ground-truth cost. Frames go out at
-most ``frame_rate_hz``. Episodes come from ``episode_file``, else the shipped validation set,
-else a seeded sampler; each starts by publishing its instruction (reliable + transient-local).
+camera_info (for a bundle that sees the wrist camera, first that camera's frame with the same
+stamp on ``manip_image_topic``); wait for one command on ``action_topic`` (std_msgs/String: an
+action name, or "stop"); execute it with ``env.step`` (a stop, or no command within
+``action_timeout_s``, is a step in which nothing moves); publish EpisodeStatus with the
+ground-truth cost. Frames go out at most ``frame_rate_hz``. Episodes come from
+``episode_file``, else the shipped validation set, else a seeded sampler; each starts by
+publishing its instruction (reliable + transient-local).
 Service ``reset_episode`` (ResetEpisode): an episode by id, a new one by task + seed, or the next.
 """
 
@@ -64,6 +66,12 @@ def camera_size(p: dict) -> tuple[int, int]:
     return p["camera_height"], p["camera_width"]
 
 
+def sees_wrist_camera(p: dict) -> bool:
+    """The bundle in ``bundle_path`` sees the wrist camera (``manip_rgb`` in its
+    ``image.camera``): the node then renders it and publishes it on ``manip_image_topic``."""
+    return bool(p["bundle_path"]) and "manip_rgb" in load_bundle(p["bundle_path"]).image.cameras
+
+
 class SimBridgeNode(LifecycleNode):
     """Runs the simulator behind camera, action and episode-status topics."""
 
@@ -76,8 +84,13 @@ class SimBridgeNode(LifecycleNode):
         try:
             p = read_params(self, SIM_BRIDGE_PARAMS)
             size = camera_size(p)
+            self.manip = sees_wrist_camera(p)
             cfg = EnvConfig(
-                nav_size=size, max_steps=p["max_steps"], render_manip=False, backend=p["backend"]
+                nav_size=size,
+                manip_size=size,
+                max_steps=p["max_steps"],
+                render_manip=self.manip,
+                backend=p["backend"],
             )
             self.source = episode_source(p)
             self.env = make_env(self.source, cfg)
@@ -88,6 +101,11 @@ class SimBridgeNode(LifecycleNode):
         if isinstance(self.source, list):
             self.by_id = {e.episode_id: e for e in self.source}
         self._img = self.create_lifecycle_publisher(Image, p["image_topic"], SENSOR_QOS)
+        self._manip = (
+            self.create_lifecycle_publisher(Image, p["manip_image_topic"], SENSOR_QOS)
+            if self.manip
+            else None
+        )
         self._info = self.create_lifecycle_publisher(
             CameraInfo, p["camera_info_topic"], SENSOR_QOS
         )
@@ -143,7 +161,11 @@ class SimBridgeNode(LifecycleNode):
             self.publish_frame()
 
     def publish_frame(self) -> None:
-        header = Header(stamp=self.get_clock().now().to_msg(), frame_id="nav_camera")
+        stamp = self.get_clock().now().to_msg()
+        if self._manip is not None:  # first, so perception holds it when the frame arrives
+            wrist = Header(stamp=stamp, frame_id="manip_camera")
+            self._manip.publish(rgb_image(self.obs["manip_rgb"], wrist))
+        header = Header(stamp=stamp, frame_id="nav_camera")
         img = rgb_image(self.obs["nav_rgb"], header)
         self._img.publish(img)
         self._info.publish(camera_info(img.header, img.width, img.height, NAV_CAMERA_VFOV_DEG))

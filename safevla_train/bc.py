@@ -34,7 +34,7 @@ import torch
 from tqdm import tqdm
 
 from safevla_core.actions import END
-from safevla_core.image_preprocessing import resize_rgb
+from safevla_core.image_preprocessing import compose_frame, resize_rgb
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.config import BCConfig, RiskConfig, to_dict
 from safevla_train.model import VLAPolicy
@@ -129,7 +129,8 @@ class EpisodeRecorder:
     def __init__(self, num_envs: int, cfg: BCConfig, image_hw: tuple[int, int]) -> None:
         self.cfg = cfg
         self.hw = image_hw
-        self.resize = image_spec_for(cfg.model).resize
+        self.spec = image_spec_for(cfg.model)
+        self.resize = self.spec.resize
         self.buf = [self._empty() for _ in range(num_envs)]
 
     def _empty(self) -> dict:
@@ -151,7 +152,8 @@ class EpisodeRecorder:
             if features is not None:
                 b["frames"].append(np.asarray(features[k], np.float16))
             else:
-                b["frames"].append(resize_rgb(obs["nav_rgb"][k], w, h, self.resize))
+                frame = compose_frame({c: obs[c][k] for c in self.spec.cameras}, self.spec)
+                b["frames"].append(resize_rgb(frame, w, h, self.resize))
             b["instruction"] = obs["instruction"][k]
             b["task"] = infos[k].get("task", "")
             b["target_type"] = infos[k].get("target_type", "")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from safevla_core.image_preprocessing import camera_names
 from safevla_train.config_io import (  # noqa: F401 (re-exported: import them from here)
     apply_overrides,
     from_dict,
@@ -43,8 +44,14 @@ class ModelConfig:
     """Architecture of the VLA policy (see :mod:`safevla_train.model`).
 
     Attributes:
-        image_height: height of the (resized) navigation-camera frame fed to the CNN, pixels.
-        image_width: width of that frame, pixels.
+        image_height: height of the (resized) camera frame fed to the CNN, pixels.
+        image_width: width of that frame, pixels (with several cameras, their frames side by
+            side: each is ``image_width / n`` wide).
+        camera: what the policy sees (the bundle's ``image.camera``): "nav_rgb" (the
+            navigation camera), "manip_rgb" (the wrist camera), or "nav_rgb+manip_rgb" (both,
+            side by side; PickUp and Fetch grasp with the arm to the robot's right, out of the
+            navigation camera's view). A camera other than the navigation one needs
+            ``env.render_manip``.
         cnn_channels: output channels of the stride-2 3x3 convolutions (one per layer).
         d_model: width of the frame tokens and of the history transformer.
         num_layers: history transformer layers.
@@ -95,6 +102,7 @@ class ModelConfig:
 
     image_height: int = 64
     image_width: int = 64
+    camera: str = "nav_rgb"
     cnn_channels: tuple[int, ...] = (16, 32, 64, 128)
     d_model: int = 128
     num_layers: int = 2
@@ -141,6 +149,20 @@ class ModelConfig:
             "model.seen_head=true and model.target_readout=true, and model.seen_detector=false "
             "(the detector is the seen head)",
         )
+        try:
+            cams = camera_names(self.camera)
+        except ValueError as exc:
+            raise ValueError(f"model.camera={exc}") from None
+        _check(
+            self.image_width % len(cams) == 0,
+            f"model.image_width={self.image_width} must be a multiple of the {len(cams)} "
+            f"cameras of model.camera={self.camera!r} (they share the image side by side)",
+        )
+        _check(
+            not self.detector or self.camera == "nav_rgb",
+            f"model.detector={self.detector!r} reads navigation-camera frames; it needs "
+            f"model.camera='nav_rgb' (got {self.camera!r})",
+        )
         _check(
             0.0 <= self.end_gate < 1.0,
             f"model.end_gate={self.end_gate} must be in [0, 1) (0 = off)",
@@ -182,6 +204,8 @@ class EnvSettings:
         num_envs: environments stepped together.
         nav_size: (H, W) the simulator renders the navigation camera at; frames are then
             resized to the model's image size exactly as the deployed runtime does.
+        render_manip: also render the wrist camera (``manip_rgb``), at ``nav_size``: for a
+            model whose ``camera`` includes it (:func:`check_cameras`); off, it is not drawn.
         max_steps: episode step limit (paper: 500 in training).
         shaping_coef: distance-shaping reward weight (0 = the paper's sparse reward).
         scene_count: training scene seeds are drawn from [0, scene_count).
@@ -195,6 +219,7 @@ class EnvSettings:
     tasks: tuple[str, ...] = ("objnav",)
     num_envs: int = 4
     nav_size: tuple[int, int] = TRAINING_NAV_SIZE_HW
+    render_manip: bool = False
     max_steps: int = 500
     shaping_coef: float = 0.0
     scene_count: int = 1_000_000
@@ -219,6 +244,20 @@ class EnvSettings:
         _check(self.max_steps >= 1, f"env.max_steps={self.max_steps} must be >= 1")
         _check(self.shaping_coef >= 0, f"env.shaping_coef={self.shaping_coef} must be >= 0")
         _check(self.scene_count >= 1, f"env.scene_count={self.scene_count} must be >= 1")
+
+
+def check_cameras(model: ModelConfig, env: EnvSettings, where: str = "") -> None:
+    """Refuse a model that sees a camera the training envs do not render.
+
+    Raises:
+        ValueError: ``model.camera`` includes ``manip_rgb`` and ``env.render_manip`` is off,
+            naming the fix.
+    """
+    if "manip_rgb" in camera_names(model.camera) and not env.render_manip:
+        raise ValueError(
+            f"{where}model.camera={model.camera!r} sees the wrist camera, which "
+            f"{where}env.render_manip=false does not render: set {where}env.render_manip=true"
+        )
 
 
 @dataclass
@@ -353,6 +392,7 @@ class BCConfig:
         self.end_relabel_tasks = tuple(self.end_relabel_tasks)
         unknown = [n for n in self.end_relabel_tasks if n not in TASKS]
         _check(not unknown, f"bc.end_relabel_tasks={unknown}: use tasks of {sorted(TASKS)}")
+        check_cameras(self.model, self.env)
 
 
 @dataclass

@@ -127,7 +127,7 @@ def evaluate(
     """
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
-    env = make_env(settings.max_steps, settings.nav_size)
+    env = make_env(settings.max_steps, settings.nav_size, settings.render_manip)
     try:
         eps = draw_episodes(env.backend, settings, episodes, seed)
         common = dict(name="trainer", max_steps=settings.max_steps, seed=seed)
@@ -140,6 +140,7 @@ def evaluate(
                 batch=batch,
                 nav_hw=settings.nav_size,
                 envs=[env],
+                manip=settings.render_manip,
                 **common,
             )
     finally:

@@ -166,10 +166,10 @@ def make_envs(settings: EnvSettings, risk: RiskConfig, subprocess: bool = False)
 
     env_cfg = EnvConfig(
         nav_size=settings.nav_size,
-        manip_size=(16, 16),
+        manip_size=settings.nav_size if settings.render_manip else (16, 16),
         max_steps=settings.max_steps,
         shaping_coef=settings.shaping_coef,
-        render_manip=False,
+        render_manip=settings.render_manip,
     )
     samplers = [
         RiskElicitingSampler(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from safevla_core.image_preprocessing import ImageSpec, preprocess_rgb
+from safevla_core.image_preprocessing import ImageSpec, compose_frames, preprocess_rgb
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.config import ENCODER_RUNTIMES, ModelConfig
 from safevla_train.model import VLAPolicy
@@ -31,10 +31,14 @@ def image_spec_of(model: VLAPolicy) -> ImageSpec:
 
 
 def image_spec_for(c: ModelConfig) -> ImageSpec:
-    """Size and normalisation come from the model config; camera, channel order, layout,
+    """Camera, size and normalisation come from the model config; channel order, layout,
     resize filter and scale are the format's (the :class:`ImageSpec` defaults)."""
     return ImageSpec(
-        height=c.image_height, width=c.image_width, mean=c.image_mean, std=c.image_std
+        camera=c.camera,
+        height=c.image_height,
+        width=c.image_width,
+        mean=c.image_mean,
+        std=c.image_std,
     )
 
 
@@ -67,11 +71,11 @@ class Stepper:
 
     @torch.no_grad()
     def logits(self, obs: dict, rows: list[int] | None = None) -> torch.Tensor:
-        """[K,A] action logits for the current observations (batched ``nav_rgb``,
+        """[K,A] action logits for the current observations (batched camera frames,
         ``instruction``, ``prev_action``, ``holding``); advances the caches. With ``rows``
         the observations are those envs' only (in that order), and only their caches move."""
         m = self.model
-        feat = m.encoder(preprocess_batch(np.asarray(obs["nav_rgb"]), self.spec))
+        feat = m.encoder(preprocess_batch(compose_frames(obs, self.spec), self.spec))
         self.features = feat.numpy() if m.frozen_encoder else None
         cache, mask = (
             (self.cache, self.mask)
@@ -205,7 +209,7 @@ class Collector:
 
     def _obs_inputs(self, obs: dict) -> dict[str, torch.Tensor]:
         with torch.no_grad():
-            feat = self.encode(preprocess_batch(obs["nav_rgb"], self.spec))
+            feat = self.encode(preprocess_batch(compose_frames(obs, self.spec), self.spec))
         return {
             "feat": feat,
             "instr": torch.from_numpy(embed_texts(list(obs["instruction"]))),
@@ -277,9 +281,10 @@ class Collector:
 
     def _final_value(self, fo: dict, cache: torch.Tensor, mask: torch.Tensor) -> dict:
         """Critic outputs at a truncated episode's final observation (GAE bootstrap)."""
+        one = {c: fo[c][None] for c in self.spec.cameras}
         x = self._obs_inputs(
             {
-                "nav_rgb": fo["nav_rgb"][None],
+                **one,
                 "instruction": [fo["instruction"]],
                 "prev_action": [fo["prev_action"]],
                 "holding": [fo["holding"]],

@@ -90,7 +90,8 @@ def evaluate_checkpoint(
     """Greedy evaluation of one loaded checkpoint's policy on ``episodes`` (the trainer's
     batched torch agent; the metrics of :func:`safevla_eval.metrics.summarize`)."""
     model = model_from_checkpoint(ckpt).eval()
-    nav_hw = tuple(from_dict(PPOConfig, ckpt["config"]).env.nav_size)
+    env = from_dict(PPOConfig, ckpt["config"]).env
+    nav_hw = tuple(env.nav_size)
     records = run_agent_batched(
         lambda slots: BatchedTorchAgent(model, slots),
         episodes,
@@ -99,6 +100,7 @@ def evaluate_checkpoint(
         max_steps=max_steps,
         nav_hw=nav_hw,
         seed=seed,
+        manip=env.render_manip,
     )
     return summarize(records, seed=seed)
 
