@@ -99,17 +99,19 @@ def test_heldout_language_sets_mirror_the_val_sets(task):
         )
 
 
-@pytest.mark.parametrize("seed", [20261201, 20261202])
-def test_unseen_seed_sets_regenerate_from_their_documented_command(tmp_path, seed):
+@pytest.mark.parametrize(
+    "task, seed", [("objnav", 20261201), ("objnav", 20261202), ("pickup", 20261203)]
+)
+def test_unseen_seed_sets_regenerate_from_their_documented_command(tmp_path, task, seed):
     """The first episodes of each unseen-seed set are what `safevla sim episodes --seed S
     --scenes val` writes (README of the episode folder), and none of its scenes is a training
     scene."""
     import subprocess
     import sys
 
-    name = f"objnav_unseen_s{seed}.jsonl.gz"
+    name = f"{task}_unseen_s{seed}.jsonl.gz"
     out = tmp_path / name
-    cmd = ["sim", "episodes", "--task", "objnav", "--count", "2", "--seed", str(seed)]
+    cmd = ["sim", "episodes", "--task", task, "--count", "2", "--seed", str(seed)]
     proc = subprocess.run(
         [sys.executable, "-m", "safevla_ros.cli.main", *cmd, "--scenes", "val", "--out", str(out)],
         capture_output=True,
@@ -117,7 +119,7 @@ def test_unseen_seed_sets_regenerate_from_their_documented_command(tmp_path, see
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    shipped = load_episodes(shipped_path("objnav", "val").parent / name)
+    shipped = load_episodes(shipped_path(task, "val").parent / name)
     assert len(shipped) == 100
     assert load_episodes(out) == shipped[:2]
     assert all(e.scene_seed >= VAL_SCENE_BASE for e in shipped)
