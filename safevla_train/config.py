@@ -94,6 +94,10 @@ class ModelConfig:
             this value: in the exported graph and in the trainer's rollouts, never in the
             loss (needs ``target_readout``). Changes no weight: ``safevla export --end-gate``
             sets it on a trained checkpoint.
+        end_needs_holding: ``end`` is refused (its logit lowered by 1e4) while the holding
+            flag is 0, in the exported graph and in the trainer's rollouts, never in the loss:
+            for PickUp and Fetch policies, whose success needs the target in the gripper
+            (an ObjectNav policy never holds anything, so it must not set it).
         prev_action_input: the token carries the previous action. False: it does not (the
             graph still takes the input), against copying it: in the teacher's episodes the
             label equals the previous action at about 72% of steps, so a learner leans on it,
@@ -122,6 +126,7 @@ class ModelConfig:
     prev_action_input: bool = True
     detector: str = ""
     end_gate: float = 0.0
+    end_needs_holding: bool = False
 
     def __post_init__(self) -> None:
         _check(
@@ -205,7 +210,8 @@ class EnvSettings:
         nav_size: (H, W) the simulator renders the navigation camera at; frames are then
             resized to the model's image size exactly as the deployed runtime does.
         render_manip: also render the wrist camera (``manip_rgb``), at ``nav_size``: for a
-            model whose ``camera`` includes it (:func:`check_cameras`); off, it is not drawn.
+            model whose ``camera`` includes it (:func:`check_model_fits_env`); off, it is not
+            drawn.
         max_steps: episode step limit (paper: 500 in training).
         shaping_coef: distance-shaping reward weight (0 = the paper's sparse reward).
         scene_count: training scene seeds are drawn from [0, scene_count).
@@ -246,17 +252,24 @@ class EnvSettings:
         _check(self.scene_count >= 1, f"env.scene_count={self.scene_count} must be >= 1")
 
 
-def check_cameras(model: ModelConfig, env: EnvSettings, where: str = "") -> None:
-    """Refuse a model that sees a camera the training envs do not render.
+def check_model_fits_env(model: ModelConfig, env: EnvSettings) -> None:
+    """Refuse a model that sees a camera the training envs do not render, or that may end only
+    while holding something in envs with a task that never holds anything.
 
     Raises:
-        ValueError: ``model.camera`` includes ``manip_rgb`` and ``env.render_manip`` is off,
-            naming the fix.
+        ValueError: ``model.camera`` includes ``manip_rgb`` and ``env.render_manip`` is off;
+            ``model.end_needs_holding`` with ObjectNav among ``env.tasks``; naming the fix.
     """
     if "manip_rgb" in camera_names(model.camera) and not env.render_manip:
         raise ValueError(
-            f"{where}model.camera={model.camera!r} sees the wrist camera, which "
-            f"{where}env.render_manip=false does not render: set {where}env.render_manip=true"
+            f"model.camera={model.camera!r} sees the wrist camera, which "
+            "env.render_manip=false does not render: set env.render_manip=true"
+        )
+    if model.end_needs_holding and "objnav" in env.tasks:
+        raise ValueError(
+            f"model.end_needs_holding=true with env.tasks={list(env.tasks)}: an ObjectNav "
+            "episode never holds anything, so it could never end; train grasping tasks only "
+            "(pickup, fetch) or set model.end_needs_holding=false"
         )
 
 
@@ -392,7 +405,7 @@ class BCConfig:
         self.end_relabel_tasks = tuple(self.end_relabel_tasks)
         unknown = [n for n in self.end_relabel_tasks if n not in TASKS]
         _check(not unknown, f"bc.end_relabel_tasks={unknown}: use tasks of {sorted(TASKS)}")
-        check_cameras(self.model, self.env)
+        check_model_fits_env(self.model, self.env)
 
 
 @dataclass

@@ -202,13 +202,25 @@ class VLAPolicy(nn.Module):
         w = self.type_logits(instruction).softmax(dim=-1)
         return (seen * w.unsqueeze(-2)).sum(dim=-1)
 
-    def gate_end(self, logits: torch.Tensor, near: torch.Tensor | None) -> torch.Tensor:
+    def gate_end(
+        self,
+        logits: torch.Tensor,
+        near: torch.Tensor | None,
+        holding: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """``logits`` [..., A] with ``end`` lowered by :data:`END_GATE_PENALTY` where the
-        readout ``near`` [..., R] (:meth:`readout`) is below ``model.end_gate`` at 2 m
-        (unchanged when the gate is off)."""
-        if self.cfg.end_gate <= 0.0 or near is None:
+        readout ``near`` [..., R] (:meth:`readout`) is below ``model.end_gate`` at 2 m, and,
+        with ``model.end_needs_holding``, where the holding flag ``holding`` [...] is 0
+        (unchanged when both gates are off)."""
+        refused = None
+        if self.cfg.end_gate > 0.0 and near is not None:
+            refused = near[..., :1] < self.cfg.end_gate
+        if self.cfg.end_needs_holding and holding is not None:
+            empty = holding.unsqueeze(-1) < 0.5
+            refused = empty if refused is None else torch.logical_or(refused, empty)
+        if refused is None:
             return logits
-        refused = (near[..., :1] < self.cfg.end_gate).to(logits.dtype)
+        refused = refused.to(logits.dtype)
         return logits - refused * END_GATE_PENALTY * self.end_onehot
 
     def _near(self, feat: torch.Tensor, instruction: torch.Tensor) -> torch.Tensor | None:
@@ -231,7 +243,7 @@ class VLAPolicy(nn.Module):
         near = self._near(feat, instruction)
         token = self.fuse(feat, instruction, prev_action, holding, near=near)
         out = self.forward_sequence(token, episode_ids, valid)
-        out["logits"] = self.gate_end(out["logits"], near)
+        out["logits"] = self.gate_end(out["logits"], near, holding)
         return out
 
     def step_features(
@@ -251,7 +263,7 @@ class VLAPolicy(nn.Module):
         near = self._near(feat, instruction)
         token = self.fuse(feat, instruction, prev_action, holding, near=near)
         out, new_cache, new_mask = self.step_from_token(token, cache, cache_mask, kv=kv)
-        out["logits"] = self.gate_end(out["logits"], near)
+        out["logits"] = self.gate_end(out["logits"], near, holding)
         return out, new_cache, new_mask
 
     def type_logits(self, instruction: torch.Tensor) -> torch.Tensor:

@@ -39,7 +39,7 @@ from safevla_train.checkpoint import (
     restore_rng,
     save_checkpoint,
 )
-from safevla_train.config import ModelConfig, PPOConfig, check_cameras, to_dict
+from safevla_train.config import ModelConfig, PPOConfig, check_model_fits_env, to_dict
 from safevla_train.evaluate import evaluate
 from safevla_train.model import VLAPolicy
 from safevla_train.ppo import make_algo, torch_threads
@@ -145,7 +145,7 @@ class _Run:
         else:
             self.model, self.init_info = _initial_model(init, model_cfg, cfg.seed, cfg.end_gate)
         self.model.eval()
-        check_cameras(self.model.cfg, cfg.env)
+        check_model_fits_env(self.model.cfg, cfg.env)
         self.algo = make_algo(self.model, cfg)
         self.venv, self.samplers = make_envs(cfg.env, cfg.risk)
         self.collector = Collector(

@@ -14,7 +14,7 @@ from safevla_core.bundle import load_bundle
 from safevla_eval.agents import BundleAgent, PolicySpec, sees_manip
 from safevla_eval.runner import Job, make_env, run_batched
 from safevla_train.bc import collect_demos, train_bc
-from safevla_train.config import BCConfig, EnvSettings, ModelConfig, check_cameras
+from safevla_train.config import BCConfig, EnvSettings, ModelConfig, check_model_fits_env
 from safevla_train.evaluate import BatchedTorchAgent, TorchAgent
 from safevla_train.export import export_bundle
 from safevla_train.model import VLAPolicy
@@ -28,8 +28,8 @@ ENV = EnvSettings(tasks=("pickup",), num_envs=2, nav_size=(32, 32), render_manip
 def test_a_model_that_sees_a_camera_the_envs_do_not_render_is_refused():
     with pytest.raises(ValueError, match=r"set env\.render_manip=true"):
         BCConfig(model=WRIST, env=EnvSettings(tasks=("pickup",)))
-    check_cameras(WRIST, ENV)  # rendered: fine
-    check_cameras(ModelConfig(**SMALL), EnvSettings())  # the navigation camera is always drawn
+    check_model_fits_env(WRIST, ENV)  # rendered: fine
+    check_model_fits_env(ModelConfig(**SMALL), EnvSettings())  # the nav camera is always drawn
     with pytest.raises(ValueError, match=r"model\.camera='depth'"):
         ModelConfig(**{**SMALL, "camera": "depth"})
     with pytest.raises(ValueError, match="without repeats"):
@@ -113,3 +113,29 @@ def test_the_bundle_declares_both_cameras_and_evaluation_renders_them(wrist_bund
             run_batched(lambda slots: BatchedTorchAgent(model, slots), jobs, envs=[plain])
     finally:
         plain.close()
+
+
+def test_end_needs_holding_refuses_end_with_an_empty_gripper_in_the_exported_graph(tmp_path):
+    from safevla_core.actions import END
+    from safevla_core.policy_runtime import PolicyRuntime
+
+    torch.manual_seed(0)
+    gated = VLAPolicy(ModelConfig(**{**SMALL, "end_needs_holding": True})).eval()
+    with torch.no_grad():
+        gated.actor.bias[END] = 6.0  # a policy that wants to end
+    plain = VLAPolicy(ModelConfig(**SMALL)).eval()
+    plain.load_state_dict(gated.state_dict())
+    for model, name in ((gated, "gated"), (plain, "plain")):
+        export_bundle(model, tmp_path / name, name)
+    frame = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+
+    def end_prob(name: str, holding: bool) -> float:
+        return float(
+            PolicyRuntime(tmp_path / name).step(frame, "pick up the apple", holding).probs[END]
+        )
+
+    assert end_prob("plain", False) > 0.5 and end_prob("plain", True) > 0.5
+    assert end_prob("gated", False) < 1e-6  # refused with the gripper empty
+    assert end_prob("gated", True) == pytest.approx(end_prob("plain", True), abs=1e-5)
+    with pytest.raises(ValueError, match="end_needs_holding"):
+        BCConfig(model=ModelConfig(**{**SMALL, "end_needs_holding": True}))  # ObjectNav envs
