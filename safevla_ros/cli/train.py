@@ -238,6 +238,10 @@ def _export_inputs(args):
             model.cfg = dataclasses.replace(model.cfg, end_gate=args.end_gate)
         except ValueError as exc:
             raise _user_error(f"--end-gate {args.end_gate}: {exc}") from None
+    if args.end_needs_holding:  # no weight changes either: `end` only with the gripper full
+        import dataclasses
+
+        model.cfg = dataclasses.replace(model.cfg, end_needs_holding=True)
     return ckpt, model
 
 
@@ -291,8 +295,13 @@ def cmd_export(args) -> int:
         training["evaluated_in_run"] = evaluated  # this very policy's in-run evaluation
     if ckpt.get("selection"):  # a checkpoint_selected.pt: the larger evaluation that chose it
         training["selected_on_episodes"] = ckpt["selection"]
+    overrides = {}
     if args.end_gate is not None:
-        training["export_overrides"] = {"model.end_gate": args.end_gate}
+        overrides["model.end_gate"] = args.end_gate
+    if args.end_needs_holding:
+        overrides["model.end_needs_holding"] = True
+    if overrides:
+        training["export_overrides"] = overrides
     cq = ckpt["config"].get("cost_q_gamma", 0.0)
     parity = export_bundle(
         model,
@@ -454,6 +463,12 @@ def add_parser(subparsers) -> None:
         metavar="P",
         help="refuse `end` while the target readout's 2 m output is below P (model.end_gate; "
         "needs a policy with model.target_readout); recorded in bundle.json",
+    )
+    ex.add_argument(
+        "--end-needs-holding",
+        action="store_true",
+        help="refuse `end` while the gripper is empty (model.end_needs_holding; for PickUp "
+        "and Fetch policies, whose success needs the target in hand); recorded in bundle.json",
     )
     ex.set_defaults(func=cmd_export)
     sel = subparsers.add_parser(

@@ -188,6 +188,12 @@ def test_bc_ppo_lag_export_pipeline(tmp_path):
     )  # fmt: skip
     assert p.returncode == 2 and "needs model.target_readout=true" in p.stderr
     assert not (tmp_path / "g").exists() and "Traceback" not in p.stderr
+    # `end` only with the gripper full: no weights change, the bundle records the override
+    held = tmp_path / "h"
+    _cli("export", "--checkpoint", str(lag / "checkpoint.pt"), "--out", str(held),
+         "--end-needs-holding")  # fmt: skip
+    overrides = load_bundle(held).manifest.training["export_overrides"]
+    assert overrides == {"model.end_needs_holding": True}
 
 
 def test_cli_user_errors_are_one_line(tmp_path):
