@@ -299,7 +299,7 @@ def groups(
     for spec in cfg.specs:
         modes = shield_modes if spec.has_cost_critic or cfg.critic else (False,)
         critic_id = _critic_id(cfg, spec)
-        manip = sees_manip(spec)
+        manip = None  # read once the bundle has passed its checks (`_bundle_id`)
         for task, eps in episodes.items():
             for shield in modes:
                 header = {
@@ -311,6 +311,8 @@ def groups(
                 }
                 if spec.kind == "bundle":
                     header["bundle_id"] = _bundle_id(spec.target, cfg.verify_key)
+                if manip is None:
+                    manip = sees_manip(spec)
                 if shield and critic_id:
                     header["critic_id"] = critic_id
                 if cfg.shield != "off" and not modes[-1]:
