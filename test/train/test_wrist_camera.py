@@ -139,3 +139,22 @@ def test_end_needs_holding_refuses_end_with_an_empty_gripper_in_the_exported_gra
     assert end_prob("gated", True) == pytest.approx(end_prob("plain", True), abs=1e-5)
     with pytest.raises(ValueError, match="end_needs_holding"):
         BCConfig(model=ModelConfig(**{**SMALL, "end_needs_holding": True}))  # ObjectNav envs
+
+
+def test_ppo_trains_and_evaluates_a_wrist_camera_policy_and_refuses_envs_without_it(tmp_path):
+    import dataclasses
+
+    from tiny_model import tiny_ppo_config
+
+    from safevla_train.train_ppo import run_ppo
+
+    env = EnvSettings(
+        tasks=("pickup",), num_envs=2, nav_size=(32, 32), render_manip=True, max_steps=12
+    )
+    cfg = tiny_ppo_config(32, env=env, eval_every=2, eval_episodes=1)
+    logs = run_ppo(cfg, tmp_path / "a", model_cfg=WRIST, progress=False, tensorboard=False)
+    assert np.isfinite(logs["losses/policy"]) and (tmp_path / "a" / "checkpoint.pt").is_file()
+    assert 0.0 <= logs["eval/success_rate"] <= 1.0  # the in-run evaluation rendered it too
+    blind = dataclasses.replace(env, render_manip=False)
+    with pytest.raises(ValueError, match=r"set env\.render_manip=true"):
+        run_ppo(tiny_ppo_config(16, env=blind), tmp_path / "b", model_cfg=WRIST, progress=False)
