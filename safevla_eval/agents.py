@@ -191,27 +191,31 @@ class BundleAgent:
         self.runtime.record_action(action)
 
 
-def render_size(spec: PolicySpec) -> tuple[int, int]:
-    """(H, W) the simulator should render the navigation camera at for ``spec``.
+def render_settings(spec: PolicySpec) -> tuple[tuple[int, int], bool]:
+    """(H, W) the simulator should render at for ``spec``, and whether it must render the wrist
+    camera too, from one read of the bundle.
 
     A bundle sees frames rendered as in its training (:attr:`Bundle.render_size`), then resized
-    by the runtime as in deployment; otherwise the trainer's default.
+    by the runtime as in deployment; otherwise the trainer's default. It needs the wrist camera
+    when ``manip_rgb`` is among its ``image.camera``; the built-in policies do not look.
     """
     if spec.kind != "bundle":
-        return DEFAULT_RENDER_HW
+        return DEFAULT_RENDER_HW, False
     from safevla_core.bundle import load_bundle
 
-    return load_bundle(spec.target).render_size or DEFAULT_RENDER_HW
+    bundle = load_bundle(spec.target)
+    return bundle.render_size or DEFAULT_RENDER_HW, "manip_rgb" in bundle.image.cameras
+
+
+def render_size(spec: PolicySpec) -> tuple[int, int]:
+    """(H, W) the simulator should render the navigation camera at for ``spec``
+    (:func:`render_settings`)."""
+    return render_settings(spec)[0]
 
 
 def sees_manip(spec: PolicySpec) -> bool:
-    """The policy of ``spec`` sees the wrist camera (``manip_rgb`` in its bundle's
-    ``image.camera``), so the simulator must render it; the built-in policies do not look."""
-    if spec.kind != "bundle":
-        return False
-    from safevla_core.bundle import load_bundle
-
-    return "manip_rgb" in load_bundle(spec.target).image.cameras
+    """The policy of ``spec`` sees the wrist camera (:func:`render_settings`)."""
+    return render_settings(spec)[1]
 
 
 def make_agent(spec: PolicySpec, sampling: str = "greedy", encoder=None) -> Agent:

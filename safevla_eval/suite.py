@@ -31,8 +31,7 @@ from safevla_eval.agents import (
     PSEUDO_BUNDLES,
     SAMPLING_MODES,
     parse_policy,
-    render_size,
-    sees_manip,
+    render_settings,
 )
 from safevla_eval.conditions import PERTURBATIONS, episode_rng, reword
 from safevla_eval.metrics import BOOTSTRAP_SAMPLES, summarize
@@ -299,7 +298,7 @@ def groups(
     for spec in cfg.specs:
         modes = shield_modes if spec.has_cost_critic or cfg.critic else (False,)
         critic_id = _critic_id(cfg, spec)
-        manip = None  # read once the bundle has passed its checks (`_bundle_id`)
+        settings = None  # read once, after the bundle passed its checks (`_bundle_id`)
         for task, eps in episodes.items():
             for shield in modes:
                 header = {
@@ -311,8 +310,9 @@ def groups(
                 }
                 if spec.kind == "bundle":
                     header["bundle_id"] = _bundle_id(spec.target, cfg.verify_key)
-                if manip is None:
-                    manip = sees_manip(spec)
+                if settings is None:
+                    settings = render_settings(spec)
+                bundle_hw, manip = settings
                 if shield and critic_id:
                     header["critic_id"] = critic_id
                 if cfg.shield != "off" and not modes[-1]:
@@ -328,7 +328,7 @@ def groups(
                         cfg.cost_threshold,
                         cfg.sampling,
                         cfg.seed,
-                        render_hw if render_hw and spec.kind != "bundle" else render_size(spec),
+                        render_hw if render_hw and spec.kind != "bundle" else bundle_hw,
                         cfg.critic or "",
                         cfg.critic_alpha,
                         cfg.critic_margin,
