@@ -66,7 +66,8 @@ class PerceptionNode(LifecycleNode):
                 raise ParameterError("parameter 'bundle_path' is empty; set the bundle folder")
             spec = load_bundle(p["bundle_path"], verify_key=p["verify_key"] or None).image
             self.config = PreprocessConfig.for_image(spec, p["max_frame_age_s"])
-            self.spec, cams = spec, spec.cameras
+            self.spec = spec
+            self.cams = cams = spec.cameras  # split once, not per frame
             # each camera's frame is resized to its share of the width, then joined
             self.share = PreprocessConfig(
                 spec.width // len(cams), spec.height, p["max_frame_age_s"], resize=spec.resize
@@ -83,7 +84,7 @@ class PerceptionNode(LifecycleNode):
             Header, p["output_topic"] + "_stamp", RELIABLE_QOS
         )
         self._diag = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE_QOS)
-        inputs = " + ".join(self.topics[c] for c in self.spec.cameras)
+        inputs = " + ".join(self.topics[c] for c in self.cams)
         self.get_logger().info(
             f"{inputs} -> {p['output_topic']} at {self.config.width}x{self.config.height}"
         )
@@ -95,7 +96,7 @@ class PerceptionNode(LifecycleNode):
             self.create_subscription(
                 Image, self.topics[cam], lambda msg, cam=cam: self.on_image(msg, cam), SENSOR_QOS
             )
-            for cam in self.spec.cameras
+            for cam in self.cams
         ]
         self._diag_timer = self.create_timer(1.0, self.publish_status)
         return super().on_activate(state)
@@ -110,7 +111,7 @@ class PerceptionNode(LifecycleNode):
     def on_image(self, msg: Image, camera: str = "nav_rgb") -> None:
         stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
         now_ns = self.get_clock().now().nanoseconds
-        one = len(self.spec.cameras) == 1
+        one = len(self.cams) == 1
         try:
             rgb = preprocess(
                 msg.encoding,
@@ -156,7 +157,7 @@ class PerceptionNode(LifecycleNode):
             StaleFrameError: a camera has no frame, or none younger than ``max_frame_age_s``.
         """
         frames = {self.driver: rgb}
-        for cam in self.spec.cameras:
+        for cam in self.cams:
             if cam == self.driver:
                 continue
             if cam not in self.held:

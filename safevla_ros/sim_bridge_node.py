@@ -52,24 +52,25 @@ def episode_source(p: dict):
     return load_episodes(shipped) if shipped.exists() else EpisodeSampler((p["task"],))
 
 
-def camera_size(p: dict) -> tuple[int, int]:
-    """(H, W) to render at: the size the bundle in ``bundle_path`` was trained at (its
-    manifest), so deployment sees what training saw; else ``camera_height`` x ``camera_width``.
+def camera_settings(p: dict) -> tuple[tuple[int, int], bool]:
+    """(H, W) to render at, and whether to render the wrist camera too, from one read of the
+    bundle in ``bundle_path``: the size it was trained at (its manifest), so deployment sees
+    what training saw, else ``camera_height`` x ``camera_width``; the wrist camera when
+    ``manip_rgb`` is among its ``image.camera`` (then published on ``manip_image_topic``).
 
     Raises:
         BundleError: ``bundle_path`` names no valid bundle.
     """
-    if p["bundle_path"]:
-        recorded = load_bundle(p["bundle_path"]).render_size
-        if recorded is not None:
-            return recorded
-    return p["camera_height"], p["camera_width"]
+    size = (p["camera_height"], p["camera_width"])
+    if not p["bundle_path"]:
+        return size, False
+    bundle = load_bundle(p["bundle_path"])
+    return bundle.render_size or size, "manip_rgb" in bundle.image.cameras
 
 
-def sees_wrist_camera(p: dict) -> bool:
-    """The bundle in ``bundle_path`` sees the wrist camera (``manip_rgb`` in its
-    ``image.camera``): the node then renders it and publishes it on ``manip_image_topic``."""
-    return bool(p["bundle_path"]) and "manip_rgb" in load_bundle(p["bundle_path"]).image.cameras
+def camera_size(p: dict) -> tuple[int, int]:
+    """(H, W) to render at (:func:`camera_settings`)."""
+    return camera_settings(p)[0]
 
 
 class SimBridgeNode(LifecycleNode):
@@ -83,8 +84,7 @@ class SimBridgeNode(LifecycleNode):
     def on_configure(self, state):
         try:
             p = read_params(self, SIM_BRIDGE_PARAMS)
-            size = camera_size(p)
-            self.manip = sees_wrist_camera(p)
+            size, self.manip = camera_settings(p)
             cfg = EnvConfig(
                 nav_size=size,
                 manip_size=size,
