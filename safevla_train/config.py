@@ -429,6 +429,10 @@ class DAggerConfig:
         fresh_model: each round trains a new policy (and optimiser) on the aggregate instead of
             continuing the last one (pair with ``bc.heldout_every``: a fixed update budget
             without early stopping over- or under-fits as the aggregate grows).
+        noise: on the teacher's steps, the probability that a random action (any but ``end``)
+            is executed instead of the teacher's; the state keeps the teacher's label. The
+            teacher's episodes then hold small mistakes and the teacher's recovery from them
+            (a premature ``pickup``, an overshot turn) without the learner driving. 0 = off.
     """
 
     bc: BCConfig = field(default_factory=lambda: BCConfig(expert_mode="explorer"))
@@ -438,9 +442,11 @@ class DAggerConfig:
     eval_episodes: int = 20
     subprocess: bool = True
     fresh_model: bool = False
+    noise: float = 0.0
 
     def __post_init__(self) -> None:
         _check(self.rounds >= 1, f"dagger.rounds={self.rounds} must be >= 1")
+        _check(0 <= self.noise < 1, f"dagger.noise={self.noise} must be in [0, 1)")
         _check(0 <= self.beta0 <= 1, f"dagger.beta0={self.beta0} must be in [0, 1]")
         _check(0 <= self.beta_decay <= 1, f"dagger.beta_decay={self.beta_decay} not in [0, 1]")
         _check(self.eval_episodes >= 0, f"dagger.eval_episodes={self.eval_episodes} < 0")

@@ -7,7 +7,9 @@ teacher's action is executed with probability
 
     beta_r = beta0 * beta_decay^r
 
-(per env and step), otherwise the learner's. Every visited state keeps the teacher's label
+(per env and step), otherwise the learner's; with ``noise`` > 0 a teacher's step executes a
+random action (never ``end``) with that probability instead, so the teacher's own episodes show
+small mistakes and its recovery. Every visited state keeps the teacher's label
 (relabelled ``end`` wherever ``end`` would succeed, :mod:`safevla_train.bc`), every episode is
 kept (a failed learner episode is labelled all the same), the episodes are aggregated with all
 earlier rounds', and the policy is trained on the aggregate for ``bc.updates`` steps with the
@@ -37,7 +39,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from safevla_core.actions import END
+from safevla_core.actions import END, NUM_ACTIONS
 from safevla_train.bc import Demo, EpisodeRecorder, demo_settings, train_bc
 from safevla_train.config import DAggerConfig, RiskConfig, to_dict
 from safevla_train.evaluate import evaluate
@@ -79,6 +81,8 @@ def collect_round(
         target = np.where(goal & relabels, END, labels)
         learner_drives = rng.random(n) >= beta
         executed = np.where(learner_drives, proposed, labels)
+        if cfg.noise > 0:
+            executed = perturb(executed, ~learner_drives, cfg.noise, rng)
         counts += learner_counts(proposed, target, learner_drives)
         nobs, r, _, term, trunc, infos = venv.step(executed)
         done = term | trunc
@@ -97,12 +101,23 @@ def collect_round(
     demos += recorder.flush()  # cut episodes: their labels are as good as any
     stats = {
         "dagger/beta": beta,
+        "dagger/noise": cfg.noise,
         **learner_rates(counts),
         "dagger/episodes": len(demos),
         "dagger/success_rate": float(np.mean([d.success for d in demos])) if demos else 0.0,
         "dagger/labelled_steps_per_s": bc.demo_steps / (time.time() - t0),
     }
     return demos, stats
+
+
+def perturb(
+    actions: np.ndarray, where: np.ndarray, p: float, rng: np.random.Generator
+) -> np.ndarray:
+    """``actions`` with, at each ``where`` entry and probability ``p``, a uniformly random
+    action other than ``end`` (a perturbation never ends an episode)."""
+    hit = where & (rng.random(len(actions)) < p)
+    others = np.array([a for a in range(NUM_ACTIONS) if a != END])
+    return np.where(hit, rng.choice(others, len(actions)), actions)
 
 
 # Per round, over the steps the learner drove: steps, label agreed, `end` labels, of those

@@ -309,3 +309,48 @@ def test_context_burn_in_trains_only_steps_with_their_history():
     assert not torch.equal(bc_loss(model, changed, cfg)[0], base)
     with pytest.raises(ValueError, match="context_burn_in"):
         _cfg(chunk_len=12, context_burn_in=12)
+
+
+def test_perturb_replaces_only_where_asked_and_never_with_end():
+    from safevla_train.dagger import perturb
+
+    rng = np.random.default_rng(0)
+    actions = np.full(20000, 3)
+    where = np.arange(20000) < 10000
+    out = perturb(actions, where, 0.2, rng)
+    assert (out[~where] == 3).all()
+    changed = out[where] != 3
+    # a draw lands on the same action 1 time in 19, so ~0.2 * 18/19 of the steps change
+    assert abs(changed.mean() - 0.2 * 18 / 19) < 0.015
+    assert END not in out and set(out[where][changed]) == set(range(NUM_ACTIONS)) - {3, END}
+    assert (perturb(actions, where, 0.0, rng) == actions).all()
+
+
+@pytest.mark.slow
+def test_teacher_perturbations_are_executed_but_the_labels_stay_the_teachers():
+    """With ``noise``, a round the teacher drives executes random non-`end` actions on about
+    that share of steps; each such state keeps the teacher's label, and the episodes show the
+    teacher acting again after the perturbation. Without it, the executed action is the label."""
+    from safevla_train.dagger import collect_round
+
+    def round_(noise: float):
+        bc = _cfg(demo_steps=120, demo_max_steps=60, expert_mode="careful")
+        bc.env.tasks, bc.env.num_envs, bc.env.nav_size = ("pickup",), 2, (32, 32)
+        cfg = DAggerConfig(bc=bc, rounds=1, eval_episodes=0, noise=noise, subprocess=False)
+        torch.manual_seed(0)
+        demos, stats = collect_round(VLAPolicy(bc.model), cfg, 0, progress=False)
+        assert stats["dagger/noise"] == noise
+        labels = np.concatenate([d.actions for d in demos])
+        taken = np.concatenate([d.taken for d in demos])
+        return labels, taken
+
+    labels, taken = round_(0.0)
+    keep = labels != END  # `end` labels are relabelled where the grasp holds
+    assert (taken[keep] == labels[keep]).all()
+    labels, taken = round_(0.3)
+    off = taken != labels
+    assert END not in taken[off]
+    assert 0.15 < off[labels != END].mean() < 0.45
+    # after a perturbation the teacher drives again: the next executed actions are its labels
+    after = np.flatnonzero(off[:-1]) + 1
+    assert (taken[after] == labels[after]).mean() > 0.5
