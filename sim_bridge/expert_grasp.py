@@ -1,12 +1,9 @@
 """The expert's scripted grasp (pickup/fetch), run once the robot stands within arm reach.
 
-The arm is Stretch-like: a lift carriage on a mast and a telescoping arm extending to the
-robot's right. In the base frame (x forward, y left) the grip point is
-
-    g = (gx, −(gy0 + e), lift − gz)      e = arm extension, lift = lift height,
-
-(:class:`ArmGeometry`). The grasp therefore first turns the base so the target lies on the arm's
-line (``|x_obj − gx|`` small), then drives the lift and the arm so ``g`` meets the target.
+The arm reaches out to the robot's right; its grip point ``g`` for a base pose and arm state is
+:func:`sim_bridge.arm.grip_point` (:class:`~sim_bridge.arm.ArmGeometry`). The grasp therefore
+first turns the base so the target lies on the arm's line (``|x_obj − gx|`` small), then drives
+the lift and the arm so ``g`` meets the target.
 
 * careful: lift above the target's top (``lift_clearance``), extend, lower onto it, ``pickup``,
   lift a little, retract (done by :class:`~sim_bridge.expert.Expert` before ``end``).
@@ -19,13 +16,11 @@ Returns ``None`` when the grasp failed repeatedly from this spot, so the expert 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
-import numpy as np
 
 from safevla_core.actions import ACTION_INDEX as A
+from sim_bridge.arm import ArmGeometry, box_distance, grip_point, to_base_frame
 from sim_bridge.backend import AgentState, Backend, ObjectState
-from sim_bridge.robot import ARM_RANGE_M, GRASP_RADIUS_M, LIFT_RANGE_M
+from sim_bridge.robot import GRASP_RADIUS_M
 
 A_NAMES = (
     "arm_up",
@@ -44,42 +39,10 @@ A_NAMES = (
 )
 
 
-@dataclass(frozen=True)
-class ArmGeometry:
-    """Where the grip point sits relative to the base (see module docstring).
-
-    Attributes:
-        gx: forward offset of the arm line, metres.
-        gy0: lateral distance of the grip point at zero extension, metres (to the right).
-        gz: grip point below the lift height, metres.
-        max_extension: arm travel, metres.
-        max_lift: lift travel, metres.
-    """
-
-    gx: float = -0.04
-    gy0: float = 0.28
-    gz: float = 0.07
-    max_extension: float = ARM_RANGE_M[1]
-    max_lift: float = LIFT_RANGE_M[1]
-
-
 def arm_geometry(backend: Backend) -> ArmGeometry:
     """The backend's ``arm_geometry`` attribute if it has one, else the Stretch-like default."""
     geo = getattr(backend, "arm_geometry", None)
     return geo if isinstance(geo, ArmGeometry) else ArmGeometry()
-
-
-def to_base_frame(agent: AgentState, p: np.ndarray) -> np.ndarray:
-    """World point -> base frame (x forward, y left, z up)."""
-    t = math.radians(agent.yaw_deg)
-    d = np.asarray(p[:2], float) - agent.position[:2]
-    return np.array(
-        [
-            math.cos(t) * d[0] + math.sin(t) * d[1],
-            -math.sin(t) * d[0] + math.cos(t) * d[1],
-            float(p[2]),
-        ]
-    )
 
 
 def _servo(
@@ -114,21 +77,6 @@ def _extend_to(agent: AgentState, ext: float, geo: ArmGeometry) -> str | None:
     return _servo(
         target - agent.arm_extension, "arm_out", "arm_out_small", "arm_in", "arm_in_small", 0.012
     )
-
-
-def grip_point(agent: AgentState, geo: ArmGeometry) -> np.ndarray:
-    """World position of the grip point for the agent's current arm state."""
-    t = math.radians(agent.yaw_deg)
-    local = np.array([geo.gx, -(geo.gy0 + agent.arm_extension)])
-    rot = np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
-    xy = agent.position[:2] + rot @ local
-    return np.array([xy[0], xy[1], agent.lift_height - geo.gz])
-
-
-def box_distance(p: np.ndarray, obj: ObjectState) -> float:
-    """Distance from point ``p`` to the object's axis-aligned box (0 inside)."""
-    gap = np.abs(np.asarray(p) - obj.position) - 0.5 * np.asarray(obj.size)
-    return float(np.linalg.norm(np.maximum(gap, 0.0)))
 
 
 def _blocked_lift(expert, agent: AgentState) -> bool:

@@ -4,9 +4,9 @@ registry and the step limits and reward shared by all tasks.
 Reward (every task): sparse, ``r_t = success_reward · [success at t]`` (+10, the paper), plus an
 optional shaping term, off by default (``shaping_coef = 0``):
 ``r_t += shaping_coef · (d_{t-1} − d_t)``, where ``d_t`` is the task's :meth:`Task.target_distance`
-(straight-line ground distance from the robot to the nearest target-type object; 0 once a
-target is held for tasks that need it held). Being potential-based, the shaping does not change
-the optimal policy.
+(straight-line ground distance from the robot to the nearest target-type object; for the grasp
+tasks the distance from the grip point to the nearest target's box, 0 once one is held).
+Being potential-based, the shaping does not change the optimal policy.
 
 The episode terminates on ``end`` (success or not) and is truncated at ``max_steps``
 (500 in training, 600 in evaluation). ``sub_done`` is a no-op that never terminates.
@@ -20,6 +20,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from sim_bridge.arm import ArmGeometry, box_distance, grip_point
 from sim_bridge.backend import AgentState, Backend, ObjectState
 from sim_bridge.robot import REACH_M
 
@@ -200,10 +201,18 @@ class GraspTask(Task):
     def target_distance(
         self, spec: TaskSpec, agent: AgentState, objects: list[ObjectState]
     ) -> float:
-        """0 once a target is held, else the distance to the nearest one."""
+        """0 once a target is held, else the distance from the grip point to the nearest
+        target's box (:func:`sim_bridge.arm.grip_point`, the default arm geometry).
+
+        The grip point, not the base: shaping on the base's distance pays for driving into
+        the target and nothing for the lift and arm moves that make the grasp, while the grip
+        point's distance falls with the approach and with every step of the reach.
+        """
         if held_type(agent, objects) == spec.target_type:
             return 0.0
-        return nearest_distance(agent, objects, spec.target_type)
+        grip = grip_point(agent, ArmGeometry())
+        dists = [box_distance(grip, o) for o in objects if o.object_type == spec.target_type]
+        return min(dists) if dists else 0.0
 
     def expert_goal_band(self, config, target: ObjectState) -> tuple[float, float]:
         """Cells from which the arm reaches the target: the expert's ``reach_band``."""

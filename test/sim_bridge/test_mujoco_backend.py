@@ -219,3 +219,18 @@ def test_perturbations_change_image_deterministically():
 def test_bad_action_raises(house):
     with pytest.raises(ValueError, match="action"):
         house.step(20)
+
+
+def test_the_arm_model_finds_the_simulated_grip_point():
+    """:func:`sim_bridge.arm.grip_point` (the expert's grasp and the grasp tasks' shaping) is
+    where the simulated grip site is, as the base turns and the lift and arm move."""
+    from sim_bridge.arm import ArmGeometry, grip_point
+
+    b = MujocoBackend.from_layout(_room(agent_pose=(2.0, 2.0, 30.0)))
+    moves = ["arm_up", "arm_out", "arm_out", "rotate_left", "arm_down", "rotate_right_small"]
+    for name in [None, *moves]:
+        if name is not None:
+            b.step(A[name])
+        model = grip_point(b.agent(), ArmGeometry())
+        err = np.linalg.norm(model - b.gripper_position())
+        assert err < 0.005, name

@@ -99,10 +99,40 @@ def test_target_distance_is_zero_once_a_grasp_target_is_held():
     mug = thing("Mug|1", "Mug", (3.0, 4.0, 0.8), pickupable=True)
     free = AgentState(np.zeros(3), 0.0)
     holding = AgentState(np.zeros(3), 0.0, held_object="Mug|1")
-    for name in TASK_NAMES:
-        assert get_task(name).target_distance(TaskSpec(name, "Mug"), free, [mug]) == 5.0
-    assert get_task("fetch").target_distance(TaskSpec("fetch", "Mug"), holding, [mug]) == 0.0
+    assert get_task("objnav").target_distance(TaskSpec("objnav", "Mug"), free, [mug]) == 5.0
+    for name in ("pickup", "fetch"):
+        assert get_task(name).target_distance(TaskSpec(name, "Mug"), free, [mug]) > 4.0
+        assert get_task(name).target_distance(TaskSpec(name, "Mug"), holding, [mug]) == 0.0
     assert get_task("objnav").target_distance(TaskSpec("objnav", "Mug"), holding, [mug]) == 5.0
+
+
+def test_grasp_tasks_measure_the_grip_point_so_the_reach_itself_is_progress():
+    """The grasp tasks' shaping distance is the grip point's distance to the target's box: with
+    the base standing still, extending the arm toward a target on the robot's right (the arm's
+    side) and lowering the lift onto it shorten it by the distance the grip point moves, while
+    ObjectNav's ground distance from the base does not change."""
+    # facing +x, the arm reaches along -y; a 4 cm box 0.8 m to the right, 0.5 m up
+    cup = ObjectState("Cup|1", "Cup", np.array([-0.04, -0.8, 0.5]), np.zeros(3), np.full(3, 0.04))
+    spec = TaskSpec("pickup", "Cup")
+    pick = get_task("pickup")
+
+    def dist(ext: float, lift: float) -> float:
+        agent = AgentState(np.zeros(3), 0.0, arm_extension=ext, lift_height=lift)
+        return pick.target_distance(spec, agent, [cup])
+
+    # grip point at (-0.04, -(0.28 + ext), lift - 0.07): level with the box at lift 0.57
+    assert dist(0.0, 0.57) == pytest.approx(0.8 - 0.28 - 0.02)
+    assert dist(0.2, 0.57) == pytest.approx(dist(0.0, 0.57) - 0.2)
+    assert dist(0.5, 0.57) == pytest.approx(0.0, abs=1e-9)  # at the box
+    assert dist(0.5, 0.87) == pytest.approx(0.3 - 0.02)  # 0.3 m above its centre
+    shaped = TaskSpec("pickup", "Cup", shaping_coef=1.0)
+    assert pick.reward(shaped, False, dist(0.0, 0.57), dist(0.2, 0.57)) == pytest.approx(0.2)
+    objnav = get_task("objnav")
+    far, near = (
+        objnav.target_distance(TaskSpec("objnav", "Cup"), AgentState(np.zeros(3), 0.0, e), [cup])
+        for e in (0.0, 0.2)
+    )
+    assert far == near
 
 
 def test_candidate_targets_per_task():
