@@ -11,6 +11,7 @@ import ctypes
 import os
 import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -156,8 +157,22 @@ def die_with_parent() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
+# Set by the node's SIGINT/SIGTERM handler: every error after it is part of the shutdown.
+_signalled = threading.Event()
+
+
 def _interrupt(signum, frame) -> None:
+    _signalled.set()
     raise KeyboardInterrupt
+
+
+def ended_by_signal(exc: BaseException) -> bool:
+    """Whether ``exc`` ended the node because a SIGINT/SIGTERM arrived: it is (or was caused
+    by) the handler's interrupt (:func:`interrupted`), or it was raised after the handler ran.
+    The second case covers a signal that lands while C++ code converts a message and comes back
+    as that code's error with no trace of the interrupt (seen in CI: pybind11's "Unable to
+    convert call argument '0' to Python object" from ``take_message`` on Ctrl-C)."""
+    return interrupted(exc) or _signalled.is_set()
 
 
 def interrupted(exc: BaseException) -> bool:
@@ -205,7 +220,7 @@ def run_node(node_cls: type[LifecycleNode], args: list[str] | None = None) -> in
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except Exception as exc:  # log it, leave the robot stopped, exit 1
-        if not interrupted(exc):  # (Ctrl-C / SIGTERM inside a C++ call is a normal exit)
+        if not ended_by_signal(exc):  # (Ctrl-C / SIGTERM inside a C++ call: a normal exit)
             if node is not None:
                 node.get_logger().fatal(f"crashed: {type(exc).__name__}: {exc}")
             code = 1

@@ -1,10 +1,17 @@
 """A SIGINT/SIGTERM that lands inside a C++ call comes back as that call's error, caused by the
 KeyboardInterrupt the node's handler raised: ``run_node`` exits normally for it (seen in CI: a
-recorder node's log got a traceback when the signal hit a message deserialisation)."""
+recorder node's log got a traceback when the signal hit a message deserialisation). Some such
+errors carry no trace of the interrupt at all; any error raised after the node's signal handler
+ran is then the shutdown too."""
 
 from __future__ import annotations
 
-from safevla_ros.ros_common import interrupted
+import signal
+
+import pytest
+
+from safevla_ros import ros_common
+from safevla_ros.ros_common import ended_by_signal, interrupted
 
 
 def test_an_error_caused_by_the_interrupt_counts_as_the_interrupt():
@@ -34,3 +41,22 @@ def test_a_real_crash_is_not_an_interrupt():
     except RuntimeError as exc:
         assert not interrupted(exc)
     assert not interrupted(TypeError("bad"))
+
+
+@pytest.fixture
+def fresh_signal_state():
+    ros_common._signalled.clear()
+    yield
+    ros_common._signalled.clear()
+
+
+def test_an_error_without_the_interrupt_in_its_chain_is_a_shutdown_once_a_signal_came(
+    fresh_signal_state,
+):
+    bare = RuntimeError("Unable to convert call argument '0' to Python object")
+    assert not interrupted(bare)
+    assert not ended_by_signal(bare)  # no signal yet: a crash, exit status 1
+    with pytest.raises(KeyboardInterrupt):
+        ros_common._interrupt(signal.SIGINT, None)  # what the node's SIGINT handler does
+    assert ended_by_signal(bare)  # after it: part of the shutdown, exit status 0
+    assert ended_by_signal(KeyboardInterrupt())
