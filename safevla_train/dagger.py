@@ -110,14 +110,17 @@ def collect_round(
     return demos, stats
 
 
+# what a perturbation may execute: every action but `end`
+NOT_END = np.array([a for a in range(NUM_ACTIONS) if a != END])
+
+
 def perturb(
     actions: np.ndarray, where: np.ndarray, p: float, rng: np.random.Generator
 ) -> np.ndarray:
     """``actions`` with, at each ``where`` entry and probability ``p``, a uniformly random
     action other than ``end`` (a perturbation never ends an episode)."""
     hit = where & (rng.random(len(actions)) < p)
-    others = np.array([a for a in range(NUM_ACTIONS) if a != END])
-    return np.where(hit, rng.choice(others, len(actions)), actions)
+    return np.where(hit, rng.choice(NOT_END, len(actions)), actions)
 
 
 # Per round, over the steps the learner drove: steps, label agreed, `end` labels, of those
