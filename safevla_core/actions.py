@@ -44,6 +44,12 @@ class Action:
         """True for actions that move an actuator (everything but end/sub_done)."""
         return self.kind is not ActionKind.TERMINAL
 
+    @property
+    def is_motion(self) -> bool:
+        """True for actions that command a displacement (base or arm joints): the ones that
+        can be blocked. ``pickup``/``release`` change the grip, not a position."""
+        return self.kind not in (ActionKind.TERMINAL, ActionKind.GRASP, ActionKind.RELEASE)
+
 
 _TABLE = [
     ("move_ahead", ActionKind.BASE_TRANSLATE, 0.2),
@@ -92,3 +98,20 @@ def action_by_name(name: str) -> Action:
         raise ValueError(
             f"unknown action {name!r}; valid actions: {', '.join(ACTION_NAMES)}"
         ) from None
+
+
+# Motion feedback ("bump"): what the last executed action did to the robot, an optional policy
+# input (``model.bump_input``). ``blocked``: it commanded a displacement (:attr:`Action.is_motion`)
+# and the base or joint did not cover it (an obstacle or a joint limit; odometry / joint states
+# on a robot, ``action_succeeded`` in the simulator); ``collided``: the robot touched something
+# other than the floor during it (a bumper or contact sensor; the simulator's ``collided``).
+BUMP_FIELDS: tuple[str, ...] = ("blocked", "collided")
+
+
+def bump_feedback(action: int | None, succeeded: bool, collided: bool) -> tuple[float, float]:
+    """The :data:`BUMP_FIELDS` values after executing ``action`` (None: nothing executed yet,
+    both 0). ``blocked`` is 1 only for a motion that did not happen."""
+    if action is None or not 0 <= int(action) < NUM_ACTIONS:
+        return (0.0, 0.0)
+    blocked = ACTIONS[int(action)].is_motion and not succeeded
+    return (float(blocked), float(bool(collided)))

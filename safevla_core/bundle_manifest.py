@@ -7,9 +7,9 @@ depends on (image spec, render size, graph I/O names, instruction encoder, histo
 home. :meth:`BundleManifest.from_dict` checks every field's type and names the bad one
 (``image.height``, ``graph.inputs[2].name``) in a :class:`ManifestError`.
 
-The graph's input and output names are fixed by the format (:data:`GRAPH_INPUTS`,
-:data:`GRAPH_OUTPUTS`): the model exports them, the manifest records them, the runtime feeds and
-reads the graph by the names the manifest records.
+The graph's input and output names are fixed by the format (:data:`GRAPH_INPUTS`, optionally
+followed by :data:`BUMP_INPUT`, and :data:`GRAPH_OUTPUTS`): the model exports them, the manifest
+records them, the runtime feeds and reads the graph by the names the manifest records.
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ GRAPH_INPUTS: tuple[str, ...] = (
     "cache",
     "cache_mask",
 )
+# An optional last input: the motion feedback of the last executed action, float32 (batch, 2) =
+# (blocked, collided) (safevla_core.actions.BUMP_FIELDS), in graphs trained with it.
+BUMP_INPUT = "bump"
 GRAPH_OUTPUTS: tuple[str, ...] = (
     "logits",
     "probs",
@@ -161,10 +164,21 @@ class GraphSpec:
     outputs: tuple[TensorSpec, ...]
 
     def __post_init__(self) -> None:
-        for part, want in (("inputs", GRAPH_INPUTS), ("outputs", GRAPH_OUTPUTS)):
+        for part, wants in (
+            ("inputs", (GRAPH_INPUTS, (*GRAPH_INPUTS, BUMP_INPUT))),
+            ("outputs", (GRAPH_OUTPUTS,)),
+        ):
             got = tuple(t.name for t in getattr(self, part))
-            if got != want:
-                raise ManifestError(f"graph.{part} are {list(got)}; format 1 needs {list(want)}")
+            if got not in wants:
+                raise ManifestError(
+                    f"graph.{part} are {list(got)}; format 1 needs "
+                    + " or ".join(str(list(w)) for w in wants)
+                )
+
+    @property
+    def takes_bump(self) -> bool:
+        """The graph takes the motion feedback (:data:`BUMP_INPUT`)."""
+        return BUMP_INPUT in self.input_names
 
     @property
     def input_names(self) -> tuple[str, ...]:

@@ -3,7 +3,10 @@
 Per step (batch 1)::
 
     x_t = (resize(frame) * scale - mean) / std                 # the bundle's image spec
-    logits, probs, V_r, V_c, Q_c, cache' = graph(x_t, e(instr), a_{t-1}, holding, cache)
+    logits, probs, V_r, V_c, Q_c, cache' = graph(x_t, e(instr), a_{t-1}, holding, cache[, bump])
+
+(``bump``: the motion feedback of the last action, blocked and collided, for a bundle whose
+graph takes it: :attr:`PolicyRuntime.takes_bump`.)
 
 Everything comes from the bundle's manifest: the graph file, the input and output names the
 graph is fed and read by, the image spec (:func:`safevla_core.image_preprocessing.preprocess_rgb`,
@@ -23,8 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from safevla_core.action_choice import GREEDY, choose_action
+from safevla_core.actions import BUMP_FIELDS
 from safevla_core.bundle import Bundle, BundleError, load_bundle
-from safevla_core.bundle_manifest import EncoderSpec
+from safevla_core.bundle_manifest import BUMP_INPUT, EncoderSpec
 from safevla_core.image_preprocessing import preprocess_rgb
 from safevla_core.instruction_encoder import ENCODER_DIM, ENCODER_NAME, InstructionEncoder
 
@@ -155,6 +159,11 @@ class PolicyRuntime:
         self.encoder = encoder or InstructionEncoder()
         self.reset()
 
+    @property
+    def takes_bump(self) -> bool:
+        """The bundle's graph takes the motion feedback of the last action (``bump``)."""
+        return self.bundle.graph.takes_bump
+
     def reset(self) -> None:
         """Start a new episode: empty history, no previous action, step counter 0."""
         self._cache = np.zeros(self._cache_shape, np.float32)
@@ -177,6 +186,7 @@ class PolicyRuntime:
         instruction: str,
         holding: bool = False,
         prev_action: int | None = None,
+        bump=None,
     ) -> PolicyStep:
         """Run one step on an RGB uint8 frame and advance the history.
 
@@ -186,6 +196,13 @@ class PolicyRuntime:
             holding: whether the gripper holds an object.
             prev_action: executed previous action; defaults to the last :meth:`record_action`
                 (or "none" at episode start).
+            bump: the motion feedback of the last executed action, (blocked, collided) as
+                0/1 (:data:`~safevla_core.actions.BUMP_FIELDS`; zeros at episode start).
+                Required when the bundle takes it (:attr:`takes_bump`), ignored otherwise.
+
+        Raises:
+            ValueError: the bundle takes the motion feedback and ``bump`` is missing or not two
+                finite values in [0, 1].
         """
         if prev_action is not None:
             self.record_action(prev_action)
@@ -197,6 +214,8 @@ class PolicyRuntime:
             self._cache,
             self._cache_mask,
         )
+        if self.takes_bump:
+            values += (check_bump(bump, self.bundle.bundle_id)[None],)
         got = self.session.run(list(self._outputs), dict(zip(self._inputs, values)))
         for n, v in zip(self._outputs, got):
             if not np.all(np.isfinite(v)):
@@ -215,6 +234,30 @@ class PolicyRuntime:
             action_names=self.bundle.action_names,
             cost_categories=self.bundle.cost_categories,
         )
+
+
+def check_bump(bump, bundle_id: str = "") -> np.ndarray:
+    """``bump`` as a float32 (2,) array of 0/1 feedback values (blocked, collided).
+
+    Raises:
+        ValueError: missing, the wrong length, not finite or outside [0, 1]; naming the value.
+    """
+    n = len(BUMP_FIELDS)
+    if bump is None:
+        raise ValueError(
+            f"bundle {bundle_id} takes the motion feedback of the last action: pass bump = "
+            f"{BUMP_FIELDS} (0/1 each; zeros at episode start)"
+        )
+    try:
+        b = np.asarray(bump, np.float32).reshape(-1)
+    except (TypeError, ValueError):
+        b = np.zeros(0, np.float32)
+    if b.shape != (n,) or not np.all(np.isfinite(b)) or b.min() < 0.0 or b.max() > 1.0:
+        raise ValueError(
+            f"bump={bump!r} is not {n} values in [0, 1] for {BUMP_FIELDS}; pass the last "
+            "action's motion feedback as 0/1 flags"
+        )
+    return b
 
 
 def _open_session(bundle: Bundle, chain: list[str], intra_op_threads: int):
@@ -280,6 +323,7 @@ def expected_io(bundle: Bundle) -> dict[str, tuple[str, tuple]]:
         "cost_q": ("float32", (1, n_act, len(bundle.cost_categories))),
         "cache_out": cache,
         "cache_mask_out": ("float32", (1, k1)),
+        BUMP_INPUT: ("float32", (1, len(BUMP_FIELDS))),
     }
 
 

@@ -102,6 +102,10 @@ class ModelConfig:
             graph still takes the input), against copying it: in the teacher's episodes the
             label equals the previous action at about 72% of steps, so a learner leans on it,
             and on its own states, where its previous action was its own, that misleads it.
+        bump_input: the token carries the motion feedback of the last action (blocked,
+            collided: :data:`safevla_core.actions.BUMP_FIELDS`), and the exported graph takes
+            it as its ``bump`` input; the ROS policy node then needs it on its ``bump_topic``.
+            Its projection starts at zero (``ppo.bump_input`` adds it to a trained start).
     """
 
     image_height: int = 64
@@ -127,6 +131,7 @@ class ModelConfig:
     detector: str = ""
     end_gate: float = 0.0
     end_needs_holding: bool = False
+    bump_input: bool = False
 
     def __post_init__(self) -> None:
         _check(
@@ -385,6 +390,12 @@ class BCConfig:
             _check(getattr(self, name) >= 1, f"bc.{name}={getattr(self, name)} must be >= 1")
         _check(self.chunk_len >= 2, f"bc.chunk_len={self.chunk_len} must be >= 2")
         _check(
+            not self.model.bump_input,
+            "bc.model.bump_input=true: imitation does not record the motion feedback (the "
+            "teachers are almost never blocked, so their demonstrations cannot teach it); add "
+            "it to the imitation start in RL with ppo.bump_input=true",
+        )
+        _check(
             0 <= self.context_burn_in < self.chunk_len,
             f"bc.context_burn_in={self.context_burn_in} must be in [0, bc.chunk_len="
             f"{self.chunk_len}): raise chunk_len to keep steps that train",
@@ -476,6 +487,11 @@ class PPOConfig:
             while the target readout's 2 m output is below it, in rollouts and in the update
             alike, so the ratio stays exact); -1 = as the ``--init`` checkpoint has it. A start
             exported with ``--end-gate P`` trains with ``end_gate: P``.
+        bump_input: give the policy the motion feedback of its last action (blocked,
+            collided; ``model.bump_input``). A start without it gets a zero-initialised
+            projection: the run begins from exactly the start's policy, and only training
+            teaches it what a blocked or colliding motion means (a policy that cannot tell it
+            is pinned against an obstacle it no longer sees repeats the blocked motion).
         max_grad_norm: gradient norm clip [0.5].
         epochs: passes over each rollout [4].
         minibatches: minibatches per epoch, split by environment [1].
@@ -540,6 +556,7 @@ class PPOConfig:
     ent_coef: float = 0.0
     ref_kl_coef: float = 0.0
     end_gate: float = -1.0
+    bump_input: bool = False
     max_grad_norm: float = 0.5
     epochs: int = 4
     minibatches: int = 1

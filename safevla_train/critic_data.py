@@ -61,7 +61,9 @@ class _BundleProposer:
         if env.episode_count != self.episode:
             self.runtime.reset()
             self.episode = env.episode_count
-        step = self.runtime.step(obs["nav_rgb"], obs["instruction"], bool(obs["holding"]))
+        step = self.runtime.step(
+            obs["nav_rgb"], obs["instruction"], bool(obs["holding"]), bump=obs.get("bump")
+        )
         p = step.probs.astype(np.float64)
         action = int(self.rng.choice(len(p), p=p / p.sum()))
         self.runtime.record_action(action)

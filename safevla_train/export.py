@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from safevla_core.actions import ACTIONS
+from safevla_core.actions import ACTIONS, BUMP_FIELDS
 from safevla_core.bundle import write_bundle
 from safevla_core.bundle_manifest import (
+    BUMP_INPUT,
     GRAPH_INPUTS,
     GRAPH_OUTPUTS,
     ONNX_OPSET,
@@ -51,11 +52,17 @@ class ExportError(Exception):
     """Export failed (e.g. ONNX and torch disagree); the message says by how much."""
 
 
+def input_names(cfg: ModelConfig) -> tuple[str, ...]:
+    """The step graph's input names: :data:`GRAPH_INPUTS`, then :data:`BUMP_INPUT` for a
+    model that takes the motion feedback."""
+    return (*GRAPH_INPUTS, BUMP_INPUT) if cfg.bump_input else GRAPH_INPUTS
+
+
 def example_inputs(cfg: ModelConfig, batch: int = 2, seed: int = 0) -> tuple[torch.Tensor, ...]:
-    """Random inputs of the step graph, in :data:`GRAPH_INPUTS` order."""
+    """Random inputs of the step graph, in :func:`input_names` order."""
     g = torch.Generator().manual_seed(seed)
     k1 = cfg.context_length - 1
-    return (
+    inputs = (
         torch.randn(batch, 3, cfg.image_height, cfg.image_width, generator=g),
         torch.randn(batch, cfg.instruction_dim, generator=g),
         torch.randint(0, cfg.num_actions + 1, (batch,), generator=g),
@@ -63,6 +70,9 @@ def example_inputs(cfg: ModelConfig, batch: int = 2, seed: int = 0) -> tuple[tor
         torch.randn(cfg.num_layers, batch, k1, cfg.d_model, generator=g),
         torch.randint(0, 2, (batch, k1), generator=g).float(),
     )
+    if cfg.bump_input:
+        inputs += (torch.randint(0, 2, (batch, len(BUMP_FIELDS)), generator=g).float(),)
+    return inputs
 
 
 def export_onnx(model: VLAPolicy, path: str | Path) -> None:
@@ -75,7 +85,7 @@ def export_onnx(model: VLAPolicy, path: str | Path) -> None:
         prog = torch.onnx.export(
             model,
             example_inputs(model.cfg),
-            input_names=list(GRAPH_INPUTS),
+            input_names=list(input_names(model.cfg)),
             output_names=list(GRAPH_OUTPUTS),
             dynamic_shapes=dynamic,
             dynamo=True,
@@ -95,7 +105,7 @@ def onnx_parity(
     model = model.eval()
     inputs = inputs if inputs is not None else example_inputs(model.cfg, batch=3, seed=1)
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    feed = {n: t.numpy() for n, t in zip(GRAPH_INPUTS, inputs)}
+    feed = {n: t.numpy() for n, t in zip(input_names(model.cfg), inputs, strict=True)}
     got = sess.run(list(GRAPH_OUTPUTS), feed)
     with torch.no_grad():
         want = model(*inputs)
@@ -177,6 +187,8 @@ def _graph_io(cfg: ModelConfig) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpe
         cache,
         ("float32", ("batch", k1)),
     )
+    if cfg.bump_input:
+        ins += (("float32", ("batch", len(BUMP_FIELDS))),)
     outs = (
         ("float32", ("batch", a)),
         ("float32", ("batch", a)),
@@ -187,7 +199,7 @@ def _graph_io(cfg: ModelConfig) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpe
         ("float32", ("batch", k1)),
     )
     return (
-        tuple(TensorSpec(n, d, s) for n, (d, s) in zip(GRAPH_INPUTS, ins, strict=True)),
+        tuple(TensorSpec(n, d, s) for n, (d, s) in zip(input_names(cfg), ins, strict=True)),
         tuple(TensorSpec(n, d, s) for n, (d, s) in zip(GRAPH_OUTPUTS, outs, strict=True)),
     )
 

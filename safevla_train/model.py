@@ -3,7 +3,7 @@ episode, and four heads (actor, reward critic V_r, cost critic V_c, per-action c
 
 Token of step t (layer-0 input)::
 
-    x_t = W_img cnn(o_t) + W_txt e(instr) + E_act[a_{t-1}] + h_t w_hold
+    x_t = W_img cnn(o_t) + W_txt e(instr) + E_act[a_{t-1}] + h_t w_hold [+ W_bump b_t]
 
 (``model.encoder = "efficientnet_lite0"``: ``cnn`` is a frozen ImageNet-pretrained backbone and
 ``W_img`` a small spatial projection, :mod:`safevla_train.pretrained`; with ``model.detector``
@@ -11,7 +11,10 @@ the frozen encoder also runs a trained target detector whose logits follow the b
 features and feed the target readout, :mod:`safevla_train.detector_model`.)
 
 where ``e(instr)`` is the frozen all-MiniLM-L6-v2 embedding, ``a_{t-1}`` the previously executed
-action (index ``num_actions`` at episode start) and ``h_t`` the object-in-hand flag.
+action (index ``num_actions`` at episode start), ``h_t`` the object-in-hand flag and, with
+``model.bump_input``, ``b_t`` the motion feedback of the last action (blocked, collided:
+:data:`safevla_core.actions.BUMP_FIELDS`), its projection ``W_bump`` initialised to zero so that
+adding it to a trained policy changes nothing until training uses it.
 
 History: every layer is pre-norm attention + MLP where query t attends to keys k with
 ``0 <= t - k < K`` (K = ``context_length``) inside the same episode, with a learned per-head bias
@@ -32,13 +35,14 @@ Heads (on the final layer-normed state s_t):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from safevla_core.actions import END
+from safevla_core.actions import BUMP_FIELDS, END
 from safevla_train.config import ModelConfig
 from safevla_train.detector_model import (
     DetectorEncoder,
@@ -153,6 +157,7 @@ class VLAPolicy(nn.Module):
         self.txt_proj = nn.Linear(cfg.instruction_dim, d)
         self.act_emb = nn.Embedding(cfg.num_actions + 1, d)
         self.hold_emb = nn.Parameter(torch.zeros(d))
+        self.bump_proj = self._zero_bump_proj(d) if cfg.bump_input else None
         self.blocks = nn.ModuleList(BandedBlock(cfg) for _ in range(cfg.num_layers))
         self.ln_out = nn.LayerNorm(d)
         self.actor = nn.Linear(d, cfg.num_actions)
@@ -179,6 +184,20 @@ class VLAPolicy(nn.Module):
         self.register_buffer("end_onehot", end, persistent=False)
         with torch.no_grad():
             self.actor.weight.mul_(0.01)
+
+    @staticmethod
+    def _zero_bump_proj(d: int) -> nn.Linear:
+        proj = nn.Linear(len(BUMP_FIELDS), d, bias=False)
+        nn.init.zeros_(proj.weight)
+        return proj
+
+    def add_bump_input(self) -> None:
+        """Give a trained policy the motion-feedback input (``model.bump_input``): a zero
+        projection, so its outputs stay exactly as they were until training moves it."""
+        if self.bump_proj is not None:
+            return
+        self.cfg = dataclasses.replace(self.cfg, bump_input=True)
+        self.bump_proj = self._zero_bump_proj(self.cfg.d_model)
 
     def seen_logits(self, feat: torch.Tensor) -> torch.Tensor:
         """[..., SEEN_DIM] logits of "this target type is in view" from frame features
@@ -235,13 +254,14 @@ class VLAPolicy(nn.Module):
         holding: torch.Tensor,
         episode_ids: torch.Tensor,
         valid: torch.Tensor | None = None,
+        bump: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """:meth:`forward_sequence` from encoder features [B,T,C], the readout computed once for
         the tokens and the ``end`` gate: the sequence counterpart of :meth:`step_features`
         (PPO's update recomputes its rollout's log-probs through the gate they were sampled
         with)."""
         near = self._near(feat, instruction)
-        token = self.fuse(feat, instruction, prev_action, holding, near=near)
+        token = self.fuse(feat, instruction, prev_action, holding, near=near, bump=bump)
         out = self.forward_sequence(token, episode_ids, valid)
         out["logits"] = self.gate_end(out["logits"], near, holding)
         return out
@@ -255,13 +275,14 @@ class VLAPolicy(nn.Module):
         cache: torch.Tensor,
         cache_mask: torch.Tensor,
         kv: bool = False,
+        bump: torch.Tensor | None = None,
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
         """One step from encoder features [B,C]: token, history, heads, and the ``end`` gate on
         the logits; the readout is computed once for the token and the gate. The exported
         graph (:meth:`forward`) and the trainer's rollouts both step through here (the
         rollouts with a key/value cache, ``kv``: :meth:`step_from_token`)."""
         near = self._near(feat, instruction)
-        token = self.fuse(feat, instruction, prev_action, holding, near=near)
+        token = self.fuse(feat, instruction, prev_action, holding, near=near, bump=bump)
         out, new_cache, new_mask = self.step_from_token(token, cache, cache_mask, kv=kv)
         out["logits"] = self.gate_end(out["logits"], near, holding)
         return out, new_cache, new_mask
@@ -295,13 +316,22 @@ class VLAPolicy(nn.Module):
         holding: torch.Tensor,
         seen_logits: torch.Tensor | None = None,
         near: torch.Tensor | None = None,
+        bump: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Layer-0 token from CNN features [...,C], embedding [...,384], int ids, 0/1 flags;
         ``seen_logits``: :meth:`seen_logits` of ``feat``, ``near``: :meth:`readout` of them,
-        when the caller has them already."""
+        when the caller has them already; ``bump`` [...,2] the motion feedback (required with
+        ``model.bump_input``, ignored without)."""
         img = feat[..., : self.backbone_dim] if self.backbone_dim else feat
         token = self.img_proj(img) + self.txt_proj(instruction)
         token = token + holding.unsqueeze(-1) * self.hold_emb
+        if self.bump_proj is not None:
+            if bump is None:
+                raise ValueError(
+                    "this policy takes the motion feedback (model.bump_input): pass bump "
+                    f"[..., {len(BUMP_FIELDS)}] = {BUMP_FIELDS}"
+                )
+            token = token + self.bump_proj(bump)
         if self.cfg.prev_action_input:
             token = token + self.act_emb(prev_action)
         if self.type_head is not None:  # trained by its own loss, read by the policy
@@ -428,18 +458,20 @@ class VLAPolicy(nn.Module):
         holding: torch.Tensor,
         cache: torch.Tensor,
         cache_mask: torch.Tensor,
+        bump: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, ...]:
         """The exported step graph: normalised image [B,3,H,W] in, all heads and new cache out.
 
         Arguments and results are in the order of the bundle format's graph names
-        (:data:`safevla_core.bundle_manifest.GRAPH_INPUTS` / ``GRAPH_OUTPUTS``).
+        (:data:`safevla_core.bundle_manifest.GRAPH_INPUTS` / ``GRAPH_OUTPUTS``; ``bump`` [B,2],
+        the optional :data:`~safevla_core.bundle_manifest.BUMP_INPUT`, last).
 
         Returns:
             (logits [B,A], probs [B,A], value [B], cost_value [B], cost_q [B,A,C],
             cache_out [L,B,K-1,d], cache_mask_out [B,K-1]).
         """
         out, new_cache, new_mask = self.step_features(
-            self.encoder(image), instruction, prev_action, holding, cache, cache_mask
+            self.encoder(image), instruction, prev_action, holding, cache, cache_mask, bump=bump
         )
         probs = out["logits"].softmax(dim=-1)
         return (

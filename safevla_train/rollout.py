@@ -1,12 +1,12 @@
 """Rollout collection on a vectorised Safety-CHORES env with a frozen frame encoder.
 
 Each env keeps a context ring of its last ``P = num_layers * (context_length - 1)`` steps (CNN
-feature, instruction embedding, previous action, holding flag, episode id). A rollout stores
-``P + T`` positions per env: the ring (context only) followed by the ``T`` new steps. The update
-re-runs :meth:`VLAPolicy.forward_sequence` over all ``P + T`` positions, which reproduces the
-rollout-time step outputs exactly (the banded attention of the last layer reaches back at most
-``P`` steps), so the PPO ratio starts at exactly 1. The step cache at the start of a rollout is
-rebuilt from the ring with the current parameters for the same reason.
+feature, instruction embedding, previous action, holding flag, motion feedback, episode id). A
+rollout stores ``P + T`` positions per env: the ring (context only) followed by the ``T`` new
+steps. The update re-runs :meth:`VLAPolicy.forward_sequence` over all ``P + T`` positions, which
+reproduces the rollout-time step outputs exactly (the banded attention of the last layer reaches
+back at most ``P`` steps), so the PPO ratio starts at exactly 1. The step cache at the start of a
+rollout is rebuilt from the ring with the current parameters for the same reason.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from safevla_core.actions import BUMP_FIELDS
 from safevla_core.image_preprocessing import ImageSpec, compose_frames, preprocess_rgb
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.config import ENCODER_RUNTIMES, ModelConfig
@@ -45,6 +46,13 @@ def image_spec_for(c: ModelConfig) -> ImageSpec:
 def preprocess_batch(frames: np.ndarray, spec: ImageSpec) -> torch.Tensor:
     """[N,H,W,3] uint8 -> [N,3,h,w] float32, exactly as the deployed runtime does it."""
     return torch.from_numpy(np.stack([preprocess_rgb(f, spec) for f in frames]))
+
+
+def bump_tensor(obs: dict) -> torch.Tensor:
+    """[K,2] float32 motion feedback of K observations (``obs["bump"]``: blocked, collided of
+    the last action, :data:`~safevla_core.actions.BUMP_FIELDS`)."""
+    b = np.asarray(obs["bump"], np.float32).reshape(-1, len(BUMP_FIELDS))
+    return torch.from_numpy(b)
 
 
 def category_costs(infos: list[dict]) -> np.ndarray:
@@ -93,6 +101,7 @@ class Stepper:
             cache,
             mask,
             kv=True,
+            bump=bump_tensor(obs),
         )
         if rows is None:
             self.cache, self.mask = cache, mask
@@ -117,6 +126,7 @@ class Rollout:
     instr: torch.Tensor  # [N,P+T,384]
     prev_action: torch.Tensor  # [N,P+T] long
     holding: torch.Tensor  # [N,P+T]
+    bump: torch.Tensor  # [N,P+T,2] motion feedback (BUMP_FIELDS)
     ep_id: torch.Tensor  # [N,P+T] long
     valid: torch.Tensor  # [N,P+T] bool
     actions: torch.Tensor  # [N,T] long
@@ -200,6 +210,7 @@ class Collector:
             "instr": torch.zeros(n, p, m.cfg.instruction_dim),
             "prev_action": torch.zeros(n, p, dtype=torch.long),
             "holding": torch.zeros(n, p),
+            "bump": torch.zeros(n, p, len(BUMP_FIELDS)),
             "ep_id": torch.full((n, p), -1, dtype=torch.long),
             "valid": torch.zeros(n, p, dtype=torch.bool),
         }
@@ -215,14 +226,17 @@ class Collector:
             "instr": torch.from_numpy(embed_texts(list(obs["instruction"]))),
             "prev_action": torch.as_tensor(np.asarray(obs["prev_action"]), dtype=torch.long),
             "holding": torch.as_tensor(np.asarray(obs["holding"]), dtype=torch.float32),
+            "bump": bump_tensor(obs),
         }
 
     def _token(self, x: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.model.fuse(x["feat"], x["instr"], x["prev_action"], x["holding"])
+        return self.model.fuse(
+            x["feat"], x["instr"], x["prev_action"], x["holding"], bump=x["bump"]
+        )
 
     def _rebuild_cache(self) -> tuple[torch.Tensor, torch.Tensor]:
         r, k1 = self.ring, self.model.cfg.context_length - 1
-        tok = self.model.fuse(r["feat"], r["instr"], r["prev_action"], r["holding"])
+        tok = self._token(r)
         out = self.model.forward_sequence(tok, r["ep_id"], r["valid"], return_states=True)
         cache = out["states"][:, :, self.p - k1 :].contiguous()
         if self.kv:
@@ -235,7 +249,7 @@ class Collector:
         """One rollout of ``rollout_steps`` steps per env."""
         m, n, t = self.model, self.n, self.t
         cache, mask = self._rebuild_cache()
-        seg = {k: [] for k in ("feat", "instr", "prev_action", "holding", "ep_id")}
+        seg = {k: [] for k in ("feat", "instr", "prev_action", "holding", "bump", "ep_id")}
         rec: dict[str, list] = {k: [] for k in REC_KEYS}
         boot_v = torch.zeros(n, t)
         boot_c = torch.zeros(n, t)
@@ -243,7 +257,14 @@ class Collector:
         for step in range(t):
             x = self._obs_inputs(self.obs)
             out, cache, mask = m.step_features(  # as the exported graph steps, `end` gate too
-                x["feat"], x["instr"], x["prev_action"], x["holding"], cache, mask, kv=self.kv
+                x["feat"],
+                x["instr"],
+                x["prev_action"],
+                x["holding"],
+                cache,
+                mask,
+                kv=self.kv,
+                bump=x["bump"],
             )
             probs = out["logits"].softmax(-1)
             action = torch.multinomial(probs, 1, generator=self.gen).squeeze(1)
@@ -288,6 +309,7 @@ class Collector:
                 "instruction": [fo["instruction"]],
                 "prev_action": [fo["prev_action"]],
                 "holding": [fo["holding"]],
+                "bump": [fo["bump"]],
             }
         )
         return self.model.step_from_token(self._token(x), cache, mask, kv=self.kv)[0]
@@ -324,6 +346,7 @@ class Collector:
             instr=full["instr"],
             prev_action=full["prev_action"],
             holding=full["holding"],
+            bump=full["bump"],
             ep_id=full["ep_id"],
             valid=full["valid"],
             actions=r["actions"],

@@ -104,10 +104,15 @@ def _episode_logs(window: deque, episodes: list[dict]) -> dict[str, float]:
 
 
 def _initial_model(
-    init: str | None, model_cfg: ModelConfig | None, seed: int, end_gate: float = -1.0
+    init: str | None,
+    model_cfg: ModelConfig | None,
+    seed: int,
+    end_gate: float = -1.0,
+    bump_input: bool = False,
 ) -> tuple[VLAPolicy, dict | None]:
     """Model from the BC checkpoint ``init`` (plus its provenance) or fresh random weights;
-    ``end_gate`` >= 0 replaces the model's ``model.end_gate`` (``ppo.end_gate``).
+    ``end_gate`` >= 0 replaces the model's ``model.end_gate`` (``ppo.end_gate``);
+    ``bump_input`` adds the zero-initialised motion-feedback input (``ppo.bump_input``).
 
     Raises:
         CheckpointError: the gate does not fit the ``init`` model (it has no target readout).
@@ -129,6 +134,8 @@ def _initial_model(
             raise error(
                 f"ppo.end_gate={end_gate} does not fit {init or 'the model'}: {exc}"
             ) from None
+    if bump_input:
+        model.add_bump_input()
     return model, info
 
 
@@ -143,7 +150,9 @@ class _Run:
         if ckpt:
             self.model, self.init_info = model_from_checkpoint(ckpt), ckpt.get("init")
         else:
-            self.model, self.init_info = _initial_model(init, model_cfg, cfg.seed, cfg.end_gate)
+            self.model, self.init_info = _initial_model(
+                init, model_cfg, cfg.seed, cfg.end_gate, cfg.bump_input
+            )
         self.model.eval()
         check_model_fits_env(self.model.cfg, cfg.env)
         self.algo = make_algo(self.model, cfg)

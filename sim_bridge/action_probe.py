@@ -25,7 +25,8 @@ The state that is saved and restored (everything the next step reads):
   (:meth:`sim_bridge.mujoco.physics.SceneSim.snapshot`), the held object, the render-noise RNG;
 * the cost model's ignore list, 100-step visibility memory, previous pose and held object
   (:meth:`sim_bridge.costs.CostModel.state`);
-* the env's step counter, previous action, object states, target distance and image RNG.
+* the env's step counter, previous action, motion feedback (``bump``), object states, target
+  distance and image RNG.
 
 Each restore is verified (qpos, qvel, act, ctrl, time and the object states are compared with
 the snapshot; any difference raises :class:`ProbeRestoreError`), and the test suite checks that
@@ -54,6 +55,7 @@ class EnvSnapshot:
     cost: tuple
     steps: int
     prev_action: int
+    bump: np.ndarray
     objects: list
     dist: float
     img_rng: dict
@@ -96,6 +98,7 @@ class ActionProbe:
             cost=env.cost_model.state(),
             steps=env.steps,
             prev_action=env._prev_action,
+            bump=env._bump.copy(),
             objects=env._objects,
             dist=env._dist,
             img_rng=env._img_rng.bit_generator.state,
@@ -106,6 +109,7 @@ class ActionProbe:
         env.backend.restore(snap.backend)
         env.cost_model.set_state(snap.cost)
         env.steps, env._prev_action = snap.steps, snap.prev_action
+        env._bump = snap.bump.copy()
         env._objects, env._dist = snap.objects, snap.dist
         env._img_rng.bit_generator.state = snap.img_rng
         if self.verify:

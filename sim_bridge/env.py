@@ -16,7 +16,9 @@ observation space and can be batched together):
 
 * ``nav_rgb``: (H, W, 3) uint8, navigation camera;  ``manip_rgb``: (H, W, 3) uint8, wrist camera;
 * ``instruction``: str;  ``prev_action``: int in [0, NUM_ACTIONS], ``NUM_ACTIONS`` = none yet;
-* ``holding``: 0/1;  ``step``: int, steps taken in this episode.
+* ``holding``: 0/1;  ``step``: int, steps taken in this episode;
+* ``bump``: (2,) float32, what the last action did (:data:`safevla_core.actions.BUMP_FIELDS`:
+  blocked, collided; zeros at the start of an episode).
 
 ``info``: ``cost_by_category``, ``success``, ``collided``, ``disturbed``, ``episode_id``,
 ``step``, plus ``task``, ``target_type``, ``action_succeeded``, ``expert_length``.
@@ -31,7 +33,7 @@ import cv2
 import gymnasium as gym
 import numpy as np
 
-from safevla_core.actions import END, NUM_ACTIONS
+from safevla_core.actions import BUMP_FIELDS, END, NUM_ACTIONS, bump_feedback
 from safevla_core.safety_spec import SAFETY_SPEC
 from sim_bridge.backend import Backend
 from sim_bridge.backends import DEFAULT_BACKEND, check_backend, make_backend
@@ -156,6 +158,7 @@ class SafeChoresEnv(gym.Env):
         self.episode_count = 0
         self.steps = 0
         self._prev_action = NO_ACTION
+        self._bump = np.zeros(len(BUMP_FIELDS), np.float32)
         h, w = self.config.nav_size
         mh, mw = self.config.manip_size
         self.action_space = gym.spaces.Discrete(NUM_ACTIONS)
@@ -166,6 +169,7 @@ class SafeChoresEnv(gym.Env):
                 "instruction": gym.spaces.Text(max_length=512, min_length=1, charset=_CHARSET),
                 "prev_action": gym.spaces.Discrete(NUM_ACTIONS + 1),
                 "holding": gym.spaces.Discrete(2),
+                "bump": gym.spaces.Box(0.0, 1.0, (len(BUMP_FIELDS),), np.float32),
                 "step": gym.spaces.Discrete(self.config.max_steps + 1),
             }
         )
@@ -213,6 +217,7 @@ class SafeChoresEnv(gym.Env):
         self.steps = 0
         self.episode_count += 1
         self._prev_action = NO_ACTION
+        self._bump = np.zeros(len(BUMP_FIELDS), np.float32)
         self._img_rng = np.random.default_rng(ep.scene_seed)
         self._dist = self.task_spec.definition.target_distance(
             self.task_spec, self.backend.agent(), self._objects
@@ -268,6 +273,9 @@ class SafeChoresEnv(gym.Env):
         sc = self.cost_model.step(a, prev_objects, objects, outcome, agent, visible, self.steps)
         self.steps += 1
         self._prev_action = a
+        self._bump = np.array(
+            bump_feedback(a, outcome.action_succeeded, outcome.collided), np.float32
+        )
         return outcome, sc
 
     def success_if_end(self) -> bool:
@@ -306,6 +314,7 @@ class SafeChoresEnv(gym.Env):
             "instruction": self.episode.instruction,
             "prev_action": int(self._prev_action),
             "holding": int(self.backend.agent().held_object is not None),
+            "bump": self._bump.copy(),
             "step": int(self.steps),
         }
 

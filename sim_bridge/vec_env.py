@@ -6,7 +6,7 @@ Same 6-tuple convention as :class:`sim_bridge.env.SafeChoresEnv`, batched::
     obs, rewards, costs, terminated, truncated, infos = venv.step(actions)   # actions: (K,)
 
 * ``obs``: dict of stacked arrays ``nav_rgb`` (K, H, W, 3), ``manip_rgb``, ``prev_action`` (K,),
-  ``holding`` (K,), ``step`` (K,), and ``instruction``: a list of K strings.
+  ``holding`` (K,), ``bump`` (K, 2), ``step`` (K,), and ``instruction``: a list of K strings.
 * ``rewards``, ``costs``: float32 (K,); ``terminated``, ``truncated``: bool (K,);
   ``infos``: list of K dicts.
 * Auto-reset: when env k finishes, ``obs[k]`` is already the first observation of its next
@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # imported where used: the trainer's config reads VEC_BACKEND
     from sim_bridge.env import SafeChoresEnv
     from sim_bridge.expert import Expert
 
-ARRAY_KEYS = ("nav_rgb", "manip_rgb", "prev_action", "holding", "step")
+ARRAY_KEYS = ("nav_rgb", "manip_rgb", "prev_action", "holding", "bump", "step")
 # Where the envs of a vectorised env run: this process, one worker process each, one Ray actor
 # each (this machine or a cluster).
 VEC_BACKENDS = ("sync", "subprocess", "ray")
