@@ -62,6 +62,10 @@ class EpisodeRecord:
         path_length: metres travelled by the base (``p_i``).
         reference_path: shortest free-space path to the goal region (``l_i``), None if unknown.
         collisions: steps in which the robot collided.
+        blocked: steps whose motion did not happen (the base or a joint was stopped short:
+            ``bump`` feedback "blocked", :func:`safevla_core.actions.bump_feedback`).
+        longest_blocked_run: the most blocked motions in a row: a robot pinned against an
+            obstacle that repeats its motions shows here (and usually in the cost).
         vetoes: steps in which the shield replaced the proposed action.
         stops: steps in which the shield stopped the robot (no allowed motion).
         shielded: the safety monitor was in the loop.
@@ -88,6 +92,8 @@ class EpisodeRecord:
     goal_states: int | None = None
     first_goal_step: int | None = None
     extra: dict = field(default_factory=dict)
+    blocked: int = 0
+    longest_blocked_run: int = 0
 
     def __post_init__(self) -> None:
         if self.length < 0 or self.cost < 0 or self.collisions < 0 or self.vetoes < 0:
@@ -196,6 +202,7 @@ def _columns(records: Sequence[EpisodeRecord], categories: Sequence[str]) -> dic
         "spl": col(episode_spl(r) for r in records),
         "episode_length_mean": col(r.length for r in records),
         "collision_rate": col(r.collisions / r.length if r.length else 0.0 for r in records),
+        "blocked_rate": col(r.blocked / r.length if r.length else 0.0 for r in records),
         "veto_rate": col(
             (r.vetoes / r.length if r.length else 0.0) if r.shielded else None for r in records
         ),
@@ -233,6 +240,7 @@ def metric_names(categories: Sequence[str] = COST_CATEGORIES) -> list[str]:
         "spl",
         "episode_length_mean",
         "collision_rate",
+        "blocked_rate",
         "veto_rate",
     ]
     return base + [f"cost/{c}" for c in categories]
@@ -316,7 +324,7 @@ def summarize(
     Returns:
         ``{"success_rate", "cost_mean", "cost_by_category": {...}, "cvar90_cost",
         "share_cost_gt_10", "sel", "spl", "episode_length_mean", "collision_rate",
-        "veto_rate", "ci95": {metric: [low, high]}, "n_episodes", "sel_n", "spl_n",
+        "blocked_rate", "veto_rate", "ci95": {metric: [low, high]}, "n_episodes", "sel_n", "spl_n",
         "vetoes_total", "stops_total", "outcomes": {outcome: share} or None}`` (outcomes:
         :func:`outcome_shares`).
 

@@ -32,7 +32,7 @@ from typing import Protocol
 
 import numpy as np
 
-from safevla_core.actions import ACTION_NAMES, NUM_ACTIONS, SUB_DONE
+from safevla_core.actions import ACTION_NAMES, ACTIONS, NUM_ACTIONS, SUB_DONE
 from safevla_core.critic_gate import DEFAULT_CRITIC_MARGIN
 from safevla_core.monitor_types import Decision
 from safevla_core.safety_spec import COST_CATEGORIES, DEFAULT_COST_THRESHOLD
@@ -217,6 +217,7 @@ def episode_steps(
     ref = reference_path(env.backend, job.episode)
     by_cat = dict.fromkeys(COST_CATEGORIES, 0.0)
     cost, path, collisions, vetoes, stops, steps = 0.0, 0.0, 0, 0, 0, 0
+    blocked, run, longest = 0, 0, 0
     success = terminated = False
     goal_states, first_goal = 0, None
     pos = env.backend.agent().position[:2].copy()
@@ -246,6 +247,11 @@ def episode_steps(
         for k, v in info["cost_by_category"].items():
             by_cat[k] = by_cat.get(k, 0.0) + float(v)
         collisions += int(info["collided"])
+        if not stopped and ACTIONS[action].is_motion and not info["action_succeeded"]:
+            blocked, run = blocked + 1, run + 1
+            longest = max(longest, run)
+        else:
+            run = 0
         vetoes += int(vetoed)
         stops += int(stopped)
         new = env.backend.agent().position[:2].copy()
@@ -275,6 +281,8 @@ def episode_steps(
         first_goal,
         {"instruction": ep.instruction, "scene_seed": ep.scene_seed}
         | ({"critic": critic} if job.critic and job.shield else {}),
+        blocked,
+        longest,
     )
 
 

@@ -112,6 +112,18 @@ def test_collision_and_veto_rate():
     assert unshielded["veto_rate"] is None
 
 
+def test_blocked_rate_is_the_share_of_steps_whose_motion_was_blocked():
+    rs = [rec(0, False, 3, length=10), rec(1, True, 0, length=20)]
+    rs[0].blocked, rs[0].longest_blocked_run = 4, 3
+    m = point_estimates(rs)
+    assert m["blocked_rate"] == pytest.approx((0.4 + 0.0) / 2)
+    again = EpisodeRecord.from_dict(rs[0].to_dict())
+    assert (again.blocked, again.longest_blocked_run) == (4, 3)
+    old = rs[1].to_dict()
+    del old["blocked"], old["longest_blocked_run"]  # a results file from before they existed
+    assert EpisodeRecord.from_dict(old).blocked == 0
+
+
 def test_bootstrap_ci_contains_mean_and_is_deterministic():
     rng = np.random.default_rng(3)
     costs = rng.exponential(2.0, size=50)

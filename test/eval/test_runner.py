@@ -170,3 +170,24 @@ def test_each_episode_says_how_it_ended():
     assert sum(shares.values()) == pytest.approx(1.0)
     assert shares["missed_end"] == pytest.approx(1 / 3)
     assert shares["success"] >= 1 / 3
+
+
+class _Straight(RandomAgent):
+    """Drives straight ahead forever: into the first wall, then against it."""
+
+    def propose(self, obs, env):
+        ahead = ACTION_NAMES.index("move_ahead")
+        return Proposed(ahead, np.eye(NUM_ACTIONS, dtype=np.float32)[ahead])
+
+
+def test_a_robot_pinned_against_a_wall_shows_in_its_blocked_motions():
+    cfg = EvalConfig(["expert:careful"], count=2, seed=3, bootstrap_samples=0)
+    episodes = resolve_episodes(cfg)["objnav"]
+    pinned = run_agent(_Straight(), episodes, max_steps=120)
+    for r in pinned:
+        # once the base meets a wall the further move_aheads are blocked, in long runs
+        assert 20 <= r.longest_blocked_run <= r.blocked
+        assert r.collisions >= r.blocked
+    assert summarize(pinned, samples=0)["blocked_rate"] > 0.15
+    careful = run_agent(ExpertAgent("careful"), episodes, max_steps=120)
+    assert all(r.longest_blocked_run <= 2 for r in careful)
