@@ -15,10 +15,16 @@ from diagnostic_msgs.msg import KeyValue
 from sensor_msgs.msg import CameraInfo, Image
 
 from safevla_core.action_adapter import VerdictIn
-from safevla_core.actions import ACTION_NAMES
+from safevla_core.actions import ACTION_NAMES, BUMP_FIELDS
 from safevla_core.safety_monitor import SEVERITY, Decision, Proposal, Rule, SafetyMonitor
 from safevla_core.safety_spec import COST_CATEGORIES
-from safevla_ros.msg import ActionProposal, EpisodeStatus, SafetyEvent, SafetyVerdict
+from safevla_ros.msg import (
+    ActionProposal,
+    EpisodeStatus,
+    MotionFeedback,
+    SafetyEvent,
+    SafetyVerdict,
+)
 from safevla_ros.ros_common import stamp_s
 
 
@@ -150,3 +156,19 @@ def episode_status(episode, step: int, stamp, outcome: dict) -> EpisodeStatus:
     s.cost_categories = list(COST_CATEGORIES)
     s.step_cost_by_category = [float(by_cat.get(c, 0.0)) for c in COST_CATEGORIES]
     return s
+
+
+def motion_feedback(bump, header) -> MotionFeedback:
+    """MotionFeedback of the simulator's ``obs["bump"]`` (0/1 values in
+    :data:`~safevla_core.actions.BUMP_FIELDS` order; a value is set when above 0.5)."""
+    values = np.asarray(bump, np.float32).reshape(-1)
+    msg = MotionFeedback(header=header)
+    for name, v in zip(BUMP_FIELDS, values, strict=True):
+        setattr(msg, name, bool(v > 0.5))
+    return msg
+
+
+def bump_values(msg: MotionFeedback) -> np.ndarray:
+    """The policy's ``bump`` input of a MotionFeedback: float32 (2,), 0/1 in
+    :data:`~safevla_core.actions.BUMP_FIELDS` order (the message's fields carry those names)."""
+    return np.array([float(bool(getattr(msg, name))) for name in BUMP_FIELDS], np.float32)

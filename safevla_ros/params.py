@@ -185,6 +185,7 @@ VERDICT_TOPIC = "safevla/verdict"
 EVENT_TOPIC = "safevla/safety_events"
 ESTOP_TOPIC = "safevla/estop"
 HOLDING_TOPIC = "safevla/holding"
+BUMP_TOPIC = "safevla/bump"  # the motion feedback of the last action (safevla_ros/MotionFeedback)
 
 _VERIFY_KEY = _p(
     "verify_key",
@@ -216,6 +217,12 @@ POLICY_PARAMS: tuple[ParamSpec, ...] = (
     _p("proposal_topic", PROPOSAL_TOPIC, "ActionProposal output"),
     _p("verdict_topic", VERDICT_TOPIC, "SafetyVerdict input: the executed previous action"),
     _p("holding_topic", HOLDING_TOPIC, "std_msgs/Bool: the gripper holds an object"),
+    _p(
+        "bump_topic",
+        BUMP_TOPIC,
+        "MotionFeedback (blocked, collided) of the last executed action; read only for a "
+        "bundle that takes it (graph input 'bump'), which proposes nothing until it arrives",
+    ),
     _p("execution_providers", ["tensorrt", "cuda", "cpu"], "ONNX Runtime providers, in order"),
     _p("intra_op_threads", 1, "ONNX Runtime intra-op threads", 1, 64),
     _p("greedy", True, "propose the most likely action (False: sample)"),
@@ -377,6 +384,12 @@ SIM_BRIDGE_PARAMS: tuple[ParamSpec, ...] = (
     _p("camera_height", CAMERA_SIZE_HW[0], "rendered frame height, px", 16, 2048),
     _p("bundle_path", "", "render at this bundle's training frame size (empty = camera_*)"),
     _p("holding_topic", HOLDING_TOPIC, "std_msgs/Bool: the gripper holds an object"),
+    _p(
+        "bump_topic",
+        BUMP_TOPIC,
+        "MotionFeedback output: blocked / collided of each executed step (both false at "
+        "episode start), for a bundle that takes it",
+    ),
     _p(
         "auto_reset",
         True,

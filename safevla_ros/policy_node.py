@@ -3,11 +3,15 @@
 Inputs: ``image_topic`` (rgb8 from the perception node), ``instruction_topic`` (std_msgs/String,
 reliable + transient-local; every message starts a new episode: history cleared, embedding
 computed once per distinct text), the monitor's verdicts (the executed action conditions the
-next step) and ``holding_topic`` (std_msgs/Bool, optional). Output: ActionProposal with the
-distribution, the cost critic's ``Q_c(s, a)`` per action and category, latency and a sequence
-number (the heartbeat the monitor watches). Design note: the critic shares the policy's graph
-and history cache, so its outputs travel in the proposal rather than being recomputed by the
-monitor on a second copy of the history.
+next step), ``holding_topic`` (std_msgs/Bool, optional) and, only for a bundle whose graph takes
+it, ``bump_topic`` (MotionFeedback, reliable + transient-local: blocked / collided of the last
+executed action; zeros at each new instruction). Such a bundle proposes nothing until the node
+has heard from that topic (a policy trained to notice a blocked motion must not run blind to it;
+the monitor's watchdog then stops the robot). Output: ActionProposal with the distribution,
+the cost critic's ``Q_c(s, a)`` per action and category, latency and a sequence number (the
+heartbeat the monitor watches). Design note: the critic shares the policy's graph and history
+cache, so its outputs travel in the proposal rather than being recomputed by the monitor on a
+second copy of the history.
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ from rclpy.lifecycle import LifecycleNode
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, String
 
+from safevla_core.actions import BUMP_FIELDS
 from safevla_core.bundle import BundleError
 from safevla_core.image_preprocessing import ImageFormatError, decode_image
 from safevla_core.policy_runtime import PolicyOutputError, PolicyRuntime
-from safevla_ros.msg import ActionProposal, SafetyVerdict
+from safevla_ros.msg import ActionProposal, MotionFeedback, SafetyVerdict
+from safevla_ros.msg_conversions import bump_values
 from safevla_ros.params import POLICY_PARAMS, ParameterError
 from safevla_ros.ros_common import (
     ERROR,
@@ -32,6 +38,7 @@ from safevla_ros.ros_common import (
     LATCHED_QOS,
     RELIABLE_QOS,
     SUCCESS,
+    WARN,
     declare_params,
     diagnostics,
     read_params,
@@ -39,6 +46,8 @@ from safevla_ros.ros_common import (
 )
 
 MAX_INSTRUCTION_CHARS = 512
+NO_BUMP = np.zeros(len(BUMP_FIELDS), np.float32)  # the motion feedback before any action
+NO_BUMP.setflags(write=False)
 
 
 def instruction_problem(text: str) -> str:
@@ -60,6 +69,9 @@ class PolicyNode(LifecycleNode):
         declare_params(self, POLICY_PARAMS)
         self.instruction = ""
         self.holding = False
+        self.bump = NO_BUMP  # motion feedback of the last executed action (bundles taking it)
+        self.bump_heard = False  # a MotionFeedback arrived since activation
+        self._bump_diag_s = 0.0  # when the last "no feedback" diagnostic went out
         self.sequence = 0
         self._subs = []
 
@@ -84,6 +96,11 @@ class PolicyNode(LifecycleNode):
             f"bundle {self.runtime.bundle.bundle_id} on {self.runtime.provider} "
             f"(requested {p['execution_providers']})"
         )
+        if self.runtime.takes_bump:
+            self.get_logger().info(
+                f"the bundle takes the motion feedback: reading {p['bump_topic']} "
+                "(MotionFeedback); no proposal until it arrives"
+            )
         self.params, self.rng = p, np.random.default_rng(p["seed"])
         self._pub = self.create_lifecycle_publisher(ActionProposal, p["proposal_topic"], 10)
         self._diag = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE_QOS)
@@ -91,10 +108,26 @@ class PolicyNode(LifecycleNode):
 
     def on_activate(self, state):
         p = self.params
+        self.bump_heard = False  # heard again from this activation on
+        # Created in the order the executor serves them when several are ready at once (it
+        # takes a node's subscriptions in creation order): a new instruction and the motion
+        # feedback before the frame they apply to. Measured: a loaded policy process that found
+        # the first frame and the feedback both waiting took the frame first and proposed
+        # nothing.
         self._subs = [
             self.create_subscription(
                 String, p["instruction_topic"], self.on_instruction, LATCHED_QOS
-            ),
+            )
+        ]
+        if self.runtime.takes_bump:  # no subscription (no new dependency) for other bundles
+            # latched (reliable + transient-local): the source's last value, also the one it
+            # sent before this node matched it (a driver's "both false" at its start)
+            self._subs.append(
+                self.create_subscription(
+                    MotionFeedback, p["bump_topic"], self.on_bump, LATCHED_QOS
+                )
+            )
+        self._subs += [
             self.create_subscription(Image, p["image_topic"], self.on_image, FRAME_QOS),
             self.create_subscription(SafetyVerdict, p["verdict_topic"], self.on_verdict, 10),
             self.create_subscription(Bool, p["holding_topic"], self.on_holding, RELIABLE_QOS),
@@ -115,12 +148,30 @@ class PolicyNode(LifecycleNode):
             self._diag.publish(diagnostics(self, ERROR, f"instruction rejected: {problem}"))
             return
         self.runtime.reset()
+        self.bump = NO_BUMP  # a new episode: nothing executed yet
         self.instruction = msg.data
         self.runtime.encoder.embed(msg.data)
         self.get_logger().info(f"new instruction: {msg.data!r}")
 
     def on_holding(self, msg: Bool) -> None:
         self.holding = bool(msg.data)
+
+    def on_bump(self, msg: MotionFeedback) -> None:
+        self.bump, self.bump_heard = bump_values(msg), True
+
+    def feedback_missing(self) -> str:
+        """Why the bundle's motion-feedback input cannot be filled ("" if it can)."""
+        if not self.runtime.takes_bump or self.bump_heard:
+            return ""
+        topic = self.resolve_topic_name(self.params["bump_topic"])
+        return (
+            f"bundle {self.runtime.bundle.bundle_id} takes the motion feedback of the last "
+            f"action and nothing has arrived on {topic} (safevla_ros/MotionFeedback) since "
+            "this node was activated; publish it there, reliable + transient-local, after every "
+            "executed action (the sim bridge does; on a robot the base driver: "
+            "docs/ros_runtime.md, 'Motion feedback'), set bump_topic to where it is published, "
+            "or run a bundle without that input"
+        )
 
     def on_verdict(self, msg: SafetyVerdict) -> None:
         if not msg.safe_stop and msg.executed_action < len(self.runtime.bundle.action_names):
@@ -129,12 +180,19 @@ class PolicyNode(LifecycleNode):
     def on_image(self, msg: Image) -> None:
         if not self.instruction:
             return  # no proposal without a valid instruction: the monitor's heartbeat stops
+        missing = self.feedback_missing()
+        if missing:  # likewise: the monitor's policy watchdog stops the robot
+            self.get_logger().warning(f"no proposal: {missing}", throttle_duration_sec=5.0)
+            if time.monotonic() - self._bump_diag_s >= 1.0:
+                self._bump_diag_s = time.monotonic()
+                self._diag.publish(diagnostics(self, WARN, f"no proposal: {missing}"))
+            return
         t0 = time.perf_counter()
         try:
             # the same path as the perception node's: at the bundle's size already (from that
             # node), the runtime's resize passes the frame through and only normalises it
             rgb = decode_image(msg.encoding, msg.height, msg.width, msg.step, msg.data)
-            out = self.runtime.step(rgb, self.instruction, holding=self.holding)
+            out = self.runtime.step(rgb, self.instruction, holding=self.holding, bump=self.bump)
         except (ImageFormatError, PolicyOutputError, ValueError) as exc:
             self.get_logger().error(f"no proposal: {exc}", throttle_duration_sec=1.0)
             self._diag.publish(diagnostics(self, ERROR, f"no proposal: {exc}"))

@@ -6,9 +6,10 @@ camera_info (for a bundle that sees the wrist camera, first that camera's frame 
 stamp on ``manip_image_topic``); wait for one command on ``action_topic`` (std_msgs/String: an
 action name, or "stop"); execute it with ``env.step`` (a stop, or no command within
 ``action_timeout_s``, is a step in which nothing moves); publish EpisodeStatus with the
-ground-truth cost. Frames go out at most ``frame_rate_hz``. Episodes come from
-``episode_file``, else the shipped validation set, else a seeded sampler; each starts by
-publishing its instruction (reliable + transient-local).
+ground-truth cost, the holding flag on ``holding_topic`` and the step's motion feedback
+(MotionFeedback on ``bump_topic``, latched). Frames go out at most ``frame_rate_hz``. Episodes
+come from ``episode_file``, else the shipped validation set, else a seeded sampler; each starts
+by publishing its instruction (reliable + transient-local) and a motion feedback of both false.
 Service ``reset_episode`` (ResetEpisode): an episode by id, a new one by task + seed, or the next.
 """
 
@@ -23,8 +24,8 @@ from std_msgs.msg import Bool, Header, String
 
 from safevla_core.actions import action_by_name
 from safevla_core.bundle import BundleError, load_bundle
-from safevla_ros.msg import EpisodeStatus
-from safevla_ros.msg_conversions import camera_info, episode_status, rgb_image
+from safevla_ros.msg import EpisodeStatus, MotionFeedback
+from safevla_ros.msg_conversions import camera_info, episode_status, motion_feedback, rgb_image
 from safevla_ros.params import SIM_BRIDGE_PARAMS, ParameterError
 from safevla_ros.ros_common import (
     FAILURE,
@@ -112,6 +113,8 @@ class SimBridgeNode(LifecycleNode):
         self._status = self.create_lifecycle_publisher(EpisodeStatus, p["status_topic"], 50)
         self._instr = self.create_lifecycle_publisher(String, p["instruction_topic"], LATCHED_QOS)
         self._hold = self.create_lifecycle_publisher(Bool, p["holding_topic"], RELIABLE_QOS)
+        # latched: a policy that matches late (or restarts) still gets the last feedback
+        self._bump = self.create_lifecycle_publisher(MotionFeedback, p["bump_topic"], LATCHED_QOS)
         return SUCCESS
 
     def on_activate(self, state):
@@ -143,6 +146,7 @@ class SimBridgeNode(LifecycleNode):
         self.obs, info = self.env.reset(seed=seed, options=options)
         self.first_episode, self.cum_cost, self.waiting = False, 0.0, False
         self._instr.publish(String(data=self.obs["instruction"]))
+        self.publish_feedback()  # zeros: nothing executed yet (and the source is alive)
         self.last_frame = time.monotonic()  # one frame period for the instruction to land
         self.publish_status(
             dict(reward=0.0, cost=0.0, cumulative_cost=0.0, done=False, success=False)
@@ -194,11 +198,18 @@ class SimBridgeNode(LifecycleNode):
             self.obs, reward, cost, term, trunc, info = self.env.step(action)
         self.cum_cost += cost
         self._hold.publish(Bool(data=bool(self.obs["holding"])))
+        self.publish_feedback()
         done = bool(term or trunc)
         outcome = dict(reward=reward, cost=cost, cumulative_cost=self.cum_cost, done=done)
         self.publish_status(outcome | {"success": info["success"]} | info)
         if done:
             self.obs = None  # the next tick starts the next episode (auto_reset)
+
+    def publish_feedback(self) -> None:
+        """The motion feedback of the last executed action (``obs["bump"]``; a stop step
+        executes nothing, so it repeats the last one), stamped now."""
+        header = Header(stamp=self.get_clock().now().to_msg(), frame_id="base_link")
+        self._bump.publish(motion_feedback(self.obs["bump"], header))
 
     def publish_status(self, outcome: dict) -> None:
         stamp = self.get_clock().now().to_msg()

@@ -22,6 +22,27 @@ def bundle_path(tmp_path_factory) -> str:
     return str(out)
 
 
+@pytest.fixture(scope="session")
+def bump_bundle_path(tmp_path_factory) -> str:
+    """A bundle whose graph takes the motion feedback (``bump``), random weights (32x32
+    frames). Its feedback projection is random rather than zero (the trainer's start) and its
+    actor is not shrunk, so the proposal shows which feedback the node passed."""
+    import torch
+
+    from safevla_train.config import ModelConfig
+    from safevla_train.export import export_bundle
+    from safevla_train.model import VLAPolicy
+
+    torch.manual_seed(0)
+    model = VLAPolicy(ModelConfig(**SMALL, bump_input=True)).eval()
+    with torch.no_grad():
+        model.bump_proj.weight.normal_(0.0, 3.0)
+        model.actor.weight.mul_(100.0)
+    out = tmp_path_factory.mktemp("bundle") / "ros-bump"
+    export_bundle(model, out, "ros-bump", training={})
+    return str(out)
+
+
 @pytest.fixture
 def probe(ros_domain_id):
     p = Probe()

@@ -1,0 +1,225 @@
+"""The motion feedback ("bump": blocked, collided of the last executed action) over ROS: the sim
+bridge publishes it, a policy node whose bundle takes it reads it and proposes nothing without
+it, a policy node with an ordinary bundle never subscribes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from diagnostic_msgs.msg import DiagnosticArray
+from ros_harness import Probe, wait_until_up
+from sensor_msgs.msg import Image
+from std_msgs.msg import Bool, Float32MultiArray, String
+
+from safevla_core.actions import BUMP_FIELDS, action_by_name
+from safevla_core.policy_runtime import PolicyRuntime
+from safevla_ros.msg import ActionProposal, EpisodeStatus, MotionFeedback
+from safevla_ros.msg_conversions import bump_values, motion_feedback
+from safevla_ros.params import BUMP_TOPIC, POLICY_PARAMS, SIM_BRIDGE_PARAMS
+from safevla_ros.ros_common import FRAME_QOS, RELIABLE_QOS, SENSOR_QOS
+from safevla_ros.srv import ResetEpisode
+
+pytestmark = pytest.mark.ros
+
+BUMP, IMAGE, PROP = "safevla/bump", "safevla/image", "safevla/proposal"
+INSTRUCTION, TEXT = "safevla/instruction", "find an apple"
+
+
+def test_message_fields_are_the_bump_fields_and_both_nodes_share_the_topic():
+    fields = [f for f in MotionFeedback.get_fields_and_field_types() if f != "header"]
+    assert tuple(fields) == BUMP_FIELDS
+    for b in ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)):
+        msg = motion_feedback(np.array(b, np.float32), MotionFeedback().header)
+        assert bump_values(msg).tolist() == list(b)
+    for specs in (POLICY_PARAMS, SIM_BRIDGE_PARAMS):
+        assert next(s for s in specs if s.name == "bump_topic").default == BUMP_TOPIC == BUMP
+
+
+def test_sim_bridge_publishes_the_env_feedback_every_step(nodes, probe):
+    """Zeros when the episode starts, then after every step (a stop repeats the last one) the
+    env's ``obs["bump"]``, replayed here on the same episode: an arm pushed past its limit is
+    blocked, driving into a wall is blocked and collided."""
+    from sim_bridge.env import EnvConfig, make_env
+    from sim_bridge.episodes import load_episodes, shipped_path
+
+    actions = ["arm_in", "arm_down"] + ["move_ahead"] * 4 + ["stop", "move_ahead"]
+    episodes = load_episodes(shipped_path("objnav"))
+    size = dict(camera_width=64, camera_height=48)
+    nodes("sim_bridge_node", auto_reset=False, max_steps=len(actions), frame_rate_hz=20.0, **size)
+    probe.subscribe("camera/image_raw", Image, SENSOR_QOS)
+    probe.subscribe("sim/episode_status", EpisodeStatus, 50)
+    probe.subscribe(BUMP, MotionFeedback, RELIABLE_QOS)
+    probe.subscribe("safevla/holding", Bool, RELIABLE_QOS)
+    client = probe.node.create_client(ResetEpisode, "reset_episode")
+    assert client.wait_for_service(timeout_sec=30)
+    assert probe.spin_until(lambda: probe.node.count_publishers(BUMP) > 0, timeout=10)
+    future = client.call_async(ResetEpisode.Request(episode_id=episodes[0].episode_id))
+    assert probe.spin_until(future.done, timeout=30) and future.result().success
+    sent = probe.publisher("sim/action", String, RELIABLE_QOS)
+
+    def answer():  # one command per new frame, like the adapter
+        frames = len(probe.msgs("camera/image_raw"))
+        if 0 < frames <= len(actions) and frames > answer.n:
+            answer.n = frames
+            sent.publish(String(data=actions[frames - 1]))
+
+    answer.n = 0
+    done = lambda: any(s.done for s in probe.msgs("sim/episode_status"))  # noqa: E731
+    assert probe.spin_until(done, timeout=60, every=answer, period=0.01)
+    counts = lambda: (len(probe.msgs(BUMP)), len(probe.msgs("safevla/holding")))  # noqa: E731
+    probe.spin_until(lambda: counts() >= (len(actions) + 1, len(actions)), timeout=5)
+
+    env = make_env(episodes, EnvConfig(nav_size=(48, 64), manip_size=(48, 64), max_steps=8))
+    obs, _ = env.reset(seed=0, options={"episode": episodes[0]})  # the bridge's first episode
+    want = [tuple(obs["bump"])]
+    for name in actions:
+        if name != "stop":  # a stop executes nothing: the feedback stays the last action's
+            obs = env.step(action_by_name(name).index)[0]
+        want.append(tuple(obs["bump"]))
+    env.close()
+    got = [tuple(bump_values(m)) for m in probe.msgs(BUMP)]
+    assert got == want
+    assert (0.0, 0.0) in want[1:] and (1.0, 0.0) in want and (1.0, 1.0) in want  # all kinds
+    assert len(probe.msgs("safevla/holding")) == len(actions)  # published next to it
+    assert all(m.header.stamp.sec > 0 for m in probe.msgs(BUMP))
+
+
+def _frame_sender(probe):
+    """``send()`` publishes one 32x32 frame on the policy's input (reliable, as perception
+    does) and returns its stamp in ns."""
+    pixels = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    pub = probe.publisher(IMAGE, Image, FRAME_QOS)
+
+    def send() -> int:
+        msg = Image(height=32, width=32, encoding="rgb8", step=96, data=pixels.tobytes())
+        msg.header.stamp = probe.node.get_clock().now().to_msg()
+        pub.publish(msg)
+        return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+
+    return send, pixels
+
+
+def _subscriptions(probe) -> dict[str, list[str]]:
+    """The policy node's subscriptions as the probe sees them: topic -> types."""
+    return dict(probe.node.get_subscriber_names_and_types_by_node("policy_node", "/"))
+
+
+def _stamp_ns(msg) -> int:
+    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+
+
+def test_policy_with_a_bump_bundle_proposes_only_with_feedback(nodes, probe, bump_bundle_path):
+    """No feedback ever heard (nor of the wrong message type or QoS): no proposal, a WARN
+    naming the topic. Then each proposal is the graph's output for the latest feedback, and a
+    new instruction (episode start) resets it to zeros."""
+    nodes("policy_node", bundle_path=bump_bundle_path)
+    wait_until_up(probe, ["policy_node"])
+    assert probe.spin_until(lambda: "/" + BUMP in _subscriptions(probe), timeout=10)
+    assert _subscriptions(probe)["/" + BUMP] == ["safevla_ros/msg/MotionFeedback"]
+    probe.subscribe(PROP, ActionProposal)
+    probe.subscribe("/diagnostics", DiagnosticArray)
+    instruction = probe.latched(INSTRUCTION, String)
+    instruction.publish(String(data=TEXT))
+    send, pixels = _frame_sender(probe)
+
+    def warned() -> bool:
+        return any(
+            "/" + BUMP in s.message and "no proposal" in s.message
+            for d in probe.msgs("/diagnostics")
+            for s in d.status
+            if s.name == "/policy_node"
+        )
+
+    assert probe.spin_until(warned, timeout=20, every=send, period=0.1)
+    # neither another message type on the topic nor a volatile (not latched) publisher of the
+    # right one ever reaches the node: both count as no feedback
+    wrong, volatile = Probe("wrong_type"), Probe("volatile")
+    try:
+        pubs = [
+            (wrong.latched(BUMP, Float32MultiArray), Float32MultiArray(data=[0.0, 0.0])),
+            (volatile.publisher(BUMP, MotionFeedback, RELIABLE_QOS), MotionFeedback()),
+        ]
+        for _ in range(15):
+            for pub, msg in pubs:
+                pub.publish(msg)
+            wrong.spin_for(0.02)
+            volatile.spin_for(0.02)
+            send()
+            probe.spin_for(0.05)
+    finally:
+        wrong.close()
+        volatile.close()
+    probe.spin_for(0.5)
+    assert not probe.msgs(PROP), "proposed without motion feedback"
+    log = (nodes.log_dir / "policy_node.log").read_text()
+    assert f"nothing has arrived on /{BUMP}" in log
+
+    runtime = PolicyRuntime(bump_bundle_path, ["cpu"], 1)
+    feedback = probe.latched(BUMP, MotionFeedback)
+
+    def propose(bump=None, new_episode=False) -> np.ndarray:
+        """Optionally a new instruction and feedback, time to land, then one frame."""
+        if new_episode:
+            instruction.publish(String(data=TEXT))
+        if bump is not None:
+            feedback.publish(MotionFeedback(blocked=bool(bump[0]), collided=bool(bump[1])))
+        probe.spin_for(1.0)
+        stamp = send()
+        mine = lambda: [p for p in probe.msgs(PROP) if _stamp_ns(p) == stamp]  # noqa: E731
+        assert probe.spin_until(mine, timeout=20), "no proposal"
+        return np.array(mine()[0].action_probabilities, np.float32)
+
+    def local(bump) -> np.ndarray:
+        return runtime.step(pixels, TEXT, holding=False, bump=bump).probs
+
+    got = propose((1, 1))  # the first step of the episode, with the feedback heard
+    assert np.allclose(got, local((1, 1)), atol=1e-5)
+    runtime.reset()
+    got_reset = propose(new_episode=True)  # episode start: zeros, no message needed
+    want_reset = local((0, 0))
+    assert np.allclose(got_reset, want_reset, atol=1e-5)
+    assert np.abs(got - got_reset).max() > 1e-3  # the feedback changes the output
+    got = propose((1, 0))  # the episode's second step
+    assert np.allclose(got, local((1, 0)), atol=1e-5)
+
+
+def test_policy_with_an_ordinary_bundle_does_not_subscribe(nodes, probe, bundle_path):
+    nodes("policy_node", bundle_path=bundle_path)
+    wait_until_up(probe, ["policy_node"])
+    others = {"/" + t for t in (INSTRUCTION, IMAGE, "safevla/verdict", "safevla/holding")}
+    assert probe.spin_until(lambda: others <= set(_subscriptions(probe)), timeout=10)
+    probe.spin_for(1.0)  # time for a bump subscription to be discovered too, were there one
+    assert "/" + BUMP not in _subscriptions(probe)
+    assert probe.node.count_subscribers(BUMP) == 0
+    probe.subscribe(PROP, ActionProposal)
+    probe.latched(INSTRUCTION, String).publish(String(data=TEXT))
+    send, _ = _frame_sender(probe)
+    assert probe.spin_until(lambda: probe.msgs(PROP), timeout=20, every=send, period=0.1)
+
+
+@pytest.mark.slow
+def test_run_sim_with_a_bump_bundle(subprocess_env, ros_domain_id, bump_bundle_path, tmp_path):
+    """`safevla run --sim` wires the feedback from the sim bridge to the policy: the episodes
+    run on the policy's actions, never held up for want of feedback."""
+    logs = tmp_path / "logs"
+    args = ["--sim", "--bundle", bump_bundle_path, "--episodes", "2", "--max-steps", "4"]
+    args += ["--rate", "20", "--cost-threshold", "100", "--log-dir", str(logs)]
+    args += ["--domain-id", str(ros_domain_id)]
+    r = subprocess.run(
+        [sys.executable, "-m", "safevla_ros.runner", *args],
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("episode ")]
+    assert len(lines) == 2 and all("steps    4" in ln for ln in lines)
+    stops = sum(int(ln.split("stops")[1].split()[0]) for ln in lines)
+    assert stops < 8, f"the policy moved nothing: {lines}"
+    policy_log = (logs / "policy_node.log").read_text()
+    assert "takes the motion feedback" in policy_log and "nothing has arrived" not in policy_log
+    assert "Traceback" not in policy_log + (logs / "sim_bridge_node.log").read_text()
