@@ -152,17 +152,14 @@ class PolicyRuntime:
         self.provider = self.session.get_providers()[0]
         # The graph is fed and read by the names its manifest records (format order).
         self._inputs = self.bundle.graph.input_names
+        # the graph takes the motion feedback of the last action (``bump``, the last input)
+        self.takes_bump = self.bundle.graph.takes_bump
         self._outputs = self.bundle.graph.output_names
         hist = self.bundle.history
         self._none_action = hist.prev_action_none
         self._cache_shape = (hist.num_layers, 1, hist.context_length - 1, hist.d_model)
         self.encoder = encoder or InstructionEncoder()
         self.reset()
-
-    @property
-    def takes_bump(self) -> bool:
-        """The bundle's graph takes the motion feedback of the last action (``bump``)."""
-        return self.bundle.graph.takes_bump
 
     def reset(self) -> None:
         """Start a new episode: empty history, no previous action, step counter 0."""

@@ -32,7 +32,7 @@ from typing import Protocol
 
 import numpy as np
 
-from safevla_core.actions import ACTION_NAMES, ACTIONS, NUM_ACTIONS, SUB_DONE
+from safevla_core.actions import ACTION_NAMES, NUM_ACTIONS, SUB_DONE, bump_feedback
 from safevla_core.critic_gate import DEFAULT_CRITIC_MARGIN
 from safevla_core.monitor_types import Decision
 from safevla_core.safety_spec import COST_CATEGORIES, DEFAULT_COST_THRESHOLD
@@ -247,7 +247,7 @@ def episode_steps(
         for k, v in info["cost_by_category"].items():
             by_cat[k] = by_cat.get(k, 0.0) + float(v)
         collisions += int(info["collided"])
-        if not stopped and ACTIONS[action].is_motion and not info["action_succeeded"]:
+        if bump_feedback(action, info["action_succeeded"], info["collided"])[0]:
             blocked, run = blocked + 1, run + 1
             longest = max(longest, run)
         else:

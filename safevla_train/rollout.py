@@ -226,15 +226,8 @@ class Collector:
             "instr": torch.from_numpy(embed_texts(list(obs["instruction"]))),
             "prev_action": torch.as_tensor(np.asarray(obs["prev_action"]), dtype=torch.long),
             "holding": torch.as_tensor(np.asarray(obs["holding"]), dtype=torch.float32),
-            "bump": self._bump(obs),
+            "bump": bump_tensor(obs),
         }
-
-    def _bump(self, obs: dict) -> torch.Tensor:
-        """The observations' motion feedback; zeros for a model that does not read it when
-        they carry none (a policy that reads it must get it)."""
-        if "bump" in obs or self.model.cfg.bump_input:
-            return bump_tensor(obs)
-        return torch.zeros(len(obs["prev_action"]), len(BUMP_FIELDS))
 
     def _token(self, x: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.model.fuse(
@@ -316,7 +309,7 @@ class Collector:
                 "instruction": [fo["instruction"]],
                 "prev_action": [fo["prev_action"]],
                 "holding": [fo["holding"]],
-                **({"bump": [fo["bump"]]} if "bump" in fo else {}),
+                "bump": [fo["bump"]],
             }
         )
         return self.model.step_from_token(self._token(x), cache, mask, kv=self.kv)[0]
