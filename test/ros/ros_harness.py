@@ -34,6 +34,17 @@ CAM, PROP, VERDICT, CMD = "camera/image_raw", "safevla/proposal", "safevla/verdi
 PROFILE = MotionProfile()  # config/robot.yaml keeps the default motion profile
 
 
+def run_cli(args: list[str], env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``safevla run`` (``python -m safevla_ros.runner ARGS``) to its end, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "safevla_ros.runner", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def start_node(
     name: str, log_dir: Path, params: dict | None = None, files: tuple[Path, ...] = (CONFIG,)
 ) -> subprocess.Popen:

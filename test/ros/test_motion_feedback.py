@@ -4,13 +4,10 @@ it, a policy node with an ordinary bundle never subscribes."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
-from ros_harness import Probe, wait_until_up
+from ros_harness import Probe, run_cli, wait_until_up
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, Float32MultiArray, String
 
@@ -208,13 +205,7 @@ def test_run_sim_with_a_bump_bundle(subprocess_env, ros_domain_id, bump_bundle_p
     args = ["--sim", "--bundle", bump_bundle_path, "--episodes", "2", "--max-steps", "4"]
     args += ["--rate", "20", "--cost-threshold", "100", "--log-dir", str(logs)]
     args += ["--domain-id", str(ros_domain_id)]
-    r = subprocess.run(
-        [sys.executable, "-m", "safevla_ros.runner", *args],
-        env=subprocess_env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    r = run_cli(args, subprocess_env, timeout=240)
     assert r.returncode == 0, r.stdout + r.stderr
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("episode ")]
     assert len(lines) == 2 and all("steps    4" in ln for ln in lines)

@@ -12,23 +12,13 @@ from pathlib import Path
 
 import pytest
 from geometry_msgs.msg import Twist
-from ros_harness import CMD, VERDICT, assert_every_command_has_a_verdict, start_node
+from ros_harness import CMD, VERDICT, assert_every_command_has_a_verdict, run_cli, start_node
 from std_msgs.msg import String
 
 from safevla_ros.msg import SafetyVerdict
 from safevla_ros.nodes import SIM, nodes_of
 
 pytestmark = pytest.mark.ros
-
-
-def run_cli(args, env, timeout=120):
-    return subprocess.run(
-        [sys.executable, "-m", "safevla_ros.runner", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def test_missing_bundle_is_a_clear_error(subprocess_env, tmp_path):

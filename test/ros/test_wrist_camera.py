@@ -4,13 +4,10 @@ newest wrist frame (or drops it), and `safevla run --sim` runs such a policy end
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from ros_harness import CAM, frame
+from ros_harness import CAM, frame, run_cli
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 from tiny_model import SMALL
@@ -146,13 +143,7 @@ def test_run_sim_runs_a_wrist_camera_policy_end_to_end(
     args = ["--sim", "--bundle", wrist_bundle, "--task", "pickup", "--episodes", "1"]
     args += ["--max-steps", "5", "--rate", "20", "--cost-threshold", "100"]
     args += ["--domain-id", str(ros_domain_id)]
-    r = subprocess.run(
-        [sys.executable, "-m", "safevla_ros.runner", *args],
-        env=subprocess_env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    r = run_cli(args, subprocess_env, timeout=240)
     assert r.returncode == 0, r.stdout + r.stderr
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("episode ")]
     assert len(lines) == 1 and "steps    5" in lines[0]
