@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from safevla_core.actions import END
+from safevla_core.actions import BUMP_FIELDS, END
 from safevla_core.image_preprocessing import compose_frame, resize_rgb
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.config import BCConfig, RiskConfig, to_dict
@@ -64,6 +64,9 @@ class Demo:
     seen: np.ndarray | None = None  # [T, SEEN_DIM] bool: target types in view (train-time)
     taken: np.ndarray | None = None  # [T] int64 action executed (None: the label, as in demos)
     target_type: int = -1  # index in OBJNAV_TARGETS of the instructed type; -1: not ObjectNav
+    bump: np.ndarray | None = (
+        None  # [T, 2] float32 motion feedback of the step before (BUMP_FIELDS)
+    )
 
     def __post_init__(self) -> None:
         n = len(self.actions)
@@ -73,6 +76,8 @@ class Demo:
             self.seen = np.zeros((n, SEEN_DIM), bool)
         if self.taken is None:
             self.taken = self.actions.copy()
+        if self.bump is None:
+            self.bump = np.zeros((n, len(BUMP_FIELDS)), np.float32)
 
 
 # Each type is in view in a few percent of frames: weigh the positives up.
@@ -124,7 +129,7 @@ class EpisodeRecorder:
     """
 
     KEYS = ("frames", "actions", "taken", "prev_action", "holding", "reward", "cost", "goal")
-    KEYS += ("seen",)
+    KEYS += ("seen", "bump")
 
     def __init__(self, num_envs: int, cfg: BCConfig, image_hw: tuple[int, int]) -> None:
         self.cfg = cfg
@@ -166,6 +171,7 @@ class EpisodeRecorder:
                 ("cost", cats[k]),
                 ("goal", goal[k]),
                 ("seen", seen[k]),
+                ("bump", obs["bump"][k]),
             ):
                 b[key].append(v)
             if done[k]:
@@ -202,6 +208,11 @@ def _to_demo(b: dict, success: bool, cfg: BCConfig) -> Demo:
         taken=taken,
         seen=np.asarray(b["seen"], bool).reshape(len(actions), SEEN_DIM) if "seen" in b else None,
         target_type=target_index(b.get("target_type", "")) if b.get("task") == "objnav" else -1,
+        bump=(
+            np.asarray(b["bump"], np.float32).reshape(len(actions), len(BUMP_FIELDS))
+            if "bump" in b
+            else None
+        ),
     )
 
 
@@ -222,6 +233,7 @@ SEQ_KEYS = (
     "ret_c",
     "y_q",
     "seen",
+    "bump",
 )
 
 
@@ -242,6 +254,7 @@ def sample_batch(demos: list[Demo], cfg: BCConfig, rng: np.random.Generator) -> 
         "taken": np.zeros((b, t), np.int64),
         "goal": np.zeros((b, t), np.float32),
         "seen": np.zeros((b, t, SEEN_DIM), np.float32),
+        "bump": np.zeros((b, t, len(BUMP_FIELDS)), np.float32),
         "target_type": np.full(b, -1, np.int64),
         "prev_action": np.zeros((b, t), np.int64),
         "holding": np.zeros((b, t), np.float32),
@@ -285,6 +298,11 @@ def _context(batch: dict) -> tuple[torch.Tensor, ...]:
     return batch["instr"], batch["prev_action"], batch["holding"]
 
 
+def _bump(model: VLAPolicy, batch: dict) -> torch.Tensor | None:
+    """The motion feedback for a policy that reads it (``model.bump_input``), else None."""
+    return batch["bump"] if model.cfg.bump_input else None
+
+
 _BANK: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
@@ -311,7 +329,7 @@ def bc_loss(model: VLAPolicy, batch: dict, cfg: BCConfig) -> tuple[torch.Tensor,
     if cfg.feature_dropout and model.training:
         feat = torch.nn.functional.dropout(feat, cfg.feature_dropout)
     seen_logits = model.seen_logits(feat) if model.reads_seen else None
-    tok = model.fuse(feat, *_context(batch), seen_logits=seen_logits)
+    tok = model.fuse(feat, *_context(batch), seen_logits=seen_logits, bump=_bump(model, batch))
     ep = torch.zeros(b, t, dtype=torch.long)
     out = model.forward_sequence(tok, ep, batch["valid"], detach_critics=cfg.detach_critics)
     v = batch.get("loss", batch["valid"]).float()  # attention: valid; loss: past the burn-in
@@ -449,6 +467,7 @@ def label_accuracy(model: VLAPolicy, episodes: list[Demo]) -> float:
             torch.from_numpy(d.instr)[None, None].expand(1, t, -1),
             torch.from_numpy(d.prev_action)[None],
             torch.from_numpy(d.holding)[None].float(),
+            bump=torch.from_numpy(d.bump)[None] if model.cfg.bump_input else None,
         )
         out = model.forward_sequence(tok, torch.zeros(1, t, dtype=torch.long))
         correct += int((out["logits"].argmax(-1)[0].numpy() == d.actions).sum())

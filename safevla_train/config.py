@@ -105,7 +105,10 @@ class ModelConfig:
         bump_input: the token carries the motion feedback of the last action (blocked,
             collided: :data:`safevla_core.actions.BUMP_FIELDS`), and the exported graph takes
             it as its ``bump`` input; the ROS policy node then needs it on its ``bump_topic``.
-            Its projection starts at zero (``ppo.bump_input`` adds it to a trained start).
+            Its projection starts at zero (``ppo.bump_input`` adds it to a trained start, and
+            so does a resumed DAgger run with ``bc.model.bump_input=true``). Imitation records
+            the feedback; it teaches something only where the labels show a way out of contact
+            (the teacher's ``+escape`` modes) at states the learner reached (DAgger).
     """
 
     image_height: int = 64
@@ -389,12 +392,6 @@ class BCConfig:
         for name in ("demo_steps", "updates", "batch_chunks", "log_every"):
             _check(getattr(self, name) >= 1, f"bc.{name}={getattr(self, name)} must be >= 1")
         _check(self.chunk_len >= 2, f"bc.chunk_len={self.chunk_len} must be >= 2")
-        _check(
-            not self.model.bump_input,
-            "bc.model.bump_input=true: imitation does not record the motion feedback (the "
-            "teachers are almost never blocked, so their demonstrations cannot teach it); add "
-            "it to the imitation start in RL with ppo.bump_input=true",
-        )
         _check(
             0 <= self.context_burn_in < self.chunk_len,
             f"bc.context_burn_in={self.context_burn_in} must be in [0, bc.chunk_len="

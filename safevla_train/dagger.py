@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from safevla_core.actions import END, NUM_ACTIONS
+from safevla_core.actions import BUMP_FIELDS, END, NUM_ACTIONS
 from safevla_train.bc import Demo, EpisodeRecorder, demo_settings, train_bc
 from safevla_train.config import DAggerConfig, RiskConfig, to_dict
 from safevla_train.evaluate import evaluate
@@ -49,7 +49,7 @@ from safevla_train.rollout import Stepper
 from sim_bridge.tasks.objnav import SEEN_DIM
 
 DEMO_FIELDS = ("frames", "actions", "taken", "goal", "prev_action", "holding")
-DEMO_FIELDS += ("ret_r", "ret_c", "y_q", "seen")
+DEMO_FIELDS += ("ret_r", "ret_c", "y_q", "seen", "bump")
 
 
 def beta_of(cfg: DAggerConfig, round_index: int) -> float:
@@ -188,8 +188,11 @@ def load_demos(path: Path) -> list[Demo]:
     with np.load(path, allow_pickle=False) as z:
         bounds = np.concatenate([[0], np.cumsum(z["lengths"])])
         cols = {k: z[k] for k in DEMO_FIELDS if k in z}
+        steps = int(z["lengths"].sum())
         if "seen" not in cols:  # rounds saved before the label existed: none seen
-            cols["seen"] = np.zeros((int(z["lengths"].sum()), SEEN_DIM), bool)
+            cols["seen"] = np.zeros((steps, SEEN_DIM), bool)
+        if "bump" not in cols:  # rounds saved before the motion feedback was recorded
+            cols["bump"] = np.zeros((steps, len(BUMP_FIELDS)), np.float32)
         # rounds saved before the per-episode target type existed: unknown (-1)
         types = z["target_type"] if "target_type" in z else np.full(len(z["lengths"]), -1)
         return [
@@ -212,6 +215,11 @@ def _fresh_like(model: VLAPolicy) -> VLAPolicy:
     return fresh
 
 
+def has_bump(weights: dict) -> bool:
+    """Whether a policy's weights include the motion-feedback projection."""
+    return any(k.startswith("bump_proj.") for k in weights)
+
+
 def run_dagger(
     cfg: DAggerConfig, out: Path, state: dict | None = None, writer=None, progress: bool = True
 ) -> dict:
@@ -222,12 +230,26 @@ def run_dagger(
     bc = cfg.bc
     # a resumed run's detector weights come with its state (its file is not needed again)
     model = VLAPolicy(bc.model, detector_weights=state is None)
-    opt = torch.optim.AdamW(model.parameters(), lr=bc.lr, weight_decay=bc.weight_decay)
+    # a resumed run may add the motion feedback (bc.model.bump_input) to a policy without it
+    adds_bump = state is not None and bc.model.bump_input and not has_bump(state["model"])
+    bump_params = set(model.bump_proj.parameters()) if adds_bump else set()
+    params = [p for p in model.parameters() if p not in bump_params]
+    opt = torch.optim.AdamW(params, lr=bc.lr, weight_decay=bc.weight_decay)
     rng = np.random.default_rng(bc.seed)
     history: list[dict] = []
     if state is not None:
-        model.load_state_dict(state["model"])
+        try:
+            missing, unexpected = model.load_state_dict(state["model"], strict=not adds_bump)
+        except RuntimeError as exc:  # a shape or a key that does not fit
+            missing, unexpected = [str(exc).splitlines()[0]], []
+        if unexpected or any(not k.startswith("bump_proj.") for k in missing):
+            raise ValueError(
+                f"the run's checkpoint does not fit bc.model (missing {missing[:4]}, "
+                f"unexpected {unexpected[:4]}); resume with the run's own model settings"
+            )
         opt.load_state_dict(state["optimizer"])
+        if adds_bump:  # W_bump starts at zero: the policy acts as before until it learns
+            opt.add_param_group({"params": list(bump_params)})
         rng.bit_generator.state = state["np_gen"]
         torch.set_rng_state(state["torch_rng"])
         history = list(state["history"])

@@ -56,6 +56,7 @@ from scipy import ndimage
 from safevla_core.actions import ACTION_INDEX, END
 from sim_bridge import planner
 from sim_bridge.backend import AgentState, Backend, ObjectState
+from sim_bridge.escape import safe_action
 from sim_bridge.expert_config import ExpertConfig
 from sim_bridge.expert_goals import floor_obstacles, goal_mask
 from sim_bridge.expert_grasp import arm_geometry, grasp_action
@@ -98,7 +99,7 @@ class Expert:
         self.mode = mode
         self.explorer = Explorer(self.config) if name in EXPLORER_MODES else None
         # the explorer searches for things to see; for the other tasks it acts as careful
-        careful = replace(self.config, mode="careful")
+        careful = replace(self.config, mode="careful", escape=False)
         self._careful = Expert("careful", careful) if name in EXPLORER_MODES else None
         self.reset()
 
@@ -124,6 +125,7 @@ class Expert:
     # ------------------------------------------------------------------ entry point
     def act(self, env_or_backend, spec: TaskSpec | None = None) -> int:
         """Next action index for the current state."""
+        spec_given = spec
         if spec is None:
             backend, spec = env_or_backend.backend, env_or_backend.task_spec
             key = (id(env_or_backend), getattr(env_or_backend, "episode_count", 0))
@@ -138,6 +140,8 @@ class Expert:
         else:
             backend = env_or_backend
         action = self._decide(backend, spec)
+        if self.config.escape and spec_given is None:  # the simulator checks the plan first
+            action = safe_action(env_or_backend, action, self.config.escape_depth)
         agent = backend.agent()
         self._last = (action, agent.position[:2].copy())
         self._last_lift = agent.lift_height

@@ -10,7 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from sim_bridge import planner
-from sim_bridge.expert_modes import MODES, RECENT, RECENT_MEMORY, split_mode
+from sim_bridge.expert_modes import (
+    ESCAPE_SUFFIX,
+    MODES,
+    RECENT,
+    RECENT_MEMORY,
+    has_escape,
+    split_mode,
+)
 from sim_bridge.robot import (
     NAV_CAMERA_HEIGHT_M,
     NAV_CAMERA_TILT_DEG,
@@ -58,6 +65,10 @@ class ExpertConfig:
             episode. Set to the learner's context length, the teacher knows no more than the
             learner can (mode ``explorer-recent``: the reactive explorer with 32;
             ``explorer-recent:N``: with N).
+        escape: try each action in the simulator first; where it would cost, or the robot is
+            in contact, act by the escape search of :mod:`sim_bridge.escape` (a mode with the
+            suffix ``+escape``).
+        escape_depth: the longest sequence of base motions the escape search tries.
     """
 
     mode: str = "careful"
@@ -80,6 +91,8 @@ class ExpertConfig:
     steady_search: bool = False
     reactive_search: bool = False
     memory_steps: int = 0
+    escape: bool = False
+    escape_depth: int = 2
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -90,6 +103,8 @@ class ExpertConfig:
             raise ValueError(
                 f"memory_steps must be >= 0 (0: the whole episode), got {self.memory_steps}"
             )
+        if self.escape_depth < 1:
+            raise ValueError(f"escape_depth must be >= 1, got {self.escape_depth}")
         if not 0 < self.fine_deg <= self.coarse_deg:
             raise ValueError(
                 f"need 0 < fine_deg <= coarse_deg, got {self.fine_deg}, {self.coarse_deg}"
@@ -102,6 +117,8 @@ class ExpertConfig:
     @classmethod
     def for_mode(cls, mode: str) -> ExpertConfig:
         """The standard settings of ``mode``."""
+        if has_escape(mode):
+            return replace(cls.for_mode(mode.removesuffix(ESCAPE_SUFFIX)), escape=True)
         if mode == "careful":
             return cls(mode, planner.CostWeights(8.0, 0.45, 6.0, 0.55), 0.5, 20.0, 4.0, True)
         if mode == "careless":

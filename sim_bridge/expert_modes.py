@@ -13,6 +13,11 @@ loading the planner).
 * ``explorer-recent``: the reactive explorer that remembers only its last 32 steps
   (``ExpertConfig.memory_steps``): what it knows, a learner with 32 frames of context saw;
   ``explorer-recent:N`` remembers N steps (match the learner's ``context_length``).
+
+Any mode takes the suffix ``+escape`` (e.g. ``explorer-reactive+escape``): before each action
+the expert tries it in the simulator, and where it would cost or the robot is in contact it
+searches a short sequence of base motions that gets the robot free at the least cost
+(:mod:`sim_bridge.escape`): a teacher that shows how to get out of a pinned state.
 """
 
 from __future__ import annotations
@@ -33,15 +38,25 @@ EXPLORER_MODES: tuple[str, ...] = (
 )
 
 RECENT = "explorer-recent"
+ESCAPE_SUFFIX = "+escape"
 RECENT_MEMORY = 32  # steps ``explorer-recent`` remembers without a ``:N``
 
 
+def has_escape(mode: str) -> bool:
+    """Whether ``mode`` asks for the escape search (ends in :data:`ESCAPE_SUFFIX`)."""
+    return mode.endswith(ESCAPE_SUFFIX)
+
+
 def split_mode(mode: str) -> tuple[str, int | None]:
-    """``"explorer-recent:64"`` -> ``("explorer-recent", 64)``; a plain name -> ``(name, None)``.
+    """``"explorer-recent:64"`` -> ``("explorer-recent", 64)``; a plain name -> ``(name, None)``;
+    a ``+escape`` suffix is allowed and dropped (:func:`has_escape` reads it).
     Raises ValueError for an unknown name or a memory that is not a whole number >= 1."""
-    name, sep, memory = mode.partition(":")
+    name, sep, memory = mode.removesuffix(ESCAPE_SUFFIX).partition(":")
     if name not in MODES:
-        raise ValueError(f"unknown expert mode {mode!r}; use one of {MODES} ({RECENT}:N too)")
+        raise ValueError(
+            f"unknown expert mode {mode!r}; use one of {MODES} ({RECENT}:N too, and any "
+            f"with {ESCAPE_SUFFIX})"
+        )
     if not sep:
         return name, None
     if name != RECENT or not memory.isdigit() or int(memory) < 1:

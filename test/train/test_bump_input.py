@@ -10,7 +10,7 @@ import torch
 from tiny_model import SMALL, TINY_ENV
 
 from safevla_core.actions import ACTION_INDEX, BUMP_FIELDS, END, bump_feedback
-from safevla_train.config import BCConfig, ModelConfig, RiskConfig
+from safevla_train.config import ModelConfig, RiskConfig
 from safevla_train.model import VLAPolicy
 
 MOVE_AHEAD, ROTATE_LEFT = ACTION_INDEX["move_ahead"], ACTION_INDEX["rotate_left"]
@@ -172,8 +172,3 @@ def test_ppo_adds_the_input_to_its_start_without_changing_it(tmp_path):
         )
     same, _ = _initial_model(str(path), None, 0)
     assert not same.cfg.bump_input and same.bump_proj is None
-
-
-def test_imitation_refuses_the_input_and_says_where_it_is_learned():
-    with pytest.raises(ValueError, match=r"ppo\.bump_input"):
-        BCConfig(model=ModelConfig(bump_input=True))
