@@ -1,11 +1,11 @@
 """The teacher's way out of contact: try actions in the simulator, take the cheapest way free.
 
 A robot pinned against an obstacle it no longer sees pays a cost on nearly every step, whatever
-it does: in the costliest episodes of the shipped policies even an arm action costs at 88% of
-the pinned steps, because the contact lasts (docs/training.md, fourteenth session). The
-planners do not model that contact: at those states the reactive explorer's label is itself a
-costly, blocked motion 82% of the time. So the expert (mode suffix ``+escape``) checks its
-choice with the simulator before it acts:
+it does: in two of the costliest episodes of the shipped PPO-Lagrangian policy even an arm
+action costs at 83% of the steps after a blocked motion, because the contact lasts
+(docs/training.md, fourteenth session). The planners do not model that contact: at those
+states the reactive explorer's own label costs 82% of the time, mostly a blocked turn. So the
+expert (mode suffix ``+escape``) checks its choice with the simulator before it acts:
 
 1. where the robot is not in contact (the last step neither was blocked nor collided) and the
    planned action costs nothing on the next step, the plan stands;

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from tiny_model import SMALL
+from tiny_model import SMALL, demo_fields
 
 from safevla_core.actions import ACTION_INDEX, BUMP_FIELDS
 from safevla_train.config import BCConfig, DAggerConfig, ModelConfig
@@ -109,19 +109,8 @@ def test_imitation_feeds_the_recorded_feedback_to_a_policy_that_reads_it():
     n = 10
     bump = np.zeros((n, len(BUMP_FIELDS)), np.float32)
     bump[0] = bump[4:7] = 1.0  # every chunk starts at step 0 (chunk_len = n)
-    demo = Demo(
-        frames=rng.integers(0, 255, (n, 32, 32, 3), dtype=np.uint8),
-        instr=rng.normal(size=384).astype(np.float32),
-        actions=rng.integers(0, 4, n),
-        prev_action=np.zeros(n, np.int64),
-        holding=np.zeros(n, np.float32),
-        ret_r=np.zeros(n, np.float32),
-        ret_c=np.zeros(n, np.float32),
-        y_q=np.zeros((n, 5), np.float32),
-        success=True,
-        cost=0.0,
-        bump=bump,
-    )
+    frames = rng.integers(0, 255, (n, 32, 32, 3), dtype=np.uint8)
+    demo = Demo(frames=frames, bump=bump, **demo_fields(rng, n))
     assert Demo(**{**demo.__dict__, "bump": None}).bump.shape == (n, len(BUMP_FIELDS))
     torch.manual_seed(0)
     cfg = _cfg(bump_input=True)
