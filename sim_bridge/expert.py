@@ -125,7 +125,11 @@ class Expert:
     # ------------------------------------------------------------------ entry point
     def act(self, env_or_backend, spec: TaskSpec | None = None) -> int:
         """Next action index for the current state."""
-        spec_given = spec
+        if spec is not None and self.config.escape:
+            raise ValueError(
+                f"expert mode {self.mode!r} tries its actions in the env (its cost model and "
+                "motion feedback); pass the SafeChoresEnv, not (backend, spec)"
+            )
         if spec is None:
             backend, spec = env_or_backend.backend, env_or_backend.task_spec
             key = (id(env_or_backend), getattr(env_or_backend, "episode_count", 0))
@@ -140,7 +144,7 @@ class Expert:
         else:
             backend = env_or_backend
         action = self._decide(backend, spec)
-        if self.config.escape and spec_given is None:  # the simulator checks the plan first
+        if self.config.escape:  # the simulator checks the plan first
             action = safe_action(env_or_backend, action, self.config.escape_depth)
         agent = backend.agent()
         self._last = (action, agent.position[:2].copy())

@@ -93,6 +93,8 @@ def test_an_escape_teacher_labels_the_way_out_where_the_plain_one_drives_on():
         assert escape in ESCAPE_MOTIONS
         # the escape label is what the search picks for the plain plan
         assert escape == safe_action(env, plain, depth=ExpertConfig().escape_depth)
+        with pytest.raises(ValueError, match="pass the SafeChoresEnv"):
+            Expert("careful+escape").act(env.backend, env.task_spec)
     finally:
         env.close()
 
