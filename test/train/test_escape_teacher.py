@@ -164,3 +164,9 @@ def test_a_resumed_dagger_run_adds_the_input_records_it_and_keeps_its_policy(tmp
     model = VLAPolicy(cfg(2, bump_input=True).bc.model)
     model.load_state_dict(after["model"])
     assert model.bump_proj.weight.shape[1] == len(BUMP_FIELDS)
+    # and the run goes on from there like any other (its optimiser keeps the two groups)
+    run_dagger(cfg(3, bump_input=True), out, after, progress=False)
+    last = load_checkpoint(out / "checkpoint.pt")
+    assert len(last["history"]) == 3 and len(last["optimizer"]["param_groups"]) == 2
+    group = last["optimizer"]["param_groups"][1]["params"]  # the projection is being trained
+    assert group and all(i in last["optimizer"]["state"] for i in group)
