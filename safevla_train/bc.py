@@ -64,9 +64,7 @@ class Demo:
     seen: np.ndarray | None = None  # [T, SEEN_DIM] bool: target types in view (train-time)
     taken: np.ndarray | None = None  # [T] int64 action executed (None: the label, as in demos)
     target_type: int = -1  # index in OBJNAV_TARGETS of the instructed type; -1: not ObjectNav
-    bump: np.ndarray | None = (
-        None  # [T, 2] float32 motion feedback of the step before (BUMP_FIELDS)
-    )
+    bump: np.ndarray | None = None  # [T,2] float32 the last action's feedback (BUMP_FIELDS)
 
     def __post_init__(self) -> None:
         n = len(self.actions)

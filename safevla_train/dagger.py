@@ -233,7 +233,12 @@ def run_dagger(
     # a resumed run may add the motion feedback (bc.model.bump_input) to a policy without it
     adds_bump = state is not None and bc.model.bump_input and not has_bump(state["model"])
     # ... and a run that added it holds it in a second parameter group of its optimiser
-    added = state is not None and len(state["optimizer"]["param_groups"]) == 2
+    added = (
+        state is not None
+        and model.bump_proj is not None
+        and has_bump(state["model"])
+        and len(state["optimizer"]["param_groups"]) == 2
+    )
     bump_params = set(model.bump_proj.parameters()) if adds_bump or added else set()
     params = [p for p in model.parameters() if p not in bump_params]
     opt = torch.optim.AdamW(params, lr=bc.lr, weight_decay=bc.weight_decay)
