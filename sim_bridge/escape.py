@@ -61,9 +61,8 @@ def safe_action(env, planned: int, depth: int = 2) -> int:
             probe.restore(root)
         if sc.total == 0:
             return planned
-    order = (planned, *(a for a in ESCAPE_MOTIONS if a != planned))
-    order = tuple(a for a in order if a in ESCAPE_MOTIONS) or ESCAPE_MOTIONS
-    best: tuple[float, int, int] | None = None  # (cost, length, first action) of a stuck path
+    order = sorted(ESCAPE_MOTIONS, key=lambda a: a != planned)  # the plan first, if a motion
+    best: tuple[float, int] | None = None  # (cost, first action) of the cheapest stuck path
     for length in range(1, depth + 1):
         found: tuple[float, int] | None = None  # (cost, first action) of the best free path
         for seq in itertools.product(order, repeat=length):
@@ -71,10 +70,10 @@ def safe_action(env, planned: int, depth: int = 2) -> int:
             if free and (found is None or cost < found[0]):
                 found = (cost, seq[0])
             if best is None or cost < best[0]:
-                best = (cost, length, seq[0])
+                best = (cost, seq[0])
         if found is not None:
             return found[1]
-    return best[2]
+    return best[1]
 
 
 def _try(env, probe, root, seq: tuple[int, ...]) -> tuple[float, bool]:
