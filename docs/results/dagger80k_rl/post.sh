@@ -1,6 +1,6 @@
 #!/bin/bash
 # after training: choose on validation (100 episodes, 600 steps), export, evaluate on the unseen seeds
-cd /work/main
+cd "$(dirname "$0")/../../.."  # the repository root
 export MUJOCO_GL=egl OMP_NUM_THREADS=1
 for r in ppo lag; do
   ( .venv/bin/safevla select --run runs/s15/$r --count 100 --no-progress > runs/s15/select_$r.log 2>&1 &&

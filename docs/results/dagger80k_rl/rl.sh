@@ -2,7 +2,7 @@
 # fifteenth session: PPO and PPO-Lagrangian from the 80k-frame DAgger start, side by side
 # (run with --total-steps 307200 and stopped by hand at 158,720 steps, after the 153,600 evaluation;
 #  --total-steps 153600 gives the same evaluated policies, the only ones selection reads)
-cd /work/main
+cd "$(dirname "$0")/../../.."  # the repository root
 export MUJOCO_GL=egl OMP_NUM_THREADS=1
 INIT=models/train_state/objnav-bc-dagger80k.pt
 CFG=models/train_configs/ppo_objnav_long.yaml

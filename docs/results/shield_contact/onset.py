@@ -15,28 +15,13 @@ import os
 import sys
 
 import numpy as np
-
-from safevla_core.actions import ACTIONS
-from safevla_eval.agents import make_agent, parse_policy, render_settings
-from sim_bridge.action_probe import ActionProbe
-from sim_bridge.env import EnvConfig, make_env
-from sim_bridge.episodes import load_episodes
-
-MOVING = [i for i, a in enumerate(ACTIONS) if a.name not in ("end", "sub_done")]
+from common import MOVES, open_run
 
 
 def main() -> None:
-    bundle, episode_file = sys.argv[1], sys.argv[2]
-    n, max_steps = int(sys.argv[3]), int(sys.argv[4])
-    probe_on = os.environ.get("PROBE", "1") == "1"
-    spec = parse_policy(bundle)
-    size, manip = render_settings(spec)
-    eps = load_episodes(episode_file)[:n]
-    env = make_env(
-        eps, EnvConfig(backend="mujoco", max_steps=max_steps, nav_size=size, render_manip=manip)
-    )
-    agent = make_agent(spec)
-    probe = ActionProbe(env, verify=False) if probe_on else None
+    bundle, n, max_steps, eps, env, agent, probe = open_run()
+    if os.environ.get("PROBE", "1") != "1":
+        probe = None
     t = collections.Counter()
     for ep in eps:
         obs, _ = env.reset(options={"episode": ep})
@@ -47,15 +32,15 @@ def main() -> None:
             a = agent.propose(obs, env).action
             key = "contact" if contact else "free"
             t[f"{key}_steps"] += 1
-            if probe is not None and ACTIONS[a].name not in ("end", "sub_done"):
+            if probe is not None and MOVES[a]:
                 lab = probe.label().sum(1)
-                moving_free = int((lab[MOVING] == 0).sum())
+                moving_free = int((lab[MOVES] == 0).sum())
                 if lab[a] > 0:
                     t[f"{key}_proposed_costly"] += 1
                     t[f"{key}_proposed_costly_free_moves"] += moving_free
                     if moving_free == 0:
                         t[f"{key}_proposed_costly_no_free_move"] += 1
-                t[f"{key}_costly_moves"] += int((lab[MOVING] > 0).sum())
+                t[f"{key}_costly_moves"] += int((lab[MOVES] > 0).sum())
             agent.record(a)
             obs, _, c, term, trunc, info = env.step(a)
             t[f"{key}_cost"] += float(c)

@@ -17,14 +17,9 @@ import os
 import sys
 
 import numpy as np
+from common import MOVES, open_run
 
-from safevla_core.actions import ACTIONS, SUB_DONE
-from safevla_eval.agents import make_agent, parse_policy, render_settings
-from sim_bridge.action_probe import ActionProbe
-from sim_bridge.env import EnvConfig, make_env
-from sim_bridge.episodes import load_episodes
-
-MOVES = np.array([a.name not in ("end", "sub_done") for a in ACTIONS])
+from safevla_core.actions import SUB_DONE
 
 
 def shielded(a: int, probs: np.ndarray, lab: np.ndarray, rule: str) -> tuple[int, str]:
@@ -41,17 +36,8 @@ def shielded(a: int, probs: np.ndarray, lab: np.ndarray, rule: str) -> tuple[int
 
 
 def main() -> None:
-    bundle, episode_file = sys.argv[1], sys.argv[2]
-    n, max_steps = int(sys.argv[3]), int(sys.argv[4])
+    bundle, n, max_steps, eps, env, agent, probe = open_run()
     rule = os.environ.get("RULE", "stop")
-    spec = parse_policy(bundle)
-    size, manip = render_settings(spec)
-    eps = load_episodes(episode_file)[:n]
-    env = make_env(
-        eps, EnvConfig(backend="mujoco", max_steps=max_steps, nav_size=size, render_manip=manip)
-    )
-    agent = make_agent(spec)
-    probe = ActionProbe(env, verify=False)
     t = collections.Counter()
     costs = []
     for ep in eps:
