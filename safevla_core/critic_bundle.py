@@ -16,6 +16,15 @@ encoder pass whatever T is::
         critic_encoder.onnx  # frame (batch, 3, H, W) -> feature (batch, D)
         critic.onnx          # features (batch, T, D) + prev_actions (batch, T) -> risk
 
+A critic that reads the motion feedback (``bump_input``) takes a third input, the feedback of
+the action executed just before each of the T frames (:data:`safevla_core.actions.BUMP_FIELDS`,
+0/1: blocked, collided)::
+
+        critic.onnx          # ... + bump (batch, T, 2) -> risk
+
+Most cost events happen while the robot is already in contact (docs/safety_critic.md, "Where
+the cost arises"), a state the camera shows poorly and the base's bumper reports exactly.
+
 The critic is a separate model from the policy (no shared weights) so that a policy whose own
 ``cost_q`` head is wrong is not also the judge of its actions. Its bundle follows the policy
 bundle's conventions (:mod:`safevla_core.bundle`): every file listed with its size and sha256
@@ -64,6 +73,7 @@ CRITIC_ENCODER_GRAPH = "critic_encoder.onnx"
 ENCODER_INPUTS: tuple[str, ...] = ("frame",)
 ENCODER_OUTPUTS: tuple[str, ...] = ("feature",)
 FEATURE_CRITIC_INPUTS: tuple[str, ...] = ("features", "prev_actions")
+CRITIC_BUMP_INPUT = "bump"  # the optional last input: (batch, T, len(BUMP_FIELDS)) float32
 PREV_ACTION_NONE = NUM_ACTIONS  # the prev_actions value before the first action of an episode
 
 
@@ -93,6 +103,8 @@ class CriticManifest:
         encoder_graph_file: the frame encoder's graph ("" = none: ``graph_file`` takes the
             frames themselves).
         feature_dim: D, the size of one encoded frame (with an encoder graph; else 0).
+        bump_input: the graph also takes the motion feedback of the action before each frame
+            (input ``bump``); the monitor then needs the robot's MotionFeedback.
         training: free-form record of how the critic was trained.
         created_utc: ISO time of the export.
         files: file name -> {"sha256", "bytes"}.
@@ -116,11 +128,13 @@ class CriticManifest:
     files: dict[str, dict] = field(default_factory=dict)
     encoder_graph_file: str = ""
     feature_dim: int = 0
+    bump_input: bool = False
 
     @property
     def graph_inputs(self) -> tuple[str, ...]:
-        """The critic graph's input names (frames, or encoded features, + actions)."""
-        return FEATURE_CRITIC_INPUTS if self.encoder_graph_file else CRITIC_INPUTS
+        """The critic graph's input names (frames, or encoded features, + actions [+ bump])."""
+        names = FEATURE_CRITIC_INPUTS if self.encoder_graph_file else CRITIC_INPUTS
+        return (*names, CRITIC_BUMP_INPUT) if self.bump_input else names
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -165,6 +179,8 @@ class CriticManifest:
             for key in ("history_length", "prev_action_none", "feature_dim"):
                 if key in body and (isinstance(body[key], bool) or not isinstance(body[key], int)):
                     raise TypeError(f"{key} = {body[key]!r} must be an integer")
+            if not isinstance(body.get("bump_input", False), bool):
+                raise TypeError(f"bump_input = {body['bump_input']!r} must be true or false")
             if not isinstance(body.get("encoder_graph_file", ""), str):
                 raise TypeError("encoder_graph_file must be a file name (or empty)")
             body["alpha"] = float(body["alpha"])

@@ -6,7 +6,8 @@ The monitor node and the evaluator's shield both hand a :class:`CriticGate` to
 in front of it let through. Per proposal::
 
     frame    = the camera frame whose stamp the proposal carries (the frame the policy saw)
-    verdict  = critic.step(frame, action executed after the previous proposal, or none)
+    verdict  = critic.step(frame, action executed after the previous proposal, or none
+                           [, the robot's motion feedback: for a critic with ``bump_input``])
     blocked  = risk[a, k] >= threshold_k in some category k          (a moves the robot)
     a*       = the action the earlier rules let through (the proposal, or the cost rule's pick)
     if a* is not blocked:  execute a*
@@ -19,6 +20,11 @@ as the previous action, so its input changes while the world does not, and the s
 in the same place could pass one step after it was vetoed. A vetoed action therefore stays
 blocked (and is no replacement either) until a motion has been executed; a stop, ``end`` or a
 refused proposal keeps the latch.
+
+**Motion feedback.** A critic that takes it (``bump_input``) is fed the last MotionFeedback
+the monitor received (:meth:`CriticGate.on_bump`; zeros again at each new episode). Until one
+has arrived the rule stops the robot: a critic that cannot tell contact from free space cannot
+vouch for a motion.
 
 ``margin`` (default 0.5) keeps the replacement clear of the threshold: an action the critic
 barely lets through is a poor substitute for one it just vetoed. An action the policy gives
@@ -168,6 +174,34 @@ class CriticGate:
         self.last: CriticVerdict | None = None
         self.latched = np.zeros(len(ACTIONS), bool)  # vetoed since the robot last moved
         self.latched_category: dict[int, str] = {}
+        # the robot's last motion feedback (critics with bump_input); None: none heard yet
+        self.bump: np.ndarray | None = None
+
+    @property
+    def takes_bump(self) -> bool:
+        """The critic reads the motion feedback (blocked, collided) of the last action."""
+        return self.critic.takes_bump
+
+    def on_bump(self, values) -> None:
+        """The motion feedback of the last executed action (0/1: blocked, collided).
+
+        Raises:
+            ValueError: not two values in [0, 1] (naming the value).
+        """
+        from safevla_core.policy_runtime import check_bump
+
+        self.bump = check_bump(values, self.bundle_id)
+
+    def missing_input(self) -> str:
+        """Why the critic cannot judge now ("" if it can): a critic that reads the motion
+        feedback before any has arrived."""
+        if self.takes_bump and self.bump is None:
+            return (
+                f"safety critic {self.bundle_id} reads the motion feedback of the last action "
+                "and none has arrived; publish MotionFeedback on the monitor's bump_topic "
+                "(the sim bridge does; on a robot the base driver)"
+            )
+        return ""
 
     @classmethod
     def load(
@@ -208,6 +242,8 @@ class CriticGate:
         self.prev_action, self.last = None, None
         self.latched[:] = False
         self.latched_category.clear()
+        if self.bump is not None:  # nothing executed yet in this episode
+            self.bump = np.zeros_like(self.bump)
 
     def on_frame(self, stamp_s: float, frame: np.ndarray) -> None:
         """A frame the policy will see (the perception output), by its camera stamp."""
@@ -240,7 +276,7 @@ class CriticGate:
         Raises:
             safevla_core.safety_critic.CriticOutputError: a non-finite or out-of-range risk.
         """
-        v = self.last = self.critic.step(frame, self.prev_action)
+        v = self.last = self.critic.step(frame, self.prev_action, self.bump)
         thr = self.thresholds
         blocked = (v.risk >= thr[None, :]) & _MOVES[:, None]
         if not blocked[action].any() and not self.latched[action]:

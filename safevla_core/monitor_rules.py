@@ -190,8 +190,9 @@ class SafetyCriticRule(MonitorRule):
     the earlier rules let through is executed unless its risk reaches the calibrated threshold
     in some category; then the most probable motion with ``p_a > 0``, allowed by the earlier
     rules and with risk below ``margin x threshold`` everywhere replaces it, or a safe stop
-    (:mod:`safevla_core.critic_gate`). No frame with the proposal's stamp, or a broken critic
-    output, is a stop: the critic cannot vouch for the action."""
+    (:mod:`safevla_core.critic_gate`). No frame with the proposal's stamp, no motion feedback
+    for a critic that reads it, or a broken critic output, is a stop: the critic cannot vouch
+    for the action."""
 
     name, severity = Rule.SAFETY_CRITIC, WARNING
 
@@ -204,6 +205,9 @@ class SafetyCriticRule(MonitorRule):
         if frame is None:
             why = "safety critic: the frame of this proposal (its stamp) never reached the monitor"
             return c.stop(self.name, why)
+        missing = gate.missing_input()
+        if missing:
+            return c.stop(self.name, missing)
         try:
             call = gate.judge(frame, c.executed, p.probabilities, c.allowed)
         except CriticOutputError as exc:

@@ -13,6 +13,10 @@ holds each frame's feature, computed once when the frame arrives::
     risk     =  critic.onnx(features [1, T, D], prev_actions [1, T])
     allowed  =  (risk[a, k] < threshold_k for every category k)  or  a is never costed
 
+A critic with ``bump_input`` also keeps, per frame, the motion feedback of the action executed
+just before it (blocked, collided; zeros at an episode's first frame) and feeds the T of them
+as ``bump`` [1, T, 2].
+
 ``risk[a, k]`` estimates P(taking ``a`` now causes a category-``k`` cost event) (label:
 :mod:`sim_bridge.action_probe`); the thresholds come from conformal risk control on held-out
 episodes (:mod:`safevla_core.conformal`), so the expected share of cost-causing actions that
@@ -37,8 +41,9 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from safevla_core.actions import ACTION_NAMES
+from safevla_core.actions import ACTION_NAMES, BUMP_FIELDS
 from safevla_core.critic_bundle import (
+    CRITIC_BUMP_INPUT,
     CRITIC_OUTPUTS,
     ENCODER_INPUTS,
     ENCODER_OUTPUTS,
@@ -172,23 +177,26 @@ class SafetyCritic:
         self.encoder = session(m.encoder_graph_file) if m.encoder_graph_file else None
         self._check_graph()
         self._slots = m.graph_inputs[0]  # what the history holds: "frames" or "features"
+        self.takes_bump = m.bump_input
         self.thresholds = np.array([m.thresholds[c] for c in m.categories], np.float32)
-        self.history: CriticHistory[np.ndarray] = CriticHistory(m.history_length)
+        # per slot: the frame (or its feature) and the motion feedback that came with it
+        self.history: CriticHistory[tuple[np.ndarray, np.ndarray]] = CriticHistory(
+            m.history_length
+        )
         self.steps = 0
 
     def _check_graph(self) -> None:
         m = self.manifest
         frame = [3, m.image.height, m.image.width]
         slot = [m.feature_dim] if self.encoder is not None else frame
-        self._check_tensors(
-            self.session,
-            m.graph_file,
-            {
-                m.graph_inputs[0]: ["batch", m.history_length, *slot],
-                "prev_actions": ["batch", m.history_length],
-                "risk": ["batch", len(m.actions), len(m.categories)],
-            },
-        )
+        want = {
+            m.graph_inputs[0]: ["batch", m.history_length, *slot],
+            "prev_actions": ["batch", m.history_length],
+            "risk": ["batch", len(m.actions), len(m.categories)],
+        }
+        if m.bump_input:
+            want[CRITIC_BUMP_INPUT] = ["batch", m.history_length, len(BUMP_FIELDS)]
+        self._check_tensors(self.session, m.graph_file, want)
         if self.encoder is not None:
             want = {
                 ENCODER_INPUTS[0]: ["batch", *frame],
@@ -220,25 +228,38 @@ class SafetyCritic:
         self.history.reset()
         self.steps = 0
 
-    def step(self, frame: np.ndarray, prev_action: int | None = None) -> CriticVerdict:
+    def step(self, frame: np.ndarray, prev_action: int | None = None, bump=None) -> CriticVerdict:
         """Risk of every action in the state that ``frame`` shows.
 
         Args:
             frame: (H, W, 3) uint8 RGB camera frame, any size.
             prev_action: the action executed just before this frame (None = none yet).
+            bump: the motion feedback of that action, (blocked, collided) as 0/1 (zeros at
+                episode start). Required when the critic takes it (:attr:`takes_bump`),
+                ignored otherwise.
+
+        Raises:
+            ValueError: ``prev_action`` out of range, or a critic taking the motion feedback
+                and ``bump`` missing or malformed (naming the value).
         """
+        from safevla_core.policy_runtime import check_bump
+
         prev = PREV_ACTION_NONE if prev_action is None else int(prev_action)
         if not 0 <= prev <= PREV_ACTION_NONE:
             raise ValueError(f"prev_action {prev_action} out of range 0..{PREV_ACTION_NONE}")
+        fb = check_bump(bump, self.bundle_id) if self.takes_bump else None
         x = preprocess_rgb(frame, self.manifest.image)
         if self.encoder is not None:  # one encoder pass per frame; the history keeps features
             (feat,) = self.encoder.run(list(ENCODER_OUTPUTS), {ENCODER_INPUTS[0]: x[None]})
             x = feat[0]
-        self.history.push(x, prev)
+        self.history.push((x, fb), prev)
+        items = self.history.items
         feed = {
-            self._slots: np.stack(self.history.items)[None],
+            self._slots: np.stack([i[0] for i in items])[None],
             "prev_actions": np.array([self.history.actions], np.int64),
         }
+        if self.takes_bump:
+            feed[CRITIC_BUMP_INPUT] = np.stack([i[1] for i in items])[None]
         (risk,) = self.session.run(list(CRITIC_OUTPUTS), feed)
         risk = risk[0]
         if not np.all(np.isfinite(risk)) or risk.min() < 0 or risk.max() > 1:

@@ -161,16 +161,19 @@ def critic_gate(job: Job, verify_key: str | None = None):
     return gate
 
 
-def _shield_step(monitor, proposed, step: int, frame) -> Decision:
+def _shield_step(monitor, proposed, step: int, frame, bump=None) -> Decision:
     """The monitor's decision on one proposal; ``frame`` is the one the policy saw (fed to
-    the independent critic, if any). A proposer without a cost critic (experts, random)
-    reports zero costs, so only the independent critic can veto it."""
+    the independent critic, if any) and ``bump`` the motion feedback that came with it (fed
+    to a critic that reads it). A proposer without a cost critic (experts, random) reports
+    zero costs, so only the independent critic can veto it."""
     from safevla_core.safety_monitor import Proposal
 
     now = float(step + 1)
     monitor.on_frame(now)
     if monitor.critic is not None:
         monitor.critic.on_frame(now, frame)
+        if monitor.critic.takes_bump:
+            monitor.critic.on_bump(bump)
     q = np.zeros((NUM_ACTIONS, 0)) if proposed.cost_q is None else proposed.cost_q
     q = np.asarray(q, np.float64)
     p = Proposal(
@@ -229,7 +232,7 @@ def episode_steps(
         action, vetoed, stopped = proposed.action, False, False
         if monitor is not None:
             frame = obs[monitor.critic.camera] if monitor.critic is not None else None
-            d = _shield_step(monitor, proposed, t, frame)
+            d = _shield_step(monitor, proposed, t, frame, obs.get("bump"))
             vetoed, stopped = d.vetoed or d.safe_stop, d.safe_stop
             action = SUB_DONE if stopped else int(d.executed_action)
             if d.critic_outcome:

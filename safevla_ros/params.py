@@ -270,6 +270,12 @@ CRITIC_PARAMS: tuple[ParamSpec, ...] = (
     ),
     _p("image_topic", IMAGE_TOPIC, "the policy's frames (perception output), for the critic"),
     _p("instruction_topic", INSTRUCTION_TOPIC, "instruction: a new episode for the critic"),
+    _p(
+        "bump_topic",
+        BUMP_TOPIC,
+        "MotionFeedback (blocked, collided) of the last executed action; read only for a critic "
+        "that takes it (bump_input), which stops the robot until it arrives",
+    ),
 )
 
 MONITOR_PARAMS: tuple[ParamSpec, ...] = (

@@ -10,7 +10,9 @@ With ``critic_bundle`` set, the independent safety critic judges every proposal 
 was computed from: the node keeps the newest perception frames (``image_topic``) by stamp and
 resets the critic's history on each instruction (a new episode, as the policy does); the critic
 must match the policy bundle (``bundle_path``) or the node does not start
-(docs/safety_critic.md).
+(docs/safety_critic.md). A critic that reads the motion feedback (``bump_input``) also gets the
+MotionFeedback on ``bump_topic`` (reliable + transient-local, as the policy node reads it); until
+one has arrived its rule stops the robot.
 
 Every verdict carries the monitor's id, a sequence number and (with ``verdict_key_file``) an
 HMAC the adapter checks; a heartbeat (std_msgs/Header, ``frame_id`` = id and HMAC) goes out at
@@ -39,8 +41,14 @@ from safevla_core.safety_monitor import (
     Rule,
     SafetyMonitor,
 )
-from safevla_ros.msg import ActionProposal, SafetyEvent, SafetyVerdict
-from safevla_ros.msg_conversions import decide_proposal, sign_verdict, to_event, to_verdict
+from safevla_ros.msg import ActionProposal, MotionFeedback, SafetyEvent, SafetyVerdict
+from safevla_ros.msg_conversions import (
+    bump_values,
+    decide_proposal,
+    sign_verdict,
+    to_event,
+    to_verdict,
+)
 from safevla_ros.params import MONITOR_PARAMS, ParameterError
 from safevla_ros.ros_common import (
     ERROR,
@@ -134,12 +142,23 @@ class SafetyMonitorNode(LifecycleNode):
         if self.critic is None:
             return []
         p = self.params
-        return [
-            self.create_subscription(Image, p["image_topic"], self.on_image, FRAME_QOS),
+        # the instruction and the feedback before the frames they apply to (an executor serves
+        # a node's ready subscriptions in creation order; see the policy node)
+        subs = [
             self.create_subscription(
                 String, p["instruction_topic"], self.on_instruction, LATCHED_QOS
-            ),
+            )
         ]
+        if self.critic.takes_bump:  # no subscription (no new dependency) for other critics
+            topic = p["bump_topic"]
+            subs.append(self.create_subscription(MotionFeedback, topic, self.on_bump, LATCHED_QOS))
+        subs.append(self.create_subscription(Image, p["image_topic"], self.on_image, FRAME_QOS))
+        return subs
+
+    def on_bump(self, msg: MotionFeedback) -> None:
+        """The motion feedback of the last executed action, for a critic that reads it (the
+        message's two booleans are always a valid 0/1 pair)."""
+        self.critic.on_bump(bump_values(msg))
 
     def on_image(self, msg: Image) -> None:
         """A frame the policy sees: stored by stamp for the critic (a bad one is not stored,

@@ -62,6 +62,10 @@ class CriticConfig:
         dropout: dropout on each frame's embedding in training (encoder "efficientnet_lite0";
             the per-state data are few, and an unregularised head memorises them).
         action_embed: size of the embedding of each previous action.
+        bump_input: the critic also reads the motion feedback (blocked, collided) of the action
+            before each of its T frames; the monitor then needs the robot's MotionFeedback
+            (``bump_topic``). Needs data collected with ``frame_bump`` (every data set since
+            2026-12-04).
         hidden: width of the MLP head.
         steps: gradient steps.
         batch_size: states per gradient step.
@@ -102,6 +106,7 @@ class CriticConfig:
     frame_embed: int = 128
     dropout: float = 0.0
     action_embed: int = 8
+    bump_input: bool = False
     hidden: int = 256
     steps: int = 1500
     batch_size: int = 64

@@ -18,6 +18,9 @@ by the runtime's own :class:`safevla_core.safety_critic.CriticHistory`.
 File (``np.savez_compressed``, no pickles; read with ``allow_pickle=False``):
 
 * ``frames`` (F, H, W, 3) uint8;  ``history`` (N, T) int32 frame indices, newest last;
+* ``frame_bump`` (F, 2) uint8: the motion feedback (``obs["bump"]``: blocked, collided) of the
+  action executed just before each frame (zeros at an episode's first frame); data sets written
+  before it existed lack it and cannot train a critic with ``bump_input``;
 * ``prev_actions`` (N, T) int64;  ``labels`` (N, A, C) uint8, 1 = cost event;
 * ``episode`` (N,) int32;  ``split`` (N,) int8 (0 train, 1 calibration, 2 test, by episode);
 * ``task``, ``proposer`` (N,) int8 indices into ``meta``'s lists;  ``step`` (N,) int32;
@@ -103,7 +106,8 @@ def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
     proposers = {n: _proposer(n, cfg, cfg.seed + i) for i, n in enumerate(cfg.proposers)}
     rng = np.random.default_rng([cfg.seed, 5])
     spec = cfg.image_spec()
-    frames, rows = [], {k: [] for k in ("history", "prev_actions", "labels", "episode")}
+    frames, bumps = [], []
+    rows = {k: [] for k in ("history", "prev_actions", "labels", "episode")}
     rows.update(task=[], proposer=[], step=[])
     history: CriticHistory[int] = CriticHistory(cfg.history_length)
     t0, last_log, episode = time.perf_counter(), 0, 0
@@ -115,6 +119,7 @@ def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
             history.reset()
             for t in range(cfg.episode_max_steps):
                 frames.append(resize_rgb(obs["nav_rgb"], spec.width, spec.height, spec.resize))
+                bumps.append(np.asarray(obs["bump"]) > 0.5)
                 history.push(len(frames) - 1, obs["prev_action"])
                 if t % cfg.probe_every == 0 and len(rows["labels"]) < cfg.states:
                     rows["labels"].append((probe.label() > 0).astype(np.uint8))
@@ -153,6 +158,7 @@ def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
     }
     return {
         "frames": np.stack(frames),
+        "frame_bump": np.asarray(bumps, np.uint8).reshape(len(frames), 2),
         "history": np.asarray(rows["history"], np.int32),
         "prev_actions": np.asarray(rows["prev_actions"], np.int64),
         "labels": labels,
@@ -209,10 +215,14 @@ def merge_data(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     length = min(p["history"].shape[1] for p in parts)
     out: dict[str, list] = {k: [] for k in ("frames", "history", "prev_actions", "episode")}
     rest = ("labels", "split", "task", "proposer", "step")
+    if all("frame_bump" in p for p in parts):  # else dropped: a bump critic cannot use the merge
+        out["frame_bump"] = []
     out.update({k: [] for k in rest})
     frames = episodes = 0
     for p in parts:
         out["frames"].append(p["frames"])
+        if "frame_bump" in out:
+            out["frame_bump"].append(p["frame_bump"])
         out["history"].append(p["history"][:, -length:] + frames)
         out["prev_actions"].append(p["prev_actions"][:, -length:])
         out["episode"].append(p["episode"] + episodes)

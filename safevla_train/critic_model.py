@@ -3,11 +3,12 @@
 ``SafetyCriticNet`` (``encoder="cnn"``): the last T frames, stacked on the channel axis,
 through a small CNN (stride-2 3x3 convolutions), and an embedding of each of the T previously
 executed actions, into an MLP that outputs one logit per (action, category):
-``[B, T, 3, H, W] + [B, T] -> [B, A, C]``. Trained with binary cross-entropy against the
-action probe's 0/1 cost events. It shares no weights with the policy
-(:mod:`safevla_train.model`): the point is a second opinion whose errors are not the policy's
-errors. No instruction input: a cost event depends on the scene and the motion, not on what
-the robot was asked to fetch.
+``[B, T, 3, H, W] + [B, T] -> [B, A, C]``. With ``bump_input`` the motion feedback of the
+action before each frame (``[B, T, 2]``, 0/1 blocked / collided) joins the head's input.
+Trained with binary cross-entropy against the action probe's 0/1 cost events. It shares no
+weights with the policy (:mod:`safevla_train.model`): the point is a second opinion whose
+errors are not the policy's errors. No instruction input: a cost event depends on the scene and
+the motion, not on what the robot was asked to fetch.
 
 ``FeatureCriticNet`` (``encoder="efficientnet_lite0"``): each frame through the frozen
 ImageNet-pretrained backbone the policy also uses (its own copy: frozen pretrained weights are
@@ -33,9 +34,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from safevla_core.actions import ACTION_NAMES, NUM_ACTIONS
+from safevla_core.actions import ACTION_NAMES, BUMP_FIELDS, NUM_ACTIONS
 from safevla_core.bundle_manifest import ONNX_OPSET
 from safevla_core.critic_bundle import (
+    CRITIC_BUMP_INPUT,
     CRITIC_ENCODER_GRAPH,
     CRITIC_GRAPH,
     CRITIC_INPUTS,
@@ -72,16 +74,31 @@ class SafetyCriticNet(nn.Module):
         self.cnn = nn.Sequential(*layers, nn.Flatten())
         cells = (cfg.image_height * cfg.image_width) >> (2 * len(cfg.cnn_channels))
         self.actions = nn.Embedding(PREV_ACTION_NONE + 1, cfg.action_embed)
-        width = c_in * cells + cfg.history_length * cfg.action_embed
+        width = c_in * cells + cfg.history_length * cfg.action_embed + _bump_width(cfg)
         self.head = nn.Sequential(
             nn.Linear(width, cfg.hidden), nn.GELU(), nn.Linear(cfg.hidden, NUM_ACTIONS * N_CAT)
         )
 
-    def forward(self, frames: torch.Tensor, prev_actions: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, frames: torch.Tensor, prev_actions: torch.Tensor, bump: torch.Tensor | None = None
+    ) -> torch.Tensor:
         b = frames.shape[0]
         x = self.cnn(frames.reshape(b, -1, frames.shape[-2], frames.shape[-1]))
         a = self.actions(prev_actions).reshape(b, -1)
-        return self.head(torch.cat([x, a], dim=1)).reshape(b, NUM_ACTIONS, N_CAT)
+        return self.head(_head_input(x, a, bump, self.cfg)).reshape(b, NUM_ACTIONS, N_CAT)
+
+
+def _bump_width(cfg: CriticConfig) -> int:
+    return cfg.history_length * len(BUMP_FIELDS) if cfg.bump_input else 0
+
+
+def _head_input(x, a, bump, cfg: CriticConfig) -> torch.Tensor:
+    """The head's input: frame part, action embeddings [, the T feedback flags]."""
+    if not cfg.bump_input:
+        return torch.cat([x, a], dim=1)
+    if bump is None:
+        raise ValueError("this critic reads the motion feedback (bump_input): pass bump")
+    return torch.cat([x, a, bump.reshape(x.shape[0], -1)], dim=1)
 
 
 class FeatureCriticNet(nn.Module):
@@ -98,7 +115,7 @@ class FeatureCriticNet(nn.Module):
         self.proj = nn.Linear(cfg.feature_channels * cells, cfg.frame_embed)
         self.drop = nn.Dropout(cfg.dropout)
         self.actions = nn.Embedding(PREV_ACTION_NONE + 1, cfg.action_embed)
-        width = cfg.history_length * (cfg.frame_embed + cfg.action_embed)
+        width = cfg.history_length * (cfg.frame_embed + cfg.action_embed) + _bump_width(cfg)
         self.head = nn.Sequential(
             nn.Linear(width, cfg.hidden), nn.GELU(), nn.Linear(cfg.hidden, NUM_ACTIONS * N_CAT)
         )
@@ -111,19 +128,23 @@ class FeatureCriticNet(nn.Module):
         """[N, 3, H, W] normalised frames -> [N, D] frozen features."""
         return self.encoder(frames)
 
-    def from_features(self, feats: torch.Tensor, prev_actions: torch.Tensor) -> torch.Tensor:
-        """[B, T, D] features + [B, T] actions -> [B, A, C] logits."""
+    def from_features(
+        self, feats: torch.Tensor, prev_actions: torch.Tensor, bump: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """[B, T, D] features + [B, T] actions [+ [B, T, 2] feedback] -> [B, A, C] logits."""
         b, t, _ = feats.shape
         x = feats.reshape(b * t, BACKBONE_CHANNELS, *self.map_hw)
         x = torch.relu(self.reduce(x)).flatten(1)
         x = self.drop(nn.functional.gelu(self.proj(x))).reshape(b, -1)
         a = self.actions(prev_actions).reshape(b, -1)
-        return self.head(torch.cat([x, a], dim=1)).reshape(b, NUM_ACTIONS, N_CAT)
+        return self.head(_head_input(x, a, bump, self.cfg)).reshape(b, NUM_ACTIONS, N_CAT)
 
-    def forward(self, frames: torch.Tensor, prev_actions: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, frames: torch.Tensor, prev_actions: torch.Tensor, bump: torch.Tensor | None = None
+    ) -> torch.Tensor:
         b, t = frames.shape[:2]
         feats = self.encode(frames.reshape(b * t, *frames.shape[2:])).reshape(b, t, -1)
-        return self.from_features(feats, prev_actions)
+        return self.from_features(feats, prev_actions, bump)
 
 
 def build_critic(cfg: CriticConfig) -> nn.Module:
@@ -140,6 +161,15 @@ class CriticInputs:
         self.data, self.spec = data, cfg.image_spec()
         self.history = data["history"][:, -cfg.history_length :].astype(np.int64)
         self.prev = torch.from_numpy(data["prev_actions"][:, -cfg.history_length :])
+        self.bump = None
+        if cfg.bump_input:
+            if "frame_bump" not in data:
+                raise ValueError(
+                    "critic.bump_input=true needs the motion feedback of every stored frame "
+                    "('frame_bump'), which this data set (or one of critic.extra_data) lacks: it "
+                    "was collected before 2026-12-04; collect it again"
+                )
+            self.bump = torch.from_numpy(data["frame_bump"].astype(np.float32))
         self.features = None
         if isinstance(net, FeatureCriticNet):
             # ONNX Runtime: several times faster than torch here, and what the bundle runs
@@ -154,20 +184,23 @@ class CriticInputs:
                 secs = time.perf_counter() - t0
                 log(f"features: {len(frames)} frames through the frozen encoder in {secs:.0f} s")
 
-    def __call__(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """(frames [B, T, 3, H, W] or features [B, T, D], prev_actions [B, T])."""
+    def __call__(self, rows: np.ndarray) -> tuple[torch.Tensor, ...]:
+        """(frames [B, T, 3, H, W] or features [B, T, D], prev_actions [B, T][, bump
+        [B, T, 2]]): the critic's inputs in the graph's order."""
         hist = self.history[rows]
+        extra = () if self.bump is None else (self.bump[torch.from_numpy(hist)],)
         if self.features is not None:
-            return self.features[torch.from_numpy(hist)].float(), self.prev[rows]
+            return self.features[torch.from_numpy(hist)].float(), self.prev[rows], *extra
         frames = self.data["frames"]
         x = np.stack([[preprocess_rgb(frames[i], self.spec) for i in h] for h in hist])
-        return torch.from_numpy(x), self.prev[rows]
+        return torch.from_numpy(x), self.prev[rows], *extra
 
 
-def _logits(net: nn.Module, x: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+def _logits(net: nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
+    """Logits of the critic's inputs (:class:`CriticInputs`: frames or frozen features)."""
     if isinstance(net, FeatureCriticNet):
-        return net.from_features(x, prev)
-    return net(x, prev)
+        return net.from_features(*inputs)
+    return net(*inputs)
 
 
 class _RiskGraph(nn.Module):
@@ -178,8 +211,10 @@ class _RiskGraph(nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, x: torch.Tensor, prev_actions: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(_logits(self.net, x, prev_actions))
+    def forward(
+        self, x: torch.Tensor, prev_actions: torch.Tensor, bump: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return torch.sigmoid(_logits(self.net, x, prev_actions, bump))
 
 
 class _EncoderGraph(nn.Module):
@@ -210,9 +245,8 @@ def train_critic(
     net.train()
     for step in range(1, cfg.steps + 1):
         batch = rng.choice(rows, size=min(cfg.batch_size, rows.size), replace=False)
-        x, prev = inputs(batch)
         y = torch.from_numpy(data["labels"][batch].astype(np.float32))
-        loss = loss_fn(_logits(net, x, prev), y)
+        loss = loss_fn(_logits(net, *inputs(batch)), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -237,8 +271,7 @@ def predict(
     net.eval()
     out = [np.zeros((0, NUM_ACTIONS, N_CAT), np.float32)]
     for i in range(0, rows.size, 256):
-        x, prev = inputs(rows[i : i + 256])
-        out.append(torch.sigmoid(_logits(net, x, prev)).numpy())
+        out.append(torch.sigmoid(_logits(net, *inputs(rows[i : i + 256]))).numpy())
     return np.concatenate(out)
 
 
@@ -276,8 +309,12 @@ def export_critic(
     def frames(*lead: int) -> torch.Tensor:
         return torch.randn(*lead, 3, *hw, generator=g)
 
-    def actions(b: int) -> torch.Tensor:
-        return torch.randint(0, PREV_ACTION_NONE + 1, (b, t), generator=g)
+    def actions(b: int) -> tuple[torch.Tensor, ...]:
+        """Previous actions [b, T] (and, with bump_input, 0/1 feedback [b, T, 2])."""
+        prev = torch.randint(0, PREV_ACTION_NONE + 1, (b, t), generator=g)
+        if not cfg.bump_input:
+            return (prev,)
+        return prev, torch.randint(0, 2, (b, t, len(BUMP_FIELDS)), generator=g).float()
 
     feature = isinstance(net, FeatureCriticNet)
     with staged_dir(out_dir, ".critic-") as tmp:
@@ -295,10 +332,11 @@ def export_critic(
         else:
             x, x_test = frames(2, t), frames(3, t)
         names = FEATURE_CRITIC_INPUTS if feature else CRITIC_INPUTS
-        prog = batch_onnx(graph, (x, actions(2)), names, CRITIC_OUTPUTS)
+        names += (CRITIC_BUMP_INPUT,) if cfg.bump_input else ()
+        prog = batch_onnx(graph, (x, *actions(2)), names, CRITIC_OUTPUTS)
         prog.save(str(tmp / CRITIC_GRAPH))
         diffs["critic"] = _parity(
-            tmp / CRITIC_GRAPH, graph, dict(zip(names, (x_test, actions(3)))), CRITIC_OUTPUTS[0]
+            tmp / CRITIC_GRAPH, graph, dict(zip(names, (x_test, *actions(3)))), CRITIC_OUTPUTS[0]
         )
         diff = max(diffs.values())
         if not diff < tolerance:
@@ -320,6 +358,7 @@ def export_critic(
             training={**(training or {}), "export_parity_max_abs_diff": diff},
             encoder_graph_file=CRITIC_ENCODER_GRAPH if feature else "",
             feature_dim=net.feature_dim if feature else 0,
+            bump_input=bool(cfg.bump_input),
             created_utc=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         )
         write_critic_bundle(tmp, manifest)

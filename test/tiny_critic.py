@@ -1,5 +1,7 @@
 """A tiny safety-critic bundle for tests: a real ONNX graph whose risk is a fixed table (the
-same for every frame), so a test can mark chosen actions as risky. Written with the real
+same for every frame), so a test can mark chosen actions as risky; optionally (``in_contact``)
+a critic that reads the motion feedback, whose table changes while the newest feedback says
+"collided". Written with the real
 bundle writer (sha256 of the graph in critic.json) and loaded by the real runtime."""
 
 from __future__ import annotations
@@ -50,9 +52,12 @@ def write_tiny_critic(
     table: np.ndarray,
     thresholds: float = 0.5,
     alpha: float = 0.1,
+    in_contact: np.ndarray | None = None,
     **manifest_overrides,
 ) -> Path:
-    """Write a critic bundle at ``out`` whose graph outputs ``table`` for every input."""
+    """Write a critic bundle at ``out`` whose graph outputs ``table`` for every input; with
+    ``in_contact``, a critic with the ``bump`` input (``bump_input``) that outputs
+    ``in_contact`` instead whenever the newest slot's ``collided`` flag is 1."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t, h, w = HISTORY, image.height, image.width
@@ -71,12 +76,31 @@ def write_tiny_critic(
         helper.make_node("Shape", ["frames"], ["shape"]),
         helper.make_node("Slice", ["shape", "zero", "one"], ["batch"]),
         helper.make_node("Concat", ["batch", "ac"], ["target"], axis=0),
-        helper.make_node("Expand", ["table", "target"], ["risk"]),
+        helper.make_node(
+            "Expand", ["table", "target"], ["free" if in_contact is not None else "risk"]
+        ),
     ]
+    inputs = [frames, prev]
+    if in_contact is not None:  # risk = free + collided[:, -1] * (in_contact - table)
+        inputs.append(helper.make_tensor_value_info("bump", TensorProto.FLOAT, ["batch", t, 2]))
+        consts |= {
+            "delta": (in_contact - table)[None].astype(np.float32),
+            "last": np.array(-1, np.int64),
+            "collided": np.array(1, np.int64),
+            "col_shape": np.array([-1, 1, 1], np.int64),
+        }
+        nodes += [
+            helper.make_node("Gather", ["bump", "last"], ["newest"], axis=1),  # [B, 2]
+            helper.make_node("Gather", ["newest", "collided"], ["hit"], axis=1),  # [B]
+            helper.make_node("Reshape", ["hit", "col_shape"], ["hit3"]),
+            helper.make_node("Mul", ["hit3", "delta"], ["shift"]),
+            helper.make_node("Add", ["free", "shift"], ["risk"]),
+        ]
+        manifest_overrides.setdefault("bump_input", True)
     graph = helper.make_graph(
         nodes,
         "tiny_critic",
-        [frames, prev],
+        inputs,
         [risk],
         [numpy_helper.from_array(v, k) for k, v in consts.items()],
     )

@@ -169,3 +169,41 @@ def test_a_veto_holds_until_the_robot_moves(critic):
     assert run(m, proposal({AHEAD: 1.0}, 6, 6.0)).safe_stop
     gate.reset()
     assert not gate.latched.any() and not gate.latched_category
+
+
+def test_a_feedback_critic_stops_until_feedback_arrives_and_judges_contact(tmp_path):
+    """A critic with the ``bump`` input (a real graph whose risk depends on it): no feedback
+    yet is a stop; the same proposal passes out of contact and is vetoed in contact."""
+    bundle = write_tiny_critic(
+        tmp_path / "fb", IMAGE, risk_table(), in_contact=risk_table({AHEAD: 0.9})
+    )
+    gate = CriticGate.load(bundle, POLICY)
+    assert gate.takes_bump and gate.critic.manifest.bump_input
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
+    d = run(m, proposal({AHEAD: 1.0}, 1, 1.0))
+    assert d.safe_stop and d.rule is Rule.SAFETY_CRITIC and "motion feedback" in d.reason
+    assert gate.critic.steps == 0  # not judged without its input
+    gate.on_bump([0.0, 0.0])
+    d = run(m, proposal({AHEAD: 1.0}, 2, 2.0))
+    assert d.executed_action == AHEAD and not d.vetoed
+    gate.on_bump([0.0, 1.0])  # move_ahead collided: in contact
+    d = run(m, proposal({AHEAD: 0.6, BACK: 0.4}, 3, 3.0))
+    assert (d.executed_action, d.critic_outcome, d.category) == (BACK, "replaced", "corner")
+    assert gate.critic.history.items[-1][1].tolist() == [0.0, 1.0]  # stored with its frame
+    gate.reset()  # a new episode: nothing executed yet, so no contact
+    assert gate.bump.tolist() == [0.0, 0.0]
+    assert run(m, proposal({AHEAD: 1.0}, 4, 4.0)).executed_action == AHEAD
+    with pytest.raises(ValueError, match=r"bump=\[2.0, 0.0\] is not 2 values in \[0, 1\]"):
+        gate.on_bump([2.0, 0.0])
+
+
+def test_a_feedback_critic_graph_without_its_input_is_refused(tmp_path):
+    """critic.json says bump_input but the graph lacks the input (or the reverse)."""
+    plain = write_tiny_critic(tmp_path / "plain", IMAGE, risk_table(), bump_input=True)
+    with pytest.raises(CriticBundleError, match=r"graph tensors .* are not .*'bump'"):
+        CriticGate.load(plain, POLICY)
+    fb = write_tiny_critic(
+        tmp_path / "fb", IMAGE, risk_table(), in_contact=risk_table(), bump_input=False
+    )
+    with pytest.raises(CriticBundleError, match=r"graph tensors .*'bump'.* are not"):
+        CriticGate.load(fb, POLICY)

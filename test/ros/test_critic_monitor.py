@@ -2,7 +2,9 @@
 monitor (with a critic bundle) and action adapter; the test process proposes like a policy,
 on every perception frame, an action the critic marks as risky. That action never reaches
 cmd_vel: the monitor replaces it (when the proposal gives another action weight) or stops. A
-critic that does not match the policy bundle keeps the monitor from starting."""
+critic that does not match the policy bundle keeps the monitor from starting. A critic that
+reads the motion feedback stops the robot until MotionFeedback arrives, then lets move_ahead
+through out of contact and vetoes it in contact."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from safevla_core.action_adapter import MotionProfile, command_for
 from safevla_core.actions import ACTION_NAMES
 from safevla_core.bundle import load_bundle
 from safevla_core.safety_spec import COST_CATEGORIES
-from safevla_ros.msg import ActionProposal, SafetyVerdict
+from safevla_ros.msg import ActionProposal, MotionFeedback, SafetyVerdict
 from safevla_ros.ros_common import FRAME_QOS
 
 pytestmark = pytest.mark.ros
@@ -98,3 +100,48 @@ def test_a_critic_that_does_not_match_the_policy_keeps_the_monitor_from_starting
     monitor = nodes("safety_monitor_node", critic_bundle=str(critic))
     assert monitor.wait(timeout=60) == 1
     assert "'bundle_path' is empty" in (nodes.log_dir / "safety_monitor_node.log").read_text()
+
+
+def test_a_feedback_critic_follows_the_robots_motion_feedback(nodes, probe, bundle_path, tmp_path):
+    image = load_bundle(bundle_path).image
+    critic = write_tiny_critic(
+        tmp_path / "critic", image, risk_table(), in_contact=risk_table({AHEAD: 0.9})
+    )
+    nodes("perception_node", bundle_path=bundle_path)
+    nodes("safety_monitor_node", bundle_path=bundle_path, critic_bundle=str(critic))
+    nodes("action_adapter_node")
+    wait_until_up(probe, ["perception_node", "safety_monitor_node", "action_adapter_node"])
+    probe.subscribe(VERDICT, SafetyVerdict)
+    seq = [0]
+
+    def on_image(msg: Image) -> None:
+        seq[0] += 1
+        propose(probe, msg, seq[0])
+
+    probe.node.create_subscription(Image, "safevla/image", on_image, FRAME_QOS)
+    probe.latched("safevla/instruction", String).publish(String(data="find an apple"))
+    pixels, enc = frame()
+    feed = lambda: probe.publish_image(CAM, pixels, enc)  # noqa: E731
+
+    def judged(pred, n=1):
+        return lambda: sum(pred(v) for v in probe.msgs(VERDICT) if v.proposal_sequence > 0) >= n
+
+    no_feedback = lambda v: v.safe_stop and "motion feedback" in v.reason  # noqa: E731
+    assert probe.spin_until(judged(no_feedback, 5), 60, feed)
+    assert not any(
+        v.executed_action == AHEAD and not v.safe_stop for v in probe.msgs(VERDICT)
+    )  # nothing moves before the feedback
+    bump = probe.latched("safevla/bump", MotionFeedback)
+    bump.publish(MotionFeedback(blocked=False, collided=False))
+    ahead = lambda v: v.executed_action == AHEAD and not v.safe_stop  # noqa: E731
+    assert probe.spin_until(judged(ahead, 3), 30, feed)  # out of contact: allowed
+    bump.publish(MotionFeedback(blocked=False, collided=True))
+    vetoed = lambda v: v.vetoed and "move_ahead risk corner 0.9" in v.reason  # noqa: E731
+    assert probe.spin_until(judged(vetoed, 1), 30, feed)
+    start = max(v.proposal_sequence for v in probe.msgs(VERDICT) if vetoed(v))
+    assert probe.spin_until(
+        lambda: max(v.proposal_sequence for v in probe.msgs(VERDICT)) >= start + 10, 30, feed
+    )
+    after = [v for v in probe.msgs(VERDICT) if v.proposal_sequence > start]
+    assert after and not any(ahead(v) for v in after)  # in contact: never executed
+    assert any(v.executed_action == LEFT and not v.safe_stop for v in after)  # replaced

@@ -100,6 +100,49 @@ def test_history_fills_with_the_first_frame_and_no_action():
     assert h.items == ["f1", "f2", "f3"] and h.actions == [2, 0, 5]
 
 
+def test_a_feedback_critic_reads_the_bump_of_each_frame(run, tmp_path):
+    """``bump_input``: the data's per-frame motion feedback is a third graph input; the runtime
+    fed frame by frame with it agrees with the trained net, needs it, and its risks move with
+    it."""
+    out = tmp_path / "bump"
+    out.mkdir()
+    shutil.copy(run[0] / DATA_FILE, out / DATA_FILE)
+    cfg = apply_overrides(run[1], {"bump_input": True})
+    run_critic(cfg, out, lambda line: None)
+    data = load_data(out / DATA_FILE)
+    assert data["frame_bump"].shape == (len(data["frames"]), 2)
+    assert data["frame_bump"].any()  # the proposers did bump into things
+    net = SafetyCriticNet(cfg)
+    net.load_state_dict(torch.load(out / "critic.pt", weights_only=True)["model"])
+    critic = SafetyCritic(out / "bundle")
+    assert critic.takes_bump and critic.manifest.graph_inputs[-1] == "bump"
+    rows = np.flatnonzero(data["episode"] == data["episode"][0])
+    want = predict(net, data, rows, cfg)
+    critic.reset()
+    for i, row in enumerate(rows):
+        newest = data["history"][row][-1]
+        bump = data["frame_bump"][newest]
+        verdict = critic.step(data["frames"][newest], int(data["prev_actions"][row][-1]), bump)
+        np.testing.assert_allclose(verdict.risk, want[i], atol=1e-5)
+    flipped = critic.step(data["frames"][newest], 0, [1.0, 1.0]).risk
+    critic.reset()
+    plain = critic.step(data["frames"][newest], 0, [0.0, 0.0]).risk
+    assert np.abs(flipped - plain).max() > 1e-4  # the feedback reaches the risks
+    with pytest.raises(ValueError, match="takes the motion feedback"):
+        critic.step(data["frames"][newest], 0)
+
+
+def test_a_feedback_critic_needs_data_with_the_feedback(run, tmp_path):
+    out = tmp_path / "old"
+    out.mkdir()
+    data = load_data(run[0] / DATA_FILE)
+    del data["frame_bump"]  # as written before the feedback was recorded
+    np.savez_compressed(out / DATA_FILE, **data)
+    cfg = apply_overrides(run[1], {"bump_input": True})
+    with pytest.raises(ValueError, match=r"lacks: it was collected before .*collect it again"):
+        run_critic(cfg, out, lambda line: None)
+
+
 def test_a_tampered_graph_is_refused(run, tmp_path):
     bundle = tampered_copy(run[0] / "bundle", tmp_path / "b", CRITIC_GRAPH)
     with pytest.raises(CriticBundleError, match="sha256"):

@@ -1,7 +1,9 @@
 """The safety critic on the frozen pretrained encoder (``encoder=efficientnet_lite0``), end to
 end on real data, torch and ONNX Runtime: a run reuses a longer-history data set, writes two
 graphs (encoder once per frame, critic on the kept features), and the runtime fed frame by
-frame agrees with the trained network; tampered or inconsistent bundles are refused."""
+frame agrees with the trained network; tampered or inconsistent bundles are refused. This run
+also reads the motion feedback (``bump_input``), so the feedback's path through the frozen-
+encoder critic is checked here (the CNN critic's in test_critic.py)."""
 
 from __future__ import annotations
 
@@ -31,7 +33,8 @@ def feature_run(critic_run, tmp_path_factory):
     out.mkdir()
     shutil.copy(src / DATA_FILE, out / DATA_FILE)  # history 4: a run with 2 reuses it
     cfg = apply_overrides(
-        cnn_cfg, {"encoder": "efficientnet_lite0", "history_length": 2, "steps": 20}
+        cnn_cfg,
+        {"encoder": "efficientnet_lite0", "history_length": 2, "steps": 20, "bump_input": True},
     )
     logged: list[str] = []
     run_critic(cfg, out, logged.append)
@@ -61,11 +64,12 @@ def test_runtime_fed_frame_by_frame_agrees_with_the_trained_net(feature_run):
     critic = SafetyCritic(out / "bundle")
     critic.reset()
     for i, row in enumerate(rows):
-        frame = data["frames"][data["history"][row][-1]]
-        verdict = critic.step(frame, int(data["prev_actions"][row][-1]))
+        newest = data["history"][row][-1]
+        bump = data["frame_bump"][newest]
+        verdict = critic.step(data["frames"][newest], int(data["prev_actions"][row][-1]), bump)
         np.testing.assert_allclose(verdict.risk, want[i], atol=1e-4)
-    # the history keeps encoded features, not frames
-    assert critic.history.items[-1].shape == (critic.manifest.feature_dim,)
+    # the history keeps encoded features (and their feedback), not frames
+    assert critic.history.items[-1][0].shape == (critic.manifest.feature_dim,)
 
 
 def test_a_tampered_encoder_graph_is_refused(feature_run, tmp_path):
