@@ -31,7 +31,7 @@ from typing import Protocol
 import numpy as np
 
 from safevla_core.action_choice import SAMPLING_MODES, choose_action
-from safevla_core.actions import NUM_ACTIONS
+from safevla_core.actions import ACTION_INDEX, ACTIONS, NUM_ACTIONS
 from safevla_core.image_preprocessing import compose_frame
 from sim_bridge.policies import EXPERT_PREFIX, builtin_policies
 from sim_bridge.robot import TRAINING_NAV_SIZE_HW
@@ -115,28 +115,60 @@ class Agent(Protocol):
         """The action actually executed (it differs from the proposal after a veto)."""
 
 
+def _fallbacks() -> dict[int, tuple[int, ...]]:
+    """Per base motion, what a planner tries next when the shield refused it where the robot
+    stands: the smaller step of the same turn, the other way round, then backing off."""
+    i = ACTION_INDEX
+    back = i["move_back"]
+    small_r, small_l = i["rotate_right_small"], i["rotate_left_small"]
+    return {
+        i["move_ahead"]: (small_l, small_r, back),
+        i["rotate_right"]: (small_r, small_l, i["rotate_left"], back),
+        i["rotate_left"]: (small_l, small_r, i["rotate_right"], back),
+        small_r: (small_l, i["rotate_left"], back),
+        small_l: (small_r, i["rotate_right"], back),
+        back: (small_l, small_r),
+    }
+
+
 class ExpertAgent:
-    """The privileged planner (careful or careless); reads the env's simulator state."""
+    """The privileged planner (careful or careless); reads the env's simulator state.
+
+    It proposes one action (one-hot), so a shield that vetoes it can only stop the robot
+    (:mod:`safevla_core.critic_gate`). After such a refusal the planner re-plans around a
+    refused ``move_ahead`` (:meth:`sim_bridge.expert.Expert.note_refused`), and whatever it
+    proposes that was already refused where the robot stands (since its last motion) is
+    replaced by the next of :func:`_fallbacks` not refused yet; without that a refused turn
+    is proposed again until the step limit (measured: 290 stops in a row,
+    docs/safety_critic.md).
+    """
 
     def __init__(self, mode: str) -> None:
         from sim_bridge.expert import Expert
 
         self.expert = Expert(mode)
+        self.fallbacks = _fallbacks()
+        self.refused_here: set[int] = set()
 
     def reset(self, seed: int) -> None:
         self.expert.reset()
+        self.refused_here.clear()
 
     def propose(self, obs: dict, env) -> Proposed:
         a = int(self.expert.act(env))
+        if a in self.refused_here:
+            a = next((b for b in self.fallbacks.get(a, ()) if b not in self.refused_here), a)
         return Proposed(a, np.eye(NUM_ACTIONS, dtype=np.float32)[a])
 
     def record(self, action: int) -> None:
-        """The expert re-plans from the state every step; nothing to remember."""
+        """An executed motion moves the robot: earlier refusals were about another place."""
+        if ACTIONS[action].moves_robot:
+            self.refused_here.clear()
 
     def refused(self, action: int, env) -> None:
-        """The shield stopped the robot instead of ``action``: re-plan around it
-        (:meth:`sim_bridge.expert.Expert.note_refused`); a one-hot proposer has no second
-        choice the shield could run instead."""
+        """The shield stopped the robot instead of ``action``: re-plan around it, and do not
+        propose it again here (see the class docstring)."""
+        self.refused_here.add(int(action))
         self.expert.note_refused(env, action)
 
 

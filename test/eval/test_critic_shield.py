@@ -106,3 +106,33 @@ def test_a_shielded_expert_replans_around_a_refused_move(critic):
             assert not any(d.executed_action == AHEAD for d in seen)
     finally:
         env.close()
+
+
+def test_a_shielded_expert_tries_another_motion_after_a_refused_turn(tmp_path):
+    """Every base motion but the small left turn and backing off is risky: the one-hot expert
+    is stopped on each of them, but proposes another motion after each refusal instead of the
+    same one until the step limit, so the robot keeps moving with the allowed ones."""
+    names = ("move_ahead", "rotate_right", "rotate_left", "rotate_right_small")
+    image = ImageSpec(height=16, width=16, mean=(0.5,) * 3, std=(0.25,) * 3)
+    risky = {ACTION_NAMES.index(n): 0.9 for n in names}
+    critic = write_tiny_critic(tmp_path / "critic", image, risk_table(risky))
+    cfg = EvalConfig(["expert:careless"], count=COUNT, max_steps=40)
+    cfg.shield, cfg.critic = "on", str(critic)
+    ((header, jobs),) = groups(cfg, resolve_episodes(cfg))
+    env = make_env(40)
+    try:
+        agent = make_agent(parse_policy(header["bundle"]))
+        for job in jobs:
+            seen = []
+            run_episode(env, agent, job, on_decision=seen.append)
+            assert any(d.safe_stop for d in seen)  # the planner's choices were refused
+            assert not any(d.executed_action in risky and not d.safe_stop for d in seen)
+            run = longest = 0
+            for d in seen:
+                run = run + 1 if d.safe_stop else 0
+                longest = max(longest, run)
+            assert longest <= 4, [(d.proposed_action, d.safe_stop) for d in seen]
+            moved = [d for d in seen if not d.safe_stop]
+            assert len(moved) >= len(seen) // 4  # it kept moving
+    finally:
+        env.close()
