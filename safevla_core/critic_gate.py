@@ -26,6 +26,14 @@ the monitor received (:meth:`CriticGate.on_bump`; zeros again at each new episod
 has arrived the rule stops the robot: a critic that cannot tell contact from free space cannot
 vouch for a motion.
 
+**Escape (opt-in, ``escape_after`` = K > 0).** Where the critic vetoes every motion the robot
+can only stand; measured, a shielded robot then stands to the step limit (most of the episodes
+a shield fails, docs/safety_critic.md). With K > 0, once the robot has stood K proposals in a
+row, a veto with no clear replacement executes instead the motion the critic rates least risky
+(the smallest ``max_k risk[a, k] / threshold_k`` over the motions the earlier rules allow,
+whatever their probability), accepting that risk to get the robot moving. Off by default: the
+calibrated rule is "a clear motion or a stop".
+
 ``margin`` (default 0.5) keeps the replacement clear of the threshold: an action the critic
 barely lets through is a poor substitute for one it just vetoed. An action the policy gives
 probability 0 is never substituted (it is not the policy's choice), so a one-hot proposer (the
@@ -54,6 +62,7 @@ from safevla_core.image_preprocessing import ImageSpec
 from safevla_core.safety_critic import CriticVerdict, SafetyCritic
 
 DEFAULT_CRITIC_MARGIN = 0.5
+DEFAULT_CRITIC_ESCAPE_AFTER = 0  # off: a veto without a clear replacement is a stop
 FRAMES_KEPT = 8  # frames by stamp: proposals answer one of the newest few
 _MOVES = np.array([a.moves_robot for a in ACTIONS])
 
@@ -157,6 +166,9 @@ class CriticGate:
         critic: a loaded :class:`SafetyCritic`.
         alpha: the calibration level asked for (None: the bundle's).
         margin: a replacement needs ``risk < margin * threshold`` in every category, in (0, 1].
+        escape_after: after this many proposals in a row without a motion, a veto with no
+            clear replacement runs the least risky motion instead of a stop (0 = never; see
+            the module docstring).
     """
 
     def __init__(
@@ -164,10 +176,16 @@ class CriticGate:
         critic: SafetyCritic,
         alpha: float | None = None,
         margin: float = DEFAULT_CRITIC_MARGIN,
+        escape_after: int = DEFAULT_CRITIC_ESCAPE_AFTER,
     ) -> None:
         if not (math.isfinite(margin) and 0.0 < margin <= 1.0):
             raise ValueError(f"critic margin = {margin!r}; must lie in (0, 1] (e.g. 0.5)")
-        self.critic, self.margin = critic, float(margin)
+        if isinstance(escape_after, bool) or not isinstance(escape_after, int) or escape_after < 0:
+            raise ValueError(
+                f"critic escape_after = {escape_after!r}; must be an integer >= 0 (0 = never)"
+            )
+        self.critic, self.margin, self.escape_after = critic, float(margin), escape_after
+        self.still = 0  # proposals in a row after which the robot did not move
         self.thresholds = thresholds_for(critic.manifest, str(critic.path), alpha)
         self.frames: OrderedDict[float, np.ndarray] = OrderedDict()
         self.prev_action: int | None = None
@@ -212,6 +230,7 @@ class CriticGate:
         margin: float = DEFAULT_CRITIC_MARGIN,
         providers: tuple[str, ...] = ("cpu",),
         verify_key: str | os.PathLike | None = None,
+        escape_after: int = DEFAULT_CRITIC_ESCAPE_AFTER,
     ) -> CriticGate:
         """Load and verify a critic bundle (sha256, this stack's contract, the policy's; with
         ``verify_key``, its Ed25519 signature: the key that verifies the policy bundle).
@@ -219,11 +238,11 @@ class CriticGate:
         Raises:
             CriticBundleError: a missing, modified, mismatched, or (with ``verify_key``)
                 unsigned or wrongly signed bundle, or an unusable alpha.
-            ValueError: a margin outside (0, 1].
+            ValueError: a margin outside (0, 1] or a negative ``escape_after``.
         """
         critic = SafetyCritic(path, providers=list(providers), verify_key=verify_key)
         check_critic_matches(critic.manifest, str(critic.path), policy)
-        return cls(critic, alpha, margin)
+        return cls(critic, alpha, margin, escape_after)
 
     @property
     def bundle_id(self) -> str:
@@ -240,6 +259,7 @@ class CriticGate:
         self.critic.reset()
         self.frames.clear()
         self.prev_action, self.last = None, None
+        self.still = 0
         self.latched[:] = False
         self.latched_category.clear()
         if self.bump is not None:  # nothing executed yet in this episode
@@ -263,6 +283,9 @@ class CriticGate:
         if executed is not None and _MOVES[executed]:
             self.latched[:] = False
             self.latched_category.clear()
+            self.still = 0
+        else:
+            self.still += 1
 
     def judge(
         self,
@@ -305,7 +328,23 @@ class CriticGate:
             ok &= allowed_before
         if not ok.any():
             why += f"; no motion the policy proposes has risk < {self.margin:g} x threshold"
+            if self.escape_after and self.still >= self.escape_after:
+                return self._escape(v, allowed_before, why, category)
             return CriticCall(None, True, why + ": safe stop", category)
         best = int(np.argmax(np.where(ok, probabilities, -1.0)))
         why += f"; executing {ACTION_NAMES[best]} (p={float(probabilities[best]):.3f})"
+        return CriticCall(best, True, why, category)
+
+    def _escape(self, v, allowed_before, why, category):
+        """The robot has stood ``escape_after`` proposals: the least risky motion the earlier
+        rules allow (risk relative to each category's threshold), else a stop."""
+        ok = _MOVES.copy() if allowed_before is None else _MOVES & allowed_before
+        if not ok.any():
+            return CriticCall(None, True, why + ": safe stop", category)
+        ratio = (v.risk / np.maximum(self.thresholds, 1e-12)[None, :]).max(axis=1)
+        best = int(np.argmin(np.where(ok, ratio, np.inf)))
+        why += (
+            f"; stood {self.still} proposals: escaping with the least risky motion "
+            f"{ACTION_NAMES[best]} (risk {ratio[best]:.3g} x threshold)"
+        )
         return CriticCall(best, True, why, category)

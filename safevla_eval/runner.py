@@ -33,7 +33,7 @@ from typing import Protocol
 import numpy as np
 
 from safevla_core.actions import ACTION_NAMES, NUM_ACTIONS, SUB_DONE, bump_feedback
-from safevla_core.critic_gate import DEFAULT_CRITIC_MARGIN
+from safevla_core.critic_gate import DEFAULT_CRITIC_ESCAPE_AFTER, DEFAULT_CRITIC_MARGIN
 from safevla_core.monitor_types import Decision
 from safevla_core.safety_spec import COST_CATEGORIES, DEFAULT_COST_THRESHOLD
 from safevla_eval.agents import DEFAULT_RENDER_HW, Agent, PolicySpec, Proposed, make_agent
@@ -61,6 +61,8 @@ class Job:
         critic: independent safety-critic bundle folder the shield also runs ("" = none).
         critic_alpha: the alpha the critic must be calibrated at (None = the bundle's).
         critic_margin: a replacement after a critic veto needs risk < margin x threshold.
+        critic_escape_after: after this many proposals without a motion, a critic veto with
+            no clear replacement runs the least risky motion (0 = never).
         manip: also render the wrist camera (``manip_rgb``, at ``nav_hw``): the policy sees
             it (:func:`~safevla_eval.agents.sees_manip`).
     """
@@ -79,6 +81,7 @@ class Job:
     critic_alpha: float | None = None
     critic_margin: float = DEFAULT_CRITIC_MARGIN
     manip: bool = False
+    critic_escape_after: int = DEFAULT_CRITIC_ESCAPE_AFTER
 
     def __post_init__(self) -> None:
         if self.max_steps < 1:
@@ -140,7 +143,8 @@ def critic_gate(job: Job, verify_key: str | None = None):
     before any episode, as it checks the policy bundles' signatures)."""
     if not job.critic:
         return None
-    key = ("critic", job.critic, job.critic_alpha, job.critic_margin, job.policy, verify_key)
+    key = ("critic", job.critic, job.critic_alpha, job.critic_margin, job.critic_escape_after)
+    key += (job.policy, verify_key)
     if key not in _WORKER:
         from safevla_core.bundle import load_bundle
         from safevla_core.critic_gate import CriticGate, PolicyFacts
@@ -153,7 +157,12 @@ def critic_gate(job: Job, verify_key: str | None = None):
                 ACTION_NAMES, COST_CATEGORIES, None, SAFETY_SPEC.version, job.policy.name
             )
         gate = CriticGate.load(
-            job.critic, facts, job.critic_alpha, job.critic_margin, verify_key=verify_key
+            job.critic,
+            facts,
+            job.critic_alpha,
+            job.critic_margin,
+            verify_key=verify_key,
+            escape_after=job.critic_escape_after,
         )
         _WORKER[key] = gate
     gate = _WORKER[key]

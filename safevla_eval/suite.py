@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from safevla_core.critic_gate import DEFAULT_CRITIC_MARGIN
+from safevla_core.critic_gate import DEFAULT_CRITIC_ESCAPE_AFTER, DEFAULT_CRITIC_MARGIN
 from safevla_core.safety_spec import DEFAULT_COST_THRESHOLD
 from safevla_eval.agents import (
     PSEUDO_BUNDLES,
@@ -71,6 +71,8 @@ class EvalConfig:
             be shielded, the built-in ones included); None = the policy's own critic only.
         critic_alpha: the alpha the critic must be calibrated at (None = the bundle's).
         critic_margin: a replacement after a critic veto needs risk < margin x threshold.
+        critic_escape_after: after this many proposals without a motion, a critic veto with
+            no clear replacement runs the least risky motion (0 = never, the default).
         ray_address: run the episodes on Ray actors at this address (``--ray``; "local" = a
             local instance, :mod:`sim_bridge.ray_cluster`); None = processes on this machine.
             The records are the same either way.
@@ -93,6 +95,7 @@ class EvalConfig:
     critic: str | None = None
     critic_alpha: float | None = None
     critic_margin: float = DEFAULT_CRITIC_MARGIN
+    critic_escape_after: int = DEFAULT_CRITIC_ESCAPE_AFTER
     ray_address: str | None = None
     specs: list = field(default_factory=list, repr=False)
 
@@ -276,7 +279,9 @@ def _critic_id(cfg: EvalConfig, spec) -> str:
     from safevla_eval.runner import Job, critic_gate
 
     job = Job(spec, None, 0, True, critic=cfg.critic, critic_alpha=cfg.critic_alpha)
-    job = dataclasses.replace(job, critic_margin=cfg.critic_margin)
+    job = dataclasses.replace(
+        job, critic_margin=cfg.critic_margin, critic_escape_after=cfg.critic_escape_after
+    )
     try:
         return critic_gate(job, cfg.verify_key).bundle_id
     except BundleError as exc:
@@ -333,6 +338,7 @@ def groups(
                         cfg.critic_alpha,
                         cfg.critic_margin,
                         manip,
+                        cfg.critic_escape_after,
                     )
                     for i, e in enumerate(eps)
                 ]

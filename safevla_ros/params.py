@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 from safevla_core.action_adapter import AdapterLimits, MotionProfile
-from safevla_core.critic_gate import DEFAULT_CRITIC_MARGIN
+from safevla_core.critic_gate import DEFAULT_CRITIC_ESCAPE_AFTER, DEFAULT_CRITIC_MARGIN
 from safevla_core.safety_monitor import MonitorConfig
 from safevla_core.safety_spec import DEFAULT_COST_THRESHOLD
 from sim_bridge.backends import BACKEND_NAMES, DEFAULT_BACKEND
@@ -252,6 +252,15 @@ CRITIC_PARAMS: tuple[ParamSpec, ...] = (
         "a replacement after a critic veto needs risk < margin x threshold in every category",
         0.01,
         1.0,
+        read_only=True,
+    ),
+    _p(
+        "critic_escape_after",
+        DEFAULT_CRITIC_ESCAPE_AFTER,
+        "once the robot has stood this many proposals, a critic veto with no clear replacement "
+        "runs the least risky motion instead of a stop (0 = never)",
+        0,
+        1000,
         read_only=True,
     ),
     _p(

@@ -264,6 +264,7 @@ def load_critic(p: dict) -> CriticGate | None:
         alpha,
         p["critic_margin"],
         verify_key=verify_key,
+        escape_after=p["critic_escape_after"],
     )
 
 

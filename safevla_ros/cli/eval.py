@@ -18,7 +18,7 @@ import json
 import sys
 from pathlib import Path
 
-from safevla_core.critic_gate import DEFAULT_CRITIC_MARGIN
+from safevla_core.critic_gate import DEFAULT_CRITIC_ESCAPE_AFTER, DEFAULT_CRITIC_MARGIN
 from safevla_core.errors import UserError
 from safevla_core.safety_spec import DEFAULT_COST_THRESHOLD
 from safevla_eval.agents import PSEUDO_BUNDLES
@@ -128,6 +128,15 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
         f"in every category, else stop (default {DEFAULT_CRITIC_MARGIN})",
     )
     p.add_argument(
+        "--critic-escape-after",
+        type=int,
+        default=DEFAULT_CRITIC_ESCAPE_AFTER,
+        metavar="K",
+        help="once the robot has stood K proposals in a row, a critic veto with no clear "
+        "replacement runs the motion the critic rates least risky instead of a stop (0 = never, "
+        "the default; docs/safety_critic.md)",
+    )
+    p.add_argument(
         "--sampling",
         default="greedy",
         choices=("sample", "greedy"),
@@ -224,6 +233,7 @@ def _config(args: argparse.Namespace):
             critic=args.critic,
             critic_alpha=args.critic_alpha,
             critic_margin=args.critic_margin,
+            critic_escape_after=args.critic_escape_after,
         )
     except ValueError as exc:
         raise UserError(str(exc)) from None

@@ -207,3 +207,24 @@ def test_a_feedback_critic_graph_without_its_input_is_refused(tmp_path):
     )
     with pytest.raises(CriticBundleError, match=r"graph tensors .*'bump'.* are not"):
         CriticGate.load(fb, POLICY)
+
+
+def test_escape_runs_the_least_risky_motion_after_standing_k_proposals(tmp_path):
+    """Every motion is vetoed; with escape_after=2 the robot stands two proposals, then the
+    motion with the smallest risk / threshold runs (whatever the policy's probability), and
+    the count starts again once it moved. Off (0), it stands."""
+    from safevla_core.actions import ACTIONS
+
+    risky = {a.index: 0.9 for a in ACTIONS if a.moves_robot}
+    risky[BACK] = 0.55  # the least risky motion, still over the threshold 0.5
+    bundle = write_tiny_critic(tmp_path / "c", IMAGE, risk_table(risky))
+    with pytest.raises(ValueError, match="escape_after = -1"):
+        CriticGate.load(bundle, POLICY, escape_after=-1)
+    gate = CriticGate.load(bundle, POLICY, escape_after=2)
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
+    outcomes = [run(m, proposal({AHEAD: 0.7, LEFT: 0.3}, i, float(i))) for i in range(1, 7)]
+    assert [d.executed_action for d in outcomes] == [None, None, BACK, None, None, BACK]
+    assert "escaping with the least risky motion move_back" in outcomes[2].reason
+    assert outcomes[2].vetoed and outcomes[2].rule is Rule.SAFETY_CRITIC
+    still = SafetyMonitor(MonitorConfig(), 0.0, critic=CriticGate.load(bundle, POLICY))
+    assert all(run(still, proposal({AHEAD: 1.0}, i, float(i))).safe_stop for i in range(1, 6))
