@@ -145,3 +145,15 @@ def edited_copy(bundle: str | Path, out: str | Path, edit) -> Path:
     edit(manifest)
     (out / CRITIC_MANIFEST).write_text(json.dumps(manifest))
     return out
+
+
+def replay_states(critic, data: dict, rows) -> list:
+    """Feed the stored states ``rows`` of a critic data set to the runtime ``critic`` frame by
+    frame, as a robot would (each state's newest frame, the action before it and, for a critic
+    that reads it, its motion feedback); returns the verdicts."""
+    out = []
+    for row in rows:
+        newest = data["history"][row][-1]
+        bump = data["frame_bump"][newest] if critic.takes_bump else None
+        out.append(critic.step(data["frames"][newest], int(data["prev_actions"][row][-1]), bump))
+    return out

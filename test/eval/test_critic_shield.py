@@ -88,24 +88,33 @@ def test_critic_needs_the_shield_and_a_matching_alpha(critic, capsys):
     assert "--set alpha=0.2" in capsys.readouterr().err
 
 
-def test_a_shielded_expert_replans_around_a_refused_move(critic):
-    """A one-hot proposer gets a stop on every veto; the expert then plans around the refused
-    move (the cell ahead), so it does not propose the same move against the shield forever."""
-    cfg = EvalConfig(["expert:careless"], count=COUNT, max_steps=30)
+def shielded_expert_episodes(critic, max_steps: int):
+    """The careless expert shielded by ``critic`` on the COUNT drawn episodes: per episode,
+    the monitor's decisions."""
+    cfg = EvalConfig(["expert:careless"], count=COUNT, max_steps=max_steps)
     cfg.shield, cfg.critic = "on", str(critic)
     ((header, jobs),) = groups(cfg, resolve_episodes(cfg))
-    env = make_env(30)
+    env = make_env(max_steps)
     try:
         agent = make_agent(parse_policy(header["bundle"]))
+        out = []
         for job in jobs:
             seen = []
             run_episode(env, agent, job, on_decision=seen.append)
-            first_stop = next(i for i, d in enumerate(seen) if d.safe_stop)
-            after = [d.proposed_action for d in seen[first_stop + 1 :]]
-            assert after and any(a != AHEAD for a in after)  # it re-planned
-            assert not any(d.executed_action == AHEAD for d in seen)
+            out.append(seen)
+        return out
     finally:
         env.close()
+
+
+def test_a_shielded_expert_replans_around_a_refused_move(critic):
+    """A one-hot proposer gets a stop on every veto; the expert then plans around the refused
+    move (the cell ahead), so it does not propose the same move against the shield forever."""
+    for seen in shielded_expert_episodes(critic, 30):
+        first_stop = next(i for i, d in enumerate(seen) if d.safe_stop)
+        after = [d.proposed_action for d in seen[first_stop + 1 :]]
+        assert after and any(a != AHEAD for a in after)  # it re-planned
+        assert not any(d.executed_action == AHEAD for d in seen)
 
 
 def test_a_shielded_expert_tries_another_motion_after_a_refused_turn(tmp_path):
@@ -116,23 +125,13 @@ def test_a_shielded_expert_tries_another_motion_after_a_refused_turn(tmp_path):
     image = ImageSpec(height=16, width=16, mean=(0.5,) * 3, std=(0.25,) * 3)
     risky = {ACTION_NAMES.index(n): 0.9 for n in names}
     critic = write_tiny_critic(tmp_path / "critic", image, risk_table(risky))
-    cfg = EvalConfig(["expert:careless"], count=COUNT, max_steps=40)
-    cfg.shield, cfg.critic = "on", str(critic)
-    ((header, jobs),) = groups(cfg, resolve_episodes(cfg))
-    env = make_env(40)
-    try:
-        agent = make_agent(parse_policy(header["bundle"]))
-        for job in jobs:
-            seen = []
-            run_episode(env, agent, job, on_decision=seen.append)
-            assert any(d.safe_stop for d in seen)  # the planner's choices were refused
-            assert not any(d.executed_action in risky and not d.safe_stop for d in seen)
-            run = longest = 0
-            for d in seen:
-                run = run + 1 if d.safe_stop else 0
-                longest = max(longest, run)
-            assert longest <= 4, [(d.proposed_action, d.safe_stop) for d in seen]
-            moved = [d for d in seen if not d.safe_stop]
-            assert len(moved) >= len(seen) // 4  # it kept moving
-    finally:
-        env.close()
+    for seen in shielded_expert_episodes(critic, 40):
+        assert any(d.safe_stop for d in seen)  # the planner's choices were refused
+        assert not any(d.executed_action in risky and not d.safe_stop for d in seen)
+        run = longest = 0
+        for d in seen:
+            run = run + 1 if d.safe_stop else 0
+            longest = max(longest, run)
+        assert longest <= 4, [(d.proposed_action, d.safe_stop) for d in seen]
+        moved = [d for d in seen if not d.safe_stop]
+        assert len(moved) >= len(seen) // 4  # it kept moving

@@ -45,15 +45,15 @@ def propose(probe, image: Image, seq: int) -> None:
     probe.publisher(PROP, ActionProposal).publish(msg)
 
 
-def test_a_vetoed_action_never_reaches_cmd_vel(nodes, probe, bundle_path, tmp_path):
-    image = load_bundle(bundle_path).image
-    critic = write_tiny_critic(tmp_path / "critic", image, risk_table({AHEAD: 0.9}))
+def start_shielded(nodes, probe, bundle_path, critic):
+    """Perception, a monitor with ``critic`` and the adapter, up; the probe proposes on every
+    perception frame (:func:`propose`) once the instruction is out, and records verdicts.
+    Returns the camera frame to publish, (pixels, encoding)."""
     nodes("perception_node", bundle_path=bundle_path)
     nodes("safety_monitor_node", bundle_path=bundle_path, critic_bundle=str(critic))
     nodes("action_adapter_node")
     wait_until_up(probe, ["perception_node", "safety_monitor_node", "action_adapter_node"])
     probe.subscribe(VERDICT, SafetyVerdict)
-    probe.subscribe(CMD, Twist)
     seq = [0]
 
     def on_image(msg: Image) -> None:
@@ -62,7 +62,14 @@ def test_a_vetoed_action_never_reaches_cmd_vel(nodes, probe, bundle_path, tmp_pa
 
     probe.node.create_subscription(Image, "safevla/image", on_image, FRAME_QOS)
     probe.latched("safevla/instruction", String).publish(String(data="find an apple"))
-    pixels, enc = frame()
+    return frame()
+
+
+def test_a_vetoed_action_never_reaches_cmd_vel(nodes, probe, bundle_path, tmp_path):
+    image = load_bundle(bundle_path).image
+    critic = write_tiny_critic(tmp_path / "critic", image, risk_table({AHEAD: 0.9}))
+    probe.subscribe(CMD, Twist)
+    pixels, enc = start_shielded(nodes, probe, bundle_path, critic)
     answered = lambda: sum(v.proposal_sequence > 0 for v in probe.msgs(VERDICT)) >= 30  # noqa: E731
     assert probe.spin_until(answered, 60, lambda: probe.publish_image(CAM, pixels, enc))
     probe.spin_for(0.5)
@@ -107,20 +114,7 @@ def test_a_feedback_critic_follows_the_robots_motion_feedback(nodes, probe, bund
     critic = write_tiny_critic(
         tmp_path / "critic", image, risk_table(), in_contact=risk_table({AHEAD: 0.9})
     )
-    nodes("perception_node", bundle_path=bundle_path)
-    nodes("safety_monitor_node", bundle_path=bundle_path, critic_bundle=str(critic))
-    nodes("action_adapter_node")
-    wait_until_up(probe, ["perception_node", "safety_monitor_node", "action_adapter_node"])
-    probe.subscribe(VERDICT, SafetyVerdict)
-    seq = [0]
-
-    def on_image(msg: Image) -> None:
-        seq[0] += 1
-        propose(probe, msg, seq[0])
-
-    probe.node.create_subscription(Image, "safevla/image", on_image, FRAME_QOS)
-    probe.latched("safevla/instruction", String).publish(String(data="find an apple"))
-    pixels, enc = frame()
+    pixels, enc = start_shielded(nodes, probe, bundle_path, critic)
     feed = lambda: probe.publish_image(CAM, pixels, enc)  # noqa: E731
 
     def judged(pred, n=1):

@@ -11,7 +11,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from tiny_critic import CRITIC_RUN_SETTINGS, edited_copy, tampered_copy
+from tiny_critic import CRITIC_RUN_SETTINGS, edited_copy, replay_states, tampered_copy
 
 from safevla_core.actions import ACTION_NAMES, END, NUM_ACTIONS, SUB_DONE
 from safevla_core.critic_bundle import (
@@ -119,11 +119,9 @@ def test_a_feedback_critic_reads_the_bump_of_each_frame(run, tmp_path):
     rows = np.flatnonzero(data["episode"] == data["episode"][0])
     want = predict(net, data, rows, cfg)
     critic.reset()
-    for i, row in enumerate(rows):
-        newest = data["history"][row][-1]
-        bump = data["frame_bump"][newest]
-        verdict = critic.step(data["frames"][newest], int(data["prev_actions"][row][-1]), bump)
-        np.testing.assert_allclose(verdict.risk, want[i], atol=1e-5)
+    for verdict, risk in zip(replay_states(critic, data, rows), want, strict=True):
+        np.testing.assert_allclose(verdict.risk, risk, atol=1e-5)
+    newest = data["history"][rows[-1]][-1]
     flipped = critic.step(data["frames"][newest], 0, [1.0, 1.0]).risk
     critic.reset()
     plain = critic.step(data["frames"][newest], 0, [0.0, 0.0]).risk

@@ -12,7 +12,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from tiny_critic import edited_copy, tampered_copy
+from tiny_critic import edited_copy, replay_states, tampered_copy
 
 from safevla_core.critic_bundle import (
     CRITIC_ENCODER_GRAPH,
@@ -63,11 +63,8 @@ def test_runtime_fed_frame_by_frame_agrees_with_the_trained_net(feature_run):
     assert want.std() > 0  # the risks depend on the input
     critic = SafetyCritic(out / "bundle")
     critic.reset()
-    for i, row in enumerate(rows):
-        newest = data["history"][row][-1]
-        bump = data["frame_bump"][newest]
-        verdict = critic.step(data["frames"][newest], int(data["prev_actions"][row][-1]), bump)
-        np.testing.assert_allclose(verdict.risk, want[i], atol=1e-4)
+    for verdict, risk in zip(replay_states(critic, data, rows), want, strict=True):
+        np.testing.assert_allclose(verdict.risk, risk, atol=1e-4)
     # the history keeps encoded features (and their feedback), not frames
     assert critic.history.items[-1][0].shape == (critic.manifest.feature_dim,)
 

@@ -27,5 +27,19 @@ $S train critic --out runs/critic/bump32 "${DATA[@]}" "${MODEL[@]}" \
   --set 'extra_data=[runs/critic/b16k-s1]' --set threads=1 --set bump_input=true \
   > runs/critic/bump32.log 2>&1 &
 wait
-# 3. the offline comparison (test split, in contact and out of it)
+# 3. alpha 0.3: the same weights recalibrated (at alpha 0.1 dangerous equipment has 4
+#    calibration episodes, too few: threshold 0, every motion vetoed)
+for name in base32 bump32; do
+  mkdir -p runs/critic/$name-a3
+  ln -f runs/critic/$name/critic_data.npz runs/critic/$name/critic.pt runs/critic/$name-a3/
+done
+$S train critic --out runs/critic/base32-a3 "${DATA[@]}" "${MODEL[@]}" \
+  --set 'extra_data=[runs/critic/b16k-s1]' --set threads=1 --set alpha=0.3 > runs/critic/base32-a3.log 2>&1
+$S train critic --out runs/critic/bump32-a3 "${DATA[@]}" "${MODEL[@]}" \
+  --set 'extra_data=[runs/critic/b16k-s1]' --set threads=1 --set bump_input=true --set alpha=0.3 \
+  > runs/critic/bump32-a3.log 2>&1
+# 4. the offline comparison (test split, in contact and out of it)
 .venv/bin/python benchmarks/critic_contact.py runs/critic/base32 runs/critic/bump32
+.venv/bin/python benchmarks/critic_contact.py runs/critic/base32-a3 runs/critic/bump32-a3
+# 5. shielded: shield.sh PROPOSER CRITIC [K] (see there), and unshielded with
+#    safevla eval --bundle P --task objnav --max-steps 300 --episodes <same file> --json ...
