@@ -9,6 +9,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+import numpy as np
+
 
 class ActionKind(enum.Enum):
     """What part of the robot an action moves."""
@@ -115,3 +117,28 @@ def bump_feedback(action: int | None, succeeded: bool, collided: bool) -> tuple[
         return (0.0, 0.0)
     blocked = ACTIONS[int(action)].is_motion and not succeeded
     return (float(blocked), float(bool(collided)))
+
+
+def check_bump(bump, bundle_id: str = "") -> np.ndarray:
+    """``bump`` as a float32 (2,) array of 0/1 feedback values (blocked, collided), for the
+    model ``bundle_id`` (a policy or critic bundle) that takes it.
+
+    Raises:
+        ValueError: missing, the wrong length, not finite or outside [0, 1]; naming the value.
+    """
+    n = len(BUMP_FIELDS)
+    if bump is None:
+        raise ValueError(
+            f"bundle {bundle_id} takes the motion feedback of the last action: pass bump = "
+            f"{BUMP_FIELDS} (0/1 each; zeros at episode start)"
+        )
+    try:
+        b = np.asarray(bump, np.float32).reshape(-1)
+    except (TypeError, ValueError):
+        b = np.zeros(0, np.float32)
+    if b.shape != (n,) or not np.all(np.isfinite(b)) or b.min() < 0.0 or b.max() > 1.0:
+        raise ValueError(
+            f"bump={bump!r} is not {n} values in [0, 1] for {BUMP_FIELDS}; pass the last "
+            "action's motion feedback as 0/1 flags"
+        )
+    return b

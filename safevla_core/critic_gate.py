@@ -55,7 +55,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from safevla_core.actions import ACTION_NAMES, ACTIONS
+from safevla_core.actions import ACTION_NAMES, ACTIONS, check_bump
 from safevla_core.bundle import Bundle
 from safevla_core.critic_bundle import CriticBundleError, CriticManifest
 from safevla_core.image_preprocessing import ImageSpec
@@ -206,8 +206,6 @@ class CriticGate:
         Raises:
             ValueError: not two values in [0, 1] (naming the value).
         """
-        from safevla_core.policy_runtime import check_bump
-
         self.bump = check_bump(values, self.bundle_id)
 
     def missing_input(self) -> str:

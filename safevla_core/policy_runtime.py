@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from safevla_core.action_choice import GREEDY, choose_action
-from safevla_core.actions import BUMP_FIELDS
+from safevla_core.actions import BUMP_FIELDS, check_bump
 from safevla_core.bundle import Bundle, BundleError, load_bundle
 from safevla_core.bundle_manifest import BUMP_INPUT, EncoderSpec
 from safevla_core.image_preprocessing import preprocess_rgb
@@ -231,30 +231,6 @@ class PolicyRuntime:
             action_names=self.bundle.action_names,
             cost_categories=self.bundle.cost_categories,
         )
-
-
-def check_bump(bump, bundle_id: str = "") -> np.ndarray:
-    """``bump`` as a float32 (2,) array of 0/1 feedback values (blocked, collided).
-
-    Raises:
-        ValueError: missing, the wrong length, not finite or outside [0, 1]; naming the value.
-    """
-    n = len(BUMP_FIELDS)
-    if bump is None:
-        raise ValueError(
-            f"bundle {bundle_id} takes the motion feedback of the last action: pass bump = "
-            f"{BUMP_FIELDS} (0/1 each; zeros at episode start)"
-        )
-    try:
-        b = np.asarray(bump, np.float32).reshape(-1)
-    except (TypeError, ValueError):
-        b = np.zeros(0, np.float32)
-    if b.shape != (n,) or not np.all(np.isfinite(b)) or b.min() < 0.0 or b.max() > 1.0:
-        raise ValueError(
-            f"bump={bump!r} is not {n} values in [0, 1] for {BUMP_FIELDS}; pass the last "
-            "action's motion feedback as 0/1 flags"
-        )
-    return b
 
 
 def _open_session(bundle: Bundle, chain: list[str], intra_op_threads: int):

@@ -41,7 +41,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from safevla_core.actions import ACTION_NAMES, BUMP_FIELDS
+from safevla_core.actions import ACTION_NAMES, BUMP_FIELDS, check_bump
 from safevla_core.critic_bundle import (
     CRITIC_BUMP_INPUT,
     CRITIC_OUTPUTS,
@@ -242,8 +242,6 @@ class SafetyCritic:
             ValueError: ``prev_action`` out of range, or a critic taking the motion feedback
                 and ``bump`` missing or malformed (naming the value).
         """
-        from safevla_core.policy_runtime import check_bump
-
         prev = PREV_ACTION_NONE if prev_action is None else int(prev_action)
         if not 0 <= prev <= PREV_ACTION_NONE:
             raise ValueError(f"prev_action {prev_action} out of range 0..{PREV_ACTION_NONE}")
