@@ -1,37 +1,85 @@
-import json, sys, numpy as np, torch, yaml
+"""Calibration / test risks of a critic run, saved for the offline checks, and the per-category
+calibration on all states against one on free-space states only (2026-12-04).
+
+    python docs/results/critic_bump/split_risk.py runs/critic/bump32   # writes splitrisk.npz
+"""
+
+import sys
 from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from safevla_core.actions import ACTIONS
 from safevla_core.conformal import calibrate
 from safevla_core.safety_critic import always_allowed
 from safevla_core.safety_spec import SAFETY_SPEC
-from safevla_core.actions import ACTIONS
 from safevla_train.config_io import from_dict
 from safevla_train.critic_config import CriticConfig
 from safevla_train.critic_model import CriticInputs, build_critic, predict
 from safevla_train.critic_run import WEIGHTS, get_data
+
 MOV = np.array([a.moves_robot for a in ACTIONS])
-run = Path(sys.argv[1])
-cfg = from_dict(CriticConfig, yaml.safe_load((run / "config.yaml").read_text()))
-data = get_data(cfg, run, log=lambda l: None)
-net = build_critic(cfg); net.load_state_dict(torch.load(run / WEIGHTS, weights_only=True)["model"]); net.eval()
-torch.set_num_threads(2)
-inp = CriticInputs(net, data, cfg)
-out = {}
-for sp in (1, 2):
-    rows = np.flatnonzero(data["split"] == sp)
-    out[sp] = dict(risk=predict(net, data, rows, cfg, inp), y=data["labels"][rows], ep=data["episode"][rows],
-                   contact=data["frame_bump"][data["history"][rows, -1]].any(1))
-np.savez(run / "splitrisk.npz", **{f"{k}{sp}": v for sp, d in out.items() for k, v in d.items()})
-c, t = out[1], out[2]
-for alpha in (0.1, 0.2, 0.3):
-  for name, cm, tm in (("all", np.ones_like(c["contact"]), np.ones_like(t["contact"])), ("free", ~c["contact"], ~t["contact"])):
-    rep = calibrate(c["risk"][cm], c["y"][cm], SAFETY_SPEC.categories, alpha, t["risk"][tm], t["y"][tm],
-                    pair_mask=~always_allowed(), groups=c["ep"][cm], test_groups=t["ep"][tm])
-    thr = np.array([r.threshold for r in rep])
-    veto = (t["risk"][:, MOV] >= thr).any(2)
-    costly = (t["y"][:, MOV] > 0).any(2)
-    line = []
-    for lab, m in (("free", ~t["contact"]), ("contact", t["contact"])):
-        v, cc = veto[m], costly[m]
-        line.append(f"{lab}: harmless vetoed {v[~cc].mean():.2f} all-vetoed {v.all(1).mean():.2f} costly passed {(~v[cc]).mean():.2f}")
-    print(f"alpha {alpha} cal on {name}: thr {np.round(thr,5).tolist()} unit-miss {[round(r.test_unit_miss_rate or 0,3) for r in rep]} units {[r.n_units for r in rep]}")
-    print("   ", " | ".join(line))
+KEYS = ("risk", "y", "ep", "contact")
+
+
+def split_risks(run: Path) -> dict[int, dict[str, np.ndarray]]:
+    """Per split (1 calibration, 2 test): risks, labels, episodes, contact flags."""
+    cfg = from_dict(CriticConfig, yaml.safe_load((run / "config.yaml").read_text()))
+    data = get_data(cfg, run, log=lambda line: None)
+    net = build_critic(cfg)
+    net.load_state_dict(torch.load(run / WEIGHTS, weights_only=True)["model"])
+    net.eval()
+    torch.set_num_threads(2)
+    inputs = CriticInputs(net, data, cfg)
+    out = {}
+    for split in (1, 2):
+        rows = np.flatnonzero(data["split"] == split)
+        out[split] = {
+            "risk": predict(net, data, rows, cfg, inputs),
+            "y": data["labels"][rows],
+            "ep": data["episode"][rows],
+            "contact": data["frame_bump"][data["history"][rows, -1]].any(1),
+        }
+    return out
+
+
+def main() -> None:
+    run = Path(sys.argv[1])
+    out = split_risks(run)
+    np.savez(run / "splitrisk.npz", **{f"{k}{s}": v for s, d in out.items() for k, v in d.items()})
+    c, t = out[1], out[2]
+    for alpha in (0.1, 0.2, 0.3):
+        groups = (("all", np.ones_like(c["contact"])), ("free", ~c["contact"]))
+        for name, cm in groups:
+            rep = calibrate(
+                c["risk"][cm],
+                c["y"][cm],
+                SAFETY_SPEC.categories,
+                alpha,
+                t["risk"],
+                t["y"],
+                pair_mask=~always_allowed(),
+                groups=c["ep"][cm],
+                test_groups=t["ep"],
+            )
+            thr = np.array([r.threshold for r in rep])
+            veto = (t["risk"][:, MOV] >= thr).any(2)
+            costly = (t["y"][:, MOV] > 0).any(2)
+            parts = []
+            for where, m in (("free", ~t["contact"]), ("contact", t["contact"])):
+                v, cc = veto[m], costly[m]
+                parts.append(
+                    f"{where}: harmless vetoed {v[~cc].mean():.2f} all-vetoed "
+                    f"{v.all(1).mean():.2f} costly passed {(~v[cc]).mean():.2f}"
+                )
+            print(
+                f"alpha {alpha} cal on {name}: thr {np.round(thr, 5).tolist()} units "
+                f"{[r.n_units for r in rep]}"
+            )
+            print("   ", " | ".join(parts))
+
+
+if __name__ == "__main__":
+    main()
