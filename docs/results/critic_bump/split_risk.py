@@ -1,5 +1,7 @@
 """Calibration / test risks of a critic run, saved for the offline checks, and the per-category
-calibration on all states against one on free-space states only (2026-12-04).
+calibration on all states against one on free-space states only (2026-12-04). A category with
+too few free-space calibration episodes (dangerous equipment: 1) keeps its all-states threshold
+in the free-space calibration, instead of the conservative 0 that would veto every motion.
 
     python docs/results/critic_bump/split_risk.py runs/critic/bump32   # writes splitrisk.npz
 """
@@ -52,6 +54,7 @@ def main() -> None:
     c, t = out[1], out[2]
     for alpha in (0.1, 0.2, 0.3):
         groups = (("all", np.ones_like(c["contact"])), ("free", ~c["contact"]))
+        thr_all = None
         for name, cm in groups:
             rep = calibrate(
                 c["risk"][cm],
@@ -65,6 +68,10 @@ def main() -> None:
                 test_groups=t["ep"],
             )
             thr = np.array([r.threshold for r in rep])
+            if thr_all is None:
+                thr_all = thr
+            else:  # too few free-space episodes: the all-states threshold
+                thr = np.where([r.sufficient for r in rep], thr, thr_all)
             veto = (t["risk"][:, MOV] >= thr).any(2)
             costly = (t["y"][:, MOV] > 0).any(2)
             parts = []
