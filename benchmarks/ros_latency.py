@@ -21,7 +21,9 @@ decode of the perception frame it keeps runs outside it, in the frame callback. 
 carries no separate critic timing, and a proposal that an earlier rule (e.g. the cost rule)
 stops, or whose frame never reached the monitor, is not judged by the critic: the benchmark
 therefore also reports ``monitor_decision_critic_judged_ms``, the decision latency of only the
-verdicts the critic judged, and the count of verdicts by ``triggered_rule``.
+verdicts the critic judged, and the count of verdicts by ``triggered_rule``. The benchmark
+also publishes a latched MotionFeedback (both false), as a base driver does, for a policy or
+critic that reads it.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/ros_latency.py --frames 300 --rate 10
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/ros_latency.py --frames 300 --rate 10 \\
@@ -53,7 +55,7 @@ from std_msgs.msg import Header, String
 
 from safevla_core.bundle import BundleError, load_bundle
 from safevla_core.critic_gate import CriticGate, PolicyFacts
-from safevla_ros.msg import ActionProposal, SafetyVerdict
+from safevla_ros.msg import ActionProposal, MotionFeedback, SafetyVerdict
 from safevla_ros.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 from safevla_ros.runner import NODES, config_dir, node_env, start_nodes, stop_nodes
 
@@ -72,6 +74,8 @@ def percentiles(values) -> dict:
 
 # the critic rule's stop when the proposal's frame is not stored: no critic step ran
 _NO_FRAME = "safety critic: the frame of this proposal"
+# ... and its stop when a critic that reads the motion feedback has none yet
+_NO_FEEDBACK = "reads the motion feedback of the last action and none has arrived"
 # rules that run after the critic: a verdict they decided was judged by the critic first
 _AFTER_CRITIC = ("", "velocity_limit", "rate_limit")
 
@@ -117,7 +121,7 @@ def critic_judged(v) -> bool:
     """Whether the critic ran a step for this proposal's verdict: it was reached (no earlier
     rule stopped) and the proposal's frame was stored."""
     if v.triggered_rule == "safety_critic":
-        return not v.reason.startswith(_NO_FRAME)
+        return not v.reason.startswith(_NO_FRAME) and _NO_FEEDBACK not in v.reason
     if v.triggered_rule == "cost_critic":
         return not v.safe_stop  # a replacement goes on to the critic, a stop does not
     return v.triggered_rule in _AFTER_CRITIC
@@ -157,6 +161,10 @@ def run(args) -> dict:
     cam = node.create_publisher(Image, "camera/image_raw", SENSOR_QOS)
     instr = node.create_publisher(String, "safevla/instruction", LATCHED_QOS)
     instr.publish(String(data="find an apple"))
+    # the base driver's motion feedback, latched: the robot stands free (read by a policy or a
+    # critic that takes it; a critic with bump_input stops every proposal until it arrives)
+    bump = node.create_publisher(MotionFeedback, "safevla/bump", LATCHED_QOS)
+    bump.publish(MotionFeedback(blocked=False, collided=False))
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, (args.height, args.width, 3), dtype=np.uint8).tobytes()
     sent = []
@@ -203,6 +211,10 @@ def run(args) -> dict:
         "critic_judged": len(judged),
         "stops": sum(v.safe_stop for v in answered),
         "triggered_rules": rules,
+        # why the critic stopped, the reason up to its first ';' (the most common three)
+        "critic_stop_reasons": Counter(
+            v.reason.split(";")[0] for v in answered if v.triggered_rule == "safety_critic"
+        ).most_common(3),
     }
 
 
@@ -268,6 +280,8 @@ def main() -> int:
         f"{res['commands_received']}, verdicts {res['verdicts']} (stops {res['stops']})"
     )
     print(f"critic {res['critic'] or 'off'}; verdicts by rule {res['triggered_rules']}")
+    for reason, n in res["critic_stop_reasons"]:
+        print(f"  {n} x {reason[:120]}")
     if args.critic:
         print(f"verdicts the critic judged: {res['critic_judged']} of {res['verdicts']}")
     if args.json:
