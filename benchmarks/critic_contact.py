@@ -84,18 +84,30 @@ def category_rows(name: str, t: dict) -> list[str]:
     return lines
 
 
-def overall_rows(name: str, t: dict) -> list[str]:
-    veto = (t["risk"] >= t["thresholds"][None, None, :]).any(axis=2)  # (N, A_moving)
-    costly, contact = t["labels"].any(axis=2), t["contact"]
-    lines = []
+def by_contact(veto: np.ndarray, costly: np.ndarray, contact: np.ndarray) -> dict[str, dict]:
+    """(N, A_moving) vetoes (some category) and costly pairs (some category), (N,) contact
+    flags -> per "free" / "contact": states, share with a costly motion, costly motions passed,
+    harmless motions vetoed, states with every motion vetoed."""
+    out = {}
     for label, where in (("free", ~contact), ("contact", contact)):
         v, c = veto[where], costly[where]
-        lines.append(
-            f"| {name} | {label} | {int(where.sum())} | {pct(np.mean(c.any(axis=1)))} | "
-            f"{pct(np.mean(~v[c]) if c.any() else np.nan)} | {pct(np.mean(v[~c]))} | "
-            f"{pct(np.mean(v.all(axis=1)))} |"
-        )
-    return lines
+        out[label] = {
+            "states": int(where.sum()),
+            "with_costly": float(np.mean(c.any(axis=1))),
+            "costly_passed": float(np.mean(~v[c])) if c.any() else float("nan"),
+            "harmless_vetoed": float(np.mean(v[~c])),
+            "all_vetoed": float(np.mean(v.all(axis=1))),
+        }
+    return out
+
+
+def overall_rows(name: str, t: dict) -> list[str]:
+    veto = (t["risk"] >= t["thresholds"][None, None, :]).any(axis=2)  # (N, A_moving)
+    return [
+        f"| {name} | {label} | {r['states']} | {pct(r['with_costly'])} | "
+        f"{pct(r['costly_passed'])} | {pct(r['harmless_vetoed'])} | {pct(r['all_vetoed'])} |"
+        for label, r in by_contact(veto, t["labels"].any(axis=2), t["contact"]).items()
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,7 @@ passed.
 import sys
 
 import numpy as np
+from split_risk import veto_summary  # this folder's script (run as a script, it is on the path)
 
 from safevla_core.actions import ACTIONS
 from safevla_core.conformal import calibrate
@@ -42,18 +43,10 @@ def main() -> None:
             test_groups=t["ep"],
         )
         veto = any_score(t["risk"])[:, MOV, 0] >= r.threshold
-        costly = t["y"][:, MOV].any(2)
-        parts = []
-        for where, m in (("free", ~t["contact"]), ("contact", t["contact"])):
-            v, y = veto[m], costly[m]
-            parts.append(
-                f"{where}: harmless vetoed {v[~y].mean():.2f} all-vetoed {v.all(1).mean():.2f} "
-                f"costly passed {(~v[y]).mean():.2f}"
-            )
         print(
             f"alpha {alpha} any-score thr {r.threshold:.4g} units {r.n_units} test unit-miss "
             f"{r.test_unit_miss_rate:.3f} |",
-            " | ".join(parts),
+            veto_summary(veto, t["y"][:, MOV].any(2), t["contact"]),
         )
 
 

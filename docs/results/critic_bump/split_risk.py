@@ -22,8 +22,21 @@ from safevla_train.critic_config import CriticConfig
 from safevla_train.critic_model import CriticInputs, build_critic, predict
 from safevla_train.critic_run import WEIGHTS, get_data
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
+from critic_contact import by_contact
+
 MOV = np.array([a.moves_robot for a in ACTIONS])
 KEYS = ("risk", "y", "ep", "contact")
+
+
+def veto_summary(veto: np.ndarray, costly: np.ndarray, contact: np.ndarray) -> str:
+    """Harmless vetoed, states with every motion vetoed and costly passed, in free space and in
+    contact (``by_contact`` of benchmarks/critic_contact.py)."""
+    return " | ".join(
+        f"{where}: harmless vetoed {r['harmless_vetoed']:.2f} all-vetoed {r['all_vetoed']:.2f} "
+        f"costly passed {r['costly_passed']:.2f}"
+        for where, r in by_contact(veto, costly, contact).items()
+    )
 
 
 def split_risks(run: Path) -> dict[int, dict[str, np.ndarray]]:
@@ -73,19 +86,11 @@ def main() -> None:
             else:  # too few free-space episodes: the all-states threshold
                 thr = np.where([r.sufficient for r in rep], thr, thr_all)
             veto = (t["risk"][:, MOV] >= thr).any(2)
-            costly = (t["y"][:, MOV] > 0).any(2)
-            parts = []
-            for where, m in (("free", ~t["contact"]), ("contact", t["contact"])):
-                v, cc = veto[m], costly[m]
-                parts.append(
-                    f"{where}: harmless vetoed {v[~cc].mean():.2f} all-vetoed "
-                    f"{v.all(1).mean():.2f} costly passed {(~v[cc]).mean():.2f}"
-                )
             print(
                 f"alpha {alpha} cal on {name}: thr {np.round(thr, 5).tolist()} units "
                 f"{[r.n_units for r in rep]}"
             )
-            print("   ", " | ".join(parts))
+            print("   ", veto_summary(veto, (t["y"][:, MOV] > 0).any(2), t["contact"]))
 
 
 if __name__ == "__main__":
