@@ -336,7 +336,7 @@ class CriticGate:
     def _escape(self, v, allowed_before, why, category):
         """The robot has stood ``escape_after`` proposals: the least risky motion the earlier
         rules allow (risk relative to each category's threshold), else a stop."""
-        ok = _MOVES.copy() if allowed_before is None else _MOVES & allowed_before
+        ok = _MOVES if allowed_before is None else _MOVES & allowed_before
         if not ok.any():
             return CriticCall(None, True, why + ": safe stop", category)
         ratio = (v.risk / np.maximum(self.thresholds, 1e-12)[None, :]).max(axis=1)

@@ -177,13 +177,17 @@ class SafetyCritic:
         self.encoder = session(m.encoder_graph_file) if m.encoder_graph_file else None
         self._check_graph()
         self._slots = m.graph_inputs[0]  # what the history holds: "frames" or "features"
-        self.takes_bump = m.bump_input
         self.thresholds = np.array([m.thresholds[c] for c in m.categories], np.float32)
         # per slot: the frame (or its feature) and the motion feedback that came with it
         self.history: CriticHistory[tuple[np.ndarray, np.ndarray]] = CriticHistory(
             m.history_length
         )
         self.steps = 0
+
+    @property
+    def takes_bump(self) -> bool:
+        """The critic reads the motion feedback of the last action (``bump_input``)."""
+        return self.manifest.bump_input
 
     def _check_graph(self) -> None:
         m = self.manifest

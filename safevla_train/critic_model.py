@@ -188,9 +188,10 @@ class CriticInputs:
         """(frames [B, T, 3, H, W] or features [B, T, D], prev_actions [B, T][, bump
         [B, T, 2]]): the critic's inputs in the graph's order."""
         hist = self.history[rows]
-        extra = () if self.bump is None else (self.bump[torch.from_numpy(hist)],)
+        index = torch.from_numpy(hist)
+        extra = () if self.bump is None else (self.bump[index],)
         if self.features is not None:
-            return self.features[torch.from_numpy(hist)].float(), self.prev[rows], *extra
+            return self.features[index].float(), self.prev[rows], *extra
         frames = self.data["frames"]
         x = np.stack([[preprocess_rgb(frames[i], self.spec) for i in h] for h in hist])
         return torch.from_numpy(x), self.prev[rows], *extra
