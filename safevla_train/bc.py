@@ -101,7 +101,7 @@ def collect_demos(cfg: BCConfig, progress: bool = True) -> list[Demo]:
     demos: list[Demo] = []
     bar = tqdm(total=cfg.demo_steps, desc="demos", disable=not progress, unit="step")
     for _ in range(0, cfg.demo_steps, venv.num_envs):
-        actions, goal, seen = venv.expert_labels(cfg.expert_mode)
+        actions, goal, seen, _ = venv.expert_labels(cfg.expert_mode)
         nobs, r, _, term, trunc, infos = venv.step(actions)
         for demo in recorder.record(obs, actions, goal, r, term | trunc, infos, seen=seen):
             if demo.success or cfg.keep_failures:

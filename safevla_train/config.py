@@ -441,6 +441,12 @@ class DAggerConfig:
             is executed instead of the teacher's; the state keeps the teacher's label. The
             teacher's episodes then hold small mistakes and the teacher's recovery from them
             (a premature ``pickup``, an overshot turn) without the learner driving. 0 = off.
+        accept_options: on the learner's steps, a proposal among the teacher's options (the
+            steps as good as its own within the explorer's ``option_band``,
+            :func:`sim_bridge.explorer_steer.steer_options`) is kept as the label, so the
+            teacher does not ask for one side of a near-tie the frame cannot show. Off: the
+            teacher's own action is the label (its options are still counted,
+            ``dagger/option_agreement``).
     """
 
     bc: BCConfig = field(default_factory=lambda: BCConfig(expert_mode="explorer"))
@@ -451,6 +457,7 @@ class DAggerConfig:
     subprocess: bool = True
     fresh_model: bool = False
     noise: float = 0.0
+    accept_options: bool = False
 
     def __post_init__(self) -> None:
         _check(self.rounds >= 1, f"dagger.rounds={self.rounds} must be >= 1")

@@ -77,13 +77,16 @@ def collect_round(
     for _ in range(0, bc.demo_steps, n):
         venv.request_labels(bc.expert_mode)  # the teacher plans while the learner runs
         proposed = learner.act(obs)
-        labels, goal, seen = venv.receive_labels()
+        labels, goal, seen, options = venv.receive_labels()
         target = np.where(goal & relabels, END, labels)
         learner_drives = rng.random(n) >= beta
         executed = np.where(learner_drives, proposed, labels)
         if cfg.noise > 0:
             executed = perturb(executed, ~learner_drives, cfg.noise, rng)
-        counts += learner_counts(proposed, target, learner_drives)
+        accepted = options[np.arange(n), proposed] & ~(goal & relabels)
+        counts += learner_counts(proposed, target, learner_drives, accepted)
+        if cfg.accept_options:
+            labels = np.where(learner_drives & accepted, proposed, labels)
         nobs, r, _, term, trunc, infos = venv.step(executed)
         done = term | trunc
         demos += recorder.record(
@@ -124,14 +127,19 @@ def perturb(
 
 
 # Per round, over the steps the learner drove: steps, label agreed, `end` labels, of those
-# proposed `end`, other labels, of those proposed `end`.
+# proposed `end`, other labels, of those proposed `end`, label agreed or proposal among the
+# teacher's options.
 COUNT_KEYS = ("drove", "agreed", "end_labels", "end_agreed", "other_labels", "wrong_ends")
+COUNT_KEYS += ("option_agreed",)
 
 
-def learner_counts(proposed: np.ndarray, target: np.ndarray, drives: np.ndarray) -> np.ndarray:
+def learner_counts(
+    proposed: np.ndarray, target: np.ndarray, drives: np.ndarray, accepted: np.ndarray
+) -> np.ndarray:
     """The :data:`COUNT_KEYS` of one step of every env (the learner's proposals, the
-    (relabelled) teacher labels, and which envs the learner drove)."""
-    p, t = proposed[drives], target[drives]
+    (relabelled) teacher labels, which envs the learner drove and where its proposal is
+    among the teacher's options)."""
+    p, t, ok = proposed[drives], target[drives], accepted[drives]
     end_label, end_proposed = t == END, p == END
     return np.array(
         [
@@ -141,6 +149,7 @@ def learner_counts(proposed: np.ndarray, target: np.ndarray, drives: np.ndarray)
             (end_label & end_proposed).sum(),
             (~end_label).sum(),
             (~end_label & end_proposed).sum(),
+            ((p == t) | ok).sum(),
         ],
         np.int64,
     )
@@ -148,9 +157,11 @@ def learner_counts(proposed: np.ndarray, target: np.ndarray, drives: np.ndarray)
 
 def learner_rates(counts: np.ndarray) -> dict:
     """Round statistics from summed :func:`learner_counts`: ``dagger/agreement`` (the label
-    agreed on the learner's own steps), ``dagger/end_recall`` (of its steps labelled `end`, i.e.
-    where `end` would succeed: the share it ended on) and ``dagger/wrong_end_rate`` (of its
-    other steps: the share it proposed `end` on), NaN where there was no such step."""
+    agreed on the learner's own steps), ``dagger/option_agreement`` (the label agreed or the
+    proposal was among the teacher's options), ``dagger/end_recall`` (of its steps labelled
+    `end`, i.e. where `end` would succeed: the share it ended on) and
+    ``dagger/wrong_end_rate`` (of its other steps: the share it proposed `end` on), NaN where
+    there was no such step."""
     c = dict(zip(COUNT_KEYS, (int(v) for v in counts), strict=True))
 
     def rate(num: str, den: str) -> float:
@@ -158,6 +169,7 @@ def learner_rates(counts: np.ndarray) -> dict:
 
     return {
         "dagger/agreement": rate("agreed", "drove"),
+        "dagger/option_agreement": rate("option_agreed", "drove"),
         "dagger/end_recall": rate("end_agreed", "end_labels"),
         "dagger/wrong_end_rate": rate("wrong_ends", "other_labels"),
         "dagger/learner_steps": c["drove"],

@@ -142,7 +142,7 @@ def collect_frames(
     t0, last = time.time(), 0.0
     try:
         while len(out["frames"]) < frames:
-            labels, _, seen = venv.expert_labels(cfg.expert_mode)
+            labels, _, seen, _ = venv.expert_labels(cfg.expert_mode)
             stray = (rng.random(n) < cfg.random_action_prob) & (labels != END)
             moves = rng.choice(RANDOM_MOVES, n)
             nobs, _, _, term, trunc, infos = venv.step(np.where(stray, moves, labels))

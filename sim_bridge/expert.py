@@ -118,6 +118,10 @@ class Expert:
         self._detour_yaw: float | None = None
         self._retreat = False
         self.gave_up = False
+        # the last action's options: the steps as good as it within the explorer's
+        # ``option_band`` (:func:`sim_bridge.explorer_steer.steer_options`); the action alone
+        # for the other modes and tasks
+        self.options: frozenset[int] = frozenset()
         if self.explorer is not None:
             self.explorer.reset()
             self._careful.reset()
@@ -146,6 +150,8 @@ class Expert:
         action = self._decide(backend, spec)
         if self.config.escape:  # the simulator checks the plan first
             action = safe_action(env_or_backend, action, self.config.escape_depth)
+        opts = self.explorer.options if self.explorer is not None and spec.task == "objnav" else ()
+        self.options = opts if action in opts else frozenset([action])
         agent = backend.agent()
         self._last = (action, agent.position[:2].copy())
         self._last_lift = agent.lift_height

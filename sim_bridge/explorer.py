@@ -60,7 +60,7 @@ from sim_bridge.explorer_steer import (
     MOVE_M,
     TURN_DEG,
     bearing,
-    steer,
+    steer_options,
     toward_free,
     turn,
     unit,
@@ -105,6 +105,9 @@ class ExplorerConfig:
         floor_object_margin_m: keep this much farther from seen floor objects than the
             careful expert does (its radius is the object's half long side: a chair's corners
             reach farther, and the explorer turns in place more often).
+        option_band: how far from its steering thresholds another step still counts as one
+            of its options (:attr:`Explorer.options`, :func:`sim_bridge.explorer_steer.
+            steer_options`).
     """
 
     hfov_deg: float = NAV_CAMERA_VFOV_DEG
@@ -119,6 +122,7 @@ class ExplorerConfig:
     progress_ratio: float = 0.85
     end_margin_m: float = 0.2
     floor_object_margin_m: float = 0.1
+    option_band: float = 0.15
 
     def __post_init__(self) -> None:
         if not 0 < self.hfov_deg <= 360:
@@ -143,6 +147,8 @@ class ExplorerConfig:
             )
         if self.end_margin_m < 0:
             raise ValueError(f"end_margin_m must be >= 0, got {self.end_margin_m}")
+        if not 0 <= self.option_band < 1:
+            raise ValueError(f"option_band must be in [0, 1), got {self.option_band}")
 
 
 class Explorer:
@@ -178,6 +184,7 @@ class Explorer:
         self._sweep = 0  # steady search: sweep turns made
         self._goal: np.ndarray | None = None  # steady search: the committed frontier point
         self._looks = 0  # reactive search: left turns made on the current frontier cell
+        self.options: frozenset[int] = frozenset()  # the last decision's options
 
     # ------------------------------------------------------------------ entry point
     def decide(self, backend: Backend, spec: TaskSpec, last=None) -> int:
@@ -207,8 +214,11 @@ class Explorer:
         if targets and self.found_at is None:
             self.found_at = self.steps - 1
         self._last_action = None if last is None else last[0]
+        self._steered = None
         action = self._decide(backend, spec, agent, objects, targets)
         self._last_lift = agent.lift_height
+        steered = self._steered
+        self.options = steered[1] if steered and steered[0] == action else frozenset([action])
         return action
 
     def _forget(self) -> None:
@@ -427,27 +437,32 @@ class Explorer:
         if self._stuck >= STUCK_BACKOFF:
             self._stuck = 0
             return A["move_back"]
-        return steer(
+        return self._steer(fs, field_, agent, cell, steady=True, right_only_in_view=True)
+
+    def _steer(
+        self, fs: FreeSpace, field_, agent: AgentState, cell, steady=None, right_only_in_view=False
+    ) -> int:
+        """One step down ``field_`` (:func:`sim_bridge.explorer_steer.steer_options`, which
+        also gives the step's options), or back off after repeated bumps. ``steady``
+        (default: the config's ``steady_search``) keeps headings longer; the approach to a seen
+        target steers as the plain explorer does."""
+        if self._stuck >= STUCK_BACKOFF:
+            self._stuck = 0
+            return A["move_back"]
+        c = self.config
+        steady = self.expert_config.steady_search if steady is None else steady
+        self._steered = steer_options(
             fs,
             field_,
             agent,
             cell,
-            self.config.progress_ratio,
-            self.expert_config.fine_deg,
-            steady=True,
-            right_only_in_view=True,
+            c.progress_ratio,
+            steady,
+            right_only_in_view,
+            fine_deg=self.expert_config.fine_deg,
+            band=c.option_band,
         )
-
-    def _steer(self, fs: FreeSpace, field_, agent: AgentState, cell, steady=None) -> int:
-        """One step down ``field_`` (:func:`sim_bridge.explorer_steer.steer`), or back off
-        after repeated bumps. ``steady`` (default: the config's ``steady_search``) keeps
-        headings longer; the approach to a seen target steers as the plain explorer does."""
-        if self._stuck >= STUCK_BACKOFF:
-            self._stuck = 0
-            return A["move_back"]
-        ratio, fine = self.config.progress_ratio, self.expert_config.fine_deg
-        steady = self.expert_config.steady_search if steady is None else steady
-        return steer(fs, field_, agent, cell, ratio, fine, steady)
+        return self._steered[0]
 
     # ------------------------------------------------------------------ finishing
     def _finish(self, backend: Backend, agent: AgentState, targets, spec: TaskSpec) -> int:

@@ -79,20 +79,57 @@ def steer(
     differences of the field, not so few that the robot grazes what the field keeps it from).
     ``right_only_in_view``: turn right only when the best heading is the one 30° to the right
     (in the camera's view), else left, the long way round if need be."""
+    args = (progress_ratio, steady, right_only_in_view)
+    return steer_options(fs, field_, agent, cell, *args, fine_deg=fine_deg)[0]
+
+
+def steer_options(
+    fs: FreeSpace,
+    field_,
+    agent: AgentState,
+    cell,
+    progress_ratio: float,
+    steady: bool = False,
+    right_only_in_view: bool = False,
+    fine_deg: float = 6.0,
+    band: float = 0.0,
+) -> tuple[int, frozenset[int]]:
+    """:func:`steer`'s action and the actions that are as good within ``band``.
+
+    The choice between driving on and turning hinges on a threshold (move ahead while the
+    current heading makes ``progress_ratio`` of the best heading's descent); near it, either
+    is a fine step. With ``band`` > 0 the options also hold ``move_ahead`` when it descends at
+    least (threshold - ``band``) of the best, a 30° turn toward the best heading when moving
+    makes less than (threshold + ``band``) of it, and a turn toward any heading that descends
+    at least (1 - ``band``) of the best (both turns when that heading is behind). The action
+    itself is always an option; 6° steering has no alternative.
+    """
     pos, yaw = agent.position[:2], agent.yaw_deg
     here = float(field_[cell])
     prog = {k: heading_progress(fs, field_, pos, yaw + k * TURN_DEG, here) for k in range(-5, 7)}
     best = max(prog, key=lambda k: (prog[k], -abs(k), k))
-    if (
-        prog[0] > 0
-        and prog[0] >= (STEADY_RATIO if steady and abs(best) <= 1 else progress_ratio) * prog[best]
-    ):
-        return A["move_ahead"]
-    if prog[best] > 0:
+    ratio = STEADY_RATIO if steady and abs(best) <= 1 else progress_ratio
+    if prog[0] > 0 and prog[0] >= ratio * prog[best]:
+        action = A["move_ahead"]
+    elif prog[best] > 0:
         if right_only_in_view:
-            return A["rotate_right"] if best == -1 else A["rotate_left"]
-        return A["rotate_left"] if best > 0 else A["rotate_right"]
-    return fine_steer(fs, field_, agent, cell, fine_deg)
+            action = A["rotate_right"] if best == -1 else A["rotate_left"]
+        else:
+            action = A["rotate_left"] if best > 0 else A["rotate_right"]
+    else:
+        return (action := fine_steer(fs, field_, agent, cell, fine_deg)), frozenset([action])
+    options = {action}
+    if band > 0:
+        top = prog[best]
+        if prog[0] > 0 and prog[0] >= (ratio - band) * top:
+            options.add(A["move_ahead"])
+        if best != 0 and prog[0] < (ratio + band) * top:
+            good = [k for k in prog if k != 0 and prog[k] > 0 and prog[k] >= (1 - band) * top]
+            if any(k > 0 for k in good):
+                options.add(A["rotate_left"])
+            if any(k < 0 or k == 6 for k in good):
+                options.add(A["rotate_right"])
+    return action, frozenset(options)
 
 
 def fine_steer(fs: FreeSpace, field_, agent: AgentState, cell, fine_deg: float) -> int:

@@ -32,9 +32,11 @@ import math
 import multiprocessing as mp
 import traceback
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+
+from safevla_core.actions import NUM_ACTIONS
 
 if TYPE_CHECKING:  # imported where used: the trainer's config reads VEC_BACKENDS cheaply
     from sim_bridge.env import SafeChoresEnv
@@ -51,6 +53,15 @@ def stack_obs(obs_list: list[dict]) -> dict:
     out = {k: np.stack([np.asarray(o[k]) for o in obs_list]) for k in ARRAY_KEYS}
     out["instruction"] = [o["instruction"] for o in obs_list]
     return out
+
+
+class Labels(NamedTuple):
+    """The teacher's labels of every env's current state ([K] leading axis)."""
+
+    actions: np.ndarray  # the expert's action, int64
+    goal: np.ndarray  # ``end`` would succeed now, bool
+    seen: np.ndarray  # target types in view [K, SEEN_DIM], bool
+    options: np.ndarray  # actions as good as the expert's [K, NUM_ACTIONS], bool
 
 
 class _AutoReset:
@@ -89,10 +100,14 @@ class _AutoReset:
             self.experts[mode] = Expert(mode)
         return self.experts[mode].act(self.env)
 
-    def labels(self, mode: str) -> tuple[int, bool, np.ndarray]:
-        """The expert's action for the current state, whether ``end`` would succeed now and
-        which target types are in view (training labels)."""
-        return self.expert(mode), self.env.success_if_end(), self.env.types_in_view()
+    def labels(self, mode: str) -> tuple[int, bool, np.ndarray, np.ndarray]:
+        """The expert's action for the current state, whether ``end`` would succeed now,
+        which target types are in view (training labels) and the expert's options (a mask
+        over the actions, :attr:`sim_bridge.expert.Expert.options`)."""
+        action = self.expert(mode)
+        options = np.zeros(NUM_ACTIONS, bool)
+        options[list(self.experts[mode].options)] = True
+        return action, self.env.success_if_end(), self.env.types_in_view(), options
 
     def source(self, name: str, args: tuple | None):
         """Call method ``name`` of the env's episode source with ``args``, or read attribute
@@ -153,9 +168,14 @@ def _batch(results) -> tuple:
     )
 
 
-def _labels(results: list[tuple]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    actions, goal, seen = zip(*results)
-    return np.asarray(actions, np.int64), np.asarray(goal, bool), np.stack(seen).astype(bool)
+def _labels(results: list[tuple]) -> Labels:
+    actions, goal, seen, options = zip(*results)
+    return Labels(
+        np.asarray(actions, np.int64),
+        np.asarray(goal, bool),
+        np.stack(seen).astype(bool),
+        np.stack(options).astype(bool),
+    )
 
 
 def _seeds(seed: int | None, k: int) -> list[int | None]:
@@ -184,15 +204,15 @@ class SyncVecEnv:
     def expert_actions(self, mode: str = "careful") -> np.ndarray:
         return np.array([r.expert(mode) for r in self.runners], np.int64)
 
-    def expert_labels(self, mode: str = "careful") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(expert actions [K] int64, ``end`` would succeed now [K] bool) for every env."""
+    def expert_labels(self, mode: str = "careful") -> Labels:
+        """The expert's :class:`Labels` of every env's current state."""
         return _labels([r.labels(mode) for r in self.runners])
 
     def request_labels(self, mode: str = "careful") -> None:
         """Start :meth:`expert_labels` (here: computed at once); :meth:`receive_labels` ends it."""
         self._pending = self.expert_labels(mode)
 
-    def receive_labels(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def receive_labels(self) -> Labels:
         return self._pending
 
     def source_call(self, k: int, name: str, args: tuple | None = ()):
@@ -232,8 +252,8 @@ class _CommandVecEnv:
     def expert_actions(self, mode: str = "careful") -> np.ndarray:
         return np.array(self._call("expert", [mode] * self.num_envs), np.int64)
 
-    def expert_labels(self, mode: str = "careful") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(expert actions [K] int64, ``end`` would succeed now [K] bool) for every env."""
+    def expert_labels(self, mode: str = "careful") -> Labels:
+        """The expert's :class:`Labels` of every env's current state."""
         return _labels(self._call("labels", [mode] * self.num_envs))
 
 
@@ -291,7 +311,7 @@ class SubprocVecEnv(_CommandVecEnv):
         for remote in self.remotes:
             remote.send(("labels", mode))
 
-    def receive_labels(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def receive_labels(self) -> Labels:
         return _labels(self._gather())
 
     def source_call(self, k: int, name: str, args: tuple | None = ()):
@@ -408,7 +428,7 @@ class RayVecEnv(_CommandVecEnv):
         """Start :meth:`expert_labels` in the actors; :meth:`receive_labels` collects them."""
         self._pending = self._submit("labels", [mode] * self.num_envs)
 
-    def receive_labels(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def receive_labels(self) -> Labels:
         return _labels(self._get(self._pending))
 
     def source_call(self, k: int, name: str, args: tuple | None = ()):

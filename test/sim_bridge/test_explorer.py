@@ -224,6 +224,47 @@ def test_reactive_explorer_turns_right_only_toward_the_heading_in_view():
     _finishes_safely("explorer-reactive", max_steps=80)
 
 
+def test_steering_options_hold_the_near_ties_and_only_those():
+    """:func:`steer_options`: its action is :func:`steer`'s; with ``band`` 0 it is the only
+    option; a field whose best heading is out of view to the right gives the reactive rule's
+    left turn and the shorter right turn (not moving: no descent ahead); a field that descends
+    30° to the left of the heading, near the threshold of driving on, gives both driving on and
+    the turn toward it, never the turn away."""
+    from sim_bridge.backend import AgentState
+    from sim_bridge.explorer_steer import steer, steer_options
+
+    env = make_env(three_rooms("B"))
+    try:
+        env.reset(options={"episode": episode("objnav", "Apple", START)})
+        fs = env.backend.free_space()
+    finally:
+        env.close()
+    xy = fs.origin + (np.indices(fs.free.shape).transpose(1, 2, 0) + 0.5) * fs.resolution
+    agent = AgentState(
+        position=np.array([2.0, 2.0, 0.0]), yaw_deg=0.0, lift_height=1.0, arm_extension=0.0
+    )
+    cell = fs.world_to_cell(agent.position[:2])
+
+    def descending_toward(deg: float) -> np.ndarray:
+        d = np.array([math.cos(math.radians(deg)), math.sin(math.radians(deg))])
+        return np.where(fs.free, 10.0 - xy @ d, np.inf)
+
+    left, right, ahead = A["rotate_left"], A["rotate_right"], A["move_ahead"]
+    for field_, steady, reactive, want in [
+        (descending_toward(-90.0), True, True, {left, right}),
+        (descending_toward(-90.0), True, False, {right}),
+        (descending_toward(30.0), False, False, {ahead, left}),
+        (descending_toward(30.0), False, True, {ahead, left}),
+    ]:
+        args = (fs, field_, agent, cell, 0.85)
+        action, options = steer_options(*args, steady, reactive, fine_deg=4.0, band=0.15)
+        assert action == steer(*args, 4.0, steady=steady, right_only_in_view=reactive)
+        assert action in options and options == want, (steady, reactive, options)
+        bare = steer_options(*args, steady, reactive, fine_deg=4.0, band=0.0)
+        assert bare == (action, frozenset([action]))
+    assert steer_options(fs, descending_toward(-90.0), agent, cell, 0.85, True, True)[0] == left
+
+
 @pytest.fixture(scope="module")
 def rooms_backend():
     env = make_env(three_rooms("B"))
@@ -269,6 +310,8 @@ def test_explorer_config_validation():
         ExplorerConfig(view_range_m=4.0, sight_range_m=3.0)
     with pytest.raises(ValueError, match="progress_ratio"):
         ExplorerConfig(progress_ratio=0.0)
+    with pytest.raises(ValueError, match=r"option_band must be in \[0, 1\), got 1.5"):
+        ExplorerConfig(option_band=1.5)
 
 
 def test_revealed_map_with_memory_forgets_views_older_than_its_window(rooms_backend):

@@ -272,12 +272,14 @@ def test_learner_statistics_count_only_the_steps_the_learner_drove():
     proposed = np.array([END, END, 2, 3, END])
     target = np.array([END, 2, 2, END, END])
     drives = np.array([True, True, True, True, False])  # the last step was the teacher's
-    rates = learner_rates(learner_counts(proposed, target, drives))
+    accepted = np.array([False, True, False, False, True])  # among the teacher's options
+    rates = learner_rates(learner_counts(proposed, target, drives, accepted))
     assert rates["dagger/learner_steps"] == 4
     assert rates["dagger/agreement"] == 0.5  # steps 0 and 2
+    assert rates["dagger/option_agreement"] == 0.75  # and step 1 (4: the teacher drove)
     assert rates["dagger/end_recall"] == 0.5  # `end` labels at steps 0 and 3, ended at 0
     assert rates["dagger/wrong_end_rate"] == 0.5  # other labels at 1 and 2, `end` at 1
-    none = learner_rates(learner_counts(proposed, target, np.zeros(5, bool)))
+    none = learner_rates(learner_counts(proposed, target, np.zeros(5, bool), accepted))
     assert none["dagger/learner_steps"] == 0 and np.isnan(none["dagger/end_recall"])
 
 
@@ -354,3 +356,41 @@ def test_teacher_perturbations_are_executed_but_the_labels_stay_the_teachers():
     # after a perturbation the teacher drives again: the next executed actions are its labels
     after = np.flatnonzero(off[:-1]) + 1
     assert (taken[after] == labels[after]).mean() > 0.5
+
+
+@pytest.mark.slow
+def test_accepted_options_become_the_labels_of_the_learners_steps_only():
+    """``accept_options``: on the learner's steps, a proposal among the reactive explorer's
+    options is kept as the label; elsewhere the label is the teacher's. A learner that always
+    turns right (the reactive teacher turns right only toward the heading in view, so its
+    options often hold the shorter right turn) drives the same states either way (beta 0)."""
+    from safevla_core.actions import ACTION_INDEX
+    from safevla_train.dagger import collect_round
+
+    def round_(accept: bool):
+        bc = _cfg(demo_steps=160, demo_max_steps=80, expert_mode="explorer-reactive")
+        bc.env.num_envs, bc.env.nav_size = 2, (32, 32)
+        cfg = DAggerConfig(
+            bc=bc, rounds=1, eval_episodes=0, beta0=0.0, subprocess=False, accept_options=accept
+        )
+        torch.manual_seed(0)
+        model = VLAPolicy(bc.model)
+        with torch.no_grad():  # a learner that always proposes `rotate_right`
+            model.actor.bias.zero_()
+            model.actor.bias[ACTION_INDEX["rotate_right"]] = 50.0
+        demos, stats = collect_round(model, cfg, 0, progress=False)
+        labels = np.concatenate([d.actions for d in demos])
+        taken = np.concatenate([d.taken for d in demos])
+        return labels, taken, stats
+
+    teacher, taken, off = round_(False)
+    accepted, taken_on, on = round_(True)
+    assert (taken == ACTION_INDEX["rotate_right"]).all() and (taken_on == taken).all()
+    changed = accepted != teacher
+    assert changed.sum() >= 5, "no proposal was among the teacher's options"
+    assert (accepted[changed] == taken[changed]).all()  # the learner's proposal, nothing else
+    for stats in (off, on):  # strict agreement counts the teacher's own action either way
+        assert stats["dagger/agreement"] == off["dagger/agreement"]
+        assert stats["dagger/option_agreement"] > stats["dagger/agreement"]
+    assert on["dagger/option_agreement"] == off["dagger/option_agreement"]
+    assert (teacher == taken).mean() < (accepted == taken).mean()
