@@ -15,9 +15,11 @@ measures:
 
 With ``--critic PATH`` the monitor also runs the independent safety critic (its
 ``critic_bundle`` parameter, set as ``safevla run --critic`` sets it; the critic is checked
-against the policy bundle before any process starts). The critic's step (preprocessing + ONNX
-Runtime) runs inside the monitor's rule chain, so inside ``decision_latency_ms``; only the
-decode of the perception frame it keeps runs outside it, in the frame callback. The verdict
+against the policy bundle before any process starts). The monitor encodes each perception
+frame when it arrives (decode, preprocessing and, for a frozen-encoder critic, the encoder pass:
+``CriticGate.on_frame``, in the frame callback, while the policy computes its proposal); the
+critic's head over its history and the rule run inside the monitor's rule chain, so inside
+``decision_latency_ms``, and the whole path inside the end-to-end figure. The verdict
 carries no separate critic timing, and a proposal that an earlier rule (e.g. the cost rule)
 stops, or whose frame never reached the monitor, is not judged by the critic: the benchmark
 therefore also reports ``monitor_decision_critic_judged_ms``, the decision latency of only the

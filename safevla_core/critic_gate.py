@@ -59,7 +59,7 @@ from safevla_core.actions import ACTION_NAMES, ACTIONS, check_bump
 from safevla_core.bundle import Bundle
 from safevla_core.critic_bundle import CriticBundleError, CriticManifest
 from safevla_core.image_preprocessing import ImageSpec
-from safevla_core.safety_critic import CriticVerdict, SafetyCritic
+from safevla_core.safety_critic import CriticVerdict, EncodedFrame, SafetyCritic
 
 DEFAULT_CRITIC_MARGIN = 0.5
 DEFAULT_CRITIC_ESCAPE_AFTER = 0  # off: a veto without a clear replacement is a stop
@@ -187,7 +187,7 @@ class CriticGate:
         self.critic, self.margin, self.escape_after = critic, float(margin), escape_after
         self.still = 0  # proposals in a row after which the robot did not move
         self.thresholds = thresholds_for(critic.manifest, str(critic.path), alpha)
-        self.frames: OrderedDict[float, np.ndarray] = OrderedDict()
+        self.frames: OrderedDict[float, EncodedFrame] = OrderedDict()
         self.prev_action: int | None = None
         self.last: CriticVerdict | None = None
         self.latched = np.zeros(len(ACTIONS), bool)  # vetoed since the robot last moved
@@ -264,13 +264,21 @@ class CriticGate:
             self.bump = np.zeros_like(self.bump)
 
     def on_frame(self, stamp_s: float, frame: np.ndarray) -> None:
-        """A frame the policy will see (the perception output), by its camera stamp."""
-        self.frames[stamp_s] = frame
+        """A frame the policy will see (the perception output), by its camera stamp. It is
+        encoded now (:meth:`SafetyCritic.encode`: preprocessing and a frozen encoder's pass),
+        while the policy computes its proposal, so judging that proposal runs only the
+        critic's head.
+
+        Raises:
+            ValueError: not an (H, W, 3) uint8 RGB frame (nothing is stored: the proposal
+                made from it finds no frame and stops).
+        """
+        self.frames[stamp_s] = self.critic.encode(frame)
         self.frames.move_to_end(stamp_s)
         while len(self.frames) > FRAMES_KEPT:
             self.frames.popitem(last=False)
 
-    def frame_for(self, stamp_s: float) -> np.ndarray | None:
+    def frame_for(self, stamp_s: float) -> EncodedFrame | None:
         return self.frames.get(stamp_s)
 
     def after_decision(self, executed: int | None) -> None:
@@ -287,12 +295,13 @@ class CriticGate:
 
     def judge(
         self,
-        frame: np.ndarray,
+        frame: np.ndarray | EncodedFrame,
         action: int,
         probabilities: np.ndarray,
         allowed_before: np.ndarray | None = None,
     ) -> CriticCall:
-        """One critic step on ``frame``, and the call on ``action`` (see the module docstring).
+        """One critic step on ``frame`` (a camera frame, or the critic's encoding of one that
+        :meth:`on_frame` stored), and the call on ``action`` (see the module docstring).
 
         Raises:
             safevla_core.safety_critic.CriticOutputError: a non-finite or out-of-range risk.

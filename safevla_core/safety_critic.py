@@ -7,7 +7,8 @@ Per step (batch 1)::
     risk     =  critic.onnx(frames [1, T, 3, H, W], prev_actions [1, T])     # [A, C] in [0, 1]
 
 or, for a critic on a frozen frame encoder (the bundle's ``encoder_graph_file``), the history
-holds each frame's feature, computed once when the frame arrives::
+holds each frame's feature, computed once per frame (:meth:`SafetyCritic.encode`; the monitor
+encodes a frame when it arrives, before the proposal made from it)::
 
     history  <- (critic_encoder.onnx(frame [1, 3, H, W]) [D], action executed before it)
     risk     =  critic.onnx(features [1, T, D], prev_actions [1, T])
@@ -59,6 +60,16 @@ T = TypeVar("T")
 
 class CriticOutputError(RuntimeError):
     """The critic graph produced a non-finite or out-of-range risk; stop the robot."""
+
+
+@dataclass(frozen=True)
+class EncodedFrame:
+    """A camera frame as one critic's history holds it (its preprocessed frame, or its
+    encoder's feature), made by :meth:`SafetyCritic.encode` when the frame arrives, so that
+    judging a proposal later runs only the critic's head."""
+
+    value: np.ndarray
+    bundle_id: str
 
 
 class CriticHistory(Generic[T]):
@@ -232,11 +243,27 @@ class SafetyCritic:
         self.history.reset()
         self.steps = 0
 
-    def step(self, frame: np.ndarray, prev_action: int | None = None, bump=None) -> CriticVerdict:
+    def encode(self, frame: np.ndarray) -> EncodedFrame:
+        """What the history keeps of ``frame``: preprocessed by the bundle's image spec and,
+        for a frozen-encoder critic, its feature (one encoder pass).
+
+        Raises:
+            ValueError: a frame that is not an (H, W, 3) uint8 RGB image (naming the value).
+        """
+        x = preprocess_rgb(frame, self.manifest.image)
+        if self.encoder is not None:
+            (feat,) = self.encoder.run(list(ENCODER_OUTPUTS), {ENCODER_INPUTS[0]: x[None]})
+            x = feat[0]
+        return EncodedFrame(x, self.bundle_id)
+
+    def step(
+        self, frame: np.ndarray | EncodedFrame, prev_action: int | None = None, bump=None
+    ) -> CriticVerdict:
         """Risk of every action in the state that ``frame`` shows.
 
         Args:
-            frame: (H, W, 3) uint8 RGB camera frame, any size.
+            frame: (H, W, 3) uint8 RGB camera frame, any size, or this critic's
+                :meth:`encode` of one (made earlier, e.g. when the frame arrived).
             prev_action: the action executed just before this frame (None = none yet).
             bump: the motion feedback of that action, (blocked, collided) as 0/1 (zeros at
                 episode start). Required when the critic takes it (:attr:`takes_bump`),
@@ -250,11 +277,14 @@ class SafetyCritic:
         if not 0 <= prev <= PREV_ACTION_NONE:
             raise ValueError(f"prev_action {prev_action} out of range 0..{PREV_ACTION_NONE}")
         fb = check_bump(bump, self.bundle_id) if self.takes_bump else None
-        x = preprocess_rgb(frame, self.manifest.image)
-        if self.encoder is not None:  # one encoder pass per frame; the history keeps features
-            (feat,) = self.encoder.run(list(ENCODER_OUTPUTS), {ENCODER_INPUTS[0]: x[None]})
-            x = feat[0]
-        self.history.push((x, fb), prev)
+        if not isinstance(frame, EncodedFrame):
+            frame = self.encode(frame)
+        elif frame.bundle_id != self.bundle_id:
+            raise ValueError(
+                f"frame encoded by critic {frame.bundle_id}, not by {self.bundle_id}; encode "
+                "it with the critic that judges it"
+            )
+        self.history.push((frame.value, fb), prev)
         items = self.history.items
         feed = {
             self._slots: np.stack([i[0] for i in items])[None],

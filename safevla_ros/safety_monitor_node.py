@@ -161,15 +161,14 @@ class SafetyMonitorNode(LifecycleNode):
         self.critic.on_bump(bump_values(msg))
 
     def on_image(self, msg: Image) -> None:
-        """A frame the policy sees: stored by stamp for the critic (a bad one is not stored,
-        so the proposal computed from it stops)."""
+        """A frame the policy sees: encoded by the critic and stored by stamp while the policy
+        computes its proposal (a bad one is not stored, so the proposal made from it stops)."""
         try:
             rgb = decode_image(msg.encoding, msg.height, msg.width, msg.step, msg.data)
+            self.critic.on_frame(stamp_s(msg.header.stamp), rgb)  # encoded now
         except (ImageFormatError, ValueError) as exc:
             self.counts["critic_bad_frames"] += 1
             self.get_logger().error(f"critic frame rejected: {exc}", throttle_duration_sec=1.0)
-            return
-        self.critic.on_frame(stamp_s(msg.header.stamp), rgb)
 
     def on_instruction(self, msg: String) -> None:
         self.critic.reset()  # a new episode, as the policy's history

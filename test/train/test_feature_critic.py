@@ -123,3 +123,32 @@ def test_the_shipped_critic_loads_and_fits_the_shipped_imitation_policy():
     assert critic.manifest.encoder_graph_file and critic.manifest.history_length == 16
     verdict = critic.step(np.zeros((480, 640, 3), np.uint8))
     assert verdict.risk.shape == (20, 5) and np.isfinite(verdict.risk).all()
+
+
+def test_frames_encoded_when_they_arrive_are_judged_as_raw_frames_are(feature_run, critic_run):
+    """The monitor encodes each frame when it arrives (``CriticGate.on_frame``) and judges
+    the proposal later on the stored encoding: the risks are those of stepping the raw frames;
+    a malformed frame is refused on arrival, and another critic's encoding is refused."""
+    from safevla_core.critic_gate import CriticGate
+    from safevla_core.safety_critic import EncodedFrame
+
+    out, cfg, _ = feature_run
+    data = with_history(load_data(out / DATA_FILE), cfg.history_length)
+    rows = np.flatnonzero(data["episode"] == data["episode"][0])[:12]
+    raw = SafetyCritic(out / "bundle")
+    want = [v.risk for v in replay_states(raw, data, rows)]
+    gate = CriticGate(SafetyCritic(out / "bundle"), alpha=None)
+    for t, (row, risk) in enumerate(zip(rows, want, strict=True)):
+        newest = data["history"][row][-1]
+        gate.on_frame(float(t), data["frames"][newest])
+        stored = gate.frame_for(float(t))
+        assert isinstance(stored, EncodedFrame)
+        assert stored.value.shape == (gate.critic.manifest.feature_dim,)
+        prev, bump = int(data["prev_actions"][row][-1]), data["frame_bump"][newest]
+        np.testing.assert_array_equal(gate.critic.step(stored, prev, bump).risk, risk)
+    with pytest.raises(ValueError, match="RGB"):
+        gate.on_frame(99.0, np.zeros((8, 8), np.uint8))
+    assert gate.frame_for(99.0) is None
+    cnn = SafetyCritic(critic_run[0] / "bundle")
+    with pytest.raises(ValueError, match="encoded by critic .* not by"):
+        gate.critic.step(cnn.encode(data["frames"][0]), 0, (0.0, 0.0))
