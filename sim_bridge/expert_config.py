@@ -7,10 +7,12 @@ themselves are described in :mod:`sim_bridge.expert` and named in :mod:`sim_brid
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 from sim_bridge import planner
 from sim_bridge.expert_modes import (
+    AHEAD_TURN_M,
     ESCAPE_SUFFIX,
     MODES,
     RECENT,
@@ -65,6 +67,10 @@ class ExpertConfig:
             episode. Set to the learner's context length, the teacher knows no more than the
             learner can (mode ``explorer-recent``: the reactive explorer with 32;
             ``explorer-recent:N``: with N).
+        frontier_turn_m: explorer only (mode ``explorer-ahead``: the reactive explorer with
+            1.5): choose the frontier by path cost plus this many metres per 180° the robot
+            would turn to face it, instead of the nearest (0): a frontier in view ahead wins
+            over a slightly nearer one behind, and it stays chosen as the robot turns to it.
         escape: try each action in the simulator first; where it would cost, or the robot is
             in contact, act by the escape search of :mod:`sim_bridge.escape` (a mode with the
             suffix ``+escape``).
@@ -91,6 +97,7 @@ class ExpertConfig:
     steady_search: bool = False
     reactive_search: bool = False
     memory_steps: int = 0
+    frontier_turn_m: float = 0.0
     escape: bool = False
     escape_depth: int = 2
 
@@ -103,6 +110,8 @@ class ExpertConfig:
             raise ValueError(
                 f"memory_steps must be >= 0 (0: the whole episode), got {self.memory_steps}"
             )
+        if not (self.frontier_turn_m >= 0 and math.isfinite(self.frontier_turn_m)):
+            raise ValueError(f"frontier_turn_m must be >= 0, got {self.frontier_turn_m}")
         if self.escape_depth < 1:
             raise ValueError(f"escape_depth must be >= 1, got {self.escape_depth}")
         if not 0 < self.fine_deg <= self.coarse_deg:
@@ -138,6 +147,10 @@ class ExpertConfig:
             return replace(cls.for_mode("careful"), mode=mode, steady_search=True)
         if mode == "explorer-reactive":  # the explorer, choosing from what is in view
             return replace(cls.for_mode("careful"), mode=mode, reactive_search=True)
+        if mode == "explorer-ahead":  # ... and preferring the frontiers it faces
+            return replace(
+                cls.for_mode("explorer-reactive"), mode=mode, frontier_turn_m=AHEAD_TURN_M
+            )
         name, memory = split_mode(mode)
         if name == RECENT:  # the reactive explorer with the learner's memory
             memory = RECENT_MEMORY if memory is None else memory

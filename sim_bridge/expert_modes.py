@@ -10,6 +10,9 @@ loading the planner).
 * ``explorer-reactive``: the explorer with ``ExpertConfig.reactive_search`` on (the same start
   sweep, then down the cost-to-go to the nearest frontier, re-chosen every step, turning right
   only toward a heading that is in view, left otherwise: choices read off the current frame).
+* ``explorer-ahead``: the reactive explorer that chooses its frontier by path cost plus a
+  cost for turning to face it (``ExpertConfig.frontier_turn_m``), so it keeps driving toward
+  open floor in view rather than turning round for a slightly nearer frontier behind.
 * ``explorer-recent``: the reactive explorer that remembers only its last 32 steps
   (``ExpertConfig.memory_steps``): what it knows, a learner with 32 frames of context saw;
   ``explorer-recent:N`` remembers N steps (match the learner's ``context_length``).
@@ -28,18 +31,21 @@ MODES: tuple[str, ...] = (
     "explorer",
     "explorer-steady",
     "explorer-reactive",
+    "explorer-ahead",
     "explorer-recent",
 )
 EXPLORER_MODES: tuple[str, ...] = (
     "explorer",
     "explorer-steady",
     "explorer-reactive",
+    "explorer-ahead",
     "explorer-recent",
 )
 
 RECENT = "explorer-recent"
 ESCAPE_SUFFIX = "+escape"
 RECENT_MEMORY = 32  # steps ``explorer-recent`` remembers without a ``:N``
+AHEAD_TURN_M = 1.5  # ``explorer-ahead``: metres of path a half turn to face a frontier costs
 
 
 def has_escape(mode: str) -> bool:

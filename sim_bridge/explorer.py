@@ -73,7 +73,33 @@ A = ACTION_INDEX
 STUCK_BACKOFF = 3  # blocked moves in a row before backing off
 DEAD_RADIUS_M = 0.6  # frontier cells this close to a spot that revealed nothing are dropped
 SWEEP_TURNS = 12  # steady search: 30° left turns of the start sweep
-GOAL_RADIUS_M = 0.5  # steady search: frontier cells this close to the committed point
+GOAL_RADIUS_M = 0.5  # frontier cells this close to a chosen point form one frontier spot
+
+
+def faced_frontier(
+    fs: FreeSpace,
+    cost: np.ndarray,
+    agent: AgentState,
+    frontier: np.ndarray,
+    cell: tuple[int, int],
+    turn_m: float,
+) -> np.ndarray:
+    """The frontier spot (the ``frontier`` cells within ``GOAL_RADIUS_M`` of one frontier
+    cell) whose cell minimises the path cost from the robot's ``cell`` plus ``turn_m`` per
+    180° the robot would turn to face it (``ExpertConfig.frontier_turn_m``); all False when no
+    frontier cell can be reached."""
+    start = np.zeros(fs.free.shape, bool)
+    start[cell] = True
+    from_here = planner.cost_to_go(fs.free, cost, start, fs.resolution)
+    ij = np.argwhere(frontier & np.isfinite(from_here))
+    if len(ij) == 0:
+        return np.zeros(fs.free.shape, bool)
+    xy = fs.origin + (ij + 0.5) * fs.resolution - agent.position[:2]
+    bearing_deg = np.degrees(np.arctan2(xy[:, 1], xy[:, 0]))
+    turn_deg = np.abs((bearing_deg - agent.yaw_deg + 180.0) % 360.0 - 180.0)
+    score = from_here[ij[:, 0], ij[:, 1]] + turn_m * turn_deg / 180.0
+    best = fs.origin + (ij[int(np.argmin(score))] + 0.5) * fs.resolution
+    return frontier & planner.disk_mask(fs, best[None], GOAL_RADIUS_M)
 
 
 @dataclass
@@ -351,10 +377,18 @@ class Explorer:
 
     def _nearest_frontier(self, fs: FreeSpace, cost: np.ndarray, agent: AgentState):
         """The live frontier cells, the cost-to-go to the nearest of them, and the robot's
-        plannable cell on it (None when no frontier can be reached)."""
+        plannable cell on it (None when no frontier can be reached). With
+        ``frontier_turn_m`` the field leads to the frontier spot with the least path cost
+        plus turn cost (:func:`faced_frontier`) instead."""
         frontier = self.map.frontier(self.config.min_frontier_cells) & ~self._dead & fs.free
         field_ = planner.cost_to_go(fs.free, cost, frontier, fs.resolution)
-        return frontier, field_, planner.nearest_finite_cell(fs, field_, agent.position)
+        cell = planner.nearest_finite_cell(fs, field_, agent.position)
+        turn_m = self.expert_config.frontier_turn_m
+        if turn_m > 0 and cell is not None and not frontier[cell]:
+            goal = faced_frontier(fs, cost, agent, frontier, cell, turn_m)
+            field_ = planner.cost_to_go(fs.free, cost, goal, fs.resolution)
+            cell = planner.nearest_finite_cell(fs, field_, agent.position)
+        return frontier, field_, cell
 
     def _no_reachable_frontier(
         self, fs: FreeSpace, agent: AgentState, frontier: np.ndarray

@@ -224,6 +224,52 @@ def test_reactive_explorer_turns_right_only_toward_the_heading_in_view():
     _finishes_safely("explorer-reactive", max_steps=80)
 
 
+def test_ahead_explorer_prefers_the_frontier_it_faces():
+    """``explorer-ahead`` (``frontier_turn_m``): with a frontier 1 m behind the robot and
+    another 1.3 m ahead, the reactive explorer's field leads to the nearer one behind (it
+    turns), the ahead explorer's to the one in front (it drives on); the mode still finishes
+    its episode safely."""
+    from sim_bridge import planner
+    from sim_bridge.backend import AgentState
+    from sim_bridge.expert_config import ExpertConfig
+    from sim_bridge.explorer import faced_frontier
+    from sim_bridge.explorer_steer import steer
+
+    cfg = ExpertConfig.for_mode("explorer-ahead")
+    assert cfg.reactive_search and cfg.frontier_turn_m > 0
+    assert ExpertConfig.for_mode("explorer-reactive").frontier_turn_m == 0
+    with pytest.raises(ValueError, match="frontier_turn_m must be >= 0"):
+        ExpertConfig(mode="explorer-ahead", reactive_search=True, frontier_turn_m=-1.0)
+    env = make_env(three_rooms("B"))
+    try:
+        env.reset(options={"episode": episode("objnav", "Apple", START)})
+        fs = env.backend.free_space()
+    finally:
+        env.close()
+    agent = AgentState(
+        position=np.array([2.0, 2.0, 0.0]), yaw_deg=0.0, lift_height=1.0, arm_extension=0.0
+    )
+    frontier = np.zeros(fs.free.shape, bool)
+    for x in (1.0, 3.3):  # behind, ahead
+        assert fs.free[fs.world_to_cell(np.array([x, 2.0]))]
+        frontier[fs.world_to_cell(np.array([x, 2.0]))] = True
+    cost = np.ones(fs.free.shape)
+    here = fs.world_to_cell(agent.position[:2])
+    nearest = planner.cost_to_go(fs.free, cost, frontier, fs.resolution)  # reactive
+    faced = faced_frontier(fs, cost, agent, frontier, here, cfg.frontier_turn_m)
+    assert faced[fs.world_to_cell(np.array([3.3, 2.0]))] and faced.sum() == 1
+    ahead = planner.cost_to_go(fs.free, cost, faced, fs.resolution)
+    actions = {
+        name: steer(fs, field_, agent, here, 0.85, 4.0, steady=True)
+        for name, field_ in (("explorer-reactive", nearest), ("explorer-ahead", ahead))
+    }
+    # a small turn cost still takes the nearer frontier behind
+    behind = faced_frontier(fs, cost, agent, frontier, here, 0.1)
+    assert behind[fs.world_to_cell(np.array([1.0, 2.0]))]
+    assert actions == {"explorer-reactive": A["rotate_left"], "explorer-ahead": A["move_ahead"]}
+    _finishes_safely("explorer-ahead", max_steps=80)
+
+
 def test_steering_options_hold_the_near_ties_and_only_those():
     """:func:`steer_options`: its action is :func:`steer`'s; with ``band`` 0 it is the only
     option; a field whose best heading is out of view to the right gives the reactive rule's

@@ -150,5 +150,5 @@ def test_frames_encoded_when_they_arrive_are_judged_as_raw_frames_are(feature_ru
         gate.on_frame(99.0, np.zeros((8, 8), np.uint8))
     assert gate.frame_for(99.0) is None
     cnn = SafetyCritic(critic_run[0] / "bundle")
-    with pytest.raises(ValueError, match="encoded by critic .* not by"):
+    with pytest.raises(ValueError, match=r"encoded by critic .* not by"):
         gate.critic.step(cnn.encode(data["frames"][0]), 0, (0.0, 0.0))
