@@ -224,13 +224,21 @@ def test_reactive_explorer_turns_right_only_toward_the_heading_in_view():
     _finishes_safely("explorer-reactive", max_steps=80)
 
 
-def test_ahead_explorer_prefers_the_frontier_it_faces():
+def _facing_east_at(x: float, y: float):
+    """A robot at (x, y) facing +x, arm in and up."""
+    from sim_bridge.backend import AgentState
+
+    return AgentState(
+        position=np.array([x, y, 0.0]), yaw_deg=0.0, lift_height=1.0, arm_extension=0.0
+    )
+
+
+def test_ahead_explorer_prefers_the_frontier_it_faces(rooms_backend):
     """``explorer-ahead`` (``frontier_turn_m``): with a frontier 1 m behind the robot and
     another 1.3 m ahead, the reactive explorer's field leads to the nearer one behind (it
     turns), the ahead explorer's to the one in front (it drives on); the mode still finishes
     its episode safely."""
     from sim_bridge import planner
-    from sim_bridge.backend import AgentState
     from sim_bridge.expert_config import ExpertConfig
     from sim_bridge.explorer import faced_frontier
     from sim_bridge.explorer_steer import steer
@@ -240,15 +248,8 @@ def test_ahead_explorer_prefers_the_frontier_it_faces():
     assert ExpertConfig.for_mode("explorer-reactive").frontier_turn_m == 0
     with pytest.raises(ValueError, match="frontier_turn_m must be >= 0"):
         ExpertConfig(mode="explorer-ahead", reactive_search=True, frontier_turn_m=-1.0)
-    env = make_env(three_rooms("B"))
-    try:
-        env.reset(options={"episode": episode("objnav", "Apple", START)})
-        fs = env.backend.free_space()
-    finally:
-        env.close()
-    agent = AgentState(
-        position=np.array([2.0, 2.0, 0.0]), yaw_deg=0.0, lift_height=1.0, arm_extension=0.0
-    )
+    fs = rooms_backend.free_space()
+    agent = _facing_east_at(2.0, 2.0)
     frontier = np.zeros(fs.free.shape, bool)
     for x in (1.0, 3.3):  # behind, ahead
         assert fs.free[fs.world_to_cell(np.array([x, 2.0]))]
@@ -270,25 +271,17 @@ def test_ahead_explorer_prefers_the_frontier_it_faces():
     _finishes_safely("explorer-ahead", max_steps=80)
 
 
-def test_steering_options_hold_the_near_ties_and_only_those():
+def test_steering_options_hold_the_near_ties_and_only_those(rooms_backend):
     """:func:`steer_options`: its action is :func:`steer`'s; with ``band`` 0 it is the only
     option; a field whose best heading is out of view to the right gives the reactive rule's
     left turn and the shorter right turn (not moving: no descent ahead); a field that descends
     30° to the left of the heading, near the threshold of driving on, gives both driving on and
     the turn toward it, never the turn away."""
-    from sim_bridge.backend import AgentState
     from sim_bridge.explorer_steer import steer, steer_options
 
-    env = make_env(three_rooms("B"))
-    try:
-        env.reset(options={"episode": episode("objnav", "Apple", START)})
-        fs = env.backend.free_space()
-    finally:
-        env.close()
+    fs = rooms_backend.free_space()
     xy = fs.origin + (np.indices(fs.free.shape).transpose(1, 2, 0) + 0.5) * fs.resolution
-    agent = AgentState(
-        position=np.array([2.0, 2.0, 0.0]), yaw_deg=0.0, lift_height=1.0, arm_extension=0.0
-    )
+    agent = _facing_east_at(2.0, 2.0)
     cell = fs.world_to_cell(agent.position[:2])
 
     def descending_toward(deg: float) -> np.ndarray:
