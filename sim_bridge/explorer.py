@@ -211,6 +211,7 @@ class Explorer:
         self._goal: np.ndarray | None = None  # steady search: the committed frontier point
         self._looks = 0  # reactive search: left turns made on the current frontier cell
         self.options: frozenset[int] = frozenset()  # the last decision's options
+        self._steered: tuple[int, frozenset[int]] | None = None  # this step's steering
 
     # ------------------------------------------------------------------ entry point
     def decide(self, backend: Backend, spec: TaskSpec, last=None) -> int:
