@@ -142,3 +142,36 @@ def check_bump(bump, bundle_id: str = "") -> np.ndarray:
             "action's motion feedback as 0/1 flags"
         )
     return b
+
+
+# Proprioception ("proprio"): the arm's joint state, an optional policy input
+# (``model.proprio_input``): the lift's height and the arm's extension in metres, as a robot's
+# joint states report them (the simulator's ``AgentState.lift_height`` / ``arm_extension``).
+PROPRIO_FIELDS: tuple[str, ...] = ("lift_height", "arm_extension")
+PROPRIO_MAX_M = 3.0  # no joint of a mobile manipulator reports more
+
+
+def check_proprio(proprio, bundle_id: str = "") -> np.ndarray:
+    """``proprio`` as a float32 (2,) array of joint positions in metres (lift height, arm
+    extension), for the policy bundle ``bundle_id`` that takes it.
+
+    Raises:
+        ValueError: missing, the wrong length, not finite or outside [0, PROPRIO_MAX_M];
+            naming the value.
+    """
+    n = len(PROPRIO_FIELDS)
+    if proprio is None:
+        raise ValueError(
+            f"bundle {bundle_id} takes the arm's joint state: pass proprio = {PROPRIO_FIELDS} "
+            "in metres (from the robot's joint states)"
+        )
+    try:
+        p = np.asarray(proprio, np.float32).reshape(-1)
+    except (TypeError, ValueError):
+        p = np.zeros(0, np.float32)
+    if p.shape != (n,) or not np.all(np.isfinite(p)) or p.min() < 0.0 or p.max() > PROPRIO_MAX_M:
+        raise ValueError(
+            f"proprio={proprio!r} is not {n} values in [0, {PROPRIO_MAX_M}] m for "
+            f"{PROPRIO_FIELDS}; pass the lift height and arm extension in metres"
+        )
+    return p

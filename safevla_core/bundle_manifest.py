@@ -8,8 +8,9 @@ home. :meth:`BundleManifest.from_dict` checks every field's type and names the b
 (``image.height``, ``graph.inputs[2].name``) in a :class:`ManifestError`.
 
 The graph's input and output names are fixed by the format (:data:`GRAPH_INPUTS`, optionally
-followed by :data:`BUMP_INPUT`, and :data:`GRAPH_OUTPUTS`): the model exports them, the manifest
-records them, the runtime feeds and reads the graph by the names the manifest records.
+followed by :data:`BUMP_INPUT` and/or :data:`PROPRIO_INPUT`, and :data:`GRAPH_OUTPUTS`): the
+model exports them, the manifest records them, the runtime feeds and reads the graph by the
+names the manifest records.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ GRAPH_INPUTS: tuple[str, ...] = (
 # An optional last input: the motion feedback of the last executed action, float32 (batch, 2) =
 # (blocked, collided) (safevla_core.actions.BUMP_FIELDS), in graphs trained with it.
 BUMP_INPUT = "bump"
+PROPRIO_INPUT = "proprio"  # the arm's joint state (safevla_core.actions.PROPRIO_FIELDS)
 GRAPH_OUTPUTS: tuple[str, ...] = (
     "logits",
     "probs",
@@ -165,7 +167,15 @@ class GraphSpec:
 
     def __post_init__(self) -> None:
         for part, wants in (
-            ("inputs", (GRAPH_INPUTS, (*GRAPH_INPUTS, BUMP_INPUT))),
+            (
+                "inputs",
+                (
+                    GRAPH_INPUTS,
+                    (*GRAPH_INPUTS, BUMP_INPUT),
+                    (*GRAPH_INPUTS, PROPRIO_INPUT),
+                    (*GRAPH_INPUTS, BUMP_INPUT, PROPRIO_INPUT),
+                ),
+            ),
             ("outputs", (GRAPH_OUTPUTS,)),
         ):
             got = tuple(t.name for t in getattr(self, part))
@@ -179,6 +189,11 @@ class GraphSpec:
     def takes_bump(self) -> bool:
         """The graph takes the motion feedback (:data:`BUMP_INPUT`)."""
         return BUMP_INPUT in self.input_names
+
+    @property
+    def takes_proprio(self) -> bool:
+        """The graph takes the arm's joint state (:data:`PROPRIO_INPUT`)."""
+        return PROPRIO_INPUT in self.input_names
 
     @property
     def input_names(self) -> tuple[str, ...]:

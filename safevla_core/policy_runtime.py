@@ -3,10 +3,12 @@
 Per step (batch 1)::
 
     x_t = (resize(frame) * scale - mean) / std                 # the bundle's image spec
-    logits, probs, V_r, V_c, Q_c, cache' = graph(x_t, e(instr), a_{t-1}, holding, cache[, bump])
+    logits, probs, V_r, V_c, Q_c, cache' = graph(x_t, e(instr), a_{t-1}, holding, cache
+                                                 [, bump][, proprio])
 
 (``bump``: the motion feedback of the last action, blocked and collided, for a bundle whose
-graph takes it: :attr:`PolicyRuntime.takes_bump`.)
+graph takes it: :attr:`PolicyRuntime.takes_bump`; ``proprio``: the arm's joint state, lift
+height and extension in metres: :attr:`PolicyRuntime.takes_proprio`.)
 
 Everything comes from the bundle's manifest: the graph file, the input and output names the
 graph is fed and read by, the image spec (:func:`safevla_core.image_preprocessing.preprocess_rgb`,
@@ -26,9 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from safevla_core.action_choice import GREEDY, choose_action
-from safevla_core.actions import BUMP_FIELDS, check_bump
+from safevla_core.actions import BUMP_FIELDS, PROPRIO_FIELDS, check_bump, check_proprio
 from safevla_core.bundle import Bundle, BundleError, load_bundle
-from safevla_core.bundle_manifest import BUMP_INPUT, EncoderSpec
+from safevla_core.bundle_manifest import BUMP_INPUT, PROPRIO_INPUT, EncoderSpec
 from safevla_core.image_preprocessing import preprocess_rgb
 from safevla_core.instruction_encoder import ENCODER_DIM, ENCODER_NAME, InstructionEncoder
 
@@ -154,6 +156,8 @@ class PolicyRuntime:
         self._inputs = self.bundle.graph.input_names
         # the graph takes the motion feedback of the last action (``bump``, the last input)
         self.takes_bump = self.bundle.graph.takes_bump
+        # ... and the arm's joint state (``proprio``, after ``bump``)
+        self.takes_proprio = self.bundle.graph.takes_proprio
         self._outputs = self.bundle.graph.output_names
         hist = self.bundle.history
         self._none_action = hist.prev_action_none
@@ -184,6 +188,7 @@ class PolicyRuntime:
         holding: bool = False,
         prev_action: int | None = None,
         bump=None,
+        proprio=None,
     ) -> PolicyStep:
         """Run one step on an RGB uint8 frame and advance the history.
 
@@ -196,10 +201,14 @@ class PolicyRuntime:
             bump: the motion feedback of the last executed action, (blocked, collided) as
                 0/1 (:data:`~safevla_core.actions.BUMP_FIELDS`; zeros at episode start).
                 Required when the bundle takes it (:attr:`takes_bump`), ignored otherwise.
+            proprio: the arm's joint state, (lift height, arm extension) in metres
+                (:data:`~safevla_core.actions.PROPRIO_FIELDS`). Required when the bundle takes
+                it (:attr:`takes_proprio`), ignored otherwise.
 
         Raises:
             ValueError: the bundle takes the motion feedback and ``bump`` is missing or not two
-                finite values in [0, 1].
+                finite values in [0, 1], or it takes the joint state and ``proprio`` is missing
+                or not two finite values in [0, 3] m.
         """
         if prev_action is not None:
             self.record_action(prev_action)
@@ -213,6 +222,8 @@ class PolicyRuntime:
         )
         if self.takes_bump:
             values += (check_bump(bump, self.bundle.bundle_id)[None],)
+        if self.takes_proprio:
+            values += (check_proprio(proprio, self.bundle.bundle_id)[None],)
         got = self.session.run(list(self._outputs), dict(zip(self._inputs, values)))
         for n, v in zip(self._outputs, got):
             if not np.all(np.isfinite(v)):
@@ -297,6 +308,7 @@ def expected_io(bundle: Bundle) -> dict[str, tuple[str, tuple]]:
         "cache_out": cache,
         "cache_mask_out": ("float32", (1, k1)),
         BUMP_INPUT: ("float32", (1, len(BUMP_FIELDS))),
+        PROPRIO_INPUT: ("float32", (1, len(PROPRIO_FIELDS))),
     }
 
 

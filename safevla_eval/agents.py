@@ -216,7 +216,11 @@ class BundleAgent:
     def propose(self, obs: dict, env) -> Proposed:
         frame = compose_frame(obs, self.image)
         out = self.runtime.step(
-            frame, obs["instruction"], bool(obs["holding"]), bump=obs.get("bump")
+            frame,
+            obs["instruction"],
+            bool(obs["holding"]),
+            bump=obs.get("bump"),
+            proprio=obs.get("proprio"),
         )
         a = choose_action(out.probs, self.sampling, self.rng)
         return Proposed(a, out.probs, np.asarray(out.cost_q), tuple(out.cost_categories))

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from safevla_core.actions import BUMP_FIELDS, END
+from safevla_core.actions import BUMP_FIELDS, END, PROPRIO_FIELDS
 from safevla_core.image_preprocessing import compose_frame, resize_rgb
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.config import BCConfig, RiskConfig, to_dict
@@ -65,6 +65,7 @@ class Demo:
     taken: np.ndarray | None = None  # [T] int64 action executed (None: the label, as in demos)
     target_type: int = -1  # index in OBJNAV_TARGETS of the instructed type; -1: not ObjectNav
     bump: np.ndarray | None = None  # [T,2] float32 the last action's feedback (BUMP_FIELDS)
+    proprio: np.ndarray | None = None  # [T,2] float32 the arm's joint state (PROPRIO_FIELDS)
 
     def __post_init__(self) -> None:
         n = len(self.actions)
@@ -76,6 +77,8 @@ class Demo:
             self.taken = self.actions.copy()
         if self.bump is None:
             self.bump = np.zeros((n, len(BUMP_FIELDS)), np.float32)
+        if self.proprio is None:
+            self.proprio = np.zeros((n, len(PROPRIO_FIELDS)), np.float32)
 
 
 # Each type is in view in a few percent of frames: weigh the positives up.
@@ -127,7 +130,7 @@ class EpisodeRecorder:
     """
 
     KEYS = ("frames", "actions", "taken", "prev_action", "holding", "reward", "cost", "goal")
-    KEYS += ("seen", "bump")
+    KEYS += ("seen", "bump", "proprio")
 
     def __init__(self, num_envs: int, cfg: BCConfig, image_hw: tuple[int, int]) -> None:
         self.cfg = cfg
@@ -170,6 +173,7 @@ class EpisodeRecorder:
                 ("goal", goal[k]),
                 ("seen", seen[k]),
                 ("bump", obs["bump"][k]),
+                ("proprio", obs["proprio"][k]),
             ):
                 b[key].append(v)
             if done[k]:
@@ -211,6 +215,11 @@ def _to_demo(b: dict, success: bool, cfg: BCConfig) -> Demo:
             if "bump" in b
             else None
         ),
+        proprio=(
+            np.asarray(b["proprio"], np.float32).reshape(len(actions), len(PROPRIO_FIELDS))
+            if "proprio" in b
+            else None
+        ),
     )
 
 
@@ -232,6 +241,7 @@ SEQ_KEYS = (
     "y_q",
     "seen",
     "bump",
+    "proprio",
 )
 
 
@@ -253,6 +263,7 @@ def sample_batch(demos: list[Demo], cfg: BCConfig, rng: np.random.Generator) -> 
         "goal": np.zeros((b, t), np.float32),
         "seen": np.zeros((b, t, SEEN_DIM), np.float32),
         "bump": np.zeros((b, t, len(BUMP_FIELDS)), np.float32),
+        "proprio": np.zeros((b, t, len(PROPRIO_FIELDS)), np.float32),
         "target_type": np.full(b, -1, np.int64),
         "prev_action": np.zeros((b, t), np.int64),
         "holding": np.zeros((b, t), np.float32),
@@ -301,6 +312,11 @@ def _bump(model: VLAPolicy, batch: dict) -> torch.Tensor | None:
     return batch["bump"] if model.cfg.bump_input else None
 
 
+def _proprio(model: VLAPolicy, batch: dict) -> torch.Tensor | None:
+    """The arm's joint state for a policy that reads it (``model.proprio_input``), else None."""
+    return batch["proprio"] if model.cfg.proprio_input else None
+
+
 _BANK: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
@@ -327,7 +343,13 @@ def bc_loss(model: VLAPolicy, batch: dict, cfg: BCConfig) -> tuple[torch.Tensor,
     if cfg.feature_dropout and model.training:
         feat = torch.nn.functional.dropout(feat, cfg.feature_dropout)
     seen_logits = model.seen_logits(feat) if model.reads_seen else None
-    tok = model.fuse(feat, *_context(batch), seen_logits=seen_logits, bump=_bump(model, batch))
+    tok = model.fuse(
+        feat,
+        *_context(batch),
+        seen_logits=seen_logits,
+        bump=_bump(model, batch),
+        proprio=_proprio(model, batch),
+    )
     ep = torch.zeros(b, t, dtype=torch.long)
     out = model.forward_sequence(tok, ep, batch["valid"], detach_critics=cfg.detach_critics)
     v = batch.get("loss", batch["valid"]).float()  # attention: valid; loss: past the burn-in
@@ -404,6 +426,12 @@ def train_bc(
     ``opt``, ``rng`` and ``step0`` continue an earlier call (DAgger rounds); by default a fresh
     optimiser and a generator seeded ``cfg.seed``.
     """
+    if model.cfg.proprio_input and any(np.isnan(d.proprio).any() for d in demos):
+        raise ValueError(
+            "this policy reads the arm's joint state (model.proprio_input) but some episodes "
+            "were recorded without it (DAgger rounds saved before it existed); collect them "
+            "again in a new run folder"
+        )
     rng = np.random.default_rng(cfg.seed) if rng is None else rng
     if opt is None:
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -466,6 +494,7 @@ def label_accuracy(model: VLAPolicy, episodes: list[Demo]) -> float:
             torch.from_numpy(d.prev_action)[None],
             torch.from_numpy(d.holding)[None].float(),
             bump=torch.from_numpy(d.bump)[None] if model.cfg.bump_input else None,
+            proprio=torch.from_numpy(d.proprio)[None] if model.cfg.proprio_input else None,
         )
         out = model.forward_sequence(tok, torch.zeros(1, t, dtype=torch.long))
         correct += int((out["logits"].argmax(-1)[0].numpy() == d.actions).sum())

@@ -109,6 +109,11 @@ class ModelConfig:
             so does a resumed DAgger run with ``bc.model.bump_input=true``). Imitation records
             the feedback; it teaches something only where the labels show a way out of contact
             (the teacher's ``+escape`` modes) at states the learner reached (DAgger).
+        proprio_input: the token carries the arm's joint state (lift height, arm extension in
+            metres: :data:`safevla_core.actions.PROPRIO_FIELDS`), and the exported graph takes
+            it as its ``proprio`` input; its projection starts at zero. Imitation, DAgger and
+            the evaluator feed it; PPO and the ROS policy node do not yet (both refuse such a
+            policy with the reason).
     """
 
     image_height: int = 64
@@ -135,6 +140,7 @@ class ModelConfig:
     end_gate: float = 0.0
     end_needs_holding: bool = False
     bump_input: bool = False
+    proprio_input: bool = False
 
     def __post_init__(self) -> None:
         _check(

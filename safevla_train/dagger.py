@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from safevla_core.actions import BUMP_FIELDS, END, NUM_ACTIONS
+from safevla_core.actions import BUMP_FIELDS, END, NUM_ACTIONS, PROPRIO_FIELDS
 from safevla_train.bc import Demo, EpisodeRecorder, demo_settings, train_bc
 from safevla_train.config import DAggerConfig, RiskConfig, to_dict
 from safevla_train.evaluate import evaluate
@@ -49,7 +49,7 @@ from safevla_train.rollout import Stepper
 from sim_bridge.tasks.objnav import SEEN_DIM
 
 DEMO_FIELDS = ("frames", "actions", "taken", "goal", "prev_action", "holding")
-DEMO_FIELDS += ("ret_r", "ret_c", "y_q", "seen", "bump")
+DEMO_FIELDS += ("ret_r", "ret_c", "y_q", "seen", "bump", "proprio")
 
 
 def beta_of(cfg: DAggerConfig, round_index: int) -> float:
@@ -205,6 +205,8 @@ def load_demos(path: Path) -> list[Demo]:
             cols["seen"] = np.zeros((steps, SEEN_DIM), bool)
         if "bump" not in cols:  # rounds saved before the motion feedback was recorded
             cols["bump"] = np.zeros((steps, len(BUMP_FIELDS)), np.float32)
+        if "proprio" not in cols:  # rounds saved before the arm's joint state was recorded
+            cols["proprio"] = np.full((steps, len(PROPRIO_FIELDS)), np.nan, np.float32)
         # rounds saved before the per-episode target type existed: unknown (-1)
         types = z["target_type"] if "target_type" in z else np.full(len(z["lengths"]), -1)
         return [

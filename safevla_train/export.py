@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from safevla_core.actions import ACTIONS, BUMP_FIELDS
+from safevla_core.actions import ACTIONS, BUMP_FIELDS, PROPRIO_FIELDS
 from safevla_core.bundle import write_bundle
 from safevla_core.bundle_manifest import (
     BUMP_INPUT,
@@ -28,6 +28,7 @@ from safevla_core.bundle_manifest import (
     GRAPH_OUTPUTS,
     ONNX_OPSET,
     POLICY_GRAPH,
+    PROPRIO_INPUT,
     ActionEntry,
     BundleManifest,
     CostQSpec,
@@ -54,8 +55,10 @@ class ExportError(Exception):
 
 def input_names(cfg: ModelConfig) -> tuple[str, ...]:
     """The step graph's input names: :data:`GRAPH_INPUTS`, then :data:`BUMP_INPUT` for a
-    model that takes the motion feedback."""
-    return (*GRAPH_INPUTS, BUMP_INPUT) if cfg.bump_input else GRAPH_INPUTS
+    model that takes the motion feedback and :data:`PROPRIO_INPUT` for one that takes the
+    arm's joint state (:meth:`VLAPolicy.optional_inputs` order)."""
+    optional = ((BUMP_INPUT, cfg.bump_input), (PROPRIO_INPUT, cfg.proprio_input))
+    return (*GRAPH_INPUTS, *(name for name, on in optional if on))
 
 
 def example_inputs(cfg: ModelConfig, batch: int = 2, seed: int = 0) -> tuple[torch.Tensor, ...]:
@@ -72,6 +75,8 @@ def example_inputs(cfg: ModelConfig, batch: int = 2, seed: int = 0) -> tuple[tor
     )
     if cfg.bump_input:
         inputs += (torch.randint(0, 2, (batch, len(BUMP_FIELDS)), generator=g).float(),)
+    if cfg.proprio_input:
+        inputs += (torch.rand(batch, len(PROPRIO_FIELDS), generator=g),)
     return inputs
 
 
@@ -79,8 +84,9 @@ def export_onnx(model: VLAPolicy, path: str | Path) -> None:
     """Write the step graph of ``model`` to ``path`` (opset 18, dynamic batch)."""
     model = model.eval()
     batch = torch.export.Dim("batch", min=1, max=1024)
-    # the batch axis of each input, where its manifest shape says "batch"
-    dynamic = {t.name: {t.shape.index("batch"): batch} for t in _graph_io(model.cfg)[0]}
+    # the batch axis of each input, where its manifest shape says "batch" (by position: the
+    # optional inputs are the step graph's extra_1 / extra_2 arguments)
+    dynamic = tuple({t.shape.index("batch"): batch} for t in _graph_io(model.cfg)[0])
     with torch.no_grad():
         prog = torch.onnx.export(
             model,
@@ -189,6 +195,8 @@ def _graph_io(cfg: ModelConfig) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpe
     )
     if cfg.bump_input:
         ins += (("float32", ("batch", len(BUMP_FIELDS))),)
+    if cfg.proprio_input:
+        ins += (("float32", ("batch", len(PROPRIO_FIELDS))),)
     outs = (
         ("float32", ("batch", a)),
         ("float32", ("batch", a)),

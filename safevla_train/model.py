@@ -4,6 +4,7 @@ episode, and four heads (actor, reward critic V_r, cost critic V_c, per-action c
 Token of step t (layer-0 input)::
 
     x_t = W_img cnn(o_t) + W_txt e(instr) + E_act[a_{t-1}] + h_t w_hold [+ W_bump b_t]
+          [+ W_prop p_t]
 
 (``model.encoder = "efficientnet_lite0"``: ``cnn`` is a frozen ImageNet-pretrained backbone and
 ``W_img`` a small spatial projection, :mod:`safevla_train.pretrained`; with ``model.detector``
@@ -14,7 +15,9 @@ where ``e(instr)`` is the frozen all-MiniLM-L6-v2 embedding, ``a_{t-1}`` the pre
 action (index ``num_actions`` at episode start), ``h_t`` the object-in-hand flag and, with
 ``model.bump_input``, ``b_t`` the motion feedback of the last action (blocked, collided:
 :data:`safevla_core.actions.BUMP_FIELDS`), its projection ``W_bump`` initialised to zero so that
-adding it to a trained policy changes nothing until training uses it.
+adding it to a trained policy changes nothing until training uses it; with
+``model.proprio_input``, ``p_t`` the arm's joint state (lift height, arm extension in metres:
+:data:`safevla_core.actions.PROPRIO_FIELDS`), ``W_prop`` also initialised to zero.
 
 History: every layer is pre-norm attention + MLP where query t attends to keys k with
 ``0 <= t - k < K`` (K = ``context_length``) inside the same episode, with a learned per-head bias
@@ -42,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from safevla_core.actions import BUMP_FIELDS, END
+from safevla_core.actions import BUMP_FIELDS, END, PROPRIO_FIELDS
 from safevla_train.config import ModelConfig
 from safevla_train.detector_model import (
     DetectorEncoder,
@@ -158,6 +161,7 @@ class VLAPolicy(nn.Module):
         self.act_emb = nn.Embedding(cfg.num_actions + 1, d)
         self.hold_emb = nn.Parameter(torch.zeros(d))
         self.bump_proj = self._zero_bump_proj(d) if cfg.bump_input else None
+        self.proprio_proj = _zero_linear(len(PROPRIO_FIELDS), d) if cfg.proprio_input else None
         self.blocks = nn.ModuleList(BandedBlock(cfg) for _ in range(cfg.num_layers))
         self.ln_out = nn.LayerNorm(d)
         self.actor = nn.Linear(d, cfg.num_actions)
@@ -198,6 +202,15 @@ class VLAPolicy(nn.Module):
             return
         self.cfg = dataclasses.replace(self.cfg, bump_input=True)
         self.bump_proj = self._zero_bump_proj(self.cfg.d_model)
+
+    def optional_inputs(self) -> tuple[str, ...]:
+        """The optional step-graph inputs this policy takes, in graph order (``bump``, then
+        ``proprio``); :meth:`forward` takes them after the six fixed inputs."""
+        return tuple(
+            name
+            for name, on in (("bump", self.cfg.bump_input), ("proprio", self.cfg.proprio_input))
+            if on
+        )
 
     def seen_logits(self, feat: torch.Tensor) -> torch.Tensor:
         """[..., SEEN_DIM] logits of "this target type is in view" from frame features
@@ -255,13 +268,16 @@ class VLAPolicy(nn.Module):
         episode_ids: torch.Tensor,
         valid: torch.Tensor | None = None,
         bump: torch.Tensor | None = None,
+        proprio: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """:meth:`forward_sequence` from encoder features [B,T,C], the readout computed once for
         the tokens and the ``end`` gate: the sequence counterpart of :meth:`step_features`
         (PPO's update recomputes its rollout's log-probs through the gate they were sampled
         with)."""
         near = self._near(feat, instruction)
-        token = self.fuse(feat, instruction, prev_action, holding, near=near, bump=bump)
+        token = self.fuse(
+            feat, instruction, prev_action, holding, near=near, bump=bump, proprio=proprio
+        )
         out = self.forward_sequence(token, episode_ids, valid)
         out["logits"] = self.gate_end(out["logits"], near, holding)
         return out
@@ -276,13 +292,16 @@ class VLAPolicy(nn.Module):
         cache_mask: torch.Tensor,
         kv: bool = False,
         bump: torch.Tensor | None = None,
+        proprio: torch.Tensor | None = None,
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
         """One step from encoder features [B,C]: token, history, heads, and the ``end`` gate on
         the logits; the readout is computed once for the token and the gate. The exported
         graph (:meth:`forward`) and the trainer's rollouts both step through here (the
         rollouts with a key/value cache, ``kv``: :meth:`step_from_token`)."""
         near = self._near(feat, instruction)
-        token = self.fuse(feat, instruction, prev_action, holding, near=near, bump=bump)
+        token = self.fuse(
+            feat, instruction, prev_action, holding, near=near, bump=bump, proprio=proprio
+        )
         out, new_cache, new_mask = self.step_from_token(token, cache, cache_mask, kv=kv)
         out["logits"] = self.gate_end(out["logits"], near, holding)
         return out, new_cache, new_mask
@@ -317,11 +336,13 @@ class VLAPolicy(nn.Module):
         seen_logits: torch.Tensor | None = None,
         near: torch.Tensor | None = None,
         bump: torch.Tensor | None = None,
+        proprio: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Layer-0 token from CNN features [...,C], embedding [...,384], int ids, 0/1 flags;
         ``seen_logits``: :meth:`seen_logits` of ``feat``, ``near``: :meth:`readout` of them,
         when the caller has them already; ``bump`` [...,2] the motion feedback (required with
-        ``model.bump_input``, ignored without)."""
+        ``model.bump_input``, ignored without); ``proprio`` [...,2] the arm's joint state in
+        metres (required with ``model.proprio_input``, ignored without)."""
         img = feat[..., : self.backbone_dim] if self.backbone_dim else feat
         token = self.img_proj(img) + self.txt_proj(instruction)
         token = token + holding.unsqueeze(-1) * self.hold_emb
@@ -332,6 +353,13 @@ class VLAPolicy(nn.Module):
                     f"[..., {len(BUMP_FIELDS)}] = {BUMP_FIELDS}"
                 )
             token = token + self.bump_proj(bump)
+        if self.proprio_proj is not None:
+            if proprio is None:
+                raise ValueError(
+                    "this policy takes the arm's joint state (model.proprio_input): pass "
+                    f"proprio [..., {len(PROPRIO_FIELDS)}] = {PROPRIO_FIELDS} in metres"
+                )
+            token = token + self.proprio_proj(proprio)
         if self.cfg.prev_action_input:
             token = token + self.act_emb(prev_action)
         if self.type_head is not None:  # trained by its own loss, read by the policy
@@ -458,20 +486,25 @@ class VLAPolicy(nn.Module):
         holding: torch.Tensor,
         cache: torch.Tensor,
         cache_mask: torch.Tensor,
-        bump: torch.Tensor | None = None,
+        extra_1: torch.Tensor | None = None,
+        extra_2: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, ...]:
         """The exported step graph: normalised image [B,3,H,W] in, all heads and new cache out.
 
         Arguments and results are in the order of the bundle format's graph names
-        (:data:`safevla_core.bundle_manifest.GRAPH_INPUTS` / ``GRAPH_OUTPUTS``; ``bump`` [B,2],
-        the optional :data:`~safevla_core.bundle_manifest.BUMP_INPUT`, last).
+        (:data:`safevla_core.bundle_manifest.GRAPH_INPUTS` / ``GRAPH_OUTPUTS``); then the
+        optional inputs this policy takes, in :meth:`optional_inputs` order: ``bump`` [B,2]
+        (:data:`~safevla_core.bundle_manifest.BUMP_INPUT`), then ``proprio`` [B,2]
+        (:data:`~safevla_core.bundle_manifest.PROPRIO_INPUT`).
 
         Returns:
             (logits [B,A], probs [B,A], value [B], cost_value [B], cost_q [B,A,C],
             cache_out [L,B,K-1,d], cache_mask_out [B,K-1]).
         """
+        given = [x for x in (extra_1, extra_2) if x is not None]
+        extra = dict(zip(self.optional_inputs(), given, strict=True))
         out, new_cache, new_mask = self.step_features(
-            self.encoder(image), instruction, prev_action, holding, cache, cache_mask, bump=bump
+            self.encoder(image), instruction, prev_action, holding, cache, cache_mask, **extra
         )
         probs = out["logits"].softmax(dim=-1)
         return (
@@ -483,6 +516,13 @@ class VLAPolicy(nn.Module):
             new_cache,
             new_mask,
         )
+
+
+def _zero_linear(n_in: int, d: int) -> nn.Linear:
+    """A bias-free projection initialised to zero: a new input changes nothing until trained."""
+    proj = nn.Linear(n_in, d, bias=False)
+    nn.init.zeros_(proj.weight)
+    return proj
 
 
 def _mlp_head(d: int, out: int) -> nn.Module:

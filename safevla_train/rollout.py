@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from safevla_core.actions import BUMP_FIELDS
+from safevla_core.actions import BUMP_FIELDS, PROPRIO_FIELDS
 from safevla_core.image_preprocessing import ImageSpec, compose_frames, preprocess_rgb
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.config import ENCODER_RUNTIMES, ModelConfig
@@ -53,6 +53,13 @@ def bump_tensor(obs: dict) -> torch.Tensor:
     the last action, :data:`~safevla_core.actions.BUMP_FIELDS`)."""
     b = np.asarray(obs["bump"], np.float32).reshape(-1, len(BUMP_FIELDS))
     return torch.from_numpy(b)
+
+
+def proprio_tensor(obs: dict) -> torch.Tensor:
+    """[K,2] float32 arm joint states of K observations (``obs["proprio"]``: lift height, arm
+    extension in metres, :data:`~safevla_core.actions.PROPRIO_FIELDS`)."""
+    p = np.asarray(obs["proprio"], np.float32).reshape(-1, len(PROPRIO_FIELDS))
+    return torch.from_numpy(p)
 
 
 def category_costs(infos: list[dict]) -> np.ndarray:
@@ -102,6 +109,7 @@ class Stepper:
             mask,
             kv=True,
             bump=bump_tensor(obs) if m.cfg.bump_input else None,
+            proprio=proprio_tensor(obs) if m.cfg.proprio_input else None,
         )
         if rows is None:
             self.cache, self.mask = cache, mask
@@ -189,6 +197,11 @@ class Collector:
         encoder_runtime: str = "torch",
         encoder_threads: int = 0,
     ) -> None:
+        if model.cfg.proprio_input:
+            raise ValueError(
+                "PPO's rollouts do not feed the arm's joint state yet (model.proprio_input); "
+                "train this policy by imitation (safevla train bc / dagger)"
+            )
         self.venv, self.samplers, self.model = venv, samplers, model
         self.n = venv.num_envs
         self.t = rollout_steps

@@ -17,6 +17,8 @@ observation space and can be batched together):
 * ``nav_rgb``: (H, W, 3) uint8, navigation camera;  ``manip_rgb``: (H, W, 3) uint8, wrist camera;
 * ``instruction``: str;  ``prev_action``: int in [0, NUM_ACTIONS], ``NUM_ACTIONS`` = none yet;
 * ``holding``: 0/1;  ``step``: int, steps taken in this episode;
+* ``proprio``: (2,) float32, the arm's joint state in metres (:data:`safevla_core.actions.
+  PROPRIO_FIELDS`: lift height, arm extension);
 * ``bump``: (2,) float32, what the last action did (:data:`safevla_core.actions.BUMP_FIELDS`:
   blocked, collided; zeros at the start of an episode).
 
@@ -33,7 +35,14 @@ import cv2
 import gymnasium as gym
 import numpy as np
 
-from safevla_core.actions import BUMP_FIELDS, END, NUM_ACTIONS, bump_feedback
+from safevla_core.actions import (
+    BUMP_FIELDS,
+    END,
+    NUM_ACTIONS,
+    PROPRIO_FIELDS,
+    PROPRIO_MAX_M,
+    bump_feedback,
+)
 from safevla_core.safety_spec import SAFETY_SPEC
 from sim_bridge.backend import Backend
 from sim_bridge.backends import DEFAULT_BACKEND, check_backend, make_backend
@@ -170,6 +179,7 @@ class SafeChoresEnv(gym.Env):
                 "prev_action": gym.spaces.Discrete(NUM_ACTIONS + 1),
                 "holding": gym.spaces.Discrete(2),
                 "bump": gym.spaces.Box(0.0, 1.0, (len(BUMP_FIELDS),), np.float32),
+                "proprio": gym.spaces.Box(0.0, PROPRIO_MAX_M, (len(PROPRIO_FIELDS),), np.float32),
                 "step": gym.spaces.Discrete(self.config.max_steps + 1),
             }
         )
@@ -308,13 +318,15 @@ class SafeChoresEnv(gym.Env):
             if self.config.render_manip
             else np.zeros((*self.config.manip_size, 3), np.uint8)
         )
+        agent = self.backend.agent()
         return {
             "nav_rgb": self._frame("nav", self.config.nav_size),
             "manip_rgb": manip,
             "instruction": self.episode.instruction,
             "prev_action": int(self._prev_action),
-            "holding": int(self.backend.agent().held_object is not None),
+            "holding": int(agent.held_object is not None),
             "bump": self._bump.copy(),
+            "proprio": np.array([agent.lift_height, agent.arm_extension], np.float32),
             "step": int(self.steps),
         }
 
