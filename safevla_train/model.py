@@ -160,7 +160,7 @@ class VLAPolicy(nn.Module):
         self.txt_proj = nn.Linear(cfg.instruction_dim, d)
         self.act_emb = nn.Embedding(cfg.num_actions + 1, d)
         self.hold_emb = nn.Parameter(torch.zeros(d))
-        self.bump_proj = self._zero_bump_proj(d) if cfg.bump_input else None
+        self.bump_proj = _zero_linear(len(BUMP_FIELDS), d) if cfg.bump_input else None
         self.proprio_proj = _zero_linear(len(PROPRIO_FIELDS), d) if cfg.proprio_input else None
         self.blocks = nn.ModuleList(BandedBlock(cfg) for _ in range(cfg.num_layers))
         self.ln_out = nn.LayerNorm(d)
@@ -189,19 +189,13 @@ class VLAPolicy(nn.Module):
         with torch.no_grad():
             self.actor.weight.mul_(0.01)
 
-    @staticmethod
-    def _zero_bump_proj(d: int) -> nn.Linear:
-        proj = nn.Linear(len(BUMP_FIELDS), d, bias=False)
-        nn.init.zeros_(proj.weight)
-        return proj
-
     def add_bump_input(self) -> None:
         """Give a trained policy the motion-feedback input (``model.bump_input``): a zero
         projection, so its outputs stay exactly as they were until training moves it."""
         if self.bump_proj is not None:
             return
         self.cfg = dataclasses.replace(self.cfg, bump_input=True)
-        self.bump_proj = self._zero_bump_proj(self.cfg.d_model)
+        self.bump_proj = _zero_linear(len(BUMP_FIELDS), self.cfg.d_model)
 
     def optional_inputs(self) -> tuple[str, ...]:
         """The optional step-graph inputs this policy takes, in graph order (``bump``, then
@@ -346,20 +340,23 @@ class VLAPolicy(nn.Module):
         img = feat[..., : self.backbone_dim] if self.backbone_dim else feat
         token = self.img_proj(img) + self.txt_proj(instruction)
         token = token + holding.unsqueeze(-1) * self.hold_emb
-        if self.bump_proj is not None:
-            if bump is None:
-                raise ValueError(
-                    "this policy takes the motion feedback (model.bump_input): pass bump "
-                    f"[..., {len(BUMP_FIELDS)}] = {BUMP_FIELDS}"
-                )
-            token = token + self.bump_proj(bump)
-        if self.proprio_proj is not None:
-            if proprio is None:
-                raise ValueError(
-                    "this policy takes the arm's joint state (model.proprio_input): pass "
-                    f"proprio [..., {len(PROPRIO_FIELDS)}] = {PROPRIO_FIELDS} in metres"
-                )
-            token = token + self.proprio_proj(proprio)
+        for proj, value, what in (
+            (
+                self.bump_proj,
+                bump,
+                f"the motion feedback (model.bump_input): pass bump {BUMP_FIELDS}",
+            ),
+            (
+                self.proprio_proj,
+                proprio,
+                f"the arm's joint state (model.proprio_input): pass proprio {PROPRIO_FIELDS} in m",
+            ),
+        ):
+            if proj is None:
+                continue
+            if value is None:
+                raise ValueError(f"this policy takes {what} [..., 2]")
+            token = token + proj(value)
         if self.cfg.prev_action_input:
             token = token + self.act_emb(prev_action)
         if self.type_head is not None:  # trained by its own loss, read by the policy
