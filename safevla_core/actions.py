@@ -149,15 +149,17 @@ def check_bump(bump, bundle_id: str = "") -> np.ndarray:
 # joint states report them (the simulator's ``AgentState.lift_height`` / ``arm_extension``).
 PROPRIO_FIELDS: tuple[str, ...] = ("lift_height", "arm_extension")
 PROPRIO_MAX_M = 3.0  # no joint of a mobile manipulator reports more
+PROPRIO_TOL_M = 0.02  # joint readings this far below 0 are sensor noise (read as 0)
 
 
 def check_proprio(proprio, bundle_id: str = "") -> np.ndarray:
     """``proprio`` as a float32 (2,) array of joint positions in metres (lift height, arm
-    extension), for the policy bundle ``bundle_id`` that takes it.
+    extension), for the policy bundle ``bundle_id`` that takes it; readings down to
+    ``-PROPRIO_TOL_M`` (a joint at its zero, read with noise) are returned as 0.
 
     Raises:
-        ValueError: missing, the wrong length, not finite or outside [0, PROPRIO_MAX_M];
-            naming the value.
+        ValueError: missing, the wrong length, not finite or outside
+            [-PROPRIO_TOL_M, PROPRIO_MAX_M]; naming the value.
     """
     n = len(PROPRIO_FIELDS)
     if proprio is None:
@@ -169,9 +171,14 @@ def check_proprio(proprio, bundle_id: str = "") -> np.ndarray:
         p = np.asarray(proprio, np.float32).reshape(-1)
     except (TypeError, ValueError):
         p = np.zeros(0, np.float32)
-    if p.shape != (n,) or not np.all(np.isfinite(p)) or p.min() < 0.0 or p.max() > PROPRIO_MAX_M:
+    if (
+        p.shape != (n,)
+        or not np.all(np.isfinite(p))
+        or p.min() < -PROPRIO_TOL_M
+        or p.max() > PROPRIO_MAX_M
+    ):
         raise ValueError(
             f"proprio={proprio!r} is not {n} values in [0, {PROPRIO_MAX_M}] m for "
             f"{PROPRIO_FIELDS}; pass the lift height and arm extension in metres"
         )
-    return p
+    return np.maximum(p, 0.0)

@@ -326,7 +326,10 @@ class SafeChoresEnv(gym.Env):
             "prev_action": int(self._prev_action),
             "holding": int(agent.held_object is not None),
             "bump": self._bump.copy(),
-            "proprio": np.array([agent.lift_height, agent.arm_extension], np.float32),
+            # as a joint-state driver reports it: within the joint's range (no -1e-8 m noise)
+            "proprio": np.clip(
+                np.array([agent.lift_height, agent.arm_extension], np.float32), 0.0, PROPRIO_MAX_M
+            ),
             "step": int(self.steps),
         }
 

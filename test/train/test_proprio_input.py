@@ -41,9 +41,11 @@ def test_the_simulator_reports_the_arms_joint_state():
 
 def test_check_proprio_names_the_bad_value():
     np.testing.assert_array_equal(check_proprio([0.8, 0.1]), np.float32([0.8, 0.1]))
+    # a joint at its zero read with noise is at its zero; further below is refused
+    np.testing.assert_array_equal(check_proprio([1.0, -4.5e-8]), np.float32([1.0, 0.0]))
     with pytest.raises(ValueError, match="joint state"):
         check_proprio(None, "b1")
-    for bad in ((0.5,), (0.5, float("nan")), (-0.1, 0.0), (0.5, 9.0), "up"):
+    for bad in ((0.5,), (0.5, float("nan")), (-0.05, 0.0), (0.5, 9.0), "up"):
         with pytest.raises(ValueError, match="proprio="):
             check_proprio(bad)
 
