@@ -435,3 +435,19 @@ RECORDER_PARAMS: tuple[ParamSpec, ...] = (
     _p("frame_every_n", 2, "keep every n-th frame", 1, 1000),
     _p("frame_scale", 1, "shrink kept frames by this integer factor", 1, 64),
 )
+
+
+def check_policy_inputs(bundle) -> None:
+    """Refuse a policy bundle (a :class:`safevla_core.bundle.Bundle`) whose graph takes an
+    input the policy node does not feed; ``safevla run`` checks it before any node starts.
+
+    Raises:
+        ValueError: the graph takes the arm's joint state (``proprio``), naming the bundle
+            and what to do instead.
+    """
+    if bundle.graph.takes_proprio:
+        raise ValueError(
+            f"bundle {bundle.bundle_id} takes the arm's joint state (graph input 'proprio'); "
+            "the policy node does not read joint states yet. Evaluate it with `safevla eval`, "
+            "or deploy a bundle trained without model.proprio_input"
+        )

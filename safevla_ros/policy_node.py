@@ -30,7 +30,7 @@ from safevla_core.image_preprocessing import ImageFormatError, decode_image
 from safevla_core.policy_runtime import PolicyOutputError, PolicyRuntime
 from safevla_ros.msg import ActionProposal, MotionFeedback, SafetyVerdict
 from safevla_ros.msg_conversions import bump_values
-from safevla_ros.params import POLICY_PARAMS, ParameterError
+from safevla_ros.params import POLICY_PARAMS, ParameterError, check_policy_inputs
 from safevla_ros.ros_common import (
     ERROR,
     FAILURE,
@@ -61,21 +61,6 @@ def instruction_problem(text: str) -> str:
     return ""
 
 
-def refuse_unfed_inputs(runtime: PolicyRuntime) -> None:
-    """Refuse a bundle whose graph takes an input this node does not feed.
-
-    Raises:
-        ValueError: the graph takes the arm's joint state (``proprio``), naming the bundle
-            and what to do instead.
-    """
-    if runtime.takes_proprio:
-        raise ValueError(
-            f"bundle {runtime.bundle.bundle_id} takes the arm's joint state (graph input "
-            "'proprio'); the policy node does not read joint states yet. Evaluate it with "
-            "`safevla eval`, or deploy a bundle trained without model.proprio_input"
-        )
-
-
 class PolicyNode(LifecycleNode):
     """Runs the VLA policy and its cost critic; proposes, never actuates."""
 
@@ -102,7 +87,7 @@ class PolicyNode(LifecycleNode):
                 verify_key=p["verify_key"] or None,
             )
             self.runtime.encoder.embed("find an apple")  # load the text encoder now, not later
-            refuse_unfed_inputs(self.runtime)
+            check_policy_inputs(self.runtime.bundle)
         except (ParameterError, BundleError, ValueError, RuntimeError) as exc:
             self.get_logger().error(str(exc))
             return FAILURE

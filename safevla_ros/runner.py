@@ -31,6 +31,7 @@ from safevla_core.errors import UserError
 from safevla_ros.episode_tally import EpisodeResult, Tally, summary, summary_dict
 from safevla_ros.fleet_run import Robot, add_fleet_args, run_fleet, watch_robots, within
 from safevla_ros.nodes import CONFIG_FILES, SIM
+from safevla_ros.params import check_policy_inputs
 from safevla_ros.supervisor import (  # noqa: F401 (re-exported for benchmarks and tests)
     MAX_RESTARTS,
     NODES,
@@ -116,6 +117,10 @@ def run(args: argparse.Namespace) -> int:
         if args.bundle == DEFAULT_BUNDLE:
             hint = " (the default bundle is written by training; or pass --bundle PATH)"
         raise UserError(f"--bundle {args.bundle}: {exc}{hint}") from None
+    try:
+        check_policy_inputs(loaded)  # the node would refuse it at configure
+    except ValueError as exc:
+        raise UserError(f"--bundle {args.bundle}: {exc}") from None
     bundle = loaded.path.resolve()
     if args.critic:  # refused here with the node's own check, before any process starts
         from safevla_core.critic_gate import CriticGate, PolicyFacts

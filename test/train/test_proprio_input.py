@@ -139,9 +139,11 @@ def test_imitation_records_the_joint_state_and_a_policy_trains_on_it(tmp_path):
         train_bc(model, old, bc, progress=False)
 
 
-def test_consumers_that_do_not_feed_it_refuse_such_a_policy(tmp_path):
+def test_consumers_that_do_not_feed_it_refuse_such_a_policy(tmp_path, capsys):
+    from safevla_core.bundle import load_bundle
     from safevla_core.policy_runtime import PolicyRuntime
-    from safevla_ros.policy_node import refuse_unfed_inputs
+    from safevla_ros.cli.main import main
+    from safevla_ros.params import check_policy_inputs
     from safevla_train.export import export_bundle
     from safevla_train.risk import make_envs
     from safevla_train.rollout import Collector
@@ -154,7 +156,12 @@ def test_consumers_that_do_not_feed_it_refuse_such_a_policy(tmp_path):
     finally:
         venv.close()
     export_bundle(model, tmp_path / "b", "proprio")
+    assert PolicyRuntime(tmp_path / "b").takes_proprio  # the runtime itself runs it
     with pytest.raises(ValueError, match="policy node does not read joint states"):
-        refuse_unfed_inputs(PolicyRuntime(tmp_path / "b"))
+        check_policy_inputs(load_bundle(tmp_path / "b"))
     export_bundle(VLAPolicy(ModelConfig(**SMALL)).eval(), tmp_path / "p", "plain")
-    refuse_unfed_inputs(PolicyRuntime(tmp_path / "p"))  # nothing to refuse
+    check_policy_inputs(load_bundle(tmp_path / "p"))  # nothing to refuse
+    # `safevla run` refuses it before any node starts, with the node's reason
+    assert main(["run", "--sim", "--bundle", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "does not read joint states" in err and "Traceback" not in err
