@@ -84,7 +84,7 @@ def test_the_exported_graph_and_the_runtime_take_the_joint_state(tmp_path, with_
     from safevla_core.image_preprocessing import preprocess_rgb
 
     x = torch.from_numpy(preprocess_rgb(frame, runtime.bundle.image)[None])
-    instr = torch.from_numpy(runtime.encoder.embed("pick up the mug")[None])
+    instr = torch.tensor(runtime.encoder.embed("pick up the mug")[None])  # a copy
     cache, mask = model.empty_cache(1)
     extra = [torch.zeros(1, 2)] if with_bump else []
     with torch.no_grad():
