@@ -37,10 +37,12 @@ GRAPH_INPUTS: tuple[str, ...] = (
     "cache",
     "cache_mask",
 )
-# An optional last input: the motion feedback of the last executed action, float32 (batch, 2) =
-# (blocked, collided) (safevla_core.actions.BUMP_FIELDS), in graphs trained with it.
+# Optional inputs after GRAPH_INPUTS, in this order, in graphs trained with them: the motion
+# feedback of the last executed action, float32 (batch, 2) = (blocked, collided)
+# (safevla_core.actions.BUMP_FIELDS), and the arm's joint state, float32 (batch, 2) = (lift
+# height, arm extension) in metres (safevla_core.actions.PROPRIO_FIELDS).
 BUMP_INPUT = "bump"
-PROPRIO_INPUT = "proprio"  # the arm's joint state (safevla_core.actions.PROPRIO_FIELDS)
+PROPRIO_INPUT = "proprio"
 GRAPH_OUTPUTS: tuple[str, ...] = (
     "logits",
     "probs",
