@@ -119,6 +119,17 @@ def bump_feedback(action: int | None, succeeded: bool, collided: bool) -> tuple[
     return (float(blocked), float(bool(collided)))
 
 
+def _finite_vector(values, n: int, lo: float, hi: float) -> np.ndarray | None:
+    """``values`` as a float32 (n,) array of finite numbers in [lo, hi], else None."""
+    try:
+        v = np.asarray(values, np.float32).reshape(-1)
+    except (TypeError, ValueError):
+        return None
+    if v.shape != (n,) or not np.all(np.isfinite(v)) or v.min() < lo or v.max() > hi:
+        return None
+    return v
+
+
 def check_bump(bump, bundle_id: str = "") -> np.ndarray:
     """``bump`` as a float32 (2,) array of 0/1 feedback values (blocked, collided), for the
     model ``bundle_id`` (a policy or critic bundle) that takes it.
@@ -132,11 +143,8 @@ def check_bump(bump, bundle_id: str = "") -> np.ndarray:
             f"bundle {bundle_id} takes the motion feedback of the last action: pass bump = "
             f"{BUMP_FIELDS} (0/1 each; zeros at episode start)"
         )
-    try:
-        b = np.asarray(bump, np.float32).reshape(-1)
-    except (TypeError, ValueError):
-        b = np.zeros(0, np.float32)
-    if b.shape != (n,) or not np.all(np.isfinite(b)) or b.min() < 0.0 or b.max() > 1.0:
+    b = _finite_vector(bump, n, 0.0, 1.0)
+    if b is None:
         raise ValueError(
             f"bump={bump!r} is not {n} values in [0, 1] for {BUMP_FIELDS}; pass the last "
             "action's motion feedback as 0/1 flags"
@@ -167,16 +175,8 @@ def check_proprio(proprio, bundle_id: str = "") -> np.ndarray:
             f"bundle {bundle_id} takes the arm's joint state: pass proprio = {PROPRIO_FIELDS} "
             "in metres (from the robot's joint states)"
         )
-    try:
-        p = np.asarray(proprio, np.float32).reshape(-1)
-    except (TypeError, ValueError):
-        p = np.zeros(0, np.float32)
-    if (
-        p.shape != (n,)
-        or not np.all(np.isfinite(p))
-        or p.min() < -PROPRIO_TOL_M
-        or p.max() > PROPRIO_MAX_M
-    ):
+    p = _finite_vector(proprio, n, -PROPRIO_TOL_M, PROPRIO_MAX_M)
+    if p is None:
         raise ValueError(
             f"proprio={proprio!r} is not {n} values in [0, {PROPRIO_MAX_M}] m for "
             f"{PROPRIO_FIELDS}; pass the lift height and arm extension in metres"

@@ -16,6 +16,7 @@ names the manifest records.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import types
 import typing
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ GRAPH_INPUTS: tuple[str, ...] = (
 # height, arm extension) in metres (safevla_core.actions.PROPRIO_FIELDS).
 BUMP_INPUT = "bump"
 PROPRIO_INPUT = "proprio"
+OPTIONAL_INPUTS: tuple[str, ...] = (BUMP_INPUT, PROPRIO_INPUT)
 GRAPH_OUTPUTS: tuple[str, ...] = (
     "logits",
     "probs",
@@ -158,6 +160,15 @@ class TensorSpec:
 ONNX_OPSET = 18
 
 
+def with_optional_inputs(flags) -> tuple[str, ...]:
+    """The step graph's input names: :data:`GRAPH_INPUTS`, then each of
+    :data:`OPTIONAL_INPUTS` whose flag in ``flags`` (one per optional input, in order) is set."""
+    return (*GRAPH_INPUTS, *(n for n, on in zip(OPTIONAL_INPUTS, flags, strict=True) if on))
+
+
+_SUBSETS = tuple(itertools.product((False, True), repeat=len(OPTIONAL_INPUTS)))
+
+
 @dataclass(frozen=True)
 class GraphSpec:
     """The ONNX step graph: its file in the bundle, opset, inputs and outputs (format order)."""
@@ -169,15 +180,8 @@ class GraphSpec:
 
     def __post_init__(self) -> None:
         for part, wants in (
-            (
-                "inputs",
-                (
-                    GRAPH_INPUTS,
-                    (*GRAPH_INPUTS, BUMP_INPUT),
-                    (*GRAPH_INPUTS, PROPRIO_INPUT),
-                    (*GRAPH_INPUTS, BUMP_INPUT, PROPRIO_INPUT),
-                ),
-            ),
+            # the fixed inputs, then any of the optional ones, in their order
+            ("inputs", tuple(with_optional_inputs(on) for on in _SUBSETS)),
             ("outputs", (GRAPH_OUTPUTS,)),
         ):
             got = tuple(t.name for t in getattr(self, part))

@@ -23,12 +23,10 @@ import torch
 from safevla_core.actions import ACTIONS, BUMP_FIELDS, PROPRIO_FIELDS
 from safevla_core.bundle import write_bundle
 from safevla_core.bundle_manifest import (
-    BUMP_INPUT,
     GRAPH_INPUTS,
     GRAPH_OUTPUTS,
     ONNX_OPSET,
     POLICY_GRAPH,
-    PROPRIO_INPUT,
     ActionEntry,
     BundleManifest,
     CostQSpec,
@@ -43,7 +41,7 @@ from safevla_core.instruction_encoder import ENCODER_DIM, ENCODER_NAME, ENCODER_
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_core.signing import sign_manifest
 from safevla_train.config import ModelConfig, to_dict
-from safevla_train.model import VLAPolicy
+from safevla_train.model import VLAPolicy, optional_inputs
 from safevla_train.rollout import image_spec_of
 
 OPSET = ONNX_OPSET
@@ -54,11 +52,9 @@ class ExportError(Exception):
 
 
 def input_names(cfg: ModelConfig) -> tuple[str, ...]:
-    """The step graph's input names: :data:`GRAPH_INPUTS`, then :data:`BUMP_INPUT` for a
-    model that takes the motion feedback and :data:`PROPRIO_INPUT` for one that takes the
-    arm's joint state (:meth:`VLAPolicy.optional_inputs` order)."""
-    optional = ((BUMP_INPUT, cfg.bump_input), (PROPRIO_INPUT, cfg.proprio_input))
-    return (*GRAPH_INPUTS, *(name for name, on in optional if on))
+    """The step graph's input names: :data:`GRAPH_INPUTS`, then the optional inputs the model
+    takes (:func:`safevla_train.model.optional_inputs`)."""
+    return (*GRAPH_INPUTS, *optional_inputs(cfg))
 
 
 def example_inputs(cfg: ModelConfig, batch: int = 2, seed: int = 0) -> tuple[torch.Tensor, ...]:

@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from safevla_core.actions import BUMP_FIELDS, END, PROPRIO_FIELDS
+from safevla_core.bundle_manifest import GRAPH_INPUTS, with_optional_inputs
 from safevla_train.config import ModelConfig
 from safevla_train.detector_model import (
     DetectorEncoder,
@@ -196,15 +197,6 @@ class VLAPolicy(nn.Module):
             return
         self.cfg = dataclasses.replace(self.cfg, bump_input=True)
         self.bump_proj = _zero_linear(len(BUMP_FIELDS), self.cfg.d_model)
-
-    def optional_inputs(self) -> tuple[str, ...]:
-        """The optional step-graph inputs this policy takes, in graph order (``bump``, then
-        ``proprio``); :meth:`forward` takes them after the six fixed inputs."""
-        return tuple(
-            name
-            for name, on in (("bump", self.cfg.bump_input), ("proprio", self.cfg.proprio_input))
-            if on
-        )
 
     def seen_logits(self, feat: torch.Tensor) -> torch.Tensor:
         """[..., SEEN_DIM] logits of "this target type is in view" from frame features
@@ -490,7 +482,7 @@ class VLAPolicy(nn.Module):
 
         Arguments and results are in the order of the bundle format's graph names
         (:data:`safevla_core.bundle_manifest.GRAPH_INPUTS` / ``GRAPH_OUTPUTS``); then the
-        optional inputs this policy takes, in :meth:`optional_inputs` order: ``bump`` [B,2]
+        optional inputs this policy takes, in :func:`optional_inputs` order: ``bump`` [B,2]
         (:data:`~safevla_core.bundle_manifest.BUMP_INPUT`), then ``proprio`` [B,2]
         (:data:`~safevla_core.bundle_manifest.PROPRIO_INPUT`).
 
@@ -499,7 +491,7 @@ class VLAPolicy(nn.Module):
             cache_out [L,B,K-1,d], cache_mask_out [B,K-1]).
         """
         given = [x for x in (extra_1, extra_2) if x is not None]
-        extra = dict(zip(self.optional_inputs(), given, strict=True))
+        extra = dict(zip(optional_inputs(self.cfg), given, strict=True))
         out, new_cache, new_mask = self.step_features(
             self.encoder(image), instruction, prev_action, holding, cache, cache_mask, **extra
         )
@@ -513,6 +505,14 @@ class VLAPolicy(nn.Module):
             new_cache,
             new_mask,
         )
+
+
+def optional_inputs(cfg: ModelConfig) -> tuple[str, ...]:
+    """The optional step-graph inputs a policy of ``cfg`` takes, in graph order
+    (:data:`safevla_core.bundle_manifest.OPTIONAL_INPUTS`: ``bump``, then ``proprio``);
+    :meth:`VLAPolicy.forward` takes them after the six fixed inputs, named as its keyword
+    arguments."""
+    return with_optional_inputs((cfg.bump_input, cfg.proprio_input))[len(GRAPH_INPUTS) :]
 
 
 def _zero_linear(n_in: int, d: int) -> nn.Linear:

@@ -12,7 +12,7 @@ from tiny_model import SMALL, TINY_ENV
 
 from safevla_core.actions import ACTION_INDEX, PROPRIO_FIELDS, check_proprio
 from safevla_train.config import ModelConfig, RiskConfig
-from safevla_train.model import VLAPolicy
+from safevla_train.model import VLAPolicy, optional_inputs
 
 
 def test_the_simulator_reports_the_arms_joint_state():
@@ -62,7 +62,7 @@ def test_the_exported_graph_and_the_runtime_take_the_joint_state(tmp_path, with_
 
     torch.manual_seed(0)
     model = VLAPolicy(ModelConfig(**SMALL, proprio_input=True, bump_input=with_bump)).eval()
-    assert model.optional_inputs() == (("bump", "proprio") if with_bump else ("proprio",))
+    assert optional_inputs(model.cfg) == (("bump", "proprio") if with_bump else ("proprio",))
     with torch.no_grad():
         model.proprio_proj.weight.normal_()
     parity = export_bundle(model, tmp_path / "b", "proprio")
