@@ -182,3 +182,57 @@ def check_proprio(proprio, bundle_id: str = "") -> np.ndarray:
             f"{PROPRIO_FIELDS}; pass the lift height and arm extension in metres"
         )
     return np.maximum(p, 0.0)
+
+
+# The explored map ("explored"), an optional policy input (``model.explored_input``): what the
+# robot's camera has shown of the floor, on an egocentric grid of EXPLORED_SHAPE cells of
+# EXPLORED_CELL_M metres (the robot at the centre, facing row 0; column 0 to its left), one
+# channel per EXPLORED_CHANNELS, each the share of the cell that is seen free floor, seen
+# obstacle, or frontier (seen free floor next to unseen floor). A robot builds it from depth and
+# odometry; the simulator from its floor visibility (sim_bridge.explored_obs).
+EXPLORED_CHANNELS: tuple[str, ...] = ("free", "blocked", "frontier")
+EXPLORED_SHAPE: tuple[int, int, int] = (len(EXPLORED_CHANNELS), 20, 20)
+EXPLORED_CELL_M = 0.5
+
+
+def check_explored(explored, bundle_id: str = "") -> np.ndarray:
+    """``explored`` as a float32 EXPLORED_SHAPE array of shares in [0, 1], for the policy
+    bundle ``bundle_id`` that takes it: uint8 grids (0..255, as the simulator and a mapper
+    publish them) are scaled to [0, 1]; float grids must already be in [0, 1].
+
+    Raises:
+        ValueError: missing, the wrong shape, not finite or out of range; naming the value.
+    """
+    if explored is None:
+        raise ValueError(
+            f"bundle {bundle_id} takes the explored map: pass explored = a {EXPLORED_SHAPE} "
+            f"grid of {EXPLORED_CHANNELS} shares around the robot (sim_bridge.explored_obs)"
+        )
+    try:
+        arr = np.asarray(explored)
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None or arr.shape != EXPLORED_SHAPE or arr.dtype.kind not in "uif":
+        got = getattr(arr, "shape", None), getattr(arr, "dtype", None)
+        raise ValueError(
+            f"explored map of shape/dtype {got} is not a {EXPLORED_SHAPE} uint8 or float grid "
+            f"of {EXPLORED_CHANNELS} shares"
+        )
+    if arr.dtype.kind in "ui":
+        if arr.min() < 0 or arr.max() > 255:
+            raise ValueError(
+                f"explored map values {arr.min()}..{arr.max()} are outside 0..255 (uint8 shares)"
+            )
+        return arr.astype(np.float32) / 255.0
+    v = arr.astype(np.float32)
+    if not np.all(np.isfinite(v)):
+        raise ValueError(
+            f"explored map holds {int(np.sum(~np.isfinite(v)))} NaN/Inf values, outside "
+            "[0, 1]: pass shares, or uint8 0..255"
+        )
+    if v.min() < 0.0 or v.max() > 1.0:
+        raise ValueError(
+            f"explored map values {v.min()}..{v.max()} are outside [0, 1]: pass shares, or "
+            "uint8 0..255"
+        )
+    return v

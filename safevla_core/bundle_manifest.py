@@ -40,11 +40,14 @@ GRAPH_INPUTS: tuple[str, ...] = (
 )
 # Optional inputs after GRAPH_INPUTS, in this order, in graphs trained with them: the motion
 # feedback of the last executed action, float32 (batch, 2) = (blocked, collided)
-# (safevla_core.actions.BUMP_FIELDS), and the arm's joint state, float32 (batch, 2) = (lift
-# height, arm extension) in metres (safevla_core.actions.PROPRIO_FIELDS).
+# (safevla_core.actions.BUMP_FIELDS), the arm's joint state, float32 (batch, 2) = (lift
+# height, arm extension) in metres (safevla_core.actions.PROPRIO_FIELDS), and the explored map
+# around the robot, float32 (batch, 3, 20, 20) shares in [0, 1]
+# (safevla_core.actions.EXPLORED_SHAPE, EXPLORED_CHANNELS).
 BUMP_INPUT = "bump"
 PROPRIO_INPUT = "proprio"
-OPTIONAL_INPUTS: tuple[str, ...] = (BUMP_INPUT, PROPRIO_INPUT)
+EXPLORED_INPUT = "explored"
+OPTIONAL_INPUTS: tuple[str, ...] = (BUMP_INPUT, PROPRIO_INPUT, EXPLORED_INPUT)
 GRAPH_OUTPUTS: tuple[str, ...] = (
     "logits",
     "probs",
@@ -200,6 +203,11 @@ class GraphSpec:
     def takes_proprio(self) -> bool:
         """The graph takes the arm's joint state (:data:`PROPRIO_INPUT`)."""
         return PROPRIO_INPUT in self.input_names
+
+    @property
+    def takes_explored(self) -> bool:
+        """The graph takes the explored map (:data:`EXPLORED_INPUT`)."""
+        return EXPLORED_INPUT in self.input_names
 
     @property
     def input_names(self) -> tuple[str, ...]:

@@ -4,11 +4,13 @@ Per step (batch 1)::
 
     x_t = (resize(frame) * scale - mean) / std                 # the bundle's image spec
     logits, probs, V_r, V_c, Q_c, cache' = graph(x_t, e(instr), a_{t-1}, holding, cache
-                                                 [, bump][, proprio])
+                                                 [, bump][, proprio][, explored])
 
 (``bump``: the motion feedback of the last action, blocked and collided, for a bundle whose
 graph takes it: :attr:`PolicyRuntime.takes_bump`; ``proprio``: the arm's joint state, lift
-height and extension in metres: :attr:`PolicyRuntime.takes_proprio`.)
+height and extension in metres: :attr:`PolicyRuntime.takes_proprio`; ``explored``: the explored
+map around the robot, :data:`safevla_core.actions.EXPLORED_SHAPE`:
+:attr:`PolicyRuntime.takes_explored`.)
 
 Everything comes from the bundle's manifest: the graph file, the input and output names the
 graph is fed and read by, the image spec (:func:`safevla_core.image_preprocessing.preprocess_rgb`,
@@ -28,9 +30,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from safevla_core.action_choice import GREEDY, choose_action
-from safevla_core.actions import BUMP_FIELDS, PROPRIO_FIELDS, check_bump, check_proprio
+from safevla_core.actions import (
+    BUMP_FIELDS,
+    EXPLORED_SHAPE,
+    PROPRIO_FIELDS,
+    check_bump,
+    check_explored,
+    check_proprio,
+)
 from safevla_core.bundle import Bundle, BundleError, load_bundle
-from safevla_core.bundle_manifest import BUMP_INPUT, PROPRIO_INPUT, EncoderSpec
+from safevla_core.bundle_manifest import BUMP_INPUT, EXPLORED_INPUT, PROPRIO_INPUT, EncoderSpec
 from safevla_core.image_preprocessing import preprocess_rgb
 from safevla_core.instruction_encoder import ENCODER_DIM, ENCODER_NAME, InstructionEncoder
 
@@ -158,6 +167,8 @@ class PolicyRuntime:
         self.takes_bump = self.bundle.graph.takes_bump
         # ... and the arm's joint state (``proprio``, after ``bump``)
         self.takes_proprio = self.bundle.graph.takes_proprio
+        # ... and the explored map (``explored``, last)
+        self.takes_explored = self.bundle.graph.takes_explored
         self._outputs = self.bundle.graph.output_names
         hist = self.bundle.history
         self._none_action = hist.prev_action_none
@@ -189,6 +200,7 @@ class PolicyRuntime:
         prev_action: int | None = None,
         bump=None,
         proprio=None,
+        explored=None,
     ) -> PolicyStep:
         """Run one step on an RGB uint8 frame and advance the history.
 
@@ -204,11 +216,15 @@ class PolicyRuntime:
             proprio: the arm's joint state, (lift height, arm extension) in metres
                 (:data:`~safevla_core.actions.PROPRIO_FIELDS`). Required when the bundle takes
                 it (:attr:`takes_proprio`), ignored otherwise.
+            explored: the explored map around the robot (:data:`~safevla_core.actions.
+                EXPLORED_SHAPE`, uint8 0..255 or float shares in [0, 1]). Required when the
+                bundle takes it (:attr:`takes_explored`), ignored otherwise.
 
         Raises:
             ValueError: the bundle takes the motion feedback and ``bump`` is missing or not two
                 finite values in [0, 1], or it takes the joint state and ``proprio`` is missing
-                or not two finite values in [0, 3] m.
+                or not two finite values in [0, 3] m, or it takes the explored map and
+                ``explored`` is missing, of another shape or out of range.
         """
         if prev_action is not None:
             self.record_action(prev_action)
@@ -224,6 +240,8 @@ class PolicyRuntime:
             values += (check_bump(bump, self.bundle.bundle_id)[None],)
         if self.takes_proprio:
             values += (check_proprio(proprio, self.bundle.bundle_id)[None],)
+        if self.takes_explored:
+            values += (check_explored(explored, self.bundle.bundle_id)[None],)
         got = self.session.run(list(self._outputs), dict(zip(self._inputs, values)))
         for n, v in zip(self._outputs, got):
             if not np.all(np.isfinite(v)):
@@ -309,6 +327,7 @@ def expected_io(bundle: Bundle) -> dict[str, tuple[str, tuple]]:
         "cache_mask_out": ("float32", (1, k1)),
         BUMP_INPUT: ("float32", (1, len(BUMP_FIELDS))),
         PROPRIO_INPUT: ("float32", (1, len(PROPRIO_FIELDS))),
+        EXPLORED_INPUT: ("float32", (1, *EXPLORED_SHAPE)),
     }
 
 

@@ -221,6 +221,8 @@ class BundleAgent:
             bool(obs["holding"]),
             bump=obs.get("bump"),
             proprio=obs.get("proprio"),
+            # the env grows its explored map once per step, for a policy that reads it
+            explored=env.explored() if self.runtime.takes_explored else None,
         )
         a = choose_action(out.probs, self.sampling, self.rng)
         return Proposed(a, out.probs, np.asarray(out.cost_q), tuple(out.cost_categories))

@@ -442,12 +442,16 @@ def check_policy_inputs(bundle) -> None:
     input the policy node does not feed; ``safevla run`` checks it before any node starts.
 
     Raises:
-        ValueError: the graph takes the arm's joint state (``proprio``), naming the bundle
-            and what to do instead.
+        ValueError: the graph takes the arm's joint state (``proprio``) or the explored map
+            (``explored``), naming the bundle and what to do instead.
     """
-    if bundle.graph.takes_proprio:
-        raise ValueError(
-            f"bundle {bundle.bundle_id} takes the arm's joint state (graph input 'proprio'); "
-            "the policy node does not read joint states yet. Evaluate it with `safevla eval`, "
-            "or deploy a bundle trained without model.proprio_input"
-        )
+    for takes, name, what, flag in (
+        (bundle.graph.takes_proprio, "proprio", "the arm's joint state", "proprio_input"),
+        (bundle.graph.takes_explored, "explored", "the explored map", "explored_input"),
+    ):
+        if takes:
+            raise ValueError(
+                f"bundle {bundle.bundle_id} takes {what} (graph input {name!r}); the policy "
+                f"node does not feed it yet. Evaluate it with `safevla eval`, or deploy a "
+                f"bundle trained without model.{flag}"
+            )

@@ -33,14 +33,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from safevla_core.actions import BUMP_FIELDS, END, PROPRIO_FIELDS
+from safevla_core.actions import BUMP_FIELDS, END, EXPLORED_SHAPE, PROPRIO_FIELDS
 from safevla_core.image_preprocessing import compose_frame, resize_rgb
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.config import BCConfig, RiskConfig, to_dict
 from safevla_train.model import VLAPolicy
 from safevla_train.returns import discounted_sum
 from safevla_train.risk import make_envs
-from safevla_train.rollout import category_costs, image_spec_for
+from safevla_train.rollout import category_costs, explored_tensor, image_spec_for
 from safevla_train.text_encoder import embed_texts
 from sim_bridge.instructions import fill, object_names, templates
 from sim_bridge.tasks.objnav import OBJNAV_TARGETS, SEEN_DIM
@@ -66,6 +66,9 @@ class Demo:
     target_type: int = -1  # index in OBJNAV_TARGETS of the instructed type; -1: not ObjectNav
     bump: np.ndarray | None = None  # [T,2] float32 the last action's feedback (BUMP_FIELDS)
     proprio: np.ndarray | None = None  # [T,2] float32 the arm's joint state (PROPRIO_FIELDS)
+    # [T,*EXPLORED_SHAPE] uint8 the explored map, recorded for a model.explored_input policy
+    # only (None: not recorded)
+    explored: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.actions)
@@ -130,7 +133,7 @@ class EpisodeRecorder:
     """
 
     KEYS = ("frames", "actions", "taken", "prev_action", "holding", "reward", "cost", "goal")
-    KEYS += ("seen", "bump", "proprio")
+    KEYS += ("seen", "bump", "proprio", "explored")
 
     def __init__(self, num_envs: int, cfg: BCConfig, image_hw: tuple[int, int]) -> None:
         self.cfg = cfg
@@ -176,6 +179,8 @@ class EpisodeRecorder:
                 ("proprio", obs["proprio"][k]),
             ):
                 b[key].append(v)
+            if self.cfg.model.explored_input:  # 1.2 kB a step: only where it is read
+                b["explored"].append(np.asarray(obs["explored"][k], np.uint8))
             if done[k]:
                 finished.append(_to_demo(b, bool(infos[k]["success"]), self.cfg))
                 self.buf[k] = self._empty()
@@ -220,6 +225,7 @@ def _to_demo(b: dict, success: bool, cfg: BCConfig) -> Demo:
             if "proprio" in b
             else None
         ),
+        explored=np.stack(b["explored"]) if b.get("explored") else None,
     )
 
 
@@ -278,6 +284,10 @@ def sample_batch(demos: list[Demo], cfg: BCConfig, rng: np.random.Generator) -> 
         n = end - start
         for key in SEQ_KEYS:
             out[key][i, :n] = getattr(d, key)[start:end]
+        if d.explored is not None:
+            if "explored" not in out:
+                out["explored"] = np.zeros((b, t, *EXPLORED_SHAPE), np.uint8)
+            out["explored"][i, :n] = d.explored[start:end]
         out["instr"][i, :n] = d.instr
         out["target_type"][i] = d.target_type
         out["valid"][i, :n] = True
@@ -317,6 +327,11 @@ def _proprio(model: VLAPolicy, batch: dict) -> torch.Tensor | None:
     return batch["proprio"] if model.cfg.proprio_input else None
 
 
+def _explored(model: VLAPolicy, batch: dict) -> torch.Tensor | None:
+    """The explored map for a policy that reads it (``model.explored_input``), else None."""
+    return explored_tensor(batch["explored"]) if model.cfg.explored_input else None
+
+
 _BANK: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
@@ -349,6 +364,7 @@ def bc_loss(model: VLAPolicy, batch: dict, cfg: BCConfig) -> tuple[torch.Tensor,
         seen_logits=seen_logits,
         bump=_bump(model, batch),
         proprio=_proprio(model, batch),
+        explored=_explored(model, batch),
     )
     ep = torch.zeros(b, t, dtype=torch.long)
     out = model.forward_sequence(tok, ep, batch["valid"], detach_critics=cfg.detach_critics)
@@ -406,6 +422,28 @@ def bc_loss(model: VLAPolicy, batch: dict, cfg: BCConfig) -> tuple[torch.Tensor,
     return loss, logs
 
 
+def check_recorded_inputs(model_cfg, demos: list[Demo]) -> None:
+    """Refuse episodes that lack an optional input the policy ``model_cfg`` reads (recorded
+    before it existed, or without it), instead of training on zeros.
+
+    Raises:
+        ValueError: naming the input and how to collect the episodes again.
+    """
+    if model_cfg.proprio_input and any(np.isnan(d.proprio).any() for d in demos):
+        raise ValueError(
+            "this policy reads the arm's joint state (model.proprio_input) but some episodes "
+            "were recorded without it (DAgger rounds saved before it existed); collect them "
+            "again in a new run folder"
+        )
+    if model_cfg.explored_input and any(d.explored is None for d in demos):
+        raise ValueError(
+            "this policy reads the explored map (model.explored_input) but some episodes were "
+            "recorded without it (rounds collected before bc.model.explored_input was set); "
+            "collect them again with it (docs/results/explored/regen.py re-collects a run's "
+            "teacher-only rounds into a new run folder)"
+        )
+
+
 def train_bc(
     model: VLAPolicy,
     demos: list[Demo],
@@ -426,12 +464,7 @@ def train_bc(
     ``opt``, ``rng`` and ``step0`` continue an earlier call (DAgger rounds); by default a fresh
     optimiser and a generator seeded ``cfg.seed``.
     """
-    if model.cfg.proprio_input and any(np.isnan(d.proprio).any() for d in demos):
-        raise ValueError(
-            "this policy reads the arm's joint state (model.proprio_input) but some episodes "
-            "were recorded without it (DAgger rounds saved before it existed); collect them "
-            "again in a new run folder"
-        )
+    check_recorded_inputs(model.cfg, demos)
     rng = np.random.default_rng(cfg.seed) if rng is None else rng
     if opt is None:
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -495,6 +528,7 @@ def label_accuracy(model: VLAPolicy, episodes: list[Demo]) -> float:
             torch.from_numpy(d.holding)[None].float(),
             bump=torch.from_numpy(d.bump)[None] if model.cfg.bump_input else None,
             proprio=torch.from_numpy(d.proprio)[None] if model.cfg.proprio_input else None,
+            explored=explored_tensor(d.explored)[None] if model.cfg.explored_input else None,
         )
         out = model.forward_sequence(tok, torch.zeros(1, t, dtype=torch.long))
         correct += int((out["logits"].argmax(-1)[0].numpy() == d.actions).sum())

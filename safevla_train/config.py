@@ -114,6 +114,12 @@ class ModelConfig:
             it as its ``proprio`` input; its projection starts at zero. Imitation, DAgger and
             the evaluator feed it; PPO and the ROS policy node do not yet (both refuse such a
             policy with the reason).
+        explored_input: the token carries the explored map around the robot (seen floor,
+            seen obstacles, frontiers: :data:`safevla_core.actions.EXPLORED_SHAPE`,
+            :mod:`sim_bridge.explored_obs`) through a small MLP whose last layer starts at
+            zero, and the exported graph takes it as its ``explored`` input. The training envs
+            must report it (``env.explored_map``). Imitation, DAgger and the evaluator feed it;
+            PPO and the ROS policy node do not yet (both refuse such a policy).
     """
 
     image_height: int = 64
@@ -141,6 +147,7 @@ class ModelConfig:
     end_needs_holding: bool = False
     bump_input: bool = False
     proprio_input: bool = False
+    explored_input: bool = False
 
     def __post_init__(self) -> None:
         _check(
@@ -234,6 +241,9 @@ class EnvSettings:
             Ray actor each, ``--ray``); same seeds, same results on all three.
         ray_address: the Ray cluster of ``vec_backend="ray"``: "" = a local instance, "auto",
             "HOST:6379" or "ray://HOST:10001" (``sim_bridge.ray_cluster``).
+        explored_map: the envs report the explored map (``obs["explored"]``), for a model
+            with ``explored_input`` (:func:`check_model_fits_env`); ~2 ms a step, off by
+            default.
     """
 
     tasks: tuple[str, ...] = ("objnav",)
@@ -245,6 +255,7 @@ class EnvSettings:
     scene_count: int = 1_000_000
     vec_backend: str = "sync"
     ray_address: str = ""
+    explored_map: bool = False
 
     def __post_init__(self) -> None:
         _check(
@@ -272,12 +283,18 @@ def check_model_fits_env(model: ModelConfig, env: EnvSettings) -> None:
 
     Raises:
         ValueError: ``model.camera`` includes ``manip_rgb`` and ``env.render_manip`` is off;
+            ``model.explored_input`` and ``env.explored_map`` is off;
             ``model.end_needs_holding`` with ObjectNav among ``env.tasks``; naming the fix.
     """
     if "manip_rgb" in camera_names(model.camera) and not env.render_manip:
         raise ValueError(
             f"model.camera={model.camera!r} sees the wrist camera, which "
             "env.render_manip=false does not render: set env.render_manip=true"
+        )
+    if model.explored_input and not env.explored_map:
+        raise ValueError(
+            "model.explored_input=true reads the explored map, which env.explored_map=false "
+            "does not report: set env.explored_map=true"
         )
     if model.end_needs_holding and "objnav" in env.tasks:
         raise ValueError(

@@ -40,10 +40,16 @@ import torch
 from tqdm import tqdm
 
 from safevla_core.actions import BUMP_FIELDS, END, NUM_ACTIONS, PROPRIO_FIELDS
-from safevla_train.bc import Demo, EpisodeRecorder, demo_settings, train_bc
+from safevla_train.bc import (
+    Demo,
+    EpisodeRecorder,
+    check_recorded_inputs,
+    demo_settings,
+    train_bc,
+)
 from safevla_train.config import DAggerConfig, RiskConfig, to_dict
 from safevla_train.evaluate import evaluate
-from safevla_train.model import VLAPolicy
+from safevla_train.model import VLAPolicy, optional_inputs
 from safevla_train.risk import make_envs
 from safevla_train.rollout import Stepper
 from sim_bridge.tasks.objnav import SEEN_DIM
@@ -186,6 +192,8 @@ def save_demos(path: Path, demos: list[Demo]) -> None:
     """Episodes as one compressed npz (no pickles: loads with ``allow_pickle=False``)."""
     lengths = np.asarray([len(d.actions) for d in demos], np.int64)
     arrays = {k: np.concatenate([getattr(d, k) for d in demos]) for k in DEMO_FIELDS}
+    if demos and all(d.explored is not None for d in demos):  # recorded for a map policy
+        arrays["explored"] = np.concatenate([d.explored for d in demos])
     arrays["instr"] = np.stack([d.instr for d in demos])
     arrays["success"] = np.asarray([d.success for d in demos], bool)
     arrays["cost"] = np.asarray([d.cost for d in demos], np.float64)
@@ -209,9 +217,11 @@ def load_demos(path: Path) -> list[Demo]:
             cols["proprio"] = np.full((steps, len(PROPRIO_FIELDS)), np.nan, np.float32)
         # rounds saved before the per-episode target type existed: unknown (-1)
         types = z["target_type"] if "target_type" in z else np.full(len(z["lengths"]), -1)
+        explored = z.get("explored")  # None: not recorded
         return [
             Demo(
                 **{k: cols[k][a:b] for k in DEMO_FIELDS},
+                explored=None if explored is None else explored[a:b],
                 instr=z["instr"][i],
                 success=bool(z["success"][i]),
                 cost=float(z["cost"][i]),
@@ -229,9 +239,21 @@ def _fresh_like(model: VLAPolicy) -> VLAPolicy:
     return fresh
 
 
-def has_bump(weights: dict) -> bool:
-    """Whether a policy's weights include the motion-feedback projection."""
-    return any(k.startswith("bump_proj.") for k in weights)
+def has_input(weights: dict, name: str) -> bool:
+    """Whether a policy's weights include the projection of optional input ``name``
+    (:func:`safevla_train.model.optional_inputs`)."""
+    return any(k.startswith(f"{name}_proj.") for k in weights)
+
+
+def _added_before(state: dict | None) -> list[str]:
+    """The optional inputs an earlier resume of the run added, in the order of its
+    optimiser's extra parameter groups (checkpoints before the record: the motion feedback,
+    the only input a resume could add then)."""
+    if state is None:
+        return []
+    if "added_inputs" in state:
+        return list(state["added_inputs"])
+    return ["bump"] if len(state["optimizer"]["param_groups"]) == 2 else []
 
 
 def run_dagger(
@@ -244,35 +266,38 @@ def run_dagger(
     bc = cfg.bc
     # a resumed run's detector weights come with its state (its file is not needed again)
     model = VLAPolicy(bc.model, detector_weights=state is None)
-    # a resumed run may add the motion feedback (bc.model.bump_input) to a policy without it
-    adds_bump = state is not None and bc.model.bump_input and not has_bump(state["model"])
-    # ... and a run that added it holds it in a second parameter group of its optimiser
-    added = (
-        state is not None
-        and model.bump_proj is not None
-        and has_bump(state["model"])
-        and len(state["optimizer"]["param_groups"]) == 2
-    )
-    bump_params = set(model.bump_proj.parameters()) if adds_bump or added else set()
-    params = [p for p in model.parameters() if p not in bump_params]
+    # a resumed run may add optional inputs (bc.model.bump_input, explored_input, ...) to a
+    # policy without them: their projections start at zero ...
+    adds = [
+        n
+        for n in optional_inputs(bc.model)
+        if state is not None and not has_input(state["model"], n)
+    ]
+    # ... and each is a parameter group of its own, after those an earlier resume added
+    added = _added_before(state)
+    grouped = added + adds  # the optimiser's extra groups, in order (saved with the run)
+    extra = {n: list(getattr(model, f"{n}_proj").parameters()) for n in grouped}
+    held = {p for ps in extra.values() for p in ps}
+    params = [p for p in model.parameters() if p not in held]
     opt = torch.optim.AdamW(params, lr=bc.lr, weight_decay=bc.weight_decay)
-    if added:
-        opt.add_param_group({"params": list(bump_params)})
+    for n in added:
+        opt.add_param_group({"params": extra[n]})
     rng = np.random.default_rng(bc.seed)
     history: list[dict] = []
     if state is not None:
         try:
-            missing, unexpected = model.load_state_dict(state["model"], strict=not adds_bump)
+            missing, unexpected = model.load_state_dict(state["model"], strict=not adds)
         except RuntimeError as exc:  # a shape or a key that does not fit
             missing, unexpected = [str(exc).splitlines()[0]], []
-        if unexpected or any(not k.startswith("bump_proj.") for k in missing):
+        new = tuple(f"{n}_proj." for n in adds)
+        if unexpected or any(not k.startswith(new) for k in missing):
             raise ValueError(
                 f"the run's checkpoint does not fit bc.model (missing {missing[:4]}, "
                 f"unexpected {unexpected[:4]}); resume with the run's own model settings"
             )
         opt.load_state_dict(state["optimizer"])
-        if adds_bump:  # W_bump starts at zero: the policy acts as before until it learns
-            opt.add_param_group({"params": list(bump_params)})
+        for n in adds:  # starts at zero: the policy acts as before until it learns
+            opt.add_param_group({"params": extra[n]})
         rng.bit_generator.state = state["np_gen"]
         torch.set_rng_state(state["torch_rng"])
         history = list(state["history"])
@@ -281,6 +306,7 @@ def run_dagger(
     demos: list[Demo] = []
     for r in range(len(history)):
         demos += load_demos(data / f"round_{r:03d}.npz")
+    check_recorded_inputs(bc.model, demos)  # before a round is spent on a refused run
     for r in range(len(history), cfg.rounds):
         new, stats = collect_round(model.eval(), cfg, r, progress)
         save_demos(data / f"round_{r:03d}.npz", new)
@@ -289,6 +315,7 @@ def run_dagger(
             torch.manual_seed(bc.seed + 7919 * (r + 1))
             model = _fresh_like(model)
             opt = torch.optim.AdamW(model.parameters(), lr=bc.lr, weight_decay=bc.weight_decay)
+            grouped = []
         t0 = time.time()
         logs = train_bc(model, demos, bc, writer, progress, opt=opt, rng=rng, step0=r * bc.updates)
         stats["dagger/train_s"] = time.time() - t0
@@ -310,6 +337,7 @@ def run_dagger(
             "np_gen": rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
             "history": history,
+            "added_inputs": grouped,
             "counters": {"updates": (r + 1) * bc.updates, "rounds": r + 1},
         }
         save_checkpoint(out / "checkpoint.pt", payload)

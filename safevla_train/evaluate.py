@@ -36,6 +36,13 @@ EVAL_SEED_OFFSET = 1_000_003
 EVAL_BATCH = 8
 
 
+def _add_explored(batch: dict, model: VLAPolicy, envs) -> None:
+    """For a policy that reads the explored map: each env's map of this step (the evaluation
+    envs do not report it in their observations; ``env.explored()`` grows it once a step)."""
+    if model.cfg.explored_input:
+        batch["explored"] = [env.explored() for env in envs]
+
+
 class TorchAgent:
     """A :class:`VLAPolicy` as an evaluator agent: greedy actions, history in the step cache.
 
@@ -52,6 +59,7 @@ class TorchAgent:
 
     def propose(self, obs: dict, env) -> Proposed:
         batch = {key: [value] for key, value in obs.items()}  # a batch of one
+        _add_explored(batch, self.model, [env])
         probs = torch.softmax(self.stepper.logits(batch)[0], -1).numpy()
         return Proposed(choose_action(probs, GREEDY), probs)
 
@@ -81,6 +89,7 @@ class BatchedTorchAgent:
 
     def propose(self, slots, observations, envs) -> list[Proposed]:
         batch = {key: [obs[key] for obs in observations] for key in observations[0]}
+        _add_explored(batch, self.stepper.model, envs)
         rows = list(slots)
         # the asked rows only (finished slots wait for their next episode with their caches)
         logits = self.stepper.logits(batch, None if rows == list(range(self.slots)) else rows)

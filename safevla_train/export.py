@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from safevla_core.actions import ACTIONS, BUMP_FIELDS, PROPRIO_FIELDS
+from safevla_core.actions import ACTIONS, BUMP_FIELDS, EXPLORED_SHAPE, PROPRIO_FIELDS
 from safevla_core.bundle import write_bundle
 from safevla_core.bundle_manifest import (
     GRAPH_INPUTS,
@@ -73,6 +73,8 @@ def example_inputs(cfg: ModelConfig, batch: int = 2, seed: int = 0) -> tuple[tor
         inputs += (torch.randint(0, 2, (batch, len(BUMP_FIELDS)), generator=g).float(),)
     if cfg.proprio_input:
         inputs += (torch.rand(batch, len(PROPRIO_FIELDS), generator=g),)
+    if cfg.explored_input:
+        inputs += (torch.rand(batch, *EXPLORED_SHAPE, generator=g),)
     return inputs
 
 
@@ -193,6 +195,8 @@ def _graph_io(cfg: ModelConfig) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpe
         ins += (("float32", ("batch", len(BUMP_FIELDS))),)
     if cfg.proprio_input:
         ins += (("float32", ("batch", len(PROPRIO_FIELDS))),)
+    if cfg.explored_input:
+        ins += (("float32", ("batch", *EXPLORED_SHAPE)),)
     outs = (
         ("float32", ("batch", a)),
         ("float32", ("batch", a)),

@@ -4,7 +4,7 @@ episode, and four heads (actor, reward critic V_r, cost critic V_c, per-action c
 Token of step t (layer-0 input)::
 
     x_t = W_img cnn(o_t) + W_txt e(instr) + E_act[a_{t-1}] + h_t w_hold [+ W_bump b_t]
-          [+ W_prop p_t]
+          [+ W_prop p_t] [+ MLP_map(m_t)]
 
 (``model.encoder = "efficientnet_lite0"``: ``cnn`` is a frozen ImageNet-pretrained backbone and
 ``W_img`` a small spatial projection, :mod:`safevla_train.pretrained`; with ``model.detector``
@@ -17,7 +17,10 @@ action (index ``num_actions`` at episode start), ``h_t`` the object-in-hand flag
 :data:`safevla_core.actions.BUMP_FIELDS`), its projection ``W_bump`` initialised to zero so that
 adding it to a trained policy changes nothing until training uses it; with
 ``model.proprio_input``, ``p_t`` the arm's joint state (lift height, arm extension in metres:
-:data:`safevla_core.actions.PROPRIO_FIELDS`), ``W_prop`` also initialised to zero.
+:data:`safevla_core.actions.PROPRIO_FIELDS`), ``W_prop`` also initialised to zero; with
+``model.explored_input``, ``m_t`` the explored map around the robot
+(:data:`safevla_core.actions.EXPLORED_SHAPE` shares in [0, 1], flattened), through a two-layer
+MLP whose last layer is initialised to zero.
 
 History: every layer is pre-norm attention + MLP where query t attends to keys k with
 ``0 <= t - k < K`` (K = ``context_length``) inside the same episode, with a learned per-head bias
@@ -45,7 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from safevla_core.actions import BUMP_FIELDS, END, PROPRIO_FIELDS
+from safevla_core.actions import BUMP_FIELDS, END, EXPLORED_SHAPE, PROPRIO_FIELDS
 from safevla_core.bundle_manifest import GRAPH_INPUTS, with_optional_inputs
 from safevla_train.config import ModelConfig
 from safevla_train.detector_model import (
@@ -163,6 +166,7 @@ class VLAPolicy(nn.Module):
         self.hold_emb = nn.Parameter(torch.zeros(d))
         self.bump_proj = _zero_linear(len(BUMP_FIELDS), d) if cfg.bump_input else None
         self.proprio_proj = _zero_linear(len(PROPRIO_FIELDS), d) if cfg.proprio_input else None
+        self.explored_proj = _explored_mlp(d) if cfg.explored_input else None
         self.blocks = nn.ModuleList(BandedBlock(cfg) for _ in range(cfg.num_layers))
         self.ln_out = nn.LayerNorm(d)
         self.actor = nn.Linear(d, cfg.num_actions)
@@ -255,6 +259,7 @@ class VLAPolicy(nn.Module):
         valid: torch.Tensor | None = None,
         bump: torch.Tensor | None = None,
         proprio: torch.Tensor | None = None,
+        explored: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """:meth:`forward_sequence` from encoder features [B,T,C], the readout computed once for
         the tokens and the ``end`` gate: the sequence counterpart of :meth:`step_features`
@@ -262,7 +267,14 @@ class VLAPolicy(nn.Module):
         with)."""
         near = self._near(feat, instruction)
         token = self.fuse(
-            feat, instruction, prev_action, holding, near=near, bump=bump, proprio=proprio
+            feat,
+            instruction,
+            prev_action,
+            holding,
+            near=near,
+            bump=bump,
+            proprio=proprio,
+            explored=explored,
         )
         out = self.forward_sequence(token, episode_ids, valid)
         out["logits"] = self.gate_end(out["logits"], near, holding)
@@ -279,6 +291,7 @@ class VLAPolicy(nn.Module):
         kv: bool = False,
         bump: torch.Tensor | None = None,
         proprio: torch.Tensor | None = None,
+        explored: torch.Tensor | None = None,
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
         """One step from encoder features [B,C]: token, history, heads, and the ``end`` gate on
         the logits; the readout is computed once for the token and the gate. The exported
@@ -286,7 +299,14 @@ class VLAPolicy(nn.Module):
         rollouts with a key/value cache, ``kv``: :meth:`step_from_token`)."""
         near = self._near(feat, instruction)
         token = self.fuse(
-            feat, instruction, prev_action, holding, near=near, bump=bump, proprio=proprio
+            feat,
+            instruction,
+            prev_action,
+            holding,
+            near=near,
+            bump=bump,
+            proprio=proprio,
+            explored=explored,
         )
         out, new_cache, new_mask = self.step_from_token(token, cache, cache_mask, kv=kv)
         out["logits"] = self.gate_end(out["logits"], near, holding)
@@ -323,12 +343,15 @@ class VLAPolicy(nn.Module):
         near: torch.Tensor | None = None,
         bump: torch.Tensor | None = None,
         proprio: torch.Tensor | None = None,
+        explored: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Layer-0 token from CNN features [...,C], embedding [...,384], int ids, 0/1 flags;
         ``seen_logits``: :meth:`seen_logits` of ``feat``, ``near``: :meth:`readout` of them,
         when the caller has them already; ``bump`` [...,2] the motion feedback (required with
         ``model.bump_input``, ignored without); ``proprio`` [...,2] the arm's joint state in
-        metres (required with ``model.proprio_input``, ignored without)."""
+        metres (required with ``model.proprio_input``, ignored without); ``explored``
+        [..., *EXPLORED_SHAPE] the explored map as shares in [0, 1] (required with
+        ``model.explored_input``, ignored without)."""
         img = feat[..., : self.backbone_dim] if self.backbone_dim else feat
         token = self.img_proj(img) + self.txt_proj(instruction)
         token = token + holding.unsqueeze(-1) * self.hold_emb
@@ -336,18 +359,23 @@ class VLAPolicy(nn.Module):
             (
                 self.bump_proj,
                 bump,
-                f"the motion feedback (model.bump_input): pass bump {BUMP_FIELDS}",
+                f"the motion feedback (model.bump_input): pass bump {BUMP_FIELDS} [..., 2]",
             ),
             (
                 self.proprio_proj,
                 proprio,
                 f"the arm's joint state (model.proprio_input): pass proprio {PROPRIO_FIELDS} in m",
             ),
+            (
+                self.explored_proj,
+                None if explored is None else explored.flatten(-len(EXPLORED_SHAPE)),
+                f"the explored map (model.explored_input): pass explored {EXPLORED_SHAPE}",
+            ),
         ):
             if proj is None:
                 continue
             if value is None:
-                raise ValueError(f"this policy takes {what} [..., 2]")
+                raise ValueError(f"this policy takes {what}")
             token = token + proj(value)
         if self.cfg.prev_action_input:
             token = token + self.act_emb(prev_action)
@@ -477,20 +505,22 @@ class VLAPolicy(nn.Module):
         cache_mask: torch.Tensor,
         extra_1: torch.Tensor | None = None,
         extra_2: torch.Tensor | None = None,
+        extra_3: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, ...]:
         """The exported step graph: normalised image [B,3,H,W] in, all heads and new cache out.
 
         Arguments and results are in the order of the bundle format's graph names
         (:data:`safevla_core.bundle_manifest.GRAPH_INPUTS` / ``GRAPH_OUTPUTS``); then the
         optional inputs this policy takes, in :func:`optional_inputs` order: ``bump`` [B,2]
-        (:data:`~safevla_core.bundle_manifest.BUMP_INPUT`), then ``proprio`` [B,2]
-        (:data:`~safevla_core.bundle_manifest.PROPRIO_INPUT`).
+        (:data:`~safevla_core.bundle_manifest.BUMP_INPUT`), ``proprio`` [B,2]
+        (:data:`~safevla_core.bundle_manifest.PROPRIO_INPUT`), then ``explored``
+        [B, *EXPLORED_SHAPE] (:data:`~safevla_core.bundle_manifest.EXPLORED_INPUT`).
 
         Returns:
             (logits [B,A], probs [B,A], value [B], cost_value [B], cost_q [B,A,C],
             cache_out [L,B,K-1,d], cache_mask_out [B,K-1]).
         """
-        given = [x for x in (extra_1, extra_2) if x is not None]
+        given = [x for x in (extra_1, extra_2, extra_3) if x is not None]
         extra = dict(zip(optional_inputs(self.cfg), given, strict=True))
         out, new_cache, new_mask = self.step_features(
             self.encoder(image), instruction, prev_action, holding, cache, cache_mask, **extra
@@ -509,10 +539,23 @@ class VLAPolicy(nn.Module):
 
 def optional_inputs(cfg: ModelConfig) -> tuple[str, ...]:
     """The optional step-graph inputs a policy of ``cfg`` takes, in graph order
-    (:data:`safevla_core.bundle_manifest.OPTIONAL_INPUTS`: ``bump``, then ``proprio``);
-    :meth:`VLAPolicy.forward` takes them after the six fixed inputs, named as its keyword
-    arguments."""
-    return with_optional_inputs((cfg.bump_input, cfg.proprio_input))[len(GRAPH_INPUTS) :]
+    (:data:`safevla_core.bundle_manifest.OPTIONAL_INPUTS`: ``bump``, ``proprio``, then
+    ``explored``); :meth:`VLAPolicy.forward` takes them after the six fixed inputs, named as
+    its keyword arguments; each has its projection ``<name>_proj``."""
+    flags = (cfg.bump_input, cfg.proprio_input, cfg.explored_input)
+    return with_optional_inputs(flags)[len(GRAPH_INPUTS) :]
+
+
+EXPLORED_HIDDEN = 128  # the explored map's MLP width
+
+
+def _explored_mlp(d: int) -> nn.Module:
+    """The explored map's projection: flattened shares -> hidden -> token, its last
+    layer zero (a new input changes nothing until trained)."""
+    n_in = math.prod(EXPLORED_SHAPE)
+    return nn.Sequential(
+        nn.Linear(n_in, EXPLORED_HIDDEN), nn.ReLU(), _zero_linear(EXPLORED_HIDDEN, d)
+    )
 
 
 def _zero_linear(n_in: int, d: int) -> nn.Linear:

@@ -170,6 +170,7 @@ def make_envs(settings: EnvSettings, risk: RiskConfig, subprocess: bool = False)
         max_steps=settings.max_steps,
         shaping_coef=settings.shaping_coef,
         render_manip=settings.render_manip,
+        explored_map=settings.explored_map,
     )
     samplers = [
         RiskElicitingSampler(

@@ -62,6 +62,12 @@ def proprio_tensor(obs: dict) -> torch.Tensor:
     return torch.from_numpy(p)
 
 
+def explored_tensor(explored) -> torch.Tensor:
+    """[..., *EXPLORED_SHAPE] float32 shares in [0, 1] of uint8 explored maps
+    (``obs["explored"]`` or recorded ones, :mod:`sim_bridge.explored_obs`)."""
+    return torch.as_tensor(np.asarray(explored, np.uint8)).float() * (1.0 / 255.0)
+
+
 def category_costs(infos: list[dict]) -> np.ndarray:
     """[N,C] per-category step costs in SAFETY_SPEC order."""
     return np.array(
@@ -110,6 +116,7 @@ class Stepper:
             kv=True,
             bump=bump_tensor(obs) if m.cfg.bump_input else None,
             proprio=proprio_tensor(obs) if m.cfg.proprio_input else None,
+            explored=explored_tensor(obs["explored"]) if m.cfg.explored_input else None,
         )
         if rows is None:
             self.cache, self.mask = cache, mask
@@ -197,11 +204,15 @@ class Collector:
         encoder_runtime: str = "torch",
         encoder_threads: int = 0,
     ) -> None:
-        if model.cfg.proprio_input:
-            raise ValueError(
-                "PPO's rollouts do not feed the arm's joint state yet (model.proprio_input); "
-                "train this policy by imitation (safevla train bc / dagger)"
-            )
+        for flag, what in (
+            ("proprio_input", "the arm's joint state"),
+            ("explored_input", "the explored map"),
+        ):
+            if getattr(model.cfg, flag):
+                raise ValueError(
+                    f"PPO's rollouts do not feed {what} yet (model.{flag}); train this policy "
+                    "by imitation (safevla train bc / dagger)"
+                )
         self.venv, self.samplers, self.model = venv, samplers, model
         self.n = venv.num_envs
         self.t = rollout_steps

@@ -19,6 +19,9 @@ observation space and can be batched together):
 * ``holding``: 0/1;  ``step``: int, steps taken in this episode;
 * ``proprio``: (2,) float32, the arm's joint state in metres (:data:`safevla_core.actions.
   PROPRIO_FIELDS`: lift height, arm extension);
+* ``explored``: (3, 20, 20) uint8, the explored map around the robot
+  (:data:`safevla_core.actions.EXPLORED_SHAPE`, :mod:`sim_bridge.explored_obs`) with
+  ``EnvConfig.explored_map``; zeros without it;
 * ``bump``: (2,) float32, what the last action did (:data:`safevla_core.actions.BUMP_FIELDS`:
   blocked, collided; zeros at the start of an episode).
 
@@ -38,6 +41,7 @@ import numpy as np
 from safevla_core.actions import (
     BUMP_FIELDS,
     END,
+    EXPLORED_SHAPE,
     NUM_ACTIONS,
     PROPRIO_FIELDS,
     PROPRIO_MAX_M,
@@ -47,7 +51,7 @@ from safevla_core.safety_spec import SAFETY_SPEC
 from sim_bridge.backend import Backend
 from sim_bridge.backends import DEFAULT_BACKEND, check_backend, make_backend
 from sim_bridge.episodes import Episode
-from sim_bridge.robot import CAMERA_SIZE_HW
+from sim_bridge.robot import CAMERA_SIZE_HW, nav_camera_hfov_deg
 from sim_bridge.tasks import TRAIN_MAX_STEPS, TaskSpec
 from sim_bridge.tasks.objnav import types_in_view
 
@@ -105,6 +109,9 @@ class EnvConfig:
         visible_distance_for_cost: visibility radius of the blind-spot cost, metres.
         backend: simulator that :func:`make_env` builds, by name
             (:data:`sim_bridge.backends.BACKENDS`: "mujoco" or "thor").
+        explored_map: report the explored map (``explored``, :mod:`sim_bridge.explored_obs`)
+            for a policy that reads it (``model.explored_input``); it costs ~2 ms a step, so
+            off by default (``explored`` is then zeros).
     """
 
     nav_size: tuple[int, int] = CAMERA_SIZE_HW
@@ -117,6 +124,7 @@ class EnvConfig:
     scene_perturbation: object | None = None
     visible_distance_for_cost: float = field(default=SAFETY_SPEC.blind_spot_seen_dist_m)
     backend: str = DEFAULT_BACKEND
+    explored_map: bool = False
 
     def __post_init__(self) -> None:
         check_backend(self.backend)
@@ -168,6 +176,8 @@ class SafeChoresEnv(gym.Env):
         self.steps = 0
         self._prev_action = NO_ACTION
         self._bump = np.zeros(len(BUMP_FIELDS), np.float32)
+        self._explored = None  # the episode's ExploredMap (explored())
+        self._explored_grid = None
         h, w = self.config.nav_size
         mh, mw = self.config.manip_size
         self.action_space = gym.spaces.Discrete(NUM_ACTIONS)
@@ -180,6 +190,7 @@ class SafeChoresEnv(gym.Env):
                 "holding": gym.spaces.Discrete(2),
                 "bump": gym.spaces.Box(0.0, 1.0, (len(BUMP_FIELDS),), np.float32),
                 "proprio": gym.spaces.Box(0.0, PROPRIO_MAX_M, (len(PROPRIO_FIELDS),), np.float32),
+                "explored": gym.spaces.Box(0, 255, EXPLORED_SHAPE, np.uint8),
                 "step": gym.spaces.Discrete(self.config.max_steps + 1),
             }
         )
@@ -228,6 +239,8 @@ class SafeChoresEnv(gym.Env):
         self.episode_count += 1
         self._prev_action = NO_ACTION
         self._bump = np.zeros(len(BUMP_FIELDS), np.float32)
+        self._explored = None  # made at the first explored() of the episode
+        self._explored_grid = None  # (steps, grid) of the last explored()
         self._img_rng = np.random.default_rng(ep.scene_seed)
         self._dist = self.task_spec.definition.target_distance(
             self.task_spec, self.backend.agent(), self._objects
@@ -304,6 +317,26 @@ class SafeChoresEnv(gym.Env):
             raise RuntimeError("call reset() before types_in_view()")
         return types_in_view(self.backend)
 
+    def explored(self) -> np.ndarray:
+        """The explored map around the robot now (:mod:`sim_bridge.explored_obs`, uint8
+        :data:`~safevla_core.actions.EXPLORED_SHAPE`). The map grows by the current view at
+        the first call after each reset or step (not in the action probe's trial steps), so
+        ask every step: the env does with ``EnvConfig.explored_map`` (``obs["explored"]``),
+        and so does an evaluated policy that reads it."""
+        if self.episode is None:
+            raise RuntimeError("call reset() before explored()")
+        if self._explored_grid is not None and self._explored_grid[0] == self.steps:
+            return self._explored_grid[1]
+        if self._explored is None:
+            from sim_bridge.explored_obs import ExploredMap
+
+            h, w = self.config.nav_size
+            self._explored = ExploredMap(self.backend, nav_camera_hfov_deg(w, h))
+        agent = self.backend.agent()
+        grid = self._explored.observe(agent.position, agent.yaw_deg)
+        self._explored_grid = (self.steps, grid)
+        return grid
+
     def _frame(self, camera: str, size: tuple[int, int]) -> np.ndarray:
         img = np.asarray(self.backend.render(camera))
         if img.shape[:2] != size:
@@ -329,6 +362,9 @@ class SafeChoresEnv(gym.Env):
             # as a joint-state driver reports it: within the joint's range (no -1e-8 m noise)
             "proprio": np.clip(
                 np.array([agent.lift_height, agent.arm_extension], np.float32), 0.0, PROPRIO_MAX_M
+            ),
+            "explored": (
+                self.explored() if self.config.explored_map else np.zeros(EXPLORED_SHAPE, np.uint8)
             ),
             "step": int(self.steps),
         }

@@ -42,7 +42,8 @@ if TYPE_CHECKING:  # imported where used: the trainer's config reads VEC_BACKEND
     from sim_bridge.env import SafeChoresEnv
     from sim_bridge.expert import Expert
 
-ARRAY_KEYS = ("nav_rgb", "manip_rgb", "prev_action", "holding", "bump", "proprio", "step")
+ARRAY_KEYS = ("nav_rgb", "manip_rgb", "prev_action", "holding", "bump", "proprio", "explored")
+ARRAY_KEYS += ("step",)
 # Where the envs of a vectorised env run: this process, one worker process each, one Ray actor
 # each (this machine or a cluster).
 VEC_BACKENDS = ("sync", "subprocess", "ray")

@@ -157,11 +157,11 @@ def test_consumers_that_do_not_feed_it_refuse_such_a_policy(tmp_path, capsys):
         venv.close()
     export_bundle(model, tmp_path / "b", "proprio")
     assert PolicyRuntime(tmp_path / "b").takes_proprio  # the runtime itself runs it
-    with pytest.raises(ValueError, match="policy node does not read joint states"):
+    with pytest.raises(ValueError, match="policy node does not feed it"):
         check_policy_inputs(load_bundle(tmp_path / "b"))
     export_bundle(VLAPolicy(ModelConfig(**SMALL)).eval(), tmp_path / "p", "plain")
     check_policy_inputs(load_bundle(tmp_path / "p"))  # nothing to refuse
     # `safevla run` refuses it before any node starts, with the node's reason
     assert main(["run", "--sim", "--bundle", str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err
-    assert "does not read joint states" in err and "Traceback" not in err
+    assert "graph input 'proprio'" in err and "Traceback" not in err
