@@ -15,12 +15,19 @@ from diagnostic_msgs.msg import KeyValue
 from sensor_msgs.msg import CameraInfo, Image
 
 from safevla_core.action_adapter import VerdictIn
-from safevla_core.actions import ACTION_NAMES, BUMP_FIELDS
+from safevla_core.actions import (
+    ACTION_NAMES,
+    BUMP_FIELDS,
+    EXPLORED_CELL_M,
+    EXPLORED_CHANNELS,
+    EXPLORED_SHAPE,
+)
 from safevla_core.safety_monitor import SEVERITY, Decision, Proposal, Rule, SafetyMonitor
 from safevla_core.safety_spec import COST_CATEGORIES
 from safevla_ros.msg import (
     ActionProposal,
     EpisodeStatus,
+    ExploredMap,
     MotionFeedback,
     SafetyEvent,
     SafetyVerdict,
@@ -166,6 +173,43 @@ def motion_feedback(bump, header) -> MotionFeedback:
     for name, v in zip(BUMP_FIELDS, values, strict=True):
         setattr(msg, name, bool(v > 0.5))
     return msg
+
+
+def explored_map(grid, header) -> ExploredMap:
+    """ExploredMap of the simulator's ``obs["explored"]`` (uint8 :data:`~safevla_core.actions.
+    EXPLORED_SHAPE`, :mod:`sim_bridge.explored_obs`)."""
+    g = np.ascontiguousarray(grid, np.uint8)
+    if g.shape != EXPLORED_SHAPE:
+        raise ValueError(f"explored map of shape {g.shape}, not {EXPLORED_SHAPE}")
+    msg = ExploredMap(header=header, cell_m=float(EXPLORED_CELL_M))
+    msg.height, msg.width = int(g.shape[1]), int(g.shape[2])
+    msg.channels = list(EXPLORED_CHANNELS)
+    msg.data = g.tobytes()
+    return msg
+
+
+def explored_values(msg: ExploredMap) -> np.ndarray:
+    """The policy's ``explored`` input of an ExploredMap: uint8 EXPLORED_SHAPE.
+
+    Raises:
+        ValueError: channels, grid size, cell size or data length other than the bundle
+            format's, naming what arrived and what is expected.
+    """
+    _, h, w = EXPLORED_SHAPE
+    got = (list(msg.channels), int(msg.height), int(msg.width))
+    if got != (list(EXPLORED_CHANNELS), h, w) or not math.isclose(msg.cell_m, EXPLORED_CELL_M):
+        raise ValueError(
+            f"ExploredMap with channels {got[0]}, {got[1]}x{got[2]} cells of {msg.cell_m} m; "
+            f"the policy takes channels {list(EXPLORED_CHANNELS)}, {h}x{w} cells of "
+            f"{EXPLORED_CELL_M} m (docs/bundle.md, 'explored')"
+        )
+    data = np.frombuffer(bytes(msg.data), np.uint8)
+    if data.size != math.prod(EXPLORED_SHAPE):
+        raise ValueError(
+            f"ExploredMap carries {data.size} values, not {math.prod(EXPLORED_SHAPE)} "
+            f"({EXPLORED_SHAPE})"
+        )
+    return data.reshape(EXPLORED_SHAPE).copy()
 
 
 def bump_values(msg: MotionFeedback) -> np.ndarray:

@@ -186,6 +186,7 @@ EVENT_TOPIC = "safevla/safety_events"
 ESTOP_TOPIC = "safevla/estop"
 HOLDING_TOPIC = "safevla/holding"
 BUMP_TOPIC = "safevla/bump"  # the motion feedback of the last action (safevla_ros/MotionFeedback)
+EXPLORED_TOPIC = "safevla/explored"  # the explored map around the robot (safevla_ros/ExploredMap)
 
 _VERIFY_KEY = _p(
     "verify_key",
@@ -222,6 +223,12 @@ POLICY_PARAMS: tuple[ParamSpec, ...] = (
         BUMP_TOPIC,
         "MotionFeedback (blocked, collided) of the last executed action; read only for a "
         "bundle that takes it (graph input 'bump'), which proposes nothing until it arrives",
+    ),
+    _p(
+        "explored_topic",
+        EXPLORED_TOPIC,
+        "ExploredMap around the robot; read only for a bundle that takes it (graph input "
+        "'explored'), which proposes nothing until it arrives",
     ),
     _p("execution_providers", ["tensorrt", "cuda", "cpu"], "ONNX Runtime providers, in order"),
     _p("intra_op_threads", 1, "ONNX Runtime intra-op threads", 1, 64),
@@ -406,6 +413,12 @@ SIM_BRIDGE_PARAMS: tuple[ParamSpec, ...] = (
         "episode start), for a bundle that takes it",
     ),
     _p(
+        "explored_topic",
+        EXPLORED_TOPIC,
+        "ExploredMap output: the explored map of each observation, before its frame; only for "
+        "a bundle that takes it (graph input 'explored')",
+    ),
+    _p(
         "auto_reset",
         True,
         "start episodes on its own: the first once perception, policy and adapter are up, the "
@@ -442,16 +455,12 @@ def check_policy_inputs(bundle) -> None:
     input the policy node does not feed; ``safevla run`` checks it before any node starts.
 
     Raises:
-        ValueError: the graph takes the arm's joint state (``proprio``) or the explored map
-            (``explored``), naming the bundle and what to do instead.
+        ValueError: the graph takes the arm's joint state (``proprio``), naming the bundle
+            and what to do instead.
     """
-    for takes, name, what, flag in (
-        (bundle.graph.takes_proprio, "proprio", "the arm's joint state", "proprio_input"),
-        (bundle.graph.takes_explored, "explored", "the explored map", "explored_input"),
-    ):
-        if takes:
-            raise ValueError(
-                f"bundle {bundle.bundle_id} takes {what} (graph input {name!r}); the policy "
-                f"node does not feed it yet. Evaluate it with `safevla eval`, or deploy a "
-                f"bundle trained without model.{flag}"
-            )
+    if bundle.graph.takes_proprio:
+        raise ValueError(
+            f"bundle {bundle.bundle_id} takes the arm's joint state (graph input 'proprio'); "
+            "the policy node does not feed it yet. Evaluate it with `safevla eval`, or deploy "
+            "a bundle trained without model.proprio_input"
+        )

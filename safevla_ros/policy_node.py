@@ -28,8 +28,8 @@ from safevla_core.actions import BUMP_FIELDS
 from safevla_core.bundle import BundleError
 from safevla_core.image_preprocessing import ImageFormatError, decode_image
 from safevla_core.policy_runtime import PolicyOutputError, PolicyRuntime
-from safevla_ros.msg import ActionProposal, MotionFeedback, SafetyVerdict
-from safevla_ros.msg_conversions import bump_values
+from safevla_ros.msg import ActionProposal, ExploredMap, MotionFeedback, SafetyVerdict
+from safevla_ros.msg_conversions import bump_values, explored_values
 from safevla_ros.params import POLICY_PARAMS, ParameterError, check_policy_inputs
 from safevla_ros.ros_common import (
     ERROR,
@@ -71,6 +71,7 @@ class PolicyNode(LifecycleNode):
         self.holding = False
         self.bump = NO_BUMP  # motion feedback of the last executed action (bundles taking it)
         self.bump_heard = False  # a MotionFeedback arrived since activation
+        self.explored = None  # the last explored map (bundles taking it); None: none yet
         self._bump_diag_s = 0.0  # when the last "no feedback" diagnostic went out
         self.sequence = 0
         self._subs = []
@@ -102,6 +103,11 @@ class PolicyNode(LifecycleNode):
                 f"the bundle takes the motion feedback: reading {p['bump_topic']} "
                 "(MotionFeedback); no proposal until it arrives"
             )
+        if self.runtime.takes_explored:
+            self.get_logger().info(
+                f"the bundle takes the explored map: reading {p['explored_topic']} "
+                "(ExploredMap); no proposal until it arrives"
+            )
         self.params, self.rng = p, np.random.default_rng(p["seed"])
         self._pub = self.create_lifecycle_publisher(ActionProposal, p["proposal_topic"], 10)
         self._diag = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE_QOS)
@@ -110,6 +116,7 @@ class PolicyNode(LifecycleNode):
     def on_activate(self, state):
         p = self.params
         self.bump_heard = False  # heard again from this activation on
+        self.explored = None
         # Created in the order the executor serves them when several are ready at once (it
         # takes a node's subscriptions in creation order): a new instruction and the motion
         # feedback before the frame they apply to. Measured: a loaded policy process that found
@@ -126,6 +133,12 @@ class PolicyNode(LifecycleNode):
             self._subs.append(
                 self.create_subscription(
                     MotionFeedback, p["bump_topic"], self.on_bump, LATCHED_QOS
+                )
+            )
+        if self.runtime.takes_explored:  # likewise, and before the frame it belongs to
+            self._subs.append(
+                self.create_subscription(
+                    ExploredMap, p["explored_topic"], self.on_explored, LATCHED_QOS
                 )
             )
         self._subs += [
@@ -160,8 +173,27 @@ class PolicyNode(LifecycleNode):
     def on_bump(self, msg: MotionFeedback) -> None:
         self.bump, self.bump_heard = bump_values(msg), True
 
+    def on_explored(self, msg: ExploredMap) -> None:
+        try:
+            self.explored = explored_values(msg)
+        except ValueError as exc:  # a wrong map is no map: no proposal until a good one
+            self.explored = None
+            self.get_logger().error(f"explored map rejected: {exc}", throttle_duration_sec=1.0)
+            self._diag.publish(diagnostics(self, ERROR, f"explored map rejected: {exc}"))
+
     def feedback_missing(self) -> str:
-        """Why the bundle's motion-feedback input cannot be filled ("" if it can)."""
+        """Why the bundle's motion-feedback or explored-map input cannot be filled ("" if
+        they can)."""
+        if self.runtime.takes_explored and self.explored is None:
+            topic = self.resolve_topic_name(self.params["explored_topic"])
+            return (
+                f"bundle {self.runtime.bundle.bundle_id} takes the explored map and no valid "
+                f"one has arrived on {topic} (safevla_ros/ExploredMap) since this node was "
+                "activated; publish it there, reliable + transient-local, for every observation "
+                "before its frame (the sim bridge does for such a bundle; on a robot a mapper: "
+                "docs/ros_runtime.md, 'The explored map'), set explored_topic to where it is "
+                "published, or run a bundle without that input"
+            )
         if not self.runtime.takes_bump or self.bump_heard:
             return ""
         topic = self.resolve_topic_name(self.params["bump_topic"])
@@ -193,7 +225,9 @@ class PolicyNode(LifecycleNode):
             # the same path as the perception node's: at the bundle's size already (from that
             # node), the runtime's resize passes the frame through and only normalises it
             rgb = decode_image(msg.encoding, msg.height, msg.width, msg.step, msg.data)
-            out = self.runtime.step(rgb, self.instruction, holding=self.holding, bump=self.bump)
+            out = self.runtime.step(
+                rgb, self.instruction, holding=self.holding, bump=self.bump, explored=self.explored
+            )
         except (ImageFormatError, PolicyOutputError, ValueError) as exc:
             self.get_logger().error(f"no proposal: {exc}", throttle_duration_sec=1.0)
             self._diag.publish(diagnostics(self, ERROR, f"no proposal: {exc}"))

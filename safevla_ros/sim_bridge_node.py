@@ -7,9 +7,11 @@ stamp on ``manip_image_topic``); wait for one command on ``action_topic`` (std_m
 action name, or "stop"); execute it with ``env.step`` (a stop, or no command within
 ``action_timeout_s``, is a step in which nothing moves); publish EpisodeStatus with the
 ground-truth cost, the holding flag on ``holding_topic`` and the step's motion feedback
-(MotionFeedback on ``bump_topic``, latched). Frames go out at most ``frame_rate_hz``. Episodes
-come from ``episode_file``, else the shipped validation set, else a seeded sampler; each starts
-by publishing its instruction (reliable + transient-local) and a motion feedback of both false.
+(MotionFeedback on ``bump_topic``, latched) and, for a bundle that reads it, the explored map
+of the new observation (ExploredMap on ``explored_topic``, latched). Frames go out at most
+``frame_rate_hz``. Episodes come from ``episode_file``, else the shipped validation set, else a
+seeded sampler; each starts by publishing its instruction (reliable + transient-local) and a
+motion feedback of both false.
 Service ``reset_episode`` (ResetEpisode): an episode by id, a new one by task + seed, or the next.
 """
 
@@ -24,8 +26,14 @@ from std_msgs.msg import Bool, Header, String
 
 from safevla_core.actions import action_by_name
 from safevla_core.bundle import BundleError, load_bundle
-from safevla_ros.msg import EpisodeStatus, MotionFeedback
-from safevla_ros.msg_conversions import camera_info, episode_status, motion_feedback, rgb_image
+from safevla_ros.msg import EpisodeStatus, ExploredMap, MotionFeedback
+from safevla_ros.msg_conversions import (
+    camera_info,
+    episode_status,
+    explored_map,
+    motion_feedback,
+    rgb_image,
+)
 from safevla_ros.params import SIM_BRIDGE_PARAMS, ParameterError
 from safevla_ros.ros_common import (
     FAILURE,
@@ -53,20 +61,23 @@ def episode_source(p: dict):
     return load_episodes(shipped) if shipped.exists() else EpisodeSampler((p["task"],))
 
 
-def camera_settings(p: dict) -> tuple[tuple[int, int], bool]:
-    """(H, W) to render at, and whether to render the wrist camera too, from one read of the
-    bundle in ``bundle_path``: the size it was trained at (its manifest), so deployment sees
-    what training saw, else ``camera_height`` x ``camera_width``; the wrist camera when
-    ``manip_rgb`` is among its ``image.camera`` (then published on ``manip_image_topic``).
+def camera_settings(p: dict) -> tuple[tuple[int, int], bool, bool]:
+    """(H, W) to render at, whether to render the wrist camera too, and whether to report the
+    explored map, from one read of the bundle in ``bundle_path``: the size it was trained at
+    (its manifest), so deployment sees what training saw, else ``camera_height`` x
+    ``camera_width``; the wrist camera when ``manip_rgb`` is among its ``image.camera`` (then
+    published on ``manip_image_topic``); the map when its graph takes ``explored`` (then
+    published on ``explored_topic``).
 
     Raises:
         BundleError: ``bundle_path`` names no valid bundle.
     """
     size = (p["camera_height"], p["camera_width"])
     if not p["bundle_path"]:
-        return size, False
+        return size, False, False
     bundle = load_bundle(p["bundle_path"])
-    return bundle.render_size or size, "manip_rgb" in bundle.image.cameras
+    manip = "manip_rgb" in bundle.image.cameras
+    return bundle.render_size or size, manip, bundle.graph.takes_explored
 
 
 def camera_size(p: dict) -> tuple[int, int]:
@@ -85,13 +96,14 @@ class SimBridgeNode(LifecycleNode):
     def on_configure(self, state):
         try:
             p = read_params(self, SIM_BRIDGE_PARAMS)
-            size, self.manip = camera_settings(p)
+            size, self.manip, explored = camera_settings(p)
             cfg = EnvConfig(
                 nav_size=size,
                 manip_size=size,
                 max_steps=p["max_steps"],
                 render_manip=self.manip,
                 backend=p["backend"],
+                explored_map=explored,
             )
             self.source = episode_source(p)
             self.env = make_env(self.source, cfg)
@@ -115,6 +127,11 @@ class SimBridgeNode(LifecycleNode):
         self._hold = self.create_lifecycle_publisher(Bool, p["holding_topic"], RELIABLE_QOS)
         # latched: a policy that matches late (or restarts) still gets the last feedback
         self._bump = self.create_lifecycle_publisher(MotionFeedback, p["bump_topic"], LATCHED_QOS)
+        self._explored = (
+            self.create_lifecycle_publisher(ExploredMap, p["explored_topic"], LATCHED_QOS)
+            if self.env.config.explored_map
+            else None
+        )
         return SUCCESS
 
     def on_activate(self, state):
@@ -207,9 +224,12 @@ class SimBridgeNode(LifecycleNode):
 
     def publish_feedback(self) -> None:
         """The motion feedback of the last executed action (``obs["bump"]``; a stop step
-        executes nothing, so it repeats the last one), stamped now."""
+        executes nothing, so it repeats the last one) and, for a bundle that reads it, the
+        explored map of the observation (before its frame goes out), stamped now."""
         header = Header(stamp=self.get_clock().now().to_msg(), frame_id="base_link")
         self._bump.publish(motion_feedback(self.obs["bump"], header))
+        if self._explored is not None:
+            self._explored.publish(explored_map(self.obs["explored"], header))
 
     def publish_status(self, outcome: dict) -> None:
         stamp = self.get_clock().now().to_msg()

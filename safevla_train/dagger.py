@@ -276,6 +276,12 @@ def run_dagger(
     # ... and each is a parameter group of its own, after those an earlier resume added
     added = _added_before(state)
     grouped = added + adds  # the optimiser's extra groups, in order (saved with the run)
+    dropped = [n for n in grouped if getattr(model, f"{n}_proj", None) is None]
+    if dropped:
+        raise ValueError(
+            f"the run's policy reads {dropped} but bc.model does not; resume with the run's "
+            "own model settings"
+        )
     extra = {n: list(getattr(model, f"{n}_proj").parameters()) for n in grouped}
     held = {p for ps in extra.values() for p in ps}
     params = [p for p in model.parameters() if p not in held]

@@ -94,11 +94,17 @@ def ego_grid(
     y = position[1] + s * fwd + c * left
     i = np.floor((x - origin[0]) / resolution).astype(np.int64)
     j = np.floor((y - origin[1]) / resolution).astype(np.int64)
-    nx, ny = layers.shape[1:]
+    c, nx, ny = layers.shape
+    if c > 8:
+        raise ValueError(f"at most 8 layers, got {c}")
+    # one gather for all layers: each a bit of a packed byte grid
+    bit = np.arange(c, dtype=np.uint8)
+    packed = np.bitwise_or.reduce(layers.astype(np.uint8) << bit[:, None, None], axis=0)
     inside = (i >= 0) & (i < nx) & (j >= 0) & (j < ny)
-    hit = layers[:, np.clip(i, 0, nx - 1), np.clip(j, 0, ny - 1)] & inside
+    vals = packed[np.clip(i, 0, nx - 1), np.clip(j, 0, ny - 1)] * inside.astype(np.uint8)
+    hit = (vals[None] >> bit[:, None, None]) & 1
     _, h, w = EXPLORED_SHAPE
-    share = hit.reshape(len(layers), h, SUBSAMPLES, w, SUBSAMPLES).mean(axis=(2, 4))
-    for k in any_layers:
-        share[k] = share[k] > 0
-    return np.round(share * 255.0).astype(np.uint8)
+    n = SUBSAMPLES * SUBSAMPLES
+    count = hit.reshape(c, h, SUBSAMPLES, w, SUBSAMPLES).sum(axis=(2, 4), dtype=np.int32)
+    count[list(any_layers)] = np.where(count[list(any_layers)] > 0, n, 0)
+    return ((count * 255 + n // 2) // n).astype(np.uint8)

@@ -43,6 +43,27 @@ def bump_bundle_path(tmp_path_factory) -> str:
     return str(out)
 
 
+@pytest.fixture(scope="session")
+def explored_bundle_path(tmp_path_factory) -> str:
+    """A bundle whose graph takes the explored map (``explored``), random weights (32x32
+    frames); its map projection is random rather than zero and its actor not shrunk, so the
+    proposal shows which map the node passed."""
+    import torch
+
+    from safevla_train.config import ModelConfig
+    from safevla_train.export import export_bundle
+    from safevla_train.model import VLAPolicy
+
+    torch.manual_seed(0)
+    model = VLAPolicy(ModelConfig(**SMALL, explored_input=True)).eval()
+    with torch.no_grad():
+        model.explored_proj[-1].weight.normal_(0.0, 3.0)
+        model.actor.weight.mul_(100.0)
+    out = tmp_path_factory.mktemp("bundle") / "ros-explored"
+    export_bundle(model, out, "ros-explored", training={})
+    return str(out)
+
+
 @pytest.fixture
 def probe(ros_domain_id):
     p = Probe()
