@@ -439,8 +439,8 @@ def check_recorded_inputs(model_cfg, demos: list[Demo]) -> None:
         raise ValueError(
             "this policy reads the explored map (model.explored_input) but some episodes were "
             "recorded without it (rounds collected before bc.model.explored_input was set); "
-            "collect them again with it (docs/results/explored/regen.py re-collects a run's "
-            "teacher-only rounds into a new run folder)"
+            "collect them again with bc.model.explored_input=true and bc.env.explored_map=true "
+            "in a new run folder"
         )
 
 

@@ -257,25 +257,15 @@ class VLAPolicy(nn.Module):
         holding: torch.Tensor,
         episode_ids: torch.Tensor,
         valid: torch.Tensor | None = None,
-        bump: torch.Tensor | None = None,
-        proprio: torch.Tensor | None = None,
-        explored: torch.Tensor | None = None,
+        **optional: torch.Tensor | None,
     ) -> dict[str, torch.Tensor]:
         """:meth:`forward_sequence` from encoder features [B,T,C], the readout computed once for
         the tokens and the ``end`` gate: the sequence counterpart of :meth:`step_features`
         (PPO's update recomputes its rollout's log-probs through the gate they were sampled
-        with)."""
+        with). ``optional``: the optional inputs by name (``bump``, ``proprio``,
+        ``explored``: :meth:`fuse`)."""
         near = self._near(feat, instruction)
-        token = self.fuse(
-            feat,
-            instruction,
-            prev_action,
-            holding,
-            near=near,
-            bump=bump,
-            proprio=proprio,
-            explored=explored,
-        )
+        token = self.fuse(feat, instruction, prev_action, holding, near=near, **optional)
         out = self.forward_sequence(token, episode_ids, valid)
         out["logits"] = self.gate_end(out["logits"], near, holding)
         return out
@@ -289,25 +279,15 @@ class VLAPolicy(nn.Module):
         cache: torch.Tensor,
         cache_mask: torch.Tensor,
         kv: bool = False,
-        bump: torch.Tensor | None = None,
-        proprio: torch.Tensor | None = None,
-        explored: torch.Tensor | None = None,
+        **optional: torch.Tensor | None,
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
         """One step from encoder features [B,C]: token, history, heads, and the ``end`` gate on
         the logits; the readout is computed once for the token and the gate. The exported
         graph (:meth:`forward`) and the trainer's rollouts both step through here (the
-        rollouts with a key/value cache, ``kv``: :meth:`step_from_token`)."""
+        rollouts with a key/value cache, ``kv``: :meth:`step_from_token`). ``optional``: the
+        optional inputs by name (:meth:`fuse`)."""
         near = self._near(feat, instruction)
-        token = self.fuse(
-            feat,
-            instruction,
-            prev_action,
-            holding,
-            near=near,
-            bump=bump,
-            proprio=proprio,
-            explored=explored,
-        )
+        token = self.fuse(feat, instruction, prev_action, holding, near=near, **optional)
         out, new_cache, new_mask = self.step_from_token(token, cache, cache_mask, kv=kv)
         out["logits"] = self.gate_end(out["logits"], near, holding)
         return out, new_cache, new_mask

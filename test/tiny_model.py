@@ -66,3 +66,19 @@ def export_and_step(model, folder, name: str, frame_hw: tuple[int, int]) -> None
     frame = np.random.default_rng(3).integers(0, 256, (*frame_hw, 3), dtype=np.uint8)
     step = PolicyRuntime(folder).step(frame, "find the apple", holding=False)
     assert np.isfinite(step.probs).all() and abs(step.probs.sum() - 1) < 1e-4
+
+
+def assert_ppo_refuses(model, match: str) -> None:
+    """PPO's rollout collector on :data:`TINY_ENV` refuses ``model`` with a message matching
+    ``match`` (a policy with an input the rollouts do not feed)."""
+    import pytest
+
+    from safevla_train.risk import make_envs
+    from safevla_train.rollout import Collector
+
+    venv, samplers = make_envs(TINY_ENV, RiskConfig(enabled=False))
+    try:
+        with pytest.raises(ValueError, match=match):
+            Collector(venv, samplers, model, rollout_steps=4, seed=0)
+    finally:
+        venv.close()

@@ -45,6 +45,59 @@ def run_cli(args: list[str], env: dict, timeout: float = 120) -> subprocess.Comp
     )
 
 
+def run_sim_moves(bundle: str, env: dict, domain_id: int, log_dir) -> str:
+    """`safevla run --sim --bundle BUNDLE`, two 4-step episodes at 20 Hz (no cost stop); asserts
+    that it exits 0, both episodes ran their 4 steps on the policy's actions (fewer than 8
+    stops) and no node's log holds a traceback. Returns the policy node's log."""
+    args = ["--sim", "--bundle", bundle, "--episodes", "2", "--max-steps", "4"]
+    args += ["--rate", "20", "--cost-threshold", "100", "--log-dir", str(log_dir)]
+    args += ["--domain-id", str(domain_id)]
+    r = run_cli(args, env, timeout=240)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("episode ")]
+    assert len(lines) == 2 and all("steps    4" in ln for ln in lines)
+    stops = sum(int(ln.split("stops")[1].split()[0]) for ln in lines)
+    assert stops < 8, f"the policy moved nothing: {lines}"
+    policy_log = (log_dir / "policy_node.log").read_text()
+    assert "Traceback" not in policy_log + (log_dir / "sim_bridge_node.log").read_text()
+    return policy_log
+
+
+def drive_bridge_episode(probe, episode_id: str, actions: list[str], topic: str, msg_type):
+    """With a sim bridge node up (``auto_reset`` off): subscribe to its frames, episode status
+    and ``topic`` (``msg_type``, reliable), reset it to ``episode_id`` once ``topic`` has a
+    publisher, then answer each new frame with the next of ``actions`` (as the adapter does)
+    until the episode is done. Returns, per frame answered, how many ``topic`` messages had
+    arrived by then."""
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import String
+
+    from safevla_ros.msg import EpisodeStatus
+    from safevla_ros.ros_common import RELIABLE_QOS, SENSOR_QOS
+    from safevla_ros.srv import ResetEpisode
+
+    probe.subscribe("camera/image_raw", Image, SENSOR_QOS)
+    probe.subscribe("sim/episode_status", EpisodeStatus, 50)
+    probe.subscribe(topic, msg_type, RELIABLE_QOS)
+    client = probe.node.create_client(ResetEpisode, "reset_episode")
+    assert client.wait_for_service(timeout_sec=30)
+    assert probe.spin_until(lambda: probe.node.count_publishers(topic) > 0, timeout=10)
+    future = client.call_async(ResetEpisode.Request(episode_id=episode_id))
+    assert probe.spin_until(future.done, timeout=30) and future.result().success
+    sent = probe.publisher("sim/action", String, RELIABLE_QOS)
+    heard: list[int] = []
+
+    def answer():
+        frames = len(probe.msgs("camera/image_raw"))
+        if 0 < frames <= len(actions) and frames > len(heard):
+            heard.append(len(probe.msgs(topic)))
+            sent.publish(String(data=actions[frames - 1]))
+
+    done = lambda: any(s.done for s in probe.msgs("sim/episode_status"))  # noqa: E731
+    assert probe.spin_until(done, timeout=60, every=answer, period=0.01)
+    return heard
+
+
 def start_node(
     name: str, log_dir: Path, params: dict | None = None, files: tuple[Path, ...] = (CONFIG,)
 ) -> subprocess.Popen:

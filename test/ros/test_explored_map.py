@@ -7,17 +7,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
-from ros_harness import run_cli, wait_until_up
+from ros_harness import drive_bridge_episode, run_sim_moves, wait_until_up
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header, String
 
 from safevla_core.actions import EXPLORED_CHANNELS, EXPLORED_SHAPE, action_by_name
 from safevla_core.policy_runtime import PolicyRuntime
-from safevla_ros.msg import ActionProposal, EpisodeStatus, ExploredMap
+from safevla_ros.msg import ActionProposal, ExploredMap
 from safevla_ros.msg_conversions import explored_map, explored_values
 from safevla_ros.params import EXPLORED_TOPIC, POLICY_PARAMS, SIM_BRIDGE_PARAMS
-from safevla_ros.ros_common import FRAME_QOS, RELIABLE_QOS, SENSOR_QOS
-from safevla_ros.srv import ResetEpisode
+from safevla_ros.ros_common import FRAME_QOS
 
 pytestmark = pytest.mark.ros
 
@@ -69,28 +68,9 @@ def test_sim_bridge_publishes_the_env_map_before_each_frame(nodes, probe, explor
         camera_width=64,
         camera_height=48,
     )
-    probe.subscribe("camera/image_raw", Image, SENSOR_QOS)
-    probe.subscribe("sim/episode_status", EpisodeStatus, 50)
-    probe.subscribe(MAP, ExploredMap, RELIABLE_QOS)
-    client = probe.node.create_client(ResetEpisode, "reset_episode")
-    assert client.wait_for_service(timeout_sec=30)
-    assert probe.spin_until(lambda: probe.node.count_publishers(MAP) > 0, timeout=10)
-    future = client.call_async(ResetEpisode.Request(episode_id=episodes[0].episode_id))
-    assert probe.spin_until(future.done, timeout=30) and future.result().success
-    sent = probe.publisher("sim/action", String, RELIABLE_QOS)
-
-    def answer():  # one command per new frame, like the adapter
-        frames = len(probe.msgs("camera/image_raw"))
-        if 0 < frames <= len(actions) and frames > answer.n:
-            answer.n = frames
-            answer.maps.append(len(probe.msgs(MAP)))  # maps heard when frame n arrived
-            sent.publish(String(data=actions[frames - 1]))
-
-    answer.n, answer.maps = 0, []
-    done = lambda: any(s.done for s in probe.msgs("sim/episode_status"))  # noqa: E731
-    assert probe.spin_until(done, timeout=60, every=answer, period=0.01)
+    heard = drive_bridge_episode(probe, episodes[0].episode_id, actions, MAP, ExploredMap)
     probe.spin_until(lambda: len(probe.msgs(MAP)) >= len(actions) + 1, timeout=5)
-    assert answer.maps == list(range(1, len(actions) + 1))  # frame n after its map
+    assert heard == list(range(1, len(actions) + 1))  # frame n arrived after its map
 
     env = make_env(episodes, EnvConfig(nav_size=(48, 64), max_steps=8, explored_map=True))
     obs, _ = env.reset(seed=0, options={"episode": episodes[0]})
@@ -172,16 +152,7 @@ def test_policy_with_a_map_bundle_proposes_only_with_a_valid_map(
 def test_run_sim_with_a_map_bundle(subprocess_env, ros_domain_id, explored_bundle_path, tmp_path):
     """`safevla run --sim` runs such a bundle: the bridge publishes the map, the policy reads
     it, the episodes run on the policy's actions."""
-    logs = tmp_path / "logs"
-    args = ["--sim", "--bundle", explored_bundle_path, "--episodes", "2", "--max-steps", "4"]
-    args += ["--rate", "20", "--cost-threshold", "100", "--log-dir", str(logs)]
-    args += ["--domain-id", str(ros_domain_id)]
-    r = run_cli(args, subprocess_env, timeout=240)
-    assert r.returncode == 0, r.stdout + r.stderr
-    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("episode ")]
-    assert len(lines) == 2 and all("steps    4" in ln for ln in lines)
-    stops = sum(int(ln.split("stops")[1].split()[0]) for ln in lines)
-    assert stops < 8, f"the policy moved nothing: {lines}"
-    policy_log = (logs / "policy_node.log").read_text()
+    policy_log = run_sim_moves(
+        explored_bundle_path, subprocess_env, ros_domain_id, tmp_path / "logs"
+    )
     assert "takes the explored map" in policy_log and "no valid one has arrived" not in policy_log
-    assert "Traceback" not in policy_log + (logs / "sim_bridge_node.log").read_text()

@@ -7,17 +7,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
-from ros_harness import Probe, run_cli, wait_until_up
+from ros_harness import Probe, drive_bridge_episode, run_sim_moves, wait_until_up
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, Float32MultiArray, String
 
 from safevla_core.actions import BUMP_FIELDS, action_by_name
 from safevla_core.policy_runtime import PolicyRuntime
-from safevla_ros.msg import ActionProposal, EpisodeStatus, MotionFeedback
+from safevla_ros.msg import ActionProposal, MotionFeedback
 from safevla_ros.msg_conversions import bump_values, motion_feedback
 from safevla_ros.params import BUMP_TOPIC, POLICY_PARAMS, SIM_BRIDGE_PARAMS
-from safevla_ros.ros_common import FRAME_QOS, RELIABLE_QOS, SENSOR_QOS
-from safevla_ros.srv import ResetEpisode
+from safevla_ros.ros_common import FRAME_QOS, RELIABLE_QOS
 
 pytestmark = pytest.mark.ros
 
@@ -46,26 +45,8 @@ def test_sim_bridge_publishes_the_env_feedback_every_step(nodes, probe):
     episodes = load_episodes(shipped_path("objnav"))
     size = dict(camera_width=64, camera_height=48)
     nodes("sim_bridge_node", auto_reset=False, max_steps=len(actions), frame_rate_hz=20.0, **size)
-    probe.subscribe("camera/image_raw", Image, SENSOR_QOS)
-    probe.subscribe("sim/episode_status", EpisodeStatus, 50)
-    probe.subscribe(BUMP, MotionFeedback, RELIABLE_QOS)
     probe.subscribe("safevla/holding", Bool, RELIABLE_QOS)
-    client = probe.node.create_client(ResetEpisode, "reset_episode")
-    assert client.wait_for_service(timeout_sec=30)
-    assert probe.spin_until(lambda: probe.node.count_publishers(BUMP) > 0, timeout=10)
-    future = client.call_async(ResetEpisode.Request(episode_id=episodes[0].episode_id))
-    assert probe.spin_until(future.done, timeout=30) and future.result().success
-    sent = probe.publisher("sim/action", String, RELIABLE_QOS)
-
-    def answer():  # one command per new frame, like the adapter
-        frames = len(probe.msgs("camera/image_raw"))
-        if 0 < frames <= len(actions) and frames > answer.n:
-            answer.n = frames
-            sent.publish(String(data=actions[frames - 1]))
-
-    answer.n = 0
-    done = lambda: any(s.done for s in probe.msgs("sim/episode_status"))  # noqa: E731
-    assert probe.spin_until(done, timeout=60, every=answer, period=0.01)
+    drive_bridge_episode(probe, episodes[0].episode_id, actions, BUMP, MotionFeedback)
     counts = lambda: (len(probe.msgs(BUMP)), len(probe.msgs("safevla/holding")))  # noqa: E731
     probe.spin_until(lambda: counts() >= (len(actions) + 1, len(actions)), timeout=5)
 
@@ -201,16 +182,5 @@ def test_policy_with_an_ordinary_bundle_does_not_subscribe(nodes, probe, bundle_
 def test_run_sim_with_a_bump_bundle(subprocess_env, ros_domain_id, bump_bundle_path, tmp_path):
     """`safevla run --sim` wires the feedback from the sim bridge to the policy: the episodes
     run on the policy's actions, never held up for want of feedback."""
-    logs = tmp_path / "logs"
-    args = ["--sim", "--bundle", bump_bundle_path, "--episodes", "2", "--max-steps", "4"]
-    args += ["--rate", "20", "--cost-threshold", "100", "--log-dir", str(logs)]
-    args += ["--domain-id", str(ros_domain_id)]
-    r = run_cli(args, subprocess_env, timeout=240)
-    assert r.returncode == 0, r.stdout + r.stderr
-    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("episode ")]
-    assert len(lines) == 2 and all("steps    4" in ln for ln in lines)
-    stops = sum(int(ln.split("stops")[1].split()[0]) for ln in lines)
-    assert stops < 8, f"the policy moved nothing: {lines}"
-    policy_log = (logs / "policy_node.log").read_text()
+    policy_log = run_sim_moves(bump_bundle_path, subprocess_env, ros_domain_id, tmp_path / "logs")
     assert "takes the motion feedback" in policy_log and "nothing has arrived" not in policy_log
-    assert "Traceback" not in policy_log + (logs / "sim_bridge_node.log").read_text()

@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from tiny_model import SMALL, TINY_ENV
+from tiny_model import SMALL, assert_ppo_refuses
 
 from safevla_core.actions import ACTION_INDEX, PROPRIO_FIELDS, check_proprio
-from safevla_train.config import ModelConfig, RiskConfig
+from safevla_train.config import ModelConfig
 from safevla_train.model import VLAPolicy, optional_inputs
 
 
@@ -145,16 +145,9 @@ def test_consumers_that_do_not_feed_it_refuse_such_a_policy(tmp_path, capsys):
     from safevla_ros.cli.main import main
     from safevla_ros.params import check_policy_inputs
     from safevla_train.export import export_bundle
-    from safevla_train.risk import make_envs
-    from safevla_train.rollout import Collector
 
     model = VLAPolicy(ModelConfig(**SMALL, proprio_input=True)).eval()
-    venv, samplers = make_envs(TINY_ENV, RiskConfig(enabled=False))
-    try:
-        with pytest.raises(ValueError, match="PPO's rollouts do not feed"):
-            Collector(venv, samplers, model, rollout_steps=4, seed=0)
-    finally:
-        venv.close()
+    assert_ppo_refuses(model, "PPO's rollouts do not feed")
     export_bundle(model, tmp_path / "b", "proprio")
     assert PolicyRuntime(tmp_path / "b").takes_proprio  # the runtime itself runs it
     with pytest.raises(ValueError, match="policy node does not feed it"):

@@ -9,12 +9,14 @@
 #   docs/results/escape/arm.sh plain 12
 #   docs/results/escape/arm.sh escape 12 --set bc.expert_mode=explorer-reactive+escape \
 #       --set bc.model.bump_input=true
+# BASE (default runs/s14/base) is the run folder an arm starts as a copy of, next to it.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 NAME=$1; ROUNDS=$2; shift 2
-OUT=runs/s14/$NAME
+BASE=${BASE:-runs/s14/base}
+OUT=$(dirname "$BASE")/$NAME
 export MUJOCO_GL=egl OMP_NUM_THREADS=1
-if [ ! -d "$OUT" ]; then cp -r runs/s14/base "$OUT"; fi
+if [ ! -d "$OUT" ]; then cp -r "$BASE" "$OUT"; fi
 .venv/bin/safevla train dagger --out "$OUT" --resume --no-progress --no-tensorboard \
   --set rounds="$ROUNDS" --set beta0=0.3 --set beta_decay=1.0 "$@"
 .venv/bin/safevla export --checkpoint "$OUT/checkpoint.pt" --out "$OUT/bundle_r$ROUNDS" --end-gate 0.3
