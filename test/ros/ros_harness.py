@@ -98,6 +98,31 @@ def drive_bridge_episode(probe, episode_id: str, actions: list[str], topic: str,
     return heard
 
 
+def frame_sender(probe, topic: str):
+    """``(send, pixels)``: ``send()`` publishes one 32x32 rgb8 frame of ``pixels`` on
+    ``topic`` (reliable, as perception publishes the policy's input) and returns its stamp in
+    ns (:func:`stamp_ns`)."""
+    from sensor_msgs.msg import Image
+
+    from safevla_ros.ros_common import FRAME_QOS
+
+    pixels = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    pub = probe.publisher(topic, Image, FRAME_QOS)
+
+    def send() -> int:
+        msg = Image(height=32, width=32, encoding="rgb8", step=96, data=pixels.tobytes())
+        msg.header.stamp = probe.node.get_clock().now().to_msg()
+        pub.publish(msg)
+        return stamp_ns(msg)
+
+    return send, pixels
+
+
+def stamp_ns(msg) -> int:
+    """A stamped message's header stamp in ns."""
+    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+
+
 def start_node(
     name: str, log_dir: Path, params: dict | None = None, files: tuple[Path, ...] = (CONFIG,)
 ) -> subprocess.Popen:

@@ -7,8 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
-from ros_harness import drive_bridge_episode, run_sim_moves, wait_until_up
-from sensor_msgs.msg import Image
+from ros_harness import (
+    drive_bridge_episode,
+    frame_sender,
+    run_sim_moves,
+    stamp_ns,
+    wait_until_up,
+)
 from std_msgs.msg import Header, String
 
 from safevla_core.actions import EXPLORED_CHANNELS, EXPLORED_SHAPE, action_by_name
@@ -16,7 +21,6 @@ from safevla_core.policy_runtime import PolicyRuntime
 from safevla_ros.msg import ActionProposal, ExploredMap
 from safevla_ros.msg_conversions import explored_map, explored_values
 from safevla_ros.params import EXPLORED_TOPIC, POLICY_PARAMS, SIM_BRIDGE_PARAMS
-from safevla_ros.ros_common import FRAME_QOS
 
 pytestmark = pytest.mark.ros
 
@@ -97,14 +101,7 @@ def test_policy_with_a_map_bundle_proposes_only_with_a_valid_map(
     probe.subscribe("/diagnostics", DiagnosticArray)
     instruction = probe.latched(INSTRUCTION, String)
     instruction.publish(String(data=TEXT))
-    pixels = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    pub = probe.publisher(IMAGE, Image, FRAME_QOS)
-
-    def send() -> int:
-        msg = Image(height=32, width=32, encoding="rgb8", step=96, data=pixels.tobytes())
-        msg.header.stamp = probe.node.get_clock().now().to_msg()
-        pub.publish(msg)
-        return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+    send, pixels = frame_sender(probe, IMAGE)
 
     def warned(text: str) -> bool:
         return any(
@@ -131,11 +128,7 @@ def test_policy_with_a_map_bundle_proposes_only_with_a_valid_map(
         maps.publish(explored_map(grid, Header()))
         probe.spin_for(1.0)
         stamp = send()
-        mine = lambda: [  # noqa: E731
-            p
-            for p in probe.msgs(PROP)
-            if p.header.stamp.sec * 1_000_000_000 + p.header.stamp.nanosec == stamp
-        ]
+        mine = lambda: [p for p in probe.msgs(PROP) if stamp_ns(p) == stamp]  # noqa: E731
         assert probe.spin_until(mine, timeout=20), "no proposal"
         return np.array(mine()[0].action_probabilities, np.float32)
 

@@ -7,8 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
-from ros_harness import Probe, drive_bridge_episode, run_sim_moves, wait_until_up
-from sensor_msgs.msg import Image
+from ros_harness import (
+    Probe,
+    drive_bridge_episode,
+    frame_sender,
+    run_sim_moves,
+    stamp_ns,
+    wait_until_up,
+)
 from std_msgs.msg import Bool, Float32MultiArray, String
 
 from safevla_core.actions import BUMP_FIELDS, action_by_name
@@ -16,7 +22,7 @@ from safevla_core.policy_runtime import PolicyRuntime
 from safevla_ros.msg import ActionProposal, MotionFeedback
 from safevla_ros.msg_conversions import bump_values, motion_feedback
 from safevla_ros.params import BUMP_TOPIC, POLICY_PARAMS, SIM_BRIDGE_PARAMS
-from safevla_ros.ros_common import FRAME_QOS, RELIABLE_QOS
+from safevla_ros.ros_common import RELIABLE_QOS
 
 pytestmark = pytest.mark.ros
 
@@ -65,28 +71,9 @@ def test_sim_bridge_publishes_the_env_feedback_every_step(nodes, probe):
     assert all(m.header.stamp.sec > 0 for m in probe.msgs(BUMP))
 
 
-def _frame_sender(probe):
-    """``send()`` publishes one 32x32 frame on the policy's input (reliable, as perception
-    does) and returns its stamp in ns."""
-    pixels = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    pub = probe.publisher(IMAGE, Image, FRAME_QOS)
-
-    def send() -> int:
-        msg = Image(height=32, width=32, encoding="rgb8", step=96, data=pixels.tobytes())
-        msg.header.stamp = probe.node.get_clock().now().to_msg()
-        pub.publish(msg)
-        return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-
-    return send, pixels
-
-
 def _subscriptions(probe) -> dict[str, list[str]]:
     """The policy node's subscriptions as the probe sees them: topic -> types."""
     return dict(probe.node.get_subscriber_names_and_types_by_node("policy_node", "/"))
-
-
-def _stamp_ns(msg) -> int:
-    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
 
 
 def test_policy_with_a_bump_bundle_proposes_only_with_feedback(nodes, probe, bump_bundle_path):
@@ -101,7 +88,7 @@ def test_policy_with_a_bump_bundle_proposes_only_with_feedback(nodes, probe, bum
     probe.subscribe("/diagnostics", DiagnosticArray)
     instruction = probe.latched(INSTRUCTION, String)
     instruction.publish(String(data=TEXT))
-    send, pixels = _frame_sender(probe)
+    send, pixels = frame_sender(probe, IMAGE)
 
     def warned() -> bool:
         return any(
@@ -146,7 +133,7 @@ def test_policy_with_a_bump_bundle_proposes_only_with_feedback(nodes, probe, bum
             feedback.publish(MotionFeedback(blocked=bool(bump[0]), collided=bool(bump[1])))
         probe.spin_for(1.0)
         stamp = send()
-        mine = lambda: [p for p in probe.msgs(PROP) if _stamp_ns(p) == stamp]  # noqa: E731
+        mine = lambda: [p for p in probe.msgs(PROP) if stamp_ns(p) == stamp]  # noqa: E731
         assert probe.spin_until(mine, timeout=20), "no proposal"
         return np.array(mine()[0].action_probabilities, np.float32)
 
@@ -174,7 +161,7 @@ def test_policy_with_an_ordinary_bundle_does_not_subscribe(nodes, probe, bundle_
     assert probe.node.count_subscribers(BUMP) == 0
     probe.subscribe(PROP, ActionProposal)
     probe.latched(INSTRUCTION, String).publish(String(data=TEXT))
-    send, _ = _frame_sender(probe)
+    send, _ = frame_sender(probe, IMAGE)
     assert probe.spin_until(lambda: probe.msgs(PROP), timeout=20, every=send, period=0.1)
 
 
