@@ -118,8 +118,8 @@ class ModelConfig:
             seen obstacles, frontiers: :data:`safevla_core.actions.EXPLORED_SHAPE`,
             :mod:`sim_bridge.explored_obs`) through a small MLP whose last layer starts at
             zero, and the exported graph takes it as its ``explored`` input. The training envs
-            must report it (``env.explored_map``). Imitation, DAgger and the evaluator feed it;
-            PPO and the ROS policy node do not yet (both refuse such a policy).
+            must report it (``env.explored_map``). Imitation, DAgger, PPO, the evaluators and
+            the ROS policy node (``explored_topic``) feed it.
     """
 
     image_height: int = 64

@@ -149,7 +149,7 @@ class PPO:
         """[N,T,A] log pi_0 of the start policy on the rollout's steps (once per update)."""
         r = self.reference
         out = r.sequence_features(
-            ro.feat, ro.instr, ro.prev_action, ro.holding, ro.ep_id, ro.valid, bump=ro.bump
+            ro.feat, ro.instr, ro.prev_action, ro.holding, ro.ep_id, ro.valid, **ro.optional()
         )
         return out["logits"][:, -ro.actions.shape[1] :].log_softmax(-1)
 
@@ -163,7 +163,7 @@ class PPO:
             ro.holding[mb],
             ro.ep_id[mb],
             ro.valid[mb],
-            bump=ro.bump[mb],
+            **ro.optional(mb),
         )
         out = {k: v[:, -t:] for k, v in out.items()}
         logits = out["logits"].log_softmax(-1)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from safevla_core.actions import BUMP_FIELDS, PROPRIO_FIELDS
+from safevla_core.actions import BUMP_FIELDS, EXPLORED_SHAPE, PROPRIO_FIELDS
 from safevla_core.image_preprocessing import ImageSpec, compose_frames, preprocess_rgb
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.config import ENCODER_RUNTIMES, ModelConfig
@@ -156,6 +156,16 @@ class Rollout:
     next_value: torch.Tensor  # [N,T] V_r of the next state (bootstrap; 0 if terminated)
     next_cost_value: torch.Tensor  # [N,T]
     episodes: list[dict] = field(default_factory=list)
+    # [N,P+T,*EXPLORED_SHAPE] uint8 explored maps, for a policy that reads them (else None)
+    explored: torch.Tensor | None = None
+
+    def optional(self, rows=slice(None)) -> dict[str, torch.Tensor]:
+        """The optional policy inputs of the ``rows`` envs' steps, by name (the keyword
+        arguments of :meth:`VLAPolicy.sequence_features`)."""
+        out = {"bump": self.bump[rows]}
+        if self.explored is not None:
+            out["explored"] = explored_tensor(self.explored[rows])
+        return out
 
 
 REC_KEYS = (
@@ -204,15 +214,11 @@ class Collector:
         encoder_runtime: str = "torch",
         encoder_threads: int = 0,
     ) -> None:
-        for flag, what in (
-            ("proprio_input", "the arm's joint state"),
-            ("explored_input", "the explored map"),
-        ):
-            if getattr(model.cfg, flag):
-                raise ValueError(
-                    f"PPO's rollouts do not feed {what} yet (model.{flag}); train this policy "
-                    "by imitation (safevla train bc / dagger)"
-                )
+        if model.cfg.proprio_input:
+            raise ValueError(
+                "PPO's rollouts do not feed the arm's joint state yet (model.proprio_input); "
+                "train this policy by imitation (safevla train bc / dagger)"
+            )
         self.venv, self.samplers, self.model = venv, samplers, model
         self.n = venv.num_envs
         self.t = rollout_steps
@@ -238,6 +244,8 @@ class Collector:
             "ep_id": torch.full((n, p), -1, dtype=torch.long),
             "valid": torch.zeros(n, p, dtype=torch.bool),
         }
+        if m.cfg.explored_input:
+            self.ring["explored"] = torch.zeros(n, p, *EXPLORED_SHAPE, dtype=torch.uint8)
         self.cur_ep = torch.arange(n) + self.next_ep
         self.next_ep += n
         self.ep_cat = np.zeros((n, len(SAFETY_SPEC.categories)), np.float32)
@@ -251,11 +259,24 @@ class Collector:
             "prev_action": torch.as_tensor(np.asarray(obs["prev_action"]), dtype=torch.long),
             "holding": torch.as_tensor(np.asarray(obs["holding"]), dtype=torch.float32),
             "bump": bump_tensor(obs),
+            **(
+                {"explored": torch.as_tensor(np.asarray(obs["explored"], np.uint8))}
+                if self.model.cfg.explored_input
+                else {}
+            ),
         }
+
+    @staticmethod
+    def _optional(x: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The optional policy inputs among the step inputs ``x``, by name."""
+        out = {"bump": x["bump"]}
+        if "explored" in x:
+            out["explored"] = explored_tensor(x["explored"])
+        return out
 
     def _token(self, x: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.model.fuse(
-            x["feat"], x["instr"], x["prev_action"], x["holding"], bump=x["bump"]
+            x["feat"], x["instr"], x["prev_action"], x["holding"], **self._optional(x)
         )
 
     def _rebuild_cache(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -273,7 +294,7 @@ class Collector:
         """One rollout of ``rollout_steps`` steps per env."""
         m, n, t = self.model, self.n, self.t
         cache, mask = self._rebuild_cache()
-        seg = {k: [] for k in ("feat", "instr", "prev_action", "holding", "bump", "ep_id")}
+        seg = {k: [] for k in self.ring if k != "valid"}
         rec: dict[str, list] = {k: [] for k in REC_KEYS}
         boot_v = torch.zeros(n, t)
         boot_c = torch.zeros(n, t)
@@ -288,7 +309,7 @@ class Collector:
                 cache,
                 mask,
                 kv=self.kv,
-                bump=x["bump"],
+                **self._optional(x),
             )
             probs = out["logits"].softmax(-1)
             action = torch.multinomial(probs, 1, generator=self.gen).squeeze(1)
@@ -334,6 +355,7 @@ class Collector:
                 "prev_action": [fo["prev_action"]],
                 "holding": [fo["holding"]],
                 "bump": [fo["bump"]],
+                "explored": [fo["explored"]],
             }
         )
         return self.model.step_from_token(self._token(x), cache, mask, kv=self.kv)[0]
@@ -385,4 +407,5 @@ class Collector:
             next_value=nv,
             next_cost_value=nc,
             episodes=episodes,
+            explored=full.get("explored"),
         )

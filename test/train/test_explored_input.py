@@ -1,8 +1,8 @@
 """The explored map ("explored": seen floor, seen obstacles and frontiers around the robot) as a
 policy input: the simulator reports it in the robot's frame and grows it once per observation,
 imitation records and trains on it, a resumed DAgger run adds it to a trained policy, the
-exported graph and the runtime require it, the evaluators feed it, and PPO's rollouts, which
-do not yet, refuse such a policy with the reason (the ROS feed: test/ros/test_explored_map.py)."""
+exported graph and the runtime require it, the evaluators and PPO's rollouts feed it (the ROS
+feed: test/ros/test_explored_map.py)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import itertools
 import numpy as np
 import pytest
 import torch
-from tiny_model import SMALL, assert_ppo_refuses
+from tiny_model import SMALL, TINY_ENV
 
 from safevla_core.actions import ACTION_INDEX, EXPLORED_CELL_M, EXPLORED_SHAPE, check_explored
-from safevla_train.config import BCConfig, DAggerConfig, EnvSettings, ModelConfig
+from safevla_train.config import BCConfig, DAggerConfig, EnvSettings, ModelConfig, RiskConfig
 from safevla_train.model import VLAPolicy, optional_inputs
 from sim_bridge.explored_obs import ego_grid
 
@@ -214,14 +214,55 @@ def test_a_map_policy_needs_envs_that_report_the_map():
         BCConfig(model=ModelConfig(**SMALL, explored_input=True))
 
 
-def test_ppo_refuses_such_a_policy_and_the_policy_node_takes_it(tmp_path):
+def test_ppo_rollouts_carry_the_map_and_the_update_trains_on_it(tmp_path):
+    """The collector records each step's map; the update's recomputed log-probs of the
+    rollout equal those it was sampled with (same inputs on both paths), a PPO update moves the
+    map's projection, and a PPO run refuses envs that do not report the map."""
+    import dataclasses
+
+    from tiny_model import tiny_ppo_config
+
+    from safevla_train.ppo import make_algo
+    from safevla_train.risk import make_envs
+    from safevla_train.rollout import Collector
+    from safevla_train.train_ppo import run_ppo
+
+    torch.manual_seed(0)
+    model = VLAPolicy(ModelConfig(**SMALL, explored_input=True)).eval()
+    with torch.no_grad():
+        model.explored_proj[-1].weight.normal_()
+    env = dataclasses.replace(TINY_ENV, explored_map=True)
+    venv, samplers = make_envs(env, RiskConfig(enabled=False))
+    try:
+        col = Collector(venv, samplers, model, rollout_steps=10, seed=0)
+        col.sync_reset(1)
+        ro = col.collect()
+    finally:
+        venv.close()
+    assert ro.explored.dtype == torch.uint8 and ro.explored.shape[2:] == EXPLORED_SHAPE
+    assert ro.explored[:, -10:, 0].any()  # seen floor on the rollout's steps
+    with torch.no_grad():
+        out = model.sequence_features(
+            ro.feat, ro.instr, ro.prev_action, ro.holding, ro.ep_id, ro.valid, **ro.optional()
+        )
+    logp = out["logits"][:, -10:].log_softmax(-1).gather(-1, ro.actions[..., None])
+    torch.testing.assert_close(logp.squeeze(-1), ro.logp, atol=1e-5, rtol=0)
+    before = model.explored_proj[0].weight.detach().clone()
+    make_algo(model, tiny_ppo_config(16, epochs=1)).update(
+        ro, warmup=False, rng=np.random.default_rng(0)
+    )
+    assert not torch.equal(model.explored_proj[0].weight, before)
+    with pytest.raises(ValueError, match=r"set env\.explored_map=true"):
+        cfg_model = ModelConfig(**SMALL, explored_input=True)
+        run_ppo(tiny_ppo_config(16), tmp_path / "r", model_cfg=cfg_model, progress=False)
+
+
+def test_the_policy_node_takes_such_a_policy(tmp_path):
     from safevla_core.bundle import load_bundle
     from safevla_ros.params import check_policy_inputs
     from safevla_train.export import export_bundle
 
-    model = VLAPolicy(ModelConfig(**SMALL, explored_input=True)).eval()
-    assert_ppo_refuses(model, "do not feed the explored map")
-    export_bundle(model, tmp_path / "b", "explored")
+    export_bundle(VLAPolicy(ModelConfig(**SMALL, explored_input=True)).eval(), tmp_path / "b", "x")
     check_policy_inputs(load_bundle(tmp_path / "b"))  # the node feeds it (test/ros)
 
 
