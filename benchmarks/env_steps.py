@@ -1,7 +1,8 @@
 """Throughput of the whole CMDP environment (physics + render + cost model + task), the figure
 the trainer and evaluator see: ``SafeChoresEnv.step`` with random actions, single process and
-vectorised (SubprocVecEnv, one worker per core), for ObjectNav (nav camera only) and Fetch
-(nav + manipulation camera). Prints measured figures; asserts nothing.
+vectorised (SubprocVecEnv, one worker per core), for ObjectNav (nav camera only; and with the
+explored map, ``EnvConfig.explored_map``, beside it) and Fetch (nav + manipulation camera).
+Prints measured figures; asserts nothing.
 
 Usage: .venv/bin/python benchmarks/env_steps.py [--steps N] [--envs K]
 """
@@ -23,8 +24,12 @@ from sim_bridge.vec_env import make_vec_env
 MOVES = np.array([i for i in range(20) if i not in (4, 5)])
 
 
-def single(task: str, manip: bool, steps: int) -> float:
-    env = make_env(EpisodeSampler((task,)), config=EnvConfig(render_manip=manip, max_steps=200))
+def _config(manip: bool, explored: bool) -> EnvConfig:
+    return EnvConfig(render_manip=manip, max_steps=200, explored_map=explored)
+
+
+def single(task: str, manip: bool, steps: int, explored: bool = False) -> float:
+    env = make_env(EpisodeSampler((task,)), config=_config(manip, explored))
     rng = np.random.default_rng(0)
     env.reset(seed=0)
     t0 = time.perf_counter()
@@ -37,8 +42,8 @@ def single(task: str, manip: bool, steps: int) -> float:
     return rate
 
 
-def vectorised(task: str, manip: bool, steps: int, envs: int) -> float:
-    vec = make_vec_env(envs, config=EnvConfig(render_manip=manip, max_steps=200), tasks=(task,))
+def vectorised(task: str, manip: bool, steps: int, envs: int, explored: bool = False) -> float:
+    vec = make_vec_env(envs, config=_config(manip, explored), tasks=(task,))
     rng = np.random.default_rng(0)
     vec.reset(seed=0)
     rounds = max(1, steps // envs)
@@ -56,12 +61,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--envs", type=int, default=os.cpu_count() or 2, help="vectorised envs")
     args = p.parse_args(argv)
     print(f"SafeChoresEnv, default 128x128 frames, {os.cpu_count()} CPUs, resets included")
-    for task, manip in (("objnav", False), ("fetch", True)):
-        cams = "nav+manip" if manip else "nav"
-        one = single(task, manip, args.steps)
-        many = vectorised(task, manip, args.steps, args.envs)
+    for task, manip, explored in (
+        ("objnav", False, False),
+        ("objnav", False, True),
+        ("fetch", True, False),
+    ):
+        what = ("nav+manip" if manip else "nav") + ("+map" if explored else "")
+        one = single(task, manip, args.steps, explored)
+        many = vectorised(task, manip, args.steps, args.envs, explored)
         print(
-            f"{task:<7} {cams:<9}: 1 process {one:7.1f} steps/s | "
+            f"{task:<7} {what:<9}: 1 process {one:7.1f} steps/s | "
             f"{args.envs} subprocess envs {many:7.1f} steps/s ({many / one:.2f}x)"
         )
     return 0
