@@ -187,10 +187,11 @@ def check_proprio(proprio, bundle_id: str = "") -> np.ndarray:
 # The explored map ("explored"), an optional policy input (``model.explored_input``): what the
 # robot's camera has shown of the floor, on an egocentric grid of EXPLORED_SHAPE cells of
 # EXPLORED_CELL_M metres (the robot at the centre, facing row 0; column 0 to its left), one
-# channel per EXPLORED_CHANNELS, each the share of the cell that is seen free floor, seen
-# obstacle, or frontier (seen free floor next to unseen floor). A robot builds it from depth and
-# odometry; the simulator from its floor visibility (sim_bridge.explored_obs).
-EXPLORED_CHANNELS: tuple[str, ...] = ("free", "blocked", "frontier")
+# channel per EXPLORED_CHANNELS: the share of the cell that is seen free floor, the share that is
+# a seen obstacle, 1 where a frontier (seen free floor next to unseen floor) crosses it, and 1
+# where an object of the instructed type was seen. A robot builds it from depth, odometry and
+# its detector; the simulator from its floor visibility (sim_bridge.explored_obs).
+EXPLORED_CHANNELS: tuple[str, ...] = ("free", "blocked", "frontier", "target")
 EXPLORED_SHAPE: tuple[int, int, int] = (len(EXPLORED_CHANNELS), 20, 20)
 EXPLORED_CELL_M = 0.5
 

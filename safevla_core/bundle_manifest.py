@@ -42,7 +42,7 @@ GRAPH_INPUTS: tuple[str, ...] = (
 # feedback of the last executed action, float32 (batch, 2) = (blocked, collided)
 # (safevla_core.actions.BUMP_FIELDS), the arm's joint state, float32 (batch, 2) = (lift
 # height, arm extension) in metres (safevla_core.actions.PROPRIO_FIELDS), and the explored map
-# around the robot, float32 (batch, 3, 20, 20) shares in [0, 1]
+# around the robot, float32 (batch, 4, 20, 20) shares in [0, 1]
 # (safevla_core.actions.EXPLORED_SHAPE, EXPLORED_CHANNELS).
 BUMP_INPUT = "bump"
 PROPRIO_INPUT = "proprio"

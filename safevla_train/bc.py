@@ -179,7 +179,7 @@ class EpisodeRecorder:
                 ("proprio", obs["proprio"][k]),
             ):
                 b[key].append(v)
-            if self.cfg.model.explored_input:  # 1.2 kB a step: only where it is read
+            if self.cfg.model.explored_input:  # 1.6 kB a step: only where it is read
                 b["explored"].append(np.asarray(obs["explored"][k], np.uint8))
             if done[k]:
                 finished.append(_to_demo(b, bool(infos[k]["success"]), self.cfg))
@@ -435,10 +435,13 @@ def check_recorded_inputs(model_cfg, demos: list[Demo]) -> None:
             "were recorded without it (DAgger rounds saved before it existed); collect them "
             "again in a new run folder"
         )
-    if model_cfg.explored_input and any(d.explored is None for d in demos):
+    if model_cfg.explored_input and any(
+        d.explored is None or d.explored.shape[1:] != EXPLORED_SHAPE for d in demos
+    ):
         raise ValueError(
-            "this policy reads the explored map (model.explored_input) but some episodes were "
-            "recorded without it (rounds collected before bc.model.explored_input was set); "
+            f"this policy reads the explored map (model.explored_input, {EXPLORED_SHAPE}) but "
+            "some episodes were recorded without it, or with another grid (rounds collected "
+            "before bc.model.explored_input was set, or before the map's format changed); "
             "collect them again with bc.model.explored_input=true and bc.env.explored_map=true "
             "in a new run folder"
         )

@@ -19,7 +19,7 @@ observation space and can be batched together):
 * ``holding``: 0/1;  ``step``: int, steps taken in this episode;
 * ``proprio``: (2,) float32, the arm's joint state in metres (:data:`safevla_core.actions.
   PROPRIO_FIELDS`: lift height, arm extension);
-* ``explored``: (3, 20, 20) uint8, the explored map around the robot
+* ``explored``: (4, 20, 20) uint8, the explored map around the robot
   (:data:`safevla_core.actions.EXPLORED_SHAPE`, :mod:`sim_bridge.explored_obs`) with
   ``EnvConfig.explored_map``; zeros without it;
 * ``bump``: (2,) float32, what the last action did (:data:`safevla_core.actions.BUMP_FIELDS`:
@@ -333,7 +333,13 @@ class SafeChoresEnv(gym.Env):
             h, w = self.config.nav_size
             self._explored = ExploredMap(self.backend, nav_camera_hfov_deg(w, h))
         agent = self.backend.agent()
-        grid = self._explored.observe(agent.position, agent.yaw_deg)
+        in_view = self.backend.visible_objects(max_distance=self._explored.sight_range_m)
+        sighted = [
+            o.position[:2]
+            for o in self._objects
+            if o.object_id in in_view and o.object_type == self.episode.target_type
+        ]
+        grid = self._explored.observe(agent.position, agent.yaw_deg, sighted)
         self._explored_grid = (self.steps, grid)
         return grid
 

@@ -16,7 +16,10 @@ EXPLORED_CELL_M`, the robot at the centre facing row 0) with three channels
   floor);
 * ``frontier``: 1 where any ground point of the cell is a seen free cell next to unseen ones
   (clusters of at least the explorer's ``min_frontier_cells``): where new floor would come
-  into view (a frontier is a thin line, so a share would hide it).
+  into view (a frontier is a thin line, so a share would hide it);
+* ``target``: 1 where an object of the instructed type stood when it was in view within the
+  explorer's ``sight_range_m`` (within ``TARGET_RADIUS_M`` of its centre): where the teacher
+  remembers a sighting, which a robot's detector gives with depth.
 
 Quantised to uint8 (0..255 for 0..1). The map grows once per observation (reset and every
 step), never during the action probe's trial steps.
@@ -27,11 +30,13 @@ from __future__ import annotations
 import numpy as np
 
 from safevla_core.actions import EXPLORED_CELL_M, EXPLORED_SHAPE
+from sim_bridge import planner
 from sim_bridge.backend import Backend
 from sim_bridge.explorer import ExplorerConfig
 from sim_bridge.explorer_map import RevealedMap, occluder_grid
 
 SUBSAMPLES = 5  # ground points per cell side (0.1 m apart: the free-space grid's resolution)
+TARGET_RADIUS_M = 0.25  # a sighted target marks the cells this close to its centre
 
 
 def _ego_offsets() -> np.ndarray:
@@ -62,16 +67,21 @@ class ExploredMap:
         occ = occluder_grid(self.fs, backend.objects(), c.clearance_m, c.see_over_m)
         self.map = RevealedMap(self.fs, occ, hfov_deg, c.view_range_m)
         self.min_frontier_cells = c.min_frontier_cells
+        self.sight_range_m = c.sight_range_m
+        self.target = np.zeros(self.fs.free.shape, bool)  # cells of sighted targets
 
-    def observe(self, position: np.ndarray, yaw_deg: float) -> np.ndarray:
-        """Add the view from ``position`` / ``yaw_deg``; the (3, H, W) uint8 grid around it."""
+    def observe(self, position: np.ndarray, yaw_deg: float, sighted=()) -> np.ndarray:
+        """Add the view from ``position`` / ``yaw_deg`` and the ground points ``sighted``
+        ((x, y) of the instructed type's objects in view now); the uint8 EXPLORED_SHAPE grid
+        around the robot."""
         self.map.observe(position, yaw_deg)
+        if len(sighted):
+            self.target |= planner.disk_mask(self.fs, np.asarray(sighted), TARGET_RADIUS_M)
         seen, free = self.map.seen, self.fs.free
-        layers = np.stack(
-            [seen & free, seen & ~free, self.map.frontier(self.min_frontier_cells)], axis=0
-        )
+        frontier = self.map.frontier(self.min_frontier_cells)
+        layers = np.stack([seen & free, seen & ~free, frontier, self.target], axis=0)
         return ego_grid(
-            layers, self.fs.origin, self.fs.resolution, position, yaw_deg, any_layers=(2,)
+            layers, self.fs.origin, self.fs.resolution, position, yaw_deg, any_layers=(2, 3)
         )
 
 

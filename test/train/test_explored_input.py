@@ -301,3 +301,38 @@ def test_evaluation_feeds_the_map_the_env_grows_each_step(tmp_path):
     settings = EnvSettings(num_envs=1, nav_size=(32, 32), max_steps=6)
     for batch in (1, 2):
         assert evaluate(model, settings, 2, seed=0, batch=batch)["n_episodes"] == 2
+
+
+def test_a_sighted_target_stays_on_the_map_where_it_stood():
+    """The ``target`` channel marks where an object of the instructed type was in view, and
+    keeps it after the robot has turned away; other objects in view are not marked."""
+    from sim_bridge.env import EnvConfig, make_env
+    from sim_bridge.episodes import load_episodes, shipped_path
+    from sim_bridge.explored_obs import TARGET_RADIUS_M
+
+    cfg = EnvConfig(nav_size=(32, 32), max_steps=60, render_manip=False, explored_map=True)
+    episodes = load_episodes(shipped_path("objnav"))
+    env = make_env(episodes, cfg)
+    try:
+        for ep in episodes[:20]:  # an episode whose target comes into view while turning
+            obs, _ = env.reset(options={"episode": ep})
+            seen_at = None
+            for k in range(12):
+                if obs["explored"][3].any():
+                    seen_at = k
+                    break
+                obs, *_ = env.step(ACTION_INDEX["rotate_left"])
+            if seen_at is not None:
+                break
+        assert seen_at is not None, "no target came into view in 20 episodes"
+        m = env._explored
+        targets = [o for o in env.backend.objects() if o.object_type == ep.target_type]
+        marked = np.argwhere(m.target)
+        xy = m.fs.origin + (marked + 0.5) * m.fs.resolution
+        near = [np.linalg.norm(xy - o.position[:2], axis=1).max() for o in targets]
+        assert min(near) <= TARGET_RADIUS_M + m.fs.resolution  # around one target's centre
+        for _ in range(6):  # turned away (180°): still on the map, behind the robot
+            obs, *_ = env.step(ACTION_INDEX["rotate_left"])
+        assert m.target.any() and obs["explored"][3].any()
+    finally:
+        env.close()
