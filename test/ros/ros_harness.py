@@ -46,18 +46,20 @@ def run_cli(args: list[str], env: dict, timeout: float = 120) -> subprocess.Comp
 
 
 def run_sim_moves(bundle: str, env: dict, domain_id: int, log_dir) -> str:
-    """`safevla run --sim --bundle BUNDLE`, two 4-step episodes at 20 Hz (no cost stop); asserts
-    that it exits 0, both episodes ran their 4 steps on the policy's actions (fewer than 8
-    stops) and no node's log holds a traceback. Returns the policy node's log."""
+    """`safevla run --sim --bundle BUNDLE`, two episodes of at most 4 steps at 20 Hz (no cost
+    stop); asserts that it exits 0, both episodes ran (to the limit, or to the policy's `end`)
+    on the policy's actions (fewer stops than steps) and no node's log holds a traceback.
+    Returns the policy node's log."""
     args = ["--sim", "--bundle", bundle, "--episodes", "2", "--max-steps", "4"]
     args += ["--rate", "20", "--cost-threshold", "100", "--log-dir", str(log_dir)]
     args += ["--domain-id", str(domain_id)]
     r = run_cli(args, env, timeout=240)
     assert r.returncode == 0, r.stdout + r.stderr
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("episode ")]
-    assert len(lines) == 2 and all("steps    4" in ln for ln in lines)
+    steps = [int(ln.split("steps")[1].split()[0]) for ln in lines]
+    assert len(lines) == 2 and all(1 <= n <= 4 for n in steps), lines
     stops = sum(int(ln.split("stops")[1].split()[0]) for ln in lines)
-    assert stops < 8, f"the policy moved nothing: {lines}"
+    assert stops < sum(steps), f"the policy moved nothing: {lines}"
     policy_log = (log_dir / "policy_node.log").read_text()
     assert "Traceback" not in policy_log + (log_dir / "sim_bridge_node.log").read_text()
     return policy_log
