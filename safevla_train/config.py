@@ -242,7 +242,7 @@ class EnvSettings:
         ray_address: the Ray cluster of ``vec_backend="ray"``: "" = a local instance, "auto",
             "HOST:6379" or "ray://HOST:10001" (``sim_bridge.ray_cluster``).
         explored_map: the envs report the explored map (``obs["explored"]``), for a model
-            with ``explored_input`` (:func:`check_model_fits_env`); ~2 ms a step, off by
+            with ``explored_input`` (:func:`check_model_fits_env`); ~1.5 ms a step, off by
             default.
     """
 

@@ -68,6 +68,15 @@ def explored_tensor(explored) -> torch.Tensor:
     return torch.as_tensor(np.asarray(explored, np.uint8)).float() * (1.0 / 255.0)
 
 
+def optional_tensors(bump: torch.Tensor, explored=None) -> dict[str, torch.Tensor]:
+    """The optional policy inputs by name (the keyword arguments of :meth:`VLAPolicy.fuse`):
+    the motion feedback, and the explored map as shares when there is one (uint8 maps)."""
+    out = {"bump": bump}
+    if explored is not None:
+        out["explored"] = explored_tensor(explored)
+    return out
+
+
 def category_costs(infos: list[dict]) -> np.ndarray:
     """[N,C] per-category step costs in SAFETY_SPEC order."""
     return np.array(
@@ -162,10 +171,8 @@ class Rollout:
     def optional(self, rows=slice(None)) -> dict[str, torch.Tensor]:
         """The optional policy inputs of the ``rows`` envs' steps, by name (the keyword
         arguments of :meth:`VLAPolicy.sequence_features`)."""
-        out = {"bump": self.bump[rows]}
-        if self.explored is not None:
-            out["explored"] = explored_tensor(self.explored[rows])
-        return out
+        explored = None if self.explored is None else self.explored[rows]
+        return optional_tensors(self.bump[rows], explored)
 
 
 REC_KEYS = (
@@ -266,17 +273,13 @@ class Collector:
             ),
         }
 
-    @staticmethod
-    def _optional(x: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """The optional policy inputs among the step inputs ``x``, by name."""
-        out = {"bump": x["bump"]}
-        if "explored" in x:
-            out["explored"] = explored_tensor(x["explored"])
-        return out
-
     def _token(self, x: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.model.fuse(
-            x["feat"], x["instr"], x["prev_action"], x["holding"], **self._optional(x)
+            x["feat"],
+            x["instr"],
+            x["prev_action"],
+            x["holding"],
+            **optional_tensors(x["bump"], x.get("explored")),
         )
 
     def _rebuild_cache(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -309,7 +312,7 @@ class Collector:
                 cache,
                 mask,
                 kv=self.kv,
-                **self._optional(x),
+                **optional_tensors(x["bump"], x.get("explored")),
             )
             probs = out["logits"].softmax(-1)
             action = torch.multinomial(probs, 1, generator=self.gen).squeeze(1)

@@ -110,7 +110,7 @@ class EnvConfig:
         backend: simulator that :func:`make_env` builds, by name
             (:data:`sim_bridge.backends.BACKENDS`: "mujoco" or "thor").
         explored_map: report the explored map (``explored``, :mod:`sim_bridge.explored_obs`)
-            for a policy that reads it (``model.explored_input``); it costs ~2 ms a step, so
+            for a policy that reads it (``model.explored_input``); it costs ~1.5 ms a step, so
             off by default (``explored`` is then zeros).
     """
 
