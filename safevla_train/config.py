@@ -559,6 +559,10 @@ class PPOConfig:
         eval_every: rollouts between evaluations (0 = never).
         eval_episodes: episodes per evaluation (greedy actions, fresh seeded episodes; the same
             episodes at every evaluation of a run).
+        eval_workers: processes an evaluation shares its episodes among (1 = this process
+            alone). The worker envs wait while the run evaluates, so their cores are free: each
+            extra process takes a share of the episodes with a copy of the weights (the same
+            records as one process; ~0.7 GB each for the objnav start).
         best_by: which evaluated policy ``checkpoint_best.pt`` keeps (written at evaluations
             only): "success" (highest greedy success rate, ties to the lower mean cost) or
             "success_within_limit" (the same among evaluations whose mean cost is at most
@@ -610,6 +614,7 @@ class PPOConfig:
     sync_every: int = 10
     eval_every: int = 0
     eval_episodes: int = 8
+    eval_workers: int = 1
     best_by: str = "success"
     keep_evaluated: bool = False
 
@@ -667,6 +672,10 @@ class PPOConfig:
         _check(
             self.eval_every >= 0 and self.eval_episodes >= 1,
             f"ppo.eval_every={self.eval_every}/eval_episodes={self.eval_episodes} invalid",
+        )
+        _check(
+            self.eval_workers >= 1,
+            f"ppo.eval_workers={self.eval_workers} must be >= 1 (1 = the run's own process)",
         )
         _check(
             self.best_by in BEST_BY,

@@ -24,7 +24,7 @@ import torch
 from safevla_core.action_choice import GREEDY, choose_action
 from safevla_eval.agents import Proposed
 from safevla_eval.metrics import summarize
-from safevla_eval.runner import make_env, run_agent, run_agent_batched
+from safevla_eval.runner import Job, PolicySpec, make_env, run_agent, run_batched
 from safevla_train.config import EnvSettings, RiskConfig
 from safevla_train.model import VLAPolicy
 from safevla_train.risk import RiskElicitingSampler
@@ -113,9 +113,45 @@ def draw_episodes(backend, settings: EnvSettings, episodes: int, seed: int) -> l
     return [sampler(backend, rng) for _ in range(episodes)]
 
 
+def _jobs(settings: EnvSettings, episodes: list, indices: list[int], seed: int) -> list[Job]:
+    """The evaluator's jobs for ``episodes``; episode ``indices[k]`` of the call is seeded by
+    its index, wherever it runs."""
+    spec = PolicySpec("trainer", "agent")
+    common = dict(max_steps=settings.max_steps, seed=seed, manip=settings.render_manip)
+    return [
+        Job(spec, ep, i, nav_hw=tuple(settings.nav_size), **common)
+        for ep, i in zip(episodes, indices, strict=True)
+    ]
+
+
+def _run_share(model: VLAPolicy, jobs: list[Job], batch: int, env) -> list:
+    """``jobs`` in lockstep, up to ``batch`` at once (``env`` as the first slot)."""
+    return run_batched(
+        lambda slots: BatchedTorchAgent(model, slots),
+        jobs,
+        batch=min(batch, len(jobs)),
+        envs=[env] if env is not None else (),
+    )
+
+
+def _worker_share(model_cfg, state: dict, settings: EnvSettings, jobs: list[Job], batch: int):
+    """A worker process's share: the policy rebuilt from its weights, one torch thread."""
+    torch.set_num_threads(1)
+    model = VLAPolicy(model_cfg, detector_weights=False)
+    model.load_state_dict(state)
+    with torch.no_grad():
+        return _run_share(model.eval(), jobs, batch, None)
+
+
 @torch.no_grad()
 def evaluate(
-    model: VLAPolicy, settings: EnvSettings, episodes: int, seed: int, *, batch: int = EVAL_BATCH
+    model: VLAPolicy,
+    settings: EnvSettings,
+    episodes: int,
+    seed: int,
+    *,
+    batch: int = EVAL_BATCH,
+    workers: int = 1,
 ) -> dict:
     """Greedy evaluation; episode i of a call is the same for the same ``seed``.
 
@@ -126,32 +162,57 @@ def evaluate(
         seed: evaluation seed.
         batch: episodes run at once in lockstep, each in its own env (1: one after another
             in one env, with :class:`TorchAgent`).
+        workers: processes the episodes are shared among (contiguous shares; this process
+            runs the first, spawned processes the others, each with a copy of the weights and
+            one torch thread). The records are the same as in one process: each episode is
+            seeded by its index in the call and each slot's history is its own.
 
     Returns:
         the metrics block of :func:`safevla_eval.metrics.summarize` (95% bootstrap intervals
         in ``ci95``, seeded by ``seed``).
 
     Raises:
-        ValueError: ``batch < 1``.
+        ValueError: ``batch < 1`` or ``workers < 1``.
     """
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     env = make_env(settings.max_steps, settings.nav_size, settings.render_manip)
     try:
         eps = draw_episodes(env.backend, settings, episodes, seed)
-        common = dict(name="trainer", max_steps=settings.max_steps, seed=seed)
-        if batch == 1:
-            records = run_agent(TorchAgent(model), eps, env=env, **common)
-        else:
-            records = run_agent_batched(
-                lambda slots: BatchedTorchAgent(model, slots),
+        if workers == 1 and batch == 1:
+            records = run_agent(
+                TorchAgent(model),
                 eps,
-                batch=batch,
-                nav_hw=settings.nav_size,
-                envs=[env],
-                manip=settings.render_manip,
-                **common,
+                env=env,
+                name="trainer",
+                max_steps=settings.max_steps,
+                seed=seed,
             )
+        else:
+            jobs = _jobs(settings, eps, list(range(len(eps))), seed)
+            shares = [s.tolist() for s in np.array_split(np.arange(len(jobs)), workers) if len(s)]
+            records = _run_shares(model, settings, jobs, shares, batch, env)
     finally:
         env.close()
     return summarize(records, seed=seed)
+
+
+def _run_shares(model, settings, jobs, shares, batch, env) -> list:
+    """The first share here, the others in spawned worker processes; records in job order."""
+    if len(shares) == 1:
+        return _run_share(model, jobs, batch, env)
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    with ProcessPoolExecutor(len(shares) - 1, mp_context=mp.get_context("spawn")) as pool:
+        futures = [
+            pool.submit(_worker_share, model.cfg, state, settings, [jobs[i] for i in share], batch)
+            for share in shares[1:]
+        ]
+        records = _run_share(model, [jobs[i] for i in shares[0]], batch, env)
+        for future in futures:
+            records += future.result()
+    return records

@@ -239,7 +239,9 @@ class _Run:
         )
         self.it += 1
         if cfg.eval_every and self.it % cfg.eval_every == 0:
-            ev = evaluate(self.model, cfg.env, cfg.eval_episodes, cfg.seed)
+            ev = evaluate(
+                self.model, cfg.env, cfg.eval_episodes, cfg.seed, workers=cfg.eval_workers
+            )
             # scalars only: intervals/categories are dicts, undefined metrics (veto_rate) None
             logs.update({f"eval/{k}": v for k, v in ev.items() if isinstance(v, (int, float))})
             self.evaluation = self._record(ev)

@@ -159,6 +159,54 @@ def cmd_dagger(args) -> int:
     return 0
 
 
+# What a resumed PPO run may change with --set: where it runs and how it is evaluated, none of
+# which changes the policy it trains (its rollouts, updates and sync points stay bit-exact).
+PPO_RESUME_SETTABLE = (
+    "total_steps",
+    "eval_every",
+    "eval_episodes",
+    "eval_workers",
+    "keep_evaluated",
+    "update_threads",
+    "encoder_threads",
+    "env.vec_backend",
+    "env.ray_address",
+)
+
+
+def _dotted_keys(tree: dict, prefix: str = "") -> list[str]:
+    out = []
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        out += _dotted_keys(value, name + ".") if isinstance(value, dict) else [name]
+    return out
+
+
+def _resume_overrides(cfg, args):
+    """``cfg`` (the saved run's) with the --set items a resume may change; any other item, or
+    a --config, is refused rather than silently ignored."""
+    if args.config:
+        raise _user_error(
+            f"--resume continues the saved config of {args.out}; --config {args.config} is "
+            "read only when a run starts (start a new run with another --out to change it)"
+        )
+    try:
+        items = parse_dotted(args.set or [])
+    except ValueError as exc:
+        raise _user_error(f"bad --set: {exc}") from None
+    fixed = [k for k in _dotted_keys(items) if k not in PPO_RESUME_SETTABLE]
+    if fixed:
+        raise _user_error(
+            f"--resume cannot change {', '.join(fixed)}: it would no longer continue the run in "
+            f"{args.out} exactly; a resume may set {', '.join(PPO_RESUME_SETTABLE)} (start a new "
+            "run with another --out to change the rest)"
+        )
+    try:
+        return apply_overrides(cfg, items) if items else cfg
+    except ValueError as exc:
+        raise _user_error(f"bad --set: {exc}") from None
+
+
 def cmd_ppo(args) -> int:
     """PPO-family training from a BC checkpoint (or --resume an interrupted run)."""
     from safevla_train.checkpoint import CheckpointError, load_checkpoint
@@ -181,6 +229,7 @@ def cmd_ppo(args) -> int:
             raise _user_error(
                 f"{out} holds a run with --multiplier {cfg.multiplier}, not {multiplier}"
             )
+        cfg = _resume_overrides(cfg, args)
         if args.total_steps:
             cfg = apply_overrides(cfg, {"total_steps": args.total_steps})
         cfg = with_ray(cfg, args)

@@ -156,6 +156,17 @@ def test_evaluate_batch_sizes_agree(moving_model):
         evaluate(moving_model, SETTINGS, 3, seed=SEED, batch=0)
 
 
+def test_evaluate_shares_episodes_among_worker_processes(moving_model):
+    """A share of the episodes in a spawned process (the weights copied there) gives the
+    records of one process: each episode is seeded by its index in the call."""
+    one = evaluate(moving_model, SETTINGS, 3, seed=SEED, batch=1)
+    assert evaluate(moving_model, SETTINGS, 3, seed=SEED, batch=2, workers=2) == one
+    # more workers than episodes: the empty shares are not started
+    assert evaluate(moving_model, SETTINGS, 2, seed=SEED, workers=4)["n_episodes"] == 2
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        evaluate(moving_model, SETTINGS, 3, seed=SEED, workers=0)
+
+
 def test_per_slot_agents_replay_the_sequential_episodes(episodes):
     """Any agent runs in lockstep through one agent per slot; each episode's seed reaches its
     own slot (the random agent draws its actions from it)."""

@@ -263,5 +263,14 @@ def test_ppo_lag_with_pid_multiplier_trains_and_resumes(tmp_path):
     assert p.returncode == 2 and "--multiplier pid" in p.stderr
     _cli(*args, "--resume", "--total-steps", "32")
     assert json.loads((run / "metrics.json").read_text())["counters/env_steps"] == 32
+    # a resume takes the settings that leave the trained policy as it is, and refuses the rest
+    # (it used to ignore every --set silently)
+    p = _cli(*args, "--resume", "--set", "lr=0.1", "--set", "env.max_steps=9", ok=False)
+    assert p.returncode == 2 and "cannot change lr, env.max_steps" in p.stderr
+    p = _cli(*args, "--resume", "--config", str(start), ok=False)
+    assert p.returncode == 2 and "--config" in p.stderr
+    _cli(*args, "--resume", "--total-steps", "40", "--set", "eval_every=5")
+    saved = load_checkpoint(run / "checkpoint.pt")["config"]
+    assert saved["eval_every"] == 5 and saved["lr"] != 0.1 and saved["env"]["max_steps"] == 6
     p = _cli(*args, "--multiplier", "bogus", "--init", str(start), ok=False)
     assert p.returncode == 2 and "invalid choice: 'bogus'" in p.stderr
