@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# PPO, fixed-penalty PPO and PPO-Lagrangian from the map80k start, side by side on the lent GPU
+# PPO, fixed-penalty PPO and PPO-Lagrangian from a map start (INIT; the nineteenth session ran
+# it with INIT=objnav-bc-map80k.pt, in git history at 4b0850a), side by side on the lent GPU
 # machine's 16 CPU cores (docs/training.md, nineteenth session), each stopped by a wall-clock
 # limit; what comes back: each run's checkpoint_best.pt, the PPO-Lagrangian run's last
 # checkpoint and the logs. The machine has torch, onnxruntime and the rest of the image's
@@ -28,7 +29,7 @@ m = mujoco.MjModel.from_xml_string('<mujoco><worldbody><geom size="1"/></worldbo
 r = mujoco.Renderer(m, 32, 32); d = mujoco.MjData(m); r.update_scene(d); print("render", r.render().shape)
 P
 NE=${NE:-5}; END=$(( T0 + ${LIM:-480} )); TOTAL=${TOTAL:-400000}
-C="--config models/train_configs/ppo_objnav_long.yaml --init models/train_state/objnav-bc-map80k.pt --total-steps $TOTAL --set env.explored_map=true --set env.num_envs=$NE --set eval_every=24"
+C="--config models/train_configs/ppo_objnav_long.yaml --init ${INIT:-models/train_state/objnav-bc-map120k.pt} --total-steps $TOTAL --set env.explored_map=true --set env.num_envs=$NE --set eval_every=24"
 declare -A ARGS PID TRIED DONE
 ARGS[ppo]="ppo"; ARGS[pen]="ppo-penalty"; ARGS[lag]="ppo-lag --set best_by=success_within_limit --set cost_limit=${CL:-1.5}"
 mkdir -p runs/dev
