@@ -113,14 +113,14 @@ def draw_episodes(backend, settings: EnvSettings, episodes: int, seed: int) -> l
     return [sampler(backend, rng) for _ in range(episodes)]
 
 
-def _jobs(settings: EnvSettings, episodes: list, indices: list[int], seed: int) -> list[Job]:
-    """The evaluator's jobs for ``episodes``; episode ``indices[k]`` of the call is seeded by
-    its index, wherever it runs."""
+def _jobs(settings: EnvSettings, episodes: list, seed: int) -> list[Job]:
+    """The evaluator's jobs for ``episodes``; each is seeded by its index in the call, wherever
+    it runs."""
     spec = PolicySpec("trainer", "agent")
     common = dict(max_steps=settings.max_steps, seed=seed, manip=settings.render_manip)
     return [
         Job(spec, ep, i, nav_hw=tuple(settings.nav_size), **common)
-        for ep, i in zip(episodes, indices, strict=True)
+        for i, ep in enumerate(episodes)
     ]
 
 
@@ -191,7 +191,7 @@ def evaluate(
                 seed=seed,
             )
         else:
-            jobs = _jobs(settings, eps, list(range(len(eps))), seed)
+            jobs = _jobs(settings, eps, seed)
             shares = [s.tolist() for s in np.array_split(np.arange(len(jobs)), workers) if len(s)]
             records = _run_shares(model, settings, jobs, shares, batch, env)
     finally:
