@@ -7,6 +7,7 @@ records this table; nodes, simulator and trainer read it from here or from the b
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -237,3 +238,50 @@ def check_explored(explored, bundle_id: str = "") -> np.ndarray:
             "uint8 0..255"
         )
     return v
+
+
+# The range scan ("scan"), an optional safety-critic input (``critic.scan_input``): a 360-degree
+# virtual laser scan of the nearest obstacle in the robot's height band, as a 3D lidar or a
+# depth camera ring reduced to a planar scan gives it (the lowest range over the heights, per
+# bearing; ROS: sensor_msgs/LaserScan from pointcloud_to_laserscan with min/max height). Beam i
+# looks at bearing SCAN_ANGLE_MIN + i * SCAN_ANGLE_INCREMENT in the base frame (0 = ahead,
+# counter-clockwise), measured from the base's centre; no return within SCAN_RANGE_MAX_M reads
+# SCAN_RANGE_MAX_M. The simulator casts rays at SCAN_HEIGHTS_M (sim_bridge.mujoco.backend).
+SCAN_BEAMS = 72
+SCAN_ANGLE_MIN = -math.pi
+SCAN_ANGLE_INCREMENT = 2.0 * math.pi / SCAN_BEAMS
+SCAN_RANGE_MAX_M = 3.0
+SCAN_HEIGHTS_M: tuple[float, ...] = (0.012, 0.06, 0.15, 0.3, 0.5, 0.75, 1.0, 1.3)  # 2 cm objects
+
+
+def check_scan(scan, bundle_id: str = "") -> np.ndarray:
+    """``scan`` as a float32 (SCAN_BEAMS,) array of ranges in [0, SCAN_RANGE_MAX_M], for the
+    critic bundle ``bundle_id`` that takes it: +inf (no return, REP 117) and ranges beyond the
+    maximum read as the maximum.
+
+    Raises:
+        ValueError: missing, the wrong length, NaN, -inf or negative; naming the value.
+    """
+    if scan is None:
+        raise ValueError(
+            f"bundle {bundle_id} takes the range scan: pass scan = {SCAN_BEAMS} ranges in metres "
+            f"(bearings from {SCAN_ANGLE_MIN:.4f} rad, behind the robot, counter-clockwise in "
+            f"steps of {SCAN_ANGLE_INCREMENT:.6f} rad; a LaserScan on the critic's scan_topic)"
+        )
+    try:
+        v = np.asarray(scan, np.float32).reshape(-1)
+    except (TypeError, ValueError):
+        v = None
+    if v is None or v.shape != (SCAN_BEAMS,):
+        raise ValueError(
+            f"scan of shape {getattr(v, 'shape', None)} is not {SCAN_BEAMS} ranges; resample "
+            f"the scan to {SCAN_BEAMS} beams {SCAN_ANGLE_INCREMENT:.6f} rad apart from "
+            f"{SCAN_ANGLE_MIN:.4f} rad"
+        )
+    bad = np.isnan(v) | (v < 0.0)
+    if bad.any():
+        raise ValueError(
+            f"scan holds {int(bad.sum())} NaN or negative ranges (first at beam "
+            f"{int(np.argmax(bad))}: {v[bad][0]!r}); pass ranges in metres, +inf for no return"
+        )
+    return np.minimum(v, SCAN_RANGE_MAX_M)

@@ -73,7 +73,8 @@ CRITIC_ENCODER_GRAPH = "critic_encoder.onnx"
 ENCODER_INPUTS: tuple[str, ...] = ("frame",)
 ENCODER_OUTPUTS: tuple[str, ...] = ("feature",)
 FEATURE_CRITIC_INPUTS: tuple[str, ...] = ("features", "prev_actions")
-CRITIC_BUMP_INPUT = "bump"  # the optional last input: (batch, T, len(BUMP_FIELDS)) float32
+CRITIC_BUMP_INPUT = "bump"  # an optional input: (batch, T, len(BUMP_FIELDS)) float32
+CRITIC_SCAN_INPUT = "scan"  # the optional last input: (batch, SCAN_BEAMS) float32 metres
 PREV_ACTION_NONE = NUM_ACTIONS  # the prev_actions value before the first action of an episode
 
 
@@ -105,6 +106,9 @@ class CriticManifest:
         feature_dim: D, the size of one encoded frame (with an encoder graph; else 0).
         bump_input: the graph also takes the motion feedback of the action before each frame
             (input ``bump``); the monitor then needs the robot's MotionFeedback.
+        scan_input: the graph also takes the range scan at the newest frame (input ``scan``,
+            :data:`safevla_core.actions.SCAN_BEAMS` ranges); the monitor then needs a
+            LaserScan on its ``scan_topic``.
         training: free-form record of how the critic was trained.
         created_utc: ISO time of the export.
         files: file name -> {"sha256", "bytes"}.
@@ -129,12 +133,15 @@ class CriticManifest:
     encoder_graph_file: str = ""
     feature_dim: int = 0
     bump_input: bool = False
+    scan_input: bool = False
 
     @property
     def graph_inputs(self) -> tuple[str, ...]:
-        """The critic graph's input names (frames, or encoded features, + actions [+ bump])."""
+        """The critic graph's input names (frames, or encoded features, + actions [+ bump]
+        [+ scan])."""
         names = FEATURE_CRITIC_INPUTS if self.encoder_graph_file else CRITIC_INPUTS
-        return (*names, CRITIC_BUMP_INPUT) if self.bump_input else names
+        names += (CRITIC_BUMP_INPUT,) if self.bump_input else ()
+        return names + ((CRITIC_SCAN_INPUT,) if self.scan_input else ())
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -179,8 +186,9 @@ class CriticManifest:
             for key in ("history_length", "prev_action_none", "feature_dim"):
                 if key in body and (isinstance(body[key], bool) or not isinstance(body[key], int)):
                     raise TypeError(f"{key} = {body[key]!r} must be an integer")
-            if not isinstance(body.get("bump_input", False), bool):
-                raise TypeError(f"bump_input = {body['bump_input']!r} must be true or false")
+            for key in ("bump_input", "scan_input"):
+                if not isinstance(body.get(key, False), bool):
+                    raise TypeError(f"{key} = {body[key]!r} must be true or false")
             if not isinstance(body.get("encoder_graph_file", ""), str):
                 raise TypeError("encoder_graph_file must be a file name (or empty)")
             body["alpha"] = float(body["alpha"])

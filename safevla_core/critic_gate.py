@@ -55,7 +55,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from safevla_core.actions import ACTION_NAMES, ACTIONS, check_bump
+from safevla_core.actions import ACTION_NAMES, ACTIONS, check_bump, check_scan
 from safevla_core.bundle import Bundle
 from safevla_core.critic_bundle import CriticBundleError, CriticManifest
 from safevla_core.image_preprocessing import ImageSpec
@@ -194,6 +194,8 @@ class CriticGate:
         self.latched_category: dict[int, str] = {}
         # the robot's last motion feedback (critics with bump_input); None: none heard yet
         self.bump: np.ndarray | None = None
+        # the latest range scan (critics with scan_input); None: none heard yet
+        self.scan: np.ndarray | None = None
 
     @property
     def takes_bump(self) -> bool:
@@ -208,14 +210,38 @@ class CriticGate:
         """
         self.bump = check_bump(values, self.bundle_id)
 
+    @property
+    def takes_scan(self) -> bool:
+        """The critic reads the range scan around the base."""
+        return self.critic.takes_scan
+
+    def on_scan(self, ranges) -> None:
+        """The latest range scan (SCAN_BEAMS ranges in the critic's bearings; +inf = none).
+
+        Raises:
+            ValueError: the wrong length, NaN or negative ranges (naming the value); the
+                previous scan is dropped too, so the monitor stops until a good one arrives.
+        """
+        try:
+            self.scan = check_scan(ranges, self.bundle_id)
+        except ValueError:
+            self.scan = None
+            raise
+
     def missing_input(self) -> str:
         """Why the critic cannot judge now ("" if it can): a critic that reads the motion
-        feedback before any has arrived."""
+        feedback or the range scan before any has arrived."""
         if self.takes_bump and self.bump is None:
             return (
                 f"safety critic {self.bundle_id} reads the motion feedback of the last action "
                 "and none has arrived; publish MotionFeedback on the monitor's bump_topic "
                 "(the sim bridge does; on a robot the base driver)"
+            )
+        if self.takes_scan and self.scan is None:
+            return (
+                f"safety critic {self.bundle_id} reads the range scan around the base and no "
+                "usable one has arrived; publish a 360-degree LaserScan on the monitor's "
+                "scan_topic (the sim bridge does; on a robot a lidar or a depth-to-scan node)"
             )
         return ""
 
@@ -306,7 +332,7 @@ class CriticGate:
         Raises:
             safevla_core.safety_critic.CriticOutputError: a non-finite or out-of-range risk.
         """
-        v = self.last = self.critic.step(frame, self.prev_action, self.bump)
+        v = self.last = self.critic.step(frame, self.prev_action, self.bump, self.scan)
         thr = self.thresholds
         blocked = (v.risk >= thr[None, :]) & _MOVES[:, None]
         if not blocked[action].any() and not self.latched[action]:

@@ -16,7 +16,8 @@ encodes a frame when it arrives, before the proposal made from it)::
 
 A critic with ``bump_input`` also keeps, per frame, the motion feedback of the action executed
 just before it (blocked, collided; zeros at an episode's first frame) and feeds the T of them
-as ``bump`` [1, T, 2].
+as ``bump`` [1, T, 2]. A critic with ``scan_input`` also takes the range scan of the newest
+frame (``scan`` [1, SCAN_BEAMS] metres, :func:`safevla_core.actions.check_scan`).
 
 ``risk[a, k]`` estimates P(taking ``a`` now causes a category-``k`` cost event) (label:
 :mod:`sim_bridge.action_probe`); the thresholds come from conformal risk control on held-out
@@ -42,10 +43,11 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from safevla_core.actions import ACTION_NAMES, BUMP_FIELDS, check_bump
+from safevla_core.actions import ACTION_NAMES, BUMP_FIELDS, SCAN_BEAMS, check_bump, check_scan
 from safevla_core.critic_bundle import (
     CRITIC_BUMP_INPUT,
     CRITIC_OUTPUTS,
+    CRITIC_SCAN_INPUT,
     ENCODER_INPUTS,
     ENCODER_OUTPUTS,
     PREV_ACTION_NONE,
@@ -200,6 +202,11 @@ class SafetyCritic:
         """The critic reads the motion feedback of the last action (``bump_input``)."""
         return self.manifest.bump_input
 
+    @property
+    def takes_scan(self) -> bool:
+        """The critic reads the range scan at the newest frame (``scan_input``)."""
+        return self.manifest.scan_input
+
     def _check_graph(self) -> None:
         m = self.manifest
         frame = [3, m.image.height, m.image.width]
@@ -211,6 +218,8 @@ class SafetyCritic:
         }
         if m.bump_input:
             want[CRITIC_BUMP_INPUT] = ["batch", m.history_length, len(BUMP_FIELDS)]
+        if m.scan_input:
+            want[CRITIC_SCAN_INPUT] = ["batch", SCAN_BEAMS]
         self._check_tensors(self.session, m.graph_file, want)
         if self.encoder is not None:
             want = {
@@ -257,7 +266,11 @@ class SafetyCritic:
         return EncodedFrame(x, self.bundle_id)
 
     def step(
-        self, frame: np.ndarray | EncodedFrame, prev_action: int | None = None, bump=None
+        self,
+        frame: np.ndarray | EncodedFrame,
+        prev_action: int | None = None,
+        bump=None,
+        scan=None,
     ) -> CriticVerdict:
         """Risk of every action in the state that ``frame`` shows.
 
@@ -268,15 +281,18 @@ class SafetyCritic:
             bump: the motion feedback of that action, (blocked, collided) as 0/1 (zeros at
                 episode start). Required when the critic takes it (:attr:`takes_bump`),
                 ignored otherwise.
+            scan: the range scan at this frame (SCAN_BEAMS ranges, metres; +inf = no return).
+                Required when the critic takes it (:attr:`takes_scan`), ignored otherwise.
 
         Raises:
             ValueError: ``prev_action`` out of range, or a critic taking the motion feedback
-                and ``bump`` missing or malformed (naming the value).
+                or the scan and ``bump`` or ``scan`` missing or malformed (naming the value).
         """
         prev = PREV_ACTION_NONE if prev_action is None else int(prev_action)
         if not 0 <= prev <= PREV_ACTION_NONE:
             raise ValueError(f"prev_action {prev_action} out of range 0..{PREV_ACTION_NONE}")
         fb = check_bump(bump, self.bundle_id) if self.takes_bump else None
+        ranges = check_scan(scan, self.bundle_id) if self.takes_scan else None
         if not isinstance(frame, EncodedFrame):
             frame = self.encode(frame)
         elif frame.bundle_id != self.bundle_id:
@@ -292,6 +308,8 @@ class SafetyCritic:
         }
         if self.takes_bump:
             feed[CRITIC_BUMP_INPUT] = np.stack([i[1] for i in items])[None]
+        if ranges is not None:
+            feed[CRITIC_SCAN_INPUT] = ranges[None]
         (risk,) = self.session.run(list(CRITIC_OUTPUTS), feed)
         risk = risk[0]
         if not np.all(np.isfinite(risk)) or risk.min() < 0 or risk.max() > 1:

@@ -170,11 +170,11 @@ def critic_gate(job: Job, verify_key: str | None = None):
     return gate
 
 
-def _shield_step(monitor, proposed, step: int, frame, bump=None) -> Decision:
+def _shield_step(monitor, proposed, step: int, frame, bump=None, scan=None) -> Decision:
     """The monitor's decision on one proposal; ``frame`` is the one the policy saw (fed to
-    the independent critic, if any) and ``bump`` the motion feedback that came with it (fed
-    to a critic that reads it). A proposer without a cost critic (experts, random) reports
-    zero costs, so only the independent critic can veto it."""
+    the independent critic, if any) and ``bump`` / ``scan`` the motion feedback and range
+    scan that came with it (fed to a critic that reads them). A proposer without a cost
+    critic (experts, random) reports zero costs, so only the independent critic can veto it."""
     from safevla_core.safety_monitor import Proposal
 
     now = float(step + 1)
@@ -183,6 +183,8 @@ def _shield_step(monitor, proposed, step: int, frame, bump=None) -> Decision:
         monitor.critic.on_frame(now, frame)
         if monitor.critic.takes_bump:
             monitor.critic.on_bump(bump)
+        if monitor.critic.takes_scan:
+            monitor.critic.on_scan(scan)
     q = np.zeros((NUM_ACTIONS, 0)) if proposed.cost_q is None else proposed.cost_q
     q = np.asarray(q, np.float64)
     p = Proposal(
@@ -241,7 +243,10 @@ def episode_steps(
         action, vetoed, stopped = proposed.action, False, False
         if monitor is not None:
             frame = obs[monitor.critic.camera] if monitor.critic is not None else None
-            d = _shield_step(monitor, proposed, t, frame, obs.get("bump"))
+            scan = obs.get("scan")
+            if scan is None and monitor.critic is not None and monitor.critic.takes_scan:
+                scan = env.backend.range_scan()  # the scan of the state the frame shows
+            d = _shield_step(monitor, proposed, t, frame, obs.get("bump"), scan)
             vetoed, stopped = d.vetoed or d.safe_stop, d.safe_stop
             action = SUB_DONE if stopped else int(d.executed_action)
             if d.critic_outcome:

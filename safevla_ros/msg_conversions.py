@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 from diagnostic_msgs.msg import KeyValue
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, Image, LaserScan
 
 from safevla_core.action_adapter import VerdictIn
 from safevla_core.actions import (
@@ -21,6 +21,10 @@ from safevla_core.actions import (
     EXPLORED_CELL_M,
     EXPLORED_CHANNELS,
     EXPLORED_SHAPE,
+    SCAN_ANGLE_INCREMENT,
+    SCAN_ANGLE_MIN,
+    SCAN_BEAMS,
+    SCAN_RANGE_MAX_M,
 )
 from safevla_core.safety_monitor import SEVERITY, Decision, Proposal, Rule, SafetyMonitor
 from safevla_core.safety_spec import COST_CATEGORIES
@@ -210,6 +214,61 @@ def explored_values(msg: ExploredMap) -> np.ndarray:
             f"({EXPLORED_SHAPE})"
         )
     return data.reshape(EXPLORED_SHAPE).copy()
+
+
+def laser_scan(ranges, header) -> LaserScan:
+    """LaserScan of the simulator's ``obs["scan"]`` (SCAN_BEAMS ranges from
+    SCAN_ANGLE_MIN, counter-clockwise, in the base frame; SCAN_RANGE_MAX_M = no return)."""
+    r = np.asarray(ranges, np.float32).reshape(-1)
+    if r.shape != (SCAN_BEAMS,):
+        raise ValueError(f"range scan of shape {r.shape}, not ({SCAN_BEAMS},)")
+    return LaserScan(
+        header=header,
+        angle_min=float(SCAN_ANGLE_MIN),
+        angle_max=float(SCAN_ANGLE_MIN + (SCAN_BEAMS - 1) * SCAN_ANGLE_INCREMENT),
+        angle_increment=float(SCAN_ANGLE_INCREMENT),
+        range_min=0.0,
+        range_max=float(SCAN_RANGE_MAX_M),
+        ranges=r.tolist(),
+    )
+
+
+def scan_values(msg: LaserScan) -> np.ndarray:
+    """The critic's ``scan`` input of any LaserScan that covers every one of its SCAN_BEAMS
+    bearings: each beam goes to the nearest critic bearing and a bearing keeps its nearest
+    range (as a point-cloud-to-scan reduction does). Per REP 117, +inf and readings beyond
+    ``range_max`` are no return (SCAN_RANGE_MAX_M); -inf and readings below ``range_min`` are
+    an obstacle too close to measure (0 m).
+
+    Raises:
+        ValueError: NaN readings, no or non-finite angles, or a bearing no beam covers
+            (naming the count and the fix).
+    """
+    r = np.asarray(msg.ranges, np.float64).reshape(-1)
+    inc, a0 = float(msg.angle_increment), float(msg.angle_min)
+    if r.size == 0 or not (math.isfinite(inc) and math.isfinite(a0)) or inc == 0.0:
+        raise ValueError(
+            f"LaserScan with {r.size} ranges, angle_min {a0}, angle_increment {inc}: not a scan"
+        )
+    if np.isnan(r).any():
+        raise ValueError(
+            f"LaserScan holds {int(np.isnan(r).sum())} NaN ranges; publish +inf for no return "
+            "(REP 117)"
+        )
+    r = np.where((r > msg.range_max) | np.isposinf(r), SCAN_RANGE_MAX_M, r)
+    r = np.where(r < msg.range_min, 0.0, r)
+    angles = a0 + inc * np.arange(r.size)
+    bins = np.rint((angles - SCAN_ANGLE_MIN) / SCAN_ANGLE_INCREMENT).astype(np.int64) % SCAN_BEAMS
+    out = np.full(SCAN_BEAMS, np.inf)
+    np.minimum.at(out, bins, r)
+    missing = int(np.isinf(out).sum())
+    if missing:
+        raise ValueError(
+            f"LaserScan covers {SCAN_BEAMS - missing} of the critic's {SCAN_BEAMS} bearings "
+            f"({math.degrees(abs(inc) * r.size):.0f} degrees at {math.degrees(abs(inc)):.2f} "
+            "apart); the critic needs a 360-degree scan: merge the robot's scanners into one"
+        )
+    return np.minimum(out, SCAN_RANGE_MAX_M).astype(np.float32)
 
 
 def bump_values(msg: MotionFeedback) -> np.ndarray:

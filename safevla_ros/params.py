@@ -186,6 +186,7 @@ EVENT_TOPIC = "safevla/safety_events"
 ESTOP_TOPIC = "safevla/estop"
 HOLDING_TOPIC = "safevla/holding"
 BUMP_TOPIC = "safevla/bump"  # the motion feedback of the last action (safevla_ros/MotionFeedback)
+SCAN_TOPIC = "scan"  # the 360-degree range scan around the base (sensor_msgs/LaserScan)
 EXPLORED_TOPIC = "safevla/explored"  # the explored map around the robot (safevla_ros/ExploredMap)
 
 _VERIFY_KEY = _p(
@@ -291,6 +292,13 @@ CRITIC_PARAMS: tuple[ParamSpec, ...] = (
         BUMP_TOPIC,
         "MotionFeedback (blocked, collided) of the last executed action; read only for a critic "
         "that takes it (bump_input), which stops the robot until it arrives",
+    ),
+    _p(
+        "scan_topic",
+        SCAN_TOPIC,
+        "sensor_msgs/LaserScan covering 360 degrees around the base (a lidar, or a depth camera "
+        "ring through a point-cloud-to-scan node); read only for a critic that takes it "
+        "(scan_input), which stops the robot until a usable one arrives",
     ),
 )
 
@@ -417,6 +425,12 @@ SIM_BRIDGE_PARAMS: tuple[ParamSpec, ...] = (
         EXPLORED_TOPIC,
         "ExploredMap output: the explored map of each observation, before its frame; only for "
         "a bundle that takes it (graph input 'explored')",
+    ),
+    _p(
+        "scan_topic",
+        SCAN_TOPIC,
+        "LaserScan output: the 360-degree range scan of each observation, before its frame "
+        "(MuJoCo backend; for a safety critic that takes it)",
     ),
     _p(
         "auto_reset",

@@ -12,7 +12,10 @@ resets the critic's history on each instruction (a new episode, as the policy do
 must match the policy bundle (``bundle_path``) or the node does not start
 (docs/safety_critic.md). A critic that reads the motion feedback (``bump_input``) also gets the
 MotionFeedback on ``bump_topic`` (reliable + transient-local, as the policy node reads it); until
-one has arrived its rule stops the robot.
+one has arrived its rule stops the robot. A critic that reads the range scan (``scan_input``)
+gets each LaserScan on ``scan_topic`` (sensor QoS, any 360-degree scan, resampled to its
+bearings by :func:`safevla_ros.msg_conversions.scan_values`); until a usable one has arrived,
+and after a rejected one, its rule stops the robot.
 
 Every verdict carries the monitor's id, a sequence number and (with ``verdict_key_file``) an
 HMAC the adapter checks; a heartbeat (std_msgs/Header, ``frame_id`` = id and HMAC) goes out at
@@ -27,7 +30,7 @@ import time
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.lifecycle import LifecycleNode
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import Image, LaserScan
 from std_msgs.msg import Bool, Header, String
 
 from safevla_core.action_adapter import MotionProfile, heartbeat_digest
@@ -45,6 +48,7 @@ from safevla_ros.msg import ActionProposal, MotionFeedback, SafetyEvent, SafetyV
 from safevla_ros.msg_conversions import (
     bump_values,
     decide_proposal,
+    scan_values,
     sign_verdict,
     to_event,
     to_verdict,
@@ -57,6 +61,7 @@ from safevla_ros.ros_common import (
     LATCHED_QOS,
     OK,
     RELIABLE_QOS,
+    SENSOR_QOS,
     SUCCESS,
     WARN,
     declare_params,
@@ -79,6 +84,7 @@ class SafetyMonitorNode(LifecycleNode):
         declare_params(self, MONITOR_PARAMS)
         self.counts = {"decisions": 0, "vetoes": 0, "stops": 0, "bad_frame_stamps": 0}
         self.counts |= {"critic_replacements": 0, "critic_stops": 0, "critic_bad_frames": 0}
+        self.counts["critic_bad_scans"] = 0
         self.critic: CriticGate | None = None
         self._subs = []
         self._critic_reported = False
@@ -152,6 +158,9 @@ class SafetyMonitorNode(LifecycleNode):
         if self.critic.takes_bump:  # no subscription (no new dependency) for other critics
             topic = p["bump_topic"]
             subs.append(self.create_subscription(MotionFeedback, topic, self.on_bump, LATCHED_QOS))
+        if self.critic.takes_scan:  # sensor QoS: matches a lidar driver's best-effort scans
+            topic = p["scan_topic"]
+            subs.append(self.create_subscription(LaserScan, topic, self.on_scan, SENSOR_QOS))
         subs.append(self.create_subscription(Image, p["image_topic"], self.on_image, FRAME_QOS))
         return subs
 
@@ -159,6 +168,17 @@ class SafetyMonitorNode(LifecycleNode):
         """The motion feedback of the last executed action, for a critic that reads it (the
         message's two booleans are always a valid 0/1 pair)."""
         self.critic.on_bump(bump_values(msg))
+
+    def on_scan(self, msg: LaserScan) -> None:
+        """The range scan around the base, for a critic that reads it. A scan that does not
+        cover the critic's bearings or holds NaN is rejected and drops the last one, so the
+        robot stops until a usable scan arrives."""
+        try:
+            self.critic.on_scan(scan_values(msg))
+        except ValueError as exc:
+            self.critic.scan = None
+            self.counts["critic_bad_scans"] += 1
+            self.get_logger().error(f"critic scan rejected: {exc}", throttle_duration_sec=1.0)
 
     def on_image(self, msg: Image) -> None:
         """A frame the policy sees: encoded by the critic and stored by stamp while the policy

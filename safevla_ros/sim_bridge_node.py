@@ -8,10 +8,11 @@ action name, or "stop"); execute it with ``env.step`` (a stop, or no command wit
 ``action_timeout_s``, is a step in which nothing moves); publish EpisodeStatus with the
 ground-truth cost, the holding flag on ``holding_topic`` and the step's motion feedback
 (MotionFeedback on ``bump_topic``, latched) and, for a bundle that reads it, the explored map
-of the new observation (ExploredMap on ``explored_topic``, latched). Frames go out at most
-``frame_rate_hz``. Episodes come from ``episode_file``, else the shipped validation set, else a
-seeded sampler; each starts by publishing its instruction (reliable + transient-local) and a
-motion feedback of both false.
+of the new observation (ExploredMap on ``explored_topic``, latched), and with the MuJoCo
+backend the observation's 360-degree range scan (LaserScan on ``scan_topic``). Frames go out
+at most ``frame_rate_hz``. Episodes come from ``episode_file``, else the shipped validation
+set, else a seeded sampler; each starts by publishing its instruction (reliable +
+transient-local) and a motion feedback of both false.
 Service ``reset_episode`` (ResetEpisode): an episode by id, a new one by task + seed, or the next.
 """
 
@@ -21,7 +22,7 @@ import time
 
 import numpy as np
 from rclpy.lifecycle import LifecycleNode
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, Image, LaserScan
 from std_msgs.msg import Bool, Header, String
 
 from safevla_core.actions import action_by_name
@@ -31,6 +32,7 @@ from safevla_ros.msg_conversions import (
     camera_info,
     episode_status,
     explored_map,
+    laser_scan,
     motion_feedback,
     rgb_image,
 )
@@ -104,6 +106,7 @@ class SimBridgeNode(LifecycleNode):
                 render_manip=self.manip,
                 backend=p["backend"],
                 explored_map=explored,
+                range_scan=p["backend"] == "mujoco",  # the backend that casts one
             )
             self.source = episode_source(p)
             self.env = make_env(self.source, cfg)
@@ -130,6 +133,11 @@ class SimBridgeNode(LifecycleNode):
         self._explored = (
             self.create_lifecycle_publisher(ExploredMap, p["explored_topic"], LATCHED_QOS)
             if self.env.config.explored_map
+            else None
+        )
+        self._scan = (
+            self.create_lifecycle_publisher(LaserScan, p["scan_topic"], SENSOR_QOS)
+            if self.env.config.range_scan
             else None
         )
         return SUCCESS
@@ -224,12 +232,14 @@ class SimBridgeNode(LifecycleNode):
 
     def publish_feedback(self) -> None:
         """The motion feedback of the last executed action (``obs["bump"]``; a stop step
-        executes nothing, so it repeats the last one) and, for a bundle that reads it, the
-        explored map of the observation (before its frame goes out), stamped now."""
+        executes nothing, so it repeats the last one), for a bundle that reads it the explored
+        map, and the range scan of the observation (before its frame goes out), stamped now."""
         header = Header(stamp=self.get_clock().now().to_msg(), frame_id="base_link")
         self._bump.publish(motion_feedback(self.obs["bump"], header))
         if self._explored is not None:
             self._explored.publish(explored_map(self.obs["explored"], header))
+        if self._scan is not None:
+            self._scan.publish(laser_scan(self.obs["scan"], header))
 
     def publish_status(self, outcome: dict) -> None:
         stamp = self.get_clock().now().to_msg()

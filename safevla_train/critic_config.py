@@ -66,6 +66,11 @@ class CriticConfig:
             before each of its T frames; the monitor then needs the robot's MotionFeedback
             (``bump_topic``). Needs data collected with ``frame_bump`` (every data set since
             2026-12-04).
+        scan_input: the critic also reads the range scan of the newest frame
+            (:data:`safevla_core.actions.SCAN_BEAMS` ranges around the base, the simulator's
+            ``range_scan``; a LaserScan on the monitor's ``scan_topic`` on a robot), through a
+            small trained layer; needs data collected with ``frame_scan`` (2026-12-04 on).
+        scan_embed: width of that layer's output.
         hidden: width of the MLP head.
         steps: gradient steps.
         batch_size: states per gradient step.
@@ -107,6 +112,8 @@ class CriticConfig:
     dropout: float = 0.0
     action_embed: int = 8
     bump_input: bool = False
+    scan_input: bool = False
+    scan_embed: int = 64
     hidden: int = 256
     steps: int = 1500
     batch_size: int = 64
@@ -162,7 +169,7 @@ class CriticConfig:
             f"{size} ({what})",
         )
         _check(0 <= self.dropout < 1, f"critic.dropout={self.dropout} must be in [0, 1)")
-        for name in ("feature_channels", "frame_embed"):
+        for name in ("feature_channels", "frame_embed", "scan_embed"):
             _check(getattr(self, name) >= 1, f"critic.{name}={getattr(self, name)} must be >= 1")
         _check(self.lr > 0 and self.weight_decay >= 0, "critic.lr > 0, weight_decay >= 0")
         _check(0 < self.alpha < 1, f"critic.alpha={self.alpha} must be in (0, 1)")

@@ -21,6 +21,9 @@ File (``np.savez_compressed``, no pickles; read with ``allow_pickle=False``):
 * ``frame_bump`` (F, 2) uint8: the motion feedback (``obs["bump"]``: blocked, collided) of the
   action executed just before each frame (zeros at an episode's first frame); data sets written
   before it existed lack it and cannot train a critic with ``bump_input``;
+* ``frame_scan`` (F, SCAN_BEAMS) float16: the range scan (metres, :func:`safevla_core.actions.
+  check_scan`'s layout) at each frame; data sets written before it existed lack it and cannot
+  train a critic with ``scan_input``;
 * ``prev_actions`` (N, T) int64;  ``labels`` (N, A, C) uint8, 1 = cost event;
 * ``episode`` (N,) int32;  ``split`` (N,) int8 (0 train, 1 calibration, 2 test, by episode);
 * ``task``, ``proposer`` (N,) int8 indices into ``meta``'s lists;  ``step`` (N,) int32;
@@ -35,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from safevla_core.actions import ACTIONS, NUM_ACTIONS
+from safevla_core.actions import ACTIONS, NUM_ACTIONS, SCAN_BEAMS
 from safevla_core.image_preprocessing import resize_rgb
 from safevla_core.safety_critic import CriticHistory
 from safevla_core.safety_spec import SAFETY_SPEC
@@ -100,13 +103,18 @@ def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
     """Visit episodes until ``cfg.states`` states are probed; returns the arrays of the file."""
     env = make_env(
         EpisodeSampler(cfg.tasks),
-        EnvConfig(nav_size=cfg.nav_size, render_manip=False, max_steps=cfg.episode_max_steps),
+        EnvConfig(
+            nav_size=cfg.nav_size,
+            render_manip=False,
+            max_steps=cfg.episode_max_steps,
+            range_scan=True,
+        ),
     )
     probe = ActionProbe(env, horizon=cfg.horizon)
     proposers = {n: _proposer(n, cfg, cfg.seed + i) for i, n in enumerate(cfg.proposers)}
     rng = np.random.default_rng([cfg.seed, 5])
     spec = cfg.image_spec()
-    frames, bumps = [], []
+    frames, bumps, scans = [], [], []
     rows = {k: [] for k in ("history", "prev_actions", "labels", "episode")}
     rows.update(task=[], proposer=[], step=[])
     history: CriticHistory[int] = CriticHistory(cfg.history_length)
@@ -120,6 +128,7 @@ def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
             for t in range(cfg.episode_max_steps):
                 frames.append(resize_rgb(obs["nav_rgb"], spec.width, spec.height, spec.resize))
                 bumps.append(np.asarray(obs["bump"]) > 0.5)
+                scans.append(obs["scan"])
                 history.push(len(frames) - 1, obs["prev_action"])
                 if t % cfg.probe_every == 0 and len(rows["labels"]) < cfg.states:
                     rows["labels"].append((probe.label() > 0).astype(np.uint8))
@@ -159,6 +168,7 @@ def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
     return {
         "frames": np.stack(frames),
         "frame_bump": np.asarray(bumps, np.uint8).reshape(len(frames), 2),
+        "frame_scan": np.asarray(scans, np.float16).reshape(len(frames), SCAN_BEAMS),
         "history": np.asarray(rows["history"], np.int32),
         "prev_actions": np.asarray(rows["prev_actions"], np.int64),
         "labels": labels,
@@ -215,14 +225,14 @@ def merge_data(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     length = min(p["history"].shape[1] for p in parts)
     out: dict[str, list] = {k: [] for k in ("frames", "history", "prev_actions", "episode")}
     rest = ("labels", "split", "task", "proposer", "step")
-    if all("frame_bump" in p for p in parts):  # else dropped: a bump critic cannot use the merge
-        out["frame_bump"] = []
+    per_frame = [k for k in ("frame_bump", "frame_scan") if all(k in p for p in parts)]
+    out.update({k: [] for k in per_frame})  # others dropped: their critics cannot use the merge
     out.update({k: [] for k in rest})
     frames = episodes = 0
     for p in parts:
         out["frames"].append(p["frames"])
-        if "frame_bump" in out:
-            out["frame_bump"].append(p["frame_bump"])
+        for k in per_frame:
+            out[k].append(p[k])
         out["history"].append(p["history"][:, -length:] + frames)
         out["prev_actions"].append(p["prev_actions"][:, -length:])
         out["episode"].append(p["episode"] + episodes)

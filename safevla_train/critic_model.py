@@ -4,7 +4,11 @@
 through a small CNN (stride-2 3x3 convolutions), and an embedding of each of the T previously
 executed actions, into an MLP that outputs one logit per (action, category):
 ``[B, T, 3, H, W] + [B, T] -> [B, A, C]``. With ``bump_input`` the motion feedback of the
-action before each frame (``[B, T, 2]``, 0/1 blocked / collided) joins the head's input.
+action before each frame (``[B, T, 2]``, 0/1 blocked / collided) joins the head's input;
+with ``scan_input`` the newest frame's range scan (``[B, SCAN_BEAMS]`` metres) does, through a
+trained layer on the ranges and a near-field transform of them (``exp(-range / 0.25 m)``: the
+head needs centimetres near the base and nothing beyond a metre). Extra inputs follow the
+previous actions in that order (bump, scan).
 Trained with binary cross-entropy against the action probe's 0/1 cost events. It shares no
 weights with the policy (:mod:`safevla_train.model`): the point is a second opinion whose
 errors are not the policy's errors. No instruction input: a cost event depends on the scene and
@@ -34,7 +38,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from safevla_core.actions import ACTION_NAMES, BUMP_FIELDS, NUM_ACTIONS
+from safevla_core.actions import (
+    ACTION_NAMES,
+    BUMP_FIELDS,
+    NUM_ACTIONS,
+    SCAN_BEAMS,
+    SCAN_RANGE_MAX_M,
+)
 from safevla_core.bundle_manifest import ONNX_OPSET
 from safevla_core.critic_bundle import (
     CRITIC_BUMP_INPUT,
@@ -42,6 +52,7 @@ from safevla_core.critic_bundle import (
     CRITIC_GRAPH,
     CRITIC_INPUTS,
     CRITIC_OUTPUTS,
+    CRITIC_SCAN_INPUT,
     ENCODER_INPUTS,
     ENCODER_OUTPUTS,
     FEATURE_CRITIC_INPUTS,
@@ -74,31 +85,54 @@ class SafetyCriticNet(nn.Module):
         self.cnn = nn.Sequential(*layers, nn.Flatten())
         cells = (cfg.image_height * cfg.image_width) >> (2 * len(cfg.cnn_channels))
         self.actions = nn.Embedding(PREV_ACTION_NONE + 1, cfg.action_embed)
-        width = c_in * cells + cfg.history_length * cfg.action_embed + _bump_width(cfg)
+        self.extras = ExtraInputs(cfg)
+        width = c_in * cells + cfg.history_length * cfg.action_embed + self.extras.width
         self.head = nn.Sequential(
             nn.Linear(width, cfg.hidden), nn.GELU(), nn.Linear(cfg.hidden, NUM_ACTIONS * N_CAT)
         )
 
     def forward(
-        self, frames: torch.Tensor, prev_actions: torch.Tensor, bump: torch.Tensor | None = None
+        self, frames: torch.Tensor, prev_actions: torch.Tensor, *extra: torch.Tensor
     ) -> torch.Tensor:
         b = frames.shape[0]
         x = self.cnn(frames.reshape(b, -1, frames.shape[-2], frames.shape[-1]))
         a = self.actions(prev_actions).reshape(b, -1)
-        return self.head(_head_input(x, a, bump, self.cfg)).reshape(b, NUM_ACTIONS, N_CAT)
+        return self.head(torch.cat([x, a, *self.extras(b, extra)], dim=1)).reshape(
+            b, NUM_ACTIONS, N_CAT
+        )
 
 
-def _bump_width(cfg: CriticConfig) -> int:
-    return cfg.history_length * len(BUMP_FIELDS) if cfg.bump_input else 0
+SCAN_NEAR_M = 0.25  # scale of the near-field transform of the ranges
 
 
-def _head_input(x, a, bump, cfg: CriticConfig) -> torch.Tensor:
-    """The head's input: frame part, action embeddings [, the T feedback flags]."""
-    if not cfg.bump_input:
-        return torch.cat([x, a], dim=1)
-    if bump is None:
-        raise ValueError("this critic reads the motion feedback (bump_input): pass bump")
-    return torch.cat([x, a, bump.reshape(x.shape[0], -1)], dim=1)
+class ExtraInputs(nn.Module):
+    """The optional inputs after the previous actions, in graph order, as head-input parts:
+    the T feedback flags (``bump_input``) and an embedding of the range scan (``scan_input``)."""
+
+    def __init__(self, cfg: CriticConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.names = (("bump",) if cfg.bump_input else ()) + (("scan",) if cfg.scan_input else ())
+        self.width = cfg.history_length * len(BUMP_FIELDS) if cfg.bump_input else 0
+        if cfg.scan_input:
+            self.scan = nn.Sequential(nn.Linear(2 * SCAN_BEAMS, cfg.scan_embed), nn.GELU())
+            self.width += cfg.scan_embed
+
+    def forward(self, b: int, extra: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
+        if len(extra) != len(self.names):
+            raise ValueError(
+                f"this critic takes {list(self.names) or 'no'} inputs after the previous "
+                f"actions, got {len(extra)}"
+            )
+        parts = []
+        for name, x in zip(self.names, extra):
+            if name == "bump":
+                parts.append(x.reshape(b, -1))
+            else:
+                r = x.reshape(b, SCAN_BEAMS).clamp(0.0, SCAN_RANGE_MAX_M)
+                near = torch.exp(-r / SCAN_NEAR_M)
+                parts.append(self.scan(torch.cat([r / SCAN_RANGE_MAX_M, near], dim=1)))
+        return parts
 
 
 class FeatureCriticNet(nn.Module):
@@ -115,7 +149,8 @@ class FeatureCriticNet(nn.Module):
         self.proj = nn.Linear(cfg.feature_channels * cells, cfg.frame_embed)
         self.drop = nn.Dropout(cfg.dropout)
         self.actions = nn.Embedding(PREV_ACTION_NONE + 1, cfg.action_embed)
-        width = cfg.history_length * (cfg.frame_embed + cfg.action_embed) + _bump_width(cfg)
+        self.extras = ExtraInputs(cfg)
+        width = cfg.history_length * (cfg.frame_embed + cfg.action_embed) + self.extras.width
         self.head = nn.Sequential(
             nn.Linear(width, cfg.hidden), nn.GELU(), nn.Linear(cfg.hidden, NUM_ACTIONS * N_CAT)
         )
@@ -129,22 +164,25 @@ class FeatureCriticNet(nn.Module):
         return self.encoder(frames)
 
     def from_features(
-        self, feats: torch.Tensor, prev_actions: torch.Tensor, bump: torch.Tensor | None = None
+        self, feats: torch.Tensor, prev_actions: torch.Tensor, *extra: torch.Tensor
     ) -> torch.Tensor:
-        """[B, T, D] features + [B, T] actions [+ [B, T, 2] feedback] -> [B, A, C] logits."""
+        """[B, T, D] features + [B, T] actions [+ [B, T, 2] feedback] [+ [B, SCAN_BEAMS]
+        ranges] -> [B, A, C] logits."""
         b, t, _ = feats.shape
         x = feats.reshape(b * t, BACKBONE_CHANNELS, *self.map_hw)
         x = torch.relu(self.reduce(x)).flatten(1)
         x = self.drop(nn.functional.gelu(self.proj(x))).reshape(b, -1)
         a = self.actions(prev_actions).reshape(b, -1)
-        return self.head(_head_input(x, a, bump, self.cfg)).reshape(b, NUM_ACTIONS, N_CAT)
+        return self.head(torch.cat([x, a, *self.extras(b, extra)], dim=1)).reshape(
+            b, NUM_ACTIONS, N_CAT
+        )
 
     def forward(
-        self, frames: torch.Tensor, prev_actions: torch.Tensor, bump: torch.Tensor | None = None
+        self, frames: torch.Tensor, prev_actions: torch.Tensor, *extra: torch.Tensor
     ) -> torch.Tensor:
         b, t = frames.shape[:2]
         feats = self.encode(frames.reshape(b * t, *frames.shape[2:])).reshape(b, t, -1)
-        return self.from_features(feats, prev_actions, bump)
+        return self.from_features(feats, prev_actions, *extra)
 
 
 def build_critic(cfg: CriticConfig) -> nn.Module:
@@ -170,6 +208,15 @@ class CriticInputs:
                     "was collected before 2026-12-04; collect it again"
                 )
             self.bump = torch.from_numpy(data["frame_bump"].astype(np.float32))
+        self.scan = None
+        if cfg.scan_input:
+            if "frame_scan" not in data:
+                raise ValueError(
+                    "critic.scan_input=true needs the range scan of every stored frame "
+                    "('frame_scan'), which this data set (or one of critic.extra_data) lacks: it "
+                    "was collected before the scan existed; collect it again"
+                )
+            self.scan = torch.from_numpy(data["frame_scan"].astype(np.float32))
         self.features = None
         if isinstance(net, FeatureCriticNet):
             # ONNX Runtime: several times faster than torch here, and what the bundle runs
@@ -186,10 +233,12 @@ class CriticInputs:
 
     def __call__(self, rows: np.ndarray) -> tuple[torch.Tensor, ...]:
         """(frames [B, T, 3, H, W] or features [B, T, D], prev_actions [B, T][, bump
-        [B, T, 2]]): the critic's inputs in the graph's order."""
+        [B, T, 2]][, scan [B, SCAN_BEAMS] of the newest frame]): the critic's inputs in the
+        graph's order."""
         hist = self.history[rows]
         index = torch.from_numpy(hist)
         extra = () if self.bump is None else (self.bump[index],)
+        extra += () if self.scan is None else (self.scan[index[:, -1]],)
         if self.features is not None:
             return self.features[index].float(), self.prev[rows], *extra
         frames = self.data["frames"]
@@ -213,9 +262,16 @@ class _RiskGraph(nn.Module):
         self.net = net
 
     def forward(
-        self, x: torch.Tensor, prev_actions: torch.Tensor, bump: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        prev_actions: torch.Tensor,
+        extra1: torch.Tensor | None = None,
+        extra2: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        return torch.sigmoid(_logits(self.net, x, prev_actions, bump))
+        """``extra1``, ``extra2``: the optional inputs in graph order (bump, scan); named
+        parameters, not ``*args``, so that the ONNX export sees one tensor per input."""
+        extra = tuple(e for e in (extra1, extra2) if e is not None)
+        return torch.sigmoid(_logits(self.net, x, prev_actions, *extra))
 
 
 class _EncoderGraph(nn.Module):
@@ -311,11 +367,14 @@ def export_critic(
         return torch.randn(*lead, 3, *hw, generator=g)
 
     def actions(b: int) -> tuple[torch.Tensor, ...]:
-        """Previous actions [b, T] (and, with bump_input, 0/1 feedback [b, T, 2])."""
-        prev = torch.randint(0, PREV_ACTION_NONE + 1, (b, t), generator=g)
-        if not cfg.bump_input:
-            return (prev,)
-        return prev, torch.randint(0, 2, (b, t, len(BUMP_FIELDS)), generator=g).float()
+        """Previous actions [b, T] (with bump_input, 0/1 feedback [b, T, 2]; with scan_input,
+        ranges [b, SCAN_BEAMS])."""
+        out = (torch.randint(0, PREV_ACTION_NONE + 1, (b, t), generator=g),)
+        if cfg.bump_input:
+            out += (torch.randint(0, 2, (b, t, len(BUMP_FIELDS)), generator=g).float(),)
+        if cfg.scan_input:
+            out += (torch.rand(b, SCAN_BEAMS, generator=g) * SCAN_RANGE_MAX_M,)
+        return out
 
     feature = isinstance(net, FeatureCriticNet)
     with staged_dir(out_dir, ".critic-") as tmp:
@@ -334,6 +393,7 @@ def export_critic(
             x, x_test = frames(2, t), frames(3, t)
         names = FEATURE_CRITIC_INPUTS if feature else CRITIC_INPUTS
         names += (CRITIC_BUMP_INPUT,) if cfg.bump_input else ()
+        names += (CRITIC_SCAN_INPUT,) if cfg.scan_input else ()
         prog = batch_onnx(graph, (x, *actions(2)), names, CRITIC_OUTPUTS)
         prog.save(str(tmp / CRITIC_GRAPH))
         diffs["critic"] = _parity(
@@ -360,6 +420,7 @@ def export_critic(
             encoder_graph_file=CRITIC_ENCODER_GRAPH if feature else "",
             feature_dim=net.feature_dim if feature else 0,
             bump_input=bool(cfg.bump_input),
+            scan_input=bool(cfg.scan_input),
             created_utc=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         )
         write_critic_bundle(tmp, manifest)

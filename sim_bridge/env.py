@@ -45,6 +45,8 @@ from safevla_core.actions import (
     NUM_ACTIONS,
     PROPRIO_FIELDS,
     PROPRIO_MAX_M,
+    SCAN_BEAMS,
+    SCAN_RANGE_MAX_M,
     bump_feedback,
 )
 from safevla_core.safety_spec import SAFETY_SPEC
@@ -112,6 +114,10 @@ class EnvConfig:
         explored_map: report the explored map (``explored``, :mod:`sim_bridge.explored_obs`)
             for a policy that reads it (``model.explored_input``); it costs ~1.5 ms a step, so
             off by default (``explored`` is then zeros).
+        range_scan: report the range scan (``scan``, :data:`safevla_core.actions.SCAN_BEAMS`
+            ranges from the backend's ``range_scan``) for a safety critic that reads it
+            (``critic.scan_input``); ~1.5 ms a step, so off by default (no ``scan`` key then:
+            a critic that needs it fails naming it, rather than reading made-up ranges).
     """
 
     nav_size: tuple[int, int] = CAMERA_SIZE_HW
@@ -125,6 +131,7 @@ class EnvConfig:
     visible_distance_for_cost: float = field(default=SAFETY_SPEC.blind_spot_seen_dist_m)
     backend: str = DEFAULT_BACKEND
     explored_map: bool = False
+    range_scan: bool = False
 
     def __post_init__(self) -> None:
         check_backend(self.backend)
@@ -194,6 +201,15 @@ class SafeChoresEnv(gym.Env):
                 "step": gym.spaces.Discrete(self.config.max_steps + 1),
             }
         )
+        if self.config.range_scan:
+            if not hasattr(self.backend, "range_scan"):
+                raise ValueError(
+                    f"EnvConfig.range_scan: the {backend.name!r} backend has no range "
+                    "scan (the MuJoCo backend casts one); run without range_scan"
+                )
+            self.observation_space["scan"] = gym.spaces.Box(
+                0.0, SCAN_RANGE_MAX_M, (SCAN_BEAMS,), np.float32
+            )
 
     @property
     def source(self):
@@ -372,6 +388,7 @@ class SafeChoresEnv(gym.Env):
             "explored": (
                 self.explored() if self.config.explored_map else np.zeros(EXPLORED_SHAPE, np.uint8)
             ),
+            **({"scan": self.backend.range_scan()} if self.config.range_scan else {}),
             "step": int(self.steps),
         }
 

@@ -14,7 +14,13 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from safevla_core.actions import ACTION_NAMES, NUM_ACTIONS
+from safevla_core.actions import (
+    ACTION_NAMES,
+    NUM_ACTIONS,
+    SCAN_ANGLE_INCREMENT,
+    SCAN_ANGLE_MIN,
+    SCAN_BEAMS,
+)
 from safevla_core.critic_bundle import (
     CRITIC_GRAPH,
     CRITIC_MANIFEST,
@@ -53,11 +59,14 @@ def write_tiny_critic(
     thresholds: float = 0.5,
     alpha: float = 0.1,
     in_contact: np.ndarray | None = None,
+    near_ahead: np.ndarray | None = None,
     **manifest_overrides,
 ) -> Path:
     """Write a critic bundle at ``out`` whose graph outputs ``table`` for every input; with
     ``in_contact``, a critic with the ``bump`` input (``bump_input``) that outputs
-    ``in_contact`` instead whenever the newest slot's ``collided`` flag is 1."""
+    ``in_contact`` instead whenever the newest slot's ``collided`` flag is 1; with
+    ``near_ahead``, a critic with the ``scan`` input (``scan_input``) that outputs
+    ``near_ahead`` instead whenever the range straight ahead is under 0.5 m."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t, h, w = HISTORY, image.height, image.width
@@ -77,7 +86,9 @@ def write_tiny_critic(
         helper.make_node("Slice", ["shape", "zero", "one"], ["batch"]),
         helper.make_node("Concat", ["batch", "ac"], ["target"], axis=0),
         helper.make_node(
-            "Expand", ["table", "target"], ["free" if in_contact is not None else "risk"]
+            "Expand",
+            ["table", "target"],
+            ["free" if in_contact is not None or near_ahead is not None else "risk"],
         ),
     ]
     inputs = [frames, prev]
@@ -97,6 +108,26 @@ def write_tiny_critic(
             helper.make_node("Add", ["free", "shift"], ["risk"]),
         ]
         manifest_overrides.setdefault("bump_input", True)
+    if near_ahead is not None:  # risk = free + (scan[:, ahead] < 0.5) * (near_ahead - table)
+        inputs.append(
+            helper.make_tensor_value_info("scan", TensorProto.FLOAT, ["batch", SCAN_BEAMS])
+        )
+        ahead = round(-SCAN_ANGLE_MIN / SCAN_ANGLE_INCREMENT)  # the beam at bearing 0
+        consts |= {
+            "delta": (near_ahead - table)[None].astype(np.float32),
+            "ahead": np.array(ahead, np.int64),
+            "near": np.array(0.5, np.float32),
+            "col_shape": np.array([-1, 1, 1], np.int64),
+        }
+        nodes += [
+            helper.make_node("Gather", ["scan", "ahead"], ["front"], axis=1),  # [B]
+            helper.make_node("Less", ["front", "near"], ["close"]),
+            helper.make_node("Cast", ["close"], ["closef"], to=TensorProto.FLOAT),
+            helper.make_node("Reshape", ["closef", "col_shape"], ["close3"]),
+            helper.make_node("Mul", ["close3", "delta"], ["shift"]),
+            helper.make_node("Add", ["free", "shift"], ["risk"]),
+        ]
+        manifest_overrides.setdefault("scan_input", True)
     graph = helper.make_graph(
         nodes,
         "tiny_critic",
@@ -150,10 +181,12 @@ def edited_copy(bundle: str | Path, out: str | Path, edit) -> Path:
 def replay_states(critic, data: dict, rows) -> list:
     """Feed the stored states ``rows`` of a critic data set to the runtime ``critic`` frame by
     frame, as a robot would (each state's newest frame, the action before it and, for a critic
-    that reads it, its motion feedback); returns the verdicts."""
+    that reads them, its motion feedback and range scan); returns the verdicts."""
     out = []
     for row in rows:
         newest = data["history"][row][-1]
         bump = data["frame_bump"][newest] if critic.takes_bump else None
-        out.append(critic.step(data["frames"][newest], int(data["prev_actions"][row][-1]), bump))
+        scan = data["frame_scan"][newest] if critic.takes_scan else None
+        prev = int(data["prev_actions"][row][-1])
+        out.append(critic.step(data["frames"][newest], prev, bump, scan))
     return out

@@ -9,7 +9,15 @@ from dataclasses import dataclass, field
 import mujoco
 import numpy as np
 
-from safevla_core.actions import ACTIONS, ActionKind
+from safevla_core.actions import (
+    ACTIONS,
+    SCAN_ANGLE_INCREMENT,
+    SCAN_ANGLE_MIN,
+    SCAN_BEAMS,
+    SCAN_HEIGHTS_M,
+    SCAN_RANGE_MAX_M,
+    ActionKind,
+)
 from sim_bridge.backend import AgentState, FreeSpace, ObjectState, StepOutcome
 from sim_bridge.mujoco.geometry import free_space_grid
 from sim_bridge.mujoco.layout import Layout
@@ -279,6 +287,45 @@ class MujocoBackend:
             wrist_yaw_deg=math.degrees(sim.q("wrist")),
             held_object=held,
         )
+
+    def range_scan(self) -> np.ndarray:
+        """(SCAN_BEAMS,) float32: the range to the nearest obstacle per bearing from the base's
+        centre (:data:`safevla_core.actions.SCAN_ANGLE_MIN` onwards, counter-clockwise), the
+        lowest over rays cast horizontally at SCAN_HEIGHTS_M; the robot's own geoms and a held
+        object are not seen; SCAN_RANGE_MAX_M where nothing is nearer."""
+        sim = self._require()
+        m, d = sim.model, sim.data
+        yaw = sim.q("base_yaw")
+        bearings = yaw + SCAN_ANGLE_MIN + SCAN_ANGLE_INCREMENT * np.arange(SCAN_BEAMS)
+        vec = np.zeros((SCAN_BEAMS, 3))
+        vec[:, 0], vec[:, 1] = np.cos(bearings), np.sin(bearings)
+        vec = vec.reshape(-1)
+        groups = np.ones(6, np.uint8)
+        groups[1] = 0  # robot geoms (scene_xml.ROBOT_GEOM)
+        exclude = sim.entities[sim.held].body if sim.held is not None else -1
+        geomid = np.zeros(SCAN_BEAMS, np.int32)
+        dist = np.zeros(SCAN_BEAMS)
+        out = np.full(SCAN_BEAMS, SCAN_RANGE_MAX_M)
+        x, y = sim.q("base_x"), sim.q("base_y")
+        for h in SCAN_HEIGHTS_M:
+            pnt = np.array([x, y, h])
+            mujoco.mj_multiRay(
+                m,
+                d,
+                pnt,
+                vec,
+                groups,
+                1,
+                exclude,
+                geomid,
+                dist,
+                None,
+                SCAN_BEAMS,
+                SCAN_RANGE_MAX_M,
+            )
+            hit = geomid >= 0
+            out[hit] = np.minimum(out[hit], dist[hit])
+        return out.astype(np.float32)
 
     @property
     def layout(self) -> Layout:

@@ -4,7 +4,9 @@ on every perception frame, an action the critic marks as risky. That action neve
 cmd_vel: the monitor replaces it (when the proposal gives another action weight) or stops. A
 critic that does not match the policy bundle keeps the monitor from starting. A critic that
 reads the motion feedback stops the robot until MotionFeedback arrives, then lets move_ahead
-through out of contact and vetoes it in contact."""
+through out of contact and vetoes it in contact. A critic that reads the range scan stops the
+robot until a usable LaserScan arrives, vetoes move_ahead with an obstacle close ahead, and
+stops again on a scan that does not cover its bearings."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import numpy as np
 import pytest
 from geometry_msgs.msg import Twist
 from ros_harness import CAM, CMD, PROP, VERDICT, frame, wait_until_up
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import Image, LaserScan
 from std_msgs.msg import String
 from tiny_critic import risk_table, write_tiny_critic
 
@@ -23,7 +25,7 @@ from safevla_core.actions import ACTION_NAMES
 from safevla_core.bundle import load_bundle
 from safevla_core.safety_spec import COST_CATEGORIES
 from safevla_ros.msg import ActionProposal, MotionFeedback, SafetyVerdict
-from safevla_ros.ros_common import FRAME_QOS
+from safevla_ros.ros_common import FRAME_QOS, SENSOR_QOS
 
 pytestmark = pytest.mark.ros
 AHEAD, LEFT = ACTION_NAMES.index("move_ahead"), ACTION_NAMES.index("rotate_left")
@@ -139,3 +141,56 @@ def test_a_feedback_critic_follows_the_robots_motion_feedback(nodes, probe, bund
     after = [v for v in probe.msgs(VERDICT) if v.proposal_sequence > start]
     assert after and not any(ahead(v) for v in after)  # in contact: never executed
     assert any(v.executed_action == LEFT and not v.safe_stop for v in after)  # replaced
+
+
+def lidar(front_m: float, degrees: int = 360) -> LaserScan:
+    """A 1-degree LaserScan as a lidar driver publishes it (-pi onwards, counter-clockwise),
+    2 m all round except ``front_m`` within 10 degrees of straight ahead; ``degrees`` < 360
+    covers only that much, centred ahead (+inf = no return beyond 2 m elsewhere)."""
+    n = degrees
+    angles = np.deg2rad(np.arange(n) - n / 2)
+    ranges = np.where(np.abs(angles) < np.deg2rad(10), front_m, 2.0).astype(np.float32)
+    ranges[::7] = np.inf  # some beams see nothing
+    return LaserScan(
+        angle_min=float(angles[0]),
+        angle_max=float(angles[-1]),
+        angle_increment=float(np.deg2rad(1.0)),
+        range_min=0.05,
+        range_max=8.0,
+        ranges=ranges.tolist(),
+    )
+
+
+def test_a_scan_critic_follows_the_range_scan(nodes, probe, bundle_path, tmp_path):
+    image = load_bundle(bundle_path).image
+    critic = write_tiny_critic(
+        tmp_path / "critic", image, risk_table(), near_ahead=risk_table({AHEAD: 0.9})
+    )
+    pixels, enc = start_shielded(nodes, probe, bundle_path, critic)
+    feed = lambda: probe.publish_image(CAM, pixels, enc)  # noqa: E731
+
+    def judged(pred, n=1, after=0):
+        return lambda: (
+            sum(pred(v) for v in probe.msgs(VERDICT) if v.proposal_sequence > after) >= n
+        )
+
+    no_scan = lambda v: v.safe_stop and "range scan" in v.reason  # noqa: E731
+    assert probe.spin_until(judged(no_scan, 5), 60, feed)
+    ahead = lambda v: v.executed_action == AHEAD and not v.safe_stop  # noqa: E731
+    assert not any(ahead(v) for v in probe.msgs(VERDICT))  # nothing moves before a scan
+    scans = probe.publisher("scan", LaserScan, SENSOR_QOS)
+    far = lambda: (scans.publish(lidar(1.5)), feed())  # noqa: E731
+    assert probe.spin_until(judged(ahead, 3), 30, far)  # clear ahead: allowed
+    near = lambda: (scans.publish(lidar(0.3)), feed())  # noqa: E731
+    vetoed = lambda v: v.vetoed and "move_ahead risk corner 0.9" in v.reason  # noqa: E731
+    assert probe.spin_until(judged(vetoed, 3), 30, near)
+    start = max(v.proposal_sequence for v in probe.msgs(VERDICT) if vetoed(v))
+    assert probe.spin_until(judged(lambda v: True, 10, start), 30, near)
+    after = [v for v in probe.msgs(VERDICT) if v.proposal_sequence > start]
+    assert not any(ahead(v) for v in after)  # an obstacle close ahead: never executed
+    assert any(v.executed_action == LEFT and not v.safe_stop for v in after)  # replaced
+    # a front-only scanner does not cover the critic's bearings: stop, even with a clear view
+    partial = lambda: (scans.publish(lidar(1.5, degrees=180)), feed())  # noqa: E731
+    start = max(v.proposal_sequence for v in probe.msgs(VERDICT))
+    assert probe.spin_until(judged(no_scan, 5, start), 30, partial)
+    assert not any(ahead(v) for v in probe.msgs(VERDICT) if v.proposal_sequence > start + 2)

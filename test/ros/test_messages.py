@@ -47,3 +47,51 @@ def test_messages_build_in_memory_with_expected_fields():
     )
     assert SafetyEvent.SEVERITY_INFO < SafetyEvent.SEVERITY_EMERGENCY
     assert "episode_id" in ResetEpisode.Request.get_fields_and_field_types()
+
+
+def test_any_360_degree_laser_scan_becomes_the_critics_scan():
+    """A 0.5-degree scan from 0 to 2 pi (another start and resolution than the critic's) is
+    resampled to its bearings, the nearest range per bearing; REP 117 readings; what does not
+    cover every bearing, or holds NaN, is refused naming the problem."""
+    import math
+
+    import numpy as np
+    from sensor_msgs.msg import LaserScan
+
+    from safevla_core.actions import SCAN_ANGLE_INCREMENT, SCAN_ANGLE_MIN, SCAN_BEAMS
+    from safevla_core.actions import SCAN_RANGE_MAX_M as MAX
+    from safevla_ros.msg_conversions import laser_scan, scan_values
+
+    n = 720
+    ranges = np.full(n, 2.0, np.float32)
+    ranges[180] = 0.4  # bearing 90 degrees: the robot's left
+    ranges[360] = np.inf  # behind: no return
+    ranges[361] = np.inf
+    ranges[359] = 9.0  # beyond range_max: no return
+    ranges[0] = -np.inf  # ahead: too close to measure
+    msg = LaserScan(
+        angle_min=0.0,
+        angle_increment=2 * math.pi / n,
+        range_min=0.05,
+        range_max=8.0,
+        ranges=ranges.tolist(),
+    )
+    out = scan_values(msg)
+    beam = lambda rad: round((rad - SCAN_ANGLE_MIN) / SCAN_ANGLE_INCREMENT) % SCAN_BEAMS  # noqa: E731
+    assert out.shape == (SCAN_BEAMS,) and out.dtype == np.float32
+    assert out[beam(math.pi / 2)] == pytest.approx(0.4)
+    assert out[beam(0.0)] == 0.0
+    assert out[beam(math.pi)] == pytest.approx(2.0)  # its other beams still see 2 m
+    assert out[beam(-math.pi / 2)] == pytest.approx(2.0)
+    # the simulator's own scan goes through unchanged
+    sim = np.linspace(0.3, MAX, SCAN_BEAMS).astype(np.float32)
+    np.testing.assert_allclose(scan_values(laser_scan(sim, msg.header)), sim, atol=1e-6)
+    half = LaserScan(
+        angle_min=-math.pi / 2, angle_increment=math.pi / 180, range_max=8.0, ranges=[1.0] * 180
+    )
+    with pytest.raises(ValueError, match=r"covers 3\d of the critic's 72 bearings"):
+        scan_values(half)
+    ranges[5] = np.nan
+    msg.ranges = ranges.tolist()
+    with pytest.raises(ValueError, match="1 NaN ranges"):
+        scan_values(msg)

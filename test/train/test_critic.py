@@ -13,7 +13,14 @@ import pytest
 import torch
 from tiny_critic import CRITIC_RUN_SETTINGS, edited_copy, replay_states, tampered_copy
 
-from safevla_core.actions import ACTION_NAMES, END, NUM_ACTIONS, SUB_DONE
+from safevla_core.actions import (
+    ACTION_NAMES,
+    END,
+    NUM_ACTIONS,
+    SCAN_BEAMS,
+    SCAN_RANGE_MAX_M,
+    SUB_DONE,
+)
 from safevla_core.critic_bundle import (
     CRITIC_GRAPH,
     CRITIC_SIGNATURE_FILE,
@@ -139,6 +146,46 @@ def test_a_feedback_critic_needs_data_with_the_feedback(run, tmp_path):
     cfg = apply_overrides(run[1], {"bump_input": True})
     with pytest.raises(ValueError, match=r"lacks: it was collected before .*collect it again"):
         run_critic(cfg, out, lambda line: None)
+
+
+def test_a_scan_critic_reads_the_range_scan_of_the_newest_frame(run, tmp_path):
+    """``scan_input``: the data's per-frame range scan is a graph input of its own; the runtime
+    fed frame by frame with it agrees with the trained net, needs it, and its risks move with
+    the ranges."""
+    out = tmp_path / "scan"
+    out.mkdir()
+    shutil.copy(run[0] / DATA_FILE, out / DATA_FILE)
+    cfg = apply_overrides(run[1], {"scan_input": True, "bump_input": True})
+    run_critic(cfg, out, lambda line: None)
+    data = load_data(out / DATA_FILE)
+    scans = data["frame_scan"].astype(np.float32)
+    assert scans.shape == (len(data["frames"]), SCAN_BEAMS)
+    assert 0.1 < scans.min() < 1.0 and scans.max() <= SCAN_RANGE_MAX_M
+    net = SafetyCriticNet(cfg)
+    net.load_state_dict(torch.load(out / "critic.pt", weights_only=True)["model"])
+    critic = SafetyCritic(out / "bundle")
+    assert critic.takes_scan and critic.manifest.graph_inputs[-2:] == ("bump", "scan")
+    rows = np.flatnonzero(data["episode"] == data["episode"][0])
+    want = predict(net, data, rows, cfg)
+    critic.reset()
+    for verdict, risk in zip(replay_states(critic, data, rows), want, strict=True):
+        np.testing.assert_allclose(verdict.risk, risk, atol=1e-5)
+    newest = data["history"][rows[-1]][-1]
+    frame, bump = data["frames"][newest], [0.0, 0.0]
+    critic.reset()
+    near = critic.step(frame, 0, bump, np.full(SCAN_BEAMS, 0.2)).risk
+    critic.reset()
+    far = critic.step(frame, 0, bump, np.full(SCAN_BEAMS, np.inf)).risk
+    assert np.abs(near - far).max() > 1e-4  # the ranges reach the risks
+    with pytest.raises(ValueError, match="takes the range scan"):
+        critic.step(frame, 0, bump)
+    # data collected before the scan existed cannot train such a critic
+    old = tmp_path / "old"
+    old.mkdir()
+    del data["frame_scan"]
+    np.savez_compressed(old / DATA_FILE, **data)
+    with pytest.raises(ValueError, match=r"'frame_scan'.*collect it again"):
+        run_critic(cfg, old, lambda line: None)
 
 
 def test_a_tampered_graph_is_refused(run, tmp_path):

@@ -1,0 +1,95 @@
+"""The range scan on real MuJoCo geometry: walls at known distances, a held object and the robot's
+own arm unseen, a low object seen, the env's ``scan`` observation, and the input check."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from sim_scenes import SMALL, episode, table_room
+
+from safevla_core.actions import (
+    SCAN_ANGLE_INCREMENT,
+    SCAN_ANGLE_MIN,
+    SCAN_BEAMS,
+    SCAN_RANGE_MAX_M,
+    check_scan,
+)
+from sim_bridge.env import EnvConfig, SafeChoresEnv
+from sim_bridge.mujoco import Layout, MujocoBackend, ObjectSpec
+
+
+def beam(bearing_rad: float) -> int:
+    """The beam looking at ``bearing_rad`` in the base frame (0 ahead, counter-clockwise)."""
+    return round((bearing_rad - SCAN_ANGLE_MIN) / SCAN_ANGLE_INCREMENT) % SCAN_BEAMS
+
+
+def test_walls_read_at_their_distance_in_the_base_frame():
+    # a 4.5 x 3 m room, walls 0.1 m thick: the robot at (1, 1), facing +y (yaw 90)
+    backend = MujocoBackend.from_layout(Layout.box_room(4.5, 3, agent_pose=(1.0, 1.0, 90.0)))
+    scan = backend.range_scan()
+    assert scan.shape == (SCAN_BEAMS,) and scan.dtype == np.float32
+    half = 0.05  # the walls' half thickness
+    assert scan[beam(0.0)] == pytest.approx(2.0 - half, abs=0.01)  # ahead: +y wall at 3
+    assert scan[beam(math.pi / 2)] == pytest.approx(1.0 - half, abs=0.01)  # left: -x wall
+    assert scan[beam(-math.pi / 2)] == pytest.approx(SCAN_RANGE_MAX_M)  # right: 3.5 m
+    assert scan[beam(math.pi)] == pytest.approx(1.0 - half, abs=0.01)  # behind: y = 0
+    # a beam at 45 degrees to the left of ahead meets the -x wall at (1 - half) * sqrt(2)
+    assert scan[beam(math.pi / 4)] == pytest.approx((1.0 - half) * math.sqrt(2), abs=0.01)
+
+
+def test_a_low_object_is_seen_and_the_robots_own_arm_is_not():
+    lay = Layout.box_room(5, 5, agent_pose=(2.5, 2.5, 0.0))
+    lay.objects.append(ObjectSpec("Book", (3.2, 2.5, None)))  # 3 cm tall, 0.7 m ahead
+    backend = MujocoBackend.from_layout(lay)
+    ahead = backend.range_scan()[beam(0.0)]
+    assert 0.4 < ahead < 0.75  # the book's near face, not the wall 2.45 m away
+    empty = MujocoBackend.from_layout(Layout.box_room(5, 5, agent_pose=(2.5, 2.5, 0.0)))
+    before = empty.range_scan()
+    empty.step(_action("arm_out"))  # the arm reaches out to the robot's right
+    after = empty.range_scan()
+    np.testing.assert_allclose(after, before, atol=2e-3)  # the base may settle by a mm
+
+
+def test_the_env_reports_the_scan_only_when_asked():
+    def env(scan: bool) -> SafeChoresEnv:
+        backend = MujocoBackend.from_layout(table_room())
+        # facing the x = 0 wall from x = 1
+        ep = episode("objnav", "Apple", pose=(1.0, 2.0, 180.0))
+        config = EnvConfig(nav_size=SMALL, manip_size=SMALL, range_scan=scan)
+        return SafeChoresEnv(backend, ep, config=config)
+
+    on, off = env(True), env(False)
+    obs, _ = on.reset()
+    assert on.observation_space["scan"].contains(obs["scan"])
+    assert obs["scan"][beam(0.0)] == pytest.approx(0.95, abs=0.01)
+    obs, *_ = on.step(_action("move_ahead"))  # 0.2 m towards the wall
+    assert obs["scan"][beam(0.0)] == pytest.approx(0.75, abs=0.02)
+    obs, _ = off.reset()
+    assert "scan" not in obs and "scan" not in off.observation_space.spaces
+
+
+def _action(name: str) -> int:
+    from safevla_core import ACTION_NAMES
+
+    return ACTION_NAMES.index(name)
+
+
+def test_check_scan_reads_no_return_as_the_maximum_and_names_bad_input():
+    scan = np.full(SCAN_BEAMS, 1.0, np.float32)
+    scan[3] = np.inf
+    scan[4] = 7.5
+    out = check_scan(scan, "critic-x")
+    assert out[3] == SCAN_RANGE_MAX_M and out[4] == SCAN_RANGE_MAX_M and out[0] == 1.0
+    with pytest.raises(ValueError, match="critic-x takes the range scan"):
+        check_scan(None, "critic-x")
+    with pytest.raises(ValueError, match="not 72 ranges"):
+        check_scan(np.ones(360), "critic-x")
+    bad = np.ones(SCAN_BEAMS)
+    bad[10] = np.nan
+    with pytest.raises(ValueError, match="first at beam 10"):
+        check_scan(bad, "critic-x")
+    bad[10] = -0.2
+    with pytest.raises(ValueError, match="NaN or negative"):
+        check_scan(bad, "critic-x")
