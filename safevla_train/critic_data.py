@@ -33,6 +33,8 @@ File (``np.savez_compressed``, no pickles; read with ``allow_pickle=False``):
 from __future__ import annotations
 
 import json
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -99,8 +101,16 @@ def assign_splits(n_episodes: int, fractions, seed: int) -> np.ndarray:
     return out
 
 
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
-    """Visit episodes until ``cfg.states`` states are probed; returns the arrays of the file."""
+    """Visit episodes until ``cfg.states`` states are probed; returns the arrays of the file.
+
+    Ctrl-C or SIGTERM (a ``timeout``) ends the collection early and keeps the states probed so
+    far (``meta["interrupted_at_states"]``; the stored config's ``states`` is that count, so a
+    rerun with ``--set states=N`` reuses them); with none probed yet the interrupt goes on."""
     env = make_env(
         EpisodeSampler(cfg.tasks),
         EnvConfig(
@@ -118,7 +128,10 @@ def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
     rows = {k: [] for k in ("history", "prev_actions", "labels", "episode")}
     rows.update(task=[], proposer=[], step=[])
     history: CriticHistory[int] = CriticHistory(cfg.history_length)
-    t0, last_log, episode = time.perf_counter(), 0, 0
+    t0, last_log, episode, interrupted = time.perf_counter(), 0, 0, False
+    previous = signal.getsignal(signal.SIGTERM)
+    if threading.current_thread() is threading.main_thread():  # a `timeout` is Ctrl-C here
+        signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         while len(rows["labels"]) < cfg.states:
             obs, _ = env.reset(seed=cfg.seed * 100_003 + episode)
@@ -151,12 +164,29 @@ def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
                     f"collect: {last_log}/{cfg.states} states, {episode} episodes, label rate "
                     f"{probe.rate:.1f} states/s, wall {time.perf_counter() - t0:.0f} s"
                 )
+    except KeyboardInterrupt:
+        interrupted = True
+        # a state's row is complete only once its label is in; cut back to whole states
+        n = min(len(v) for v in rows.values())
+        rows = {k: v[:n] for k, v in rows.items()}
+        if n == 0:
+            raise
+        log(f"collect: interrupted at {n}/{cfg.states} states; keeping them")
+        episode = rows["episode"][-1] + 1
     finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, previous)
         env.close()
+    n_frames = min(len(frames), len(bumps), len(scans))  # an interrupt may split a frame's
+    frames, bumps, scans = frames[:n_frames], bumps[:n_frames], scans[:n_frames]
     ep = np.asarray(rows["episode"], np.int32)
     labels = np.stack(rows["labels"])
+    key = cfg.data_key()
+    if interrupted:  # what it holds: a rerun with --set states=N reuses it
+        key["states"] = len(labels)
     meta = {
-        "config": cfg.data_key(),
+        "config": key,
+        "interrupted_at_states": len(labels) if interrupted else None,
         "categories": list(SAFETY_SPEC.categories),
         "tasks": list(cfg.tasks),
         "proposers": list(cfg.proposers),

@@ -105,6 +105,10 @@ def _own_data(cfg: CriticConfig, out: Path, log=print) -> dict:
     data = collect(cfg, log)
     save_data(data, path)
     log(f"data: wrote {path}")
+    n = data_meta(data).get("interrupted_at_states")
+    if n:  # kept, not trained on: the run was asked to stop
+        log(f"data: interrupted; train on these {n} states with --set states={n}")
+        raise KeyboardInterrupt
     return data
 
 

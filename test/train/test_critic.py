@@ -242,3 +242,32 @@ def test_sign_key_signs_the_exported_critic(run, tmp_path, capsys):
     assert CRITIC_SIGNATURE_FILE not in critic.manifest.files
     with pytest.raises(CriticBundleError, match=r"critic\.json\.sig is missing"):
         SafetyCritic(run[0] / "bundle", verify_key=public)  # the run without --sign-key
+
+
+def test_an_interrupted_collection_keeps_its_states_for_a_rerun(run, tmp_path):
+    """SIGTERM (a `timeout`, a scheduler) during the collection: the states probed so far are
+    written and the run stops; a rerun asking for that many states reuses them."""
+    import os
+    import signal
+    import threading
+
+    cfg = apply_overrides(run[1], {"states": 100_000, "seed": 7})
+    out = tmp_path / "cut"
+    out.mkdir()
+    timer = threading.Timer(12.0, os.kill, (os.getpid(), signal.SIGTERM))
+    lines: list[str] = []
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_critic(cfg, out, lines.append)
+    finally:
+        timer.cancel()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back
+    data = load_data(out / DATA_FILE)
+    n = len(data["labels"])
+    assert 0 < n < 100_000 and any(f"--set states={n}" in line for line in lines)
+    assert data["history"].max() < len(data["frames"]) == len(data["frame_scan"])
+    assert len(data["episode"]) == len(data["split"]) == n
+    lines.clear()
+    run_critic(apply_overrides(cfg, {"states": n}), out, lines.append)
+    assert any(line.startswith(f"data: reusing {out / DATA_FILE} ({n} states") for line in lines)
