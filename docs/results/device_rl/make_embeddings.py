@@ -27,7 +27,7 @@ from sim_bridge.instructions import (
 def main() -> None:
     here = Path(catalog.__file__).parent
     sources = [Path(catalog.__file__), here / "procgen_objects.py", here / "procgen.py"]
-    types = set(OBJECT_SYNONYMS)
+    types = set(OBJECT_SYNONYMS) | set(catalog.load_catalog())  # every type of the catalogue
     for path in sources:  # type names as they appear in the catalogue's source
         types |= set(re.findall(r'"([A-Z][A-Za-z]+)"', path.read_text()))
     names = sorted({n for t in types for n in object_names(t)})
