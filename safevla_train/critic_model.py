@@ -190,6 +190,25 @@ def build_critic(cfg: CriticConfig) -> nn.Module:
     return SafetyCriticNet(cfg) if cfg.encoder == "cnn" else FeatureCriticNet(cfg)
 
 
+def _per_frame(data: dict, cfg: CriticConfig, key: str, setting: str, what: str):
+    """``data[key]`` (a per-frame input) as a float32 tensor when ``cfg.<setting>`` is on,
+    else None.
+
+    Raises:
+        ValueError: the setting is on and the data set lacks the input (collected before it
+            was recorded).
+    """
+    if not getattr(cfg, setting):
+        return None
+    if key not in data:
+        raise ValueError(
+            f"critic.{setting}=true needs {what} of every stored frame ('{key}'), which this "
+            "data set (or one of critic.extra_data) lacks: it was collected before that was "
+            "recorded; collect it again"
+        )
+    return torch.from_numpy(data[key].astype(np.float32))
+
+
 class CriticInputs:
     """The network inputs of stored states: normalised frames through the runtime's own
     :func:`preprocess_rgb`, or (``FeatureCriticNet``) the frozen features of every stored frame,
@@ -199,24 +218,8 @@ class CriticInputs:
         self.data, self.spec = data, cfg.image_spec()
         self.history = data["history"][:, -cfg.history_length :].astype(np.int64)
         self.prev = torch.from_numpy(data["prev_actions"][:, -cfg.history_length :])
-        self.bump = None
-        if cfg.bump_input:
-            if "frame_bump" not in data:
-                raise ValueError(
-                    "critic.bump_input=true needs the motion feedback of every stored frame "
-                    "('frame_bump'), which this data set (or one of critic.extra_data) lacks: it "
-                    "was collected before 2026-12-04; collect it again"
-                )
-            self.bump = torch.from_numpy(data["frame_bump"].astype(np.float32))
-        self.scan = None
-        if cfg.scan_input:
-            if "frame_scan" not in data:
-                raise ValueError(
-                    "critic.scan_input=true needs the range scan of every stored frame "
-                    "('frame_scan'), which this data set (or one of critic.extra_data) lacks: it "
-                    "was collected before the scan existed; collect it again"
-                )
-            self.scan = torch.from_numpy(data["frame_scan"].astype(np.float32))
+        self.bump = _per_frame(data, cfg, "frame_bump", "bump_input", "the motion feedback")
+        self.scan = _per_frame(data, cfg, "frame_scan", "scan_input", "the range scan")
         self.features = None
         if isinstance(net, FeatureCriticNet):
             # ONNX Runtime: several times faster than torch here, and what the bundle runs

@@ -67,6 +67,28 @@ def start_shielded(nodes, probe, bundle_path, critic):
     return frame()
 
 
+def verdicts_counter(probe):
+    """``judged(pred, n=1, after=0)``: a condition for ``probe.spin_until``, true once ``n``
+    verdicts on proposals after sequence ``after`` satisfy ``pred``."""
+
+    def judged(pred, n=1, after=0):
+        return lambda: (
+            sum(pred(v) for v in probe.msgs(VERDICT) if v.proposal_sequence > after) >= n
+        )
+
+    return judged
+
+
+def shielded_by_tiny_critic(nodes, probe, bundle_path, tmp_path, **tiny):
+    """The shielded stack (:func:`start_shielded`) with a tiny critic that is harmless except
+    under its condition (``write_tiny_critic(**tiny)``); returns ``feed`` (publish one camera
+    frame) and ``judged`` (:func:`verdicts_counter`)."""
+    image = load_bundle(bundle_path).image
+    critic = write_tiny_critic(tmp_path / "critic", image, risk_table(), **tiny)
+    pixels, enc = start_shielded(nodes, probe, bundle_path, critic)
+    return (lambda: probe.publish_image(CAM, pixels, enc)), verdicts_counter(probe)
+
+
 def test_a_vetoed_action_never_reaches_cmd_vel(nodes, probe, bundle_path, tmp_path):
     image = load_bundle(bundle_path).image
     critic = write_tiny_critic(tmp_path / "critic", image, risk_table({AHEAD: 0.9}))
@@ -112,15 +134,9 @@ def test_a_critic_that_does_not_match_the_policy_keeps_the_monitor_from_starting
 
 
 def test_a_feedback_critic_follows_the_robots_motion_feedback(nodes, probe, bundle_path, tmp_path):
-    image = load_bundle(bundle_path).image
-    critic = write_tiny_critic(
-        tmp_path / "critic", image, risk_table(), in_contact=risk_table({AHEAD: 0.9})
+    feed, judged = shielded_by_tiny_critic(
+        nodes, probe, bundle_path, tmp_path, in_contact=risk_table({AHEAD: 0.9})
     )
-    pixels, enc = start_shielded(nodes, probe, bundle_path, critic)
-    feed = lambda: probe.publish_image(CAM, pixels, enc)  # noqa: E731
-
-    def judged(pred, n=1):
-        return lambda: sum(pred(v) for v in probe.msgs(VERDICT) if v.proposal_sequence > 0) >= n
 
     no_feedback = lambda v: v.safe_stop and "motion feedback" in v.reason  # noqa: E731
     assert probe.spin_until(judged(no_feedback, 5), 60, feed)
@@ -162,17 +178,9 @@ def lidar(front_m: float, degrees: int = 360) -> LaserScan:
 
 
 def test_a_scan_critic_follows_the_range_scan(nodes, probe, bundle_path, tmp_path):
-    image = load_bundle(bundle_path).image
-    critic = write_tiny_critic(
-        tmp_path / "critic", image, risk_table(), near_ahead=risk_table({AHEAD: 0.9})
+    feed, judged = shielded_by_tiny_critic(
+        nodes, probe, bundle_path, tmp_path, near_ahead=risk_table({AHEAD: 0.9})
     )
-    pixels, enc = start_shielded(nodes, probe, bundle_path, critic)
-    feed = lambda: probe.publish_image(CAM, pixels, enc)  # noqa: E731
-
-    def judged(pred, n=1, after=0):
-        return lambda: (
-            sum(pred(v) for v in probe.msgs(VERDICT) if v.proposal_sequence > after) >= n
-        )
 
     no_scan = lambda v: v.safe_stop and "range scan" in v.reason  # noqa: E731
     assert probe.spin_until(judged(no_scan, 5), 60, feed)

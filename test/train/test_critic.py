@@ -107,6 +107,20 @@ def test_history_fills_with_the_first_frame_and_no_action():
     assert h.items == ["f1", "f2", "f3"] and h.actions == [2, 0, 5]
 
 
+def assert_runtime_replays_the_net(out, cfg, data) -> tuple[SafetyCritic, np.ndarray]:
+    """The exported critic of the run in ``out``, fed the first stored episode frame by frame
+    (:func:`replay_states`), agrees with the trained net; returns it and that episode's rows."""
+    net = SafetyCriticNet(cfg)
+    net.load_state_dict(torch.load(out / "critic.pt", weights_only=True)["model"])
+    critic = SafetyCritic(out / "bundle")
+    rows = np.flatnonzero(data["episode"] == data["episode"][0])
+    want = predict(net, data, rows, cfg)
+    critic.reset()
+    for verdict, risk in zip(replay_states(critic, data, rows), want, strict=True):
+        np.testing.assert_allclose(verdict.risk, risk, atol=1e-5)
+    return critic, rows
+
+
 def test_a_feedback_critic_reads_the_bump_of_each_frame(run, tmp_path):
     """``bump_input``: the data's per-frame motion feedback is a third graph input; the runtime
     fed frame by frame with it agrees with the trained net, needs it, and its risks move with
@@ -119,15 +133,8 @@ def test_a_feedback_critic_reads_the_bump_of_each_frame(run, tmp_path):
     data = load_data(out / DATA_FILE)
     assert data["frame_bump"].shape == (len(data["frames"]), 2)
     assert data["frame_bump"].any()  # the proposers did bump into things
-    net = SafetyCriticNet(cfg)
-    net.load_state_dict(torch.load(out / "critic.pt", weights_only=True)["model"])
-    critic = SafetyCritic(out / "bundle")
+    critic, rows = assert_runtime_replays_the_net(out, cfg, data)
     assert critic.takes_bump and critic.manifest.graph_inputs[-1] == "bump"
-    rows = np.flatnonzero(data["episode"] == data["episode"][0])
-    want = predict(net, data, rows, cfg)
-    critic.reset()
-    for verdict, risk in zip(replay_states(critic, data, rows), want, strict=True):
-        np.testing.assert_allclose(verdict.risk, risk, atol=1e-5)
     newest = data["history"][rows[-1]][-1]
     flipped = critic.step(data["frames"][newest], 0, [1.0, 1.0]).risk
     critic.reset()
@@ -161,15 +168,8 @@ def test_a_scan_critic_reads_the_range_scan_of_the_newest_frame(run, tmp_path):
     scans = data["frame_scan"].astype(np.float32)
     assert scans.shape == (len(data["frames"]), SCAN_BEAMS)
     assert 0.1 < scans.min() < 1.0 and scans.max() <= SCAN_RANGE_MAX_M
-    net = SafetyCriticNet(cfg)
-    net.load_state_dict(torch.load(out / "critic.pt", weights_only=True)["model"])
-    critic = SafetyCritic(out / "bundle")
+    critic, rows = assert_runtime_replays_the_net(out, cfg, data)
     assert critic.takes_scan and critic.manifest.graph_inputs[-2:] == ("bump", "scan")
-    rows = np.flatnonzero(data["episode"] == data["episode"][0])
-    want = predict(net, data, rows, cfg)
-    critic.reset()
-    for verdict, risk in zip(replay_states(critic, data, rows), want, strict=True):
-        np.testing.assert_allclose(verdict.risk, risk, atol=1e-5)
     newest = data["history"][rows[-1]][-1]
     frame, bump = data["frames"][newest], [0.0, 0.0]
     critic.reset()
