@@ -63,6 +63,9 @@ from safevla_core.safety_critic import CriticVerdict, EncodedFrame, SafetyCritic
 
 DEFAULT_CRITIC_MARGIN = 0.5
 DEFAULT_CRITIC_ESCAPE_AFTER = 0  # off: a veto without a clear replacement is a stop
+# A range scan older than this (seconds) is not the robot's surroundings any more: the critic
+# rule stops (a 10 Hz scanner that missed five scans). The monitor's scan_max_age_s overrides.
+DEFAULT_SCAN_MAX_AGE_S = 0.5
 FRAMES_KEPT = 8  # frames by stamp: proposals answer one of the newest few
 _MOVES = np.array([a.moves_robot for a in ACTIONS])
 
@@ -194,8 +197,10 @@ class CriticGate:
         self.latched_category: dict[int, str] = {}
         # the robot's last motion feedback (critics with bump_input); None: none heard yet
         self.bump: np.ndarray | None = None
-        # the latest range scan (critics with scan_input); None: none heard yet
+        # the latest range scan (critics with scan_input); None: none heard yet; its stamp
         self.scan: np.ndarray | None = None
+        self.scan_stamp_s: float | None = None
+        self.scan_max_age_s = DEFAULT_SCAN_MAX_AGE_S
 
     @property
     def takes_bump(self) -> bool:
@@ -215,22 +220,25 @@ class CriticGate:
         """The critic reads the range scan around the base."""
         return self.critic.takes_scan
 
-    def on_scan(self, ranges) -> None:
-        """The latest range scan (SCAN_BEAMS ranges in the critic's bearings; +inf = none).
+    def on_scan(self, ranges, stamp_s: float | None = None) -> None:
+        """The latest range scan (SCAN_BEAMS ranges in the critic's bearings; +inf = none),
+        taken at ``stamp_s`` (the monitor's clock; None = no age check: the simulator's
+        lockstep evaluation).
 
         Raises:
             ValueError: the wrong length, NaN or negative ranges (naming the value); the
                 previous scan is dropped too, so the monitor stops until a good one arrives.
         """
         try:
-            self.scan = check_scan(ranges, self.bundle_id)
+            self.scan, self.scan_stamp_s = check_scan(ranges, self.bundle_id), stamp_s
         except ValueError:
-            self.scan = None
+            self.scan, self.scan_stamp_s = None, None
             raise
 
-    def missing_input(self) -> str:
+    def missing_input(self, now_s: float | None = None) -> str:
         """Why the critic cannot judge now ("" if it can): a critic that reads the motion
-        feedback or the range scan before any has arrived."""
+        feedback or the range scan before any has arrived, or (given the time ``now_s``)
+        whose newest scan is older than ``scan_max_age_s``: a scanner that stopped."""
         if self.takes_bump and self.bump is None:
             return (
                 f"safety critic {self.bundle_id} reads the motion feedback of the last action "
@@ -243,6 +251,14 @@ class CriticGate:
                 "usable one has arrived; publish a 360-degree LaserScan on the monitor's "
                 "scan_topic (the sim bridge does; on a robot a lidar or a depth-to-scan node)"
             )
+        if self.takes_scan and now_s is not None and self.scan_stamp_s is not None:
+            age = now_s - self.scan_stamp_s
+            if age > self.scan_max_age_s:
+                return (
+                    f"safety critic {self.bundle_id}: the newest range scan is {age:.2f} s "
+                    f"old (more than {self.scan_max_age_s:g} s); check the scanner on the "
+                    "monitor's scan_topic"
+                )
         return ""
 
     @classmethod

@@ -205,7 +205,7 @@ class SafetyCriticRule(MonitorRule):
         if frame is None:
             why = "safety critic: the frame of this proposal (its stamp) never reached the monitor"
             return c.stop(self.name, why)
-        missing = gate.missing_input()
+        missing = gate.missing_input(c.now_s)
         if missing:
             return c.stop(self.name, missing)
         try:

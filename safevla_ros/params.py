@@ -12,7 +12,11 @@ import math
 from dataclasses import dataclass
 
 from safevla_core.action_adapter import AdapterLimits, MotionProfile
-from safevla_core.critic_gate import DEFAULT_CRITIC_ESCAPE_AFTER, DEFAULT_CRITIC_MARGIN
+from safevla_core.critic_gate import (
+    DEFAULT_CRITIC_ESCAPE_AFTER,
+    DEFAULT_CRITIC_MARGIN,
+    DEFAULT_SCAN_MAX_AGE_S,
+)
 from safevla_core.safety_monitor import MonitorConfig
 from safevla_core.safety_spec import DEFAULT_COST_THRESHOLD
 from sim_bridge.backends import BACKEND_NAMES, DEFAULT_BACKEND
@@ -269,6 +273,15 @@ CRITIC_PARAMS: tuple[ParamSpec, ...] = (
         "runs the least risky motion instead of a stop (0 = never)",
         0,
         1000,
+        read_only=True,
+    ),
+    _p(
+        "scan_max_age_s",
+        DEFAULT_SCAN_MAX_AGE_S,
+        "for a critic that reads the range scan: a proposal judged more than this long after "
+        "the newest scan arrived is a stop (a scanner that stopped publishing)",
+        0.05,
+        10.0,
         read_only=True,
     ),
     _p(

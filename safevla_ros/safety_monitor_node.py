@@ -15,7 +15,8 @@ MotionFeedback on ``bump_topic`` (reliable + transient-local, as the policy node
 one has arrived its rule stops the robot. A critic that reads the range scan (``scan_input``)
 gets each LaserScan on ``scan_topic`` (sensor QoS, any 360-degree scan, resampled to its
 bearings by :func:`safevla_ros.msg_conversions.scan_values`); until a usable one has arrived,
-and after a rejected one, its rule stops the robot.
+after a rejected one, and once the newest arrived more than ``scan_max_age_s`` ago, its rule
+stops the robot.
 
 Every verdict carries the monitor's id, a sequence number and (with ``verdict_key_file``) an
 HMAC the adapter checks; a heartbeat (std_msgs/Header, ``frame_id`` = id and HMAC) goes out at
@@ -174,7 +175,7 @@ class SafetyMonitorNode(LifecycleNode):
         cover the critic's bearings or holds NaN is rejected and drops the last one, so the
         robot stops until a usable scan arrives."""
         try:
-            self.critic.on_scan(scan_values(msg))
+            self.critic.on_scan(scan_values(msg), now_s(self))  # its age: since it arrived
         except ValueError as exc:
             self.critic.scan = None
             self.counts["critic_bad_scans"] += 1
@@ -277,7 +278,7 @@ def load_critic(p: dict) -> CriticGate | None:
     verify_key = p["verify_key"] or None
     policy = load_bundle(p["bundle_path"], verify_key=verify_key)
     alpha = p["critic_alpha"] or None
-    return CriticGate.load(
+    gate = CriticGate.load(
         p["critic_bundle"],
         PolicyFacts.of_bundle(policy),
         alpha,
@@ -285,6 +286,8 @@ def load_critic(p: dict) -> CriticGate | None:
         verify_key=verify_key,
         escape_after=p["critic_escape_after"],
     )
+    gate.scan_max_age_s = p["scan_max_age_s"]
+    return gate
 
 
 def main(args: list[str] | None = None) -> int:

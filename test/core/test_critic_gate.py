@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from tiny_critic import CATS, risk_table, write_tiny_critic
 
-from safevla_core.actions import ACTION_NAMES, NUM_ACTIONS
+from safevla_core.actions import ACTION_NAMES, NUM_ACTIONS, SCAN_BEAMS
 from safevla_core.critic_bundle import CRITIC_GRAPH, CRITIC_MANIFEST, CriticBundleError
 from safevla_core.critic_gate import CriticGate, PolicyFacts
 from safevla_core.image_preprocessing import ImageSpec
@@ -195,6 +195,36 @@ def test_a_feedback_critic_stops_until_feedback_arrives_and_judges_contact(tmp_p
     assert run(m, proposal({AHEAD: 1.0}, 4, 4.0)).executed_action == AHEAD
     with pytest.raises(ValueError, match=r"bump=\[2.0, 0.0\] is not 2 values in \[0, 1\]"):
         gate.on_bump([2.0, 0.0])
+
+
+def test_a_scan_critic_stops_without_a_fresh_scan_and_judges_the_ranges(tmp_path):
+    """A critic with the ``scan`` input (a real graph whose risk depends on the range ahead):
+    no scan yet, a rejected scan and a stale one are stops; the same proposal passes with the
+    way ahead clear and is vetoed with an obstacle close ahead."""
+    bundle = write_tiny_critic(
+        tmp_path / "scan", IMAGE, risk_table(), near_ahead=risk_table({AHEAD: 0.9})
+    )
+    gate = CriticGate.load(bundle, POLICY)
+    assert gate.takes_scan and not gate.takes_bump
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
+    d = run(m, proposal({AHEAD: 1.0}, 1, 1.0))
+    assert d.safe_stop and d.rule is Rule.SAFETY_CRITIC and "range scan" in d.reason
+    clear, close = np.full(SCAN_BEAMS, 2.0), np.full(SCAN_BEAMS, 2.0)
+    close[SCAN_BEAMS // 2] = 0.3  # the beam straight ahead
+    gate.on_scan(clear, stamp_s=2.0)
+    assert run(m, proposal({AHEAD: 1.0}, 2, 2.1)).executed_action == AHEAD
+    gate.on_scan(close, stamp_s=2.2)
+    d = run(m, proposal({AHEAD: 0.6, BACK: 0.4}, 3, 2.3))
+    assert (d.executed_action, d.critic_outcome, d.category) == (BACK, "replaced", "corner")
+    gate.on_scan(clear, stamp_s=2.4)
+    d = run(m, proposal({BACK: 1.0}, 4, 2.4 + gate.scan_max_age_s + 0.1))  # the scanner died
+    assert d.safe_stop and "range scan is" in d.reason and "s old" in d.reason
+    bad = clear.copy()
+    bad[3] = np.nan
+    with pytest.raises(ValueError, match="first at beam 3"):
+        gate.on_scan(bad, stamp_s=5.0)
+    d = run(m, proposal({BACK: 1.0}, 5, 5.0))  # the last good scan is dropped with it
+    assert d.safe_stop and "no usable one has arrived" in d.reason
 
 
 def test_a_feedback_critic_graph_without_its_input_is_refused(tmp_path):
