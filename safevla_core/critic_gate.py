@@ -232,8 +232,12 @@ class CriticGate:
         try:
             self.scan, self.scan_stamp_s = check_scan(ranges, self.bundle_id), stamp_s
         except ValueError:
-            self.scan, self.scan_stamp_s = None, None
+            self.drop_scan()
             raise
+
+    def drop_scan(self) -> None:
+        """Forget the scan (a rejected one arrived): the rule stops until a usable one does."""
+        self.scan, self.scan_stamp_s = None, None
 
     def missing_input(self, now_s: float | None = None) -> str:
         """Why the critic cannot judge now ("" if it can): a critic that reads the motion

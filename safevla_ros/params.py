@@ -443,7 +443,7 @@ SIM_BRIDGE_PARAMS: tuple[ParamSpec, ...] = (
         "scan_topic",
         SCAN_TOPIC,
         "LaserScan output: the 360-degree range scan of each observation, before its frame "
-        "(MuJoCo backend; for a safety critic that takes it)",
+        "(MuJoCo backend; cast only while something subscribes, e.g. a scan critic's monitor)",
     ),
     _p(
         "auto_reset",

@@ -177,7 +177,7 @@ class SafetyMonitorNode(LifecycleNode):
         try:
             self.critic.on_scan(scan_values(msg), now_s(self))  # its age: since it arrived
         except ValueError as exc:
-            self.critic.scan = None
+            self.critic.drop_scan()
             self.counts["critic_bad_scans"] += 1
             self.get_logger().error(f"critic scan rejected: {exc}", throttle_duration_sec=1.0)
 

@@ -9,7 +9,8 @@ action name, or "stop"); execute it with ``env.step`` (a stop, or no command wit
 ground-truth cost, the holding flag on ``holding_topic`` and the step's motion feedback
 (MotionFeedback on ``bump_topic``, latched) and, for a bundle that reads it, the explored map
 of the new observation (ExploredMap on ``explored_topic``, latched), and with the MuJoCo
-backend the observation's 360-degree range scan (LaserScan on ``scan_topic``). Frames go out
+backend, while something subscribes, the observation's 360-degree range scan (LaserScan on
+``scan_topic``). Frames go out
 at most ``frame_rate_hz``. Episodes come from ``episode_file``, else the shipped validation
 set, else a seeded sampler; each starts by publishing its instruction (reliable +
 transient-local) and a motion feedback of both false.
@@ -106,7 +107,6 @@ class SimBridgeNode(LifecycleNode):
                 render_manip=self.manip,
                 backend=p["backend"],
                 explored_map=explored,
-                range_scan=p["backend"] == "mujoco",  # the backend that casts one
             )
             self.source = episode_source(p)
             self.env = make_env(self.source, cfg)
@@ -135,9 +135,9 @@ class SimBridgeNode(LifecycleNode):
             if self.env.config.explored_map
             else None
         )
-        self._scan = (
+        self._scan = (  # a backend that casts one (MuJoCo); cast only while someone listens
             self.create_lifecycle_publisher(LaserScan, p["scan_topic"], SENSOR_QOS)
-            if self.env.config.range_scan
+            if hasattr(self.env.backend, "range_scan")
             else None
         )
         return SUCCESS
@@ -233,13 +233,14 @@ class SimBridgeNode(LifecycleNode):
     def publish_feedback(self) -> None:
         """The motion feedback of the last executed action (``obs["bump"]``; a stop step
         executes nothing, so it repeats the last one), for a bundle that reads it the explored
-        map, and the range scan of the observation (before its frame goes out), stamped now."""
+        map, and for subscribers the range scan of the observation (before its frame goes out),
+        stamped now."""
         header = Header(stamp=self.get_clock().now().to_msg(), frame_id="base_link")
         self._bump.publish(motion_feedback(self.obs["bump"], header))
         if self._explored is not None:
             self._explored.publish(explored_map(self.obs["explored"], header))
-        if self._scan is not None:
-            self._scan.publish(laser_scan(self.obs["scan"], header))
+        if self._scan is not None and self._scan.get_subscription_count() > 0:
+            self._scan.publish(laser_scan(self.env.backend.range_scan(), header))
 
     def publish_status(self, outcome: dict) -> None:
         stamp = self.get_clock().now().to_msg()
