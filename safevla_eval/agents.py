@@ -30,7 +30,7 @@ from typing import Protocol
 
 import numpy as np
 
-from safevla_core.action_choice import SAMPLING_MODES, choose_action
+from safevla_core.action_choice import SAMPLING_MODES, BlockedMoves, choose_action
 from safevla_core.actions import ACTION_INDEX, ACTIONS, NUM_ACTIONS
 from safevla_core.image_preprocessing import compose_frame
 from sim_bridge.policies import EXPERT_PREFIX, builtin_policies
@@ -197,9 +197,13 @@ class BundleAgent:
         sampling: "sample" draws from ``p(a|s)`` with a per-episode seeded generator,
             "greedy" takes ``argmax p``.
         encoder: instruction encoder to share between agents in one process.
+        skip_blocked: do not repeat a motion that was blocked where the robot stands
+            (:class:`safevla_core.action_choice.BlockedMoves`, fed by the env's ``bump``).
     """
 
-    def __init__(self, path: str, sampling: str = "greedy", encoder=None) -> None:
+    def __init__(
+        self, path: str, sampling: str = "greedy", encoder=None, skip_blocked: bool = False
+    ) -> None:
         from safevla_core.policy_runtime import PolicyRuntime
 
         if sampling not in SAMPLING_MODES:
@@ -208,10 +212,13 @@ class BundleAgent:
         self.sampling = sampling
         self.image = self.runtime.bundle.image
         self.rng = np.random.default_rng(0)
+        self.blocked = BlockedMoves() if skip_blocked else None
 
     def reset(self, seed: int) -> None:
         self.runtime.reset()
         self.rng = np.random.default_rng(seed)
+        if self.blocked is not None:
+            self.blocked.reset()
 
     def propose(self, obs: dict, env) -> Proposed:
         frame = compose_frame(obs, self.image)
@@ -224,11 +231,16 @@ class BundleAgent:
             # the env grows its explored map once per step, for a policy that reads it
             explored=env.explored() if self.runtime.takes_explored else None,
         )
-        a = choose_action(out.probs, self.sampling, self.rng)
+        if self.blocked is None:
+            a = choose_action(out.probs, self.sampling, self.rng)
+        else:
+            a = self.blocked.choose(out.probs, obs.get("bump"), self.sampling, self.rng)
         return Proposed(a, out.probs, np.asarray(out.cost_q), tuple(out.cost_categories))
 
     def record(self, action: int) -> None:
         self.runtime.record_action(action)
+        if self.blocked is not None:
+            self.blocked.executed(action)
 
 
 def render_settings(spec: PolicySpec) -> tuple[tuple[int, int], bool]:
@@ -258,8 +270,11 @@ def sees_manip(spec: PolicySpec) -> bool:
     return render_settings(spec)[1]
 
 
-def make_agent(spec: PolicySpec, sampling: str = "greedy", encoder=None) -> Agent:
-    """Build the agent of ``spec`` (bundles load their ONNX graph here).
+def make_agent(
+    spec: PolicySpec, sampling: str = "greedy", encoder=None, skip_blocked: bool = False
+) -> Agent:
+    """Build the agent of ``spec`` (bundles load their ONNX graph here; ``skip_blocked``: see
+    :class:`BundleAgent`, bundles only).
 
     Raises:
         ValueError: ``spec`` names an in-process agent, which exists only where it was made.
@@ -273,4 +288,4 @@ def make_agent(spec: PolicySpec, sampling: str = "greedy", encoder=None) -> Agen
             f"policy {spec.name!r} is an in-process agent: run it with "
             "safevla_eval.runner.run_agent, not by name"
         )
-    return BundleAgent(spec.target, sampling, encoder)
+    return BundleAgent(spec.target, sampling, encoder, skip_blocked)

@@ -65,6 +65,8 @@ class Job:
             no clear replacement runs the least risky motion (0 = never).
         manip: also render the wrist camera (``manip_rgb``, at ``nav_hw``): the policy sees
             it (:func:`~safevla_eval.agents.sees_manip`).
+        skip_blocked: a bundle does not repeat a motion blocked where the robot stands
+            (:class:`safevla_core.action_choice.BlockedMoves`).
     """
 
     policy: PolicySpec
@@ -82,6 +84,7 @@ class Job:
     critic_margin: float = DEFAULT_CRITIC_MARGIN
     manip: bool = False
     critic_escape_after: int = DEFAULT_CRITIC_ESCAPE_AFTER
+    skip_blocked: bool = False
 
     def __post_init__(self) -> None:
         if self.max_steps < 1:
@@ -551,14 +554,16 @@ def worker_run(job: Job) -> EpisodeRecord:
         for key in [k for k in _WORKER if k[0] == "env"]:
             _WORKER.pop(key).close()
         env = _WORKER[env_key] = make_env(job.max_steps, tuple(job.nav_hw), job.manip)
-    key = ("agent", job.policy, job.sampling)
+    key = ("agent", job.policy, job.sampling, job.skip_blocked)
     agent = _WORKER.get(key)
     if agent is None:
         if job.policy.kind == "bundle" and "encoder" not in _WORKER:
             from safevla_core.instruction_encoder import InstructionEncoder
 
             _WORKER["encoder"] = InstructionEncoder()
-        agent = _WORKER[key] = make_agent(job.policy, job.sampling, _WORKER.get("encoder"))
+        agent = _WORKER[key] = make_agent(
+            job.policy, job.sampling, _WORKER.get("encoder"), job.skip_blocked
+        )
     return run_episode(env, agent, job)
 
 

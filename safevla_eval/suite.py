@@ -73,6 +73,9 @@ class EvalConfig:
         critic_margin: a replacement after a critic veto needs risk < margin x threshold.
         critic_escape_after: after this many proposals without a motion, a critic veto with
             no clear replacement runs the least risky motion (0 = never, the default).
+        skip_blocked: bundles do not repeat a motion that was blocked where the robot stands
+            (:class:`safevla_core.action_choice.BlockedMoves`; the policy node's
+            ``skip_blocked`` parameter).
         ray_address: run the episodes on Ray actors at this address (``--ray``; "local" = a
             local instance, :mod:`sim_bridge.ray_cluster`); None = processes on this machine.
             The records are the same either way.
@@ -96,6 +99,7 @@ class EvalConfig:
     critic_alpha: float | None = None
     critic_margin: float = DEFAULT_CRITIC_MARGIN
     critic_escape_after: int = DEFAULT_CRITIC_ESCAPE_AFTER
+    skip_blocked: bool = False
     ray_address: str | None = None
     specs: list = field(default_factory=list, repr=False)
 
@@ -339,6 +343,7 @@ def groups(
                         cfg.critic_margin,
                         manip,
                         cfg.critic_escape_after,
+                        cfg.skip_blocked,
                     )
                     for i, e in enumerate(eps)
                 ]

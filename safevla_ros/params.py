@@ -226,8 +226,9 @@ POLICY_PARAMS: tuple[ParamSpec, ...] = (
     _p(
         "bump_topic",
         BUMP_TOPIC,
-        "MotionFeedback (blocked, collided) of the last executed action; read only for a "
-        "bundle that takes it (graph input 'bump'), which proposes nothing until it arrives",
+        "MotionFeedback (blocked, collided) of the last executed action; read for a bundle "
+        "that takes it (graph input 'bump'), which proposes nothing until it arrives, and for "
+        "skip_blocked",
     ),
     _p(
         "explored_topic",
@@ -238,6 +239,12 @@ POLICY_PARAMS: tuple[ParamSpec, ...] = (
     _p("execution_providers", ["tensorrt", "cuda", "cpu"], "ONNX Runtime providers, in order"),
     _p("intra_op_threads", 1, "ONNX Runtime intra-op threads", 1, 64),
     _p("greedy", True, "propose the most likely action (False: sample)"),
+    _p(
+        "skip_blocked",
+        False,
+        "do not propose again a motion whose MotionFeedback said blocked until the robot has "
+        "moved (safe-evaluated as safevla eval --skip-blocked); without feedback it masks nothing",
+    ),
     _p("seed", 0, "seed of action sampling", 0, 2**31 - 1),
 )
 

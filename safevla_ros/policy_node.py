@@ -24,6 +24,7 @@ from rclpy.lifecycle import LifecycleNode
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, String
 
+from safevla_core.action_choice import GREEDY, SAMPLE, BlockedMoves, choose_action
 from safevla_core.actions import BUMP_FIELDS
 from safevla_core.bundle import BundleError
 from safevla_core.image_preprocessing import ImageFormatError, decode_image
@@ -71,6 +72,8 @@ class PolicyNode(LifecycleNode):
         self.holding = False
         self.bump = NO_BUMP  # motion feedback of the last executed action (bundles taking it)
         self.bump_heard = False  # a MotionFeedback arrived since activation
+        self.fresh_bump = None  # the feedback not yet applied to the blocked-motion guard
+        self.blocked = None  # BlockedMoves with skip_blocked
         self.explored = None  # the last explored map (bundles taking it); None: none yet
         self._bump_diag_s = 0.0  # when the last "no feedback" diagnostic went out
         self.sequence = 0
@@ -109,6 +112,12 @@ class PolicyNode(LifecycleNode):
                 "(ExploredMap); no proposal until it arrives"
             )
         self.params, self.rng = p, np.random.default_rng(p["seed"])
+        self.blocked = BlockedMoves() if p["skip_blocked"] else None
+        if self.blocked is not None:
+            self.get_logger().info(
+                f"skip_blocked: a motion {p['bump_topic']} reports blocked is not proposed "
+                "again until the robot has moved"
+            )
         self._pub = self.create_lifecycle_publisher(ActionProposal, p["proposal_topic"], 10)
         self._diag = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE_QOS)
         return SUCCESS
@@ -116,6 +125,9 @@ class PolicyNode(LifecycleNode):
     def on_activate(self, state):
         p = self.params
         self.bump_heard = False  # heard again from this activation on
+        self.fresh_bump = None
+        if self.blocked is not None:
+            self.blocked.reset()
         self.explored = None
         # Created in the order the executor serves them when several are ready at once (it
         # takes a node's subscriptions in creation order): a new instruction and the motion
@@ -127,7 +139,7 @@ class PolicyNode(LifecycleNode):
                 String, p["instruction_topic"], self.on_instruction, LATCHED_QOS
             )
         ]
-        if self.runtime.takes_bump:  # no subscription (no new dependency) for other bundles
+        if self.runtime.takes_bump or self.blocked is not None:  # else no subscription
             # latched (reliable + transient-local): the source's last value, also the one it
             # sent before this node matched it (a driver's "both false" at its start)
             self._subs.append(
@@ -162,7 +174,9 @@ class PolicyNode(LifecycleNode):
             self._diag.publish(diagnostics(self, ERROR, f"instruction rejected: {problem}"))
             return
         self.runtime.reset()
-        self.bump = NO_BUMP  # a new episode: nothing executed yet
+        self.bump, self.fresh_bump = NO_BUMP, None  # a new episode: nothing executed yet
+        if self.blocked is not None:
+            self.blocked.reset()
         self.instruction = msg.data
         self.runtime.encoder.embed(msg.data)
         self.get_logger().info(f"new instruction: {msg.data!r}")
@@ -172,6 +186,7 @@ class PolicyNode(LifecycleNode):
 
     def on_bump(self, msg: MotionFeedback) -> None:
         self.bump, self.bump_heard = bump_values(msg), True
+        self.fresh_bump = self.bump  # applied once, to the action executed before it
 
     def on_explored(self, msg: ExploredMap) -> None:
         try:
@@ -209,6 +224,8 @@ class PolicyNode(LifecycleNode):
     def on_verdict(self, msg: SafetyVerdict) -> None:
         if not msg.safe_stop and msg.executed_action < len(self.runtime.bundle.action_names):
             self.runtime.record_action(msg.executed_action)
+            if self.blocked is not None:
+                self.blocked.executed(msg.executed_action)
 
     def on_image(self, msg: Image) -> None:
         if not self.instruction:
@@ -234,10 +251,12 @@ class PolicyNode(LifecycleNode):
             return
         latency_ms = (time.perf_counter() - t0) * 1e3
         probs = out.probs.astype(np.float32)
-        if self.params["greedy"]:
-            action = out.greedy_action
+        mode = GREEDY if self.params["greedy"] else SAMPLE
+        if self.blocked is not None:
+            action = self.blocked.choose(probs, self.fresh_bump, mode, self.rng)
+            self.fresh_bump = None
         else:
-            action = int(self.rng.choice(len(probs), p=probs / probs.sum()))
+            action = choose_action(probs, mode, self.rng)
         self.sequence += 1
         prop = ActionProposal(header=msg.header, instruction=self.instruction)
         prop.action_index, prop.action_name = action, out.action_names[action]

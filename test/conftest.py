@@ -41,6 +41,29 @@ def subprocess_env(ros_domain_id: int) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+def ahead_bundle(tmp_path_factory) -> str:
+    """A bundle that prefers move_ahead, then rotate_left, then move_back (actor biases over
+    a shrunk actor), whatever it sees: a policy that drives into a wall."""
+    import torch
+    from tiny_model import SMALL
+
+    from safevla_core.actions import ACTION_INDEX
+    from safevla_train.config import ModelConfig
+    from safevla_train.export import export_bundle
+    from safevla_train.model import VLAPolicy
+
+    torch.manual_seed(0)
+    model = VLAPolicy(ModelConfig(**SMALL)).eval()
+    with torch.no_grad():
+        model.actor.bias.zero_()
+        for name, bias in (("move_ahead", 6.0), ("rotate_left", 4.0), ("move_back", 2.0)):
+            model.actor.bias[ACTION_INDEX[name]] = bias
+    out = tmp_path_factory.mktemp("bundle") / "ros-ahead"
+    export_bundle(model, out, "ros-ahead", training={})
+    return str(out)
+
+
+@pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory):
     """A tiny random-weight bundle exported by the trainer's real export path (~4 s)."""
     import torch

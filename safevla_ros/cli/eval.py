@@ -145,6 +145,12 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
         "sample = draw from p(a|s), seeded per episode",
     )
     p.add_argument(
+        "--skip-blocked",
+        action="store_true",
+        help="a bundle does not repeat a motion that was blocked where the robot stands (as "
+        "the policy node with skip_blocked: true; docs/training.md, 'Blocked moves')",
+    )
+    p.add_argument(
         "--workers",
         type=int,
         metavar="K",
@@ -234,6 +240,7 @@ def _config(args: argparse.Namespace):
             critic_alpha=args.critic_alpha,
             critic_margin=args.critic_margin,
             critic_escape_after=args.critic_escape_after,
+            skip_blocked=args.skip_blocked,
         )
     except ValueError as exc:
         raise UserError(str(exc)) from None

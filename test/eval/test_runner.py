@@ -191,3 +191,23 @@ def test_a_robot_pinned_against_a_wall_shows_in_its_blocked_motions():
     assert summarize(pinned, samples=0)["blocked_rate"] > 0.15
     careful = run_agent(ExpertAgent("careful"), episodes, max_steps=120)
     assert all(r.longest_blocked_run <= 2 for r in careful)
+
+
+def test_skip_blocked_keeps_a_policy_from_pushing_into_a_wall(ahead_bundle):
+    """A bundle that always prefers move_ahead pushes into the first wall until the step limit;
+    with ``skip_blocked`` (``safevla eval --skip-blocked``) a blocked move_ahead is not tried
+    again before a turn went through."""
+    runs = {}
+    for skip in (False, True):
+        cfg = EvalConfig(
+            [ahead_bundle], count=2, seed=3, max_steps=120, bootstrap_samples=0, skip_blocked=skip
+        )
+        doc = evaluate(cfg)
+        assert doc["config"]["skip_blocked"] is skip  # recorded with the results
+        runs[skip] = doc["results"][0]["records"]
+    assert all(r["longest_blocked_run"] >= 20 for r in runs[False])
+    assert all(r["blocked"] >= 1 and r["longest_blocked_run"] <= 4 for r in runs[True])
+    # measured 79 and 80 collisions in 120 steps against 118 and 115
+    assert sum(r["collisions"] for r in runs[True]) < 0.8 * sum(
+        r["collisions"] for r in runs[False]
+    )

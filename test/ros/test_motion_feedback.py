@@ -181,3 +181,56 @@ def test_run_sim_with_a_bump_bundle(subprocess_env, ros_domain_id, bump_bundle_p
     run on the policy's actions, never held up for want of feedback."""
     policy_log = run_sim_moves(bump_bundle_path, subprocess_env, ros_domain_id, tmp_path / "logs")
     assert "takes the motion feedback" in policy_log and "nothing has arrived" not in policy_log
+
+
+def test_skip_blocked_never_proposes_a_motion_again_where_it_was_blocked(
+    nodes, probe, ahead_bundle
+):
+    """A bundle that always prefers move_ahead, with ``skip_blocked``: the node reads the
+    feedback although the bundle does not take it; once the verdict executed move_ahead and
+    the feedback said blocked, the node proposes the next most likely motion until a turn
+    went through, then move_ahead again. A new instruction forgets the wall."""
+    from safevla_ros.msg import SafetyVerdict
+
+    ahead, left, back = (
+        action_by_name(n).index for n in ("move_ahead", "rotate_left", "move_back")
+    )
+    nodes("policy_node", bundle_path=ahead_bundle, skip_blocked=True)
+    wait_until_up(probe, ["policy_node"])
+    assert probe.spin_until(lambda: "/" + BUMP in _subscriptions(probe), timeout=10)
+    probe.subscribe(PROP, ActionProposal)
+    instruction = probe.latched(INSTRUCTION, String)
+    instruction.publish(String(data=TEXT))
+    feedback = probe.latched(BUMP, MotionFeedback)
+    verdict = probe.publisher("safevla/verdict", SafetyVerdict, RELIABLE_QOS)
+    send, _ = frame_sender(probe, IMAGE)
+
+    def propose() -> int:
+        stamp = send()
+        mine = lambda: [p for p in probe.msgs(PROP) if stamp_ns(p) == stamp]  # noqa: E731
+        assert probe.spin_until(mine, timeout=20), "no proposal"
+        p = mine()[0]
+        assert int(np.argmax(p.action_probabilities)) == ahead  # what the policy itself wants
+        return p.action_index
+
+    def execute(action: int, blocked: bool) -> None:
+        verdict.publish(SafetyVerdict(executed_action=action))
+        probe.spin_for(0.3)  # the verdict, then the feedback of that action
+        feedback.publish(MotionFeedback(blocked=blocked, collided=blocked))
+        probe.spin_for(0.5)
+
+    assert propose() == ahead
+    execute(ahead, blocked=True)
+    assert propose() == left  # not into the wall again
+    execute(left, blocked=True)  # the turn was blocked too
+    assert propose() == back
+    assert propose() == back  # no new feedback, no new motion: the wall is still there
+    execute(back, blocked=False)  # it backed off: the turn may work now, ahead is the wall
+    assert propose() == left
+    execute(left, blocked=False)  # it turned
+    assert propose() == ahead
+    execute(ahead, blocked=True)
+    assert propose() == left
+    instruction.publish(String(data=TEXT))  # a new episode
+    probe.spin_for(0.5)
+    assert propose() == ahead
