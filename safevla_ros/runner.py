@@ -76,7 +76,9 @@ def overrides(args: argparse.Namespace, bundle: Path) -> dict:
         robot["verify_key"] = str(Path(args.verify_key).resolve())
     out = {
         "perception_node": {"ros__parameters": dict(robot)},
-        "policy_node": {"ros__parameters": dict(robot)},
+        "policy_node": {
+            "ros__parameters": dict(robot) | ({"skip_blocked": True} if args.skip_blocked else {})
+        },
         "sim_bridge_node": {"ros__parameters": sim},
     }
     monitor = {}
@@ -214,6 +216,12 @@ def add_parser(subparsers) -> None:
         type=_positive_int,
         default=None,
         help="episode step limit (default: config/sim.yaml)",
+    )
+    p.add_argument(
+        "--skip-blocked",
+        action="store_true",
+        help="the policy node does not propose again a motion the robot was blocked in (its "
+        "skip_blocked parameter; as safevla eval --skip-blocked)",
     )
     p.add_argument("--rate", type=_rate, default=10.0, help="camera frame rate, Hz (0.5..200)")
     p.add_argument("--seed", type=int, default=0, help="seed of the episode sampler")
