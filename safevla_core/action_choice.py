@@ -47,22 +47,26 @@ def choose_action(
 
 
 class BlockedMoves:
-    """The motions that were blocked where the robot stands, so a policy does not repeat them.
+    """The motions that bumped where the robot stands, so a policy does not repeat them.
 
     A policy's input barely changes when its motion is blocked (the same frame, the same
-    previous action), so its greedy choice repeats the blocked motion until the step limit:
-    measured on unseen houses, the dearest episodes of the RL policies were 217-568 blocked
-    steps in a row, each a collision cost (docs/training.md, "Blocked moves"). The expert
-    re-plans after a refusal (:class:`safevla_eval.agents.ExpertAgent`); this is the policy's
-    counterpart, fed by the motion feedback of each executed action
-    (:data:`~safevla_core.actions.BUMP_FIELDS`, odometry on a robot):
+    previous action), so its greedy choice repeats it until the step limit: measured on unseen
+    houses, the dearest episodes of the RL policies were 217-568 blocked steps in a row, or
+    hundreds of collisions with the base sliding along a wall, each a cost (docs/training.md,
+    "Blocked moves"). The expert re-plans after a refusal
+    (:class:`safevla_eval.agents.ExpertAgent`); this is the policy's counterpart, fed by the
+    motion feedback of each executed action (:data:`~safevla_core.actions.BUMP_FIELDS`:
+    odometry and a bumper on a robot):
 
-    * a motion that came back ``blocked`` is not chosen again until the robot has moved in a
-      way that changes it: a turn that happened clears every blocked motion (a new heading); a
-      step that happened clears all but the blocked steps (backing off and driving on along the
-      same heading meets the same wall: measured, a policy that always prefers move_ahead
-      otherwise alternates push, turn-blocked, back-off, push); an arm or wrist motion that
-      happened clears the blocked arm and wrist motions (the base did not move);
+    * a motion that came back ``blocked`` or ``collided`` is not chosen again until the robot
+      has moved cleanly in a way that changes it: a turn without contact clears every masked
+      motion (a new heading); a step without contact clears all but the masked steps (backing
+      off and driving on along the same heading meets the same wall: measured, a policy that
+      always prefers move_ahead otherwise alternates push, blocked turn, back-off, push); an
+      arm or wrist motion without contact clears the masked arm and wrist motions (the base did
+      not move). Counting collisions, not only blocked motions, is what stops the sliding
+      loops: on ten unseen episodes of a PPO policy (the dearest under either rule), cost 431
+      unguarded, 807 with blocked motions masked, 87 with collisions too (docs/training.md);
     * end, sub_done, pickup and dropoff are never masked, and a step with all the probability on
       masked motions keeps the unmasked distribution.
 
@@ -76,7 +80,7 @@ class BlockedMoves:
         self._last: int | None = None
 
     def reset(self) -> None:
-        """A new episode: nothing blocked, nothing executed."""
+        """A new episode: nothing masked, nothing executed."""
         self.here.clear()
         self._last = None
 
@@ -85,11 +89,12 @@ class BlockedMoves:
         self._last = int(action)
 
     def feedback(self, bump) -> None:
-        """Apply the motion feedback of the last executed action (None: none arrived)."""
+        """Apply the motion feedback (blocked, collided) of the last executed action (None: none
+        arrived)."""
         last, self._last = self._last, None
         if last is None or bump is None or not ACTIONS[last].is_motion:
             return
-        if float(np.asarray(bump, np.float64).reshape(-1)[0]) >= 0.5:
+        if np.any(np.asarray(bump, np.float64).reshape(-1)[:2] >= 0.5):
             self.here.add(last)
             return
         kind = ACTIONS[last].kind
@@ -101,7 +106,7 @@ class BlockedMoves:
             self.here = {a for a in self.here if ACTIONS[a].kind in _BASE}
 
     def masked(self, probs: np.ndarray) -> np.ndarray:
-        """``probs`` with the blocked motions at 0 (unchanged if that leaves nothing)."""
+        """``probs`` with the masked motions at 0 (unchanged if that leaves nothing)."""
         p = np.asarray(probs, np.float64).copy()
         if not self.here:
             return p
@@ -111,7 +116,7 @@ class BlockedMoves:
     def choose(
         self, probs: np.ndarray, bump, mode: str = GREEDY, rng: np.random.Generator | None = None
     ) -> int:
-        """:func:`choose_action` over ``probs`` without the motions blocked here, after applying
+        """:func:`choose_action` over ``probs`` without the motions masked here, after applying
         ``bump``, the feedback of the last executed action."""
         self.feedback(bump)
         return choose_action(self.masked(probs), mode, rng)

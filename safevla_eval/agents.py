@@ -197,7 +197,7 @@ class BundleAgent:
         sampling: "sample" draws from ``p(a|s)`` with a per-episode seeded generator,
             "greedy" takes ``argmax p``.
         encoder: instruction encoder to share between agents in one process.
-        skip_blocked: do not repeat a motion that was blocked where the robot stands
+        skip_blocked: do not repeat a motion that was blocked or collided where the robot stands
             (:class:`safevla_core.action_choice.BlockedMoves`, fed by the env's ``bump``).
     """
 

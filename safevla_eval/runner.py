@@ -65,7 +65,7 @@ class Job:
             no clear replacement runs the least risky motion (0 = never).
         manip: also render the wrist camera (``manip_rgb``, at ``nav_hw``): the policy sees
             it (:func:`~safevla_eval.agents.sees_manip`).
-        skip_blocked: a bundle does not repeat a motion blocked where the robot stands
+        skip_blocked: a bundle does not repeat a motion blocked or collided where it stands
             (:class:`safevla_core.action_choice.BlockedMoves`).
     """
 

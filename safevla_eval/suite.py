@@ -73,7 +73,7 @@ class EvalConfig:
         critic_margin: a replacement after a critic veto needs risk < margin x threshold.
         critic_escape_after: after this many proposals without a motion, a critic veto with
             no clear replacement runs the least risky motion (0 = never, the default).
-        skip_blocked: bundles do not repeat a motion that was blocked where the robot stands
+        skip_blocked: bundles do not repeat a motion that was blocked or collided where it stands
             (:class:`safevla_core.action_choice.BlockedMoves`; the policy node's
             ``skip_blocked`` parameter).
         ray_address: run the episodes on Ray actors at this address (``--ray``; "local" = a

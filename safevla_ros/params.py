@@ -242,8 +242,9 @@ POLICY_PARAMS: tuple[ParamSpec, ...] = (
     _p(
         "skip_blocked",
         False,
-        "do not propose again a motion whose MotionFeedback said blocked until the robot has "
-        "moved (safe-evaluated as safevla eval --skip-blocked); without feedback it masks nothing",
+        "do not propose again a motion whose MotionFeedback said blocked or collided until the "
+        "robot has moved cleanly (as safevla eval --skip-blocked); without feedback it masks "
+        "nothing",
     ),
     _p("seed", 0, "seed of action sampling", 0, 2**31 - 1),
 )

@@ -220,7 +220,7 @@ def add_parser(subparsers) -> None:
     p.add_argument(
         "--skip-blocked",
         action="store_true",
-        help="the policy node does not propose again a motion the robot was blocked in (its "
+        help="the policy node does not propose again a motion that was blocked or collided (its "
         "skip_blocked parameter; as safevla eval --skip-blocked)",
     )
     p.add_argument("--rate", type=_rate, default=10.0, help="camera frame rate, Hz (0.5..200)")

@@ -147,8 +147,8 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--skip-blocked",
         action="store_true",
-        help="a bundle does not repeat a motion that was blocked where the robot stands (as "
-        "the policy node with skip_blocked: true; docs/training.md, 'Blocked moves')",
+        help="a bundle does not repeat a motion that was blocked or collided where the robot "
+        "stands (as the policy node with skip_blocked: true; docs/training.md, 'Blocked moves')",
     )
     p.add_argument(
         "--workers",

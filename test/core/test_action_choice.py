@@ -63,6 +63,21 @@ def test_a_blocked_motion_is_not_repeated_until_the_robot_has_moved():
     assert guard.here == set()
 
 
+def test_a_motion_that_collided_is_masked_like_a_blocked_one():
+    """The base slid along a wall (it moved, and touched): not again until a clean turn."""
+    ahead, left = ACTION_INDEX["move_ahead"], ACTION_INDEX["rotate_left"]
+    probs = _probs(move_ahead=0.6, rotate_left=0.3)
+    guard = BlockedMoves()
+    guard.executed(ahead)
+    assert guard.choose(probs, (0.0, 1.0)) == left
+    guard.executed(left)
+    assert guard.choose(probs, (0.0, 1.0)) not in (ahead, left)  # the turn touched too
+    assert guard.here == {ahead, left}
+    guard.executed(left)
+    guard.feedback(FREE)
+    assert guard.here == set()
+
+
 def test_an_arm_motion_clears_only_the_arm():
     ahead, arm_out, arm_up = (ACTION_INDEX[n] for n in ("move_ahead", "arm_out", "arm_up"))
     guard = BlockedMoves()

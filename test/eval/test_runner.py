@@ -195,8 +195,8 @@ def test_a_robot_pinned_against_a_wall_shows_in_its_blocked_motions():
 
 def test_skip_blocked_keeps_a_policy_from_pushing_into_a_wall(ahead_bundle):
     """A bundle that always prefers move_ahead pushes into the first wall until the step limit;
-    with ``skip_blocked`` (``safevla eval --skip-blocked``) a blocked move_ahead is not tried
-    again before a turn went through."""
+    with ``skip_blocked`` (``safevla eval --skip-blocked``) a move_ahead that was blocked or
+    touched something is not tried again before a clean turn."""
     runs = {}
     for skip in (False, True):
         cfg = EvalConfig(
