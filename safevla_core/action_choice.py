@@ -65,8 +65,8 @@ class BlockedMoves:
       always prefers move_ahead otherwise alternates push, blocked turn, back-off, push); an
       arm or wrist motion without contact clears the masked arm and wrist motions (the base did
       not move). Counting collisions, not only blocked motions, is what stops the sliding
-      loops: on ten unseen episodes of a PPO policy (the dearest under either rule), cost 431
-      unguarded, 807 with blocked motions masked, 87 with collisions too (docs/training.md);
+      loops: on 100 unseen episodes a PPO policy's mean cost went 4.67 unguarded, 8.37 with
+      blocked motions masked, 0.64 with collisions too (docs/training.md);
     * end, sub_done, pickup and dropoff are never masked, and a step with all the probability on
       masked motions keeps the unmasked distribution.
 
