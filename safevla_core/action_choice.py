@@ -21,6 +21,7 @@ from safevla_core.actions import ACTIONS, ActionKind
 GREEDY = "greedy"
 SAMPLE = "sample"
 SAMPLING_MODES: tuple[str, ...] = (SAMPLE, GREEDY)
+_BASE = (ActionKind.BASE_TRANSLATE, ActionKind.BASE_ROTATE)  # the kinds that move the base
 
 
 def choose_action(
@@ -120,6 +121,3 @@ class BlockedMoves:
         ``bump``, the feedback of the last executed action."""
         self.feedback(bump)
         return choose_action(self.masked(probs), mode, rng)
-
-
-_BASE = (ActionKind.BASE_TRANSLATE, ActionKind.BASE_ROTATE)

@@ -115,8 +115,8 @@ class PolicyNode(LifecycleNode):
         self.blocked = BlockedMoves() if p["skip_blocked"] else None
         if self.blocked is not None:
             self.get_logger().info(
-                f"skip_blocked: a motion {p['bump_topic']} reports blocked is not proposed "
-                "again until the robot has moved"
+                f"skip_blocked: a motion {p['bump_topic']} reports blocked or collided is not "
+                "proposed again until a clean motion changes it"
             )
         self._pub = self.create_lifecycle_publisher(ActionProposal, p["proposal_topic"], 10)
         self._diag = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE_QOS)
