@@ -166,6 +166,19 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+# A node that has not ended this long after its first SIGINT/SIGTERM is ended by the kernel
+# (SIGALRM's default action), whatever Python is doing: a hung teardown cannot keep it alive.
+EXIT_GRACE_S = 10
+
+
+def _interrupt_with_deadline(signum, frame) -> None:
+    """The node's SIGINT/SIGTERM handler: arm the exit deadline once, then interrupt."""
+    if not _signalled.is_set():
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        signal.alarm(EXIT_GRACE_S)
+    _interrupt(signum, frame)
+
+
 def ended_by_signal(exc: BaseException) -> bool:
     """Whether ``exc`` ended the node because a SIGINT/SIGTERM arrived: it is (or was caused
     by) the handler's interrupt (:func:`interrupted`), or it was raised after the handler ran.
@@ -196,26 +209,36 @@ def run_node(node_cls: type[LifecycleNode], args: list[str] | None = None) -> in
     and SIGTERM are handled here, not by rclpy, so the ROS context is still up when the node's
     ``on_exit()`` (if it has one) runs: the adapter's last word is a zero Twist, the monitor's a
     stop verdict, also when a callback raised.
+
+    The first signal also ends the spin loop through a flag (an interrupt raised where Python
+    swallows it, e.g. inside a ``__del__``, would otherwise leave the node spinning: seen in CI
+    as a node that outlived a killed runner) and arms :data:`EXIT_GRACE_S`: a teardown that
+    hangs is ended by the kernel.
     """
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, _interrupt)
-    die_with_parent()
+        signal.signal(sig, _interrupt_with_deadline)
     node = None
     code = 0
     try:
+        die_with_parent()  # (its SIGTERM to itself, when the runner is gone, lands here)
         try:
             node = node_cls()
         except ParameterError as exc:
             rclpy.logging.get_logger(node_cls.__name__).fatal(str(exc))
             return 1
-        if node.trigger_configure() != SUCCESS or node.trigger_activate() != SUCCESS:
+        if _signalled.is_set():  # the signal came (and was swallowed) during construction
+            pass
+        elif node.trigger_configure() != SUCCESS or node.trigger_activate() != SUCCESS:
             node.get_logger().fatal("startup failed (see the error above); exiting")
             code = 1
         else:
             executor = SingleThreadedExecutor()
             executor.add_node(node)
-            while rclpy.ok():  # a bounded wait, so a signal is handled within 0.1 s
+            # A bounded wait, so a signal is handled within 0.1 s. The flag ends the loop also
+            # when the interrupt was swallowed: raised inside a __del__, a weakref or GC callback,
+            # or code that catches BaseException, it never reaches this frame.
+            while rclpy.ok() and not _signalled.is_set():
                 executor.spin_once(timeout_sec=0.1)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass

@@ -60,3 +60,72 @@ def test_an_error_without_the_interrupt_in_its_chain_is_a_shutdown_once_a_signal
         ros_common._interrupt(signal.SIGINT, None)  # what the node's SIGINT handler does
     assert ended_by_signal(bare)  # after it: part of the shutdown, exit status 0
     assert ended_by_signal(KeyboardInterrupt())
+
+
+# A lifecycle node run by run_node whose code swallows the interrupt (as Python does for one
+# raised inside a __del__ or a GC callback): its timer sleeps and catches BaseException.
+_SWALLOWING_NODE = """
+import sys, time
+from rclpy.lifecycle import LifecycleNode
+from safevla_ros.ros_common import run_node
+
+class Swallower(LifecycleNode):
+    def __init__(self):
+        super().__init__("swallower")
+        self.create_timer(0.05, self.tick)
+        print("spinning", flush=True)
+
+    def tick(self):
+        try:
+            time.sleep(0.5)
+        except BaseException:
+            pass
+
+    def on_exit(self):
+        if "--hang" in sys.argv:
+            while True:
+                try:
+                    time.sleep(60)
+                except BaseException:
+                    pass
+
+sys.exit(run_node(Swallower, []))
+"""
+
+
+def _run_swallower(subprocess_env, *args: str) -> tuple[float, int]:
+    """Start the node, SIGTERM it once it spins; seconds until it ended and its exit status."""
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SWALLOWING_NODE, *args],
+        env=subprocess_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "spinning"
+        time.sleep(0.6)  # inside the swallowing sleep
+        start = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(ros_common.EXIT_GRACE_S + 20)
+        return time.monotonic() - start, code
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_a_node_that_swallows_the_interrupt_still_ends_on_sigterm(subprocess_env):
+    took, code = _run_swallower(subprocess_env)
+    assert code == 0
+    assert took < ros_common.EXIT_GRACE_S  # by the flag, not by the deadline
+
+
+def test_a_node_whose_teardown_hangs_is_ended_by_the_exit_deadline(subprocess_env):
+    took, code = _run_swallower(subprocess_env, "--hang")
+    assert code == -signal.SIGALRM
+    assert ros_common.EXIT_GRACE_S - 1 < took < ros_common.EXIT_GRACE_S + 10

@@ -134,6 +134,27 @@ def _running(pid: int) -> bool:
         return False
 
 
+def _describe(pids: list[int]) -> str:
+    """Each process's command line, state and its threads' kernel wait channels: what a
+    process that outlived its parent was doing."""
+    out = []
+    for pid in pids:
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = next(
+                ln
+                for ln in Path(f"/proc/{pid}/status").read_text().splitlines()
+                if ln.startswith("State:")
+            )
+            waits = sorted(
+                {(t / "wchan").read_text() for t in Path(f"/proc/{pid}/task").iterdir()}
+            )
+        except (FileNotFoundError, StopIteration):
+            continue
+        out.append(f"{pid} [{cmd.strip()}] {state} waits {waits}")
+    return "; ".join(out)
+
+
 @pytest.mark.slow
 def test_a_crashed_node_is_restarted_and_sigkill_of_the_runner_leaves_no_node(
     subprocess_env, bundle_path, tmp_path
@@ -171,7 +192,8 @@ def test_a_crashed_node_is_restarted_and_sigkill_of_the_runner_leaves_no_node(
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and any(_running(p) for p in now):
             time.sleep(0.2)
-        assert not [p for p in now if _running(p)], "node processes outlived the runner"
+        left = [p for p in now if _running(p)]
+        assert not left, f"node processes outlived the runner: {_describe(left)}"
     finally:
         if runner.poll() is None:
             runner.kill()
