@@ -353,7 +353,7 @@ def table(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--bundle", default=str(REPO / "models" / "objnav-ppo-lag"))
+    ap.add_argument("--bundle", default=str(REPO / "test" / "data" / "objnav-ppo-lag-2026-12-03"))
     ap.add_argument("--reps", type=int, default=5, help="repetitions of each fault")
     ap.add_argument("--rate", type=float, default=10.0, help="camera frame rate, Hz")
     ap.add_argument("--only", default="", help="comma-separated fault names (default: all)")

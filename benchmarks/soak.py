@@ -107,7 +107,7 @@ def report(stack: Stack, args, runs: list, calm: list, rss: dict, t_start: float
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--bundle", default=str(REPO / "models" / "objnav-ppo-lag"))
+    ap.add_argument("--bundle", default=str(REPO / "test" / "data" / "objnav-ppo-lag-2026-12-03"))
     ap.add_argument("--minutes", type=float, default=30.0)
     ap.add_argument("--calm", type=float, nargs=2, default=(5.0, 20.0), help="min max, s")
     ap.add_argument("--sample-s", type=float, default=10.0, help="RSS sampling period, s")

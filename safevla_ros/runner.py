@@ -46,7 +46,7 @@ from safevla_ros.supervisor import (  # noqa: F401 (re-exported for benchmarks a
 )
 from sim_bridge.tasks import TASK_NAMES
 
-DEFAULT_BUNDLE = "models/objnav-bc-map"  # relative to the cwd, else to the checkout
+DEFAULT_BUNDLE = "models/objnav-ppo-lag"  # relative to the cwd, else to the checkout
 
 
 def _interrupt_on_signals() -> None:

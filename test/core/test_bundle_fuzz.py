@@ -1,7 +1,7 @@
 """Property-based fuzzing of bundle.json: any content is loaded or refused with BundleError.
 
 Bounded for CI (``max_examples`` below, no deadline). Inputs: arbitrary JSON documents and
-bytes, and the shipped manifest with one entry replaced by arbitrary JSON or removed.
+bytes, and a real trained bundle's manifest with one entry replaced by arbitrary JSON or removed.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from safevla_core.bundle import BundleError, load_bundle
 from safevla_core.bundle_manifest import BundleManifest, ManifestError
 
-SHIPPED = Path(__file__).resolve().parents[2] / "models" / "objnav-ppo-lag"
-GOOD = json.loads((SHIPPED / "bundle.json").read_text())
+KNOWN_BUNDLE = Path(__file__).resolve().parents[2] / "test" / "data" / "objnav-ppo-lag-2026-12-03"
+GOOD = json.loads((KNOWN_BUNDLE / "bundle.json").read_text())
 
 FUZZ = settings(
     max_examples=100,
@@ -67,7 +67,7 @@ def _mutate(doc, path, new, delete: bool):
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory) -> Path:
     dst = tmp_path_factory.mktemp("fuzz") / "bundle"
-    shutil.copytree(SHIPPED, dst)
+    shutil.copytree(KNOWN_BUNDLE, dst)
     return dst
 
 

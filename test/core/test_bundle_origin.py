@@ -18,13 +18,13 @@ from safevla_core.signing import (
     sign_manifest,
 )
 
-SHIPPED = Path(__file__).resolve().parents[2] / "models" / "objnav-ppo-lag"
+KNOWN_BUNDLE = Path(__file__).resolve().parents[2] / "test" / "data" / "objnav-ppo-lag-2026-12-03"
 
 
 @pytest.fixture()
 def bundle(tmp_path) -> Path:
     dst = tmp_path / "bundle"
-    shutil.copytree(SHIPPED, dst)
+    shutil.copytree(KNOWN_BUNDLE, dst)
     return dst
 
 

@@ -30,7 +30,7 @@ from safevla_core.safety_critic import SafetyCritic
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_core.signing import generate_keypair, sign_manifest
 
-SHIPPED = Path(__file__).resolve().parents[2] / "models" / "objnav-ppo-lag"
+KNOWN_BUNDLE = Path(__file__).resolve().parents[2] / "test" / "data" / "objnav-ppo-lag-2026-12-03"
 IMAGE = ImageSpec(height=16, width=16, mean=(0.5,) * 3, std=(0.25,) * 3)
 POLICY = PolicyFacts(ACTION_NAMES, SAFETY_SPEC.categories, IMAGE, SAFETY_SPEC.version)
 AHEAD = ACTION_NAMES.index("move_ahead")
@@ -123,7 +123,7 @@ def test_a_critic_json_edited_after_signing_is_refused(critic, keys):
 def signed_pair(tmp_path, keys) -> tuple[Path, Path]:
     """(policy bundle, critic matching it), both signed by the fleet key."""
     policy = tmp_path / "policy"
-    shutil.copytree(SHIPPED, policy)
+    shutil.copytree(KNOWN_BUNDLE, policy)
     sign_manifest(policy, keys["fleet"][0])
     image = load_bundle(policy).image
     critic = write_tiny_critic(tmp_path / "policy-critic", image, risk_table({AHEAD: 0.9}))

@@ -1,6 +1,6 @@
 """The evaluator and the ROS stack (sim-in-the-loop, separate node processes) agree.
 
-Same shipped bundle, same episodes, shield on in both: `safevla eval` steps the env in-process
+Same trained bundle, same episodes, shield on in both: `safevla eval` steps the env in-process
 through the monitor logic; `safevla run --sim` runs perception, policy, monitor, adapter and sim
 bridge over DDS. Timing can add a few stop steps on the ROS side (rate limit / watchdog), so
 costs are compared within a tolerance, success and episode ids exactly.
@@ -18,7 +18,7 @@ import pytest
 from sim_bridge.episodes import load_episodes, save_episodes, shipped_path
 
 REPO = Path(__file__).resolve().parents[2]
-BUNDLE = REPO / "models" / "objnav-ppo-lag"
+BUNDLE = REPO / "test" / "data" / "objnav-ppo-lag-2026-12-03"
 SAFEVLA = [sys.executable, "-m", "safevla_ros.cli.main"]
 EPISODES, MAX_STEPS = 2, 40
 

@@ -10,12 +10,12 @@ from safevla_ros import runner
 from safevla_ros.cli.main import build_parser
 from safevla_ros.params import POLICY_PARAMS
 
-SHIPPED = Path(__file__).resolve().parents[2] / "models" / "objnav-ppo-lag"
+KNOWN_BUNDLE = Path(__file__).resolve().parents[2] / "test" / "data" / "objnav-ppo-lag-2026-12-03"
 
 
 def test_the_flag_reaches_the_policy_node_only():
-    on = runner.overrides(build_parser().parse_args(["run", "--sim", "--skip-blocked"]), SHIPPED)
-    off = runner.overrides(build_parser().parse_args(["run", "--sim"]), SHIPPED)
+    on = runner.overrides(build_parser().parse_args(["run", "--sim", "--skip-blocked"]), KNOWN_BUNDLE)
+    off = runner.overrides(build_parser().parse_args(["run", "--sim"]), KNOWN_BUNDLE)
     assert on["policy_node"]["ros__parameters"]["skip_blocked"] is True
     assert "skip_blocked" not in off["policy_node"]["ros__parameters"]
     others = lambda p: {k: v for k, v in p.items() if k != "policy_node"}  # noqa: E731

@@ -13,13 +13,13 @@ from safevla_ros import runner
 from safevla_ros.cli.main import build_parser, main
 from safevla_ros.params import PERCEPTION_PARAMS, POLICY_PARAMS
 
-SHIPPED = Path(__file__).resolve().parents[2] / "models" / "objnav-ppo-lag"
+KNOWN_BUNDLE = Path(__file__).resolve().parents[2] / "test" / "data" / "objnav-ppo-lag-2026-12-03"
 
 
 def test_unsigned_bundle_is_refused_before_the_stack_starts(tmp_path, capsys):
     _, public = generate_keypair(tmp_path / "fleet")
     bundle = tmp_path / "bundle"
-    shutil.copytree(SHIPPED, bundle)
+    shutil.copytree(KNOWN_BUNDLE, bundle)
     status = main(["run", "--sim", "--bundle", str(bundle), "--verify-key", str(public)])
     err = capsys.readouterr().err
     assert status == 2
@@ -30,7 +30,7 @@ def test_unsigned_bundle_is_refused_before_the_stack_starts(tmp_path, capsys):
 def test_the_key_is_a_read_only_node_parameter_set_by_the_runner(tmp_path):
     private, public = generate_keypair(tmp_path / "fleet")
     bundle = tmp_path / "bundle"
-    shutil.copytree(SHIPPED, bundle)
+    shutil.copytree(KNOWN_BUNDLE, bundle)
     sign_manifest(bundle, private)
     args = build_parser().parse_args(
         ["run", "--sim", "--bundle", str(bundle), "--verify-key", str(public)]
@@ -46,5 +46,5 @@ def test_the_key_is_a_read_only_node_parameter_set_by_the_runner(tmp_path):
 @pytest.mark.parametrize("flag", [[], ["--verify-key", ""]])
 def test_without_a_key_nothing_is_required(flag):
     args = build_parser().parse_args(["run", "--sim", *flag])
-    params = runner.overrides(args, SHIPPED)
+    params = runner.overrides(args, KNOWN_BUNDLE)
     assert "verify_key" not in params["policy_node"]["ros__parameters"]
