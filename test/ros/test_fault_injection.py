@@ -20,7 +20,8 @@ from fault_stack import CMD, Stack  # noqa: E402
 pytestmark = pytest.mark.ros
 # config defaults: heartbeat_timeout_s 0.5 checked at 20 Hz; scheduling slack on a loaded CPU
 TIMEOUT, SLACK = 0.5, 0.3
-BUNDLE = REPO / "test" / "data" / "objnav-ppo-lag-2026-12-03"  # turns in place on the harness's camera frame
+# a fixed real policy: it turns in place on the harness's camera frame
+BUNDLE = REPO / "test" / "data" / "objnav-ppo-lag-2026-12-03"
 
 
 @pytest.fixture

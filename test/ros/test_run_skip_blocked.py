@@ -14,7 +14,9 @@ KNOWN_BUNDLE = Path(__file__).resolve().parents[2] / "test" / "data" / "objnav-p
 
 
 def test_the_flag_reaches_the_policy_node_only():
-    on = runner.overrides(build_parser().parse_args(["run", "--sim", "--skip-blocked"]), KNOWN_BUNDLE)
+    on = runner.overrides(
+        build_parser().parse_args(["run", "--sim", "--skip-blocked"]), KNOWN_BUNDLE
+    )
     off = runner.overrides(build_parser().parse_args(["run", "--sim"]), KNOWN_BUNDLE)
     assert on["policy_node"]["ros__parameters"]["skip_blocked"] is True
     assert "skip_blocked" not in off["policy_node"]["ros__parameters"]
