@@ -56,7 +56,9 @@ MOVING = np.array([a.index for a in ACTIONS if a.moves_robot])
 
 
 class _BundleProposer:
-    """A policy bundle as a proposer: samples its action distribution each step."""
+    """A policy bundle as a proposer: samples its action distribution each step. A bundle
+    that reads the explored map or the arm's proprioception gets them from the env, as
+    ``safevla eval`` gives them (the probe's trial steps do not grow the map)."""
 
     def __init__(self, folder: str, seed: int) -> None:
         from safevla_core.policy_runtime import PolicyRuntime
@@ -70,7 +72,12 @@ class _BundleProposer:
             self.runtime.reset()
             self.episode = env.episode_count
         step = self.runtime.step(
-            obs["nav_rgb"], obs["instruction"], bool(obs["holding"]), bump=obs.get("bump")
+            obs["nav_rgb"],
+            obs["instruction"],
+            bool(obs["holding"]),
+            bump=obs.get("bump"),
+            proprio=obs.get("proprio"),
+            explored=env.explored() if self.runtime.takes_explored else None,
         )
         p = step.probs.astype(np.float64)
         action = int(self.rng.choice(len(p), p=p / p.sum()))

@@ -271,3 +271,27 @@ def test_an_interrupted_collection_keeps_its_states_for_a_rerun(run, tmp_path):
     lines.clear()
     run_critic(apply_overrides(cfg, {"states": n}), out, lines.append)
     assert any(line.startswith(f"data: reusing {out / DATA_FILE} ({n} states") for line in lines)
+
+
+def test_a_bundle_that_reads_the_explored_map_proposes_in_the_critic_collection():
+    """The ``bundle`` proposer gives a map-reading policy (the shipped ``objnav-ppo-lag``) the
+    env's explored map, as ``safevla eval`` does; it proposes valid actions step after step."""
+    from pathlib import Path
+
+    from safevla_train.critic_data import _BundleProposer
+    from sim_bridge.env import EnvConfig, make_env
+    from sim_bridge.episode_gen import EpisodeSampler
+
+    shipped = Path(__file__).resolve().parents[2] / "models" / "objnav-ppo-lag"
+    proposer = _BundleProposer(str(shipped), seed=0)
+    assert proposer.runtime.takes_explored
+    env = make_env(EpisodeSampler(("objnav",)), EnvConfig(nav_size=(96, 96), render_manip=False))
+    try:
+        obs, _ = env.reset(seed=3)
+        for _ in range(4):
+            action = proposer(env, obs)
+            assert 0 <= action < len(ACTION_NAMES)
+            obs, *_ = env.step(action)
+        assert env.explored().any()  # the map grew from the views the policy was given
+    finally:
+        env.close()
