@@ -34,6 +34,12 @@ class CriticConfig:
             (``expert:careless``, ``expert:careful``, ``random``, ...) or ``bundle`` (the
             policy bundle ``policy_bundle``, sampled from its action distribution).
         policy_bundle: folder of a policy bundle for the ``bundle`` proposer ("" = none).
+        episodes_file: an episode file (.jsonl/.jsonl.gz) whose episodes are visited in
+            order instead of sampled training episodes ("" = sample them), e.g. risk-eliciting
+            scenes built with ``safevla eval --make-longtail FILE --seed S`` (a seed the
+            evaluation sets do not use): rare events such as dangerous equipment get enough
+            calibration episodes. Each is visited once; the file must hold at least as many
+            episodes as the collection visits, of the ``tasks`` only.
         random_action_prob: an expert or bundle proposer takes a uniformly random moving
             action with this probability (states next to mistakes, where the shield matters).
         states: probed states to collect in total.
@@ -93,6 +99,7 @@ class CriticConfig:
     nav_size: tuple[int, int] = TRAINING_NAV_SIZE_HW
     proposers: tuple[str, ...] = ("expert:careless", "expert:careful", "random")
     policy_bundle: str = ""
+    episodes_file: str = ""
     random_action_prob: float = 0.2
     states: int = 3000
     extra_data: tuple[str, ...] = ()
@@ -207,6 +214,7 @@ class CriticConfig:
             "nav_size",
             "proposers",
             "policy_bundle",
+            "episodes_file",
             "random_action_prob",
             "states",
             "probe_every",

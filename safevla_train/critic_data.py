@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from safevla_core.actions import ACTIONS, NUM_ACTIONS, SCAN_BEAMS
+from safevla_core.errors import UserError
 from safevla_core.image_preprocessing import resize_rgb
 from safevla_core.safety_critic import CriticHistory
 from safevla_core.safety_spec import SAFETY_SPEC
@@ -48,6 +49,7 @@ from safevla_train.critic_config import CriticConfig
 from sim_bridge.action_probe import ActionProbe
 from sim_bridge.env import EnvConfig, make_env
 from sim_bridge.episode_gen import EpisodeSampler
+from sim_bridge.episodes import load_episodes
 from sim_bridge.policies import make_policy
 
 SPLITS = ("train", "calibration", "test")
@@ -112,6 +114,27 @@ def _raise_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def _episodes_to_visit(cfg: CriticConfig) -> list | None:
+    """The episodes of ``cfg.episodes_file`` in order (None without one).
+
+    Raises:
+        UserError: the file cannot be read, is empty, or holds a task not in ``cfg.tasks``.
+    """
+    if not cfg.episodes_file:
+        return None
+    try:
+        episodes = load_episodes(cfg.episodes_file)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"critic.episodes_file={cfg.episodes_file!r}: {exc}") from None
+    other = sorted({ep.task for ep in episodes} - set(cfg.tasks))
+    if not episodes or other:
+        raise UserError(
+            f"critic.episodes_file={cfg.episodes_file!r} holds "
+            + (f"tasks {other} not in critic.tasks={list(cfg.tasks)}" if other else "no episodes")
+        )
+    return episodes
+
+
 def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
     """Visit episodes until ``cfg.states`` states are probed; returns the arrays of the file.
 
@@ -127,6 +150,7 @@ def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
             range_scan=True,
         ),
     )
+    visit = _episodes_to_visit(cfg)
     probe = ActionProbe(env, horizon=cfg.horizon)
     proposers = {n: _proposer(n, cfg, cfg.seed + i) for i, n in enumerate(cfg.proposers)}
     rng = np.random.default_rng([cfg.seed, 5])
@@ -141,7 +165,17 @@ def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
         signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         while len(rows["labels"]) < cfg.states:
-            obs, _ = env.reset(seed=cfg.seed * 100_003 + episode)
+            if visit is None:
+                obs, _ = env.reset(seed=cfg.seed * 100_003 + episode)
+            elif episode < len(visit):
+                obs, _ = env.reset(options={"episode": visit[episode]})
+            else:  # every episode visited: keep what was probed, as an interrupt does
+                log(
+                    f"collect: all {len(visit)} episodes of {cfg.episodes_file} visited at "
+                    f"{len(rows['labels'])}/{cfg.states} states; keeping them"
+                )
+                interrupted = True
+                break
             name = cfg.proposers[episode % len(cfg.proposers)]
             drive = proposers[name]
             history.reset()

@@ -295,3 +295,30 @@ def test_a_bundle_that_reads_the_explored_map_proposes_in_the_critic_collection(
         assert env.explored().any()  # the map grew from the views the policy was given
     finally:
         env.close()
+
+
+def test_a_collection_visits_the_episodes_of_an_episode_file_in_order(tmp_path):
+    """``episodes_file`` (e.g. risk-eliciting scenes from ``--make-longtail``): its episodes
+    are visited in order, once each; when they run out the states probed are kept; a file with
+    a task the collection does not cover is refused, naming the file and the tasks."""
+    from safevla_core.errors import UserError
+    from safevla_train.critic_config import CriticConfig
+    from safevla_train.critic_data import collect
+    from sim_bridge.episodes import load_episodes, save_episodes, shipped_path
+
+    episodes = load_episodes(shipped_path("objnav"))[:3]
+    path = save_episodes(episodes, tmp_path / "three.jsonl.gz")
+    cfg = CriticConfig(
+        tasks=("objnav",), proposers=("expert:careless",), episodes_file=str(path),
+        states=1000, probe_every=1, episode_max_steps=4, history_length=2,
+    )  # fmt: skip
+    lines: list[str] = []
+    data = collect(cfg, lines.append)
+    meta = json.loads(str(data["meta"]))
+    assert len(data["labels"]) == 12 and meta["interrupted_at_states"] == 12  # 3 episodes x 4
+    assert meta["config"]["episodes_file"] == str(path) and meta["config"]["states"] == 12
+    assert any("all 3 episodes" in line and "keeping them" in line for line in lines)
+    assert sorted(set(data["episode"].tolist())) == [0, 1, 2]
+    pickup = save_episodes(load_episodes(shipped_path("pickup"))[:1], tmp_path / "p.jsonl.gz")
+    with pytest.raises(UserError, match=r"p\.jsonl\.gz.*tasks \['pickup'\] not in"):
+        collect(CriticConfig(tasks=("objnav",), episodes_file=str(pickup)))
