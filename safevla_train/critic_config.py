@@ -214,7 +214,6 @@ class CriticConfig:
             "nav_size",
             "proposers",
             "policy_bundle",
-            "episodes_file",
             "random_action_prob",
             "states",
             "probe_every",
@@ -224,6 +223,8 @@ class CriticConfig:
             "image_height",
             "image_width",
         ]
+        if self.episodes_file:  # (only when set: data sets collected before it match)
+            keys.append("episodes_file")
         return {
             k: list(v) if isinstance(v, tuple) else v for k in keys for v in [getattr(self, k)]
         }

@@ -319,6 +319,8 @@ def test_a_collection_visits_the_episodes_of_an_episode_file_in_order(tmp_path):
     assert meta["config"]["episodes_file"] == str(path) and meta["config"]["states"] == 12
     assert any("all 3 episodes" in line and "keeping them" in line for line in lines)
     assert sorted(set(data["episode"].tolist())) == [0, 1, 2]
+    # a data set collected before the setting existed still matches one without it
+    assert "episodes_file" not in CriticConfig(tasks=("objnav",)).data_key()
     pickup = save_episodes(load_episodes(shipped_path("pickup"))[:1], tmp_path / "p.jsonl.gz")
     with pytest.raises(UserError, match=r"p\.jsonl\.gz.*tasks \['pickup'\] not in"):
         collect(CriticConfig(tasks=("objnav",), episodes_file=str(pickup)))
