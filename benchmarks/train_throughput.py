@@ -105,11 +105,19 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    if args.init:
+        model = model_from_checkpoint(load_checkpoint(args.init)).eval()
+    else:
+        mcfg = ModelConfig(image_height=args.image, image_width=args.image, encoder=args.encoder)
+        model = VLAPolicy(mcfg).eval()
     env = EnvSettings(
         num_envs=args.num_envs,
         nav_size=(args.nav_size, args.nav_size),
         vec_backend=args.vec_backend,
+        # a policy that reads the explored map trains with the envs building it, as here
+        explored_map=model.cfg.explored_input,
     )
+    print(f"explored map: {'on' if env.explored_map else 'off'} (the model's explored_input)")
     cfg = PPOConfig(
         algo="ppo-lag",
         env=env,
@@ -117,11 +125,6 @@ def main() -> None:
         value_warmup_steps=0,
         risk=RiskConfig(),
     )
-    if args.init:
-        model = model_from_checkpoint(load_checkpoint(args.init)).eval()
-    else:
-        mcfg = ModelConfig(image_height=args.image, image_width=args.image, encoder=args.encoder)
-        model = VLAPolicy(mcfg).eval()
     algo = make_algo(model, cfg)
     variants = [
         (rt, et, ut, sc)
