@@ -12,13 +12,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fixed_bundle import KNOWN_BUNDLE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from safevla_core.bundle import BundleError, load_bundle
 from safevla_core.bundle_manifest import BundleManifest, ManifestError
 
-KNOWN_BUNDLE = Path(__file__).resolve().parents[2] / "test" / "data" / "objnav-ppo-lag-2026-12-03"
 GOOD = json.loads((KNOWN_BUNDLE / "bundle.json").read_text())
 
 FUZZ = settings(

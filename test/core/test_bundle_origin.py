@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fixed_bundle import KNOWN_BUNDLE
 
 from safevla_core.bundle import SIGNATURE_FILE, BundleError, load_bundle
 from safevla_core.policy_runtime import PolicyRuntime
@@ -17,8 +18,6 @@ from safevla_core.signing import (
     load_public_key,
     sign_manifest,
 )
-
-KNOWN_BUNDLE = Path(__file__).resolve().parents[2] / "test" / "data" / "objnav-ppo-lag-2026-12-03"
 
 
 @pytest.fixture()

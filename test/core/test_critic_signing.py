@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fixed_bundle import KNOWN_BUNDLE
 from tiny_critic import risk_table, write_tiny_critic
 
 from safevla_core.actions import ACTION_NAMES
@@ -30,7 +31,6 @@ from safevla_core.safety_critic import SafetyCritic
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_core.signing import generate_keypair, sign_manifest
 
-KNOWN_BUNDLE = Path(__file__).resolve().parents[2] / "test" / "data" / "objnav-ppo-lag-2026-12-03"
 IMAGE = ImageSpec(height=16, width=16, mean=(0.5,) * 3, std=(0.25,) * 3)
 POLICY = PolicyFacts(ACTION_NAMES, SAFETY_SPEC.categories, IMAGE, SAFETY_SPEC.version)
 AHEAD = ACTION_NAMES.index("move_ahead")

@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from fixed_bundle import KNOWN_BUNDLE
 
 from sim_bridge.episodes import load_episodes, save_episodes, shipped_path
 
-REPO = Path(__file__).resolve().parents[2]
-BUNDLE = REPO / "test" / "data" / "objnav-ppo-lag-2026-12-03"
+BUNDLE = KNOWN_BUNDLE
 SAFEVLA = [sys.executable, "-m", "safevla_ros.cli.main"]
 EPISODES, MAX_STEPS = 2, 40
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from fixed_bundle import KNOWN_BUNDLE
 from geometry_msgs.msg import Twist
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.ros
 # config defaults: heartbeat_timeout_s 0.5 checked at 20 Hz; scheduling slack on a loaded CPU
 TIMEOUT, SLACK = 0.5, 0.3
 # a fixed real policy: it turns in place on the harness's camera frame
-BUNDLE = REPO / "test" / "data" / "objnav-ppo-lag-2026-12-03"
+BUNDLE = KNOWN_BUNDLE
 
 
 @pytest.fixture

@@ -4,13 +4,11 @@ behaviour: test_motion_feedback.py) and nothing else; without the flag the node'
 
 from __future__ import annotations
 
-from pathlib import Path
+from fixed_bundle import KNOWN_BUNDLE
 
 from safevla_ros import runner
 from safevla_ros.cli.main import build_parser
 from safevla_ros.params import POLICY_PARAMS
-
-KNOWN_BUNDLE = Path(__file__).resolve().parents[2] / "test" / "data" / "objnav-ppo-lag-2026-12-03"
 
 
 def test_the_flag_reaches_the_policy_node_only():

@@ -4,16 +4,14 @@ key reaches the perception and policy nodes, which check it again when they load
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
+from fixed_bundle import KNOWN_BUNDLE
 
 from safevla_core.signing import generate_keypair, sign_manifest
 from safevla_ros import runner
 from safevla_ros.cli.main import build_parser, main
 from safevla_ros.params import PERCEPTION_PARAMS, POLICY_PARAMS
-
-KNOWN_BUNDLE = Path(__file__).resolve().parents[2] / "test" / "data" / "objnav-ppo-lag-2026-12-03"
 
 
 def test_unsigned_bundle_is_refused_before_the_stack_starts(tmp_path, capsys):
