@@ -126,11 +126,13 @@ def _episodes_to_visit(cfg: CriticConfig) -> list | None:
         episodes = load_episodes(cfg.episodes_file)
     except (OSError, ValueError) as exc:
         raise UserError(f"critic.episodes_file={cfg.episodes_file!r}: {exc}") from None
+    if not episodes:
+        raise UserError(f"critic.episodes_file={cfg.episodes_file!r} holds no episodes")
     other = sorted({ep.task for ep in episodes} - set(cfg.tasks))
-    if not episodes or other:
+    if other:
         raise UserError(
-            f"critic.episodes_file={cfg.episodes_file!r} holds "
-            + (f"tasks {other} not in critic.tasks={list(cfg.tasks)}" if other else "no episodes")
+            f"critic.episodes_file={cfg.episodes_file!r} holds tasks {other} not in "
+            f"critic.tasks={list(cfg.tasks)}"
         )
     return episodes
 
@@ -140,7 +142,9 @@ def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
 
     Ctrl-C or SIGTERM (a ``timeout``) ends the collection early and keeps the states probed so
     far (``meta["interrupted_at_states"]``; the stored config's ``states`` is that count, so a
-    rerun with ``--set states=N`` reuses them); with none probed yet the interrupt goes on."""
+    rerun with ``--set states=N`` reuses them); with none probed yet the interrupt goes on.
+    Running out of ``cfg.episodes_file``'s episodes ends it the same way."""
+    visit = _episodes_to_visit(cfg)  # (checked before the simulator starts)
     env = make_env(
         EpisodeSampler(cfg.tasks),
         EnvConfig(
@@ -150,7 +154,6 @@ def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
             range_scan=True,
         ),
     )
-    visit = _episodes_to_visit(cfg)
     probe = ActionProbe(env, horizon=cfg.horizon)
     proposers = {n: _proposer(n, cfg, cfg.seed + i) for i, n in enumerate(cfg.proposers)}
     rng = np.random.default_rng([cfg.seed, 5])
