@@ -32,6 +32,18 @@ still bounded by 1 and growing in lambda, and the guarantee becomes: the expecte
 episode's cost-causing pairs that pass is at most alpha (over episodes with at least one event).
 Episodes are drawn independently, so this exchangeability holds by construction.
 
+One threshold on any event (:func:`calibrate_any`, the trainer's default
+``calibration_target=any``): the shield vetoes a pair when *some* category's risk reaches the
+threshold, and the loss is whether a pair that causes an event of *any* category passes. With
+one threshold ``lambda`` for every category the pair passes iff ``max_k r(s, a, k) < lambda``,
+so :func:`crc_threshold` on the score ``max_k r`` over the pairs with some event gives the
+guarantee on the union: the expected share of a new episode's cost-causing pairs (of whatever
+category) that pass is at most alpha. Five per-category guarantees at alpha each bound the
+union only by 5 alpha, and a category with few events (dangerous equipment: a handful of
+episodes) forces its own threshold towards 0, vetoing harmless motions in every state; in the
+union its events count like any other. Per-category misses are then measured, not bounded
+(reported beside it).
+
 Too few events: if ``alpha (n + 1) < 1`` (no miss can be afforded; ``n = 0`` included; with
 ``groups`` n counts the episodes with events) no lambda > 0 meets the bound, and the only
 threshold with the guarantee is 0: *every* moving action is vetoed for that category.
@@ -183,6 +195,14 @@ def _unit_rate(missed: np.ndarray, groups: np.ndarray | None) -> tuple[float | N
     return float(np.mean(np.bincount(g, weights=missed) / counts)), int(counts.size)
 
 
+def _check_shapes(risk: np.ndarray, labels: np.ndarray, categories: tuple[str, ...]) -> None:
+    if risk.shape != labels.shape or risk.ndim != 3 or risk.shape[2] != len(categories):
+        raise ValueError(
+            f"risk {risk.shape} and labels {labels.shape} must both be (N, A, C) with "
+            f"C = {len(categories)} categories"
+        )
+
+
 def calibrate(
     risk: np.ndarray,
     labels: np.ndarray,
@@ -210,11 +230,7 @@ def calibrate(
             every pair is its own unit.
     """
     risk, labels = np.asarray(risk), np.asarray(labels)
-    if risk.shape != labels.shape or risk.ndim != 3 or risk.shape[2] != len(categories):
-        raise ValueError(
-            f"risk {risk.shape} and labels {labels.shape} must both be (N, A, C) with "
-            f"C = {len(categories)} categories"
-        )
+    _check_shapes(risk, labels, categories)
     keep = np.ones(risk.shape[1], bool) if pair_mask is None else np.asarray(pair_mask, bool)
     n_act = int(keep.sum())
 
@@ -253,3 +269,85 @@ def calibrate(
             )
         out.append(CategoryCalibration(**report))
     return out
+
+
+ANY_EVENT = "any"  # the name of the union's report (``calibrate_any``)
+
+
+def calibrate_any(
+    risk: np.ndarray,
+    labels: np.ndarray,
+    categories: tuple[str, ...],
+    alpha: float,
+    test_risk: np.ndarray | None = None,
+    test_labels: np.ndarray | None = None,
+    pair_mask: np.ndarray | None = None,
+    on_too_few: str = "conservative",
+    groups: np.ndarray | None = None,
+    test_groups: np.ndarray | None = None,
+) -> tuple[CategoryCalibration, list[CategoryCalibration]]:
+    """One threshold for every category, calibrated on whether a pair causes *any* event.
+
+    Arguments as for :func:`calibrate`. The shield vetoes a pair when some category's risk is
+    >= the threshold, i.e. when ``max_k risk >= lambda``; ``lambda`` is
+    :func:`crc_threshold` of that score over the calibration pairs with an event of some
+    category (module docstring).
+
+    Returns:
+        (the union's report, named :data:`ANY_EVENT`: its misses and false vetoes are those of
+        the whole shield; the per-category reports, each with the shared threshold, its
+        category's events, and the share of them the shield lets through: measured, not
+        bounded). A category's ``test_false_veto_rate`` is the share of its harmless pairs the
+        shield vetoes for any category.
+    """
+    risk, labels = np.asarray(risk), np.asarray(labels)
+    _check_shapes(risk, labels, categories)
+    keep = np.ones(risk.shape[1], bool) if pair_mask is None else np.asarray(pair_mask, bool)
+    n_act = int(keep.sum())
+    unit = "pair" if groups is None else "episode"
+
+    def flat(r, y, g):
+        """(score, any-event label, per-category labels, unit id) per kept pair."""
+        r, y = np.asarray(r)[:, keep], np.asarray(y)[:, keep] > 0
+        ids = None if g is None else np.repeat(np.asarray(g), n_act)
+        return r.max(2).ravel(), y.any(2).ravel(), y.reshape(-1, y.shape[2]), ids
+
+    score, y_any, y_cat, ids = flat(risk, labels, groups)
+    ev_ids = None if ids is None else ids[y_any]
+    lam = crc_threshold(score[y_any], alpha, on_too_few, ev_ids)
+    test = None
+    if test_risk is not None and test_labels is not None:
+        test = flat(test_risk, test_labels, test_groups)
+
+    def report(name: str, y: np.ndarray, ty: np.ndarray | None) -> CategoryCalibration:
+        n_units = int(y.sum()) if ids is None else int(np.unique(ids[y]).size)
+        out = dict(
+            category=name,
+            alpha=float(alpha),
+            threshold=lam,
+            unit=unit,
+            n_events=int(y.sum()),
+            n_units=n_units,
+            n_pairs=int(y.size),
+            sufficient=allowed_misses(n_units, alpha) >= 0,
+            calibration_miss_rate=_rate(score[y] < lam),
+        )
+        if test is not None:
+            ts, _, _, tids = test
+            passed = ts < lam
+            unit_rate, units = _unit_rate(passed[ty], None if tids is None else tids[ty])
+            out.update(
+                test_miss_rate=_rate(passed[ty]),
+                test_unit_miss_rate=unit_rate,
+                test_false_veto_rate=_rate(~passed[~ty]),
+                test_events=int(ty.sum()),
+                test_units=units,
+            )
+        return CategoryCalibration(**out)
+
+    union = report(ANY_EVENT, y_any, None if test is None else test[1])
+    per_cat = [
+        report(cat, y_cat[:, k], None if test is None else test[2][:, k])
+        for k, cat in enumerate(categories)
+    ]
+    return union, per_cat

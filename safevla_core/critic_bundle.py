@@ -98,7 +98,10 @@ class CriticManifest:
         alpha: the calibration's target expected miss rate.
         thresholds: per category, veto when risk >= threshold.
         calibration: per category, the calibration report
-            (:class:`safevla_core.conformal.CategoryCalibration` as a dict).
+            (:class:`safevla_core.conformal.CategoryCalibration` as a dict); with
+            ``calibration_target`` "any" also the union's report under "any".
+        calibration_target: "category" (a threshold per category, each with its guarantee)
+            or "any" (one threshold for all, the guarantee on any cost event).
         graph_file: the ONNX graph's file name in the folder.
         opset: its ONNX opset.
         encoder_graph_file: the frame encoder's graph ("" = none: ``graph_file`` takes the
@@ -134,6 +137,7 @@ class CriticManifest:
     feature_dim: int = 0
     bump_input: bool = False
     scan_input: bool = False
+    calibration_target: str = "category"
 
     @property
     def graph_inputs(self) -> tuple[str, ...]:
@@ -195,6 +199,14 @@ class CriticManifest:
             bad = {k: v for k, v in body["thresholds"].items() if not 0.0 <= v <= 1.0}
             if bad:
                 raise ValueError(f"thresholds {bad} must lie in [0, 1] (risks are probabilities)")
+            target = body.get("calibration_target", "category")
+            if target not in ("category", "any"):
+                raise ValueError(f"calibration_target = {target!r} must be 'category' or 'any'")
+            if target == "any" and len(set(body["thresholds"].values())) > 1:
+                raise ValueError(
+                    f"thresholds {body['thresholds']} differ, but a critic calibrated on any "
+                    "event has one threshold for every category"
+                )
             files = body.get("files", {})
             if not isinstance(files, dict) or not all(
                 isinstance(e, dict) and {"sha256", "bytes"} <= set(e) for e in files.values()

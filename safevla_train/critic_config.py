@@ -19,6 +19,7 @@ from sim_bridge.robot import TRAINING_NAV_SIZE_HW
 from sim_bridge.tasks import TASKS
 
 CALIBRATION_UNITS = ("episode", "pair")
+CALIBRATION_TARGETS = ("any", "category")
 CRITIC_ENCODERS = ("cnn", "efficientnet_lite0")
 
 
@@ -83,7 +84,8 @@ class CriticConfig:
         lr: AdamW learning rate.
         weight_decay: AdamW weight decay.
         log_every: gradient steps between progress lines.
-        alpha: target expected miss rate per category (conformal risk control).
+        alpha: target expected miss rate (conformal risk control): of any cost event, or per
+            category (``calibration_target``).
         on_too_few: what a category with too few calibration events gets:
             "conservative" (threshold 0: veto every moving action) or "error" (stop the run).
         calibration_unit: the exchangeable unit of the guarantee: "episode" (default; the
@@ -91,6 +93,22 @@ class CriticConfig:
             "pair" (every (state, action) event its own unit: tighter thresholds, but events
             cluster within episodes, so the pairs are not exchangeable and the bound can fail;
             see docs/safety_critic.md).
+        calibration_target: what the guarantee is on: "any" (default; one threshold for
+            every category, calibrated on whether a pair causes an event of any category: the
+            expected share of cost-causing pairs that pass is <= alpha, whatever their
+            category) or "category" (a threshold per category, each with its own guarantee at
+            alpha; a category with few events gets a threshold near 0 that vetoes harmless
+            motions everywhere). :func:`safevla_core.conformal.calibrate_any`.
+        scan_branch: with ``scan_input``, the width of a second path from the range scan
+            straight to the risks (a hidden layer on the ranges whose logits add to the
+            head's), so the geometry of a motion against the ranges is not learnt through the
+            frames' head alone; 0 = none.
+        frame_history: how many of the newest frames the critic reads (their previous
+            actions, feedback and the scan still span ``history_length``); -1 = all
+            ``history_length``, 0 = none (a critic of the range scan, the motion feedback and
+            the executed actions). The graph still takes all T frames (the runtime's
+            contract), the others unread. Fewer frames overfit less: a critic reading 16
+            frames learns the training houses (docs/safety_critic.md, 2026-12-05).
         threads: torch CPU threads for training.
     """
 
@@ -130,6 +148,9 @@ class CriticConfig:
     alpha: float = 0.1
     on_too_few: str = "conservative"
     calibration_unit: str = "episode"
+    calibration_target: str = "any"
+    scan_branch: int = 0
+    frame_history: int = -1
     threads: int = 2
 
     def __post_init__(self) -> None:
@@ -185,6 +206,22 @@ class CriticConfig:
             f"critic.calibration_unit={self.calibration_unit!r}: use one of {CALIBRATION_UNITS}",
         )
         _check(
+            self.calibration_target in CALIBRATION_TARGETS,
+            f"critic.calibration_target={self.calibration_target!r}: use one of "
+            f"{CALIBRATION_TARGETS}",
+        )
+        _check(self.scan_branch >= 0, f"critic.scan_branch={self.scan_branch} must be >= 0")
+        _check(
+            -1 <= self.frame_history <= self.history_length,
+            f"critic.frame_history={self.frame_history} must be in [-1, history_length="
+            f"{self.history_length}] (-1 = all, 0 = none)",
+        )
+        _check(
+            self.frame_history != 0 or self.scan_input or self.bump_input,
+            "critic.frame_history=0 reads no frames: give it the range scan or the motion "
+            "feedback (scan_input=true, bump_input=true)",
+        )
+        _check(
             self.on_too_few in ON_TOO_FEW,
             f"critic.on_too_few={self.on_too_few!r}: use one of {ON_TOO_FEW}",
         )
@@ -192,8 +229,17 @@ class CriticConfig:
     def train_key(self) -> dict:
         """The settings that decide the trained weights (saved weights are reused only when
         these match; changing alpha or the calibration unit only recalibrates)."""
-        skip = {"alpha", "on_too_few", "calibration_unit", "log_every"}
+        skip = {"alpha", "on_too_few", "calibration_unit", "calibration_target", "log_every"}
+        if not self.scan_branch:  # (weights trained before these existed match)
+            skip.add("scan_branch")
+        if self.frame_history == -1:
+            skip.add("frame_history")
         return {k: v for k, v in to_dict(self).items() if k not in skip}
+
+    @property
+    def frames_read(self) -> int:
+        """The number of newest frames the network reads (``frame_history``; -1 = all)."""
+        return self.history_length if self.frame_history == -1 else self.frame_history
 
     def image_spec(self) -> ImageSpec:
         """The critic's input spec (recorded in its bundle); camera, layout, filter and scale

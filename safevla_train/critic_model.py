@@ -7,7 +7,9 @@ executed actions, into an MLP that outputs one logit per (action, category):
 action before each frame (``[B, T, 2]``, 0/1 blocked / collided) joins the head's input;
 with ``scan_input`` the newest frame's range scan (``[B, SCAN_BEAMS]`` metres) does, through a
 trained layer on the ranges and a near-field transform of them (``exp(-range / 0.25 m)``: the
-head needs centimetres near the base and nothing beyond a metre). Extra inputs follow the
+head needs centimetres near the base and nothing beyond a metre), and with ``scan_branch`` also
+through a hidden layer of its own whose logits add to the head's (a direct path for the
+geometry of each motion against the ranges). Extra inputs follow the
 previous actions in that order (bump, scan).
 Trained with binary cross-entropy against the action probe's 0/1 cost events. It shares no
 weights with the policy (:mod:`safevla_train.model`): the point is a second opinion whose
@@ -78,12 +80,13 @@ class SafetyCriticNet(nn.Module):
     def __init__(self, cfg: CriticConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        layers, c_in = [], 3 * cfg.history_length
+        layers, c_in = [], 3 * cfg.frames_read
         for c in cfg.cnn_channels:
             layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1), nn.GELU()]
             c_in = c
-        self.cnn = nn.Sequential(*layers, nn.Flatten())
+        self.cnn = nn.Sequential(*layers, nn.Flatten()) if cfg.frames_read else None
         cells = (cfg.image_height * cfg.image_width) >> (2 * len(cfg.cnn_channels))
+        cells *= bool(cfg.frames_read)
         self.actions = nn.Embedding(PREV_ACTION_NONE + 1, cfg.action_embed)
         self.extras = ExtraInputs(cfg)
         width = c_in * cells + cfg.history_length * cfg.action_embed + self.extras.width
@@ -94,12 +97,14 @@ class SafetyCriticNet(nn.Module):
     def forward(
         self, frames: torch.Tensor, prev_actions: torch.Tensor, *extra: torch.Tensor
     ) -> torch.Tensor:
-        b = frames.shape[0]
-        x = self.cnn(frames.reshape(b, -1, frames.shape[-2], frames.shape[-1]))
+        b, f = frames.shape[0], self.cfg.frames_read
         a = self.actions(prev_actions).reshape(b, -1)
-        return self.head(torch.cat([x, a, *self.extras(b, extra)], dim=1)).reshape(
-            b, NUM_ACTIONS, N_CAT
-        )
+        x = a[:, :0]  # no frames read: nothing
+        if f:
+            frames = frames[:, -f:]
+            x = self.cnn(frames.reshape(b, -1, frames.shape[-2], frames.shape[-1]))
+        logits = self.head(torch.cat([x, a, *self.extras(b, extra)], dim=1))
+        return self.extras.add_branch(logits.reshape(b, NUM_ACTIONS, N_CAT), extra)
 
 
 SCAN_NEAR_M = 0.25  # scale of the near-field transform of the ranges
@@ -114,9 +119,16 @@ class ExtraInputs(nn.Module):
         self.cfg = cfg
         self.names = (("bump",) if cfg.bump_input else ()) + (("scan",) if cfg.scan_input else ())
         self.width = cfg.history_length * len(BUMP_FIELDS) if cfg.bump_input else 0
+        self.branch = None
         if cfg.scan_input:
             self.scan = nn.Sequential(nn.Linear(2 * SCAN_BEAMS, cfg.scan_embed), nn.GELU())
             self.width += cfg.scan_embed
+            if cfg.scan_branch:
+                self.branch = nn.Sequential(
+                    nn.Linear(2 * SCAN_BEAMS, cfg.scan_branch),
+                    nn.GELU(),
+                    nn.Linear(cfg.scan_branch, NUM_ACTIONS * N_CAT),
+                )
 
     def forward(self, b: int, extra: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
         if len(extra) != len(self.names):
@@ -129,10 +141,22 @@ class ExtraInputs(nn.Module):
             if name == "bump":
                 parts.append(x.reshape(b, -1))
             else:
-                r = x.reshape(b, SCAN_BEAMS).clamp(0.0, SCAN_RANGE_MAX_M)
-                near = torch.exp(-r / SCAN_NEAR_M)
-                parts.append(self.scan(torch.cat([r / SCAN_RANGE_MAX_M, near], dim=1)))
+                parts.append(self.scan(scan_features(x, b)))
         return parts
+
+    def add_branch(self, logits: torch.Tensor, extra: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """``logits`` [B, A, C] plus the scan branch's (``scan_branch``; none: unchanged)."""
+        if self.branch is None:
+            return logits
+        b = logits.shape[0]
+        return logits + self.branch(scan_features(extra[-1], b)).reshape(b, NUM_ACTIONS, N_CAT)
+
+
+def scan_features(ranges: torch.Tensor, b: int) -> torch.Tensor:
+    """[B, SCAN_BEAMS] ranges -> [B, 2 * SCAN_BEAMS]: scaled ranges and the near-field
+    transform ``exp(-range / SCAN_NEAR_M)``."""
+    r = ranges.reshape(b, SCAN_BEAMS).clamp(0.0, SCAN_RANGE_MAX_M)
+    return torch.cat([r / SCAN_RANGE_MAX_M, torch.exp(-r / SCAN_NEAR_M)], dim=1)
 
 
 class FeatureCriticNet(nn.Module):
@@ -150,7 +174,11 @@ class FeatureCriticNet(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
         self.actions = nn.Embedding(PREV_ACTION_NONE + 1, cfg.action_embed)
         self.extras = ExtraInputs(cfg)
-        width = cfg.history_length * (cfg.frame_embed + cfg.action_embed) + self.extras.width
+        width = (
+            cfg.frames_read * cfg.frame_embed
+            + cfg.history_length * cfg.action_embed
+            + self.extras.width
+        )
         self.head = nn.Sequential(
             nn.Linear(width, cfg.hidden), nn.GELU(), nn.Linear(cfg.hidden, NUM_ACTIONS * N_CAT)
         )
@@ -168,14 +196,15 @@ class FeatureCriticNet(nn.Module):
     ) -> torch.Tensor:
         """[B, T, D] features + [B, T] actions [+ [B, T, 2] feedback] [+ [B, SCAN_BEAMS]
         ranges] -> [B, A, C] logits."""
-        b, t, _ = feats.shape
-        x = feats.reshape(b * t, BACKBONE_CHANNELS, *self.map_hw)
-        x = torch.relu(self.reduce(x)).flatten(1)
-        x = self.drop(nn.functional.gelu(self.proj(x))).reshape(b, -1)
+        b, f = feats.shape[0], self.cfg.frames_read
         a = self.actions(prev_actions).reshape(b, -1)
-        return self.head(torch.cat([x, a, *self.extras(b, extra)], dim=1)).reshape(
-            b, NUM_ACTIONS, N_CAT
-        )
+        x = a[:, :0]  # no frames read: nothing
+        if f:
+            x = feats[:, -f:].reshape(b * f, BACKBONE_CHANNELS, *self.map_hw)
+            x = torch.relu(self.reduce(x)).flatten(1)
+            x = self.drop(nn.functional.gelu(self.proj(x))).reshape(b, -1)
+        logits = self.head(torch.cat([x, a, *self.extras(b, extra)], dim=1))
+        return self.extras.add_branch(logits.reshape(b, NUM_ACTIONS, N_CAT), extra)
 
     def forward(
         self, frames: torch.Tensor, prev_actions: torch.Tensor, *extra: torch.Tensor
@@ -354,12 +383,16 @@ def export_critic(
     training: dict | None = None,
     tolerance: float = 1e-4,
     sign_key: str | Path | None = None,
+    union=None,
 ) -> CriticManifest:
     """Write the critic bundle ``out_dir`` (replaced atomically): ONNX graph(s) (dynamic batch,
     each checked against torch; a :class:`FeatureCriticNet` also writes its encoder graph) +
     critic.json. ``calibration``: the per-category
-    :class:`safevla_core.conformal.CategoryCalibration` reports. ``sign_key``: an Ed25519
-    private key (PEM) to sign critic.json with (``critic.json.sig``). Returns the manifest."""
+    :class:`safevla_core.conformal.CategoryCalibration` reports; ``union``: the report of
+    one threshold on any event (:func:`safevla_core.conformal.calibrate_any`), recorded as
+    ``calibration["any"]`` with ``calibration_target = "any"``; None = per category.
+    ``sign_key``: an Ed25519 private key (PEM) to sign critic.json with
+    (``critic.json.sig``). Returns the manifest."""
     for noisy in ("onnxscript", "onnx_ir"):  # one INFO line per graph pass otherwise
         logging.getLogger(noisy).setLevel(logging.WARNING)
     cfg, graph = net.cfg, _RiskGraph(net).eval()
@@ -416,7 +449,10 @@ def export_critic(
             label=label,
             alpha=float(cfg.alpha),
             thresholds={c.category: c.threshold for c in calibration},
-            calibration={c.category: c.to_dict() for c in calibration},
+            calibration={
+                c.category: c.to_dict() for c in ([union] if union else []) + calibration
+            },
+            calibration_target="any" if union else "category",
             graph_file=CRITIC_GRAPH,
             opset=OPSET,
             training={**(training or {}), "export_parity_max_abs_diff": diff},

@@ -4,8 +4,9 @@ Run folder (``--out``)::
 
     critic_data.npz    probed states (:mod:`safevla_train.critic_data`), written before training
     critic.pt          the trained weights + config (``torch.load(weights_only=True)``)
-    calibration.json   per category: alpha, threshold, events, calibration and test miss /
-                       false-veto rates (:mod:`safevla_core.conformal`)
+    calibration.json   the union ("any", with ``calibration_target=any``) and each category:
+                       alpha, threshold, events, calibration and test miss / false-veto
+                       rates (:mod:`safevla_core.conformal`)
     bundle/            the critic bundle (critic.onnx + critic.json, with a signing key also
                        critic.json.sig; :mod:`safevla_core.critic_bundle`); load it with
                        :class:`safevla_core.safety_critic.SafetyCritic`
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from safevla_core.conformal import calibrate
+from safevla_core.conformal import calibrate, calibrate_any
 from safevla_core.safety_critic import always_allowed
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.config_io import to_dict
@@ -132,7 +133,7 @@ def calibration_table(reports) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in reports:
-        note = "" if r.sufficient else " (too few: veto all)"
+        note = "" if r.sufficient or r.threshold > 0 else " (too few: veto all)"
         lines.append(
             f"| {r.category} | {r.alpha:g} | {r.unit} | {r.threshold:.3g}{note} | "
             f"{r.n_events} ({r.n_units}) | {r.test_events} ({r.test_units}) | "
@@ -169,20 +170,29 @@ def run_critic(
         torch.save({"model": net.state_dict(), "config": train_key}, weights)
     cal_rows, test_rows = (np.flatnonzero(data["split"] == i) for i in (1, 2))
     by_episode = cfg.calibration_unit == "episode"
-    reports = calibrate(
+    union, reports = None, None
+    args = (
         predict(net, data, cal_rows, cfg, inputs),
         data["labels"][cal_rows],
         SAFETY_SPEC.categories,
         cfg.alpha,
         predict(net, data, test_rows, cfg, inputs),
         data["labels"][test_rows],
+    )
+    kwargs = dict(
         pair_mask=~always_allowed(),
         on_too_few=cfg.on_too_few,
         groups=data["episode"][cal_rows] if by_episode else None,
         test_groups=data["episode"][test_rows] if by_episode else None,
     )
-    (out / CALIBRATION).write_text(json.dumps([r.to_dict() for r in reports], indent=2) + "\n")
-    log("calibration (conformal risk control, per category):\n" + calibration_table(reports))
+    if cfg.calibration_target == "any":
+        union, reports = calibrate_any(*args, **kwargs)
+    else:
+        reports = calibrate(*args, **kwargs)
+    rows = ([union] if union else []) + reports
+    (out / CALIBRATION).write_text(json.dumps([r.to_dict() for r in rows], indent=2) + "\n")
+    what = "one threshold on any event" if union else "per category"
+    log(f"calibration (conformal risk control, {what}):\n" + calibration_table(rows))
     meta = data_meta(data)
     manifest = export_critic(
         net,
@@ -190,6 +200,7 @@ def run_critic(
         out.name,
         reports,
         label_meaning(cfg.horizon),
+        union=union,
         training={"config": to_dict(cfg), "data": {**meta, "states_per_split": counts}},
         sign_key=sign_key,
     )
@@ -201,7 +212,7 @@ def run_critic(
             "data/label_rate_states_per_s": meta["label_rate_states_per_s"],
             **{f"data/{s}_states": n for s, n in counts.items()},
             "export/parity_max_abs_diff": manifest.training["export_parity_max_abs_diff"],
-            "calibration": [r.to_dict() for r in reports],
+            "calibration": [r.to_dict() for r in rows],
         }
     )
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

@@ -9,6 +9,7 @@ from safevla_core.conformal import (
     CalibrationError,
     allowed_misses,
     calibrate,
+    calibrate_any,
     crc_threshold,
     min_events,
 )
@@ -131,3 +132,63 @@ def test_singleton_groups_are_the_pair_rule_and_groups_count_as_units():
         np.full((10, 2, 1), 0.5), np.ones((10, 2, 1)), ("a",), 0.1, groups=np.arange(10)
     )
     assert (rep.unit, rep.n_events, rep.n_units, rep.sufficient) == ("episode", 20, 10, True)
+
+
+def _two_category_world(rng: np.random.Generator, episodes: int):
+    """(risk, labels, episode) with a common category "a" and a rare one "b" (about one
+    episode in twelve), whose events the critic ranks less well."""
+    risk, labels, eps = [], [], []
+    for j in range(episodes):
+        y = np.zeros((10, 6, 2), np.uint8)
+        y[..., 0] = rng.random((10, 6)) < 0.08
+        if rng.random() < 0.08:
+            y[rng.integers(10), rng.integers(6), 1] = 1
+        r = np.stack(
+            [
+                np.clip(0.4 * y[..., 0] + rng.random((10, 6)) * 0.6, 0, 1),
+                np.clip(0.01 * y[..., 1] + rng.random((10, 6)) * 0.02, 0, 1),
+            ],
+            axis=-1,
+        )
+        risk.append(r)
+        labels.append(y)
+        eps.append(np.full(10, j))
+    return np.concatenate(risk), np.concatenate(labels), np.concatenate(eps)
+
+
+def test_one_threshold_on_any_event_bounds_the_union_and_spares_a_rare_category():
+    rng = np.random.default_rng(7)
+    alpha, cats = 0.1, ("a", "b")
+    misses, fv_any, fv_cat = [], [], []
+    for _ in range(40):
+        cal = _two_category_world(rng, 60)
+        test = _two_category_world(rng, 200)
+        union, (a, b) = calibrate_any(
+            *cal[:2], cats, alpha, *test[:2], groups=cal[2], test_groups=test[2]
+        )
+        assert union.category == "any" and a.threshold == b.threshold == union.threshold
+        assert union.n_events == int(cal[1].any(2).sum())
+        assert b.n_events == int(cal[1][..., 1].sum()) and b.test_events == int(
+            test[1][..., 1].sum()
+        )
+        misses.append(union.test_unit_miss_rate)
+        fv_any.append(union.test_false_veto_rate)
+        per = calibrate(*cal[:2], cats, alpha, groups=cal[2])
+        veto = (test[0] >= [r.threshold for r in per]).any(2)
+        fv_cat.append(veto[~test[1].any(2)].mean())
+    # the guarantee is on the union (an average over calibration draws)
+    assert np.mean(misses) <= alpha + 0.02
+    # per category, the rare category's few episodes force a threshold near 0 for "b": the
+    # per-category shield vetoes most harmless pairs, the union's threshold does not
+    assert np.mean(fv_cat) > 0.5 > np.mean(fv_any) + 0.2
+
+
+def test_calibrate_any_without_events_vetoes_every_pair():
+    risk, labels = np.full((5, 4, 2), 0.3), np.zeros((5, 4, 2), np.uint8)
+    union, per = calibrate_any(risk, labels, ("a", "b"), 0.1, risk, labels)
+    assert union.threshold == 0.0 and not union.sufficient
+    assert union.test_false_veto_rate == 1.0 and all(r.threshold == 0.0 for r in per)
+    with pytest.raises(CalibrationError):
+        calibrate_any(risk, labels, ("a", "b"), 0.1, on_too_few="error")
+    with pytest.raises(ValueError, match="must both be"):
+        calibrate_any(risk, labels[:, :, :1], ("a", "b"), 0.1)

@@ -61,18 +61,26 @@ def test_the_run_writes_data_splits_calibration_and_a_verified_bundle(run):
     assert data["labels"][:, [END, SUB_DONE]].sum() == 0  # never costed
     assert data["labels"].sum() > 0  # the proposers did run into costs
     table = json.loads((out / "calibration.json").read_text())
-    assert [r["category"] for r in table] == list(SAFETY_SPEC.categories)
+    # the default: one threshold on any event (the union first), then each category
+    assert [r["category"] for r in table] == ["any", *SAFETY_SPEC.categories]
+    union = table[0]
     for r in table:
-        assert r["alpha"] == cfg.alpha and 0.0 <= r["threshold"] <= 1.0
+        assert r["alpha"] == cfg.alpha and r["threshold"] == union["threshold"]
         assert r["unit"] == "episode"  # the default exchangeable unit
         assert r["sufficient"] == (r["n_units"] >= 9)  # alpha 0.1 needs >= 9 episodes
-        if not r["sufficient"]:
-            assert r["threshold"] == 0.0  # the documented conservative threshold
+    moving = ~np.isin(np.arange(NUM_ACTIONS), [END, SUB_DONE])
+    cal = data["split"] == 1
+    assert union["n_events"] == int((data["labels"][cal][:, moving] > 0).any(2).sum())
+    assert union["n_events"] <= sum(r["n_events"] for r in table[1:])
+    if not union["sufficient"]:
+        assert union["threshold"] == 0.0  # the documented conservative threshold
     critic = SafetyCritic(out / "bundle")
     m = critic.manifest
     assert m.actions == ACTION_NAMES and m.categories == SAFETY_SPEC.categories
-    assert m.thresholds == {r["category"]: r["threshold"] for r in table}
-    assert m.calibration["corner"]["n_events"] == table[0]["n_events"]
+    assert m.calibration_target == "any"
+    assert m.thresholds == {r["category"]: r["threshold"] for r in table[1:]}
+    assert m.calibration["any"]["n_events"] == union["n_events"]
+    assert m.calibration["corner"]["n_events"] == table[1]["n_events"]
     assert m.history_length == cfg.history_length and m.alpha == cfg.alpha
     assert m.label["horizon"] == 1
 
@@ -144,6 +152,35 @@ def test_a_feedback_critic_reads_the_bump_of_each_frame(run, tmp_path):
         critic.step(data["frames"][newest], 0)
 
 
+@pytest.mark.parametrize("frames_read", [0, 1])
+def test_frame_history_limits_the_frames_the_critic_reads(run, tmp_path, frames_read):
+    """``frame_history``: the critic reads only its newest F frames (none for F = 0); the
+    graph still takes all T, the runtime agrees with the net, and an unread frame changes no
+    risk while the feedback still does."""
+    out = tmp_path / f"f{frames_read}"
+    out.mkdir()
+    shutil.copy(run[0] / DATA_FILE, out / DATA_FILE)
+    cfg = apply_overrides(run[1], {"bump_input": True, "frame_history": frames_read})
+    assert cfg.history_length >= 2
+    run_critic(cfg, out, lambda line: None)
+    data = load_data(out / DATA_FILE)
+    critic, rows = assert_runtime_replays_the_net(out, cfg, data)
+    a, b = (data["frames"][data["history"][r][-1]] for r in (rows[0], rows[-1]))
+    assert np.abs(a.astype(int) - b).max() > 0  # two different frames
+
+    def last_risk(first, second, bump=(0.0, 0.0)):
+        critic.reset()
+        critic.step(first, None, [0.0, 0.0])
+        return critic.step(second, 0, list(bump)).risk
+
+    np.testing.assert_allclose(last_risk(a, b), last_risk(b, b), atol=1e-6)  # older frame
+    newest_moves = np.abs(last_risk(a, a) - last_risk(a, b)).max()
+    assert (newest_moves > 1e-5) == (frames_read > 0)
+    assert np.abs(last_risk(a, b, (1.0, 1.0)) - last_risk(a, b)).max() > 1e-5
+    with pytest.raises(ValueError, match="reads no frames"):
+        apply_overrides(run[1], {"frame_history": 0})
+
+
 def test_a_feedback_critic_needs_data_with_the_feedback(run, tmp_path):
     out = tmp_path / "old"
     out.mkdir()
@@ -155,15 +192,18 @@ def test_a_feedback_critic_needs_data_with_the_feedback(run, tmp_path):
         run_critic(cfg, out, lambda line: None)
 
 
-def test_a_scan_critic_reads_the_range_scan_of_the_newest_frame(run, tmp_path):
+@pytest.mark.parametrize("branch", [0, 16])
+def test_a_scan_critic_reads_the_range_scan_of_the_newest_frame(run, tmp_path, branch):
     """``scan_input``: the data's per-frame range scan is a graph input of its own; the runtime
     fed frame by frame with it agrees with the trained net, needs it, and its risks move with
-    the ranges."""
+    the ranges. ``scan_branch``: the same with the scan's own path to the risks."""
     out = tmp_path / "scan"
     out.mkdir()
     shutil.copy(run[0] / DATA_FILE, out / DATA_FILE)
-    cfg = apply_overrides(run[1], {"scan_input": True, "bump_input": True})
+    cfg = apply_overrides(run[1], {"scan_input": True, "bump_input": True, "scan_branch": branch})
     run_critic(cfg, out, lambda line: None)
+    saved = torch.load(out / "critic.pt", weights_only=True)["model"]
+    assert any(k.startswith("extras.branch.") for k in saved) == bool(branch)
     data = load_data(out / DATA_FILE)
     scans = data["frame_scan"].astype(np.float32)
     assert scans.shape == (len(data["frames"]), SCAN_BEAMS)
@@ -202,6 +242,8 @@ def test_a_tampered_graph_is_refused(run, tmp_path):
         (lambda m: m["image"].update(height=32), "tensor 'frames' has shape"),
         (lambda m: m.update(format="safevla-bundle"), "not a safety-critic bundle"),
         (lambda m: m["thresholds"].update(corner=1.5), r"must lie in \[0, 1\]"),
+        (lambda m: m["thresholds"].update(corner=0.75), "one threshold for every category"),
+        (lambda m: m.update(calibration_target="union"), "must be 'category' or 'any'"),
     ],
 )
 def test_a_mismatched_manifest_is_refused(run, tmp_path, edit, message):
@@ -219,14 +261,22 @@ def test_an_unexpected_image_spec_is_refused(run):
 def test_a_rerun_with_another_alpha_reuses_data_and_weights_and_only_recalibrates(run, tmp_path):
     out = tmp_path / "rerun"
     shutil.copytree(run[0], out)
-    cfg = apply_overrides(run[1], {"alpha": 0.25, "calibration_unit": "pair"})
+    cfg = apply_overrides(
+        run[1], {"alpha": 0.25, "calibration_unit": "pair", "calibration_target": "category"}
+    )
     logged = []
     run_critic(cfg, out, logged.append)
     assert sum("reusing" in line for line in logged) == 2  # data, then weights
     table = json.loads((out / "calibration.json").read_text())
+    assert [r["category"] for r in table] == list(SAFETY_SPEC.categories)  # one per category
     assert {(r["alpha"], r["unit"]) for r in table} == {(0.25, "pair")}
     assert all(r["n_units"] == r["n_events"] for r in table)
-    assert SafetyCritic(out / "bundle").manifest.alpha == 0.25
+    for r in table:
+        if not r["sufficient"]:
+            assert r["threshold"] == 0.0  # the documented conservative threshold
+    m = SafetyCritic(out / "bundle").manifest
+    assert m.alpha == 0.25 and m.calibration_target == "category"
+    assert m.thresholds == {r["category"]: r["threshold"] for r in table}
 
 
 def test_sign_key_signs_the_exported_critic(run, tmp_path, capsys):
