@@ -103,6 +103,11 @@ class CriticConfig:
             straight to the risks (a hidden layer on the ranges whose logits add to the
             head's), so the geometry of a motion against the ranges is not learnt through the
             frames' head alone; 0 = none.
+        shield_critic: a critic bundle that shields the proposers during the collection
+            ("" = none): an action it vetoes is replaced by a random action it allows (none:
+            the motion of the lowest risk relative to the threshold), so the data hold the
+            states a shielded robot reaches (the states after vetoes, where the next critic
+            must be right), DAgger-style. The probe still labels all 20 actions.
         frame_history: how many of the newest frames the critic reads (their previous
             actions, feedback and the scan still span ``history_length``); -1 = all
             ``history_length``, 0 = none (a critic of the range scan, the motion feedback and
@@ -118,6 +123,7 @@ class CriticConfig:
     proposers: tuple[str, ...] = ("expert:careless", "expert:careful", "random")
     policy_bundle: str = ""
     episodes_file: str = ""
+    shield_critic: str = ""
     random_action_prob: float = 0.2
     states: int = 3000
     extra_data: tuple[str, ...] = ()
@@ -269,8 +275,9 @@ class CriticConfig:
             "image_height",
             "image_width",
         ]
-        if self.episodes_file:  # (only when set: data sets collected before it match)
-            keys.append("episodes_file")
+        for name in ("episodes_file", "shield_critic"):  # (only when set: data sets
+            if getattr(self, name):  # collected before they existed match)
+                keys.append(name)
         return {
             k: list(v) if isinstance(v, tuple) else v for k in keys for v in [getattr(self, k)]
         }

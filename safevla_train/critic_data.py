@@ -87,6 +87,37 @@ class _BundleProposer:
         return action
 
 
+class _Shield:
+    """``critic.shield_critic``: the collection's actions through a critic, as the monitor
+    would judge them; a vetoed action becomes a random allowed one (none: the motion with the
+    lowest risk relative to its threshold)."""
+
+    def __init__(self, folder: str, seed: int) -> None:
+        from safevla_core.critic_bundle import CriticBundleError
+        from safevla_core.safety_critic import SafetyCritic
+
+        try:
+            self.critic = SafetyCritic(folder)
+        except (OSError, ValueError, CriticBundleError) as exc:
+            raise UserError(f"critic.shield_critic={folder!r}: {exc}") from None
+        self.rng = np.random.default_rng(seed)
+        self.vetoes = 0
+
+    def reset(self) -> None:
+        self.critic.reset()
+
+    def __call__(self, obs, action: int) -> int:
+        v = self.critic.step(obs["nav_rgb"], obs["prev_action"], obs["bump"], obs["scan"])
+        if v.allowed[action]:
+            return action
+        self.vetoes += 1
+        free = MOVING[v.allowed[MOVING]]
+        if free.size:
+            return int(self.rng.choice(free))
+        ratio = (v.risk[MOVING] / np.maximum(v.thresholds, 1e-12)).max(axis=1)
+        return int(MOVING[np.argmin(ratio)])
+
+
 def _proposer(name: str, cfg: CriticConfig, seed: int):
     if name == "bundle":
         return _BundleProposer(cfg.policy_bundle, seed)
@@ -145,6 +176,7 @@ def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
     rerun with ``--set states=N`` reuses them); with none probed yet the interrupt goes on.
     Running out of ``cfg.episodes_file``'s episodes ends it the same way."""
     visit = _episodes_to_visit(cfg)  # (checked before the simulator starts)
+    shield = _Shield(cfg.shield_critic, cfg.seed) if cfg.shield_critic else None
     env = make_env(
         EpisodeSampler(cfg.tasks),
         EnvConfig(
@@ -182,6 +214,8 @@ def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
             name = cfg.proposers[episode % len(cfg.proposers)]
             drive = proposers[name]
             history.reset()
+            if shield is not None:
+                shield.reset()
             for t in range(cfg.episode_max_steps):
                 frames.append(resize_rgb(obs["nav_rgb"], spec.width, spec.height, spec.resize))
                 bumps.append(np.asarray(obs["bump"]) > 0.5)
@@ -198,6 +232,8 @@ def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
                 action = drive(env, obs)
                 if name != "random" and rng.random() < cfg.random_action_prob:
                     action = int(rng.choice(MOVING))
+                if shield is not None:
+                    action = shield(obs, action)
                 obs, _, _, terminated, truncated, _ = env.step(action)
                 if terminated or truncated or len(rows["labels"]) >= cfg.states:
                     break
@@ -238,6 +274,7 @@ def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
         "label_rate_states_per_s": probe.rate,
         "wall_s": time.perf_counter() - t0,
         "events_per_category": labels.sum(axis=(0, 1)).tolist(),
+        "shield_vetoes": None if shield is None else shield.vetoes,
     }
     return {
         "frames": np.stack(frames),

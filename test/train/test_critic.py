@@ -374,3 +374,37 @@ def test_a_collection_visits_the_episodes_of_an_episode_file_in_order(tmp_path):
     pickup = save_episodes(load_episodes(shipped_path("pickup"))[:1], tmp_path / "p.jsonl.gz")
     with pytest.raises(UserError, match=r"p\.jsonl\.gz.*tasks \['pickup'\] not in"):
         collect(CriticConfig(tasks=("objnav",), episodes_file=str(pickup)))
+
+
+def test_a_shielded_collection_never_executes_what_its_critic_vetoes(tmp_path):
+    """``shield_critic``: the collection's actions pass through a critic; a vetoed action is
+    replaced by an allowed one, so the data hold the states a shielded robot reaches, while
+    the probe still labels every action. A folder that is no critic is refused before the
+    simulator starts."""
+    from tiny_critic import risk_table, write_tiny_critic
+
+    from safevla_core.actions import ACTION_INDEX
+    from safevla_core.errors import UserError
+    from safevla_train.critic_config import CriticConfig
+    from safevla_train.critic_data import collect
+
+    ahead = ACTION_INDEX["move_ahead"]
+    critic = write_tiny_critic(
+        tmp_path / "critic",
+        ImageSpec(height=64, width=64, mean=(0.5,) * 3, std=(0.25,) * 3),
+        risk_table({ahead: 0.9}),
+    )
+    base = dict(
+        tasks=("objnav",), proposers=("expert:careless",), states=30, probe_every=1,
+        episode_max_steps=15, history_length=2, seed=3,
+    )  # fmt: skip
+    plain = collect(CriticConfig(**base), lambda line: None)
+    shielded = collect(CriticConfig(**base, shield_critic=str(critic)), lambda line: None)
+    assert (plain["prev_actions"] == ahead).any()  # the expert drives ahead ...
+    assert not (shielded["prev_actions"] == ahead).any()  # ... never past this critic
+    meta = json.loads(str(shielded["meta"]))
+    assert meta["shield_vetoes"] > 0 and meta["config"]["shield_critic"] == str(critic)
+    assert len(shielded["labels"]) == 30 and shielded["labels"].shape[1] == NUM_ACTIONS
+    assert "shield_critic" not in CriticConfig(**base).data_key()
+    with pytest.raises(UserError, match=r"critic\.shield_critic=.*nowhere"):
+        collect(CriticConfig(**base, shield_critic=str(tmp_path / "nowhere")))
