@@ -111,18 +111,33 @@ def test_extra_data_is_merged_with_its_own_episodes_and_splits(critic_run, tmp_p
 
 
 def test_the_shipped_critic_loads_and_fits_the_shipped_imitation_policy():
-    """`models/safety-critic` passes its sha256 checks, takes the image spec of
-    `models/objnav-bc` (the monitor refuses a critic that does not), and judges a frame."""
+    """`models/safety-critic` passes its sha256 checks, takes the image spec of every shipped
+    ObjectNav policy (the monitor refuses a critic that does not), and judges a frame with the
+    motion feedback and range scan it reads: a wall 0.2 m ahead is riskier for driving ahead
+    than open space."""
     from pathlib import Path
 
+    from safevla_core.actions import ACTION_INDEX, SCAN_BEAMS
     from safevla_core.bundle import load_bundle
 
     root = Path(__file__).resolve().parents[2] / "models"
-    policy = load_bundle(root / "objnav-bc")
-    critic = SafetyCritic(root / "safety-critic", image=policy.manifest.image)
-    assert critic.manifest.encoder_graph_file and critic.manifest.history_length == 16
-    verdict = critic.step(np.zeros((480, 640, 3), np.uint8))
-    assert verdict.risk.shape == (20, 5) and np.isfinite(verdict.risk).all()
+    for name in ("objnav-bc", "objnav-ppo", "objnav-ppo-penalty", "objnav-ppo-lag"):
+        policy = load_bundle(root / name)
+        critic = SafetyCritic(root / "safety-critic", image=policy.manifest.image)
+    m = critic.manifest
+    assert m.encoder_graph_file and m.history_length == 16
+    assert m.calibration_target == "any" and m.bump_input and m.scan_input
+
+    def risk(ranges):
+        critic.reset()
+        return critic.step(np.zeros((480, 640, 3), np.uint8), None, [0, 0], ranges).risk
+
+    bearing = -np.pi + 2 * np.pi * np.arange(SCAN_BEAMS) / SCAN_BEAMS
+    near = np.where(np.abs(bearing) < 0.5, 0.2, 3.0)
+    open_space, wall = risk(np.full(SCAN_BEAMS, 3.0)), risk(near)
+    assert open_space.shape == (20, 5) and np.isfinite(open_space).all()
+    ahead = ACTION_INDEX["move_ahead"]
+    assert wall[ahead].max() > open_space[ahead].max()
 
 
 def test_frames_encoded_when_they_arrive_are_judged_as_raw_frames_are(feature_run, critic_run):

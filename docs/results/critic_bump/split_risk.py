@@ -39,8 +39,9 @@ def veto_summary(veto: np.ndarray, costly: np.ndarray, contact: np.ndarray) -> s
     )
 
 
-def split_risks(run: Path) -> dict[int, dict[str, np.ndarray]]:
-    """Per split (1 calibration, 2 test): risks, labels, episodes, contact flags."""
+def split_risks(run: Path, splits=(1, 2)) -> dict[int, dict[str, np.ndarray]]:
+    """Per split (0 train, 1 calibration, 2 test; ``splits``): risks, labels, episodes,
+    contact flags."""
     cfg = from_dict(CriticConfig, yaml.safe_load((run / "config.yaml").read_text()))
     data = get_data(cfg, run, log=lambda line: None)
     net = build_critic(cfg)
@@ -49,7 +50,7 @@ def split_risks(run: Path) -> dict[int, dict[str, np.ndarray]]:
     torch.set_num_threads(2)
     inputs = CriticInputs(net, data, cfg)
     out = {}
-    for split in (1, 2):
+    for split in splits:
         rows = np.flatnonzero(data["split"] == split)
         out[split] = {
             "risk": predict(net, data, rows, cfg, inputs),

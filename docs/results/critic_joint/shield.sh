@@ -4,7 +4,8 @@
 #   SET: unseen (the 100 episodes of objnav_unseen_s20261201), longtail (the 40 long-tail
 #   ObjectNav episodes) or pickup (the 100 of pickup_unseen_s20261203); SHIELD: on (default)
 #   or both (the proposer unshielded too, on the same episodes).
-# Writes runs/joint/eval_<set>_<proposer>_<critic>_<steps>.json.
+# Writes runs/joint/eval_<set>_<proposer>_<critic>_<steps><TAG>.json; EXTRA: more
+# `safevla eval` options (e.g. EXTRA="--critic-margin 1.0" TAG=_m1).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 export MUJOCO_GL=egl OMP_NUM_THREADS=1
@@ -17,5 +18,5 @@ case $set in
 esac
 name=$(basename "$proposer" | tr ':' '-')
 .venv/bin/safevla eval --bundle "$proposer" "${eps[@]}" --max-steps "$steps" --workers 1 \
-  --no-progress --shield "$shield" --critic "runs/joint/$critic/bundle" \
-  --json "runs/joint/eval_${set}_${name}_${critic}_${steps}.json"
+  --no-progress --shield "$shield" --critic "runs/joint/$critic/bundle" ${EXTRA:-} \
+  --json "runs/joint/eval_${set}_${name}_${critic}_${steps}${TAG:-}.json"
