@@ -24,8 +24,9 @@ carries no separate critic timing, and a proposal that an earlier rule (e.g. the
 stops, or whose frame never reached the monitor, is not judged by the critic: the benchmark
 therefore also reports ``monitor_decision_critic_judged_ms``, the decision latency of only the
 verdicts the critic judged, and the count of verdicts by ``triggered_rule``. The benchmark
-also publishes a latched MotionFeedback (both false), as a base driver does, for a policy or
-critic that reads it.
+also publishes a latched MotionFeedback (both false), as a base driver does, and a 360-degree
+LaserScan (open space, 2 m) with every camera frame, as a lidar would, for a policy or critic
+that reads them.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/ros_latency.py --frames 300 --rate 10
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/ros_latency.py --frames 300 --rate 10 \\
@@ -52,12 +53,14 @@ import rclpy
 import yaml
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import Image, LaserScan
 from std_msgs.msg import Header, String
 
+from safevla_core.actions import SCAN_BEAMS
 from safevla_core.bundle import BundleError, load_bundle
 from safevla_core.critic_gate import CriticGate, PolicyFacts
 from safevla_ros.msg import ActionProposal, MotionFeedback, SafetyVerdict
+from safevla_ros.msg_conversions import laser_scan
 from safevla_ros.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 from safevla_ros.runner import NODES, config_dir, node_env, start_nodes, stop_nodes
 
@@ -167,6 +170,11 @@ def run(args) -> dict:
     # critic that takes it; a critic with bump_input stops every proposal until it arrives)
     bump = node.create_publisher(MotionFeedback, "safevla/bump", LATCHED_QOS)
     bump.publish(MotionFeedback(blocked=False, collided=False))
+    # a 360-degree scan with every camera frame, as a lidar at the camera's rate: open space at
+    # 2 m all round (read by a critic that takes it; one with scan_input stops every proposal
+    # until a fresh one arrives)
+    scan = node.create_publisher(LaserScan, "scan", SENSOR_QOS)
+    ranges = np.full(SCAN_BEAMS, 2.0, np.float32)
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, (args.height, args.width, 3), dtype=np.uint8).tobytes()
     sent = []
@@ -176,6 +184,7 @@ def run(args) -> dict:
         deadline = time.monotonic() + 90
         while len(got["prop"]) < 10 and time.monotonic() < deadline:
             publish(node, cam, pixels, args)
+            scan.publish(laser_scan(ranges, cam_header(node)))
             spin(ex, 1.0 / args.rate)
         if len(got["prop"]) < 10:
             raise SystemExit(f"no proposals after 90 s; see the logs in {log_dir}")
@@ -184,6 +193,7 @@ def run(args) -> dict:
         for _ in range(args.frames):
             t = time.monotonic()
             publish(node, cam, pixels, args)
+            scan.publish(laser_scan(ranges, cam_header(node)))
             sent.append(t)
             spin(ex, max(0.0, t + 1.0 / args.rate - time.monotonic()))
         spin(ex, 0.3)
@@ -218,6 +228,12 @@ def run(args) -> dict:
             v.reason.split(";")[0] for v in answered if v.triggered_rule == "safety_critic"
         ).most_common(3),
     }
+
+
+def cam_header(node) -> Header:
+    h = Header(frame_id="base_link")
+    h.stamp = node.get_clock().now().to_msg()
+    return h
 
 
 def publish(node, cam, pixels, args) -> None:

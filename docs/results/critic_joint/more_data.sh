@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # (twenty-third session) Two more collections of 16,000 states with the settings of
-# docs/results/critic_scan32/run.sh (seeds 42 and 43, one core each, ~11 min): does the critic
-# that reads one frame gain from 79k states instead of 47k? Writes runs/joint/c2, c3.
+# docs/results/critic_scan32/run.sh (seeds 42 and 43, one core each; stopped with SIGTERM at
+# 8,447 and 8,821 states after 17 min beside two evaluations): does the critic
+# that reads one frame gain from 64k states instead of 47k? Writes runs/joint/c2, c3.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 export MUJOCO_GL=egl OMP_NUM_THREADS=1
