@@ -184,7 +184,7 @@ def run(args) -> dict:
         deadline = time.monotonic() + 90
         while len(got["prop"]) < 10 and time.monotonic() < deadline:
             publish(node, cam, pixels, args)
-            scan.publish(laser_scan(ranges, cam_header(node)))
+            scan.publish(laser_scan(ranges, base_header(node)))
             spin(ex, 1.0 / args.rate)
         if len(got["prop"]) < 10:
             raise SystemExit(f"no proposals after 90 s; see the logs in {log_dir}")
@@ -193,7 +193,7 @@ def run(args) -> dict:
         for _ in range(args.frames):
             t = time.monotonic()
             publish(node, cam, pixels, args)
-            scan.publish(laser_scan(ranges, cam_header(node)))
+            scan.publish(laser_scan(ranges, base_header(node)))
             sent.append(t)
             spin(ex, max(0.0, t + 1.0 / args.rate - time.monotonic()))
         spin(ex, 0.3)
@@ -230,7 +230,7 @@ def run(args) -> dict:
     }
 
 
-def cam_header(node) -> Header:
+def base_header(node) -> Header:
     h = Header(frame_id="base_link")
     h.stamp = node.get_clock().now().to_msg()
     return h

@@ -195,6 +195,36 @@ def _unit_rate(missed: np.ndarray, groups: np.ndarray | None) -> tuple[float | N
     return float(np.mean(np.bincount(g, weights=missed) / counts)), int(counts.size)
 
 
+def _report(name, alpha, lam, unit, score, y, ids, test) -> CategoryCalibration:
+    """The report of threshold ``lam`` for the events ``y`` among the calibration pairs with
+    scores ``score`` (a pair passes when its score < lam) and unit ids ``ids`` (None: each pair
+    its own unit); ``test`` = (scores, events, unit ids) of the test pairs, or None."""
+    n_units = int(y.sum()) if ids is None else int(np.unique(ids[y]).size)
+    out = dict(
+        category=name,
+        alpha=float(alpha),
+        threshold=lam,
+        unit=unit,
+        n_events=int(y.sum()),
+        n_units=n_units,
+        n_pairs=int(y.size),
+        sufficient=allowed_misses(n_units, alpha) >= 0,
+        calibration_miss_rate=_rate(score[y] < lam),
+    )
+    if test is not None:
+        ts, ty, tids = test
+        passed = ts < lam
+        unit_rate, units = _unit_rate(passed[ty], None if tids is None else tids[ty])
+        out.update(
+            test_miss_rate=_rate(passed[ty]),
+            test_unit_miss_rate=unit_rate,
+            test_false_veto_rate=_rate(~passed[~ty]),
+            test_events=int(ty.sum()),
+            test_units=units,
+        )
+    return CategoryCalibration(**out)
+
+
 def _check_shapes(risk: np.ndarray, labels: np.ndarray, categories: tuple[str, ...]) -> None:
     if risk.shape != labels.shape or risk.ndim != 3 or risk.shape[2] != len(categories):
         raise ValueError(
@@ -237,37 +267,17 @@ def calibrate(
     def pair_groups(g):  # one id per (state, kept action) pair, in ravel order
         return None if g is None else np.repeat(np.asarray(g), n_act)
 
-    cal_g = pair_groups(groups)
+    cal_g, unit = pair_groups(groups), "pair" if groups is None else "episode"
+    have_test = test_risk is not None and test_labels is not None
     out = []
     for k, cat in enumerate(categories):
         r, y = risk[:, keep, k].ravel(), labels[:, keep, k].ravel() > 0
-        ev_g = None if cal_g is None else cal_g[y]
-        lam = crc_threshold(r[y], alpha, on_too_few, ev_g)
-        n_units = int(y.sum()) if ev_g is None else int(np.unique(ev_g).size)
-        report = dict(
-            category=cat,
-            alpha=float(alpha),
-            threshold=lam,
-            unit="pair" if groups is None else "episode",
-            n_events=int(y.sum()),
-            n_units=n_units,
-            n_pairs=int(y.size),
-            sufficient=allowed_misses(n_units, alpha) >= 0,
-            calibration_miss_rate=_rate(r[y] < lam),
-        )
-        if test_risk is not None and test_labels is not None:
+        lam = crc_threshold(r[y], alpha, on_too_few, None if cal_g is None else cal_g[y])
+        test = None
+        if have_test:
             tr = np.asarray(test_risk)[:, keep, k].ravel()
-            ty = np.asarray(test_labels)[:, keep, k].ravel() > 0
-            tg = pair_groups(test_groups)
-            unit_rate, units = _unit_rate(tr[ty] < lam, None if tg is None else tg[ty])
-            report.update(
-                test_miss_rate=_rate(tr[ty] < lam),
-                test_unit_miss_rate=unit_rate,
-                test_false_veto_rate=_rate(tr[~ty] >= lam),
-                test_events=int(ty.sum()),
-                test_units=units,
-            )
-        out.append(CategoryCalibration(**report))
+            test = (tr, np.asarray(test_labels)[:, keep, k].ravel() > 0, pair_groups(test_groups))
+        out.append(_report(cat, alpha, lam, unit, r, y, cal_g, test))
     return out
 
 
@@ -320,30 +330,8 @@ def calibrate_any(
         test = flat(test_risk, test_labels, test_groups)
 
     def report(name: str, y: np.ndarray, ty: np.ndarray | None) -> CategoryCalibration:
-        n_units = int(y.sum()) if ids is None else int(np.unique(ids[y]).size)
-        out = dict(
-            category=name,
-            alpha=float(alpha),
-            threshold=lam,
-            unit=unit,
-            n_events=int(y.sum()),
-            n_units=n_units,
-            n_pairs=int(y.size),
-            sufficient=allowed_misses(n_units, alpha) >= 0,
-            calibration_miss_rate=_rate(score[y] < lam),
-        )
-        if test is not None:
-            ts, _, _, tids = test
-            passed = ts < lam
-            unit_rate, units = _unit_rate(passed[ty], None if tids is None else tids[ty])
-            out.update(
-                test_miss_rate=_rate(passed[ty]),
-                test_unit_miss_rate=unit_rate,
-                test_false_veto_rate=_rate(~passed[~ty]),
-                test_events=int(ty.sum()),
-                test_units=units,
-            )
-        return CategoryCalibration(**out)
+        cut = None if test is None else (test[0], ty, test[3])
+        return _report(name, alpha, lam, unit, score, y, ids, cut)
 
     union = report(ANY_EVENT, y_any, None if test is None else test[1])
     per_cat = [
