@@ -74,7 +74,9 @@ ENCODER_INPUTS: tuple[str, ...] = ("frame",)
 ENCODER_OUTPUTS: tuple[str, ...] = ("feature",)
 FEATURE_CRITIC_INPUTS: tuple[str, ...] = ("features", "prev_actions")
 CRITIC_BUMP_INPUT = "bump"  # an optional input: (batch, T, len(BUMP_FIELDS)) float32
-CRITIC_SCAN_INPUT = "scan"  # the optional last input: (batch, SCAN_BEAMS) float32 metres
+CRITIC_SCAN_INPUT = "scan"  # an optional input: (batch, SCAN_BEAMS) float32 metres
+# the optional last input: (batch, len(PROPRIO_FIELDS)) float32, the arm's joint state in metres
+CRITIC_PROPRIO_INPUT = "proprio"
 PREV_ACTION_NONE = NUM_ACTIONS  # the prev_actions value before the first action of an episode
 
 
@@ -112,6 +114,10 @@ class CriticManifest:
         scan_input: the graph also takes the range scan at the newest frame (input ``scan``,
             :data:`safevla_core.actions.SCAN_BEAMS` ranges); the monitor then needs a
             LaserScan on its ``scan_topic``.
+        proprio_input: the graph also takes the arm's joint state at the newest frame (input
+            ``proprio``: lift height, arm extension in metres,
+            :data:`safevla_core.actions.PROPRIO_FIELDS`); the monitor then needs a JointState
+            on its ``joint_states_topic``.
         training: free-form record of how the critic was trained.
         created_utc: ISO time of the export.
         files: file name -> {"sha256", "bytes"}.
@@ -138,14 +144,16 @@ class CriticManifest:
     bump_input: bool = False
     scan_input: bool = False
     calibration_target: str = "category"
+    proprio_input: bool = False
 
     @property
     def graph_inputs(self) -> tuple[str, ...]:
         """The critic graph's input names (frames, or encoded features, + actions [+ bump]
-        [+ scan])."""
+        [+ scan] [+ proprio])."""
         names = FEATURE_CRITIC_INPUTS if self.encoder_graph_file else CRITIC_INPUTS
         names += (CRITIC_BUMP_INPUT,) if self.bump_input else ()
-        return names + ((CRITIC_SCAN_INPUT,) if self.scan_input else ())
+        names += (CRITIC_SCAN_INPUT,) if self.scan_input else ()
+        return names + ((CRITIC_PROPRIO_INPUT,) if self.proprio_input else ())
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -190,7 +198,7 @@ class CriticManifest:
             for key in ("history_length", "prev_action_none", "feature_dim"):
                 if key in body and (isinstance(body[key], bool) or not isinstance(body[key], int)):
                     raise TypeError(f"{key} = {body[key]!r} must be an integer")
-            for key in ("bump_input", "scan_input"):
+            for key in ("bump_input", "scan_input", "proprio_input"):
                 if not isinstance(body.get(key, False), bool):
                     raise TypeError(f"{key} = {body[key]!r} must be true or false")
             if not isinstance(body.get("encoder_graph_file", ""), str):

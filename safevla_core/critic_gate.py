@@ -26,6 +26,13 @@ the monitor received (:meth:`CriticGate.on_bump`; zeros again at each new episod
 has arrived the rule stops the robot: a critic that cannot tell contact from free space cannot
 vouch for a motion.
 
+**Range scan and arm joint state.** A critic that reads the range scan (``scan_input``) or the
+arm's joint state (``proprio_input``) is fed the newest one the monitor received
+(:meth:`CriticGate.on_scan`, :meth:`CriticGate.on_proprio`). Until a usable one has arrived,
+after a rejected one, and once the newest is older than ``scan_max_age_s`` /
+``proprio_max_age_s``, the rule stops the robot: a critic that cannot tell where the arm is
+cannot vouch for an arm motion.
+
 **Escape (opt-in, ``escape_after`` = K > 0).** Where the critic vetoes every motion the robot
 can only stand; measured, a shielded robot then stands to the step limit (most of the episodes
 a shield fails, docs/safety_critic.md). With K > 0, once the robot has stood K proposals in a
@@ -55,7 +62,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from safevla_core.actions import ACTION_NAMES, ACTIONS, check_bump, check_scan
+from safevla_core.actions import ACTION_NAMES, ACTIONS, check_bump, check_proprio, check_scan
 from safevla_core.bundle import Bundle
 from safevla_core.critic_bundle import CriticBundleError, CriticManifest
 from safevla_core.image_preprocessing import ImageSpec
@@ -66,6 +73,8 @@ DEFAULT_CRITIC_ESCAPE_AFTER = 0  # off: a veto without a clear replacement is a 
 # A range scan older than this (seconds) is not the robot's surroundings any more: the critic
 # rule stops (a 10 Hz scanner that missed five scans). The monitor's scan_max_age_s overrides.
 DEFAULT_SCAN_MAX_AGE_S = 0.5
+# The same for the arm's joint state (a driver publishes it at 10-100 Hz); proprio_max_age_s.
+DEFAULT_PROPRIO_MAX_AGE_S = 0.5
 FRAMES_KEPT = 8  # frames by stamp: proposals answer one of the newest few
 _MOVES = np.array([a.moves_robot for a in ACTIONS])
 
@@ -201,6 +210,10 @@ class CriticGate:
         self.scan: np.ndarray | None = None
         self.scan_stamp_s: float | None = None
         self.scan_max_age_s = DEFAULT_SCAN_MAX_AGE_S
+        # the latest arm joint state (critics with proprio_input); None: none heard yet
+        self.proprio: np.ndarray | None = None
+        self.proprio_stamp_s: float | None = None
+        self.proprio_max_age_s = DEFAULT_PROPRIO_MAX_AGE_S
 
     @property
     def takes_bump(self) -> bool:
@@ -239,10 +252,35 @@ class CriticGate:
         """Forget the scan (a rejected one arrived): the rule stops until a usable one does."""
         self.scan, self.scan_stamp_s = None, None
 
+    @property
+    def takes_proprio(self) -> bool:
+        """The critic reads the arm's joint state (lift height, arm extension)."""
+        return self.critic.takes_proprio
+
+    def on_proprio(self, values, stamp_s: float | None = None) -> None:
+        """The arm's latest joint state (lift height, arm extension in metres), read at
+        ``stamp_s`` (the monitor's clock; None = no age check: lockstep evaluation).
+
+        Raises:
+            ValueError: not two finite values in range (naming the value); the previous joint
+                state is dropped too, so the monitor stops until a good one arrives.
+        """
+        try:
+            self.proprio, self.proprio_stamp_s = check_proprio(values, self.bundle_id), stamp_s
+        except ValueError:
+            self.drop_proprio()
+            raise
+
+    def drop_proprio(self) -> None:
+        """Forget the joint state (a rejected one arrived): the rule stops until a usable one
+        does."""
+        self.proprio, self.proprio_stamp_s = None, None
+
     def missing_input(self, now_s: float | None = None) -> str:
         """Why the critic cannot judge now ("" if it can): a critic that reads the motion
-        feedback or the range scan before any has arrived, or (given the time ``now_s``)
-        whose newest scan is older than ``scan_max_age_s``: a scanner that stopped."""
+        feedback, the range scan or the arm's joint state before any has arrived, or (given
+        the time ``now_s``) whose newest scan or joint state is older than its maximum age:
+        a sensor that stopped."""
         if self.takes_bump and self.bump is None:
             return (
                 f"safety critic {self.bundle_id} reads the motion feedback of the last action "
@@ -262,6 +300,20 @@ class CriticGate:
                     f"safety critic {self.bundle_id}: the newest range scan is {age:.2f} s "
                     f"old (more than {self.scan_max_age_s:g} s); check the scanner on the "
                     "monitor's scan_topic"
+                )
+        if self.takes_proprio and self.proprio is None:
+            return (
+                f"safety critic {self.bundle_id} reads the arm's joint state and no usable one "
+                "has arrived; publish a JointState with the lift and arm joints on the "
+                "monitor's joint_states_topic (the sim bridge does; on a robot the arm driver)"
+            )
+        if self.takes_proprio and now_s is not None and self.proprio_stamp_s is not None:
+            age = now_s - self.proprio_stamp_s
+            if age > self.proprio_max_age_s:
+                return (
+                    f"safety critic {self.bundle_id}: the newest arm joint state is {age:.2f} s "
+                    f"old (more than {self.proprio_max_age_s:g} s); check the arm driver on "
+                    "the monitor's joint_states_topic"
                 )
         return ""
 
@@ -352,7 +404,9 @@ class CriticGate:
         Raises:
             safevla_core.safety_critic.CriticOutputError: a non-finite or out-of-range risk.
         """
-        v = self.last = self.critic.step(frame, self.prev_action, self.bump, self.scan)
+        v = self.last = self.critic.step(
+            frame, self.prev_action, self.bump, self.scan, self.proprio
+        )
         thr = self.thresholds
         blocked = (v.risk >= thr[None, :]) & _MOVES[:, None]
         if not blocked[action].any() and not self.latched[action]:

@@ -17,7 +17,9 @@ encodes a frame when it arrives, before the proposal made from it)::
 A critic with ``bump_input`` also keeps, per frame, the motion feedback of the action executed
 just before it (blocked, collided; zeros at an episode's first frame) and feeds the T of them
 as ``bump`` [1, T, 2]. A critic with ``scan_input`` also takes the range scan of the newest
-frame (``scan`` [1, SCAN_BEAMS] metres, :func:`safevla_core.actions.check_scan`).
+frame (``scan`` [1, SCAN_BEAMS] metres, :func:`safevla_core.actions.check_scan`); one with
+``proprio_input`` the arm's joint state at the newest frame (``proprio`` [1, 2]: lift height, arm
+extension in metres, :func:`safevla_core.actions.check_proprio`).
 
 ``risk[a, k]`` estimates P(taking ``a`` now causes a category-``k`` cost event) (label:
 :mod:`sim_bridge.action_probe`); the thresholds come from conformal risk control on held-out
@@ -43,10 +45,19 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from safevla_core.actions import ACTION_NAMES, BUMP_FIELDS, SCAN_BEAMS, check_bump, check_scan
+from safevla_core.actions import (
+    ACTION_NAMES,
+    BUMP_FIELDS,
+    PROPRIO_FIELDS,
+    SCAN_BEAMS,
+    check_bump,
+    check_proprio,
+    check_scan,
+)
 from safevla_core.critic_bundle import (
     CRITIC_BUMP_INPUT,
     CRITIC_OUTPUTS,
+    CRITIC_PROPRIO_INPUT,
     CRITIC_SCAN_INPUT,
     ENCODER_INPUTS,
     ENCODER_OUTPUTS,
@@ -207,6 +218,11 @@ class SafetyCritic:
         """The critic reads the range scan at the newest frame (``scan_input``)."""
         return self.manifest.scan_input
 
+    @property
+    def takes_proprio(self) -> bool:
+        """The critic reads the arm's joint state at the newest frame (``proprio_input``)."""
+        return self.manifest.proprio_input
+
     def _check_graph(self) -> None:
         m = self.manifest
         frame = [3, m.image.height, m.image.width]
@@ -220,6 +236,8 @@ class SafetyCritic:
             want[CRITIC_BUMP_INPUT] = ["batch", m.history_length, len(BUMP_FIELDS)]
         if m.scan_input:
             want[CRITIC_SCAN_INPUT] = ["batch", SCAN_BEAMS]
+        if m.proprio_input:
+            want[CRITIC_PROPRIO_INPUT] = ["batch", len(PROPRIO_FIELDS)]
         self._check_tensors(self.session, m.graph_file, want)
         if self.encoder is not None:
             want = {
@@ -271,6 +289,7 @@ class SafetyCritic:
         prev_action: int | None = None,
         bump=None,
         scan=None,
+        proprio=None,
     ) -> CriticVerdict:
         """Risk of every action in the state that ``frame`` shows.
 
@@ -283,16 +302,20 @@ class SafetyCritic:
                 ignored otherwise.
             scan: the range scan at this frame (SCAN_BEAMS ranges, metres; +inf = no return).
                 Required when the critic takes it (:attr:`takes_scan`), ignored otherwise.
+            proprio: the arm's joint state at this frame (lift height, arm extension, metres).
+                Required when the critic takes it (:attr:`takes_proprio`), ignored otherwise.
 
         Raises:
-            ValueError: ``prev_action`` out of range, or a critic taking the motion feedback
-                or the scan and ``bump`` or ``scan`` missing or malformed (naming the value).
+            ValueError: ``prev_action`` out of range, or a critic taking the motion feedback,
+                the scan or the joint state and ``bump``, ``scan`` or ``proprio`` missing or
+                malformed (naming the value).
         """
         prev = PREV_ACTION_NONE if prev_action is None else int(prev_action)
         if not 0 <= prev <= PREV_ACTION_NONE:
             raise ValueError(f"prev_action {prev_action} out of range 0..{PREV_ACTION_NONE}")
         fb = check_bump(bump, self.bundle_id) if self.takes_bump else None
         ranges = check_scan(scan, self.bundle_id) if self.takes_scan else None
+        arm = check_proprio(proprio, self.bundle_id) if self.takes_proprio else None
         if not isinstance(frame, EncodedFrame):
             frame = self.encode(frame)
         elif frame.bundle_id != self.bundle_id:
@@ -310,6 +333,8 @@ class SafetyCritic:
             feed[CRITIC_BUMP_INPUT] = np.stack([i[1] for i in items])[None]
         if ranges is not None:
             feed[CRITIC_SCAN_INPUT] = ranges[None]
+        if arm is not None:
+            feed[CRITIC_PROPRIO_INPUT] = arm[None]
         (risk,) = self.session.run(list(CRITIC_OUTPUTS), feed)
         risk = risk[0]
         if not np.all(np.isfinite(risk)) or risk.min() < 0 or risk.max() > 1:

@@ -173,10 +173,13 @@ def critic_gate(job: Job, verify_key: str | None = None):
     return gate
 
 
-def _shield_step(monitor, proposed, step: int, frame, bump=None, scan=None) -> Decision:
+def _shield_step(
+    monitor, proposed, step: int, frame, bump=None, scan=None, proprio=None
+) -> Decision:
     """The monitor's decision on one proposal; ``frame`` is the one the policy saw (fed to
-    the independent critic, if any) and ``bump`` / ``scan`` the motion feedback and range
-    scan that came with it (fed to a critic that reads them). A proposer without a cost
+    the independent critic, if any) and ``bump`` / ``scan`` / ``proprio`` the motion
+    feedback, range scan and arm joint state that came with it (fed to a critic that reads
+    them). A proposer without a cost
     critic (experts, random) reports zero costs, so only the independent critic can veto it."""
     from safevla_core.safety_monitor import Proposal
 
@@ -188,6 +191,8 @@ def _shield_step(monitor, proposed, step: int, frame, bump=None, scan=None) -> D
             monitor.critic.on_bump(bump)
         if monitor.critic.takes_scan:
             monitor.critic.on_scan(scan)
+        if monitor.critic.takes_proprio:
+            monitor.critic.on_proprio(proprio)
     q = np.zeros((NUM_ACTIONS, 0)) if proposed.cost_q is None else proposed.cost_q
     q = np.asarray(q, np.float64)
     p = Proposal(
@@ -249,7 +254,9 @@ def episode_steps(
             scan = obs.get("scan")
             if scan is None and monitor.critic is not None and monitor.critic.takes_scan:
                 scan = env.backend.range_scan()  # the scan of the state the frame shows
-            d = _shield_step(monitor, proposed, t, frame, obs.get("bump"), scan)
+            d = _shield_step(
+                monitor, proposed, t, frame, obs.get("bump"), scan, obs.get("proprio")
+            )
             vetoed, stopped = d.vetoed or d.safe_stop, d.safe_stop
             action = SUB_DONE if stopped else int(d.executed_action)
             if d.critic_outcome:

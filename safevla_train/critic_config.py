@@ -78,6 +78,12 @@ class CriticConfig:
             ``range_scan``; a LaserScan on the monitor's ``scan_topic`` on a robot), through a
             small trained layer; needs data collected with ``frame_scan`` (2026-12-04 on).
         scan_embed: width of that layer's output.
+        proprio_input: the critic also reads the arm's joint state at the newest frame (lift
+            height, arm extension in metres; the simulator's ``obs["proprio"]``, a JointState
+            on the monitor's ``joint_states_topic`` on a robot), through a small trained
+            layer, so it can tell a safe arm motion from one that sweeps the table; needs data
+            collected with ``frame_proprio`` (2026-12-05 on).
+        proprio_embed: width of that layer's output.
         hidden: width of the MLP head.
         steps: gradient steps.
         batch_size: states per gradient step.
@@ -145,6 +151,8 @@ class CriticConfig:
     bump_input: bool = False
     scan_input: bool = False
     scan_embed: int = 64
+    proprio_input: bool = False
+    proprio_embed: int = 32
     hidden: int = 256
     steps: int = 1500
     batch_size: int = 64
@@ -203,7 +211,7 @@ class CriticConfig:
             f"{size} ({what})",
         )
         _check(0 <= self.dropout < 1, f"critic.dropout={self.dropout} must be in [0, 1)")
-        for name in ("feature_channels", "frame_embed", "scan_embed"):
+        for name in ("feature_channels", "frame_embed", "scan_embed", "proprio_embed"):
             _check(getattr(self, name) >= 1, f"critic.{name}={getattr(self, name)} must be >= 1")
         _check(self.lr > 0 and self.weight_decay >= 0, "critic.lr > 0, weight_decay >= 0")
         _check(0 < self.alpha < 1, f"critic.alpha={self.alpha} must be in (0, 1)")
@@ -240,6 +248,8 @@ class CriticConfig:
             skip.add("scan_branch")
         if self.frame_history == -1:
             skip.add("frame_history")
+        if not self.proprio_input:
+            skip.update(("proprio_input", "proprio_embed"))
         return {k: v for k, v in to_dict(self).items() if k not in skip}
 
     @property

@@ -24,6 +24,10 @@ File (``np.savez_compressed``, no pickles; read with ``allow_pickle=False``):
 * ``frame_scan`` (F, SCAN_BEAMS) float16: the range scan (metres, :func:`safevla_core.actions.
   check_scan`'s layout) at each frame; data sets written before it existed lack it and cannot
   train a critic with ``scan_input``;
+* ``frame_proprio`` (F, 2) float32: the arm's joint state (``obs["proprio"]``: lift height, arm
+  extension in metres, :data:`safevla_core.actions.PROPRIO_FIELDS`) at each frame; data sets
+  written before it existed (2026-12-05) lack it and cannot train a critic with
+  ``proprio_input``;
 * ``prev_actions`` (N, T) int64;  ``labels`` (N, A, C) uint8, 1 = cost event;
 * ``episode`` (N,) int32;  ``split`` (N,) int8 (0 train, 1 calibration, 2 test, by episode);
 * ``task``, ``proposer`` (N,) int8 indices into ``meta``'s lists;  ``step`` (N,) int32;
@@ -40,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from safevla_core.actions import ACTIONS, NUM_ACTIONS, SCAN_BEAMS
+from safevla_core.actions import ACTIONS, NUM_ACTIONS, PROPRIO_FIELDS, SCAN_BEAMS
 from safevla_core.errors import UserError
 from safevla_core.image_preprocessing import resize_rgb
 from safevla_core.safety_critic import CriticHistory
@@ -54,6 +58,7 @@ from sim_bridge.policies import make_policy
 
 SPLITS = ("train", "calibration", "test")
 DATA_FILE = "critic_data.npz"
+PER_FRAME = ("frame_bump", "frame_scan", "frame_proprio")  # optional per-frame inputs
 MOVING = np.array([a.index for a in ACTIONS if a.moves_robot])
 
 
@@ -190,7 +195,7 @@ def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
     proposers = {n: _proposer(n, cfg, cfg.seed + i) for i, n in enumerate(cfg.proposers)}
     rng = np.random.default_rng([cfg.seed, 5])
     spec = cfg.image_spec()
-    frames, bumps, scans = [], [], []
+    frames, bumps, scans, arms = [], [], [], []
     rows = {k: [] for k in ("history", "prev_actions", "labels", "episode")}
     rows.update(task=[], proposer=[], step=[])
     history: CriticHistory[int] = CriticHistory(cfg.history_length)
@@ -220,6 +225,7 @@ def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
                 frames.append(resize_rgb(obs["nav_rgb"], spec.width, spec.height, spec.resize))
                 bumps.append(np.asarray(obs["bump"]) > 0.5)
                 scans.append(obs["scan"])
+                arms.append(obs["proprio"])
                 history.push(len(frames) - 1, obs["prev_action"])
                 if t % cfg.probe_every == 0 and len(rows["labels"]) < cfg.states:
                     rows["labels"].append((probe.label() > 0).astype(np.uint8))
@@ -257,8 +263,9 @@ def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, previous)
         env.close()
-    n_frames = min(len(frames), len(bumps), len(scans))  # an interrupt may split a frame's
-    frames, bumps, scans = frames[:n_frames], bumps[:n_frames], scans[:n_frames]
+    n_frames = min(len(frames), len(bumps), len(scans), len(arms))  # an interrupt may split a
+    frames, bumps, scans = frames[:n_frames], bumps[:n_frames], scans[:n_frames]  # frame's
+    arms = arms[:n_frames]
     ep = np.asarray(rows["episode"], np.int32)
     labels = np.stack(rows["labels"])
     key = cfg.data_key()
@@ -280,6 +287,7 @@ def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
         "frames": np.stack(frames),
         "frame_bump": np.asarray(bumps, np.uint8).reshape(len(frames), 2),
         "frame_scan": np.asarray(scans, np.float16).reshape(len(frames), SCAN_BEAMS),
+        "frame_proprio": np.asarray(arms, np.float32).reshape(len(frames), len(PROPRIO_FIELDS)),
         "history": np.asarray(rows["history"], np.int32),
         "prev_actions": np.asarray(rows["prev_actions"], np.int64),
         "labels": labels,
@@ -336,7 +344,7 @@ def merge_data(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     length = min(p["history"].shape[1] for p in parts)
     out: dict[str, list] = {k: [] for k in ("frames", "history", "prev_actions", "episode")}
     rest = ("labels", "split", "task", "proposer", "step")
-    per_frame = [k for k in ("frame_bump", "frame_scan") if all(k in p for p in parts)]
+    per_frame = [k for k in PER_FRAME if all(k in p for p in parts)]
     out.update({k: [] for k in per_frame})  # others dropped: their critics cannot use the merge
     out.update({k: [] for k in rest})
     frames = episodes = 0

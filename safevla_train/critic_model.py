@@ -9,8 +9,9 @@ with ``scan_input`` the newest frame's range scan (``[B, SCAN_BEAMS]`` metres) d
 trained layer on the ranges and a near-field transform of them (``exp(-range / 0.25 m)``: the
 head needs centimetres near the base and nothing beyond a metre), and with ``scan_branch`` also
 through a hidden layer of its own whose logits add to the head's (a direct path for the
-geometry of each motion against the ranges). Extra inputs follow the
-previous actions in that order (bump, scan).
+geometry of each motion against the ranges); with ``proprio_input`` the arm's joint state at
+the newest frame (``[B, 2]``: lift height, arm extension in metres) does, through a trained
+layer. Extra inputs follow the previous actions in that order (bump, scan, proprio).
 Trained with binary cross-entropy against the action probe's 0/1 cost events. It shares no
 weights with the policy (:mod:`safevla_train.model`): the point is a second opinion whose
 errors are not the policy's errors. No instruction input: a cost event depends on the scene and
@@ -44,6 +45,7 @@ from safevla_core.actions import (
     ACTION_NAMES,
     BUMP_FIELDS,
     NUM_ACTIONS,
+    PROPRIO_FIELDS,
     SCAN_BEAMS,
     SCAN_RANGE_MAX_M,
 )
@@ -54,6 +56,7 @@ from safevla_core.critic_bundle import (
     CRITIC_GRAPH,
     CRITIC_INPUTS,
     CRITIC_OUTPUTS,
+    CRITIC_PROPRIO_INPUT,
     CRITIC_SCAN_INPUT,
     ENCODER_INPUTS,
     ENCODER_OUTPUTS,
@@ -112,12 +115,14 @@ SCAN_NEAR_M = 0.25  # scale of the near-field transform of the ranges
 
 class ExtraInputs(nn.Module):
     """The optional inputs after the previous actions, in graph order, as head-input parts:
-    the T feedback flags (``bump_input``) and an embedding of the range scan (``scan_input``)."""
+    the T feedback flags (``bump_input``), an embedding of the range scan (``scan_input``) and
+    one of the arm's joint state (``proprio_input``)."""
 
     def __init__(self, cfg: CriticConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.names = (("bump",) if cfg.bump_input else ()) + (("scan",) if cfg.scan_input else ())
+        on = {"bump": cfg.bump_input, "scan": cfg.scan_input, "proprio": cfg.proprio_input}
+        self.names = tuple(name for name, flag in on.items() if flag)
         self.width = cfg.history_length * len(BUMP_FIELDS) if cfg.bump_input else 0
         self.branch = None
         if cfg.scan_input:
@@ -129,6 +134,11 @@ class ExtraInputs(nn.Module):
                     nn.GELU(),
                     nn.Linear(cfg.scan_branch, NUM_ACTIONS * N_CAT),
                 )
+        if cfg.proprio_input:
+            self.proprio = nn.Sequential(
+                nn.Linear(len(PROPRIO_FIELDS), cfg.proprio_embed), nn.GELU()
+            )
+            self.width += cfg.proprio_embed
 
     def forward(self, b: int, extra: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
         if len(extra) != len(self.names):
@@ -140,16 +150,18 @@ class ExtraInputs(nn.Module):
         for name, x in zip(self.names, extra):
             if name == "bump":
                 parts.append(x.reshape(b, -1))
-            else:
+            elif name == "scan":
                 parts.append(self.scan(scan_features(x, b)))
+            else:
+                parts.append(self.proprio(x.reshape(b, len(PROPRIO_FIELDS))))
         return parts
 
     def add_branch(self, logits: torch.Tensor, extra: tuple[torch.Tensor, ...]) -> torch.Tensor:
         """``logits`` [B, A, C] plus the scan branch's (``scan_branch``; none: unchanged)."""
         if self.branch is None:
             return logits
-        b = logits.shape[0]
-        return logits + self.branch(scan_features(extra[-1], b)).reshape(b, NUM_ACTIONS, N_CAT)
+        b, scan = logits.shape[0], extra[self.names.index("scan")]
+        return logits + self.branch(scan_features(scan, b)).reshape(b, NUM_ACTIONS, N_CAT)
 
 
 def scan_features(ranges: torch.Tensor, b: int) -> torch.Tensor:
@@ -195,7 +207,7 @@ class FeatureCriticNet(nn.Module):
         self, feats: torch.Tensor, prev_actions: torch.Tensor, *extra: torch.Tensor
     ) -> torch.Tensor:
         """[B, T, D] features + [B, T] actions [+ [B, T, 2] feedback] [+ [B, SCAN_BEAMS]
-        ranges] -> [B, A, C] logits."""
+        ranges] [+ [B, 2] joint state] -> [B, A, C] logits."""
         b, f = feats.shape[0], self.cfg.frames_read
         a = self.actions(prev_actions).reshape(b, -1)
         x = a[:, :0]  # no frames read: nothing
@@ -249,6 +261,9 @@ class CriticInputs:
         self.prev = torch.from_numpy(data["prev_actions"][:, -cfg.history_length :])
         self.bump = _per_frame(data, cfg, "frame_bump", "bump_input", "the motion feedback")
         self.scan = _per_frame(data, cfg, "frame_scan", "scan_input", "the range scan")
+        self.proprio = _per_frame(
+            data, cfg, "frame_proprio", "proprio_input", "the arm's joint state"
+        )
         self.features = None
         if isinstance(net, FeatureCriticNet):
             # ONNX Runtime: several times faster than torch here, and what the bundle runs
@@ -265,12 +280,13 @@ class CriticInputs:
 
     def __call__(self, rows: np.ndarray) -> tuple[torch.Tensor, ...]:
         """(frames [B, T, 3, H, W] or features [B, T, D], prev_actions [B, T][, bump
-        [B, T, 2]][, scan [B, SCAN_BEAMS] of the newest frame]): the critic's inputs in the
-        graph's order."""
+        [B, T, 2]][, scan [B, SCAN_BEAMS]][, proprio [B, 2]], the last two of the newest
+        frame): the critic's inputs in the graph's order."""
         hist = self.history[rows]
         index = torch.from_numpy(hist)
         extra = () if self.bump is None else (self.bump[index],)
         extra += () if self.scan is None else (self.scan[index[:, -1]],)
+        extra += () if self.proprio is None else (self.proprio[index[:, -1]],)
         if self.features is not None:
             return self.features[index].float(), self.prev[rows], *extra
         frames = self.data["frames"]
@@ -299,10 +315,11 @@ class _RiskGraph(nn.Module):
         prev_actions: torch.Tensor,
         extra1: torch.Tensor | None = None,
         extra2: torch.Tensor | None = None,
+        extra3: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``extra1``, ``extra2``: the optional inputs in graph order (bump, scan); named
-        parameters, not ``*args``, so that the ONNX export sees one tensor per input."""
-        extra = tuple(e for e in (extra1, extra2) if e is not None)
+        """``extra1``..``extra3``: the optional inputs in graph order (bump, scan, proprio);
+        named parameters, not ``*args``, so that the ONNX export sees one tensor per input."""
+        extra = tuple(e for e in (extra1, extra2, extra3) if e is not None)
         return torch.sigmoid(_logits(self.net, x, prev_actions, *extra))
 
 
@@ -404,12 +421,14 @@ def export_critic(
 
     def actions(b: int) -> tuple[torch.Tensor, ...]:
         """Previous actions [b, T] (with bump_input, 0/1 feedback [b, T, 2]; with scan_input,
-        ranges [b, SCAN_BEAMS])."""
+        ranges [b, SCAN_BEAMS]; with proprio_input, joint states [b, 2] in metres)."""
         out = (torch.randint(0, PREV_ACTION_NONE + 1, (b, t), generator=g),)
         if cfg.bump_input:
             out += (torch.randint(0, 2, (b, t, len(BUMP_FIELDS)), generator=g).float(),)
         if cfg.scan_input:
             out += (torch.rand(b, SCAN_BEAMS, generator=g) * SCAN_RANGE_MAX_M,)
+        if cfg.proprio_input:
+            out += (torch.rand(b, len(PROPRIO_FIELDS), generator=g),)
         return out
 
     feature = isinstance(net, FeatureCriticNet)
@@ -430,6 +449,7 @@ def export_critic(
         names = FEATURE_CRITIC_INPUTS if feature else CRITIC_INPUTS
         names += (CRITIC_BUMP_INPUT,) if cfg.bump_input else ()
         names += (CRITIC_SCAN_INPUT,) if cfg.scan_input else ()
+        names += (CRITIC_PROPRIO_INPUT,) if cfg.proprio_input else ()
         prog = batch_onnx(graph, (x, *actions(2)), names, CRITIC_OUTPUTS)
         prog.save(str(tmp / CRITIC_GRAPH))
         diffs["critic"] = _parity(
@@ -460,6 +480,7 @@ def export_critic(
             feature_dim=net.feature_dim if feature else 0,
             bump_input=bool(cfg.bump_input),
             scan_input=bool(cfg.scan_input),
+            proprio_input=bool(cfg.proprio_input),
             created_utc=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         )
         write_critic_bundle(tmp, manifest)

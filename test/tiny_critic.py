@@ -1,7 +1,8 @@
 """A tiny safety-critic bundle for tests: a real ONNX graph whose risk is a fixed table (the
 same for every frame), so a test can mark chosen actions as risky; optionally (``in_contact``)
 a critic that reads the motion feedback, whose table changes while the newest feedback says
-"collided". Written with the real
+"collided"; or (``near_ahead``) one that reads the range scan, or (``arm_out``) the arm's
+joint state. Written with the real
 bundle writer (sha256 of the graph in critic.json) and loaded by the real runtime."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from onnx import TensorProto, helper, numpy_helper
 from safevla_core.actions import (
     ACTION_NAMES,
     NUM_ACTIONS,
+    PROPRIO_FIELDS,
     SCAN_ANGLE_INCREMENT,
     SCAN_ANGLE_MIN,
     SCAN_BEAMS,
@@ -42,6 +44,7 @@ CRITIC_RUN_SETTINGS = [
     "log_every=5",
 ]
 HISTORY = 2
+ARM_OUT_M = 0.2  # the arm_out critic's switch: arm extension over this (metres)
 
 
 def risk_table(risky: dict[int, float] | None = None) -> np.ndarray:
@@ -60,13 +63,16 @@ def write_tiny_critic(
     alpha: float = 0.1,
     in_contact: np.ndarray | None = None,
     near_ahead: np.ndarray | None = None,
+    arm_out: np.ndarray | None = None,
     **manifest_overrides,
 ) -> Path:
     """Write a critic bundle at ``out`` whose graph outputs ``table`` for every input; with
     ``in_contact``, a critic with the ``bump`` input (``bump_input``) that outputs
     ``in_contact`` instead whenever the newest slot's ``collided`` flag is 1; with
     ``near_ahead``, a critic with the ``scan`` input (``scan_input``) that outputs
-    ``near_ahead`` instead whenever the range straight ahead is under 0.5 m."""
+    ``near_ahead`` instead whenever the range straight ahead is under 0.5 m; with ``arm_out``,
+    a critic with the ``proprio`` input (``proprio_input``) that outputs ``arm_out`` instead
+    whenever the arm's extension is over ``ARM_OUT_M``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t, h, w = HISTORY, image.height, image.width
@@ -88,7 +94,7 @@ def write_tiny_critic(
         helper.make_node(
             "Expand",
             ["table", "target"],
-            ["free" if in_contact is not None or near_ahead is not None else "risk"],
+            ["risk" if in_contact is None and near_ahead is None and arm_out is None else "free"],
         ),
     ]
     inputs = [frames, prev]
@@ -128,6 +134,27 @@ def write_tiny_critic(
             helper.make_node("Add", ["free", "shift"], ["risk"]),
         ]
         manifest_overrides.setdefault("scan_input", True)
+    if arm_out is not None:  # risk = free + (proprio[:, 1] > ARM_OUT_M) * (arm_out - table)
+        inputs.append(
+            helper.make_tensor_value_info(
+                "proprio", TensorProto.FLOAT, ["batch", len(PROPRIO_FIELDS)]
+            )
+        )
+        consts |= {
+            "arm_delta": (arm_out - table)[None].astype(np.float32),
+            "extension": np.array(1, np.int64),
+            "arm_out_m": np.array(ARM_OUT_M, np.float32),
+            "arm_shape": np.array([-1, 1, 1], np.int64),
+        }
+        nodes += [
+            helper.make_node("Gather", ["proprio", "extension"], ["ext"], axis=1),  # [B]
+            helper.make_node("Greater", ["ext", "arm_out_m"], ["out"]),
+            helper.make_node("Cast", ["out"], ["outf"], to=TensorProto.FLOAT),
+            helper.make_node("Reshape", ["outf", "arm_shape"], ["out3"]),
+            helper.make_node("Mul", ["out3", "arm_delta"], ["arm_shift"]),
+            helper.make_node("Add", ["free", "arm_shift"], ["risk"]),
+        ]
+        manifest_overrides.setdefault("proprio_input", True)
     graph = helper.make_graph(
         nodes,
         "tiny_critic",
@@ -181,12 +208,14 @@ def edited_copy(bundle: str | Path, out: str | Path, edit) -> Path:
 def replay_states(critic, data: dict, rows) -> list:
     """Feed the stored states ``rows`` of a critic data set to the runtime ``critic`` frame by
     frame, as a robot would (each state's newest frame, the action before it and, for a critic
-    that reads them, its motion feedback and range scan); returns the verdicts."""
+    that reads them, its motion feedback, range scan and arm joint state); returns the
+    verdicts."""
     out = []
     for row in rows:
         newest = data["history"][row][-1]
         bump = data["frame_bump"][newest] if critic.takes_bump else None
         scan = data["frame_scan"][newest] if critic.takes_scan else None
+        arm = data["frame_proprio"][newest] if critic.takes_proprio else None
         prev = int(data["prev_actions"][row][-1])
-        out.append(critic.step(data["frames"][newest], prev, bump, scan))
+        out.append(critic.step(data["frames"][newest], prev, bump, scan, arm))
     return out

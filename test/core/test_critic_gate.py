@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 import pytest
-from tiny_critic import CATS, risk_table, write_tiny_critic
+from tiny_critic import ARM_OUT_M, CATS, risk_table, write_tiny_critic
 
 from safevla_core.actions import ACTION_NAMES, NUM_ACTIONS, SCAN_BEAMS
 from safevla_core.critic_bundle import CRITIC_GRAPH, CRITIC_MANIFEST, CriticBundleError
@@ -24,6 +24,7 @@ AHEAD, BACK, RIGHT, LEFT, END = (
     ACTION_NAMES.index(n)
     for n in ("move_ahead", "move_back", "rotate_right", "rotate_left", "end")
 )
+ARM_UP, ARM_DOWN = (ACTION_NAMES.index(n) for n in ("arm_up", "arm_down"))
 FRAME = np.zeros((24, 32, 3), np.uint8)
 
 
@@ -225,6 +226,38 @@ def test_a_scan_critic_stops_without_a_fresh_scan_and_judges_the_ranges(tmp_path
         gate.on_scan(bad, stamp_s=5.0)
     d = run(m, proposal({BACK: 1.0}, 5, 5.0))  # the last good scan is dropped with it
     assert d.safe_stop and "no usable one has arrived" in d.reason
+
+
+def test_an_arm_critic_stops_without_a_fresh_joint_state_and_judges_the_arm(tmp_path):
+    """A critic with the ``proprio`` input (a real graph whose risk depends on the arm's
+    extension): no joint state yet, a rejected one and a stale one are stops; the same arm
+    motion passes with the arm in and is vetoed with it out."""
+    bundle = write_tiny_critic(
+        tmp_path / "arm", IMAGE, risk_table(), arm_out=risk_table({ARM_DOWN: 0.9})
+    )
+    gate = CriticGate.load(bundle, POLICY)
+    assert gate.takes_proprio and not gate.takes_scan and not gate.takes_bump
+    assert gate.critic.manifest.graph_inputs[-1] == "proprio"
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
+    d = run(m, proposal({ARM_DOWN: 1.0}, 1, 1.0))
+    assert d.safe_stop and d.rule is Rule.SAFETY_CRITIC and "arm's joint state" in d.reason
+    assert gate.critic.steps == 0  # not judged without its input
+    gate.on_proprio([0.6, 0.05], stamp_s=2.0)  # the arm in
+    assert run(m, proposal({ARM_DOWN: 1.0}, 2, 2.1)).executed_action == ARM_DOWN
+    gate.on_proprio([0.6, ARM_OUT_M + 0.1], stamp_s=2.2)  # the arm out over the table
+    d = run(m, proposal({ARM_DOWN: 0.6, ARM_UP: 0.4}, 3, 2.3))
+    assert (d.executed_action, d.critic_outcome, d.category) == (ARM_UP, "replaced", "corner")
+    gate.on_proprio([0.6, 0.05], stamp_s=2.4)
+    d = run(m, proposal({ARM_UP: 1.0}, 4, 2.4 + gate.proprio_max_age_s + 0.1))  # driver died
+    assert d.safe_stop and "joint state is" in d.reason and "s old" in d.reason
+    with pytest.raises(ValueError, match=r"proprio=.*not 2 values"):
+        gate.on_proprio([0.6, float("nan")], stamp_s=5.0)
+    d = run(m, proposal({ARM_UP: 1.0}, 5, 5.0))  # the last good state is dropped with it
+    assert d.safe_stop and "no usable one" in d.reason
+    # critic.json says proprio_input, the graph lacks the input
+    plain = write_tiny_critic(tmp_path / "plain", IMAGE, risk_table(), proprio_input=True)
+    with pytest.raises(CriticBundleError, match=r"graph tensors .* are not .*'proprio'"):
+        CriticGate.load(plain, POLICY)
 
 
 def test_a_feedback_critic_graph_without_its_input_is_refused(tmp_path):

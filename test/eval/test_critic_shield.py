@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from tiny_critic import risk_table, write_tiny_critic
+from tiny_critic import ARM_OUT_M, risk_table, write_tiny_critic
 
 from safevla_core.actions import ACTION_NAMES
 from safevla_core.image_preprocessing import ImageSpec
@@ -135,3 +135,35 @@ def test_a_shielded_expert_tries_another_motion_after_a_refused_turn(tmp_path):
         assert longest <= 4, [(d.proposed_action, d.safe_stop) for d in seen]
         moved = [d for d in seen if not d.safe_stop]
         assert len(moved) >= len(seen) // 4  # it kept moving
+
+
+def test_an_arm_critic_is_fed_the_arm_joint_state_of_each_step(tmp_path):
+    """A critic that reads the arm's joint state (``proprio``), shielding the careless expert
+    on PickUp: the evaluator feeds it the joint state of the observation the proposal answers
+    (never a stop for a missing input), and an arm extension is never executed while the arm
+    is out, the case its table marks risky."""
+    image = ImageSpec(height=16, width=16, mean=(0.5,) * 3, std=(0.25,) * 3)
+    out_moves = [ACTION_NAMES.index(n) for n in ("arm_out", "arm_out_small")]
+    critic = write_tiny_critic(
+        tmp_path / "arm", image, risk_table(), arm_out=risk_table(dict.fromkeys(out_moves, 0.9))
+    )
+    cfg = EvalConfig(["expert:careless"], tasks=("pickup",), count=2, max_steps=60)
+    cfg.shield, cfg.critic = "on", str(critic)
+    ((header, jobs),) = groups(cfg, resolve_episodes(cfg))
+    env = make_env(cfg.max_steps)
+    agent = make_agent(parse_policy(header["bundle"]))
+    seen = []  # (arm extension when decided, decision)
+    try:
+        for job in jobs:
+            run_episode(
+                env, agent, job, lambda d: seen.append((env.backend.agent().arm_extension, d))
+            )
+    finally:
+        env.close()
+    assert seen and not any("joint state" in d.reason for _, d in seen)
+    out = [(ext, d) for ext, d in seen if ext > ARM_OUT_M]
+    assert out, "the expert never reached out with the arm: no case of the arm critic tested"
+    assert not any(d.executed_action in out_moves for _, d in out)
+    assert any(d.proposed_action in out_moves and d.vetoed for _, d in out)
+    # with the arm in, the same motions pass
+    assert any(d.executed_action in out_moves for ext, d in seen if ext <= ARM_OUT_M)

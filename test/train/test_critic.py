@@ -17,6 +17,7 @@ from safevla_core.actions import (
     ACTION_NAMES,
     END,
     NUM_ACTIONS,
+    PROPRIO_FIELDS,
     SCAN_BEAMS,
     SCAN_RANGE_MAX_M,
     SUB_DONE,
@@ -225,6 +226,46 @@ def test_a_scan_critic_reads_the_range_scan_of_the_newest_frame(run, tmp_path, b
     del data["frame_scan"]
     np.savez_compressed(old / DATA_FILE, **data)
     with pytest.raises(ValueError, match=r"'frame_scan'.*collect it again"):
+        run_critic(cfg, old, lambda line: None)
+
+
+@pytest.mark.parametrize("branch", [0, 16])
+def test_an_arm_critic_reads_the_joint_state_of_the_newest_frame(run, tmp_path, branch):
+    """``proprio_input``: the data's per-frame arm joint state (lift height, arm extension) is
+    the last graph input; the runtime fed frame by frame with it agrees with the trained net,
+    needs it, and its risks move with the arm. With the scan's own branch too, the branch
+    still reads the scan (not the joint state after it)."""
+    out = tmp_path / "arm"
+    out.mkdir()
+    shutil.copy(run[0] / DATA_FILE, out / DATA_FILE)
+    on = {"bump_input": True, "scan_input": True, "proprio_input": True, "scan_branch": branch}
+    cfg = apply_overrides(run[1], on)
+    run_critic(cfg, out, lambda line: None)
+    data = load_data(out / DATA_FILE)
+    arms = data["frame_proprio"]
+    assert arms.shape == (len(data["frames"]), len(PROPRIO_FIELDS)) and arms.dtype == np.float32
+    assert (arms >= 0).all() and np.ptp(arms, axis=0).max() > 0.05  # the arm did move
+    critic, rows = assert_runtime_replays_the_net(out, cfg, data)
+    assert critic.takes_proprio
+    assert critic.manifest.graph_inputs[-3:] == ("bump", "scan", "proprio")
+    newest = data["history"][rows[-1]][-1]
+    frame, bump, scan = data["frames"][newest], [0.0, 0.0], data["frame_scan"][newest]
+
+    def risk(arm):
+        critic.reset()
+        return critic.step(frame, 0, bump, scan, arm).risk
+
+    assert np.abs(risk([0.2, 0.0]) - risk([1.0, 0.5])).max() > 1e-4  # the arm reaches them
+    with pytest.raises(ValueError, match="takes the arm's joint state"):
+        critic.step(frame, 0, bump, scan)
+    with pytest.raises(ValueError, match=r"proprio=.*not 2 values"):
+        critic.step(frame, 0, bump, scan, [float("nan"), 0.1])
+    # data collected before the joint state was recorded cannot train such a critic
+    old = tmp_path / "old"
+    old.mkdir()
+    del data["frame_proprio"]
+    np.savez_compressed(old / DATA_FILE, **data)
+    with pytest.raises(ValueError, match=r"'frame_proprio'.*collect it again"):
         run_critic(cfg, old, lambda line: None)
 
 
