@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 from diagnostic_msgs.msg import KeyValue
-from sensor_msgs.msg import CameraInfo, Image, LaserScan
+from sensor_msgs.msg import CameraInfo, Image, JointState, LaserScan
 
 from safevla_core.action_adapter import VerdictIn
 from safevla_core.actions import (
@@ -21,6 +21,7 @@ from safevla_core.actions import (
     EXPLORED_CELL_M,
     EXPLORED_CHANNELS,
     EXPLORED_SHAPE,
+    PROPRIO_FIELDS,
     SCAN_ANGLE_INCREMENT,
     SCAN_ANGLE_MIN,
     SCAN_BEAMS,
@@ -275,3 +276,56 @@ def bump_values(msg: MotionFeedback) -> np.ndarray:
     """The policy's ``bump`` input of a MotionFeedback: float32 (2,), 0/1 in
     :data:`~safevla_core.actions.BUMP_FIELDS` order (the message's fields carry those names)."""
     return np.array([float(bool(getattr(msg, name))) for name in BUMP_FIELDS], np.float32)
+
+
+def joint_state(proprio, header, lift_joint: str, arm_joints) -> JointState:
+    """JointState of the simulator's ``obs["proprio"]`` (lift height, arm extension in metres,
+    :data:`~safevla_core.actions.PROPRIO_FIELDS`): ``lift_joint`` at the lift height and the
+    extension split evenly over ``arm_joints``, as a Stretch's telescoping segments report it
+    (:func:`proprio_values` sums them back)."""
+    p = np.asarray(proprio, np.float64).reshape(-1)
+    if p.shape != (len(PROPRIO_FIELDS),):
+        raise ValueError(f"joint state of shape {p.shape}, not ({len(PROPRIO_FIELDS)},)")
+    arm = list(arm_joints)
+    if not arm:
+        raise ValueError("no arm joints to report the arm extension on")
+    msg = JointState(header=header, name=[lift_joint, *arm])
+    msg.position = [float(p[0])] + [float(p[1]) / len(arm)] * len(arm)
+    return msg
+
+
+def proprio_values(msg: JointState, lift_joint: str, arm_joints) -> np.ndarray:
+    """The critic's ``proprio`` input of a JointState: float32 (lift height, arm extension) in
+    metres, the position of ``lift_joint`` and the sum of the positions of ``arm_joints`` (a
+    telescoping arm reports one joint per segment). Other joints in the message are ignored;
+    the range is checked by the critic (:func:`safevla_core.actions.check_proprio`).
+
+    Raises:
+        ValueError: a configured joint missing from the message or named more than once
+            (naming them, the joints it has and the parameters to set), fewer positions than
+            names, or a non-finite position of a configured joint.
+    """
+    names = list(msg.name)
+    wanted = [lift_joint, *arm_joints]
+    missing = [j for j in wanted if j not in names]
+    if missing:
+        shown = names if len(names) <= 16 else [*names[:16], f"... {len(names) - 16} more"]
+        raise ValueError(
+            f"JointState without joint(s) {missing} (it has {shown}); set the safety "
+            "monitor's lift_joint / arm_joints parameters to the robot's lift joint and arm "
+            "segment joints, or publish them on its joint_states_topic"
+        )
+    twice = sorted({j for j in wanted if names.count(j) > 1})
+    if twice:
+        raise ValueError(f"JointState names joint(s) {twice} more than once")
+    pos = np.asarray(msg.position, np.float64).reshape(-1)
+    if pos.size < len(names):
+        raise ValueError(
+            f"JointState with {len(names)} names and {pos.size} positions; every joint needs "
+            "its position"
+        )
+    values = pos[[names.index(j) for j in wanted]]
+    bad = [j for j, v in zip(wanted, values, strict=True) if not math.isfinite(v)]
+    if bad:
+        raise ValueError(f"JointState with non-finite positions of {bad}")
+    return np.array([values[0], values[1:].sum()], np.float32)

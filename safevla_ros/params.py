@@ -15,6 +15,7 @@ from safevla_core.action_adapter import AdapterLimits, MotionProfile
 from safevla_core.critic_gate import (
     DEFAULT_CRITIC_ESCAPE_AFTER,
     DEFAULT_CRITIC_MARGIN,
+    DEFAULT_PROPRIO_MAX_AGE_S,
     DEFAULT_SCAN_MAX_AGE_S,
 )
 from safevla_core.safety_monitor import MonitorConfig
@@ -67,7 +68,8 @@ class ParamSpec:
         return f"[{lo}, {hi}]"
 
     def validate(self, value: ParamValue) -> ParamValue:
-        """Check ``value`` against type and range; ints are accepted for float parameters.
+        """Check ``value`` against type and range; ints are accepted for float parameters; a
+        list's items must have the type of the default's items.
 
         Raises:
             ParameterError: naming the parameter, the value and the allowed range.
@@ -79,6 +81,12 @@ class ParamSpec:
             raise ParameterError(
                 f"parameter {self.name!r}: expected {kind.__name__}, got {value!r}"
             )
+        if kind is list and self.default:
+            item = type(self.default[0])
+            if not all(type(v) is item for v in value):
+                raise ParameterError(
+                    f"parameter {self.name!r}: expected a list of {item.__name__}, got {value!r}"
+                )
         if kind in (int, float):
             bad = (isinstance(value, float) and not math.isfinite(value)) or (
                 (self.min_value is not None and value < self.min_value)
@@ -191,7 +199,45 @@ ESTOP_TOPIC = "safevla/estop"
 HOLDING_TOPIC = "safevla/holding"
 BUMP_TOPIC = "safevla/bump"  # the motion feedback of the last action (safevla_ros/MotionFeedback)
 SCAN_TOPIC = "scan"  # the 360-degree range scan around the base (sensor_msgs/LaserScan)
+JOINT_STATES_TOPIC = "joint_states"  # the robot's joint positions (sensor_msgs/JointState)
 EXPLORED_TOPIC = "safevla/explored"  # the explored map around the robot (safevla_ros/ExploredMap)
+
+# The arm's joints in a JointState (the critic's proprio input: lift height, arm extension),
+# Stretch's names by default; shared by the monitor (reads them) and the sim bridge (names its
+# JointState with them): a `/**` section in config/robot.yaml sets both. A string array.
+JOINT_NAME_PARAMS: tuple[ParamSpec, ...] = (
+    _p(
+        "lift_joint",
+        "joint_lift",
+        "the JointState joint whose position is the lift height, m",
+        read_only=True,
+    ),
+    _p(
+        "arm_joints",
+        ["joint_arm_l3", "joint_arm_l2", "joint_arm_l1", "joint_arm_l0"],
+        "the JointState joints whose positions sum to the arm extension, m (a telescoping "
+        "arm's segments; one name for an arm that reports one joint)",
+        read_only=True,
+    ),
+)
+
+
+def joint_names(p: dict) -> tuple[str, list[str]]:
+    """``(lift_joint, arm_joints)`` of resolved parameters (:data:`JOINT_NAME_PARAMS`).
+
+    Raises:
+        ParameterError: an empty name, no arm joint, or a name given twice (a position
+            counted twice), naming the parameters.
+    """
+    lift, arm = p["lift_joint"], list(p["arm_joints"])
+    names = [lift, *arm]
+    if not arm or not all(n.strip() for n in names) or len(set(names)) < len(names):
+        raise ParameterError(
+            f"parameters 'lift_joint' = {lift!r}, 'arm_joints' = {arm!r}: need one lift joint "
+            "and at least one arm joint, all named, none twice"
+        )
+    return lift, arm
+
 
 _VERIFY_KEY = _p(
     "verify_key",
@@ -293,6 +339,15 @@ CRITIC_PARAMS: tuple[ParamSpec, ...] = (
         read_only=True,
     ),
     _p(
+        "proprio_max_age_s",
+        DEFAULT_PROPRIO_MAX_AGE_S,
+        "for a critic that reads the arm's joint state: a proposal judged more than this long "
+        "after the newest joint state arrived is a stop (an arm driver that stopped publishing)",
+        0.05,
+        10.0,
+        read_only=True,
+    ),
+    _p(
         "bundle_path",
         "",
         "the policy bundle the critic must match (action space, categories, image spec, "
@@ -321,6 +376,14 @@ CRITIC_PARAMS: tuple[ParamSpec, ...] = (
         "ring through a point-cloud-to-scan node); read only for a critic that takes it "
         "(scan_input), which stops the robot until a usable one arrives",
     ),
+    _p(
+        "joint_states_topic",
+        JOINT_STATES_TOPIC,
+        "sensor_msgs/JointState with the lift_joint and arm_joints in every message (the arm "
+        "driver's, or a merged one); read only for a critic that takes the arm's joint state "
+        "(proprio_input), which stops the robot until a usable one arrives",
+    ),
+    *JOINT_NAME_PARAMS,
 )
 
 MONITOR_PARAMS: tuple[ParamSpec, ...] = (
@@ -453,6 +516,14 @@ SIM_BRIDGE_PARAMS: tuple[ParamSpec, ...] = (
         "LaserScan output: the 360-degree range scan of each observation, before its frame "
         "(MuJoCo backend; cast only while something subscribes, e.g. a scan critic's monitor)",
     ),
+    _p(
+        "joint_states_topic",
+        JOINT_STATES_TOPIC,
+        "JointState output: the arm's joint state of each observation (lift_joint, the "
+        "extension split evenly over arm_joints), before its frame; only while something "
+        "subscribes (e.g. the monitor of a critic that takes it)",
+    ),
+    *JOINT_NAME_PARAMS,
     _p(
         "auto_reset",
         True,

@@ -16,7 +16,12 @@ one has arrived its rule stops the robot. A critic that reads the range scan (``
 gets each LaserScan on ``scan_topic`` (sensor QoS, any 360-degree scan, resampled to its
 bearings by :func:`safevla_ros.msg_conversions.scan_values`); until a usable one has arrived,
 after a rejected one, and once the newest arrived more than ``scan_max_age_s`` ago, its rule
-stops the robot.
+stops the robot. A critic that reads the arm's joint state (``proprio_input``) gets each
+JointState on ``joint_states_topic`` (sensor QoS: matches any joint-state publisher), read as
+(position of ``lift_joint``, sum of the positions of ``arm_joints``) by
+:func:`safevla_ros.msg_conversions.proprio_values`; until a usable one has arrived, after a
+rejected one (e.g. without those joints), and once the newest arrived more than
+``proprio_max_age_s`` ago, its rule stops the robot.
 
 Every verdict carries the monitor's id, a sequence number and (with ``verdict_key_file``) an
 HMAC the adapter checks; a heartbeat (std_msgs/Header, ``frame_id`` = id and HMAC) goes out at
@@ -31,7 +36,7 @@ import time
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.lifecycle import LifecycleNode
-from sensor_msgs.msg import Image, LaserScan
+from sensor_msgs.msg import Image, JointState, LaserScan
 from std_msgs.msg import Bool, Header, String
 
 from safevla_core.action_adapter import MotionProfile, heartbeat_digest
@@ -49,12 +54,13 @@ from safevla_ros.msg import ActionProposal, MotionFeedback, SafetyEvent, SafetyV
 from safevla_ros.msg_conversions import (
     bump_values,
     decide_proposal,
+    proprio_values,
     scan_values,
     sign_verdict,
     to_event,
     to_verdict,
 )
-from safevla_ros.params import MONITOR_PARAMS, ParameterError
+from safevla_ros.params import MONITOR_PARAMS, ParameterError, joint_names
 from safevla_ros.ros_common import (
     ERROR,
     FAILURE,
@@ -85,7 +91,7 @@ class SafetyMonitorNode(LifecycleNode):
         declare_params(self, MONITOR_PARAMS)
         self.counts = {"decisions": 0, "vetoes": 0, "stops": 0, "bad_frame_stamps": 0}
         self.counts |= {"critic_replacements": 0, "critic_stops": 0, "critic_bad_frames": 0}
-        self.counts["critic_bad_scans"] = 0
+        self.counts |= {"critic_bad_scans": 0, "critic_bad_joint_states": 0}
         self.critic: CriticGate | None = None
         self._subs = []
         self._critic_reported = False
@@ -98,6 +104,7 @@ class SafetyMonitorNode(LifecycleNode):
             limits = {k: p[k] for k in MonitorConfig.__dataclass_fields__ if k in p}
             self.config = MonitorConfig(motion=motion, **limits)
             self.key = read_key(p["verdict_key_file"])
+            self.lift_joint, self.arm_joints = joint_names(p)
             self.critic = load_critic(p)
         except (ParameterError, BundleError, ValueError) as exc:
             self.get_logger().error(str(exc))
@@ -162,6 +169,14 @@ class SafetyMonitorNode(LifecycleNode):
         if self.critic.takes_scan:  # sensor QoS: matches a lidar driver's best-effort scans
             topic = p["scan_topic"]
             subs.append(self.create_subscription(LaserScan, topic, self.on_scan, SENSOR_QOS))
+        if self.critic.takes_proprio:
+            # sensor QoS (best effort, newest few): matches a reliable joint-state publisher
+            # (robot drivers, joint_state_publisher) and a best-effort one alike; a lost
+            # message only ages the newest, which proprio_max_age_s bounds
+            topic = p["joint_states_topic"]
+            subs.append(
+                self.create_subscription(JointState, topic, self.on_joint_state, SENSOR_QOS)
+            )
         subs.append(self.create_subscription(Image, p["image_topic"], self.on_image, FRAME_QOS))
         return subs
 
@@ -180,6 +195,20 @@ class SafetyMonitorNode(LifecycleNode):
             self.critic.drop_scan()
             self.counts["critic_bad_scans"] += 1
             self.get_logger().error(f"critic scan rejected: {exc}", throttle_duration_sec=1.0)
+
+    def on_joint_state(self, msg: JointState) -> None:
+        """The arm's joint state, for a critic that reads it. A message without the lift and
+        arm joints, with a non-finite or out-of-range position, is rejected and drops the last
+        one, so the robot stops until a usable joint state arrives."""
+        try:
+            values = proprio_values(msg, self.lift_joint, self.arm_joints)
+            self.critic.on_proprio(values, now_s(self))  # its age: since it arrived
+        except ValueError as exc:
+            self.critic.drop_proprio()
+            self.counts["critic_bad_joint_states"] += 1
+            self.get_logger().error(
+                f"critic joint state rejected: {exc}", throttle_duration_sec=1.0
+            )
 
     def on_image(self, msg: Image) -> None:
         """A frame the policy sees: encoded by the critic and stored by stamp while the policy
@@ -287,6 +316,7 @@ def load_critic(p: dict) -> CriticGate | None:
         escape_after=p["critic_escape_after"],
     )
     gate.scan_max_age_s = p["scan_max_age_s"]
+    gate.proprio_max_age_s = p["proprio_max_age_s"]
     return gate
 
 

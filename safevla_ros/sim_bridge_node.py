@@ -10,8 +10,9 @@ ground-truth cost, the holding flag on ``holding_topic`` and the step's motion f
 (MotionFeedback on ``bump_topic``, latched) and, for a bundle that reads it, the explored map
 of the new observation (ExploredMap on ``explored_topic``, latched), and with the MuJoCo
 backend, while something subscribes, the observation's 360-degree range scan (LaserScan on
-``scan_topic``). Frames go out
-at most ``frame_rate_hz``. Episodes come from ``episode_file``, else the shipped validation
+``scan_topic``), and while something subscribes the arm's joint state (JointState on
+``joint_states_topic``: ``lift_joint`` and the extension split over ``arm_joints``). Frames go
+out at most ``frame_rate_hz``. Episodes come from ``episode_file``, else the shipped validation
 set, else a seeded sampler; each starts by publishing its instruction (reliable +
 transient-local) and a motion feedback of both false.
 Service ``reset_episode`` (ResetEpisode): an episode by id, a new one by task + seed, or the next.
@@ -23,7 +24,7 @@ import time
 
 import numpy as np
 from rclpy.lifecycle import LifecycleNode
-from sensor_msgs.msg import CameraInfo, Image, LaserScan
+from sensor_msgs.msg import CameraInfo, Image, JointState, LaserScan
 from std_msgs.msg import Bool, Header, String
 
 from safevla_core.actions import action_by_name
@@ -33,11 +34,12 @@ from safevla_ros.msg_conversions import (
     camera_info,
     episode_status,
     explored_map,
+    joint_state,
     laser_scan,
     motion_feedback,
     rgb_image,
 )
-from safevla_ros.params import SIM_BRIDGE_PARAMS, ParameterError
+from safevla_ros.params import SIM_BRIDGE_PARAMS, ParameterError, joint_names
 from safevla_ros.ros_common import (
     FAILURE,
     LATCHED_QOS,
@@ -99,6 +101,7 @@ class SimBridgeNode(LifecycleNode):
     def on_configure(self, state):
         try:
             p = read_params(self, SIM_BRIDGE_PARAMS)
+            self.joints = joint_names(p)
             size, self.manip, explored = camera_settings(p)
             cfg = EnvConfig(
                 nav_size=size,
@@ -139,6 +142,11 @@ class SimBridgeNode(LifecycleNode):
             self.create_lifecycle_publisher(LaserScan, p["scan_topic"], SENSOR_QOS)
             if hasattr(self.env.backend, "range_scan")
             else None
+        )
+        # reliable, as a robot's joint-state driver: matches best-effort readers (the monitor)
+        # and reliable ones (robot_state_publisher) alike
+        self._joints = self.create_lifecycle_publisher(
+            JointState, p["joint_states_topic"], RELIABLE_QOS
         )
         return SUCCESS
 
@@ -233,14 +241,17 @@ class SimBridgeNode(LifecycleNode):
     def publish_feedback(self) -> None:
         """The motion feedback of the last executed action (``obs["bump"]``; a stop step
         executes nothing, so it repeats the last one), for a bundle that reads it the explored
-        map, and for subscribers the range scan of the observation (before its frame goes out),
-        stamped now."""
+        map, and for subscribers the range scan and the arm's joint state of the observation
+        (before its frame goes out), stamped now."""
         header = Header(stamp=self.get_clock().now().to_msg(), frame_id="base_link")
         self._bump.publish(motion_feedback(self.obs["bump"], header))
         if self._explored is not None:
             self._explored.publish(explored_map(self.obs["explored"], header))
         if self._scan is not None and self._scan.get_subscription_count() > 0:
             self._scan.publish(laser_scan(self.env.backend.range_scan(), header))
+        if self._joints.get_subscription_count() > 0:
+            joints = Header(stamp=header.stamp)  # joint positions belong to no frame
+            self._joints.publish(joint_state(self.obs["proprio"], joints, *self.joints))
 
     def publish_status(self, outcome: dict) -> None:
         stamp = self.get_clock().now().to_msg()

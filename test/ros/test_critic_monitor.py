@@ -6,7 +6,10 @@ critic that does not match the policy bundle keeps the monitor from starting. A 
 reads the motion feedback stops the robot until MotionFeedback arrives, then lets move_ahead
 through out of contact and vetoes it in contact. A critic that reads the range scan stops the
 robot until a usable LaserScan arrives, vetoes move_ahead with an obstacle close ahead, and
-stops again on a scan that does not cover its bearings."""
+stops again on a scan that does not cover its bearings. A critic that reads the arm's joint
+state stops the robot until a JointState arrives, lets arm_out through to the adapter's arm
+command with the arm in, vetoes it with the arm out, and stops again on a JointState without
+the configured joints."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import numpy as np
 import pytest
 from geometry_msgs.msg import Twist
 from ros_harness import CAM, CMD, PROP, VERDICT, frame, wait_until_up
-from sensor_msgs.msg import Image, LaserScan
+from sensor_msgs.msg import Image, JointState, LaserScan
 from std_msgs.msg import String
 from tiny_critic import risk_table, write_tiny_critic
 
@@ -29,17 +32,18 @@ from safevla_ros.ros_common import FRAME_QOS, SENSOR_QOS
 
 pytestmark = pytest.mark.ros
 AHEAD, LEFT = ACTION_NAMES.index("move_ahead"), ACTION_NAMES.index("rotate_left")
+ARM_OUT = ACTION_NAMES.index("arm_out")
 AHEAD_CMD = command_for(AHEAD, MotionProfile())
 
 
-def propose(probe, image: Image, seq: int) -> None:
-    """move_ahead on this frame; odd proposals also give rotate_left weight, even ones are
-    one-hot (nothing to replace it with)."""
+def propose(probe, image: Image, seq: int, action: int = AHEAD) -> None:
+    """``action`` (move_ahead) on this frame; odd proposals also give rotate_left weight, even
+    ones are one-hot (nothing to replace it with)."""
     p = np.zeros(20, np.float32)
-    p[AHEAD] = 0.7 if seq % 2 else 1.0
-    p[LEFT] = 1.0 - p[AHEAD]
-    msg = ActionProposal(header=image.header, action_index=AHEAD, sequence=seq)
-    msg.action_names, msg.action_name = list(ACTION_NAMES), "move_ahead"
+    p[action] = 0.7 if seq % 2 else 1.0
+    p[LEFT] = 1.0 - p[action]
+    msg = ActionProposal(header=image.header, action_index=action, sequence=seq)
+    msg.action_names, msg.action_name = list(ACTION_NAMES), ACTION_NAMES[action]
     msg.action_probabilities = p.tolist()
     msg.cost_categories = list(COST_CATEGORIES)
     msg.predicted_cost = [0.0] * 20  # the policy's own critic sees no risk at all
@@ -47,10 +51,10 @@ def propose(probe, image: Image, seq: int) -> None:
     probe.publisher(PROP, ActionProposal).publish(msg)
 
 
-def start_shielded(nodes, probe, bundle_path, critic):
-    """Perception, a monitor with ``critic`` and the adapter, up; the probe proposes on every
-    perception frame (:func:`propose`) once the instruction is out, and records verdicts.
-    Returns the camera frame to publish, (pixels, encoding)."""
+def start_shielded(nodes, probe, bundle_path, critic, action: int = AHEAD):
+    """Perception, a monitor with ``critic`` and the adapter, up; the probe proposes
+    ``action`` on every perception frame (:func:`propose`) once the instruction is out, and
+    records verdicts. Returns the camera frame to publish, (pixels, encoding)."""
     nodes("perception_node", bundle_path=bundle_path)
     nodes("safety_monitor_node", bundle_path=bundle_path, critic_bundle=str(critic))
     nodes("action_adapter_node")
@@ -60,7 +64,7 @@ def start_shielded(nodes, probe, bundle_path, critic):
 
     def on_image(msg: Image) -> None:
         seq[0] += 1
-        propose(probe, msg, seq[0])
+        propose(probe, msg, seq[0], action)
 
     probe.node.create_subscription(Image, "safevla/image", on_image, FRAME_QOS)
     probe.latched("safevla/instruction", String).publish(String(data="find an apple"))
@@ -79,13 +83,13 @@ def verdicts_counter(probe):
     return judged
 
 
-def shielded_by_tiny_critic(nodes, probe, bundle_path, tmp_path, **tiny):
-    """The shielded stack (:func:`start_shielded`) with a tiny critic that is harmless except
-    under its condition (``write_tiny_critic(**tiny)``); returns ``feed`` (publish one camera
-    frame) and ``judged`` (:func:`verdicts_counter`)."""
+def shielded_by_tiny_critic(nodes, probe, bundle_path, tmp_path, action=AHEAD, **tiny):
+    """The shielded stack (:func:`start_shielded`, proposing ``action``) with a tiny critic
+    that is harmless except under its condition (``write_tiny_critic(**tiny)``); returns
+    ``feed`` (publish one camera frame) and ``judged`` (:func:`verdicts_counter`)."""
     image = load_bundle(bundle_path).image
     critic = write_tiny_critic(tmp_path / "critic", image, risk_table(), **tiny)
-    pixels, enc = start_shielded(nodes, probe, bundle_path, critic)
+    pixels, enc = start_shielded(nodes, probe, bundle_path, critic, action)
     return (lambda: probe.publish_image(CAM, pixels, enc)), verdicts_counter(probe)
 
 
@@ -202,3 +206,53 @@ def test_a_scan_critic_follows_the_range_scan(nodes, probe, bundle_path, tmp_pat
     start = max(v.proposal_sequence for v in probe.msgs(VERDICT))
     assert probe.spin_until(judged(no_scan, 5, start), 30, partial)
     assert not any(ahead(v) for v in probe.msgs(VERDICT) if v.proposal_sequence > start + 2)
+
+
+STRETCH_ARM = ["joint_arm_l3", "joint_arm_l2", "joint_arm_l1", "joint_arm_l0"]
+
+
+def arm_at(extension_m: float, lift="joint_lift", arm=tuple(STRETCH_ARM)) -> JointState:
+    """A JointState as a Stretch driver publishes it: the head and wrist joints too, the lift
+    at 0.6 m and the arm's extension split over its four telescoping segments (or another
+    robot's joint names, ``lift`` and ``arm``)."""
+    seg = extension_m / len(arm)
+    names = ["joint_head_pan", lift, *arm, "joint_wrist_yaw"]
+    return JointState(name=names, position=[0.3, 0.6, *([seg] * len(arm)), 1.2])
+
+
+def test_a_joint_state_critic_follows_the_arm(nodes, probe, bundle_path, tmp_path):
+    probe.subscribe("arm_command", String)  # the adapter's arm output
+    feed, judged = shielded_by_tiny_critic(
+        nodes, probe, bundle_path, tmp_path, ARM_OUT, arm_out=risk_table({ARM_OUT: 0.9})
+    )
+
+    no_joints = lambda v: v.safe_stop and "joint state" in v.reason  # noqa: E731
+    assert probe.spin_until(judged(no_joints, 5), 60, feed)
+    out = lambda v: v.executed_action == ARM_OUT and not v.safe_stop  # noqa: E731
+    assert not any(out(v) for v in probe.msgs(VERDICT))  # nothing moves before a joint state
+    joints = probe.publisher("joint_states", JointState)  # reliable, as a driver publishes
+    arm_in = lambda: (joints.publish(arm_at(0.1)), feed())  # noqa: E731
+    assert probe.spin_until(judged(out, 3), 30, arm_in)  # the arm in: allowed
+    commands = lambda: [(t, m.data) for t, m in probe.received["arm_command"]]  # noqa: E731
+    assert probe.spin_until(lambda: "arm_out" in [c for _, c in commands()], 10)
+
+    arm_out = lambda: (joints.publish(arm_at(0.35)), feed())  # noqa: E731
+    vetoed = lambda v: v.vetoed and "arm_out risk corner 0.9" in v.reason  # noqa: E731
+    assert probe.spin_until(judged(vetoed, 3), 30, arm_out)
+    first_veto = min(t for t, v in probe.received[VERDICT] if vetoed(v))
+    start = max(v.proposal_sequence for v in probe.msgs(VERDICT) if vetoed(v))
+    assert probe.spin_until(judged(lambda v: True, 10, start), 30, arm_out)
+    probe.spin_for(1.0)
+    after = [v for v in probe.msgs(VERDICT) if v.proposal_sequence > start]
+    assert not any(out(v) for v in after)  # the arm out: never executed
+    assert any(v.executed_action == LEFT and not v.safe_stop for v in after)  # replaced
+    # nor driven: no arm_out command once the adapter had a second for the verdicts before
+    assert not [c for t, c in commands() if t > first_veto + 1.0 and c == "arm_out"]
+
+    # another robot's joint names: rejected, so the robot stops, even with the arm in
+    other = lambda: (joints.publish(arm_at(0.1, "lift", ("arm",))), feed())  # noqa: E731
+    start = max(v.proposal_sequence for v in probe.msgs(VERDICT))
+    assert probe.spin_until(judged(no_joints, 5, start), 30, other)
+    assert not any(out(v) for v in probe.msgs(VERDICT) if v.proposal_sequence > start)
+    log = (nodes.log_dir / "safety_monitor_node.log").read_text()
+    assert "critic joint state rejected" in log and "lift_joint" in log

@@ -95,3 +95,66 @@ def test_any_360_degree_laser_scan_becomes_the_critics_scan():
     msg.ranges = ranges.tolist()
     with pytest.raises(ValueError, match="1 NaN ranges"):
         scan_values(msg)
+
+
+def test_a_joint_state_becomes_the_critics_proprio_and_back():
+    """The lift's position and the sum of Stretch's four telescoping segments, whatever else
+    the message carries and in any order; the sim bridge's JointState reads back as what it
+    was built from. Missing joints, NaN and too few positions are refused, naming them."""
+    import numpy as np
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Header
+
+    from safevla_ros.msg_conversions import joint_state, proprio_values
+    from safevla_ros.params import JOINT_NAME_PARAMS
+
+    defaults = {s.name: s.default for s in JOINT_NAME_PARAMS}
+    lift, arm = defaults["lift_joint"], defaults["arm_joints"]
+    assert (lift, arm) == (
+        "joint_lift",
+        ["joint_arm_l3", "joint_arm_l2", "joint_arm_l1", "joint_arm_l0"],
+    )
+
+    msg = joint_state(np.array([0.62, 0.3], np.float32), Header(), lift, arm)
+    assert list(msg.name) == [lift, *arm]
+    assert np.allclose(msg.position, [0.62, 0.075, 0.075, 0.075, 0.075])
+    np.testing.assert_allclose(proprio_values(msg, lift, arm), [0.62, 0.3], atol=1e-6)
+
+    names = "joint_head_pan joint_arm_l0 joint_lift joint_arm_l1 joint_wrist_yaw joint_arm_l2"
+    stretch = JointState(
+        name=[*names.split(), "joint_arm_l3"],
+        position=[1.5, 0.05, 0.9, 0.04, -2.0, 0.03, 0.02],
+    )
+    out = proprio_values(stretch, lift, arm)
+    assert out.dtype == np.float32 and out.shape == (2,)
+    np.testing.assert_allclose(out, [0.9, 0.14], atol=1e-6)
+    np.testing.assert_allclose(
+        proprio_values(stretch, "joint_lift", ["joint_arm_l0"]), [0.9, 0.05]
+    )
+
+    wrong = JointState(name=["lift", "arm"], position=[0.5, 0.1])  # another robot's names
+    with pytest.raises(ValueError, match=r"joint_lift.*it has \['lift', 'arm'\].*lift_joint"):
+        proprio_values(wrong, lift, arm)
+    stretch.position[3] = float("nan")
+    with pytest.raises(ValueError, match=r"non-finite positions of \['joint_arm_l1'\]"):
+        proprio_values(stretch, lift, arm)
+    short = JointState(name=[lift, *arm], position=[0.5, 0.1])
+    with pytest.raises(ValueError, match="5 names and 2 positions"):
+        proprio_values(short, lift, arm)
+
+
+def test_the_joint_names_are_checked_before_any_message():
+    """One lift joint and at least one arm joint, all named, none twice (a position counted
+    twice); a string array of anything but strings is refused by the parameter spec."""
+    from safevla_ros.params import MONITOR_PARAMS, ParameterError, joint_names, resolve
+
+    p = resolve(MONITOR_PARAMS, {})
+    assert joint_names(p) == ("joint_lift", p["arm_joints"]) and len(p["arm_joints"]) == 4
+    assert p["joint_states_topic"] == "joint_states" and p["proprio_max_age_s"] == 0.5
+    for bad in ({"arm_joints": []}, {"lift_joint": ""}, {"arm_joints": ["a", "a"]}):
+        with pytest.raises(ParameterError, match="arm_joints"):
+            joint_names(resolve(MONITOR_PARAMS, bad))
+    with pytest.raises(ParameterError, match="joint_lift"):
+        joint_names(resolve(MONITOR_PARAMS, {"arm_joints": ["joint_lift"]}))
+    with pytest.raises(ParameterError, match="expected a list of str"):
+        resolve(MONITOR_PARAMS, {"arm_joints": [1, 2]})

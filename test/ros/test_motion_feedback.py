@@ -15,14 +15,28 @@ from ros_harness import (
     stamp_ns,
     wait_until_up,
 )
-from sensor_msgs.msg import LaserScan
+from sensor_msgs.msg import JointState, LaserScan
 from std_msgs.msg import Bool, Float32MultiArray, String
 
 from safevla_core.actions import BUMP_FIELDS, action_by_name
 from safevla_core.policy_runtime import PolicyRuntime
 from safevla_ros.msg import ActionProposal, MotionFeedback
-from safevla_ros.msg_conversions import bump_values, motion_feedback, scan_values
-from safevla_ros.params import BUMP_TOPIC, POLICY_PARAMS, SCAN_TOPIC, SIM_BRIDGE_PARAMS
+from safevla_ros.msg_conversions import (
+    bump_values,
+    motion_feedback,
+    proprio_values,
+    scan_values,
+)
+from safevla_ros.params import (
+    BUMP_TOPIC,
+    JOINT_STATES_TOPIC,
+    MONITOR_PARAMS,
+    POLICY_PARAMS,
+    SCAN_TOPIC,
+    SIM_BRIDGE_PARAMS,
+    joint_names,
+    resolve,
+)
 from safevla_ros.ros_common import RELIABLE_QOS, SENSOR_QOS
 
 pytestmark = pytest.mark.ros
@@ -45,7 +59,9 @@ def test_sim_bridge_publishes_the_env_feedback_every_step(nodes, probe):
     """Zeros when the episode starts, then after every step (a stop repeats the last one) the
     env's ``obs["bump"]``, replayed here on the same episode: an arm pushed past its limit is
     blocked, driving into a wall is blocked and collided. The range scan of each observation
-    goes out beside it (LaserScan on ``scan``), the env's ``obs["scan"]`` exactly."""
+    goes out beside it (LaserScan on ``scan``), the env's ``obs["scan"]`` exactly, and so does
+    the arm's joint state (JointState on ``joint_states``, read as the monitor reads it), the
+    env's ``obs["proprio"]``."""
     from sim_bridge.env import EnvConfig, make_env
     from sim_bridge.episodes import load_episodes, shipped_path
 
@@ -55,6 +71,7 @@ def test_sim_bridge_publishes_the_env_feedback_every_step(nodes, probe):
     nodes("sim_bridge_node", auto_reset=False, max_steps=len(actions), frame_rate_hz=20.0, **size)
     probe.subscribe("safevla/holding", Bool, RELIABLE_QOS)
     probe.subscribe(SCAN_TOPIC, LaserScan, SENSOR_QOS)
+    probe.subscribe(JOINT_STATES_TOPIC, JointState, SENSOR_QOS)  # as the monitor subscribes
     drive_bridge_episode(probe, episodes[0].episode_id, actions, BUMP, MotionFeedback)
     counts = lambda: (len(probe.msgs(BUMP)), len(probe.msgs("safevla/holding")))  # noqa: E731
     probe.spin_until(lambda: counts() >= (len(actions) + 1, len(actions)), timeout=5)
@@ -62,18 +79,26 @@ def test_sim_bridge_publishes_the_env_feedback_every_step(nodes, probe):
     cfg = EnvConfig(nav_size=(48, 64), manip_size=(48, 64), max_steps=8, range_scan=True)
     env = make_env(episodes, cfg)
     obs, _ = env.reset(seed=0, options={"episode": episodes[0]})  # the bridge's first episode
-    want, scans = [tuple(obs["bump"])], [obs["scan"]]
+    want, scans, arms = [tuple(obs["bump"])], [obs["scan"]], [obs["proprio"]]
     for name in actions:
         if name != "stop":  # a stop executes nothing: the feedback stays the last action's
             obs = env.step(action_by_name(name).index)[0]
         want.append(tuple(obs["bump"]))
         scans.append(obs["scan"])
+        arms.append(obs["proprio"])
     env.close()
     got_scans = [scan_values(m) for m in probe.msgs(SCAN_TOPIC)]
     assert len(got_scans) >= len(actions) // 2  # sensor QoS: best effort
     assert all(any(np.allclose(g, w, atol=1e-6) for w in scans) for g in got_scans)
     np.testing.assert_allclose(got_scans[-1], scans[-1], atol=1e-6)
     assert np.abs(scans[0] - scans[4]).max() > 0.1  # the robot moved: the scan changed
+    # the monitor's defaults name the joints the bridge publishes (Stretch's)
+    joints = joint_names(resolve(MONITOR_PARAMS, {}))
+    got_arms = [proprio_values(m, *joints) for m in probe.msgs(JOINT_STATES_TOPIC)]
+    assert len(got_arms) >= len(actions) // 2
+    assert all(any(np.allclose(g, w, atol=1e-6) for w in arms) for g in got_arms)
+    np.testing.assert_allclose(got_arms[-1], arms[-1], atol=1e-6)
+    assert np.abs(arms[0] - arms[-1]).max() > 0.05  # arm_down lowered the lift
     got = [tuple(bump_values(m)) for m in probe.msgs(BUMP)]
     assert got == want
     assert (0.0, 0.0) in want[1:] and (1.0, 0.0) in want and (1.0, 1.0) in want  # all kinds
