@@ -20,6 +20,7 @@ from sim_bridge.tasks import TASKS
 
 CALIBRATION_UNITS = ("episode", "pair")
 CALIBRATION_TARGETS = ("any", "category")
+REFITS = ("", "scan")  # critic.refit: none, or the per-action refit (critic_refit.py)
 CRITIC_ENCODERS = ("cnn", "efficientnet_lite0")
 
 
@@ -120,6 +121,11 @@ class CriticConfig:
             the executed actions). The graph still takes all T frames (the runtime's
             contract), the others unread. Fewer frames overfit less: a critic reading 16
             frames learns the training houses (docs/safety_critic.md, 2026-12-05).
+        refit: "" (none) or "scan": after training, a per-action logistic model on the
+            network's risk, the range scan's clearances around the base, the contact flag and
+            the arm's joint state, fitted on half of the calibration split's episodes (the other
+            half calibrates; :mod:`safevla_train.critic_refit`); part of the exported graph.
+            Needs ``scan_input``.
         threads: torch CPU threads for training.
     """
 
@@ -165,6 +171,7 @@ class CriticConfig:
     calibration_target: str = "any"
     scan_branch: int = 0
     frame_history: int = -1
+    refit: str = ""
     threads: int = 2
 
     def __post_init__(self) -> None:
@@ -235,6 +242,11 @@ class CriticConfig:
             "critic.frame_history=0 reads no frames: give it the range scan or the motion "
             "feedback (scan_input=true, bump_input=true)",
         )
+        _check(self.refit in REFITS, f"critic.refit={self.refit!r}: use one of {list(REFITS)}")
+        _check(
+            not self.refit or self.scan_input,
+            "critic.refit=scan reads the range scan: set critic.scan_input=true",
+        )
         _check(
             self.on_too_few in ON_TOO_FEW,
             f"critic.on_too_few={self.on_too_few!r}: use one of {ON_TOO_FEW}",
@@ -244,6 +256,7 @@ class CriticConfig:
         """The settings that decide the trained weights (saved weights are reused only when
         these match; changing alpha or the calibration unit only recalibrates)."""
         skip = {"alpha", "on_too_few", "calibration_unit", "calibration_target", "log_every"}
+        skip.add("refit")  # fitted after training, on calibration episodes
         if not self.scan_branch:  # (weights trained before these existed match)
             skip.add("scan_branch")
         if self.frame_history == -1:

@@ -320,7 +320,9 @@ class _RiskGraph(nn.Module):
         """``extra1``..``extra3``: the optional inputs in graph order (bump, scan, proprio);
         named parameters, not ``*args``, so that the ONNX export sees one tensor per input."""
         extra = tuple(e for e in (extra1, extra2, extra3) if e is not None)
-        return torch.sigmoid(_logits(self.net, x, prev_actions, *extra))
+        risk = torch.sigmoid(_logits(self.net, x, prev_actions, *extra))
+        refit = getattr(self.net, "refit", None)  # critic.refit (critic_refit.RefitHead)
+        return risk if refit is None else refit(risk, extra)
 
 
 class _EncoderGraph(nn.Module):
@@ -372,12 +374,17 @@ def predict(
     cfg: CriticConfig,
     inputs: CriticInputs | None = None,
 ) -> np.ndarray:
-    """(len(rows), A, C) risks of the states ``rows``."""
+    """(len(rows), A, C) risks of the states ``rows`` (through the net's refit, once one is
+    attached: :mod:`safevla_train.critic_refit`)."""
     inputs = inputs or CriticInputs(net, data, cfg)
     net.eval()
     out = [np.zeros((0, NUM_ACTIONS, N_CAT), np.float32)]
-    for i in range(0, rows.size, 256):
-        out.append(torch.sigmoid(_logits(net, *inputs(rows[i : i + 256]))).numpy())
+    refit = getattr(net, "refit", None)
+    with torch.no_grad():
+        for i in range(0, rows.size, 256):
+            x = inputs(rows[i : i + 256])
+            risk = torch.sigmoid(_logits(net, *x))
+            out.append((risk if refit is None else refit(risk, x[2:])).numpy())
     return np.concatenate(out)
 
 

@@ -46,6 +46,7 @@ from safevla_train.critic_model import (
     predict,
     train_critic,
 )
+from safevla_train.critic_refit import RefitHead, split_episodes
 
 WEIGHTS = "critic.pt"
 CALIBRATION = "calibration.json"
@@ -143,6 +144,25 @@ def calibration_table(reports) -> str:
     return "\n".join(lines)
 
 
+def _fit_refit(net, data, cal_rows, cfg, inputs, metrics, log) -> np.ndarray:
+    """Attach and fit the refit (``critic.refit``) on half of the calibration episodes;
+    returns the calibration rows of the other half, which calibrate the threshold."""
+    fit = split_episodes(data["episode"][cal_rows], cfg.seed)
+    rows = cal_rows[fit]
+    net.refit = None  # the network's own risks to fit on
+    risk = predict(net, data, rows, cfg, inputs)
+    refit = RefitHead(net.extras.names)
+    per_action = refit.fit(risk, data["labels"][rows], inputs(rows)[2:])
+    net.refit = refit
+    eps = len(np.unique(data["episode"][rows]))
+    log(
+        f"refit: per-action model fitted on {len(rows)} calibration states ({eps} episodes); "
+        f"the other {int((~fit).sum())} states calibrate"
+    )
+    metrics["refit"] = {"fit_states": len(rows), "fit_episodes": eps, "actions": per_action}
+    return cal_rows[~fit]
+
+
 def run_critic(
     cfg: CriticConfig, out: str | Path, log=print, sign_key: str | Path | None = None
 ) -> dict:
@@ -169,6 +189,8 @@ def run_critic(
         metrics.update(train_critic(net, data, cfg, log, inputs))
         torch.save({"model": net.state_dict(), "config": train_key}, weights)
     cal_rows, test_rows = (np.flatnonzero(data["split"] == i) for i in (1, 2))
+    if cfg.refit:
+        cal_rows = _fit_refit(net, data, cal_rows, cfg, inputs, metrics, log)
     by_episode = cfg.calibration_unit == "episode"
     union, reports = None, None
     args = (
