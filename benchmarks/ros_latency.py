@@ -25,8 +25,8 @@ stops, or whose frame never reached the monitor, is not judged by the critic: th
 therefore also reports ``monitor_decision_critic_judged_ms``, the decision latency of only the
 verdicts the critic judged, and the count of verdicts by ``triggered_rule``. The benchmark
 also publishes a latched MotionFeedback (both false), as a base driver does, and a 360-degree
-LaserScan (open space, 2 m) with every camera frame, as a lidar would, for a policy or critic
-that reads them.
+LaserScan (open space, 2 m) and a JointState (the arm stowed: lift 0.4 m, arm in) with every
+camera frame, as a lidar and an arm driver would, for a policy or critic that reads them.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/ros_latency.py --frames 300 --rate 10
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/ros_latency.py --frames 300 --rate 10 \\
@@ -53,14 +53,15 @@ import rclpy
 import yaml
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
-from sensor_msgs.msg import Image, LaserScan
+from sensor_msgs.msg import Image, JointState, LaserScan
 from std_msgs.msg import Header, String
 
 from safevla_core.actions import SCAN_BEAMS
 from safevla_core.bundle import BundleError, load_bundle
 from safevla_core.critic_gate import CriticGate, PolicyFacts
 from safevla_ros.msg import ActionProposal, MotionFeedback, SafetyVerdict
-from safevla_ros.msg_conversions import laser_scan
+from safevla_ros.msg_conversions import joint_state, laser_scan
+from safevla_ros.params import JOINT_NAME_PARAMS, JOINT_STATES_TOPIC
 from safevla_ros.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 from safevla_ros.runner import NODES, config_dir, node_env, start_nodes, stop_nodes
 
@@ -175,6 +176,15 @@ def run(args) -> dict:
     # until a fresh one arrives)
     scan = node.create_publisher(LaserScan, "scan", SENSOR_QOS)
     ranges = np.full(SCAN_BEAMS, 2.0, np.float32)
+    # the arm driver's joint state with every frame, the arm stowed (read by a critic that
+    # takes it; one with proprio_input stops every proposal until a fresh one arrives)
+    joints = node.create_publisher(JointState, JOINT_STATES_TOPIC, SENSOR_QOS)
+    lift, arm = JOINT_NAME_PARAMS[0].default, JOINT_NAME_PARAMS[1].default
+
+    def sensors() -> None:
+        scan.publish(laser_scan(ranges, base_header(node)))
+        joints.publish(joint_state((0.4, 0.0), base_header(node), lift, arm))
+
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, (args.height, args.width, 3), dtype=np.uint8).tobytes()
     sent = []
@@ -184,7 +194,7 @@ def run(args) -> dict:
         deadline = time.monotonic() + 90
         while len(got["prop"]) < 10 and time.monotonic() < deadline:
             publish(node, cam, pixels, args)
-            scan.publish(laser_scan(ranges, base_header(node)))
+            sensors()
             spin(ex, 1.0 / args.rate)
         if len(got["prop"]) < 10:
             raise SystemExit(f"no proposals after 90 s; see the logs in {log_dir}")
@@ -193,7 +203,7 @@ def run(args) -> dict:
         for _ in range(args.frames):
             t = time.monotonic()
             publish(node, cam, pixels, args)
-            scan.publish(laser_scan(ranges, base_header(node)))
+            sensors()
             sent.append(t)
             spin(ex, max(0.0, t + 1.0 / args.rate - time.monotonic()))
         spin(ex, 0.3)

@@ -116,12 +116,23 @@ class Agent(Protocol):
 
 
 def _fallbacks() -> dict[int, tuple[int, ...]]:
-    """Per base motion, what a planner tries next when the shield refused it where the robot
-    stands: the smaller step of the same turn, the other way round, then backing off."""
+    """Per motion, what a planner tries next when the shield refused it where the robot stands:
+    for the base, the smaller step of the same turn, the other way round, then backing off; for
+    the arm, the smaller step of the same motion, then a small step of the other joint (a
+    little higher before reaching out, a little in before lowering)."""
     i = ACTION_INDEX
     back = i["move_back"]
     small_r, small_l = i["rotate_right_small"], i["rotate_left_small"]
+    up, inward = i["arm_up_small"], i["arm_in_small"]
     return {
+        i["arm_out"]: (i["arm_out_small"], up),
+        i["arm_out_small"]: (up,),
+        i["arm_down"]: (i["arm_down_small"], inward),
+        i["arm_down_small"]: (inward,),
+        i["arm_up"]: (up, inward),
+        up: (inward,),
+        i["arm_in"]: (inward, up),
+        inward: (up,),
         i["move_ahead"]: (small_l, small_r, back),
         i["rotate_right"]: (small_r, small_l, i["rotate_left"], back),
         i["rotate_left"]: (small_l, small_r, i["rotate_right"], back),

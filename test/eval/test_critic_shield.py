@@ -167,3 +167,36 @@ def test_an_arm_critic_is_fed_the_arm_joint_state_of_each_step(tmp_path):
     assert any(d.proposed_action in out_moves and d.vetoed for _, d in out)
     # with the arm in, the same motions pass
     assert any(d.executed_action in out_moves for ext, d in seen if ext <= ARM_OUT_M)
+
+
+def test_a_shielded_expert_reaches_in_small_steps_after_a_refused_arm_motion(tmp_path):
+    """The full arm extension (0.1 m) is risky, the small one (0.02 m) is not: on PickUp the
+    one-hot expert is stopped on ``arm_out``, proposes ``arm_out_small`` next instead of the
+    same refused motion until the step limit, and so still reaches out to its object and
+    tries to pick it up."""
+    image = ImageSpec(height=16, width=16, mean=(0.5,) * 3, std=(0.25,) * 3)
+    arm_out, small = ACTION_NAMES.index("arm_out"), ACTION_NAMES.index("arm_out_small")
+    critic = write_tiny_critic(tmp_path / "critic", image, risk_table({arm_out: 0.9}))
+    cfg = EvalConfig(["expert:careless"], tasks=("pickup",), count=2, max_steps=80)
+    cfg.shield, cfg.critic = "on", str(critic)
+    ((header, jobs),) = groups(cfg, resolve_episodes(cfg))
+    env = make_env(cfg.max_steps)
+    agent = make_agent(parse_policy(header["bundle"]))
+    pickup, picked = ACTION_NAMES.index("pickup"), 0
+    try:
+        for job in jobs:
+            seen = []
+            run_episode(env, agent, job, on_decision=seen.append)
+            assert not any(d.executed_action == arm_out for d in seen)
+            refused = [i for i, d in enumerate(seen) if d.proposed_action == arm_out]
+            assert refused, "the expert never reached out: no refusal to test"
+            for i in refused:
+                if i + 1 < len(seen):  # the next proposal is the small step, and it runs
+                    assert seen[i + 1].proposed_action == small
+                    assert seen[i + 1].executed_action == small
+            reached = sum(d.executed_action == small for d in seen)
+            assert reached >= 5  # 0.1 m and more in small steps
+            picked += any(d.executed_action == pickup for d in seen)
+    finally:
+        env.close()
+    assert picked  # reached its object in small steps and grasped
