@@ -171,11 +171,21 @@ def _interrupt(signum, frame) -> None:
 EXIT_GRACE_S = 10
 
 
+# Set while run_node's spin loop runs: a signal then only sets the flag, which ends the loop
+# within its 0.1 s wait. Raising there could land inside rclpy's own bookkeeping (seen in CI:
+# inside ``Task.__init__``, leaving a half-built task whose ``__del__`` printed a traceback).
+_spinning = threading.Event()
+
+
 def _interrupt_with_deadline(signum, frame) -> None:
-    """The node's SIGINT/SIGTERM handler: arm the exit deadline once, then interrupt."""
+    """The node's SIGINT/SIGTERM handler: arm the exit deadline once, then end the spin loop
+    through the flag (while spinning) or interrupt (construction, startup, teardown)."""
     if not _signalled.is_set():
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
         signal.alarm(EXIT_GRACE_S)
+    if _spinning.is_set():
+        _signalled.set()
+        return
     _interrupt(signum, frame)
 
 
@@ -210,10 +220,12 @@ def run_node(node_cls: type[LifecycleNode], args: list[str] | None = None) -> in
     ``on_exit()`` (if it has one) runs: the adapter's last word is a zero Twist, the monitor's a
     stop verdict, also when a callback raised.
 
-    The first signal also ends the spin loop through a flag (an interrupt raised where Python
-    swallows it, e.g. inside a ``__del__``, would otherwise leave the node spinning: seen in CI
-    as a node that outlived a killed runner) and arms :data:`EXIT_GRACE_S`: a teardown that
-    hangs is ended by the kernel.
+    While the node spins, a signal only sets a flag that ends the spin loop within 0.1 s (an
+    interrupt raised there can land inside rclpy's own code: seen in CI as a traceback from a
+    half-built ``Task``); before and after the loop it raises KeyboardInterrupt. The flag also
+    ends the loop when an interrupt was swallowed (raised inside a ``__del__``: seen in CI as a
+    node that outlived a killed runner). The first signal arms :data:`EXIT_GRACE_S`: a callback
+    or a teardown that hangs is ended by the kernel.
     """
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -235,11 +247,14 @@ def run_node(node_cls: type[LifecycleNode], args: list[str] | None = None) -> in
         else:
             executor = SingleThreadedExecutor()
             executor.add_node(node)
-            # A bounded wait, so a signal is handled within 0.1 s. The flag ends the loop also
-            # when the interrupt was swallowed: raised inside a __del__, a weakref or GC callback,
-            # or code that catches BaseException, it never reaches this frame.
-            while rclpy.ok() and not _signalled.is_set():
-                executor.spin_once(timeout_sec=0.1)
+            # A bounded wait: a signal while spinning only sets the flag (no exception inside
+            # rclpy or a callback), and the loop ends within 0.1 s of it.
+            _spinning.set()
+            try:
+                while rclpy.ok() and not _signalled.is_set():
+                    executor.spin_once(timeout_sec=0.1)
+            finally:
+                _spinning.clear()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except Exception as exc:  # log it, leave the robot stopped, exit 1

@@ -78,8 +78,8 @@ class Swallower(LifecycleNode):
     def tick(self):
         try:
             time.sleep(0.5)
-        except BaseException:
-            pass
+        except BaseException as exc:
+            print(f"callback interrupted: {type(exc).__name__}", flush=True)
 
     def on_exit(self):
         if "--hang" in sys.argv:
@@ -93,8 +93,9 @@ sys.exit(run_node(Swallower, []))
 """
 
 
-def _run_swallower(subprocess_env, *args: str) -> tuple[float, int]:
-    """Start the node, SIGTERM it once it spins; seconds until it ended and its exit status."""
+def _run_swallower(subprocess_env, *args: str) -> tuple[float, int, str]:
+    """Start the node, SIGTERM it once it spins; seconds until it ended, its exit status and
+    what it printed after "spinning"."""
     import subprocess
     import sys
     import time
@@ -112,20 +113,24 @@ def _run_swallower(subprocess_env, *args: str) -> tuple[float, int]:
         start = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(ros_common.EXIT_GRACE_S + 20)
-        return time.monotonic() - start, code
+        return time.monotonic() - start, code, proc.stdout.read()
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
 
 
-def test_a_node_that_swallows_the_interrupt_still_ends_on_sigterm(subprocess_env):
-    took, code = _run_swallower(subprocess_env)
+def test_a_signal_while_spinning_ends_the_loop_without_raising_into_callbacks(subprocess_env):
+    """SIGTERM lands while a callback runs: the callback is not interrupted (an exception raised
+    there can land inside rclpy's own code), and the node still ends by the flag, right after
+    the callback returns, with status 0."""
+    took, code, printed = _run_swallower(subprocess_env)
     assert code == 0
+    assert "callback interrupted" not in printed
     assert took < ros_common.EXIT_GRACE_S  # by the flag, not by the deadline
 
 
 def test_a_node_whose_teardown_hangs_is_ended_by_the_exit_deadline(subprocess_env):
-    took, code = _run_swallower(subprocess_env, "--hang")
+    took, code, _ = _run_swallower(subprocess_env, "--hang")
     assert code == -signal.SIGALRM
     assert ros_common.EXIT_GRACE_S - 1 < took < ros_common.EXIT_GRACE_S + 10
