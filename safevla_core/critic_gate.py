@@ -293,29 +293,33 @@ class CriticGate:
                 "usable one has arrived; publish a 360-degree LaserScan on the monitor's "
                 "scan_topic (the sim bridge does; on a robot a lidar or a depth-to-scan node)"
             )
-        if self.takes_scan and now_s is not None and self.scan_stamp_s is not None:
-            age = now_s - self.scan_stamp_s
-            if age > self.scan_max_age_s:
-                return (
-                    f"safety critic {self.bundle_id}: the newest range scan is {age:.2f} s "
-                    f"old (more than {self.scan_max_age_s:g} s); check the scanner on the "
-                    "monitor's scan_topic"
-                )
+        if self.takes_scan:
+            stale = self._stale("range scan", self.scan_stamp_s, self.scan_max_age_s, now_s)
+            if stale:
+                return stale + "check the scanner on the monitor's scan_topic"
         if self.takes_proprio and self.proprio is None:
             return (
                 f"safety critic {self.bundle_id} reads the arm's joint state and no usable one "
                 "has arrived; publish a JointState with the lift and arm joints on the "
                 "monitor's joint_states_topic (the sim bridge does; on a robot the arm driver)"
             )
-        if self.takes_proprio and now_s is not None and self.proprio_stamp_s is not None:
-            age = now_s - self.proprio_stamp_s
-            if age > self.proprio_max_age_s:
-                return (
-                    f"safety critic {self.bundle_id}: the newest arm joint state is {age:.2f} s "
-                    f"old (more than {self.proprio_max_age_s:g} s); check the arm driver on "
-                    "the monitor's joint_states_topic"
-                )
+        if self.takes_proprio:
+            stale = self._stale(
+                "arm joint state", self.proprio_stamp_s, self.proprio_max_age_s, now_s
+            )
+            if stale:
+                return stale + "check the arm driver on the monitor's joint_states_topic"
         return ""
+
+    def _stale(self, what: str, stamp_s, max_age_s: float, now_s) -> str:
+        """The start of the reason a sensor reading is too old at ``now_s`` ("" if it is not,
+        or if there is no clock: lockstep evaluation)."""
+        if now_s is None or stamp_s is None or now_s - stamp_s <= max_age_s:
+            return ""
+        return (
+            f"safety critic {self.bundle_id}: the newest {what} is {now_s - stamp_s:.2f} s old "
+            f"(more than {max_age_s:g} s); "
+        )
 
     @classmethod
     def load(

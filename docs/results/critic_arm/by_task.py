@@ -11,14 +11,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
-import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "critic_bump"))
+from split_risk import load_run
 
 from safevla_core.actions import ACTIONS, ActionKind
-from safevla_train.config_io import from_dict
-from safevla_train.critic_config import CriticConfig
-from safevla_train.critic_model import CriticInputs, build_critic, predict
-from safevla_train.critic_run import WEIGHTS, _fit_refit, get_data
+from safevla_train.critic_model import predict
+from safevla_train.critic_run import _fit_refit
 
 MOV = np.array([a.moves_robot for a in ACTIONS])
 BASE = np.array([a.kind in (ActionKind.BASE_TRANSLATE, ActionKind.BASE_ROTATE) for a in ACTIONS])
@@ -35,13 +34,7 @@ def per_episode_miss(veto, costly, episodes) -> float:
 
 def main() -> None:
     for run in map(Path, sys.argv[1:]):
-        cfg = from_dict(CriticConfig, yaml.safe_load((run / "config.yaml").read_text()))
-        data = get_data(cfg, run, log=lambda line: None)
-        net = build_critic(cfg)
-        net.load_state_dict(torch.load(run / WEIGHTS, weights_only=True)["model"])
-        net.eval()
-        torch.set_num_threads(1)
-        inputs = CriticInputs(net, data, cfg)
+        cfg, data, net, inputs = load_run(run, threads=1)
         if cfg.refit:
             cal = np.flatnonzero(data["split"] == 1)
             _fit_refit(net, data, cal, cfg, inputs, {}, lambda line: None)

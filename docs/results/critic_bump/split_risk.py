@@ -39,16 +39,21 @@ def veto_summary(veto: np.ndarray, costly: np.ndarray, contact: np.ndarray) -> s
     )
 
 
-def split_risks(run: Path, splits=(1, 2)) -> dict[int, dict[str, np.ndarray]]:
-    """Per split (0 train, 1 calibration, 2 test; ``splits``): risks, labels, episodes,
-    contact flags."""
+def load_run(run: Path, threads: int = 2):
+    """A critic run's config, data, trained net (eval mode) and network inputs."""
     cfg = from_dict(CriticConfig, yaml.safe_load((run / "config.yaml").read_text()))
     data = get_data(cfg, run, log=lambda line: None)
     net = build_critic(cfg)
     net.load_state_dict(torch.load(run / WEIGHTS, weights_only=True)["model"])
     net.eval()
-    torch.set_num_threads(2)
-    inputs = CriticInputs(net, data, cfg)
+    torch.set_num_threads(threads)
+    return cfg, data, net, CriticInputs(net, data, cfg)
+
+
+def split_risks(run: Path, splits=(1, 2)) -> dict[int, dict[str, np.ndarray]]:
+    """Per split (0 train, 1 calibration, 2 test; ``splits``): risks, labels, episodes,
+    contact flags."""
+    cfg, data, net, inputs = load_run(run)
     out = {}
     for split in splits:
         rows = np.flatnonzero(data["split"] == split)
