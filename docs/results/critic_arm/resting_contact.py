@@ -3,11 +3,14 @@ persists from one step to the next: per costed step, whether every object the ro
 with in it was already collided with in the step before (a resting contact: the embedded
 simulator reports any contact during a step as a collision, whatever the action, while THOR
 reports a collision when the action was stopped by one); such steps are split by whether the
-action was done (not blocked). Unshielded careless expert, first N episodes of a set.
+action was done (not blocked). Unshielded, first N episodes of a set; the careless expert at
+300 steps, or POLICY (a bundle folder) at STEPS.
 
     E=sim_bridge/data/episodes
     python docs/results/critic_arm/resting_contact.py objnav $E/objnav_unseen_s20261201.jsonl.gz 50
     python docs/results/critic_arm/resting_contact.py pickup $E/pickup_unseen_s20261203.jsonl.gz 50
+    python docs/results/critic_arm/resting_contact.py objnav \
+        $E/objnav_unseen_s20261201.jsonl.gz 50 models/objnav-ppo-lag 600
 """
 
 import sys
@@ -21,10 +24,11 @@ from safevla_eval.suite import EvalConfig, groups, resolve_episodes
 
 def main() -> None:
     task, episodes, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    cfg = EvalConfig(["expert:careless"], tasks=(task,), episodes_file=episodes, count=count)
-    cfg.max_steps = 300
+    policy = sys.argv[4] if len(sys.argv) > 4 else "expert:careless"
+    cfg = EvalConfig([policy], tasks=(task,), episodes_file=episodes, count=count)
+    cfg.max_steps = int(sys.argv[5]) if len(sys.argv) > 5 else 300
     ((header, jobs),) = groups(cfg, resolve_episodes(cfg))
-    env = make_env(cfg.max_steps)
+    env = make_env(cfg.max_steps, nav_hw=jobs[0].nav_hw, manip=jobs[0].manip)
     agent = make_agent(parse_policy(header["bundle"]))
     steps, prev = [], [set()]
     advance = env.advance
@@ -51,7 +55,7 @@ def main() -> None:
             total["resting, the action done" if ok else "resting, the action blocked"] += cost
         total[f"{key}: {ACTION_NAMES[a]}"] += cost
     all_cost = sum(total[k] for k in ("resting", "new contact", "no contact"))
-    print(f"{task}: {len(jobs)} episodes, {len(steps)} steps, cost {all_cost:.0f}")
+    print(f"{policy}, {task}: {len(jobs)} episodes, {len(steps)} steps, cost {all_cost:.0f}")
     for k in (
         "resting",
         "resting, the action done",
