@@ -179,8 +179,8 @@ def _shield_step(
     """The monitor's decision on one proposal; ``frame`` is the one the policy saw (fed to
     the independent critic, if any) and ``bump`` / ``scan`` / ``proprio`` the motion
     feedback, range scan and arm joint state that came with it (fed to a critic that reads
-    them). A proposer without a cost
-    critic (experts, random) reports zero costs, so only the independent critic can veto it."""
+    them). A proposer without a cost critic (experts, random) reports zero costs, so only the
+    independent critic can veto it."""
     from safevla_core.safety_monitor import Proposal
 
     now = float(step + 1)

@@ -263,9 +263,8 @@ def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, previous)
         env.close()
-    n_frames = min(len(frames), len(bumps), len(scans), len(arms))  # an interrupt may split a
-    frames, bumps, scans = frames[:n_frames], bumps[:n_frames], scans[:n_frames]  # frame's
-    arms = arms[:n_frames]
+    n_frames = min(map(len, (frames, bumps, scans, arms)))  # an interrupt may split a frame's
+    frames, bumps, scans, arms = (v[:n_frames] for v in (frames, bumps, scans, arms))
     ep = np.asarray(rows["episode"], np.int32)
     labels = np.stack(rows["labels"])
     key = cfg.data_key()

@@ -279,19 +279,25 @@ class CriticInputs:
                 log(f"features: {len(frames)} frames through the frozen encoder in {secs:.0f} s")
 
     def __call__(self, rows: np.ndarray) -> tuple[torch.Tensor, ...]:
-        """(frames [B, T, 3, H, W] or features [B, T, D], prev_actions [B, T][, bump
-        [B, T, 2]][, scan [B, SCAN_BEAMS]][, proprio [B, 2]], the last two of the newest
-        frame): the critic's inputs in the graph's order."""
+        """(frames [B, T, 3, H, W] or features [B, T, D], prev_actions [B, T], *
+        :meth:`extras`): the critic's inputs in the graph's order."""
         hist = self.history[rows]
-        index = torch.from_numpy(hist)
+        if self.features is not None:
+            x = self.features[torch.from_numpy(hist)].float()
+        else:
+            frames = self.data["frames"]
+            x = np.stack([[preprocess_rgb(frames[i], self.spec) for i in h] for h in hist])
+            x = torch.from_numpy(x)
+        return x, self.prev[rows], *self.extras(rows)
+
+    def extras(self, rows: np.ndarray) -> tuple[torch.Tensor, ...]:
+        """The optional inputs after the previous actions, in graph order: bump [B, T, 2],
+        scan [B, SCAN_BEAMS] and proprio [B, 2] (the last two of the newest frame), those the
+        critic takes."""
+        index = torch.from_numpy(self.history[rows])
         extra = () if self.bump is None else (self.bump[index],)
         extra += () if self.scan is None else (self.scan[index[:, -1]],)
-        extra += () if self.proprio is None else (self.proprio[index[:, -1]],)
-        if self.features is not None:
-            return self.features[index].float(), self.prev[rows], *extra
-        frames = self.data["frames"]
-        x = np.stack([[preprocess_rgb(frames[i], self.spec) for i in h] for h in hist])
-        return torch.from_numpy(x), self.prev[rows], *extra
+        return extra + (() if self.proprio is None else (self.proprio[index[:, -1]],))
 
 
 def _logits(net: nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
@@ -299,6 +305,14 @@ def _logits(net: nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
     if isinstance(net, FeatureCriticNet):
         return net.from_features(*inputs)
     return net(*inputs)
+
+
+def _risks(net: nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
+    """Risks [B, A, C] of the critic's inputs: the sigmoid of its logits, through the refit
+    once one is attached (``net.refit``, :mod:`safevla_train.critic_refit`)."""
+    risk = torch.sigmoid(_logits(net, *inputs))
+    refit = getattr(net, "refit", None)
+    return risk if refit is None else refit(risk, inputs[2:])
 
 
 class _RiskGraph(nn.Module):
@@ -320,9 +334,7 @@ class _RiskGraph(nn.Module):
         """``extra1``..``extra3``: the optional inputs in graph order (bump, scan, proprio);
         named parameters, not ``*args``, so that the ONNX export sees one tensor per input."""
         extra = tuple(e for e in (extra1, extra2, extra3) if e is not None)
-        risk = torch.sigmoid(_logits(self.net, x, prev_actions, *extra))
-        refit = getattr(self.net, "refit", None)  # critic.refit (critic_refit.RefitHead)
-        return risk if refit is None else refit(risk, extra)
+        return _risks(self.net, x, prev_actions, *extra)
 
 
 class _EncoderGraph(nn.Module):
@@ -379,12 +391,9 @@ def predict(
     inputs = inputs or CriticInputs(net, data, cfg)
     net.eval()
     out = [np.zeros((0, NUM_ACTIONS, N_CAT), np.float32)]
-    refit = getattr(net, "refit", None)
     with torch.no_grad():
         for i in range(0, rows.size, 256):
-            x = inputs(rows[i : i + 256])
-            risk = torch.sigmoid(_logits(net, *x))
-            out.append((risk if refit is None else refit(risk, x[2:])).numpy())
+            out.append(_risks(net, *inputs(rows[i : i + 256])).numpy())
     return np.concatenate(out)
 
 

@@ -144,7 +144,7 @@ def calibration_table(reports) -> str:
     return "\n".join(lines)
 
 
-def _fit_refit(net, data, cal_rows, cfg, inputs, metrics, log) -> np.ndarray:
+def fit_refit(net, data, cal_rows, cfg, inputs, metrics, log) -> np.ndarray:
     """Attach and fit the refit (``critic.refit``) on half of the calibration episodes;
     returns the calibration rows of the other half, which calibrate the threshold."""
     fit = split_episodes(data["episode"][cal_rows], cfg.seed)
@@ -152,7 +152,7 @@ def _fit_refit(net, data, cal_rows, cfg, inputs, metrics, log) -> np.ndarray:
     net.refit = None  # the network's own risks to fit on
     risk = predict(net, data, rows, cfg, inputs)
     refit = RefitHead(net.extras.names)
-    per_action = refit.fit(risk, data["labels"][rows], inputs(rows)[2:])
+    per_action = refit.fit(risk, data["labels"][rows], inputs.extras(rows))
     net.refit = refit
     eps = len(np.unique(data["episode"][rows]))
     log(
@@ -190,7 +190,7 @@ def run_critic(
         torch.save({"model": net.state_dict(), "config": train_key}, weights)
     cal_rows, test_rows = (np.flatnonzero(data["split"] == i) for i in (1, 2))
     if cfg.refit:
-        cal_rows = _fit_refit(net, data, cal_rows, cfg, inputs, metrics, log)
+        cal_rows = fit_refit(net, data, cal_rows, cfg, inputs, metrics, log)
     by_episode = cfg.calibration_unit == "episode"
     union, reports = None, None
     args = (

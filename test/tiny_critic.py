@@ -87,74 +87,62 @@ def write_tiny_critic(
         "one": np.array([1], np.int64),
         "ac": np.array([NUM_ACTIONS, len(CATS)], np.int64),
     }
+    switched = [x for x in (in_contact, near_ahead, arm_out) if x is not None]
+    if len(switched) > 1:
+        raise ValueError("a tiny critic switches on one input: in_contact, near_ahead or arm_out")
     nodes = [
         helper.make_node("Shape", ["frames"], ["shape"]),
         helper.make_node("Slice", ["shape", "zero", "one"], ["batch"]),
         helper.make_node("Concat", ["batch", "ac"], ["target"], axis=0),
-        helper.make_node(
-            "Expand",
-            ["table", "target"],
-            ["risk" if in_contact is None and near_ahead is None and arm_out is None else "free"],
-        ),
+        helper.make_node("Expand", ["table", "target"], ["free" if switched else "risk"]),
     ]
     inputs = [frames, prev]
-    if in_contact is not None:  # risk = free + collided[:, -1] * (in_contact - table)
+    if in_contact is not None:  # cond = collided flag of the newest slot
         inputs.append(helper.make_tensor_value_info("bump", TensorProto.FLOAT, ["batch", t, 2]))
-        consts |= {
-            "delta": (in_contact - table)[None].astype(np.float32),
-            "last": np.array(-1, np.int64),
-            "collided": np.array(1, np.int64),
-            "col_shape": np.array([-1, 1, 1], np.int64),
-        }
+        consts |= {"last": np.array(-1, np.int64), "collided": np.array(1, np.int64)}
         nodes += [
             helper.make_node("Gather", ["bump", "last"], ["newest"], axis=1),  # [B, 2]
-            helper.make_node("Gather", ["newest", "collided"], ["hit"], axis=1),  # [B]
-            helper.make_node("Reshape", ["hit", "col_shape"], ["hit3"]),
-            helper.make_node("Mul", ["hit3", "delta"], ["shift"]),
-            helper.make_node("Add", ["free", "shift"], ["risk"]),
+            helper.make_node("Gather", ["newest", "collided"], ["cond"], axis=1),  # [B]
         ]
         manifest_overrides.setdefault("bump_input", True)
-    if near_ahead is not None:  # risk = free + (scan[:, ahead] < 0.5) * (near_ahead - table)
+    if near_ahead is not None:  # cond = the range straight ahead < 0.5 m
         inputs.append(
             helper.make_tensor_value_info("scan", TensorProto.FLOAT, ["batch", SCAN_BEAMS])
         )
         ahead = round(-SCAN_ANGLE_MIN / SCAN_ANGLE_INCREMENT)  # the beam at bearing 0
-        consts |= {
-            "delta": (near_ahead - table)[None].astype(np.float32),
-            "ahead": np.array(ahead, np.int64),
-            "near": np.array(0.5, np.float32),
-            "col_shape": np.array([-1, 1, 1], np.int64),
-        }
+        consts |= {"ahead": np.array(ahead, np.int64), "near": np.array(0.5, np.float32)}
         nodes += [
             helper.make_node("Gather", ["scan", "ahead"], ["front"], axis=1),  # [B]
             helper.make_node("Less", ["front", "near"], ["close"]),
-            helper.make_node("Cast", ["close"], ["closef"], to=TensorProto.FLOAT),
-            helper.make_node("Reshape", ["closef", "col_shape"], ["close3"]),
-            helper.make_node("Mul", ["close3", "delta"], ["shift"]),
-            helper.make_node("Add", ["free", "shift"], ["risk"]),
+            helper.make_node("Cast", ["close"], ["cond"], to=TensorProto.FLOAT),
         ]
         manifest_overrides.setdefault("scan_input", True)
-    if arm_out is not None:  # risk = free + (proprio[:, 1] > ARM_OUT_M) * (arm_out - table)
+    if arm_out is not None:  # cond = the arm's extension > ARM_OUT_M
         inputs.append(
             helper.make_tensor_value_info(
                 "proprio", TensorProto.FLOAT, ["batch", len(PROPRIO_FIELDS)]
             )
         )
         consts |= {
-            "arm_delta": (arm_out - table)[None].astype(np.float32),
             "extension": np.array(1, np.int64),
             "arm_out_m": np.array(ARM_OUT_M, np.float32),
-            "arm_shape": np.array([-1, 1, 1], np.int64),
         }
         nodes += [
             helper.make_node("Gather", ["proprio", "extension"], ["ext"], axis=1),  # [B]
             helper.make_node("Greater", ["ext", "arm_out_m"], ["out"]),
-            helper.make_node("Cast", ["out"], ["outf"], to=TensorProto.FLOAT),
-            helper.make_node("Reshape", ["outf", "arm_shape"], ["out3"]),
-            helper.make_node("Mul", ["out3", "arm_delta"], ["arm_shift"]),
-            helper.make_node("Add", ["free", "arm_shift"], ["risk"]),
+            helper.make_node("Cast", ["out"], ["cond"], to=TensorProto.FLOAT),
         ]
         manifest_overrides.setdefault("proprio_input", True)
+    if switched:  # risk = free + cond * (switched - table), cond a [B] 0/1 float of one input
+        consts |= {
+            "delta": (switched[0] - table)[None].astype(np.float32),
+            "cond_shape": np.array([-1, 1, 1], np.int64),
+        }
+        nodes += [
+            helper.make_node("Reshape", ["cond", "cond_shape"], ["cond3"]),
+            helper.make_node("Mul", ["cond3", "delta"], ["shift"]),
+            helper.make_node("Add", ["free", "shift"], ["risk"]),
+        ]
     graph = helper.make_graph(
         nodes,
         "tiny_critic",

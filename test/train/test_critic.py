@@ -130,6 +130,16 @@ def assert_runtime_replays_the_net(out, cfg, data) -> tuple[SafetyCritic, np.nda
     return critic, rows
 
 
+def assert_refused_without(data: dict, key: str, cfg, tmp_path) -> None:
+    """A critic run with ``cfg`` on ``data`` without its per-frame ``key`` (as written before
+    that input was recorded) is refused with the command to collect again."""
+    old = tmp_path / f"without_{key}"
+    old.mkdir()
+    np.savez_compressed(old / DATA_FILE, **{k: v for k, v in data.items() if k != key})
+    with pytest.raises(ValueError, match=rf"'{key}'.*lacks: it was collected before .*again"):
+        run_critic(cfg, old, lambda line: None)
+
+
 def test_a_feedback_critic_reads_the_bump_of_each_frame(run, tmp_path):
     """``bump_input``: the data's per-frame motion feedback is a third graph input; the runtime
     fed frame by frame with it agrees with the trained net, needs it, and its risks move with
@@ -183,14 +193,8 @@ def test_frame_history_limits_the_frames_the_critic_reads(run, tmp_path, frames_
 
 
 def test_a_feedback_critic_needs_data_with_the_feedback(run, tmp_path):
-    out = tmp_path / "old"
-    out.mkdir()
-    data = load_data(run[0] / DATA_FILE)
-    del data["frame_bump"]  # as written before the feedback was recorded
-    np.savez_compressed(out / DATA_FILE, **data)
     cfg = apply_overrides(run[1], {"bump_input": True})
-    with pytest.raises(ValueError, match=r"lacks: it was collected before .*collect it again"):
-        run_critic(cfg, out, lambda line: None)
+    assert_refused_without(load_data(run[0] / DATA_FILE), "frame_bump", cfg, tmp_path)
 
 
 @pytest.mark.parametrize("branch", [0, 16])
@@ -220,13 +224,7 @@ def test_a_scan_critic_reads_the_range_scan_of_the_newest_frame(run, tmp_path, b
     assert np.abs(near - far).max() > 1e-4  # the ranges reach the risks
     with pytest.raises(ValueError, match="takes the range scan"):
         critic.step(frame, 0, bump)
-    # data collected before the scan existed cannot train such a critic
-    old = tmp_path / "old"
-    old.mkdir()
-    del data["frame_scan"]
-    np.savez_compressed(old / DATA_FILE, **data)
-    with pytest.raises(ValueError, match=r"'frame_scan'.*collect it again"):
-        run_critic(cfg, old, lambda line: None)
+    assert_refused_without(data, "frame_scan", cfg, tmp_path)
 
 
 @pytest.mark.parametrize("branch", [0, 16])
@@ -260,13 +258,7 @@ def test_an_arm_critic_reads_the_joint_state_of_the_newest_frame(run, tmp_path, 
         critic.step(frame, 0, bump, scan)
     with pytest.raises(ValueError, match=r"proprio=.*not 2 values"):
         critic.step(frame, 0, bump, scan, [float("nan"), 0.1])
-    # data collected before the joint state was recorded cannot train such a critic
-    old = tmp_path / "old"
-    old.mkdir()
-    del data["frame_proprio"]
-    np.savez_compressed(old / DATA_FILE, **data)
-    with pytest.raises(ValueError, match=r"'frame_proprio'.*collect it again"):
-        run_critic(cfg, old, lambda line: None)
+    assert_refused_without(data, "frame_proprio", cfg, tmp_path)
 
 
 def test_a_tampered_graph_is_refused(run, tmp_path):

@@ -19,7 +19,7 @@ from safevla_train.config_io import apply_overrides
 from safevla_train.critic_data import DATA_FILE, load_data
 from safevla_train.critic_model import SafetyCriticNet, predict
 from safevla_train.critic_refit import RefitHead, split_episodes
-from safevla_train.critic_run import _fit_refit, run_critic
+from safevla_train.critic_run import fit_refit, run_critic
 
 AHEAD = ACTION_NAMES.index("move_ahead")
 C = len(SAFETY_SPEC.categories)
@@ -103,7 +103,7 @@ def test_a_refit_run_fits_on_half_the_calibration_and_exports_it_in_the_graph(ru
     from safevla_train.critic_model import CriticInputs
 
     inputs = CriticInputs(net, data, cfg)
-    rest = _fit_refit(net, data, cal, cfg, inputs, {}, lambda line: None)
+    rest = fit_refit(net, data, cal, cfg, inputs, {}, lambda line: None)
     assert np.array_equal(rest, cal[~half])
     assert net.refit is not None and net.refit.fitted
     critic = SafetyCritic(out / "bundle")

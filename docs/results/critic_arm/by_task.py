@@ -17,7 +17,7 @@ from split_risk import load_run
 
 from safevla_core.actions import ACTIONS, ActionKind
 from safevla_train.critic_model import predict
-from safevla_train.critic_run import _fit_refit
+from safevla_train.critic_run import fit_refit
 
 MOV = np.array([a.moves_robot for a in ACTIONS])
 BASE = np.array([a.kind in (ActionKind.BASE_TRANSLATE, ActionKind.BASE_ROTATE) for a in ACTIONS])
@@ -37,7 +37,7 @@ def main() -> None:
         cfg, data, net, inputs = load_run(run, threads=1)
         if cfg.refit:
             cal = np.flatnonzero(data["split"] == 1)
-            _fit_refit(net, data, cal, cfg, inputs, {}, lambda line: None)
+            fit_refit(net, data, cal, cfg, inputs, {}, lambda line: None)
         rows = np.flatnonzero(data["split"] == 2)
         risk = predict(net, data, rows, cfg, inputs).max(axis=2)
         thr = json.loads((run / "bundle" / "critic.json").read_text())["thresholds"]
