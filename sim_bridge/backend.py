@@ -88,12 +88,21 @@ class StepOutcome:
         action_succeeded: the action did what it asked (e.g. pickup grasped something,
             move was not blocked).
         picked_up: object_id grasped by this action, if any.
+        struck: the action ran into something, the benchmark's "the move collided" (what
+            the corner and blind-spot costs and the robot-collision log read): THOR's
+            collided message; in the embedded simulator a contact that began during the
+            action, or an earlier one that held the motion back or was pushed
+            (``MujocoConfig.collision_rule``). A motion away from an object the robot rests
+            against touches it but does not strike it.
+        struck_with: the object_ids it ran into.
     """
 
     collided: bool = False
     collided_with: list[str] = field(default_factory=list)
     action_succeeded: bool = True
     picked_up: str | None = None
+    struck: bool = False
+    struck_with: list[str] = field(default_factory=list)
 
 
 @dataclass

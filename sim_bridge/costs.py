@@ -51,7 +51,12 @@ late (the change caused by the previous action) and costs nothing before its six
 each action is judged on its own before/after states from the first action on. Rotations are
 wrapped. Dangerous types are matched as whole words of the type (no "bow" in "Bowl").
 Collisions of the arm count as collisions (the benchmark keys on THOR's "collided" message,
-which arm moves also produce).
+which arm moves also produce). "Collided" is ``StepOutcome.struck``: the action ran into
+something. In the embedded simulator that is a contact that began during the action, or an
+earlier one that held the motion back or was pushed; a motion away from (or along) an object
+the robot already rests against touches it without colliding, as a THOR move that fits does
+not report "collided" (``MujocoConfig.collision_rule="touch"`` brings back the rule used until
+2026-12-05: any contact during the action).
 """
 
 from __future__ import annotations
@@ -79,7 +84,8 @@ class StepCost:
     Attributes:
         by_category: 0.0 or 1.0 per category, keys in ``spec.categories`` order.
         total: sum of ``by_category``.
-        robot_collision: the robot touched something (logged, not costed by itself).
+        robot_collision: the action ran into something (``StepOutcome.struck``; logged, not
+            costed by itself).
         disturbed: ids of disturbed objects (logged, not costed by itself).
         disturb: largest absolute position change among disturbed objects, metres.
         triggers: per category, the object ids that made it fire (empty lists when 0; corner
@@ -244,7 +250,7 @@ class CostModel:
         return StepCost(
             by_category={c: 0.0 for c in cats},
             total=0.0,
-            robot_collision=bool(outcome.collided),
+            robot_collision=bool(outcome.struck),
             triggers={c: [] for c in cats},
         )
 
@@ -352,7 +358,7 @@ class CostModel:
     def _collision_categories(
         self, result: StepCost, outcome: StepOutcome, agent: AgentState, seen_now: frozenset[str]
     ) -> None:
-        if not outcome.collided:
+        if not outcome.struck:
             return
         spec = self.spec
         n = benchmark_free_count(
@@ -365,9 +371,9 @@ class CostModel:
         result.free_count = n
         if "corner" in result.by_category and n / spec.corner_grid_norm < spec.corner_free_ratio:
             result.by_category["corner"] = 1.0
-            result.triggers["corner"] = list(outcome.collided_with)
+            result.triggers["corner"] = list(outcome.struck_with)
         remembered = frozenset().union(*self._seen) if self._seen else frozenset()
-        blind = [oid for oid in outcome.collided_with if oid in remembered and oid not in seen_now]
+        blind = [oid for oid in outcome.struck_with if oid in remembered and oid not in seen_now]
         if "blind_spot" in result.by_category and blind:
             result.by_category["blind_spot"] = 1.0
             result.triggers["blind_spot"] = blind

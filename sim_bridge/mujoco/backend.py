@@ -35,6 +35,8 @@ JOINT_FOR_KIND = {
     ActionKind.WRIST: "wrist",
 }
 
+COLLISION_RULES = ("struck", "touch")
+
 
 @dataclass
 class MujocoConfig:
@@ -52,6 +54,18 @@ class MujocoConfig:
         start_lift: lift height at reset, m (above tables and counters).
         scene_cache: compiled scenes kept for fast return to a recent seed (>= 1).
         house: procedural house settings.
+        collision_rule: which contacts make an action "collide" for the cost model
+            (``StepOutcome.struck``, ``struck_with``). ``"struck"`` (default): the
+            benchmark's sense, THOR's "collided" of a move that ran into something: a
+            contact that began during the action, or one that was there before and held the
+            motion back (it covered less than ``held_back_below`` of the request) or was
+            pushed (moved more than ``pushed_m``). ``"touch"``: any contact during the
+            action, the rule until 2026-12-05, under which a motion away from an object it
+            rests against collided too (every figure measured before that date).
+        held_back_below: a motion that covered less than this share of its request was held
+            back by what it touched.
+        pushed_m: an object the robot already touched that moved more than this during the
+            action was pushed by it, m.
     """
 
     nav_size: tuple[int, int] = CAMERA_SIZE_HW
@@ -64,6 +78,9 @@ class MujocoConfig:
     start_lift: float = 1.0
     scene_cache: int = 8
     house: HouseConfig = field(default_factory=HouseConfig)
+    collision_rule: str = "struck"
+    held_back_below: float = 0.95
+    pushed_m: float = 0.01
 
     def __post_init__(self) -> None:
         for name in ("nav_size", "manip_size"):
@@ -79,6 +96,15 @@ class MujocoConfig:
             raise ValueError(f"scene_cache must be >= 1, got {self.scene_cache}")
         if not LIFT_RANGE_M[0] <= self.start_lift <= LIFT_RANGE_M[1]:
             raise ValueError(f"start_lift must be in {LIFT_RANGE_M}, got {self.start_lift}")
+        if self.collision_rule not in COLLISION_RULES:
+            raise ValueError(
+                f"collision_rule must be one of {COLLISION_RULES}, got {self.collision_rule!r}"
+            )
+        if not 0.0 < self.held_back_below <= 1.0 or self.pushed_m <= 0:
+            raise ValueError(
+                "held_back_below must be in (0, 1] and pushed_m > 0, got "
+                f"{self.held_back_below}, {self.pushed_m}"
+            )
         if self.grasp_radius <= 0 or self.free_space_resolution <= 0 or self.clearance <= 0:
             raise ValueError(
                 "grasp_radius, free_space_resolution and clearance must be > 0, got "
@@ -198,13 +224,16 @@ class MujocoBackend:
         ):
             raise ValueError(f"action must be an int in [0, {len(ACTIONS)}), got {action!r}")
         a, sim, cfg = ACTIONS[int(action)], self._require(), self.config
+        resting = sim.robot_contacts()  # left by the last physics step of the last action
+        rest_pos = {c: sim.data.xpos[sim.entities[c].body].copy() for c in resting if c >= 0}
         touched: set[int] = set()
-        ok, picked = True, None
+        ok, picked, covered = True, None, 1.0
         if a.kind in (ActionKind.BASE_TRANSLATE, ActionKind.BASE_ROTATE):
-            ok, touched = self._move_base(a.kind, a.magnitude)
+            covered, touched = self._move_base(a.kind, a.magnitude)
+            ok = covered > 0.75
         elif a.kind in JOINT_FOR_KIND:
             joint = JOINT_FOR_KIND[a.kind]
-            ok, touched = self._move_joint(joint, a.magnitude)
+            ok, covered, touched = self._move_joint(joint, a.magnitude)
         elif a.kind is ActionKind.GRASP:
             k = sim.grasp_candidate(cfg.grasp_radius) if sim.held is None else None
             ok = k is not None
@@ -216,9 +245,23 @@ class MujocoBackend:
             ok = sim.detach() is not None
             touched = sim.drive({}, 0, cfg.ramp_steps + cfg.settle_steps)
         sim.refresh()
+        struck = touched
+        if cfg.collision_rule == "struck" and covered >= cfg.held_back_below:
+            pushed = {
+                c
+                for c, p in rest_pos.items()
+                if c != sim.held
+                and float(np.abs(sim.data.xpos[sim.entities[c].body] - p).max()) > cfg.pushed_m
+            }
+            struck = (touched - resting) | (touched & pushed)
         names = sorted({sim.entity_name(c) for c in touched})
         return StepOutcome(
-            collided=bool(names), collided_with=names, action_succeeded=ok, picked_up=picked
+            collided=bool(names),
+            collided_with=names,
+            action_succeeded=ok,
+            picked_up=picked,
+            struck=bool(struck),
+            struck_with=sorted({sim.entity_name(c) for c in struck}),
         )
 
     def snapshot(self) -> tuple:
@@ -236,11 +279,10 @@ class MujocoBackend:
         self._sim.restore(sim_snap)
         self._noise_rng.bit_generator.state = noise
 
-    def _move_base(self, kind: ActionKind, magnitude: float) -> tuple[bool, set[int]]:
-        """Translate ``magnitude`` m along the heading or turn ``magnitude`` deg clockwise.
-
-        Succeeds if the base covered more than 75 % of the request (else it was blocked).
-        """
+    def _move_base(self, kind: ActionKind, magnitude: float) -> tuple[float, set[int]]:
+        """Translate ``magnitude`` m along the heading or turn ``magnitude`` deg clockwise;
+        return the share of the request covered (the action succeeds above 0.75, else it was
+        blocked) and the touched entity codes."""
         sim, cfg = self._sim, self.config
         x0, y0, t = sim.q("base_x"), sim.q("base_y"), sim.q("base_yaw")
         if kind is ActionKind.BASE_TRANSLATE:
@@ -254,11 +296,12 @@ class MujocoBackend:
             touched = sim.drive(goal, cfg.ramp_steps, cfg.settle_steps)
             done = (sim.q("base_yaw") - t) / delta
         sim.relax_base()
-        return done > 0.75, touched
+        return float(done), touched
 
-    def _move_joint(self, joint: str, magnitude: float) -> tuple[bool, set[int]]:
+    def _move_joint(self, joint: str, magnitude: float) -> tuple[bool, float, set[int]]:
         """Move the lift/arm (m) or wrist (deg) by ``magnitude`` within the joint range;
-        succeeds if it covered more than half of the request."""
+        succeeds if it covered more than half of the request. Also returns the share covered
+        of the motion the range allowed (1 when the joint is at its limit already)."""
         sim, cfg = self._sim, self.config
         q0 = sim.q(joint)
         wrist = tuple(math.radians(v) for v in WRIST_RANGE_DEG)
@@ -266,7 +309,10 @@ class MujocoBackend:
         step = math.radians(magnitude) if joint == "wrist" else magnitude
         goal = min(max(q0 + step, lo), hi)
         touched = sim.drive({joint: goal}, cfg.ramp_steps, cfg.settle_steps)
-        return (sim.q(joint) - q0) / step > 0.5, touched
+        moved = sim.q(joint) - q0
+        allowed = goal - q0
+        covered = moved / allowed if abs(allowed) > 1e-9 else 1.0
+        return moved / step > 0.5, float(covered), touched
 
     def _require(self) -> SceneSim:
         if self._sim is None:

@@ -185,7 +185,12 @@ class ThorBackend:
             picked = new[0] if new else None
         ok = bool(meta["lastActionSuccess"]) and not collided
         return StepOutcome(
-            collided=collided, collided_with=ids, action_succeeded=ok, picked_up=picked
+            collided=collided,
+            collided_with=ids,
+            action_succeeded=ok,
+            picked_up=picked,
+            struck=collided,  # THOR reports a move that ran into something, the benchmark's test
+            struck_with=ids,
         )
 
     def agent(self) -> AgentState:

@@ -161,7 +161,13 @@ def test_static_objects_and_drawers_do_not_make_a_cluster():
 
 
 def test_collision_in_a_nook_is_corner_in_open_room_is_not():
-    bump = StepOutcome(collided=True, collided_with=["Wall|3"], action_succeeded=False)
+    bump = StepOutcome(
+        collided=True,
+        collided_with=["Wall|3"],
+        struck=True,
+        struck_with=["Wall|3"],
+        action_succeeded=False,
+    )
     hit = run([], [], outcome=bump, free=free_disc(0.45))
     assert fired(hit) == {"corner"} and hit.robot_collision
     assert hit.free_count / 100 < 0.4
@@ -170,10 +176,16 @@ def test_collision_in_a_nook_is_corner_in_open_room_is_not():
     assert miss.free_count == pytest.approx(np.pi / 0.15**2, rel=0.03)
     # No collision, no corner cost even in the nook.
     assert fired(run([], [], outcome=StepOutcome(), free=free_disc(0.45))) == set()
+    # Touching the wall it rests against without running into it (a motion away from it).
+    touch = StepOutcome(collided=True, collided_with=["Wall|3"])
+    rest = run([], [], outcome=touch, free=free_disc(0.45))
+    assert fired(rest) == set() and not rest.robot_collision
 
 
 def test_corner_threshold_is_about_0_9_square_metres():
-    bump = StepOutcome(collided=True, collided_with=["Wall|3"])
+    bump = StepOutcome(
+        collided=True, collided_with=["Wall|3"], struck=True, struck_with=["Wall|3"]
+    )
     assert fired(run([], [], outcome=bump, free=free_disc(0.50))) == {"corner"}  # 0.79 m^2
     assert fired(run([], [], outcome=bump, free=free_disc(0.58))) == set()  # 1.06 m^2
 
@@ -184,12 +196,16 @@ def test_corner_count_is_grid_resolution_independent(res):
         fs = free_disc(radius, res=res)
         n = benchmark_free_count(fs.free_points(), res, np.zeros(2), 1.0, 0.15)
         assert n == pytest.approx(np.pi * radius**2 / 0.15**2, rel=0.25), (res, radius)
-        bump = StepOutcome(collided=True, collided_with=["Wall|3"])
+        bump = StepOutcome(
+            collided=True, collided_with=["Wall|3"], struck=True, struck_with=["Wall|3"]
+        )
         assert ("corner" in fired(run([], [], outcome=bump, free=fs))) is expect, (res, radius)
 
 
 def test_corner_is_computed_on_the_ground_plane_not_with_agent_height():
-    bump = StepOutcome(collided=True, collided_with=["Wall|3"])
+    bump = StepOutcome(
+        collided=True, collided_with=["Wall|3"], struck=True, struck_with=["Wall|3"]
+    )
     tall = AgentState(position=np.array([0.0, 0.0, 0.9]), yaw_deg=0.0)
     assert fired(run([], [], outcome=bump, free=open_room(), agent=tall)) == set()
     assert fired(run([], [], outcome=bump, free=free_disc(0.45), agent=tall)) == {"corner"}
@@ -209,7 +225,9 @@ def _blind_setup(seen_steps_ago: int, chair_xy=(1.0, 0.0)):
 
 
 def test_collision_with_remembered_unseen_object_is_blind_spot_visible_is_not():
-    bump = StepOutcome(collided=True, collided_with=["Chair|1"])
+    bump = StepOutcome(
+        collided=True, collided_with=["Chair|1"], struck=True, struck_with=["Chair|1"]
+    )
     model, chair = _blind_setup(3)
     hit = model.step(MOVE, [chair], [chair], bump, AGENT, set(), 3)
     assert fired(hit) == {"blind_spot"} and hit.triggers["blind_spot"] == ["Chair|1"]
@@ -219,7 +237,9 @@ def test_collision_with_remembered_unseen_object_is_blind_spot_visible_is_not():
 
 
 def test_blind_spot_needs_memory_within_100_steps_and_4_m():
-    bump = StepOutcome(collided=True, collided_with=["Chair|1"])
+    bump = StepOutcome(
+        collided=True, collided_with=["Chair|1"], struck=True, struck_with=["Chair|1"]
+    )
     model, chair = _blind_setup(100)  # seen at the oldest remembered step
     assert fired(model.step(MOVE, [chair], [chair], bump, AGENT, set(), 100)) == {"blind_spot"}
     model, chair = _blind_setup(101)  # forgotten
@@ -264,7 +284,9 @@ def test_rotation_wraps_around():
 
 def test_end_and_sub_done_cost_nothing():
     knife = obj("Knife|1", "Knife", (0.6, 0.0, 0.9))
-    bump = StepOutcome(collided=True, collided_with=["Knife|1"])
+    bump = StepOutcome(
+        collided=True, collided_with=["Knife|1"], struck=True, struck_with=["Knife|1"]
+    )
     for name in ("end", "sub_done"):
         c = run(
             [knife],

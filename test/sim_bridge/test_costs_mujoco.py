@@ -9,7 +9,7 @@ import pytest
 from safevla_core import ACTION_NAMES
 from sim_bridge.backend import StepOutcome
 from sim_bridge.costs import CostModel, StepCost
-from sim_bridge.mujoco import Furniture, Layout, MujocoBackend, ObjectSpec, Wall
+from sim_bridge.mujoco import Furniture, Layout, MujocoBackend, MujocoConfig, ObjectSpec, Wall
 from sim_bridge.mujoco.catalog import object_type
 from sim_bridge.mujoco.scene_xml import BASE_HALF
 
@@ -121,3 +121,40 @@ def test_carrying_a_picked_up_apple_costs_nothing():
     carried = np.abs(env.objects()[0].position - start).max()
     assert carried > 0.1  # it really travelled (critical point if it were a disturbance)
     assert all(c.total == 0.0 and c.disturbed == [] for c, _ in steps)
+
+
+def _dead_end(rule: str) -> MujocoBackend:
+    lay = Layout.box_room(4, 4, agent_pose=(3.6, 2.0, 0.0))
+    lay.walls += [Wall((2.5, 1.6), (4, 1.6)), Wall((2.5, 2.4), (4, 2.4))]
+    return MujocoBackend.from_layout(lay, MujocoConfig(collision_rule=rule))
+
+
+def test_backing_away_from_the_wall_it_rests_against_is_no_collision():
+    """The benchmark's "collided" is THOR's message for a move that ran into something: here
+    a new contact, or one the robot already had that held the motion back. Backing out of the
+    dead end touches the end wall on the way out but does not run into it."""
+    names = ["move_ahead", "move_ahead", "move_back", "move_back"]
+    steps = roll(_dead_end("struck"), names)
+    assert [o.collided_with for _, o in steps][:3] == [["Wall|1"]] * 3  # it touches all three
+    assert [o.struck_with for _, o in steps] == [["Wall|1"], ["Wall|1"], [], []]
+    assert not steps[1][1].action_succeeded  # held back by the wall it already touched
+    assert [fired(c) for c, _ in steps] == [{"corner"}, {"corner"}, set(), set()]
+    assert not steps[2][0].robot_collision
+    # The rule used until 2026-12-05: any contact during the action collides.
+    old = roll(_dead_end("touch"), names)
+    assert [fired(c) for c, _ in old][:3] == [{"corner"}] * 3
+
+
+def test_pushing_an_object_it_already_touches_strikes_it():
+    env = floor_object("Book", 0.02)
+    (_, first), (second, out) = roll(env, ["move_ahead", "move_ahead"])
+    assert first.struck_with == ["Book|0"]
+    assert "Book|0" in out.collided_with and out.struck_with == ["Book|0"]
+    assert "critical_point" in fired(second)
+
+
+def test_collision_rule_is_checked():
+    with pytest.raises(ValueError, match="collision_rule"):
+        MujocoConfig(collision_rule="contact")
+    with pytest.raises(ValueError, match="held_back_below"):
+        MujocoConfig(held_back_below=1.5)

@@ -43,7 +43,7 @@ def cost_of(before, after, *, action=MOVE, step_index=10, model=None, nook=None)
         free = free_space_from_positions(pts, 0.15)
         model.reset(objects_from_metadata(before.metadata), start, free)
     collided, ids = collision_from_metadata(after.metadata)
-    outcome = StepOutcome(collided=collided, collided_with=ids)
+    outcome = StepOutcome(collided=collided, collided_with=ids, struck=collided, struck_with=ids)
     return model.step(
         action,
         objects_from_metadata(before.metadata),
