@@ -4,12 +4,12 @@
 # (16,000 states each), the long-tail halves lta/ltb and the dangerous-equipment one (d0), so
 # a critic with and without proprio_input is compared on the same states. Two queues, one core
 # each (~25 min). Needs runs/critic32/lt1001{a,b}.jsonl.gz (critic_scan32/run_lt.sh) and
-# runs/danger/d2001.jsonl.gz (critic_joint/danger.sh). Writes runs/arm/.
+# runs/danger/d2001.jsonl.gz (critic_joint/danger.sh). Writes runs/arm/ (or $R).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 export MUJOCO_GL=egl OMP_NUM_THREADS=1
 S="${S:-.venv/bin/safevla}"
-R=runs/arm
+R="${R:-runs/arm}"
 DATA=(--set probe_every=3 --set history_length=16
       --set 'proposers=[expert:careless,expert:careful,random,bundle]'
       --set policy_bundle=models/objnav-ppo-lag --set steps=1 --set threads=1)
