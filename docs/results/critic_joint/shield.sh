@@ -6,11 +6,12 @@
 #   ObjectNav episodes) or pickup (the 100 of pickup_unseen_s20261203); SHIELD: on (default)
 #   or both (the proposer unshielded too, on the same episodes).
 # Writes runs/joint/eval_<set>_<proposer>_<critic>_<steps><TAG>.json; EXTRA: more
-# `safevla eval` options (e.g. EXTRA="--critic-margin 1.0" TAG=_m1).
+# `safevla eval` options (e.g. EXTRA="--critic-margin 1.0" TAG=_m1); RJ: another runs folder
+# for the critic and the result (twenty-fifth session: RJ=runs/struck).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 export MUJOCO_GL=egl OMP_NUM_THREADS=1
-proposer=$1 critic=$2 set=$3 steps=$4 shield=${5:-on}
+proposer=$1 critic=$2 set=$3 steps=$4 shield=${5:-on} rj=${RJ:-runs/joint}
 case $set in
   unseen) eps=(--task objnav --episodes sim_bridge/data/episodes/objnav_unseen_s20261201.jsonl.gz) ;;
   unseen2) eps=(--task objnav --episodes sim_bridge/data/episodes/objnav_unseen_s20261202.jsonl.gz) ;;
@@ -20,5 +21,5 @@ case $set in
 esac
 name=$(basename "$proposer" | tr ':' '-')
 .venv/bin/safevla eval --bundle "$proposer" "${eps[@]}" --max-steps "$steps" --workers 1 \
-  --no-progress --shield "$shield" --critic "runs/joint/$critic/bundle" ${EXTRA:-} \
-  --json "runs/joint/eval_${set}_${name}_${critic}_${steps}${TAG:-}.json"
+  --no-progress --shield "$shield" --critic "$rj/$critic/bundle" ${EXTRA:-} \
+  --json "$rj/eval_${set}_${name}_${critic}_${steps}${TAG:-}.json"
