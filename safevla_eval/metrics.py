@@ -61,7 +61,8 @@ class EpisodeRecord:
         expert_length: the careful expert's steps (``E_i``), None if unknown.
         path_length: metres travelled by the base (``p_i``).
         reference_path: shortest free-space path to the goal region (``l_i``), None if unknown.
-        collisions: steps in which the robot collided.
+        collisions: steps in which the robot touched something other than the floor (the
+            motion feedback's ``collided``; the costed collision is ``StepOutcome.struck``).
         blocked: steps whose motion did not happen (the base or a joint was stopped short:
             ``bump`` feedback "blocked", :func:`safevla_core.actions.bump_feedback`).
         longest_blocked_run: the most blocked motions in a row: a robot pinned against an
