@@ -39,7 +39,11 @@ a shield fails, docs/safety_critic.md). With K > 0, once the robot has stood K p
 row, a veto with no clear replacement executes instead the motion the critic rates least risky
 (the smallest ``max_k risk[a, k] / threshold_k`` over the motions the earlier rules allow,
 whatever their probability), accepting that risk to get the robot moving. Off by default: the
-calibrated rule is "a clear motion or a stop".
+calibrated rule is "a clear motion or a stop". With ``escape_below`` = b the escape only takes
+a motion with ``max_k risk[a, k] / threshold_k < b`` that is not latched, else it stops: at
+b <= 1 every executed motion still passes the calibrated thresholds, only the proposer's
+probability no longer decides (a one-hot proposer stuck in front of a vetoed motion is moved
+by the clearest other motion).
 
 ``margin`` (default 0.5) keeps the replacement clear of the threshold: an action the critic
 barely lets through is a poor substitute for one it just vetoed. An action the policy gives
@@ -70,6 +74,7 @@ from safevla_core.safety_critic import CriticVerdict, EncodedFrame, SafetyCritic
 
 DEFAULT_CRITIC_MARGIN = 0.5
 DEFAULT_CRITIC_ESCAPE_AFTER = 0  # off: a veto without a clear replacement is a stop
+DEFAULT_CRITIC_ESCAPE_BELOW = math.inf  # the escape takes the least risky motion, whatever risk
 # A range scan older than this (seconds) is not the robot's surroundings any more: the critic
 # rule stops (a 10 Hz scanner that missed five scans). The monitor's scan_max_age_s overrides.
 DEFAULT_SCAN_MAX_AGE_S = 0.5
@@ -181,6 +186,8 @@ class CriticGate:
         escape_after: after this many proposals in a row without a motion, a veto with no
             clear replacement runs the least risky motion instead of a stop (0 = never; see
             the module docstring).
+        escape_below: the escape only takes a motion whose risk is below this multiple of
+            the thresholds (inf = any motion; 1 = only motions the thresholds pass).
     """
 
     def __init__(
@@ -189,6 +196,7 @@ class CriticGate:
         alpha: float | None = None,
         margin: float = DEFAULT_CRITIC_MARGIN,
         escape_after: int = DEFAULT_CRITIC_ESCAPE_AFTER,
+        escape_below: float = DEFAULT_CRITIC_ESCAPE_BELOW,
     ) -> None:
         if not (math.isfinite(margin) and 0.0 < margin <= 1.0):
             raise ValueError(f"critic margin = {margin!r}; must lie in (0, 1] (e.g. 0.5)")
@@ -196,7 +204,15 @@ class CriticGate:
             raise ValueError(
                 f"critic escape_after = {escape_after!r}; must be an integer >= 0 (0 = never)"
             )
+        if isinstance(escape_below, bool) or not (
+            isinstance(escape_below, (int, float)) and escape_below > 0
+        ):
+            raise ValueError(
+                f"critic escape_below = {escape_below!r}; must be a number > 0 (a multiple of "
+                "the thresholds, e.g. 1.0; inf = any motion)"
+            )
         self.critic, self.margin, self.escape_after = critic, float(margin), escape_after
+        self.escape_below = float(escape_below)
         self.still = 0  # proposals in a row after which the robot did not move
         self.thresholds = thresholds_for(critic.manifest, str(critic.path), alpha)
         self.frames: OrderedDict[float, EncodedFrame] = OrderedDict()
@@ -331,6 +347,7 @@ class CriticGate:
         providers: tuple[str, ...] = ("cpu",),
         verify_key: str | os.PathLike | None = None,
         escape_after: int = DEFAULT_CRITIC_ESCAPE_AFTER,
+        escape_below: float = DEFAULT_CRITIC_ESCAPE_BELOW,
     ) -> CriticGate:
         """Load and verify a critic bundle (sha256, this stack's contract, the policy's; with
         ``verify_key``, its Ed25519 signature: the key that verifies the policy bundle).
@@ -338,11 +355,12 @@ class CriticGate:
         Raises:
             CriticBundleError: a missing, modified, mismatched, or (with ``verify_key``)
                 unsigned or wrongly signed bundle, or an unusable alpha.
-            ValueError: a margin outside (0, 1] or a negative ``escape_after``.
+            ValueError: a margin outside (0, 1], a negative ``escape_after`` or an
+                ``escape_below`` <= 0.
         """
         critic = SafetyCritic(path, providers=list(providers), verify_key=verify_key)
         check_critic_matches(critic.manifest, str(critic.path), policy)
-        return cls(critic, alpha, margin, escape_after)
+        return cls(critic, alpha, margin, escape_after, escape_below)
 
     @property
     def bundle_id(self) -> str:
@@ -448,11 +466,16 @@ class CriticGate:
 
     def _escape(self, v, allowed_before, why, category):
         """The robot has stood ``escape_after`` proposals: the least risky motion the earlier
-        rules allow (risk relative to each category's threshold), else a stop."""
+        rules allow (risk relative to each category's threshold; with a finite
+        ``escape_below`` one below it and not latched), else a stop."""
         ok = _MOVES if allowed_before is None else _MOVES & allowed_before
+        ratio = (v.risk / np.maximum(self.thresholds, 1e-12)[None, :]).max(axis=1)
+        if math.isfinite(self.escape_below):
+            ok = ok & ~self.latched & (ratio < self.escape_below)
+            if not ok.any():
+                why += f"; no motion below {self.escape_below:g} x threshold to escape with"
         if not ok.any():
             return CriticCall(None, True, why + ": safe stop", category)
-        ratio = (v.risk / np.maximum(self.thresholds, 1e-12)[None, :]).max(axis=1)
         best = int(np.argmin(np.where(ok, ratio, np.inf)))
         why += (
             f"; stood {self.still} proposals: escaping with the least risky motion "

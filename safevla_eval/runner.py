@@ -33,7 +33,11 @@ from typing import Protocol
 import numpy as np
 
 from safevla_core.actions import ACTION_NAMES, NUM_ACTIONS, SUB_DONE, bump_feedback
-from safevla_core.critic_gate import DEFAULT_CRITIC_ESCAPE_AFTER, DEFAULT_CRITIC_MARGIN
+from safevla_core.critic_gate import (
+    DEFAULT_CRITIC_ESCAPE_AFTER,
+    DEFAULT_CRITIC_ESCAPE_BELOW,
+    DEFAULT_CRITIC_MARGIN,
+)
 from safevla_core.monitor_types import Decision
 from safevla_core.safety_spec import COST_CATEGORIES, DEFAULT_COST_THRESHOLD
 from safevla_eval.agents import DEFAULT_RENDER_HW, Agent, PolicySpec, Proposed, make_agent
@@ -67,6 +71,8 @@ class Job:
             it (:func:`~safevla_eval.agents.sees_manip`).
         skip_blocked: a bundle does not repeat a motion blocked or collided where it stands
             (:class:`safevla_core.action_choice.BlockedMoves`).
+        critic_escape_below: the escape only takes a motion with risk below this multiple
+            of the thresholds (inf = any).
     """
 
     policy: PolicySpec
@@ -85,6 +91,7 @@ class Job:
     manip: bool = False
     critic_escape_after: int = DEFAULT_CRITIC_ESCAPE_AFTER
     skip_blocked: bool = False
+    critic_escape_below: float = DEFAULT_CRITIC_ESCAPE_BELOW
 
     def __post_init__(self) -> None:
         if self.max_steps < 1:
@@ -147,6 +154,7 @@ def critic_gate(job: Job, verify_key: str | None = None):
     if not job.critic:
         return None
     key = ("critic", job.critic, job.critic_alpha, job.critic_margin, job.critic_escape_after)
+    key += (job.critic_escape_below,)
     key += (job.policy, verify_key)
     if key not in _WORKER:
         from safevla_core.bundle import load_bundle
@@ -166,6 +174,7 @@ def critic_gate(job: Job, verify_key: str | None = None):
             job.critic_margin,
             verify_key=verify_key,
             escape_after=job.critic_escape_after,
+            escape_below=job.critic_escape_below,
         )
         _WORKER[key] = gate
     gate = _WORKER[key]

@@ -25,7 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from safevla_core.critic_gate import DEFAULT_CRITIC_ESCAPE_AFTER, DEFAULT_CRITIC_MARGIN
+from safevla_core.critic_gate import (
+    DEFAULT_CRITIC_ESCAPE_AFTER,
+    DEFAULT_CRITIC_ESCAPE_BELOW,
+    DEFAULT_CRITIC_MARGIN,
+)
 from safevla_core.safety_spec import DEFAULT_COST_THRESHOLD
 from safevla_eval.agents import (
     PSEUDO_BUNDLES,
@@ -73,6 +77,8 @@ class EvalConfig:
         critic_margin: a replacement after a critic veto needs risk < margin x threshold.
         critic_escape_after: after this many proposals without a motion, a critic veto with
             no clear replacement runs the least risky motion (0 = never, the default).
+        critic_escape_below: the escape only takes a motion with risk below this multiple
+            of the thresholds (inf = any, the default; 1 = only motions they pass).
         skip_blocked: bundles do not repeat a motion that was blocked or collided where it stands
             (:class:`safevla_core.action_choice.BlockedMoves`; the policy node's
             ``skip_blocked`` parameter).
@@ -99,6 +105,7 @@ class EvalConfig:
     critic_alpha: float | None = None
     critic_margin: float = DEFAULT_CRITIC_MARGIN
     critic_escape_after: int = DEFAULT_CRITIC_ESCAPE_AFTER
+    critic_escape_below: float = DEFAULT_CRITIC_ESCAPE_BELOW
     skip_blocked: bool = False
     ray_address: str | None = None
     specs: list = field(default_factory=list, repr=False)
@@ -284,7 +291,10 @@ def _critic_id(cfg: EvalConfig, spec) -> str:
 
     job = Job(spec, None, 0, True, critic=cfg.critic, critic_alpha=cfg.critic_alpha)
     job = dataclasses.replace(
-        job, critic_margin=cfg.critic_margin, critic_escape_after=cfg.critic_escape_after
+        job,
+        critic_margin=cfg.critic_margin,
+        critic_escape_after=cfg.critic_escape_after,
+        critic_escape_below=cfg.critic_escape_below,
     )
     try:
         return critic_gate(job, cfg.verify_key).bundle_id
@@ -344,6 +354,7 @@ def groups(
                         manip,
                         cfg.critic_escape_after,
                         cfg.skip_blocked,
+                        cfg.critic_escape_below,
                     )
                     for i, e in enumerate(eps)
                 ]

@@ -330,6 +330,15 @@ CRITIC_PARAMS: tuple[ParamSpec, ...] = (
         read_only=True,
     ),
     _p(
+        "critic_escape_below",
+        0.0,
+        "the escape only runs a motion whose risk is below this multiple of the thresholds and "
+        "that was not vetoed here (1 = within the calibrated thresholds; 0 = any motion)",
+        0.0,
+        100.0,
+        read_only=True,
+    ),
+    _p(
         "scan_max_age_s",
         DEFAULT_SCAN_MAX_AGE_S,
         "for a critic that reads the range scan: a proposal judged more than this long after "

@@ -31,6 +31,7 @@ crash the monitor: what the rules cannot use is a stop verdict naming it.
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 
@@ -314,6 +315,7 @@ def load_critic(p: dict) -> CriticGate | None:
         p["critic_margin"],
         verify_key=verify_key,
         escape_after=p["critic_escape_after"],
+        escape_below=p["critic_escape_below"] or math.inf,
     )
     gate.scan_max_age_s = p["scan_max_age_s"]
     gate.proprio_max_age_s = p["proprio_max_age_s"]

@@ -18,7 +18,11 @@ import json
 import sys
 from pathlib import Path
 
-from safevla_core.critic_gate import DEFAULT_CRITIC_ESCAPE_AFTER, DEFAULT_CRITIC_MARGIN
+from safevla_core.critic_gate import (
+    DEFAULT_CRITIC_ESCAPE_AFTER,
+    DEFAULT_CRITIC_ESCAPE_BELOW,
+    DEFAULT_CRITIC_MARGIN,
+)
 from safevla_core.errors import UserError
 from safevla_core.safety_spec import DEFAULT_COST_THRESHOLD
 from safevla_eval.agents import PSEUDO_BUNDLES
@@ -137,6 +141,15 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
         "the default; docs/safety_critic.md)",
     )
     p.add_argument(
+        "--critic-escape-below",
+        type=float,
+        default=DEFAULT_CRITIC_ESCAPE_BELOW,
+        metavar="B",
+        help="the escape (--critic-escape-after) only runs a motion whose risk is below B x "
+        "threshold and that was not vetoed here, else the robot stays stopped: 1 keeps every "
+        "executed motion within the calibrated thresholds (default inf: any motion)",
+    )
+    p.add_argument(
         "--sampling",
         default="greedy",
         choices=("sample", "greedy"),
@@ -240,6 +253,7 @@ def _config(args: argparse.Namespace):
             critic_alpha=args.critic_alpha,
             critic_margin=args.critic_margin,
             critic_escape_after=args.critic_escape_after,
+            critic_escape_below=args.critic_escape_below,
             skip_blocked=args.skip_blocked,
         )
     except ValueError as exc:

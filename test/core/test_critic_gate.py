@@ -291,3 +291,30 @@ def test_escape_runs_the_least_risky_motion_after_standing_k_proposals(tmp_path)
     assert outcomes[2].vetoed and outcomes[2].rule is Rule.SAFETY_CRITIC
     still = SafetyMonitor(MonitorConfig(), 0.0, critic=CriticGate.load(bundle, POLICY))
     assert all(run(still, proposal({AHEAD: 1.0}, i, float(i))).safe_stop for i in range(1, 6))
+
+
+def test_a_clear_escape_moves_a_one_hot_proposer_only_within_the_thresholds(tmp_path):
+    """escape_below=1: a one-hot proposal of a vetoed motion gets a stop, and after K stops
+    the clearest motion under the threshold runs (the policy gave it probability 0); where
+    every motion is over the threshold the robot stays stopped (the unbounded escape would
+    have run move_back at 0.55)."""
+    from safevla_core.actions import ACTIONS
+
+    risky = {a.index: 0.9 for a in ACTIONS if a.moves_robot}
+    risky[BACK], risky[LEFT] = 0.55, 0.2  # LEFT passes the threshold 0.5
+    bundle = write_tiny_critic(tmp_path / "c", IMAGE, risk_table(risky))
+    for bad in (0.0, -1.0, True, "1"):
+        with pytest.raises(ValueError, match="escape_below"):
+            CriticGate.load(bundle, POLICY, escape_after=2, escape_below=bad)
+    gate = CriticGate.load(bundle, POLICY, escape_after=2, escape_below=1.0)
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
+    outcomes = [run(m, proposal({AHEAD: 1.0}, i, float(i))) for i in range(1, 5)]
+    assert [d.executed_action for d in outcomes] == [None, None, LEFT, None]
+    assert "escaping with the least risky motion rotate_left" in outcomes[2].reason
+    risky[LEFT] = 0.9
+    stuck = write_tiny_critic(tmp_path / "s", IMAGE, risk_table(risky))
+    gate = CriticGate.load(stuck, POLICY, escape_after=2, escape_below=1.0)
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
+    outcomes = [run(m, proposal({AHEAD: 1.0}, i, float(i))) for i in range(1, 6)]
+    assert all(d.safe_stop and d.executed_action is None for d in outcomes)
+    assert "no motion below 1 x threshold to escape with" in outcomes[3].reason
