@@ -110,6 +110,10 @@ class CriticConfig:
             straight to the risks (a hidden layer on the ranges whose logits add to the
             head's), so the geometry of a motion against the ranges is not learnt through the
             frames' head alone; 0 = none.
+        footprint: with ``scan_input``, also each motion's swept clearance from the scan
+            (:mod:`safevla_train.critic_footprint`: the least distance from a scan point to
+            the base's footprint over the motion), as head input and through a trained
+            per-(action, category) term on it added to the logits.
         shield_critic: a critic bundle that shields the proposers during the collection
             ("" = none): an action it vetoes is replaced by a random action it allows (none:
             the motion of the lowest risk relative to the threshold), so the data hold the
@@ -170,6 +174,7 @@ class CriticConfig:
     calibration_unit: str = "episode"
     calibration_target: str = "any"
     scan_branch: int = 0
+    footprint: bool = False
     frame_history: int = -1
     refit: str = ""
     threads: int = 2
@@ -233,6 +238,10 @@ class CriticConfig:
         )
         _check(self.scan_branch >= 0, f"critic.scan_branch={self.scan_branch} must be >= 0")
         _check(
+            not self.footprint or self.scan_input,
+            "critic.footprint=true reads the range scan: set scan_input=true too",
+        )
+        _check(
             -1 <= self.frame_history <= self.history_length,
             f"critic.frame_history={self.frame_history} must be in [-1, history_length="
             f"{self.history_length}] (-1 = all, 0 = none)",
@@ -259,6 +268,8 @@ class CriticConfig:
         skip.add("refit")  # fitted after training, on calibration episodes
         if not self.scan_branch:  # (weights trained before these existed match)
             skip.add("scan_branch")
+        if not self.footprint:
+            skip.add("footprint")
         if self.frame_history == -1:
             skip.add("frame_history")
         if not self.proprio_input:

@@ -9,9 +9,13 @@ with ``scan_input`` the newest frame's range scan (``[B, SCAN_BEAMS]`` metres) d
 trained layer on the ranges and a near-field transform of them (``exp(-range / 0.25 m)``: the
 head needs centimetres near the base and nothing beyond a metre), and with ``scan_branch`` also
 through a hidden layer of its own whose logits add to the head's (a direct path for the
-geometry of each motion against the ranges); with ``proprio_input`` the arm's joint state at
-the newest frame (``[B, 2]``: lift height, arm extension in metres) does, through a trained
-layer. Extra inputs follow the previous actions in that order (bump, scan, proprio).
+geometry of each motion against the ranges), and with ``footprint`` also through each motion's
+swept clearance (:mod:`safevla_train.critic_footprint`, a fixed layer: the least distance from
+a scan point to the base's footprint over the motion), both as head input and through a
+trained per-(action, category) term on it that adds to the logits; with ``proprio_input``
+the arm's joint state at the newest frame (``[B, 2]``: lift height, arm extension in metres)
+does, through a trained layer. Extra inputs follow the previous actions in that order (bump,
+scan, proprio).
 Trained with binary cross-entropy against the action probe's 0/1 cost events. It shares no
 weights with the policy (:mod:`safevla_train.model`): the point is a second opinion whose
 errors are not the policy's errors. No instruction input: a cost event depends on the scene and
@@ -69,6 +73,7 @@ from safevla_core.critic_bundle import (
 from safevla_core.image_preprocessing import preprocess_rgb
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.critic_config import CriticConfig
+from safevla_train.critic_footprint import SweptClearance
 from safevla_train.export import staged_dir
 from safevla_train.onnx_encoder import OnnxEncoder, batch_onnx
 from safevla_train.pretrained import BACKBONE_CHANNELS, FrozenBackbone
@@ -111,6 +116,9 @@ class SafetyCriticNet(nn.Module):
 
 
 SCAN_NEAR_M = 0.25  # scale of the near-field transform of the ranges
+# scales (m) of the transforms exp(-clearance / scale) the footprint term reads; the head reads
+# the middle one
+CLEARANCE_SCALES_M = (0.01, 0.03, 0.1)
 
 
 class ExtraInputs(nn.Module):
@@ -134,6 +142,14 @@ class ExtraInputs(nn.Module):
                     nn.GELU(),
                     nn.Linear(cfg.scan_branch, NUM_ACTIONS * N_CAT),
                 )
+        self.swept = None
+        if cfg.scan_input and cfg.footprint:
+            self.swept = SweptClearance()
+            self.width += NUM_ACTIONS
+            self.register_buffer(
+                "clear_scales", torch.tensor(CLEARANCE_SCALES_M), persistent=False
+            )
+            self.clear_w = nn.Parameter(torch.zeros(NUM_ACTIONS, N_CAT, len(CLEARANCE_SCALES_M)))
         if cfg.proprio_input:
             self.proprio = nn.Sequential(
                 nn.Linear(len(PROPRIO_FIELDS), cfg.proprio_embed), nn.GELU()
@@ -152,16 +168,27 @@ class ExtraInputs(nn.Module):
                 parts.append(x.reshape(b, -1))
             elif name == "scan":
                 parts.append(self.scan(scan_features(x, b)))
+                if self.swept is not None:
+                    parts.append(self._clearance(x)[..., 1])
             else:
                 parts.append(self.proprio(x.reshape(b, len(PROPRIO_FIELDS))))
         return parts
 
+    def _clearance(self, scan: torch.Tensor) -> torch.Tensor:
+        """[B, A, len(CLEARANCE_SCALES_M)]: exp(-swept clearance / scale) per motion."""
+        return torch.exp(-self.swept(scan)[..., None] / self.clear_scales)
+
     def add_branch(self, logits: torch.Tensor, extra: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        """``logits`` [B, A, C] plus the scan branch's (``scan_branch``; none: unchanged)."""
-        if self.branch is None:
+        """``logits`` [B, A, C] plus the scan branch's (``scan_branch``) and the footprint
+        term's (``footprint``); neither: unchanged."""
+        if self.branch is None and self.swept is None:
             return logits
         b, scan = logits.shape[0], extra[self.names.index("scan")]
-        return logits + self.branch(scan_features(scan, b)).reshape(b, NUM_ACTIONS, N_CAT)
+        if self.branch is not None:
+            logits = logits + self.branch(scan_features(scan, b)).reshape(b, NUM_ACTIONS, N_CAT)
+        if self.swept is not None:  # [B, A, 1, S] x [A, C, S] -> [B, A, C]
+            logits = logits + (self._clearance(scan)[:, :, None, :] * self.clear_w).sum(-1)
+        return logits
 
 
 def scan_features(ranges: torch.Tensor, b: int) -> torch.Tensor:

@@ -197,18 +197,25 @@ def test_a_feedback_critic_needs_data_with_the_feedback(run, tmp_path):
     assert_refused_without(load_data(run[0] / DATA_FILE), "frame_bump", cfg, tmp_path)
 
 
-@pytest.mark.parametrize("branch", [0, 16])
-def test_a_scan_critic_reads_the_range_scan_of_the_newest_frame(run, tmp_path, branch):
+@pytest.mark.parametrize(("branch", "footprint"), [(0, False), (16, False), (0, True)])
+def test_a_scan_critic_reads_the_range_scan_of_the_newest_frame(run, tmp_path, branch, footprint):
     """``scan_input``: the data's per-frame range scan is a graph input of its own; the runtime
     fed frame by frame with it agrees with the trained net, needs it, and its risks move with
-    the ranges. ``scan_branch``: the same with the scan's own path to the risks."""
+    the ranges. ``scan_branch``: the same with the scan's own path to the risks;
+    ``footprint``: with the swept clearances computed inside the graph."""
     out = tmp_path / "scan"
     out.mkdir()
     shutil.copy(run[0] / DATA_FILE, out / DATA_FILE)
-    cfg = apply_overrides(run[1], {"scan_input": True, "bump_input": True, "scan_branch": branch})
+    on = {"scan_input": True, "bump_input": True, "scan_branch": branch, "footprint": footprint}
+    cfg = apply_overrides(run[1], on)
     run_critic(cfg, out, lambda line: None)
     saved = torch.load(out / "critic.pt", weights_only=True)["model"]
     assert any(k.startswith("extras.branch.") for k in saved) == bool(branch)
+    assert ("extras.clear_w" in saved) == footprint
+    if footprint:  # the per-motion clearance term was trained
+        assert float(saved["extras.clear_w"].abs().max()) > 1e-3
+    with pytest.raises(ValueError, match="footprint=true reads the range scan"):
+        apply_overrides(run[1], {"footprint": True})
     data = load_data(out / DATA_FILE)
     scans = data["frame_scan"].astype(np.float32)
     assert scans.shape == (len(data["frames"]), SCAN_BEAMS)
