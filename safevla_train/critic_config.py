@@ -114,6 +114,10 @@ class CriticConfig:
             (:mod:`safevla_train.critic_footprint`: the least distance from a scan point to
             the base's footprint over the motion), as head input and through a trained
             per-(action, category) term on it added to the logits.
+        footprint_floor: with ``footprint``, a base motion whose swept clearance is at most
+            5 mm (it runs into what the scan sees) gets at least the risk such motions had on
+            the training split (per motion and category, fitted after training, part of the
+            exported graph): the learnt risks must not talk the critic out of the geometry.
         shield_critic: a critic bundle that shields the proposers during the collection
             ("" = none): an action it vetoes is replaced by a random action it allows (none:
             the motion of the lowest risk relative to the threshold), so the data hold the
@@ -175,6 +179,7 @@ class CriticConfig:
     calibration_target: str = "any"
     scan_branch: int = 0
     footprint: bool = False
+    footprint_floor: bool = False
     frame_history: int = -1
     refit: str = ""
     threads: int = 2
@@ -242,6 +247,10 @@ class CriticConfig:
             "critic.footprint=true reads the range scan: set scan_input=true too",
         )
         _check(
+            not self.footprint_floor or self.footprint,
+            "critic.footprint_floor=true needs the swept clearances: set footprint=true too",
+        )
+        _check(
             -1 <= self.frame_history <= self.history_length,
             f"critic.frame_history={self.frame_history} must be in [-1, history_length="
             f"{self.history_length}] (-1 = all, 0 = none)",
@@ -266,6 +275,7 @@ class CriticConfig:
         these match; changing alpha or the calibration unit only recalibrates)."""
         skip = {"alpha", "on_too_few", "calibration_unit", "calibration_target", "log_every"}
         skip.add("refit")  # fitted after training, on calibration episodes
+        skip.add("footprint_floor")  # fitted after training, on the training split
         if not self.scan_branch:  # (weights trained before these existed match)
             skip.add("scan_branch")
         if not self.footprint:

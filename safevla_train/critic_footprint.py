@@ -1,11 +1,13 @@
 """Each motion's swept clearance from the range scan: a fixed (untrained) layer of the critic.
 
 For every action, the least distance between a scan point and the robot's base footprint over
-the motion: the box ``BASE_HALF`` (x forward, y left, centred on the scan's origin) swept along
-a translation (one longer box), or turned through a rotation (the box at ``ROTATION_SAMPLES``
-evenly spaced angles up to the turn: at 4 samples for 30 degrees a corner's arc is missed by
+the motion: the box ``BASE_HALF`` (x forward, y left, centred on the scan's origin) at
+``SAMPLES`` poses a quarter, half, three quarters and all of the way through the translation or
+turn (the start pose left out, so an object the robot rests against does not block the motion
+away from it; consecutive boxes overlap, and at 7.5 degrees apart a corner's arc is missed by
 under a millimetre); for an action that does not move the base, the current footprint. 0 means
-a scan point inside the swept footprint: the motion would run into what the scan sees.
+a scan point inside the footprint somewhere along the motion: it would run into what the scan
+sees.
 
 A critic with ``critic.footprint`` reads these clearances besides the ranges themselves: a
 learnt layer on the raw ranges must otherwise find the geometry of a rectangle turning among
@@ -32,29 +34,26 @@ from safevla_core.actions import (
 )
 
 BASE_HALF_M = (0.165, 0.17)  # sim_bridge.mujoco.scene_xml.BASE_HALF (the core does not import it)
-ROTATION_SAMPLES = 4
+SAMPLES = 4
 FAR_M = 10.0  # a beam that saw nothing: a point this far away
 
 
 def _poses() -> tuple[torch.Tensor, torch.Tensor]:
-    """Per action, ``ROTATION_SAMPLES`` poses (dx, dy, dyaw) of the base along the motion, and
-    per pose the box's extension along x (the swept translation: lo, hi in metres)."""
-    poses, ext = [], []
+    """Per action, ``SAMPLES`` base poses along the motion: (dx, dyaw) each (dx along the
+    heading, m; dyaw counter-clockwise, rad)."""
+    poses = []
     for a in ACTIONS:
-        rows, lohi = [], []
-        for k in range(1, ROTATION_SAMPLES + 1):
+        rows = []
+        for k in range(1, SAMPLES + 1):
+            s = k / SAMPLES
             if a.kind is ActionKind.BASE_ROTATE:  # positive magnitude = clockwise
-                rows.append((0.0, 0.0, -math.radians(a.magnitude) * k / ROTATION_SAMPLES))
-                lohi.append((0.0, 0.0))
-            elif a.kind is ActionKind.BASE_TRANSLATE:  # one box covering the whole sweep
-                rows.append((0.0, 0.0, 0.0))
-                lohi.append((min(a.magnitude, 0.0), max(a.magnitude, 0.0)))
+                rows.append((0.0, -math.radians(a.magnitude) * s))
+            elif a.kind is ActionKind.BASE_TRANSLATE:
+                rows.append((a.magnitude * s, 0.0))
             else:
-                rows.append((0.0, 0.0, 0.0))
-                lohi.append((0.0, 0.0))
+                rows.append((0.0, 0.0))
         poses.append(rows)
-        ext.append(lohi)
-    return torch.tensor(poses, dtype=torch.float32), torch.tensor(ext, dtype=torch.float32)
+    return torch.tensor(poses, dtype=torch.float32)
 
 
 class SweptClearance(nn.Module):
@@ -62,15 +61,13 @@ class SweptClearance(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        poses, ext = _poses()
+        poses = _poses()  # [A, S, 2]
         bearings = SCAN_ANGLE_MIN + SCAN_ANGLE_INCREMENT * torch.arange(SCAN_BEAMS)
         self.register_buffer("cos_b", torch.cos(bearings).float(), persistent=False)
         self.register_buffer("sin_b", torch.sin(bearings).float(), persistent=False)
-        yaw = poses[..., 2]  # [A, S]
-        self.register_buffer("cos_y", torch.cos(yaw), persistent=False)
-        self.register_buffer("sin_y", torch.sin(yaw), persistent=False)
-        self.register_buffer("lo", ext[..., 0], persistent=False)
-        self.register_buffer("hi", ext[..., 1], persistent=False)
+        self.register_buffer("dx", poses[..., 0], persistent=False)
+        self.register_buffer("cos_y", torch.cos(poses[..., 1]), persistent=False)
+        self.register_buffer("sin_y", torch.sin(poses[..., 1]), persistent=False)
         self.hx, self.hy = BASE_HALF_M
 
     def forward(self, ranges: torch.Tensor) -> torch.Tensor:
@@ -80,12 +77,12 @@ class SweptClearance(nn.Module):
         px = (r * self.cos_b)[:, None, None, :]  # [B, 1, 1, N]
         py = (r * self.sin_b)[:, None, None, :]
         c, s = self.cos_y[None, :, :, None], self.sin_y[None, :, :, None]  # [1, A, S, 1]
-        # the point in the frame of the base turned by yaw (rotation by -yaw)
-        qx = c * px + s * py
+        # the point in the frame of the base moved by dx and turned by yaw (one of the two
+        # is 0 for every action)
+        qx = c * (px - self.dx[None, :, :, None]) + s * py
         qy = -s * px + c * py
-        lo, hi = self.lo[None, :, :, None], self.hi[None, :, :, None]
-        # distance to the box [lo - hx, hi + hx] x [-hy, hy] (0 inside)
-        dx = torch.clamp(torch.maximum(lo - self.hx - qx, qx - hi - self.hx), min=0.0)
+        # distance to the box [-hx, hx] x [-hy, hy] (0 inside)
+        dx = torch.clamp(qx.abs() - self.hx, min=0.0)
         dy = torch.clamp(qy.abs() - self.hy, min=0.0)
         dist = torch.sqrt(dx * dx + dy * dy)  # [B, A, S, N]
         return dist.amin(dim=(2, 3))

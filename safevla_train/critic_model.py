@@ -47,6 +47,7 @@ from torch import nn
 
 from safevla_core.actions import (
     ACTION_NAMES,
+    ACTIONS,
     BUMP_FIELDS,
     NUM_ACTIONS,
     PROPRIO_FIELDS,
@@ -119,6 +120,10 @@ SCAN_NEAR_M = 0.25  # scale of the near-field transform of the ranges
 # scales (m) of the transforms exp(-clearance / scale) the footprint term reads; the head reads
 # the middle one
 CLEARANCE_SCALES_M = (0.01, 0.03, 0.1)
+# footprint_floor: a base motion whose swept clearance is at most this runs into what the scan
+# sees; its risk is at least the training split's event rate of such motions
+FLOOR_CLEARANCE_M = 0.005
+FLOOR_MIN_STATES = 50  # fewer training states with such a motion: no floor for it
 
 
 class ExtraInputs(nn.Module):
@@ -150,6 +155,9 @@ class ExtraInputs(nn.Module):
                 "clear_scales", torch.tensor(CLEARANCE_SCALES_M), persistent=False
             )
             self.clear_w = nn.Parameter(torch.zeros(NUM_ACTIONS, N_CAT, len(CLEARANCE_SCALES_M)))
+            # footprint_floor: set from the training split after training (fit_floor)
+            self.register_buffer("floor", torch.zeros(NUM_ACTIONS, N_CAT), persistent=False)
+        self.floor_on = False
         if cfg.proprio_input:
             self.proprio = nn.Sequential(
                 nn.Linear(len(PROPRIO_FIELDS), cfg.proprio_embed), nn.GELU()
@@ -173,6 +181,30 @@ class ExtraInputs(nn.Module):
             else:
                 parts.append(self.proprio(x.reshape(b, len(PROPRIO_FIELDS))))
         return parts
+
+    def fit_floor(self, scans: torch.Tensor, labels: np.ndarray) -> np.ndarray:
+        """``footprint_floor``: per (base motion, category) the share of the given states
+        (the training split's: newest ranges [N, SCAN_BEAMS], 0/1 labels [N, A, C]) in which
+        the motion, swept clearance <= FLOOR_CLEARANCE_M, caused an event; motions with fewer
+        than FLOOR_MIN_STATES such states get none. Sets and returns it ([A, C])."""
+        with torch.no_grad():
+            hit = (self.swept(scans) <= FLOOR_CLEARANCE_M).numpy()
+        floor = np.zeros((NUM_ACTIONS, N_CAT), np.float32)
+        for a in range(NUM_ACTIONS):
+            if ACTIONS[a].kind.name.startswith("BASE_") and hit[:, a].sum() >= FLOOR_MIN_STATES:
+                floor[a] = labels[hit[:, a], a].mean(axis=0)
+        self.floor = torch.from_numpy(floor)
+        self.floor_on = bool(floor.any())
+        return floor
+
+    def apply_floor(self, risk: torch.Tensor, extra: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """``risk`` [B, A, C], raised to the floor for the motions that run into a scan point
+        (unchanged without a fitted floor)."""
+        if not self.floor_on:
+            return risk
+        scan = extra[self.names.index("scan")]
+        hit = (self.swept(scan) <= FLOOR_CLEARANCE_M).to(risk.dtype)[:, :, None]
+        return torch.maximum(risk, hit * self.floor[None])
 
     def _clearance(self, scan: torch.Tensor) -> torch.Tensor:
         """[B, A, len(CLEARANCE_SCALES_M)]: exp(-swept clearance / scale) per motion."""
@@ -339,7 +371,9 @@ def _risks(net: nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
     once one is attached (``net.refit``, :mod:`safevla_train.critic_refit`)."""
     risk = torch.sigmoid(_logits(net, *inputs))
     refit = getattr(net, "refit", None)
-    return risk if refit is None else refit(risk, inputs[2:])
+    risk = risk if refit is None else refit(risk, inputs[2:])
+    extras = getattr(net, "extras", None)
+    return risk if extras is None else extras.apply_floor(risk, inputs[2:])
 
 
 class _RiskGraph(nn.Module):

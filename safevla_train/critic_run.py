@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from safevla_core.actions import ACTION_NAMES
 from safevla_core.conformal import calibrate, calibrate_any
 from safevla_core.safety_critic import always_allowed
 from safevla_core.safety_spec import SAFETY_SPEC
@@ -163,6 +164,25 @@ def fit_refit(net, data, cal_rows, cfg, inputs, metrics, log) -> np.ndarray:
     return cal_rows[~fit]
 
 
+def fit_floor(net, data, inputs, metrics, log) -> None:
+    """``critic.footprint_floor``: fit the floor of the motions that run into a scan point on
+    the training split (after training: the floor is not a trained weight)."""
+    rows = np.flatnonzero(data["split"] == 0)
+    scan = inputs.extras(rows)[net.extras.names.index("scan")]
+    floor = net.extras.fit_floor(scan, data["labels"][rows])
+    cats = SAFETY_SPEC.categories
+    table = {
+        ACTION_NAMES[a]: {c: round(float(floor[a, k]), 4) for k, c in enumerate(cats)}
+        for a in range(len(floor))
+        if floor[a].any()
+    }
+    metrics["footprint_floor"] = table
+    log(
+        "footprint floor (event rate of motions that run into a scan point, training split): "
+        + ", ".join(f"{n} {max(v.values()):.2f}" for n, v in table.items())
+    )
+
+
 def run_critic(
     cfg: CriticConfig, out: str | Path, log=print, sign_key: str | Path | None = None
 ) -> dict:
@@ -189,6 +209,8 @@ def run_critic(
         metrics.update(train_critic(net, data, cfg, log, inputs))
         torch.save({"model": net.state_dict(), "config": train_key}, weights)
     cal_rows, test_rows = (np.flatnonzero(data["split"] == i) for i in (1, 2))
+    if cfg.footprint_floor:
+        fit_floor(net, data, inputs, metrics, log)
     if cfg.refit:
         cal_rows = fit_refit(net, data, cal_rows, cfg, inputs, metrics, log)
     by_episode = cfg.calibration_unit == "episode"

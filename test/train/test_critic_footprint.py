@@ -31,7 +31,9 @@ def test_the_footprint_is_the_simulators():
 
 def test_clearances_of_a_robot_5cm_from_a_table():
     """Facing a table 5 cm ahead in an open room: moving ahead or turning 30 degrees runs into
-    it (0), a small turn keeps a few centimetres, backing off and arm motions keep the 5 cm."""
+    it (0), a small turn keeps a few centimetres, arm motions keep the 5 cm, and backing off
+    is judged from a quarter of the way back (5 cm more): an object the robot touches does
+    not block the motion away from it."""
     lay = Layout.box_room(5, 5, agent_pose=(2.0, 2.5, 0.0))
     lay.furniture.append(
         Furniture("CoffeeTable", (2.0 + 0.165 + 0.05 + 0.3, 2.5), (0.6, 0.6, 0.45))
@@ -40,18 +42,20 @@ def test_clearances_of_a_robot_5cm_from_a_table():
     c = SweptClearance()(scan)[0].numpy()
     assert c[A["move_ahead"]] == 0 and c[A["rotate_right"]] == 0 and c[A["rotate_left"]] == 0
     assert 0.01 < c[A["rotate_right_small"]] < 0.045
-    for name in ("move_back", "arm_out", "arm_up", "pickup", "end"):
+    for name in ("arm_out", "arm_up", "pickup", "end"):
         assert c[A[name]] == pytest.approx(0.05, abs=0.01), name
+    assert c[A["move_back"]] == pytest.approx(0.10, abs=0.01)
 
 
 def _brute(ranges: np.ndarray, action: int) -> float:
-    """The least distance from a scan point to the footprint at 241 poses along the motion."""
+    """The least distance from a scan point to the footprint at 181 poses from a quarter of
+    the motion to its end."""
     a = ACTIONS[action]
     th = SCAN_ANGLE_MIN + SCAN_ANGLE_INCREMENT * np.arange(SCAN_BEAMS)
     seen = ranges < SCAN_RANGE_MAX_M
     pts = np.stack([ranges * np.cos(th), ranges * np.sin(th)], 1)[seen]
     best = math.inf
-    for s in np.linspace(0.0, 1.0, 241):
+    for s in np.linspace(0.25, 1.0, 181):
         dx = a.magnitude * s if a.kind is ActionKind.BASE_TRANSLATE else 0.0
         yaw = -math.radians(a.magnitude) * s if a.kind is ActionKind.BASE_ROTATE else 0.0
         q = pts - [dx, 0.0]
@@ -70,3 +74,31 @@ def test_the_layer_agrees_with_a_brute_force_sweep():
     for i, ranges in enumerate(scans):
         for a in range(len(ACTIONS)):
             assert got[i, a] == pytest.approx(_brute(ranges, a), abs=2e-3), (i, ACTION_NAMES[a])
+
+
+def test_the_floor_raises_the_risk_of_motions_into_a_scan_point_only():
+    """``footprint_floor``: fitted on states where a wall stands 2 cm ahead (moving ahead
+    runs into it; half of those moves caused an event), the floor of move_ahead is 0.5 in
+    that category, and it raises only the risks of states with the wall ahead."""
+    from safevla_train.critic_config import CriticConfig
+    from safevla_train.critic_model import ExtraInputs
+
+    cfg = CriticConfig(scan_input=True, footprint=True, footprint_floor=True)
+    extras = ExtraInputs(cfg)
+    th = SCAN_ANGLE_MIN + SCAN_ANGLE_INCREMENT * np.arange(SCAN_BEAMS)
+    near = np.full(SCAN_BEAMS, SCAN_RANGE_MAX_M, np.float32)
+    ahead = np.abs(th) < 0.2
+    near[ahead] = (BASE_HALF[0] + 0.02) / np.cos(th[ahead])  # a wall 2 cm ahead
+    far = np.full(SCAN_BEAMS, SCAN_RANGE_MAX_M, np.float32)
+    scans = torch.tensor(np.stack([near] * 60 + [far] * 60))
+    labels = np.zeros((120, len(ACTIONS), 5), np.uint8)
+    labels[:30, A["move_ahead"], 1] = 1  # half the moves into the wall: a blind-spot event
+    labels[60:, A["move_back"], 0] = 1  # motions with room: no floor, whatever their events
+    floor = extras.fit_floor(scans, labels)
+    assert floor[A["move_ahead"], 1] == pytest.approx(0.5) and floor.sum() == pytest.approx(0.5)
+    risk = torch.full((2, len(ACTIONS), 5), 0.01)
+    out = extras.apply_floor(risk, (scans[[0, 60]],)).numpy()
+    assert out[0, A["move_ahead"], 1] == pytest.approx(0.5)
+    assert np.count_nonzero(out != 0.01) == 1  # nothing else moved, the far state not at all
+    with pytest.raises(ValueError, match="footprint_floor=true needs"):
+        CriticConfig(scan_input=True, footprint_floor=True)
