@@ -1,7 +1,10 @@
 """Each motion's swept clearance from the range scan: a fixed (untrained) layer of the critic.
 
-For every action, the least distance between a scan point and the robot's base footprint over
-the motion: the box ``BASE_HALF`` (x forward, y left, centred on the scan's origin) at
+For every action, the least distance between a scan point and the robot's footprint over the
+motion: the base box ``BASE_HALF`` (x forward, y left, centred on the scan's origin) and the
+retracted arm and gripper beside it (``ARM_BOX``: they reach 14 cm past the base's right side at
+arm height; measured: a third of one costly shielded episode's contacts were the fingers on a
+chair back), at
 ``SAMPLES`` poses a quarter, half, three quarters and all of the way through the translation or
 turn (the start pose left out, so an object the robot rests against does not block the motion
 away from it; consecutive boxes overlap, and at 7.5 degrees apart a corner's arc is missed by
@@ -34,6 +37,9 @@ from safevla_core.actions import (
 )
 
 BASE_HALF_M = (0.165, 0.17)  # sim_bridge.mujoco.scene_xml.BASE_HALF (the core does not import it)
+# the retracted arm, wrist and gripper in the base frame: (x0, x1, y0, y1), m (the simulator's
+# robot geoms at arm extension 0; an extended arm reaches further, which this does not model)
+ARM_BOX_M = (-0.075, -0.005, -0.31, -0.17)
 SAMPLES = 4
 FAR_M = 10.0  # a beam that saw nothing: a point this far away
 
@@ -69,6 +75,9 @@ class SweptClearance(nn.Module):
         self.register_buffer("cos_y", torch.cos(poses[..., 1]), persistent=False)
         self.register_buffer("sin_y", torch.sin(poses[..., 1]), persistent=False)
         self.hx, self.hy = BASE_HALF_M
+        x0, x1, y0, y1 = ARM_BOX_M
+        self.arm_c = ((x0 + x1) / 2, (y0 + y1) / 2)
+        self.arm_h = ((x1 - x0) / 2, (y1 - y0) / 2)
 
     def forward(self, ranges: torch.Tensor) -> torch.Tensor:
         b = ranges.shape[0]
@@ -81,8 +90,15 @@ class SweptClearance(nn.Module):
         # is 0 for every action)
         qx = c * (px - self.dx[None, :, :, None]) + s * py
         qy = -s * px + c * py
-        # distance to the box [-hx, hx] x [-hy, hy] (0 inside)
-        dx = torch.clamp(qx.abs() - self.hx, min=0.0)
-        dy = torch.clamp(qy.abs() - self.hy, min=0.0)
-        dist = torch.sqrt(dx * dx + dy * dy)  # [B, A, S, N]
+        dist = torch.minimum(
+            _box_distance(qx, qy, (0.0, 0.0), (self.hx, self.hy)),
+            _box_distance(qx, qy, self.arm_c, self.arm_h),
+        )  # [B, A, S, N]
         return dist.amin(dim=(2, 3))
+
+
+def _box_distance(qx, qy, centre, half) -> torch.Tensor:
+    """Distance from the points to an axis-aligned box (0 inside)."""
+    dx = torch.clamp((qx - centre[0]).abs() - half[0], min=0.0)
+    dy = torch.clamp((qy - centre[1]).abs() - half[1], min=0.0)
+    return torch.sqrt(dx * dx + dy * dy)

@@ -18,7 +18,7 @@ from safevla_core.actions import (
     SCAN_RANGE_MAX_M,
     ActionKind,
 )
-from safevla_train.critic_footprint import BASE_HALF_M, SweptClearance
+from safevla_train.critic_footprint import ARM_BOX_M, BASE_HALF_M, SweptClearance
 from sim_bridge.mujoco import Furniture, Layout, MujocoBackend
 from sim_bridge.mujoco.scene_xml import BASE_HALF
 
@@ -26,7 +26,19 @@ A = {n: i for i, n in enumerate(ACTION_NAMES)}
 
 
 def test_the_footprint_is_the_simulators():
+    """The base box, and the arm box covers the wrist and gripper of the retracted arm where
+    they stick out of the base."""
     assert BASE_HALF_M == BASE_HALF
+    env = MujocoBackend.from_layout(Layout.box_room(4, 4, agent_pose=(2.0, 2.0, 0.0)))
+    sim = env._sim
+    x0, x1, y0, _ = ARM_BOX_M
+    for g in range(sim.model.ngeom):
+        name = sim.model.geom(g).name
+        if name.split(":")[-1] in ("wrist", "palm", "finger_l", "finger_r"):
+            half = np.abs(sim.data.geom_xmat[g].reshape(3, 3)[:2]) @ sim.model.geom_size[g]
+            x, y = sim.data.geom_xpos[g][:2] - 2.0
+            assert x0 - 0.005 <= x - half[0] and x + half[0] <= x1 + 0.005, name
+            assert y0 - 0.005 <= y - half[1], name  # inward of y1 the base box covers it
 
 
 def test_clearances_of_a_robot_5cm_from_a_table():
@@ -62,7 +74,12 @@ def _brute(ranges: np.ndarray, action: int) -> float:
         c, sn = math.cos(yaw), math.sin(yaw)
         q = np.stack([c * q[:, 0] + sn * q[:, 1], -sn * q[:, 0] + c * q[:, 1]], 1)
         d = np.maximum(np.abs(q) - BASE_HALF, 0.0)
-        best = min(best, float(np.sqrt((d**2).sum(1)).min()))
+        x0, x1, y0, y1 = ARM_BOX_M
+        e = np.maximum(
+            np.abs(q - [(x0 + x1) / 2, (y0 + y1) / 2]) - [(x1 - x0) / 2, (y1 - y0) / 2], 0
+        )
+        dist = np.minimum(np.sqrt((d**2).sum(1)), np.sqrt((e**2).sum(1)))
+        best = min(best, float(dist.min()))
     return best
 
 
