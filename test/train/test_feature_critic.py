@@ -114,7 +114,7 @@ def test_the_shipped_critic_loads_and_fits_the_shipped_imitation_policy():
     """`models/safety-critic` passes its sha256 checks, takes the image spec of every shipped
     ObjectNav policy (the monitor refuses a critic that does not), and judges a frame with the
     motion feedback and range scan it reads: a wall 0.2 m ahead is riskier for driving ahead
-    than open space."""
+    than open space, and far over the threshold."""
     from pathlib import Path
 
     from safevla_core.actions import ACTION_INDEX, SCAN_BEAMS
@@ -138,6 +138,9 @@ def test_the_shipped_critic_loads_and_fits_the_shipped_imitation_policy():
     assert open_space.shape == (20, 5) and np.isfinite(open_space).all()
     ahead = ACTION_INDEX["move_ahead"]
     assert wall[ahead].max() > open_space[ahead].max()
+    # footprint_floor: driving into the wall the scan sees 3.5 cm past the base's front is
+    # vetoed whatever the frame shows (its risk is at least the training split's event rate)
+    assert wall[ahead].max() >= 0.1 > 5 * max(m.thresholds.values())
 
 
 def test_frames_encoded_when_they_arrive_are_judged_as_raw_frames_are(feature_run, critic_run):
