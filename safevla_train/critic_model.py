@@ -104,16 +104,21 @@ class SafetyCriticNet(nn.Module):
         )
 
     def forward(
-        self, frames: torch.Tensor, prev_actions: torch.Tensor, *extra: torch.Tensor
+        self,
+        frames: torch.Tensor,
+        prev_actions: torch.Tensor,
+        *extra: torch.Tensor,
+        clear: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """``clear``: the swept clearances of ``extra`` if the caller has them
+        (:meth:`ExtraInputs.clearance`), else computed here."""
         b, f = frames.shape[0], self.cfg.frames_read
         a = self.actions(prev_actions).reshape(b, -1)
         x = a[:, :0]  # no frames read: nothing
         if f:
             frames = frames[:, -f:]
             x = self.cnn(frames.reshape(b, -1, frames.shape[-2], frames.shape[-1]))
-        logits = self.head(torch.cat([x, a, *self.extras(b, extra)], dim=1))
-        return self.extras.add_branch(logits.reshape(b, NUM_ACTIONS, N_CAT), extra)
+        return self.extras.logits(self.head, torch.cat([x, a], dim=1), extra, clear)
 
 
 SCAN_NEAR_M = 0.25  # scale of the near-field transform of the ranges
@@ -164,23 +169,53 @@ class ExtraInputs(nn.Module):
             )
             self.width += cfg.proprio_embed
 
-    def forward(self, b: int, extra: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
+    def clearance(self, extra: tuple[torch.Tensor, ...]) -> torch.Tensor | None:
+        """[B, A] swept clearance of each motion from the scan in ``extra`` (``footprint``;
+        None without it): computed once per forward and shared by the head input, the
+        footprint term and the floor."""
+        self._check(extra)
+        return None if self.swept is None else self.swept(extra[self.names.index("scan")])
+
+    def _check(self, extra: tuple[torch.Tensor, ...]) -> None:
         if len(extra) != len(self.names):
             raise ValueError(
                 f"this critic takes {list(self.names) or 'no'} inputs after the previous "
                 f"actions, got {len(extra)}"
             )
+
+    def logits(
+        self,
+        head: nn.Module,
+        core: torch.Tensor,
+        extra: tuple[torch.Tensor, ...],
+        clear: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``head`` on ``core`` [B, W] (frames and previous actions) and these inputs' parts,
+        plus the scan branch's (``scan_branch``) and the footprint term's (``footprint``)
+        logits: [B, A, C]. ``clear``: :meth:`clearance` of ``extra`` if the caller has it."""
+        self._check(extra)
+        b = core.shape[0]
+        feats = None  # [B, A, len(CLEARANCE_SCALES_M)]: exp(-clearance / scale)
+        if self.swept is not None:
+            clear = self.clearance(extra) if clear is None else clear
+            feats = torch.exp(-clear[..., None] / self.clear_scales)
         parts = []
         for name, x in zip(self.names, extra):
             if name == "bump":
                 parts.append(x.reshape(b, -1))
             elif name == "scan":
                 parts.append(self.scan(scan_features(x, b)))
-                if self.swept is not None:
-                    parts.append(self._clearance(x)[..., 1])
+                if feats is not None:
+                    parts.append(feats[..., 1])
             else:
                 parts.append(self.proprio(x.reshape(b, len(PROPRIO_FIELDS))))
-        return parts
+        logits = head(torch.cat([core, *parts], dim=1)).reshape(b, NUM_ACTIONS, N_CAT)
+        if self.branch is not None:
+            scan = extra[self.names.index("scan")]
+            logits = logits + self.branch(scan_features(scan, b)).reshape(b, NUM_ACTIONS, N_CAT)
+        if feats is not None:  # [B, A, 1, S] x [A, C, S] -> [B, A, C]
+            logits = logits + (feats[:, :, None, :] * self.clear_w).sum(-1)
+        return logits
 
     def fit_floor(self, scans: torch.Tensor, labels: np.ndarray) -> np.ndarray:
         """``footprint_floor``: per (base motion, category) the share of the given states
@@ -194,33 +229,16 @@ class ExtraInputs(nn.Module):
             if ACTIONS[a].kind.name.startswith("BASE_") and hit[:, a].sum() >= FLOOR_MIN_STATES:
                 floor[a] = labels[hit[:, a], a].mean(axis=0)
         self.floor = torch.from_numpy(floor)
-        self.floor_on = bool(floor.any())
+        self.floor_on = bool(floor.any())  # known at export time: no branch on a tensor
         return floor
 
-    def apply_floor(self, risk: torch.Tensor, extra: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    def apply_floor(self, risk: torch.Tensor, clear: torch.Tensor | None) -> torch.Tensor:
         """``risk`` [B, A, C], raised to the floor for the motions that run into a scan point
-        (unchanged without a fitted floor)."""
+        (``clear``: :meth:`clearance`; unchanged without a fitted floor)."""
         if not self.floor_on:
             return risk
-        scan = extra[self.names.index("scan")]
-        hit = (self.swept(scan) <= FLOOR_CLEARANCE_M).to(risk.dtype)[:, :, None]
+        hit = (clear <= FLOOR_CLEARANCE_M).to(risk.dtype)[:, :, None]
         return torch.maximum(risk, hit * self.floor[None])
-
-    def _clearance(self, scan: torch.Tensor) -> torch.Tensor:
-        """[B, A, len(CLEARANCE_SCALES_M)]: exp(-swept clearance / scale) per motion."""
-        return torch.exp(-self.swept(scan)[..., None] / self.clear_scales)
-
-    def add_branch(self, logits: torch.Tensor, extra: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        """``logits`` [B, A, C] plus the scan branch's (``scan_branch``) and the footprint
-        term's (``footprint``); neither: unchanged."""
-        if self.branch is None and self.swept is None:
-            return logits
-        b, scan = logits.shape[0], extra[self.names.index("scan")]
-        if self.branch is not None:
-            logits = logits + self.branch(scan_features(scan, b)).reshape(b, NUM_ACTIONS, N_CAT)
-        if self.swept is not None:  # [B, A, 1, S] x [A, C, S] -> [B, A, C]
-            logits = logits + (self._clearance(scan)[:, :, None, :] * self.clear_w).sum(-1)
-        return logits
 
 
 def scan_features(ranges: torch.Tensor, b: int) -> torch.Tensor:
@@ -263,10 +281,15 @@ class FeatureCriticNet(nn.Module):
         return self.encoder(frames)
 
     def from_features(
-        self, feats: torch.Tensor, prev_actions: torch.Tensor, *extra: torch.Tensor
+        self,
+        feats: torch.Tensor,
+        prev_actions: torch.Tensor,
+        *extra: torch.Tensor,
+        clear: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """[B, T, D] features + [B, T] actions [+ [B, T, 2] feedback] [+ [B, SCAN_BEAMS]
-        ranges] [+ [B, 2] joint state] -> [B, A, C] logits."""
+        ranges] [+ [B, 2] joint state] -> [B, A, C] logits (``clear``: as in
+        :meth:`SafetyCriticNet.forward`)."""
         b, f = feats.shape[0], self.cfg.frames_read
         a = self.actions(prev_actions).reshape(b, -1)
         x = a[:, :0]  # no frames read: nothing
@@ -274,8 +297,7 @@ class FeatureCriticNet(nn.Module):
             x = feats[:, -f:].reshape(b * f, BACKBONE_CHANNELS, *self.map_hw)
             x = torch.relu(self.reduce(x)).flatten(1)
             x = self.drop(nn.functional.gelu(self.proj(x))).reshape(b, -1)
-        logits = self.head(torch.cat([x, a, *self.extras(b, extra)], dim=1))
-        return self.extras.add_branch(logits.reshape(b, NUM_ACTIONS, N_CAT), extra)
+        return self.extras.logits(self.head, torch.cat([x, a], dim=1), extra, clear)
 
     def forward(
         self, frames: torch.Tensor, prev_actions: torch.Tensor, *extra: torch.Tensor
@@ -359,21 +381,23 @@ class CriticInputs:
         return extra + (() if self.proprio is None else (self.proprio[index[:, -1]],))
 
 
-def _logits(net: nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
-    """Logits of the critic's inputs (:class:`CriticInputs`: frames or frozen features)."""
+def _logits(net: nn.Module, *inputs: torch.Tensor, clear=None) -> torch.Tensor:
+    """Logits of the critic's inputs (:class:`CriticInputs`: frames or frozen features;
+    ``clear``: their swept clearances, if the caller has them)."""
     if isinstance(net, FeatureCriticNet):
-        return net.from_features(*inputs)
-    return net(*inputs)
+        return net.from_features(*inputs, clear=clear)
+    return net(*inputs, clear=clear)
 
 
 def _risks(net: nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
     """Risks [B, A, C] of the critic's inputs: the sigmoid of its logits, through the refit
-    once one is attached (``net.refit``, :mod:`safevla_train.critic_refit`)."""
-    risk = torch.sigmoid(_logits(net, *inputs))
+    once one is attached (``net.refit``, :mod:`safevla_train.critic_refit`) and the floor
+    once one is fitted (``footprint_floor``); the swept clearances are computed once."""
+    clear = net.extras.clearance(inputs[2:])
+    risk = torch.sigmoid(_logits(net, *inputs, clear=clear))
     refit = getattr(net, "refit", None)
     risk = risk if refit is None else refit(risk, inputs[2:])
-    extras = getattr(net, "extras", None)
-    return risk if extras is None else extras.apply_floor(risk, inputs[2:])
+    return net.extras.apply_floor(risk, clear)
 
 
 class _RiskGraph(nn.Module):

@@ -114,7 +114,7 @@ def test_the_floor_raises_the_risk_of_motions_into_a_scan_point_only():
     floor = extras.fit_floor(scans, labels)
     assert floor[A["move_ahead"], 1] == pytest.approx(0.5) and floor.sum() == pytest.approx(0.5)
     risk = torch.full((2, len(ACTIONS), 5), 0.01)
-    out = extras.apply_floor(risk, (scans[[0, 60]],)).numpy()
+    out = extras.apply_floor(risk, extras.clearance((scans[[0, 60]],))).numpy()
     assert out[0, A["move_ahead"], 1] == pytest.approx(0.5)
     assert np.count_nonzero(out != 0.01) == 1  # nothing else moved, the far state not at all
     with pytest.raises(ValueError, match="footprint_floor=true needs"):
