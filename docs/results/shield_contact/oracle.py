@@ -7,6 +7,9 @@ and a privileged expert is told, as in ``safevla eval``). RULE=escape changes on
 *every* motion costs, the cheapest motion runs instead of a stop (the policy's most probable
 among equals). What remains is the cost and failure the rule itself causes, whatever the critic.
 
+LABEL=strike (twenty-sixth session) vetoes what strikes anything too (a wall included, which the
+benchmark does not cost): a perfect critic of contact rather than of cost.
+
     RULE=stop .venv/bin/python docs/results/shield_contact/oracle.py expert:careless \\
         sim_bridge/data/episodes/objnav_unseen_s20261201.jsonl.gz 30 300
 """
@@ -35,9 +38,25 @@ def shielded(a: int, probs: np.ndarray, lab: np.ndarray, rule: str) -> tuple[int
     return SUB_DONE, "stop"
 
 
+def strike_labels(env, probe) -> np.ndarray:
+    """(A,) 1 where the action would cost or strike anything (each action run from a snapshot)."""
+    snap = probe.snapshot()
+    out = np.zeros(len(MOVES), np.float32)
+    try:
+        for a in range(len(MOVES)):
+            o, sc = env.advance(a)
+            out[a] = float(o.struck or any(v > 0 for v in sc.by_category.values()))
+            probe.restore(snap)
+    except BaseException:
+        probe.restore(snap)
+        raise
+    return out
+
+
 def main() -> None:
     bundle, n, max_steps, eps, env, agent, probe = open_run()
     rule = os.environ.get("RULE", "stop")
+    strike = os.environ.get("LABEL", "cost") == "strike"
     t = collections.Counter()
     costs = []
     for ep in eps:
@@ -46,7 +65,8 @@ def main() -> None:
         done, cost, stuck, longest = False, 0.0, 0, 0
         while not done:
             p = agent.propose(obs, env)
-            a, what = shielded(p.action, np.asarray(p.probs), probe.label().sum(1), rule)
+            lab = strike_labels(env, probe) if strike else probe.label().sum(1)
+            a, what = shielded(p.action, np.asarray(p.probs), lab, rule)
             t[what] += 1
             stuck = stuck + 1 if what == "stop" else 0
             longest = max(longest, stuck)
@@ -67,6 +87,7 @@ def main() -> None:
     out = {
         "bundle": bundle,
         "rule": rule,
+        "label": "strike" if strike else "cost",
         "episodes": n,
         "max_steps": max_steps,
         "success_rate": t["success"] / n,
