@@ -254,19 +254,20 @@ SCAN_RANGE_MAX_M = 3.0
 SCAN_HEIGHTS_M: tuple[float, ...] = (0.012, 0.06, 0.15, 0.3, 0.5, 0.75, 1.0, 1.3)  # 2 cm objects
 
 
-def check_scan(scan, bundle_id: str = "") -> np.ndarray:
+def check_scan(scan, bundle_id: str = "", what: str = "range scan") -> np.ndarray:
     """``scan`` as a float32 (SCAN_BEAMS,) array of ranges in [0, SCAN_RANGE_MAX_M], for the
     critic bundle ``bundle_id`` that takes it: +inf (no return, REP 117) and ranges beyond the
-    maximum read as the maximum.
+    maximum read as the maximum. ``what`` names the scan in errors (e.g. the object scan).
 
     Raises:
         ValueError: missing, the wrong length, NaN, -inf or negative; naming the value.
     """
     if scan is None:
         raise ValueError(
-            f"bundle {bundle_id} takes the range scan: pass scan = {SCAN_BEAMS} ranges in metres "
+            f"bundle {bundle_id} takes the {what}: pass {SCAN_BEAMS} ranges in metres "
             f"(bearings from {SCAN_ANGLE_MIN:.4f} rad, behind the robot, counter-clockwise in "
-            f"steps of {SCAN_ANGLE_INCREMENT:.6f} rad; a LaserScan on the critic's scan_topic)"
+            f"steps of {SCAN_ANGLE_INCREMENT:.6f} rad; a LaserScan on the monitor's "
+            f"{'scan_objects_topic' if 'object' in what else 'scan_topic'})"
         )
     try:
         v = np.asarray(scan, np.float32).reshape(-1)
@@ -274,14 +275,14 @@ def check_scan(scan, bundle_id: str = "") -> np.ndarray:
         v = None
     if v is None or v.shape != (SCAN_BEAMS,):
         raise ValueError(
-            f"scan of shape {getattr(v, 'shape', None)} is not {SCAN_BEAMS} ranges; resample "
+            f"{what} of shape {getattr(v, 'shape', None)} is not {SCAN_BEAMS} ranges; resample "
             f"the scan to {SCAN_BEAMS} beams {SCAN_ANGLE_INCREMENT:.6f} rad apart from "
             f"{SCAN_ANGLE_MIN:.4f} rad"
         )
     bad = np.isnan(v) | (v < 0.0)
     if bad.any():
         raise ValueError(
-            f"scan holds {int(bad.sum())} NaN or negative ranges (first at beam "
+            f"{what} holds {int(bad.sum())} NaN or negative ranges (first at beam "
             f"{int(np.argmax(bad))}: {v[bad][0]!r}); pass ranges in metres, +inf for no return"
         )
     return np.minimum(v, SCAN_RANGE_MAX_M)

@@ -75,6 +75,8 @@ ENCODER_OUTPUTS: tuple[str, ...] = ("feature",)
 FEATURE_CRITIC_INPUTS: tuple[str, ...] = ("features", "prev_actions")
 CRITIC_BUMP_INPUT = "bump"  # an optional input: (batch, T, len(BUMP_FIELDS)) float32
 CRITIC_SCAN_INPUT = "scan"  # an optional input: (batch, SCAN_BEAMS) float32 metres
+# an optional input after the scan: the same rays with the static structure removed (metres)
+CRITIC_OBJECT_SCAN_INPUT = "scan_objects"
 # the optional last input: (batch, len(PROPRIO_FIELDS)) float32, the arm's joint state in metres
 CRITIC_PROPRIO_INPUT = "proprio"
 PREV_ACTION_NONE = NUM_ACTIONS  # the prev_actions value before the first action of an episode
@@ -118,6 +120,10 @@ class CriticManifest:
             ``proprio``: lift height, arm extension in metres,
             :data:`safevla_core.actions.PROPRIO_FIELDS`); the monitor then needs a JointState
             on its ``joint_states_topic``.
+        object_scan_input: the graph also takes the range scan with the building's static
+            structure removed (input ``scan_objects``, after ``scan``: walls and floor return
+            nothing, as in a scan filtered against a static map); the monitor then needs a
+            LaserScan on its ``scan_objects_topic``.
         training: free-form record of how the critic was trained.
         created_utc: ISO time of the export.
         files: file name -> {"sha256", "bytes"}.
@@ -145,6 +151,7 @@ class CriticManifest:
     scan_input: bool = False
     calibration_target: str = "category"
     proprio_input: bool = False
+    object_scan_input: bool = False
 
     @property
     def graph_inputs(self) -> tuple[str, ...]:
@@ -153,11 +160,14 @@ class CriticManifest:
         names = FEATURE_CRITIC_INPUTS if self.encoder_graph_file else CRITIC_INPUTS
         names += (CRITIC_BUMP_INPUT,) if self.bump_input else ()
         names += (CRITIC_SCAN_INPUT,) if self.scan_input else ()
+        names += (CRITIC_OBJECT_SCAN_INPUT,) if self.object_scan_input else ()
         return names + ((CRITIC_PROPRIO_INPUT,) if self.proprio_input else ())
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["image"] = dataclasses.asdict(self.image)
+        if not self.object_scan_input:  # bundles from before it existed read the same
+            del d["object_scan_input"]
         for k in ("actions", "categories"):
             d[k] = list(d[k])
         d["image"]["mean"], d["image"]["std"] = list(self.image.mean), list(self.image.std)
@@ -198,7 +208,7 @@ class CriticManifest:
             for key in ("history_length", "prev_action_none", "feature_dim"):
                 if key in body and (isinstance(body[key], bool) or not isinstance(body[key], int)):
                     raise TypeError(f"{key} = {body[key]!r} must be an integer")
-            for key in ("bump_input", "scan_input", "proprio_input"):
+            for key in ("bump_input", "scan_input", "proprio_input", "object_scan_input"):
                 if not isinstance(body.get(key, False), bool):
                     raise TypeError(f"{key} = {body[key]!r} must be true or false")
             if not isinstance(body.get("encoder_graph_file", ""), str):

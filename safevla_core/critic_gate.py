@@ -31,7 +31,9 @@ arm's joint state (``proprio_input``) is fed the newest one the monitor received
 (:meth:`CriticGate.on_scan`, :meth:`CriticGate.on_proprio`). Until a usable one has arrived,
 after a rejected one, and once the newest is older than ``scan_max_age_s`` /
 ``proprio_max_age_s``, the rule stops the robot: a critic that cannot tell where the arm is
-cannot vouch for an arm motion.
+cannot vouch for an arm motion. A critic that reads the object scan (``object_scan_input``:
+the scan with the static structure removed, a scan filtered against a static map) is fed the
+newest one (:meth:`CriticGate.on_scan_objects`) under the same rules and ``scan_max_age_s``.
 
 **Escape (opt-in, ``escape_after`` = K > 0).** Where the critic vetoes every motion the robot
 can only stand; measured, a shielded robot then stands to the step limit (most of the episodes
@@ -226,6 +228,9 @@ class CriticGate:
         self.scan: np.ndarray | None = None
         self.scan_stamp_s: float | None = None
         self.scan_max_age_s = DEFAULT_SCAN_MAX_AGE_S
+        # the latest object scan (critics with object_scan_input); None: none heard yet
+        self.scan_objects: np.ndarray | None = None
+        self.scan_objects_stamp_s: float | None = None
         # the latest arm joint state (critics with proprio_input); None: none heard yet
         self.proprio: np.ndarray | None = None
         self.proprio_stamp_s: float | None = None
@@ -267,6 +272,33 @@ class CriticGate:
     def drop_scan(self) -> None:
         """Forget the scan (a rejected one arrived): the rule stops until a usable one does."""
         self.scan, self.scan_stamp_s = None, None
+
+    @property
+    def takes_object_scan(self) -> bool:
+        """The critic reads the scan with the static structure removed."""
+        return self.critic.takes_object_scan
+
+    def on_scan_objects(self, ranges, stamp_s: float | None = None) -> None:
+        """The latest object scan: the range scan with the building's static structure
+        (walls, floor) removed, in the scan's bearings (+inf = no return), at ``stamp_s`` (as
+        :meth:`on_scan`).
+
+        Raises:
+            ValueError: the wrong length, NaN or negative ranges (naming the value); the
+                previous object scan is dropped too, so the monitor stops until a good one
+                arrives.
+        """
+        try:
+            self.scan_objects = check_scan(ranges, self.bundle_id, "object scan (scan_objects)")
+            self.scan_objects_stamp_s = stamp_s
+        except ValueError:
+            self.drop_scan_objects()
+            raise
+
+    def drop_scan_objects(self) -> None:
+        """Forget the object scan (a rejected one arrived): the rule stops until a usable one
+        does."""
+        self.scan_objects, self.scan_objects_stamp_s = None, None
 
     @property
     def takes_proprio(self) -> bool:
@@ -313,6 +345,19 @@ class CriticGate:
             stale = self._stale("range scan", self.scan_stamp_s, self.scan_max_age_s, now_s)
             if stale:
                 return stale + "check the scanner on the monitor's scan_topic"
+        if self.takes_object_scan and self.scan_objects is None:
+            return (
+                f"safety critic {self.bundle_id} reads the range scan with the static structure "
+                "removed and no usable one has arrived; publish it as a LaserScan on the "
+                "monitor's scan_objects_topic (the sim bridge does; on a robot a scan filtered "
+                "against the static map)"
+            )
+        if self.takes_object_scan:
+            stale = self._stale(
+                "object scan", self.scan_objects_stamp_s, self.scan_max_age_s, now_s
+            )
+            if stale:
+                return stale + "check the map-filtered scan on the monitor's scan_objects_topic"
         if self.takes_proprio and self.proprio is None:
             return (
                 f"safety critic {self.bundle_id} reads the arm's joint state and no usable one "
@@ -427,7 +472,7 @@ class CriticGate:
             safevla_core.safety_critic.CriticOutputError: a non-finite or out-of-range risk.
         """
         v = self.last = self.critic.step(
-            frame, self.prev_action, self.bump, self.scan, self.proprio
+            frame, self.prev_action, self.bump, self.scan, self.proprio, self.scan_objects
         )
         thr = self.thresholds
         blocked = (v.risk >= thr[None, :]) & _MOVES[:, None]

@@ -19,7 +19,9 @@ just before it (blocked, collided; zeros at an episode's first frame) and feeds 
 as ``bump`` [1, T, 2]. A critic with ``scan_input`` also takes the range scan of the newest
 frame (``scan`` [1, SCAN_BEAMS] metres, :func:`safevla_core.actions.check_scan`); one with
 ``proprio_input`` the arm's joint state at the newest frame (``proprio`` [1, 2]: lift height, arm
-extension in metres, :func:`safevla_core.actions.check_proprio`).
+extension in metres, :func:`safevla_core.actions.check_proprio`); one with
+``object_scan_input`` the range scan with the static structure removed (``scan_objects``
+[1, SCAN_BEAMS]: walls and floor return nothing, as a scan filtered against a static map).
 
 ``risk[a, k]`` estimates P(taking ``a`` now causes a category-``k`` cost event) (label:
 :mod:`sim_bridge.action_probe`); the thresholds come from conformal risk control on held-out
@@ -56,6 +58,7 @@ from safevla_core.actions import (
 )
 from safevla_core.critic_bundle import (
     CRITIC_BUMP_INPUT,
+    CRITIC_OBJECT_SCAN_INPUT,
     CRITIC_OUTPUTS,
     CRITIC_PROPRIO_INPUT,
     CRITIC_SCAN_INPUT,
@@ -219,6 +222,11 @@ class SafetyCritic:
         return self.manifest.scan_input
 
     @property
+    def takes_object_scan(self) -> bool:
+        """The critic reads the scan with the static structure removed (``object_scan_input``)."""
+        return self.manifest.object_scan_input
+
+    @property
     def takes_proprio(self) -> bool:
         """The critic reads the arm's joint state at the newest frame (``proprio_input``)."""
         return self.manifest.proprio_input
@@ -236,6 +244,8 @@ class SafetyCritic:
             want[CRITIC_BUMP_INPUT] = ["batch", m.history_length, len(BUMP_FIELDS)]
         if m.scan_input:
             want[CRITIC_SCAN_INPUT] = ["batch", SCAN_BEAMS]
+        if m.object_scan_input:
+            want[CRITIC_OBJECT_SCAN_INPUT] = ["batch", SCAN_BEAMS]
         if m.proprio_input:
             want[CRITIC_PROPRIO_INPUT] = ["batch", len(PROPRIO_FIELDS)]
         self._check_tensors(self.session, m.graph_file, want)
@@ -290,6 +300,7 @@ class SafetyCritic:
         bump=None,
         scan=None,
         proprio=None,
+        scan_objects=None,
     ) -> CriticVerdict:
         """Risk of every action in the state that ``frame`` shows.
 
@@ -304,6 +315,9 @@ class SafetyCritic:
                 Required when the critic takes it (:attr:`takes_scan`), ignored otherwise.
             proprio: the arm's joint state at this frame (lift height, arm extension, metres).
                 Required when the critic takes it (:attr:`takes_proprio`), ignored otherwise.
+            scan_objects: the same scan with the building's static structure removed (a
+                scan filtered against a static map). Required when the critic takes it
+                (:attr:`takes_object_scan`), ignored otherwise.
 
         Raises:
             ValueError: ``prev_action`` out of range, or a critic taking the motion feedback,
@@ -316,6 +330,9 @@ class SafetyCritic:
         fb = check_bump(bump, self.bundle_id) if self.takes_bump else None
         ranges = check_scan(scan, self.bundle_id) if self.takes_scan else None
         arm = check_proprio(proprio, self.bundle_id) if self.takes_proprio else None
+        things = None
+        if self.takes_object_scan:
+            things = check_scan(scan_objects, self.bundle_id, "object scan (scan_objects)")
         if not isinstance(frame, EncodedFrame):
             frame = self.encode(frame)
         elif frame.bundle_id != self.bundle_id:
@@ -333,6 +350,8 @@ class SafetyCritic:
             feed[CRITIC_BUMP_INPUT] = np.stack([i[1] for i in items])[None]
         if ranges is not None:
             feed[CRITIC_SCAN_INPUT] = ranges[None]
+        if things is not None:
+            feed[CRITIC_OBJECT_SCAN_INPUT] = things[None]
         if arm is not None:
             feed[CRITIC_PROPRIO_INPUT] = arm[None]
         (risk,) = self.session.run(list(CRITIC_OUTPUTS), feed)

@@ -183,13 +183,13 @@ def critic_gate(job: Job, verify_key: str | None = None):
 
 
 def _shield_step(
-    monitor, proposed, step: int, frame, bump=None, scan=None, proprio=None
+    monitor, proposed, step: int, frame, bump=None, scan=None, proprio=None, scan_objects=None
 ) -> Decision:
     """The monitor's decision on one proposal; ``frame`` is the one the policy saw (fed to
     the independent critic, if any) and ``bump`` / ``scan`` / ``proprio`` the motion
-    feedback, range scan and arm joint state that came with it (fed to a critic that reads
-    them). A proposer without a cost critic (experts, random) reports zero costs, so only the
-    independent critic can veto it."""
+    feedback, range scan, arm joint state and object scan that came with it (fed to a critic
+    that reads them). A proposer without a cost critic (experts, random) reports zero costs,
+    so only the independent critic can veto it."""
     from safevla_core.safety_monitor import Proposal
 
     now = float(step + 1)
@@ -202,6 +202,8 @@ def _shield_step(
             monitor.critic.on_scan(scan)
         if monitor.critic.takes_proprio:
             monitor.critic.on_proprio(proprio)
+        if monitor.critic.takes_object_scan:
+            monitor.critic.on_scan_objects(scan_objects)
     q = np.zeros((NUM_ACTIONS, 0)) if proposed.cost_q is None else proposed.cost_q
     q = np.asarray(q, np.float64)
     p = Proposal(
@@ -260,11 +262,14 @@ def episode_steps(
         action, vetoed, stopped = proposed.action, False, False
         if monitor is not None:
             frame = obs[monitor.critic.camera] if monitor.critic is not None else None
-            scan = obs.get("scan")
-            if scan is None and monitor.critic is not None and monitor.critic.takes_scan:
+            scan, things = obs.get("scan"), obs.get("scan_objects")
+            gate = monitor.critic
+            if scan is None and gate is not None and gate.takes_scan:
                 scan = env.backend.range_scan()  # the scan of the state the frame shows
+            if things is None and gate is not None and gate.takes_object_scan:
+                things = env.backend.range_scan(objects_only=True)
             d = _shield_step(
-                monitor, proposed, t, frame, obs.get("bump"), scan, obs.get("proprio")
+                monitor, proposed, t, frame, obs.get("bump"), scan, obs.get("proprio"), things
             )
             vetoed, stopped = d.vetoed or d.safe_stop, d.safe_stop
             action = SUB_DONE if stopped else int(d.executed_action)

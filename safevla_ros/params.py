@@ -199,6 +199,9 @@ ESTOP_TOPIC = "safevla/estop"
 HOLDING_TOPIC = "safevla/holding"
 BUMP_TOPIC = "safevla/bump"  # the motion feedback of the last action (safevla_ros/MotionFeedback)
 SCAN_TOPIC = "scan"  # the 360-degree range scan around the base (sensor_msgs/LaserScan)
+# the same scan with the building's static structure (walls, floor) removed: a scan filtered
+# against the static map (sensor_msgs/LaserScan)
+SCAN_OBJECTS_TOPIC = "scan_objects"
 JOINT_STATES_TOPIC = "joint_states"  # the robot's joint positions (sensor_msgs/JointState)
 EXPLORED_TOPIC = "safevla/explored"  # the explored map around the robot (safevla_ros/ExploredMap)
 
@@ -341,8 +344,9 @@ CRITIC_PARAMS: tuple[ParamSpec, ...] = (
     _p(
         "scan_max_age_s",
         DEFAULT_SCAN_MAX_AGE_S,
-        "for a critic that reads the range scan: a proposal judged more than this long after "
-        "the newest scan arrived is a stop (a scanner that stopped publishing)",
+        "for a critic that reads the range scan (or the object scan): a proposal judged more "
+        "than this long after the newest scan arrived is a stop (a scanner that stopped "
+        "publishing)",
         0.05,
         10.0,
         read_only=True,
@@ -384,6 +388,14 @@ CRITIC_PARAMS: tuple[ParamSpec, ...] = (
         "sensor_msgs/LaserScan covering 360 degrees around the base (a lidar, or a depth camera "
         "ring through a point-cloud-to-scan node); read only for a critic that takes it "
         "(scan_input), which stops the robot until a usable one arrives",
+    ),
+    _p(
+        "scan_objects_topic",
+        SCAN_OBJECTS_TOPIC,
+        "sensor_msgs/LaserScan of the same 360 degrees with the building's static structure "
+        "(walls, floor) removed: a scan filtered against the static map (e.g. by a map-based "
+        "scan filter); read only for a critic that takes it (object_scan_input), which stops "
+        "the robot until a usable one arrives",
     ),
     _p(
         "joint_states_topic",
@@ -524,6 +536,14 @@ SIM_BRIDGE_PARAMS: tuple[ParamSpec, ...] = (
         SCAN_TOPIC,
         "LaserScan output: the 360-degree range scan of each observation, before its frame "
         "(MuJoCo backend; cast only while something subscribes, e.g. a scan critic's monitor)",
+    ),
+    _p(
+        "scan_objects_topic",
+        SCAN_OBJECTS_TOPIC,
+        "LaserScan output: the same rays as scan_topic's with the building's static structure "
+        "(walls, floor) removed, as a scan filtered against a static map (no return where a "
+        "beam first hits structure), same stamp (MuJoCo backend; only while something "
+        "subscribes, e.g. the monitor of a critic that takes it)",
     ),
     _p(
         "joint_states_topic",

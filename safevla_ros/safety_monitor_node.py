@@ -16,12 +16,15 @@ one has arrived its rule stops the robot. A critic that reads the range scan (``
 gets each LaserScan on ``scan_topic`` (sensor QoS, any 360-degree scan, resampled to its
 bearings by :func:`safevla_ros.msg_conversions.scan_values`); until a usable one has arrived,
 after a rejected one, and once the newest arrived more than ``scan_max_age_s`` ago, its rule
-stops the robot. A critic that reads the arm's joint state (``proprio_input``) gets each
-JointState on ``joint_states_topic`` (sensor QoS: matches any joint-state publisher), read as
-(position of ``lift_joint``, sum of the positions of ``arm_joints``) by
-:func:`safevla_ros.msg_conversions.proprio_values`; until a usable one has arrived, after a
-rejected one (e.g. without those joints), and once the newest arrived more than
-``proprio_max_age_s`` ago, its rule stops the robot.
+stops the robot. A critic that reads the object scan (``object_scan_input``: the same scan with
+the building's static structure removed, a scan filtered against the static map) gets each
+LaserScan on ``scan_objects_topic`` under the same rules (sensor QoS, ``scan_max_age_s``); without
+a usable one its rule stops the robot. A critic that reads the arm's joint state
+(``proprio_input``) gets each JointState on ``joint_states_topic`` (sensor QoS: matches any
+joint-state publisher), read as (position of ``lift_joint``, sum of the positions of
+``arm_joints``) by :func:`safevla_ros.msg_conversions.proprio_values`; until a usable one has
+arrived, after a rejected one (e.g. without those joints), and once the newest arrived more
+than ``proprio_max_age_s`` ago, its rule stops the robot.
 
 Every verdict carries the monitor's id, a sequence number and (with ``verdict_key_file``) an
 HMAC the adapter checks; a heartbeat (std_msgs/Header, ``frame_id`` = id and HMAC) goes out at
@@ -92,7 +95,8 @@ class SafetyMonitorNode(LifecycleNode):
         declare_params(self, MONITOR_PARAMS)
         self.counts = {"decisions": 0, "vetoes": 0, "stops": 0, "bad_frame_stamps": 0}
         self.counts |= {"critic_replacements": 0, "critic_stops": 0, "critic_bad_frames": 0}
-        self.counts |= {"critic_bad_scans": 0, "critic_bad_joint_states": 0}
+        self.counts |= {"critic_bad_scans": 0, "critic_bad_object_scans": 0}
+        self.counts |= {"critic_bad_joint_states": 0}
         self.critic: CriticGate | None = None
         self._subs = []
         self._critic_reported = False
@@ -170,6 +174,11 @@ class SafetyMonitorNode(LifecycleNode):
         if self.critic.takes_scan:  # sensor QoS: matches a lidar driver's best-effort scans
             topic = p["scan_topic"]
             subs.append(self.create_subscription(LaserScan, topic, self.on_scan, SENSOR_QOS))
+        if self.critic.takes_object_scan:  # a map-filtered scan: sensor QoS too
+            topic = p["scan_objects_topic"]
+            subs.append(
+                self.create_subscription(LaserScan, topic, self.on_scan_objects, SENSOR_QOS)
+            )
         if self.critic.takes_proprio:
             # sensor QoS (best effort, newest few): matches a reliable joint-state publisher
             # (robot drivers, joint_state_publisher) and a best-effort one alike; a lost
@@ -196,6 +205,18 @@ class SafetyMonitorNode(LifecycleNode):
             self.critic.drop_scan()
             self.counts["critic_bad_scans"] += 1
             self.get_logger().error(f"critic scan rejected: {exc}", throttle_duration_sec=1.0)
+
+    def on_scan_objects(self, msg: LaserScan) -> None:
+        """The range scan with the static structure removed (a scan filtered against the
+        static map), for a critic that reads it; rejected and dropped as :meth:`on_scan`."""
+        try:
+            self.critic.on_scan_objects(scan_values(msg), now_s(self))  # its age: since arrival
+        except ValueError as exc:
+            self.critic.drop_scan_objects()
+            self.counts["critic_bad_object_scans"] += 1
+            self.get_logger().error(
+                f"critic object scan rejected: {exc}", throttle_duration_sec=1.0
+            )
 
     def on_joint_state(self, msg: JointState) -> None:
         """The arm's joint state, for a critic that reads it. A message without the lift and

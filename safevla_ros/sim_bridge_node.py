@@ -10,7 +10,9 @@ ground-truth cost, the holding flag on ``holding_topic`` and the step's motion f
 (MotionFeedback on ``bump_topic``, latched) and, for a bundle that reads it, the explored map
 of the new observation (ExploredMap on ``explored_topic``, latched), and with the MuJoCo
 backend, while something subscribes, the observation's 360-degree range scan (LaserScan on
-``scan_topic``), and while something subscribes the arm's joint state (JointState on
+``scan_topic``) and, from the same rays with the same stamp, the scan with the building's
+static structure removed (LaserScan on ``scan_objects_topic``: what a scan filtered against the
+static map gives a robot), and while something subscribes the arm's joint state (JointState on
 ``joint_states_topic``: ``lift_joint`` and the extension split over ``arm_joints``). Frames go
 out at most ``frame_rate_hz``. Episodes come from ``episode_file``, else the shipped validation
 set, else a seeded sampler; each starts by publishing its instruction (reliable +
@@ -143,6 +145,11 @@ class SimBridgeNode(LifecycleNode):
             if hasattr(self.env.backend, "range_scan")
             else None
         )
+        self._scan_objects = (  # the same rays, structure removed (a backend that splits them)
+            self.create_lifecycle_publisher(LaserScan, p["scan_objects_topic"], SENSOR_QOS)
+            if hasattr(self.env.backend, "range_scans")
+            else None
+        )
         # reliable, as a robot's joint-state driver: matches best-effort readers (the monitor)
         # and reliable ones (robot_state_publisher) alike
         self._joints = self.create_lifecycle_publisher(
@@ -241,14 +248,24 @@ class SimBridgeNode(LifecycleNode):
     def publish_feedback(self) -> None:
         """The motion feedback of the last executed action (``obs["bump"]``; a stop step
         executes nothing, so it repeats the last one), for a bundle that reads it the explored
-        map, and for subscribers the range scan and the arm's joint state of the observation
-        (before its frame goes out), stamped now."""
+        map, and for subscribers the range scan, the object scan (the same rays with the
+        static structure removed, cast once with the scan) and the arm's joint state of the
+        observation (before its frame goes out), stamped now."""
         header = Header(stamp=self.get_clock().now().to_msg(), frame_id="base_link")
         self._bump.publish(motion_feedback(self.obs["bump"], header))
         if self._explored is not None:
             self._explored.publish(explored_map(self.obs["explored"], header))
-        if self._scan is not None and self._scan.get_subscription_count() > 0:
-            self._scan.publish(laser_scan(self.env.backend.range_scan(), header))
+        scan = self._scan is not None and self._scan.get_subscription_count() > 0
+        objects = self._scan_objects is not None
+        objects = objects and self._scan_objects.get_subscription_count() > 0
+        if objects:  # one set of rays for both, so they agree beam by beam
+            ranges, object_ranges = self.env.backend.range_scans()
+        elif scan:
+            ranges = self.env.backend.range_scan()
+        if scan:
+            self._scan.publish(laser_scan(ranges, header))
+        if objects:
+            self._scan_objects.publish(laser_scan(object_ranges, header))
         if self._joints.get_subscription_count() > 0:
             joints = Header(stamp=header.stamp)  # joint positions belong to no frame
             self._joints.publish(joint_state(self.obs["proprio"], joints, *self.joints))

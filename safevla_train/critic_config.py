@@ -118,6 +118,16 @@ class CriticConfig:
             5 mm (it runs into what the scan sees) gets at least the risk such motions had on
             the training split (per motion and category, fitted after training, part of the
             exported graph): the learnt risks must not talk the critic out of the geometry.
+            With ``object_scan`` the floor is on the object scan's clearance.
+        object_scan: with ``footprint``, the critic also reads the range scan with the
+            building's static structure removed (walls and floor return nothing: a scan
+            filtered against a static map; ``obs["scan_objects"]``, the monitor's
+            ``scan_objects_topic``): its swept clearances and an embedding of it join the head
+            input and the footprint term, and the floor applies only to motions that run into
+            furniture or objects. A wall strike costs nothing in the benchmark unless the
+            robot is in a corner (measured: 93% of the motions the floor vetoed in shielded
+            runs struck only walls, none cost, docs/safety_critic.md); without this input the
+            critic cannot tell a wall from a cabinet, and vetoes both.
         shield_critic: a critic bundle that shields the proposers during the collection
             ("" = none): an action it vetoes is replaced by a random action it allows (none:
             the motion of the lowest risk relative to the threshold), so the data hold the
@@ -180,6 +190,7 @@ class CriticConfig:
     scan_branch: int = 0
     footprint: bool = False
     footprint_floor: bool = False
+    object_scan: bool = False
     frame_history: int = -1
     refit: str = ""
     threads: int = 2
@@ -251,6 +262,11 @@ class CriticConfig:
             "critic.footprint_floor=true needs the swept clearances: set footprint=true too",
         )
         _check(
+            not self.object_scan or self.footprint,
+            "critic.object_scan=true reads the object scan's swept clearances: set "
+            "footprint=true (and scan_input=true) too",
+        )
+        _check(
             -1 <= self.frame_history <= self.history_length,
             f"critic.frame_history={self.frame_history} must be in [-1, history_length="
             f"{self.history_length}] (-1 = all, 0 = none)",
@@ -280,6 +296,8 @@ class CriticConfig:
             skip.add("scan_branch")
         if not self.footprint:
             skip.add("footprint")
+        if not self.object_scan:
+            skip.add("object_scan")
         if self.frame_history == -1:
             skip.add("frame_history")
         if not self.proprio_input:

@@ -24,6 +24,10 @@ File (``np.savez_compressed``, no pickles; read with ``allow_pickle=False``):
 * ``frame_scan`` (F, SCAN_BEAMS) float16: the range scan (metres, :func:`safevla_core.actions.
   check_scan`'s layout) at each frame; data sets written before it existed lack it and cannot
   train a critic with ``scan_input``;
+* ``frame_scan_objects`` (F, SCAN_BEAMS) float16: the same scan with the building's static
+  structure removed (``obs["scan_objects"]``: walls and floor return nothing, as in a scan
+  filtered against a static map); data sets written before it existed (2026-12-05, twenty-sixth
+  session) lack it and cannot train a critic with ``object_scan``;
 * ``frame_proprio`` (F, 2) float32: the arm's joint state (``obs["proprio"]``: lift height, arm
   extension in metres, :data:`safevla_core.actions.PROPRIO_FIELDS`) at each frame; data sets
   written before it existed (2026-12-05) lack it and cannot train a critic with
@@ -58,7 +62,7 @@ from sim_bridge.policies import make_policy
 
 SPLITS = ("train", "calibration", "test")
 DATA_FILE = "critic_data.npz"
-PER_FRAME = ("frame_bump", "frame_scan", "frame_proprio")  # optional per-frame inputs
+PER_FRAME = ("frame_bump", "frame_scan", "frame_scan_objects", "frame_proprio")  # optional inputs
 MOVING = np.array([a.index for a in ACTIONS if a.moves_robot])
 
 
@@ -112,7 +116,14 @@ class _Shield:
         self.critic.reset()
 
     def __call__(self, obs, action: int) -> int:
-        v = self.critic.step(obs["nav_rgb"], obs["prev_action"], obs["bump"], obs["scan"])
+        v = self.critic.step(
+            obs["nav_rgb"],
+            obs["prev_action"],
+            obs["bump"],
+            obs["scan"],
+            obs["proprio"],
+            obs["scan_objects"],
+        )
         if v.allowed[action]:
             return action
         self.vetoes += 1
@@ -195,7 +206,7 @@ def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
     proposers = {n: _proposer(n, cfg, cfg.seed + i) for i, n in enumerate(cfg.proposers)}
     rng = np.random.default_rng([cfg.seed, 5])
     spec = cfg.image_spec()
-    frames, bumps, scans, arms = [], [], [], []
+    frames, bumps, scans, arms, things = [], [], [], [], []
     rows = {k: [] for k in ("history", "prev_actions", "labels", "episode")}
     rows.update(task=[], proposer=[], step=[])
     history: CriticHistory[int] = CriticHistory(cfg.history_length)
@@ -225,6 +236,7 @@ def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
                 frames.append(resize_rgb(obs["nav_rgb"], spec.width, spec.height, spec.resize))
                 bumps.append(np.asarray(obs["bump"]) > 0.5)
                 scans.append(obs["scan"])
+                things.append(obs["scan_objects"])
                 arms.append(obs["proprio"])
                 history.push(len(frames) - 1, obs["prev_action"])
                 if t % cfg.probe_every == 0 and len(rows["labels"]) < cfg.states:
@@ -263,8 +275,10 @@ def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, previous)
         env.close()
-    n_frames = min(map(len, (frames, bumps, scans, arms)))  # an interrupt may split a frame's
-    frames, bumps, scans, arms = (v[:n_frames] for v in (frames, bumps, scans, arms))
+    n_frames = min(map(len, (frames, bumps, scans, arms, things)))  # an interrupt may split
+    frames, bumps, scans, arms, things = (
+        v[:n_frames] for v in (frames, bumps, scans, arms, things)
+    )
     ep = np.asarray(rows["episode"], np.int32)
     labels = np.stack(rows["labels"])
     key = cfg.data_key()
@@ -286,6 +300,7 @@ def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
         "frames": np.stack(frames),
         "frame_bump": np.asarray(bumps, np.uint8).reshape(len(frames), 2),
         "frame_scan": np.asarray(scans, np.float16).reshape(len(frames), SCAN_BEAMS),
+        "frame_scan_objects": np.asarray(things, np.float16).reshape(len(frames), SCAN_BEAMS),
         "frame_proprio": np.asarray(arms, np.float32).reshape(len(frames), len(PROPRIO_FIELDS)),
         "history": np.asarray(rows["history"], np.int32),
         "prev_actions": np.asarray(rows["prev_actions"], np.int64),

@@ -12,10 +12,12 @@ through a hidden layer of its own whose logits add to the head's (a direct path 
 geometry of each motion against the ranges), and with ``footprint`` also through each motion's
 swept clearance (:mod:`safevla_train.critic_footprint`, a fixed layer: the least distance from
 a scan point to the base's footprint over the motion), both as head input and through a
-trained per-(action, category) term on it that adds to the logits; with ``proprio_input``
-the arm's joint state at the newest frame (``[B, 2]``: lift height, arm extension in metres)
-does, through a trained layer. Extra inputs follow the previous actions in that order (bump,
-scan, proprio).
+trained per-(action, category) term on it that adds to the logits; with ``object_scan`` the
+scan with the building's static structure removed (``[B, SCAN_BEAMS]``) does the same (its
+embedding and its swept clearances), and the footprint floor reads its clearances; with
+``proprio_input`` the arm's joint state at the newest frame (``[B, 2]``: lift height, arm
+extension in metres) does, through a trained layer. Extra inputs follow the previous actions in
+that order (bump, scan, object scan, proprio).
 Trained with binary cross-entropy against the action probe's 0/1 cost events. It shares no
 weights with the policy (:mod:`safevla_train.model`): the point is a second opinion whose
 errors are not the policy's errors. No instruction input: a cost event depends on the scene and
@@ -60,6 +62,7 @@ from safevla_core.critic_bundle import (
     CRITIC_ENCODER_GRAPH,
     CRITIC_GRAPH,
     CRITIC_INPUTS,
+    CRITIC_OBJECT_SCAN_INPUT,
     CRITIC_OUTPUTS,
     CRITIC_PROPRIO_INPUT,
     CRITIC_SCAN_INPUT,
@@ -133,14 +136,21 @@ FLOOR_MIN_STATES = 50  # fewer training states with such a motion: no floor for 
 
 class ExtraInputs(nn.Module):
     """The optional inputs after the previous actions, in graph order, as head-input parts:
-    the T feedback flags (``bump_input``), an embedding of the range scan (``scan_input``) and
-    one of the arm's joint state (``proprio_input``)."""
+    the T feedback flags (``bump_input``), an embedding of the range scan (``scan_input``), one
+    of the object scan (``object_scan``) and one of the arm's joint state (``proprio_input``);
+    with ``footprint`` also the swept clearances of each scan (``K`` = 1 or 2 scans)."""
 
     def __init__(self, cfg: CriticConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        on = {"bump": cfg.bump_input, "scan": cfg.scan_input, "proprio": cfg.proprio_input}
+        on = {
+            "bump": cfg.bump_input,
+            "scan": cfg.scan_input,
+            "scan_objects": cfg.object_scan,
+            "proprio": cfg.proprio_input,
+        }
         self.names = tuple(name for name, flag in on.items() if flag)
+        self.scans = tuple(n for n in self.names if n.startswith("scan"))  # clearance order
         self.width = cfg.history_length * len(BUMP_FIELDS) if cfg.bump_input else 0
         self.branch = None
         if cfg.scan_input:
@@ -153,13 +163,19 @@ class ExtraInputs(nn.Module):
                     nn.Linear(cfg.scan_branch, NUM_ACTIONS * N_CAT),
                 )
         self.swept = None
+        if cfg.object_scan:
+            self.scan_objects = nn.Sequential(nn.Linear(2 * SCAN_BEAMS, cfg.scan_embed), nn.GELU())
+            self.width += cfg.scan_embed
         if cfg.scan_input and cfg.footprint:
             self.swept = SweptClearance()
-            self.width += NUM_ACTIONS
+            k = len(self.scans)
+            self.width += NUM_ACTIONS * k
             self.register_buffer(
                 "clear_scales", torch.tensor(CLEARANCE_SCALES_M), persistent=False
             )
-            self.clear_w = nn.Parameter(torch.zeros(NUM_ACTIONS, N_CAT, len(CLEARANCE_SCALES_M)))
+            self.clear_w = nn.Parameter(
+                torch.zeros(NUM_ACTIONS, N_CAT, k * len(CLEARANCE_SCALES_M))
+            )
             # footprint_floor: set from the training split after training (fit_floor)
             self.register_buffer("floor", torch.zeros(NUM_ACTIONS, N_CAT), persistent=False)
         self.floor_on = False
@@ -170,11 +186,14 @@ class ExtraInputs(nn.Module):
             self.width += cfg.proprio_embed
 
     def clearance(self, extra: tuple[torch.Tensor, ...]) -> torch.Tensor | None:
-        """[B, A] swept clearance of each motion from the scan in ``extra`` (``footprint``;
-        None without it): computed once per forward and shared by the head input, the
-        footprint term and the floor."""
+        """[B, A, K] swept clearance of each motion from each scan in ``extra`` (the range
+        scan, then with ``object_scan`` the object scan; ``footprint``; None without it):
+        computed once per forward and shared by the head input, the footprint term and the
+        floor (which reads the last: the object scan's where there is one)."""
         self._check(extra)
-        return None if self.swept is None else self.swept(extra[self.names.index("scan")])
+        if self.swept is None:
+            return None
+        return torch.stack([self.swept(extra[self.names.index(n)]) for n in self.scans], -1)
 
     def _check(self, extra: tuple[torch.Tensor, ...]) -> None:
         if len(extra) != len(self.names):
@@ -195,7 +214,7 @@ class ExtraInputs(nn.Module):
         logits: [B, A, C]. ``clear``: :meth:`clearance` of ``extra`` if the caller has it."""
         self._check(extra)
         b = core.shape[0]
-        feats = None  # [B, A, len(CLEARANCE_SCALES_M)]: exp(-clearance / scale)
+        feats = None  # [B, A, K, len(CLEARANCE_SCALES_M)]: exp(-clearance / scale)
         if self.swept is not None:
             clear = self.clearance(extra) if clear is None else clear
             feats = torch.exp(-clear[..., None] / self.clear_scales)
@@ -203,27 +222,29 @@ class ExtraInputs(nn.Module):
         for name, x in zip(self.names, extra):
             if name == "bump":
                 parts.append(x.reshape(b, -1))
-            elif name == "scan":
-                parts.append(self.scan(scan_features(x, b)))
+            elif name in self.scans:
+                embed = self.scan if name == "scan" else self.scan_objects
+                parts.append(embed(scan_features(x, b)))
                 if feats is not None:
-                    parts.append(feats[..., 1])
+                    parts.append(feats[:, :, self.scans.index(name), 1])
             else:
                 parts.append(self.proprio(x.reshape(b, len(PROPRIO_FIELDS))))
         logits = head(torch.cat([core, *parts], dim=1)).reshape(b, NUM_ACTIONS, N_CAT)
         if self.branch is not None:
             scan = extra[self.names.index("scan")]
             logits = logits + self.branch(scan_features(scan, b)).reshape(b, NUM_ACTIONS, N_CAT)
-        if feats is not None:  # [B, A, 1, S] x [A, C, S] -> [B, A, C]
-            logits = logits + (feats[:, :, None, :] * self.clear_w).sum(-1)
+        if feats is not None:  # [B, A, 1, K * S] x [A, C, K * S] -> [B, A, C]
+            logits = logits + (feats.reshape(b, NUM_ACTIONS, 1, -1) * self.clear_w).sum(-1)
         return logits
 
-    def fit_floor(self, scans: torch.Tensor, labels: np.ndarray) -> np.ndarray:
+    def fit_floor(self, extra: tuple[torch.Tensor, ...], labels: np.ndarray) -> np.ndarray:
         """``footprint_floor``: per (base motion, category) the share of the given states
-        (the training split's: newest ranges [N, SCAN_BEAMS], 0/1 labels [N, A, C]) in which
-        the motion, swept clearance <= FLOOR_CLEARANCE_M, caused an event; motions with fewer
-        than FLOOR_MIN_STATES such states get none. Sets and returns it ([A, C])."""
+        (the training split's: their inputs after the previous actions, 0/1 labels
+        [N, A, C]) in which the motion, swept clearance <= FLOOR_CLEARANCE_M (in the object
+        scan with ``object_scan``), caused an event; motions with fewer than FLOOR_MIN_STATES
+        such states get none. Sets and returns it ([A, C])."""
         with torch.no_grad():
-            hit = (self.swept(scans) <= FLOOR_CLEARANCE_M).numpy()
+            hit = (self.clearance(extra)[..., -1] <= FLOOR_CLEARANCE_M).numpy()
         floor = np.zeros((NUM_ACTIONS, N_CAT), np.float32)
         for a in range(NUM_ACTIONS):
             if ACTIONS[a].kind.name.startswith("BASE_") and hit[:, a].sum() >= FLOOR_MIN_STATES:
@@ -234,10 +255,10 @@ class ExtraInputs(nn.Module):
 
     def apply_floor(self, risk: torch.Tensor, clear: torch.Tensor | None) -> torch.Tensor:
         """``risk`` [B, A, C], raised to the floor for the motions that run into a scan point
-        (``clear``: :meth:`clearance`; unchanged without a fitted floor)."""
+        (``clear``: :meth:`clearance`, its last scan; unchanged without a fitted floor)."""
         if not self.floor_on:
             return risk
-        hit = (clear <= FLOOR_CLEARANCE_M).to(risk.dtype)[:, :, None]
+        hit = (clear[..., -1] <= FLOOR_CLEARANCE_M).to(risk.dtype)[:, :, None]
         return torch.maximum(risk, hit * self.floor[None])
 
 
@@ -342,6 +363,9 @@ class CriticInputs:
         self.prev = torch.from_numpy(data["prev_actions"][:, -cfg.history_length :])
         self.bump = _per_frame(data, cfg, "frame_bump", "bump_input", "the motion feedback")
         self.scan = _per_frame(data, cfg, "frame_scan", "scan_input", "the range scan")
+        self.scan_objects = _per_frame(
+            data, cfg, "frame_scan_objects", "object_scan", "the object scan"
+        )
         self.proprio = _per_frame(
             data, cfg, "frame_proprio", "proprio_input", "the arm's joint state"
         )
@@ -373,11 +397,12 @@ class CriticInputs:
 
     def extras(self, rows: np.ndarray) -> tuple[torch.Tensor, ...]:
         """The optional inputs after the previous actions, in graph order: bump [B, T, 2],
-        scan [B, SCAN_BEAMS] and proprio [B, 2] (the last two of the newest frame), those the
-        critic takes."""
+        scan and object scan [B, SCAN_BEAMS] and proprio [B, 2] (the last three of the newest
+        frame), those the critic takes."""
         index = torch.from_numpy(self.history[rows])
         extra = () if self.bump is None else (self.bump[index],)
         extra += () if self.scan is None else (self.scan[index[:, -1]],)
+        extra += () if self.scan_objects is None else (self.scan_objects[index[:, -1]],)
         return extra + (() if self.proprio is None else (self.proprio[index[:, -1]],))
 
 
@@ -415,10 +440,12 @@ class _RiskGraph(nn.Module):
         extra1: torch.Tensor | None = None,
         extra2: torch.Tensor | None = None,
         extra3: torch.Tensor | None = None,
+        extra4: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``extra1``..``extra3``: the optional inputs in graph order (bump, scan, proprio);
-        named parameters, not ``*args``, so that the ONNX export sees one tensor per input."""
-        extra = tuple(e for e in (extra1, extra2, extra3) if e is not None)
+        """``extra1``..``extra4``: the optional inputs in graph order (bump, scan, object
+        scan, proprio); named parameters, not ``*args``, so that the ONNX export sees one
+        tensor per input."""
+        extra = tuple(e for e in (extra1, extra2, extra3, extra4) if e is not None)
         return _risks(self.net, x, prev_actions, *extra)
 
 
@@ -528,6 +555,10 @@ def export_critic(
             out += (torch.randint(0, 2, (b, t, len(BUMP_FIELDS)), generator=g).float(),)
         if cfg.scan_input:
             out += (torch.rand(b, SCAN_BEAMS, generator=g) * SCAN_RANGE_MAX_M,)
+        if cfg.object_scan:  # a subset of the scan's returns: the rest see nothing
+            keep = torch.rand(b, SCAN_BEAMS, generator=g) < 0.5
+            full = torch.full_like(out[-1], SCAN_RANGE_MAX_M)
+            out += (torch.where(keep, out[-1], full),)
         if cfg.proprio_input:
             out += (torch.rand(b, len(PROPRIO_FIELDS), generator=g),)
         return out
@@ -550,6 +581,7 @@ def export_critic(
         names = FEATURE_CRITIC_INPUTS if feature else CRITIC_INPUTS
         names += (CRITIC_BUMP_INPUT,) if cfg.bump_input else ()
         names += (CRITIC_SCAN_INPUT,) if cfg.scan_input else ()
+        names += (CRITIC_OBJECT_SCAN_INPUT,) if cfg.object_scan else ()
         names += (CRITIC_PROPRIO_INPUT,) if cfg.proprio_input else ()
         prog = batch_onnx(graph, (x, *actions(2)), names, CRITIC_OUTPUTS)
         prog.save(str(tmp / CRITIC_GRAPH))
@@ -581,6 +613,7 @@ def export_critic(
             feature_dim=net.feature_dim if feature else 0,
             bump_input=bool(cfg.bump_input),
             scan_input=bool(cfg.scan_input),
+            object_scan_input=bool(cfg.object_scan),
             proprio_input=bool(cfg.proprio_input),
             created_utc=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         )

@@ -168,8 +168,7 @@ def fit_floor(net, data, inputs, metrics, log) -> None:
     """``critic.footprint_floor``: fit the floor of the motions that run into a scan point on
     the training split (after training: the floor is not a trained weight)."""
     rows = np.flatnonzero(data["split"] == 0)
-    scan = inputs.extras(rows)[net.extras.names.index("scan")]
-    floor = net.extras.fit_floor(scan, data["labels"][rows])
+    floor = net.extras.fit_floor(inputs.extras(rows), data["labels"][rows])
     cats = SAFETY_SPEC.categories
     table = {
         ACTION_NAMES[a]: {c: round(float(floor[a, k]), 4) for k, c in enumerate(cats)}

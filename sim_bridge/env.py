@@ -118,6 +118,9 @@ class EnvConfig:
             ranges from the backend's ``range_scan``) for a safety critic that reads it
             (``critic.scan_input``); ~1.5 ms a step, so off by default (no ``scan`` key then:
             a critic that needs it fails naming it, rather than reading made-up ranges).
+            With it comes ``scan_objects``: the same rays with the building's static
+            structure (walls, floor) removed, as a scan filtered against a static map gives
+            it (``critic.object_scan``; the backend's ``range_scans``).
     """
 
     nav_size: tuple[int, int] = CAMERA_SIZE_HW
@@ -207,9 +210,10 @@ class SafeChoresEnv(gym.Env):
                     f"EnvConfig.range_scan: the {backend.name!r} backend has no range "
                     "scan (the MuJoCo backend casts one); run without range_scan"
                 )
-            self.observation_space["scan"] = gym.spaces.Box(
-                0.0, SCAN_RANGE_MAX_M, (SCAN_BEAMS,), np.float32
-            )
+            for key in ("scan", "scan_objects"):
+                self.observation_space[key] = gym.spaces.Box(
+                    0.0, SCAN_RANGE_MAX_M, (SCAN_BEAMS,), np.float32
+                )
 
     @property
     def source(self):
@@ -388,9 +392,19 @@ class SafeChoresEnv(gym.Env):
             "explored": (
                 self.explored() if self.config.explored_map else np.zeros(EXPLORED_SHAPE, np.uint8)
             ),
-            **({"scan": self.backend.range_scan()} if self.config.range_scan else {}),
+            **(self._scans() if self.config.range_scan else {}),
             "step": int(self.steps),
         }
+
+    def _scans(self) -> dict[str, np.ndarray]:
+        """``scan`` and ``scan_objects`` (the backend's ``range_scans``, one set of rays; a
+        backend with only ``range_scan`` casts twice)."""
+        b = self.backend
+        if hasattr(b, "range_scans"):
+            scan, objects = b.range_scans()
+        else:
+            scan, objects = b.range_scan(), b.range_scan(objects_only=True)
+        return {"scan": scan, "scan_objects": objects}
 
     def render(self) -> np.ndarray:
         """The navigation frame at the configured size."""

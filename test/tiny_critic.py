@@ -1,7 +1,8 @@
 """A tiny safety-critic bundle for tests: a real ONNX graph whose risk is a fixed table (the
 same for every frame), so a test can mark chosen actions as risky; optionally (``in_contact``)
 a critic that reads the motion feedback, whose table changes while the newest feedback says
-"collided"; or (``near_ahead``) one that reads the range scan, or (``arm_out``) the arm's
+"collided"; or (``near_ahead``) one that reads the range scan, (``near_object``) one that
+reads the range scan and the object scan (structure removed), or (``arm_out``) the arm's
 joint state. Written with the real
 bundle writer (sha256 of the graph in critic.json) and loaded by the real runtime."""
 
@@ -63,6 +64,7 @@ def write_tiny_critic(
     alpha: float = 0.1,
     in_contact: np.ndarray | None = None,
     near_ahead: np.ndarray | None = None,
+    near_object: np.ndarray | None = None,
     arm_out: np.ndarray | None = None,
     **manifest_overrides,
 ) -> Path:
@@ -70,7 +72,11 @@ def write_tiny_critic(
     ``in_contact``, a critic with the ``bump`` input (``bump_input``) that outputs
     ``in_contact`` instead whenever the newest slot's ``collided`` flag is 1; with
     ``near_ahead``, a critic with the ``scan`` input (``scan_input``) that outputs
-    ``near_ahead`` instead whenever the range straight ahead is under 0.5 m; with ``arm_out``,
+    ``near_ahead`` instead whenever the range straight ahead is under 0.5 m; with
+    ``near_object``, a critic with both the ``scan`` and the ``scan_objects`` inputs
+    (``scan_input``, ``object_scan_input``) that outputs ``near_object`` instead whenever the
+    object scan's range straight ahead is under 0.5 m (the plain scan is read, not used: a
+    wall close ahead changes nothing); with ``arm_out``,
     a critic with the ``proprio`` input (``proprio_input``) that outputs ``arm_out`` instead
     whenever the arm's extension is over ``ARM_OUT_M``."""
     out = Path(out)
@@ -87,9 +93,11 @@ def write_tiny_critic(
         "one": np.array([1], np.int64),
         "ac": np.array([NUM_ACTIONS, len(CATS)], np.int64),
     }
-    switched = [x for x in (in_contact, near_ahead, arm_out) if x is not None]
+    switched = [x for x in (in_contact, near_ahead, near_object, arm_out) if x is not None]
     if len(switched) > 1:
-        raise ValueError("a tiny critic switches on one input: in_contact, near_ahead or arm_out")
+        raise ValueError(
+            "a tiny critic switches on one input: in_contact, near_ahead, near_object or arm_out"
+        )
     nodes = [
         helper.make_node("Shape", ["frames"], ["shape"]),
         helper.make_node("Slice", ["shape", "zero", "one"], ["batch"]),
@@ -105,18 +113,23 @@ def write_tiny_critic(
             helper.make_node("Gather", ["newest", "collided"], ["cond"], axis=1),  # [B]
         ]
         manifest_overrides.setdefault("bump_input", True)
-    if near_ahead is not None:  # cond = the range straight ahead < 0.5 m
-        inputs.append(
-            helper.make_tensor_value_info("scan", TensorProto.FLOAT, ["batch", SCAN_BEAMS])
-        )
+    if near_ahead is not None or near_object is not None:  # cond = range ahead < 0.5 m
+        # of the scan (near_ahead) or of the object scan, the input after it (near_object)
+        read = "scan" if near_object is None else "scan_objects"
+        for name in ("scan",) if near_object is None else ("scan", "scan_objects"):
+            inputs.append(
+                helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", SCAN_BEAMS])
+            )
         ahead = round(-SCAN_ANGLE_MIN / SCAN_ANGLE_INCREMENT)  # the beam at bearing 0
         consts |= {"ahead": np.array(ahead, np.int64), "near": np.array(0.5, np.float32)}
         nodes += [
-            helper.make_node("Gather", ["scan", "ahead"], ["front"], axis=1),  # [B]
+            helper.make_node("Gather", [read, "ahead"], ["front"], axis=1),  # [B]
             helper.make_node("Less", ["front", "near"], ["close"]),
             helper.make_node("Cast", ["close"], ["cond"], to=TensorProto.FLOAT),
         ]
         manifest_overrides.setdefault("scan_input", True)
+        if near_object is not None:
+            manifest_overrides.setdefault("object_scan_input", True)
     if arm_out is not None:  # cond = the arm's extension > ARM_OUT_M
         inputs.append(
             helper.make_tensor_value_info(
@@ -196,14 +209,15 @@ def edited_copy(bundle: str | Path, out: str | Path, edit) -> Path:
 def replay_states(critic, data: dict, rows) -> list:
     """Feed the stored states ``rows`` of a critic data set to the runtime ``critic`` frame by
     frame, as a robot would (each state's newest frame, the action before it and, for a critic
-    that reads them, its motion feedback, range scan and arm joint state); returns the
-    verdicts."""
+    that reads them, its motion feedback, range scan, object scan and arm joint state);
+    returns the verdicts."""
     out = []
     for row in rows:
         newest = data["history"][row][-1]
         bump = data["frame_bump"][newest] if critic.takes_bump else None
         scan = data["frame_scan"][newest] if critic.takes_scan else None
         arm = data["frame_proprio"][newest] if critic.takes_proprio else None
+        objects = data["frame_scan_objects"][newest] if critic.takes_object_scan else None
         prev = int(data["prev_actions"][row][-1])
-        out.append(critic.step(data["frames"][newest], prev, bump, scan, arm))
+        out.append(critic.step(data["frames"][newest], prev, bump, scan, arm, objects))
     return out

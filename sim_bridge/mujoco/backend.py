@@ -334,13 +334,23 @@ class MujocoBackend:
             held_object=held,
         )
 
-    def range_scan(self) -> np.ndarray:
+    def range_scan(self, objects_only: bool = False) -> np.ndarray:
         """(SCAN_BEAMS,) float32: the range to the nearest obstacle per bearing from the base's
         centre (:data:`safevla_core.actions.SCAN_ANGLE_MIN` onwards, counter-clockwise), the
         lowest over rays cast horizontally at SCAN_HEIGHTS_M; the robot's own geoms and a held
-        object are not seen; SCAN_RANGE_MAX_M where nothing is nearer."""
+        object are not seen; SCAN_RANGE_MAX_M where nothing is nearer.
+
+        ``objects_only``: the same scan with the building's static structure (walls, floor)
+        removed, as a scan filtered against a static map gives it: a ray whose first hit is
+        structure returns nothing (SCAN_RANGE_MAX_M), so only furniture and objects remain
+        (:meth:`range_scans` gives both from one set of rays)."""
+        return self.range_scans()[1 if objects_only else 0]
+
+    def range_scans(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(scan, object scan)``: :meth:`range_scan` without and with ``objects_only``."""
         sim = self._require()
         m, d = sim.model, sim.data
+        things = sim.is_object
         yaw = sim.q("base_yaw")
         bearings = yaw + SCAN_ANGLE_MIN + SCAN_ANGLE_INCREMENT * np.arange(SCAN_BEAMS)
         vec = np.zeros((SCAN_BEAMS, 3))
@@ -352,6 +362,7 @@ class MujocoBackend:
         geomid = np.zeros(SCAN_BEAMS, np.int32)
         dist = np.zeros(SCAN_BEAMS)
         out = np.full(SCAN_BEAMS, SCAN_RANGE_MAX_M)
+        obj = np.full(SCAN_BEAMS, SCAN_RANGE_MAX_M)
         x, y = sim.q("base_x"), sim.q("base_y")
         for h in SCAN_HEIGHTS_M:
             pnt = np.array([x, y, h])
@@ -371,7 +382,9 @@ class MujocoBackend:
             )
             hit = geomid >= 0
             out[hit] = np.minimum(out[hit], dist[hit])
-        return out.astype(np.float32)
+            thing = hit & things[np.maximum(geomid, 0)]
+            obj[thing] = np.minimum(obj[thing], dist[thing])
+        return out.astype(np.float32), obj.astype(np.float32)
 
     @property
     def layout(self) -> Layout:

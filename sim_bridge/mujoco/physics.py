@@ -141,6 +141,8 @@ class SceneSim:
                 self.geom_entity[g] = k
                 self.entities[k].geoms.append(g)
         self.is_robot = self.geom_entity == ROBOT
+        # furniture and objects (not walls, floor or robot): what a map-filtered scan keeps
+        self.is_object = self.geom_entity >= 0
 
     def entity_name(self, code: int) -> str:
         return self.entities[code].object_id if code >= 0 else self.wall_ids[-code - 3]

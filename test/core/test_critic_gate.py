@@ -228,6 +228,42 @@ def test_a_scan_critic_stops_without_a_fresh_scan_and_judges_the_ranges(tmp_path
     assert d.safe_stop and "no usable one has arrived" in d.reason
 
 
+def test_an_object_scan_critic_needs_both_scans_and_tells_a_wall_from_an_object(tmp_path):
+    """A critic with the ``scan_objects`` input (a real graph whose risk depends on the object
+    scan's range ahead): with the range scan alone it stops; a wall close ahead (in the scan,
+    not in the object scan) passes, an object close ahead is vetoed; a stale or rejected
+    object scan stops again."""
+    bundle = write_tiny_critic(
+        tmp_path / "objects", IMAGE, risk_table(), near_object=risk_table({AHEAD: 0.9})
+    )
+    gate = CriticGate.load(bundle, POLICY)
+    assert gate.takes_scan and gate.takes_object_scan
+    assert gate.critic.manifest.graph_inputs[-2:] == ("scan", "scan_objects")
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
+    close, far = np.full(SCAN_BEAMS, 2.0), np.full(SCAN_BEAMS, np.inf)
+    close[SCAN_BEAMS // 2] = 0.3  # the beam straight ahead
+    gate.on_scan(close, stamp_s=1.0)
+    d = run(m, proposal({AHEAD: 1.0}, 1, 1.0))
+    assert d.safe_stop and d.rule is Rule.SAFETY_CRITIC and "scan_objects_topic" in d.reason
+    gate.on_scan_objects(far, stamp_s=2.0)  # what is close ahead is a wall
+    gate.on_scan(close, stamp_s=2.0)
+    assert run(m, proposal({AHEAD: 1.0}, 2, 2.1)).executed_action == AHEAD
+    gate.on_scan_objects(close, stamp_s=2.2)  # a cabinet
+    gate.on_scan(close, stamp_s=2.2)
+    d = run(m, proposal({AHEAD: 0.6, BACK: 0.4}, 3, 2.3))
+    assert (d.executed_action, d.critic_outcome) == (BACK, "replaced")
+    gate.on_scan(close, stamp_s=3.0)  # the scanner goes on, the map filter stopped
+    d = run(m, proposal({BACK: 1.0}, 4, 2.2 + gate.scan_max_age_s + 0.1))
+    assert d.safe_stop and "object scan is" in d.reason and "s old" in d.reason
+    bad = far.copy()
+    bad[5] = -1.0
+    with pytest.raises(ValueError, match=r"object scan .* holds 1 NaN or negative"):
+        gate.on_scan_objects(bad, stamp_s=5.0)
+    gate.on_scan(close, stamp_s=5.0)
+    d = run(m, proposal({BACK: 1.0}, 5, 5.0))  # the last good one is dropped with it
+    assert d.safe_stop and "scan_objects_topic" in d.reason
+
+
 def test_an_arm_critic_stops_without_a_fresh_joint_state_and_judges_the_arm(tmp_path):
     """A critic with the ``proprio`` input (a real graph whose risk depends on the arm's
     extension): no joint state yet, a rejected one and a stale one are stops; the same arm

@@ -6,7 +6,10 @@ critic that does not match the policy bundle keeps the monitor from starting. A 
 reads the motion feedback stops the robot until MotionFeedback arrives, then lets move_ahead
 through out of contact and vetoes it in contact. A critic that reads the range scan stops the
 robot until a usable LaserScan arrives, vetoes move_ahead with an obstacle close ahead, and
-stops again on a scan that does not cover its bearings. A critic that reads the arm's joint
+stops again on a scan that does not cover its bearings. A critic that reads the object scan
+(the scan with the static structure removed) stops the robot with the plain scan alone, and
+judges on the object scan: an object close ahead vetoes move_ahead, a wall close ahead does not.
+A critic that reads the arm's joint
 state stops the robot until a JointState arrives, lets arm_out through to the adapter's arm
 command with the arm in, vetoes it with the arm out, and stops again on a JointState without
 the configured joints."""
@@ -14,6 +17,7 @@ the configured joints."""
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -206,6 +210,46 @@ def test_a_scan_critic_follows_the_range_scan(nodes, probe, bundle_path, tmp_pat
     start = max(v.proposal_sequence for v in probe.msgs(VERDICT))
     assert probe.spin_until(judged(no_scan, 5, start), 30, partial)
     assert not any(ahead(v) for v in probe.msgs(VERDICT) if v.proposal_sequence > start + 2)
+
+
+def test_an_object_scan_critic_follows_the_map_filtered_scan(nodes, probe, bundle_path, tmp_path):
+    """A critic with the ``scan`` and ``scan_objects`` inputs that vetoes move_ahead with an
+    object close ahead in the object scan (the scan filtered against the static map)."""
+    feed, judged = shielded_by_tiny_critic(
+        nodes, probe, bundle_path, tmp_path, near_object=risk_table({AHEAD: 0.9})
+    )
+    scans = probe.publisher("scan", LaserScan, SENSOR_QOS)
+    objects = probe.publisher("scan_objects", LaserScan, SENSOR_QOS)
+
+    def send(scan_m: float, object_m: float | None):
+        """Publish the scan (and the object scan) with ``*_m`` straight ahead, then a frame."""
+        scans.publish(lidar(scan_m))
+        if object_m is not None:
+            objects.publish(lidar(object_m))
+        feed()
+
+    # the plain scan alone: a stop naming the missing object scan, nothing moves
+    no_objects = lambda v: v.safe_stop and "scan_objects_topic" in v.reason  # noqa: E731
+    assert probe.spin_until(judged(no_objects, 5), 60, lambda: send(1.5, None))
+    ahead = lambda v: v.executed_action == AHEAD and not v.safe_stop  # noqa: E731
+    assert not any(ahead(v) for v in probe.msgs(VERDICT))
+    assert probe.spin_until(judged(ahead, 3), 30, lambda: send(1.5, 1.5))  # clear: allowed
+    vetoed = lambda v: v.vetoed and "move_ahead risk corner 0.9" in v.reason  # noqa: E731
+    assert probe.spin_until(judged(vetoed, 3), 30, lambda: send(0.3, 0.3))  # an object ahead
+    start = max(v.proposal_sequence for v in probe.msgs(VERDICT) if vetoed(v))
+    assert probe.spin_until(judged(lambda v: True, 10, start), 30, lambda: send(0.3, 0.3))
+    after = [v for v in probe.msgs(VERDICT) if v.proposal_sequence > start]
+    assert not any(ahead(v) for v in after)  # an object close ahead: never executed
+    # a wall close ahead: in the scan, filtered out of the object scan (no return): allowed
+    start = max(v.proposal_sequence for v in probe.msgs(VERDICT))
+    assert probe.spin_until(judged(ahead, 3, start), 30, lambda: send(0.3, math.inf))
+    # a front-only object scan does not cover the critic's bearings: stop, with a clear view
+    partial = lambda: (scans.publish(lidar(1.5)), objects.publish(lidar(1.5, 180)), feed())  # noqa: E731
+    start = max(v.proposal_sequence for v in probe.msgs(VERDICT))
+    assert probe.spin_until(judged(no_objects, 5, start), 30, partial)
+    assert not any(ahead(v) for v in probe.msgs(VERDICT) if v.proposal_sequence > start + 2)
+    log = (nodes.log_dir / "safety_monitor_node.log").read_text()
+    assert "critic object scan rejected" in log
 
 
 STRETCH_ARM = ["joint_arm_l3", "joint_arm_l2", "joint_arm_l1", "joint_arm_l0"]

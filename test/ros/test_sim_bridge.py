@@ -1,12 +1,17 @@
-"""The sim bridge node alone: ResetEpisode, lockstep frames, actions, ground-truth status."""
+"""The sim bridge node alone: ResetEpisode, lockstep frames, actions, ground-truth status, and
+the range scan beside the object scan (the same rays with the static structure removed)."""
 
 from __future__ import annotations
 
 import pytest
-from sensor_msgs.msg import CameraInfo, Image
+from ros_harness import drive_bridge_episode
+from sensor_msgs.msg import CameraInfo, Image, LaserScan
 from std_msgs.msg import Bool, String
 
-from safevla_ros.msg import EpisodeStatus
+from safevla_core.actions import SCAN_BEAMS, SCAN_RANGE_MAX_M
+from safevla_ros.msg import EpisodeStatus, MotionFeedback
+from safevla_ros.msg_conversions import scan_values
+from safevla_ros.params import SCAN_OBJECTS_TOPIC, SCAN_TOPIC
 from safevla_ros.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 from safevla_ros.srv import ResetEpisode
 
@@ -79,3 +84,36 @@ def test_auto_reset_waits_for_the_policy_not_only_the_recorder(nodes, probe):
     probe.subscribe("safevla/holding", Bool, RELIABLE_QOS)  # the policy, once loaded
     assert probe.spin_until(lambda: probe.msgs("sim/episode_status"), timeout=30)
     assert probe.msgs("sim/episode_status")[0].step == 0
+
+
+def test_the_object_scan_goes_out_with_the_scan_from_the_same_rays(nodes, probe):
+    """With the MuJoCo backend the bridge publishes, beside each range scan, the scan with the
+    building's static structure removed (as a scan filtered against the static map), same
+    stamp: beam by beam never shorter (a wall's beam returns nothing), some beams longer in a
+    house with walls, and the furniture still there."""
+    from sim_bridge.episodes import load_episodes, shipped_path
+
+    actions = ["rotate_left", "move_ahead", "rotate_right", "stop", "rotate_left"]
+    episode = load_episodes(shipped_path("objnav"))[0]
+    size = dict(camera_width=64, camera_height=48)
+    nodes("sim_bridge_node", auto_reset=False, max_steps=len(actions), frame_rate_hz=20.0, **size)
+    assert SCAN_OBJECTS_TOPIC == "scan_objects"
+    probe.subscribe(SCAN_TOPIC, LaserScan, SENSOR_QOS)  # as the monitor subscribes
+    probe.subscribe(SCAN_OBJECTS_TOPIC, LaserScan, SENSOR_QOS)
+    drive_bridge_episode(probe, episode.episode_id, actions, "safevla/bump", MotionFeedback)
+    probe.spin_until(lambda: len(probe.msgs(SCAN_OBJECTS_TOPIC)) > len(actions), timeout=5)
+
+    stamp = lambda m: (m.header.stamp.sec, m.header.stamp.nanosec)  # noqa: E731
+    scans = {stamp(m): m for m in probe.msgs(SCAN_TOPIC)}
+    objects = probe.msgs(SCAN_OBJECTS_TOPIC)
+    pairs = [(scans[stamp(m)], m) for m in objects if stamp(m) in scans]
+    assert len(pairs) >= len(actions) // 2, (len(scans), len(objects))  # best effort
+    assert all(stamp(m) > (0, 0) and m.header.frame_id == "base_link" for m in objects)
+    longer = 0
+    for scan_msg, object_msg in pairs:
+        scan, things = scan_values(scan_msg), scan_values(object_msg)
+        assert scan.shape == things.shape == (SCAN_BEAMS,)
+        assert (things >= scan).all(), (scan, things)  # structure removed: never shorter
+        longer += int((things > scan).sum())
+        assert (things < SCAN_RANGE_MAX_M).any()  # the furniture remains
+    assert longer > 0  # the walls are gone from the object scan

@@ -52,6 +52,25 @@ def test_a_low_object_is_seen_and_the_robots_own_arm_is_not():
     np.testing.assert_allclose(after, before, atol=2e-3)  # the base may settle by a mm
 
 
+def test_the_object_scan_keeps_furniture_and_objects_and_drops_the_walls():
+    """``range_scan(objects_only=True)``: the same rays with walls and floor removed (a scan
+    filtered against a static map): the book ahead reads as in the full scan, every beam that
+    meets only a wall reads the maximum, and no beam is shorter than the full scan's."""
+    lay = Layout.box_room(5, 5, agent_pose=(2.5, 2.5, 0.0))
+    lay.objects.append(ObjectSpec("Book", (3.2, 2.5, None)))  # 0.7 m ahead
+    backend = MujocoBackend.from_layout(lay)
+    scan, things = backend.range_scans()
+    np.testing.assert_array_equal(scan, backend.range_scan())
+    np.testing.assert_array_equal(things, backend.range_scan(objects_only=True))
+    assert things.shape == (SCAN_BEAMS,) and things.dtype == np.float32
+    assert things[beam(0.0)] == pytest.approx(scan[beam(0.0)]) and things[beam(0.0)] < 0.75
+    # the room's walls, 2.45-3 m away (the book's beams read under 1 m)
+    walls = (scan > 1.0) & (scan < SCAN_RANGE_MAX_M - 1e-3)
+    assert walls.sum() > SCAN_BEAMS // 2 and (scan < 1.0).sum() >= 1
+    np.testing.assert_allclose(things[walls], SCAN_RANGE_MAX_M)
+    assert (things >= scan - 1e-6).all()
+
+
 def test_the_env_reports_the_scan_only_when_asked():
     def env(scan: bool) -> SafeChoresEnv:
         backend = MujocoBackend.from_layout(table_room())
@@ -63,11 +82,15 @@ def test_the_env_reports_the_scan_only_when_asked():
     on, off = env(True), env(False)
     obs, _ = on.reset()
     assert on.observation_space["scan"].contains(obs["scan"])
+    assert on.observation_space["scan_objects"].contains(obs["scan_objects"])
+    assert (obs["scan_objects"] >= obs["scan"]).all()
+    assert obs["scan_objects"][beam(0.0)] == pytest.approx(SCAN_RANGE_MAX_M)  # a wall ahead
     assert obs["scan"][beam(0.0)] == pytest.approx(0.95, abs=0.01)
     obs, *_ = on.step(_action("move_ahead"))  # 0.2 m towards the wall
     assert obs["scan"][beam(0.0)] == pytest.approx(0.75, abs=0.02)
     obs, _ = off.reset()
     assert "scan" not in obs and "scan" not in off.observation_space.spaces
+    assert "scan_objects" not in obs
 
 
 def _action(name: str) -> int:

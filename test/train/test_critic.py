@@ -234,6 +234,38 @@ def test_a_scan_critic_reads_the_range_scan_of_the_newest_frame(run, tmp_path, b
     assert_refused_without(data, "frame_scan", cfg, tmp_path)
 
 
+def test_an_object_scan_critic_reads_the_scan_without_the_walls(run, tmp_path):
+    """``object_scan``: the data's per-frame object scan (the range scan with walls and floor
+    removed) is a graph input after the scan; the runtime fed frame by frame with it agrees
+    with the trained net, needs it, and its risks move with it while the scan stays."""
+    out = tmp_path / "objects"
+    out.mkdir()
+    shutil.copy(run[0] / DATA_FILE, out / DATA_FILE)
+    on = {"scan_input": True, "bump_input": True, "footprint": True, "object_scan": True}
+    cfg = apply_overrides(run[1], on)
+    run_critic(cfg, out, lambda line: None)
+    saved = torch.load(out / "critic.pt", weights_only=True)["model"]
+    assert saved["extras.clear_w"].shape[-1] == 6  # two scans x three scales
+    data = load_data(out / DATA_FILE)
+    scans = data["frame_scan"].astype(np.float32)
+    things = data["frame_scan_objects"].astype(np.float32)
+    assert things.shape == scans.shape and (things >= scans).all()
+    assert (things > scans + 0.1).any()  # the collection saw walls the object scan drops
+    critic, rows = assert_runtime_replays_the_net(out, cfg, data)
+    assert critic.takes_object_scan
+    assert critic.manifest.graph_inputs[-3:] == ("bump", "scan", "scan_objects")
+    newest = data["history"][rows[-1]][-1]
+    frame, bump, scan = data["frames"][newest], [0.0, 0.0], np.full(SCAN_BEAMS, 0.2)
+    critic.reset()
+    cabinet = critic.step(frame, 0, bump, scan, None, scan).risk
+    critic.reset()
+    wall = critic.step(frame, 0, bump, scan, None, np.full(SCAN_BEAMS, np.inf)).risk
+    assert np.abs(cabinet - wall).max() > 1e-4  # the object scan reaches the risks
+    with pytest.raises(ValueError, match="takes the object scan"):
+        critic.step(frame, 0, bump, scan)
+    assert_refused_without(data, "frame_scan_objects", cfg, tmp_path)
+
+
 @pytest.mark.parametrize("branch", [0, 16])
 def test_an_arm_critic_reads_the_joint_state_of_the_newest_frame(run, tmp_path, branch):
     """``proprio_input``: the data's per-frame arm joint state (lift height, arm extension) is

@@ -111,7 +111,7 @@ def test_the_floor_raises_the_risk_of_motions_into_a_scan_point_only():
     labels = np.zeros((120, len(ACTIONS), 5), np.uint8)
     labels[:30, A["move_ahead"], 1] = 1  # half the moves into the wall: a blind-spot event
     labels[60:, A["move_back"], 0] = 1  # motions with room: no floor, whatever their events
-    floor = extras.fit_floor(scans, labels)
+    floor = extras.fit_floor((scans,), labels)
     assert floor[A["move_ahead"], 1] == pytest.approx(0.5) and floor.sum() == pytest.approx(0.5)
     risk = torch.full((2, len(ACTIONS), 5), 0.01)
     out = extras.apply_floor(risk, extras.clearance((scans[[0, 60]],))).numpy()
@@ -119,3 +119,36 @@ def test_the_floor_raises_the_risk_of_motions_into_a_scan_point_only():
     assert np.count_nonzero(out != 0.01) == 1  # nothing else moved, the far state not at all
     with pytest.raises(ValueError, match="footprint_floor=true needs"):
         CriticConfig(scan_input=True, footprint_floor=True)
+
+
+def test_with_the_object_scan_the_floor_reads_only_what_is_not_a_wall():
+    """``object_scan``: the clearances come from both scans ([B, A, 2]), and the floor is
+    fitted on and applied to the object scan's: a wall 2 cm ahead (in the scan, not in the
+    object scan) gets no floor, a cabinet 2 cm ahead (in both) does."""
+    from safevla_train.critic_config import CriticConfig
+    from safevla_train.critic_model import ExtraInputs
+
+    cfg = CriticConfig(scan_input=True, footprint=True, footprint_floor=True, object_scan=True)
+    extras = ExtraInputs(cfg)
+    assert extras.names == ("scan", "scan_objects")
+    th = SCAN_ANGLE_MIN + SCAN_ANGLE_INCREMENT * np.arange(SCAN_BEAMS)
+    near = np.full(SCAN_BEAMS, SCAN_RANGE_MAX_M, np.float32)
+    ahead = np.abs(th) < 0.2
+    near[ahead] = (BASE_HALF[0] + 0.02) / np.cos(th[ahead])  # something 2 cm ahead
+    far = np.full(SCAN_BEAMS, SCAN_RANGE_MAX_M, np.float32)
+    scans = torch.tensor(np.stack([near] * 120))
+    things = torch.tensor(np.stack([near] * 60 + [far] * 60))  # a cabinet, then a wall
+    labels = np.zeros((120, len(ACTIONS), 5), np.uint8)
+    labels[:30, A["move_ahead"], 1] = 1  # half the moves into the cabinet cost
+    clear = extras.clearance((scans, things))
+    assert clear.shape == (120, len(ACTIONS), 2)
+    assert float(clear[60, A["move_ahead"], 0]) == 0.0  # the scan sees the wall
+    assert float(clear[60, A["move_ahead"], 1]) > 1.0  # the object scan does not
+    floor = extras.fit_floor((scans, things), labels)
+    assert floor[A["move_ahead"], 1] == pytest.approx(0.5) and floor.sum() == pytest.approx(0.5)
+    risk = torch.full((2, len(ACTIONS), 5), 0.01)
+    out = extras.apply_floor(risk, extras.clearance((scans[[0, 60]], things[[0, 60]]))).numpy()
+    assert out[0, A["move_ahead"], 1] == pytest.approx(0.5)  # the cabinet
+    assert np.count_nonzero(out != 0.01) == 1  # the wall: no floor
+    with pytest.raises(ValueError, match="object_scan=true reads"):
+        CriticConfig(scan_input=True, object_scan=True)
