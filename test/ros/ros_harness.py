@@ -110,8 +110,12 @@ def frame_sender(probe, topic: str):
 
     pixels = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     pub = probe.publisher(topic, Image, FRAME_QOS)
+    matched = []
 
     def send() -> int:
+        if not matched:  # a frame sent before discovery matched a subscriber is lost
+            probe.spin_until(lambda: pub.get_subscription_count() > 0, timeout=10)
+            matched.append(True)
         msg = Image(height=32, width=32, encoding="rgb8", step=96, data=pixels.tobytes())
         msg.header.stamp = probe.node.get_clock().now().to_msg()
         pub.publish(msg)

@@ -229,6 +229,11 @@ def test_skip_blocked_never_proposes_a_motion_again_where_it_was_blocked(
     feedback = probe.latched(BUMP, MotionFeedback)
     verdict = probe.publisher("safevla/verdict", SafetyVerdict, RELIABLE_QOS)
     send, _ = frame_sender(probe, IMAGE)
+    # discovery first (a slow start-up loses the first frame, verdict or proposal otherwise)
+    assert probe.spin_until(
+        lambda: verdict.get_subscription_count() > 0 and probe.node.count_publishers(PROP) > 0,
+        timeout=30,
+    )
 
     def propose() -> int:
         stamp = send()
