@@ -113,8 +113,9 @@ def test_extra_data_is_merged_with_its_own_episodes_and_splits(critic_run, tmp_p
 def test_the_shipped_critic_loads_and_fits_the_shipped_imitation_policy():
     """`models/safety-critic` passes its sha256 checks, takes the image spec of every shipped
     ObjectNav policy (the monitor refuses a critic that does not), and judges a frame with the
-    motion feedback and range scan it reads: a wall 0.2 m ahead is riskier for driving ahead
-    than open space, and far over the threshold."""
+    motion feedback, range scan and object scan it reads: something 0.2 m ahead is riskier
+    for driving ahead than open space, far over the threshold when the object scan says it is
+    furniture, and less risky when the object scan says it is a wall."""
     from pathlib import Path
 
     from safevla_core.actions import ACTION_INDEX, SCAN_BEAMS
@@ -127,20 +128,25 @@ def test_the_shipped_critic_loads_and_fits_the_shipped_imitation_policy():
     m = critic.manifest
     assert m.encoder_graph_file and m.history_length == 16
     assert m.calibration_target == "any" and m.bump_input and m.scan_input
+    assert m.object_scan_input
 
-    def risk(ranges):
+    def risk(ranges, things):
         critic.reset()
-        return critic.step(np.zeros((480, 640, 3), np.uint8), None, [0, 0], ranges).risk
+        frame = np.zeros((480, 640, 3), np.uint8)
+        return critic.step(frame, None, [0, 0], ranges, None, things).risk
 
     bearing = -np.pi + 2 * np.pi * np.arange(SCAN_BEAMS) / SCAN_BEAMS
     near = np.where(np.abs(bearing) < 0.5, 0.2, 3.0)
-    open_space, wall = risk(np.full(SCAN_BEAMS, 3.0)), risk(near)
+    far = np.full(SCAN_BEAMS, 3.0)
+    open_space, cabinet, wall = risk(far, far), risk(near, near), risk(near, far)
     assert open_space.shape == (20, 5) and np.isfinite(open_space).all()
     ahead = ACTION_INDEX["move_ahead"]
-    assert wall[ahead].max() > open_space[ahead].max()
-    # footprint_floor: driving into the wall the scan sees 3.5 cm past the base's front is
-    # vetoed whatever the frame shows (its risk is at least the training split's event rate)
-    assert wall[ahead].max() >= 0.1 > 5 * max(m.thresholds.values())
+    assert cabinet[ahead].max() > open_space[ahead].max()
+    # footprint_floor: driving into furniture the object scan sees 3.5 cm past the base's
+    # front is vetoed whatever the frame shows (its risk is at least the training split's
+    # event rate); the floor does not apply to a wall
+    assert cabinet[ahead].max() >= 0.1 > 5 * max(m.thresholds.values())
+    assert wall[ahead].max() < cabinet[ahead].max()
 
 
 def test_frames_encoded_when_they_arrive_are_judged_as_raw_frames_are(feature_run, critic_run):
