@@ -5,7 +5,12 @@ clearance, the critic's risk of it and the threshold.
     python docs/results/critic_struck/contacts.py \
         sim_bridge/data/episodes/objnav_unseen_s20261202.jsonl.gz objnav_s20261202_0065 \
         runs/struck/s1g/bundle 300
+
+PROPOSER (twenty-sixth session): another proposer than the careless expert (a bundle folder);
+the clearance printed is then also the object scan's (walls removed).
 """
+
+import os
 
 import sys
 
@@ -22,7 +27,7 @@ from safevla_train.critic_footprint import SweptClearance
 def main() -> None:
     episodes, episode_id, critic = sys.argv[1:4]
     cfg = EvalConfig(
-        ["expert:careless"], tasks=("objnav",), episodes_file=episodes, shield="on", critic=critic
+        [os.environ.get("PROPOSER", "expert:careless")], tasks=("objnav",), episodes_file=episodes, shield="on", critic=critic
     )
     cfg.max_steps = int(sys.argv[4]) if len(sys.argv) > 4 else 300
     ((header, jobs),) = [g for g in groups(cfg, resolve_episodes(cfg)) if g[0]["shield"]]
@@ -32,8 +37,9 @@ def main() -> None:
     swept, advance = SweptClearance(), env.advance
 
     def traced(a):
-        scan = env.backend.range_scan()
+        scan, things = env.backend.range_scans()
         clear = float(swept(torch.tensor(scan)[None])[0, a])
+        clear_objects = float(swept(torch.tensor(things)[None])[0, a])
         outcome, cost = advance(a)
         if cost.total > 0:
             sim = env.backend._sim
@@ -46,7 +52,7 @@ def main() -> None:
             gate = next(v for k, v in runner._WORKER.items() if k[0] == "critic")
             print(
                 f"step {env.steps} {ACTION_NAMES[a]} cost {cost.total:g} contacts "
-                f"{sorted(pairs)} clearance {clear:.3f} risk {np.round(gate.last.risk[a], 4)} "
+                f"{sorted(pairs)} clearance {clear:.3f} (objects {clear_objects:.3f}) risk {np.round(gate.last.risk[a], 4)} "
                 f"threshold {gate.thresholds.max():.4f}"
             )
         return outcome, cost
