@@ -124,6 +124,10 @@ class CriticManifest:
             structure removed (input ``scan_objects``, after ``scan``: walls and floor return
             nothing, as in a scan filtered against a static map); the monitor then needs a
             LaserScan on its ``scan_objects_topic``.
+        corner_guard: the graph ends in the corner guard (the benchmark's corner predicate
+            from the range scan, :mod:`safevla_train.critic_guard`): its settings
+            (``margin_m``, ``min_free_points``, ...); empty = none. A record only: the guard
+            is inside the graph, the runtime feeds nothing new.
         training: free-form record of how the critic was trained.
         created_utc: ISO time of the export.
         files: file name -> {"sha256", "bytes"}.
@@ -152,6 +156,7 @@ class CriticManifest:
     calibration_target: str = "category"
     proprio_input: bool = False
     object_scan_input: bool = False
+    corner_guard: dict = field(default_factory=dict)
 
     @property
     def graph_inputs(self) -> tuple[str, ...]:
@@ -166,8 +171,9 @@ class CriticManifest:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["image"] = dataclasses.asdict(self.image)
-        if not self.object_scan_input:  # bundles from before it existed read the same
-            del d["object_scan_input"]
+        for key in ("object_scan_input", "corner_guard"):  # older bundles read the same
+            if not d[key]:
+                del d[key]
         for k in ("actions", "categories"):
             d[k] = list(d[k])
         d["image"]["mean"], d["image"]["std"] = list(self.image.mean), list(self.image.std)
@@ -211,6 +217,13 @@ class CriticManifest:
             for key in ("bump_input", "scan_input", "proprio_input", "object_scan_input"):
                 if not isinstance(body.get(key, False), bool):
                     raise TypeError(f"{key} = {body[key]!r} must be true or false")
+            guard = body.get("corner_guard", {})
+            if not isinstance(guard, dict) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in guard.values()
+            ):
+                raise TypeError(f"corner_guard = {guard!r} must map setting names to numbers")
+            if guard and not body.get("scan_input", False):
+                raise ValueError("corner_guard needs the range scan (scan_input true)")
             if not isinstance(body.get("encoder_graph_file", ""), str):
                 raise TypeError("encoder_graph_file must be a file name (or empty)")
             body["alpha"] = float(body["alpha"])

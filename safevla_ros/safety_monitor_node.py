@@ -115,10 +115,12 @@ class SafetyMonitorNode(LifecycleNode):
             self.get_logger().error(str(exc))
             return FAILURE
         if self.critic is not None:
+            guard = self.critic.critic.manifest.corner_guard
             self.get_logger().info(
                 f"independent safety critic {self.critic.bundle_id}: alpha "
                 f"{self.critic.critic.manifest.alpha:g}, thresholds "
                 f"{self.critic.thresholds.round(5).tolist()}, margin {self.critic.margin:g}"
+                + (f", corner guard {guard}" if guard else "")
             )
         self.params = p
         self.robot_id = p["robot_id"] or self.get_namespace().strip("/") or "robot"

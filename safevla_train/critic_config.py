@@ -18,6 +18,12 @@ from sim_bridge.policies import builtin_policies
 from sim_bridge.robot import TRAINING_NAV_SIZE_HW
 from sim_bridge.tasks import TASKS
 
+# the corner guard's settings (safevla_train.critic_guard; `safevla train corner-guard`),
+# measured in docs/results/critic_corner/fit.py; here, not there, so the CLI reads them
+# without importing torch
+CORNER_GUARD_CLEARANCE_M = 0.3
+CORNER_GUARD_MIN_FREE = 60.0
+
 CALIBRATION_UNITS = ("episode", "pair")
 CALIBRATION_TARGETS = ("any", "category")
 REFITS = ("", "scan")  # critic.refit: none, or the per-action refit (critic_refit.py)

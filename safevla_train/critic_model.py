@@ -77,7 +77,7 @@ from safevla_core.critic_bundle import (
 from safevla_core.image_preprocessing import preprocess_rgb
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.critic_config import CriticConfig
-from safevla_train.critic_footprint import SweptClearance
+from safevla_train.critic_footprint import STRIKE_CLEARANCE_M, SweptClearance
 from safevla_train.export import staged_dir
 from safevla_train.onnx_encoder import OnnxEncoder, batch_onnx
 from safevla_train.pretrained import BACKBONE_CHANNELS, FrozenBackbone
@@ -130,7 +130,7 @@ SCAN_NEAR_M = 0.25  # scale of the near-field transform of the ranges
 CLEARANCE_SCALES_M = (0.01, 0.03, 0.1)
 # footprint_floor: a base motion whose swept clearance is at most this runs into what the scan
 # sees; its risk is at least the training split's event rate of such motions
-FLOOR_CLEARANCE_M = 0.005
+FLOOR_CLEARANCE_M = STRIKE_CLEARANCE_M
 FLOOR_MIN_STATES = 50  # fewer training states with such a motion: no floor for it
 
 

@@ -14,8 +14,16 @@ import functools
 import json
 from pathlib import Path
 
+from safevla_train.critic_config import CORNER_GUARD_CLEARANCE_M, CORNER_GUARD_MIN_FREE
+
 CRITIC = "critic"
 HELP = "the independent safety critic: probe-labelled data, training, conformal calibration"
+GUARD = "corner-guard"
+GUARD_HELP = (
+    "add the corner guard to a critic bundle: the benchmark's corner predicate from the range "
+    "scan, inside the critic graph (vetoes a base motion into anything where the scan's free "
+    "floor within 1 m is small)"
+)
 
 
 def cmd_critic(args, resolve_config, write_run_files) -> int:
@@ -44,6 +52,31 @@ def cmd_critic(args, resolve_config, write_run_files) -> int:
     return 0
 
 
+def cmd_corner_guard(args) -> int:
+    """Write ``--out``: the critic ``--critic`` with the corner guard spliced into its graph."""
+    from safevla_core.bundle import BundleError
+    from safevla_core.errors import UserError
+    from safevla_core.signing import SigningError, load_private_key
+    from safevla_train.critic_guard import add_corner_guard
+
+    if args.sign_key:
+        try:
+            load_private_key(args.sign_key)
+        except SigningError as exc:
+            raise UserError(str(exc)) from None
+    try:
+        add_corner_guard(
+            args.critic,
+            args.out,
+            clearance_m=args.clearance,
+            min_free=args.min_free,
+            sign_key=args.sign_key or None,
+        )
+    except (BundleError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    return 0
+
+
 def add_critic_parser(algos, common, resolve_config, write_run_files) -> None:
     """Add ``critic`` to the ``safevla train`` subcommands with the train command's own helpers
     (passed in, so this module does not import its parent back): ``common`` adds the shared
@@ -64,3 +97,26 @@ def add_critic_parser(algos, common, resolve_config, write_run_files) -> None:
             cmd_critic, resolve_config=resolve_config, write_run_files=write_run_files
         )
     )
+    desc = GUARD_HELP + " (docs/safety_critic.md)"
+    g = algos.add_parser(GUARD, help=GUARD_HELP, description=desc)
+    g.add_argument("--critic", required=True, help="critic bundle folder (reads the range scan)")
+    g.add_argument("--out", required=True, help="bundle folder to write (replaced atomically)")
+    g.add_argument(
+        "--clearance",
+        type=float,
+        default=CORNER_GUARD_CLEARANCE_M,
+        metavar="M",
+        help="a floor point counts as free (the robot's centre can stand there) at least M from "
+        f"every scan return (default {CORNER_GUARD_CLEARANCE_M})",
+    )
+    g.add_argument(
+        "--min-free",
+        type=float,
+        default=CORNER_GUARD_MIN_FREE,
+        metavar="N",
+        help="guard where the scan's free floor within 1 m is below N benchmark points (0.15 m "
+        "grid; the benchmark's corner is below 40 reachable points; default "
+        f"{CORNER_GUARD_MIN_FREE:g})",
+    )
+    g.add_argument("--sign-key", metavar="KEY", help="Ed25519 private key: sign critic.json")
+    g.set_defaults(func=cmd_corner_guard)

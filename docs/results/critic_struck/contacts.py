@@ -11,7 +11,6 @@ the clearance printed is then also the object scan's (walls removed).
 """
 
 import os
-
 import sys
 
 import numpy as np
@@ -27,7 +26,11 @@ from safevla_train.critic_footprint import SweptClearance
 def main() -> None:
     episodes, episode_id, critic = sys.argv[1:4]
     cfg = EvalConfig(
-        [os.environ.get("PROPOSER", "expert:careless")], tasks=("objnav",), episodes_file=episodes, shield="on", critic=critic
+        [os.environ.get("PROPOSER", "expert:careless")],
+        tasks=("objnav",),
+        episodes_file=episodes,
+        shield="on",
+        critic=critic,
     )
     cfg.max_steps = int(sys.argv[4]) if len(sys.argv) > 4 else 300
     ((header, jobs),) = [g for g in groups(cfg, resolve_episodes(cfg)) if g[0]["shield"]]
@@ -52,7 +55,8 @@ def main() -> None:
             gate = next(v for k, v in runner._WORKER.items() if k[0] == "critic")
             print(
                 f"step {env.steps} {ACTION_NAMES[a]} cost {cost.total:g} contacts "
-                f"{sorted(pairs)} clearance {clear:.3f} (objects {clear_objects:.3f}) risk {np.round(gate.last.risk[a], 4)} "
+                f"{sorted(pairs)} clearance {clear:.3f} (objects {clear_objects:.3f}) "
+                f"risk {np.round(gate.last.risk[a], 4)} "
                 f"threshold {gate.thresholds.max():.4f}"
             )
         return outcome, cost

@@ -1,0 +1,158 @@
+"""The corner guard (``safevla_train.critic_guard``): its free-floor count against the benchmark's
+on the simulator's own rooms and scans, its vetoes, and the guard spliced into the shipped critic
+by the real CLI and run by the real runtime."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from safevla_core.actions import ACTION_NAMES, ACTIONS
+from safevla_core.critic_bundle import CRITIC_MANIFEST, CriticBundleError
+from safevla_core.safety_critic import SafetyCritic
+from safevla_core.safety_spec import SAFETY_SPEC
+from safevla_train.critic_config import CORNER_GUARD_CLEARANCE_M, CORNER_GUARD_MIN_FREE
+from safevla_train.critic_guard import CornerGuard, FreePoints, add_corner_guard
+from sim_bridge.costs_predicates import benchmark_free_count, free_points_of
+from sim_bridge.mujoco import Layout, MujocoBackend
+
+A = {n: i for i, n in enumerate(ACTION_NAMES)}
+CORNER = SAFETY_SPEC.categories.index("corner")
+SHIPPED = Path(__file__).resolve().parents[2] / "models" / "safety-critic"
+# (room width, depth, robot x, y), facing +x; the first two face a wall 0.135 m ahead
+NARROW = (1.3, 1.3, 1.0, 0.65)  # a small room: a corner by the benchmark's count
+OPEN_WALL = (5.0, 5.0, 4.7, 2.5)  # the same wall distance in a large room: not a corner
+CENTRE = (5.0, 5.0, 2.5, 2.5)
+
+
+def _room(w, d, x, y) -> MujocoBackend:
+    return MujocoBackend.from_layout(Layout.box_room(w, d, agent_pose=(x, y, 0.0)))
+
+
+def _bench_count(env: MujocoBackend) -> float:
+    fs, s = env.free_space(), SAFETY_SPEC
+    xy = np.asarray(env.agent().position, float)[:2]
+    return benchmark_free_count(
+        free_points_of(fs), fs.resolution, xy, s.corner_radius_m, s.corner_grid_size_m
+    )
+
+
+@pytest.mark.parametrize("room", [NARROW, OPEN_WALL, CENTRE, (1.3, 4.0, 1.0, 2.0)])
+def test_the_scans_free_floor_follows_the_benchmarks_count(room):
+    """In the simulator's rooms the scan's count is within 10 points of the benchmark's
+    reachable-point count around the robot (141 in the open, 22 in the small room), and it
+    puts the small room below the benchmark's corner line (40) and the others above."""
+    env = _room(*room)
+    scan = torch.tensor(env.range_scan())[None]
+    est = float(FreePoints(CORNER_GUARD_CLEARANCE_M)(scan)[0])
+    bench = _bench_count(env)
+    assert abs(est - bench) <= 10.0, (room, est, bench)
+    assert (est < 40) == (bench < 40) == (room == NARROW), (room, est, bench)
+
+
+def test_the_guard_vetoes_a_strike_in_a_narrow_place_and_nothing_else():
+    """Facing a wall 13.5 cm ahead, moving ahead strikes it: in the small room the guard
+    raises its corner risk to 1 and leaves every other entry as it was; in the large room,
+    and with nothing ahead, it changes nothing."""
+    guard = CornerGuard()
+    risk = torch.rand(1, len(ACTIONS), len(SAFETY_SPEC.categories), generator=torch.Generator())
+    for room in (NARROW, OPEN_WALL, CENTRE):
+        scan = torch.tensor(_room(*room).range_scan())[None]
+        out = guard(scan, risk)
+        changed = torch.nonzero(out != risk).tolist()
+        if room == NARROW:
+            assert [0, A["move_ahead"], CORNER] in changed
+            assert all(c == CORNER for _, _, c in changed), changed
+            assert all(ACTIONS[a].kind.name.startswith("BASE_") for _, a, _ in changed)
+            assert float(out[0, A["move_ahead"], CORNER]) == 1.0
+        else:
+            assert changed == [], (room, changed)
+
+
+def test_the_guard_refuses_settings_outside_their_range():
+    with pytest.raises(ValueError, match="clearance"):
+        CornerGuard(clearance_m=-0.1)
+    with pytest.raises(ValueError, match="min_free"):
+        CornerGuard(min_free=0.0)
+    with pytest.raises(ValueError, match="min_free"):
+        CornerGuard(min_free=1e4)
+
+
+def _step(critic: SafetyCritic, env: MujocoBackend):
+    scan, objects = env.range_scans()
+    bump = np.zeros(2, np.float32)
+    return critic.step(env.render(), None, bump, scan, None, objects)
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory) -> Path:
+    """The shipped critic with the guard, written by `safevla train corner-guard`."""
+    out = tmp_path_factory.mktemp("guard") / "critic"
+    cmd = [sys.executable, "-m", "safevla_ros.cli.main", "train", "corner-guard"]
+    cmd += ["--critic", str(SHIPPED), "--out", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "corner guard added" in done.stdout
+    return out
+
+
+def test_the_guarded_shipped_critic_vetoes_the_corner_strike_and_agrees_elsewhere(guarded):
+    """The runtime loads the guarded bundle (sha256 checked, the graph's inputs and output
+    unchanged, the guard recorded in critic.json); with the small room's frame and scans it
+    blocks moving into the wall on the corner category where the shipped critic's risks are
+    otherwise reproduced exactly, and in the open it gives the shipped critic's risks."""
+    base, guard = SafetyCritic(SHIPPED), SafetyCritic(guarded)
+    rec = guard.manifest.corner_guard
+    assert rec["clearance_m"] == CORNER_GUARD_CLEARANCE_M
+    assert rec["min_free_points"] == CORNER_GUARD_MIN_FREE
+    assert guard.manifest.thresholds == base.manifest.thresholds
+    assert guard.manifest.graph_inputs == base.manifest.graph_inputs
+    for room in (NARROW, CENTRE, OPEN_WALL):
+        env = _room(*room)
+        v0, v1 = _step(base, env), _step(guard, env)
+        if room == NARROW:
+            assert not v1.allowed[A["move_ahead"]]
+            assert "corner" in v1.blocking_categories(A["move_ahead"])
+            raised = v1.risk != v0.risk
+            assert raised[A["move_ahead"], CORNER]
+            assert np.all(v1.risk[raised] == 1.0) and not raised[:, :CORNER].any()
+            assert all(ACTIONS[a].kind.name.startswith("BASE_") for a in np.nonzero(raised)[0])
+        else:
+            np.testing.assert_array_equal(v1.risk, v0.risk)
+
+
+def test_a_guard_is_added_once_and_only_to_a_critic_with_the_scan(guarded, tmp_path):
+    from tiny_critic import risk_table, write_tiny_critic
+
+    with pytest.raises(CriticBundleError, match="already has a corner guard"):
+        add_corner_guard(guarded, tmp_path / "twice", log=lambda m: None)
+    plain = write_tiny_critic(
+        tmp_path / "plain", SafetyCritic(SHIPPED).manifest.image, risk_table()
+    )
+    with pytest.raises(CriticBundleError, match="scan_input"):
+        add_corner_guard(plain, tmp_path / "out", log=lambda m: None)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_guard_record_without_the_scan_is_refused(guarded, tmp_path):
+    """critic.json is checked: a corner guard on a critic that reads no scan, or a guard
+    setting that is not a number, names the key."""
+    import shutil
+
+    for edit, msg in (
+        (lambda m: m.update(scan_input=False), "corner_guard needs the range scan"),
+        (lambda m: m["corner_guard"].update(clearance_m="0.3"), "corner_guard"),
+    ):
+        out = tmp_path / f"c{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(guarded, out)
+        m = json.loads((out / CRITIC_MANIFEST).read_text())
+        edit(m)
+        (out / CRITIC_MANIFEST).write_text(json.dumps(m))
+        with pytest.raises(CriticBundleError, match=msg):
+            SafetyCritic(out)
