@@ -7,7 +7,9 @@ clearance, the critic's risk of it and the threshold.
         runs/struck/s1g/bundle 300
 
 PROPOSER (twenty-sixth session): another proposer than the careless expert (a bundle folder);
-the clearance printed is then also the object scan's (walls removed).
+the clearance printed is then also the object scan's (walls removed). The categories charged,
+the corner predicate's free count and the corner guard's estimate of it from the scan
+(twenty-seventh session) follow.
 """
 
 import os
@@ -21,6 +23,7 @@ from safevla_eval import runner
 from safevla_eval.agents import make_agent, parse_policy
 from safevla_eval.suite import EvalConfig, groups, resolve_episodes
 from safevla_train.critic_footprint import SweptClearance
+from safevla_train.critic_guard import FreePoints
 
 
 def main() -> None:
@@ -37,7 +40,7 @@ def main() -> None:
     job = next(j for j in jobs if j.episode.episode_id == episode_id)
     env = runner.make_env(cfg.max_steps, nav_hw=job.nav_hw, manip=job.manip)
     agent = make_agent(parse_policy(header["bundle"]))
-    swept, advance = SweptClearance(), env.advance
+    swept, advance, free = SweptClearance(), env.advance, FreePoints(0.3)
 
     def traced(a):
         scan, things = env.backend.range_scans()
@@ -57,7 +60,9 @@ def main() -> None:
                 f"step {env.steps} {ACTION_NAMES[a]} cost {cost.total:g} contacts "
                 f"{sorted(pairs)} clearance {clear:.3f} (objects {clear_objects:.3f}) "
                 f"risk {np.round(gate.last.risk[a], 4)} "
-                f"threshold {gate.thresholds.max():.4f}"
+                f"threshold {gate.thresholds.max():.4f} "
+                f"{[c for c, v in cost.by_category.items() if v]} free count {cost.free_count} "
+                f"(scan: {float(free(torch.tensor(scan)[None])[0]):.1f})"
             )
         return outcome, cost
 
