@@ -7,33 +7,35 @@
 # session) use TAG=_d53; the proposers whose unshielded figures under the current collision
 # rule are already measured (the careless expert and objnav-ppo-lag: this folder's o1 files
 # and docs/results/critic_struck's s1h files) run shielded only, the others both.
+# C / RJ: another critic (RJ/C/bundle, default o1 in runs/objscan: models/safety-critic);
+# the twenty-seventh session's retrained critic: C=d1 RJ=runs/dense.
 set -uo pipefail
 cd "$(dirname "$0")/../../.."
-tag=${1:-}
-mkdir -p runs/objscan/o1
-[ -e runs/objscan/o1/bundle ] || ln -s "$PWD/models/safety-critic" runs/objscan/o1/bundle
+tag=${1:-} c=${C:-o1} rj=${RJ:-runs/objscan}
+mkdir -p $rj/$c
+[ -e $rj/o1/bundle ] || [ "$c" != o1 ] || ln -s "$PWD/models/safety-critic" $rj/o1/bundle
 sh=docs/results/critic_joint/shield.sh
 jobs=(
-  "expert:careless o1 unseen2 300 on"
-  "models/objnav-ppo-lag o1 unseen2 600 on"
-  "expert:careless o1 unseen 300 on"
-  "models/objnav-ppo-lag o1 unseen 600 on"
-  "expert:careless o1 longtail 300 on"
-  "models/objnav-ppo-lag o1 longtail 600 on"
-  "expert:careless o1 pickup 300 on"
-  "models/objnav-bc o1 unseen 600 both"
-  "models/objnav-ppo o1 unseen 600 both"
-  "models/objnav-ppo-penalty o1 unseen 600 both"
-  "models/objnav-bc o1 longtail 600 both"
-  "models/objnav-ppo o1 longtail 600 both"
-  "models/objnav-ppo-penalty o1 longtail 600 both"
+  "expert:careless $c unseen2 300 on"
+  "models/objnav-ppo-lag $c unseen2 600 on"
+  "expert:careless $c longtail 300 on"
+  "models/objnav-ppo-lag $c longtail 600 on"
+  "expert:careless $c unseen 300 on"
+  "models/objnav-ppo-lag $c unseen 600 on"
+  "expert:careless $c pickup 300 on"
+  "models/objnav-bc $c unseen 600 both"
+  "models/objnav-ppo $c unseen 600 both"
+  "models/objnav-ppo-penalty $c unseen 600 both"
+  "models/objnav-bc $c longtail 600 both"
+  "models/objnav-ppo $c longtail 600 both"
+  "models/objnav-ppo-penalty $c longtail 600 both"
 )
 for j in "${jobs[@]}"; do
   set -- $j
-  out=runs/objscan/eval_$3_$(basename "$1" | tr ':' '-')_$2_$4$tag.json
+  out=$rj/eval_$3_$(basename "$1" | tr ':' '-')_$2_$4$tag.json
   [ -s "$out" ] && continue
   while [ "$(jobs -rp | wc -l)" -ge "${PAR:-2}" ]; do sleep 5; done
-  TAG=$tag RJ=runs/objscan bash $sh $j > "runs/objscan/m_$(basename "$1" | tr ':' '-')_$3$tag.log" 2>&1 &
+  TAG=$tag RJ=$rj bash $sh $j > "$rj/m_$(basename "$1" | tr ':' '-')_$3$tag.log" 2>&1 &
 done
 wait
-echo done > runs/objscan/matrix$tag.done
+echo done > $rj/matrix_$c$tag.done
