@@ -61,7 +61,12 @@ from safevla_core.bundle import BundleError, load_bundle
 from safevla_core.critic_gate import CriticGate, PolicyFacts
 from safevla_ros.msg import ActionProposal, MotionFeedback, SafetyVerdict
 from safevla_ros.msg_conversions import joint_state, laser_scan
-from safevla_ros.params import JOINT_NAME_PARAMS, JOINT_STATES_TOPIC
+from safevla_ros.params import (
+    JOINT_NAME_PARAMS,
+    JOINT_STATES_TOPIC,
+    SCAN_OBJECTS_TOPIC,
+    SCAN_TOPIC,
+)
 from safevla_ros.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 from safevla_ros.runner import NODES, config_dir, node_env, start_nodes, stop_nodes
 
@@ -174,8 +179,12 @@ def run(args) -> dict:
     # a 360-degree scan with every camera frame, as a lidar at the camera's rate: open space at
     # 2 m all round (read by a critic that takes it; one with scan_input stops every proposal
     # until a fresh one arrives)
-    scan = node.create_publisher(LaserScan, "scan", SENSOR_QOS)
+    scan = node.create_publisher(LaserScan, SCAN_TOPIC, SENSOR_QOS)
     ranges = np.full(SCAN_BEAMS, 2.0, np.float32)
+    # and the same scan filtered against the static map (read by a critic with
+    # object_scan_input, which stops every proposal until a fresh one arrives): the 2 m ring is
+    # furniture, not walls
+    scan_objects = node.create_publisher(LaserScan, SCAN_OBJECTS_TOPIC, SENSOR_QOS)
     # the arm driver's joint state with every frame, the arm stowed (read by a critic that
     # takes it; one with proprio_input stops every proposal until a fresh one arrives)
     joints = node.create_publisher(JointState, JOINT_STATES_TOPIC, SENSOR_QOS)
@@ -183,6 +192,7 @@ def run(args) -> dict:
 
     def sensors() -> None:
         scan.publish(laser_scan(ranges, base_header(node)))
+        scan_objects.publish(laser_scan(ranges, base_header(node)))
         joints.publish(joint_state((0.4, 0.0), base_header(node), lift, arm))
 
     rng = np.random.default_rng(0)
