@@ -257,8 +257,9 @@ SCAN_ANGLE_MIN = -math.pi
 SCAN_ANGLE_INCREMENT = 2.0 * math.pi / SCAN_BEAMS
 SCAN_RANGE_MAX_M = 3.0
 SCAN_HEIGHT_STEP_M = 0.025
-SCAN_HEIGHTS_M: tuple[float, ...] = (0.012,) + tuple(
-    round(0.035 + SCAN_HEIGHT_STEP_M * i, 4) for i in range(52)
+SCAN_HEIGHTS_M: tuple[float, ...] = (
+    0.012,
+    *(round(0.035 + SCAN_HEIGHT_STEP_M * i, 4) for i in range(52)),
 )
 
 
