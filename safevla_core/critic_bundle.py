@@ -126,7 +126,7 @@ class CriticManifest:
             LaserScan on its ``scan_objects_topic``.
         corner_guard: the graph ends in the corner guard (the benchmark's corner predicate
             from the range scan, :mod:`safevla_train.critic_guard`): its settings
-            (``margin_m``, ``min_free_points``, ...); empty = none. A record only: the guard
+            (``clearance_m``, ``min_free_points``, ...); empty = none. A record only: the guard
             is inside the graph, the runtime feeds nothing new.
         training: free-form record of how the critic was trained.
         created_utc: ISO time of the export.

@@ -264,10 +264,11 @@ def episode_steps(
             frame = obs[monitor.critic.camera] if monitor.critic is not None else None
             scan, things = obs.get("scan"), obs.get("scan_objects")
             gate = monitor.critic
-            if scan is None and gate is not None and gate.takes_scan:
-                scan = env.backend.range_scan()  # the scan of the state the frame shows
-            if things is None and gate is not None and gate.takes_object_scan:
-                things = env.backend.range_scan(objects_only=True)
+            needs = gate is not None and (
+                (scan is None and gate.takes_scan) or (things is None and gate.takes_object_scan)
+            )
+            if needs:  # the scans of the state the frame shows, from one set of rays
+                scan, things = env.backend.range_scans()
             d = _shield_step(
                 monitor, proposed, t, frame, obs.get("bump"), scan, obs.get("proprio"), things
             )

@@ -142,10 +142,10 @@ class SimBridgeNode(LifecycleNode):
         )
         self._scan = (  # a backend that casts one (MuJoCo); cast only while someone listens
             self.create_lifecycle_publisher(LaserScan, p["scan_topic"], SENSOR_QOS)
-            if hasattr(self.env.backend, "range_scan")
+            if hasattr(self.env.backend, "range_scans")
             else None
         )
-        self._scan_objects = (  # the same rays, structure removed (a backend that splits them)
+        self._scan_objects = (  # the same rays with the structure removed
             self.create_lifecycle_publisher(LaserScan, p["scan_objects_topic"], SENSOR_QOS)
             if hasattr(self.env.backend, "range_scans")
             else None
@@ -258,10 +258,8 @@ class SimBridgeNode(LifecycleNode):
         scan = self._scan is not None and self._scan.get_subscription_count() > 0
         objects = self._scan_objects is not None
         objects = objects and self._scan_objects.get_subscription_count() > 0
-        if objects:  # one set of rays for both, so they agree beam by beam
+        if scan or objects:  # one set of rays for both, so they agree beam by beam
             ranges, object_ranges = self.env.backend.range_scans()
-        elif scan:
-            ranges = self.env.backend.range_scan()
         if scan:
             self._scan.publish(laser_scan(ranges, header))
         if objects:

@@ -39,10 +39,6 @@ from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.critic_config import CORNER_GUARD_CLEARANCE_M, CORNER_GUARD_MIN_FREE
 from safevla_train.critic_footprint import FAR_M, STRIKE_CLEARANCE_M, SweptClearance
 
-DEFAULT_CLEARANCE_M = CORNER_GUARD_CLEARANCE_M
-DEFAULT_MIN_FREE = CORNER_GUARD_MIN_FREE
-
-
 GRID_M = 0.1  # spacing of the robot-centred grid of candidate floor points
 
 
@@ -103,7 +99,9 @@ class CornerGuard(nn.Module):
     :class:`FreePoints` (with ``clearance_m``) is below ``min_free``."""
 
     def __init__(
-        self, clearance_m: float = DEFAULT_CLEARANCE_M, min_free: float = DEFAULT_MIN_FREE
+        self,
+        clearance_m: float = CORNER_GUARD_CLEARANCE_M,
+        min_free: float = CORNER_GUARD_MIN_FREE,
     ):
         super().__init__()
         if not (math.isfinite(clearance_m) and 0.0 <= clearance_m < SAFETY_SPEC.corner_radius_m):
@@ -147,22 +145,11 @@ class CornerGuard(nn.Module):
         }
 
 
-class _Spliced(nn.Module):
-    """The exported guard's own graph: inputs ``scan`` and the critic's risks."""
-
-    def __init__(self, guard: CornerGuard) -> None:
-        super().__init__()
-        self.guard = guard
-
-    def forward(self, scan: torch.Tensor, risk: torch.Tensor) -> torch.Tensor:
-        return self.guard(scan, risk)
-
-
 def add_corner_guard(
     bundle: str | Path,
     out: str | Path,
-    clearance_m: float = DEFAULT_CLEARANCE_M,
-    min_free: float = DEFAULT_MIN_FREE,
+    clearance_m: float = CORNER_GUARD_CLEARANCE_M,
+    min_free: float = CORNER_GUARD_MIN_FREE,
     sign_key: str | Path | None = None,
     tolerance: float = 1e-5,
     log=print,
@@ -227,7 +214,7 @@ def add_corner_guard(
     a, c = len(manifest.actions), len(manifest.categories)
     g = torch.Generator().manual_seed(3)
     example = (torch.rand(2, SCAN_BEAMS, generator=g) * 3, torch.rand(2, a, c, generator=g))
-    prog = batch_onnx(_Spliced(guard), example, ("scan", "risk_in"), ("risk_out",))
+    prog = batch_onnx(guard, example, ("scan", "risk_in"), ("risk_out",))
     gm = compose.add_prefix(prog.model_proto, "corner_guard/")
     gm.ir_version = critic.ir_version
     final = "corner_guard/risk_out"

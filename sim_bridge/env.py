@@ -205,7 +205,7 @@ class SafeChoresEnv(gym.Env):
             }
         )
         if self.config.range_scan:
-            if not hasattr(self.backend, "range_scan"):
+            if not hasattr(self.backend, "range_scans"):
                 raise ValueError(
                     f"EnvConfig.range_scan: the {backend.name!r} backend has no range "
                     "scan (the MuJoCo backend casts one); run without range_scan"
@@ -392,19 +392,13 @@ class SafeChoresEnv(gym.Env):
             "explored": (
                 self.explored() if self.config.explored_map else np.zeros(EXPLORED_SHAPE, np.uint8)
             ),
-            **(self._scans() if self.config.range_scan else {}),
+            **(
+                dict(zip(("scan", "scan_objects"), self.backend.range_scans()))
+                if self.config.range_scan
+                else {}
+            ),
             "step": int(self.steps),
         }
-
-    def _scans(self) -> dict[str, np.ndarray]:
-        """``scan`` and ``scan_objects`` (the backend's ``range_scans``, one set of rays; a
-        backend with only ``range_scan`` casts twice)."""
-        b = self.backend
-        if hasattr(b, "range_scans"):
-            scan, objects = b.range_scans()
-        else:
-            scan, objects = b.range_scan(), b.range_scan(objects_only=True)
-        return {"scan": scan, "scan_objects": objects}
 
     def render(self) -> np.ndarray:
         """The navigation frame at the configured size."""
