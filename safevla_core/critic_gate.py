@@ -47,6 +47,18 @@ b <= 1 every executed motion still passes the calibrated thresholds, only the pr
 probability no longer decides (a one-hot proposer stuck in front of a vetoed motion is moved
 by the clearest other motion).
 
+**Back-off (``recover_after`` = R > 0, default 3).** A proposer that keeps proposing a vetoed
+base motion while the replacement undoes itself (a turn vetoed, the clearest other turn
+executed, the vetoed turn proposed again from where it started) loops until the step limit
+(measured: docs/safety_critic.md, twenty-eighth session). Once R of the last
+``RECOVER_WINDOW`` proposals were vetoed base motions, a veto of a base motion is answered by
+backing off: ``move_back``, else ``move_ahead``, whichever passes the thresholds
+(risk < threshold in every category: the calibrated rule, without the replacement's margin,
+which the critic's caution about reversing blind rarely leaves to ``move_back`` in clutter)
+and is not latched, whatever the proposer's probability; then the count starts again. Every
+executed motion still passes the calibrated thresholds. Without one the veto goes on as
+below. An arm motion's veto never moves the base (the arm's fallbacks are the proposer's).
+
 ``margin`` (default 0.5) keeps the replacement clear of the threshold: an action the critic
 barely lets through is a poor substitute for one it just vetoed. An action the policy gives
 probability 0 is never substituted (it is not the policy's choice), so a one-hot proposer (the
@@ -63,12 +75,19 @@ from __future__ import annotations
 
 import math
 import os
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from safevla_core.actions import ACTION_NAMES, ACTIONS, check_bump, check_proprio, check_scan
+from safevla_core.actions import (
+    ACTION_NAMES,
+    ACTIONS,
+    ActionKind,
+    check_bump,
+    check_proprio,
+    check_scan,
+)
 from safevla_core.bundle import Bundle
 from safevla_core.critic_bundle import CriticBundleError, CriticManifest
 from safevla_core.image_preprocessing import ImageSpec
@@ -77,6 +96,10 @@ from safevla_core.safety_critic import CriticVerdict, EncodedFrame, SafetyCritic
 DEFAULT_CRITIC_MARGIN = 0.5
 DEFAULT_CRITIC_ESCAPE_AFTER = 0  # off: a veto without a clear replacement is a stop
 DEFAULT_CRITIC_ESCAPE_BELOW = math.inf  # the escape takes the least risky motion, whatever risk
+DEFAULT_CRITIC_RECOVER_AFTER = 3  # vetoes among the last RECOVER_WINDOW proposals: back off
+RECOVER_WINDOW = 10
+_BACK_OFF = (ACTION_NAMES.index("move_back"), ACTION_NAMES.index("move_ahead"))
+_BASE = np.array([a.kind in (ActionKind.BASE_TRANSLATE, ActionKind.BASE_ROTATE) for a in ACTIONS])
 # A range scan older than this (seconds) is not the robot's surroundings any more: the critic
 # rule stops (a 10 Hz scanner that missed five scans). The monitor's scan_max_age_s overrides.
 DEFAULT_SCAN_MAX_AGE_S = 0.5
@@ -190,6 +213,9 @@ class CriticGate:
             the module docstring).
         escape_below: the escape only takes a motion whose risk is below this multiple of
             the thresholds (inf = any motion; 1 = only motions the thresholds pass).
+        recover_after: once this many of the last ``RECOVER_WINDOW`` proposals were vetoed
+            base motions, a base motion's veto backs off with a translation (0 = never; see
+            the module docstring).
     """
 
     def __init__(
@@ -199,6 +225,7 @@ class CriticGate:
         margin: float = DEFAULT_CRITIC_MARGIN,
         escape_after: int = DEFAULT_CRITIC_ESCAPE_AFTER,
         escape_below: float = DEFAULT_CRITIC_ESCAPE_BELOW,
+        recover_after: int = DEFAULT_CRITIC_RECOVER_AFTER,
     ) -> None:
         if not (math.isfinite(margin) and 0.0 < margin <= 1.0):
             raise ValueError(f"critic margin = {margin!r}; must lie in (0, 1] (e.g. 0.5)")
@@ -215,6 +242,18 @@ class CriticGate:
             )
         self.critic, self.margin, self.escape_after = critic, float(margin), escape_after
         self.escape_below = float(escape_below)
+        if (
+            isinstance(recover_after, bool)
+            or not isinstance(recover_after, int)
+            or not 0 <= recover_after <= RECOVER_WINDOW
+        ):
+            raise ValueError(
+                f"critic recover_after = {recover_after!r}; must be an integer in "
+                f"[0, {RECOVER_WINDOW}] (vetoes among the last {RECOVER_WINDOW} proposals; "
+                "0 = never back off)"
+            )
+        self.recover_after = recover_after
+        self.recent: deque[bool] = deque(maxlen=RECOVER_WINDOW)  # per judged proposal: vetoed
         self.still = 0  # proposals in a row after which the robot did not move
         self.thresholds = thresholds_for(critic.manifest, str(critic.path), alpha)
         self.frames: OrderedDict[float, EncodedFrame] = OrderedDict()
@@ -393,6 +432,7 @@ class CriticGate:
         verify_key: str | os.PathLike | None = None,
         escape_after: int = DEFAULT_CRITIC_ESCAPE_AFTER,
         escape_below: float = DEFAULT_CRITIC_ESCAPE_BELOW,
+        recover_after: int = DEFAULT_CRITIC_RECOVER_AFTER,
     ) -> CriticGate:
         """Load and verify a critic bundle (sha256, this stack's contract, the policy's; with
         ``verify_key``, its Ed25519 signature: the key that verifies the policy bundle).
@@ -400,12 +440,12 @@ class CriticGate:
         Raises:
             CriticBundleError: a missing, modified, mismatched, or (with ``verify_key``)
                 unsigned or wrongly signed bundle, or an unusable alpha.
-            ValueError: a margin outside (0, 1], a negative ``escape_after`` or an
-                ``escape_below`` <= 0.
+            ValueError: a margin outside (0, 1], a negative ``escape_after``, an
+                ``escape_below`` <= 0 or a ``recover_after`` outside [0, RECOVER_WINDOW].
         """
         critic = SafetyCritic(path, providers=list(providers), verify_key=verify_key)
         check_critic_matches(critic.manifest, str(critic.path), policy)
-        return cls(critic, alpha, margin, escape_after, escape_below)
+        return cls(critic, alpha, margin, escape_after, escape_below, recover_after)
 
     @property
     def bundle_id(self) -> str:
@@ -423,6 +463,7 @@ class CriticGate:
         self.frames.clear()
         self.prev_action, self.last = None, None
         self.still = 0
+        self.recent.clear()
         self.latched[:] = False
         self.latched_category.clear()
         if self.bump is not None:  # nothing executed yet in this episode
@@ -477,7 +518,9 @@ class CriticGate:
         thr = self.thresholds
         blocked = (v.risk >= thr[None, :]) & _MOVES[:, None]
         if not blocked[action].any() and not self.latched[action]:
+            self.recent.append(False)
             return CriticCall(action, False, "")
+        self.recent.append(bool(_BASE[action]))
         if not blocked[action].any():  # latched: vetoed here before and the robot has not moved
             why = f"safety critic: {ACTION_NAMES[action]} was vetoed and the robot has not moved"
             category = self.latched_category[action]
@@ -495,8 +538,21 @@ class CriticGate:
         return self._replace_or_stop(v, action, probabilities, allowed_before, why, category)
 
     def _replace_or_stop(self, v, action, probabilities, allowed_before, why, category):
-        """The most likely clear motion instead of ``action``, else a safe stop."""
+        """A back-off after repeated vetoes, else the most likely clear motion instead of
+        ``action``, else a safe stop."""
         clear = (v.risk < self.margin * self.thresholds[None, :]).all(axis=1)
+        if _BASE[action] and self.recover_after and sum(self.recent) >= self.recover_after:
+            ok = (v.risk < self.thresholds[None, :]).all(axis=1) & ~self.latched
+            if allowed_before is not None:
+                ok &= allowed_before
+            back = next((a for a in _BACK_OFF if ok[a]), None)
+            if back is not None:
+                self.recent.clear()
+                why += (
+                    f"; {self.recover_after} of the last {RECOVER_WINDOW} proposals vetoed: "
+                    f"backing off with {ACTION_NAMES[back]}"
+                )
+                return CriticCall(back, True, why, category)
         ok = clear & _MOVES & (np.asarray(probabilities) > 0) & ~self.latched
         if allowed_before is not None:
             ok &= allowed_before

@@ -117,7 +117,10 @@ class Agent(Protocol):
 
 def _fallbacks() -> dict[int, tuple[int, ...]]:
     """Per motion, what a planner tries next when the shield refused it where the robot stands:
-    for the base, the smaller step of the same turn, the other way round, then backing off; for
+    for a turn, the smaller step of the same turn, then backing off (room to turn), then the
+    other way round (measured: with the other way round before backing off, a refused turn and
+    a small turn back alternated until the step limit, docs/safety_critic.md); for a step, a
+    small turn either way, then backing off; for
     the arm, the smaller step of the same motion, then a small step of the other joint (a
     little higher before reaching out, a little in before lowering)."""
     i = ACTION_INDEX
@@ -134,10 +137,10 @@ def _fallbacks() -> dict[int, tuple[int, ...]]:
         i["arm_in"]: (inward, up),
         inward: (up,),
         i["move_ahead"]: (small_l, small_r, back),
-        i["rotate_right"]: (small_r, small_l, i["rotate_left"], back),
-        i["rotate_left"]: (small_l, small_r, i["rotate_right"], back),
-        small_r: (small_l, i["rotate_left"], back),
-        small_l: (small_r, i["rotate_right"], back),
+        i["rotate_right"]: (small_r, back, small_l, i["rotate_left"]),
+        i["rotate_left"]: (small_l, back, small_r, i["rotate_right"]),
+        small_r: (back, small_l, i["rotate_left"]),
+        small_l: (back, small_r, i["rotate_right"]),
         back: (small_l, small_r),
     }
 

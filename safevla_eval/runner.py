@@ -37,6 +37,7 @@ from safevla_core.critic_gate import (
     DEFAULT_CRITIC_ESCAPE_AFTER,
     DEFAULT_CRITIC_ESCAPE_BELOW,
     DEFAULT_CRITIC_MARGIN,
+    DEFAULT_CRITIC_RECOVER_AFTER,
 )
 from safevla_core.monitor_types import Decision
 from safevla_core.safety_spec import COST_CATEGORIES, DEFAULT_COST_THRESHOLD
@@ -73,6 +74,8 @@ class Job:
             (:class:`safevla_core.action_choice.BlockedMoves`).
         critic_escape_below: the escape only takes a motion with risk below this multiple
             of the thresholds (inf = any).
+        critic_recover_after: once this many of the monitor's last proposals were vetoed, a
+            veto backs off with a clear translation (0 = never).
     """
 
     policy: PolicySpec
@@ -92,6 +95,7 @@ class Job:
     critic_escape_after: int = DEFAULT_CRITIC_ESCAPE_AFTER
     skip_blocked: bool = False
     critic_escape_below: float = DEFAULT_CRITIC_ESCAPE_BELOW
+    critic_recover_after: int = DEFAULT_CRITIC_RECOVER_AFTER
 
     def __post_init__(self) -> None:
         if self.max_steps < 1:
@@ -154,7 +158,7 @@ def critic_gate(job: Job, verify_key: str | None = None):
     if not job.critic:
         return None
     key = ("critic", job.critic, job.critic_alpha, job.critic_margin, job.critic_escape_after)
-    key += (job.critic_escape_below,)
+    key += (job.critic_escape_below, job.critic_recover_after)
     key += (job.policy, verify_key)
     if key not in _WORKER:
         from safevla_core.bundle import load_bundle
@@ -175,6 +179,7 @@ def critic_gate(job: Job, verify_key: str | None = None):
             verify_key=verify_key,
             escape_after=job.critic_escape_after,
             escape_below=job.critic_escape_below,
+            recover_after=job.critic_recover_after,
         )
         _WORKER[key] = gate
     gate = _WORKER[key]

@@ -29,6 +29,7 @@ from safevla_core.critic_gate import (
     DEFAULT_CRITIC_ESCAPE_AFTER,
     DEFAULT_CRITIC_ESCAPE_BELOW,
     DEFAULT_CRITIC_MARGIN,
+    DEFAULT_CRITIC_RECOVER_AFTER,
 )
 from safevla_core.safety_spec import DEFAULT_COST_THRESHOLD
 from safevla_eval.agents import (
@@ -79,6 +80,9 @@ class EvalConfig:
             no clear replacement runs the least risky motion (0 = never, the default).
         critic_escape_below: the escape only takes a motion with risk below this multiple
             of the thresholds (inf = any, the default; 1 = only motions they pass).
+        critic_recover_after: once this many of the monitor's last proposals were vetoed, a
+            veto backs off with a clear translation (0 = never;
+            :mod:`safevla_core.critic_gate`).
         skip_blocked: bundles do not repeat a motion that was blocked or collided where it stands
             (:class:`safevla_core.action_choice.BlockedMoves`; the policy node's
             ``skip_blocked`` parameter).
@@ -106,6 +110,7 @@ class EvalConfig:
     critic_margin: float = DEFAULT_CRITIC_MARGIN
     critic_escape_after: int = DEFAULT_CRITIC_ESCAPE_AFTER
     critic_escape_below: float = DEFAULT_CRITIC_ESCAPE_BELOW
+    critic_recover_after: int = DEFAULT_CRITIC_RECOVER_AFTER
     skip_blocked: bool = False
     ray_address: str | None = None
     specs: list = field(default_factory=list, repr=False)
@@ -295,6 +300,7 @@ def _critic_id(cfg: EvalConfig, spec) -> str:
         critic_margin=cfg.critic_margin,
         critic_escape_after=cfg.critic_escape_after,
         critic_escape_below=cfg.critic_escape_below,
+        critic_recover_after=cfg.critic_recover_after,
     )
     try:
         return critic_gate(job, cfg.verify_key).bundle_id
@@ -355,6 +361,7 @@ def groups(
                         cfg.critic_escape_after,
                         cfg.skip_blocked,
                         cfg.critic_escape_below,
+                        cfg.critic_recover_after,
                     )
                     for i, e in enumerate(eps)
                 ]

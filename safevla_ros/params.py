@@ -15,6 +15,7 @@ from safevla_core.action_adapter import AdapterLimits, MotionProfile
 from safevla_core.critic_gate import (
     DEFAULT_CRITIC_ESCAPE_AFTER,
     DEFAULT_CRITIC_MARGIN,
+    DEFAULT_CRITIC_RECOVER_AFTER,
     DEFAULT_PROPRIO_MAX_AGE_S,
     DEFAULT_SCAN_MAX_AGE_S,
 )
@@ -339,6 +340,15 @@ CRITIC_PARAMS: tuple[ParamSpec, ...] = (
         "that was not vetoed here (1 = within the calibrated thresholds; 0 = any motion)",
         0.0,
         100.0,
+        read_only=True,
+    ),
+    _p(
+        "critic_recover_after",
+        DEFAULT_CRITIC_RECOVER_AFTER,
+        "once this many of the last 10 proposals were vetoed, a critic veto backs off with "
+        "move_back (else move_ahead) where the critic rates it clear (0 = never)",
+        0,
+        10,
         read_only=True,
     ),
     _p(

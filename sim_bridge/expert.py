@@ -117,6 +117,9 @@ class Expert:
         self._sidestep = False
         self._detour_yaw: float | None = None
         self._retreat = False
+        # where a safety layer refused move_back (the robot has not moved since): back-offs
+        # from there turn instead (``note_refused``)
+        self._back_refused_at: np.ndarray | None = None
         self.gave_up = False
         # the last action's options: the steps as good as it within the explorer's
         # ``option_band`` (:func:`sim_bridge.explorer_steer.steer_options`); the action alone
@@ -148,6 +151,12 @@ class Expert:
         else:
             backend = env_or_backend
         action = self._decide(backend, spec)
+        if action == A["move_back"] and self._back_refused_at is not None:
+            here = backend.agent().position[:2]
+            if np.linalg.norm(here - self._back_refused_at) < 0.05:
+                action = A["rotate_left"]  # one way round, so turns do not undo each other
+            else:
+                self._back_refused_at = None
         if self.config.escape:  # the simulator checks the plan first
             action = safe_action(env_or_backend, action, self.config.escape_depth)
         opts = self.explorer.options if self.explorer is not None and spec.task == "objnav" else ()
@@ -279,11 +288,17 @@ class Expert:
         """A safety layer refused ``action`` (the robot stayed put): a refused ``move_ahead``
         counts as a blocked one (the cell ahead is planned around, and repeated blocks make the
         careless expert steer precisely), so the next plan differs instead of proposing the
-        same move again. Other refusals change nothing (the explorer modes keep their own map
-        and ignore it)."""
-        if self.explorer is not None or action != A["move_ahead"]:
+        same move again. A refused ``move_back`` (a back-off with something behind the robot)
+        turns the robot instead, always the same way round, until it has moved: measured, a
+        careless expert backing out of a corner otherwise alternated a refused back-off with
+        small turns either way until the step limit. Other refusals change nothing (the
+        explorer modes keep their own map and ignore it)."""
+        if self.explorer is not None or action not in (A["move_ahead"], A["move_back"]):
             return
         backend = getattr(env_or_backend, "backend", env_or_backend)
+        if action == A["move_back"]:
+            self._back_refused_at = backend.agent().position[:2].copy()
+            return
         self._block_ahead(backend, backend.agent())
         self._last = None  # the refused move was not taken: nothing to learn from it
 

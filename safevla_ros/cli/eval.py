@@ -22,6 +22,7 @@ from safevla_core.critic_gate import (
     DEFAULT_CRITIC_ESCAPE_AFTER,
     DEFAULT_CRITIC_ESCAPE_BELOW,
     DEFAULT_CRITIC_MARGIN,
+    DEFAULT_CRITIC_RECOVER_AFTER,
 )
 from safevla_core.errors import UserError
 from safevla_core.safety_spec import DEFAULT_COST_THRESHOLD
@@ -150,6 +151,15 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
         "executed motion within the calibrated thresholds (default inf: any motion)",
     )
     p.add_argument(
+        "--critic-recover-after",
+        type=int,
+        default=DEFAULT_CRITIC_RECOVER_AFTER,
+        metavar="R",
+        help="once R of the monitor's last 10 proposals were vetoed, a critic veto backs off "
+        "with move_back (else move_ahead) where the critic rates it clear, instead of the "
+        f"policy's next choice (default {DEFAULT_CRITIC_RECOVER_AFTER}; 0 = never)",
+    )
+    p.add_argument(
         "--sampling",
         default="greedy",
         choices=("sample", "greedy"),
@@ -254,6 +264,7 @@ def _config(args: argparse.Namespace):
             critic_margin=args.critic_margin,
             critic_escape_after=args.critic_escape_after,
             critic_escape_below=args.critic_escape_below,
+            critic_recover_after=args.critic_recover_after,
             skip_blocked=args.skip_blocked,
         )
     except ValueError as exc:

@@ -74,7 +74,9 @@ def test_eval_counts_match_the_per_step_decisions(critic, tmp_path):
                 total["replaced"] += want["replacements"]
                 total["stopped"] += want["stops"]
                 if header["bundle"] == "expert:careless":  # one-hot: a veto is a stop
-                    assert want["replacements"] == 0
+                    # or, after repeated vetoes, the monitor's back-off
+                    replaced = [d for d in seen if d.critic_outcome == "replaced"]
+                    assert all("backing off" in d.reason for d in replaced)
     finally:
         env.close()
     assert total["replaced"] > 0 and total["stopped"] > 0  # both paths were exercised

@@ -36,6 +36,7 @@ from safevla_ros.ros_common import FRAME_QOS, SENSOR_QOS
 
 pytestmark = pytest.mark.ros
 AHEAD, LEFT = ACTION_NAMES.index("move_ahead"), ACTION_NAMES.index("rotate_left")
+BACK = ACTION_NAMES.index("move_back")
 ARM_OUT = ACTION_NAMES.index("arm_out")
 AHEAD_CMD = command_for(AHEAD, MotionProfile())
 
@@ -55,12 +56,13 @@ def propose(probe, image: Image, seq: int, action: int = AHEAD) -> None:
     probe.publisher(PROP, ActionProposal).publish(msg)
 
 
-def start_shielded(nodes, probe, bundle_path, critic, action: int = AHEAD):
-    """Perception, a monitor with ``critic`` and the adapter, up; the probe proposes
-    ``action`` on every perception frame (:func:`propose`) once the instruction is out, and
-    records verdicts. Returns the camera frame to publish, (pixels, encoding)."""
+def start_shielded(nodes, probe, bundle_path, critic, action: int = AHEAD, **monitor):
+    """Perception, a monitor with ``critic`` (and the ``monitor`` parameters) and the adapter,
+    up; the probe proposes ``action`` on every perception frame (:func:`propose`) once the
+    instruction is out, and records verdicts. Returns the camera frame to publish, (pixels,
+    encoding)."""
     nodes("perception_node", bundle_path=bundle_path)
-    nodes("safety_monitor_node", bundle_path=bundle_path, critic_bundle=str(critic))
+    nodes("safety_monitor_node", bundle_path=bundle_path, critic_bundle=str(critic), **monitor)
     nodes("action_adapter_node")
     wait_until_up(probe, ["perception_node", "safety_monitor_node", "action_adapter_node"])
     probe.subscribe(VERDICT, SafetyVerdict)
@@ -101,7 +103,8 @@ def test_a_vetoed_action_never_reaches_cmd_vel(nodes, probe, bundle_path, tmp_pa
     image = load_bundle(bundle_path).image
     critic = write_tiny_critic(tmp_path / "critic", image, risk_table({AHEAD: 0.9}))
     probe.subscribe(CMD, Twist)
-    pixels, enc = start_shielded(nodes, probe, bundle_path, critic)
+    # the replacement and the stop alone; the back-off after repeated vetoes: the next test
+    pixels, enc = start_shielded(nodes, probe, bundle_path, critic, critic_recover_after=0)
     answered = lambda: sum(v.proposal_sequence > 0 for v in probe.msgs(VERDICT)) >= 30  # noqa: E731
     assert probe.spin_until(answered, 60, lambda: probe.publish_image(CAM, pixels, enc))
     probe.spin_for(0.5)
@@ -122,6 +125,28 @@ def test_a_vetoed_action_never_reaches_cmd_vel(nodes, probe, bundle_path, tmp_pa
     assert any(tw.angular.z != 0.0 for tw in twists)  # the replacement did drive the base
     assert not any(tw.linear.x == pytest.approx(AHEAD_CMD.linear_x) for tw in twists)
     assert all(tw.linear.x == 0.0 for tw in twists)
+
+
+def test_repeated_vetoes_back_off_and_the_vetoed_action_still_never_reaches_cmd_vel(
+    nodes, probe, bundle_path, tmp_path
+):
+    """The default monitor: move_ahead vetoed on every proposal, so after three vetoes among
+    the last ten the veto is answered by backing off (move_back, which the critic passes,
+    though the policy gave it no probability); the robot drives backwards, never ahead."""
+    image = load_bundle(bundle_path).image
+    critic = write_tiny_critic(tmp_path / "critic", image, risk_table({AHEAD: 0.9}))
+    probe.subscribe(CMD, Twist)
+    pixels, enc = start_shielded(nodes, probe, bundle_path, critic)
+    judged = verdicts_counter(probe)
+    backing = lambda v: v.executed_action == BACK and "backing off with move_back" in v.reason  # noqa: E731
+    assert probe.spin_until(judged(backing, 2), 60, lambda: probe.publish_image(CAM, pixels, enc))
+    probe.spin_for(0.5)
+    verdicts = [v for v in probe.msgs(VERDICT) if v.proposal_sequence > 0]
+    assert not any(v.executed_action == AHEAD and not v.safe_stop for v in verdicts)
+    assert all(v.vetoed for v in verdicts if v.executed_action == BACK)
+    twists = probe.msgs(CMD)
+    assert any(tw.linear.x < 0.0 for tw in twists)  # backed off
+    assert not any(tw.linear.x > 0.0 for tw in twists)
 
 
 def test_a_critic_that_does_not_match_the_policy_keeps_the_monitor_from_starting(

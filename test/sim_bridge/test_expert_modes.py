@@ -74,3 +74,30 @@ def test_expert_labels_states_of_another_policy_then_recovers():
     finally:
         env.close()
     assert terminated and info["success"]
+
+
+def test_a_refused_back_off_turns_one_way_round_until_the_robot_moves():
+    """A safety layer refused ``move_back`` (something behind the robot): where the careless
+    expert would back off again it turns instead, always the same way, so a refused back-off
+    and small turns either way do not alternate until the step limit; once the robot has
+    moved, backing off is proposed again. Other refusals (a turn) leave the back-off alone."""
+    back, left = action_by_name("move_back").index, action_by_name("rotate_left").index
+    env = make_env(table_room(), max_steps=50)
+    try:
+        env.reset(options={"episode": episode("objnav", "Apple", (1.0, 2.0, 0.0))})
+        expert = Expert("careless")
+        expert.act(env)
+        expert._stuck = 3  # three blocked moves in a row: the expert backs off
+        assert expert.act(env) == back
+        expert.note_refused(env, action_by_name("rotate_right").index)
+        expert._stuck = 3
+        assert expert.act(env) == back
+        expert.note_refused(env, back)
+        for _ in range(2):  # refused here: a turn, the same one each time
+            expert._stuck = 3
+            assert expert.act(env) == left
+        env.step(action_by_name("move_ahead").index)  # the robot moved 0.2 m
+        expert._stuck = 3
+        assert expert.act(env) == back
+    finally:
+        env.close()
