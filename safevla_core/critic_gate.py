@@ -47,17 +47,18 @@ b <= 1 every executed motion still passes the calibrated thresholds, only the pr
 probability no longer decides (a one-hot proposer stuck in front of a vetoed motion is moved
 by the clearest other motion).
 
-**Back-off (``recover_after`` = R > 0, default 3).** A proposer that keeps proposing a vetoed
-base motion while the replacement undoes itself (a turn vetoed, the clearest other turn
-executed, the vetoed turn proposed again from where it started) loops until the step limit
-(measured: docs/safety_critic.md, twenty-eighth session). Once R of the last
-``RECOVER_WINDOW`` proposals were vetoed base motions, a veto of a base motion is answered by
-backing off: ``move_back``, else ``move_ahead``, whichever passes the thresholds
-(risk < threshold in every category: the calibrated rule, without the replacement's margin,
-which the critic's caution about reversing blind rarely leaves to ``move_back`` in clutter)
-and is not latched, whatever the proposer's probability; then the count starts again. Every
-executed motion still passes the calibrated thresholds. Without one the veto goes on as
-below. An arm motion's veto never moves the base (the arm's fallbacks are the proposer's).
+**Back-off (``recover_after`` = R > 0, default 3).** A stop leaves the robot where its
+proposals keep being vetoed: a one-hot proposer (the careless expert) next to an obstacle
+alternated refused motions with small turns until the step limit (measured:
+docs/safety_critic.md, twenty-eighth session). Once R of the last ``RECOVER_WINDOW``
+proposals were vetoed base motions, a veto of a base motion that has no clear replacement is
+answered by backing off instead of a stop: ``move_back``, else ``move_ahead``, whichever
+passes the thresholds (risk < threshold in every category: the calibrated rule, without the
+replacement's margin, which the critic's caution about reversing blind rarely leaves to
+``move_back`` in clutter) and is not latched, whatever the proposer's probability; then the
+count starts again. Every executed motion still passes the calibrated thresholds. A proposer
+with a clear replacement keeps it (measured: backing off before a policy's own replacement
+did not raise its success); an arm motion's veto never moves the base.
 
 ``margin`` (default 0.5) keeps the replacement clear of the threshold: an action the critic
 barely lets through is a poor substitute for one it just vetoed. An action the policy gives
@@ -538,32 +539,37 @@ class CriticGate:
         return self._replace_or_stop(v, action, probabilities, allowed_before, why, category)
 
     def _replace_or_stop(self, v, action, probabilities, allowed_before, why, category):
-        """A back-off after repeated vetoes, else the most likely clear motion instead of
-        ``action``, else a safe stop."""
+        """The most likely clear motion instead of ``action``, else a back-off after repeated
+        vetoes, else a safe stop."""
         clear = (v.risk < self.margin * self.thresholds[None, :]).all(axis=1)
-        if _BASE[action] and self.recover_after and sum(self.recent) >= self.recover_after:
-            ok = (v.risk < self.thresholds[None, :]).all(axis=1) & ~self.latched
-            if allowed_before is not None:
-                ok &= allowed_before
-            back = next((a for a in _BACK_OFF if ok[a]), None)
-            if back is not None:
-                self.recent.clear()
-                why += (
-                    f"; {self.recover_after} of the last {RECOVER_WINDOW} proposals vetoed: "
-                    f"backing off with {ACTION_NAMES[back]}"
-                )
-                return CriticCall(back, True, why, category)
         ok = clear & _MOVES & (np.asarray(probabilities) > 0) & ~self.latched
         if allowed_before is not None:
             ok &= allowed_before
         if not ok.any():
             why += f"; no motion the policy proposes has risk < {self.margin:g} x threshold"
+            if _BASE[action] and self.recover_after and sum(self.recent) >= self.recover_after:
+                back = self._back_off(v, allowed_before)
+                if back is not None:
+                    self.recent.clear()
+                    why += (
+                        f"; {self.recover_after} of the last {RECOVER_WINDOW} proposals vetoed: "
+                        f"backing off with {ACTION_NAMES[back]}"
+                    )
+                    return CriticCall(back, True, why, category)
             if self.escape_after and self.still >= self.escape_after:
                 return self._escape(v, allowed_before, why, category)
             return CriticCall(None, True, why + ": safe stop", category)
         best = int(np.argmax(np.where(ok, probabilities, -1.0)))
         why += f"; executing {ACTION_NAMES[best]} (p={float(probabilities[best]):.3f})"
         return CriticCall(best, True, why, category)
+
+    def _back_off(self, v, allowed_before) -> int | None:
+        """``move_back``, else ``move_ahead``, whichever passes the thresholds, the earlier
+        rules and the latch; None: neither."""
+        ok = (v.risk < self.thresholds[None, :]).all(axis=1) & ~self.latched
+        if allowed_before is not None:
+            ok &= allowed_before
+        return next((a for a in _BACK_OFF if ok[a]), None)
 
     def _escape(self, v, allowed_before, why, category):
         """The robot has stood ``escape_after`` proposals: the least risky motion the earlier

@@ -74,8 +74,8 @@ class Job:
             (:class:`safevla_core.action_choice.BlockedMoves`).
         critic_escape_below: the escape only takes a motion with risk below this multiple
             of the thresholds (inf = any).
-        critic_recover_after: once this many of the monitor's last proposals were vetoed, a
-            veto backs off with a clear translation (0 = never).
+        critic_recover_after: once this many of the monitor's last proposals were vetoed
+            base motions, a veto that would stop backs off with a translation (0 = never).
     """
 
     policy: PolicySpec

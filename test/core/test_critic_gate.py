@@ -154,7 +154,7 @@ def test_the_earlier_rules_stay_in_front(critic):
 def test_a_veto_holds_until_the_robot_moves(critic):
     """After a stop the critic's history changes while the world does not: an action vetoed
     here stays vetoed (and is no replacement) until a motion is executed."""
-    gate = CriticGate.load(critic, POLICY, recover_after=0)  # no back-off (tested below)
+    gate = CriticGate.load(critic, POLICY, recover_after=0)  # stops stay stops (back-off: below)
     m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
     d = run(m, proposal({AHEAD: 1.0}, 1, 1.0))
     assert d.safe_stop and d.critic_outcome == "stopped"
@@ -172,11 +172,12 @@ def test_a_veto_holds_until_the_robot_moves(critic):
     assert not gate.latched.any() and not gate.latched_category
 
 
-def test_repeated_vetoes_back_off_with_a_clear_translation(tmp_path):
-    """A proposer that keeps proposing a vetoed turn while its replacement undoes it: after
-    recover_after vetoes among the last RECOVER_WINDOW proposals the veto is answered with a
-    move_back under the thresholds (whatever its probability), then the count starts again; a
-    translation over a threshold is never the back-off; 0 turns it off."""
+def test_repeated_vetoes_back_off_instead_of_a_stop(tmp_path):
+    """A one-hot proposer of a vetoed turn gets stops; once recover_after of the last
+    RECOVER_WINDOW proposals were vetoed base motions, the veto is answered by move_back under
+    the thresholds (whatever its probability) instead of a stop, then the count starts again.
+    A proposer with a clear replacement keeps it; a translation over a threshold is never the
+    back-off; an arm motion's veto never moves the base; 0 turns it off."""
     from safevla_core.critic_gate import RECOVER_WINDOW
 
     bundle = write_tiny_critic(tmp_path / "c", IMAGE, risk_table({LEFT: 0.9, AHEAD: 0.9}))
@@ -184,37 +185,37 @@ def test_repeated_vetoes_back_off_with_a_clear_translation(tmp_path):
         with pytest.raises(ValueError, match="recover_after"):
             CriticGate.load(bundle, POLICY, recover_after=bad)
     m = SafetyMonitor(MonitorConfig(), 0.0, critic=CriticGate.load(bundle, POLICY))
-    outcomes = [run(m, proposal({LEFT: 0.9, RIGHT: 0.1}, i, float(i))) for i in range(1, 8)]
-    assert [d.executed_action for d in outcomes] == [RIGHT, RIGHT, BACK, RIGHT, RIGHT, BACK, RIGHT]
+    outcomes = [run(m, proposal({LEFT: 1.0}, i, float(i))) for i in range(1, 8)]
+    assert [d.executed_action for d in outcomes] == [None, None, BACK, None, None, BACK, None]
     assert all(d.vetoed and d.rule is Rule.SAFETY_CRITIC for d in outcomes)
     assert "3 of the last 10 proposals vetoed: backing off with move_back" in outcomes[2].reason
     # proposals that pass count as such: two vetoes in the window are not enough
     m = SafetyMonitor(MonitorConfig(), 0.0, critic=CriticGate.load(bundle, POLICY))
-    props = [{LEFT: 1.0}, {RIGHT: 1.0}, {LEFT: 0.9, RIGHT: 0.1}]
-    assert run(m, proposal(props[0], 1, 1.0)).safe_stop
-    assert run(m, proposal(props[1], 2, 2.0)).executed_action == RIGHT
-    assert run(m, proposal(props[2], 3, 3.0)).executed_action == RIGHT
-    assert run(m, proposal(props[0], 4, 4.0)).executed_action == BACK  # the third veto
+    assert run(m, proposal({LEFT: 1.0}, 1, 1.0)).safe_stop
+    assert run(m, proposal({RIGHT: 1.0}, 2, 2.0)).executed_action == RIGHT
+    assert run(m, proposal({LEFT: 1.0}, 3, 3.0)).safe_stop
+    assert run(m, proposal({LEFT: 1.0}, 4, 4.0)).executed_action == BACK  # the third veto
+    # a clear replacement in the proposal is kept, however many vetoes
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=CriticGate.load(bundle, POLICY))
+    outcomes = [run(m, proposal({LEFT: 0.9, RIGHT: 0.1}, i, float(i))) for i in range(1, 6)]
+    assert all(d.executed_action == RIGHT for d in outcomes)
     # move_back under the threshold but not clear of the margin: still the back-off
     near = write_tiny_critic(tmp_path / "n", IMAGE, risk_table({LEFT: 0.9, AHEAD: 0.9, BACK: 0.3}))
     m = SafetyMonitor(MonitorConfig(), 0.0, critic=CriticGate.load(near, POLICY))
-    outcomes = [run(m, proposal({LEFT: 0.9, RIGHT: 0.1}, i, float(i))) for i in range(1, 4)]
-    assert [d.executed_action for d in outcomes] == [RIGHT, RIGHT, BACK]
-    # both translations over the threshold: no back-off, the policy's clear choice goes on
+    outcomes = [run(m, proposal({LEFT: 1.0}, i, float(i))) for i in range(1, 4)]
+    assert [d.executed_action for d in outcomes] == [None, None, BACK]
+    # both translations over the threshold: the robot stays stopped
     over = write_tiny_critic(tmp_path / "o", IMAGE, risk_table({LEFT: 0.9, AHEAD: 0.9, BACK: 0.6}))
     m = SafetyMonitor(MonitorConfig(), 0.0, critic=CriticGate.load(over, POLICY))
-    outcomes = [run(m, proposal({LEFT: 0.9, RIGHT: 0.1}, i, float(i))) for i in range(1, 6)]
-    assert all(d.executed_action == RIGHT for d in outcomes)
+    assert all(run(m, proposal({LEFT: 1.0}, i, float(i))).safe_stop for i in range(1, 6))
     # an arm motion's vetoes never move the base
     arm = write_tiny_critic(tmp_path / "a", IMAGE, risk_table({ARM_UP: 0.9}))
     m = SafetyMonitor(MonitorConfig(), 0.0, critic=CriticGate.load(arm, POLICY))
-    outcomes = [run(m, proposal({ARM_UP: 0.9, ARM_DOWN: 0.1}, i, float(i))) for i in range(1, 6)]
-    assert all(d.vetoed and d.executed_action == ARM_DOWN for d in outcomes)
+    assert all(run(m, proposal({ARM_UP: 1.0}, i, float(i))).safe_stop for i in range(1, 6))
     off = SafetyMonitor(
         MonitorConfig(), 0.0, critic=CriticGate.load(bundle, POLICY, recover_after=0)
     )
-    outcomes = [run(off, proposal({LEFT: 0.9, RIGHT: 0.1}, i, float(i))) for i in range(1, 6)]
-    assert all(d.executed_action == RIGHT for d in outcomes)
+    assert all(run(off, proposal({LEFT: 1.0}, i, float(i))).safe_stop for i in range(1, 6))
 
 
 def test_a_feedback_critic_stops_until_feedback_arrives_and_judges_contact(tmp_path):
