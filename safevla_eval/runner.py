@@ -75,7 +75,7 @@ class Job:
         critic_escape_below: the escape only takes a motion with risk below this multiple
             of the thresholds (inf = any).
         critic_recover_after: once this many of the monitor's last proposals were vetoed
-            base motions, a veto that would stop backs off with a translation (0 = never).
+            base motions, a one-hot proposal's veto backs off with a translation (0 = never).
     """
 
     policy: PolicySpec

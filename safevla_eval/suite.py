@@ -81,7 +81,7 @@ class EvalConfig:
         critic_escape_below: the escape only takes a motion with risk below this multiple
             of the thresholds (inf = any, the default; 1 = only motions they pass).
         critic_recover_after: once this many of the monitor's last proposals were vetoed
-            base motions, a veto that would stop backs off with a translation (0 = never;
+            base motions, a one-hot proposal's veto backs off with a translation (0 = never;
             :mod:`safevla_core.critic_gate`).
         skip_blocked: bundles do not repeat a motion that was blocked or collided where it stands
             (:class:`safevla_core.action_choice.BlockedMoves`; the policy node's

@@ -345,9 +345,9 @@ CRITIC_PARAMS: tuple[ParamSpec, ...] = (
     _p(
         "critic_recover_after",
         DEFAULT_CRITIC_RECOVER_AFTER,
-        "once this many of the last 10 proposals were vetoed base motions, a base motion's "
-        "veto with no clear replacement backs off with move_back (else move_ahead) where the "
-        "critic passes it, instead of a stop (0 = never)",
+        "once this many of the last 10 proposals were vetoed base motions, a one-hot "
+        "proposal's veto of a base motion backs off with move_back (else move_ahead) where "
+        "the critic passes it, instead of a stop (0 = never)",
         0,
         10,
         read_only=True,

@@ -155,9 +155,9 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
         type=int,
         default=DEFAULT_CRITIC_RECOVER_AFTER,
         metavar="R",
-        help="once R of the monitor's last 10 proposals were vetoed base motions, a base "
-        "motion's veto with no clear replacement backs off with move_back (else move_ahead) "
-        "where the critic passes it, instead of a stop "
+        help="once R of the monitor's last 10 proposals were vetoed base motions, a one-hot "
+        "proposal's veto of a base motion backs off with move_back (else move_ahead) where "
+        "the critic passes it, instead of a stop "
         f"(default {DEFAULT_CRITIC_RECOVER_AFTER}; 0 = never)",
     )
     p.add_argument(

@@ -176,8 +176,9 @@ def test_repeated_vetoes_back_off_instead_of_a_stop(tmp_path):
     """A one-hot proposer of a vetoed turn gets stops; once recover_after of the last
     RECOVER_WINDOW proposals were vetoed base motions, the veto is answered by move_back under
     the thresholds (whatever its probability) instead of a stop, then the count starts again.
-    A proposer with a clear replacement keeps it; a translation over a threshold is never the
-    back-off; an arm motion's veto never moves the base; 0 turns it off."""
+    A policy's distribution is left alone (its clear replacement, else a stop); a translation
+    over a threshold is never the back-off; an arm motion's veto never moves the base; 0 turns
+    it off."""
     from safevla_core.critic_gate import RECOVER_WINDOW
 
     bundle = write_tiny_critic(tmp_path / "c", IMAGE, risk_table({LEFT: 0.9, AHEAD: 0.9}))
@@ -195,10 +196,13 @@ def test_repeated_vetoes_back_off_instead_of_a_stop(tmp_path):
     assert run(m, proposal({RIGHT: 1.0}, 2, 2.0)).executed_action == RIGHT
     assert run(m, proposal({LEFT: 1.0}, 3, 3.0)).safe_stop
     assert run(m, proposal({LEFT: 1.0}, 4, 4.0)).executed_action == BACK  # the third veto
-    # a clear replacement in the proposal is kept, however many vetoes
+    # a policy's distribution: its clear replacement, however many vetoes; else a stop
     m = SafetyMonitor(MonitorConfig(), 0.0, critic=CriticGate.load(bundle, POLICY))
     outcomes = [run(m, proposal({LEFT: 0.9, RIGHT: 0.1}, i, float(i))) for i in range(1, 6)]
     assert all(d.executed_action == RIGHT for d in outcomes)
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=CriticGate.load(bundle, POLICY))
+    outcomes = [run(m, proposal({LEFT: 0.9, AHEAD: 0.1}, i, float(i))) for i in range(1, 6)]
+    assert all(d.safe_stop for d in outcomes)
     # move_back under the threshold but not clear of the margin: still the back-off
     near = write_tiny_critic(tmp_path / "n", IMAGE, risk_table({LEFT: 0.9, AHEAD: 0.9, BACK: 0.3}))
     m = SafetyMonitor(MonitorConfig(), 0.0, critic=CriticGate.load(near, POLICY))
