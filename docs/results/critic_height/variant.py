@@ -32,19 +32,31 @@ from safevla_ros.cli.main import main
 from safevla_train.critic_footprint import SweptClearance
 
 VARIANT = os.environ["VARIANT"]
-if VARIANT == "ceiling":
-    ceil, sweep = float(os.environ["CEIL"]), SweptClearance()
-    step = G.SafetyCritic.step
 
-    def capped(self, frame, prev, bump=None, scan=None, proprio=None, objects=None):
+
+def edit_risk(edit) -> None:
+    """Patch the critic's step: ``edit(risk, clearance)`` changes the (A, C) risks in place,
+    given each action's swept clearance in the whole-band scan."""
+    step, sweep = G.SafetyCritic.step, SweptClearance()
+
+    def patched(self, frame, prev, bump=None, scan=None, proprio=None, objects=None):
         v = step(self, frame, prev, bump, scan, proprio, objects)
         if scan is not None:
             with torch.no_grad():
                 c = sweep(torch.tensor(np.asarray(scan, np.float32))[None])[0].numpy()
-            v.risk[G._BASE & (c > ceil)] = 0.0
+            edit(v.risk, c)
         return v
 
-    G.SafetyCritic.step = capped
+    G.SafetyCritic.step = patched
+
+
+if VARIANT == "ceiling":
+    ceil = float(os.environ["CEIL"])
+
+    def capped(risk, c):
+        risk[G._BASE & (c > ceil)] = 0.0
+
+    edit_risk(capped)
 elif VARIANT == "nearest":
     small = (ACTION_NAMES.index("rotate_left_small"), ACTION_NAMES.index("rotate_right_small"))
     replace = G.CriticGate._replace_or_stop
@@ -64,19 +76,13 @@ elif VARIANT == "nearest":
 
     G.CriticGate._replace_or_stop = nearest
 elif VARIANT == "wedge":
-    wedge, sweep = float(os.environ["WEDGE"]), SweptClearance()
+    wedge = float(os.environ["WEDGE"])
     here = ACTION_NAMES.index("arm_up")  # the base does not move: the current clearance
-    step = G.SafetyCritic.step
 
-    def guarded(self, frame, prev, bump=None, scan=None, proprio=None, objects=None):
-        v = step(self, frame, prev, bump, scan, proprio, objects)
-        if scan is not None:
-            with torch.no_grad():
-                c = sweep(torch.tensor(np.asarray(scan, np.float32))[None])[0].numpy()
-            v.risk[G._BASE & (c < wedge) & (c < c[here])] = 1.0
-        return v
+    def guarded(risk, c):
+        risk[G._BASE & (c < wedge) & (c < c[here])] = 1.0
 
-    G.SafetyCritic.step = guarded
+    edit_risk(guarded)
 else:
     raise SystemExit(f"VARIANT={VARIANT!r}: use ceiling, nearest or wedge")
 sys.exit(main(sys.argv[1:]))
