@@ -21,7 +21,6 @@ from safevla_core.actions import ACTIONS, ActionKind
 GREEDY = "greedy"
 SAMPLE = "sample"
 SAMPLING_MODES: tuple[str, ...] = (SAMPLE, GREEDY)
-_BASE = (ActionKind.BASE_TRANSLATE, ActionKind.BASE_ROTATE)  # the kinds that move the base
 
 
 def choose_action(
@@ -104,7 +103,7 @@ class BlockedMoves:
         elif kind is ActionKind.BASE_TRANSLATE:
             self.here = {a for a in self.here if ACTIONS[a].kind is ActionKind.BASE_TRANSLATE}
         else:  # the arm or wrist moved, the base stands where it stood
-            self.here = {a for a in self.here if ACTIONS[a].kind in _BASE}
+            self.here = {a for a in self.here if ACTIONS[a].moves_base}
 
     def masked(self, probs: np.ndarray) -> np.ndarray:
         """``probs`` with the masked motions at 0 (unchanged if that leaves nothing)."""

@@ -48,6 +48,11 @@ class Action:
         return self.kind is not ActionKind.TERMINAL
 
     @property
+    def moves_base(self) -> bool:
+        """True for the base's translations and turns."""
+        return self.kind in (ActionKind.BASE_TRANSLATE, ActionKind.BASE_ROTATE)
+
+    @property
     def is_motion(self) -> bool:
         """True for actions that command a displacement (base or arm joints): the ones that
         can be blocked. ``pickup``/``release`` change the grip, not a position."""

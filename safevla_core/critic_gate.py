@@ -86,7 +86,6 @@ import numpy as np
 from safevla_core.actions import (
     ACTION_NAMES,
     ACTIONS,
-    ActionKind,
     check_bump,
     check_proprio,
     check_scan,
@@ -102,7 +101,7 @@ DEFAULT_CRITIC_ESCAPE_BELOW = math.inf  # the escape takes the least risky motio
 DEFAULT_CRITIC_RECOVER_AFTER = 3  # vetoes among the last RECOVER_WINDOW proposals: back off
 RECOVER_WINDOW = 10
 _BACK_OFF = (ACTION_NAMES.index("move_back"), ACTION_NAMES.index("move_ahead"))
-_BASE = np.array([a.kind in (ActionKind.BASE_TRANSLATE, ActionKind.BASE_ROTATE) for a in ACTIONS])
+_BASE = np.array([a.moves_base for a in ACTIONS])
 # A range scan older than this (seconds) is not the robot's surroundings any more: the critic
 # rule stops (a 10 Hz scanner that missed five scans). The monitor's scan_max_age_s overrides.
 DEFAULT_SCAN_MAX_AGE_S = 0.5
@@ -544,12 +543,13 @@ class CriticGate:
         """The most likely clear motion instead of ``action``, else a back-off after repeated
         vetoes, else a safe stop."""
         clear = (v.risk < self.margin * self.thresholds[None, :]).all(axis=1)
-        ok = clear & _MOVES & (np.asarray(probabilities) > 0) & ~self.latched
+        proposed = np.asarray(probabilities) > 0
+        ok = clear & _MOVES & proposed & ~self.latched
         if allowed_before is not None:
             ok &= allowed_before
         if not ok.any():
             why += f"; no motion the policy proposes has risk < {self.margin:g} x threshold"
-            one_hot = np.count_nonzero(np.asarray(probabilities) > 0) <= 1
+            one_hot = np.count_nonzero(proposed) <= 1
             repeated = self.recover_after and sum(self.recent) >= self.recover_after
             if one_hot and _BASE[action] and repeated:
                 back = self._back_off(v, allowed_before)

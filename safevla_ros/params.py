@@ -18,6 +18,7 @@ from safevla_core.critic_gate import (
     DEFAULT_CRITIC_RECOVER_AFTER,
     DEFAULT_PROPRIO_MAX_AGE_S,
     DEFAULT_SCAN_MAX_AGE_S,
+    RECOVER_WINDOW,
 )
 from safevla_core.safety_monitor import MonitorConfig
 from safevla_core.safety_spec import DEFAULT_COST_THRESHOLD
@@ -345,11 +346,11 @@ CRITIC_PARAMS: tuple[ParamSpec, ...] = (
     _p(
         "critic_recover_after",
         DEFAULT_CRITIC_RECOVER_AFTER,
-        "once this many of the last 10 proposals were vetoed base motions, a one-hot "
-        "proposal's veto of a base motion backs off with move_back (else move_ahead) where "
-        "the critic passes it, instead of a stop (0 = never)",
+        f"once this many of the last {RECOVER_WINDOW} proposals were vetoed base motions, a "
+        "one-hot proposal's veto of a base motion backs off with move_back (else move_ahead) "
+        "where the critic passes it, instead of a stop (0 = never)",
         0,
-        10,
+        RECOVER_WINDOW,
         read_only=True,
     ),
     _p(

@@ -23,6 +23,7 @@ from safevla_core.critic_gate import (
     DEFAULT_CRITIC_ESCAPE_BELOW,
     DEFAULT_CRITIC_MARGIN,
     DEFAULT_CRITIC_RECOVER_AFTER,
+    RECOVER_WINDOW,
 )
 from safevla_core.errors import UserError
 from safevla_core.safety_spec import DEFAULT_COST_THRESHOLD
@@ -155,9 +156,9 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
         type=int,
         default=DEFAULT_CRITIC_RECOVER_AFTER,
         metavar="R",
-        help="once R of the monitor's last 10 proposals were vetoed base motions, a one-hot "
-        "proposal's veto of a base motion backs off with move_back (else move_ahead) where "
-        "the critic passes it, instead of a stop "
+        help=f"once R of the monitor's last {RECOVER_WINDOW} proposals were vetoed base "
+        "motions, a one-hot proposal's veto of a base motion backs off with move_back (else "
+        "move_ahead) where the critic passes it, instead of a stop "
         f"(default {DEFAULT_CRITIC_RECOVER_AFTER}; 0 = never)",
     )
     p.add_argument(

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 import sim_bridge.mujoco.backend as B
-from safevla_core.actions import ACTION_NAMES, ACTIONS, ActionKind
+from safevla_core.actions import ACTIONS
 from safevla_eval.agents import make_agent, parse_policy, render_settings
-from safevla_eval.runner import Job, critic_gate, episode_steps, make_env
+from safevla_eval.runner import Job, make_env, run_episode
 from safevla_train.critic_footprint import SweptClearance, _box_distance
 from sim_bridge.episodes import load_episodes
 
@@ -55,16 +55,15 @@ sw, sp = SweptClearance(), Split()
 tot = np.zeros(6, int)
 for i in range(first, min(first + count, len(eps))):
     job = Job(spec, eps[i], i, True, (), steps, critic=critic, nav_hw=size)
-    st = {}
     c = np.zeros(6, int)  # vetoes, base-motion vetoes, whole-band strike, lifted by split,
     # base-motion vetoes with a whole-band clearance > 0.1 m, > 0.2 m
 
-    def on_decision(d, st=st, c=c):
-        if st["g"].last is None or not d.critic_outcome:
+    def on_decision(d, c=c):
+        if not d.critic_outcome:
             return
-        a = int(st["p"])
+        a = d.proposed_action
         c[0] += 1
-        if ACTIONS[a].kind not in (ActionKind.BASE_TRANSLATE, ActionKind.BASE_ROTATE):
+        if not ACTIONS[a].moves_base:
             return
         c[1] += 1
         full, _ = env.backend.range_scans()
@@ -80,16 +79,7 @@ for i in range(first, min(first + count, len(eps))):
             if cs > 0.005:
                 c[3] += 1
 
-    gen = episode_steps(env, agent, job, on_decision)
-    try:
-        obs = next(gen)
-        st["g"] = critic_gate(job)
-        while True:
-            p = agent.propose(obs, env)
-            st["p"] = p.action
-            obs = gen.send(p)
-    except StopIteration as done:
-        rec = done.value
+    rec = run_episode(env, agent, job, on_decision)
     tot += c
     print(
         eps[i].episode_id, "success", int(rec.success), "cost", rec.cost, "vetoes", *c, flush=True
@@ -99,4 +89,3 @@ print(
     "0.1 m, by 0.2 m:",
     *tot,
 )
-_ = ACTION_NAMES
