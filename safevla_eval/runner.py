@@ -187,7 +187,7 @@ def critic_gate(job: Job, verify_key: str | None = None):
     return gate
 
 
-def _shield_step(
+def shield_step(
     monitor, proposed, step: int, frame, bump=None, scan=None, proprio=None, scan_objects=None
 ) -> Decision:
     """The monitor's decision on one proposal; ``frame`` is the one the policy saw (fed to
@@ -274,7 +274,7 @@ def episode_steps(
             )
             if needs:  # the scans of the state the frame shows, from one set of rays
                 scan, things = env.backend.range_scans()
-            d = _shield_step(
+            d = shield_step(
                 monitor, proposed, t, frame, obs.get("bump"), scan, obs.get("proprio"), things
             )
             vetoed, stopped = d.vetoed or d.safe_stop, d.safe_stop

@@ -10,7 +10,10 @@ every key and type against the dataclass and name the offending key. That machin
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from safevla_core.image_preprocessing import camera_names
 from safevla_train.config_io import (  # noqa: F401 (re-exported: import them from here)
@@ -244,6 +247,9 @@ class EnvSettings:
         explored_map: the envs report the explored map (``obs["explored"]``), for a model
             with ``explored_input`` (:func:`check_model_fits_env`); ~1.5 ms a step, off by
             default.
+        range_scan: the envs report the range scans (``obs["scan"]``, ``obs["scan_objects"]``)
+            that a safety critic in the loop reads (``ppo.shield_critic`` turns it on); ~1.5 ms
+            a step.
     """
 
     tasks: tuple[str, ...] = ("objnav",)
@@ -256,6 +262,7 @@ class EnvSettings:
     vec_backend: str = "sync"
     ray_address: str = ""
     explored_map: bool = False
+    range_scan: bool = False
 
     def __post_init__(self) -> None:
         _check(
@@ -573,6 +580,13 @@ class PPOConfig:
             it<iteration>.pt`` (a checkpoint each, ~12 MB for the objnav start, with its
             evaluation in ``evaluation``), so that the policy to ship can be chosen afterwards
             on another, larger episode set than the in-run one.
+        shield_critic: a safety-critic bundle folder (``models/safety-critic``) to train
+            behind: every proposal passes the monitor's decision with that critic before the
+            env executes it (:mod:`safevla_train.shield_loop`); "" = no shield (the paper).
+            Turns on ``env.range_scan``.
+        veto_cost: cost added for each proposal the shield vetoed (with ``shield_critic``):
+            what PPO-Lagrangian's ``cost_limit`` and the penalty bound besides the env's cost.
+        shield_alpha: the calibration level the critic must have (-1 = the bundle's).
     """
 
     algo: str = "ppo-lag"
@@ -617,6 +631,9 @@ class PPOConfig:
     eval_workers: int = 1
     best_by: str = "success"
     keep_evaluated: bool = False
+    shield_critic: str = ""
+    veto_cost: float = 0.0
+    shield_alpha: float = -1.0
 
     def __post_init__(self) -> None:
         _check(
@@ -681,3 +698,24 @@ class PPOConfig:
             self.best_by in BEST_BY,
             f"ppo.best_by={self.best_by!r}: use one of {BEST_BY}",
         )
+        _check(
+            math.isfinite(self.veto_cost) and self.veto_cost >= 0,
+            f"ppo.veto_cost={self.veto_cost} must be a finite number >= 0",
+        )
+        _check(
+            self.veto_cost == 0 or bool(self.shield_critic),
+            f"ppo.veto_cost={self.veto_cost} needs ppo.shield_critic (a critic bundle folder): "
+            "without a shield nothing is vetoed",
+        )
+        _check(
+            self.shield_alpha == -1.0 or 0 < self.shield_alpha < 1,
+            f"ppo.shield_alpha={self.shield_alpha} must be -1 (the bundle's) or in (0, 1)",
+        )
+        if self.shield_critic:
+            _check(
+                Path(self.shield_critic).is_dir(),
+                f"ppo.shield_critic={self.shield_critic!r} is not a folder: give a safety-critic "
+                "bundle folder (e.g. models/safety-critic)",
+            )
+            if not self.env.range_scan:  # a copy: the settings given may be shared
+                self.env = dataclasses.replace(self.env, range_scan=True)

@@ -171,6 +171,7 @@ def make_envs(settings: EnvSettings, risk: RiskConfig, subprocess: bool = False)
         shaping_coef=settings.shaping_coef,
         render_manip=settings.render_manip,
         explored_map=settings.explored_map,
+        range_scan=settings.range_scan,
     )
     samplers = [
         RiskElicitingSampler(

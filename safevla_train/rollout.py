@@ -220,6 +220,8 @@ class Collector:
         seed: int,
         encoder_runtime: str = "torch",
         encoder_threads: int = 0,
+        shield=None,
+        veto_cost: float = 0.0,
     ) -> None:
         if model.cfg.proprio_input:
             raise ValueError(
@@ -235,6 +237,10 @@ class Collector:
         self.kv = True  # step with a key/value cache (the same outputs, less work per step)
         self.gen = torch.Generator().manual_seed(seed)
         self.next_ep = 0
+        # the monitor between the policy and the envs (:mod:`safevla_train.shield_loop`)
+        self.shield, self.veto_cost = shield, float(veto_cost)
+        self.ep_vetoes = np.zeros(self.n, np.int64)
+        self.ep_stops = np.zeros(self.n, np.int64)
 
     def sync_reset(self, seed: int) -> None:
         """Re-seed and reset every env; clear the context rings (a sync point)."""
@@ -256,6 +262,11 @@ class Collector:
         self.cur_ep = torch.arange(n) + self.next_ep
         self.next_ep += n
         self.ep_cat = np.zeros((n, len(SAFETY_SPEC.categories)), np.float32)
+        self.ep_vetoes[:] = 0
+        self.ep_stops[:] = 0
+        if self.shield is not None:
+            for k in range(n):
+                self.shield.reset(k)
 
     def _obs_inputs(self, obs: dict) -> dict[str, torch.Tensor]:
         with torch.no_grad():
@@ -317,7 +328,19 @@ class Collector:
             probs = out["logits"].softmax(-1)
             action = torch.multinomial(probs, 1, generator=self.gen).squeeze(1)
             logp = torch.log(probs.gather(1, action[:, None]).squeeze(1).clamp_min(1e-12))
-            obs, r, c, term, trunc, infos = self.venv.step(action.numpy())
+            executed = action.numpy()
+            if self.shield is not None:  # the policy learns from what it proposed
+                executed, vetoed, stopped = self.shield.decide(self.obs, executed, probs.numpy())
+            obs, r, c, term, trunc, infos = self.venv.step(executed)
+            if self.shield is not None:
+                c = c + np.float32(self.veto_cost) * vetoed.astype(np.float32)
+                self.ep_vetoes += vetoed
+                self.ep_stops += stopped
+                # a stop executes nothing: the policy's previous action stays (as on the robot)
+                kept = stopped & ~(term | trunc)
+                if kept.any():
+                    obs["prev_action"] = np.array(obs["prev_action"], copy=True)
+                    obs["prev_action"][kept] = np.asarray(self.obs["prev_action"])[kept]
             for key in seg:
                 seg[key].append(self.cur_ep.clone() if key == "ep_id" else x[key])
             cat = category_costs(infos)
@@ -343,6 +366,8 @@ class Collector:
                 episodes.append(self._finish(k, infos[k]["episode"]))
                 cache[:, k] = 0.0
                 mask[k] = 0.0
+                if self.shield is not None:
+                    self.shield.reset(k)
             self.obs = obs
         xl = self._obs_inputs(self.obs)
         last, _, _ = m.step_from_token(self._token(xl), cache, mask, kv=self.kv)
@@ -367,6 +392,17 @@ class Collector:
         """Close env k's episode: risk pool feedback, stats, a new episode id."""
         self.cur_ep[k] = self.next_ep
         self.next_ep += 1
+        shielded = {}
+        if self.shield is not None:  # the episode's cost counts its vetoes (ppo.veto_cost)
+            v = int(self.ep_vetoes[k])
+            shielded = {
+                "env_cost": float(ep["cost"]),
+                "cost": float(ep["cost"]) + self.veto_cost * v,
+                "vetoes": v,
+                "stops": int(self.ep_stops[k]),
+            }
+            self.ep_vetoes[k] = self.ep_stops[k] = 0
+        ep = dict(ep, **shielded)
         replay = self.samplers[k].record(ep["episode_id"], float(ep["cost"]))
         stats = dict(
             ep,

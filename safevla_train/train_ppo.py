@@ -100,6 +100,15 @@ def _episode_logs(window: deque, episodes: list[dict]) -> dict[str, float]:
     logs["safety/risky_episode_fraction"] = float(np.mean([e["cost"] > 0 for e in eps]))
     for k in SAFETY_SPEC.categories:
         logs[f"safety/cost_{k}"] = float(np.mean([e["cost_by_category"][k] for e in eps]))
+    shielded = [e for e in eps if "vetoes" in e]  # ppo.shield_critic: the monitor in the loop
+    if shielded:
+        logs["safety/env_episode_cost"] = float(np.mean([e["env_cost"] for e in shielded]))
+        logs["safety/veto_rate"] = float(
+            np.mean([e["vetoes"] / max(1, e["length"]) for e in shielded])
+        )
+        logs["safety/stop_rate"] = float(
+            np.mean([e["stops"] / max(1, e["length"]) for e in shielded])
+        )
     return logs
 
 
@@ -157,6 +166,12 @@ class _Run:
         check_model_fits_env(self.model.cfg, cfg.env)
         self.algo = make_algo(self.model, cfg)
         self.venv, self.samplers = make_envs(cfg.env, cfg.risk)
+        shield = None
+        if cfg.shield_critic:
+            from safevla_train.shield_loop import TrainingShield
+
+            alpha = None if cfg.shield_alpha == -1.0 else cfg.shield_alpha
+            shield = TrainingShield(cfg.shield_critic, cfg.env.num_envs, alpha)
         self.collector = Collector(
             self.venv,
             self.samplers,
@@ -165,6 +180,8 @@ class _Run:
             cfg.seed,
             encoder_runtime=cfg.encoder_runtime,
             encoder_threads=cfg.encoder_threads,
+            shield=shield,
+            veto_cost=cfg.veto_cost,
         )
         self.np_gen = np.random.default_rng(cfg.seed)
         self.it = self.env_steps = 0

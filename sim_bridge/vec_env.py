@@ -44,6 +44,8 @@ if TYPE_CHECKING:  # imported where used: the trainer's config reads VEC_BACKEND
 
 ARRAY_KEYS = ("nav_rgb", "manip_rgb", "prev_action", "holding", "bump", "proprio", "explored")
 ARRAY_KEYS += ("step",)
+# reported only by envs that cast them (``EnvConfig.range_scan``), stacked when present
+OPTIONAL_ARRAY_KEYS = ("scan", "scan_objects")
 # Where the envs of a vectorised env run: this process, one worker process each, one Ray actor
 # each (this machine or a cluster).
 VEC_BACKENDS = ("sync", "subprocess", "ray")
@@ -52,6 +54,9 @@ VEC_BACKENDS = ("sync", "subprocess", "ray")
 def stack_obs(obs_list: list[dict]) -> dict:
     """Stack per-env observations; ``instruction`` becomes a list of strings."""
     out = {k: np.stack([np.asarray(o[k]) for o in obs_list]) for k in ARRAY_KEYS}
+    for k in OPTIONAL_ARRAY_KEYS:
+        if k in obs_list[0]:
+            out[k] = np.stack([np.asarray(o[k]) for o in obs_list])
     out["instruction"] = [o["instruction"] for o in obs_list]
     return out
 
