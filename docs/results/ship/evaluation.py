@@ -6,7 +6,9 @@ from `safevla eval --json` results on the two unseen-seed sets.
 
 ``--folder`` is the folder name of the bundle inside each results file (the bundle may have
 been evaluated under another path before it shipped); the recorded command names the
-shipped path, ``models/<bundle-name>``.
+shipped path, ``models/<bundle-name>``. A results file of ``--shield both`` with a critic
+(twenty-ninth session) gives the unshielded row as the entry and the shielded one under
+``shielded``, with the critic it ran.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from pathlib import Path
 def entry(results: Path, folder: str, bundle_name: str, date: str) -> dict:
     data = json.loads(results.read_text())
     cfg = data["config"]
-    rows = [r for r in data["results"] if Path(r["bundle"]).name == folder]
+    mine = [r for r in data["results"] if Path(r["bundle"]).name == folder]
+    rows = [r for r in mine if not r["shield"]]
     if len(rows) != 1:
-        raise SystemExit(f"{results}: {len(rows)} results for bundle folder {folder!r}")
+        raise SystemExit(f"{results}: {len(rows)} unshielded results for bundle folder {folder!r}")
     row = rows[0]
-    if cfg["sampling"] != "greedy" or cfg["skip_blocked"] or cfg["shield"] != "off":
+    if cfg["sampling"] != "greedy" or cfg["skip_blocked"] or cfg["shield"] not in ("off", "both"):
         raise SystemExit(f"{results}: not a plain greedy evaluation")
+    shielded = [r for r in mine if r["shield"]]
     command = (
         f"safevla eval --bundle models/{bundle_name} --episodes {cfg['episodes_file']} "
         f"--task {row['task']} --max-steps {cfg['max_steps']}"
@@ -38,6 +42,17 @@ def entry(results: Path, folder: str, bundle_name: str, date: str) -> dict:
         "date": date,
         "command": command,
         "metrics": row["metrics"],
+        **(
+            {
+                "shielded": {
+                    "critic": cfg["critic"],
+                    "command": f"{command} --shield on --critic {cfg['critic']}",
+                    "metrics": shielded[0]["metrics"],
+                }
+            }
+            if shielded and cfg.get("critic")
+            else {}
+        ),
     }
 
 
