@@ -59,6 +59,11 @@ class TrainingShield:
             self.reset(k)
 
     @property
+    def bundle_id(self) -> str:
+        """The critic's name and content hash (what a checkpoint records)."""
+        return self.gates[0].bundle_id
+
+    @property
     def camera(self) -> str:
         return self.gates[0].camera
 

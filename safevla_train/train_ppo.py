@@ -189,11 +189,22 @@ class _Run:
         self.best: dict | None = None  # the evaluation checkpoint_best.pt holds
         self.evaluation: dict | None = None  # the newest evaluation
         self._since = time.monotonic()
+        self.shield = shield
         if ckpt:
             self._restore(ckpt)
         self.window: deque = deque(maxlen=100)
 
     def _restore(self, ckpt: dict) -> None:
+        saved = ckpt.get("shield_critic")
+        now = None if self.shield is None else self.shield.bundle_id
+        # the shield is part of the environment the run trains in (checkpoints written before
+        # the twenty-ninth session do not record it)
+        if "shield_critic" in ckpt and saved != now:
+            raise CheckpointError(
+                f"the run was trained behind critic {saved or 'none'} but ppo.shield_critic now "
+                f"loads {now or 'none'}: a resume must run behind the same critic bundle (put "
+                "that bundle back at the path, or start a new run with another --out)"
+            )
         self.algo.load_state_dict(ckpt["algo"])
         for s, st in zip(self.samplers, ckpt["samplers"]):
             s.load_state_dict(st)
@@ -233,6 +244,7 @@ class _Run:
                 },
                 "best": self.best,
                 "evaluation": self.evaluation,
+                "shield_critic": None if self.shield is None else self.shield.bundle_id,
             },
         )
 

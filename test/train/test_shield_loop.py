@@ -15,7 +15,7 @@ from tiny_model import tiny_ppo_config
 
 from safevla_core.actions import ACTION_NAMES, ACTIONS, SUB_DONE
 from safevla_core.image_preprocessing import ImageSpec
-from safevla_train.checkpoint import load_checkpoint
+from safevla_train.checkpoint import CheckpointError, load_checkpoint
 from safevla_train.config import ModelConfig, PPOConfig, RiskConfig
 from safevla_train.model import VLAPolicy
 from safevla_train.risk import make_envs
@@ -129,6 +129,14 @@ def test_a_shielded_run_logs_its_vetoes_and_resumes_exactly(tmp_path):
     assert straight["safety/veto_rate"] > 0
     assert straight["safety/env_episode_cost"] >= 0
     run_ppo(cfg(2), tmp_path / "b", model_cfg=SMALL, progress=False, tensorboard=False)
+    other = write_tiny_critic(
+        tmp_path / "other",
+        ImageSpec(height=16, width=16, mean=(0.5,) * 3, std=(0.25,) * 3),
+        risk_table({AHEAD: 0.8}),
+    )
+    moved = tiny_ppo_config(4 * per_rollout, shield_critic=str(other), veto_cost=1.0)
+    with pytest.raises(CheckpointError, match="behind the same critic bundle"):
+        run_ppo(moved, tmp_path / "b", resume=True, progress=False, tensorboard=False)
     resumed = run_ppo(cfg(4), tmp_path / "b", resume=True, progress=False, tensorboard=False)
     a = load_checkpoint(tmp_path / "a" / "checkpoint.pt")
     b = load_checkpoint(tmp_path / "b" / "checkpoint.pt")
