@@ -29,7 +29,6 @@ class TrainingShield:
         critic: the critic bundle folder (sha256-verified, as the monitor loads it).
         num_envs: envs stepped together.
         alpha: the calibration level the critic must have (None: the bundle's).
-        recover_after: the gate's back-off setting (``critic_recover_after``).
 
     Raises:
         CriticBundleError: a missing, modified or mismatched critic bundle.
@@ -40,19 +39,12 @@ class TrainingShield:
         critic: str | Path,
         num_envs: int,
         alpha: float | None = None,
-        recover_after: int | None = None,
     ) -> None:
-        from safevla_core.critic_gate import (
-            DEFAULT_CRITIC_RECOVER_AFTER,
-            CriticGate,
-            PolicyFacts,
-        )
+        from safevla_core.critic_gate import CriticGate, PolicyFacts
 
         facts = PolicyFacts(ACTION_NAMES, COST_CATEGORIES, None, SAFETY_SPEC.version, "training")
-        back_off = DEFAULT_CRITIC_RECOVER_AFTER if recover_after is None else recover_after
-        self.gates = [
-            CriticGate.load(critic, facts, alpha, recover_after=back_off) for _ in range(num_envs)
-        ]
+        # the monitor node's gate settings (margin, back-off) by their defaults
+        self.gates = [CriticGate.load(critic, facts, alpha) for _ in range(num_envs)]
         self.monitors: list = [None] * num_envs
         self.t = np.zeros(num_envs, np.int64)
         for k in range(num_envs):
@@ -66,11 +58,6 @@ class TrainingShield:
     @property
     def camera(self) -> str:
         return self.gates[0].camera
-
-    @property
-    def needs_scans(self) -> bool:
-        g = self.gates[0]
-        return g.takes_scan or g.takes_object_scan
 
     def reset(self, k: int) -> None:
         """Env ``k`` starts an episode: a fresh monitor, the gate's history emptied."""

@@ -189,14 +189,14 @@ class _Run:
         self.best: dict | None = None  # the evaluation checkpoint_best.pt holds
         self.evaluation: dict | None = None  # the newest evaluation
         self._since = time.monotonic()
-        self.shield = shield
         if ckpt:
             self._restore(ckpt)
         self.window: deque = deque(maxlen=100)
 
     def _restore(self, ckpt: dict) -> None:
         saved = ckpt.get("shield_critic")
-        now = None if self.shield is None else self.shield.bundle_id
+        shield = self.collector.shield
+        now = None if shield is None else shield.bundle_id
         # the shield is part of the environment the run trains in (checkpoints written before
         # the twenty-ninth session do not record it)
         if "shield_critic" in ckpt and saved != now:
@@ -244,7 +244,9 @@ class _Run:
                 },
                 "best": self.best,
                 "evaluation": self.evaluation,
-                "shield_critic": None if self.shield is None else self.shield.bundle_id,
+                "shield_critic": (
+                    None if self.collector.shield is None else self.collector.shield.bundle_id
+                ),
             },
         )
 
