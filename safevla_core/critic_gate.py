@@ -26,6 +26,16 @@ the monitor received (:meth:`CriticGate.on_bump`; zeros again at each new episod
 has arrived the rule stops the robot: a critic that cannot tell contact from free space cannot
 vouch for a motion.
 
+**The contact guard (``contact_guard``, default on).** With that feedback, a motion that
+touched something bars the way it drove its joint (``arm_out`` and ``arm_out_small`` are one
+way, ``rotate_right`` and ``rotate_right_small`` another): a barred proposal is vetoed as the
+critic's vetoes are (its clear replacement, else a stop). An arm motion that touched something
+bars its way until the base has moved (measured on PickUp: the gripper pressed against an
+object out of view, each push a blind-spot cost the critic passed, and the arm's other motions
+touched it too); a base motion bars its way only when contact blocked it (a blocked motion
+moved nothing, so its repeat only presses again; sliding along a wall bars nothing), until a
+motion touches nothing. A stop keeps the bars: the world is as it was.
+
 **Range scan and arm joint state.** A critic that reads the range scan (``scan_input``) or the
 arm's joint state (``proprio_input``) is fed the newest one the monitor received
 (:meth:`CriticGate.on_scan`, :meth:`CriticGate.on_proprio`). Until a usable one has arrived,
@@ -109,6 +119,15 @@ DEFAULT_SCAN_MAX_AGE_S = 0.5
 DEFAULT_PROPRIO_MAX_AGE_S = 0.5
 FRAMES_KEPT = 8  # frames by stamp: proposals answer one of the newest few
 _MOVES = np.array([a.moves_robot for a in ACTIONS])
+# Per action the way it drives its joint (actuator, sign): arm_out and arm_out_small share one,
+# as do rotate_right and rotate_right_small; -1 for the actions that command no displacement.
+_WAYS = sorted({(a.kind.value, math.copysign(1.0, a.magnitude)) for a in ACTIONS if a.is_motion})
+_WAY = np.array(
+    [
+        _WAYS.index((a.kind.value, math.copysign(1.0, a.magnitude))) if a.is_motion else -1
+        for a in ACTIONS
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -228,7 +247,10 @@ class CriticGate:
         escape_after: int = DEFAULT_CRITIC_ESCAPE_AFTER,
         escape_below: float = DEFAULT_CRITIC_ESCAPE_BELOW,
         recover_after: int = DEFAULT_CRITIC_RECOVER_AFTER,
+        contact_guard: bool = True,
     ) -> None:
+        if not isinstance(contact_guard, bool):
+            raise ValueError(f"critic contact_guard = {contact_guard!r}; must be true or false")
         if not (math.isfinite(margin) and 0.0 < margin <= 1.0):
             raise ValueError(f"critic margin = {margin!r}; must lie in (0, 1] (e.g. 0.5)")
         if isinstance(escape_after, bool) or not isinstance(escape_after, int) or escape_after < 0:
@@ -255,6 +277,9 @@ class CriticGate:
                 "0 = never back off)"
             )
         self.recover_after = recover_after
+        self.contact_guard = contact_guard
+        # per action: it drives a joint the way the last motion was stopped by contact
+        self.pressing = np.zeros(len(ACTIONS), bool)
         self.recent: deque[bool] = deque(maxlen=RECOVER_WINDOW)  # per judged proposal: vetoed
         self.still = 0  # proposals in a row after which the robot did not move
         self.thresholds = thresholds_for(critic.manifest, str(critic.path), alpha)
@@ -435,6 +460,7 @@ class CriticGate:
         escape_after: int = DEFAULT_CRITIC_ESCAPE_AFTER,
         escape_below: float = DEFAULT_CRITIC_ESCAPE_BELOW,
         recover_after: int = DEFAULT_CRITIC_RECOVER_AFTER,
+        contact_guard: bool = True,
     ) -> CriticGate:
         """Load and verify a critic bundle (sha256, this stack's contract, the policy's; with
         ``verify_key``, its Ed25519 signature: the key that verifies the policy bundle).
@@ -447,7 +473,7 @@ class CriticGate:
         """
         critic = SafetyCritic(path, providers=list(providers), verify_key=verify_key)
         check_critic_matches(critic.manifest, str(critic.path), policy)
-        return cls(critic, alpha, margin, escape_after, escape_below, recover_after)
+        return cls(critic, alpha, margin, escape_after, escape_below, recover_after, contact_guard)
 
     @property
     def bundle_id(self) -> str:
@@ -468,6 +494,7 @@ class CriticGate:
         self.recent.clear()
         self.latched[:] = False
         self.latched_category.clear()
+        self.pressing[:] = False
         if self.bump is not None:  # nothing executed yet in this episode
             self.bump = np.zeros_like(self.bump)
 
@@ -519,15 +546,25 @@ class CriticGate:
         )
         thr = self.thresholds
         blocked = (v.risk >= thr[None, :]) & _MOVES[:, None]
-        if not blocked[action].any() and not self.latched[action]:
+        self._update_pressing()
+        if not blocked[action].any() and not self.latched[action] and not self.pressing[action]:
             self.recent.append(False)
             return CriticCall(action, False, "")
         self.recent.append(bool(_BASE[action]))
-        if not blocked[action].any():  # latched: vetoed here before and the robot has not moved
+        ratio = v.risk[action] / np.maximum(thr, 1e-12)
+        if not blocked[action].any() and self.latched[action]:
+            # latched: vetoed here before and the robot has not moved
             why = f"safety critic: {ACTION_NAMES[action]} was vetoed and the robot has not moved"
             category = self.latched_category[action]
             return self._replace_or_stop(v, action, probabilities, allowed_before, why, category)
-        ratio = v.risk[action] / np.maximum(thr, 1e-12)
+        if not blocked[action].any():  # the contact guard
+            category = v.categories[int(np.argmax(ratio))]
+            self.latched[action], self.latched_category[action] = True, category
+            why = (
+                f"safety critic: {ACTION_NAMES[action]} drives the way a motion touched "
+                "something, and the robot has not moved clear since"
+            )
+            return self._replace_or_stop(v, action, probabilities, allowed_before, why, category)
         k = int(np.argmax(np.where(blocked[action], ratio, -1.0)))
         category = v.categories[k]
         self.latched[action], self.latched_category[action] = True, category
@@ -539,12 +576,27 @@ class CriticGate:
         why = f"safety critic: {ACTION_NAMES[action]} risk {cats}"
         return self._replace_or_stop(v, action, probabilities, allowed_before, why, category)
 
+    def _update_pressing(self) -> None:
+        """The contact guard's bars after the motion just executed (``prev_action``) and its
+        feedback: a motion that touched something bars its way (see the module docstring), a
+        motion that touched nothing lifts every bar."""
+        a = self.prev_action
+        if not self.contact_guard or self.bump is None or a is None or _WAY[a] < 0:
+            return
+        blocked, collided = self.bump[0] >= 0.5, self.bump[1] >= 0.5
+        if _BASE[a]:
+            self.pressing[~_BASE] = False  # the arm's bars: lifted once the base has moved
+            if not collided:
+                self.pressing[:] = False
+        if collided and (blocked or not _BASE[a]):
+            self.pressing |= _WAY[a] == _WAY
+
     def _replace_or_stop(self, v, action, probabilities, allowed_before, why, category):
         """The most likely clear motion instead of ``action``, else a back-off after repeated
         vetoes, else a safe stop."""
         clear = (v.risk < self.margin * self.thresholds[None, :]).all(axis=1)
         proposed = np.asarray(probabilities) > 0
-        ok = clear & _MOVES & proposed & ~self.latched
+        ok = clear & _MOVES & proposed & ~self.latched & ~self.pressing
         if allowed_before is not None:
             ok &= allowed_before
         if not ok.any():
@@ -570,7 +622,7 @@ class CriticGate:
     def _back_off(self, v, allowed_before) -> int | None:
         """``move_back``, else ``move_ahead``, whichever passes the thresholds, the earlier
         rules and the latch; None: neither."""
-        ok = (v.risk < self.thresholds[None, :]).all(axis=1) & ~self.latched
+        ok = (v.risk < self.thresholds[None, :]).all(axis=1) & ~self.latched & ~self.pressing
         if allowed_before is not None:
             ok &= allowed_before
         return next((a for a in _BACK_OFF if ok[a]), None)
@@ -579,7 +631,9 @@ class CriticGate:
         """The robot has stood ``escape_after`` proposals: the least risky motion the earlier
         rules allow (risk relative to each category's threshold; with a finite
         ``escape_below`` one below it and not latched), else a stop."""
-        ok = _MOVES if allowed_before is None else _MOVES & allowed_before
+        ok = _MOVES & ~self.pressing
+        if allowed_before is not None:
+            ok &= allowed_before
         ratio = (v.risk / np.maximum(self.thresholds, 1e-12)[None, :]).max(axis=1)
         if math.isfinite(self.escape_below):
             ok = ok & ~self.latched & (ratio < self.escape_below)

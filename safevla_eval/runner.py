@@ -76,6 +76,8 @@ class Job:
             of the thresholds (inf = any).
         critic_recover_after: once this many of the monitor's last proposals were vetoed
             base motions, a one-hot proposal's veto backs off with a translation (0 = never).
+        critic_contact_guard: the monitor does not drive a joint the way a motion touched
+            something until the robot has moved clear (:mod:`safevla_core.critic_gate`).
     """
 
     policy: PolicySpec
@@ -96,6 +98,7 @@ class Job:
     skip_blocked: bool = False
     critic_escape_below: float = DEFAULT_CRITIC_ESCAPE_BELOW
     critic_recover_after: int = DEFAULT_CRITIC_RECOVER_AFTER
+    critic_contact_guard: bool = True
 
     def __post_init__(self) -> None:
         if self.max_steps < 1:
@@ -158,7 +161,7 @@ def critic_gate(job: Job, verify_key: str | None = None):
     if not job.critic:
         return None
     key = ("critic", job.critic, job.critic_alpha, job.critic_margin, job.critic_escape_after)
-    key += (job.critic_escape_below, job.critic_recover_after)
+    key += (job.critic_escape_below, job.critic_recover_after, job.critic_contact_guard)
     key += (job.policy, verify_key)
     if key not in _WORKER:
         from safevla_core.bundle import load_bundle
@@ -180,6 +183,7 @@ def critic_gate(job: Job, verify_key: str | None = None):
             escape_after=job.critic_escape_after,
             escape_below=job.critic_escape_below,
             recover_after=job.critic_recover_after,
+            contact_guard=job.critic_contact_guard,
         )
         _WORKER[key] = gate
     gate = _WORKER[key]

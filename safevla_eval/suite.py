@@ -83,6 +83,8 @@ class EvalConfig:
         critic_recover_after: once this many of the monitor's last proposals were vetoed
             base motions, a one-hot proposal's veto backs off with a translation (0 = never;
             :mod:`safevla_core.critic_gate`).
+        critic_contact_guard: the monitor does not drive a joint the way a motion touched
+            something until the robot has moved clear (:mod:`safevla_core.critic_gate`).
         skip_blocked: bundles do not repeat a motion that was blocked or collided where it stands
             (:class:`safevla_core.action_choice.BlockedMoves`; the policy node's
             ``skip_blocked`` parameter).
@@ -111,6 +113,7 @@ class EvalConfig:
     critic_escape_after: int = DEFAULT_CRITIC_ESCAPE_AFTER
     critic_escape_below: float = DEFAULT_CRITIC_ESCAPE_BELOW
     critic_recover_after: int = DEFAULT_CRITIC_RECOVER_AFTER
+    critic_contact_guard: bool = True
     skip_blocked: bool = False
     ray_address: str | None = None
     specs: list = field(default_factory=list, repr=False)
@@ -301,6 +304,7 @@ def _critic_id(cfg: EvalConfig, spec) -> str:
         critic_escape_after=cfg.critic_escape_after,
         critic_escape_below=cfg.critic_escape_below,
         critic_recover_after=cfg.critic_recover_after,
+        critic_contact_guard=cfg.critic_contact_guard,
     )
     try:
         return critic_gate(job, cfg.verify_key).bundle_id
@@ -362,6 +366,7 @@ def groups(
                         cfg.skip_blocked,
                         cfg.critic_escape_below,
                         cfg.critic_recover_after,
+                        cfg.critic_contact_guard,
                     )
                     for i, e in enumerate(eps)
                 ]

@@ -354,6 +354,14 @@ CRITIC_PARAMS: tuple[ParamSpec, ...] = (
         read_only=True,
     ),
     _p(
+        "critic_contact_guard",
+        True,
+        "do not drive a joint the way a motion touched something (a blocked base motion; any "
+        "arm motion) until the robot has moved clear; uses the motion feedback of a critic "
+        "that reads it (bump_topic)",
+        read_only=True,
+    ),
+    _p(
         "scan_max_age_s",
         DEFAULT_SCAN_MAX_AGE_S,
         "for a critic that reads the range scan (or the object scan): a proposal judged more "

@@ -162,6 +162,14 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
         f"(default {DEFAULT_CRITIC_RECOVER_AFTER}; 0 = never)",
     )
     p.add_argument(
+        "--critic-contact-guard",
+        choices=("on", "off"),
+        default="on",
+        help="on (default): the monitor does not drive a joint the way a motion touched "
+        "something (a blocked base motion; any arm motion) until the robot has moved clear; "
+        "needs a critic that reads the motion feedback (docs/safety_critic.md)",
+    )
+    p.add_argument(
         "--sampling",
         default="greedy",
         choices=("sample", "greedy"),
@@ -267,6 +275,7 @@ def _config(args: argparse.Namespace):
             critic_escape_after=args.critic_escape_after,
             critic_escape_below=args.critic_escape_below,
             critic_recover_after=args.critic_recover_after,
+            critic_contact_guard=args.critic_contact_guard == "on",
             skip_blocked=args.skip_blocked,
         )
     except ValueError as exc:

@@ -222,6 +222,60 @@ def test_repeated_vetoes_back_off_instead_of_a_stop(tmp_path):
     assert all(run(off, proposal({LEFT: 1.0}, i, float(i))).safe_stop for i in range(1, 6))
 
 
+def test_the_contact_guard_bars_the_way_a_motion_touched_something(tmp_path):
+    """With the critic rating everything safe, the guard alone: an arm motion that touched
+    something bars its way (arm_out and arm_out_small alike) until the base has moved, through
+    stops and other arm motions; a base motion bars its way only when contact blocked it, and
+    a motion that touched nothing lifts that bar. Off, the same proposals pass."""
+    out, out_small, up, arm_in = (
+        ACTION_NAMES.index(n) for n in ("arm_out", "arm_out_small", "arm_up", "arm_in")
+    )
+    bundle = write_tiny_critic(tmp_path / "g", IMAGE, risk_table(), in_contact=risk_table())
+    with pytest.raises(ValueError, match="contact_guard = 1"):
+        CriticGate.load(bundle, POLICY, contact_guard=1)
+    gate = CriticGate.load(bundle, POLICY)
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
+    step = iter(range(1, 100))
+
+    def propose(probs, bump=None):
+        if bump is not None:  # the feedback of the motion executed last
+            gate.on_bump(bump)
+        i = next(step)
+        return run(m, proposal(probs, i, float(i)))
+
+    assert propose({out: 1.0}, [0.0, 0.0]).executed_action == out
+    d = propose({out_small: 1.0}, [1.0, 1.0])  # arm_out was blocked by contact
+    assert d.safe_stop and d.critic_outcome == "stopped" and "touched something" in d.reason
+    assert propose({out: 1.0}).safe_stop  # the stop changed nothing: still barred
+    d = propose({out: 0.6, up: 0.4})
+    assert (d.executed_action, d.critic_outcome) == (up, "replaced")
+    assert propose({up: 1.0}, [0.0, 1.0]).safe_stop  # arm_up moved but touched something
+    assert propose({arm_in: 1.0}).executed_action == arm_in
+    assert propose({out: 1.0}, [0.0, 0.0]).safe_stop  # arm_in touched nothing: arm still barred
+    assert propose({LEFT: 1.0}).executed_action == LEFT
+    assert propose({out: 1.0}, [0.0, 0.0]).executed_action == out  # the base moved clear
+    # the base: a collision that did not stop the motion (sliding along a wall) bars nothing
+    assert propose({AHEAD: 1.0}, [0.0, 0.0]).executed_action == AHEAD
+    assert propose({AHEAD: 1.0}, [0.0, 1.0]).executed_action == AHEAD
+    d = propose({AHEAD: 0.7, LEFT: 0.3}, [1.0, 1.0])  # blocked by contact: barred
+    assert (d.executed_action, d.critic_outcome) == (LEFT, "replaced")
+    assert propose({AHEAD: 0.7, RIGHT: 0.3}, [0.0, 1.0]).executed_action == RIGHT
+    assert propose({AHEAD: 1.0}, [0.0, 0.0]).executed_action == AHEAD  # moved clear
+    d = propose({AHEAD: 1.0}, [1.0, 1.0])  # a stop, or the back-off after repeated vetoes
+    assert d.vetoed and d.executed_action in (None, BACK)
+    gate.reset()  # a new episode
+    assert not gate.pressing.any()
+    assert propose({AHEAD: 1.0}).executed_action == AHEAD
+    # a blocked motion that touched nothing (a joint limit) bars nothing
+    assert propose({out: 1.0}, [0.0, 0.0]).executed_action == out
+    assert propose({out: 1.0}, [1.0, 0.0]).executed_action == out
+    off = CriticGate.load(bundle, POLICY, contact_guard=False)
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=off)
+    gate = off
+    assert propose({out: 1.0}, [0.0, 0.0]).executed_action == out
+    assert propose({out_small: 1.0}, [1.0, 1.0]).executed_action == out_small
+
+
 def test_a_feedback_critic_stops_until_feedback_arrives_and_judges_contact(tmp_path):
     """A critic with the ``bump`` input (a real graph whose risk depends on it): no feedback
     yet is a stop; the same proposal passes out of contact and is vetoed in contact."""

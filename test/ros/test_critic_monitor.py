@@ -192,6 +192,22 @@ def test_a_feedback_critic_follows_the_robots_motion_feedback(nodes, probe, bund
     assert any(v.executed_action == LEFT and not v.safe_stop for v in after)  # replaced
 
 
+def test_the_contact_guard_follows_the_motion_feedback(nodes, probe, bundle_path, tmp_path):
+    """A critic that rates every motion safe: arm_out runs until the robot reports it blocked
+    by contact; then the monitor's contact guard vetoes it (replaced by rotate_left or a stop)."""
+    feed, judged = shielded_by_tiny_critic(
+        nodes, probe, bundle_path, tmp_path, action=ARM_OUT, in_contact=risk_table()
+    )
+    bump = probe.latched("safevla/bump", MotionFeedback)
+    bump.publish(MotionFeedback(blocked=False, collided=False))
+    out = lambda v: v.executed_action == ARM_OUT and not v.vetoed  # noqa: E731
+    assert probe.spin_until(judged(out, 3), 60, feed)
+    bump.publish(MotionFeedback(blocked=True, collided=True))
+    guarded = lambda v: v.vetoed and "touched something" in v.reason  # noqa: E731
+    assert probe.spin_until(judged(guarded, 1), 30, feed)
+    assert all(v.safe_stop or v.executed_action == LEFT for v in probe.msgs(VERDICT) if guarded(v))
+
+
 def lidar(front_m: float, degrees: int = 360) -> LaserScan:
     """A 1-degree LaserScan as a lidar driver publishes it (-pi onwards, counter-clockwise),
     2 m all round except ``front_m`` within 10 degrees of straight ahead; ``degrees`` < 360
