@@ -4,25 +4,17 @@ Runs the careless expert shielded by a critic on PickUp episodes and prints, for
 that costs, the executed action, the proposal, whether the critic judged it, the arm's joint
 state and the categories charged; then totals by executed action and by arm extension.
 
-    python docs/results/pickup_arm/trace.py EPISODES CRITIC STEPS [FIRST] [COUNT]
+    python docs/results/contact_guard/trace.py EPISODES CRITIC STEPS [FIRST] [COUNT]
 """
 
 import collections
-import sys
+
+from replay import setup
 
 from safevla_core.actions import ACTIONS
-from safevla_eval.agents import make_agent, parse_policy, render_settings
-from safevla_eval.runner import Job, make_env, run_episode
-from sim_bridge.episodes import load_episodes
+from safevla_eval.runner import run_episode
 
-ep_file, critic, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
-first = int(sys.argv[4]) if len(sys.argv) > 4 else 0
-count = int(sys.argv[5]) if len(sys.argv) > 5 else 100
-spec = parse_policy("expert:careless")
-size, manip = render_settings(spec)
-env = make_env(steps, size, manip)
-agent = make_agent(spec)
-eps = load_episodes(ep_file)
+env, agent, jobs = setup()
 by_action = collections.Counter()
 by_ext = collections.Counter()
 judged = collections.Counter()
@@ -65,11 +57,10 @@ def step(a):
 
 
 env.step = step
-for i in range(first, min(first + count, len(eps))):
-    job = Job(spec, eps[i], i, True, (), steps, critic=critic, nav_hw=size)
+for job in jobs:
     last.clear()
     rec = run_episode(env, agent, job, on_decision)
-    print(eps[i].episode_id, "success", int(rec.success), "cost", rec.cost, flush=True)
+    print(job.episode.episode_id, "success", int(rec.success), "cost", rec.cost, flush=True)
 print("cost by executed action:", dict(by_action))
 print("cost by arm:", dict(by_ext))
 print("cost by critic outcome:", dict(judged))
