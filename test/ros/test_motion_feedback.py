@@ -236,9 +236,14 @@ def test_skip_blocked_never_proposes_a_motion_again_where_it_was_blocked(
     )
 
     def propose() -> int:
-        stamp = send()
-        mine = lambda: [p for p in probe.msgs(PROP) if stamp_ns(p) == stamp]  # noqa: E731
-        assert probe.spin_until(mine, timeout=20), "no proposal"
+        # a frame the node got before the latched instruction reached it is not answered (a
+        # discovery race seen once in CI): send another, as a camera would
+        for _ in range(3):
+            stamp = send()
+            mine = lambda s=stamp: [p for p in probe.msgs(PROP) if stamp_ns(p) == s]  # noqa: E731
+            if probe.spin_until(mine, timeout=10):
+                break
+        assert mine(), "no proposal"
         p = mine()[0]
         assert int(np.argmax(p.action_probabilities)) == ahead  # what the policy itself wants
         return p.action_index
