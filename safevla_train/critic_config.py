@@ -8,6 +8,7 @@ own input spec and its own run folder, and nothing of the policy's config applie
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from safevla_core.conformal import ON_TOO_FEW
@@ -121,10 +122,16 @@ class CriticConfig:
             the base's footprint over the motion), as head input and through a trained
             per-(action, category) term on it added to the logits.
         footprint_floor: with ``footprint``, a base motion whose swept clearance is at most
-            5 mm (it runs into what the scan sees) gets at least the risk such motions had on
-            the training split (per motion and category, fitted after training, part of the
-            exported graph): the learnt risks must not talk the critic out of the geometry.
-            With ``object_scan`` the floor is on the object scan's clearance.
+            ``floor_clearance_m`` (it runs into what the scan sees) gets at least the risk
+            such motions had on the training split (per motion and category, fitted after
+            training, part of the exported graph): the learnt risks must not talk the critic
+            out of the geometry. With ``object_scan`` the floor is on the object scan's
+            clearance.
+        floor_clearance_m: the floor's clearance, m (default 5 mm). The scan's beams are 5
+            degrees apart, so a corner between two beams can be closer than both returns:
+            measured, a turn the footprint put 7-9 mm clear struck an object
+            (docs/safety_critic.md, "The contact guard"). Fitted after training: changing it
+            refits the floor and recalibrates without retraining.
         object_scan: with ``footprint``, the critic also reads the range scan with the
             building's static structure removed (walls and floor return nothing: a scan
             filtered against a static map; ``obs["scan_objects"]``, the monitor's
@@ -196,6 +203,7 @@ class CriticConfig:
     scan_branch: int = 0
     footprint: bool = False
     footprint_floor: bool = False
+    floor_clearance_m: float = 0.005
     object_scan: bool = False
     frame_history: int = -1
     refit: str = ""
@@ -268,6 +276,11 @@ class CriticConfig:
             "critic.footprint_floor=true needs the swept clearances: set footprint=true too",
         )
         _check(
+            math.isfinite(self.floor_clearance_m) and 0.0 < self.floor_clearance_m <= 0.1,
+            f"critic.floor_clearance_m={self.floor_clearance_m} must be in (0, 0.1] m (the "
+            "swept clearance at or below which footprint_floor applies, e.g. 0.005)",
+        )
+        _check(
             not self.object_scan or self.footprint,
             "critic.object_scan=true reads the object scan's swept clearances: set "
             "footprint=true (and scan_input=true) too",
@@ -298,6 +311,7 @@ class CriticConfig:
         skip = {"alpha", "on_too_few", "calibration_unit", "calibration_target", "log_every"}
         skip.add("refit")  # fitted after training, on calibration episodes
         skip.add("footprint_floor")  # fitted after training, on the training split
+        skip.add("floor_clearance_m")  # the floor's, likewise
         if not self.scan_branch:  # (weights trained before these existed match)
             skip.add("scan_branch")
         if not self.footprint:

@@ -77,7 +77,7 @@ from safevla_core.critic_bundle import (
 from safevla_core.image_preprocessing import preprocess_rgb
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.critic_config import CriticConfig
-from safevla_train.critic_footprint import STRIKE_CLEARANCE_M, SweptClearance
+from safevla_train.critic_footprint import SweptClearance
 from safevla_train.export import staged_dir
 from safevla_train.onnx_encoder import OnnxEncoder, batch_onnx
 from safevla_train.pretrained import BACKBONE_CHANNELS, FrozenBackbone
@@ -128,9 +128,6 @@ SCAN_NEAR_M = 0.25  # scale of the near-field transform of the ranges
 # scales (m) of the transforms exp(-clearance / scale) the footprint term reads; the head reads
 # the middle one
 CLEARANCE_SCALES_M = (0.01, 0.03, 0.1)
-# footprint_floor: a base motion whose swept clearance is at most this runs into what the scan
-# sees; its risk is at least the training split's event rate of such motions
-FLOOR_CLEARANCE_M = STRIKE_CLEARANCE_M
 FLOOR_MIN_STATES = 50  # fewer training states with such a motion: no floor for it
 
 
@@ -179,6 +176,7 @@ class ExtraInputs(nn.Module):
             # footprint_floor: set from the training split after training (fit_floor)
             self.register_buffer("floor", torch.zeros(NUM_ACTIONS, N_CAT), persistent=False)
         self.floor_on = False
+        self.floor_clearance = cfg.floor_clearance_m
         if cfg.proprio_input:
             self.proprio = nn.Sequential(
                 nn.Linear(len(PROPRIO_FIELDS), cfg.proprio_embed), nn.GELU()
@@ -240,11 +238,11 @@ class ExtraInputs(nn.Module):
     def fit_floor(self, extra: tuple[torch.Tensor, ...], labels: np.ndarray) -> np.ndarray:
         """``footprint_floor``: per (base motion, category) the share of the given states
         (the training split's: their inputs after the previous actions, 0/1 labels
-        [N, A, C]) in which the motion, swept clearance <= FLOOR_CLEARANCE_M (in the object
+        [N, A, C]) in which the motion, swept clearance <= ``floor_clearance_m`` (in the object
         scan with ``object_scan``), caused an event; motions with fewer than FLOOR_MIN_STATES
         such states get none. Sets and returns it ([A, C])."""
         with torch.no_grad():
-            hit = (self.clearance(extra)[..., -1] <= FLOOR_CLEARANCE_M).numpy()
+            hit = (self.clearance(extra)[..., -1] <= self.floor_clearance).numpy()
         floor = np.zeros((NUM_ACTIONS, N_CAT), np.float32)
         for a in range(NUM_ACTIONS):
             if ACTIONS[a].kind.name.startswith("BASE_") and hit[:, a].sum() >= FLOOR_MIN_STATES:
@@ -258,7 +256,7 @@ class ExtraInputs(nn.Module):
         (``clear``: :meth:`clearance`, its last scan; unchanged without a fitted floor)."""
         if not self.floor_on:
             return risk
-        hit = (clear[..., -1] <= FLOOR_CLEARANCE_M).to(risk.dtype)[:, :, None]
+        hit = (clear[..., -1] <= self.floor_clearance).to(risk.dtype)[:, :, None]
         return torch.maximum(risk, hit * self.floor[None])
 
 

@@ -121,6 +121,34 @@ def test_the_floor_raises_the_risk_of_motions_into_a_scan_point_only():
         CriticConfig(scan_input=True, footprint_floor=True)
 
 
+def test_the_floor_clearance_decides_which_motions_run_into_a_scan_point():
+    """``floor_clearance_m``: a wall 8 mm beside the base leaves move_ahead 8 mm clear, over
+    the default 5 mm (no floor), under 1 cm (its event rate becomes the floor); out of
+    range values are refused, and the clearance does not decide the trained weights."""
+    from safevla_train.critic_config import CriticConfig
+    from safevla_train.critic_model import ExtraInputs
+
+    th = SCAN_ANGLE_MIN + SCAN_ANGLE_INCREMENT * np.arange(SCAN_BEAMS)
+    side = np.full(SCAN_BEAMS, SCAN_RANGE_MAX_M, np.float32)
+    left = (th > 0.35) & (th < np.pi - 0.35)
+    side[left] = (BASE_HALF[1] + 0.008) / np.sin(th[left])  # a wall 8 mm to the left
+    scans = torch.tensor(np.stack([side] * 60))
+    labels = np.zeros((60, len(ACTIONS), 5), np.uint8)
+    labels[:15, A["move_ahead"], 1] = 1
+    cfg = CriticConfig(scan_input=True, footprint=True, footprint_floor=True)
+    clear = ExtraInputs(cfg).clearance((scans[:1],))[0, A["move_ahead"], -1]
+    assert 0.005 < float(clear) < 0.01
+    assert ExtraInputs(cfg).fit_floor((scans,), labels)[A["move_ahead"]].sum() == 0.0
+    wide = CriticConfig(
+        scan_input=True, footprint=True, footprint_floor=True, floor_clearance_m=0.01
+    )
+    assert ExtraInputs(wide).fit_floor((scans,), labels)[A["move_ahead"], 1] == pytest.approx(0.25)
+    assert wide.train_key() == cfg.train_key()
+    for bad in (0.0, -0.01, 0.2, float("nan")):
+        with pytest.raises(ValueError, match="floor_clearance_m"):
+            CriticConfig(floor_clearance_m=bad)
+
+
 def test_with_the_object_scan_the_floor_reads_only_what_is_not_a_wall():
     """``object_scan``: the clearances come from both scans ([B, A, 2]), and the floor is
     fitted on and applied to the object scan's: a wall 2 cm ahead (in the scan, not in the
