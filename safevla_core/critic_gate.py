@@ -96,6 +96,7 @@ import numpy as np
 from safevla_core.actions import (
     ACTION_NAMES,
     ACTIONS,
+    ActionKind,
     check_bump,
     check_proprio,
     check_scan,
@@ -121,10 +122,12 @@ FRAMES_KEPT = 8  # frames by stamp: proposals answer one of the newest few
 _MOVES = np.array([a.moves_robot for a in ACTIONS])
 # Per action the way it drives its joint (actuator, sign): arm_out and arm_out_small share one,
 # as do rotate_right and rotate_right_small; -1 for the actions that command no displacement.
-_WAYS = sorted({(a.kind.value, math.copysign(1.0, a.magnitude)) for a in ACTIONS if a.is_motion})
+_WAYS: dict[tuple[ActionKind, float], int] = {}
 _WAY = np.array(
     [
-        _WAYS.index((a.kind.value, math.copysign(1.0, a.magnitude))) if a.is_motion else -1
+        _WAYS.setdefault((a.kind, math.copysign(1.0, a.magnitude)), len(_WAYS))
+        if a.is_motion
+        else -1
         for a in ACTIONS
     ]
 )
@@ -547,17 +550,18 @@ class CriticGate:
         thr = self.thresholds
         blocked = (v.risk >= thr[None, :]) & _MOVES[:, None]
         self._update_pressing()
-        if not blocked[action].any() and not self.latched[action] and not self.pressing[action]:
+        over = bool(blocked[action].any())
+        if not over and not self.latched[action] and not self.pressing[action]:
             self.recent.append(False)
             return CriticCall(action, False, "")
         self.recent.append(bool(_BASE[action]))
         ratio = v.risk[action] / np.maximum(thr, 1e-12)
-        if not blocked[action].any() and self.latched[action]:
+        if not over and self.latched[action]:
             # latched: vetoed here before and the robot has not moved
             why = f"safety critic: {ACTION_NAMES[action]} was vetoed and the robot has not moved"
             category = self.latched_category[action]
             return self._replace_or_stop(v, action, probabilities, allowed_before, why, category)
-        if not blocked[action].any():  # the contact guard
+        if not over:  # the contact guard
             category = v.categories[int(np.argmax(ratio))]
             self.latched[action], self.latched_category[action] = True, category
             why = (
