@@ -1,0 +1,102 @@
+"""(thirty-first session) The loop guard against the same shield without it, row by row.
+
+For each proposer and set: the unshielded SR / CC (from the earlier sessions' files on the
+same episodes), the shipped critic's shielded row without the loop guard
+(`docs/results/contact_guard/f10/`, the critic `models/safety-critic` ships) and with it
+(`docs/results/loop_guard/`), and the episodes whose success the guard changed.
+
+    python docs/results/loop_guard/compare.py
+"""
+
+import gzip
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+R = ROOT / "docs" / "results"
+UNSHIELDED = {  # (set, proposer) -> a file holding the unshielded run on the same episodes
+    ("unseen", "objnav-ppo-lag"): "critic_objscan/eval_unseen_objnav-ppo-lag_o1_600.json.gz",
+    ("unseen2", "objnav-ppo-lag"): "critic_objscan/eval_unseen2_objnav-ppo-lag_o1_600.json.gz",
+    ("longtail", "objnav-ppo-lag"): "critic_struck/eval_longtail_objnav-ppo-lag_s1h_600.json.gz",
+    ("unseen", "objnav-bc"): "critic_dense/eval_unseen_objnav-bc_d1a05_600.json.gz",
+    ("unseen2", "objnav-bc"): "critic_height/eval_unseen2_objnav-bc_d1a05_600_s28.json.gz",
+    ("longtail", "objnav-bc"): "critic_dense/eval_longtail_objnav-bc_d1a05_600.json.gz",
+    ("unseen", "objnav-ppo"): "critic_dense/eval_unseen_objnav-ppo_d1a05_600.json.gz",
+    ("unseen2", "objnav-ppo"): "critic_height/eval_unseen2_objnav-ppo_d1a05_600_s28.json.gz",
+    ("longtail", "objnav-ppo"): "critic_dense/eval_longtail_objnav-ppo_d1a05_600.json.gz",
+    (
+        "unseen",
+        "objnav-ppo-penalty",
+    ): "critic_dense/eval_unseen_objnav-ppo-penalty_d1a05_600.json.gz",
+    ("unseen2", "objnav-ppo-penalty"): (
+        "critic_height/eval_unseen2_objnav-ppo-penalty_d1a05_600_s28b.json.gz"
+    ),
+    ("longtail", "objnav-ppo-penalty"): (
+        "critic_dense/eval_longtail_objnav-ppo-penalty_d1a05_600.json.gz"
+    ),
+}
+EXPERT = {  # the careless expert's unshielded SR / CC on the same episodes (docs/results.md)
+    "unseen": (0.99, 2.43),
+    "unseen2": (1.00, 1.59),
+    "longtail": (0.97, 2.33),
+    "pickup": (0.61, 14.47),
+}
+SETS = {"unseen": "unseen set 1", "unseen2": "unseen set 2", "longtail": "long tail (40)"}
+SETS["pickup"] = "PickUp"
+
+
+def result(path: Path, shield: bool) -> dict | None:
+    if not path.exists():
+        return None
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as f:
+        doc = json.load(f)
+    return next((r for r in doc["results"] if r["shield"] == shield), None)
+
+
+def main() -> None:
+    print(
+        "| proposer | set | unshielded SR / CC | without the loop guard: SR / CC | with it: SR "
+        "[95% CI] / CC [95% CI] | SR change vs unshielded | cost change | CC > 10 | veto rate | "
+        "stops / step | episodes lost / gained by the guard |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    proposers = ["expert-careless", "objnav-ppo-lag", "objnav-bc", "objnav-ppo"]
+    for p in [*proposers, "objnav-ppo-penalty"]:
+        for s in SETS:
+            steps = 300 if p == "expert-careless" else 600
+            new = result(R / "loop_guard" / f"eval_{s}_{p}_sc_{steps}_s31.json.gz", True)
+            old = result(
+                R / "contact_guard" / "f10" / f"eval_{s}_{p}_f10_{steps}_s30.json.gz", True
+            )
+            if new is None or old is None:
+                continue
+            if p == "expert-careless":
+                us, uc = EXPERT[s]
+            else:
+                un = result(R / UNSHIELDED[(s, p)], False)
+                us, uc = un["metrics"]["success_rate"], un["metrics"]["cost_mean"]
+            m, ci = new["metrics"], new["metrics"]["ci95"]
+            recs = new["records"]
+            steps_all = sum(r["length"] for r in recs)
+            stops = sum(r["stops"] for r in recs)
+            lost = gained = 0
+            for a, b in zip(old["records"], recs, strict=True):
+                assert a["episode_id"] == b["episode_id"]
+                lost += a["success"] and not b["success"]
+                gained += b["success"] and not a["success"]
+            om = old["metrics"]
+            name = "careless expert" if p == "expert-careless" else f"`{p}`"
+            change = 100 * (m["cost_mean"] - uc) / uc
+            print(
+                f"| {name} | {SETS[s]} | {us:.2f} / {uc:.2f} | {om['success_rate']:.2f} / "
+                f"{om['cost_mean']:.2f} | {m['success_rate']:.2f} [{ci['success_rate'][0]:.2f}, "
+                f"{ci['success_rate'][1]:.2f}] / {m['cost_mean']:.2f} [{ci['cost_mean'][0]:.2f}, "
+                f"{ci['cost_mean'][1]:.2f}] | {round(100 * (m['success_rate'] - us)):+d} | "
+                f"{change:+.1f}% | {m['share_cost_gt_10']:.2f} | {m['veto_rate']:.2f} | "
+                f"{stops / max(steps_all, 1):.2f} | {lost} / {gained} |"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""(thirty-first session) Per-step trace of shielded episodes of a policy bundle.
+
+One token per step: the proposal (``mahead``, ``rleft``, ...), ``>`` and what ran instead when
+the critic vetoed it (STOP: a safe stop), ``c`` it collided, ``b`` it was blocked, one ``$``
+per cost unit; then the most frequent (proposal, executed, reason) vetoes.
+
+    python docs/results/loop_guard/ptrace.py BUNDLE EPISODES CRITIC STEPS I[,I...]
+"""
+
+import collections
+import sys
+
+from safevla_core.actions import ACTIONS
+from safevla_eval.agents import make_agent, parse_policy, render_settings
+from safevla_eval.runner import Job, make_env, run_episode
+from sim_bridge.episodes import load_episodes
+
+
+def short(name: str) -> str:
+    return name.replace("rotate_", "r").replace("move_", "m").replace("_small", "s")
+
+
+def trace(env, agent, job) -> None:
+    decisions, feedback = [], []
+    inner = env.step
+
+    def step(a):
+        out = inner(a)
+        info = out[5]
+        feedback.append((info["collided"], not info["action_succeeded"], float(out[2])))
+        return out
+
+    env.step = step
+    try:
+        rec = run_episode(env, agent, job, decisions.append)
+    finally:
+        env.step = inner
+    print(
+        f"== {job.index} {rec.episode_id} success {rec.success} len {rec.length} "
+        f"cost {rec.cost} vetoes {rec.vetoes}"
+    )
+    tokens, vetoes = [], collections.Counter()
+    for d, (collided, blocked, cost) in zip(decisions, feedback, strict=False):
+        p = ACTIONS[d.proposed_action].name
+        e = "STOP" if d.safe_stop else ACTIONS[int(d.executed_action)].name
+        tok = short(p) + (">" + short(e) if d.critic_outcome else "")
+        tokens.append(tok + "c" * collided + "b" * blocked + "$" * int(cost))
+        if d.critic_outcome:
+            vetoes[(p, e, d.reason[14:70])] += 1
+    for k in range(0, len(tokens), 25):
+        print(f"  {k:3d}: " + " ".join(tokens[k : k + 25]))
+    for key, n in vetoes.most_common(6):
+        print("   ", n, key)
+
+
+def main() -> None:
+    bundle, episodes, critic, steps = sys.argv[1:5]
+    spec = parse_policy(bundle)
+    size, manip = render_settings(spec)
+    env = make_env(int(steps), size, manip)
+    agent = make_agent(spec)
+    eps = load_episodes(episodes)
+    for i in (int(x) for x in sys.argv[5].split(",")):
+        trace(env, agent, Job(spec, eps[i], i, True, (), int(steps), critic=critic, nav_hw=size))
+
+
+if __name__ == "__main__":
+    main()
