@@ -8,12 +8,10 @@ per cost unit; then the most frequent (proposal, executed, reason) vetoes.
 """
 
 import collections
-import sys
+
+from episodes import for_each_job, run_watched
 
 from safevla_core.actions import ACTIONS
-from safevla_eval.agents import make_agent, parse_policy, render_settings
-from safevla_eval.runner import Job, make_env, run_episode
-from sim_bridge.episodes import load_episodes
 
 
 def short(name: str) -> str:
@@ -21,20 +19,15 @@ def short(name: str) -> str:
 
 
 def trace(env, agent, job) -> None:
-    decisions, feedback = [], []
-    inner = env.step
+    feedback = []
 
-    def step(a):
-        out = inner(a)
+    def watch(a, step):
+        out = step(a)
         info = out[5]
         feedback.append((info["collided"], not info["action_succeeded"], float(out[2])))
         return out
 
-    env.step = step
-    try:
-        rec = run_episode(env, agent, job, decisions.append)
-    finally:
-        env.step = inner
+    rec, decisions = run_watched(env, agent, job, watch)
     print(
         f"== {job.index} {rec.episode_id} success {rec.success} len {rec.length} "
         f"cost {rec.cost} vetoes {rec.vetoes}"
@@ -53,16 +46,5 @@ def trace(env, agent, job) -> None:
         print("   ", n, key)
 
 
-def main() -> None:
-    bundle, episodes, critic, steps = sys.argv[1:5]
-    spec = parse_policy(bundle)
-    size, manip = render_settings(spec)
-    env = make_env(int(steps), size, manip)
-    agent = make_agent(spec)
-    eps = load_episodes(episodes)
-    for i in (int(x) for x in sys.argv[5].split(",")):
-        trace(env, agent, Job(spec, eps[i], i, True, (), int(steps), critic=critic, nav_hw=size))
-
-
 if __name__ == "__main__":
-    main()
+    for_each_job(trace)

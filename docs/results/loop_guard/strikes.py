@@ -7,16 +7,12 @@ on the object scan of the state it started from, with the nearest object-scan re
     python docs/results/loop_guard/strikes.py BUNDLE EPISODES CRITIC STEPS I[,I...]
 """
 
-import sys
-
 import numpy as np
 import torch
+from episodes import for_each_job, run_watched
 
 from safevla_core.actions import ACTIONS
-from safevla_eval.agents import make_agent, parse_policy, render_settings
-from safevla_eval.runner import Job, make_env, run_episode
 from safevla_train.critic_footprint import SweptClearance
-from sim_bridge.episodes import load_episodes
 
 SWEPT = SweptClearance()
 
@@ -27,22 +23,17 @@ def clearance(ranges) -> np.ndarray:
 
 
 def strikes(env, agent, job) -> None:
-    decisions, rows = [], []
-    inner = env.step
+    rows, steps = [], [0]
 
-    def step(a):
+    def watch(a, step):
         scan, objects = env.backend.range_scans()
-        out = inner(a)
-        info = out[5]
-        if info["collided"]:
-            rows.append((len(decisions) - 1, a, float(out[2]), scan, objects))
+        out = step(a)
+        if out[5]["collided"]:  # the monitor decided every step: decision t is step t's
+            rows.append((steps[0], a, float(out[2]), scan, objects))
+        steps[0] += 1
         return out
 
-    env.step = step
-    try:
-        rec = run_episode(env, agent, job, decisions.append)
-    finally:
-        env.step = inner
+    rec, decisions = run_watched(env, agent, job, watch)
     print(f"== {job.index} {rec.episode_id} success {rec.success} cost {rec.cost}")
     for t, a, cost, scan, objects in rows:
         d = decisions[t]
@@ -56,16 +47,5 @@ def strikes(env, agent, job) -> None:
         )
 
 
-def main() -> None:
-    bundle, episodes, critic, steps = sys.argv[1:5]
-    spec = parse_policy(bundle)
-    size, manip = render_settings(spec)
-    env = make_env(int(steps), size, manip)
-    agent = make_agent(spec)
-    eps = load_episodes(episodes)
-    for i in (int(x) for x in sys.argv[5].split(",")):
-        strikes(env, agent, Job(spec, eps[i], i, True, (), int(steps), critic=critic, nav_hw=size))
-
-
 if __name__ == "__main__":
-    main()
+    for_each_job(strikes)

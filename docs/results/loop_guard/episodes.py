@@ -1,0 +1,41 @@
+"""What `ptrace.py` and `strikes.py` share: the shielded jobs of BUNDLE EPISODES CRITIC STEPS
+I[,I...] from the command line, with their env and agent."""
+
+import sys
+
+from safevla_eval.agents import make_agent, parse_policy, render_settings
+from safevla_eval.runner import Job, make_env, run_episode
+from sim_bridge.episodes import load_episodes
+
+
+def shielded_jobs():
+    """(env, agent, jobs): one shielded job per episode index asked for."""
+    bundle, episodes, critic, steps = sys.argv[1:5]
+    spec = parse_policy(bundle)
+    size, manip = render_settings(spec)
+    env = make_env(int(steps), size, manip)
+    eps = load_episodes(episodes)
+    jobs = [
+        Job(spec, eps[i], i, True, (), int(steps), critic=critic, nav_hw=size)
+        for i in (int(x) for x in sys.argv[5].split(","))
+    ]
+    return env, make_agent(spec), jobs
+
+
+def for_each_job(fn) -> None:
+    """``fn(env, agent, job)`` for each shielded job of the command line."""
+    env, agent, jobs = shielded_jobs()
+    for job in jobs:
+        fn(env, agent, job)
+
+
+def run_watched(env, agent, job, watch):
+    """Run ``job`` with ``watch(action, step)`` in place of ``env.step`` (``step`` the real
+    one, whose result it returns); returns (the record, the monitor's decisions)."""
+    decisions = []
+    inner = env.step
+    env.step = lambda a: watch(a, inner)
+    try:
+        return run_episode(env, agent, job, decisions.append), decisions
+    finally:
+        env.step = inner
