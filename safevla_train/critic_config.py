@@ -19,6 +19,9 @@ from sim_bridge.policies import builtin_policies
 from sim_bridge.robot import TRAINING_NAV_SIZE_HW
 from sim_bridge.tasks import TASKS
 
+# a motion whose swept clearance is at most this runs into what the scan sees: the corner
+# guard's test and the footprint floor's default (``floor_clearance_m``)
+STRIKE_CLEARANCE_M = 0.005
 # the corner guard's settings (safevla_train.critic_guard; `safevla train corner-guard`),
 # measured in docs/results/critic_corner/fit.py; here, not there, so the CLI reads them
 # without importing torch
@@ -203,7 +206,7 @@ class CriticConfig:
     scan_branch: int = 0
     footprint: bool = False
     footprint_floor: bool = False
-    floor_clearance_m: float = 0.005
+    floor_clearance_m: float = STRIKE_CLEARANCE_M
     object_scan: bool = False
     frame_history: int = -1
     refit: str = ""

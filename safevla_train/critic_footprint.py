@@ -41,9 +41,6 @@ BASE_HALF_M = (0.165, 0.17)  # sim_bridge.mujoco.scene_xml.BASE_HALF (the core d
 # robot geoms at arm extension 0; an extended arm reaches further, which this does not model)
 ARM_BOX_M = (-0.075, -0.005, -0.31, -0.17)
 SAMPLES = 4
-# a motion whose swept clearance is at most this runs into what the scan sees (the footprint
-# floor's and the corner guard's test)
-STRIKE_CLEARANCE_M = 0.005
 FAR_M = 10.0  # a beam that saw nothing: a point this far away
 
 

@@ -36,8 +36,12 @@ from safevla_core.actions import (
     ActionKind,
 )
 from safevla_core.safety_spec import SAFETY_SPEC
-from safevla_train.critic_config import CORNER_GUARD_CLEARANCE_M, CORNER_GUARD_MIN_FREE
-from safevla_train.critic_footprint import FAR_M, STRIKE_CLEARANCE_M, SweptClearance
+from safevla_train.critic_config import (
+    CORNER_GUARD_CLEARANCE_M,
+    CORNER_GUARD_MIN_FREE,
+    STRIKE_CLEARANCE_M,
+)
+from safevla_train.critic_footprint import FAR_M, SweptClearance
 
 GRID_M = 0.1  # spacing of the robot-centred grid of candidate floor points
 

@@ -5,16 +5,14 @@ SECOND's shielded one, with SECOND's critic counts.
     python docs/results/loop_guard/flips.py FIRST.json[.gz] SECOND.json[.gz] [shielded]
 """
 
-import gzip
-import json
 import sys
+from pathlib import Path
+
+from compare import result
 
 
 def records(path: str, shield: bool) -> list[dict]:
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt") as f:
-        doc = json.load(f)
-    return next(r["records"] for r in doc["results"] if r["shield"] == shield)
+    return result(Path(path), shield)["records"]
 
 
 def main() -> None:
