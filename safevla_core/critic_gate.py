@@ -11,9 +11,21 @@ in front of it let through. Per proposal::
     blocked  = risk[a, k] >= threshold_k in some category k          (a moves the robot)
     a*       = the action the earlier rules let through (the proposal, or the cost rule's pick)
     if a* is not blocked:  execute a*
-    else (a veto):  execute argmax p_a over actions a that move the robot, have p_a > 0, pass
-                    the earlier rules, and have risk[a, k] < margin * threshold_k in every k;
+    else (a veto):  execute a motion drawn with probability proportional to p_a among the
+                    actions a that move the robot, have p_a > 0, pass the earlier rules, and
+                    have risk[a, k] < margin * threshold_k in every k (``replacement``
+                    "sample", the default; "likeliest": argmax p_a among them);
                     none: a safe stop
+
+**The replacement is drawn, not the likeliest (``replacement``, default "sample").** A greedy
+policy proposes the same vetoed action from the same state, so the likeliest clear replacement
+was the same too, and a replacement that moves nothing or that the policy undoes at once
+locked the two into a loop to the step limit (measured, thirty-first session: 513 steps of
+``arm_in`` with the arm already in; a replacement turn undone 283 times). Drawn from the
+policy's own distribution over the clear motions, the replacement varies and the loop breaks;
+every executed motion still passes the same margin. The draws restart from a fixed seed at
+every episode, so a run is repeatable. A one-hot proposer has no second choice: nothing to
+draw (measured, thirty-second session: `objnav-ppo-lag` on unseen set 2 0.41 -> 0.47, no cost).
 
 **A veto holds until the robot moves.** After a stop the critic's next step sees "no action"
 as the previous action, so its input changes while the world does not, and the same proposal
@@ -45,17 +57,24 @@ cannot vouch for an arm motion. A critic that reads the object scan (``object_sc
 the scan with the static structure removed, a scan filtered against a static map) is fed the
 newest one (:meth:`CriticGate.on_scan_objects`) under the same rules and ``scan_max_age_s``.
 
-**Escape (opt-in, ``escape_after`` = K > 0).** Where the critic vetoes every motion the robot
-can only stand; measured, a shielded robot then stands to the step limit (most of the episodes
-a shield fails, docs/safety_critic.md). With K > 0, once the robot has stood K proposals in a
-row, a veto with no clear replacement executes instead the motion the critic rates least risky
-(the smallest ``max_k risk[a, k] / threshold_k`` over the motions the earlier rules allow,
-whatever their probability), accepting that risk to get the robot moving. Off by default: the
-calibrated rule is "a clear motion or a stop". With ``escape_below`` = b the escape only takes
-a motion with ``max_k risk[a, k] / threshold_k < b`` that is not latched, else it stops: at
-b <= 1 every executed motion still passes the calibrated thresholds, only the proposer's
-probability no longer decides (a one-hot proposer stuck in front of a vetoed motion is moved
-by the clearest other motion).
+**Escape (``escape_after`` = K, default 3; ``escape_below`` = b, default 1).** Where the
+critic vetoes every motion the proposer offers the robot can only stand; measured, a shielded
+robot then stands to the step limit (most of the episodes a shield fails,
+docs/safety_critic.md). Once the robot has stood K proposals in a row, the veto of a base
+motion with no clear replacement executes instead the base motion the critic rates least
+risky (the smallest ``max_k risk[a, k] / threshold_k``) that the earlier rules allow, whatever
+the proposer's probability, with ``max_k risk[a, k] / threshold_k < b`` now, else it stops. The
+escape judges every base motion afresh, one vetoed here before too (the latch holds for the
+proposer's own proposals and replacements): measured, a one-hot proposer that had proposed each
+motion once and had each refused stood to the step limit next to motions the critic now
+passed. At b <= 1 (the default) every executed motion still passes the calibrated
+thresholds: only the proposer's probability no longer decides, so a one-hot proposer stuck in
+front of a vetoed motion is moved by the clearest other one (measured, thirty-second session:
+the careless expert +3 to +8 points on ObjectNav, no cost added). An arm motion's veto is
+never escaped: the critic's arm risks are its least reliable (measured on PickUp: escapes with
+arm motions under the thresholds added blind-spot costs), and a base motion would take the arm
+from its object. ``escape_after`` = 0 turns it off ("a clear motion or a stop"); b = inf takes
+the least risky motion whatever its risk (not calibrated).
 
 **Back-off (``recover_after`` = R > 0, default 3) for one-hot proposers.** A proposer that
 sends one action (a planner's command: probability 1 on it, 0 elsewhere) gets a stop on every
@@ -107,9 +126,13 @@ from safevla_core.image_preprocessing import ImageSpec
 from safevla_core.safety_critic import CriticVerdict, EncodedFrame, SafetyCritic
 
 DEFAULT_CRITIC_MARGIN = 0.5
-DEFAULT_CRITIC_ESCAPE_AFTER = 0  # off: a veto without a clear replacement is a stop
-DEFAULT_CRITIC_ESCAPE_BELOW = math.inf  # the escape takes the least risky motion, whatever risk
+DEFAULT_CRITIC_ESCAPE_AFTER = 3  # stood this many proposals: the clearest passing motion
+DEFAULT_CRITIC_ESCAPE_BELOW = 1.0  # the escape runs only motions the thresholds pass
 DEFAULT_CRITIC_RECOVER_AFTER = 3  # vetoes among the last RECOVER_WINDOW proposals: back off
+# how a veto's replacement is chosen among the clear motions the proposer gives probability
+REPLACEMENTS = ("sample", "likeliest")
+DEFAULT_CRITIC_REPLACEMENT = "sample"
+REPLACEMENT_SEED = 0  # the replacement draws restart from this seed at every episode
 RECOVER_WINDOW = 10
 _BACK_OFF = (ACTION_NAMES.index("move_back"), ACTION_NAMES.index("move_ahead"))
 _BASE = np.array([a.moves_base for a in ACTIONS])
@@ -240,6 +263,10 @@ class CriticGate:
         recover_after: once this many of the last ``RECOVER_WINDOW`` proposals were vetoed
             base motions, a one-hot proposal's veto of a base motion backs off with a
             translation instead of a stop (0 = never; see the module docstring).
+        contact_guard: bar the way a motion touched something (see the module docstring).
+        replacement: ``"sample"`` (default): a veto's replacement is drawn from the proposer's
+            probabilities over the clear motions (seeded per episode); ``"likeliest"``: the
+            most probable of them (see the module docstring).
     """
 
     def __init__(
@@ -251,7 +278,14 @@ class CriticGate:
         escape_below: float = DEFAULT_CRITIC_ESCAPE_BELOW,
         recover_after: int = DEFAULT_CRITIC_RECOVER_AFTER,
         contact_guard: bool = True,
+        replacement: str = DEFAULT_CRITIC_REPLACEMENT,
     ) -> None:
+        if replacement not in REPLACEMENTS:
+            raise ValueError(
+                f"critic replacement = {replacement!r}; must be one of {', '.join(REPLACEMENTS)}"
+                " (sample: drawn from the proposer's distribution over the clear motions)"
+            )
+        self.replacement = replacement
         if not isinstance(contact_guard, bool):
             raise ValueError(f"critic contact_guard = {contact_guard!r}; must be true or false")
         if not (math.isfinite(margin) and 0.0 < margin <= 1.0):
@@ -285,6 +319,7 @@ class CriticGate:
         self.pressing = np.zeros(len(ACTIONS), bool)
         self.recent: deque[bool] = deque(maxlen=RECOVER_WINDOW)  # per judged proposal: vetoed
         self.still = 0  # proposals in a row after which the robot did not move
+        self._rng = np.random.default_rng(REPLACEMENT_SEED)
         self.thresholds = thresholds_for(critic.manifest, str(critic.path), alpha)
         self.frames: OrderedDict[float, EncodedFrame] = OrderedDict()
         self.prev_action: int | None = None
@@ -464,6 +499,7 @@ class CriticGate:
         escape_below: float = DEFAULT_CRITIC_ESCAPE_BELOW,
         recover_after: int = DEFAULT_CRITIC_RECOVER_AFTER,
         contact_guard: bool = True,
+        replacement: str = DEFAULT_CRITIC_REPLACEMENT,
     ) -> CriticGate:
         """Load and verify a critic bundle (sha256, this stack's contract, the policy's; with
         ``verify_key``, its Ed25519 signature: the key that verifies the policy bundle).
@@ -472,11 +508,21 @@ class CriticGate:
             CriticBundleError: a missing, modified, mismatched, or (with ``verify_key``)
                 unsigned or wrongly signed bundle, or an unusable alpha.
             ValueError: a margin outside (0, 1], a negative ``escape_after``, an
-                ``escape_below`` <= 0 or a ``recover_after`` outside [0, RECOVER_WINDOW].
+                ``escape_below`` <= 0, a ``recover_after`` outside [0, RECOVER_WINDOW] or an
+                unknown ``replacement``.
         """
         critic = SafetyCritic(path, providers=list(providers), verify_key=verify_key)
         check_critic_matches(critic.manifest, str(critic.path), policy)
-        return cls(critic, alpha, margin, escape_after, escape_below, recover_after, contact_guard)
+        return cls(
+            critic,
+            alpha,
+            margin,
+            escape_after,
+            escape_below,
+            recover_after,
+            contact_guard,
+            replacement,
+        )
 
     @property
     def bundle_id(self) -> str:
@@ -494,6 +540,7 @@ class CriticGate:
         self.frames.clear()
         self.prev_action, self.last = None, None
         self.still = 0
+        self._rng = np.random.default_rng(REPLACEMENT_SEED)
         self.recent.clear()
         self.latched[:] = False
         self.latched_category.clear()
@@ -616,10 +663,14 @@ class CriticGate:
                         f"backing off with {ACTION_NAMES[back]}"
                     )
                     return CriticCall(back, True, why, category)
-            if self.escape_after and self.still >= self.escape_after:
+            if self.escape_after and self.still >= self.escape_after and _BASE[action]:
                 return self._escape(v, allowed_before, why, category)
             return CriticCall(None, True, why + ": safe stop", category)
-        best = int(np.argmax(np.where(ok, probabilities, -1.0)))
+        if self.replacement == "sample":
+            w = np.where(ok, np.asarray(probabilities, np.float64), 0.0)
+            best = int(self._rng.choice(len(w), p=w / w.sum()))
+        else:
+            best = int(np.argmax(np.where(ok, probabilities, -1.0)))
         why += f"; executing {ACTION_NAMES[best]} (p={float(probabilities[best]):.3f})"
         return CriticCall(best, True, why, category)
 
@@ -632,15 +683,19 @@ class CriticGate:
         return next((a for a in _BACK_OFF if ok[a]), None)
 
     def _escape(self, v, allowed_before, why, category):
-        """The robot has stood ``escape_after`` proposals: the least risky motion the earlier
-        rules allow (risk relative to each category's threshold; with a finite
-        ``escape_below`` one below it and not latched), else a stop."""
-        ok = _MOVES & ~self.pressing
+        """The robot has stood ``escape_after`` proposals and a base motion was vetoed: the
+        least risky base motion the earlier rules allow (risk relative to each category's
+        threshold; with a finite ``escape_below`` one below it now, latched or not), else a
+        stop."""
+        ok = _BASE & ~self.pressing
         if allowed_before is not None:
             ok &= allowed_before
         ratio = (v.risk / np.maximum(self.thresholds, 1e-12)[None, :]).max(axis=1)
         if math.isfinite(self.escape_below):
-            ok = ok & ~self.latched & (ratio < self.escape_below)
+            # judged afresh: after K stops a motion vetoed here before passes if its risk now
+            # does (measured: otherwise a one-hot proposer that had tried every clear motion
+            # once stood to the step limit)
+            ok = ok & (ratio < self.escape_below)
             if not ok.any():
                 why += f"; no motion below {self.escape_below:g} x threshold to escape with"
         if not ok.any():

@@ -38,6 +38,7 @@ from safevla_core.critic_gate import (
     DEFAULT_CRITIC_ESCAPE_BELOW,
     DEFAULT_CRITIC_MARGIN,
     DEFAULT_CRITIC_RECOVER_AFTER,
+    DEFAULT_CRITIC_REPLACEMENT,
 )
 from safevla_core.monitor_types import Decision
 from safevla_core.safety_spec import COST_CATEGORIES, DEFAULT_COST_THRESHOLD
@@ -78,6 +79,8 @@ class Job:
             base motions, a one-hot proposal's veto backs off with a translation (0 = never).
         critic_contact_guard: the monitor does not drive a joint the way a motion touched
             something until the robot has moved clear (:mod:`safevla_core.critic_gate`).
+        critic_replacement: how a critic veto's replacement is chosen among the clear
+            motions: "sample" (from the proposer's distribution) or "likeliest".
     """
 
     policy: PolicySpec
@@ -99,6 +102,7 @@ class Job:
     critic_escape_below: float = DEFAULT_CRITIC_ESCAPE_BELOW
     critic_recover_after: int = DEFAULT_CRITIC_RECOVER_AFTER
     critic_contact_guard: bool = True
+    critic_replacement: str = DEFAULT_CRITIC_REPLACEMENT
 
     def __post_init__(self) -> None:
         if self.max_steps < 1:
@@ -162,6 +166,7 @@ def critic_gate(job: Job, verify_key: str | None = None):
         return None
     key = ("critic", job.critic, job.critic_alpha, job.critic_margin, job.critic_escape_after)
     key += (job.critic_escape_below, job.critic_recover_after, job.critic_contact_guard)
+    key += (job.critic_replacement,)
     key += (job.policy, verify_key)
     if key not in _WORKER:
         from safevla_core.bundle import load_bundle
@@ -184,6 +189,7 @@ def critic_gate(job: Job, verify_key: str | None = None):
             escape_below=job.critic_escape_below,
             recover_after=job.critic_recover_after,
             contact_guard=job.critic_contact_guard,
+            replacement=job.critic_replacement,
         )
         _WORKER[key] = gate
     gate = _WORKER[key]

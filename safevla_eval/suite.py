@@ -30,6 +30,7 @@ from safevla_core.critic_gate import (
     DEFAULT_CRITIC_ESCAPE_BELOW,
     DEFAULT_CRITIC_MARGIN,
     DEFAULT_CRITIC_RECOVER_AFTER,
+    DEFAULT_CRITIC_REPLACEMENT,
 )
 from safevla_core.safety_spec import DEFAULT_COST_THRESHOLD
 from safevla_eval.agents import (
@@ -76,15 +77,18 @@ class EvalConfig:
             be shielded, the built-in ones included); None = the policy's own critic only.
         critic_alpha: the alpha the critic must be calibrated at (None = the bundle's).
         critic_margin: a replacement after a critic veto needs risk < margin x threshold.
-        critic_escape_after: after this many proposals without a motion, a critic veto with
-            no clear replacement runs the least risky motion (0 = never, the default).
+        critic_escape_after: after this many proposals without a motion, a critic veto of a
+            base motion with no clear replacement runs the least risky base motion (default
+            3; 0 = never).
         critic_escape_below: the escape only takes a motion with risk below this multiple
-            of the thresholds (inf = any, the default; 1 = only motions they pass).
+            of the thresholds (1 = only motions they pass, the default; inf = any).
         critic_recover_after: once this many of the monitor's last proposals were vetoed
             base motions, a one-hot proposal's veto backs off with a translation (0 = never;
             :mod:`safevla_core.critic_gate`).
         critic_contact_guard: the monitor does not drive a joint the way a motion touched
             something until the robot has moved clear (:mod:`safevla_core.critic_gate`).
+        critic_replacement: how a critic veto's replacement is chosen among the clear
+            motions: "sample" (from the proposer's distribution, the default) or "likeliest".
         skip_blocked: bundles do not repeat a motion that was blocked or collided where it stands
             (:class:`safevla_core.action_choice.BlockedMoves`; the policy node's
             ``skip_blocked`` parameter).
@@ -114,6 +118,7 @@ class EvalConfig:
     critic_escape_below: float = DEFAULT_CRITIC_ESCAPE_BELOW
     critic_recover_after: int = DEFAULT_CRITIC_RECOVER_AFTER
     critic_contact_guard: bool = True
+    critic_replacement: str = DEFAULT_CRITIC_REPLACEMENT
     skip_blocked: bool = False
     ray_address: str | None = None
     specs: list = field(default_factory=list, repr=False)
@@ -305,6 +310,7 @@ def _critic_id(cfg: EvalConfig, spec) -> str:
         critic_escape_below=cfg.critic_escape_below,
         critic_recover_after=cfg.critic_recover_after,
         critic_contact_guard=cfg.critic_contact_guard,
+        critic_replacement=cfg.critic_replacement,
     )
     try:
         return critic_gate(job, cfg.verify_key).bundle_id
@@ -367,6 +373,7 @@ def groups(
                         cfg.critic_escape_below,
                         cfg.critic_recover_after,
                         cfg.critic_contact_guard,
+                        cfg.critic_replacement,
                     )
                     for i, e in enumerate(eps)
                 ]

@@ -14,11 +14,14 @@ from dataclasses import dataclass
 from safevla_core.action_adapter import AdapterLimits, MotionProfile
 from safevla_core.critic_gate import (
     DEFAULT_CRITIC_ESCAPE_AFTER,
+    DEFAULT_CRITIC_ESCAPE_BELOW,
     DEFAULT_CRITIC_MARGIN,
     DEFAULT_CRITIC_RECOVER_AFTER,
+    DEFAULT_CRITIC_REPLACEMENT,
     DEFAULT_PROPRIO_MAX_AGE_S,
     DEFAULT_SCAN_MAX_AGE_S,
     RECOVER_WINDOW,
+    REPLACEMENTS,
 )
 from safevla_core.safety_monitor import MonitorConfig
 from safevla_core.safety_spec import DEFAULT_COST_THRESHOLD
@@ -328,17 +331,17 @@ CRITIC_PARAMS: tuple[ParamSpec, ...] = (
     _p(
         "critic_escape_after",
         DEFAULT_CRITIC_ESCAPE_AFTER,
-        "once the robot has stood this many proposals, a critic veto with no clear replacement "
-        "runs the least risky motion instead of a stop (0 = never)",
+        "once the robot has stood this many proposals, a critic veto of a base motion with no "
+        "clear replacement runs the least risky base motion instead of a stop (0 = never)",
         0,
         1000,
         read_only=True,
     ),
     _p(
         "critic_escape_below",
-        0.0,
-        "the escape only runs a motion whose risk is below this multiple of the thresholds and "
-        "that was not vetoed here (1 = within the calibrated thresholds; 0 = any motion)",
+        DEFAULT_CRITIC_ESCAPE_BELOW,
+        "the escape only runs a motion whose risk is now below this multiple of the thresholds "
+        "(1 = within the calibrated thresholds; 0 = any motion)",
         0.0,
         100.0,
         read_only=True,
@@ -359,6 +362,14 @@ CRITIC_PARAMS: tuple[ParamSpec, ...] = (
         "do not drive a joint the way a motion touched something (a blocked base motion; any "
         "arm motion) until the robot has moved clear; uses the motion feedback of a critic "
         "that reads it (bump_topic)",
+        read_only=True,
+    ),
+    _p(
+        "critic_replacement",
+        DEFAULT_CRITIC_REPLACEMENT,
+        "how a critic veto's replacement is chosen among the clear motions the policy gives "
+        "probability: sample (from its distribution, seeded per episode) or likeliest",
+        choices=REPLACEMENTS,
         read_only=True,
     ),
     _p(

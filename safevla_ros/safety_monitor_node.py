@@ -341,6 +341,7 @@ def load_critic(p: dict) -> CriticGate | None:
         escape_below=p["critic_escape_below"] or math.inf,
         recover_after=p["critic_recover_after"],
         contact_guard=p["critic_contact_guard"],
+        replacement=p["critic_replacement"],
     )
     gate.scan_max_age_s = p["scan_max_age_s"]
     gate.proprio_max_age_s = p["proprio_max_age_s"]

@@ -23,7 +23,9 @@ from safevla_core.critic_gate import (
     DEFAULT_CRITIC_ESCAPE_BELOW,
     DEFAULT_CRITIC_MARGIN,
     DEFAULT_CRITIC_RECOVER_AFTER,
+    DEFAULT_CRITIC_REPLACEMENT,
     RECOVER_WINDOW,
+    REPLACEMENTS,
 )
 from safevla_core.errors import UserError
 from safevla_core.safety_spec import DEFAULT_COST_THRESHOLD
@@ -138,18 +140,20 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
         type=int,
         default=DEFAULT_CRITIC_ESCAPE_AFTER,
         metavar="K",
-        help="once the robot has stood K proposals in a row, a critic veto with no clear "
-        "replacement runs the motion the critic rates least risky instead of a stop (0 = never, "
-        "the default; docs/safety_critic.md)",
+        help="once the robot has stood K proposals in a row, a critic veto of a base motion "
+        "with no clear replacement runs the base motion the critic rates least risky "
+        f"instead of a stop (default {DEFAULT_CRITIC_ESCAPE_AFTER}; 0 = never; "
+        "docs/safety_critic.md)",
     )
     p.add_argument(
         "--critic-escape-below",
         type=float,
         default=DEFAULT_CRITIC_ESCAPE_BELOW,
         metavar="B",
-        help="the escape (--critic-escape-after) only runs a motion whose risk is below B x "
-        "threshold and that was not vetoed here, else the robot stays stopped: 1 keeps every "
-        "executed motion within the calibrated thresholds (default inf: any motion)",
+        help="the escape (--critic-escape-after) only runs a motion whose risk is now below B x "
+        "threshold, else the robot stays stopped: 1 keeps every "
+        "executed motion within the calibrated thresholds "
+        f"(default {DEFAULT_CRITIC_ESCAPE_BELOW:g}; inf: any motion)",
     )
     p.add_argument(
         "--critic-recover-after",
@@ -168,6 +172,15 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
         help="on (default): the monitor does not drive a joint the way a motion touched "
         "something (a blocked base motion; any arm motion) until the robot has moved clear; "
         "needs a critic that reads the motion feedback (docs/safety_critic.md)",
+    )
+    p.add_argument(
+        "--critic-replacement",
+        choices=REPLACEMENTS,
+        default=DEFAULT_CRITIC_REPLACEMENT,
+        help="how a critic veto's replacement is chosen among the clear motions the proposer "
+        "gives probability: sample (default: drawn from its distribution over them, seeded per "
+        "episode; a greedy policy does not loop on its replacement) or likeliest "
+        "(docs/safety_critic.md)",
     )
     p.add_argument(
         "--sampling",
@@ -276,6 +289,7 @@ def _config(args: argparse.Namespace):
             critic_escape_below=args.critic_escape_below,
             critic_recover_after=args.critic_recover_after,
             critic_contact_guard=args.critic_contact_guard == "on",
+            critic_replacement=args.critic_replacement,
             skip_blocked=args.skip_blocked,
         )
     except ValueError as exc:

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import numpy as np
 import pytest
 from tiny_critic import ARM_OUT_M, CATS, risk_table, write_tiny_critic
 
-from safevla_core.actions import ACTION_NAMES, NUM_ACTIONS, SCAN_BEAMS
+from safevla_core.actions import ACTION_NAMES, ACTIONS, NUM_ACTIONS, SCAN_BEAMS
 from safevla_core.critic_bundle import CRITIC_GRAPH, CRITIC_MANIFEST, CriticBundleError
 from safevla_core.critic_gate import CriticGate, PolicyFacts
 from safevla_core.image_preprocessing import ImageSpec
@@ -200,9 +201,16 @@ def test_repeated_vetoes_back_off_instead_of_a_stop(tmp_path):
     m = SafetyMonitor(MonitorConfig(), 0.0, critic=CriticGate.load(bundle, POLICY))
     outcomes = [run(m, proposal({LEFT: 0.9, RIGHT: 0.1}, i, float(i))) for i in range(1, 6)]
     assert all(d.executed_action == RIGHT for d in outcomes)
-    m = SafetyMonitor(MonitorConfig(), 0.0, critic=CriticGate.load(bundle, POLICY))
+    off = CriticGate.load(bundle, POLICY, escape_after=0)
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=off)
     outcomes = [run(m, proposal({LEFT: 0.9, AHEAD: 0.1}, i, float(i))) for i in range(1, 6)]
     assert all(d.safe_stop for d in outcomes)
+    # by default the escape then moves it: after 3 stops the clearest base motion under the
+    # thresholds (here move_back, the first of the equally clear ones), never a vetoed one
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=CriticGate.load(bundle, POLICY))
+    outcomes = [run(m, proposal({LEFT: 0.9, AHEAD: 0.1}, i, float(i))) for i in range(1, 6)]
+    assert [d.executed_action for d in outcomes] == [None, None, None, BACK, None]
+    assert "escaping with the least risky motion move_back" in outcomes[3].reason
     # move_back under the threshold but not clear of the margin: still the back-off
     near = write_tiny_critic(tmp_path / "n", IMAGE, risk_table({LEFT: 0.9, AHEAD: 0.9, BACK: 0.3}))
     m = SafetyMonitor(MonitorConfig(), 0.0, critic=CriticGate.load(near, POLICY))
@@ -210,14 +218,18 @@ def test_repeated_vetoes_back_off_instead_of_a_stop(tmp_path):
     assert [d.executed_action for d in outcomes] == [None, None, BACK]
     # both translations over the threshold: the robot stays stopped
     over = write_tiny_critic(tmp_path / "o", IMAGE, risk_table({LEFT: 0.9, AHEAD: 0.9, BACK: 0.6}))
-    m = SafetyMonitor(MonitorConfig(), 0.0, critic=CriticGate.load(over, POLICY))
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=CriticGate.load(over, POLICY, escape_after=0))
     assert all(run(m, proposal({LEFT: 1.0}, i, float(i))).safe_stop for i in range(1, 6))
     # an arm motion's vetoes never move the base
     arm = write_tiny_critic(tmp_path / "a", IMAGE, risk_table({ARM_UP: 0.9}))
-    m = SafetyMonitor(MonitorConfig(), 0.0, critic=CriticGate.load(arm, POLICY))
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=CriticGate.load(arm, POLICY, escape_after=0))
+    assert all(run(m, proposal({ARM_UP: 1.0}, i, float(i))).safe_stop for i in range(1, 6))
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=CriticGate.load(arm, POLICY))  # no escape
     assert all(run(m, proposal({ARM_UP: 1.0}, i, float(i))).safe_stop for i in range(1, 6))
     off = SafetyMonitor(
-        MonitorConfig(), 0.0, critic=CriticGate.load(bundle, POLICY, recover_after=0)
+        MonitorConfig(),
+        0.0,
+        critic=CriticGate.load(bundle, POLICY, recover_after=0, escape_after=0),
     )
     assert all(run(off, proposal({LEFT: 1.0}, i, float(i))).safe_stop for i in range(1, 6))
 
@@ -414,8 +426,9 @@ def test_a_feedback_critic_graph_without_its_input_is_refused(tmp_path):
 
 def test_escape_runs_the_least_risky_motion_after_standing_k_proposals(tmp_path):
     """Every motion is vetoed; with escape_after=2 the robot stands two proposals, then the
-    motion with the smallest risk / threshold runs (whatever the policy's probability), and
-    the count starts again once it moved. Off (0), it stands."""
+    motion with the smallest risk / threshold runs (whatever the policy's probability; with
+    escape_below=inf whatever its risk), and the count starts again once it moved. Off (0),
+    it stands."""
     from safevla_core.actions import ACTIONS
 
     risky = {a.index: 0.9 for a in ACTIONS if a.moves_robot}
@@ -423,13 +436,14 @@ def test_escape_runs_the_least_risky_motion_after_standing_k_proposals(tmp_path)
     bundle = write_tiny_critic(tmp_path / "c", IMAGE, risk_table(risky))
     with pytest.raises(ValueError, match="escape_after = -1"):
         CriticGate.load(bundle, POLICY, escape_after=-1)
-    gate = CriticGate.load(bundle, POLICY, escape_after=2)
+    gate = CriticGate.load(bundle, POLICY, escape_after=2, escape_below=math.inf)
     m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
     outcomes = [run(m, proposal({AHEAD: 0.7, LEFT: 0.3}, i, float(i))) for i in range(1, 7)]
     assert [d.executed_action for d in outcomes] == [None, None, BACK, None, None, BACK]
     assert "escaping with the least risky motion move_back" in outcomes[2].reason
     assert outcomes[2].vetoed and outcomes[2].rule is Rule.SAFETY_CRITIC
-    still = SafetyMonitor(MonitorConfig(), 0.0, critic=CriticGate.load(bundle, POLICY))
+    off = CriticGate.load(bundle, POLICY, escape_after=0, escape_below=math.inf)
+    still = SafetyMonitor(MonitorConfig(), 0.0, critic=off)
     assert all(run(still, proposal({AHEAD: 1.0}, i, float(i))).safe_stop for i in range(1, 6))
 
 
@@ -458,3 +472,67 @@ def test_a_clear_escape_moves_a_one_hot_proposer_only_within_the_thresholds(tmp_
     outcomes = [run(m, proposal({AHEAD: 1.0}, i, float(i))) for i in range(1, 6)]
     assert all(d.safe_stop and d.executed_action is None for d in outcomes)
     assert "no motion below 1 x threshold to escape with" in outcomes[3].reason
+
+
+def test_the_escape_from_a_vetoed_base_motion_moves_the_base(tmp_path):
+    """The default escape (3 stops, within the thresholds) answers a vetoed base motion with
+    the clearest base motion, never an arm or gripper action the critic rates clearer (a
+    ``pickup`` does not get a navigating robot out of a tight spot); a vetoed arm motion is
+    never escaped: the robot stays stopped."""
+    from safevla_core.actions import ACTION_INDEX
+
+    risky = {a.index: 0.9 for a in ACTIONS if a.moves_robot}
+    risky[ACTION_INDEX["pickup"]] = 0.001  # the clearest of all
+    risky[ACTION_INDEX["arm_up"]] = 0.2
+    risky[ACTION_INDEX["rotate_right_small"]] = 0.3  # the only base motion under 0.5
+    bundle = write_tiny_critic(tmp_path / "c", IMAGE, risk_table(risky))
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=CriticGate.load(bundle, POLICY))
+    outcomes = [run(m, proposal({LEFT: 1.0}, i, float(i))) for i in range(1, 5)]
+    assert [d.executed_action for d in outcomes][2:] == [None, ACTION_INDEX["rotate_right_small"]]
+    assert "escaping with the least risky motion rotate_right_small" in outcomes[3].reason
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=CriticGate.load(bundle, POLICY))
+    arm_out = ACTION_INDEX["arm_out"]
+    outcomes = [run(m, proposal({arm_out: 1.0}, i, float(i))) for i in range(1, 7)]
+    assert all(d.safe_stop and d.executed_action is None for d in outcomes)
+    # a motion vetoed here before but under the thresholds now (the critic's input changed
+    # with the stops) is judged afresh by the escape; the proposer's own proposals still
+    # meet the latch
+    gate = CriticGate.load(bundle, POLICY)
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
+    right_small = ACTION_INDEX["rotate_right_small"]
+    assert run(m, proposal({right_small: 1.0}, 1, 1.0)).executed_action == right_small
+    gate.thresholds = np.full_like(gate.thresholds, 0.25)  # now over: vetoed, latched
+    assert run(m, proposal({right_small: 1.0}, 2, 2.0)).safe_stop
+    gate.thresholds = np.full_like(gate.thresholds, 0.5)  # under again
+    assert "has not moved" in run(m, proposal({right_small: 1.0}, 3, 3.0)).reason
+    assert run(m, proposal({LEFT: 1.0}, 4, 4.0)).safe_stop  # the third stop in a row
+    d = run(m, proposal({LEFT: 1.0}, 5, 5.0))  # then the escape
+    assert d.executed_action == right_small and "escaping" in d.reason
+
+
+def test_a_vetoed_proposal_is_replaced_by_a_draw_from_the_clear_motions(tmp_path):
+    """replacement="sample" (default): the replacement of a vetoed greedy proposal is drawn
+    from the proposer's probabilities over the clear motions (so a loop of the same
+    replacement breaks), never a vetoed one, and the draws repeat after a reset (a new
+    episode); "likeliest" takes the most probable clear motion every time; anything else is
+    refused with the choices."""
+    from safevla_core.critic_gate import DEFAULT_CRITIC_REPLACEMENT
+
+    assert DEFAULT_CRITIC_REPLACEMENT == "sample"
+    bundle = write_tiny_critic(tmp_path / "c", IMAGE, risk_table({AHEAD: 0.9}))
+    with pytest.raises(ValueError, match=r"replacement = 'random'.*sample, likeliest"):
+        CriticGate.load(bundle, POLICY, replacement="random")
+    probs = {AHEAD: 0.6, LEFT: 0.25, RIGHT: 0.15}
+
+    def replacements(gate):
+        m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
+        return [run(m, proposal(probs, i, float(i))).executed_action for i in range(1, 41)]
+
+    gate = CriticGate.load(bundle, POLICY)
+    first = replacements(gate)
+    assert set(first) == {LEFT, RIGHT}  # both drawn, the vetoed AHEAD never
+    assert first.count(LEFT) > first.count(RIGHT)  # in proportion to the policy's odds
+    gate.reset()
+    assert replacements(gate) == first  # repeatable: the draws restart at every episode
+    likeliest = CriticGate.load(bundle, POLICY, replacement="likeliest")
+    assert set(replacements(likeliest)) == {LEFT}

@@ -1,6 +1,9 @@
 """What `ptrace.py` and `strikes.py` share: the shielded jobs of BUNDLE EPISODES CRITIC STEPS
-I[,I...] from the command line, with their env and agent."""
+I[,I...] from the command line, with their env and agent; the environment variable JOB (a JSON
+object) sets more Job fields, e.g. ``JOB='{"critic_escape_after": 3}'``."""
 
+import json
+import os
 import sys
 
 from safevla_eval.agents import make_agent, parse_policy, render_settings
@@ -15,8 +18,10 @@ def shielded_jobs():
     size, manip = render_settings(spec)
     env = make_env(int(steps), size, manip)
     eps = load_episodes(episodes)
+    # JOB='{"critic_escape_after": 3}': more Job settings (the options of safevla eval)
+    extra = json.loads(os.environ.get("JOB", "{}"))
     jobs = [
-        Job(spec, eps[i], i, True, (), int(steps), critic=critic, nav_hw=size)
+        Job(spec, eps[i], i, True, (), int(steps), critic=critic, nav_hw=size, **extra)
         for i in (int(x) for x in sys.argv[5].split(","))
     ]
     return env, make_agent(spec), jobs
