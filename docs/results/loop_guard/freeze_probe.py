@@ -5,20 +5,21 @@ the robot RUN times in a row, prints for every motion its risk / threshold ratio
 its swept clearance on the object scan and on the full scan, and the exact one-step cost of
 taking it (ActionProbe), then ends that episode.
 
-    python docs/results/freeze/freeze_probe.py PROPOSER CRITIC EPISODES STEPS RUN I[,I...]
+    python docs/results/loop_guard/freeze_probe.py PROPOSER EPISODES CRITIC STEPS I[,I...] [RUN]
+
+(RUN defaults to 8; the environment variable JOB sets more monitor settings, as for ``ptrace.py``.)
 """
 
 import sys
 
 import numpy as np
 import torch
+from episodes import shielded_jobs
 
 from safevla_core.actions import ACTIONS
-from safevla_eval.agents import make_agent, parse_policy, render_settings
-from safevla_eval.runner import Job, critic_gate, episode_steps, make_env
+from safevla_eval.runner import critic_gate, episode_steps
 from safevla_train.critic_footprint import SweptClearance
 from sim_bridge.action_probe import ActionProbe
-from sim_bridge.episodes import load_episodes
 
 
 class FrozenError(Exception):
@@ -26,17 +27,12 @@ class FrozenError(Exception):
 
 
 def main() -> None:
-    proposer, critic, ep_file, steps, run = sys.argv[1:6]
-    steps, run = int(steps), int(run)
-    spec = parse_policy(proposer)
-    size, manip = render_settings(spec)
-    env = make_env(steps, size, manip)
-    agent = make_agent(spec)
+    run = int(sys.argv[6]) if len(sys.argv) > 6 else 8
+    env, agent, jobs = shielded_jobs()
     probe = ActionProbe(env, verify=False)
     swept = SweptClearance()
-    eps = load_episodes(ep_file)
-    for i in (int(x) for x in sys.argv[6].split(",")):
-        job = Job(spec, eps[i], i, True, (), steps, critic=critic, nav_hw=size)
+    for job in jobs:
+        i = job.index
         state = {"stops": 0, "n": 0}
 
         def on_decision(d, state=state, i=i):
