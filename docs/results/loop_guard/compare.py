@@ -1,15 +1,17 @@
-"""(thirty-first session) The loop guard against the same shield without it, row by row.
+"""(thirty-first session) A shielded run against the thirty-first session's shield, row by row.
 
 For each proposer and set: the unshielded SR / CC (from the earlier sessions' files on the
-same episodes), the shipped critic's shielded row without the loop guard
-(`docs/results/contact_guard/f10/`, the critic `models/safety-critic` ships) and with it
-(`docs/results/loop_guard/`), and the episodes whose success the guard changed.
+same episodes), the thirty-first session's shielded row (`docs/results/contact_guard/f10/`,
+with the critic `models/safety-critic` ships) and the run's (by default the loop guard's,
+`docs/results/loop_guard/eval_<set>_<proposer>_sc_<steps>_s31.json.gz`; DIR and TAG name
+another run's files, e.g. `escape_sample _f5`), and the episodes whose success changed.
 
-    python docs/results/loop_guard/compare.py
+    python docs/results/loop_guard/compare.py [DIR TAG]
 """
 
 import gzip
 import json
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -55,17 +57,18 @@ def result(path: Path, shield: bool) -> dict | None:
 
 
 def main() -> None:
+    run_dir, tag = (sys.argv[1], sys.argv[2]) if len(sys.argv) > 2 else ("loop_guard", "_s31")
     print(
-        "| proposer | set | unshielded SR / CC | without the loop guard: SR / CC | with it: SR "
+        "| proposer | set | unshielded SR / CC | before: SR / CC | this run: SR "
         "[95% CI] / CC [95% CI] | SR change vs unshielded | cost change | CC > 10 | veto rate | "
-        "stops / step | episodes lost / gained by the guard |"
+        "stops / step | episodes lost / gained against before |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     proposers = ["expert-careless", "objnav-ppo-lag", "objnav-bc", "objnav-ppo"]
     for p in [*proposers, "objnav-ppo-penalty"]:
         for s in SETS:
             steps = 300 if p == "expert-careless" else 600
-            new = result(R / "loop_guard" / f"eval_{s}_{p}_sc_{steps}_s31.json.gz", True)
+            new = result(R / run_dir / f"eval_{s}_{p}_sc_{steps}{tag}.json.gz", True)
             old = result(
                 R / "contact_guard" / "f10" / f"eval_{s}_{p}_f10_{steps}_s30.json.gz", True
             )

@@ -7,9 +7,11 @@ taking it (ActionProbe), then ends that episode.
 
     python docs/results/loop_guard/freeze_probe.py PROPOSER EPISODES CRITIC STEPS I[,I...] [RUN]
 
-(RUN defaults to 8; the environment variable JOB sets more monitor settings, as for ``ptrace.py``.)
+(RUN defaults to 8; with the environment variable VETOES set, RUN vetoes in a row, replaced or
+not; JOB sets more monitor settings, as for ``ptrace.py``.)
 """
 
+import os
 import sys
 
 import numpy as np
@@ -37,7 +39,9 @@ def main() -> None:
 
         def on_decision(d, state=state, i=i):
             state["n"] += 1
-            state["stops"] = state["stops"] + 1 if d.safe_stop else 0
+            # a freeze: stops in a row; with VETOES set, vetoes in a row (replaced or not)
+            hit = d.vetoed if os.environ.get("VETOES") else d.safe_stop
+            state["stops"] = state["stops"] + 1 if hit else 0
             if state["stops"] < run:
                 return
             g = state["g"]
