@@ -429,8 +429,6 @@ def test_escape_runs_the_least_risky_motion_after_standing_k_proposals(tmp_path)
     motion with the smallest risk / threshold runs (whatever the policy's probability; with
     escape_below=inf whatever its risk), and the count starts again once it moved. Off (0),
     it stands."""
-    from safevla_core.actions import ACTIONS
-
     risky = {a.index: 0.9 for a in ACTIONS if a.moves_robot}
     risky[BACK] = 0.55  # the least risky motion, still over the threshold 0.5
     bundle = write_tiny_critic(tmp_path / "c", IMAGE, risk_table(risky))
@@ -452,8 +450,6 @@ def test_a_clear_escape_moves_a_one_hot_proposer_only_within_the_thresholds(tmp_
     the clearest motion under the threshold runs (the policy gave it probability 0); where
     every motion is over the threshold the robot stays stopped (the unbounded escape would
     have run move_back at 0.55)."""
-    from safevla_core.actions import ACTIONS
-
     risky = {a.index: 0.9 for a in ACTIONS if a.moves_robot}
     risky[BACK], risky[LEFT] = 0.55, 0.2  # LEFT passes the threshold 0.5
     bundle = write_tiny_critic(tmp_path / "c", IMAGE, risk_table(risky))

@@ -30,6 +30,8 @@ class FrozenError(Exception):
 
 def main() -> None:
     run = int(sys.argv[6]) if len(sys.argv) > 6 else 8
+    # a freeze: stops in a row; with VETOES set, vetoes in a row (replaced or not)
+    by_vetoes = bool(os.environ.get("VETOES"))
     env, agent, jobs = shielded_jobs()
     probe = ActionProbe(env, verify=False)
     swept = SweptClearance()
@@ -39,17 +41,20 @@ def main() -> None:
 
         def on_decision(d, state=state, i=i):
             state["n"] += 1
-            # a freeze: stops in a row; with VETOES set, vetoes in a row (replaced or not)
-            hit = d.vetoed if os.environ.get("VETOES") else d.safe_stop
+            hit = d.vetoed if by_vetoes else d.safe_stop
             state["stops"] = state["stops"] + 1 if hit else 0
             if state["stops"] < run:
                 return
             g = state["g"]
             v = g.last
             labels = probe.label()  # (20, 5) exact one-step cost
-            full = swept(torch.tensor(np.asarray(env.backend.range_scan(), np.float32)[None]))
-            objs = env.backend.range_scan(objects_only=True)
-            obj = swept(torch.tensor(np.asarray(objs, np.float32)[None]))
+            full, obj = (
+                swept(torch.tensor(np.asarray(scan, np.float32)[None]))[0]
+                for scan in (
+                    env.backend.range_scan(),
+                    env.backend.range_scan(objects_only=True),
+                )
+            )
             ratio = v.risk / np.maximum(v.thresholds, 1e-12)[None]
             print(f"== episode {i} step {state['n']}: {d.reason}")
             print(
@@ -57,13 +62,10 @@ def main() -> None:
                 "obj-clear full-clear  cost  latched"
             )
             for a, act in enumerate(ACTIONS):
-                if a >= full.shape[1]:
-                    oc = fc = float("nan")
-                else:
-                    oc, fc = float(obj[0, a]), float(full[0, a])
                 print(
                     f"   {act.name:20s} {np.array2string(ratio[a], precision=2):30s} "
-                    f"{ratio[a].max():6.2f} {oc:8.3f} {fc:8.3f}  {labels[a].sum():.0f} "
+                    f"{ratio[a].max():6.2f} {float(obj[a]):8.3f} {float(full[a]):8.3f}  "
+                    f"{labels[a].sum():.0f} "
                     f"{int(g.latched[a])}"
                 )
             raise FrozenError
