@@ -53,6 +53,7 @@ from pathlib import Path
 from safevla_core.actions import ACTION_NAMES, NUM_ACTIONS
 from safevla_core.bundle import BundleError, confined_path, sha256_file
 from safevla_core.bundle_manifest import ONNX_OPSET
+from safevla_core.footprint import PASS_MAX_M
 from safevla_core.image_preprocessing import ImageSpec
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_core.signing import SigningError, sign_manifest, signature_file, verify_manifest
@@ -128,6 +129,15 @@ class CriticManifest:
             from the range scan, :mod:`safevla_train.critic_guard`): its settings
             (``clearance_m``, ``min_free_points``, ...); empty = none. A record only: the guard
             is inside the graph, the runtime feeds nothing new.
+        clear_pass_m: the runtime's clear pass (:mod:`safevla_core.footprint`): a base motion
+            whose swept footprint, the arm at its extension, clears every scan return by at
+            least this much (metres) has risk 0 while the gripper is known to be empty; the
+            thresholds were calibrated with it. 0 = none. Needs the range scan (scan_input);
+            the monitor then also needs the arm's joint state and the holding flag.
+        clear_pass_quiet: with the clear pass, it holds only when none of the motion feedbacks
+            of the last this many frames reported contact (0 = always): objects a strike
+            set moving keep moving, and those states are left to the learnt risks. Needs
+            bump_input and at most history_length.
         training: free-form record of how the critic was trained.
         created_utc: ISO time of the export.
         files: file name -> {"sha256", "bytes"}.
@@ -157,6 +167,8 @@ class CriticManifest:
     proprio_input: bool = False
     object_scan_input: bool = False
     corner_guard: dict = field(default_factory=dict)
+    clear_pass_m: float = 0.0
+    clear_pass_quiet: int = 0
 
     @property
     def graph_inputs(self) -> tuple[str, ...]:
@@ -171,7 +183,8 @@ class CriticManifest:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["image"] = dataclasses.asdict(self.image)
-        for key in ("object_scan_input", "corner_guard"):  # older bundles read the same
+        # older bundles read the same without them
+        for key in ("object_scan_input", "corner_guard", "clear_pass_m", "clear_pass_quiet"):
             if not d[key]:
                 del d[key]
         for k in ("actions", "categories"):
@@ -224,6 +237,24 @@ class CriticManifest:
                 raise TypeError(f"corner_guard = {guard!r} must map setting names to numbers")
             if guard and not body.get("scan_input", False):
                 raise ValueError("corner_guard needs the range scan (scan_input true)")
+            cp = body.get("clear_pass_m", 0.0)
+            if isinstance(cp, bool) or not isinstance(cp, (int, float)):
+                raise TypeError(f"clear_pass_m = {cp!r} must be a number of metres")
+            if not 0.0 <= cp <= PASS_MAX_M:
+                raise ValueError(f"clear_pass_m = {cp!r} must lie in [0, {PASS_MAX_M}] m")
+            if cp and not body.get("scan_input", False):
+                raise ValueError("clear_pass_m needs the range scan (scan_input true)")
+            body["clear_pass_m"] = float(cp)
+            quiet = body.get("clear_pass_quiet", 0)
+            if isinstance(quiet, bool) or not isinstance(quiet, int):
+                raise TypeError(f"clear_pass_quiet = {quiet!r} must be an integer")
+            if quiet and not (cp and body.get("bump_input", False)):
+                raise ValueError("clear_pass_quiet needs the clear pass and bump_input")
+            if not 0 <= quiet <= body["history_length"]:
+                raise ValueError(
+                    f"clear_pass_quiet = {quiet} must lie in [0, history_length "
+                    f"{body['history_length']}]"
+                )
             if not isinstance(body.get("encoder_graph_file", ""), str):
                 raise TypeError("encoder_graph_file must be a file name (or empty)")
             body["alpha"] = float(body["alpha"])

@@ -339,6 +339,29 @@ class CriticGate:
         self.proprio: np.ndarray | None = None
         self.proprio_stamp_s: float | None = None
         self.proprio_max_age_s = DEFAULT_PROPRIO_MAX_AGE_S
+        # the gripper holds an object (critics with a clear pass); None: nobody said, and the
+        # pass stays off (the footprint does not cover a held object). Kept across episodes:
+        # it is the robot's state, not the episode's
+        self.holding: bool | None = None
+
+    @property
+    def takes_holding(self) -> bool:
+        """The critic's clear pass needs to know whether the gripper holds an object."""
+        return self.critic.has_clear_pass
+
+    def on_holding(self, flag) -> None:
+        """Whether the gripper holds an object now (a bool; None = unknown: no clear pass).
+
+        Raises:
+            ValueError: not a bool or None (naming the value); the flag becomes unknown.
+        """
+        if flag is not None and not isinstance(flag, (bool, np.bool_)):
+            self.holding = None
+            raise ValueError(
+                f"holding = {flag!r} must be true, false or unknown (None): the gripper's "
+                "holding flag (std_msgs/Bool)"
+            )
+        self.holding = None if flag is None else bool(flag)
 
     @property
     def takes_bump(self) -> bool:
@@ -592,7 +615,13 @@ class CriticGate:
             safevla_core.safety_critic.CriticOutputError: a non-finite or out-of-range risk.
         """
         v = self.last = self.critic.step(
-            frame, self.prev_action, self.bump, self.scan, self.proprio, self.scan_objects
+            frame,
+            self.prev_action,
+            self.bump,
+            self.scan,
+            self.proprio,
+            self.scan_objects,
+            holding=self.holding,
         )
         thr = self.thresholds
         blocked = (v.risk >= thr[None, :]) & _MOVES[:, None]

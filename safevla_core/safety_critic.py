@@ -68,6 +68,7 @@ from safevla_core.critic_bundle import (
     CriticBundleError,
     load_critic_bundle,
 )
+from safevla_core.footprint import clear_pass
 from safevla_core.image_preprocessing import ImageSpec, preprocess_rgb
 from safevla_core.safety_spec import SAFETY_SPEC
 
@@ -141,6 +142,8 @@ class CriticVerdict:
         allowed: (A,) bool, no category blocks the action.
         action_names: the action space (row order).
         categories: the cost categories (column order).
+        passed: (A,) bool, the base motions the clear pass set to risk 0 (a critic with
+            ``clear_pass_m``; None without one).
     """
 
     risk: np.ndarray
@@ -149,6 +152,7 @@ class CriticVerdict:
     allowed: np.ndarray
     action_names: tuple[str, ...]
     categories: tuple[str, ...]
+    passed: np.ndarray | None = None
 
     def blocking_categories(self, action: int) -> list[str]:
         """Names of the categories that veto ``action`` (empty when it is allowed)."""
@@ -228,8 +232,15 @@ class SafetyCritic:
 
     @property
     def takes_proprio(self) -> bool:
-        """The critic reads the arm's joint state at the newest frame (``proprio_input``)."""
-        return self.manifest.proprio_input
+        """The critic reads the arm's joint state at the newest frame: its graph does
+        (``proprio_input``), or its clear pass does (``clear_pass_m``: the arm's extension)."""
+        return self.manifest.proprio_input or self.has_clear_pass
+
+    @property
+    def has_clear_pass(self) -> bool:
+        """The bundle's clear pass is on (``clear_pass_m`` > 0, :mod:`safevla_core.footprint`):
+        :meth:`step` also takes the arm's joint state and the holding flag."""
+        return self.manifest.clear_pass_m > 0
 
     def _check_graph(self) -> None:
         m = self.manifest
@@ -301,6 +312,7 @@ class SafetyCritic:
         scan=None,
         proprio=None,
         scan_objects=None,
+        holding: bool | None = None,
     ) -> CriticVerdict:
         """Risk of every action in the state that ``frame`` shows.
 
@@ -318,6 +330,11 @@ class SafetyCritic:
             scan_objects: the same scan with the building's static structure removed (a
                 scan filtered against a static map). Required when the critic takes it
                 (:attr:`takes_object_scan`), ignored otherwise.
+            holding: the gripper holds an object (True), is empty (False) or nobody said
+                (None). The clear pass (:attr:`has_clear_pass`) sets the risks of the base
+                motions that clear the scan to 0 only when it is False (the footprint does
+                not cover a held object) and, with ``clear_pass_quiet`` K, no motion
+                feedback of the last K frames reported contact.
 
         Raises:
             ValueError: ``prev_action`` out of range, or a critic taking the motion feedback,
@@ -352,7 +369,7 @@ class SafetyCritic:
             feed[CRITIC_SCAN_INPUT] = ranges[None]
         if things is not None:
             feed[CRITIC_OBJECT_SCAN_INPUT] = things[None]
-        if arm is not None:
+        if self.manifest.proprio_input:
             feed[CRITIC_PROPRIO_INPUT] = arm[None]
         (risk,) = self.session.run(list(CRITIC_OUTPUTS), feed)
         risk = risk[0]
@@ -362,6 +379,15 @@ class SafetyCritic:
                 f"{self.steps}; the model or its input is broken - stop the robot"
             )
         self.steps += 1
+        passed = None
+        if self.has_clear_pass:
+            passed = np.zeros(len(risk), bool)
+            quiet = self.manifest.clear_pass_quiet
+            touched = quiet and any(np.max(fb) > 0 for _, fb in items[-quiet:])
+            if holding is False and not touched:
+                ext = arm[PROPRIO_FIELDS.index("arm_extension")]
+                passed = clear_pass(ranges[None], ext, self.manifest.clear_pass_m)[0]
+                risk = np.where(passed[:, None], np.float32(0.0), risk)
         blocked, allowed = allowed_mask(risk, self.thresholds)
         return CriticVerdict(
             risk=risk,
@@ -370,4 +396,5 @@ class SafetyCritic:
             allowed=allowed,
             action_names=self.manifest.actions,
             categories=self.manifest.categories,
+            passed=passed,
         )

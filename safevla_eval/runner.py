@@ -198,13 +198,22 @@ def critic_gate(job: Job, verify_key: str | None = None):
 
 
 def shield_step(
-    monitor, proposed, step: int, frame, bump=None, scan=None, proprio=None, scan_objects=None
+    monitor,
+    proposed,
+    step: int,
+    frame,
+    bump=None,
+    scan=None,
+    proprio=None,
+    scan_objects=None,
+    holding=None,
 ) -> Decision:
     """The monitor's decision on one proposal; ``frame`` is the one the policy saw (fed to
-    the independent critic, if any) and ``bump`` / ``scan`` / ``proprio`` the motion
-    feedback, range scan, arm joint state and object scan that came with it (fed to a critic
-    that reads them). A proposer without a cost critic (experts, random) reports zero costs,
-    so only the independent critic can veto it."""
+    the independent critic, if any) and ``bump`` / ``scan`` / ``proprio`` / ``scan_objects`` /
+    ``holding`` the motion feedback, range scan, arm joint state, object scan and gripper
+    holding flag that came with it (fed to a critic that reads them). A proposer without a
+    cost critic (experts, random) reports zero costs, so only the independent critic can veto
+    it."""
     from safevla_core.safety_monitor import Proposal
 
     now = float(step + 1)
@@ -219,6 +228,8 @@ def shield_step(
             monitor.critic.on_proprio(proprio)
         if monitor.critic.takes_object_scan:
             monitor.critic.on_scan_objects(scan_objects)
+        if monitor.critic.takes_holding:
+            monitor.critic.on_holding(None if holding is None else bool(holding))
     q = np.zeros((NUM_ACTIONS, 0)) if proposed.cost_q is None else proposed.cost_q
     q = np.asarray(q, np.float64)
     p = Proposal(
@@ -285,7 +296,15 @@ def episode_steps(
             if needs:  # the scans of the state the frame shows, from one set of rays
                 scan, things = env.backend.range_scans()
             d = shield_step(
-                monitor, proposed, t, frame, obs.get("bump"), scan, obs.get("proprio"), things
+                monitor,
+                proposed,
+                t,
+                frame,
+                obs.get("bump"),
+                scan,
+                obs.get("proprio"),
+                things,
+                obs.get("holding"),
             )
             vetoed, stopped = d.vetoed or d.safe_stop, d.safe_stop
             action = SUB_DONE if stopped else int(d.executed_action)

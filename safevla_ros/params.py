@@ -436,6 +436,13 @@ CRITIC_PARAMS: tuple[ParamSpec, ...] = (
         "(proprio_input), which stops the robot until a usable one arrives",
     ),
     *JOINT_NAME_PARAMS,
+    _p(
+        "holding_topic",
+        HOLDING_TOPIC,
+        "std_msgs/Bool: the gripper holds an object; read only for a critic with a clear pass "
+        "(clear_pass_m), which passes base motions clear of the scan only once this says the "
+        "gripper is empty",
+    ),
 )
 
 MONITOR_PARAMS: tuple[ParamSpec, ...] = (

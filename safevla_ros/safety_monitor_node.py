@@ -24,7 +24,11 @@ a usable one its rule stops the robot. A critic that reads the arm's joint state
 joint-state publisher), read as (position of ``lift_joint``, sum of the positions of
 ``arm_joints``) by :func:`safevla_ros.msg_conversions.proprio_values`; until a usable one has
 arrived, after a rejected one (e.g. without those joints), and once the newest arrived more
-than ``proprio_max_age_s`` ago, its rule stops the robot.
+than ``proprio_max_age_s`` ago, its rule stops the robot. A critic with a clear pass
+(``clear_pass_m``: base motions whose footprint, the arm at its extension, clears the scan pass)
+also reads that joint state, and the gripper's holding flag (std_msgs/Bool on
+``holding_topic``, reliable): the pass holds only once a message has said the gripper is empty
+(the footprint does not cover a held object), so without one the critic's risks decide alone.
 
 Every verdict carries the monitor's id, a sequence number and (with ``verdict_key_file``) an
 HMAC the adapter checks; a heartbeat (std_msgs/Header, ``frame_id`` = id and HMAC) goes out at
@@ -181,6 +185,9 @@ class SafetyMonitorNode(LifecycleNode):
             subs.append(
                 self.create_subscription(LaserScan, topic, self.on_scan_objects, SENSOR_QOS)
             )
+        if self.critic.takes_holding:  # reliable, volatile: matches any Bool publisher
+            topic = p["holding_topic"]
+            subs.append(self.create_subscription(Bool, topic, self.on_holding, RELIABLE_QOS))
         if self.critic.takes_proprio:
             # sensor QoS (best effort, newest few): matches a reliable joint-state publisher
             # (robot drivers, joint_state_publisher) and a best-effort one alike; a lost
@@ -219,6 +226,10 @@ class SafetyMonitorNode(LifecycleNode):
             self.get_logger().error(
                 f"critic object scan rejected: {exc}", throttle_duration_sec=1.0
             )
+
+    def on_holding(self, msg: Bool) -> None:
+        """Whether the gripper holds an object, for a critic whose clear pass needs it."""
+        self.critic.on_holding(bool(msg.data))
 
     def on_joint_state(self, msg: JointState) -> None:
         """The arm's joint state, for a critic that reads it. A message without the lift and

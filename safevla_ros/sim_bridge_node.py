@@ -175,9 +175,23 @@ class SimBridgeNode(LifecycleNode):
         p = self.params
         return (
             self.count_subscribers(p["instruction_topic"]) > 0
-            and self.count_subscribers(p["holding_topic"]) > 0
+            and self.policy_listens()
             and self.count_subscribers(p["image_topic"]) > 0
             and self.count_publishers(p["action_topic"]) > 0
+        )
+
+    def policy_listens(self) -> bool:
+        """A node that does not read the range scan subscribes to ``holding_topic``: the
+        policy. (A monitor whose critic has a clear pass reads the holding flag too, from its
+        start; such a critic always reads the scan, which no policy does.)"""
+        p = self.params
+        scan_readers = {
+            (i.node_namespace, i.node_name)
+            for i in self.get_subscriptions_info_by_topic(p["scan_topic"])
+        }
+        return any(
+            (i.node_namespace, i.node_name) not in scan_readers
+            for i in self.get_subscriptions_info_by_topic(p["holding_topic"])
         )
 
     def start_episode(self, episode=None) -> None:

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 from safevla_core.conformal import ON_TOO_FEW
+from safevla_core.footprint import PASS_MAX_M
 from safevla_core.image_preprocessing import ImageSpec
 from safevla_train.config import _check
 from safevla_train.config_io import to_dict
@@ -135,6 +136,19 @@ class CriticConfig:
             measured, a turn the footprint put 7-9 mm clear struck an object
             (docs/safety_critic.md, "The contact guard"). Fitted after training: changing it
             refits the floor and recalibrates without retraining.
+        clear_pass_m: the runtime's clear pass (:mod:`safevla_core.footprint`, recorded in
+            the bundle): a base motion whose swept footprint (the base, and the arm at its
+            current extension) clears every return of the range scan by at least this much
+            has risk 0 while the gripper is known to be empty. The calibration applies it to
+            every state (the data do not say whether the gripper held something), so the
+            calibrated miss rate counts every costly motion it could pass. Measured
+            (docs/safety_critic.md, thirty-third session) on the shipped critic's data: at
+            3 cm, 275 of 11,663 costly base motions pass, 259 of them in states where every
+            base motion costs. 0 = off. Needs the range scan and the data's arm joint state;
+            changing it recalibrates without retraining.
+        clear_pass_quiet: with ``clear_pass_m``, the pass holds only when no motion feedback of
+            the last this many frames reported contact (0 = always; needs ``bump_input``):
+            objects a strike set moving keep moving and cost whatever the robot does.
         object_scan: with ``footprint``, the critic also reads the range scan with the
             building's static structure removed (walls and floor return nothing: a scan
             filtered against a static map; ``obs["scan_objects"]``, the monitor's
@@ -207,6 +221,8 @@ class CriticConfig:
     footprint: bool = False
     footprint_floor: bool = False
     floor_clearance_m: float = STRIKE_CLEARANCE_M
+    clear_pass_m: float = 0.0
+    clear_pass_quiet: int = 0
     object_scan: bool = False
     frame_history: int = -1
     refit: str = ""
@@ -284,6 +300,22 @@ class CriticConfig:
             "swept clearance at or below which footprint_floor applies, e.g. 0.005)",
         )
         _check(
+            math.isfinite(self.clear_pass_m) and 0.0 <= self.clear_pass_m <= PASS_MAX_M,
+            f"critic.clear_pass_m={self.clear_pass_m} must be in [0, {PASS_MAX_M}] m (0 = off; "
+            "the arm-aware swept clearance at or above which a base motion passes, e.g. 0.03)",
+        )
+        _check(
+            not self.clear_pass_m or self.scan_input,
+            "critic.clear_pass_m reads the range scan: set scan_input=true too",
+        )
+        _check(
+            0 <= self.clear_pass_quiet <= self.history_length
+            and (not self.clear_pass_quiet or (self.clear_pass_m and self.bump_input)),
+            f"critic.clear_pass_quiet={self.clear_pass_quiet} must be in [0, history_length="
+            f"{self.history_length}], and above 0 only with clear_pass_m and bump_input=true "
+            "(it reads the motion feedback of the last frames)",
+        )
+        _check(
             not self.object_scan or self.footprint,
             "critic.object_scan=true reads the object scan's swept clearances: set "
             "footprint=true (and scan_input=true) too",
@@ -315,6 +347,7 @@ class CriticConfig:
         skip.add("refit")  # fitted after training, on calibration episodes
         skip.add("footprint_floor")  # fitted after training, on the training split
         skip.add("floor_clearance_m")  # the floor's, likewise
+        skip.update(("clear_pass_m", "clear_pass_quiet"))  # the runtime's rule after the graph
         if not self.scan_branch:  # (weights trained before these existed match)
             skip.add("scan_branch")
         if not self.footprint:

@@ -22,44 +22,27 @@ graph and the monitor feeds nothing new.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
 from safevla_core.actions import (
-    ACTIONS,
     SCAN_ANGLE_INCREMENT,
     SCAN_ANGLE_MIN,
     SCAN_BEAMS,
     SCAN_RANGE_MAX_M,
-    ActionKind,
 )
+from safevla_core.footprint import ARM_BOX_M, BASE_HALF_M, motion_poses
 
-BASE_HALF_M = (0.165, 0.17)  # sim_bridge.mujoco.scene_xml.BASE_HALF (the core does not import it)
-# the retracted arm, wrist and gripper in the base frame: (x0, x1, y0, y1), m (the simulator's
-# robot geoms at arm extension 0; an extended arm reaches further, which this does not model)
-ARM_BOX_M = (-0.075, -0.005, -0.31, -0.17)
+__all__ = ["ARM_BOX_M", "BASE_HALF_M", "SAMPLES", "SweptClearance"]
+
 SAMPLES = 4
 FAR_M = 10.0  # a beam that saw nothing: a point this far away
 
 
-def _poses() -> tuple[torch.Tensor, torch.Tensor]:
+def _poses() -> torch.Tensor:
     """Per action, ``SAMPLES`` base poses along the motion: (dx, dyaw) each (dx along the
     heading, m; dyaw counter-clockwise, rad)."""
-    poses = []
-    for a in ACTIONS:
-        rows = []
-        for k in range(1, SAMPLES + 1):
-            s = k / SAMPLES
-            if a.kind is ActionKind.BASE_ROTATE:  # positive magnitude = clockwise
-                rows.append((0.0, -math.radians(a.magnitude) * s))
-            elif a.kind is ActionKind.BASE_TRANSLATE:
-                rows.append((a.magnitude * s, 0.0))
-            else:
-                rows.append((0.0, 0.0))
-        poses.append(rows)
-    return torch.tensor(poses, dtype=torch.float32)
+    return torch.tensor(motion_poses(SAMPLES), dtype=torch.float32)
 
 
 class SweptClearance(nn.Module):

@@ -527,6 +527,8 @@ def export_critic(
     tolerance: float = 1e-4,
     sign_key: str | Path | None = None,
     union=None,
+    clear_pass_m: float = 0.0,
+    clear_pass_quiet: int = 0,
 ) -> CriticManifest:
     """Write the critic bundle ``out_dir`` (replaced atomically): ONNX graph(s) (dynamic batch,
     each checked against torch; a :class:`FeatureCriticNet` also writes its encoder graph) +
@@ -535,7 +537,9 @@ def export_critic(
     one threshold on any event (:func:`safevla_core.conformal.calibrate_any`), recorded as
     ``calibration["any"]`` with ``calibration_target = "any"``; None = per category.
     ``sign_key``: an Ed25519 private key (PEM) to sign critic.json with
-    (``critic.json.sig``). Returns the manifest."""
+    (``critic.json.sig``). ``clear_pass_m``: the runtime's clear pass the thresholds were
+    calibrated with (:mod:`safevla_core.footprint`; 0 = none) and its ``clear_pass_quiet``.
+    Returns the manifest."""
     for noisy in ("onnxscript", "onnx_ir"):  # one INFO line per graph pass otherwise
         logging.getLogger(noisy).setLevel(logging.WARNING)
     cfg, graph = net.cfg, _RiskGraph(net).eval()
@@ -613,6 +617,8 @@ def export_critic(
             scan_input=bool(cfg.scan_input),
             object_scan_input=bool(cfg.object_scan),
             proprio_input=bool(cfg.proprio_input),
+            clear_pass_m=float(clear_pass_m),
+            clear_pass_quiet=int(clear_pass_quiet),
             created_utc=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         )
         write_critic_bundle(tmp, manifest)

@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from safevla_core.actions import ACTION_NAMES
+from safevla_core.actions import ACTION_NAMES, PROPRIO_FIELDS
 from safevla_core.conformal import calibrate, calibrate_any
+from safevla_core.footprint import BASE_MOTIONS, clear_pass
 from safevla_core.safety_critic import always_allowed
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.config_io import to_dict
@@ -164,6 +165,45 @@ def fit_refit(net, data, cal_rows, cfg, inputs, metrics, log) -> np.ndarray:
     return cal_rows[~fit]
 
 
+def with_clear_pass(risk, data, rows, cfg, metrics, split, log) -> np.ndarray:
+    """``critic.clear_pass_m``: ``risk`` of the states ``rows`` with the base motions that the
+    runtime's clear pass lets through (:func:`safevla_core.footprint.clear_pass`, on each
+    state's newest scan and arm extension) set to 0, in every state: the stored states do not
+    say whether the gripper held something, so the calibration counts every costly motion the
+    pass would let through, also those the runtime keeps (holding). Records how many it passed.
+
+    Raises:
+        ValueError: the data set lacks the arm's joint state (collected before it was stored).
+    """
+    if "frame_proprio" not in data:
+        raise ValueError(
+            "critic.clear_pass_m needs the arm's joint state of every stored frame "
+            "('frame_proprio'), which this data set (or one of critic.extra_data) lacks: it "
+            "was collected before that was recorded; collect it again"
+        )
+    newest = data["history"][rows, -1]
+    ext = data["frame_proprio"][newest][:, PROPRIO_FIELDS.index("arm_extension")]
+    passed = clear_pass(data["frame_scan"][newest], ext, cfg.clear_pass_m)
+    if cfg.clear_pass_quiet:  # contact in the motion feedback of the last K frames
+        slots = data["history"][rows, -cfg.clear_pass_quiet :]
+        passed &= ~(data["frame_bump"][slots].max(axis=(1, 2)) > 0)[:, None]
+    costly = data["labels"][rows].any(axis=2)
+    base = int(BASE_MOTIONS.sum()) * len(rows)
+    record = {
+        "base_motions": base,
+        "passed": int(passed.sum()),
+        "costly_base_motions": int(costly[:, BASE_MOTIONS].sum()),
+        "costly_passed": int((passed & costly).sum()),
+    }
+    metrics.setdefault("clear_pass", {})[split] = record
+    log(
+        f"clear pass ({cfg.clear_pass_m:g} m), {split} split: {record['passed']} of "
+        f"{base} base motions passed, {record['costly_passed']} of "
+        f"{record['costly_base_motions']} costly ones among them"
+    )
+    return np.where(passed[:, :, None], np.float32(0.0), risk)
+
+
 def fit_floor(net, data, inputs, metrics, log) -> None:
     """``critic.footprint_floor``: fit the floor of the motions that run into a scan point on
     the training split (after training: the floor is not a trained weight)."""
@@ -214,12 +254,17 @@ def run_critic(
         cal_rows = fit_refit(net, data, cal_rows, cfg, inputs, metrics, log)
     by_episode = cfg.calibration_unit == "episode"
     union, reports = None, None
+    risks = {}
+    for split, rows_ in (("calibration", cal_rows), ("test", test_rows)):
+        risks[split] = predict(net, data, rows_, cfg, inputs)
+        if cfg.clear_pass_m:
+            risks[split] = with_clear_pass(risks[split], data, rows_, cfg, metrics, split, log)
     args = (
-        predict(net, data, cal_rows, cfg, inputs),
+        risks["calibration"],
         data["labels"][cal_rows],
         SAFETY_SPEC.categories,
         cfg.alpha,
-        predict(net, data, test_rows, cfg, inputs),
+        risks["test"],
         data["labels"][test_rows],
     )
     kwargs = dict(
@@ -246,6 +291,8 @@ def run_critic(
         union=union,
         training={"config": to_dict(cfg), "data": {**meta, "states_per_split": counts}},
         sign_key=sign_key,
+        clear_pass_m=cfg.clear_pass_m,
+        clear_pass_quiet=cfg.clear_pass_quiet,
     )
     log(f"export: wrote {out / BUNDLE_DIR}" + (" (signed)" if sign_key is not None else ""))
     metrics.update(

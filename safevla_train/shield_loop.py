@@ -104,8 +104,9 @@ class TrainingShield:
                 frames[k],
                 obs["bump"][k] if "bump" in obs else None,
                 scan,
-                None,
+                obs["proprio"][k] if "proprio" in obs else None,
                 things,
+                obs["holding"][k] if "holding" in obs else None,
             )
             self.t[k] += 1
             vetoed[k], stopped[k] = d.vetoed or d.safe_stop, d.safe_stop

@@ -532,3 +532,41 @@ def test_a_vetoed_proposal_is_replaced_by_a_draw_from_the_clear_motions(tmp_path
     assert replacements(gate) == first  # repeatable: the draws restart at every episode
     likeliest = CriticGate.load(bundle, POLICY, replacement="likeliest")
     assert set(replacements(likeliest)) == {LEFT}
+
+
+def test_a_clear_pass_critic_passes_clear_base_motions_only_with_an_empty_gripper(tmp_path):
+    """A critic with a clear pass (``clear_pass_m``) whose risk for move_ahead is high with
+    anything within 0.5 m straight ahead: something 0.45 m ahead (8 cm past the base's front
+    after the motion) is vetoed while the holding flag is unknown or says holding, passes once
+    it says empty, and something 0.3 m ahead (in the way) is vetoed whatever it says. The gate
+    needs the arm's joint state for it, and a holding flag that is not a bool is refused."""
+    bundle = write_tiny_critic(
+        tmp_path / "pass",
+        IMAGE,
+        risk_table(),
+        near_ahead=risk_table({AHEAD: 0.9}),
+        clear_pass_m=0.03,
+    )
+    gate = CriticGate.load(bundle, POLICY)
+    assert gate.takes_holding and gate.takes_proprio and gate.takes_scan
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
+    near, close = np.full(SCAN_BEAMS, 2.0), np.full(SCAN_BEAMS, 2.0)
+    near[SCAN_BEAMS // 2], close[SCAN_BEAMS // 2] = 0.45, 0.3  # the beam straight ahead
+    gate.on_scan(near)
+    d = run(m, proposal({AHEAD: 1.0}, 1, 1.0))
+    assert d.safe_stop and "joint state" in d.reason  # the pass reads the arm's extension
+    gate.on_proprio([0.5, 0.0])
+    outcomes = []
+    for seq, (held, scan) in enumerate(
+        ((None, near), (True, near), (False, near), (False, close), (False, near)), start=2
+    ):
+        gate.on_holding(held)
+        gate.on_scan(scan)
+        gate.after_decision(BACK)  # the robot moved: no latch carries over
+        d = run(m, proposal({AHEAD: 1.0}, seq, float(seq)))
+        outcomes.append(d.executed_action == AHEAD and not d.vetoed)
+        assert gate.last.passed[AHEAD] == outcomes[-1]
+    assert outcomes == [False, False, True, False, True]
+    with pytest.raises(ValueError, match="holding = 'yes'"):
+        gate.on_holding("yes")
+    assert gate.holding is None  # unknown again: no pass

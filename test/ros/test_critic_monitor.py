@@ -24,7 +24,7 @@ import pytest
 from geometry_msgs.msg import Twist
 from ros_harness import CAM, CMD, PROP, VERDICT, frame, wait_until_up
 from sensor_msgs.msg import Image, JointState, LaserScan
-from std_msgs.msg import String
+from std_msgs.msg import Bool, String
 from tiny_critic import risk_table, write_tiny_critic
 
 from safevla_core.action_adapter import MotionProfile, command_for
@@ -341,3 +341,43 @@ def test_a_joint_state_critic_follows_the_arm(nodes, probe, bundle_path, tmp_pat
     assert not any(out(v) for v in probe.msgs(VERDICT) if v.proposal_sequence > start)
     log = (nodes.log_dir / "safety_monitor_node.log").read_text()
     assert "critic joint state rejected" in log and "lift_joint" in log
+
+
+def test_a_clear_pass_critic_passes_clear_motions_only_with_an_empty_gripper(
+    nodes, probe, bundle_path, tmp_path
+):
+    """A critic with a clear pass (``clear_pass_m`` 3 cm) that rates move_ahead risky with
+    anything within 0.5 m ahead: with something 0.45 m ahead (8 cm past the base's front after
+    the motion) move_ahead is vetoed until the holding flag says the gripper is empty, then
+    passes; holding an object vetoes it again, and something 0.3 m ahead (in the way) is
+    vetoed with the gripper empty too."""
+    feed, judged = shielded_by_tiny_critic(
+        nodes,
+        probe,
+        bundle_path,
+        tmp_path,
+        near_ahead=risk_table({AHEAD: 0.9}),
+        clear_pass_m=0.03,
+    )
+    scans = probe.publisher("scan", LaserScan, SENSOR_QOS)
+    joints = probe.publisher("joint_states", JointState)
+    holding = probe.publisher("safevla/holding", Bool)
+
+    def send(front_m: float, held: bool | None = None):
+        scans.publish(lidar(front_m))
+        joints.publish(arm_at(0.0))
+        if held is not None:
+            holding.publish(Bool(data=held))
+        feed()
+
+    ahead = lambda v: v.executed_action == AHEAD and not v.safe_stop  # noqa: E731
+    vetoed = lambda v: v.vetoed and "move_ahead risk corner 0.9" in v.reason  # noqa: E731
+    assert probe.spin_until(judged(vetoed, 3), 60, lambda: send(0.45))  # nobody said: no pass
+    assert not any(ahead(v) for v in probe.msgs(VERDICT))
+    start = max(v.proposal_sequence for v in probe.msgs(VERDICT))
+    assert probe.spin_until(judged(ahead, 3, start), 30, lambda: send(0.45, False))
+    start = max(v.proposal_sequence for v in probe.msgs(VERDICT))
+    assert probe.spin_until(judged(vetoed, 3, start + 2), 30, lambda: send(0.45, True))
+    start = max(v.proposal_sequence for v in probe.msgs(VERDICT))
+    assert probe.spin_until(judged(vetoed, 3, start + 2), 30, lambda: send(0.3, False))
+    assert not any(ahead(v) for v in probe.msgs(VERDICT) if v.proposal_sequence > start + 2)

@@ -15,9 +15,12 @@ from tiny_critic import CRITIC_RUN_SETTINGS, edited_copy, replay_states, tampere
 
 from safevla_core.actions import (
     ACTION_NAMES,
+    ACTIONS,
     END,
     NUM_ACTIONS,
     PROPRIO_FIELDS,
+    SCAN_ANGLE_INCREMENT,
+    SCAN_ANGLE_MIN,
     SCAN_BEAMS,
     SCAN_RANGE_MAX_M,
     SUB_DONE,
@@ -300,6 +303,65 @@ def test_an_arm_critic_reads_the_joint_state_of_the_newest_frame(run, tmp_path, 
     assert_refused_without(data, "frame_proprio", cfg, tmp_path)
 
 
+def test_the_clear_pass_is_calibrated_recorded_and_held_while_holding(run, tmp_path):
+    """``clear_pass_m``: the same weights (it is not a training setting) recalibrated with the
+    pass, recorded in the manifest and metrics; the runtime then needs the arm's joint state
+    (not a graph input), and in open space with the gripper empty every base motion's risk is
+    0 (marked ``passed``) while holding or not knowing keeps the graph's risks, as does an arm
+    extended into a box beside the robot for the motions that sweep it there."""
+    out = tmp_path / "clear"
+    out.mkdir()
+    shutil.copy(run[0] / DATA_FILE, out / DATA_FILE)
+    plain = apply_overrides(run[1], {"scan_input": True, "bump_input": True})
+    run_critic(plain, out, lambda line: None)
+    cfg = apply_overrides(plain, {"clear_pass_m": 0.03, "clear_pass_quiet": 2})
+    lines = []
+    metrics = run_critic(cfg, out, lines.append)
+    assert any("reusing" in line for line in lines)  # no retraining
+    record = metrics["clear_pass"]["calibration"]
+    assert 0 < record["passed"] <= record["base_motions"]
+    assert record["costly_passed"] <= record["costly_base_motions"]
+    critic = SafetyCritic(out / "bundle")
+    assert critic.manifest.clear_pass_m == 0.03 and critic.has_clear_pass
+    assert critic.manifest.clear_pass_quiet == 2
+    assert critic.takes_proprio and "proprio" not in critic.manifest.graph_inputs
+    data = load_data(out / DATA_FILE)
+    frame = data["frames"][data["history"][0][-1]]
+    base = np.array([a.moves_base for a in ACTIONS])
+    th = SCAN_ANGLE_MIN + SCAN_ANGLE_INCREMENT * np.arange(SCAN_BEAMS)
+    box = np.full(SCAN_BEAMS, np.inf)
+    right = (th < -1.2) & (th > -1.9)
+    box[right] = 0.45 / np.sin(-th[right])  # a box 45 cm to the right
+    bump = [0.0, 0.0]
+
+    def verdict(scan, arm, holding):
+        critic.reset()
+        return critic.step(frame, 0, bump, scan, arm, holding=holding)
+
+    open_space = np.full(SCAN_BEAMS, np.inf)
+    free = verdict(open_space, [0.5, 0.0], False)
+    assert (
+        (free.risk[base] == 0).all() and free.passed[base].all() and not free.passed[~base].any()
+    )
+    for holding in (True, None):
+        kept = verdict(open_space, [0.5, 0.0], holding)
+        assert not kept.passed.any() and (kept.risk[base] > 0).all(), holding
+    tucked, reaching = verdict(box, [0.5, 0.0], False), verdict(box, [0.5, 0.3], False)
+    assert tucked.passed[base].all()
+    assert not reaching.passed[base].all() and (reaching.risk[base] > 0).any()
+    with pytest.raises(ValueError, match="takes the arm's joint state"):
+        critic.step(frame, 0, bump, box, holding=False)
+    # clear_pass_quiet 2: a contact in the feedback of the last 2 frames holds the pass
+    critic.reset()
+    passes = [
+        critic.step(frame, 0, fb, open_space, [0.5, 0.0], holding=False).passed[base].all()
+        for fb in ([0.0, 0.0], [0.0, 1.0], [0.0, 0.0], [0.0, 0.0])
+    ]
+    assert passes == [True, False, False, True]
+    with pytest.raises(ValueError, match="clear_pass_quiet"):
+        apply_overrides(plain, {"clear_pass_quiet": 2})  # without the pass
+
+
 def test_a_tampered_graph_is_refused(run, tmp_path):
     bundle = tampered_copy(run[0] / "bundle", tmp_path / "b", CRITIC_GRAPH)
     with pytest.raises(CriticBundleError, match="sha256"):
@@ -316,6 +378,15 @@ def test_a_tampered_graph_is_refused(run, tmp_path):
         (lambda m: m["thresholds"].update(corner=1.5), r"must lie in \[0, 1\]"),
         (lambda m: m["thresholds"].update(corner=0.75), "one threshold for every category"),
         (lambda m: m.update(calibration_target="union"), "must be 'category' or 'any'"),
+        (lambda m: m.update(scan_input=True, clear_pass_m=-0.1), r"clear_pass_m .* \[0, 0.5\]"),
+        (lambda m: m.update(scan_input=True, clear_pass_m="3 cm"), "a number of metres"),
+        (lambda m: m.update(scan_input=False, clear_pass_m=0.03), "needs the range scan"),
+        (
+            lambda m: m.update(
+                scan_input=True, bump_input=False, clear_pass_m=0.03, clear_pass_quiet=2
+            ),
+            "clear_pass_quiet needs the clear pass and bump_input",
+        ),
     ],
 )
 def test_a_mismatched_manifest_is_refused(run, tmp_path, edit, message):

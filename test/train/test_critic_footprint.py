@@ -59,15 +59,15 @@ def test_clearances_of_a_robot_5cm_from_a_table():
     assert c[A["move_back"]] == pytest.approx(0.10, abs=0.01)
 
 
-def _brute(ranges: np.ndarray, action: int) -> float:
-    """The least distance from a scan point to the footprint at 181 poses from a quarter of
-    the motion to its end."""
+def _brute(ranges: np.ndarray, action: int, ext: float = 0.0, start: float = 0.25) -> float:
+    """The least distance from a scan point to the footprint (the arm box reaching ``ext``
+    further out) at 181 poses from ``start`` of the motion to its end."""
     a = ACTIONS[action]
     th = SCAN_ANGLE_MIN + SCAN_ANGLE_INCREMENT * np.arange(SCAN_BEAMS)
     seen = ranges < SCAN_RANGE_MAX_M
     pts = np.stack([ranges * np.cos(th), ranges * np.sin(th)], 1)[seen]
     best = math.inf
-    for s in np.linspace(0.25, 1.0, 181):
+    for s in np.linspace(start, 1.0, 181):
         dx = a.magnitude * s if a.kind is ActionKind.BASE_TRANSLATE else 0.0
         yaw = -math.radians(a.magnitude) * s if a.kind is ActionKind.BASE_ROTATE else 0.0
         q = pts - [dx, 0.0]
@@ -75,6 +75,7 @@ def _brute(ranges: np.ndarray, action: int) -> float:
         q = np.stack([c * q[:, 0] + sn * q[:, 1], -sn * q[:, 0] + c * q[:, 1]], 1)
         d = np.maximum(np.abs(q) - BASE_HALF, 0.0)
         x0, x1, y0, y1 = ARM_BOX_M
+        y0 -= ext
         e = np.maximum(
             np.abs(q - [(x0 + x1) / 2, (y0 + y1) / 2]) - [(x1 - x0) / 2, (y1 - y0) / 2], 0
         )
@@ -180,3 +181,71 @@ def test_with_the_object_scan_the_floor_reads_only_what_is_not_a_wall():
     assert np.count_nonzero(out != 0.01) == 1  # the wall: no floor
     with pytest.raises(ValueError, match="object_scan=true reads"):
         CriticConfig(scan_input=True, object_scan=True)
+
+
+def test_the_extended_arm_stays_inside_the_arm_aware_box():
+    """The telescoping arm slides out to the right (-y): at each extension the wrist and
+    gripper stay inside the arm box grown outwards by the arm's joint reading."""
+    env = MujocoBackend.from_layout(Layout.box_room(4, 4, agent_pose=(2.0, 2.0, 0.0)))
+    sim = env._sim
+    x0, x1, y0, _ = ARM_BOX_M
+    for _ in range(3):
+        env.step(A["arm_out"])
+        ext = env.agent().arm_extension
+        for g in range(sim.model.ngeom):
+            name = sim.model.geom(g).name
+            if name.split(":")[-1] in ("wrist", "palm", "finger_l", "finger_r"):
+                half = np.abs(sim.data.geom_xmat[g].reshape(3, 3)[:2]) @ sim.model.geom_size[g]
+                x, y = sim.data.geom_xpos[g][:2] - 2.0
+                assert x0 - 0.005 <= x - half[0] and x + half[0] <= x1 + 0.005, name
+                assert y0 - ext - 0.005 <= y - half[1], (name, ext)
+    assert ext > 0.25  # the arm did extend
+
+
+def test_the_arm_aware_clearance_agrees_with_a_brute_force_sweep():
+    """The clear pass's clearance (:func:`safevla_core.footprint.base_clearance`): the sweep
+    of the base and of the arm box grown by the arm's extension, from the first of
+    PASS_SAMPLES poses to the end, per base motion; other actions are not judged (inf)."""
+    from safevla_core.footprint import PASS_SAMPLES, base_clearance
+
+    rng = np.random.default_rng(1)
+    scans = rng.uniform(0.17, 0.9, (5, SCAN_BEAMS)).astype(np.float32)
+    scans[rng.uniform(size=scans.shape) < 0.3] = SCAN_RANGE_MAX_M
+    ext = np.array([0.0, 0.1, 0.25, 0.4, 0.52], np.float32)
+    got = base_clearance(scans, ext)
+    for i, ranges in enumerate(scans):
+        for a in range(len(ACTIONS)):
+            if not ACTIONS[a].moves_base:
+                assert got[i, a] == np.inf, ACTION_NAMES[a]
+                continue
+            want = _brute(ranges, a, float(ext[i]), 1.0 / PASS_SAMPLES)
+            assert got[i, a] == pytest.approx(want, abs=2e-3), (i, ACTION_NAMES[a])
+    assert (got[1:] <= base_clearance(scans, np.zeros(5))[1:]).all()  # the arm only adds
+    assert (base_clearance(np.full((1, SCAN_BEAMS), SCAN_RANGE_MAX_M), [0.3]) == np.inf).all()
+
+
+def test_the_clear_pass_takes_only_base_motions_clear_of_the_scan():
+    """``clear_pass``: a wall 10 cm past the retracted arm's side leaves the base motions that
+    do not swing the arm into it clear; with the arm 10 cm out they run into it. Arm motions
+    and ``end`` never pass, and 0 passes nothing; the trainer refuses bad settings."""
+    from safevla_core.footprint import clear_pass
+    from safevla_train.critic_config import CriticConfig
+
+    th = SCAN_ANGLE_MIN + SCAN_ANGLE_INCREMENT * np.arange(SCAN_BEAMS)
+    wall = np.full(SCAN_BEAMS, SCAN_RANGE_MAX_M, np.float32)
+    right = (th < -0.35) & (th > -np.pi + 0.35)
+    wall[right] = (-ARM_BOX_M[2] + 0.10) / np.sin(-th[right])  # 10 cm past the arm's side
+    passed = clear_pass(np.stack([wall, wall]), [0.0, 0.10], 0.03)
+    for name in ("move_ahead", "move_back", "rotate_right_small", "rotate_left_small"):
+        assert passed[0, A[name]] and not passed[1, A[name]], name
+    for name in ("arm_out", "arm_in", "arm_up", "pickup", "end"):
+        assert not passed[:, A[name]].any(), name
+    assert not clear_pass(np.stack([wall]), [0.0], 0.0).any()
+    assert not clear_pass(np.stack([wall]), [0.0], 0.2)[0, A["move_ahead"]]  # 10 cm < 20 cm
+    for bad in (-0.01, 0.6, float("nan")):
+        with pytest.raises(ValueError, match="clear_pass_m"):
+            CriticConfig(scan_input=True, clear_pass_m=bad)
+    with pytest.raises(ValueError, match="clear_pass_m reads the range scan"):
+        CriticConfig(scan_input=False, clear_pass_m=0.03)
+    on = CriticConfig(scan_input=True, clear_pass_m=0.03)
+    assert on.train_key() == CriticConfig(scan_input=True).train_key()

@@ -1,0 +1,115 @@
+"""The robot's footprint against the range scan (ROS-free, numpy): each base motion's swept
+clearance, and the clear pass that trusts it.
+
+The footprint is the base box (``BASE_HALF_M``, x forward, y left, centred on the scan's
+origin) and the arm beside it (``ARM_BOX_M``: the retracted arm, wrist and gripper, reaching
+14 cm past the base's right side; the telescoping arm slides out along -y, so an arm extended by
+``e`` metres reaches ``e`` further). A base motion's swept clearance is the least distance from
+a scan return to the footprint at ``samples`` poses along the motion (the start pose left out:
+an object the robot rests against does not block the motion away from it).
+
+**The clear pass** (a critic bundle's ``clear_pass_m``, thirty-third session). Every
+Safety-CHORES cost needs the robot to strike something in that step (or an object still moving
+from an earlier strike, which no motion avoids). A base motion whose arm-aware swept clearance
+is at least ``clear_pass_m`` therefore strikes nothing the scan sees, and the runtime sets its
+risks to 0 (:class:`safevla_core.safety_critic.SafetyCritic`). Measured on the shipped critic's
+46,742 probed states (docs/safety_critic.md): at 3 cm, 275 of 11,663 costly base motions pass,
+259 of them in states where every base motion costs. The critic's own risks cannot make this
+call: they do not see the arm's extension, so they hedge against an arm that may be out and veto
+base motions 10 cm clear of everything.
+
+What the footprint does not cover: an object the gripper holds (the scan does not see it and
+the box does not include it), so the pass holds only while the gripper is known to be empty
+(``holding`` False). The trainer calibrates the thresholds with the pass applied to every
+state (holding or not), so the calibrated miss rate counts every costly motion it passes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from safevla_core.actions import (
+    ACTIONS,
+    NUM_ACTIONS,
+    SCAN_ANGLE_MIN,
+    SCAN_BEAMS,
+    SCAN_RANGE_MAX_M,
+    ActionKind,
+)
+
+BASE_HALF_M = (0.165, 0.17)  # sim_bridge.mujoco.scene_xml.BASE_HALF (the core does not import it)
+# the retracted arm, wrist and gripper in the base frame: (x0, x1, y0, y1), m (the simulator's
+# robot geoms at arm extension 0; the arm slides out along -y)
+ARM_BOX_M = (-0.075, -0.005, -0.31, -0.17)
+# poses along a motion for the clear pass: at 16, an arm 0.52 m out sweeps 2.7 cm between two
+# poses of a 30 degree turn, under its box's 7 cm width (at the critic's 4 it would sweep 11 cm)
+PASS_SAMPLES = 16
+BASE_MOTIONS = np.array([a.moves_base for a in ACTIONS])
+PASS_MAX_M = 0.5  # a larger clear_pass_m would pass nothing in a room
+
+
+def motion_poses(samples: int) -> np.ndarray:
+    """[NUM_ACTIONS, samples, 2] base poses along each action, (dx along the heading m, dyaw
+    counter-clockwise rad) at k / samples of the motion, k = 1..samples; (0, 0) for an action
+    that does not move the base."""
+    s = np.arange(1, samples + 1) / samples
+    out = np.zeros((NUM_ACTIONS, samples, 2))
+    for a in ACTIONS:
+        if a.kind is ActionKind.BASE_ROTATE:  # positive magnitude = clockwise
+            out[a.index, :, 1] = -math.radians(a.magnitude) * s
+        elif a.kind is ActionKind.BASE_TRANSLATE:
+            out[a.index, :, 0] = a.magnitude * s
+    return out
+
+
+_POSES = motion_poses(PASS_SAMPLES)[BASE_MOTIONS]  # [M, S, 2]
+
+
+def _box_distance(qx, qy, x0, x1, y0, y1):
+    dx = np.maximum(np.maximum(x0 - qx, qx - x1), 0.0)
+    dy = np.maximum(np.maximum(y0 - qy, qy - y1), 0.0)
+    return np.sqrt(dx * dx + dy * dy)
+
+
+def base_clearance(ranges: np.ndarray, arm_extension: np.ndarray) -> np.ndarray:
+    """[B, NUM_ACTIONS] swept clearance (m) of each base motion at PASS_SAMPLES poses, the arm
+    box grown by ``arm_extension`` [B] (m; negative readings count as 0); +inf for actions that
+    do not move the base and where the scan has no return. ``ranges``: [B, N] metres at N
+    bearings from SCAN_ANGLE_MIN, 2 pi / N apart, counter-clockwise (the critic's scan: N =
+    SCAN_BEAMS, :func:`safevla_core.actions.check_scan`), capped at SCAN_RANGE_MAX_M."""
+    r = np.asarray(ranges, np.float64)
+    r = r.reshape(-1, r.shape[-1])
+    bearings = SCAN_ANGLE_MIN + 2.0 * math.pi / r.shape[1] * np.arange(r.shape[1])
+    ext = np.maximum(np.asarray(arm_extension, np.float64).reshape(-1), 0.0)
+    out = np.full((r.shape[0], NUM_ACTIONS), np.inf)
+    x0, x1, y0, y1 = ARM_BOX_M
+    hx, hy = BASE_HALF_M
+    dx, yaw = _POSES[..., 0][..., None], _POSES[..., 1][..., None]  # [M, S, 1]
+    c, s = np.cos(yaw), np.sin(yaw)
+    for i in range(r.shape[0]):
+        seen = r[i] < SCAN_RANGE_MAX_M
+        if not seen.any():
+            continue
+        px = r[i, seen] * np.cos(bearings[seen])
+        py = r[i, seen] * np.sin(bearings[seen])
+        # the returns in the frame of the base moved by dx and turned by yaw
+        qx = c * (px - dx) + s * py
+        qy = -s * px + c * py
+        d = np.minimum(
+            _box_distance(qx, qy, -hx, hx, -hy, hy),
+            _box_distance(qx, qy, x0, x1, y0 - ext[i], y1),
+        )  # [M, S, N]
+        out[i, BASE_MOTIONS] = d.min(axis=(1, 2))
+    return out
+
+
+def clear_pass(ranges: np.ndarray, arm_extension: np.ndarray, clear_pass_m: float) -> np.ndarray:
+    """[B, NUM_ACTIONS] True for the base motions whose arm-aware swept clearance
+    (:func:`base_clearance`) is at least ``clear_pass_m``; never for other actions, and
+    nothing at ``clear_pass_m`` 0 (no pass)."""
+    if not clear_pass_m:
+        return np.zeros((np.asarray(ranges).reshape(-1, SCAN_BEAMS).shape[0], NUM_ACTIONS), bool)
+    c = base_clearance(ranges, arm_extension)
+    return BASE_MOTIONS[None] & (c >= clear_pass_m)
