@@ -346,23 +346,26 @@ class MujocoBackend:
         (:meth:`range_scans` gives both from one set of rays)."""
         return self.range_scans()[1 if objects_only else 0]
 
-    def range_scans(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(scan, object scan)``: :meth:`range_scan` without and with ``objects_only``."""
+    def range_scans(self, beams: int = SCAN_BEAMS) -> tuple[np.ndarray, np.ndarray]:
+        """``(scan, object scan)``: :meth:`range_scan` without and with ``objects_only``;
+        ``beams`` bearings from SCAN_ANGLE_MIN, 2 pi / ``beams`` apart (the critic's
+        SCAN_BEAMS by default; a denser scan for measurements, docs/results/dense_scan)."""
         sim = self._require()
         m, d = sim.model, sim.data
         things = sim.is_object
         yaw = sim.q("base_yaw")
-        bearings = yaw + SCAN_ANGLE_MIN + SCAN_ANGLE_INCREMENT * np.arange(SCAN_BEAMS)
-        vec = np.zeros((SCAN_BEAMS, 3))
+        step = SCAN_ANGLE_INCREMENT if beams == SCAN_BEAMS else 2.0 * np.pi / beams
+        bearings = yaw + SCAN_ANGLE_MIN + step * np.arange(beams)
+        vec = np.zeros((beams, 3))
         vec[:, 0], vec[:, 1] = np.cos(bearings), np.sin(bearings)
         vec = vec.reshape(-1)
         groups = np.ones(6, np.uint8)
         groups[1] = 0  # robot geoms (scene_xml.ROBOT_GEOM)
         exclude = sim.entities[sim.held].body if sim.held is not None else -1
-        geomid = np.zeros(SCAN_BEAMS, np.int32)
-        dist = np.zeros(SCAN_BEAMS)
-        out = np.full(SCAN_BEAMS, SCAN_RANGE_MAX_M)
-        obj = np.full(SCAN_BEAMS, SCAN_RANGE_MAX_M)
+        geomid = np.zeros(beams, np.int32)
+        dist = np.zeros(beams)
+        out = np.full(beams, SCAN_RANGE_MAX_M)
+        obj = np.full(beams, SCAN_RANGE_MAX_M)
         x, y = sim.q("base_x"), sim.q("base_y")
         for h in SCAN_HEIGHTS_M:
             pnt = np.array([x, y, h])
@@ -377,7 +380,7 @@ class MujocoBackend:
                 geomid,
                 dist,
                 None,
-                SCAN_BEAMS,
+                beams,
                 SCAN_RANGE_MAX_M,
             )
             hit = geomid >= 0

@@ -25,11 +25,9 @@ from sim_bridge.mujoco.scene_xml import BASE_HALF
 A = {n: i for i, n in enumerate(ACTION_NAMES)}
 
 
-def test_the_footprint_is_the_simulators():
-    """The base box, and the arm box covers the wrist and gripper of the retracted arm where
-    they stick out of the base."""
-    assert BASE_HALF_M == BASE_HALF
-    env = MujocoBackend.from_layout(Layout.box_room(4, 4, agent_pose=(2.0, 2.0, 0.0)))
+def assert_gripper_inside_the_arm_box(env: MujocoBackend, ext: float = 0.0) -> None:
+    """The wrist and gripper geoms of the robot at (2, 2) facing +x lie inside the arm box
+    grown outwards (-y) by ``ext`` (inward of its y1 the base box covers them)."""
     sim = env._sim
     x0, x1, y0, _ = ARM_BOX_M
     for g in range(sim.model.ngeom):
@@ -38,7 +36,16 @@ def test_the_footprint_is_the_simulators():
             half = np.abs(sim.data.geom_xmat[g].reshape(3, 3)[:2]) @ sim.model.geom_size[g]
             x, y = sim.data.geom_xpos[g][:2] - 2.0
             assert x0 - 0.005 <= x - half[0] and x + half[0] <= x1 + 0.005, name
-            assert y0 - 0.005 <= y - half[1], name  # inward of y1 the base box covers it
+            assert y0 - ext - 0.005 <= y - half[1], (name, ext)
+
+
+def test_the_footprint_is_the_simulators():
+    """The base box, and the arm box covers the wrist and gripper of the retracted arm where
+    they stick out of the base."""
+    assert BASE_HALF_M == BASE_HALF
+    assert_gripper_inside_the_arm_box(
+        MujocoBackend.from_layout(Layout.box_room(4, 4, agent_pose=(2.0, 2.0, 0.0)))
+    )
 
 
 def test_clearances_of_a_robot_5cm_from_a_table():
@@ -187,19 +194,10 @@ def test_the_extended_arm_stays_inside_the_arm_aware_box():
     """The telescoping arm slides out to the right (-y): at each extension the wrist and
     gripper stay inside the arm box grown outwards by the arm's joint reading."""
     env = MujocoBackend.from_layout(Layout.box_room(4, 4, agent_pose=(2.0, 2.0, 0.0)))
-    sim = env._sim
-    x0, x1, y0, _ = ARM_BOX_M
     for _ in range(3):
         env.step(A["arm_out"])
-        ext = env.agent().arm_extension
-        for g in range(sim.model.ngeom):
-            name = sim.model.geom(g).name
-            if name.split(":")[-1] in ("wrist", "palm", "finger_l", "finger_r"):
-                half = np.abs(sim.data.geom_xmat[g].reshape(3, 3)[:2]) @ sim.model.geom_size[g]
-                x, y = sim.data.geom_xpos[g][:2] - 2.0
-                assert x0 - 0.005 <= x - half[0] and x + half[0] <= x1 + 0.005, name
-                assert y0 - ext - 0.005 <= y - half[1], (name, ext)
-    assert ext > 0.25  # the arm did extend
+        assert_gripper_inside_the_arm_box(env, env.agent().arm_extension)
+    assert env.agent().arm_extension > 0.25  # the arm did extend
 
 
 def test_the_arm_aware_clearance_agrees_with_a_brute_force_sweep():

@@ -1,6 +1,6 @@
 """The corner guard (``safevla_train.critic_guard``): its free-floor count against the benchmark's
-on the simulator's own rooms and scans, its vetoes, and the guard spliced into the shipped critic
-by the real CLI and run by the real runtime."""
+on the simulator's own rooms and scans, its vetoes, the guard spliced into a critic by the real
+CLI and run by the real runtime, and the shipped critic, which carries it."""
 
 from __future__ import annotations
 
@@ -85,29 +85,41 @@ def test_the_guard_refuses_settings_outside_their_range():
 
 
 def _step(critic: SafetyCritic, env: MujocoBackend):
+    """The critic on the room's frame and scans, the robot at rest, the gripper empty."""
     scan, objects = env.range_scans()
     bump = np.zeros(2, np.float32)
-    return critic.step(env.render(), None, bump, scan, None, objects)
+    arm = [env.agent().lift_height, env.agent().arm_extension]
+    return critic.step(env.render(), None, bump, scan, arm, objects, holding=False)
 
 
 @pytest.fixture(scope="module")
-def guarded(tmp_path_factory) -> Path:
-    """The shipped critic with the guard, written by `safevla train corner-guard`."""
-    out = tmp_path_factory.mktemp("guard") / "critic"
+def guarded(tmp_path_factory) -> tuple[Path, Path]:
+    """(a critic that reads the scan, the same with the guard written by `safevla train
+    corner-guard`, the real CLI)."""
+    from tiny_critic import risk_table, write_tiny_critic
+
+    root = tmp_path_factory.mktemp("guard")
+    base = write_tiny_critic(
+        root / "base",
+        SafetyCritic(SHIPPED).manifest.image,
+        risk_table(),
+        near_ahead=risk_table({A["move_back"]: 0.2}),
+    )
+    out = root / "critic"
     cmd = [sys.executable, "-m", "safevla_ros.cli.main", "train", "corner-guard"]
-    cmd += ["--critic", str(SHIPPED), "--out", str(out)]
+    cmd += ["--critic", str(base), "--out", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "corner guard added" in done.stdout
-    return out
+    return base, out
 
 
-def test_the_guarded_shipped_critic_vetoes_the_corner_strike_and_agrees_elsewhere(guarded):
+def test_a_guarded_critic_vetoes_the_corner_strike_and_agrees_elsewhere(guarded):
     """The runtime loads the guarded bundle (sha256 checked, the graph's inputs and output
-    unchanged, the guard recorded in critic.json); with the small room's frame and scans it
-    blocks moving into the wall on the corner category where the shipped critic's risks are
-    otherwise reproduced exactly, and in the open it gives the shipped critic's risks."""
-    base, guard = SafetyCritic(SHIPPED), SafetyCritic(guarded)
+    unchanged, the guard recorded in critic.json); in the small room it blocks moving into the
+    wall on the corner category, raising only base motions' corner risks to 1, and elsewhere
+    it gives the unguarded critic's risks exactly."""
+    base, guard = (SafetyCritic(p) for p in guarded)
     rec = guard.manifest.corner_guard
     assert rec["clearance_m"] == CORNER_GUARD_CLEARANCE_M
     assert rec["min_free_points"] == CORNER_GUARD_MIN_FREE
@@ -127,17 +139,28 @@ def test_the_guarded_shipped_critic_vetoes_the_corner_strike_and_agrees_elsewher
             np.testing.assert_array_equal(v1.risk, v0.risk)
 
 
-def test_a_guard_is_added_once_and_only_to_a_critic_with_the_scan(guarded, tmp_path):
+def test_the_shipped_critic_carries_the_guard(guarded):
+    """`models/safety-critic` ends in the corner guard (thirty-third session): in the small
+    room moving into the wall is blocked on the corner category at risk 1; in the large
+    rooms its corner risk is the learnt one. A second guard is refused, as is a guard on a
+    critic that reads no scan."""
     from tiny_critic import risk_table, write_tiny_critic
 
+    shipped = SafetyCritic(SHIPPED)
+    assert shipped.manifest.corner_guard["min_free_points"] == CORNER_GUARD_MIN_FREE
+    for room in (NARROW, CENTRE, OPEN_WALL):
+        v = _step(shipped, _room(*room))
+        corner = float(v.risk[A["move_ahead"], CORNER])
+        assert (corner == 1.0) == (room == NARROW), (room, corner)
+    assert not _step(shipped, _room(*NARROW)).allowed[A["move_ahead"]]
     with pytest.raises(CriticBundleError, match="already has a corner guard"):
-        add_corner_guard(guarded, tmp_path / "twice", log=lambda m: None)
+        add_corner_guard(guarded[1], Path(guarded[1]).parent / "twice", log=lambda m: None)
     plain = write_tiny_critic(
-        tmp_path / "plain", SafetyCritic(SHIPPED).manifest.image, risk_table()
+        Path(guarded[0]).parent / "plain", shipped.manifest.image, risk_table()
     )
     with pytest.raises(CriticBundleError, match="scan_input"):
-        add_corner_guard(plain, tmp_path / "out", log=lambda m: None)
-    assert not (tmp_path / "out").exists()
+        add_corner_guard(plain, Path(guarded[0]).parent / "out", log=lambda m: None)
+    assert not (Path(guarded[0]).parent / "out").exists()
 
 
 def test_a_guard_record_without_the_scan_is_refused(guarded, tmp_path):
@@ -150,7 +173,7 @@ def test_a_guard_record_without_the_scan_is_refused(guarded, tmp_path):
         (lambda m: m["corner_guard"].update(clearance_m="0.3"), "corner_guard"),
     ):
         out = tmp_path / f"c{len(list(tmp_path.iterdir()))}"
-        shutil.copytree(guarded, out)
+        shutil.copytree(guarded[1], out)
         m = json.loads((out / CRITIC_MANIFEST).read_text())
         edit(m)
         (out / CRITIC_MANIFEST).write_text(json.dumps(m))

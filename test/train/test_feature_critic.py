@@ -128,12 +128,15 @@ def test_the_shipped_critic_loads_and_fits_the_shipped_imitation_policy():
     m = critic.manifest
     assert m.encoder_graph_file and m.history_length == 16
     assert m.calibration_target == "any" and m.bump_input and m.scan_input
-    assert m.object_scan_input
+    assert m.object_scan_input and m.corner_guard
+    # the clear pass (thirty-third session): base motions clear of the scan by 3 cm pass
+    # while the gripper is known to be empty, after no contact in the last 4 feedbacks
+    assert (m.clear_pass_m, m.clear_pass_quiet) == (0.03, 4) and critic.takes_proprio
 
     def risk(ranges, things):
         critic.reset()
         frame = np.zeros((480, 640, 3), np.uint8)
-        return critic.step(frame, None, [0, 0], ranges, None, things).risk
+        return critic.step(frame, None, [0, 0], ranges, [0.5, 0.0], things).risk
 
     bearing = -np.pi + 2 * np.pi * np.arange(SCAN_BEAMS) / SCAN_BEAMS
     near = np.where(np.abs(bearing) < 0.5, 0.2, 3.0)
@@ -147,6 +150,12 @@ def test_the_shipped_critic_loads_and_fits_the_shipped_imitation_policy():
     # event rate); the floor does not apply to a wall
     assert cabinet[ahead].max() >= 0.2 > 5 * max(m.thresholds.values())
     assert wall[ahead].max() < cabinet[ahead].max()
+    critic.reset()
+    clear = critic.step(
+        np.zeros((480, 640, 3), np.uint8), None, [0, 0], far, [0.5, 0.0], far, holding=False
+    )
+    assert clear.passed[ahead] and clear.risk[ahead].max() == 0.0
+    assert not clear.passed[ACTION_INDEX["arm_out"]]
 
 
 def test_frames_encoded_when_they_arrive_are_judged_as_raw_frames_are(feature_run, critic_run):

@@ -10,7 +10,7 @@ everything the robot can strike. The shipped critic's 72-beam scan does not (its
 This collects ObjectNav training-episode states (proposers as the critic's collection:
 careless expert, random moving actions, a policy bundle; random action with probability 0.2),
 and for every probed state stores the exact per-action, per-category cost (ActionProbe) and
-the range scan at BEAMS bearings (full and objects only), cast at the simulator's scan heights.
+the range scan at BEAMS bearings (full and objects only: the backend's ``range_scans(beams)``).
 
     python docs/results/dense_scan/probe_dense.py OUT.npz STATES [BEAMS] [SEED] [BUNDLE]
 """
@@ -18,55 +18,14 @@ the range scan at BEAMS bearings (full and objects only), cast at the simulator'
 import sys
 import time
 
-import mujoco
 import numpy as np
 
-from safevla_core.actions import ACTIONS, SCAN_ANGLE_MIN, SCAN_HEIGHTS_M, SCAN_RANGE_MAX_M
+from safevla_core.actions import ACTIONS
 from safevla_train.critic_config import CriticConfig
 from safevla_train.critic_data import MOVING, _proposer
 from sim_bridge.action_probe import ActionProbe
 from sim_bridge.env import EnvConfig, make_env
 from sim_bridge.episode_gen import EpisodeSampler
-
-
-def dense_scans(backend, beams: int) -> tuple[np.ndarray, np.ndarray]:
-    """(full, objects only) ranges at ``beams`` bearings from SCAN_ANGLE_MIN, counter-clockwise,
-    the lowest over SCAN_HEIGHTS_M (the robot's own geoms and a held object unseen)."""
-    sim = backend._require()
-    m, d = sim.model, sim.data
-    yaw = sim.q("base_yaw")
-    bearings = yaw + SCAN_ANGLE_MIN + 2.0 * np.pi / beams * np.arange(beams)
-    vec = np.zeros((beams, 3))
-    vec[:, 0], vec[:, 1] = np.cos(bearings), np.sin(bearings)
-    vec = vec.reshape(-1)
-    groups = np.ones(6, np.uint8)
-    groups[1] = 0
-    exclude = sim.entities[sim.held].body if sim.held is not None else -1
-    geomid = np.zeros(beams, np.int32)
-    dist = np.zeros(beams)
-    full = np.full(beams, SCAN_RANGE_MAX_M)
-    obj = np.full(beams, SCAN_RANGE_MAX_M)
-    x, y = sim.q("base_x"), sim.q("base_y")
-    for h in SCAN_HEIGHTS_M:
-        mujoco.mj_multiRay(
-            m,
-            d,
-            np.array([x, y, h]),
-            vec,
-            groups,
-            1,
-            exclude,
-            geomid,
-            dist,
-            None,
-            beams,
-            SCAN_RANGE_MAX_M,
-        )
-        hit = geomid >= 0
-        full[hit] = np.minimum(full[hit], dist[hit])
-        thing = hit & sim.is_object[np.maximum(geomid, 0)]
-        obj[thing] = np.minimum(obj[thing], dist[thing])
-    return full.astype(np.float32), obj.astype(np.float32)
 
 
 def main() -> None:
@@ -91,7 +50,7 @@ def main() -> None:
         for t in range(80):
             if t % 3 == 0:
                 rows["labels"].append(probe.label().astype(np.uint8))
-                full, obj = dense_scans(env.backend, beams)
+                full, obj = env.backend.range_scans(beams)
                 rows["full"].append(full)
                 rows["obj"].append(obj)
                 rows["scan72"].append(obs["scan"])
