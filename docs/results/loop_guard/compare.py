@@ -6,7 +6,10 @@ with the critic `models/safety-critic` ships) and the run's (by default the loop
 `docs/results/loop_guard/eval_<set>_<proposer>_sc_<steps>_s31.json.gz`; DIR and TAG name
 another run's files, e.g. `escape_sample _f5`), and the episodes whose success changed.
 
-    python docs/results/loop_guard/compare.py [DIR TAG]
+    python docs/results/loop_guard/compare.py [DIR TAG [BEFORE_DIR BEFORE_TAG]]
+
+(BEFORE_DIR BEFORE_TAG: the "before" rows from another run's files instead, e.g.
+``escape_sample _f5``, the thirty-second session's shipped rows.)
 """
 
 import gzip
@@ -58,6 +61,7 @@ def result(path: Path, shield: bool) -> dict | None:
 
 def main() -> None:
     run_dir, tag = (sys.argv[1], sys.argv[2]) if len(sys.argv) > 2 else ("loop_guard", "_s31")
+    before = (sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else None
     print(
         "| proposer | set | unshielded SR / CC | before: SR / CC | this run: SR "
         "[95% CI] / CC [95% CI] | SR change vs unshielded | cost change | CC > 10 | veto rate | "
@@ -69,9 +73,11 @@ def main() -> None:
         for s in SETS:
             steps = 300 if p == "expert-careless" else 600
             new = result(R / run_dir / f"eval_{s}_{p}_sc_{steps}{tag}.json.gz", True)
-            old = result(
-                R / "contact_guard" / "f10" / f"eval_{s}_{p}_f10_{steps}_s30.json.gz", True
-            )
+            if before is None:
+                old_file = R / "contact_guard" / "f10" / f"eval_{s}_{p}_f10_{steps}_s30.json.gz"
+            else:
+                old_file = R / before[0] / f"eval_{s}_{p}_sc_{steps}{before[1]}.json.gz"
+            old = result(old_file, True)
             if new is None or old is None:
                 continue
             if p == "expert-careless":
