@@ -48,6 +48,11 @@ touched it too); a base motion bars its way only when contact blocked it (a bloc
 moved nothing, so its repeat only presses again; sliding along a wall bars nothing), until a
 motion touches nothing. A stop keeps the bars: the world is as it was.
 
+**The clear pass and the holding flag.** A critic with a clear pass (``clear_pass_m``) is fed the
+arm's joint state as a ``proprio_input`` critic is (same rules: stop until a usable one) and the
+gripper's holding flag (:meth:`CriticGate.on_holding`; None = unknown, kept across episodes);
+the critic lets base motions clear of the scan pass only while the flag says empty.
+
 **Range scan and arm joint state.** A critic that reads the range scan (``scan_input``) or the
 arm's joint state (``proprio_input``) is fed the newest one the monitor received
 (:meth:`CriticGate.on_scan`, :meth:`CriticGate.on_proprio`). Until a usable one has arrived,

@@ -23,6 +23,12 @@ extension in metres, :func:`safevla_core.actions.check_proprio`); one with
 ``object_scan_input`` the range scan with the static structure removed (``scan_objects``
 [1, SCAN_BEAMS]: walls and floor return nothing, as a scan filtered against a static map).
 
+A bundle with a clear pass (``clear_pass_m``, :mod:`safevla_core.footprint`) also needs the arm's
+joint state (:attr:`SafetyCritic.takes_proprio`, whether or not its graph reads it) and is told
+whether the gripper holds something: the risks of the base motions whose swept footprint clears
+the scan by ``clear_pass_m`` are set to 0 after the graph, while the gripper is known to be empty
+and (``clear_pass_quiet`` K) no motion feedback of the last K frames reported contact.
+
 ``risk[a, k]`` estimates P(taking ``a`` now causes a category-``k`` cost event) (label:
 :mod:`sim_bridge.action_probe`); the thresholds come from conformal risk control on held-out
 episodes (:mod:`safevla_core.conformal`), so the expected share of cost-causing actions that
