@@ -12,8 +12,7 @@ in front of it let through. Per proposal::
     a*       = the action the earlier rules let through (the proposal, or the cost rule's pick)
     if a* is not blocked:  execute a*
     else (a veto):  execute a motion drawn with probability proportional to p_a among the
-                    actions a that move the robot (the base, for a base motion's veto),
-                    have p_a > 0, pass the earlier rules, and
+                    actions a that move the robot, have p_a > 0, pass the earlier rules, and
                     have risk[a, k] < margin * threshold_k in every k (``replacement``
                     "sample", the default; "likeliest": argmax p_a among them);
                     none: a safe stop
@@ -27,14 +26,6 @@ policy's own distribution over the clear motions, the replacement varies and the
 every executed motion still passes the same margin. The draws restart from a fixed seed at
 every episode, so a run is repeatable. A one-hot proposer has no second choice: nothing to
 draw (measured, thirty-second session: `objnav-ppo-lag` on unseen set 2 0.41 -> 0.47, no cost).
-
-**A base motion is replaced by a base motion.** The veto of a base motion is answered with a
-base motion (or a stop), never an arm motion: an arm motion takes the robot nowhere, and a
-policy that gives the arm some probability got it as the replacement again and again
-(measured, thirty-third session: on the long tail `objnav-ppo-lag` drew ``arm_in`` with the arm
-already in 412 times in a row in front of a vetoed ``move_ahead``, `objnav-ppo-penalty` 562
-times in front of a vetoed ``rotate_left``, to the step limit). An arm motion's veto may still
-be replaced by any clear motion. A one-hot proposer is unaffected (it has no replacement).
 
 **A veto holds until the robot moves.** After a stop the critic's next step sees "no action"
 as the previous action, so its input changes while the world does not, and the same proposal
@@ -691,8 +682,6 @@ class CriticGate:
         clear = (v.risk < self.margin * self.thresholds[None, :]).all(axis=1)
         proposed = np.asarray(probabilities) > 0
         ok = clear & _MOVES & proposed & ~self.latched & ~self.pressing
-        if _BASE[action]:  # a base motion's veto: another base motion, never an arm motion
-            ok &= _BASE
         if allowed_before is not None:
             ok &= allowed_before
         if not ok.any():

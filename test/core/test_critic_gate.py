@@ -534,28 +534,6 @@ def test_a_vetoed_proposal_is_replaced_by_a_draw_from_the_clear_motions(tmp_path
     assert set(replacements(likeliest)) == {LEFT}
 
 
-def test_a_base_motions_veto_is_replaced_by_a_base_motion_only(tmp_path):
-    """A vetoed base motion is replaced by a clear base motion the proposer gives weight, never
-    by an arm motion (which takes the robot nowhere): with only an arm motion besides it, a
-    stop; with a turn too, the turn every time, however likely the arm motion. A vetoed arm
-    motion may still be replaced by a base motion."""
-    bundle = write_tiny_critic(tmp_path / "c", IMAGE, risk_table({AHEAD: 0.9, ARM_DOWN: 0.9}))
-    for replacement in ("sample", "likeliest"):
-        m = SafetyMonitor(
-            MonitorConfig(), 0.0, critic=CriticGate.load(bundle, POLICY, replacement=replacement)
-        )
-        d = run(m, proposal({AHEAD: 0.6, ARM_UP: 0.4}, 1, 1.0))
-        assert d.safe_stop and d.executed_action != ARM_UP, replacement
-        m.critic.after_decision(BACK)  # the robot moved: no latch carries over
-        done = [
-            run(m, proposal({AHEAD: 0.5, ARM_UP: 0.4, LEFT: 0.1}, i, float(i))).executed_action
-            for i in range(2, 22)
-        ]
-        assert set(done) == {LEFT}, (replacement, done)
-        d = run(m, proposal({ARM_DOWN: 0.6, LEFT: 0.4}, 30, 30.0))
-        assert d.executed_action == LEFT and d.critic_outcome == "replaced", replacement
-
-
 def test_a_clear_pass_critic_passes_clear_base_motions_only_with_an_empty_gripper(tmp_path):
     """A critic with a clear pass (``clear_pass_m``) whose risk for move_ahead is high with
     anything within 0.5 m straight ahead: something 0.45 m ahead (8 cm past the base's front
