@@ -127,6 +127,7 @@ from safevla_core.actions import (
 )
 from safevla_core.bundle import Bundle
 from safevla_core.critic_bundle import CriticBundleError, CriticManifest
+from safevla_core.footprint import BASE_MOTIONS
 from safevla_core.image_preprocessing import ImageSpec
 from safevla_core.safety_critic import CriticVerdict, EncodedFrame, SafetyCritic
 
@@ -140,7 +141,7 @@ DEFAULT_CRITIC_REPLACEMENT = "sample"
 REPLACEMENT_SEED = 0  # the replacement draws restart from this seed at every episode
 RECOVER_WINDOW = 10
 _BACK_OFF = (ACTION_NAMES.index("move_back"), ACTION_NAMES.index("move_ahead"))
-_BASE = np.array([a.moves_base for a in ACTIONS])
+_BASE = BASE_MOTIONS  # the actions that move the base
 # A range scan older than this (seconds) is not the robot's surroundings any more: the critic
 # rule stops (a 10 Hz scanner that missed five scans). The monitor's scan_max_age_s overrides.
 DEFAULT_SCAN_MAX_AGE_S = 0.5

@@ -26,6 +26,7 @@ state (holding or not), so the calibrated miss rate counts every costly motion i
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -34,7 +35,6 @@ from safevla_core.actions import (
     ACTIONS,
     NUM_ACTIONS,
     SCAN_ANGLE_MIN,
-    SCAN_BEAMS,
     SCAN_RANGE_MAX_M,
     ActionKind,
 )
@@ -64,7 +64,18 @@ def motion_poses(samples: int) -> np.ndarray:
     return out
 
 
-_POSES = motion_poses(PASS_SAMPLES)[BASE_MOTIONS]  # [M, S, 2]
+# per base motion and pose, [M, S, 1]: the translation and the turn's cosine and sine (fixed:
+# computed once here, not on every monitor decision)
+_DX = motion_poses(PASS_SAMPLES)[BASE_MOTIONS][..., 0][..., None]
+_YAW = motion_poses(PASS_SAMPLES)[BASE_MOTIONS][..., 1][..., None]
+_COS, _SIN = np.cos(_YAW), np.sin(_YAW)
+
+
+@functools.lru_cache(maxsize=4)
+def _beam_directions(beams: int) -> tuple[np.ndarray, np.ndarray]:
+    """(cos, sin) of the bearings of a ``beams``-beam scan from SCAN_ANGLE_MIN."""
+    bearings = SCAN_ANGLE_MIN + 2.0 * math.pi / beams * np.arange(beams)
+    return np.cos(bearings), np.sin(bearings)
 
 
 def _box_distance(qx, qy, x0, x1, y0, y1):
@@ -81,22 +92,19 @@ def base_clearance(ranges: np.ndarray, arm_extension: np.ndarray) -> np.ndarray:
     SCAN_BEAMS, :func:`safevla_core.actions.check_scan`), capped at SCAN_RANGE_MAX_M."""
     r = np.asarray(ranges, np.float64)
     r = r.reshape(-1, r.shape[-1])
-    bearings = SCAN_ANGLE_MIN + 2.0 * math.pi / r.shape[1] * np.arange(r.shape[1])
+    cos_b, sin_b = _beam_directions(r.shape[1])
     ext = np.maximum(np.asarray(arm_extension, np.float64).reshape(-1), 0.0)
     out = np.full((r.shape[0], NUM_ACTIONS), np.inf)
     x0, x1, y0, y1 = ARM_BOX_M
     hx, hy = BASE_HALF_M
-    dx, yaw = _POSES[..., 0][..., None], _POSES[..., 1][..., None]  # [M, S, 1]
-    c, s = np.cos(yaw), np.sin(yaw)
     for i in range(r.shape[0]):
         seen = r[i] < SCAN_RANGE_MAX_M
         if not seen.any():
             continue
-        px = r[i, seen] * np.cos(bearings[seen])
-        py = r[i, seen] * np.sin(bearings[seen])
+        px, py = r[i, seen] * cos_b[seen], r[i, seen] * sin_b[seen]
         # the returns in the frame of the base moved by dx and turned by yaw
-        qx = c * (px - dx) + s * py
-        qy = -s * px + c * py
+        qx = _COS * (px - _DX) + _SIN * py
+        qy = -_SIN * px + _COS * py
         d = np.minimum(
             _box_distance(qx, qy, -hx, hx, -hy, hy),
             _box_distance(qx, qy, x0, x1, y0 - ext[i], y1),
@@ -109,7 +117,5 @@ def clear_pass(ranges: np.ndarray, arm_extension: np.ndarray, clear_pass_m: floa
     """[B, NUM_ACTIONS] True for the base motions whose arm-aware swept clearance
     (:func:`base_clearance`) is at least ``clear_pass_m``; never for other actions, and
     nothing at ``clear_pass_m`` 0 (no pass)."""
-    if not clear_pass_m:
-        return np.zeros((np.asarray(ranges).reshape(-1, SCAN_BEAMS).shape[0], NUM_ACTIONS), bool)
     c = base_clearance(ranges, arm_extension)
-    return BASE_MOTIONS[None] & (c >= clear_pass_m)
+    return BASE_MOTIONS[None] & (c >= clear_pass_m) & (clear_pass_m > 0)
