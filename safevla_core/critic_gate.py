@@ -96,6 +96,21 @@ distribution is left alone: its clear replacement, else a stop (measured: backin
 its replacement, or in place of its stops, lost 1-4 points of the policies' success on every
 set); an arm motion's veto never moves the base.
 
+**Detour (``detour_after`` = D, default 6) for a proposer that loops in front of a veto.** A
+policy that knows one way to its target (through what the critic refuses) proposes it again
+after every replacement: measured (thirty-fourth session), 41 of the 77 episodes the shield
+cost the shipped policies were such loops to the step limit, nearly all in front of the
+footprint floor or the corner guard, the replacement turn undone at once. Once D of the last
+``DETOUR_WINDOW`` proposals were vetoed base motions, the veto of a base motion starts a
+detour: the first shape of ``DETOUR_SHAPES`` (turns of 30 degrees to one side, moves ahead,
+the same turns back; each without and then with one ``move_back`` first; the side with more
+room at 60-120 degrees first) whose every pose, arm-aware footprint, keeps ``DETOUR_MARGIN_M``
+from every return of the range scan (:func:`safevla_core.footprint.maneuver_clearance`). Its
+steps run in place of the next proposals, each only if the critic passes it when it runs
+(risk below the thresholds in every category, no contact bar, allowed by the earlier rules),
+else the detour is dropped and the proposal meets the usual rule: every executed motion still
+passes the calibrated thresholds. A critic without the range scan never detours.
+
 ``margin`` (default 0.5) keeps the replacement clear of the threshold: an action the critic
 barely lets through is a poor substitute for one it just vetoed. An action the policy gives
 probability 0 is never substituted (it is not the policy's choice), so a one-hot proposer (the
@@ -120,6 +135,7 @@ import numpy as np
 from safevla_core.actions import (
     ACTION_NAMES,
     ACTIONS,
+    SCAN_ANGLE_MIN,
     ActionKind,
     check_bump,
     check_proprio,
@@ -127,7 +143,7 @@ from safevla_core.actions import (
 )
 from safevla_core.bundle import Bundle
 from safevla_core.critic_bundle import CriticBundleError, CriticManifest
-from safevla_core.footprint import BASE_MOTIONS
+from safevla_core.footprint import BASE_MOTIONS, maneuver_clearance
 from safevla_core.image_preprocessing import ImageSpec
 from safevla_core.safety_critic import CriticVerdict, EncodedFrame, SafetyCritic
 
@@ -135,12 +151,21 @@ DEFAULT_CRITIC_MARGIN = 0.5
 DEFAULT_CRITIC_ESCAPE_AFTER = 3  # stood this many proposals: the clearest passing motion
 DEFAULT_CRITIC_ESCAPE_BELOW = 1.0  # the escape runs only motions the thresholds pass
 DEFAULT_CRITIC_RECOVER_AFTER = 3  # vetoes among the last RECOVER_WINDOW proposals: back off
+# vetoed base motions among the last DETOUR_WINDOW proposals after which the monitor detours
+DEFAULT_CRITIC_DETOUR_AFTER = 6
+DETOUR_WINDOW = 20
+DETOUR_MARGIN_M = 0.03  # every pose of a detour this far from every scan return
+# the detours tried, in order: (turns of 30 degrees to one side, moves ahead); each without and
+# then with one move_back first, the more open side first
+DETOUR_SHAPES = ((3, 2), (3, 1), (2, 2), (2, 1))
 # how a veto's replacement is chosen among the clear motions the proposer gives probability
 REPLACEMENTS = ("sample", "likeliest")
 DEFAULT_CRITIC_REPLACEMENT = "sample"
 REPLACEMENT_SEED = 0  # the replacement draws restart from this seed at every episode
 RECOVER_WINDOW = 10
 _BACK_OFF = (ACTION_NAMES.index("move_back"), ACTION_NAMES.index("move_ahead"))
+_AHEAD, _BACK = ACTION_NAMES.index("move_ahead"), ACTION_NAMES.index("move_back")
+_LEFT, _RIGHT = ACTION_NAMES.index("rotate_left"), ACTION_NAMES.index("rotate_right")
 _BASE = BASE_MOTIONS  # the actions that move the base
 # A range scan older than this (seconds) is not the robot's surroundings any more: the critic
 # rule stops (a 10 Hz scanner that missed five scans). The monitor's scan_max_age_s overrides.
@@ -273,6 +298,9 @@ class CriticGate:
         replacement: ``"sample"`` (default): a veto's replacement is drawn from the proposer's
             probabilities over the clear motions (seeded per episode); ``"likeliest"``: the
             most probable of them (see the module docstring).
+        detour_after: once this many of the last ``DETOUR_WINDOW`` proposals were vetoed base
+            motions, a veto of a base motion starts a detour (0 = never; needs a critic that
+            reads the range scan; see the module docstring).
     """
 
     def __init__(
@@ -285,7 +313,22 @@ class CriticGate:
         recover_after: int = DEFAULT_CRITIC_RECOVER_AFTER,
         contact_guard: bool = True,
         replacement: str = DEFAULT_CRITIC_REPLACEMENT,
+        detour_after: int = DEFAULT_CRITIC_DETOUR_AFTER,
     ) -> None:
+        if (
+            isinstance(detour_after, bool)
+            or not isinstance(detour_after, int)
+            or not 0 <= detour_after <= DETOUR_WINDOW
+        ):
+            raise ValueError(
+                f"critic detour_after = {detour_after!r}; must be an integer in "
+                f"[0, {DETOUR_WINDOW}] (vetoed base motions among the last {DETOUR_WINDOW} "
+                "proposals; 0 = never)"
+            )
+        self.detour_after = detour_after
+        self.detour: deque[int] = deque()  # the rest of the detour under way
+        self.detour_category = ""
+        self.base_vetoes: deque[bool] = deque(maxlen=DETOUR_WINDOW)
         if replacement not in REPLACEMENTS:
             raise ValueError(
                 f"critic replacement = {replacement!r}; must be one of {', '.join(REPLACEMENTS)}"
@@ -529,6 +572,7 @@ class CriticGate:
         recover_after: int = DEFAULT_CRITIC_RECOVER_AFTER,
         contact_guard: bool = True,
         replacement: str = DEFAULT_CRITIC_REPLACEMENT,
+        detour_after: int = DEFAULT_CRITIC_DETOUR_AFTER,
     ) -> CriticGate:
         """Load and verify a critic bundle (sha256, this stack's contract, the policy's; with
         ``verify_key``, its Ed25519 signature: the key that verifies the policy bundle).
@@ -537,8 +581,8 @@ class CriticGate:
             CriticBundleError: a missing, modified, mismatched, or (with ``verify_key``)
                 unsigned or wrongly signed bundle, or an unusable alpha.
             ValueError: a margin outside (0, 1], a negative ``escape_after``, an
-                ``escape_below`` <= 0, a ``recover_after`` outside [0, RECOVER_WINDOW] or an
-                unknown ``replacement``.
+                ``escape_below`` <= 0, a ``recover_after`` outside [0, RECOVER_WINDOW], an
+                unknown ``replacement`` or a ``detour_after`` outside [0, DETOUR_WINDOW].
         """
         critic = SafetyCritic(path, providers=list(providers), verify_key=verify_key)
         check_critic_matches(critic.manifest, str(critic.path), policy)
@@ -551,6 +595,7 @@ class CriticGate:
             recover_after,
             contact_guard,
             replacement,
+            detour_after,
         )
 
     @property
@@ -574,6 +619,8 @@ class CriticGate:
         self.latched[:] = False
         self.latched_category.clear()
         self.pressing[:] = False
+        self.detour.clear()
+        self.base_vetoes.clear()
         if self.bump is not None:  # nothing executed yet in this episode
             self.bump = np.zeros_like(self.bump)
 
@@ -632,12 +679,31 @@ class CriticGate:
         thr = self.thresholds
         blocked = (v.risk >= thr[None, :]) & _MOVES[:, None]
         self._update_pressing()
+        if self.detour:
+            call = self._detour_step(v, allowed_before, "")
+            if call is not None:
+                return call
         over = bool(blocked[action].any())
         if not over and not self.latched[action] and not self.pressing[action]:
             self.recent.append(False)
+            self.base_vetoes.append(False)
             return CriticCall(action, False, "")
-        self.recent.append(bool(_BASE[action]))
+        self.base_vetoes.append(bool(_BASE[action]))
         ratio = v.risk[action] / np.maximum(thr, 1e-12)
+        if self._loops(action):
+            plan = self._plan_detour()
+            if plan:
+                self.detour.extend(plan)
+                self.detour_category = v.categories[int(np.argmax(ratio))]
+                why = (
+                    f"safety critic: {ACTION_NAMES[action]} vetoed again "
+                    f"({sum(self.base_vetoes)} base motions of the last {len(self.base_vetoes)}"
+                    " proposals): detour " + " ".join(ACTION_NAMES[a] for a in plan) + "; "
+                )
+                call = self._detour_step(v, allowed_before, why)
+                if call is not None:
+                    return call
+        self.recent.append(bool(_BASE[action]))
         if not over and self.latched[action]:
             # latched: vetoed here before and the robot has not moved
             why = f"safety critic: {ACTION_NAMES[action]} was vetoed and the robot has not moved"
@@ -661,6 +727,53 @@ class CriticGate:
         )
         why = f"safety critic: {ACTION_NAMES[action]} risk {cats}"
         return self._replace_or_stop(v, action, probabilities, allowed_before, why, category)
+
+    def _loops(self, action: int) -> bool:
+        """A base motion's veto in a loop: ``detour_after`` of the last ``DETOUR_WINDOW``
+        proposals were vetoed base motions, and the critic reads the range scan."""
+        return bool(
+            self.detour_after
+            and _BASE[action]
+            and self.scan is not None
+            and sum(self.base_vetoes) >= self.detour_after
+        )
+
+    def _plan_detour(self) -> list[int] | None:
+        """The first of the detour shapes whose every pose keeps DETOUR_MARGIN_M from every
+        return of the range scan (arm-aware footprint), else None."""
+        r = np.asarray(self.scan, np.float64).reshape(-1)
+        bearing = np.degrees(SCAN_ANGLE_MIN + 2.0 * math.pi / r.size * np.arange(r.size))
+        left = r[(bearing >= 60.0) & (bearing <= 120.0)].min()
+        right = r[(bearing >= -120.0) & (bearing <= -60.0)].min()
+        sides = [(_LEFT, _RIGHT), (_RIGHT, _LEFT)]
+        if right > left:
+            sides.reverse()
+        ext = 0.0 if self.proprio is None else float(self.proprio[1])
+        for turns, ahead in DETOUR_SHAPES:
+            for back in (0, 1):
+                for there, again in sides:
+                    plan = [_BACK] * back + [there] * turns + [_AHEAD] * ahead + [again] * turns
+                    if maneuver_clearance(r, ext, plan) >= DETOUR_MARGIN_M:
+                        return plan
+        return None
+
+    def _detour_step(self, v, allowed_before, why: str) -> CriticCall | None:
+        """The detour's next step where the critic passes it now (risk below the thresholds
+        in every category, no contact bar, allowed by the earlier rules); else the detour is
+        dropped and None."""
+        a = self.detour[0]
+        ok = bool((v.risk[a] < self.thresholds).all()) and not self.pressing[a]
+        if allowed_before is not None:
+            ok = ok and bool(allowed_before[a])
+        if not ok:
+            self.detour.clear()
+            return None
+        self.detour.popleft()
+        self.base_vetoes.clear()
+        left = len(self.detour)
+        why = why or "safety critic: detour around a loop of vetoes, "
+        why += f"{ACTION_NAMES[a]} ({left} step{'s' if left != 1 else ''} left)"
+        return CriticCall(a, True, why, self.detour_category)
 
     def _update_pressing(self) -> None:
         """The contact guard's bars after the motion just executed (``prev_action``) and its

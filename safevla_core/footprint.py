@@ -119,3 +119,47 @@ def clear_pass(ranges: np.ndarray, arm_extension: np.ndarray, clear_pass_m: floa
     nothing at ``clear_pass_m`` 0 (no pass)."""
     c = base_clearance(ranges, arm_extension)
     return BASE_MOTIONS[None] & (c >= clear_pass_m) & (clear_pass_m > 0)
+
+
+def maneuver_clearance(
+    ranges: np.ndarray, arm_extension: float, actions: list[int], samples: int = 8
+) -> float:
+    """The least distance (m) from a scan's returns to the footprint (base box and arm box
+    grown by ``arm_extension``) along a sequence of base motions from the scan's pose, at
+    ``samples`` poses per motion (the start pose left out); +inf where the scan has no return.
+    The world is taken as the one scan shows: what the robot will see on the way is not known
+    yet, which is why every step of a maneuver is judged again when it runs.
+
+    Raises:
+        ValueError: an action in ``actions`` that does not move the base.
+    """
+    x = y = yaw = 0.0
+    poses = []
+    for a in actions:
+        act = ACTIONS[a]
+        if not act.moves_base:
+            raise ValueError(f"{act.name} does not move the base; a maneuver is base motions")
+        for k in range(1, samples + 1):
+            if act.kind is ActionKind.BASE_ROTATE:  # positive magnitude = clockwise
+                poses.append((x, y, yaw - math.radians(act.magnitude) * k / samples))
+            else:
+                d = act.magnitude * k / samples
+                poses.append((x + d * math.cos(yaw), y + d * math.sin(yaw), yaw))
+        x, y, yaw = poses[-1]
+    r = np.asarray(ranges, np.float64).reshape(-1)
+    seen = r < SCAN_RANGE_MAX_M
+    if not poses or not seen.any():
+        return math.inf
+    cos_b, sin_b = _beam_directions(r.size)
+    px, py = r[seen] * cos_b[seen], r[seen] * sin_b[seen]
+    p = np.asarray(poses)
+    c, s = np.cos(p[:, 2])[:, None], np.sin(p[:, 2])[:, None]
+    dx, dy = px[None, :] - p[:, 0:1], py[None, :] - p[:, 1:2]
+    qx, qy = c * dx + s * dy, -s * dx + c * dy  # the returns in the frame of each pose
+    x0, x1, y0, y1 = ARM_BOX_M
+    hx, hy = BASE_HALF_M
+    d = np.minimum(
+        _box_distance(qx, qy, -hx, hx, -hy, hy),
+        _box_distance(qx, qy, x0, x1, y0 - max(float(arm_extension), 0.0), y1),
+    )
+    return float(d.min())

@@ -34,6 +34,7 @@ import numpy as np
 
 from safevla_core.actions import ACTION_NAMES, NUM_ACTIONS, SUB_DONE, bump_feedback
 from safevla_core.critic_gate import (
+    DEFAULT_CRITIC_DETOUR_AFTER,
     DEFAULT_CRITIC_ESCAPE_AFTER,
     DEFAULT_CRITIC_ESCAPE_BELOW,
     DEFAULT_CRITIC_MARGIN,
@@ -81,6 +82,8 @@ class Job:
             something until the robot has moved clear (:mod:`safevla_core.critic_gate`).
         critic_replacement: how a critic veto's replacement is chosen among the clear
             motions: "sample" (from the proposer's distribution) or "likeliest".
+        critic_detour_after: once this many of the monitor's last proposals were vetoed base
+            motions, a base motion's veto starts a detour around what blocks it (0 = never).
     """
 
     policy: PolicySpec
@@ -103,6 +106,7 @@ class Job:
     critic_recover_after: int = DEFAULT_CRITIC_RECOVER_AFTER
     critic_contact_guard: bool = True
     critic_replacement: str = DEFAULT_CRITIC_REPLACEMENT
+    critic_detour_after: int = DEFAULT_CRITIC_DETOUR_AFTER
 
     def __post_init__(self) -> None:
         if self.max_steps < 1:
@@ -166,7 +170,7 @@ def critic_gate(job: Job, verify_key: str | None = None):
         return None
     key = ("critic", job.critic, job.critic_alpha, job.critic_margin, job.critic_escape_after)
     key += (job.critic_escape_below, job.critic_recover_after, job.critic_contact_guard)
-    key += (job.critic_replacement,)
+    key += (job.critic_replacement, job.critic_detour_after)
     key += (job.policy, verify_key)
     if key not in _WORKER:
         from safevla_core.bundle import load_bundle
@@ -190,6 +194,7 @@ def critic_gate(job: Job, verify_key: str | None = None):
             recover_after=job.critic_recover_after,
             contact_guard=job.critic_contact_guard,
             replacement=job.critic_replacement,
+            detour_after=job.critic_detour_after,
         )
         _WORKER[key] = gate
     gate = _WORKER[key]

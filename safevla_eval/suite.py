@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from safevla_core.critic_gate import (
+    DEFAULT_CRITIC_DETOUR_AFTER,
     DEFAULT_CRITIC_ESCAPE_AFTER,
     DEFAULT_CRITIC_ESCAPE_BELOW,
     DEFAULT_CRITIC_MARGIN,
@@ -89,6 +90,9 @@ class EvalConfig:
             something until the robot has moved clear (:mod:`safevla_core.critic_gate`).
         critic_replacement: how a critic veto's replacement is chosen among the clear
             motions: "sample" (from the proposer's distribution, the default) or "likeliest".
+        critic_detour_after: once this many of the monitor's last proposals were vetoed base
+            motions, a base motion's veto starts a detour around what blocks it (default 6;
+            0 = never; :mod:`safevla_core.critic_gate`).
         skip_blocked: bundles do not repeat a motion that was blocked or collided where it stands
             (:class:`safevla_core.action_choice.BlockedMoves`; the policy node's
             ``skip_blocked`` parameter).
@@ -119,6 +123,7 @@ class EvalConfig:
     critic_recover_after: int = DEFAULT_CRITIC_RECOVER_AFTER
     critic_contact_guard: bool = True
     critic_replacement: str = DEFAULT_CRITIC_REPLACEMENT
+    critic_detour_after: int = DEFAULT_CRITIC_DETOUR_AFTER
     skip_blocked: bool = False
     ray_address: str | None = None
     specs: list = field(default_factory=list, repr=False)
@@ -311,6 +316,7 @@ def _critic_id(cfg: EvalConfig, spec) -> str:
         critic_recover_after=cfg.critic_recover_after,
         critic_contact_guard=cfg.critic_contact_guard,
         critic_replacement=cfg.critic_replacement,
+        critic_detour_after=cfg.critic_detour_after,
     )
     try:
         return critic_gate(job, cfg.verify_key).bundle_id
@@ -374,6 +380,7 @@ def groups(
                         cfg.critic_recover_after,
                         cfg.critic_contact_guard,
                         cfg.critic_replacement,
+                        cfg.critic_detour_after,
                     )
                     for i, e in enumerate(eps)
                 ]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from safevla_core.action_adapter import AdapterLimits, MotionProfile
 from safevla_core.critic_gate import (
+    DEFAULT_CRITIC_DETOUR_AFTER,
     DEFAULT_CRITIC_ESCAPE_AFTER,
     DEFAULT_CRITIC_ESCAPE_BELOW,
     DEFAULT_CRITIC_MARGIN,
@@ -20,6 +21,7 @@ from safevla_core.critic_gate import (
     DEFAULT_CRITIC_REPLACEMENT,
     DEFAULT_PROPRIO_MAX_AGE_S,
     DEFAULT_SCAN_MAX_AGE_S,
+    DETOUR_WINDOW,
     RECOVER_WINDOW,
     REPLACEMENTS,
 )
@@ -354,6 +356,16 @@ CRITIC_PARAMS: tuple[ParamSpec, ...] = (
         "where the critic passes it, instead of a stop (0 = never)",
         0,
         RECOVER_WINDOW,
+        read_only=True,
+    ),
+    _p(
+        "critic_detour_after",
+        DEFAULT_CRITIC_DETOUR_AFTER,
+        f"once this many of the last {DETOUR_WINDOW} proposals were vetoed base motions, a "
+        "veto of a base motion starts a detour: a side-step around what blocks the way, planned "
+        "on the range scan, each step judged by the critic as it runs (0 = never)",
+        0,
+        DETOUR_WINDOW,
         read_only=True,
     ),
     _p(

@@ -353,6 +353,7 @@ def load_critic(p: dict) -> CriticGate | None:
         recover_after=p["critic_recover_after"],
         contact_guard=p["critic_contact_guard"],
         replacement=p["critic_replacement"],
+        detour_after=p["critic_detour_after"],
     )
     gate.scan_max_age_s = p["scan_max_age_s"]
     gate.proprio_max_age_s = p["proprio_max_age_s"]

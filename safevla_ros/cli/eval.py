@@ -19,11 +19,13 @@ import sys
 from pathlib import Path
 
 from safevla_core.critic_gate import (
+    DEFAULT_CRITIC_DETOUR_AFTER,
     DEFAULT_CRITIC_ESCAPE_AFTER,
     DEFAULT_CRITIC_ESCAPE_BELOW,
     DEFAULT_CRITIC_MARGIN,
     DEFAULT_CRITIC_RECOVER_AFTER,
     DEFAULT_CRITIC_REPLACEMENT,
+    DETOUR_WINDOW,
     RECOVER_WINDOW,
     REPLACEMENTS,
 )
@@ -166,6 +168,16 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
         f"(default {DEFAULT_CRITIC_RECOVER_AFTER}; 0 = never)",
     )
     p.add_argument(
+        "--critic-detour-after",
+        type=int,
+        default=DEFAULT_CRITIC_DETOUR_AFTER,
+        metavar="D",
+        help=f"once D of the monitor's last {DETOUR_WINDOW} proposals were vetoed base motions, "
+        "a base motion's veto starts a detour: a side-step around what blocks the way, planned "
+        "on the range scan, each step judged by the critic when it runs "
+        f"(default {DEFAULT_CRITIC_DETOUR_AFTER}; 0 = never; docs/safety_critic.md)",
+    )
+    p.add_argument(
         "--critic-contact-guard",
         choices=("on", "off"),
         default="on",
@@ -290,6 +302,7 @@ def _config(args: argparse.Namespace):
             critic_recover_after=args.critic_recover_after,
             critic_contact_guard=args.critic_contact_guard == "on",
             critic_replacement=args.critic_replacement,
+            critic_detour_after=args.critic_detour_after,
             skip_blocked=args.skip_blocked,
         )
     except ValueError as exc:

@@ -12,7 +12,14 @@ import numpy as np
 import pytest
 from tiny_critic import ARM_OUT_M, CATS, risk_table, write_tiny_critic
 
-from safevla_core.actions import ACTION_NAMES, ACTIONS, NUM_ACTIONS, SCAN_BEAMS
+from safevla_core.actions import (
+    ACTION_NAMES,
+    ACTIONS,
+    NUM_ACTIONS,
+    SCAN_ANGLE_INCREMENT,
+    SCAN_ANGLE_MIN,
+    SCAN_BEAMS,
+)
 from safevla_core.critic_bundle import CRITIC_GRAPH, CRITIC_MANIFEST, CriticBundleError
 from safevla_core.critic_gate import CriticGate, PolicyFacts
 from safevla_core.image_preprocessing import ImageSpec
@@ -570,3 +577,79 @@ def test_a_clear_pass_critic_passes_clear_base_motions_only_with_an_empty_grippe
     with pytest.raises(ValueError, match="holding = 'yes'"):
         gate.on_holding("yes")
     assert gate.holding is None  # unknown again: no pass
+
+
+def test_a_loop_of_vetoes_starts_a_detour_planned_on_the_scan(tmp_path):
+    """A policy keeps proposing move_ahead into an obstacle 0.3 m ahead; each veto is replaced
+    by a turn. Once 6 of the last 20 proposals were vetoed base motions, the monitor detours:
+    the first side-step (the more open side first, then the other, each without and then with
+    a back-off) whose every pose keeps 3 cm from the scan. Turning left in place would swing
+    the retracted arm (0.31 m to the robot's right) through the obstacle, so it turns right:
+    three turns right, two moves ahead, three turns left. The steps run whatever the
+    proposals, each judged by the critic as it runs; then the policy has the robot again.
+    With a wall 0.5 m to the right the moves ahead after turning right would reach it, so the
+    detour backs off first and turns left."""
+    from safevla_core.critic_gate import DEFAULT_CRITIC_DETOUR_AFTER, DETOUR_WINDOW
+
+    assert (DEFAULT_CRITIC_DETOUR_AFTER, DETOUR_WINDOW) == (6, 20)
+    bundle = write_tiny_critic(
+        tmp_path / "scan", IMAGE, risk_table(), near_ahead=risk_table({AHEAD: 0.9})
+    )
+    for bad in (-1, DETOUR_WINDOW + 1, True, 2.0):
+        with pytest.raises(ValueError, match="detour_after"):
+            CriticGate.load(bundle, POLICY, detour_after=bad)
+    clear, close = np.full(SCAN_BEAMS, 2.0), np.full(SCAN_BEAMS, 2.0)
+    close[SCAN_BEAMS // 2] = 0.3  # the beam straight ahead
+    bearing = np.degrees(SCAN_ANGLE_MIN + SCAN_ANGLE_INCREMENT * np.arange(SCAN_BEAMS))
+    walled = close.copy()
+    walled[(bearing >= -120) & (bearing <= -60)] = 0.5  # a wall on the right
+    looping = {AHEAD: 0.6, LEFT: 0.4}
+    for scan, plan in (
+        (close, [RIGHT] * 3 + [AHEAD] * 2 + [LEFT] * 3),
+        (walled, [BACK] + [LEFT] * 3 + [AHEAD] * 2 + [RIGHT] * 3),
+    ):
+        gate = CriticGate.load(bundle, POLICY)
+        m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
+        gate.on_scan(scan)
+        loop = [run(m, proposal(looping, i, float(i))) for i in range(1, 6)]
+        assert all(d.executed_action == LEFT and d.critic_outcome == "replaced" for d in loop)
+        d = run(m, proposal(looping, 6, 6.0))  # the sixth vetoed base motion
+        assert d.executed_action == plan[0] and d.vetoed and d.rule is Rule.SAFETY_CRITIC
+        named = " ".join(ACTION_NAMES[a] for a in plan)
+        assert f"vetoed again (6 base motions of the last 6 proposals): detour {named}" in d.reason
+        assert d.category == "corner"  # the category of the veto that started it
+        gate.on_scan(clear)  # the robot turns away: nothing close ahead
+        steps = [run(m, proposal({AHEAD: 1.0}, i, float(i))) for i in range(7, 6 + len(plan))]
+        assert [s.executed_action for s in steps] == plan[1:]
+        assert all("detour" in s.reason and s.rule is Rule.SAFETY_CRITIC for s in steps)
+        assert [s.vetoed for s in steps] == [a != AHEAD for a in plan[1:]]  # vs the proposal
+        assert steps[-1].reason.endswith(f"{ACTION_NAMES[plan[-1]]} (0 steps left)")
+        d = run(m, proposal({AHEAD: 1.0}, 20, 20.0))  # the policy drives again
+        assert d.executed_action == AHEAD and not d.vetoed
+
+
+def test_a_detour_step_the_critic_refuses_ends_the_detour(tmp_path):
+    """Each step is judged when it runs: where the critic now rates it over a threshold, the
+    detour is dropped and the proposal meets the usual rule (here a stop). With no room for any
+    detour shape (returns 0.25 m all around) the loop gets its replacements as before, and
+    detour_after=0 never detours."""
+    bundle = write_tiny_critic(
+        tmp_path / "scan", IMAGE, risk_table(), near_ahead=risk_table({AHEAD: 0.9})
+    )
+    close = np.full(SCAN_BEAMS, 2.0)
+    close[SCAN_BEAMS // 2] = 0.3
+    looping = {AHEAD: 0.6, LEFT: 0.4}
+    gate = CriticGate.load(bundle, POLICY)
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
+    gate.on_scan(close)
+    outcomes = [run(m, proposal(looping, i, float(i))) for i in range(1, 7)]
+    assert "detour" in outcomes[-1].reason and gate.detour
+    gate.thresholds = np.full_like(gate.thresholds, 0.005)  # every action over it now
+    d = run(m, proposal({AHEAD: 1.0}, 7, 7.0))
+    assert d.safe_stop and "detour" not in d.reason and not gate.detour
+    for scan, after in ((np.full(SCAN_BEAMS, 0.25), 6), (close, 0)):
+        gate = CriticGate.load(bundle, POLICY, detour_after=after)
+        m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
+        gate.on_scan(scan)
+        outcomes = [run(m, proposal(looping, i, float(i))) for i in range(1, 13)]
+        assert all(d.executed_action == LEFT and "detour" not in d.reason for d in outcomes)
