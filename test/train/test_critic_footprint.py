@@ -247,3 +247,32 @@ def test_the_clear_pass_takes_only_base_motions_clear_of_the_scan():
         CriticConfig(scan_input=False, clear_pass_m=0.03)
     on = CriticConfig(scan_input=True, clear_pass_m=0.03)
     assert on.train_key() == CriticConfig(scan_input=True).train_key()
+
+
+def test_a_maneuvers_clearance_chains_the_motions_in_the_start_frame():
+    """:func:`safevla_core.footprint.maneuver_clearance` (the monitor's detour planning): one
+    base motion at PASS_SAMPLES poses is the clear pass's clearance; three left turns then
+    move_ahead is the turns' clearance or the clearance of move_ahead on the scan as seen
+    after the turns (the same returns 90 degrees further clockwise), whichever is smaller; an
+    arm motion is refused."""
+    from safevla_core.footprint import PASS_SAMPLES, base_clearance, maneuver_clearance
+
+    rng = np.random.default_rng(2)
+    scans = rng.uniform(0.25, 1.2, (4, SCAN_BEAMS))
+    scans[rng.uniform(size=scans.shape) < 0.3] = SCAN_RANGE_MAX_M
+    quarter = round(math.pi / 2 / SCAN_ANGLE_INCREMENT)
+    left, ahead = A["rotate_left"], A["move_ahead"]
+    for ranges, ext in zip(scans, (0.0, 0.1, 0.3, 0.5), strict=True):
+        single = base_clearance(ranges[None], [ext])[0]
+        for a in (ahead, A["move_back"], A["rotate_right"], left, A["rotate_left_small"]):
+            got = maneuver_clearance(ranges, ext, [a], PASS_SAMPLES)
+            assert got == pytest.approx(single[a], abs=1e-9), ACTION_NAMES[a]
+        turned = np.roll(ranges, -quarter)  # facing +y: a return at bearing b is now at b - 90
+        want = min(
+            maneuver_clearance(ranges, ext, [left] * 3, PASS_SAMPLES),
+            base_clearance(turned[None], [ext])[0, ahead],
+        )
+        got = maneuver_clearance(ranges, ext, [left] * 3 + [ahead], PASS_SAMPLES)
+        assert got == pytest.approx(want, abs=1e-6)
+    with pytest.raises(ValueError, match="arm_out does not move the base"):
+        maneuver_clearance(scans[0], 0.0, [ahead, A["arm_out"]])
