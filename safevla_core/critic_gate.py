@@ -143,7 +143,7 @@ from safevla_core.actions import (
 )
 from safevla_core.bundle import Bundle
 from safevla_core.critic_bundle import CriticBundleError, CriticManifest
-from safevla_core.footprint import BASE_MOTIONS, maneuver_clearance
+from safevla_core.footprint import BASE_MOTIONS, maneuver_clearances
 from safevla_core.image_preprocessing import ImageSpec
 from safevla_core.safety_critic import CriticVerdict, EncodedFrame, SafetyCritic
 
@@ -749,12 +749,15 @@ class CriticGate:
         if right > left:
             sides.reverse()
         ext = 0.0 if self.proprio is None else float(self.proprio[1])
-        for turns, ahead in DETOUR_SHAPES:
-            for back in (0, 1):
-                for there, again in sides:
-                    plan = [_BACK] * back + [there] * turns + [_AHEAD] * ahead + [again] * turns
-                    if maneuver_clearance(r, ext, plan) >= DETOUR_MARGIN_M:
-                        return plan
+        plans = [
+            [_BACK] * back + [there] * turns + [_AHEAD] * ahead + [again] * turns
+            for turns, ahead in DETOUR_SHAPES
+            for back in (0, 1)
+            for there, again in sides
+        ]
+        for plan in plans:  # the first that keeps the margin
+            if maneuver_clearances(r, ext, [plan], within_m=DETOUR_MARGIN_M)[0] >= DETOUR_MARGIN_M:
+                return plan
         return None
 
     def _detour_step(self, v, allowed_before, why: str) -> CriticCall | None:

@@ -121,18 +121,10 @@ def clear_pass(ranges: np.ndarray, arm_extension: np.ndarray, clear_pass_m: floa
     return BASE_MOTIONS[None] & (c >= clear_pass_m) & (clear_pass_m > 0)
 
 
-def maneuver_clearance(
-    ranges: np.ndarray, arm_extension: float, actions: list[int], samples: int = 8
-) -> float:
-    """The least distance (m) from a scan's returns to the footprint (base box and arm box
-    grown by ``arm_extension``) along a sequence of base motions from the scan's pose, at
-    ``samples`` poses per motion (the start pose left out); +inf where the scan has no return.
-    The world is taken as the one scan shows: what the robot will see on the way is not known
-    yet, which is why every step of a maneuver is judged again when it runs.
-
-    Raises:
-        ValueError: an action in ``actions`` that does not move the base.
-    """
+@functools.lru_cache(maxsize=64)
+def _maneuver_poses(actions: tuple[int, ...], samples: int) -> np.ndarray:
+    """[len(actions) * samples, 3] poses (x, y, yaw counter-clockwise) along a sequence of
+    base motions from the origin, ``samples`` per motion, the start pose left out."""
     x = y = yaw = 0.0
     poses = []
     for a in actions:
@@ -146,20 +138,66 @@ def maneuver_clearance(
                 d = act.magnitude * k / samples
                 poses.append((x + d * math.cos(yaw), y + d * math.sin(yaw), yaw))
         x, y, yaw = poses[-1]
+    return np.array(poses, np.float64).reshape(-1, 3)
+
+
+def maneuver_clearances(
+    ranges: np.ndarray,
+    arm_extension: float,
+    maneuvers: list[list[int]],
+    samples: int = 8,
+    within_m: float = math.inf,
+) -> np.ndarray:
+    """Per maneuver (a sequence of base motions from the scan's pose), the least distance (m)
+    from the scan's returns to the footprint (base box and arm box grown by
+    ``arm_extension``) at ``samples`` poses per motion (the start pose left out); +inf for an
+    empty maneuver and where the scan has no return. With a finite ``within_m`` (a yes/no
+    against a margin) the answer is at least ``within_m`` (the least distance, or +inf) where
+    no return comes within ``within_m`` of the footprint, and a value under it (not always the
+    least: the poses are taken one motion at a time, and the first motion that comes closer
+    ends it) where one does. The world is taken as the one scan shows: what the robot will see
+    on the way is not known yet, which is why the monitor judges every step of a detour again
+    when it runs.
+
+    Raises:
+        ValueError: a maneuver with an action that does not move the base.
+    """
     r = np.asarray(ranges, np.float64).reshape(-1)
     seen = r < SCAN_RANGE_MAX_M
-    if not poses or not seen.any():
-        return math.inf
     cos_b, sin_b = _beam_directions(r.size)
     px, py = r[seen] * cos_b[seen], r[seen] * sin_b[seen]
-    p = np.asarray(poses)
-    c, s = np.cos(p[:, 2])[:, None], np.sin(p[:, 2])[:, None]
-    dx, dy = px[None, :] - p[:, 0:1], py[None, :] - p[:, 1:2]
-    qx, qy = c * dx + s * dy, -s * dx + c * dy  # the returns in the frame of each pose
     x0, x1, y0, y1 = ARM_BOX_M
+    y0 -= max(float(arm_extension), 0.0)
     hx, hy = BASE_HALF_M
-    d = np.minimum(
-        _box_distance(qx, qy, -hx, hx, -hy, hy),
-        _box_distance(qx, qy, x0, x1, y0 - max(float(arm_extension), 0.0), y1),
-    )
-    return float(d.min())
+    reach = math.hypot(max(hx, -x0, x1), max(hy, -y0, y1))  # the footprint's farthest corner
+    out = np.full(len(maneuvers), np.inf)
+    for i, m in enumerate(maneuvers):
+        p = _maneuver_poses(tuple(int(a) for a in m), samples)
+        if not len(p) or not len(px):
+            continue
+        # a return farther from the origin than the path and the footprint reach, plus
+        # within_m, is more than within_m from the footprint at every pose
+        near = np.hypot(px, py) <= math.hypot(*np.abs(p[:, :2]).max(axis=0)) + reach + within_m
+        if not near.any():
+            continue
+        qx0, qy0 = px[near], py[near]
+        step = samples if math.isfinite(within_m) else len(p)
+        for k in range(0, len(p), step):
+            q = p[k : k + step]
+            c, s = np.cos(q[:, 2])[:, None], np.sin(q[:, 2])[:, None]
+            dx, dy = qx0[None, :] - q[:, 0:1], qy0[None, :] - q[:, 1:2]
+            qx, qy = c * dx + s * dy, -s * dx + c * dy  # the returns in the frame of each pose
+            d = np.minimum(
+                _box_distance(qx, qy, -hx, hx, -hy, hy), _box_distance(qx, qy, x0, x1, y0, y1)
+            ).min()
+            out[i] = min(out[i], d)
+            if out[i] < within_m:
+                break
+    return out
+
+
+def maneuver_clearance(
+    ranges: np.ndarray, arm_extension: float, actions: list[int], samples: int = 8
+) -> float:
+    """:func:`maneuver_clearances` of one maneuver."""
+    return float(maneuver_clearances(ranges, arm_extension, [actions], samples)[0])

@@ -255,7 +255,12 @@ def test_a_maneuvers_clearance_chains_the_motions_in_the_start_frame():
     move_ahead is the turns' clearance or the clearance of move_ahead on the scan as seen
     after the turns (the same returns 90 degrees further clockwise), whichever is smaller; an
     arm motion is refused."""
-    from safevla_core.footprint import PASS_SAMPLES, base_clearance, maneuver_clearance
+    from safevla_core.footprint import (
+        PASS_SAMPLES,
+        base_clearance,
+        maneuver_clearance,
+        maneuver_clearances,
+    )
 
     rng = np.random.default_rng(2)
     scans = rng.uniform(0.25, 1.2, (4, SCAN_BEAMS))
@@ -274,5 +279,12 @@ def test_a_maneuvers_clearance_chains_the_motions_in_the_start_frame():
         )
         got = maneuver_clearance(ranges, ext, [left] * 3 + [ahead], PASS_SAMPLES)
         assert got == pytest.approx(want, abs=1e-6)
+        # within_m: the same yes/no against a margin, with less work
+        plans = [[left] * 3 + [ahead] * 2, [A["move_back"], A["rotate_right"]], [ahead] * 3]
+        exact = maneuver_clearances(ranges, ext, plans)
+        for margin in (0.03, 0.1, 0.3):
+            fast = maneuver_clearances(ranges, ext, plans, within_m=margin)
+            assert ((fast >= margin) == (exact >= margin)).all(), margin
+            assert (fast >= exact - 1e-12).all()
     with pytest.raises(ValueError, match="arm_out does not move the base"):
         maneuver_clearance(scans[0], 0.0, [ahead, A["arm_out"]])
