@@ -187,6 +187,17 @@ _WAY = np.array(
 )
 
 
+def _count_of_window(name: str, value, window: int, what: str, zero: str) -> int:
+    """``value`` as a count of ``what`` among the last ``window`` proposals, else ValueError
+    naming it."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= window:
+        raise ValueError(
+            f"critic {name} = {value!r}; must be an integer in [0, {window}] ({what} among "
+            f"the last {window} proposals; 0 = {zero})"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class PolicyFacts:
     """What the critic must agree with: the policy bundle's (or, for the built-in policies of
@@ -315,17 +326,9 @@ class CriticGate:
         replacement: str = DEFAULT_CRITIC_REPLACEMENT,
         detour_after: int = DEFAULT_CRITIC_DETOUR_AFTER,
     ) -> None:
-        if (
-            isinstance(detour_after, bool)
-            or not isinstance(detour_after, int)
-            or not 0 <= detour_after <= DETOUR_WINDOW
-        ):
-            raise ValueError(
-                f"critic detour_after = {detour_after!r}; must be an integer in "
-                f"[0, {DETOUR_WINDOW}] (vetoed base motions among the last {DETOUR_WINDOW} "
-                "proposals; 0 = never)"
-            )
-        self.detour_after = detour_after
+        self.detour_after = _count_of_window(
+            "detour_after", detour_after, DETOUR_WINDOW, "vetoed base motions", "never"
+        )
         self.detour: deque[int] = deque()  # the rest of the detour under way
         self.detour_category = ""
         self.base_vetoes: deque[bool] = deque(maxlen=DETOUR_WINDOW)
@@ -352,17 +355,9 @@ class CriticGate:
             )
         self.critic, self.margin, self.escape_after = critic, float(margin), escape_after
         self.escape_below = float(escape_below)
-        if (
-            isinstance(recover_after, bool)
-            or not isinstance(recover_after, int)
-            or not 0 <= recover_after <= RECOVER_WINDOW
-        ):
-            raise ValueError(
-                f"critic recover_after = {recover_after!r}; must be an integer in "
-                f"[0, {RECOVER_WINDOW}] (vetoes among the last {RECOVER_WINDOW} proposals; "
-                "0 = never back off)"
-            )
-        self.recover_after = recover_after
+        self.recover_after = _count_of_window(
+            "recover_after", recover_after, RECOVER_WINDOW, "vetoes", "never back off"
+        )
         self.contact_guard = contact_guard
         # per action: it drives a joint the way the last motion was stopped by contact
         self.pressing = np.zeros(len(ACTIONS), bool)
