@@ -5,10 +5,11 @@ cmd_vel: the monitor replaces it (when the proposal gives another action weight)
 critic that does not match the policy bundle keeps the monitor from starting. A critic that
 reads the motion feedback stops the robot until MotionFeedback arrives, then lets move_ahead
 through out of contact and vetoes it in contact. A critic that reads the range scan stops the
-robot until a usable LaserScan arrives, vetoes move_ahead with an obstacle close ahead, and
-stops again on a scan that does not cover its bearings. A critic that reads the object scan
-(the scan with the static structure removed) stops the robot with the plain scan alone, and
-judges on the object scan: an object close ahead vetoes move_ahead, a wall close ahead does not.
+robot until a usable LaserScan arrives, vetoes move_ahead with an obstacle close ahead, detours
+once the proposer keeps at it, and stops again on a scan that does not cover its bearings. A
+critic that reads the object scan (the scan with the static structure removed) stops the robot
+with the plain scan alone, and judges on the object scan: an object close ahead vetoes
+move_ahead, a wall close ahead does not.
 A critic that reads the arm's joint
 state stops the robot until a JointState arrives, lets arm_out through to the adapter's arm
 command with the arm in, vetoes it with the arm out, and stops again on a JointState without
@@ -36,7 +37,7 @@ from safevla_ros.ros_common import FRAME_QOS, SENSOR_QOS
 
 pytestmark = pytest.mark.ros
 AHEAD, LEFT = ACTION_NAMES.index("move_ahead"), ACTION_NAMES.index("rotate_left")
-BACK = ACTION_NAMES.index("move_back")
+BACK, RIGHT = ACTION_NAMES.index("move_back"), ACTION_NAMES.index("rotate_right")
 ARM_OUT = ACTION_NAMES.index("arm_out")
 AHEAD_CMD = command_for(AHEAD, MotionProfile())
 
@@ -246,6 +247,12 @@ def test_a_scan_critic_follows_the_range_scan(nodes, probe, bundle_path, tmp_pat
     after = [v for v in probe.msgs(VERDICT) if v.proposal_sequence > start]
     assert not any(ahead(v) for v in after)  # an obstacle close ahead: never executed
     assert any(v.executed_action == LEFT and not v.safe_stop for v in after)  # replaced
+    # the proposer keeps at it: after 6 vetoed base motions the monitor detours, turning right
+    # (turning left in place would swing the arm through the obstacle); the detour's
+    # move_ahead, which the critic still vetoes with the obstacle ahead, never runs
+    detour = lambda v: "detour" in v.reason and v.executed_action == RIGHT  # noqa: E731
+    assert probe.spin_until(judged(detour, 1, start), 30, near)
+    assert not any(ahead(v) for v in probe.msgs(VERDICT) if v.proposal_sequence > start)
     # a front-only scanner does not cover the critic's bearings: stop, even with a clear view
     partial = lambda: (scans.publish(lidar(1.5, degrees=180)), feed())  # noqa: E731
     start = max(v.proposal_sequence for v in probe.msgs(VERDICT))
