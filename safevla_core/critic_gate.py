@@ -10,12 +10,14 @@ in front of it let through. Per proposal::
                            [, the robot's motion feedback: for a critic with ``bump_input``])
     blocked  = risk[a, k] >= threshold_k in some category k          (a moves the robot)
     a*       = the action the earlier rules let through (the proposal, or the cost rule's pick)
+    if a detour is under way:  execute its next step if the critic passes it now, else drop it
     if a* is not blocked:  execute a*
     else (a veto):  execute a motion drawn with probability proportional to p_a among the
                     actions a that move the robot, have p_a > 0, pass the earlier rules, and
                     have risk[a, k] < margin * threshold_k in every k (``replacement``
                     "sample", the default; "likeliest": argmax p_a among them);
                     none: a safe stop
+                    (a base motion's veto in a loop of vetoes starts a detour first: below)
 
 **The replacement is drawn, not the likeliest (``replacement``, default "sample").** A greedy
 policy proposes the same vetoed action from the same state, so the likeliest clear replacement
