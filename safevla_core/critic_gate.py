@@ -762,10 +762,7 @@ class CriticGate:
         in every category, no contact bar, allowed by the earlier rules); else the detour is
         dropped and None."""
         a = self.detour[0]
-        ok = bool((v.risk[a] < self.thresholds).all()) and not self.pressing[a]
-        if allowed_before is not None:
-            ok = ok and bool(allowed_before[a])
-        if not ok:
+        if not self._within(v, allowed_before)[a]:
             self.detour.clear()
             return None
         self.detour.popleft()
@@ -822,12 +819,16 @@ class CriticGate:
         why += f"; executing {ACTION_NAMES[best]} (p={float(probabilities[best]):.3f})"
         return CriticCall(best, True, why, category)
 
+    def _within(self, v, allowed_before) -> np.ndarray:
+        """(A,) the actions under the thresholds in every category, not barred by the contact
+        guard and allowed by the earlier rules (the calibrated rule, without the margin)."""
+        ok = (v.risk < self.thresholds[None, :]).all(axis=1) & ~self.pressing
+        return ok if allowed_before is None else ok & allowed_before
+
     def _back_off(self, v, allowed_before) -> int | None:
         """``move_back``, else ``move_ahead``, whichever passes the thresholds, the earlier
         rules and the latch; None: neither."""
-        ok = (v.risk < self.thresholds[None, :]).all(axis=1) & ~self.latched & ~self.pressing
-        if allowed_before is not None:
-            ok &= allowed_before
+        ok = self._within(v, allowed_before) & ~self.latched
         return next((a for a in _BACK_OFF if ok[a]), None)
 
     def _escape(self, v, allowed_before, why, category):

@@ -84,6 +84,17 @@ def _box_distance(qx, qy, x0, x1, y0, y1):
     return np.sqrt(dx * dx + dy * dy)
 
 
+def _footprint_distance(qx, qy, arm_extension: float):
+    """Distance (m) of points in the base frame to the footprint: the base box and the arm box
+    grown by ``arm_extension`` (m, >= 0) along -y."""
+    x0, x1, y0, y1 = ARM_BOX_M
+    hx, hy = BASE_HALF_M
+    return np.minimum(
+        _box_distance(qx, qy, -hx, hx, -hy, hy),
+        _box_distance(qx, qy, x0, x1, y0 - arm_extension, y1),
+    )
+
+
 def base_clearance(ranges: np.ndarray, arm_extension: np.ndarray) -> np.ndarray:
     """[B, NUM_ACTIONS] swept clearance (m) of each base motion at PASS_SAMPLES poses, the arm
     box grown by ``arm_extension`` [B] (m; negative readings count as 0); +inf for actions that
@@ -95,8 +106,6 @@ def base_clearance(ranges: np.ndarray, arm_extension: np.ndarray) -> np.ndarray:
     cos_b, sin_b = _beam_directions(r.shape[1])
     ext = np.maximum(np.asarray(arm_extension, np.float64).reshape(-1), 0.0)
     out = np.full((r.shape[0], NUM_ACTIONS), np.inf)
-    x0, x1, y0, y1 = ARM_BOX_M
-    hx, hy = BASE_HALF_M
     for i in range(r.shape[0]):
         seen = r[i] < SCAN_RANGE_MAX_M
         if not seen.any():
@@ -105,10 +114,7 @@ def base_clearance(ranges: np.ndarray, arm_extension: np.ndarray) -> np.ndarray:
         # the returns in the frame of the base moved by dx and turned by yaw
         qx = _COS * (px - _DX) + _SIN * py
         qy = -_SIN * px + _COS * py
-        d = np.minimum(
-            _box_distance(qx, qy, -hx, hx, -hy, hy),
-            _box_distance(qx, qy, x0, x1, y0 - ext[i], y1),
-        )  # [M, S, N]
+        d = _footprint_distance(qx, qy, ext[i])  # [M, S, N]
         out[i, BASE_MOTIONS] = d.min(axis=(1, 2))
     return out
 
@@ -124,19 +130,18 @@ def clear_pass(ranges: np.ndarray, arm_extension: np.ndarray, clear_pass_m: floa
 @functools.lru_cache(maxsize=64)
 def _maneuver_poses(actions: tuple[int, ...], samples: int) -> np.ndarray:
     """[len(actions) * samples, 3] poses (x, y, yaw counter-clockwise) along a sequence of
-    base motions from the origin, ``samples`` per motion, the start pose left out."""
+    base motions from the origin, ``samples`` per motion (each motion's :func:`motion_poses`
+    from where the one before ended), the start pose left out."""
+    local = motion_poses(samples)
     x = y = yaw = 0.0
     poses = []
     for a in actions:
-        act = ACTIONS[a]
-        if not act.moves_base:
-            raise ValueError(f"{act.name} does not move the base; a maneuver is base motions")
-        for k in range(1, samples + 1):
-            if act.kind is ActionKind.BASE_ROTATE:  # positive magnitude = clockwise
-                poses.append((x, y, yaw - math.radians(act.magnitude) * k / samples))
-            else:
-                d = act.magnitude * k / samples
-                poses.append((x + d * math.cos(yaw), y + d * math.sin(yaw), yaw))
+        if not ACTIONS[a].moves_base:
+            raise ValueError(
+                f"{ACTIONS[a].name} does not move the base; a maneuver is base motions"
+            )
+        for dx, dyaw in local[a]:
+            poses.append((x + dx * math.cos(yaw), y + dx * math.sin(yaw), yaw + dyaw))
         x, y, yaw = poses[-1]
     return np.array(poses, np.float64).reshape(-1, 3)
 
@@ -166,10 +171,10 @@ def maneuver_clearances(
     seen = r < SCAN_RANGE_MAX_M
     cos_b, sin_b = _beam_directions(r.size)
     px, py = r[seen] * cos_b[seen], r[seen] * sin_b[seen]
+    ext = max(float(arm_extension), 0.0)
     x0, x1, y0, y1 = ARM_BOX_M
-    y0 -= max(float(arm_extension), 0.0)
     hx, hy = BASE_HALF_M
-    reach = math.hypot(max(hx, -x0, x1), max(hy, -y0, y1))  # the footprint's farthest corner
+    reach = math.hypot(max(hx, -x0, x1), max(hy, ext - y0, y1))  # the farthest corner
     out = np.full(len(maneuvers), np.inf)
     for i, m in enumerate(maneuvers):
         p = _maneuver_poses(tuple(int(a) for a in m), samples)
@@ -187,10 +192,7 @@ def maneuver_clearances(
             c, s = np.cos(q[:, 2])[:, None], np.sin(q[:, 2])[:, None]
             dx, dy = qx0[None, :] - q[:, 0:1], qy0[None, :] - q[:, 1:2]
             qx, qy = c * dx + s * dy, -s * dx + c * dy  # the returns in the frame of each pose
-            d = np.minimum(
-                _box_distance(qx, qy, -hx, hx, -hy, hy), _box_distance(qx, qy, x0, x1, y0, y1)
-            ).min()
-            out[i] = min(out[i], d)
+            out[i] = min(out[i], _footprint_distance(qx, qy, ext).min())
             if out[i] < within_m:
                 break
     return out

@@ -11,17 +11,16 @@ import math
 
 import mujoco
 import numpy as np
-from episodes import shielded_jobs
+from episodes import EpisodeDoneError, drive, shielded_jobs
 
 from safevla_core.footprint import ARM_BOX_M, BASE_HALF_M
-from safevla_eval.runner import episode_steps
 from sim_bridge.mujoco import backend as mj_backend
 
 BEAMS = 72
 TOL_M = 0.005
 
 
-class FrozenError(Exception):
+class FrozenError(EpisodeDoneError):
     """The robot stood: this episode is done."""
 
 
@@ -78,13 +77,7 @@ def main() -> None:
                 report(env, index)
                 raise FrozenError
 
-        gen = episode_steps(env, agent, job, on_decision)
-        try:
-            obs = next(gen)
-            while True:
-                obs = gen.send(agent.propose(obs, env))
-        except (StopIteration, FrozenError):
-            pass
+        drive(env, agent, job, on_decision)
 
 
 if __name__ == "__main__":

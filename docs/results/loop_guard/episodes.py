@@ -7,7 +7,7 @@ import os
 import sys
 
 from safevla_eval.agents import make_agent, parse_policy, render_settings
-from safevla_eval.runner import Job, make_env, run_episode
+from safevla_eval.runner import Job, episode_steps, make_env, run_episode
 from sim_bridge.episodes import load_episodes
 
 
@@ -32,6 +32,24 @@ def for_each_job(fn) -> None:
     env, agent, jobs = shielded_jobs()
     for job in jobs:
         fn(env, agent, job)
+
+
+class EpisodeDoneError(Exception):
+    """Raised by an ``on_decision`` callback of :func:`drive`: this episode is done."""
+
+
+def drive(env, agent, job, on_decision, started=None) -> None:
+    """Step ``job``'s episode, ``on_decision(decision)`` on each monitor decision, until it
+    ends or the callback raises :class:`EpisodeDoneError`; ``started()`` once it has begun."""
+    gen = episode_steps(env, agent, job, on_decision)
+    try:
+        obs = next(gen)
+        if started is not None:
+            started()
+        while True:
+            obs = gen.send(agent.propose(obs, env))
+    except (StopIteration, EpisodeDoneError):
+        pass
 
 
 def run_watched(env, agent, job, watch):

@@ -16,15 +16,15 @@ import sys
 
 import numpy as np
 import torch
-from episodes import shielded_jobs
+from episodes import EpisodeDoneError, drive, shielded_jobs
 
 from safevla_core.actions import ACTIONS
-from safevla_eval.runner import critic_gate, episode_steps
+from safevla_eval.runner import critic_gate
 from safevla_train.critic_footprint import SweptClearance
 from sim_bridge.action_probe import ActionProbe
 
 
-class FrozenError(Exception):
+class FrozenError(EpisodeDoneError):
     """The robot froze: this episode is done."""
 
 
@@ -70,14 +70,10 @@ def main() -> None:
                 )
             raise FrozenError
 
-        gen = episode_steps(env, agent, job, on_decision)
-        try:
-            obs = next(gen)
+        def started(state=state, job=job):
             state["g"] = critic_gate(job)
-            while True:
-                obs = gen.send(agent.propose(obs, env))
-        except (StopIteration, FrozenError):
-            pass
+
+        drive(env, agent, job, on_decision, started)
 
 
 if __name__ == "__main__":
