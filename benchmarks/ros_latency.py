@@ -188,12 +188,12 @@ def run(args) -> dict:
     # the arm driver's joint state with every frame, the arm stowed (read by a critic that
     # takes it; one with proprio_input stops every proposal until a fresh one arrives)
     joints = node.create_publisher(JointState, JOINT_STATES_TOPIC, SENSOR_QOS)
-    lift, arm = JOINT_NAME_PARAMS[0].default, JOINT_NAME_PARAMS[1].default
+    lift, arm, wrist = (s.default for s in JOINT_NAME_PARAMS)
 
     def sensors() -> None:
         scan.publish(laser_scan(ranges, base_header(node)))
         scan_objects.publish(laser_scan(ranges, base_header(node)))
-        joints.publish(joint_state((0.4, 0.0), base_header(node), lift, arm))
+        joints.publish(joint_state((0.4, 0.0), base_header(node), lift, arm, wrist, 0.0))
 
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, (args.height, args.width, 3), dtype=np.uint8).tobytes()

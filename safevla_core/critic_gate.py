@@ -145,7 +145,7 @@ from safevla_core.actions import (
 )
 from safevla_core.bundle import Bundle
 from safevla_core.critic_bundle import CriticBundleError, CriticManifest
-from safevla_core.footprint import BASE_MOTIONS, maneuver_clearances
+from safevla_core.footprint import BASE_MOTIONS, check_wrist_yaw, maneuver_clearances
 from safevla_core.image_preprocessing import ImageSpec
 from safevla_core.safety_critic import CriticVerdict, EncodedFrame, SafetyCritic
 
@@ -384,6 +384,7 @@ class CriticGate:
         # the latest arm joint state (critics with proprio_input); None: none heard yet
         self.proprio: np.ndarray | None = None
         self.proprio_stamp_s: float | None = None
+        self.wrist_yaw = 0.0  # rad, reported with the joint state (0: the wrist at its zero)
         self.proprio_max_age_s = DEFAULT_PROPRIO_MAX_AGE_S
         # the gripper holds an object (critics with a clear pass); None: nobody said, and the
         # pass stays off (the footprint does not cover a held object). Kept across episodes:
@@ -478,16 +479,21 @@ class CriticGate:
         """The critic reads the arm's joint state (lift height, arm extension)."""
         return self.critic.takes_proprio
 
-    def on_proprio(self, values, stamp_s: float | None = None) -> None:
-        """The arm's latest joint state (lift height, arm extension in metres), read at
-        ``stamp_s`` (the monitor's clock; None = no age check: lockstep evaluation).
+    def on_proprio(self, values, stamp_s: float | None = None, wrist_yaw=0.0) -> None:
+        """The arm's latest joint state (lift height, arm extension in metres, and the wrist's
+        yaw in radians from its zero, counter-clockwise: 0 for a robot without a wrist yaw
+        joint), read at ``stamp_s`` (the monitor's clock; None = no age check: lockstep
+        evaluation). The clear pass and the detour's planning turn the gripper by the yaw
+        (:mod:`safevla_core.footprint`).
 
         Raises:
-            ValueError: not two finite values in range (naming the value); the previous joint
-                state is dropped too, so the monitor stops until a good one arrives.
+            ValueError: not two finite values in range, or a yaw that is not a finite angle
+                (naming the value); the previous joint state is dropped too, so the monitor
+                stops until a good one arrives.
         """
         try:
-            self.proprio, self.proprio_stamp_s = check_proprio(values, self.bundle_id), stamp_s
+            proprio, yaw = check_proprio(values, self.bundle_id), check_wrist_yaw(wrist_yaw)
+            self.proprio, self.proprio_stamp_s, self.wrist_yaw = proprio, stamp_s, yaw
         except ValueError:
             self.drop_proprio()
             raise
@@ -495,7 +501,7 @@ class CriticGate:
     def drop_proprio(self) -> None:
         """Forget the joint state (a rejected one arrived): the rule stops until a usable one
         does."""
-        self.proprio, self.proprio_stamp_s = None, None
+        self.proprio, self.proprio_stamp_s, self.wrist_yaw = None, None, 0.0
 
     def missing_input(self, now_s: float | None = None) -> str:
         """Why the critic cannot judge now ("" if it can): a critic that reads the motion
@@ -672,6 +678,7 @@ class CriticGate:
             self.proprio,
             self.scan_objects,
             holding=self.holding,
+            wrist_yaw=self.wrist_yaw,
         )
         thr = self.thresholds
         blocked = (v.risk >= thr[None, :]) & _MOVES[:, None]
@@ -753,7 +760,10 @@ class CriticGate:
             for there, again in sides
         ]
         for plan in plans:  # the first that keeps the margin
-            if maneuver_clearances(r, ext, [plan], within_m=DETOUR_MARGIN_M)[0] >= DETOUR_MARGIN_M:
+            c = maneuver_clearances(
+                r, ext, [plan], within_m=DETOUR_MARGIN_M, wrist_yaw=self.wrist_yaw
+            )
+            if c[0] >= DETOUR_MARGIN_M:
                 return plan
         return None
 

@@ -18,6 +18,16 @@ risks to 0 (:class:`safevla_core.safety_critic.SafetyCritic`). Measured on the s
 call: they do not see the arm's extension, so they hedge against an arm that may be out and veto
 base motions 10 cm clear of everything.
 
+**The wrist's yaw** (thirty-fifth session). ``ARM_BOX_M`` holds the gripper as it hangs with
+the wrist at its zero (fingers along -y). A turned wrist swings the gripper about the wrist's
+axis (``WRIST_AXIS_M``, moving out with the arm) and its fingers out of that box (measured in
+the simulator: at -39.5 degrees the fingers reach x = -0.15 m, past the box's -0.075). Given the
+wrist's yaw, the footprint adds the gripper's box (``GRIPPER_BOX_M``, in the wrist's frame)
+turned by it. The arm box keeps the gripper's place at the zero, so a turned wrist only adds to
+the footprint: every clearance is at most what it was without the yaw, and the clear pass
+passes a subset of what it passed before (the calibration's measured miss rate, made with the
+wrist taken at its zero, still bounds it).
+
 What the footprint does not cover: an object the gripper holds (the scan does not see it and
 the box does not include it), so the pass holds only while the gripper is known to be empty
 (``holding`` False). The trainer calibrates the thresholds with the pass applied to every
@@ -43,6 +53,13 @@ BASE_HALF_M = (0.165, 0.17)  # sim_bridge.mujoco.scene_xml.BASE_HALF (the core d
 # the retracted arm, wrist and gripper in the base frame: (x0, x1, y0, y1), m (the simulator's
 # robot geoms at arm extension 0; the arm slides out along -y)
 ARM_BOX_M = (-0.075, -0.005, -0.31, -0.17)
+# the wrist's axis in the base frame with the arm retracted (it moves out along -y with the
+# arm), and the gripper (wrist, palm and fingers) in the wrist's frame, (x0, x1, y0, y1), m: at
+# yaw 0 (the fingers along -y) the gripper's box lies inside ARM_BOX_M (the simulator's geoms;
+# the wrist turns counter-clockwise for a positive yaw, as a joint about +z)
+WRIST_AXIS_M = (-0.04, -0.18)
+GRIPPER_BOX_M = (-0.035, 0.035, -0.13, 0.02)
+WRIST_YAW_MAX_RAD = 2.0 * math.pi  # no wrist turns further from its zero
 # poses along a motion for the clear pass: at 16, an arm 0.52 m out sweeps 2.7 cm between two
 # poses of a 30 degree turn, under its box's 7 cm width (at the critic's 4 it would sweep 11 cm)
 PASS_SAMPLES = 16
@@ -84,27 +101,68 @@ def _box_distance(qx, qy, x0, x1, y0, y1):
     return np.sqrt(dx * dx + dy * dy)
 
 
-def _footprint_distance(qx, qy, arm_extension: float):
-    """Distance (m) of points in the base frame to the footprint: the base box and the arm box
-    grown by ``arm_extension`` (m, >= 0) along -y."""
+def _footprint_distance(qx, qy, arm_extension: float, wrist_yaw: float = 0.0):
+    """Distance (m) of points in the base frame to the footprint: the base box, the arm box
+    grown by ``arm_extension`` (m, >= 0) along -y and, with a turned wrist (``wrist_yaw`` rad,
+    counter-clockwise), the gripper's box turned about the wrist's axis."""
     x0, x1, y0, y1 = ARM_BOX_M
     hx, hy = BASE_HALF_M
-    return np.minimum(
+    d = np.minimum(
         _box_distance(qx, qy, -hx, hx, -hy, hy),
         _box_distance(qx, qy, x0, x1, y0 - arm_extension, y1),
     )
+    if wrist_yaw == 0.0:  # the gripper's box lies inside the arm box
+        return d
+    c, s = math.cos(wrist_yaw), math.sin(wrist_yaw)
+    ax, ay = WRIST_AXIS_M[0], WRIST_AXIS_M[1] - arm_extension
+    wx, wy = qx - ax, qy - ay  # the points in the wrist's frame
+    return np.minimum(d, _box_distance(c * wx + s * wy, -s * wx + c * wy, *GRIPPER_BOX_M))
 
 
-def base_clearance(ranges: np.ndarray, arm_extension: np.ndarray) -> np.ndarray:
+def check_wrist_yaw(wrist_yaw) -> float:
+    """``wrist_yaw`` (rad from the wrist's zero, counter-clockwise) as a float.
+
+    Raises:
+        ValueError: not one finite number within +-WRIST_YAW_MAX_RAD, naming the value.
+    """
+    try:
+        y = float(np.asarray(wrist_yaw, np.float64).reshape(()))
+    except (TypeError, ValueError):
+        y = math.nan
+    if not (math.isfinite(y) and abs(y) <= WRIST_YAW_MAX_RAD):
+        raise ValueError(
+            f"wrist yaw {wrist_yaw!r} is not one finite angle within +-{WRIST_YAW_MAX_RAD:.3f} "
+            "rad; pass the wrist yaw joint's position in radians (0 for a robot without one)"
+        )
+    return y
+
+
+def _reach(arm_extension: float, wrist_yaw: float) -> float:
+    """The footprint's farthest point from the scan's origin (m)."""
+    x0, x1, y0, y1 = ARM_BOX_M
+    hx, hy = BASE_HALF_M
+    far = math.hypot(max(hx, -x0, x1), max(hy, arm_extension - y0, y1))
+    if wrist_yaw:
+        gx0, gx1, gy0, gy1 = GRIPPER_BOX_M
+        tip = math.hypot(max(-gx0, gx1), max(-gy0, gy1))
+        far = max(far, math.hypot(WRIST_AXIS_M[0], WRIST_AXIS_M[1] - arm_extension) + tip)
+    return far
+
+
+def base_clearance(
+    ranges: np.ndarray, arm_extension: np.ndarray, wrist_yaw: np.ndarray | None = None
+) -> np.ndarray:
     """[B, NUM_ACTIONS] swept clearance (m) of each base motion at PASS_SAMPLES poses, the arm
-    box grown by ``arm_extension`` [B] (m; negative readings count as 0); +inf for actions that
-    do not move the base and where the scan has no return. ``ranges``: [B, N] metres at N
-    bearings from SCAN_ANGLE_MIN, 2 pi / N apart, counter-clockwise (the critic's scan: N =
-    SCAN_BEAMS, :func:`safevla_core.actions.check_scan`), capped at SCAN_RANGE_MAX_M."""
+    box grown by ``arm_extension`` [B] (m; negative readings count as 0) and the gripper turned
+    by ``wrist_yaw`` [B] (rad; None = the wrist at its zero); +inf for actions that do not move
+    the base and where the scan has no return. ``ranges``: [B, N] metres at N bearings from
+    SCAN_ANGLE_MIN, 2 pi / N apart, counter-clockwise (the critic's scan: N = SCAN_BEAMS,
+    :func:`safevla_core.actions.check_scan`), capped at SCAN_RANGE_MAX_M."""
     r = np.asarray(ranges, np.float64)
     r = r.reshape(-1, r.shape[-1])
     cos_b, sin_b = _beam_directions(r.shape[1])
     ext = np.maximum(np.asarray(arm_extension, np.float64).reshape(-1), 0.0)
+    yaw = np.zeros(len(r)) if wrist_yaw is None else np.asarray(wrist_yaw, np.float64).reshape(-1)
     out = np.full((r.shape[0], NUM_ACTIONS), np.inf)
     for i in range(r.shape[0]):
         seen = r[i] < SCAN_RANGE_MAX_M
@@ -114,16 +172,21 @@ def base_clearance(ranges: np.ndarray, arm_extension: np.ndarray) -> np.ndarray:
         # the returns in the frame of the base moved by dx and turned by yaw
         qx = _COS * (px - _DX) + _SIN * py
         qy = -_SIN * px + _COS * py
-        d = _footprint_distance(qx, qy, ext[i])  # [M, S, N]
+        d = _footprint_distance(qx, qy, ext[i], float(yaw[i]))  # [M, S, N]
         out[i, BASE_MOTIONS] = d.min(axis=(1, 2))
     return out
 
 
-def clear_pass(ranges: np.ndarray, arm_extension: np.ndarray, clear_pass_m: float) -> np.ndarray:
+def clear_pass(
+    ranges: np.ndarray,
+    arm_extension: np.ndarray,
+    clear_pass_m: float,
+    wrist_yaw: np.ndarray | None = None,
+) -> np.ndarray:
     """[B, NUM_ACTIONS] True for the base motions whose arm-aware swept clearance
-    (:func:`base_clearance`) is at least ``clear_pass_m``; never for other actions, and
-    nothing at ``clear_pass_m`` 0 (no pass)."""
-    c = base_clearance(ranges, arm_extension)
+    (:func:`base_clearance`, the gripper turned by ``wrist_yaw``) is at least ``clear_pass_m``;
+    never for other actions, and nothing at ``clear_pass_m`` 0 (no pass)."""
+    c = base_clearance(ranges, arm_extension, wrist_yaw)
     return BASE_MOTIONS[None] & (c >= clear_pass_m) & (clear_pass_m > 0)
 
 
@@ -152,17 +215,18 @@ def maneuver_clearances(
     maneuvers: list[list[int]],
     samples: int = 8,
     within_m: float = math.inf,
+    wrist_yaw: float = 0.0,
 ) -> np.ndarray:
     """Per maneuver (a sequence of base motions from the scan's pose), the least distance (m)
-    from the scan's returns to the footprint (base box and arm box grown by
-    ``arm_extension``) at ``samples`` poses per motion (the start pose left out); +inf for an
-    empty maneuver and where the scan has no return. With a finite ``within_m`` (a yes/no
-    against a margin) the answer is at least ``within_m`` (the least distance, or +inf) where
-    no return comes within ``within_m`` of the footprint, and a value under it (not always the
-    least: the poses are taken one motion at a time, and the first motion that comes closer
-    ends it) where one does. The world is taken as the one scan shows: what the robot will see
-    on the way is not known yet, which is why the monitor judges every step of a detour again
-    when it runs.
+    from the scan's returns to the footprint (base box, arm box grown by ``arm_extension``, the
+    gripper turned by ``wrist_yaw`` rad) at ``samples`` poses per motion (the start pose left
+    out); +inf for an empty maneuver and where the scan has no return. With a finite
+    ``within_m`` (a yes/no against a margin) the answer is at least ``within_m`` (the least
+    distance, or +inf) where no return comes within ``within_m`` of the footprint, and a value
+    under it (not always the least: the poses are taken one motion at a time, and the first
+    motion that comes closer ends it) where one does. The world is taken as the one scan shows:
+    what the robot will see on the way is not known yet, which is why the monitor judges every
+    step of a detour again when it runs.
 
     Raises:
         ValueError: a maneuver with an action that does not move the base.
@@ -172,9 +236,7 @@ def maneuver_clearances(
     cos_b, sin_b = _beam_directions(r.size)
     px, py = r[seen] * cos_b[seen], r[seen] * sin_b[seen]
     ext = max(float(arm_extension), 0.0)
-    x0, x1, y0, y1 = ARM_BOX_M
-    hx, hy = BASE_HALF_M
-    reach = math.hypot(max(hx, -x0, x1), max(hy, ext - y0, y1))  # the farthest corner
+    reach = _reach(ext, wrist_yaw)
     out = np.full(len(maneuvers), np.inf)
     for i, m in enumerate(maneuvers):
         p = _maneuver_poses(tuple(int(a) for a in m), samples)
@@ -192,14 +254,20 @@ def maneuver_clearances(
             c, s = np.cos(q[:, 2])[:, None], np.sin(q[:, 2])[:, None]
             dx, dy = qx0[None, :] - q[:, 0:1], qy0[None, :] - q[:, 1:2]
             qx, qy = c * dx + s * dy, -s * dx + c * dy  # the returns in the frame of each pose
-            out[i] = min(out[i], _footprint_distance(qx, qy, ext).min())
+            out[i] = min(out[i], _footprint_distance(qx, qy, ext, wrist_yaw).min())
             if out[i] < within_m:
                 break
     return out
 
 
 def maneuver_clearance(
-    ranges: np.ndarray, arm_extension: float, actions: list[int], samples: int = 8
+    ranges: np.ndarray,
+    arm_extension: float,
+    actions: list[int],
+    samples: int = 8,
+    wrist_yaw: float = 0.0,
 ) -> float:
     """:func:`maneuver_clearances` of one maneuver."""
-    return float(maneuver_clearances(ranges, arm_extension, [actions], samples)[0])
+    return float(
+        maneuver_clearances(ranges, arm_extension, [actions], samples, wrist_yaw=wrist_yaw)[0]
+    )

@@ -74,7 +74,7 @@ from safevla_core.critic_bundle import (
     CriticBundleError,
     load_critic_bundle,
 )
-from safevla_core.footprint import clear_pass
+from safevla_core.footprint import check_wrist_yaw, clear_pass
 from safevla_core.image_preprocessing import ImageSpec, preprocess_rgb
 from safevla_core.safety_spec import SAFETY_SPEC
 
@@ -319,6 +319,7 @@ class SafetyCritic:
         proprio=None,
         scan_objects=None,
         holding: bool | None = None,
+        wrist_yaw: float = 0.0,
     ) -> CriticVerdict:
         """Risk of every action in the state that ``frame`` shows.
 
@@ -341,6 +342,9 @@ class SafetyCritic:
                 motions that clear the scan to 0 only when it is False (the footprint does
                 not cover a held object) and, with ``clear_pass_quiet`` K, no motion
                 feedback of the last K frames reported contact.
+            wrist_yaw: the wrist's yaw at this frame (rad from its zero, counter-clockwise;
+                0 for a robot without one): the clear pass's footprint turns the gripper by
+                it (:func:`safevla_core.footprint.clear_pass`).
 
         Raises:
             ValueError: ``prev_action`` out of range, or a critic taking the motion feedback,
@@ -392,7 +396,9 @@ class SafetyCritic:
             touched = quiet and any(np.max(fb) > 0 for _, fb in items[-quiet:])
             if holding is False and not touched:
                 ext = arm[PROPRIO_FIELDS.index("arm_extension")]
-                passed = clear_pass(ranges[None], ext, self.manifest.clear_pass_m)[0]
+                passed = clear_pass(
+                    ranges[None], ext, self.manifest.clear_pass_m, [check_wrist_yaw(wrist_yaw)]
+                )[0]
                 risk = np.where(passed[:, None], np.float32(0.0), risk)
         blocked, allowed = allowed_mask(risk, self.thresholds)
         return CriticVerdict(

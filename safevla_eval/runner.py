@@ -212,11 +212,13 @@ def shield_step(
     proprio=None,
     scan_objects=None,
     holding=None,
+    wrist_yaw=None,
 ) -> Decision:
     """The monitor's decision on one proposal; ``frame`` is the one the policy saw (fed to
     the independent critic, if any) and ``bump`` / ``scan`` / ``proprio`` / ``scan_objects`` /
-    ``holding`` the motion feedback, range scan, arm joint state, object scan and gripper
-    holding flag that came with it (fed to a critic that reads them). A proposer without a
+    ``holding`` / ``wrist_yaw`` the motion feedback, range scan, arm joint state, object scan,
+    gripper holding flag and wrist yaw (rad; None = 0) that came with it (fed to a critic that
+    reads them). A proposer without a
     cost critic (experts, random) reports zero costs, so only the independent critic can veto
     it."""
     from safevla_core.safety_monitor import Proposal
@@ -230,7 +232,7 @@ def shield_step(
         if monitor.critic.takes_scan:
             monitor.critic.on_scan(scan)
         if monitor.critic.takes_proprio:
-            monitor.critic.on_proprio(proprio)
+            monitor.critic.on_proprio(proprio, wrist_yaw=0.0 if wrist_yaw is None else wrist_yaw)
         if monitor.critic.takes_object_scan:
             monitor.critic.on_scan_objects(scan_objects)
         if monitor.critic.takes_holding:
@@ -310,6 +312,7 @@ def episode_steps(
                 obs.get("proprio"),
                 things,
                 obs.get("holding"),
+                obs.get("wrist_yaw"),
             )
             vetoed, stopped = d.vetoed or d.safe_stop, d.safe_stop
             action = SUB_DONE if stopped else int(d.executed_action)

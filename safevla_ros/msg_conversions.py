@@ -278,11 +278,14 @@ def bump_values(msg: MotionFeedback) -> np.ndarray:
     return np.array([float(bool(getattr(msg, name))) for name in BUMP_FIELDS], np.float32)
 
 
-def joint_state(proprio, header, lift_joint: str, arm_joints) -> JointState:
+def joint_state(
+    proprio, header, lift_joint: str, arm_joints, wrist_joint: str = "", wrist_yaw: float = 0.0
+) -> JointState:
     """JointState of the simulator's ``obs["proprio"]`` (lift height, arm extension in metres,
     :data:`~safevla_core.actions.PROPRIO_FIELDS`): ``lift_joint`` at the lift height and the
     extension split evenly over ``arm_joints``, as a Stretch's telescoping segments report it
-    (:func:`proprio_values` sums them back)."""
+    (:func:`proprio_values` sums them back), and ``wrist_joint`` (unless "") at ``wrist_yaw``
+    (rad, :func:`wrist_yaw_value` reads it back)."""
     p = np.asarray(proprio, np.float64).reshape(-1)
     if p.shape != (len(PROPRIO_FIELDS),):
         raise ValueError(f"joint state of shape {p.shape}, not ({len(PROPRIO_FIELDS)},)")
@@ -291,7 +294,35 @@ def joint_state(proprio, header, lift_joint: str, arm_joints) -> JointState:
         raise ValueError("no arm joints to report the arm extension on")
     msg = JointState(header=header, name=[lift_joint, *arm])
     msg.position = [float(p[0])] + [float(p[1]) / len(arm)] * len(arm)
+    if wrist_joint:
+        msg.name.append(wrist_joint)
+        msg.position.append(float(wrist_yaw))
     return msg
+
+
+def wrist_yaw_value(msg: JointState, wrist_joint: str) -> float:
+    """The wrist's yaw (rad) in a JointState: the position of ``wrist_joint``; 0.0 for
+    ``wrist_joint`` "" (a robot without one). The range is checked by the critic
+    (:func:`safevla_core.footprint.check_wrist_yaw`).
+
+    Raises:
+        ValueError: the joint missing from the message or named more than once (naming it,
+            the joints it has and the parameter to set), or without a finite position.
+    """
+    if not wrist_joint:
+        return 0.0
+    names = list(msg.name)
+    if names.count(wrist_joint) != 1:
+        shown = names if len(names) <= 16 else [*names[:16], f"... {len(names) - 16} more"]
+        raise ValueError(
+            f"JointState with joint {wrist_joint!r} {names.count(wrist_joint)} times (it has "
+            f"{shown}); set the safety monitor's wrist_joint parameter to the robot's wrist "
+            "yaw joint ('' for a robot without one), or publish it on its joint_states_topic"
+        )
+    i = names.index(wrist_joint)
+    if i >= len(msg.position) or not math.isfinite(msg.position[i]):
+        raise ValueError(f"JointState without a finite position of {wrist_joint!r}")
+    return float(msg.position[i])
 
 
 def proprio_values(msg: JointState, lift_joint: str, arm_joints) -> np.ndarray:

@@ -229,7 +229,30 @@ JOINT_NAME_PARAMS: tuple[ParamSpec, ...] = (
         "arm's segments; one name for an arm that reports one joint)",
         read_only=True,
     ),
+    _p(
+        "wrist_joint",
+        "joint_wrist_yaw",
+        "the JointState joint whose position is the wrist's yaw, rad from its zero "
+        "(counter-clockwise; the monitor's footprint turns the gripper by it); empty = a "
+        "robot without a wrist yaw joint (the gripper stays at its zero)",
+        read_only=True,
+    ),
 )
+
+
+def wrist_joint_name(p: dict) -> str:
+    """The ``wrist_joint`` of resolved parameters ("" = none).
+
+    Raises:
+        ParameterError: a blank name, or the name of the lift or an arm joint.
+    """
+    wrist = p["wrist_joint"]
+    if wrist != wrist.strip() or wrist in (p["lift_joint"], *p["arm_joints"]):
+        raise ParameterError(
+            f"parameter 'wrist_joint' = {wrist!r}: name the robot's wrist yaw joint (not the "
+            "lift or an arm joint, no spaces around it), or '' for a robot without one"
+        )
+    return wrist
 
 
 def joint_names(p: dict) -> tuple[str, list[str]]:

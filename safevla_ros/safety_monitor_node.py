@@ -22,13 +22,15 @@ LaserScan on ``scan_objects_topic`` under the same rules (sensor QoS, ``scan_max
 a usable one its rule stops the robot. A critic that reads the arm's joint state
 (``proprio_input``) gets each JointState on ``joint_states_topic`` (sensor QoS: matches any
 joint-state publisher), read as (position of ``lift_joint``, sum of the positions of
-``arm_joints``) by :func:`safevla_ros.msg_conversions.proprio_values`; until a usable one has
-arrived, after a rejected one (e.g. without those joints), and once the newest arrived more
-than ``proprio_max_age_s`` ago, its rule stops the robot. A critic with a clear pass
+``arm_joints``) by :func:`safevla_ros.msg_conversions.proprio_values`, with the position of
+``wrist_joint`` (the wrist's yaw, rad; none for ``wrist_joint`` "") for the footprint of the
+clear pass and the detour (:func:`safevla_ros.msg_conversions.wrist_yaw_value`); until a usable
+one has arrived, after a rejected one (e.g. without those joints), and once the newest arrived
+more than ``proprio_max_age_s`` ago, its rule stops the robot. A critic with a clear pass
 (``clear_pass_m``: base motions whose footprint, the arm at its extension, clears the scan pass)
-also reads that joint state, and the gripper's holding flag (std_msgs/Bool on
-``holding_topic``, reliable): the pass holds only once a message has said the gripper is empty
-(the footprint does not cover a held object), so without one the critic's risks decide alone.
+also reads that joint state, and the gripper's holding flag (std_msgs/Bool on ``holding_topic``,
+reliable): the pass holds only once a message has said the gripper is empty (the footprint does
+not cover a held object), so without one the critic's risks decide alone.
 
 Every verdict carries the monitor's id, a sequence number and (with ``verdict_key_file``) an
 HMAC the adapter checks; a heartbeat (std_msgs/Header, ``frame_id`` = id and HMAC) goes out at
@@ -67,8 +69,9 @@ from safevla_ros.msg_conversions import (
     sign_verdict,
     to_event,
     to_verdict,
+    wrist_yaw_value,
 )
-from safevla_ros.params import MONITOR_PARAMS, ParameterError, joint_names
+from safevla_ros.params import MONITOR_PARAMS, ParameterError, joint_names, wrist_joint_name
 from safevla_ros.ros_common import (
     ERROR,
     FAILURE,
@@ -114,6 +117,7 @@ class SafetyMonitorNode(LifecycleNode):
             self.config = MonitorConfig(motion=motion, **limits)
             self.key = read_key(p["verdict_key_file"])
             self.lift_joint, self.arm_joints = joint_names(p)
+            self.wrist_joint = wrist_joint_name(p)
             self.critic = load_critic(p)
         except (ParameterError, BundleError, ValueError) as exc:
             self.get_logger().error(str(exc))
@@ -237,7 +241,8 @@ class SafetyMonitorNode(LifecycleNode):
         one, so the robot stops until a usable joint state arrives."""
         try:
             values = proprio_values(msg, self.lift_joint, self.arm_joints)
-            self.critic.on_proprio(values, now_s(self))  # its age: since it arrived
+            yaw = wrist_yaw_value(msg, self.wrist_joint)
+            self.critic.on_proprio(values, now_s(self), yaw)  # its age: since it arrived
         except ValueError as exc:
             self.critic.drop_proprio()
             self.counts["critic_bad_joint_states"] += 1

@@ -41,7 +41,7 @@ from safevla_ros.msg_conversions import (
     motion_feedback,
     rgb_image,
 )
-from safevla_ros.params import SIM_BRIDGE_PARAMS, ParameterError, joint_names
+from safevla_ros.params import SIM_BRIDGE_PARAMS, ParameterError, joint_names, wrist_joint_name
 from safevla_ros.ros_common import (
     FAILURE,
     LATCHED_QOS,
@@ -104,6 +104,7 @@ class SimBridgeNode(LifecycleNode):
         try:
             p = read_params(self, SIM_BRIDGE_PARAMS)
             self.joints = joint_names(p)
+            self.wrist_joint = wrist_joint_name(p)
             size, self.manip, explored = camera_settings(p)
             cfg = EnvConfig(
                 nav_size=size,
@@ -280,7 +281,9 @@ class SimBridgeNode(LifecycleNode):
             self._scan_objects.publish(laser_scan(object_ranges, header))
         if self._joints.get_subscription_count() > 0:
             joints = Header(stamp=header.stamp)  # joint positions belong to no frame
-            self._joints.publish(joint_state(self.obs["proprio"], joints, *self.joints))
+            yaw = float(self.obs.get("wrist_yaw", 0.0))
+            msg = joint_state(self.obs["proprio"], joints, *self.joints, self.wrist_joint, yaw)
+            self._joints.publish(msg)
 
     def publish_status(self, outcome: dict) -> None:
         stamp = self.get_clock().now().to_msg()

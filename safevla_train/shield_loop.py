@@ -107,6 +107,7 @@ class TrainingShield:
                 obs["proprio"][k] if "proprio" in obs else None,
                 things,
                 obs["holding"][k] if "holding" in obs else None,
+                obs["wrist_yaw"][k] if "wrist_yaw" in obs else None,
             )
             self.t[k] += 1
             vetoed[k], stopped[k] = d.vetoed or d.safe_stop, d.safe_stop

@@ -31,6 +31,7 @@ observation space and can be batched together):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -49,6 +50,7 @@ from safevla_core.actions import (
     SCAN_RANGE_MAX_M,
     bump_feedback,
 )
+from safevla_core.footprint import WRIST_YAW_MAX_RAD
 from safevla_core.safety_spec import SAFETY_SPEC
 from sim_bridge.backend import Backend
 from sim_bridge.backends import DEFAULT_BACKEND, check_backend, make_backend
@@ -200,6 +202,9 @@ class SafeChoresEnv(gym.Env):
                 "holding": gym.spaces.Discrete(2),
                 "bump": gym.spaces.Box(0.0, 1.0, (len(BUMP_FIELDS),), np.float32),
                 "proprio": gym.spaces.Box(0.0, PROPRIO_MAX_M, (len(PROPRIO_FIELDS),), np.float32),
+                # the wrist's yaw, rad from its zero (counter-clockwise): the safety monitor's
+                # footprint turns the gripper by it (safevla_core.footprint)
+                "wrist_yaw": gym.spaces.Box(-WRIST_YAW_MAX_RAD, WRIST_YAW_MAX_RAD, (), np.float32),
                 "explored": gym.spaces.Box(0, 255, EXPLORED_SHAPE, np.uint8),
                 "step": gym.spaces.Discrete(self.config.max_steps + 1),
             }
@@ -389,6 +394,7 @@ class SafeChoresEnv(gym.Env):
             "proprio": np.clip(
                 np.array([agent.lift_height, agent.arm_extension], np.float32), 0.0, PROPRIO_MAX_M
             ),
+            "wrist_yaw": np.array(math.radians(agent.wrist_yaw_deg), np.float32),
             "explored": (
                 self.explored() if self.config.explored_map else np.zeros(EXPLORED_SHAPE, np.uint8)
             ),

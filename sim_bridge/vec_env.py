@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # imported where used: the trainer's config reads VEC_BACKEND
     from sim_bridge.expert import Expert
 
 ARRAY_KEYS = ("nav_rgb", "manip_rgb", "prev_action", "holding", "bump", "proprio", "explored")
-ARRAY_KEYS += ("step",)
+ARRAY_KEYS += ("wrist_yaw", "step")
 # reported only by envs that cast them (``EnvConfig.range_scan``), stacked when present
 OPTIONAL_ARRAY_KEYS = ("scan", "scan_objects")
 # Where the envs of a vectorised env run: this process, one worker process each, one Ray actor

@@ -574,6 +574,25 @@ def test_a_clear_pass_critic_passes_clear_base_motions_only_with_an_empty_grippe
         outcomes.append(d.executed_action == AHEAD and not d.vetoed)
         assert gate.last.passed[AHEAD] == outcomes[-1]
     assert outcomes == [False, False, True, False, True]
+
+    # something ahead on the right, 5.5 cm clear of the arm's sweep with the wrist at its zero:
+    # the pass holds; with the gripper turned forward (90 degrees) its sweep comes within 1 cm
+    # of it, and move_ahead is vetoed (the footprint follows the wrist's yaw)
+    side = near.copy()
+    bearings = np.degrees(SCAN_ANGLE_MIN + 2 * np.pi / SCAN_BEAMS * np.arange(SCAN_BEAMS))
+    side[int(np.argmin(np.abs(bearings + 40.0)))] = 0.35
+    gate.on_scan(side)
+    for seq, yaw in ((7, 0.0), (8, np.pi / 2), (9, 0.0)):
+        gate.on_proprio([0.5, 0.0], wrist_yaw=yaw)
+        gate.after_decision(BACK)
+        d = run(m, proposal({AHEAD: 1.0}, seq, float(seq)))
+        assert (d.executed_action == AHEAD and not d.vetoed) == (yaw == 0.0), yaw
+        assert gate.last.passed[AHEAD] == (yaw == 0.0)
+    with pytest.raises(ValueError, match="wrist yaw nan"):
+        gate.on_proprio([0.5, 0.0], wrist_yaw=float("nan"))
+    d = run(m, proposal({AHEAD: 1.0}, 10, 10.0))  # the joint state is dropped with it
+    assert d.safe_stop and "joint state" in d.reason
+
     with pytest.raises(ValueError, match="holding = 'yes'"):
         gate.on_holding("yes")
     assert gate.holding is None  # unknown again: no pass

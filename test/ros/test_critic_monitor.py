@@ -349,6 +349,17 @@ def test_a_joint_state_critic_follows_the_arm(nodes, probe, bundle_path, tmp_pat
     log = (nodes.log_dir / "safety_monitor_node.log").read_text()
     assert "critic joint state rejected" in log and "lift_joint" in log
 
+    # the arm in, but no wrist yaw joint (the monitor's wrist_joint): rejected too
+    no_wrist = arm_at(0.1)
+    no_wrist.name, no_wrist.position = no_wrist.name[:-1], no_wrist.position[:-1]
+    send = lambda: (joints.publish(no_wrist), feed())  # noqa: E731
+    probe.spin_for(1.1)  # past the rejection log's throttle
+    start = max(v.proposal_sequence for v in probe.msgs(VERDICT))
+    assert probe.spin_until(judged(no_joints, 5, start), 30, send)
+    assert not any(out(v) for v in probe.msgs(VERDICT) if v.proposal_sequence > start)
+    log = nodes.log_dir / "safety_monitor_node.log"
+    assert probe.spin_until(lambda: "wrist_joint parameter" in log.read_text(), 10, send)
+
 
 def test_a_clear_pass_critic_passes_clear_motions_only_with_an_empty_gripper(
     nodes, probe, bundle_path, tmp_path

@@ -142,6 +142,25 @@ def test_a_joint_state_becomes_the_critics_proprio_and_back():
     with pytest.raises(ValueError, match="5 names and 2 positions"):
         proprio_values(short, lift, arm)
 
+    # the wrist's yaw: published after the arm when named, read back by name, 0 for none
+    from safevla_ros.msg_conversions import wrist_yaw_value
+
+    wrist = defaults["wrist_joint"]
+    assert wrist == "joint_wrist_yaw"
+    msg = joint_state(np.array([0.62, 0.3], np.float32), Header(), lift, arm, wrist, -0.7)
+    assert list(msg.name) == [lift, *arm, wrist] and msg.position[-1] == pytest.approx(-0.7)
+    assert wrist_yaw_value(msg, wrist) == pytest.approx(-0.7)
+    assert wrist_yaw_value(stretch, wrist) == pytest.approx(-2.0)
+    assert wrist_yaw_value(wrong, "") == 0.0  # a robot without a wrist yaw joint
+    with pytest.raises(ValueError, match=r"'joint_wrist_yaw' 0 times .*wrist_joint parameter"):
+        wrist_yaw_value(wrong, wrist)
+    twice = JointState(name=[wrist, wrist], position=[0.1, 0.2])
+    with pytest.raises(ValueError, match="2 times"):
+        wrist_yaw_value(twice, wrist)
+    bad = JointState(name=[wrist], position=[float("inf")])
+    with pytest.raises(ValueError, match="finite position of 'joint_wrist_yaw'"):
+        wrist_yaw_value(bad, wrist)
+
 
 def test_the_joint_names_are_checked_before_any_message():
     """One lift joint and at least one arm joint, all named, none twice (a position counted
@@ -158,3 +177,10 @@ def test_the_joint_names_are_checked_before_any_message():
         joint_names(resolve(MONITOR_PARAMS, {"arm_joints": ["joint_lift"]}))
     with pytest.raises(ParameterError, match="expected a list of str"):
         resolve(MONITOR_PARAMS, {"arm_joints": [1, 2]})
+    from safevla_ros.params import wrist_joint_name
+
+    assert wrist_joint_name(p) == "joint_wrist_yaw"
+    assert wrist_joint_name(resolve(MONITOR_PARAMS, {"wrist_joint": ""})) == ""
+    for bad in ("joint_lift", "joint_arm_l0", " joint_wrist_yaw"):
+        with pytest.raises(ParameterError, match="wrist_joint"):
+            wrist_joint_name(resolve(MONITOR_PARAMS, {"wrist_joint": bad}))

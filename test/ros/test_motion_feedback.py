@@ -4,6 +4,8 @@ it, a policy node with an ordinary bundle never subscribes."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
@@ -26,6 +28,7 @@ from safevla_ros.msg_conversions import (
     motion_feedback,
     proprio_values,
     scan_values,
+    wrist_yaw_value,
 )
 from safevla_ros.params import (
     BUMP_TOPIC,
@@ -61,11 +64,11 @@ def test_sim_bridge_publishes_the_env_feedback_every_step(nodes, probe):
     blocked, driving into a wall is blocked and collided. The range scan of each observation
     goes out beside it (LaserScan on ``scan``), the env's ``obs["scan"]`` exactly, and so does
     the arm's joint state (JointState on ``joint_states``, read as the monitor reads it), the
-    env's ``obs["proprio"]``."""
+    env's ``obs["proprio"]`` and ``obs["wrist_yaw"]``."""
     from sim_bridge.env import EnvConfig, make_env
     from sim_bridge.episodes import load_episodes, shipped_path
 
-    actions = ["arm_in", "arm_down"] + ["move_ahead"] * 4 + ["stop", "move_ahead"]
+    actions = ["arm_in", "arm_down", "wrist_open"] + ["move_ahead"] * 4 + ["stop", "move_ahead"]
     episodes = load_episodes(shipped_path("objnav"))
     size = dict(camera_width=64, camera_height=48)
     nodes("sim_bridge_node", auto_reset=False, max_steps=len(actions), frame_rate_hz=20.0, **size)
@@ -76,16 +79,17 @@ def test_sim_bridge_publishes_the_env_feedback_every_step(nodes, probe):
     counts = lambda: (len(probe.msgs(BUMP)), len(probe.msgs("safevla/holding")))  # noqa: E731
     probe.spin_until(lambda: counts() >= (len(actions) + 1, len(actions)), timeout=5)
 
-    cfg = EnvConfig(nav_size=(48, 64), manip_size=(48, 64), max_steps=8, range_scan=True)
+    cfg = EnvConfig(nav_size=(48, 64), manip_size=(48, 64), max_steps=9, range_scan=True)
     env = make_env(episodes, cfg)
     obs, _ = env.reset(seed=0, options={"episode": episodes[0]})  # the bridge's first episode
-    want, scans, arms = [tuple(obs["bump"])], [obs["scan"]], [obs["proprio"]]
+    joint_state_of = lambda o: np.append(o["proprio"], o["wrist_yaw"])  # noqa: E731
+    want, scans, arms = [tuple(obs["bump"])], [obs["scan"]], [joint_state_of(obs)]
     for name in actions:
         if name != "stop":  # a stop executes nothing: the feedback stays the last action's
             obs = env.step(action_by_name(name).index)[0]
         want.append(tuple(obs["bump"]))
         scans.append(obs["scan"])
-        arms.append(obs["proprio"])
+        arms.append(joint_state_of(obs))
     env.close()
     got_scans = [scan_values(m) for m in probe.msgs(SCAN_TOPIC)]
     assert len(got_scans) >= len(actions) // 2  # sensor QoS: best effort
@@ -93,12 +97,17 @@ def test_sim_bridge_publishes_the_env_feedback_every_step(nodes, probe):
     np.testing.assert_allclose(got_scans[-1], scans[-1], atol=1e-6)
     assert np.abs(scans[0] - scans[4]).max() > 0.1  # the robot moved: the scan changed
     # the monitor's defaults name the joints the bridge publishes (Stretch's)
-    joints = joint_names(resolve(MONITOR_PARAMS, {}))
-    got_arms = [proprio_values(m, *joints) for m in probe.msgs(JOINT_STATES_TOPIC)]
+    p = resolve(MONITOR_PARAMS, {})
+    joints, wrist = joint_names(p), p["wrist_joint"]
+    got_arms = [
+        np.append(proprio_values(m, *joints), wrist_yaw_value(m, wrist))
+        for m in probe.msgs(JOINT_STATES_TOPIC)
+    ]
     assert len(got_arms) >= len(actions) // 2
     assert all(any(np.allclose(g, w, atol=1e-6) for w in arms) for g in got_arms)
     np.testing.assert_allclose(got_arms[-1], arms[-1], atol=1e-6)
-    assert np.abs(arms[0] - arms[-1]).max() > 0.05  # arm_down lowered the lift
+    assert abs(arms[0][0] - arms[-1][0]) > 0.05  # arm_down lowered the lift
+    assert arms[-1][2] == pytest.approx(math.radians(10.0), abs=0.02)  # wrist_open turned it
     got = [tuple(bump_values(m)) for m in probe.msgs(BUMP)]
     assert got == want
     assert (0.0, 0.0) in want[1:] and (1.0, 0.0) in want and (1.0, 1.0) in want  # all kinds

@@ -288,3 +288,78 @@ def test_a_maneuvers_clearance_chains_the_motions_in_the_start_frame():
             assert (fast >= exact - 1e-12).all()
     with pytest.raises(ValueError, match="arm_out does not move the base"):
         maneuver_clearance(scans[0], 0.0, [ahead, A["arm_out"]])
+
+
+GRIPPER_GEOMS = ("wrist", "palm", "finger_l", "finger_r")
+
+
+def _gripper_corners(sim) -> np.ndarray:
+    """[N, 2] the corners of the wrist and gripper geoms (the robot at (2, 2) facing +x), in
+    the base frame."""
+    out = []
+    for g in range(sim.model.ngeom):
+        if sim.model.geom(g).name.split(":")[-1] in GRIPPER_GEOMS:
+            rot = sim.data.geom_xmat[g].reshape(3, 3)[:2, :2]
+            sx, sy = sim.model.geom_size[g][:2]
+            for cx, cy in ((sx, sy), (sx, -sy), (-sx, sy), (-sx, -sy)):
+                out.append(sim.data.geom_xpos[g][:2] - 2.0 + rot @ np.array([cx, cy]))
+    return np.array(out)
+
+
+def test_the_footprint_follows_the_wrists_yaw():
+    """The simulator's wrist and gripper geoms, the wrist turned from -90 to 180 degrees and
+    the arm in or out, lie inside the footprint given the wrist's yaw; without the yaw the
+    turned fingers stick out of it by centimetres (the gap a wrist-blind footprint leaves).
+    The yaw only adds to the footprint: the clear pass passes a subset of what it passed at the
+    wrist's zero. A yaw that is not a finite angle is refused, naming it."""
+    import mujoco
+
+    from safevla_core.footprint import (
+        GRIPPER_BOX_M,
+        WRIST_AXIS_M,
+        _footprint_distance,
+        base_clearance,
+        check_wrist_yaw,
+    )
+
+    env = MujocoBackend.from_layout(Layout.box_room(4, 4, agent_pose=(2.0, 2.0, 0.0)))
+    sim = env._sim
+    m, d = sim.model, sim.data
+    for ext in (0.0, 0.3):
+        for deg in (-90.0, -39.5, 0.0, 45.0, 90.0, 180.0):
+            d.qpos[sim.jnt_qpos["arm"]] = ext
+            d.qpos[sim.jnt_qpos["wrist"]] = math.radians(deg)
+            mujoco.mj_forward(m, d)
+            corners = _gripper_corners(sim)
+            yaw = math.radians(deg)
+            inside = _footprint_distance(corners[:, 0], corners[:, 1], ext, yaw)
+            assert inside.max() <= 1e-6, (ext, deg, inside.max())
+            blind = _footprint_distance(corners[:, 0], corners[:, 1], ext)
+            if deg not in (0.0, 180.0):  # at 180 the gripper lies along the arm
+                assert blind.max() > 0.03, (ext, deg, blind.max())
+            # the fingertips' middle, 2 cm further out along the gripper: 2 cm from it
+            axis = np.array([WRIST_AXIS_M[0], WRIST_AXIS_M[1] - ext])
+            out = GRIPPER_BOX_M[2] - 0.02
+            probe = axis + out * np.array([-math.sin(yaw), math.cos(yaw)])
+            got = _footprint_distance(probe[:1], probe[1:], ext, yaw)[0]
+            if deg in (-90.0, 45.0):  # elsewhere the base or the arm box is nearer
+                assert got == pytest.approx(0.02, abs=1e-6), (ext, deg)
+
+    rng = np.random.default_rng(3)
+    scans = rng.uniform(0.4, 1.2, (7, SCAN_BEAMS)).astype(np.float32)
+    # one return 6 cm ahead of the wrist's axis and 6 cm to its right: the gripper turned
+    # forward (90 degrees) comes within 2.5 cm of it; the base and arm boxes stay 6 cm away
+    th = SCAN_ANGLE_MIN + SCAN_ANGLE_INCREMENT * np.arange(SCAN_BEAMS)
+    beam = int(np.argmin(np.abs(th - math.atan2(-0.24, 0.06))))
+    scans[6] = SCAN_RANGE_MAX_M
+    scans[6, beam] = math.hypot(0.06, 0.24)
+    ext = np.array([0.0, 0.1, 0.0, 0.3, 0.52, 0.2, 0.0])
+    yaw = np.radians([0.0, -39.5, 90.0, 180.0, -90.0, 30.0, 90.0])
+    turned, zero = base_clearance(scans, ext, yaw), base_clearance(scans, ext)
+    assert (turned <= zero).all() and (turned[0] == zero[0]).all()
+    back = A["move_back"]  # away from it: the footprint's start is nearest
+    assert zero[6, back] > 0.06 and turned[6, back] < 0.03  # the turned gripper is nearer
+    for bad in (float("nan"), 7.0, "a", [0.1, 0.2]):
+        with pytest.raises(ValueError, match="wrist yaw"):
+            check_wrist_yaw(bad)
+    assert check_wrist_yaw(np.float32(-1.5)) == pytest.approx(-1.5)
