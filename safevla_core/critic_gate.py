@@ -113,6 +113,15 @@ steps run in place of the next proposals, each only if the critic passes it when
 else the detour is dropped and the proposal meets the usual rule: every executed motion still
 passes the calibrated thresholds. A critic without the range scan never detours.
 
+**A replacement that moved nothing is no replacement.** With motion feedback, a motion the
+feedback reports blocked (an arm driven past its joint's limit, a base motion held by what it
+touched) moved nothing, so it is no replacement, back-off or escape again until a motion goes
+unblocked (a stop keeps the mark: the world is as it was). Measured (thirty-fifth session): in a
+corner where the critic refuses the policy's turn and no detour fits, the likeliest clear
+replacement was ``arm_in`` with the arm already in, executed 562 times in a row; the robot stood
+while the monitor counted it as moving, so the escape never came either. The proposal itself is
+judged as before: only what the monitor substitutes changes.
+
 ``margin`` (default 0.5) keeps the replacement clear of the threshold: an action the critic
 barely lets through is a poor substitute for one it just vetoed. An action the policy gives
 probability 0 is never substituted (it is not the policy's choice), so a one-hot proposer (the
@@ -363,6 +372,9 @@ class CriticGate:
         self.contact_guard = contact_guard
         # per action: it drives a joint the way the last motion was stopped by contact
         self.pressing = np.zeros(len(ACTIONS), bool)
+        # motions the feedback reported blocked since a motion last moved the robot: they moved
+        # nothing (an arm at its joint's limit), so they are no replacement
+        self.idle = np.zeros(len(ACTIONS), bool)
         self.recent: deque[bool] = deque(maxlen=RECOVER_WINDOW)  # per judged proposal: vetoed
         self.still = 0  # proposals in a row after which the robot did not move
         self._rng = np.random.default_rng(REPLACEMENT_SEED)
@@ -622,6 +634,7 @@ class CriticGate:
         self.latched[:] = False
         self.latched_category.clear()
         self.pressing[:] = False
+        self.idle[:] = False
         self.detour.clear()
         self.base_vetoes.clear()
         if self.bump is not None:  # nothing executed yet in this episode
@@ -683,6 +696,7 @@ class CriticGate:
         thr = self.thresholds
         blocked = (v.risk >= thr[None, :]) & _MOVES[:, None]
         self._update_pressing()
+        self._update_idle()
         if self.detour:
             call = self._detour_step(v, allowed_before, "")
             if call is not None:
@@ -797,12 +811,23 @@ class CriticGate:
         if collided and (blocked or not _BASE[a]):
             self.pressing |= _WAY[a] == _WAY
 
+    def _update_idle(self) -> None:
+        """A motion the feedback reports blocked moved nothing: no replacement until a motion
+        moves the robot (see the module docstring, "A replacement that moved nothing")."""
+        a = self.prev_action
+        if self.bump is None or a is None or not _MOVES[a]:
+            return
+        if self.bump[0] >= 0.5:
+            self.idle[a] = True
+        else:
+            self.idle[:] = False
+
     def _replace_or_stop(self, v, action, probabilities, allowed_before, why, category):
         """The most likely clear motion instead of ``action``, else a back-off after repeated
         vetoes, else a safe stop."""
         clear = (v.risk < self.margin * self.thresholds[None, :]).all(axis=1)
         proposed = np.asarray(probabilities) > 0
-        ok = clear & _MOVES & proposed & ~self.latched & ~self.pressing
+        ok = clear & _MOVES & proposed & ~self.latched & ~self.pressing & ~self.idle
         if allowed_before is not None:
             ok &= allowed_before
         if not ok.any():
@@ -838,7 +863,7 @@ class CriticGate:
     def _back_off(self, v, allowed_before) -> int | None:
         """``move_back``, else ``move_ahead``, whichever passes the thresholds, the earlier
         rules and the latch; None: neither."""
-        ok = self._within(v, allowed_before) & ~self.latched
+        ok = self._within(v, allowed_before) & ~self.latched & ~self.idle
         return next((a for a in _BACK_OFF if ok[a]), None)
 
     def _escape(self, v, allowed_before, why, category):
@@ -846,7 +871,7 @@ class CriticGate:
         least risky base motion the earlier rules allow (risk relative to each category's
         threshold; with a finite ``escape_below`` one below it now, latched or not), else a
         stop."""
-        ok = _BASE & ~self.pressing
+        ok = _BASE & ~self.pressing & ~self.idle
         if allowed_before is not None:
             ok &= allowed_before
         ratio = (v.risk / np.maximum(self.thresholds, 1e-12)[None, :]).max(axis=1)

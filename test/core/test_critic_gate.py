@@ -295,6 +295,38 @@ def test_the_contact_guard_bars_the_way_a_motion_touched_something(tmp_path):
     assert propose({out_small: 1.0}, [1.0, 1.0]).executed_action == out_small
 
 
+def test_a_replacement_that_moved_nothing_is_no_replacement_until_the_robot_moves(tmp_path):
+    """move_ahead vetoed again and again: the likeliest clear replacement, arm_in, comes back
+    blocked (the arm already in: it moved nothing), so the next veto takes the next clear
+    motion, through a stop too; once a motion goes unblocked arm_in is a replacement again.
+    The proposal itself is judged as before: a proposed arm_in runs, blocked or not."""
+    arm_in = ACTION_NAMES.index("arm_in")
+    bundle = write_tiny_critic(
+        tmp_path / "idle", IMAGE, risk_table({AHEAD: 0.9}), in_contact=risk_table({AHEAD: 0.9})
+    )
+    gate = CriticGate.load(bundle, POLICY, replacement="likeliest", detour_after=0)
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
+    step = iter(range(1, 100))
+    probs = {AHEAD: 0.6, arm_in: 0.3, LEFT: 0.1}
+
+    def propose(p, bump):
+        gate.on_bump(bump)  # the feedback of the motion executed last
+        i = next(step)
+        return run(m, proposal(p, i, float(i)))
+
+    assert propose(probs, [0.0, 0.0]).executed_action == arm_in
+    d = propose(probs, [1.0, 0.0])  # arm_in was blocked: the arm was in
+    assert (d.executed_action, d.critic_outcome) == (LEFT, "replaced")
+    assert propose({AHEAD: 0.7, arm_in: 0.3}, [0.0, 0.0]).executed_action == arm_in  # LEFT moved
+    assert propose({AHEAD: 0.7, arm_in: 0.3}, [1.0, 0.0]).safe_stop  # nothing else to run
+    assert propose({AHEAD: 0.7, arm_in: 0.3}, [1.0, 0.0]).safe_stop  # the stop changed nothing
+    assert propose({arm_in: 1.0}, [1.0, 0.0]).executed_action == arm_in  # proposed: it runs
+    assert propose(probs, [1.0, 0.0]).executed_action == LEFT
+    gate.reset()  # a new episode
+    assert not gate.idle.any()
+    assert propose(probs, [0.0, 0.0]).executed_action == arm_in
+
+
 def test_a_feedback_critic_stops_until_feedback_arrives_and_judges_contact(tmp_path):
     """A critic with the ``bump`` input (a real graph whose risk depends on it): no feedback
     yet is a stop; the same proposal passes out of contact and is vetoed in contact."""
