@@ -25,8 +25,10 @@ stops, or whose frame never reached the monitor, is not judged by the critic: th
 therefore also reports ``monitor_decision_critic_judged_ms``, the decision latency of only the
 verdicts the critic judged, and the count of verdicts by ``triggered_rule``. The benchmark
 also publishes a latched MotionFeedback (both false), as a base driver does, and a 360-degree
-LaserScan (open space, 2 m) and a JointState (the arm stowed: lift 0.4 m, arm in) with every
-camera frame, as a lidar and an arm driver would, for a policy or critic that reads them.
+LaserScan (open space, 2 m), a JointState (the arm stowed: lift 0.4 m, arm in; the wrist at
+``--wrist-yaw``, default 0) and the holding flag (the gripper empty, so a critic's clear pass
+runs on every decision; since the thirty-fifth session) with every camera frame, as a lidar
+and the arm and gripper drivers would, for a policy or critic that reads them.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/ros_latency.py --frames 300 --rate 10
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/ros_latency.py --frames 300 --rate 10 \\
@@ -54,7 +56,7 @@ import yaml
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import Image, JointState, LaserScan
-from std_msgs.msg import Header, String
+from std_msgs.msg import Bool, Header, String
 
 from safevla_core.actions import SCAN_BEAMS
 from safevla_core.bundle import BundleError, load_bundle
@@ -62,6 +64,7 @@ from safevla_core.critic_gate import CriticGate, PolicyFacts
 from safevla_ros.msg import ActionProposal, MotionFeedback, SafetyVerdict
 from safevla_ros.msg_conversions import joint_state, laser_scan
 from safevla_ros.params import (
+    HOLDING_TOPIC,
     JOINT_NAME_PARAMS,
     JOINT_STATES_TOPIC,
     SCAN_OBJECTS_TOPIC,
@@ -189,11 +192,16 @@ def run(args) -> dict:
     # takes it; one with proprio_input stops every proposal until a fresh one arrives)
     joints = node.create_publisher(JointState, JOINT_STATES_TOPIC, SENSOR_QOS)
     lift, arm, wrist = (s.default for s in JOINT_NAME_PARAMS)
+    yaw = args.wrist_yaw
+    # the gripper empty (read by a critic with a clear pass, which runs the pass on every
+    # decision once it is: the footprint against the scan)
+    holding = node.create_publisher(Bool, HOLDING_TOPIC, RELIABLE_QOS)
 
     def sensors() -> None:
         scan.publish(laser_scan(ranges, base_header(node)))
         scan_objects.publish(laser_scan(ranges, base_header(node)))
-        joints.publish(joint_state((0.4, 0.0), base_header(node), lift, arm, wrist, 0.0))
+        joints.publish(joint_state((0.4, 0.0), base_header(node), lift, arm, wrist, yaw))
+        holding.publish(Bool(data=False))
 
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, (args.height, args.width, 3), dtype=np.uint8).tobytes()
@@ -231,6 +239,7 @@ def run(args) -> dict:
         "frames": args.frames,
         "rate_hz": args.rate,
         "camera": f"{args.width}x{args.height}",
+        "wrist_yaw_rad": args.wrist_yaw,
         "bundle": str(bundle),
         "critic": str(critic) if critic is not None else None,
         "commands_received": len(e2e),
@@ -295,6 +304,14 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=10.0)
     ap.add_argument("--width", type=int, default=640)
     ap.add_argument("--height", type=int, default=480)
+    ap.add_argument(
+        "--wrist-yaw",
+        type=float,
+        default=0.0,
+        metavar="RAD",
+        help="the wrist's yaw in the joint state the benchmark publishes (a turned wrist adds "
+        "the gripper's turned box to the clear pass's footprint); default 0",
+    )
     ap.add_argument("--json", default=None, help="also write the results here")
     args = ap.parse_args()
     if not (args.frames > 0 and args.rate > 0):
