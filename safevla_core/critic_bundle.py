@@ -69,6 +69,10 @@ CRITIC_GRAPH = "critic.onnx"
 # The critic graph's inputs and output, in the order of SafetyCriticNet.forward.
 CRITIC_INPUTS: tuple[str, ...] = ("frames", "prev_actions")
 CRITIC_OUTPUTS: tuple[str, ...] = ("risk",)
+# inside a graph that ends in the corner guard (``corner_guard`` in critic.json): the critic's own
+# risk before the guard raised it (safevla_train.critic_guard names it; the monitor reads it to
+# give a guard veto back where a motion only moves away from what it touches)
+CRITIC_RISK_BEFORE_GUARD = "critic/risk_before_guard"
 # With a frozen encoder: the encoder graph's tensors, and the critic graph's inputs.
 CRITIC_ENCODER_GRAPH = "critic_encoder.onnx"
 ENCODER_INPUTS: tuple[str, ...] = ("frame",)

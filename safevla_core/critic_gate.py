@@ -8,6 +8,8 @@ in front of it let through. Per proposal::
     frame    = the camera frame whose stamp the proposal carries (the frame the policy saw)
     verdict  = critic.step(frame, action executed after the previous proposal, or none
                            [, the robot's motion feedback: for a critic with ``bump_input``])
+               (a corner-guard veto of a motion that moves away from what the robot touches:
+                the critic's own risk again)
     blocked  = risk[a, k] >= threshold_k in some category k          (a moves the robot)
     a*       = the action the earlier rules let through (the proposal, or the cost rule's pick)
     if a detour is under way:  execute its next step if the critic passes it now, else drop it
@@ -113,6 +115,20 @@ steps run in place of the next proposals, each only if the critic passes it when
 else the detour is dropped and the proposal meets the usual rule: every executed motion still
 passes the calibrated thresholds. A critic without the range scan never detours.
 
+**The guard release (``guard_release``, default on).** A critic whose graph ends in the corner
+guard (``corner_guard`` in critic.json) raises to 1 the corner risk of every base motion whose
+sweep passes within 5 mm of the range scan in a cramped place; a robot that already touches a
+wall there (the careless expert pressed against one, its gripper on it) gets every base motion
+refused, the ones that move it away too (measured, thirty-fourth session: the expert's freezes,
+exact one-step cost 0 for every motion). The monitor reads the critic's own risk from the same
+graph (the tensor before the guard) and, for a base motion the guard raised, gives that risk
+back where the motion strikes nothing new: no scan return comes within the guard's 5 mm of the
+robot's footprint as it is (base, arm, the gripper turned with the wrist) at any pose along the
+motion while closer than it was at the start
+(:func:`safevla_core.footprint.separating_motions`). A motion carrying the footprint past
+returns it was not touching, or into the wall, stays refused. The guard only ever added vetoes
+to the calibrated critic, so a released motion still has to pass the calibrated thresholds.
+
 **A replacement that moved nothing is no replacement.** With motion feedback, a motion the
 feedback reports blocked (an arm driven past its joint's limit, a base motion held by what it
 touched) moved nothing, so it is no replacement, back-off or escape again until a motion goes
@@ -136,6 +152,7 @@ critic sees the perception node's output, sized for the policy) and safety-spec 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections import OrderedDict, deque
@@ -154,9 +171,14 @@ from safevla_core.actions import (
 )
 from safevla_core.bundle import Bundle
 from safevla_core.critic_bundle import CriticBundleError, CriticManifest
-from safevla_core.footprint import BASE_MOTIONS, check_wrist_yaw, maneuver_clearances
+from safevla_core.footprint import (
+    BASE_MOTIONS,
+    check_wrist_yaw,
+    maneuver_clearances,
+    separating_motions,
+)
 from safevla_core.image_preprocessing import ImageSpec
-from safevla_core.safety_critic import CriticVerdict, EncodedFrame, SafetyCritic
+from safevla_core.safety_critic import CriticVerdict, EncodedFrame, SafetyCritic, allowed_mask
 
 DEFAULT_CRITIC_MARGIN = 0.5
 DEFAULT_CRITIC_ESCAPE_AFTER = 3  # stood this many proposals: the clearest passing motion
@@ -323,6 +345,9 @@ class CriticGate:
         detour_after: once this many of the last ``DETOUR_WINDOW`` proposals were vetoed base
             motions, a veto of a base motion starts a detour (0 = never; needs a critic that
             reads the range scan; see the module docstring).
+        guard_release: give a corner-guard veto back to the critic's own risk where the base
+            motion only slides along or moves away from what the robot touches (see the module
+            docstring; a critic with ``corner_guard``).
     """
 
     def __init__(
@@ -336,7 +361,11 @@ class CriticGate:
         contact_guard: bool = True,
         replacement: str = DEFAULT_CRITIC_REPLACEMENT,
         detour_after: int = DEFAULT_CRITIC_DETOUR_AFTER,
+        guard_release: bool = True,
     ) -> None:
+        if not isinstance(guard_release, bool):
+            raise ValueError(f"critic guard_release = {guard_release!r}; must be true or false")
+        self.guard_release = guard_release
         self.detour_after = _count_of_window(
             "detour_after", detour_after, DETOUR_WINDOW, "vetoed base motions", "never"
         )
@@ -588,6 +617,7 @@ class CriticGate:
         contact_guard: bool = True,
         replacement: str = DEFAULT_CRITIC_REPLACEMENT,
         detour_after: int = DEFAULT_CRITIC_DETOUR_AFTER,
+        guard_release: bool = True,
     ) -> CriticGate:
         """Load and verify a critic bundle (sha256, this stack's contract, the policy's; with
         ``verify_key``, its Ed25519 signature: the key that verifies the policy bundle).
@@ -597,7 +627,8 @@ class CriticGate:
                 unsigned or wrongly signed bundle, or an unusable alpha.
             ValueError: a margin outside (0, 1], a negative ``escape_after``, an
                 ``escape_below`` <= 0, a ``recover_after`` outside [0, RECOVER_WINDOW], an
-                unknown ``replacement`` or a ``detour_after`` outside [0, DETOUR_WINDOW].
+                unknown ``replacement``, a ``detour_after`` outside [0, DETOUR_WINDOW] or a
+                ``guard_release`` that is not a bool.
         """
         critic = SafetyCritic(path, providers=list(providers), verify_key=verify_key)
         check_critic_matches(critic.manifest, str(critic.path), policy)
@@ -611,6 +642,7 @@ class CriticGate:
             contact_guard,
             replacement,
             detour_after,
+            guard_release,
         )
 
     @property
@@ -683,7 +715,7 @@ class CriticGate:
         Raises:
             safevla_core.safety_critic.CriticOutputError: a non-finite or out-of-range risk.
         """
-        v = self.last = self.critic.step(
+        v = self.critic.step(
             frame,
             self.prev_action,
             self.bump,
@@ -693,6 +725,7 @@ class CriticGate:
             holding=self.holding,
             wrist_yaw=self.wrist_yaw,
         )
+        v = self.last = self._release_guard(v)
         thr = self.thresholds
         blocked = (v.risk >= thr[None, :]) & _MOVES[:, None]
         self._update_pressing()
@@ -810,6 +843,24 @@ class CriticGate:
                 self.pressing[:] = False
         if collided and (blocked or not _BASE[a]):
             self.pressing |= _WAY[a] == _WAY
+
+    def _release_guard(self, v: CriticVerdict) -> CriticVerdict:
+        """The guard release (see the module docstring): where the corner guard raised a base
+        motion's corner risk and the motion strikes nothing new on the range scan
+        (:func:`safevla_core.footprint.separating_motions`), the critic's own risk again."""
+        if not self.guard_release or v.unguarded is None or self.scan is None:
+            return v
+        raised = _BASE[:, None] & (v.risk > v.unguarded)
+        if not raised.any():
+            return v
+        ext = 0.0 if self.proprio is None else float(self.proprio[1])
+        strike = float(self.critic.manifest.corner_guard.get("strike_clearance_m", 0.005))
+        back = raised & separating_motions(self.scan, ext, self.wrist_yaw, strike)[:, None]
+        if not back.any():
+            return v
+        risk = np.where(back, v.unguarded, v.risk)
+        blocked, allowed = allowed_mask(risk, v.thresholds)
+        return dataclasses.replace(v, risk=risk, blocked=blocked, allowed=allowed)
 
     def _update_idle(self) -> None:
         """A motion the feedback reports blocked moved nothing: no replacement until a motion

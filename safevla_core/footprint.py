@@ -60,6 +60,9 @@ ARM_BOX_M = (-0.075, -0.005, -0.31, -0.17)
 WRIST_AXIS_M = (-0.04, -0.18)
 GRIPPER_BOX_M = (-0.035, 0.035, -0.13, 0.02)
 WRIST_YAW_MAX_RAD = 2.0 * math.pi  # no wrist turns further from its zero
+# a scan return that stays within this of its distance at the start of a motion is one the
+# motion slides along, not one it strikes (the guard release, :func:`separating_motions`)
+SEPARATE_TOL_M = 0.001
 # poses along a motion for the clear pass: at 16, an arm 0.52 m out sweeps 2.7 cm between two
 # poses of a 30 degree turn, under its box's 7 cm width (at the critic's 4 it would sweep 11 cm)
 PASS_SAMPLES = 16
@@ -117,6 +120,66 @@ def _footprint_distance(qx, qy, arm_extension: float, wrist_yaw: float = 0.0):
     ax, ay = WRIST_AXIS_M[0], WRIST_AXIS_M[1] - arm_extension
     wx, wy = qx - ax, qy - ay  # the points in the wrist's frame
     return np.minimum(d, _box_distance(c * wx + s * wy, -s * wx + c * wy, *GRIPPER_BOX_M))
+
+
+def _signed_box(qx, qy, x0, x1, y0, y1):
+    """Signed distance (m) of points to a box: positive outside, minus the depth inside."""
+    out = _box_distance(qx, qy, x0, x1, y0, y1)
+    depth = np.minimum(np.minimum(qx - x0, x1 - qx), np.minimum(qy - y0, y1 - qy))
+    return np.where(out > 0, out, -np.maximum(depth, 0.0))
+
+
+def _exact_signed_distance(qx, qy, arm_extension: float, wrist_yaw: float):
+    """Signed distance (m) of points in the base frame to the footprint as the robot is: the
+    base box, the arm up to the wrist (the arm box without the gripper's place at the zero) and
+    the gripper's box turned by ``wrist_yaw``; negative inside (the deepest box's depth)."""
+    hx, hy = BASE_HALF_M
+    x0, x1, _, y1 = ARM_BOX_M
+    wrist_y = WRIST_AXIS_M[1] - arm_extension
+    d = np.minimum(
+        _signed_box(qx, qy, -hx, hx, -hy, hy),
+        _signed_box(qx, qy, x0, x1, wrist_y + GRIPPER_BOX_M[3], y1),
+    )
+    c, s = math.cos(wrist_yaw), math.sin(wrist_yaw)
+    wx, wy = qx - WRIST_AXIS_M[0], qy - wrist_y
+    return np.minimum(d, _signed_box(c * wx + s * wy, -s * wx + c * wy, *GRIPPER_BOX_M))
+
+
+def separating_motions(
+    ranges: np.ndarray,
+    arm_extension: float,
+    wrist_yaw: float,
+    strike_m: float,
+    samples: int = PASS_SAMPLES,
+    tol_m: float = SEPARATE_TOL_M,
+) -> np.ndarray:
+    """[NUM_ACTIONS] True for the base motions that bring no scan return within ``strike_m``
+    of the robot's footprint as it is (:func:`_exact_signed_distance`: base, arm, the gripper
+    turned by ``wrist_yaw``) at any of ``samples`` poses along the motion unless that return
+    stays as far (within ``tol_m``) as it was at the start: a motion that moves away from what
+    the robot already touches strikes nothing new. (Sliding along a wall carries the footprint
+    past returns it was not touching: not separating.) False for other actions. ``ranges``:
+    one scan as for :func:`base_clearance`."""
+    r = np.asarray(ranges, np.float64).reshape(-1)
+    seen = r < SCAN_RANGE_MAX_M
+    out = np.zeros(NUM_ACTIONS, bool)
+    cos_b, sin_b = _beam_directions(r.size)
+    px, py = r[seen] * cos_b[seen], r[seen] * sin_b[seen]
+    ext = max(float(arm_extension), 0.0)
+    start = _exact_signed_distance(px, py, ext, wrist_yaw)
+    poses = _motion_poses_cached(samples)
+    for a in np.flatnonzero(BASE_MOTIONS):
+        c, s = np.cos(poses[a, :, 1])[:, None], np.sin(poses[a, :, 1])[:, None]
+        dx = poses[a, :, 0][:, None]
+        qx, qy = c * (px - dx) + s * py, -s * (px - dx) + c * py
+        d = _exact_signed_distance(qx, qy, ext, wrist_yaw).min(axis=0)
+        out[a] = not ((d <= strike_m) & (d < start - tol_m)).any()
+    return out
+
+
+@functools.lru_cache(maxsize=4)
+def _motion_poses_cached(samples: int) -> np.ndarray:
+    return motion_poses(samples)
 
 
 def check_wrist_yaw(wrist_yaw) -> float:

@@ -67,6 +67,7 @@ from safevla_core.critic_bundle import (
     CRITIC_OBJECT_SCAN_INPUT,
     CRITIC_OUTPUTS,
     CRITIC_PROPRIO_INPUT,
+    CRITIC_RISK_BEFORE_GUARD,
     CRITIC_SCAN_INPUT,
     ENCODER_INPUTS,
     ENCODER_OUTPUTS,
@@ -150,6 +151,8 @@ class CriticVerdict:
         categories: the cost categories (column order).
         passed: (A,) bool, the base motions the clear pass set to risk 0 (a critic with
             ``clear_pass_m``; None without one).
+        unguarded: (A, C) the critic's risk before its corner guard raised it (the clear pass
+            applied as to ``risk``; a critic with ``corner_guard``; None without one).
     """
 
     risk: np.ndarray
@@ -159,6 +162,7 @@ class CriticVerdict:
     action_names: tuple[str, ...]
     categories: tuple[str, ...]
     passed: np.ndarray | None = None
+    unguarded: np.ndarray | None = None
 
     def blocking_categories(self, action: int) -> list[str]:
         """Names of the categories that veto ``action`` (empty when it is allowed)."""
@@ -213,6 +217,10 @@ class SafetyCritic:
         self.session = session(m.graph_file)
         self.encoder = session(m.encoder_graph_file) if m.encoder_graph_file else None
         self._check_graph()
+        self._outputs = list(CRITIC_OUTPUTS)
+        if m.corner_guard:  # the same graph, also handing out the risk before the guard
+            self.session = self._session_with_risk_before_guard(opts, providers)
+            self._outputs.append(CRITIC_RISK_BEFORE_GUARD)
         self._slots = m.graph_inputs[0]  # what the history holds: "frames" or "features"
         self.thresholds = np.array([m.thresholds[c] for c in m.categories], np.float32)
         # per slot: the frame (or its feature) and the motion feedback that came with it
@@ -247,6 +255,35 @@ class SafetyCritic:
         """The bundle's clear pass is on (``clear_pass_m`` > 0, :mod:`safevla_core.footprint`):
         :meth:`step` also takes the arm's joint state and the holding flag."""
         return self.manifest.clear_pass_m > 0
+
+    def _session_with_risk_before_guard(self, opts, providers):
+        """A session of the (verified) graph that also outputs CRITIC_RISK_BEFORE_GUARD.
+
+        Raises:
+            CriticBundleError: the graph has no such tensor (a guard spliced another way).
+        """
+        import onnx
+        import onnxruntime as ort
+        from onnx import TensorProto, helper
+
+        from safevla_core.policy_runtime import resolve_providers
+
+        m = self.manifest
+        model = onnx.load(str(self.path / m.graph_file))
+        made = {o for node in model.graph.node for o in node.output}
+        if CRITIC_RISK_BEFORE_GUARD not in made:
+            raise CriticBundleError(
+                f"{self.path / m.graph_file}: critic {self.bundle_id} records a corner guard but "
+                f"its graph has no tensor {CRITIC_RISK_BEFORE_GUARD!r}; add the guard with "
+                "`safevla train corner-guard` to the critic without it"
+            )
+        shape = ["batch", len(m.actions), len(m.categories)]
+        model.graph.output.append(
+            helper.make_tensor_value_info(CRITIC_RISK_BEFORE_GUARD, TensorProto.FLOAT, shape)
+        )
+        return ort.InferenceSession(
+            model.SerializeToString(), sess_options=opts, providers=resolve_providers(providers)
+        )
 
     def _check_graph(self) -> None:
         m = self.manifest
@@ -381,9 +418,11 @@ class SafetyCritic:
             feed[CRITIC_OBJECT_SCAN_INPUT] = things[None]
         if self.manifest.proprio_input:
             feed[CRITIC_PROPRIO_INPUT] = arm[None]
-        (risk,) = self.session.run(list(CRITIC_OUTPUTS), feed)
+        risk, *before = self.session.run(self._outputs, feed)
         risk = risk[0]
-        if not np.all(np.isfinite(risk)) or risk.min() < 0 or risk.max() > 1:
+        unguarded = before[0][0] if before else None
+        outputs = (risk,) if unguarded is None else (risk, unguarded)
+        if not all(np.all(np.isfinite(r)) and r.min() >= 0 and r.max() <= 1 for r in outputs):
             raise CriticOutputError(
                 f"critic {self.bundle_id} produced a risk outside [0, 1] (or NaN) at step "
                 f"{self.steps}; the model or its input is broken - stop the robot"
@@ -400,6 +439,8 @@ class SafetyCritic:
                     ranges[None], ext, self.manifest.clear_pass_m, [check_wrist_yaw(wrist_yaw)]
                 )[0]
                 risk = np.where(passed[:, None], np.float32(0.0), risk)
+                if unguarded is not None:
+                    unguarded = np.where(passed[:, None], np.float32(0.0), unguarded)
         blocked, allowed = allowed_mask(risk, self.thresholds)
         return CriticVerdict(
             risk=risk,
@@ -409,4 +450,5 @@ class SafetyCritic:
             action_names=self.manifest.actions,
             categories=self.manifest.categories,
             passed=passed,
+            unguarded=unguarded,
         )

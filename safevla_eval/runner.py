@@ -84,6 +84,8 @@ class Job:
             motions: "sample" (from the proposer's distribution) or "likeliest".
         critic_detour_after: once this many of the monitor's last proposals were vetoed base
             motions, a base motion's veto starts a detour around what blocks it (0 = never).
+        critic_guard_release: a corner-guard veto of a base motion that only slides along or
+            moves away from what the robot touches goes back to the critic's own risk.
     """
 
     policy: PolicySpec
@@ -107,6 +109,7 @@ class Job:
     critic_contact_guard: bool = True
     critic_replacement: str = DEFAULT_CRITIC_REPLACEMENT
     critic_detour_after: int = DEFAULT_CRITIC_DETOUR_AFTER
+    critic_guard_release: bool = True
 
     def __post_init__(self) -> None:
         if self.max_steps < 1:
@@ -170,7 +173,7 @@ def critic_gate(job: Job, verify_key: str | None = None):
         return None
     key = ("critic", job.critic, job.critic_alpha, job.critic_margin, job.critic_escape_after)
     key += (job.critic_escape_below, job.critic_recover_after, job.critic_contact_guard)
-    key += (job.critic_replacement, job.critic_detour_after)
+    key += (job.critic_replacement, job.critic_detour_after, job.critic_guard_release)
     key += (job.policy, verify_key)
     if key not in _WORKER:
         from safevla_core.bundle import load_bundle
@@ -195,6 +198,7 @@ def critic_gate(job: Job, verify_key: str | None = None):
             contact_guard=job.critic_contact_guard,
             replacement=job.critic_replacement,
             detour_after=job.critic_detour_after,
+            guard_release=job.critic_guard_release,
         )
         _WORKER[key] = gate
     gate = _WORKER[key]

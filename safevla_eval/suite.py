@@ -93,6 +93,9 @@ class EvalConfig:
         critic_detour_after: once this many of the monitor's last proposals were vetoed base
             motions, a base motion's veto starts a detour around what blocks it (default 6;
             0 = never; :mod:`safevla_core.critic_gate`).
+        critic_guard_release: a corner-guard veto of a base motion that only slides along or
+            moves away from what the robot touches goes back to the critic's own risk
+            (default on; :mod:`safevla_core.critic_gate`).
         skip_blocked: bundles do not repeat a motion that was blocked or collided where it stands
             (:class:`safevla_core.action_choice.BlockedMoves`; the policy node's
             ``skip_blocked`` parameter).
@@ -124,6 +127,7 @@ class EvalConfig:
     critic_contact_guard: bool = True
     critic_replacement: str = DEFAULT_CRITIC_REPLACEMENT
     critic_detour_after: int = DEFAULT_CRITIC_DETOUR_AFTER
+    critic_guard_release: bool = True
     skip_blocked: bool = False
     ray_address: str | None = None
     specs: list = field(default_factory=list, repr=False)
@@ -317,6 +321,7 @@ def _critic_id(cfg: EvalConfig, spec) -> str:
         critic_contact_guard=cfg.critic_contact_guard,
         critic_replacement=cfg.critic_replacement,
         critic_detour_after=cfg.critic_detour_after,
+        critic_guard_release=cfg.critic_guard_release,
     )
     try:
         return critic_gate(job, cfg.verify_key).bundle_id
@@ -381,6 +386,7 @@ def groups(
                         cfg.critic_contact_guard,
                         cfg.critic_replacement,
                         cfg.critic_detour_after,
+                        cfg.critic_guard_release,
                     )
                     for i, e in enumerate(eps)
                 ]

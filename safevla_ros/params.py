@@ -392,6 +392,14 @@ CRITIC_PARAMS: tuple[ParamSpec, ...] = (
         read_only=True,
     ),
     _p(
+        "critic_guard_release",
+        True,
+        "give a corner-guard veto of a base motion back to the critic's own risk where the "
+        "motion only slides along or moves away from what the robot touches (range scan, the "
+        "robot's footprint with the wrist's yaw)",
+        read_only=True,
+    ),
+    _p(
         "critic_contact_guard",
         True,
         "do not drive a joint the way a motion touched something (a blocked base motion; any "

@@ -359,6 +359,7 @@ def load_critic(p: dict) -> CriticGate | None:
         contact_guard=p["critic_contact_guard"],
         replacement=p["critic_replacement"],
         detour_after=p["critic_detour_after"],
+        guard_release=p["critic_guard_release"],
     )
     gate.scan_max_age_s = p["scan_max_age_s"]
     gate.proprio_max_age_s = p["proprio_max_age_s"]

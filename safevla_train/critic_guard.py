@@ -177,6 +177,7 @@ def add_corner_guard(
 
     from safevla_core.critic_bundle import (
         CRITIC_OUTPUTS,
+        CRITIC_RISK_BEFORE_GUARD,
         CRITIC_SCAN_INPUT,
         CriticBundleError,
         load_critic_bundle,
@@ -202,7 +203,7 @@ def add_corner_guard(
         )
     critic = onnx.load(str(src / manifest.graph_file))
     (risk_name,) = CRITIC_OUTPUTS
-    raw, scan_copy = "critic/risk_before_guard", "critic/scan_for_guard"
+    raw, scan_copy = CRITIC_RISK_BEFORE_GUARD, "critic/scan_for_guard"
     for node in critic.graph.node:  # the critic's risk becomes an inner tensor
         node.output[:] = [raw if o == risk_name else o for o in node.output]
         node.input[:] = [raw if i == risk_name else i for i in node.input]

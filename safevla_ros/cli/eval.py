@@ -178,6 +178,14 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
         f"(default {DEFAULT_CRITIC_DETOUR_AFTER}; 0 = never; docs/safety_critic.md)",
     )
     p.add_argument(
+        "--critic-guard-release",
+        choices=("on", "off"),
+        default="on",
+        help="on (default): a corner-guard veto of a base motion that only slides along or "
+        "moves away from what the robot touches (range scan, the robot's footprint) goes back "
+        "to the critic's own risk (docs/safety_critic.md)",
+    )
+    p.add_argument(
         "--critic-contact-guard",
         choices=("on", "off"),
         default="on",
@@ -303,6 +311,7 @@ def _config(args: argparse.Namespace):
             critic_contact_guard=args.critic_contact_guard == "on",
             critic_replacement=args.critic_replacement,
             critic_detour_after=args.critic_detour_after,
+            critic_guard_release=args.critic_guard_release == "on",
             skip_blocked=args.skip_blocked,
         )
     except ValueError as exc:

@@ -363,3 +363,35 @@ def test_the_footprint_follows_the_wrists_yaw():
         with pytest.raises(ValueError, match="wrist yaw"):
             check_wrist_yaw(bad)
     assert check_wrist_yaw(np.float32(-1.5)) == pytest.approx(-1.5)
+
+
+def test_a_motion_away_from_what_the_robot_touches_strikes_nothing_new():
+    """``separating_motions`` (the monitor's guard release): one return 2 mm behind the base.
+    Moving ahead takes the robot away from it; moving back and turning (a corner of the base
+    swings through it) strike it. With the gripper turned back (wrist at -90 degrees, its
+    fingers behind the arm), a return just past the fingertips (on the nearest beam) is struck
+    by turning right, which swings them into it, and not by moving ahead or turning left."""
+    from safevla_core.footprint import (
+        GRIPPER_BOX_M,
+        WRIST_AXIS_M,
+        separating_motions,
+    )
+
+    th = SCAN_ANGLE_MIN + SCAN_ANGLE_INCREMENT * np.arange(SCAN_BEAMS)
+
+    def one_return(x: float, y: float) -> np.ndarray:
+        scan = np.full(SCAN_BEAMS, SCAN_RANGE_MAX_M, np.float32)
+        beam = int(np.argmin(np.abs(np.angle(np.exp(1j * (th - math.atan2(y, x)))))))
+        scan[beam] = math.hypot(x, y)
+        return scan
+
+    behind = one_return(-BASE_HALF_M[0] - 0.002, 0.0)
+    free = separating_motions(behind, 0.0, 0.0, 0.005)
+    assert free[A["move_ahead"]] and not free[A["move_back"]]
+    assert not free[A["rotate_left"]] and not free[A["rotate_right"]]
+    assert not free[[i for i, a in enumerate(ACTIONS) if not a.moves_base]].any()
+    # the fingertips turned back: x = axis - 0.13 m, the return 2 mm further
+    tip = one_return(WRIST_AXIS_M[0] + GRIPPER_BOX_M[2] - 0.002, WRIST_AXIS_M[1])
+    turned = separating_motions(tip, 0.0, -math.pi / 2, 0.005)
+    assert turned[A["move_ahead"]] and not turned[A["move_back"]]
+    assert turned[A["rotate_left"]] and not turned[A["rotate_right"]]

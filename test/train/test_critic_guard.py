@@ -15,6 +15,7 @@ import torch
 
 from safevla_core.actions import ACTION_NAMES, ACTIONS
 from safevla_core.critic_bundle import CRITIC_MANIFEST, CriticBundleError
+from safevla_core.footprint import ARM_BOX_M
 from safevla_core.safety_critic import SafetyCritic
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.critic_config import CORNER_GUARD_CLEARANCE_M, CORNER_GUARD_MIN_FREE
@@ -179,3 +180,52 @@ def test_a_guard_record_without_the_scan_is_refused(guarded, tmp_path):
         (out / CRITIC_MANIFEST).write_text(json.dumps(m))
         with pytest.raises(CriticBundleError, match=msg):
             SafetyCritic(out)
+
+
+def _gate_calls(bundle: Path, env: MujocoBackend, proposals, **settings) -> list:
+    """The monitor's critic rule (CriticGate) on the room's state, one proposal after another
+    (each proposing one action, probability 1), the robot not moving in between."""
+    from safevla_core.critic_gate import CriticGate
+
+    gate = CriticGate(SafetyCritic(bundle), escape_after=0, recover_after=0, **settings)
+    scan, objects = env.range_scans()
+    out = []
+    for i, a in enumerate(proposals):
+        gate.on_frame(float(i), env.render())
+        if gate.takes_scan:
+            gate.on_scan(scan)
+        if gate.takes_object_scan:
+            gate.on_scan_objects(objects)
+        if gate.takes_bump:
+            gate.on_bump([0.0, 0.0])
+        if gate.takes_proprio:
+            gate.on_proprio([env.agent().lift_height, env.agent().arm_extension])
+        probs = np.zeros(len(ACTIONS))
+        probs[a] = 1.0
+        out.append(gate.judge(gate.frame_for(float(i)), a, probs))
+        gate.after_decision(out[-1].executed)
+    return out
+
+
+def test_the_monitor_gives_a_guard_veto_back_where_a_motion_moves_away(guarded):
+    """In the small room with the arm 3 mm from the wall on the robot's right, the guard raises
+    the corner risk of the motions whose sweep passes within 5 mm of the wall. Turning right
+    swings the arm away from it: the release gives it the critic's own risk back (read from the
+    guarded graph, the same as the unguarded critic's), and it runs. Moving ahead or back
+    carries the arm past wall it was not touching, and turning left swings it into the wall:
+    still vetoed. With the release off, all are vetoed."""
+    w, d, x, _ = NARROW
+    env = _room(w, d, x, 0.05 + -ARM_BOX_M[2] + 0.003)  # the wall is 5 cm thick
+    base, guard = (SafetyCritic(p) for p in guarded)
+    v0, v1 = _step(base, env), _step(guard, env)
+    np.testing.assert_allclose(v1.unguarded, v0.risk, atol=1e-6)  # the graph's own risk
+    names = ("rotate_right_small", "move_ahead", "move_back", "rotate_left", "rotate_left_small")
+    moves = [A[n] for n in names]
+    assert all(v1.risk[a, CORNER] == 1.0 > v0.risk[a, CORNER] for a in moves)  # guard vetoes
+    on = _gate_calls(guarded[1], env, moves)
+    assert on[0].executed == moves[0] and not on[0].vetoed
+    assert all(c.vetoed and c.executed is None and c.category == "corner" for c in on[1:])
+    off = _gate_calls(guarded[1], env, moves, guard_release=False)
+    assert all(c.vetoed and c.executed is None for c in off)
+    with pytest.raises(ValueError, match="guard_release"):
+        _gate_calls(guarded[1], env, moves, guard_release="yes")
