@@ -164,10 +164,14 @@ def separating_motions(
     seen = r < SCAN_RANGE_MAX_M
     out = np.zeros(NUM_ACTIONS, bool)
     cos_b, sin_b = _beam_directions(r.size)
-    px, py = r[seen] * cos_b[seen], r[seen] * sin_b[seen]
     ext = max(float(arm_extension), 0.0)
-    start = _exact_signed_distance(px, py, ext, wrist_yaw)
     poses = _motion_poses_cached(samples)
+    # a return beyond the footprint's reach, the longest translation and the strike distance
+    # is never within strike_m of the footprint
+    far = _reach(ext, wrist_yaw) + np.abs(poses[..., 0]).max() + strike_m
+    seen &= r <= far
+    px, py = r[seen] * cos_b[seen], r[seen] * sin_b[seen]
+    start = _exact_signed_distance(px, py, ext, wrist_yaw)
     for a in np.flatnonzero(BASE_MOTIONS):
         c, s = np.cos(poses[a, :, 1])[:, None], np.sin(poses[a, :, 1])[:, None]
         dx = poses[a, :, 0][:, None]
