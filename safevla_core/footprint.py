@@ -116,10 +116,16 @@ def _footprint_distance(qx, qy, arm_extension: float, wrist_yaw: float = 0.0):
     )
     if wrist_yaw == 0.0:  # the gripper's box lies inside the arm box
         return d
+    return np.minimum(
+        d, _box_distance(*_wrist_frame(qx, qy, arm_extension, wrist_yaw), *GRIPPER_BOX_M)
+    )
+
+
+def _wrist_frame(qx, qy, arm_extension: float, wrist_yaw: float):
+    """Points in the base frame in the frame of the wrist (at its axis, turned by its yaw)."""
     c, s = math.cos(wrist_yaw), math.sin(wrist_yaw)
-    ax, ay = WRIST_AXIS_M[0], WRIST_AXIS_M[1] - arm_extension
-    wx, wy = qx - ax, qy - ay  # the points in the wrist's frame
-    return np.minimum(d, _box_distance(c * wx + s * wy, -s * wx + c * wy, *GRIPPER_BOX_M))
+    wx, wy = qx - WRIST_AXIS_M[0], qy - (WRIST_AXIS_M[1] - arm_extension)
+    return c * wx + s * wy, -s * wx + c * wy
 
 
 def _signed_box(qx, qy, x0, x1, y0, y1):
@@ -140,9 +146,8 @@ def _exact_signed_distance(qx, qy, arm_extension: float, wrist_yaw: float):
         _signed_box(qx, qy, -hx, hx, -hy, hy),
         _signed_box(qx, qy, x0, x1, wrist_y + GRIPPER_BOX_M[3], y1),
     )
-    c, s = math.cos(wrist_yaw), math.sin(wrist_yaw)
-    wx, wy = qx - WRIST_AXIS_M[0], qy - wrist_y
-    return np.minimum(d, _signed_box(c * wx + s * wy, -s * wx + c * wy, *GRIPPER_BOX_M))
+    gripper = _signed_box(*_wrist_frame(qx, qy, arm_extension, wrist_yaw), *GRIPPER_BOX_M)
+    return np.minimum(d, gripper)
 
 
 def separating_motions(
