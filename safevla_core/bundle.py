@@ -145,6 +145,12 @@ class Bundle:
         """The ONNX graph the manifest names."""
         return self.path / self.manifest.graph.file
 
+    def policy_bytes(self) -> bytes:
+        """The graph's bytes, read once and checked against bundle.json's size and sha256
+        (:func:`read_verified`)."""
+        entry = self.manifest.files[self.manifest.graph.file]
+        return read_verified(self.policy_path, entry.bytes, entry.sha256)
+
 
 def sha256_file(path: str | os.PathLike) -> str:
     """Hex sha256 of a file, read in 1 MiB chunks."""
@@ -153,6 +159,27 @@ def sha256_file(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def read_verified(path: Path, size: int, sha256: str, error=None) -> bytes:
+    """The bytes of ``path``, read once and checked against the ``size`` and ``sha256`` its
+    manifest records: what a runtime hands ONNX Runtime is the file as verified, not a second
+    read of a file that may have changed since (replaced while the node started).
+
+    Raises:
+        BundleError (or ``error``, a subclass): unreadable, or another size or digest.
+    """
+    error = error or BundleError
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise error(f"cannot read bundle file {path}: {exc.strerror}") from None
+    if len(data) != size or hashlib.sha256(data).hexdigest() != sha256:
+        raise error(
+            f"bundle file {path} no longer matches the size/sha256 its manifest records (it "
+            "changed after the bundle was verified): restore the original or re-export it"
+        )
+    return data
 
 
 def write_bundle(folder: str | os.PathLike, manifest: BundleManifest) -> Path:

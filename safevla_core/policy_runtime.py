@@ -277,11 +277,10 @@ def _open_session(bundle: Bundle, chain: list[str], intra_op_threads: int):
     opts.intra_op_num_threads = int(intra_op_threads)
     opts.inter_op_num_threads = 1
     errors = []
+    graph = bundle.policy_bytes()  # the verified bytes, not a second read of the file
     for i, _ in enumerate(chain):
         try:
-            session = ort.InferenceSession(
-                str(bundle.policy_path), sess_options=opts, providers=chain[i:]
-            )
+            session = ort.InferenceSession(graph, sess_options=opts, providers=chain[i:])
             break
         except Exception as exc:  # a GPU provider may fail to initialise; fall back
             errors.append(f"{chain[i]}: {exc}")

@@ -62,6 +62,7 @@ from safevla_core.actions import (
     check_proprio,
     check_scan,
 )
+from safevla_core.bundle import read_verified
 from safevla_core.critic_bundle import (
     CRITIC_BUMP_INPUT,
     CRITIC_OBJECT_SCAN_INPUT,
@@ -209,18 +210,25 @@ class SafetyCritic:
         opts.intra_op_num_threads = int(intra_op_threads)
         opts.inter_op_num_threads = 1
 
-        def session(name: str):
+        def session(graph: bytes):
             return ort.InferenceSession(
-                str(self.path / name), sess_options=opts, providers=resolve_providers(providers)
+                graph, sess_options=opts, providers=resolve_providers(providers)
             )
 
-        self.session = session(m.graph_file)
-        self.encoder = session(m.encoder_graph_file) if m.encoder_graph_file else None
-        self._check_graph()
+        def verified(name: str) -> bytes:  # the bytes ONNX Runtime gets are the bytes checked
+            entry = m.files[name]
+            return read_verified(
+                self.path / name, entry["bytes"], entry["sha256"], CriticBundleError
+            )
+
+        graph = verified(m.graph_file)
         self._outputs = list(CRITIC_OUTPUTS)
         if m.corner_guard:  # the same graph, also handing out the risk before the guard
-            self.session = self._session_with_risk_before_guard(opts, providers)
+            graph = self._with_risk_before_guard(graph)
             self._outputs.append(CRITIC_RISK_BEFORE_GUARD)
+        self.session = session(graph)
+        self.encoder = session(verified(m.encoder_graph_file)) if m.encoder_graph_file else None
+        self._check_graph()
         self._slots = m.graph_inputs[0]  # what the history holds: "frames" or "features"
         self.thresholds = np.array([m.thresholds[c] for c in m.categories], np.float32)
         # per slot: the frame (or its feature) and the motion feedback that came with it
@@ -256,20 +264,17 @@ class SafetyCritic:
         :meth:`step` also takes the arm's joint state and the holding flag."""
         return self.manifest.clear_pass_m > 0
 
-    def _session_with_risk_before_guard(self, opts, providers):
-        """A session of the (verified) graph that also outputs CRITIC_RISK_BEFORE_GUARD.
+    def _with_risk_before_guard(self, graph: bytes) -> bytes:
+        """The (verified) guarded graph with CRITIC_RISK_BEFORE_GUARD as a second output.
 
         Raises:
             CriticBundleError: the graph has no such tensor (a guard spliced another way).
         """
         import onnx
-        import onnxruntime as ort
         from onnx import TensorProto, helper
 
-        from safevla_core.policy_runtime import resolve_providers
-
         m = self.manifest
-        model = onnx.load(str(self.path / m.graph_file))
+        model = onnx.load_from_string(graph)
         made = {o for node in model.graph.node for o in node.output}
         if CRITIC_RISK_BEFORE_GUARD not in made:
             raise CriticBundleError(
@@ -281,9 +286,7 @@ class SafetyCritic:
         model.graph.output.append(
             helper.make_tensor_value_info(CRITIC_RISK_BEFORE_GUARD, TensorProto.FLOAT, shape)
         )
-        return ort.InferenceSession(
-            model.SerializeToString(), sess_options=opts, providers=resolve_providers(providers)
-        )
+        return model.SerializeToString()
 
     def _check_graph(self) -> None:
         m = self.manifest
@@ -294,6 +297,8 @@ class SafetyCritic:
             "prev_actions": ["batch", m.history_length],
             "risk": ["batch", len(m.actions), len(m.categories)],
         }
+        if m.corner_guard:
+            want[CRITIC_RISK_BEFORE_GUARD] = want["risk"]
         if m.bump_input:
             want[CRITIC_BUMP_INPUT] = ["batch", m.history_length, len(BUMP_FIELDS)]
         if m.scan_input:

@@ -182,6 +182,34 @@ def test_a_guard_record_without_the_scan_is_refused(guarded, tmp_path):
             SafetyCritic(out)
 
 
+def test_a_guarded_graph_replaced_after_verification_is_refused(guarded, tmp_path, monkeypatch):
+    """The guarded graph is read once: the bytes whose sha256 was checked are the bytes the
+    pre-guard output is spliced into and ONNX Runtime runs. A critic.onnx swapped after the
+    bundle's verification is refused, not loaded."""
+    import shutil
+
+    import safevla_core.safety_critic as runtime
+
+    out = tmp_path / "critic"
+    shutil.copytree(guarded[1], out)
+    real = runtime.load_critic_bundle
+
+    def verify_then_swap(path, image=None, verify_key=None):
+        loaded = real(path, image, verify_key=verify_key)
+        graph = Path(path) / loaded[1].graph_file
+        shutil.copyfile(Path(guarded[0]) / loaded[1].graph_file, graph)  # the unguarded one
+        return loaded
+
+    monkeypatch.setattr(runtime, "load_critic_bundle", verify_then_swap)
+    with pytest.raises(CriticBundleError, match=r"critic\.onnx no longer matches"):
+        SafetyCritic(out)
+    monkeypatch.setattr(runtime, "load_critic_bundle", real)
+    graph = SafetyCritic(guarded[1]).manifest.graph_file
+    shutil.copyfile(Path(guarded[1]) / graph, out / graph)
+    v = SafetyCritic(out)  # the graph put back, the same copy loads, with the second output
+    assert runtime.CRITIC_RISK_BEFORE_GUARD in v._outputs
+
+
 def _gate_calls(bundle: Path, env: MujocoBackend, proposals, **settings) -> list:
     """The monitor's critic rule (CriticGate) on the room's state, one proposal after another
     (each proposing one action, probability 1), the robot not moving in between."""

@@ -128,3 +128,24 @@ def test_graph_whose_io_differs_from_its_manifest_is_refused(bundle_copy, encode
     )
     with pytest.raises(BundleError, match=r"graph's inputs .*'hold'"):
         PolicyRuntime(bundle_copy, providers=["cpu"], encoder=encoder)
+
+
+def test_a_graph_replaced_after_verification_is_refused(bundle_copy, encoder, monkeypatch):
+    """ONNX Runtime gets the bytes that were hashed: a policy.onnx swapped between the bundle's
+    verification and the session's start (a node restarted while a copy is under way) is
+    refused, not run."""
+    import safevla_core.policy_runtime as runtime
+
+    real = runtime.load_bundle
+
+    def verify_then_swap(path, verify_key=None):
+        bundle = real(path, verify_key=verify_key)
+        graph = bundle.policy_path
+        raw = bytearray(graph.read_bytes())
+        raw[len(raw) // 2] ^= 0xFF
+        graph.write_bytes(bytes(raw))
+        return bundle
+
+    monkeypatch.setattr(runtime, "load_bundle", verify_then_swap)
+    with pytest.raises(BundleError, match=r"policy\.onnx no longer matches"):
+        PolicyRuntime(bundle_copy, providers=["cpu"], encoder=encoder)
