@@ -163,6 +163,7 @@ import numpy as np
 from safevla_core.actions import (
     ACTION_NAMES,
     ACTIONS,
+    PROPRIO_FIELDS,
     SCAN_ANGLE_MIN,
     ActionKind,
     check_bump,
@@ -181,6 +182,7 @@ from safevla_core.image_preprocessing import ImageSpec
 from safevla_core.safety_critic import CriticVerdict, EncodedFrame, SafetyCritic, allowed_mask
 
 DEFAULT_CRITIC_MARGIN = 0.5
+_ARM_EXTENSION = PROPRIO_FIELDS.index("arm_extension")
 DEFAULT_CRITIC_ESCAPE_AFTER = 3  # stood this many proposals: the clearest passing motion
 DEFAULT_CRITIC_ESCAPE_BELOW = 1.0  # the escape runs only motions the thresholds pass
 DEFAULT_CRITIC_RECOVER_AFTER = 3  # vetoes among the last RECOVER_WINDOW proposals: back off
@@ -799,7 +801,7 @@ class CriticGate:
         sides = [(_LEFT, _RIGHT), (_RIGHT, _LEFT)]
         if right > left:
             sides.reverse()
-        ext = 0.0 if self.proprio is None else float(self.proprio[1])
+        ext = self._arm_extension()
         plans = [
             [_BACK] * back + [there] * turns + [_AHEAD] * ahead + [again] * turns
             for turns, ahead in DETOUR_SHAPES
@@ -844,6 +846,10 @@ class CriticGate:
         if collided and (blocked or not _BASE[a]):
             self.pressing |= _WAY[a] == _WAY
 
+    def _arm_extension(self) -> float:
+        """The arm's extension (m) in the newest joint state; 0 (retracted) without one."""
+        return 0.0 if self.proprio is None else float(self.proprio[_ARM_EXTENSION])
+
     def _release_guard(self, v: CriticVerdict) -> CriticVerdict:
         """The guard release (see the module docstring): where the corner guard raised a base
         motion's corner risk and the motion strikes nothing new on the range scan
@@ -853,7 +859,7 @@ class CriticGate:
         raised = _BASE[:, None] & (v.risk > v.unguarded)
         if not raised.any():
             return v
-        ext = 0.0 if self.proprio is None else float(self.proprio[1])
+        ext = self._arm_extension()
         strike = float(self.critic.manifest.corner_guard.get("strike_clearance_m", 0.005))
         back = raised & separating_motions(self.scan, ext, self.wrist_yaw, strike)[:, None]
         if not back.any():

@@ -89,6 +89,7 @@ def motion_poses(samples: int) -> np.ndarray:
 _DX = motion_poses(PASS_SAMPLES)[BASE_MOTIONS][..., 0][..., None]
 _YAW = motion_poses(PASS_SAMPLES)[BASE_MOTIONS][..., 1][..., None]
 _COS, _SIN = np.cos(_YAW), np.sin(_YAW)
+_MAX_DX = float(np.abs(_DX).max())
 
 
 @functools.lru_cache(maxsize=4)
@@ -155,40 +156,30 @@ def separating_motions(
     arm_extension: float,
     wrist_yaw: float,
     strike_m: float,
-    samples: int = PASS_SAMPLES,
     tol_m: float = SEPARATE_TOL_M,
 ) -> np.ndarray:
     """[NUM_ACTIONS] True for the base motions that bring no scan return within ``strike_m``
     of the robot's footprint as it is (:func:`_exact_signed_distance`: base, arm, the gripper
-    turned by ``wrist_yaw``) at any of ``samples`` poses along the motion unless that return
-    stays as far (within ``tol_m``) as it was at the start: a motion that moves away from what
-    the robot already touches strikes nothing new. (Sliding along a wall carries the footprint
-    past returns it was not touching: not separating.) False for other actions. ``ranges``:
-    one scan as for :func:`base_clearance`."""
+    turned by ``wrist_yaw``) at any of the PASS_SAMPLES poses along the motion unless that
+    return stays as far (within ``tol_m``) as it was at the start: a motion that moves away from
+    what the robot already touches strikes nothing new. (Sliding along a wall carries the
+    footprint past returns it was not touching: not separating.) False for other actions.
+    ``ranges``: one scan as for :func:`base_clearance`."""
     r = np.asarray(ranges, np.float64).reshape(-1)
-    seen = r < SCAN_RANGE_MAX_M
-    out = np.zeros(NUM_ACTIONS, bool)
     cos_b, sin_b = _beam_directions(r.size)
     ext = max(float(arm_extension), 0.0)
-    poses = _motion_poses_cached(samples)
     # a return beyond the footprint's reach, the longest translation and the strike distance
     # is never within strike_m of the footprint
-    far = _reach(ext, wrist_yaw) + np.abs(poses[..., 0]).max() + strike_m
-    seen &= r <= far
+    seen = (r < SCAN_RANGE_MAX_M) & (r <= _reach(ext, wrist_yaw) + _MAX_DX + strike_m)
     px, py = r[seen] * cos_b[seen], r[seen] * sin_b[seen]
     start = _exact_signed_distance(px, py, ext, wrist_yaw)
-    for a in np.flatnonzero(BASE_MOTIONS):
-        c, s = np.cos(poses[a, :, 1])[:, None], np.sin(poses[a, :, 1])[:, None]
-        dx = poses[a, :, 0][:, None]
-        qx, qy = c * (px - dx) + s * py, -s * (px - dx) + c * py
-        d = _exact_signed_distance(qx, qy, ext, wrist_yaw).min(axis=0)
-        out[a] = not ((d <= strike_m) & (d < start - tol_m)).any()
+    # the returns in the base's frame at every pose of every base motion: [M, S, N]
+    qx = _COS * (px - _DX) + _SIN * py
+    qy = -_SIN * (px - _DX) + _COS * py
+    d = _exact_signed_distance(qx, qy, ext, wrist_yaw).min(axis=1)
+    out = np.zeros(NUM_ACTIONS, bool)
+    out[BASE_MOTIONS] = ~((d <= strike_m) & (d < start - tol_m)).any(axis=1)
     return out
-
-
-@functools.lru_cache(maxsize=4)
-def _motion_poses_cached(samples: int) -> np.ndarray:
-    return motion_poses(samples)
 
 
 def check_wrist_yaw(wrist_yaw) -> float:
