@@ -67,6 +67,7 @@ from safevla_ros.params import (
     HOLDING_TOPIC,
     JOINT_NAME_PARAMS,
     JOINT_STATES_TOPIC,
+    SCAN_ARM_TOPIC,
     SCAN_OBJECTS_TOPIC,
     SCAN_TOPIC,
 )
@@ -188,6 +189,9 @@ def run(args) -> dict:
     # object_scan_input, which stops every proposal until a fresh one arrives): the 2 m ring is
     # furniture, not walls
     scan_objects = node.create_publisher(LaserScan, SCAN_OBJECTS_TOPIC, SENSOR_QOS)
+    # and at the arm's heights only (read by the arm guard, which stops every proposal until a
+    # fresh one arrives): the same ring, so the guard runs its check on every decision
+    scan_arm = node.create_publisher(LaserScan, SCAN_ARM_TOPIC, SENSOR_QOS)
     # the arm driver's joint state with every frame, the arm stowed (read by a critic that
     # takes it; one with proprio_input stops every proposal until a fresh one arrives)
     joints = node.create_publisher(JointState, JOINT_STATES_TOPIC, SENSOR_QOS)
@@ -200,6 +204,7 @@ def run(args) -> dict:
     def sensors() -> None:
         scan.publish(laser_scan(ranges, base_header(node)))
         scan_objects.publish(laser_scan(ranges, base_header(node)))
+        scan_arm.publish(laser_scan(ranges, base_header(node)))
         joints.publish(joint_state((0.4, 0.0), base_header(node), lift, arm, wrist, yaw))
         holding.publish(Bool(data=False))
 

@@ -268,6 +268,11 @@ SCAN_HEIGHTS_M: tuple[float, ...] = (
 )
 
 
+# the monitor's topic parameter of each scan other than the range scan, by the observation key
+# that check_scan's ``what`` ends with in parentheses
+_SCAN_TOPICS = {"scan_objects": "scan_objects_topic", "scan_arm": "scan_arm_topic"}
+
+
 def check_scan(scan, bundle_id: str = "", what: str = "range scan") -> np.ndarray:
     """``scan`` as a float32 (SCAN_BEAMS,) array of ranges in [0, SCAN_RANGE_MAX_M], for the
     critic bundle ``bundle_id`` that takes it: +inf (no return, REP 117) and ranges beyond the
@@ -281,7 +286,7 @@ def check_scan(scan, bundle_id: str = "", what: str = "range scan") -> np.ndarra
             f"bundle {bundle_id} takes the {what}: pass {SCAN_BEAMS} ranges in metres "
             f"(bearings from {SCAN_ANGLE_MIN:.4f} rad, behind the robot, counter-clockwise in "
             f"steps of {SCAN_ANGLE_INCREMENT:.6f} rad; a LaserScan on the monitor's "
-            f"{'scan_objects_topic' if 'object' in what else 'scan_topic'})"
+            f"{_SCAN_TOPICS.get(what.split('(')[-1].rstrip(')'), 'scan_topic')})"
         )
     try:
         v = np.asarray(scan, np.float32).reshape(-1)

@@ -90,6 +90,14 @@ _DX = motion_poses(PASS_SAMPLES)[BASE_MOTIONS][..., 0][..., None]
 _YAW = motion_poses(PASS_SAMPLES)[BASE_MOTIONS][..., 1][..., None]
 _COS, _SIN = np.cos(_YAW), np.sin(_YAW)
 _MAX_DX = float(np.abs(_DX).max())
+# the actions that slide the arm out (the footprint's arm box grows along -y) and their longest
+# step (m)
+ARM_EXTENDS = np.array([a.kind is ActionKind.ARM_EXTEND and a.magnitude > 0 for a in ACTIONS])
+_MAX_ARM_STEP = max(a.magnitude for a, out in zip(ACTIONS, ARM_EXTENDS) if out)
+# the heights the arm and gripper occupy, relative to the lift's height (m): the arm's top 2 cm
+# above it, the gripper's palm and fingers down to 9 cm below (sim_bridge.mujoco.scene_xml's
+# robot geoms), each with 1 cm to spare. The arm scan is the range scan over these heights only.
+ARM_BAND_M = (-0.10, 0.03)
 
 
 @functools.lru_cache(maxsize=4)
@@ -179,6 +187,38 @@ def separating_motions(
     d = _exact_signed_distance(qx, qy, ext, wrist_yaw).min(axis=1)
     out = np.zeros(NUM_ACTIONS, bool)
     out[BASE_MOTIONS] = ~((d <= strike_m) & (d < start - tol_m)).any(axis=1)
+    return out
+
+
+def arm_strikes(
+    ranges: np.ndarray,
+    arm_extension: float,
+    wrist_yaw: float,
+    strike_m: float,
+    tol_m: float = SEPARATE_TOL_M,
+) -> np.ndarray:
+    """[NUM_ACTIONS] True for the arm's extensions (``arm_out``, ``arm_out_small``) that bring a
+    return of ``ranges`` within ``strike_m`` of the footprint as it will be
+    (:func:`_exact_signed_distance` with the arm out by the action's step) while that return is
+    closer than it is now (by more than ``tol_m``): the gripper would strike something new.
+    False for every other action. ``ranges``: the arm scan (ARM_BAND_M: only what lies at the
+    heights the arm and gripper occupy), one scan as for :func:`base_clearance`. The step is
+    taken as commanded: at the joint's limit the arm does not move and the answer is cautious.
+    """
+    r = np.asarray(ranges, np.float64).reshape(-1)
+    out = np.zeros(NUM_ACTIONS, bool)
+    cos_b, sin_b = _beam_directions(r.size)
+    ext = max(float(arm_extension), 0.0)
+    # a return beyond the footprint's reach at the longest extension and the strike distance
+    # is never within strike_m of it
+    seen = (r < SCAN_RANGE_MAX_M) & (r <= _reach(ext + _MAX_ARM_STEP, wrist_yaw) + strike_m)
+    if not seen.any():
+        return out
+    px, py = r[seen] * cos_b[seen], r[seen] * sin_b[seen]
+    start = _exact_signed_distance(px, py, ext, wrist_yaw)
+    for a in np.flatnonzero(ARM_EXTENDS):
+        d = _exact_signed_distance(px, py, ext + ACTIONS[a].magnitude, wrist_yaw)
+        out[a] = bool(((d <= strike_m) & (d < start - tol_m)).any())
     return out
 
 

@@ -86,6 +86,8 @@ class Job:
             motions, a base motion's veto starts a detour around what blocks it (0 = never).
         critic_guard_release: a corner-guard veto of a base motion that only slides along or
             moves away from what the robot touches goes back to the critic's own risk.
+        critic_arm_guard: the monitor vetoes an arm extension that would strike what the arm
+            scan sees (:mod:`safevla_core.critic_gate`).
     """
 
     policy: PolicySpec
@@ -110,6 +112,7 @@ class Job:
     critic_replacement: str = DEFAULT_CRITIC_REPLACEMENT
     critic_detour_after: int = DEFAULT_CRITIC_DETOUR_AFTER
     critic_guard_release: bool = True
+    critic_arm_guard: bool = True
 
     def __post_init__(self) -> None:
         if self.max_steps < 1:
@@ -174,6 +177,7 @@ def critic_gate(job: Job, verify_key: str | None = None):
     key = ("critic", job.critic, job.critic_alpha, job.critic_margin, job.critic_escape_after)
     key += (job.critic_escape_below, job.critic_recover_after, job.critic_contact_guard)
     key += (job.critic_replacement, job.critic_detour_after, job.critic_guard_release)
+    key += (job.critic_arm_guard,)
     key += (job.policy, verify_key)
     if key not in _WORKER:
         from safevla_core.bundle import load_bundle
@@ -199,6 +203,7 @@ def critic_gate(job: Job, verify_key: str | None = None):
             replacement=job.critic_replacement,
             detour_after=job.critic_detour_after,
             guard_release=job.critic_guard_release,
+            arm_guard=job.critic_arm_guard,
         )
         _WORKER[key] = gate
     gate = _WORKER[key]
@@ -217,12 +222,13 @@ def shield_step(
     scan_objects=None,
     holding=None,
     wrist_yaw=None,
+    scan_arm=None,
 ) -> Decision:
     """The monitor's decision on one proposal; ``frame`` is the one the policy saw (fed to
     the independent critic, if any) and ``bump`` / ``scan`` / ``proprio`` / ``scan_objects`` /
-    ``holding`` / ``wrist_yaw`` the motion feedback, range scan, arm joint state, object scan,
-    gripper holding flag and wrist yaw (rad; None = 0) that came with it (fed to a critic that
-    reads them). A proposer without a
+    ``holding`` / ``wrist_yaw`` / ``scan_arm`` the motion feedback, range scan, arm joint state,
+    object scan, gripper holding flag, wrist yaw (rad; None = 0) and arm scan that came with it
+    (fed to a critic that reads them). A proposer without a
     cost critic (experts, random) reports zero costs, so only the independent critic can veto
     it."""
     from safevla_core.safety_monitor import Proposal
@@ -239,6 +245,8 @@ def shield_step(
             monitor.critic.on_proprio(proprio, wrist_yaw=0.0 if wrist_yaw is None else wrist_yaw)
         if monitor.critic.takes_object_scan:
             monitor.critic.on_scan_objects(scan_objects)
+        if monitor.critic.takes_arm_scan:
+            monitor.critic.on_scan_arm(scan_arm)
         if monitor.critic.takes_holding:
             monitor.critic.on_holding(None if holding is None else bool(holding))
     q = np.zeros((NUM_ACTIONS, 0)) if proposed.cost_q is None else proposed.cost_q
@@ -299,13 +307,15 @@ def episode_steps(
         action, vetoed, stopped = proposed.action, False, False
         if monitor is not None:
             frame = obs[monitor.critic.camera] if monitor.critic is not None else None
-            scan, things = obs.get("scan"), obs.get("scan_objects")
+            scan, things, arm = obs.get("scan"), obs.get("scan_objects"), obs.get("scan_arm")
             gate = monitor.critic
             needs = gate is not None and (
-                (scan is None and gate.takes_scan) or (things is None and gate.takes_object_scan)
+                (scan is None and gate.takes_scan)
+                or (things is None and gate.takes_object_scan)
+                or (arm is None and gate.takes_arm_scan)
             )
             if needs:  # the scans of the state the frame shows, from one set of rays
-                scan, things = env.backend.range_scans()
+                scan, things, arm = env.backend.all_scans()
             d = shield_step(
                 monitor,
                 proposed,
@@ -317,6 +327,7 @@ def episode_steps(
                 things,
                 obs.get("holding"),
                 obs.get("wrist_yaw"),
+                arm,
             )
             vetoed, stopped = d.vetoed or d.safe_stop, d.safe_stop
             action = SUB_DONE if stopped else int(d.executed_action)

@@ -96,6 +96,8 @@ class EvalConfig:
         critic_guard_release: a corner-guard veto of a base motion that only slides along or
             moves away from what the robot touches goes back to the critic's own risk
             (default on; :mod:`safevla_core.critic_gate`).
+        critic_arm_guard: the monitor vetoes an arm extension that would strike what the arm
+            scan sees (default on; :mod:`safevla_core.critic_gate`).
         skip_blocked: bundles do not repeat a motion that was blocked or collided where it stands
             (:class:`safevla_core.action_choice.BlockedMoves`; the policy node's
             ``skip_blocked`` parameter).
@@ -128,6 +130,7 @@ class EvalConfig:
     critic_replacement: str = DEFAULT_CRITIC_REPLACEMENT
     critic_detour_after: int = DEFAULT_CRITIC_DETOUR_AFTER
     critic_guard_release: bool = True
+    critic_arm_guard: bool = True
     skip_blocked: bool = False
     ray_address: str | None = None
     specs: list = field(default_factory=list, repr=False)
@@ -322,6 +325,7 @@ def _critic_id(cfg: EvalConfig, spec) -> str:
         critic_replacement=cfg.critic_replacement,
         critic_detour_after=cfg.critic_detour_after,
         critic_guard_release=cfg.critic_guard_release,
+        critic_arm_guard=cfg.critic_arm_guard,
     )
     try:
         return critic_gate(job, cfg.verify_key).bundle_id
@@ -387,6 +391,7 @@ def groups(
                         cfg.critic_replacement,
                         cfg.critic_detour_after,
                         cfg.critic_guard_release,
+                        cfg.critic_arm_guard,
                     )
                     for i, e in enumerate(eps)
                 ]

@@ -209,6 +209,9 @@ SCAN_TOPIC = "scan"  # the 360-degree range scan around the base (sensor_msgs/La
 # the same scan with the building's static structure (walls, floor) removed: a scan filtered
 # against the static map (sensor_msgs/LaserScan)
 SCAN_OBJECTS_TOPIC = "scan_objects"
+# the same 360 degrees over the heights the arm and gripper occupy at the lift's height only
+# (safevla_core.footprint.ARM_BAND_M; sensor_msgs/LaserScan): the monitor's arm guard
+SCAN_ARM_TOPIC = "scan_arm"
 JOINT_STATES_TOPIC = "joint_states"  # the robot's joint positions (sensor_msgs/JointState)
 EXPLORED_TOPIC = "safevla/explored"  # the explored map around the robot (safevla_ros/ExploredMap)
 
@@ -400,6 +403,14 @@ CRITIC_PARAMS: tuple[ParamSpec, ...] = (
         read_only=True,
     ),
     _p(
+        "critic_arm_guard",
+        True,
+        "veto an arm extension (arm_out, arm_out_small) that would bring the gripper within 5 mm "
+        "of what the arm scan sees (scan_arm_topic), for a critic that reads the range scan; "
+        "on, the robot stops until a usable arm scan and arm joint state arrive",
+        read_only=True,
+    ),
+    _p(
         "critic_contact_guard",
         True,
         "do not drive a joint the way a motion touched something (a blocked base motion; any "
@@ -470,6 +481,15 @@ CRITIC_PARAMS: tuple[ParamSpec, ...] = (
         "(walls, floor) removed: a scan filtered against the static map (e.g. by a map-based "
         "scan filter); read only for a critic that takes it (object_scan_input), which stops "
         "the robot until a usable one arrives",
+    ),
+    _p(
+        "scan_arm_topic",
+        SCAN_ARM_TOPIC,
+        "sensor_msgs/LaserScan of the same 360 degrees over only the heights the arm and gripper "
+        "occupy at the lift's height (10 cm below it to 3 cm above: a depth camera or 3D lidar "
+        "through a point-cloud-to-scan node whose height band follows the lift); read when the "
+        "arm guard is on (critic_arm_guard) for a critic that reads the range scan, which "
+        "stops the robot until a usable one arrives",
     ),
     _p(
         "joint_states_topic",
@@ -625,6 +645,13 @@ SIM_BRIDGE_PARAMS: tuple[ParamSpec, ...] = (
         "(walls, floor) removed, as a scan filtered against a static map (no return where a "
         "beam first hits structure), same stamp (MuJoCo backend; only while something "
         "subscribes, e.g. the monitor of a critic that takes it)",
+    ),
+    _p(
+        "scan_arm_topic",
+        SCAN_ARM_TOPIC,
+        "LaserScan output: the same rays as scan_topic's at only the heights the arm and gripper "
+        "occupy at the lift's height, same stamp (MuJoCo backend; only while something "
+        "subscribes, e.g. the monitor's arm guard)",
     ),
     _p(
         "joint_states_topic",

@@ -18,8 +18,10 @@ bearings by :func:`safevla_ros.msg_conversions.scan_values`); until a usable one
 after a rejected one, and once the newest arrived more than ``scan_max_age_s`` ago, its rule
 stops the robot. A critic that reads the object scan (``object_scan_input``: the same scan with
 the building's static structure removed, a scan filtered against the static map) gets each
-LaserScan on ``scan_objects_topic`` under the same rules (sensor QoS, ``scan_max_age_s``); without
-a usable one its rule stops the robot. A critic that reads the arm's joint state
+LaserScan on ``scan_objects_topic`` under the same rules (sensor QoS, ``scan_max_age_s``), and
+with the arm guard on (``critic_arm_guard``, for a critic that reads the range scan) the scan
+over the heights the arm and gripper occupy on ``scan_arm_topic`` and the arm's joint state,
+likewise; without a usable one its rule stops the robot. A critic that reads the arm's joint state
 (``proprio_input``) gets each JointState on ``joint_states_topic`` (sensor QoS: matches any
 joint-state publisher), read as (position of ``lift_joint``, sum of the positions of
 ``arm_joints``) by :func:`safevla_ros.msg_conversions.proprio_values`, with the position of
@@ -103,6 +105,7 @@ class SafetyMonitorNode(LifecycleNode):
         self.counts = {"decisions": 0, "vetoes": 0, "stops": 0, "bad_frame_stamps": 0}
         self.counts |= {"critic_replacements": 0, "critic_stops": 0, "critic_bad_frames": 0}
         self.counts |= {"critic_bad_scans": 0, "critic_bad_object_scans": 0}
+        self.counts["critic_bad_arm_scans"] = 0
         self.counts |= {"critic_bad_joint_states": 0}
         self.critic: CriticGate | None = None
         self._subs = []
@@ -189,6 +192,9 @@ class SafetyMonitorNode(LifecycleNode):
             subs.append(
                 self.create_subscription(LaserScan, topic, self.on_scan_objects, SENSOR_QOS)
             )
+        if self.critic.takes_arm_scan:  # the arm guard's scan at the arm's heights: sensor QoS
+            topic = p["scan_arm_topic"]
+            subs.append(self.create_subscription(LaserScan, topic, self.on_scan_arm, SENSOR_QOS))
         if self.critic.takes_holding:  # reliable, volatile: matches any Bool publisher
             topic = p["holding_topic"]
             subs.append(self.create_subscription(Bool, topic, self.on_holding, RELIABLE_QOS))
@@ -230,6 +236,16 @@ class SafetyMonitorNode(LifecycleNode):
             self.get_logger().error(
                 f"critic object scan rejected: {exc}", throttle_duration_sec=1.0
             )
+
+    def on_scan_arm(self, msg: LaserScan) -> None:
+        """The range scan over the heights the arm and gripper occupy, for the arm guard;
+        rejected and dropped as :meth:`on_scan`."""
+        try:
+            self.critic.on_scan_arm(scan_values(msg), now_s(self))  # its age: since arrival
+        except ValueError as exc:
+            self.critic.drop_scan_arm()
+            self.counts["critic_bad_arm_scans"] += 1
+            self.get_logger().error(f"critic arm scan rejected: {exc}", throttle_duration_sec=1.0)
 
     def on_holding(self, msg: Bool) -> None:
         """Whether the gripper holds an object, for a critic whose clear pass needs it."""
@@ -360,6 +376,7 @@ def load_critic(p: dict) -> CriticGate | None:
         replacement=p["critic_replacement"],
         detour_after=p["critic_detour_after"],
         guard_release=p["critic_guard_release"],
+        arm_guard=p["critic_arm_guard"],
     )
     gate.scan_max_age_s = p["scan_max_age_s"]
     gate.proprio_max_age_s = p["proprio_max_age_s"]

@@ -12,11 +12,12 @@ of the new observation (ExploredMap on ``explored_topic``, latched), and with th
 backend, while something subscribes, the observation's 360-degree range scan (LaserScan on
 ``scan_topic``) and, from the same rays with the same stamp, the scan with the building's
 static structure removed (LaserScan on ``scan_objects_topic``: what a scan filtered against the
-static map gives a robot), and while something subscribes the arm's joint state (JointState on
-``joint_states_topic``: ``lift_joint`` and the extension split over ``arm_joints``). Frames go
-out at most ``frame_rate_hz``. Episodes come from ``episode_file``, else the shipped validation
-set, else a seeded sampler; each starts by publishing its instruction (reliable +
-transient-local) and a motion feedback of both false.
+static map gives a robot) and the scan over the heights the arm and gripper occupy (LaserScan on
+``scan_arm_topic``: the monitor's arm guard), and while something subscribes the arm's joint
+state (JointState on ``joint_states_topic``: ``lift_joint`` and the extension split over
+``arm_joints``). Frames go out at most ``frame_rate_hz``. Episodes come from ``episode_file``,
+else the shipped validation set, else a seeded sampler; each starts by publishing its
+instruction (reliable + transient-local) and a motion feedback of both false.
 Service ``reset_episode`` (ResetEpisode): an episode by id, a new one by task + seed, or the next.
 """
 
@@ -141,16 +142,13 @@ class SimBridgeNode(LifecycleNode):
             if self.env.config.explored_map
             else None
         )
-        self._scan = (  # a backend that casts one (MuJoCo); cast only while someone listens
-            self.create_lifecycle_publisher(LaserScan, p["scan_topic"], SENSOR_QOS)
-            if hasattr(self.env.backend, "range_scans")
-            else None
-        )
-        self._scan_objects = (  # the same rays with the structure removed
-            self.create_lifecycle_publisher(LaserScan, p["scan_objects_topic"], SENSOR_QOS)
-            if hasattr(self.env.backend, "range_scans")
-            else None
-        )
+        # a backend that casts them (MuJoCo): the range scan, the same rays with the structure
+        # removed, and at the arm's heights only; cast only while someone listens
+        casts = hasattr(self.env.backend, "all_scans")
+        self._scans = [
+            self.create_lifecycle_publisher(LaserScan, p[topic], SENSOR_QOS) if casts else None
+            for topic in ("scan_topic", "scan_objects_topic", "scan_arm_topic")
+        ]
         # reliable, as a robot's joint-state driver: matches best-effort readers (the monitor)
         # and reliable ones (robot_state_publisher) alike
         self._joints = self.create_lifecycle_publisher(
@@ -263,22 +261,19 @@ class SimBridgeNode(LifecycleNode):
     def publish_feedback(self) -> None:
         """The motion feedback of the last executed action (``obs["bump"]``; a stop step
         executes nothing, so it repeats the last one), for a bundle that reads it the explored
-        map, and for subscribers the range scan, the object scan (the same rays with the
-        static structure removed, cast once with the scan) and the arm's joint state of the
+        map, and for subscribers the range scan, the object scan and the arm scan (the same rays
+        with the static structure removed, and at the arm's heights only, cast once with the
+        scan) and the arm's joint state of the
         observation (before its frame goes out), stamped now."""
         header = Header(stamp=self.get_clock().now().to_msg(), frame_id="base_link")
         self._bump.publish(motion_feedback(self.obs["bump"], header))
         if self._explored is not None:
             self._explored.publish(explored_map(self.obs["explored"], header))
-        scan = self._scan is not None and self._scan.get_subscription_count() > 0
-        objects = self._scan_objects is not None
-        objects = objects and self._scan_objects.get_subscription_count() > 0
-        if scan or objects:  # one set of rays for both, so they agree beam by beam
-            ranges, object_ranges = self.env.backend.range_scans()
-        if scan:
-            self._scan.publish(laser_scan(ranges, header))
-        if objects:
-            self._scan_objects.publish(laser_scan(object_ranges, header))
+        wanted = [pub is not None and pub.get_subscription_count() > 0 for pub in self._scans]
+        if any(wanted):  # one set of rays for all, so they agree beam by beam
+            for pub, want, ranges in zip(self._scans, wanted, self.env.backend.all_scans()):
+                if want:
+                    pub.publish(laser_scan(ranges, header))
         if self._joints.get_subscription_count() > 0:
             joints = Header(stamp=header.stamp)  # joint positions belong to no frame
             yaw = float(self.obs.get("wrist_yaw", 0.0))

@@ -77,7 +77,7 @@ class TrainingShield:
 
         Args:
             obs: the batched observation the policy answered (frames, ``bump``, ``scan``,
-                ``scan_objects``).
+                ``scan_objects``, ``scan_arm``).
             actions: [N] proposed actions.
             probs: [N, A] the policy's distributions (a veto runs the most probable allowed
                 action).
@@ -108,6 +108,7 @@ class TrainingShield:
                 things,
                 obs["holding"][k] if "holding" in obs else None,
                 obs["wrist_yaw"][k] if "wrist_yaw" in obs else None,
+                obs["scan_arm"][k] if "scan_arm" in obs else None,
             )
             self.t[k] += 1
             vetoed[k], stopped[k] = d.vetoed or d.safe_stop, d.safe_stop

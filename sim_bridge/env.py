@@ -60,6 +60,9 @@ from sim_bridge.tasks import TRAIN_MAX_STEPS, TaskSpec
 from sim_bridge.tasks.objnav import types_in_view
 
 NO_ACTION = NUM_ACTIONS  # prev_action value before the first step
+# what EnvConfig.range_scan adds to each observation, from one set of rays (the backend's
+# all_scans): the range scan, the same without the building's structure, and the arm scan
+SCAN_KEYS = ("scan", "scan_objects", "scan_arm")
 _CHARSET = frozenset(gym.spaces.text.alphanumeric) | frozenset(" ',.?!-")
 
 
@@ -122,7 +125,9 @@ class EnvConfig:
             a critic that needs it fails naming it, rather than reading made-up ranges).
             With it comes ``scan_objects``: the same rays with the building's static
             structure (walls, floor) removed, as a scan filtered against a static map gives
-            it (``critic.object_scan``; the backend's ``range_scans``).
+            it (``critic.object_scan``; the backend's ``range_scans``), and ``scan_arm``: the
+            same rays at the heights the arm and gripper occupy only (the backend's
+            ``arm_scan``; the safety monitor's arm guard).
     """
 
     nav_size: tuple[int, int] = CAMERA_SIZE_HW
@@ -210,12 +215,12 @@ class SafeChoresEnv(gym.Env):
             }
         )
         if self.config.range_scan:
-            if not hasattr(self.backend, "range_scans"):
+            if not hasattr(self.backend, "all_scans"):
                 raise ValueError(
                     f"EnvConfig.range_scan: the {backend.name!r} backend has no range "
                     "scan (the MuJoCo backend casts one); run without range_scan"
                 )
-            for key in ("scan", "scan_objects"):
+            for key in SCAN_KEYS:
                 self.observation_space[key] = gym.spaces.Box(
                     0.0, SCAN_RANGE_MAX_M, (SCAN_BEAMS,), np.float32
                 )
@@ -398,11 +403,7 @@ class SafeChoresEnv(gym.Env):
             "explored": (
                 self.explored() if self.config.explored_map else np.zeros(EXPLORED_SHAPE, np.uint8)
             ),
-            **(
-                dict(zip(("scan", "scan_objects"), self.backend.range_scans()))
-                if self.config.range_scan
-                else {}
-            ),
+            **(dict(zip(SCAN_KEYS, self.backend.all_scans())) if self.config.range_scan else {}),
             "step": int(self.steps),
         }
 

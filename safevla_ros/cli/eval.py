@@ -186,6 +186,14 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
         "to the critic's own risk (docs/safety_critic.md)",
     )
     p.add_argument(
+        "--critic-arm-guard",
+        choices=("on", "off"),
+        default="on",
+        help="on (default): veto an arm extension that would bring the gripper within 5 mm of "
+        "what the arm scan (the range scan at the arm's heights) sees, for a critic that reads "
+        "the range scan (docs/safety_critic.md)",
+    )
+    p.add_argument(
         "--critic-contact-guard",
         choices=("on", "off"),
         default="on",
@@ -312,6 +320,7 @@ def _config(args: argparse.Namespace):
             critic_replacement=args.critic_replacement,
             critic_detour_after=args.critic_detour_after,
             critic_guard_release=args.critic_guard_release == "on",
+            critic_arm_guard=args.critic_arm_guard == "on",
             skip_blocked=args.skip_blocked,
         )
     except ValueError as exc:

@@ -18,6 +18,7 @@ from safevla_core.actions import (
     SCAN_RANGE_MAX_M,
     ActionKind,
 )
+from safevla_core.footprint import ARM_BAND_M
 from sim_bridge.backend import AgentState, FreeSpace, ObjectState, StepOutcome
 from sim_bridge.mujoco.geometry import free_space_grid
 from sim_bridge.mujoco.layout import Layout
@@ -350,6 +351,19 @@ class MujocoBackend:
         """``(scan, object scan)``: :meth:`range_scan` without and with ``objects_only``;
         ``beams`` bearings from SCAN_ANGLE_MIN, 2 pi / ``beams`` apart (the critic's
         SCAN_BEAMS by default; a denser scan for measurements, docs/results/dense_scan)."""
+        return self.all_scans(beams)[:2]
+
+    def arm_scan(self) -> np.ndarray:
+        """(SCAN_BEAMS,) float32: the range scan over the heights the arm and gripper occupy
+        now (:data:`safevla_core.footprint.ARM_BAND_M` about the lift's height), the rays of
+        :meth:`range_scan` at those heights only, walls included: what the arm can strike
+        when it slides out (the safety monitor's arm guard). A depth camera or 3D lidar gives
+        it on a robot, reduced to a planar scan with a height band that follows the lift."""
+        return self.all_scans()[2]
+
+    def all_scans(self, beams: int = SCAN_BEAMS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(scan, object scan, arm scan)`` from one set of rays (:meth:`range_scans`,
+        :meth:`arm_scan`)."""
         sim = self._require()
         m, d = sim.model, sim.data
         things = sim.is_object
@@ -366,6 +380,8 @@ class MujocoBackend:
         dist = np.zeros(beams)
         out = np.full(beams, SCAN_RANGE_MAX_M)
         obj = np.full(beams, SCAN_RANGE_MAX_M)
+        arm = np.full(beams, SCAN_RANGE_MAX_M)
+        lift = sim.q("lift")
         x, y = sim.q("base_x"), sim.q("base_y")
         for h in SCAN_HEIGHTS_M:
             pnt = np.array([x, y, h])
@@ -387,7 +403,9 @@ class MujocoBackend:
             out[hit] = np.minimum(out[hit], dist[hit])
             thing = hit & things[np.maximum(geomid, 0)]
             obj[thing] = np.minimum(obj[thing], dist[thing])
-        return out.astype(np.float32), obj.astype(np.float32)
+            if ARM_BAND_M[0] <= h - lift <= ARM_BAND_M[1]:
+                arm[hit] = np.minimum(arm[hit], dist[hit])
+        return out.astype(np.float32), obj.astype(np.float32), arm.astype(np.float32)
 
     @property
     def layout(self) -> Layout:

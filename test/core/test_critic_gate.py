@@ -360,7 +360,7 @@ def test_a_scan_critic_stops_without_a_fresh_scan_and_judges_the_ranges(tmp_path
     bundle = write_tiny_critic(
         tmp_path / "scan", IMAGE, risk_table(), near_ahead=risk_table({AHEAD: 0.9})
     )
-    gate = CriticGate.load(bundle, POLICY)
+    gate = CriticGate.load(bundle, POLICY, arm_guard=False)  # the arm guard: its own test
     assert gate.takes_scan and not gate.takes_bump
     m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
     d = run(m, proposal({AHEAD: 1.0}, 1, 1.0))
@@ -391,7 +391,7 @@ def test_an_object_scan_critic_needs_both_scans_and_tells_a_wall_from_an_object(
     bundle = write_tiny_critic(
         tmp_path / "objects", IMAGE, risk_table(), near_object=risk_table({AHEAD: 0.9})
     )
-    gate = CriticGate.load(bundle, POLICY)
+    gate = CriticGate.load(bundle, POLICY, arm_guard=False)  # the arm guard: its own test
     assert gate.takes_scan and gate.takes_object_scan
     assert gate.critic.manifest.graph_inputs[-2:] == ("scan", "scan_objects")
     m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
@@ -586,7 +586,7 @@ def test_a_clear_pass_critic_passes_clear_base_motions_only_with_an_empty_grippe
         near_ahead=risk_table({AHEAD: 0.9}),
         clear_pass_m=0.03,
     )
-    gate = CriticGate.load(bundle, POLICY)
+    gate = CriticGate.load(bundle, POLICY, arm_guard=False)  # the arm guard: its own test
     assert gate.takes_holding and gate.takes_proprio and gate.takes_scan
     m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
     near, close = np.full(SCAN_BEAMS, 2.0), np.full(SCAN_BEAMS, 2.0)
@@ -659,7 +659,7 @@ def test_a_loop_of_vetoes_starts_a_detour_planned_on_the_scan(tmp_path):
         (close, [RIGHT] * 3 + [AHEAD] * 2 + [LEFT] * 3),
         (walled, [BACK] + [LEFT] * 3 + [AHEAD] * 2 + [RIGHT] * 3),
     ):
-        gate = CriticGate.load(bundle, POLICY)
+        gate = CriticGate.load(bundle, POLICY, arm_guard=False)  # the arm guard: its own test
         m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
         gate.on_scan(scan)
         loop = [run(m, proposal(looping, i, float(i))) for i in range(1, 6)]
@@ -690,7 +690,7 @@ def test_a_detour_step_the_critic_refuses_ends_the_detour(tmp_path):
     close = np.full(SCAN_BEAMS, 2.0)
     close[SCAN_BEAMS // 2] = 0.3
     looping = {AHEAD: 0.6, LEFT: 0.4}
-    gate = CriticGate.load(bundle, POLICY)
+    gate = CriticGate.load(bundle, POLICY, arm_guard=False)  # the arm guard: its own test
     m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
     gate.on_scan(close)
     outcomes = [run(m, proposal(looping, i, float(i))) for i in range(1, 7)]
@@ -699,8 +699,71 @@ def test_a_detour_step_the_critic_refuses_ends_the_detour(tmp_path):
     d = run(m, proposal({AHEAD: 1.0}, 7, 7.0))
     assert d.safe_stop and "detour" not in d.reason and not gate.detour
     for scan, after in ((np.full(SCAN_BEAMS, 0.25), 6), (close, 0)):
-        gate = CriticGate.load(bundle, POLICY, detour_after=after)
+        gate = CriticGate.load(bundle, POLICY, arm_guard=False, detour_after=after)
         m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
         gate.on_scan(scan)
         outcomes = [run(m, proposal(looping, i, float(i))) for i in range(1, 13)]
         assert all(d.executed_action == LEFT and "detour" not in d.reason for d in outcomes)
+
+
+def test_the_arm_guard_vetoes_an_extension_into_what_the_arm_scan_sees(tmp_path):
+    """A critic that reads the range scan and rates every action harmless. With the arm guard
+    (on by default) the monitor also needs the arm scan and the arm's joint state: without
+    either, a stale or a rejected arm scan, it stops. Something 3 cm past the gripper's tip on
+    the robot's right, at the arm's heights (in the arm scan): ``arm_out`` (10 cm) is vetoed
+    and replaced by ``arm_out_small`` (2 cm: it stops 8 mm short); the same return only in the
+    full scan (under the arm) leaves ``arm_out`` alone, and so does the guard turned off."""
+    out, small = ACTION_NAMES.index("arm_out"), ACTION_NAMES.index("arm_out_small")
+    bundle = write_tiny_critic(
+        tmp_path / "scan", IMAGE, risk_table(), near_ahead=risk_table({AHEAD: 0.9})
+    )
+    with pytest.raises(ValueError, match="arm_guard = 'yes'"):
+        CriticGate.load(bundle, POLICY, arm_guard="yes")
+    gate = CriticGate.load(bundle, POLICY)
+    assert gate.takes_arm_scan and gate.takes_proprio and not gate.critic.takes_proprio
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
+    clear = np.full(SCAN_BEAMS, 2.0)
+    beside = clear.copy()
+    bearing = SCAN_ANGLE_MIN + SCAN_ANGLE_INCREMENT * np.arange(SCAN_BEAMS)
+    # the beam at -95 degrees: 0.44 m out it meets the arm's line (x -4 cm) 3 cm past the tip
+    # of the gripper with the arm out 0.1 m (the retracted arm reaches 0.31 m to the right)
+    k = int(np.argmin(np.abs(bearing - np.radians(-95.0))))
+    beside[k] = 0.44
+    reaching = {out: 0.6, small: 0.4}
+    gate.on_scan(clear, stamp_s=1.0)
+    gate.on_proprio([0.8, 0.1], stamp_s=1.0)
+    d = run(m, proposal(reaching, 1, 1.0))
+    assert d.safe_stop and "scan_arm_topic" in d.reason and "critic_arm_guard" in d.reason
+    gate.on_scan_arm(beside, stamp_s=2.0)
+    gate.on_scan(clear, stamp_s=2.0)
+    gate.on_proprio([0.8, 0.1], stamp_s=2.0)
+    d = run(m, proposal(reaching, 2, 2.0))
+    assert (d.executed_action, d.critic_outcome) == (small, "replaced")
+    assert "arm_out would bring the gripper within 5 mm" in d.reason and "arm guard" in d.reason
+    assert gate.striking.tolist() == [a == out for a in range(NUM_ACTIONS)]
+    gate.after_decision(small)
+    gate.on_scan_arm(clear, stamp_s=3.0)  # it is under the arm: only the full scan has it
+    gate.on_scan(beside, stamp_s=3.0)
+    gate.on_proprio([0.8, 0.1], stamp_s=3.0)
+    d = run(m, proposal(reaching, 3, 3.0))
+    assert d.executed_action == out and not d.vetoed
+    late = 3.0 + gate.scan_max_age_s + 0.1
+    gate.on_scan(beside, stamp_s=late)  # the scanner goes on, the arm scan stopped
+    gate.on_proprio([0.8, 0.1], stamp_s=late)
+    d = run(m, proposal(reaching, 4, late))
+    assert d.safe_stop and "arm scan is" in d.reason and "s old" in d.reason
+    bad = clear.copy()
+    bad[2] = np.nan
+    with pytest.raises(ValueError, match=r"arm scan \(scan_arm\) holds 1 NaN"):
+        gate.on_scan_arm(bad, stamp_s=5.0)
+    gate.on_scan(clear, stamp_s=5.0)
+    gate.on_proprio([0.8, 0.1], stamp_s=5.0)
+    d = run(m, proposal(reaching, 5, 5.0))  # the last good one is dropped with it
+    assert d.safe_stop and "scan_arm_topic" in d.reason
+
+    off = CriticGate.load(bundle, POLICY, arm_guard=False)
+    assert not off.takes_arm_scan and not off.takes_proprio
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=off)
+    off.on_scan(clear, stamp_s=6.0)
+    d = run(m, proposal(reaching, 6, 6.0))
+    assert d.executed_action == out and not d.vetoed

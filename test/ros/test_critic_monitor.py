@@ -90,13 +90,16 @@ def verdicts_counter(probe):
     return judged
 
 
-def shielded_by_tiny_critic(nodes, probe, bundle_path, tmp_path, action=AHEAD, **tiny):
-    """The shielded stack (:func:`start_shielded`, proposing ``action``) with a tiny critic
-    that is harmless except under its condition (``write_tiny_critic(**tiny)``); returns
-    ``feed`` (publish one camera frame) and ``judged`` (:func:`verdicts_counter`)."""
+def shielded_by_tiny_critic(
+    nodes, probe, bundle_path, tmp_path, action=AHEAD, monitor=None, **tiny
+):
+    """The shielded stack (:func:`start_shielded`, proposing ``action``, the monitor with the
+    parameters ``monitor``) with a tiny critic that is harmless except under its condition
+    (``write_tiny_critic(**tiny)``); returns ``feed`` (publish one camera frame) and
+    ``judged`` (:func:`verdicts_counter`)."""
     image = load_bundle(bundle_path).image
     critic = write_tiny_critic(tmp_path / "critic", image, risk_table(), **tiny)
-    pixels, enc = start_shielded(nodes, probe, bundle_path, critic, action)
+    pixels, enc = start_shielded(nodes, probe, bundle_path, critic, action, **(monitor or {}))
     return (lambda: probe.publish_image(CAM, pixels, enc)), verdicts_counter(probe)
 
 
@@ -229,7 +232,12 @@ def lidar(front_m: float, degrees: int = 360) -> LaserScan:
 
 def test_a_scan_critic_follows_the_range_scan(nodes, probe, bundle_path, tmp_path):
     feed, judged = shielded_by_tiny_critic(
-        nodes, probe, bundle_path, tmp_path, near_ahead=risk_table({AHEAD: 0.9})
+        nodes,
+        probe,
+        bundle_path,
+        tmp_path,
+        near_ahead=risk_table({AHEAD: 0.9}),
+        monitor={"critic_arm_guard": False},  # the arm guard: its own test
     )
 
     no_scan = lambda v: v.safe_stop and "range scan" in v.reason  # noqa: E731
@@ -264,7 +272,12 @@ def test_an_object_scan_critic_follows_the_map_filtered_scan(nodes, probe, bundl
     """A critic with the ``scan`` and ``scan_objects`` inputs that vetoes move_ahead with an
     object close ahead in the object scan (the scan filtered against the static map)."""
     feed, judged = shielded_by_tiny_critic(
-        nodes, probe, bundle_path, tmp_path, near_object=risk_table({AHEAD: 0.9})
+        nodes,
+        probe,
+        bundle_path,
+        tmp_path,
+        near_object=risk_table({AHEAD: 0.9}),
+        monitor={"critic_arm_guard": False},  # the arm guard: its own test
     )
     scans = probe.publisher("scan", LaserScan, SENSOR_QOS)
     objects = probe.publisher("scan_objects", LaserScan, SENSOR_QOS)
@@ -303,13 +316,15 @@ def test_an_object_scan_critic_follows_the_map_filtered_scan(nodes, probe, bundl
 STRETCH_ARM = ["joint_arm_l3", "joint_arm_l2", "joint_arm_l1", "joint_arm_l0"]
 
 
-def arm_at(extension_m: float, lift="joint_lift", arm=tuple(STRETCH_ARM)) -> JointState:
+def arm_at(
+    extension_m: float, lift="joint_lift", arm=tuple(STRETCH_ARM), wrist_yaw=1.2
+) -> JointState:
     """A JointState as a Stretch driver publishes it: the head and wrist joints too, the lift
     at 0.6 m and the arm's extension split over its four telescoping segments (or another
-    robot's joint names, ``lift`` and ``arm``)."""
+    robot's joint names, ``lift`` and ``arm``), the wrist turned by ``wrist_yaw`` rad."""
     seg = extension_m / len(arm)
     names = ["joint_head_pan", lift, *arm, "joint_wrist_yaw"]
-    return JointState(name=names, position=[0.3, 0.6, *([seg] * len(arm)), 1.2])
+    return JointState(name=names, position=[0.3, 0.6, *([seg] * len(arm)), wrist_yaw])
 
 
 def test_a_joint_state_critic_follows_the_arm(nodes, probe, bundle_path, tmp_path):
@@ -376,6 +391,7 @@ def test_a_clear_pass_critic_passes_clear_motions_only_with_an_empty_gripper(
         tmp_path,
         near_ahead=risk_table({AHEAD: 0.9}),
         clear_pass_m=0.03,
+        monitor={"critic_arm_guard": False},  # the arm guard: its own test
     )
     scans = probe.publisher("scan", LaserScan, SENSOR_QOS)
     joints = probe.publisher("joint_states", JointState)
@@ -399,3 +415,48 @@ def test_a_clear_pass_critic_passes_clear_motions_only_with_an_empty_gripper(
     start = max(v.proposal_sequence for v in probe.msgs(VERDICT))
     assert probe.spin_until(judged(vetoed, 3, start + 2), 30, lambda: send(0.3, False))
     assert not any(ahead(v) for v in probe.msgs(VERDICT) if v.proposal_sequence > start + 2)
+
+
+def test_the_arm_guard_keeps_the_arm_from_what_the_arm_scan_sees(
+    nodes, probe, bundle_path, tmp_path
+):
+    """A critic that reads the range scan and rates ``arm_out`` harmless, the arm guard on (the
+    default): the monitor stops until the arm scan arrives; with something 3 cm past the
+    gripper's tip on the robot's right in the arm scan (at the arm's heights) ``arm_out`` is
+    vetoed and never commanded; with it only in the full scan (under the arm) ``arm_out``
+    runs."""
+    probe.subscribe("arm_command", String)  # the adapter's arm output
+    feed, judged = shielded_by_tiny_critic(
+        nodes, probe, bundle_path, tmp_path, ARM_OUT, near_ahead=risk_table({AHEAD: 0.9})
+    )
+    scans = probe.publisher("scan", LaserScan, SENSOR_QOS)
+    arm_scans = probe.publisher("scan_arm", LaserScan, SENSOR_QOS)
+    joints = probe.publisher("joint_states", JointState)
+
+    def send(full: LaserScan, arm: LaserScan | None):
+        scans.publish(full)
+        if arm is not None:
+            arm_scans.publish(arm)
+        joints.publish(arm_at(0.1, wrist_yaw=0.0))  # the fingers along the arm
+        feed()
+
+    clear, beside = lidar(2.0), lidar(2.0)
+    ranges = np.asarray(beside.ranges)
+    bearing = np.degrees(beside.angle_min + beside.angle_increment * np.arange(ranges.size))
+    ranges[np.abs(bearing + 95.0) <= 2.0] = 0.44  # 3 cm past the tip of the arm out 0.1 m
+    beside.ranges = ranges.tolist()
+    no_arm_scan = lambda v: v.safe_stop and "scan_arm_topic" in v.reason  # noqa: E731
+    assert probe.spin_until(judged(no_arm_scan, 5), 60, lambda: send(clear, None))
+    out = lambda v: v.executed_action == ARM_OUT and not v.safe_stop  # noqa: E731
+    assert not any(out(v) for v in probe.msgs(VERDICT))
+    guarded = lambda v: v.vetoed and "(arm guard)" in v.reason  # noqa: E731
+    assert probe.spin_until(judged(guarded, 5), 30, lambda: send(clear, beside))
+    first_veto = min(t for t, v in probe.received[VERDICT] if guarded(v))
+    start = max(v.proposal_sequence for v in probe.msgs(VERDICT) if guarded(v))
+    assert probe.spin_until(judged(lambda v: True, 10, start), 30, lambda: send(clear, beside))
+    assert not any(out(v) for v in probe.msgs(VERDICT))  # never executed
+    commands = [(t, m.data) for t, m in probe.received["arm_command"]]
+    assert not [c for t, c in commands if t > first_veto + 1.0 and c == "arm_out"]
+    # the same return under the arm (the full scan has it, the arm scan does not): it runs
+    start = max(v.proposal_sequence for v in probe.msgs(VERDICT))
+    assert probe.spin_until(judged(out, 3, start), 30, lambda: send(beside, clear))

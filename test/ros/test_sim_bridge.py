@@ -1,5 +1,6 @@
 """The sim bridge node alone: ResetEpisode, lockstep frames, actions, ground-truth status, and
-the range scan beside the object scan (the same rays with the static structure removed)."""
+the range scan beside the object scan (the same rays with the static structure removed) and the
+arm scan (the same rays at the arm's heights only)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from std_msgs.msg import Bool, String
 from safevla_core.actions import SCAN_BEAMS, SCAN_RANGE_MAX_M
 from safevla_ros.msg import EpisodeStatus, MotionFeedback
 from safevla_ros.msg_conversions import scan_values
-from safevla_ros.params import SCAN_OBJECTS_TOPIC, SCAN_TOPIC
+from safevla_ros.params import SCAN_ARM_TOPIC, SCAN_OBJECTS_TOPIC, SCAN_TOPIC
 from safevla_ros.ros_common import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 from safevla_ros.srv import ResetEpisode
 
@@ -86,20 +87,22 @@ def test_auto_reset_waits_for_the_policy_not_only_the_recorder(nodes, probe):
     assert probe.msgs("sim/episode_status")[0].step == 0
 
 
-def test_the_object_scan_goes_out_with_the_scan_from_the_same_rays(nodes, probe):
+def test_the_object_and_arm_scans_go_out_with_the_scan_from_the_same_rays(nodes, probe):
     """With the MuJoCo backend the bridge publishes, beside each range scan, the scan with the
     building's static structure removed (as a scan filtered against the static map), same
     stamp: beam by beam never shorter (a wall's beam returns nothing), some beams longer in a
-    house with walls, and the furniture still there."""
+    house with walls, and the furniture still there; and the scan at the arm's heights only,
+    same stamp: never shorter either, the walls still in it."""
     from sim_bridge.episodes import load_episodes, shipped_path
 
     actions = ["rotate_left", "move_ahead", "rotate_right", "stop", "rotate_left"]
     episode = load_episodes(shipped_path("objnav"))[0]
     size = dict(camera_width=64, camera_height=48)
     nodes("sim_bridge_node", auto_reset=False, max_steps=len(actions), frame_rate_hz=20.0, **size)
-    assert SCAN_OBJECTS_TOPIC == "scan_objects"
+    assert (SCAN_OBJECTS_TOPIC, SCAN_ARM_TOPIC) == ("scan_objects", "scan_arm")
     probe.subscribe(SCAN_TOPIC, LaserScan, SENSOR_QOS)  # as the monitor subscribes
     probe.subscribe(SCAN_OBJECTS_TOPIC, LaserScan, SENSOR_QOS)
+    probe.subscribe(SCAN_ARM_TOPIC, LaserScan, SENSOR_QOS)
     drive_bridge_episode(probe, episode.episode_id, actions, "safevla/bump", MotionFeedback)
     probe.spin_until(lambda: len(probe.msgs(SCAN_OBJECTS_TOPIC)) > len(actions), timeout=5)
 
@@ -117,3 +120,9 @@ def test_the_object_scan_goes_out_with_the_scan_from_the_same_rays(nodes, probe)
         longer += int((things > scan).sum())
         assert (things < SCAN_RANGE_MAX_M).any()  # the furniture remains
     assert longer > 0  # the walls are gone from the object scan
+    arms = [(scans[stamp(m)], m) for m in probe.msgs(SCAN_ARM_TOPIC) if stamp(m) in scans]
+    assert len(arms) >= len(actions) // 2
+    for scan_msg, arm_msg in arms:
+        scan, arm = scan_values(scan_msg), scan_values(arm_msg)
+        assert (arm >= scan).all(), (scan, arm)  # fewer heights: never shorter
+        assert (arm < SCAN_RANGE_MAX_M).any()  # the walls span the arm's heights

@@ -1,5 +1,6 @@
 """The range scan on real MuJoCo geometry: walls at known distances, a held object and the robot's
-own arm unseen, a low object seen, the env's ``scan`` observation, and the input check."""
+own arm unseen, a low object seen, the arm scan (what lies at the arm's heights) against what the
+arm strikes, the env's ``scan`` observation, and the input check."""
 
 from __future__ import annotations
 
@@ -10,14 +11,16 @@ import pytest
 from sim_scenes import SMALL, episode, table_room
 
 from safevla_core.actions import (
+    ACTION_NAMES,
     SCAN_ANGLE_INCREMENT,
     SCAN_ANGLE_MIN,
     SCAN_BEAMS,
     SCAN_RANGE_MAX_M,
     check_scan,
 )
+from safevla_core.footprint import arm_strikes
 from sim_bridge.env import EnvConfig, SafeChoresEnv
-from sim_bridge.mujoco import Layout, MujocoBackend, ObjectSpec
+from sim_bridge.mujoco import Layout, MujocoBackend, MujocoConfig, ObjectSpec
 
 
 def beam(bearing_rad: float) -> int:
@@ -71,6 +74,36 @@ def test_the_object_scan_keeps_furniture_and_objects_and_drops_the_walls():
     assert (things >= scan - 1e-6).all()
 
 
+@pytest.mark.parametrize("lift", [0.08, 1.0])
+def test_the_arm_scan_sees_what_the_arm_would_strike_and_nothing_under_it(lift):
+    """A book on the floor to the robot's right, 2 cm past where an ``arm_out`` takes the
+    gripper. With the lift low (0.08 m) the arm scan sees the book, the arm guard's check
+    (:func:`safevla_core.footprint.arm_strikes` on the arm scan) says ``arm_out`` strikes, and
+    executing it does strike the book and moves it. With the lift high (1 m) the arm scan does
+    not see the book, the check passes ``arm_out``, and executing it touches nothing, while the
+    full scan, which sees the book under the arm, would have refused it. One cast gives the
+    three scans: the arm scan's beams are never shorter than the full scan's."""
+    out = ACTION_NAMES.index("arm_out")
+    lay = Layout.box_room(3, 4, agent_pose=(1.0, 2.0, 0.0))  # facing +x: the arm slides to -y
+    lay.objects.append(ObjectSpec("Book", (0.96, 1.5, None)))
+    config = MujocoConfig(start_lift=lift, nav_size=(32, 32), manip_size=(32, 32))
+    backend = MujocoBackend.from_layout(lay, config)
+    scan, _, arm = backend.all_scans()
+    np.testing.assert_array_equal(arm, backend.arm_scan())
+    np.testing.assert_array_equal(scan, backend.range_scan())
+    assert arm.shape == (SCAN_BEAMS,) and arm.dtype == np.float32 and (arm >= scan).all()
+    extension = backend.agent().arm_extension
+    assert arm_strikes(scan, extension, 0.0, 0.005)[out]  # the book is under the arm's sweep
+    low = lift < 0.5
+    assert (arm[beam(-math.pi / 2)] < 0.5) == low
+    assert arm_strikes(arm, extension, 0.0, 0.005)[out] == low
+    before = [o.position.copy() for o in backend.objects()]
+    outcome = backend.step(out)
+    moved = max(float(np.abs(o.position - p).max()) for o, p in zip(backend.objects(), before))
+    assert outcome.struck == low and (moved > 0.01) == low
+    assert outcome.struck_with == (["Book|0"] if low else [])
+
+
 def test_the_env_reports_the_scan_only_when_asked():
     def env(scan: bool) -> SafeChoresEnv:
         backend = MujocoBackend.from_layout(table_room())
@@ -83,6 +116,9 @@ def test_the_env_reports_the_scan_only_when_asked():
     obs, _ = on.reset()
     assert on.observation_space["scan"].contains(obs["scan"])
     assert on.observation_space["scan_objects"].contains(obs["scan_objects"])
+    assert on.observation_space["scan_arm"].contains(obs["scan_arm"])
+    assert (obs["scan_arm"] >= obs["scan"]).all()
+    assert obs["scan_arm"][beam(0.0)] == pytest.approx(0.95, abs=0.01)  # the wall spans it
     assert (obs["scan_objects"] >= obs["scan"]).all()
     assert obs["scan_objects"][beam(0.0)] == pytest.approx(SCAN_RANGE_MAX_M)  # a wall ahead
     assert obs["scan"][beam(0.0)] == pytest.approx(0.95, abs=0.01)
@@ -90,7 +126,7 @@ def test_the_env_reports_the_scan_only_when_asked():
     assert obs["scan"][beam(0.0)] == pytest.approx(0.75, abs=0.02)
     obs, _ = off.reset()
     assert "scan" not in obs and "scan" not in off.observation_space.spaces
-    assert "scan_objects" not in obs
+    assert "scan_objects" not in obs and "scan_arm" not in obs
 
 
 def _action(name: str) -> int:

@@ -48,6 +48,27 @@ def test_the_footprint_is_the_simulators():
     )
 
 
+@pytest.mark.parametrize("lift", [0.3, 1.0])
+def test_the_arm_band_covers_the_simulators_arm_and_gripper(lift):
+    """The arm scan's heights (``ARM_BAND_M`` about the lift's height) hold every arm, wrist and
+    gripper geom of the robot, with at least 5 mm to spare, whatever the lift's height."""
+    from safevla_core.footprint import ARM_BAND_M
+    from sim_bridge.mujoco import MujocoConfig
+
+    config = MujocoConfig(start_lift=lift, nav_size=(32, 32), manip_size=(32, 32))
+    env = MujocoBackend.from_layout(Layout.box_room(4, 4, agent_pose=(2.0, 2.0, 0.0)), config)
+    sim = env._sim
+    seen = []
+    for g in range(sim.model.ngeom):
+        name = sim.model.geom(g).name.split(":")[-1]
+        if name in ("arm_outer", "arm_inner", "wrist", "palm", "finger_l", "finger_r"):
+            half = np.abs(sim.data.geom_xmat[g].reshape(3, 3)[2]) @ sim.model.geom_size[g]
+            z = sim.data.geom_xpos[g][2] - sim.q("lift")
+            assert ARM_BAND_M[0] + 0.005 <= z - half and z + half <= ARM_BAND_M[1] - 0.005, name
+            seen.append(name)
+    assert len(seen) == 6
+
+
 def test_clearances_of_a_robot_5cm_from_a_table():
     """Facing a table 5 cm ahead in an open room: moving ahead or turning 30 degrees runs into
     it (0), a small turn keeps a few centimetres, arm motions keep the 5 cm, and backing off
@@ -395,3 +416,35 @@ def test_a_motion_away_from_what_the_robot_touches_strikes_nothing_new():
     turned = separating_motions(tip, 0.0, -math.pi / 2, 0.005)
     assert turned[A["move_ahead"]] and not turned[A["move_back"]]
     assert turned[A["rotate_left"]] and not turned[A["rotate_right"]]
+
+
+def test_the_arm_guard_refuses_an_extension_into_a_return_not_one_beside_the_arm():
+    """``arm_strikes``: a return 3 mm past the gripper's tip (on the arm's line, 0.4 m out) is
+    struck by either extension; one 3 mm beside the arm, whatever the
+    extension, stays as near as it is (the arm slides along it) and is not; one 3.3 cm past the
+    tip is struck only by the 10 cm ``arm_out``. Base motions and the other arm motions are
+    never the arm guard's."""
+    from safevla_core.footprint import ARM_EXTENDS, arm_strikes
+
+    out, small = A["arm_out"], A["arm_out_small"]
+    assert np.flatnonzero(ARM_EXTENDS).tolist() == sorted([out, small])
+    bearings = SCAN_ANGLE_MIN + 2 * math.pi / SCAN_BEAMS * np.arange(SCAN_BEAMS)
+
+    def scan_with(x: float, y: float) -> np.ndarray:
+        """A scan with one return at the beam nearest (x, y) in the base frame, read at the
+        range that puts it on that beam at the point's distance; and the point it stands for."""
+        r = np.full(SCAN_BEAMS, SCAN_RANGE_MAX_M)
+        k = int(np.argmin(np.abs(np.angle(np.exp(1j * (bearings - math.atan2(y, x)))))))
+        r[k] = math.hypot(x, y)
+        return r, (r[k] * math.cos(bearings[k]), r[k] * math.sin(bearings[k]))
+
+    x0, x1, y0, _ = ARM_BOX_M
+    r, (_, py) = scan_with((x0 + x1) / 2, -0.4)
+    ext = -py + y0 - 0.003  # the tip 3 mm short of the return
+    hit = arm_strikes(r, ext, 0.0, 0.005)
+    assert hit[out] and hit[small] and hit.sum() == 2
+    assert not arm_strikes(r, ext - 0.03, 0.0, 0.005)[small]  # 3.3 cm short: the 2 cm stops short
+    assert arm_strikes(r, ext - 0.03, 0.0, 0.005)[out]
+    r, _ = scan_with(x1 + 0.003, -0.25)  # beside the arm, 3-5 mm off its side
+    for e in (0.0, 0.2, 0.4):
+        assert not arm_strikes(r, e, 0.0, 0.005).any(), e
