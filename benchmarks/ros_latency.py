@@ -190,8 +190,10 @@ def run(args) -> dict:
     # furniture, not walls
     scan_objects = node.create_publisher(LaserScan, SCAN_OBJECTS_TOPIC, SENSOR_QOS)
     # and at the arm's heights only (read by the arm guard, which stops every proposal until a
-    # fresh one arrives): the same ring, so the guard runs its check on every decision
+    # fresh one arrives): a ring at 0.45 m, within the reach of the arm out by a step (so the
+    # guard checks every return on every decision) and 4 cm clear of it (nothing is vetoed)
     scan_arm = node.create_publisher(LaserScan, SCAN_ARM_TOPIC, SENSOR_QOS)
+    arm_ranges = np.full(SCAN_BEAMS, 0.45, np.float32)
     # the arm driver's joint state with every frame, the arm stowed (read by a critic that
     # takes it; one with proprio_input stops every proposal until a fresh one arrives)
     joints = node.create_publisher(JointState, JOINT_STATES_TOPIC, SENSOR_QOS)
@@ -204,7 +206,7 @@ def run(args) -> dict:
     def sensors() -> None:
         scan.publish(laser_scan(ranges, base_header(node)))
         scan_objects.publish(laser_scan(ranges, base_header(node)))
-        scan_arm.publish(laser_scan(ranges, base_header(node)))
+        scan_arm.publish(laser_scan(arm_ranges, base_header(node)))
         joints.publish(joint_state((0.4, 0.0), base_header(node), lift, arm, wrist, yaw))
         holding.publish(Bool(data=False))
 

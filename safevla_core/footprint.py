@@ -1,5 +1,7 @@
 """The robot's footprint against the range scan (ROS-free, numpy): each base motion's swept
-clearance, and the clear pass that trusts it.
+clearance, and the clear pass that trusts it; which base motions separate from what the robot
+touches (the guard release); and which arm extensions strike what the arm scan sees (the arm
+guard, :func:`arm_strikes`).
 
 The footprint is the base box (``BASE_HALF_M``, x forward, y left, centred on the scan's
 origin) and the arm beside it (``ARM_BOX_M``: the retracted arm, wrist and gripper, reaching

@@ -29,6 +29,7 @@ QUIET = "-q" in sys.argv
 def rule(reason: str) -> str:
     """The monitor rule a veto's reason names."""
     for key, name in (
+        ("(arm guard)", "arm guard"),
         ("detour", "detour"),
         ("drives the way a motion touched", "contact guard"),
         ("was vetoed and the robot has not moved", "latch"),
