@@ -161,6 +161,14 @@ def _exact_signed_distance(qx, qy, arm_extension: float, wrist_yaw: float):
     return np.minimum(d, gripper)
 
 
+def _returns_within(ranges: np.ndarray, reach_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) in the base frame (m) of the scan's returns no farther than ``reach_m``."""
+    r = np.asarray(ranges, np.float64).reshape(-1)
+    cos_b, sin_b = _beam_directions(r.size)
+    seen = (r < SCAN_RANGE_MAX_M) & (r <= reach_m)
+    return r[seen] * cos_b[seen], r[seen] * sin_b[seen]
+
+
 def separating_motions(
     ranges: np.ndarray,
     arm_extension: float,
@@ -175,13 +183,10 @@ def separating_motions(
     what the robot already touches strikes nothing new. (Sliding along a wall carries the
     footprint past returns it was not touching: not separating.) False for other actions.
     ``ranges``: one scan as for :func:`base_clearance`."""
-    r = np.asarray(ranges, np.float64).reshape(-1)
-    cos_b, sin_b = _beam_directions(r.size)
     ext = max(float(arm_extension), 0.0)
     # a return beyond the footprint's reach, the longest translation and the strike distance
     # is never within strike_m of the footprint
-    seen = (r < SCAN_RANGE_MAX_M) & (r <= _reach(ext, wrist_yaw) + _MAX_DX + strike_m)
-    px, py = r[seen] * cos_b[seen], r[seen] * sin_b[seen]
+    px, py = _returns_within(ranges, _reach(ext, wrist_yaw) + _MAX_DX + strike_m)
     start = _exact_signed_distance(px, py, ext, wrist_yaw)
     # the returns in the base's frame at every pose of every base motion: [M, S, N]
     qx = _COS * (px - _DX) + _SIN * py
@@ -207,16 +212,13 @@ def arm_strikes(
     heights the arm and gripper occupy), one scan as for :func:`base_clearance`. The step is
     taken as commanded: at the joint's limit the arm does not move and the answer is cautious.
     """
-    r = np.asarray(ranges, np.float64).reshape(-1)
     out = np.zeros(NUM_ACTIONS, bool)
-    cos_b, sin_b = _beam_directions(r.size)
     ext = max(float(arm_extension), 0.0)
     # a return beyond the footprint's reach at the longest extension and the strike distance
     # is never within strike_m of it
-    seen = (r < SCAN_RANGE_MAX_M) & (r <= _reach(ext + _MAX_ARM_STEP, wrist_yaw) + strike_m)
-    if not seen.any():
+    px, py = _returns_within(ranges, _reach(ext + _MAX_ARM_STEP, wrist_yaw) + strike_m)
+    if not px.size:
         return out
-    px, py = r[seen] * cos_b[seen], r[seen] * sin_b[seen]
     start = _exact_signed_distance(px, py, ext, wrist_yaw)
     for a in np.flatnonzero(ARM_EXTENDS):
         d = _exact_signed_distance(px, py, ext + ACTIONS[a].magnitude, wrist_yaw)
