@@ -268,15 +268,13 @@ SCAN_HEIGHTS_M: tuple[float, ...] = (
 )
 
 
-# the monitor's topic parameter of each scan other than the range scan, by the observation key
-# that check_scan's ``what`` ends with in parentheses
-_SCAN_TOPICS = {"scan_objects": "scan_objects_topic", "scan_arm": "scan_arm_topic"}
-
-
-def check_scan(scan, bundle_id: str = "", what: str = "range scan") -> np.ndarray:
+def check_scan(
+    scan, bundle_id: str = "", what: str = "range scan", topic: str = "scan_topic"
+) -> np.ndarray:
     """``scan`` as a float32 (SCAN_BEAMS,) array of ranges in [0, SCAN_RANGE_MAX_M], for the
     critic bundle ``bundle_id`` that takes it: +inf (no return, REP 117) and ranges beyond the
-    maximum read as the maximum. ``what`` names the scan in errors (e.g. the object scan).
+    maximum read as the maximum. ``what`` names the scan in errors (e.g. the object scan), and
+    ``topic`` the monitor's parameter it arrives on.
 
     Raises:
         ValueError: missing, the wrong length, NaN, -inf or negative; naming the value.
@@ -286,7 +284,7 @@ def check_scan(scan, bundle_id: str = "", what: str = "range scan") -> np.ndarra
             f"bundle {bundle_id} takes the {what}: pass {SCAN_BEAMS} ranges in metres "
             f"(bearings from {SCAN_ANGLE_MIN:.4f} rad, behind the robot, counter-clockwise in "
             f"steps of {SCAN_ANGLE_INCREMENT:.6f} rad; a LaserScan on the monitor's "
-            f"{_SCAN_TOPICS.get(what.split('(')[-1].rstrip(')'), 'scan_topic')})"
+            f"{topic})"
         )
     try:
         v = np.asarray(scan, np.float32).reshape(-1)

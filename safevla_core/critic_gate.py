@@ -537,7 +537,9 @@ class CriticGate:
                 arrives.
         """
         try:
-            self.scan_objects = check_scan(ranges, self.bundle_id, "object scan (scan_objects)")
+            self.scan_objects = check_scan(
+                ranges, self.bundle_id, "object scan (scan_objects)", "scan_objects_topic"
+            )
             self.scan_objects_stamp_s = stamp_s
         except ValueError:
             self.drop_scan_objects()
@@ -565,7 +567,9 @@ class CriticGate:
                 arrives.
         """
         try:
-            self.scan_arm = check_scan(ranges, self.bundle_id, "arm scan (scan_arm)")
+            self.scan_arm = check_scan(
+                ranges, self.bundle_id, "arm scan (scan_arm)", "scan_arm_topic"
+            )
             self.scan_arm_stamp_s = stamp_s
         except ValueError:
             self.drop_scan_arm()

@@ -401,7 +401,9 @@ class SafetyCritic:
         arm = check_proprio(proprio, self.bundle_id) if self.takes_proprio else None
         things = None
         if self.takes_object_scan:
-            things = check_scan(scan_objects, self.bundle_id, "object scan (scan_objects)")
+            things = check_scan(
+                scan_objects, self.bundle_id, "object scan (scan_objects)", "scan_objects_topic"
+            )
         if not isinstance(frame, EncodedFrame):
             frame = self.encode(frame)
         elif frame.bundle_id != self.bundle_id:

@@ -105,7 +105,7 @@ class SafetyMonitorNode(LifecycleNode):
         self.counts = {"decisions": 0, "vetoes": 0, "stops": 0, "bad_frame_stamps": 0}
         self.counts |= {"critic_replacements": 0, "critic_stops": 0, "critic_bad_frames": 0}
         self.counts |= {"critic_bad_scans": 0, "critic_bad_object_scans": 0}
-        self.counts["critic_bad_arm_scans"] = 0
+        self.counts |= {"critic_bad_arm_scans": 0}
         self.counts |= {"critic_bad_joint_states": 0}
         self.critic: CriticGate | None = None
         self._subs = []

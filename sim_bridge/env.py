@@ -55,14 +55,11 @@ from safevla_core.safety_spec import SAFETY_SPEC
 from sim_bridge.backend import Backend
 from sim_bridge.backends import DEFAULT_BACKEND, check_backend, make_backend
 from sim_bridge.episodes import Episode
-from sim_bridge.robot import CAMERA_SIZE_HW, nav_camera_hfov_deg
+from sim_bridge.robot import CAMERA_SIZE_HW, SCAN_KEYS, nav_camera_hfov_deg
 from sim_bridge.tasks import TRAIN_MAX_STEPS, TaskSpec
 from sim_bridge.tasks.objnav import types_in_view
 
 NO_ACTION = NUM_ACTIONS  # prev_action value before the first step
-# what EnvConfig.range_scan adds to each observation, from one set of rays (the backend's
-# all_scans): the range scan, the same without the building's structure, and the arm scan
-SCAN_KEYS = ("scan", "scan_objects", "scan_arm")
 _CHARSET = frozenset(gym.spaces.text.alphanumeric) | frozenset(" ',.?!-")
 
 

@@ -51,6 +51,11 @@ ARM_RANGE_M: tuple[float, float] = (0.0, 0.52)
 GRASP_RADIUS_M = 0.06
 """``pickup`` grasps an object whose bounding box is within this of the grip point, metres."""
 
+SCAN_KEYS: tuple[str, ...] = ("scan", "scan_objects", "scan_arm")
+"""The observation keys of the range scans a simulator that casts them reports, from one set of
+rays (the MuJoCo backend's ``all_scans``): the range scan, the same without the building's
+structure, and the same at the arm's heights only (``EnvConfig.range_scan``)."""
+
 
 def nav_camera_hfov_deg(width: int, height: int, vfov_deg: float = NAV_CAMERA_VFOV_DEG) -> float:
     """Horizontal field of view of a ``width`` x ``height`` frame with square pixels, degrees:

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from safevla_core.actions import NUM_ACTIONS
+from sim_bridge.robot import SCAN_KEYS
 
 if TYPE_CHECKING:  # imported where used: the trainer's config reads VEC_BACKENDS cheaply
     from sim_bridge.env import SafeChoresEnv
@@ -45,7 +46,7 @@ if TYPE_CHECKING:  # imported where used: the trainer's config reads VEC_BACKEND
 ARRAY_KEYS = ("nav_rgb", "manip_rgb", "prev_action", "holding", "bump", "proprio", "explored")
 ARRAY_KEYS += ("wrist_yaw", "step")
 # reported only by envs that cast them (``EnvConfig.range_scan``), stacked when present
-OPTIONAL_ARRAY_KEYS = ("scan", "scan_objects", "scan_arm")
+OPTIONAL_ARRAY_KEYS = SCAN_KEYS
 # Where the envs of a vectorised env run: this process, one worker process each, one Ray actor
 # each (this machine or a cluster).
 VEC_BACKENDS = ("sync", "subprocess", "ray")
