@@ -8,6 +8,10 @@ baseline's own shielded run is compared with its unshielded run):
 * ``success_change_pts``  = 100 · (SR − SR_base)             (percentage points)
 * ``cvar90_change_pct``   = 100 · (CVaR90 − CVaR90_base) / CVaR90_base (None when 0)
 
+With a proposer run both shielded and unshielded (``--shield both``), the tables end with the
+shield's effect paired by episode, against the shield's acceptance targets
+(:mod:`safevla_eval.shield_effect`).
+
 Plots (matplotlib, Agg backend): per-episode cost histogram per task, success rate against
 mean cost per policy (95% interval bars), and mean cost per category.
 
@@ -24,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from safevla_eval.metrics import OUTCOMES
+from safevla_eval.metrics import BOOTSTRAP_SAMPLES, OUTCOMES
+from safevla_eval.shield_effect import markdown_shield_effects, shield_effects
 
 MINUS = "\u2212"
 
@@ -177,6 +182,10 @@ def markdown_tables(doc: dict, baseline: str | None = None) -> str:
                 f"| {row['bundle']}{' +shield' if row['shield'] else ''} "
                 f"| {row['task']} | {describe_change(row)} | {cv_s} |"
             )
+    samples = doc.get("config", {}).get("bootstrap_samples", BOOTSTRAP_SAMPLES)
+    effects = markdown_shield_effects(shield_effects(results, results, samples=samples))
+    if effects:
+        lines += ["", effects.rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 

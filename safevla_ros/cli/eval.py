@@ -9,6 +9,7 @@ Examples::
     safevla eval --bundle models/objnav-ppo-lag --shield on --critic runs/critic/bundle
     safevla eval --bundle models/objnav-ppo-lag --count 200 --ray        # local Ray actors
     safevla eval --make-longtail longtail.jsonl.gz --count 40 --seed 0
+    safevla eval --shield-effect unshielded.json shielded.json     # paired, against targets
 """
 
 from __future__ import annotations
@@ -280,6 +281,16 @@ def _add_output_args(p: argparse.ArgumentParser) -> None:
         help="instead of evaluating, build a long-tail objnav episode set of "
         "--count episodes (seed --seed) and write it to OUT",
     )
+    p.add_argument(
+        "--shield-effect",
+        nargs="+",
+        metavar="RESULTS",
+        help="instead of evaluating, read results JSON (.json or .json.gz): one file of a "
+        "--shield both run, or an unshielded run's file then a shielded run's on the same "
+        "episodes; print the shield's effect paired by episode with bootstrap intervals "
+        "(--bootstrap) against the acceptance targets (cost >= 95%% below, success <= 3 "
+        "points lower, no episode over cost 10); with --json, write the rows there",
+    )
 
 
 def _config(args: argparse.Namespace):
@@ -369,10 +380,65 @@ def _prepare_outputs(args: argparse.Namespace, cfg):
     return ResultsWriter(final, cfg.to_dict()) if final else None
 
 
+def _read_results(path: str) -> list[dict]:
+    """The ``results`` of a results JSON file (.json or .json.gz)."""
+    import gzip
+
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"--shield-effect {path}: no such file; give a `safevla eval --json` file")
+    try:
+        opener = gzip.open if p.suffix == ".gz" else open
+        with opener(p, "rt", encoding="utf-8") as f:
+            doc = json.load(f)
+        results = doc["results"]
+        if not isinstance(results, list):
+            raise TypeError("results is not a list")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UserError(
+            f"--shield-effect {path}: not a `safevla eval --json` results file ({exc})"
+        ) from None
+    return results
+
+
+def _shield_effect(args: argparse.Namespace) -> int:
+    from safevla_eval.shield_effect import markdown_shield_effects, shield_effects
+    from safevla_ros.cli.outputs import check_output_file
+
+    files = args.shield_effect
+    if len(files) > 2:
+        raise UserError(
+            f"--shield-effect takes one file (a --shield both run) or two (unshielded, then "
+            f"shielded), got {len(files)}"
+        )
+    check_output_file(args.json, "--json")
+    first = _read_results(files[0])
+    second = _read_results(files[-1])
+    try:
+        rows = shield_effects(first, second, samples=args.bootstrap)
+    except ValueError as exc:
+        raise UserError(f"--shield-effect: {exc}") from None
+    if not rows:
+        raise UserError(
+            "--shield-effect: no shielded result with an unshielded one of the same policy, "
+            f"task and perturbation in {' and '.join(files)} (unshielded results are read "
+            "from the first file, shielded ones from the last)"
+        )
+    print(markdown_shield_effects(rows), end="")
+    if args.json:
+        from safevla_eval.report import write_json_atomic
+
+        write_json_atomic(args.json, {"shield_effects": rows, "files": list(files)})
+        print(f"shield effects: {args.json}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the tables, write JSON / report."""
     if args.make_longtail:
         return _make_longtail(args)
+    if args.shield_effect:
+        return _shield_effect(args)
     cfg = _config(args)
     if args.baseline and args.baseline not in cfg.policies:
         raise UserError(
