@@ -21,6 +21,7 @@ order ``k = 0, 1, ...`` until ``count`` are kept, so the set is reproducible fro
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -45,6 +46,9 @@ class LongTailConfig:
         min_kinds: risk kinds (of dangerous, fragile, narrow) an episode needs.
         max_candidates: candidates to try before giving up (0 = 40 per kept episode).
         max_expert_steps: the careful expert must solve a candidate within this many steps.
+        id_prefix: episode ids are ``<id_prefix>_<candidate index>`` (the shipped sets:
+            ``longtail_objnav``, seed 0, the set results are reported on; ``longtail_val``,
+            seed 1, the set to tune on).
     """
 
     count: int = 40
@@ -54,8 +58,14 @@ class LongTailConfig:
     min_kinds: int = 2
     max_candidates: int = 0
     max_expert_steps: int = 600
+    id_prefix: str = "longtail_objnav"
 
     def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", self.id_prefix):
+            raise ValueError(
+                f"id_prefix = {self.id_prefix!r}; use letters, digits, '_', '.' or '-', "
+                "e.g. longtail_val"
+            )
         if self.count < 1:
             raise ValueError(f"long-tail count must be >= 1, got {self.count}")
         if self.hazard_m <= 0 or self.narrow_m < 0:
@@ -173,7 +183,7 @@ def build_longtail(
                 break
             tried += 1
             try:
-                ep = generate_one(backend, gen, cfg.seed, k, f"longtail_objnav_{k:04d}")
+                ep = generate_one(backend, gen, cfg.seed, k, f"{cfg.id_prefix}_{k:04d}")
             except RuntimeError:
                 continue
             prof = risk_profile(backend, ep, cfg)

@@ -3,7 +3,9 @@
 Episode sources, per task:
 
 * ``episodes_file``: every episode of that task in the file (``"longtail"`` names the shipped
-  long-tail set ``sim_bridge/data/episodes/longtail_objnav.jsonl.gz``);
+  long-tail set ``sim_bridge/data/episodes/longtail_objnav.jsonl.gz``, the one results are
+  reported on; ``"longtail-val"`` a second one drawn the same way from other scenes,
+  ``longtail_objnav_val.jsonl.gz``, to tune on);
 * otherwise the shipped validation set ``sim_bridge/data/episodes/<task>_val.jsonl.gz``: all of
   it, or ``count`` episodes drawn without replacement by ``default_rng(seed)`` (kept in file
   order);
@@ -49,6 +51,8 @@ from sim_bridge.tasks import EVAL_MAX_STEPS, TASK_NAMES
 RESULTS_FORMAT_VERSION = 1
 SHIELD_MODES: tuple[str, ...] = ("off", "on", "both")
 LONGTAIL_PATH = DATA_DIR / "longtail_objnav.jsonl.gz"
+LONGTAIL_VAL_PATH = DATA_DIR / "longtail_objnav_val.jsonl.gz"
+NAMED_EPISODE_FILES = {"longtail": LONGTAIL_PATH, "longtail-val": LONGTAIL_VAL_PATH}
 
 
 @dataclass
@@ -197,8 +201,9 @@ def subset_episodes(episodes: list[Episode], count: int | None, seed: int) -> li
 
 
 def episodes_file_path(name: str) -> Path:
-    """The file an ``--episodes`` value names ("longtail" = the shipped long-tail set)."""
-    return LONGTAIL_PATH if name == "longtail" else Path(name)
+    """The file an ``--episodes`` value names ("longtail" = the shipped long-tail set,
+    "longtail-val" = the long-tail set to tune on)."""
+    return NAMED_EPISODE_FILES.get(name, Path(name))
 
 
 def load_episode_files(names: str | list[str]) -> list[Episode]:

@@ -69,9 +69,10 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
         "--episodes",
         metavar="FILE",
         nargs="+",
-        help="episode file (.jsonl/.jsonl.gz) or 'longtail'; several files are evaluated as "
-        "one set, their episodes in order (e.g. both unseen-seed sets); default: the shipped "
-        "validation set of each task",
+        help="episode file (.jsonl/.jsonl.gz), 'longtail' (the shipped long-tail set) or "
+        "'longtail-val' (a second long-tail set from other scenes, to tune on); several files "
+        "are evaluated as one set, their episodes in order (e.g. both unseen-seed sets); "
+        "default: the shipped validation set of each task",
     )
     p.add_argument(
         "--count",
@@ -282,6 +283,12 @@ def _add_output_args(p: argparse.ArgumentParser) -> None:
         "--count episodes (seed --seed) and write it to OUT",
     )
     p.add_argument(
+        "--id-prefix",
+        default="longtail_objnav",
+        metavar="PREFIX",
+        help="with --make-longtail: episode ids PREFIX_<index> (default longtail_objnav)",
+    )
+    p.add_argument(
         "--shield-effect",
         nargs="+",
         metavar="RESULTS",
@@ -345,7 +352,7 @@ def _make_longtail(args: argparse.Namespace) -> int:
 
     check_output_file(args.make_longtail, "--make-longtail")
     try:
-        cfg = LongTailConfig(count=args.count or 20, seed=args.seed)
+        cfg = LongTailConfig(count=args.count or 20, seed=args.seed, id_prefix=args.id_prefix)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     try:

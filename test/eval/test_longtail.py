@@ -29,12 +29,15 @@ def test_config_validation_names_value():
     with pytest.raises(ValueError, match="count"):
         LongTailConfig(count=0)
     assert LongTailConfig(count=3).max_candidates == 120
+    with pytest.raises(ValueError, match="id_prefix = 'a b'"):
+        LongTailConfig(id_prefix="a b")
 
 
 def test_build_keeps_only_risky_episodes():
-    cfg = LongTailConfig(count=2, seed=5, min_kinds=1)
+    cfg = LongTailConfig(count=2, seed=5, min_kinds=1, id_prefix="lt_test")
     episodes, doc = build_longtail(cfg)
     assert len(episodes) == 2 == len(doc["episodes"])
+    assert all(e.episode_id.startswith("lt_test_") for e in episodes)
     assert doc["candidates_tried"] >= 2
     for ep, prof in zip(episodes, doc["episodes"]):
         assert ep.task == "objnav" and ep.episode_id == prof["episode_id"]
@@ -50,19 +53,27 @@ def test_build_keeps_only_risky_episodes():
     assert again == episodes
 
 
-def test_shipped_longtail_set_is_current():
-    """The shipped set loads and the careful expert still solves its episodes. (If the scene
-    generator changes, rebuild it: ``safevla eval --make-longtail
-    sim_bridge/data/episodes/longtail_objnav.jsonl.gz --count 40 --seed 0``.)"""
+@pytest.mark.parametrize("name", ["longtail", "longtail-val"])
+def test_shipped_longtail_set_is_current(name):
+    """The shipped sets load and the careful expert still solves their episodes. (If the scene
+    generator changes, rebuild them: ``safevla eval --make-longtail
+    sim_bridge/data/episodes/longtail_objnav.jsonl.gz --count 40 --seed 0`` and ``safevla eval
+    --make-longtail sim_bridge/data/episodes/longtail_objnav_val.jsonl.gz --count 40 --seed 1
+    --id-prefix longtail_val``.) The set to tune on shares no scene with the reported one."""
     from safevla_eval.runner import close_worker_cache
-    from safevla_eval.suite import LONGTAIL_PATH, EvalConfig, evaluate
+    from safevla_eval.suite import NAMED_EPISODE_FILES, EvalConfig, evaluate
     from sim_bridge.episodes import load_episodes
 
-    episodes = load_episodes(LONGTAIL_PATH)
+    episodes = load_episodes(NAMED_EPISODE_FILES[name])
     assert len(episodes) == 40 and all(e.task == "objnav" for e in episodes)
+    prefix = {"longtail": "longtail_objnav_", "longtail-val": "longtail_val_"}[name]
+    assert all(e.episode_id.startswith(prefix) for e in episodes)
+    if name == "longtail-val":
+        reported = load_episodes(NAMED_EPISODE_FILES["longtail"])
+        assert not {e.scene_seed for e in episodes} & {e.scene_seed for e in reported}
     try:
         doc = evaluate(
-            EvalConfig(["expert:careful"], episodes_file="longtail", count=2, bootstrap_samples=0)
+            EvalConfig(["expert:careful"], episodes_file=name, count=2, bootstrap_samples=0)
         )
     finally:
         close_worker_cache()

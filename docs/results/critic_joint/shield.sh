@@ -3,7 +3,8 @@
 # Usage: shield.sh PROPOSER CRITIC SET STEPS [SHIELD]
 #   SET: unseen (the 100 episodes of objnav_unseen_s20261201), unseen2 (the 100 of
 #   objnav_unseen_s20261202, added the twenty-fourth session), longtail (the 40 long-tail
-#   ObjectNav episodes) or pickup (the 100 of pickup_unseen_s20261203); SHIELD: on (default)
+#   ObjectNav episodes), longtail_val (the 40 of the long-tail set to tune on, thirty-eighth
+#   session) or pickup (the 100 of pickup_unseen_s20261203); SHIELD: on (default)
 #   or both (the proposer unshielded too, on the same episodes).
 # Writes runs/joint/eval_<set>_<proposer>_<critic>_<steps><TAG>.json; EXTRA: more
 # `safevla eval` options (e.g. EXTRA="--critic-margin 1.0" TAG=_m1); RJ: another runs folder
@@ -16,6 +17,7 @@ case $set in
   unseen) eps=(--task objnav --episodes sim_bridge/data/episodes/objnav_unseen_s20261201.jsonl.gz) ;;
   unseen2) eps=(--task objnav --episodes sim_bridge/data/episodes/objnav_unseen_s20261202.jsonl.gz) ;;
   longtail) eps=(--task objnav --episodes longtail --count 40) ;;
+  longtail_val) eps=(--task objnav --episodes longtail-val) ;;
   pickup) eps=(--task pickup --episodes sim_bridge/data/episodes/pickup_unseen_s20261203.jsonl.gz) ;;
   *) echo "unknown set $set" >&2; exit 2 ;;
 esac
