@@ -80,6 +80,19 @@ def main() -> None:
                 val.append(row(p, f"long tail to tune on, {tag}", un, pick(g, True)))
     print("Long-tail set to tune on (`longtail_objnav_val`):\n")
     print(markdown_shield_effects(val))
+    pooled = []
+    for p, steps in PROPOSERS:
+        un_file = (
+            EXPERT_UNSHIELDED["longtail"]
+            if p == "expert-careless"
+            else (UNSHIELDED[("longtail", p)])
+        )
+        f = HERE / f"eval_ltval_{p}_{steps}_base.json.gz"
+        un = pick(R / un_file, False) + pick(f, False)
+        sh = pick(R / "guard_release" / f"eval_longtail_{p}_sc_{steps}_sl.json.gz", True)
+        pooled.append(row(p, "both long-tail sets, 80", un, sh + pick(f, True)))
+    print("Both long-tail sets pooled (80 episodes):\n")
+    print(markdown_shield_effects(pooled))
     tags = sys.argv[1:]
     print("| proposer | unshielded | shipped shield | oracle shield | " + " | ".join(tags) + " |")
     print("|" + "---|" * (4 + len(tags)))
