@@ -29,14 +29,13 @@ from pathlib import Path
 import numpy as np
 
 from safevla_eval.metrics import BOOTSTRAP_SAMPLES, OUTCOMES
-from safevla_eval.shield_effect import markdown_shield_effects, shield_effects
+from safevla_eval.shield_effect import markdown_shield_effects, policy_name, shield_effects
 
 MINUS = "\u2212"
 
 
 def _label(r: dict) -> str:
-    name = Path(r["bundle"]).name if "/" in r["bundle"] else r["bundle"]
-    return name + (" +shield" if r["shield"] else "")
+    return policy_name(r["bundle"]) + (" +shield" if r["shield"] else "")
 
 
 def _pct(x: float, base: float) -> float | None:

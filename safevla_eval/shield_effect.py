@@ -170,8 +170,14 @@ def shield_effect(
     return out
 
 
-def _name(bundle: str) -> str:
+def policy_name(bundle: str) -> str:
+    """A result's policy as the tables name it: a bundle folder's name, or the pseudo-bundle."""
     return Path(bundle).name if "/" in bundle else bundle
+
+
+def _key(result: dict) -> tuple:
+    """What pairs a shielded result with an unshielded one: policy name, task, perturbation."""
+    return policy_name(result["bundle"]), result["task"], list(result["perturb"])
 
 
 def shield_effects(
@@ -193,14 +199,11 @@ def shield_effects(
     for s in shielded_results:
         if not s["shield"] or not s.get("records"):
             continue
-        key = (_name(s["bundle"]), s["task"], list(s["perturb"]))
         u = next(
             (
                 r
                 for r in unshielded_results
-                if not r["shield"]
-                and r.get("records")
-                and (_name(r["bundle"]), r["task"], list(r["perturb"])) == key
+                if not r["shield"] and r.get("records") and _key(r) == _key(s)
             ),
             None,
         )
@@ -210,7 +213,7 @@ def shield_effects(
         try:
             row.update(shield_effect(u["records"], s["records"], targets, samples, seed))
         except ValueError as exc:
-            raise ValueError(f"{_name(s['bundle'])} on {s['task']}: {exc}") from None
+            raise ValueError(f"{policy_name(s['bundle'])} on {s['task']}: {exc}") from None
         rows.append(row)
     return rows
 
@@ -252,7 +255,7 @@ def markdown_shield_effects(rows: Sequence[dict]) -> str:
             else "no: " + ", ".join(k.replace("_", " ") for k in m if k != "all" and not m[k])
         )
         lines.append(
-            f"| {_name(r['bundle'])} | {r['task']} | {','.join(r['perturb']) or '-'} "
+            f"| {policy_name(r['bundle'])} | {r['task']} | {','.join(r['perturb']) or '-'} "
             f"| {r['episodes']} | {r['success_unshielded']:.3f} -> {r['success_shielded']:.3f} "
             f"| {r['success_change_pts']:+.1f}{_ci(r['success_change_ci95'], '')} "
             f"| {r['cost_unshielded']:.2f} -> {r['cost_shielded']:.2f} | {cost} "

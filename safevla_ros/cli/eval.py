@@ -420,7 +420,7 @@ def _shield_effect(args: argparse.Namespace) -> int:
         )
     check_output_file(args.json, "--json")
     first = _read_results(files[0])
-    second = _read_results(files[-1])
+    second = first if len(files) == 1 else _read_results(files[1])
     try:
         rows = shield_effects(first, second, samples=args.bootstrap)
     except ValueError as exc:
