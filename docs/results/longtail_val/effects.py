@@ -15,6 +15,7 @@ run. Last, the success rates side by side: unshielded, the shipped shield, the o
 each TAG.
 """
 
+import functools
 import gzip
 import json
 import sys
@@ -26,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 R = HERE.parent
 sys.path.insert(0, str(R / "loop_guard"))
 sys.path.insert(0, str(R / "oracle"))
-from compare import UNSHIELDED  # noqa: E402
+from compare import UNSHIELDED, result  # noqa: E402
 from table import EXPERT_UNSHIELDED  # noqa: E402
 
 PROPOSERS = [
@@ -39,17 +40,13 @@ PROPOSERS = [
 SETS = {"unseen": "unseen set 1", "unseen2": "unseen set 2", "longtail": "long tail"}
 
 
-def results(path: Path) -> list[dict]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt") as f:
-        return json.load(f)["results"]
+@functools.cache
+def pick(path: Path, shield: bool) -> tuple[dict, ...]:
+    """The records of the file's (un)shielded result (`compare.result`), read once."""
+    return tuple(result(path, shield)["records"])
 
 
-def pick(path: Path, shield: bool) -> list[dict]:
-    return next(r for r in results(path) if r["shield"] == shield)["records"]
-
-
-def row(name: str, where: str, un: list[dict], sh: list[dict]) -> dict:
+def row(name: str, where: str, un: tuple[dict, ...], sh: tuple[dict, ...]) -> dict:
     r = {"bundle": f"{name} ({where})", "task": "objnav" if where != "PickUp" else "pickup"}
     r["perturb"] = []
     r.update(shield_effect(un, sh))
@@ -108,7 +105,7 @@ def main() -> None:
         print(f"| {p} | " + " | ".join(cells) + " |")
 
 
-def sr(records: list[dict]) -> float:
+def sr(records: tuple[dict, ...]) -> float:
     return sum(bool(r["success"]) for r in records) / len(records)
 
 

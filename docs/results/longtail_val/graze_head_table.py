@@ -7,12 +7,11 @@ the head threshold at which at most 5% of costly grazes pass, with the harmless 
     python docs/results/longtail_val/graze_head_table.py GRAZE_HEAD.jsonl[.gz] [...]
 """
 
-import gzip
-import json
 import sys
 from collections import defaultdict
 
 import numpy as np
+from grazes_table import load
 
 THRESHOLD = 0.0139  # models/safety-critic: every category
 
@@ -26,10 +25,7 @@ def auc(score: np.ndarray, y: np.ndarray) -> float:
 
 
 def main() -> None:
-    rows = []
-    for path in sys.argv[1:]:
-        with (gzip.open if path.endswith(".gz") else open)(path, "rt") as f:
-            rows += [json.loads(line) for line in f]
+    rows = load(sys.argv[1:])
     by = defaultdict(list)
     for r in rows:
         by[r["motion"]].append(r)

@@ -50,13 +50,21 @@ class Grazes:
         self.agent.reset(seed)
         self.last = None
 
+    def observe(self, obs, scan, things) -> None:
+        """Each step's observation and scans, before any motion is tried (for subclasses)."""
+
+    def fields(self, a: int) -> dict:
+        """More fields of motion ``a``'s row at this step (for subclasses)."""
+        return {}
+
     def record(self, action: int) -> None:
         self.agent.record(action)
         self.last = action
 
     def propose(self, obs, env) -> Proposed:
         p = self.agent.propose(obs, env)
-        _, things, _ = env.backend.all_scans()
+        scan, things, _ = env.backend.all_scans()
+        self.observe(obs, scan, things)
         ext = float(obs["proprio"][1])
         yaw = float(obs["wrist_yaw"])
         clear = base_clearance(things[None], np.array([ext]), np.array([yaw]))[0]
@@ -89,12 +97,14 @@ class Grazes:
                     same_as_last=self.last == int(a),
                     bearing_deg=bearing,
                     proposed=int(a) == int(p.action),
+                    **self.fields(int(a)),
                 )
                 self.out.write(json.dumps(row) + "\n")
         return p
 
 
-def main() -> None:
+def main(watch=Grazes) -> None:
+    """The command line (module docstring), each state recorded by ``watch``."""
     bundle, ep_file, steps, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     eps = load_episodes(ep_file)
     idx = [int(x) for x in sys.argv[5].split(",")] if len(sys.argv) > 5 else range(len(eps))
@@ -102,7 +112,7 @@ def main() -> None:
     size, manip = render_settings(spec)
     env = make_env(steps, size, manip)
     with open(out, "w") as f:
-        g = Grazes(make_agent(spec), env, f)
+        g = watch(make_agent(spec), env, f)
         for i in idx:
             g.episode = eps[i].episode_id
             rec = run_episode(env, g, Job(spec, eps[i], i, False, (), steps, nav_hw=size))

@@ -41,11 +41,17 @@ def bins(r: dict) -> list[str]:
     return out
 
 
-def main() -> None:
+def load(paths: list[str]) -> list[dict]:
+    """The rows of the JSON-lines files ``paths`` (.jsonl or .jsonl.gz), in order."""
     rows = []
-    for path in sys.argv[1:]:
+    for path in paths:
         with (gzip.open if path.endswith(".gz") else open)(path, "rt") as f:
             rows += [json.loads(line) for line in f]
+    return rows
+
+
+def main() -> None:
+    rows = load(sys.argv[1:])
     table = defaultdict(list)
     for r in rows:
         for b in bins(r):
