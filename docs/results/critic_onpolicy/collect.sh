@@ -3,7 +3,7 @@
 # drives (with the collector's 20% random moving actions) through the 300 risk-eliciting
 # training episodes runs/critic32/lt1001.jsonl.gz (no scene shared with an evaluation set; see
 # models/README.md for the command that writes it), up to 200 steps an episode, every 3rd state
-# probed with all 20 actions: 4,000 states per policy. Two queues, one core each (~13 min).
+# probed with all 20 actions: 4,000 states per policy. Two queues, one core each (~18 min measured).
 # The shipped critic's own five collections (docs/results/critic_arm/collect.sh, R=runs/dense)
 # come first; this adds runs/dense/{plag,pbc,pppo,ppen}.
 set -euo pipefail

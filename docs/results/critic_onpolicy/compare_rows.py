@@ -17,7 +17,7 @@ R = HERE.parent
 sys.path.insert(0, str(R / "loop_guard"))
 sys.path.insert(0, str(R / "oracle"))
 from compare import SETS, UNSHIELDED, result  # noqa: E402
-from table import EXPERT_UNSHIELDED, PROPOSERS  # noqa: E402
+from table import EXPERT_UNSHIELDED, PROPOSERS, sr  # noqa: E402
 
 from safevla_eval.shield_effect import shield_effect  # noqa: E402
 
@@ -63,10 +63,9 @@ def main() -> None:
                 continue
             steps = 300 if p.startswith("expert") else 600
             u = result(unshielded_file(set_, p, steps), False)["records"]
-            sr = sum(bool(r["success"]) for r in u) / len(u)
             ship = cell(u, shipped_file(set_, p, steps))
             cand = cell(u, HERE / f"eval_{set_}_{p}_{steps}_onpol.json.gz")
-            print(f"| {SETS[set_]} | {p} | {sr:.3f} | {ship} | {cand} |")
+            print(f"| {SETS[set_]} | {p} | {sr(u):.3f} | {ship} | {cand} |")
 
 
 if __name__ == "__main__":
