@@ -10,7 +10,8 @@ Run folder (``--out``)::
     bundle/            the critic bundle (critic.onnx + critic.json, with a signing key also
                        critic.json.sig; :mod:`safevla_core.critic_bundle`); load it with
                        :class:`safevla_core.safety_critic.SafetyCritic`
-    metrics.json       the run's scalars
+    metrics.json       the run's scalars, with each held-out split's threshold-free quality
+                       (``heldout/calibration``, ``heldout/test``: :func:`heldout_quality`)
 
 Resuming: a second run with the same data settings (:meth:`CriticConfig.data_key`) reuses
 ``critic_data.npz`` instead of collecting again (collecting is the slow part), and with the same
@@ -49,6 +50,7 @@ from safevla_train.critic_model import (
     train_critic,
 )
 from safevla_train.critic_refit import RefitHead, split_episodes
+from safevla_train.detector import auroc, average_precision
 
 WEIGHTS = "critic.pt"
 CALIBRATION = "calibration.json"
@@ -204,6 +206,27 @@ def with_clear_pass(risk, data, rows, cfg, metrics, split, log) -> np.ndarray:
     return np.where(passed[:, :, None], np.float32(0.0), risk)
 
 
+def heldout_quality(raw: np.ndarray, risk: np.ndarray, labels: np.ndarray) -> dict:
+    """How well the critic separates costly from harmless actions on a held-out split, at no
+    threshold: the mean binary cross-entropy of the net's own risks (``raw``, (N, A, C)) against
+    the exact labels, and the AUROC / average precision of the score the shield thresholds
+    (``risk``: max over categories, after any clear pass) for "this action causes some cost",
+    over the moving pairs (never-costed actions left out). Lets two critics be compared before
+    either is calibrated or run in the loop."""
+    moving = ~always_allowed()
+    y = labels[:, moving] > 0
+    p = np.clip(raw[:, moving].astype(np.float64), 1e-6, 1 - 1e-6)
+    bce = -np.mean(np.where(y, np.log(p), np.log1p(-p))) if y.size else float("nan")
+    event, score = y.any(-1).ravel(), risk[:, moving].max(-1).ravel()
+    return {
+        "bce": float(bce),
+        "auroc_any": auroc(event, score),
+        "ap_any": average_precision(event, score),
+        "pairs": int(event.size),
+        "events": int(event.sum()),
+    }
+
+
 def fit_floor(net, data, inputs, metrics, log) -> None:
     """``critic.footprint_floor``: fit the floor of the motions that run into a scan point on
     the training split (after training: the floor is not a trained weight)."""
@@ -256,9 +279,17 @@ def run_critic(
     union, reports = None, None
     risks = {}
     for split, rows_ in (("calibration", cal_rows), ("test", test_rows)):
-        risks[split] = predict(net, data, rows_, cfg, inputs)
+        raw = predict(net, data, rows_, cfg, inputs)
+        risks[split] = raw
         if cfg.clear_pass_m:
-            risks[split] = with_clear_pass(risks[split], data, rows_, cfg, metrics, split, log)
+            risks[split] = with_clear_pass(raw, data, rows_, cfg, metrics, split, log)
+        quality = heldout_quality(raw, risks[split], data["labels"][rows_])
+        metrics[f"heldout/{split}"] = quality
+        log(
+            f"held-out {split}: bce {quality['bce']:.4f}, any-event AUROC "
+            f"{quality['auroc_any']:.4f}, AP {quality['ap_any']:.4f} "
+            f"({quality['events']} of {quality['pairs']} moving pairs cost)"
+        )
     args = (
         risks["calibration"],
         data["labels"][cal_rows],

@@ -38,7 +38,7 @@ from safevla_ros.cli.main import main
 from safevla_train.config_io import apply_overrides
 from safevla_train.critic_data import DATA_FILE, load_data
 from safevla_train.critic_model import SafetyCriticNet, predict
-from safevla_train.critic_run import run_critic
+from safevla_train.critic_run import heldout_quality, run_critic
 
 SETTINGS = CRITIC_RUN_SETTINGS
 
@@ -87,6 +87,40 @@ def test_the_run_writes_data_splits_calibration_and_a_verified_bundle(run):
     assert m.calibration["corner"]["n_events"] == table[1]["n_events"]
     assert m.history_length == cfg.history_length and m.alpha == cfg.alpha
     assert m.label["horizon"] == 1
+
+
+def test_the_run_records_each_held_out_splits_quality(run):
+    out, _ = run
+    data = load_data(out / DATA_FILE)
+    metrics = json.loads((out / "metrics.json").read_text())
+    moving = ~np.isin(np.arange(NUM_ACTIONS), [END, SUB_DONE])
+    for i, split in ((1, "calibration"), (2, "test")):
+        q = metrics[f"heldout/{split}"]
+        labels = data["labels"][data["split"] == i]
+        assert q["pairs"] == labels.shape[0] * int(moving.sum())
+        assert q["events"] == int((labels[:, moving] > 0).any(2).sum())
+        assert 0 < q["bce"] < np.log(2)  # better than a coin on the rare events
+        assert 0 <= q["auroc_any"] <= 1 and 0 < q["ap_any"] <= 1
+
+
+def test_held_out_quality_ranks_a_critic_by_how_it_separates_costly_actions():
+    rng = np.random.default_rng(0)
+    labels = (rng.random((50, NUM_ACTIONS, len(SAFETY_SPEC.categories))) < 0.05).astype(np.uint8)
+    labels[:, [END, SUB_DONE]] = 0
+    exact = np.where(labels > 0, 0.9, 0.01).astype(np.float32)
+    inverted = np.where(labels.any(2, keepdims=True), 0.01, 0.9) + np.zeros_like(exact)
+    good, bad = heldout_quality(exact, exact, labels), heldout_quality(inverted, inverted, labels)
+    assert good["auroc_any"] == 1.0 and good["ap_any"] == 1.0
+    assert bad["auroc_any"] == 0.0 and good["bce"] < bad["bce"]
+    # the never-costed actions' risks do not count, however wrong
+    noisy = exact.copy()
+    noisy[:, [END, SUB_DONE]] = 1.0
+    assert heldout_quality(noisy, noisy, labels) == good
+    # the ranking is of the shield's score (after any clear pass), the loss of the net's own
+    cleared = exact.copy()
+    cleared[labels.any(2)] = 0.0  # a pass that wrongly clears every costly action
+    q = heldout_quality(exact, cleared, labels)
+    assert q["bce"] == good["bce"] and q["auroc_any"] < 0.5
 
 
 def test_runtime_agrees_with_the_trained_net_on_stored_episodes(run):
