@@ -1,0 +1,67 @@
+"""(fortieth session) The shipped shield's effect in long-tail scenes on all the long-tail
+episodes there are: the reported set (40), the set to tune on (40) and this folder's third set
+(80, `longtail_s2.jsonl.gz`), each paired by episode with the same proposer unshielded
+(`safevla_eval.shield_effect`, 95% paired bootstrap intervals), per set and pooled (160).
+
+    python docs/results/longtail_s2/pooled.py > docs/results/longtail_s2/pooled.md
+
+This folder's runs: `eval_lt2_<proposer>_<steps>_{off,on}.json.gz`, each `safevla eval --bundle P
+--task objnav --episodes docs/results/longtail_s2/longtail_s2.jsonl.gz --max-steps STEPS
+--workers 1 --shield off` (or `--shield on --critic models/safety-critic`); careless expert 300
+steps, policies 600.
+"""
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "critic_onpolicy"))
+from compare_rows import result, shipped_file, unshielded_file  # noqa: E402
+
+from safevla_eval.shield_effect import shield_effect  # noqa: E402
+
+PROPOSERS = ["expert-careless", "objnav-ppo-lag", "objnav-bc", "objnav-ppo", "objnav-ppo-penalty"]
+SETS = {"longtail": "reported (40)", "ltval": "to tune on (40)", "lt2": "third (80)"}
+
+
+def runs(set_: str, proposer: str, steps: int) -> tuple[list, list]:
+    """(unshielded, shielded) episode records of one proposer on one long-tail set."""
+    if set_ == "lt2":
+        base = HERE / f"eval_lt2_{proposer}_{steps}"
+        off, on = Path(f"{base}_off.json.gz"), Path(f"{base}_on.json.gz")
+    else:
+        off, on = unshielded_file(set_, proposer, steps), shipped_file(set_, proposer, steps)
+    return result(off, False)["records"], result(on, True)["records"]
+
+
+def cell(e: dict) -> str:
+    lo, hi = e["success_change_ci95"]
+    return (
+        f"{e['success_unshielded']:.3f} -> {e['success_shielded']:.3f}, "
+        f"{e['success_change_pts']:+.1f} [{lo:+.1f}, {hi:+.1f}] "
+        f"(own {e['success_change_cost_free_pts']:+.1f}); CC {e['cost_unshielded']:.2f} -> "
+        f"{e['cost_shielded']:.2f}, max {e['max_cost_shielded']:.0f}"
+    )
+
+
+def main() -> None:
+    names = [*SETS.values(), "pooled (160)"]
+    print("| proposer | " + " | ".join(names) + " | pooled meets the targets |")
+    print("|---|" + "---|" * (len(names) + 1))
+    for p in PROPOSERS:
+        steps = 300 if p.startswith("expert") else 600
+        cells, all_off, all_on = [], [], []
+        for set_ in SETS:
+            off, on = runs(set_, p, steps)
+            cells.append(cell(shield_effect(off, on)))
+            all_off += off
+            all_on += on
+        pooled = shield_effect(all_off, all_on)
+        cells.append(cell(pooled))
+        print(
+            f"| {p} | " + " | ".join(cells) + f" | {'yes' if pooled['meets']['all'] else 'no'} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
