@@ -25,13 +25,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 from safevla_core.actions import ACTION_NAMES, PROPRIO_FIELDS
 from safevla_core.conformal import calibrate, calibrate_any
 from safevla_core.footprint import BASE_MOTIONS, clear_pass
 from safevla_core.safety_critic import always_allowed
 from safevla_core.safety_spec import SAFETY_SPEC
-from safevla_train.config_io import to_dict
+from safevla_train.config_io import from_dict, to_dict
 from safevla_train.critic_config import CriticConfig
 from safevla_train.critic_data import (
     DATA_FILE,
@@ -206,6 +207,42 @@ def with_clear_pass(risk, data, rows, cfg, metrics, split, log) -> np.ndarray:
     return np.where(passed[:, :, None], np.float32(0.0), risk)
 
 
+def split_risks(
+    net, data: dict, rows: np.ndarray, cfg: CriticConfig, inputs, metrics: dict, split: str, log
+) -> tuple[np.ndarray, np.ndarray]:
+    """(the net's own risks, the risks the shield thresholds: after the clear pass where
+    ``critic.clear_pass_m`` sets one) of the states ``rows``, each (len(rows), A, C)."""
+    raw = predict(net, data, rows, cfg, inputs)
+    if not cfg.clear_pass_m:
+        return raw, raw
+    return raw, with_clear_pass(raw, data, rows, cfg, metrics, split, log)
+
+
+def load_run(out: str | Path, log=print, data: dict | None = None, inputs=None) -> tuple:
+    """A finished run folder's (config, data, trained net, inputs), the net with its footprint
+    floor fitted again as after training, for diagnostics that train nothing. ``data`` and
+    ``inputs`` of another run on the same data may be passed to skip reading the data and
+    encoding its frames again.
+
+    Raises:
+        FileNotFoundError: the folder has no ``config.yaml`` or ``critic.pt``.
+        ValueError: the run refits its head on calibration states (``critic.refit``), which this
+            does not repeat.
+    """
+    out = Path(out)
+    cfg = from_dict(CriticConfig, yaml.safe_load((out / "config.yaml").read_text()))
+    if cfg.refit:
+        raise ValueError(f"{out}: critic.refit={cfg.refit!r} runs are not reloaded; rerun it")
+    data = get_data(cfg, out, log) if data is None else data
+    net = build_critic(cfg)
+    inputs = inputs or CriticInputs(net, data, cfg, log)
+    net.load_state_dict(torch.load(out / WEIGHTS, weights_only=True)["model"])
+    net.eval()
+    if cfg.footprint_floor:
+        fit_floor(net, data, inputs, {}, log)
+    return cfg, data, net, inputs
+
+
 def heldout_quality(raw: np.ndarray, risk: np.ndarray, labels: np.ndarray) -> dict:
     """How well the critic separates costly from harmless actions on a held-out split, at no
     threshold: the mean binary cross-entropy of the net's own risks (``raw``, (N, A, C)) against
@@ -279,10 +316,7 @@ def run_critic(
     union, reports = None, None
     risks = {}
     for split, rows_ in (("calibration", cal_rows), ("test", test_rows)):
-        raw = predict(net, data, rows_, cfg, inputs)
-        risks[split] = raw
-        if cfg.clear_pass_m:
-            risks[split] = with_clear_pass(raw, data, rows_, cfg, metrics, split, log)
+        raw, risks[split] = split_risks(net, data, rows_, cfg, inputs, metrics, split, log)
         quality = heldout_quality(raw, risks[split], data["labels"][rows_])
         metrics[f"heldout/{split}"] = quality
         log(

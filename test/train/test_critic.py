@@ -38,7 +38,7 @@ from safevla_ros.cli.main import main
 from safevla_train.config_io import apply_overrides
 from safevla_train.critic_data import DATA_FILE, load_data
 from safevla_train.critic_model import SafetyCriticNet, predict
-from safevla_train.critic_run import heldout_quality, run_critic
+from safevla_train.critic_run import heldout_quality, load_run, run_critic, split_risks
 
 SETTINGS = CRITIC_RUN_SETTINGS
 
@@ -101,6 +101,24 @@ def test_the_run_records_each_held_out_splits_quality(run):
         assert q["events"] == int((labels[:, moving] > 0).any(2).sum())
         assert 0 < q["bce"] < np.log(2)  # better than a coin on the rare events
         assert 0 <= q["auroc_any"] <= 1 and 0 < q["ap_any"] <= 1
+
+
+def test_a_finished_run_reloads_to_the_risks_it_was_measured_on(run, tmp_path):
+    out, _ = run
+    metrics = json.loads((out / "metrics.json").read_text())
+    cfg, data, net, inputs = load_run(out, log=lambda *a: None)
+    rows = np.flatnonzero(data["split"] == 2)
+    raw, risk = split_risks(net, data, rows, cfg, inputs, {}, "test", lambda *a: None)
+    assert heldout_quality(raw, risk, data["labels"][rows]) == pytest.approx(
+        metrics["heldout/test"]
+    )
+    edited = tmp_path / "refit"
+    shutil.copytree(out, edited, ignore=shutil.ignore_patterns("bundle"))
+    text = (edited / "config.yaml").read_text().replace("refit: ''", "refit: scan")
+    text = text.replace("scan_input: false", "scan_input: true")  # what a refit needs
+    (edited / "config.yaml").write_text(text)
+    with pytest.raises(ValueError, match=r"critic\.refit='scan'"):
+        load_run(edited, log=lambda *a: None)
 
 
 def test_held_out_quality_ranks_a_critic_by_how_it_separates_costly_actions():

@@ -12,15 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 from safevla_core.conformal import calibrate_any
 from safevla_core.safety_critic import always_allowed
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train import critic_run as cr
-from safevla_train.config_io import from_dict
-from safevla_train.critic_config import CriticConfig
-from safevla_train.critic_model import CriticInputs, build_critic, predict
 
 
 def quiet(*_args) -> None:
@@ -28,20 +24,13 @@ def quiet(*_args) -> None:
 
 
 def main(out: Path) -> None:
-    cfg = from_dict(CriticConfig, yaml.safe_load((out / "config.yaml").read_text()))
-    data = cr.get_data(cfg, out, quiet)
     torch.set_num_threads(1)
-    net = build_critic(cfg)
-    inputs = CriticInputs(net, data, cfg, quiet)
-    net.load_state_dict(torch.load(out / "critic.pt", weights_only=True)["model"])
-    net.eval()
-    cr.fit_floor(net, data, inputs, {}, quiet)
+    cfg, data, net, inputs = cr.load_run(out, quiet)
     tasks = json.loads(str(data["meta"])).get("tasks", ["objnav", "pickup"])
     cal, test = (np.flatnonzero(data["split"] == i) for i in (1, 2))
     risk = {}
     for name, rows in (("cal", cal), ("test", test)):
-        r = predict(net, data, rows, cfg, inputs)
-        risk[name] = cr.with_clear_pass(r, data, rows, cfg, {}, name, quiet)
+        risk[name] = cr.split_risks(net, data, rows, cfg, inputs, {}, name, quiet)[1]
     for label, task in [("all", None), *((t, i) for i, t in enumerate(tasks))]:
         cm = np.ones(len(cal), bool) if task is None else data["task"][cal] == task
         tm = np.ones(len(test), bool) if task is None else data["task"][test] == task

@@ -16,7 +16,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "critic_onpolicy"))
+sys.path.insert(0, str(HERE.parent / "oracle"))
 from compare_rows import result, shipped_file, unshielded_file  # noqa: E402
+from table import PROPOSERS, sr  # noqa: E402
 
 from safevla_eval.shield_effect import shield_effect  # noqa: E402
 
@@ -27,7 +29,6 @@ VARIANTS = {
     "on-policy, 1,600 steps": HERE / "eval_ltval_{p}_{s}_op1600.json.gz",
     "alpha 0.1": HERE / "eval_ltval_{p}_{s}_a10.json.gz",
 }
-PROPOSERS = ["expert-careless", "objnav-ppo-lag", "objnav-bc", "objnav-ppo", "objnav-ppo-penalty"]
 
 
 def main() -> None:
@@ -63,11 +64,7 @@ def main() -> None:
                 gained = sum(b and not a for a, b in zip(ship, got))
                 cell += f" -{lost}/+{gained}"
             cells.append(cell)
-        print(
-            f"| {p} | {sum(r['success'] for r in unshielded) / len(unshielded):.3f} | "
-            + " | ".join(cells)
-            + " |"
-        )
+        print(f"| {p} | {sr(unshielded):.3f} | " + " | ".join(cells) + " |")
     print("| successes, all five | | " + " | ".join(str(totals[n]) for n in names) + " |")
 
 

@@ -7,7 +7,8 @@
 #   train.sh st3200 shipped --set steps=3200
 #   train.sh h512 shipped --set steps=1600 --set hidden=512
 #   train.sh op1600 onpolicy --set steps=1600
-#   cp $R/repro/critic.pt $R/a10/ && train.sh a10 shipped --set alpha=0.1   # the shipped weights
+#   mkdir -p $R/a10 && cp $R/repro/critic.pt $R/a10/ && train.sh a10 shipped --set alpha=0.1
+#     (the rebuilt shipped weights, recalibrated)
 # (repro: train.sh repro shipped, the shipped critic rebuilt; each ~4 min on one core)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."

@@ -14,22 +14,25 @@ This folder's runs: `eval_lt2_<proposer>_<steps>_{off,on}.json.gz`, each `safevl
 steps, policies 600.
 """
 
+import functools
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "critic_onpolicy"))
+sys.path.insert(0, str(HERE.parent / "oracle"))
 from compare_rows import result, shipped_file, unshielded_file  # noqa: E402
+from table import PROPOSERS  # noqa: E402
 
 from safevla_eval.shield_effect import shield_effect  # noqa: E402
 
-PROPOSERS = ["expert-careless", "objnav-ppo-lag", "objnav-bc", "objnav-ppo", "objnav-ppo-penalty"]
 SETS = {"longtail": "reported (40)", "ltval": "to tune on (40)", "lt2": "third (80)"}
 
 
+@functools.cache  # both tables read each set's runs
 def runs(set_: str, proposer: str, steps: int) -> tuple[list, list]:
     """(unshielded, shielded) episode records of one proposer on one set (a reported one, the
-    set to tune on, or this folder's)."""
+    set to tune on, or this folder's); not to be changed."""
     if set_ == "lt2":
         base = HERE / f"eval_lt2_{proposer}_{steps}"
         off, on = Path(f"{base}_off.json.gz"), Path(f"{base}_on.json.gz")
