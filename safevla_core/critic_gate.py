@@ -85,6 +85,25 @@ arm motions under the thresholds added blind-spot costs), and a base motion woul
 from its object. ``escape_after`` = 0 turns it off ("a clear motion or a stop"); b = inf takes
 the least risky motion whatever its risk (not calibrated).
 
+**Stall release (``stall_stops`` = S, default 0 = off, measured at 6; ``stall_below`` = b,
+default 6).** A robot
+can stall without standing still: a one-hot proposer turning a small step left, a small step
+right, then proposing the refused turn again (a stop every third proposal), so the escape's
+count of stops in a row never reaches K, and the clear motions it has go nowhere. Measured
+(forty-first session): the careless expert's long-tail failures were such stalls to the step
+limit, next to a motion the critic rated at 1.3-5 times the threshold (exact one-step cost 0).
+Once S of the last ``STALL_WINDOW`` proposals ended in a stop and the rule would stop the robot
+again, the proposal itself runs if its risk is below b times the thresholds in every category,
+else the base motion with the smallest ``max_k risk[a, k] / threshold_k`` below b, if any;
+then the count starts again. Only base motions, only what the earlier rules allow (a geometric
+veto of the corner guard, the footprint floor or the arm guard is a risk of 1, far above b), at
+most one release per S stops. A release is the one executed motion that need not pass the
+calibrated thresholds: the monitor counts them (:attr:`CriticGate.releases`, the evaluation's
+``extra["critic"]["releases"]``). It is off by default: on a robot any doubt ends in a stop,
+and a stalled robot stands until an operator moves it; the issue's fallback (the likeliest clear
+motion, else a stop) is the shipped rule, and the release an option for whoever prefers
+progress.
+
 **Back-off (``recover_after`` = R > 0, default 3) for one-hot proposers.** A proposer that
 sends one action (a planner's command: probability 1 on it, 0 elsewhere) gets a stop on every
 veto, and a stop leaves the robot where its proposals keep being vetoed: the careless expert
@@ -204,6 +223,11 @@ _ARM_EXTENSION = PROPRIO_FIELDS.index("arm_extension")
 DEFAULT_CRITIC_ESCAPE_AFTER = 3  # stood this many proposals: the clearest passing motion
 DEFAULT_CRITIC_ESCAPE_BELOW = 1.0  # the escape runs only motions the thresholds pass
 DEFAULT_CRITIC_RECOVER_AFTER = 3  # vetoes among the last RECOVER_WINDOW proposals: back off
+# stops among the last STALL_WINDOW proposals after which a stalled robot gets a release: off
+# by default (any doubt ends in a stop); 6 is the setting measured (docs/safety_critic.md)
+DEFAULT_CRITIC_STALL_STOPS = 0
+DEFAULT_CRITIC_STALL_BELOW = 6.0  # a release runs only a motion below this multiple of them
+STALL_WINDOW = 20
 # vetoed base motions among the last DETOUR_WINDOW proposals after which the monitor detours
 DEFAULT_CRITIC_DETOUR_AFTER = 6
 DETOUR_WINDOW = 20
@@ -373,6 +397,10 @@ class CriticGate:
             docstring; a critic with ``corner_guard``).
         arm_guard: veto an arm extension that would strike a return of the arm scan (see the
             module docstring; a critic that reads the range scan).
+        stall_stops: once this many of the last ``STALL_WINDOW`` proposals ended in a stop, a
+            base motion's veto that would stop the robot again releases a motion below
+            ``stall_below`` times the thresholds (0 = never; see the module docstring).
+        stall_below: a multiple of the thresholds, > 0.
     """
 
     def __init__(
@@ -388,12 +416,29 @@ class CriticGate:
         detour_after: int = DEFAULT_CRITIC_DETOUR_AFTER,
         guard_release: bool = True,
         arm_guard: bool = True,
+        stall_stops: int = DEFAULT_CRITIC_STALL_STOPS,
+        stall_below: float = DEFAULT_CRITIC_STALL_BELOW,
     ) -> None:
         if not isinstance(guard_release, bool):
             raise ValueError(f"critic guard_release = {guard_release!r}; must be true or false")
         if not isinstance(arm_guard, bool):
             raise ValueError(f"critic arm_guard = {arm_guard!r}; must be true or false")
         self.guard_release, self.arm_guard = guard_release, arm_guard
+        self.stall_stops = _count_of_window(
+            "stall_stops", stall_stops, STALL_WINDOW, "stops", "never release"
+        )
+        if isinstance(stall_below, bool) or not (
+            isinstance(stall_below, (int, float))
+            and math.isfinite(stall_below)
+            and stall_below > 0
+        ):
+            raise ValueError(
+                f"critic stall_below = {stall_below!r}; must be a finite number > 0 (a multiple "
+                "of the thresholds, e.g. 6.0)"
+            )
+        self.stall_below = float(stall_below)
+        self.stalls: deque[bool] = deque(maxlen=STALL_WINDOW)  # per decision: a stop
+        self.releases = 0  # stall releases this episode
         self.detour_after = _count_of_window(
             "detour_after", detour_after, DETOUR_WINDOW, "vetoed base motions", "never"
         )
@@ -697,6 +742,8 @@ class CriticGate:
         detour_after: int = DEFAULT_CRITIC_DETOUR_AFTER,
         guard_release: bool = True,
         arm_guard: bool = True,
+        stall_stops: int = DEFAULT_CRITIC_STALL_STOPS,
+        stall_below: float = DEFAULT_CRITIC_STALL_BELOW,
     ) -> CriticGate:
         """Load and verify a critic bundle (sha256, this stack's contract, the policy's; with
         ``verify_key``, its Ed25519 signature: the key that verifies the policy bundle).
@@ -706,8 +753,9 @@ class CriticGate:
                 unsigned or wrongly signed bundle, or an unusable alpha.
             ValueError: a margin outside (0, 1], a negative ``escape_after``, an
                 ``escape_below`` <= 0, a ``recover_after`` outside [0, RECOVER_WINDOW], an
-                unknown ``replacement``, a ``detour_after`` outside [0, DETOUR_WINDOW] or a
-                ``guard_release`` or ``arm_guard`` that is not a bool.
+                unknown ``replacement``, a ``detour_after`` outside [0, DETOUR_WINDOW], a
+                ``guard_release`` or ``arm_guard`` that is not a bool, a ``stall_stops``
+                outside [0, STALL_WINDOW] or a ``stall_below`` that is not a finite number > 0.
         """
         critic = SafetyCritic(path, providers=list(providers), verify_key=verify_key)
         check_critic_matches(critic.manifest, str(critic.path), policy)
@@ -723,6 +771,8 @@ class CriticGate:
             detour_after,
             guard_release,
             arm_guard,
+            stall_stops,
+            stall_below,
         )
 
     @property
@@ -741,6 +791,8 @@ class CriticGate:
         self.frames.clear()
         self.prev_action, self.last = None, None
         self.still = 0
+        self.stalls.clear()
+        self.releases = 0
         self._rng = np.random.default_rng(REPLACEMENT_SEED)
         self.recent.clear()
         self.latched[:] = False
@@ -775,6 +827,7 @@ class CriticGate:
         previous action of the critic's next step. A motion releases the vetoes latched since
         the robot last moved."""
         self.prev_action = executed
+        self.stalls.append(executed is None)
         if executed is not None and _MOVES[executed]:
             self.latched[:] = False
             self.latched_category.clear()
@@ -1004,7 +1057,12 @@ class CriticGate:
                     )
                     return CriticCall(back, True, why, category)
             if self.escape_after and self.still >= self.escape_after and _BASE[action]:
-                return self._escape(v, allowed_before, why, category)
+                call = self._escape(v, allowed_before, why, category)
+                if call.executed is not None:
+                    return call
+                why = call.reason.removesuffix(": safe stop")
+            if self.stall_stops and _BASE[action] and sum(self.stalls) >= self.stall_stops:
+                return self._release(v, action, allowed_before, why, category)
             return CriticCall(None, True, why + ": safe stop", category)
         if self.replacement == "sample":
             w = np.where(ok, np.asarray(probabilities, np.float64), 0.0)
@@ -1025,6 +1083,28 @@ class CriticGate:
         rules and the latch; None: neither."""
         ok = self._within(v, allowed_before) & ~self.latched & ~self.idle
         return next((a for a in _BACK_OFF if ok[a]), None)
+
+    def _release(self, v, action, allowed_before, why, category):
+        """The robot stalled (``stall_stops`` of the last ``STALL_WINDOW`` proposals stopped):
+        ``action`` if its risk is below ``stall_below`` times the thresholds, else the least
+        risky base motion below that, that the earlier rules allow; else a stop."""
+        ok = _BASE & ~self.pressing & ~self.idle
+        if allowed_before is not None:
+            ok &= allowed_before
+        ratio = (v.risk / np.maximum(self.thresholds, 1e-12)[None, :]).max(axis=1)
+        ok &= ratio < self.stall_below
+        stops = sum(self.stalls)
+        if not ok.any():
+            why += f"; stalled ({stops} stops), no motion below {self.stall_below:g} x threshold"
+            return CriticCall(None, True, why + ": safe stop", category)
+        best = action if ok[action] else int(np.argmin(np.where(ok, ratio, np.inf)))
+        self.stalls.clear()
+        self.releases += 1
+        why += (
+            f"; stalled ({stops} of the last {STALL_WINDOW} proposals stopped): releasing "
+            f"{ACTION_NAMES[best]} (risk {ratio[best]:.3g} x threshold < {self.stall_below:g})"
+        )
+        return CriticCall(best, True, why, category)
 
     def _escape(self, v, allowed_before, why, category):
         """The robot has stood ``escape_after`` proposals and a base motion was vetoed: the

@@ -18,7 +18,8 @@ no-op ``sub_done`` (uncosted, not terminal) and, as in the ROS stack, the policy
 not told of any executed action. With ``critic`` the independent safety critic
 (:mod:`safevla_core.critic_gate`) judges the navigation frame of each step after the policy's
 own cost rule, as in the monitor node; it can shield the built-in policies too (they report
-zero costs); its vetoes, replacements and stops go into each record's ``extra["critic"]``.
+zero costs); its vetoes, replacements, stops and stall releases go into each record's
+``extra["critic"]``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from safevla_core.critic_gate import (
     DEFAULT_CRITIC_MARGIN,
     DEFAULT_CRITIC_RECOVER_AFTER,
     DEFAULT_CRITIC_REPLACEMENT,
+    DEFAULT_CRITIC_STALL_BELOW,
+    DEFAULT_CRITIC_STALL_STOPS,
 )
 from safevla_core.monitor_types import Decision
 from safevla_core.safety_spec import COST_CATEGORIES, DEFAULT_COST_THRESHOLD
@@ -88,6 +91,10 @@ class Job:
             moves away from what the robot touches goes back to the critic's own risk.
         critic_arm_guard: the monitor vetoes an arm extension that would strike what the arm
             scan sees (:mod:`safevla_core.critic_gate`).
+        critic_stall_stops: once this many of the monitor's last proposals ended in a stop, a
+            base motion's veto that would stop the robot again releases a motion below
+            ``critic_stall_below`` times the thresholds (0 = never).
+        critic_stall_below: the stall release's bound, a multiple of the thresholds.
     """
 
     policy: PolicySpec
@@ -113,6 +120,8 @@ class Job:
     critic_detour_after: int = DEFAULT_CRITIC_DETOUR_AFTER
     critic_guard_release: bool = True
     critic_arm_guard: bool = True
+    critic_stall_stops: int = DEFAULT_CRITIC_STALL_STOPS
+    critic_stall_below: float = DEFAULT_CRITIC_STALL_BELOW
 
     def __post_init__(self) -> None:
         if self.max_steps < 1:
@@ -177,7 +186,7 @@ def critic_gate(job: Job, verify_key: str | None = None):
     key = ("critic", job.critic, job.critic_alpha, job.critic_margin, job.critic_escape_after)
     key += (job.critic_escape_below, job.critic_recover_after, job.critic_contact_guard)
     key += (job.critic_replacement, job.critic_detour_after, job.critic_guard_release)
-    key += (job.critic_arm_guard,)
+    key += (job.critic_arm_guard, job.critic_stall_stops, job.critic_stall_below)
     key += (job.policy, verify_key)
     if key not in _WORKER:
         from safevla_core.bundle import load_bundle
@@ -204,6 +213,8 @@ def critic_gate(job: Job, verify_key: str | None = None):
             detour_after=job.critic_detour_after,
             guard_release=job.critic_guard_release,
             arm_guard=job.critic_arm_guard,
+            stall_stops=job.critic_stall_stops,
+            stall_below=job.critic_stall_below,
         )
         _WORKER[key] = gate
     gate = _WORKER[key]
@@ -379,7 +390,11 @@ def episode_steps(
         goal_states,
         first_goal,
         {"instruction": ep.instruction, "scene_seed": ep.scene_seed}
-        | ({"critic": critic} if job.critic and job.shield else {}),
+        | (
+            {"critic": critic | {"releases": monitor.critic.releases}}
+            if job.critic and job.shield
+            else {}
+        ),
         blocked,
         longest,
     )

@@ -34,6 +34,8 @@ from safevla_core.critic_gate import (
     DEFAULT_CRITIC_MARGIN,
     DEFAULT_CRITIC_RECOVER_AFTER,
     DEFAULT_CRITIC_REPLACEMENT,
+    DEFAULT_CRITIC_STALL_BELOW,
+    DEFAULT_CRITIC_STALL_STOPS,
 )
 from safevla_core.safety_spec import DEFAULT_COST_THRESHOLD
 from safevla_eval.agents import (
@@ -102,6 +104,12 @@ class EvalConfig:
             (default on; :mod:`safevla_core.critic_gate`).
         critic_arm_guard: the monitor vetoes an arm extension that would strike what the arm
             scan sees (default on; :mod:`safevla_core.critic_gate`).
+        critic_stall_stops: once this many of the monitor's last 20 proposals ended in a stop,
+            a base motion's veto that would stop the robot again releases a motion below
+            ``critic_stall_below`` times the thresholds (default 0 = never; measured at 6;
+            :mod:`safevla_core.critic_gate`).
+        critic_stall_below: the stall release's bound, a multiple of the thresholds
+            (default 6).
         skip_blocked: bundles do not repeat a motion that was blocked or collided where it stands
             (:class:`safevla_core.action_choice.BlockedMoves`; the policy node's
             ``skip_blocked`` parameter).
@@ -135,6 +143,8 @@ class EvalConfig:
     critic_detour_after: int = DEFAULT_CRITIC_DETOUR_AFTER
     critic_guard_release: bool = True
     critic_arm_guard: bool = True
+    critic_stall_stops: int = DEFAULT_CRITIC_STALL_STOPS
+    critic_stall_below: float = DEFAULT_CRITIC_STALL_BELOW
     skip_blocked: bool = False
     ray_address: str | None = None
     specs: list = field(default_factory=list, repr=False)
@@ -331,6 +341,8 @@ def _critic_id(cfg: EvalConfig, spec) -> str:
         critic_detour_after=cfg.critic_detour_after,
         critic_guard_release=cfg.critic_guard_release,
         critic_arm_guard=cfg.critic_arm_guard,
+        critic_stall_stops=cfg.critic_stall_stops,
+        critic_stall_below=cfg.critic_stall_below,
     )
     try:
         return critic_gate(job, cfg.verify_key).bundle_id
@@ -397,6 +409,8 @@ def groups(
                         cfg.critic_detour_after,
                         cfg.critic_guard_release,
                         cfg.critic_arm_guard,
+                        cfg.critic_stall_stops,
+                        cfg.critic_stall_below,
                     )
                     for i, e in enumerate(eps)
                 ]

@@ -19,11 +19,14 @@ from safevla_core.critic_gate import (
     DEFAULT_CRITIC_MARGIN,
     DEFAULT_CRITIC_RECOVER_AFTER,
     DEFAULT_CRITIC_REPLACEMENT,
+    DEFAULT_CRITIC_STALL_BELOW,
+    DEFAULT_CRITIC_STALL_STOPS,
     DEFAULT_PROPRIO_MAX_AGE_S,
     DEFAULT_SCAN_MAX_AGE_S,
     DETOUR_WINDOW,
     RECOVER_WINDOW,
     REPLACEMENTS,
+    STALL_WINDOW,
 )
 from safevla_core.safety_monitor import MonitorConfig
 from safevla_core.safety_spec import DEFAULT_COST_THRESHOLD
@@ -392,6 +395,26 @@ CRITIC_PARAMS: tuple[ParamSpec, ...] = (
         "on the range scan, each step judged by the critic as it runs (0 = never)",
         0,
         DETOUR_WINDOW,
+        read_only=True,
+    ),
+    _p(
+        "critic_stall_stops",
+        DEFAULT_CRITIC_STALL_STOPS,
+        f"once this many of the last {STALL_WINDOW} proposals ended in a stop, a critic veto of a "
+        "base motion that would stop the robot again runs the proposal, else the least risky "
+        "base motion, if its risk is below critic_stall_below x the thresholds: the one motion "
+        "that need not pass the calibrated thresholds, counted in /diagnostics (0 = never, the "
+        "default: any doubt ends in a stop; measured at 6)",
+        0,
+        STALL_WINDOW,
+        read_only=True,
+    ),
+    _p(
+        "critic_stall_below",
+        DEFAULT_CRITIC_STALL_BELOW,
+        "the stall release only runs a motion whose risk is below this multiple of the thresholds",
+        0.01,
+        100.0,
         read_only=True,
     ),
     _p(

@@ -106,7 +106,7 @@ class SafetyMonitorNode(LifecycleNode):
         self.counts |= {"critic_replacements": 0, "critic_stops": 0, "critic_bad_frames": 0}
         self.counts |= {"critic_bad_scans": 0, "critic_bad_object_scans": 0}
         self.counts |= {"critic_bad_arm_scans": 0}
-        self.counts |= {"critic_bad_joint_states": 0}
+        self.counts |= {"critic_bad_joint_states": 0, "critic_releases": 0}
         self.critic: CriticGate | None = None
         self._subs = []
         self._critic_reported = False
@@ -292,7 +292,10 @@ class SafetyMonitorNode(LifecycleNode):
 
     def on_proposal(self, msg: ActionProposal) -> None:
         t0 = time.perf_counter()
+        released = self.critic.releases if self.critic is not None else 0
         self.publish(decide_proposal(self.monitor, msg, now_s(self)), t0)
+        if self.critic is not None and self.critic.releases > released:
+            self.counts["critic_releases"] += 1  # a stall release ran (critic_stall_stops)
         if self.monitor.critic_problem and not self._critic_reported:
             self._critic_reported = True
             self.get_logger().error(self.monitor.critic_problem)
@@ -377,6 +380,8 @@ def load_critic(p: dict) -> CriticGate | None:
         detour_after=p["critic_detour_after"],
         guard_release=p["critic_guard_release"],
         arm_guard=p["critic_arm_guard"],
+        stall_stops=p["critic_stall_stops"],
+        stall_below=p["critic_stall_below"],
     )
     gate.scan_max_age_s = p["scan_max_age_s"]
     gate.proprio_max_age_s = p["proprio_max_age_s"]

@@ -26,6 +26,8 @@ from safevla_core.critic_gate import (
     DEFAULT_CRITIC_MARGIN,
     DEFAULT_CRITIC_RECOVER_AFTER,
     DEFAULT_CRITIC_REPLACEMENT,
+    DEFAULT_CRITIC_STALL_BELOW,
+    DEFAULT_CRITIC_STALL_STOPS,
     DETOUR_WINDOW,
     RECOVER_WINDOW,
     REPLACEMENTS,
@@ -188,6 +190,25 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
         "to the critic's own risk (docs/safety_critic.md)",
     )
     p.add_argument(
+        "--critic-stall-stops",
+        type=int,
+        default=DEFAULT_CRITIC_STALL_STOPS,
+        metavar="S",
+        help="once S of the monitor's last 20 proposals ended in a stop, a critic veto of a base "
+        "motion that would stop the robot again runs the proposal (else the least risky base "
+        "motion) if its risk is below --critic-stall-below x threshold: a stalled robot's "
+        "release, counted per episode (extra.critic.releases) "
+        f"(default {DEFAULT_CRITIC_STALL_STOPS} = never; measured at 6; docs/safety_critic.md)",
+    )
+    p.add_argument(
+        "--critic-stall-below",
+        type=float,
+        default=DEFAULT_CRITIC_STALL_BELOW,
+        metavar="B",
+        help="the stall release's bound, a multiple of the calibrated thresholds "
+        f"(default {DEFAULT_CRITIC_STALL_BELOW:g})",
+    )
+    p.add_argument(
         "--critic-arm-guard",
         choices=("on", "off"),
         default="on",
@@ -339,6 +360,8 @@ def _config(args: argparse.Namespace):
             critic_detour_after=args.critic_detour_after,
             critic_guard_release=args.critic_guard_release == "on",
             critic_arm_guard=args.critic_arm_guard == "on",
+            critic_stall_stops=args.critic_stall_stops,
+            critic_stall_below=args.critic_stall_below,
             skip_blocked=args.skip_blocked,
         )
     except ValueError as exc:
