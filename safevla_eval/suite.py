@@ -105,9 +105,9 @@ class EvalConfig:
         critic_arm_guard: the monitor vetoes an arm extension that would strike what the arm
             scan sees (default on; :mod:`safevla_core.critic_gate`).
         critic_stall_stops: once this many of the monitor's last 20 proposals ended in a stop,
-            a base motion's veto that would stop the robot again releases a motion below
-            ``critic_stall_below`` times the thresholds (default 0 = never; measured at 6;
-            :mod:`safevla_core.critic_gate`).
+            a one-hot proposer's base motion veto that would stop the robot again releases a
+            motion below ``critic_stall_below`` times the thresholds (default 0 = never;
+            measured at 6; :mod:`safevla_core.critic_gate`).
         critic_stall_below: the stall release's bound, a multiple of the thresholds
             (default 6).
         skip_blocked: bundles do not repeat a motion that was blocked or collided where it stands

@@ -194,9 +194,10 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
         type=int,
         default=DEFAULT_CRITIC_STALL_STOPS,
         metavar="S",
-        help="once S of the monitor's last 20 proposals ended in a stop, a critic veto of a base "
-        "motion that would stop the robot again runs the proposal (else the least risky base "
-        "motion) if its risk is below --critic-stall-below x threshold: a stalled robot's "
+        help="once S of the monitor's last 20 proposals ended in a stop, a critic veto of a "
+        "one-hot proposal (a planner's command) of a base motion that would stop the robot again "
+        "runs the proposal (else the least risky base motion) if its risk is below "
+        "--critic-stall-below x threshold: a stalled robot's "
         "release, counted per episode (extra.critic.releases) "
         f"(default {DEFAULT_CRITIC_STALL_STOPS} = never; measured at 6; docs/safety_critic.md)",
     )
