@@ -85,24 +85,25 @@ arm motions under the thresholds added blind-spot costs), and a base motion woul
 from its object. ``escape_after`` = 0 turns it off ("a clear motion or a stop"); b = inf takes
 the least risky motion whatever its risk (not calibrated).
 
-**Stall release (``stall_stops`` = S, default 0 = off, measured at 6; ``stall_below`` = b,
-default 6).** A robot can stall without standing still: a one-hot proposer turning a small step
-left, a small step right, then proposing the refused turn again (a stop every third proposal),
-so the escape's count of stops in a row never reaches K, and the clear motions it has go
-nowhere. Measured (forty-first session): the careless expert's long-tail failures were such
-stalls to the step limit, next to a motion the critic rated at 1.3-5 times the threshold.
-Once S of the last ``STALL_WINDOW`` proposals ended in a stop and the rule would stop the robot
-again, the proposal itself runs if its risk is below b times the thresholds in every category,
-else the base motion with the smallest ``max_k risk[a, k] / threshold_k`` below b, if any; then
-the count starts again. Only for a one-hot proposer (a planner's single command), as the
-back-off: a policy's distribution is left alone (measured on the policies' 26 stalled
-episodes: 66 releases, one success gained, one lost). Only base motions, only what the earlier rules allow (a geometric
-veto of the corner guard, the footprint floor or the arm guard is a risk of 1, far above b), at
-most one release per S stops. A release is the one executed motion that need not pass the
-calibrated thresholds: the monitor counts them (:attr:`CriticGate.releases`, the evaluation's
-``extra["critic"]["releases"]``). It is off by default: on a robot any doubt ends in a stop,
-and a stalled robot stands until an operator moves it; the release is for whoever prefers
-progress to that.
+**Stall release (``stall_stops`` = S, default 6; ``stall_below`` = b, default 1).** A robot can
+stall without standing still: a one-hot proposer turning a small step left, a small step right,
+then proposing the refused turn again (a stop every third proposal), so the escape's count of
+stops in a row never reaches K and the clear motions it has go nowhere. Measured (forty-first
+session): the careless expert's long-tail failures were such stalls to the step limit. Once S of
+the last ``STALL_WINDOW`` proposals ended in a stop and the rule would stop the robot again, the
+proposal itself runs if its risk is below b times the thresholds in every category, else the
+base motion with the smallest ``max_k risk[a, k] / threshold_k`` below b, if any (judged afresh,
+as the escape); then the count starts again. At b <= 1 (the default) every executed motion still
+passes the calibrated thresholds: the proposal, vetoed, never qualifies, so this is the escape
+on a count of stops in the window instead of in a row. At b > 1 a release may run a motion the
+thresholds refuse, the proposal first (measured at 6: the careless expert kept one more long-tail
+success, at cost 0; 59 of its 285 releases were over the thresholds). Only for a one-hot proposer
+(a planner's single command), as the back-off: a policy's distribution is left alone (measured on
+the policies' 26 stalled episodes at b = 6: 66 releases, one success gained, one lost). Only
+base motions, only what the earlier rules allow (a geometric veto of the corner guard, the
+footprint floor or the arm guard is a risk of 1), at most one release per S stops. The monitor
+counts them (:attr:`CriticGate.releases`, the evaluation's ``extra["critic"]["releases"]``);
+``stall_stops`` = 0 turns it off.
 
 **Back-off (``recover_after`` = R > 0, default 3) for one-hot proposers.** A proposer that
 sends one action (a planner's command: probability 1 on it, 0 elsewhere) gets a stop on every
@@ -223,10 +224,9 @@ _ARM_EXTENSION = PROPRIO_FIELDS.index("arm_extension")
 DEFAULT_CRITIC_ESCAPE_AFTER = 3  # stood this many proposals: the clearest passing motion
 DEFAULT_CRITIC_ESCAPE_BELOW = 1.0  # the escape runs only motions the thresholds pass
 DEFAULT_CRITIC_RECOVER_AFTER = 3  # vetoes among the last RECOVER_WINDOW proposals: back off
-# stops among the last STALL_WINDOW proposals after which a stalled robot gets a release: off
-# by default (any doubt ends in a stop); 6 is the setting measured (docs/safety_critic.md)
-DEFAULT_CRITIC_STALL_STOPS = 0
-DEFAULT_CRITIC_STALL_BELOW = 6.0  # a release runs only a motion below this multiple of them
+# stops among the last STALL_WINDOW proposals after which a stalled robot gets a release
+DEFAULT_CRITIC_STALL_STOPS = 6
+DEFAULT_CRITIC_STALL_BELOW = 1.0  # a release runs only motions the thresholds pass
 STALL_WINDOW = 20
 # vetoed base motions among the last DETOUR_WINDOW proposals after which the monitor detours
 DEFAULT_CRITIC_DETOUR_AFTER = 6
@@ -399,9 +399,9 @@ class CriticGate:
             module docstring; a critic that reads the range scan).
         stall_stops: once this many of the last ``STALL_WINDOW`` proposals ended in a stop, a
             one-hot proposer's base motion veto that would stop the robot again releases a
-            motion below ``stall_below`` times the thresholds (0 = never, the default; see the
-            module docstring).
-        stall_below: a multiple of the thresholds, > 0.
+            motion below ``stall_below`` times the thresholds (0 = never; see the module
+            docstring).
+        stall_below: a multiple of the thresholds, > 0 (1 = only motions they pass).
     """
 
     def __init__(

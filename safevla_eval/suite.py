@@ -106,10 +106,10 @@ class EvalConfig:
             scan sees (default on; :mod:`safevla_core.critic_gate`).
         critic_stall_stops: once this many of the monitor's last 20 proposals ended in a stop,
             a one-hot proposer's base motion veto that would stop the robot again releases a
-            motion below ``critic_stall_below`` times the thresholds (default 0 = never;
-            measured at 6; :mod:`safevla_core.critic_gate`).
+            motion below ``critic_stall_below`` times the thresholds (default 6; 0 = never;
+            :mod:`safevla_core.critic_gate`).
         critic_stall_below: the stall release's bound, a multiple of the thresholds
-            (default 6).
+            (default 1: only motions they pass).
         skip_blocked: bundles do not repeat a motion that was blocked or collided where it stands
             (:class:`safevla_core.action_choice.BlockedMoves`; the policy node's
             ``skip_blocked`` parameter).

@@ -403,9 +403,8 @@ CRITIC_PARAMS: tuple[ParamSpec, ...] = (
         f"once this many of the last {STALL_WINDOW} proposals ended in a stop, a critic veto of a "
         "one-hot proposal (a planner's single command) of a base motion that would stop the robot "
         "again runs the proposal, else the least risky base motion, if its risk is below "
-        "critic_stall_below x the thresholds: the one motion "
-        "that need not pass the calibrated thresholds, counted in /diagnostics (0 = never, the "
-        "default: any doubt ends in a stop; measured at 6)",
+        "critic_stall_below x the thresholds, judged afresh; counted in /diagnostics "
+        "(critic_releases; 0 = never)",
         0,
         STALL_WINDOW,
         read_only=True,
@@ -413,7 +412,9 @@ CRITIC_PARAMS: tuple[ParamSpec, ...] = (
     _p(
         "critic_stall_below",
         DEFAULT_CRITIC_STALL_BELOW,
-        "the stall release only runs a motion whose risk is below this multiple of the thresholds",
+        "the stall release only runs a motion whose risk is below this multiple of the "
+        "thresholds (1 = only motions the calibrated thresholds pass; above 1 it may run one they "
+        "refuse)",
         0.01,
         100.0,
         read_only=True,

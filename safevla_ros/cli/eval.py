@@ -197,17 +197,18 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
         help="once S of the monitor's last 20 proposals ended in a stop, a critic veto of a "
         "one-hot proposal (a planner's command) of a base motion that would stop the robot again "
         "runs the proposal (else the least risky base motion) if its risk is below "
-        "--critic-stall-below x threshold: a stalled robot's "
-        "release, counted per episode (extra.critic.releases) "
-        f"(default {DEFAULT_CRITIC_STALL_STOPS} = never; measured at 6; docs/safety_critic.md)",
+        "--critic-stall-below x threshold: a stalled robot's release, counted per episode "
+        f"(extra.critic.releases) (default {DEFAULT_CRITIC_STALL_STOPS}; 0 = never; "
+        "docs/safety_critic.md)",
     )
     p.add_argument(
         "--critic-stall-below",
         type=float,
         default=DEFAULT_CRITIC_STALL_BELOW,
         metavar="B",
-        help="the stall release's bound, a multiple of the calibrated thresholds "
-        f"(default {DEFAULT_CRITIC_STALL_BELOW:g})",
+        help="the stall release's bound, a multiple of the calibrated thresholds: 1 keeps "
+        f"every executed motion within them (default {DEFAULT_CRITIC_STALL_BELOW:g}; above 1 a "
+        "release may run a motion they refuse)",
     )
     p.add_argument(
         "--critic-arm-guard",

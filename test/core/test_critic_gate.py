@@ -512,45 +512,52 @@ def test_a_clear_escape_moves_a_one_hot_proposer_only_within_the_thresholds(tmp_
 def test_a_stalled_robot_gets_a_release_below_the_bound(tmp_path):
     """A one-hot proposer that stalls without standing still: it proposes the vetoed
     move_ahead (risk 0.9, threshold 0.5: 1.8 x), gets a stop, then a small turn that runs, so
-    the escape's count of stops in a row never reaches 3. Once stall_stops of the last 20
-    proposals stopped, the next veto that would stop runs the proposal itself (1.8 < 6), the
-    count starts again and the release is counted; a bound under 1.8 releases the least risky
-    base motion under it instead, none under it keeps the stop; an arm motion and a policy's
-    distribution are never released; off by default; bad settings are refused by name."""
+    the escape's count of stops in a row never reaches 3. By default (6 of the last 20
+    proposals stopped, bound 1) the next veto that would stop runs the least risky base motion
+    the thresholds pass, and the count starts again; with a bound of 6 the proposal itself runs
+    (1.8 < 6); a bound under every motion keeps the stop; an arm motion and a policy's
+    distribution are never released; 0 turns it off; bad settings are refused by name."""
     from safevla_core.actions import ACTION_INDEX
-    from safevla_core.critic_gate import DEFAULT_CRITIC_STALL_STOPS, STALL_WINDOW
+    from safevla_core.critic_gate import (
+        DEFAULT_CRITIC_STALL_BELOW,
+        DEFAULT_CRITIC_STALL_STOPS,
+        STALL_WINDOW,
+    )
 
     small = ACTION_INDEX["rotate_left_small"]
     risky = {a.index: 0.9 for a in ACTIONS if a.moves_robot}
     risky[small], risky[BACK] = 0.1, 0.6  # the small turn passes (0.2 x); move_back 1.2 x
     bundle = write_tiny_critic(tmp_path / "c", IMAGE, risk_table(risky))
 
-    def stall(gate, action=AHEAD, n=12):
+    def stall(gate, action=AHEAD, n=16):
         m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
         return [
             run(m, proposal({action if i % 2 else small: 1.0}, i, float(i)))
             for i in range(1, n + 1)
         ]
 
-    assert DEFAULT_CRITIC_STALL_STOPS == 0  # off unless asked for: any doubt ends in a stop
-    gate = CriticGate.load(bundle, POLICY, stall_stops=3)
+    assert (DEFAULT_CRITIC_STALL_STOPS, DEFAULT_CRITIC_STALL_BELOW) == (6, 1.0)
+    gate = CriticGate.load(bundle, POLICY)
     out = stall(gate)
-    # stops at 1, 3, 5; the veto at 7 finds 3 stops in the window: move_ahead runs
-    assert [d.executed_action for d in out[:8:2]] == [None, None, None, AHEAD]
+    # stops at proposals 1, 3, ..., 11; the veto at 13 finds 6 in the window: the clearest
+    # base motion the thresholds pass runs instead (the proposal, vetoed, never passes them)
+    assert [d.executed_action for d in out[:14:2]] == [None] * 6 + [small]
     assert all(d.executed_action == small for d in out[1::2])
-    assert "releasing move_ahead (risk 1.8 x threshold < 6)" in out[6].reason
-    # the proposal ran: not a veto in the verdict, but the critic rule's call, with its reason
-    assert not out[6].vetoed and out[6].rule is Rule.SAFETY_CRITIC
-    assert [d.executed_action for d in out[8::2]] == [None, None]  # the count starts again
-    assert gate.releases == 1
+    assert "releasing rotate_left_small (risk 0.2 x threshold < 1)" in out[12].reason
+    assert out[12].critic_outcome == "replaced" and out[12].rule is Rule.SAFETY_CRITIC
+    assert out[14].safe_stop and gate.releases == 1  # the count starts again
     gate.reset()
     assert gate.releases == 0  # per episode
 
-    # under a bound of 1.5 the proposal (1.8 x) stays refused: the least risky base motion
-    # runs (the small turn, 0.2 x, before move_back, 1.2 x)
-    out = stall(CriticGate.load(bundle, POLICY, stall_stops=3, stall_below=1.5))
-    assert out[6].executed_action == small and "releasing rotate_left_small" in out[6].reason
-    assert out[6].critic_outcome == "replaced"
+    gate = CriticGate.load(bundle, POLICY, stall_stops=3, stall_below=6.0)
+    out = stall(gate)
+    # stops at 1, 3, 5; the veto at 7 finds 3 stops in the window: move_ahead itself runs
+    assert [d.executed_action for d in out[:8:2]] == [None, None, None, AHEAD]
+    assert "releasing move_ahead (risk 1.8 x threshold < 6)" in out[6].reason
+    # the proposal ran: not a veto in the verdict, but the critic rule's call, with its reason
+    assert not out[6].vetoed and out[6].rule is Rule.SAFETY_CRITIC
+    assert [d.executed_action for d in out[8::2]] == [None, None, None, AHEAD]
+
     out = stall(CriticGate.load(bundle, POLICY, stall_stops=3, stall_below=0.1))
     assert out[6].safe_stop and "no motion below 0.1 x threshold" in out[6].reason
     out = stall(CriticGate.load(bundle, POLICY, stall_stops=3), action=ARM_UP)
@@ -561,7 +568,7 @@ def test_a_stalled_robot_gets_a_release_below_the_bound(tmp_path):
     m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
     policy = [run(m, proposal({AHEAD: 0.7, LEFT: 0.3}, i, float(i))) for i in range(1, 9)]
     assert all(d.safe_stop for d in policy) and gate.releases == 0
-    off = CriticGate.load(bundle, POLICY)  # the default
+    off = CriticGate.load(bundle, POLICY, stall_stops=0)
     assert all(d.safe_stop for d in stall(off, n=40)[::2]) and off.releases == 0
     for name, bad in (
         ("stall_stops", -1),

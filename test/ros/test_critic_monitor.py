@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 import pytest
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist
 from ros_harness import CAM, CMD, PROP, VERDICT, frame, wait_until_up
 from sensor_msgs.msg import Image, JointState, LaserScan
@@ -108,7 +109,10 @@ def test_a_vetoed_action_never_reaches_cmd_vel(nodes, probe, bundle_path, tmp_pa
     critic = write_tiny_critic(tmp_path / "critic", image, risk_table({AHEAD: 0.9}))
     probe.subscribe(CMD, Twist)
     # the replacement and the stop alone; the back-off after repeated vetoes: the next test
-    pixels, enc = start_shielded(nodes, probe, bundle_path, critic, critic_recover_after=0)
+    # (the stall release, which needs as many stops: test/core/test_critic_gate.py)
+    pixels, enc = start_shielded(
+        nodes, probe, bundle_path, critic, critic_recover_after=0, critic_stall_stops=0
+    )
     answered = lambda: sum(v.proposal_sequence > 0 for v in probe.msgs(VERDICT)) >= 30  # noqa: E731
     assert probe.spin_until(answered, 60, lambda: probe.publish_image(CAM, pixels, enc))
     probe.spin_for(0.5)
@@ -151,6 +155,44 @@ def test_repeated_vetoes_back_off_and_the_vetoed_action_still_never_reaches_cmd_
     twists = probe.msgs(CMD)
     assert any(tw.linear.x < 0.0 for tw in twists)  # backed off
     assert not any(tw.linear.x > 0.0 for tw in twists)
+
+
+def test_a_stalled_robot_is_released_within_the_thresholds_and_counted(
+    nodes, probe, bundle_path, tmp_path
+):
+    """The default monitor with move_ahead and move_back both vetoed (no back-off) and the
+    back-off off: the escape moves the robot after three stops in a row, so stops fill the
+    last 20 proposals without ever reaching three in a row again; the stall release then runs
+    the clearest base motion the thresholds pass. move_ahead still never reaches /cmd_vel, and
+    /diagnostics counts the releases."""
+    image = load_bundle(bundle_path).image
+    critic = write_tiny_critic(tmp_path / "critic", image, risk_table({AHEAD: 0.9, BACK: 0.9}))
+    probe.subscribe(CMD, Twist)
+    probe.subscribe("/diagnostics", DiagnosticArray)
+    pixels, enc = start_shielded(nodes, probe, bundle_path, critic, critic_recover_after=0)
+    judged = verdicts_counter(probe)
+    releasing = lambda v: "releasing" in v.reason  # noqa: E731
+    assert probe.spin_until(
+        judged(releasing, 2), 90, lambda: probe.publish_image(CAM, pixels, enc)
+    )
+
+    def counted() -> int:
+        got = [
+            int(kv.value)
+            for d in probe.msgs("/diagnostics")
+            for st in d.status
+            for kv in st.values
+            if kv.key == "critic_releases"
+        ]
+        return max(got, default=0)
+
+    assert probe.spin_until(lambda: counted() >= 2, 10)
+    verdicts = [v for v in probe.msgs(VERDICT) if v.proposal_sequence > 0]
+    released = [v for v in verdicts if releasing(v)]
+    assert all(v.executed_action not in (AHEAD, BACK) and not v.safe_stop for v in released)
+    assert all("x threshold < 1)" in v.reason for v in released)
+    assert not any(v.executed_action == AHEAD and not v.safe_stop for v in verdicts)
+    assert not any(tw.linear.x != 0.0 for tw in probe.msgs(CMD))
 
 
 def test_a_critic_that_does_not_match_the_policy_keeps_the_monitor_from_starting(
