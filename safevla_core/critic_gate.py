@@ -435,7 +435,7 @@ class CriticGate:
         ):
             raise ValueError(
                 f"critic stall_below = {stall_below!r}; must be a finite number > 0 (a multiple "
-                "of the thresholds, e.g. 6.0)"
+                "of the thresholds: 1.0 releases only motions they pass)"
             )
         self.stall_below = float(stall_below)
         self.stalls: deque[bool] = deque(maxlen=STALL_WINDOW)  # per decision: a stop
