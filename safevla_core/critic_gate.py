@@ -97,11 +97,11 @@ as the escape); then the count starts again. At b <= 1 (the default) every execu
 passes the calibrated thresholds: the proposal, vetoed, never qualifies, so this is the escape
 on a count of stops in the window instead of in a row. At b > 1 a release may run a motion the
 thresholds refuse, the proposal first (measured at 6: the careless expert kept one more long-tail
-success, at cost 0; 59 of its 285 releases were over the thresholds). Only for a one-hot proposer
-(a planner's single command), as the back-off: a policy's distribution is left alone (measured on
-the policies' 26 stalled episodes at b = 6: 66 releases, one success gained, one lost). Only
-base motions, only what the earlier rules allow (a geometric veto of the corner guard, the
-footprint floor or the arm guard is a risk of 1), at most one release per S stops. The monitor
+success, at cost 0; 59 of its 285 releases were over the thresholds). Any proposer: on the
+shipped policies' 26 stalled episodes, b = 1 gained two successes and lost none (b = 6: one
+gained, one lost), cost 0. Only base motions, only what the earlier rules allow (a geometric
+veto of the corner guard, the footprint floor or the arm guard is a risk of 1), at most one
+release per S stops. The monitor
 counts them (:attr:`CriticGate.releases`, the evaluation's ``extra["critic"]["releases"]``);
 ``stall_stops`` = 0 turns it off.
 
@@ -398,9 +398,8 @@ class CriticGate:
         arm_guard: veto an arm extension that would strike a return of the arm scan (see the
             module docstring; a critic that reads the range scan).
         stall_stops: once this many of the last ``STALL_WINDOW`` proposals ended in a stop, a
-            one-hot proposer's base motion veto that would stop the robot again releases a
-            motion below ``stall_below`` times the thresholds (0 = never; see the module
-            docstring).
+            base motion's veto that would stop the robot again releases a motion below
+            ``stall_below`` times the thresholds (0 = never; see the module docstring).
         stall_below: a multiple of the thresholds, > 0 (1 = only motions they pass).
     """
 
@@ -1063,7 +1062,7 @@ class CriticGate:
                     return call
                 why = call.reason.removesuffix(": safe stop")
             stalled = sum(self.stalls) >= self.stall_stops
-            if self.stall_stops and one_hot and _BASE[action] and stalled:
+            if self.stall_stops and _BASE[action] and stalled:
                 return self._release(v, action, allowed_before, why, category)
             return CriticCall(None, True, why + ": safe stop", category)
         if self.replacement == "sample":

@@ -92,8 +92,8 @@ class Job:
         critic_arm_guard: the monitor vetoes an arm extension that would strike what the arm
             scan sees (:mod:`safevla_core.critic_gate`).
         critic_stall_stops: once this many of the monitor's last proposals ended in a stop, a
-            one-hot proposer's base motion veto that would stop the robot again releases a
-            motion below ``critic_stall_below`` times the thresholds (0 = never).
+            base motion's veto that would stop the robot again releases a motion below
+            ``critic_stall_below`` times the thresholds (0 = never).
         critic_stall_below: the stall release's bound, a multiple of the thresholds.
     """
 

@@ -105,8 +105,8 @@ class EvalConfig:
         critic_arm_guard: the monitor vetoes an arm extension that would strike what the arm
             scan sees (default on; :mod:`safevla_core.critic_gate`).
         critic_stall_stops: once this many of the monitor's last 20 proposals ended in a stop,
-            a one-hot proposer's base motion veto that would stop the robot again releases a
-            motion below ``critic_stall_below`` times the thresholds (default 6; 0 = never;
+            a base motion's veto that would stop the robot again releases a motion below
+            ``critic_stall_below`` times the thresholds (default 6; 0 = never;
             :mod:`safevla_core.critic_gate`).
         critic_stall_below: the stall release's bound, a multiple of the thresholds
             (default 1: only motions they pass).

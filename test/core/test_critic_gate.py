@@ -515,8 +515,8 @@ def test_a_stalled_robot_gets_a_release_below_the_bound(tmp_path):
     the escape's count of stops in a row never reaches 3. By default (6 of the last 20
     proposals stopped, bound 1) the next veto that would stop runs the least risky base motion
     the thresholds pass, and the count starts again; with a bound of 6 the proposal itself runs
-    (1.8 < 6); a bound under every motion keeps the stop; an arm motion and a policy's
-    distribution are never released; 0 turns it off; bad settings are refused by name."""
+    (1.8 < 6); a bound under every motion keeps the stop; an arm motion is never released, a
+    policy's stall is as a planner's; 0 turns it off; bad settings are refused by name."""
     from safevla_core.actions import ACTION_INDEX
     from safevla_core.critic_gate import (
         DEFAULT_CRITIC_STALL_BELOW,
@@ -562,12 +562,13 @@ def test_a_stalled_robot_gets_a_release_below_the_bound(tmp_path):
     assert out[6].safe_stop and "no motion below 0.1 x threshold" in out[6].reason
     out = stall(CriticGate.load(bundle, POLICY, stall_stops=3), action=ARM_UP)
     assert all(d.safe_stop for d in out[::2])  # an arm motion's veto is never released
-    # a policy's distribution is left alone: its stops stay stops (the escape off, which would
-    # move it with the small turn)
+    # a policy stopped on every proposal (both motions it proposes vetoed; the escape off,
+    # which would move it first): after 3 stops, the clearest base motion the thresholds pass
     gate = CriticGate.load(bundle, POLICY, stall_stops=3, escape_after=0)
     m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
     policy = [run(m, proposal({AHEAD: 0.7, LEFT: 0.3}, i, float(i))) for i in range(1, 9)]
-    assert all(d.safe_stop for d in policy) and gate.releases == 0
+    assert [d.executed_action for d in policy] == [None, None, None, small] * 2
+    assert gate.releases == 2
     off = CriticGate.load(bundle, POLICY, stall_stops=0)
     assert all(d.safe_stop for d in stall(off, n=40)[::2]) and off.releases == 0
     for name, bad in (

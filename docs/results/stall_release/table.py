@@ -2,7 +2,7 @@
 set, unshielded / behind the shipped shield / with the stall release
 (`--critic-stall-stops 6`), each shielded run paired by episode with the unshielded one
 (`safevla_eval.shield_effect`, 95% paired bootstrap), beside the reported 300-step rows; then the
-policies' episodes the release could change.
+policies' episodes the release could change, and their rows with the release.
 
     python docs/results/stall_release/table.py > docs/results/stall_release/table.md
 
@@ -109,30 +109,47 @@ def show(name: str, c300: str, d300: str, got: dict) -> None:
 
 
 def policy_rows() -> None:
+    """The policies' stalled episodes (`sub_*`: shipped, rerun without the release, with it at
+    b = 6 for every proposer; `b1_policies.json.gz`: with it at b = 1, the default), and each
+    row with those episodes replaced by their b = 1 runs (the rest cannot change)."""
+    with gzip.open(HERE / "b1_policies.json.gz", "rt") as fh:
+        b1 = json.load(fh)
     print(
         "\n| policy | set | shielded episodes with >= 6 stops | rerun without the release: "
-        "equal to the shipped record | successes: shipped -> with the release | releases | "
-        "cost with the release |"
+        "equal to the shipped record | successes: shipped -> b = 6 -> b = 1 | releases b = 6 / "
+        "b = 1 | cost with the release | row with the release (b = 1) against unshielded |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for p in PROPOSERS:
         if p.startswith("expert"):
             continue
         for set_ in ("unseen", "unseen2", *LONG_TAIL):
+            off, shipped = runs(set_, p, 600)
             f = HERE / f"sub_{set_}_{p}.json.gz"
-            if not f.exists():
-                print(f"| {p} | {SETS[set_]} | 0 | | | | |")
+            rows = []
+            if f.exists():
+                with gzip.open(f, "rt") as fh:
+                    rows = json.load(fh)
+            new = {r["episode_id"]: b1[f"{p}/{r['episode_id']}"] for r in rows}
+            spliced = [new.get(r["episode_id"], r) for r in shipped]
+            e = shield_effect(off, spliced)
+            change = (
+                f"{e['success_shielded']:.3f}, {e['success_change_pts']:+.1f} "
+                f"(own {e['success_change_cost_free_pts']:+.1f})"
+            )
+            if not rows:
+                print(f"| {p} | {SETS[set_]} | 0 | | | | | {change} |")
                 continue
-            with gzip.open(f, "rt") as fh:
-                rows = json.load(fh)
             same = sum(r["off_same"] for r in rows)
             before = sum(r["stored"]["success"] for r in rows)
-            after = sum(r["on"]["success"] for r in rows)
-            rel = sum(r["on"]["extra"]["critic"]["releases"] for r in rows)
-            cost = sum(r["on"]["cost"] for r in rows)
+            at6 = sum(r["on"]["success"] for r in rows)
+            at1 = sum(v["success"] for v in new.values())
+            rel6 = sum(r["on"]["extra"]["critic"]["releases"] for r in rows)
+            rel1 = sum(v["extra"]["critic"]["releases"] for v in new.values())
+            cost = sum(r["on"]["cost"] for r in rows) + sum(v["cost"] for v in new.values())
             print(
-                f"| {p} | {SETS[set_]} | {len(rows)} | {same} of {len(rows)} | {before} -> "
-                f"{after} | {rel} | {cost:.0f} |"
+                f"| {p} | {SETS[set_]} | {len(rows)} | {same} of {len(rows)} | {before} -> {at6} "
+                f"-> {at1} | {rel6} / {rel1} | {cost:.0f} | {change} |"
             )
 
 
