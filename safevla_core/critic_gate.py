@@ -1057,13 +1057,17 @@ class CriticGate:
                     )
                     return CriticCall(back, True, why, category)
             if self.escape_after and self.still >= self.escape_after and _BASE[action]:
-                call = self._escape(v, allowed_before, why, category)
-                if call.executed is not None:
-                    return call
-                why = call.reason.removesuffix(": safe stop")
-            stalled = sum(self.stalls) >= self.stall_stops
-            if self.stall_stops and _BASE[action] and stalled:
-                return self._release(v, action, allowed_before, why, category)
+                # judged afresh: after K stops a motion vetoed here before passes if its risk
+                # now does (measured: otherwise a one-hot proposer that had tried every clear
+                # motion once stood to the step limit)
+                ok, ratio = self._base_motions_below(v, allowed_before, self.escape_below)
+                if ok.any():
+                    return self._escape(ok, ratio, why, category)
+                if math.isfinite(self.escape_below):
+                    why += f"; no motion below {self.escape_below:g} x threshold to escape with"
+            stops = sum(self.stalls)
+            if self.stall_stops and _BASE[action] and stops >= self.stall_stops:
+                return self._release(v, action, allowed_before, stops, why, category)
             return CriticCall(None, True, why + ": safe stop", category)
         if self.replacement == "sample":
             w = np.where(ok, np.asarray(probabilities, np.float64), 0.0)
@@ -1085,16 +1089,23 @@ class CriticGate:
         ok = self._within(v, allowed_before) & ~self.latched & ~self.idle
         return next((a for a in _BACK_OFF if ok[a]), None)
 
-    def _release(self, v, action, allowed_before, why, category):
-        """The robot stalled (``stall_stops`` of the last ``STALL_WINDOW`` proposals stopped):
-        ``action`` if its risk is below ``stall_below`` times the thresholds, else the least
-        risky base motion below that, that the earlier rules allow; else a stop."""
+    def _base_motions_below(self, v, allowed_before, below: float):
+        """(ok, ratio): per action, its risk relative to each category's threshold (the
+        largest), and whether it is a base motion the earlier rules allow, not barred by the
+        contact guard or reported idle, with that ratio below ``below`` (inf: any), latched
+        or not."""
         ok = _BASE & ~self.pressing & ~self.idle
         if allowed_before is not None:
             ok &= allowed_before
         ratio = (v.risk / np.maximum(self.thresholds, 1e-12)[None, :]).max(axis=1)
-        ok &= ratio < self.stall_below
-        stops = sum(self.stalls)
+        return ok & (ratio < below), ratio
+
+    def _release(self, v, action, allowed_before, stops, why, category):
+        """The robot stalled (``stops`` of the last ``STALL_WINDOW`` proposals stopped, at
+        least ``stall_stops``): ``action`` if its risk is below ``stall_below`` times the
+        thresholds, else the least risky base motion below that, that the earlier rules
+        allow; else a stop."""
+        ok, ratio = self._base_motions_below(v, allowed_before, self.stall_below)
         if not ok.any():
             why += f"; stalled ({stops} stops), no motion below {self.stall_below:g} x threshold"
             return CriticCall(None, True, why + ": safe stop", category)
@@ -1107,24 +1118,9 @@ class CriticGate:
         )
         return CriticCall(best, True, why, category)
 
-    def _escape(self, v, allowed_before, why, category):
+    def _escape(self, ok, ratio, why, category):
         """The robot has stood ``escape_after`` proposals and a base motion was vetoed: the
-        least risky base motion the earlier rules allow (risk relative to each category's
-        threshold; with a finite ``escape_below`` one below it now, latched or not), else a
-        stop."""
-        ok = _BASE & ~self.pressing & ~self.idle
-        if allowed_before is not None:
-            ok &= allowed_before
-        ratio = (v.risk / np.maximum(self.thresholds, 1e-12)[None, :]).max(axis=1)
-        if math.isfinite(self.escape_below):
-            # judged afresh: after K stops a motion vetoed here before passes if its risk now
-            # does (measured: otherwise a one-hot proposer that had tried every clear motion
-            # once stood to the step limit)
-            ok = ok & (ratio < self.escape_below)
-            if not ok.any():
-                why += f"; no motion below {self.escape_below:g} x threshold to escape with"
-        if not ok.any():
-            return CriticCall(None, True, why + ": safe stop", category)
+        least risky of the motions ``ok`` (:meth:`_base_motions_below` at ``escape_below``)."""
         best = int(np.argmin(np.where(ok, ratio, np.inf)))
         why += (
             f"; stood {self.still} proposals: escaping with the least risky motion "

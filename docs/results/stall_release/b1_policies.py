@@ -4,10 +4,9 @@ shipped shielded episodes with 6 stops or more) with the stall release at its de
 
     python docs/results/stall_release/b1_policies.py OUT.json
 
-Run from the repository root with `PYTHONPATH` a snapshot of the tree at commit c58a836 with
-the release's one-hot limit taken out (the rule of the commit that lifted it)
-(`MUJOCO_GL=egl OMP_NUM_THREADS=1`); the output, gzipped, is `b1_policies.json.gz`: the record
-of each episode by `<policy>/<episode id>`.
+Run from the repository root (`MUJOCO_GL=egl OMP_NUM_THREADS=1`, commit 00d1d80 or later,
+the release for every proposer); the output, gzipped, is `b1_policies.json.gz`: the record of
+each episode by `<policy>/<episode id>`.
 """
 
 import dataclasses
@@ -18,11 +17,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from subset import FILES  # noqa: E402
+from subset import Shielded  # noqa: E402
 
-from safevla_eval.agents import make_agent, parse_policy, render_settings  # noqa: E402
-from safevla_eval.runner import Job, make_env, run_episode  # noqa: E402
-from sim_bridge.episodes import load_episodes  # noqa: E402
+from safevla_eval.runner import run_episode  # noqa: E402
 
 
 def main() -> None:
@@ -31,17 +28,10 @@ def main() -> None:
         set_, policy = f.name[len("sub_") : -len(".json.gz")].split("_", 1)
         with gzip.open(f, "rt") as fh:
             rows = json.load(fh)
-        spec = parse_policy(f"models/{policy}")
-        size, manip = render_settings(spec)
-        env, agent = make_env(600, size, manip), make_agent(spec)
-        eps = load_episodes(FILES[set_])
+        sh = Shielded(f"models/{policy}", 600)
         for r in rows:
-            i = r["index"]
-            job = Job(spec, eps[i], i, True, (), 600, critic="models/safety-critic", nav_hw=size)
-            job = dataclasses.replace(
-                job, manip=manip, critic_stall_stops=6, critic_stall_below=1.0
-            )
-            rec = dataclasses.asdict(run_episode(env, agent, job))
+            job = sh.job(set_, r["episode_id"], critic_stall_stops=6, critic_stall_below=1.0)
+            rec = dataclasses.asdict(run_episode(sh.env, sh.agent, job))
             n = rec["extra"]["critic"]["releases"]
             print(
                 f"{policy} {set_} {r['episode_id']} shipped {r['stored']['success']} release "
@@ -49,7 +39,7 @@ def main() -> None:
                 flush=True,
             )
             out[f"{policy}/{r['episode_id']}"] = rec
-        env.close()
+        sh.env.close()
     Path(sys.argv[1]).write_text(json.dumps(out))
 
 

@@ -11,7 +11,6 @@ Run from the repository root (`MUJOCO_GL=egl OMP_NUM_THREADS=1`); reads
 """
 
 import collections
-import dataclasses
 import re
 import sys
 from pathlib import Path
@@ -22,36 +21,24 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "loop_guard"))
 from compare_rows import result  # noqa: E402
 from episodes import run_watched  # noqa: E402
-from subset import FILES  # noqa: E402
+from subset import Shielded  # noqa: E402
 
 from safevla_core.actions import ACTION_NAMES  # noqa: E402
-from safevla_eval.agents import make_agent, parse_policy, render_settings  # noqa: E402
-from safevla_eval.runner import Job, make_env  # noqa: E402
-from sim_bridge.episodes import load_episodes  # noqa: E402
 
 RATIO = re.compile(r"releasing (\w+) \(risk ([0-9.e+-]+) x threshold")
 STEPS = 600
 
 
 def main() -> None:
-    spec = parse_policy("expert:careless")
-    size, manip = render_settings(spec)
-    env = make_env(STEPS, size, manip)
-    agent = make_agent(spec)
+    sh = Shielded("expert:careless", STEPS)
     tally = collections.Counter()
     ratios = []
     for set_ in ("longtail", "ltval", "lt2", "unseen", "unseen2"):
         recs = result(HERE / f"eval_{set_}_expert-careless_600_sr.json.gz", True)["records"]
-        eps = load_episodes(FILES[set_])
-        index = {e.episode_id: i for i, e in enumerate(eps)}
         for r in recs:
             if not r["extra"]["critic"]["releases"]:
                 continue
-            i = index[r["episode_id"]]
-            job = Job(spec, eps[i], i, True, (), STEPS, critic="models/safety-critic", nav_hw=size)
-            job = dataclasses.replace(
-                job, manip=manip, critic_stall_stops=6, critic_stall_below=6.0
-            )
+            job = sh.job(set_, r["episode_id"], critic_stall_stops=6, critic_stall_below=6.0)
             costs = []
 
             def watch(a, step, costs=costs):
@@ -59,7 +46,7 @@ def main() -> None:
                 costs.append(float(out[2]))
                 return out
 
-            rec, seen = run_watched(env, agent, job, watch)
+            rec, seen = run_watched(sh.env, sh.agent, job, watch)
             assert (rec.success, rec.length, rec.cost) == (r["success"], r["length"], r["cost"])
             out = []
             for d, c in zip(seen, costs, strict=True):
