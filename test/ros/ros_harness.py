@@ -78,15 +78,23 @@ def drive_bridge_episode(probe, episode_id: str, actions: list[str], topic: str,
     from safevla_ros.ros_common import RELIABLE_QOS, SENSOR_QOS
     from safevla_ros.srv import ResetEpisode
 
-    probe.subscribe("camera/image_raw", Image, SENSOR_QOS)
-    probe.subscribe("sim/episode_status", EpisodeStatus, 50)
-    probe.subscribe(topic, msg_type, RELIABLE_QOS)
+    subs = [
+        probe.subscribe("camera/image_raw", Image, SENSOR_QOS),
+        probe.subscribe("sim/episode_status", EpisodeStatus, 50),
+        probe.subscribe(topic, msg_type, RELIABLE_QOS),
+    ]
+    sent = probe.publisher("sim/action", String, RELIABLE_QOS)
     client = probe.node.create_client(ResetEpisode, "reset_episode")
     assert client.wait_for_service(timeout_sec=30)
-    assert probe.spin_until(lambda: probe.node.count_publishers(topic) > 0, timeout=10)
+    # matched, not only seen in the graph: a frame (best effort, sent once) or an action
+    # published before its link is matched is lost, and the bridge turns each unanswered
+    # frame into a stop step after action_timeout_s (under load, a whole episode of them)
+    matched = lambda: (  # noqa: E731
+        all(s.get_publisher_count() > 0 for s in subs) and sent.get_subscription_count() > 0
+    )
+    assert probe.spin_until(matched, timeout=30), "the bridge's topics never matched the probe"
     future = client.call_async(ResetEpisode.Request(episode_id=episode_id))
     assert probe.spin_until(future.done, timeout=30) and future.result().success
-    sent = probe.publisher("sim/action", String, RELIABLE_QOS)
     heard: list[int] = []
 
     def answer():
@@ -187,11 +195,14 @@ class Probe:
         self.received: dict[str, list[tuple[float, object]]] = defaultdict(list)
         self.pubs = {}
 
-    def subscribe(self, topic: str, msg_type, qos=RELIABLE_QOS) -> None:
+    def subscribe(self, topic: str, msg_type, qos=RELIABLE_QOS):
+        """Record every message on ``topic``; returns the subscription (its
+        ``get_publisher_count()`` says when a publisher is matched)."""
+
         def cb(msg, topic=topic):
             self.received[topic].append((time.monotonic(), msg))
 
-        self.node.create_subscription(msg_type, topic, cb, qos)
+        return self.node.create_subscription(msg_type, topic, cb, qos)
 
     def publisher(self, topic: str, msg_type, qos=RELIABLE_QOS):
         if topic not in self.pubs:
