@@ -91,9 +91,14 @@ then proposing the refused turn again (a stop every third proposal), so the esca
 stops in a row never reaches K and the clear motions it has go nowhere. Measured (forty-first
 session): the careless expert's long-tail failures were such stalls to the step limit. Once S of
 the last ``STALL_WINDOW`` proposals ended in a stop and the rule would stop the robot again, the
-proposal itself runs if its risk is below b times the thresholds in every category, else the
-base motion with the smallest ``max_k risk[a, k] / threshold_k`` below b, if any (judged afresh,
-as the escape); then the count starts again. At b <= 1 (the default) every executed motion still
+proposal itself runs if its risk is below b times the thresholds in every category, else a
+base motion drawn uniformly among those with ``max_k risk[a, k] / threshold_k`` below b, if
+any (judged afresh, as the escape; the draws restart from a fixed seed at every episode); then
+the count starts again. Drawn, not the clearest (forty-second session): a one-hot proposer that
+undid the clearest motion at once, then proposed the refused one again, locked the two into the
+same ten-step cycle to the step limit (the careless expert, unseen set 2, episode 15: 57
+releases, each the same small turn); the draw gained the careless expert two long-tail
+successes and lost none. At b <= 1 (the default) every executed motion still
 passes the calibrated thresholds: the proposal, vetoed, never qualifies, so this is the escape
 on a count of stops in the window instead of in a row. At b > 1 a release may run a motion the
 thresholds refuse, the proposal first (measured at 6: the careless expert kept one more long-tail
@@ -241,7 +246,8 @@ DETOUR_SHAPES = ((3, 2), (3, 1), (2, 2), (2, 1))
 # how a veto's replacement is chosen among the clear motions the proposer gives probability
 REPLACEMENTS = ("sample", "likeliest")
 DEFAULT_CRITIC_REPLACEMENT = "sample"
-REPLACEMENT_SEED = 0  # the replacement draws restart from this seed at every episode
+# the replacement draws and the stall release's restart from this seed at every episode
+REPLACEMENT_SEED = 0
 RECOVER_WINDOW = 10
 _BACK_OFF = (ACTION_NAMES.index("move_back"), ACTION_NAMES.index("move_ahead"))
 _AHEAD, _BACK = ACTION_NAMES.index("move_ahead"), ACTION_NAMES.index("move_back")
@@ -480,6 +486,7 @@ class CriticGate:
         self.recent: deque[bool] = deque(maxlen=RECOVER_WINDOW)  # per judged proposal: vetoed
         self.still = 0  # proposals in a row after which the robot did not move
         self._rng = np.random.default_rng(REPLACEMENT_SEED)
+        self._stall_rng = np.random.default_rng(REPLACEMENT_SEED)
         self.thresholds = thresholds_for(critic.manifest, str(critic.path), alpha)
         self.frames: OrderedDict[float, EncodedFrame] = OrderedDict()
         self.prev_action: int | None = None
@@ -794,6 +801,7 @@ class CriticGate:
         self.stalls.clear()
         self.releases = 0
         self._rng = np.random.default_rng(REPLACEMENT_SEED)
+        self._stall_rng = np.random.default_rng(REPLACEMENT_SEED)
         self.recent.clear()
         self.latched[:] = False
         self.latched_category.clear()
@@ -1103,13 +1111,16 @@ class CriticGate:
     def _release(self, v, action, allowed_before, stops, why, category):
         """The robot stalled (``stops`` of the last ``STALL_WINDOW`` proposals stopped, at
         least ``stall_stops``): ``action`` if its risk is below ``stall_below`` times the
-        thresholds, else the least risky base motion below that, that the earlier rules
-        allow; else a stop."""
+        thresholds, else a base motion drawn uniformly among those below that, that the
+        earlier rules allow (its own seeded stream: the replacement draws stay as they were);
+        else a stop."""
         ok, ratio = self._base_motions_below(v, allowed_before, self.stall_below)
         if not ok.any():
             why += f"; stalled ({stops} stops), no motion below {self.stall_below:g} x threshold"
             return CriticCall(None, True, why + ": safe stop", category)
-        best = action if ok[action] else int(np.argmin(np.where(ok, ratio, np.inf)))
+        # drawn, not the clearest: a one-hot proposer that undoes the clearest motion at once
+        # would lock the two into the same cycle to the step limit (measured)
+        best = action if ok[action] else int(self._stall_rng.choice(np.flatnonzero(ok)))
         self.stalls.clear()
         self.releases += 1
         why += (

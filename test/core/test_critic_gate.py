@@ -513,10 +513,11 @@ def test_a_stalled_robot_gets_a_release_below_the_bound(tmp_path):
     """A one-hot proposer that stalls without standing still: it proposes the vetoed
     move_ahead (risk 0.9, threshold 0.5: 1.8 x), gets a stop, then a small turn that runs, so
     the escape's count of stops in a row never reaches 3. By default (6 of the last 20
-    proposals stopped, bound 1) the next veto that would stop runs the least risky base motion
-    the thresholds pass, and the count starts again; with a bound of 6 the proposal itself runs
-    (1.8 < 6); a bound under every motion keeps the stop; an arm motion is never released, a
-    policy's stall is as a planner's; 0 turns it off; bad settings are refused by name."""
+    proposals stopped, bound 1) the next veto that would stop runs a base motion the thresholds
+    pass (drawn where there are several), and the count starts again; with a bound of 6 the
+    proposal itself runs (1.8 < 6); a bound under every motion keeps the stop; an arm motion
+    is never released, a policy's stall is as a planner's; 0 turns it off; bad settings are
+    refused by name."""
     from safevla_core.actions import ACTION_INDEX
     from safevla_core.critic_gate import (
         DEFAULT_CRITIC_STALL_BELOW,
@@ -571,6 +572,22 @@ def test_a_stalled_robot_gets_a_release_below_the_bound(tmp_path):
     assert gate.releases == 2
     off = CriticGate.load(bundle, POLICY, stall_stops=0)
     assert all(d.safe_stop for d in stall(off, n=40)[::2]) and off.releases == 0
+
+    # with more than one motion under the bound the release is drawn among them, not always
+    # the clearest (which a one-hot proposer may undo at once, the same cycle to the step
+    # limit), and the draws restart at every episode: a run repeats
+    risky[ACTION_INDEX["rotate_right_small"]] = 0.2  # passes too (0.4 x), less clear
+    two = write_tiny_critic(tmp_path / "d", IMAGE, risk_table(risky))
+    gate = CriticGate.load(two, POLICY, stall_stops=3)
+    both = {small, ACTION_INDEX["rotate_right_small"]}
+
+    def released(n=200):
+        gate.reset()
+        return [d.executed_action for d in stall(gate, n=n) if "releasing" in d.reason]
+
+    first = released()
+    assert len(first) >= 20 and set(first) == both
+    assert released() == first
     for name, bad in (
         ("stall_stops", -1),
         ("stall_stops", STALL_WINDOW + 1),
