@@ -82,7 +82,8 @@ def policy(set_: str, proposer: str, reruns: dict) -> tuple[list, list]:
     return off, on
 
 
-def row(proposer: str, name: str, off: list, on: list) -> tuple[str, bool]:
+def row(proposer: str, name: str, off: list, on: list) -> tuple[bool, dict]:
+    """Print one row; (whether it meets every target, its shield effect)."""
     e = shield_effect(off, on)
     lo, hi = e["success_change_ci95"]
     steps = sum(r["length"] for r in on)
@@ -108,7 +109,7 @@ def row(proposer: str, name: str, off: list, on: list) -> tuple[str, bool]:
         f"{e['max_cost_shielded']:.0f} | {vetoes:.3f} | {stops:.3f} | {per} | {releases} | "
         f"{verdict} |"
     )
-    return verdict, not short
+    return not short, e
 
 
 def main() -> None:
@@ -120,22 +121,19 @@ def main() -> None:
         "cost per category | releases | targets met |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    met = {}
+    met, effect = {}, {}
     for p in PROPOSERS:
         pooled_off, pooled_on = [], []
         for set_, name in SETS.items():
             off, on = expert(set_) if p.startswith("expert") else policy(set_, p, reruns)
+            key = "longtail40" if set_ == "longtail" else set_
+            met[p, key], effect[p, key] = row(p, name, off, on)
             if set_ in LONG_TAIL:
                 pooled_off, pooled_on = pooled_off + off, pooled_on + on
-            else:
-                met[p, set_] = row(p, name, off, on)[1]
-            if set_ == "longtail":
-                met[p, "longtail40"] = row(p, name, off, on)[1]
-            elif set_ in LONG_TAIL:
-                row(p, name, off, on)
-        met[p, "pooled"] = row(p, "long tail, pooled (160)", pooled_off, pooled_on)[1]
+        key = "pooled"
+        met[p, key], effect[p, key] = row(p, "long tail, pooled (160)", pooled_off, pooled_on)
         if p.startswith("expert"):
-            met[p, "pickup"] = row(p, "PickUp (100)", *expert("pickup"))[1]
+            met[p, "pickup"], effect[p, "pickup"] = row(p, "PickUp (100)", *expert("pickup"))
     rows = [(p, s) for p in PROPOSERS for s in ("unseen", "unseen2", "pooled")]
     reported = [(p, s) for p in PROPOSERS for s in ("unseen", "unseen2", "longtail40")]
     print(
@@ -144,6 +142,23 @@ def main() -> None:
         f"{sum(met[k] for k in reported)} of {len(reported)}. PickUp (careless expert): "
         f"{'met' if met['expert-careless', 'pickup'] else 'not met'}."
     )
+    print(
+        "\nThe success change against unshielded, points (own loss), and the cost change:\n"
+        "\n| proposer | unseen set 1 (100) | unseen set 2 (100) | long tail, pooled (160) | "
+        "long tail, reported (40) | PickUp (100) |\n|---|---|---|---|---|---|"
+    )
+    for p in PROPOSERS:
+        cells = []
+        for k in ("unseen", "unseen2", "pooled", "longtail40", "pickup"):
+            e = effect.get((p, k))
+            cells.append(
+                ""
+                if e is None
+                else f"{'' if met[p, k] else '**'}{e['success_change_pts']:+.1f}"
+                f"{'' if met[p, k] else '**'} ({e['success_change_cost_free_pts']:+.1f}); "
+                f"{e['cost_change_pct']:+.1f}%"
+            )
+        print(f"| {p} | " + " | ".join(cells) + " |")
     print(
         "\n(own: the success change with the successes the unshielded run won through a costly "
         "action left out; cost per category: mean per shielded episode, co corner, bl blind "
