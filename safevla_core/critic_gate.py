@@ -99,8 +99,9 @@ undid the clearest motion at once, then proposed the refused one again, locked t
 same ten-step cycle to the step limit (the careless expert, unseen set 2, episode 15: 57
 releases, each the same small turn); the draw gained the careless expert two long-tail
 successes and lost none. At b <= 1 (the default) every executed motion still
-passes the calibrated thresholds: the proposal, vetoed, never qualifies, so this is the escape
-on a count of stops in the window instead of in a row. At b > 1 a release may run a motion the
+passes the calibrated thresholds: the proposal, vetoed, never qualifies, so the release moves
+the robot with one of the escape's motions, on a count of stops in the window instead of in a
+row. At b > 1 a release may run a motion the
 thresholds refuse, the proposal first (measured at 6: the careless expert kept one more long-tail
 success, at cost 0; 59 of its 285 releases were over the thresholds). Any proposer: on the
 shipped policies' 26 stalled episodes, b = 1 gained two successes and lost none (b = 6: one
