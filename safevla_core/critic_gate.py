@@ -234,6 +234,11 @@ DEFAULT_CRITIC_RECOVER_AFTER = 3  # vetoes among the last RECOVER_WINDOW proposa
 DEFAULT_CRITIC_STALL_STOPS = 6
 DEFAULT_CRITIC_STALL_BELOW = 1.0  # a release runs only motions the thresholds pass
 STALL_WINDOW = 20
+# a robot that stopped on this many of its last HELD_WINDOW proposals is held: its proposer
+# keeps asking for what the critic refuses and the rules have not moved it on (the monitor
+# node warns on /diagnostics and sends one SafetyEvent per hold, for an operator to step in)
+HELD_WINDOW = 100
+HELD_STOPS = 30
 # vetoed base motions among the last DETOUR_WINDOW proposals after which the monitor detours
 DEFAULT_CRITIC_DETOUR_AFTER = 6
 DETOUR_WINDOW = 20
@@ -446,6 +451,8 @@ class CriticGate:
         self.stall_below = float(stall_below)
         self.stalls: deque[bool] = deque(maxlen=STALL_WINDOW)  # per decision: a stop
         self.releases = 0  # stall releases this episode
+        self.held_stops: deque[bool] = deque(maxlen=HELD_WINDOW)  # per decision: a stop
+        self.held_steps = 0  # decisions this episode taken while held
         self.detour_after = _count_of_window(
             "detour_after", detour_after, DETOUR_WINDOW, "vetoed base motions", "never"
         )
@@ -801,6 +808,8 @@ class CriticGate:
         self.still = 0
         self.stalls.clear()
         self.releases = 0
+        self.held_stops.clear()
+        self.held_steps = 0
         self._rng = np.random.default_rng(REPLACEMENT_SEED)
         self._stall_rng = np.random.default_rng(REPLACEMENT_SEED)
         self.recent.clear()
@@ -828,6 +837,21 @@ class CriticGate:
         while len(self.frames) > FRAMES_KEPT:
             self.frames.popitem(last=False)
 
+    @property
+    def held(self) -> str:
+        """Why the robot is held ("" = it is not): ``HELD_STOPS`` or more of its last
+        ``HELD_WINDOW`` proposals ended in a stop, so its proposer keeps asking for what the
+        critic refuses and the escape, the release and the detour have not moved it on. An
+        operator's call: re-plan, take over, or clear the way."""
+        stops = sum(self.held_stops)
+        if stops < HELD_STOPS:
+            return ""
+        return (
+            f"held by the safety critic: {stops} of the last {len(self.held_stops)} proposals "
+            f"stopped ({self.releases} stall releases this episode); the proposer keeps asking "
+            "for motions the critic refuses"
+        )
+
     def frame_for(self, stamp_s: float) -> EncodedFrame | None:
         return self.frames.get(stamp_s)
 
@@ -837,6 +861,8 @@ class CriticGate:
         the robot last moved."""
         self.prev_action = executed
         self.stalls.append(executed is None)
+        self.held_stops.append(executed is None)
+        self.held_steps += bool(self.held)
         if executed is not None and _MOVES[executed]:
             self.latched[:] = False
             self.latched_category.clear()

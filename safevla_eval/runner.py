@@ -18,8 +18,8 @@ no-op ``sub_done`` (uncosted, not terminal) and, as in the ROS stack, the policy
 not told of any executed action. With ``critic`` the independent safety critic
 (:mod:`safevla_core.critic_gate`) judges the navigation frame of each step after the policy's
 own cost rule, as in the monitor node; it can shield the built-in policies too (they report
-zero costs); its vetoes, replacements, stops and stall releases go into each record's
-``extra["critic"]``.
+zero costs); its vetoes, replacements, stops, stall releases and the steps it held the robot
+(:attr:`safevla_core.critic_gate.CriticGate.held`) go into each record's ``extra["critic"]``.
 """
 
 from __future__ import annotations
@@ -391,7 +391,10 @@ def episode_steps(
         first_goal,
         {"instruction": ep.instruction, "scene_seed": ep.scene_seed}
         | (
-            {"critic": critic | {"releases": monitor.critic.releases}}
+            {
+                "critic": critic
+                | {"releases": monitor.critic.releases, "held_steps": monitor.critic.held_steps}
+            }
             if job.critic and job.shield
             else {}
         ),

@@ -106,10 +106,11 @@ class SafetyMonitorNode(LifecycleNode):
         self.counts |= {"critic_replacements": 0, "critic_stops": 0, "critic_bad_frames": 0}
         self.counts |= {"critic_bad_scans": 0, "critic_bad_object_scans": 0}
         self.counts |= {"critic_bad_arm_scans": 0}
-        self.counts |= {"critic_bad_joint_states": 0, "critic_releases": 0}
+        self.counts |= {"critic_bad_joint_states": 0, "critic_releases": 0, "critic_holds": 0}
         self.critic: CriticGate | None = None
         self._subs = []
         self._critic_reported = False
+        self._held = False  # the critic holds the robot (CriticGate.held), reported once
         self.sequence = 0
 
     def on_configure(self, state):
@@ -296,6 +297,8 @@ class SafetyMonitorNode(LifecycleNode):
         self.publish(decide_proposal(self.monitor, msg, now_s(self)), t0)
         if self.critic is not None and self.critic.releases > released:
             self.counts["critic_releases"] += 1  # a stall release ran (critic_stall_stops)
+        if self.critic is not None:
+            self.report_hold(self.critic.held)
         if self.monitor.critic_problem and not self._critic_reported:
             self._critic_reported = True
             self.get_logger().error(self.monitor.critic_problem)
@@ -303,6 +306,20 @@ class SafetyMonitorNode(LifecycleNode):
             e.header.stamp, e.reason = self.get_clock().now().to_msg(), self.monitor.critic_problem
             e.severity = SafetyEvent.SEVERITY_WARNING
             self._event.publish(e)
+
+    def report_hold(self, why: str) -> None:
+        """One warning and one SafetyEvent ("held_by_critic") when the critic starts holding
+        the robot (``why``: :attr:`CriticGate.held`); /diagnostics warns while it lasts."""
+        if why and not self._held:
+            self.counts["critic_holds"] += 1
+            self.get_logger().warning(why)
+            e = SafetyEvent(robot_id=self.robot_id, category="held_by_critic", reason=why)
+            e.header.stamp, e.severity = (
+                self.get_clock().now().to_msg(),
+                SafetyEvent.SEVERITY_WARNING,
+            )
+            self._event.publish(e)
+        self._held = bool(why)
 
     def on_watchdog(self) -> None:
         t0 = time.perf_counter()
@@ -343,6 +360,8 @@ class SafetyMonitorNode(LifecycleNode):
         state = "e-stop" if m.estop else ("stopped" if level == WARN else "running")
         if m.critic_problem:
             level, state = max(level, WARN), f"{state}; {m.critic_problem}"
+        if self.critic is not None and self.critic.held:
+            level, state = max(level, WARN), f"{state}; {self.critic.held}"
         critic = self.critic.bundle_id if self.critic is not None else "off"
         self._diag.publish(diagnostics(self, level, state, critic=critic, **self.counts))
 

@@ -601,6 +601,36 @@ def test_a_stalled_robot_gets_a_release_below_the_bound(tmp_path):
             CriticGate.load(bundle, POLICY, **{name: bad})
 
 
+def test_a_robot_stopped_on_30_of_its_last_100_proposals_is_held(tmp_path):
+    """The hold the monitor node reports: a proposer that keeps asking for a refused motion is
+    held once 30 of its last 100 proposals stopped (the message names the count), counted per
+    decision while it lasts, and free again once its proposals run; a reset clears it."""
+    from safevla_core.actions import ACTION_INDEX
+    from safevla_core.critic_gate import HELD_STOPS, HELD_WINDOW
+
+    small = ACTION_INDEX["rotate_left_small"]
+    risky = {a.index: 0.9 for a in ACTIONS if a.moves_robot}
+    risky[small] = 0.1
+    gate = CriticGate.load(write_tiny_critic(tmp_path / "c", IMAGE, risk_table(risky)), POLICY)
+    m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
+    stops, held_at = 0, None
+    for i in range(1, 121):
+        d = run(m, proposal({AHEAD if i % 2 else small: 1.0}, i, float(i)))
+        stops += d.safe_stop
+        if gate.held and held_at is None:
+            held_at = stops
+    assert held_at == HELD_STOPS and gate.held_steps > 0
+    assert f"of the last {HELD_WINDOW} proposals stopped" in gate.held
+    for i in range(121, 121 + HELD_WINDOW):  # its proposals run: the stops leave the window
+        assert not run(m, proposal({small: 1.0}, i, float(i))).safe_stop
+    assert gate.held == ""
+    held_steps = gate.held_steps
+    run(m, proposal({small: 1.0}, 500, 500.0))
+    assert gate.held_steps == held_steps  # counted only while held
+    gate.reset()
+    assert gate.held == "" and gate.held_steps == 0
+
+
 def test_the_escape_from_a_vetoed_base_motion_moves_the_base(tmp_path):
     """The default escape (3 stops, within the thresholds) answers a vetoed base motion with
     the clearest base motion, never an arm or gripper action the critic rates clearer (a

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 
 import numpy as np
 import pytest
-from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import Twist
 from ros_harness import CAM, CMD, PROP, VERDICT, frame, wait_until_up
 from sensor_msgs.msg import Image, JointState, LaserScan
@@ -33,7 +34,7 @@ from safevla_core.action_adapter import MotionProfile, command_for
 from safevla_core.actions import ACTION_NAMES
 from safevla_core.bundle import load_bundle
 from safevla_core.safety_spec import COST_CATEGORIES
-from safevla_ros.msg import ActionProposal, MotionFeedback, SafetyVerdict
+from safevla_ros.msg import ActionProposal, MotionFeedback, SafetyEvent, SafetyVerdict
 from safevla_ros.ros_common import FRAME_QOS, SENSOR_QOS
 
 pytestmark = pytest.mark.ros
@@ -163,12 +164,18 @@ def test_a_stalled_robot_is_released_within_the_thresholds_and_counted(
     """The default monitor with move_ahead and move_back both vetoed (no back-off) and the
     back-off off: the escape moves the robot after three stops in a row, so stops fill the
     last 20 proposals without ever reaching three in a row again; the stall release then runs
-    the clearest base motion the thresholds pass. move_ahead still never reaches /cmd_vel, and
-    /diagnostics counts the releases."""
+    a base motion the thresholds pass. move_ahead still never reaches /cmd_vel, and
+    /diagnostics counts the releases. The proposer never stops asking for move_ahead: once 30
+    of the last 100 proposals stopped the robot is held, /diagnostics warns and says why, and
+    one SafetyEvent ("held_by_critic") tells the fleet."""
+    from safevla_core.critic_gate import HELD_STOPS, HELD_WINDOW
+    from safevla_ros.params import EVENT_TOPIC
+
     image = load_bundle(bundle_path).image
     critic = write_tiny_critic(tmp_path / "critic", image, risk_table({AHEAD: 0.9, BACK: 0.9}))
     probe.subscribe(CMD, Twist)
     probe.subscribe("/diagnostics", DiagnosticArray)
+    probe.subscribe(EVENT_TOPIC, SafetyEvent, 50)
     pixels, enc = start_shielded(nodes, probe, bundle_path, critic, critic_recover_after=0)
     judged = verdicts_counter(probe)
     releasing = lambda v: "releasing" in v.reason  # noqa: E731
@@ -193,6 +200,25 @@ def test_a_stalled_robot_is_released_within_the_thresholds_and_counted(
     assert all("x threshold < 1)" in v.reason for v in released)
     assert not any(v.executed_action == AHEAD and not v.safe_stop for v in verdicts)
     assert not any(tw.linear.x != 0.0 for tw in probe.msgs(CMD))
+
+    def held() -> list[str]:
+        return [
+            st.message
+            for d in probe.msgs("/diagnostics")
+            for st in d.status
+            if st.name == "/safety_monitor_node"
+            and st.level == DiagnosticStatus.WARN
+            and "held by the safety critic" in st.message
+        ]
+
+    assert probe.spin_until(held, 60, lambda: probe.publish_image(CAM, pixels, enc))
+    stops, window = map(int, re.search(r"(\d+) of the last (\d+) proposals", held()[0]).groups())
+    assert stops >= HELD_STOPS and window <= HELD_WINDOW
+    stopped = [v.safe_stop for v in probe.msgs(VERDICT) if v.proposal_sequence > 0]
+    assert sum(stopped[-HELD_WINDOW:]) >= HELD_STOPS  # it stays held: the count is the verdicts'
+    events = [e for e in probe.msgs(EVENT_TOPIC) if e.category == "held_by_critic"]
+    assert len(events) == 1 and events[0].severity == SafetyEvent.SEVERITY_WARNING
+    assert "held by the safety critic" in events[0].reason
 
 
 def test_a_critic_that_does_not_match_the_policy_keeps_the_monitor_from_starting(
