@@ -113,8 +113,7 @@ def row(proposer: str, name: str, off: list, on: list) -> tuple[bool, dict]:
 
 
 def main() -> None:
-    with gzip.open(HERE / "policies.json.gz", "rt") as fh:
-        reruns = json.load(fh)
+    reruns = json.loads(gzip.decompress((HERE / "policies.json.gz").read_bytes()))
     print(
         "| proposer | set | unshielded SR / CC | shielded SR / CC | success change, points "
         "[95% CI] (own) | cost change | max episode cost | veto rate | stop rate | shielded "
