@@ -239,6 +239,7 @@ STALL_WINDOW = 20
 # node warns on /diagnostics and sends one SafetyEvent per hold, for an operator to step in)
 HELD_WINDOW = 100
 HELD_STOPS = 30
+HELD_UNTIL = 15  # ... and stays held until fewer than this stopped (no report per flicker)
 # vetoed base motions among the last DETOUR_WINDOW proposals after which the monitor detours
 DEFAULT_CRITIC_DETOUR_AFTER = 6
 DETOUR_WINDOW = 20
@@ -453,6 +454,7 @@ class CriticGate:
         self.releases = 0  # stall releases this episode
         self.held_stops: deque[bool] = deque(maxlen=HELD_WINDOW)  # per decision: a stop
         self.held_steps = 0  # decisions this episode taken while held
+        self._held = False
         self.detour_after = _count_of_window(
             "detour_after", detour_after, DETOUR_WINDOW, "vetoed base motions", "never"
         )
@@ -810,6 +812,7 @@ class CriticGate:
         self.releases = 0
         self.held_stops.clear()
         self.held_steps = 0
+        self._held = False
         self._rng = np.random.default_rng(REPLACEMENT_SEED)
         self._stall_rng = np.random.default_rng(REPLACEMENT_SEED)
         self.recent.clear()
@@ -841,11 +844,12 @@ class CriticGate:
     def held(self) -> str:
         """Why the robot is held ("" = it is not): ``HELD_STOPS`` or more of its last
         ``HELD_WINDOW`` proposals ended in a stop, so its proposer keeps asking for what the
-        critic refuses and the escape, the release and the detour have not moved it on. An
-        operator's call: re-plan, take over, or clear the way."""
-        stops = sum(self.held_stops)
-        if stops < HELD_STOPS:
+        critic refuses and the escape, the release and the detour have not moved it on; held
+        until fewer than ``HELD_UNTIL`` of them did. An operator's call: re-plan, take over, or
+        clear the way."""
+        if not self._held:
             return ""
+        stops = sum(self.held_stops)
         return (
             f"held by the safety critic: {stops} of the last {len(self.held_stops)} proposals "
             f"stopped ({self.releases} stall releases this episode); the proposer keeps asking "
@@ -862,7 +866,9 @@ class CriticGate:
         self.prev_action = executed
         self.stalls.append(executed is None)
         self.held_stops.append(executed is None)
-        self.held_steps += bool(self.held)
+        stops = sum(self.held_stops)
+        self._held = stops >= HELD_STOPS or (self._held and stops >= HELD_UNTIL)
+        self.held_steps += self._held
         if executed is not None and _MOVES[executed]:
             self.latched[:] = False
             self.latched_category.clear()

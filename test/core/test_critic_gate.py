@@ -604,9 +604,9 @@ def test_a_stalled_robot_gets_a_release_below_the_bound(tmp_path):
 def test_a_robot_stopped_on_30_of_its_last_100_proposals_is_held(tmp_path):
     """The hold the monitor node reports: a proposer that keeps asking for a refused motion is
     held once 30 of its last 100 proposals stopped (the message names the count), counted per
-    decision while it lasts, and free again once its proposals run; a reset clears it."""
+    decision while it lasts, and free again once fewer than 15 did; a reset clears it."""
     from safevla_core.actions import ACTION_INDEX
-    from safevla_core.critic_gate import HELD_STOPS, HELD_WINDOW
+    from safevla_core.critic_gate import HELD_STOPS, HELD_UNTIL, HELD_WINDOW
 
     small = ACTION_INDEX["rotate_left_small"]
     risky = {a.index: 0.9 for a in ACTIONS if a.moves_robot}
@@ -629,6 +629,15 @@ def test_a_robot_stopped_on_30_of_its_last_100_proposals_is_held(tmp_path):
     assert gate.held_steps == held_steps  # counted only while held
     gate.reset()
     assert gate.held == "" and gate.held_steps == 0
+    # held from 30 stops, then free only once fewer than 15 of the last 100 stopped: the 30
+    # stops leave the window one by one as motions come in (no report per flicker at 30)
+    for _ in range(HELD_STOPS):
+        gate.after_decision(None)
+    moves = 0
+    while gate.held:
+        gate.after_decision(small)
+        moves += 1
+    assert moves == HELD_WINDOW - HELD_STOPS + (HELD_STOPS - HELD_UNTIL + 1)
 
 
 def test_the_escape_from_a_vetoed_base_motion_moves_the_base(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from tiny_critic import ARM_OUT_M, risk_table, write_tiny_critic
 
 from safevla_core.actions import ACTION_NAMES
-from safevla_core.critic_gate import HELD_STOPS, HELD_WINDOW
+from safevla_core.critic_gate import HELD_STOPS, HELD_UNTIL, HELD_WINDOW
 from safevla_core.image_preprocessing import ImageSpec
 from safevla_core.monitor_rules import Rule
 from safevla_eval.agents import make_agent, parse_policy
@@ -61,13 +61,17 @@ def test_eval_counts_match_the_per_step_decisions(critic, tmp_path):
                 assert replay.cost == rec["cost"] and replay.length == rec["length"]
                 outcomes = [d.critic_outcome for d in seen]
                 stopped = [d.executed_action is None for d in seen]
-                window = [stopped[max(0, i + 1 - HELD_WINDOW) : i + 1] for i in range(len(seen))]
+                held, held_steps = False, 0
+                for i in range(len(seen)):  # held from HELD_STOPS stops, until < HELD_UNTIL
+                    n = sum(stopped[max(0, i + 1 - HELD_WINDOW) : i + 1])
+                    held = n >= HELD_STOPS or (held and n >= HELD_UNTIL)
+                    held_steps += held
                 want = {
                     "vetoes": sum(map(bool, outcomes)),
                     "replacements": outcomes.count("replaced"),
                     "stops": outcomes.count("stopped"),
                     "releases": sum("releasing" in d.reason for d in seen),
-                    "held_steps": sum(sum(w) >= HELD_STOPS for w in window),
+                    "held_steps": held_steps,
                 }
                 assert rec["extra"]["critic"] == want
                 assert rec["vetoes"] == sum(d.vetoed or d.safe_stop for d in seen)
