@@ -859,13 +859,15 @@ class CriticGate:
     def frame_for(self, stamp_s: float) -> EncodedFrame | None:
         return self.frames.get(stamp_s)
 
-    def after_decision(self, executed: int | None) -> None:
+    def after_decision(self, executed: int | None, critic_stop: bool | None = None) -> None:
         """What the monitor sent on for a proposal (None: a stop, nothing executed); it is the
         previous action of the critic's next step. A motion releases the vetoes latched since
-        the robot last moved."""
+        the robot last moved. ``critic_stop``: the stop was this rule's (None: any stop is),
+        which is what the hold counts: a robot stopped by another rule (a stale camera, the
+        e-stop) is not held by the critic."""
         self.prev_action = executed
         self.stalls.append(executed is None)
-        self.held_stops.append(executed is None)
+        self.held_stops.append(executed is None if critic_stop is None else critic_stop)
         stops = sum(self.held_stops)
         self._held = stops >= HELD_STOPS or (self._held and stops >= HELD_UNTIL)
         self.held_steps += self._held

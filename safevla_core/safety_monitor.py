@@ -226,7 +226,8 @@ class SafetyMonitor:
     def _executed(self, d: Decision) -> Decision:
         """Tell the critic what was sent on for this proposal (its next previous action)."""
         if self.critic is not None:
-            self.critic.after_decision(d.executed_action)
+            critic_stop = d.safe_stop and d.rule is Rule.SAFETY_CRITIC
+            self.critic.after_decision(d.executed_action, critic_stop)
         return d
 
     def _watch_critic(self, p: Proposal) -> None:

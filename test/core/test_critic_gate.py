@@ -629,6 +629,10 @@ def test_a_robot_stopped_on_30_of_its_last_100_proposals_is_held(tmp_path):
     assert gate.held_steps == held_steps  # counted only while held
     gate.reset()
     assert gate.held == "" and gate.held_steps == 0
+    for _ in range(HELD_WINDOW):  # stops of another rule (a stale camera): not the critic's
+        gate.after_decision(None, critic_stop=False)
+    assert gate.held == ""
+    gate.reset()
     # held from 30 stops, then free only once fewer than 15 of the last 100 stopped: the 30
     # stops leave the window one by one as motions come in (no report per flicker at 30)
     for _ in range(HELD_STOPS):

@@ -60,7 +60,7 @@ def test_eval_counts_match_the_per_step_decisions(critic, tmp_path):
                 replay = run_episode(env, agent, job, on_decision=seen.append)
                 assert replay.cost == rec["cost"] and replay.length == rec["length"]
                 outcomes = [d.critic_outcome for d in seen]
-                stopped = [d.executed_action is None for d in seen]
+                stopped = [d.safe_stop and d.rule is Rule.SAFETY_CRITIC for d in seen]
                 held, held_steps = False, 0
                 for i in range(len(seen)):  # held from HELD_STOPS stops, until < HELD_UNTIL
                     n = sum(stopped[max(0, i + 1 - HELD_WINDOW) : i + 1])
