@@ -454,6 +454,7 @@ class CriticGate:
         self.releases = 0  # stall releases this episode
         self.held_stops: deque[bool] = deque(maxlen=HELD_WINDOW)  # per decision: a stop
         self.held_steps = 0  # decisions this episode taken while held
+        self.holds = 0  # holds started this episode
         self._held = False
         self.detour_after = _count_of_window(
             "detour_after", detour_after, DETOUR_WINDOW, "vetoed base motions", "never"
@@ -812,6 +813,7 @@ class CriticGate:
         self.releases = 0
         self.held_stops.clear()
         self.held_steps = 0
+        self.holds = 0
         self._held = False
         self._rng = np.random.default_rng(REPLACEMENT_SEED)
         self._stall_rng = np.random.default_rng(REPLACEMENT_SEED)
@@ -868,9 +870,10 @@ class CriticGate:
         self.prev_action = executed
         self.stalls.append(executed is None)
         self.held_stops.append(executed is None if critic_stop is None else critic_stop)
-        stops = sum(self.held_stops)
-        self._held = stops >= HELD_STOPS or (self._held and stops >= HELD_UNTIL)
+        stops, was = sum(self.held_stops), self._held
+        self._held = stops >= HELD_STOPS or (was and stops >= HELD_UNTIL)
         self.held_steps += self._held
+        self.holds += self._held and not was
         if executed is not None and _MOVES[executed]:
             self.latched[:] = False
             self.latched_category.clear()

@@ -401,8 +401,8 @@ CRITIC_PARAMS: tuple[ParamSpec, ...] = (
         "critic_stall_stops",
         DEFAULT_CRITIC_STALL_STOPS,
         f"once this many of the last {STALL_WINDOW} proposals ended in a stop, a critic veto of a "
-        "base motion that would stop the robot again runs the proposal, else the least risky "
-        "base motion, if its risk is below critic_stall_below x the thresholds, judged afresh; "
+        "base motion that would stop the robot again runs the proposal, else a base motion drawn "
+        "among those, if its risk is below critic_stall_below x the thresholds, judged afresh; "
         "counted in /diagnostics "
         "(critic_releases; 0 = never)",
         0,

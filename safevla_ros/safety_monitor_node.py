@@ -110,7 +110,6 @@ class SafetyMonitorNode(LifecycleNode):
         self.critic: CriticGate | None = None
         self._subs = []
         self._critic_reported = False
-        self._held = False  # the critic holds the robot (CriticGate.held), reported once
         self.sequence = 0
 
     def on_configure(self, state):
@@ -293,33 +292,26 @@ class SafetyMonitorNode(LifecycleNode):
 
     def on_proposal(self, msg: ActionProposal) -> None:
         t0 = time.perf_counter()
-        released = self.critic.releases if self.critic is not None else 0
+        critic = self.critic
+        released, holds = (critic.releases, critic.holds) if critic is not None else (0, 0)
         self.publish(decide_proposal(self.monitor, msg, now_s(self)), t0)
-        if self.critic is not None and self.critic.releases > released:
+        if critic is not None and critic.releases > released:
             self.counts["critic_releases"] += 1  # a stall release ran (critic_stall_stops)
-        if self.critic is not None:
-            self.report_hold(self.critic.held)
+        if critic is not None and critic.holds > holds:
+            # a hold started (CriticGate.held): once here, on /diagnostics while it lasts
+            self.counts["critic_holds"] += 1
+            self.get_logger().warning(critic.held)
+            self.warning_event("held_by_critic", critic.held)
         if self.monitor.critic_problem and not self._critic_reported:
             self._critic_reported = True
             self.get_logger().error(self.monitor.critic_problem)
-            e = SafetyEvent(robot_id=self.robot_id, category="degenerate_critic")
-            e.header.stamp, e.reason = self.get_clock().now().to_msg(), self.monitor.critic_problem
-            e.severity = SafetyEvent.SEVERITY_WARNING
-            self._event.publish(e)
+            self.warning_event("degenerate_critic", self.monitor.critic_problem)
 
-    def report_hold(self, why: str) -> None:
-        """One warning and one SafetyEvent ("held_by_critic") when the critic starts holding
-        the robot (``why``: :attr:`CriticGate.held`); /diagnostics warns while it lasts."""
-        if why and not self._held:
-            self.counts["critic_holds"] += 1
-            self.get_logger().warning(why)
-            e = SafetyEvent(robot_id=self.robot_id, category="held_by_critic", reason=why)
-            e.header.stamp, e.severity = (
-                self.get_clock().now().to_msg(),
-                SafetyEvent.SEVERITY_WARNING,
-            )
-            self._event.publish(e)
-        self._held = bool(why)
+    def warning_event(self, category: str, reason: str) -> None:
+        """One SafetyEvent of ``category`` at severity WARNING, stamped now."""
+        e = SafetyEvent(robot_id=self.robot_id, category=category, reason=reason)
+        e.header.stamp, e.severity = self.get_clock().now().to_msg(), SafetyEvent.SEVERITY_WARNING
+        self._event.publish(e)
 
     def on_watchdog(self) -> None:
         t0 = time.perf_counter()

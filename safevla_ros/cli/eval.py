@@ -196,8 +196,8 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
         default=DEFAULT_CRITIC_STALL_STOPS,
         metavar="S",
         help=f"once S of the monitor's last {STALL_WINDOW} proposals ended in a stop, a critic "
-        "veto of a base motion that would stop the robot again runs the proposal (else the "
-        "least risky base motion) if its risk is below --critic-stall-below x threshold: a "
+        "veto of a base motion that would stop the robot again runs the proposal (else a base "
+        "motion drawn among those) if its risk is below --critic-stall-below x threshold: a "
         "stalled robot's release, counted per episode "
         f"(extra.critic.releases) (default {DEFAULT_CRITIC_STALL_STOPS}; 0 = never; "
         "docs/safety_critic.md)",
