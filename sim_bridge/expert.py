@@ -120,6 +120,9 @@ class Expert:
         # where a safety layer refused move_back (the robot has not moved since): back-offs
         # from there turn instead (``note_refused``)
         self._back_refused_at: np.ndarray | None = None
+        # a safety layer refused a motion while the target was in the gripper (PickUp's task
+        # is done): end instead of tidying the arm up (``note_refused``)
+        self._held_refused = False
         self.gave_up = False
         # the last action's options: the steps as good as it within the explorer's
         # ``option_band`` (:func:`sim_bridge.explorer_steer.steer_options`); the action alone
@@ -182,6 +185,8 @@ class Expert:
             # careful: lift the object clear of its neighbours before pulling it in
             high = agent.lift_height >= arm_geometry(backend).max_lift - 0.02
             careful = self.config.mode == "careful"
+            if self._held_refused:
+                return END
             if (
                 careful
                 and agent.arm_extension > 0.05
@@ -292,10 +297,24 @@ class Expert:
         turns the robot instead, always the same way round, until it has moved: measured, a
         careless expert backing out of a corner otherwise alternated a refused back-off with
         small turns either way until the step limit. Other refusals change nothing (the
-        explorer modes keep their own map and ignore it)."""
-        if self.explorer is not None or action not in (A["move_ahead"], A["move_back"]):
+        explorer modes keep their own map and ignore it). A motion refused while the target is
+        in the gripper of a task that asks only for that (PickUp: ``end`` holding it) ends the
+        episode instead: the lift and retraction that would follow are the expert's tidying
+        up, not the task (measured: a careless expert refused its retraction with the target
+        held proposed it again to the step limit)."""
+        if self.explorer is not None:
             return
         backend = getattr(env_or_backend, "backend", env_or_backend)
+        spec = getattr(env_or_backend, "task_spec", None)
+        if (
+            spec is not None
+            and spec.task == "pickup"
+            and pickup_success(backend.agent(), backend.objects(), spec.target_type)
+        ):
+            self._held_refused = True
+            return
+        if action not in (A["move_ahead"], A["move_back"]):
+            return
         if action == A["move_back"]:
             self._back_refused_at = backend.agent().position[:2].copy()
             return

@@ -101,3 +101,35 @@ def test_a_refused_back_off_turns_one_way_round_until_the_robot_moves():
         assert expert.act(env) == back
     finally:
         env.close()
+
+
+def test_a_refused_tidy_up_with_the_target_held_ends_a_pickup():
+    """PickUp asks only for ``end`` with the target in the gripper. The careless expert, target
+    held and arm out, retracts before ending; when a safety layer refuses the retraction it
+    ends instead (measured: otherwise it proposed the refused retraction to the step limit),
+    and the episode succeeds. A refusal before the grasp changes nothing of the kind."""
+    arm_in, end = action_by_name("arm_in").index, action_by_name("end").index
+    arm_out = action_by_name("arm_out").index
+    env = make_env(table_room(), max_steps=300)
+    try:
+        env.reset(options={"episode": episode("pickup", "Mug", (1.0, 2.0, 90.0))})
+        expert = Expert("careless")
+        refused_early = False
+        for _ in range(250):
+            a = expert.act(env)
+            held = env.backend.agent().held_object is not None
+            if a == arm_out and not refused_early:
+                expert.note_refused(env, a)  # before the grasp: the expert goes on
+                refused_early = True
+                assert expert.act(env) == arm_out
+            if held and a == arm_in:
+                break
+            env.step(a)
+        assert refused_early and held and a == arm_in
+        assert env.backend.agent().arm_extension > 0.05
+        expert.note_refused(env, arm_in)
+        assert expert.act(env) == end
+        *_, terminated, _, info = env.step(end)
+        assert terminated and info["success"]
+    finally:
+        env.close()
