@@ -142,6 +142,12 @@ class CriticManifest:
             of the last this many frames reported contact (0 = always): objects a strike
             set moving keep moving, and those states are left to the learnt risks. Needs
             bump_input and at most history_length.
+        clear_pass_arm: the clear pass also lets through the arm's motions: the lift's
+            (``arm_up``, ``arm_down``, small or not) where the footprint as the robot stands
+            clears every scan return by ``clear_pass_m``, and, given the arm scan, the
+            telescoping arm's (``arm_out``, ``arm_in``, small or not) whose swept footprint
+            clears it by as much (:mod:`safevla_core.footprint`, "The arm pass"). Needs the
+            clear pass.
         training: free-form record of how the critic was trained.
         created_utc: ISO time of the export.
         files: file name -> {"sha256", "bytes"}.
@@ -173,6 +179,7 @@ class CriticManifest:
     corner_guard: dict = field(default_factory=dict)
     clear_pass_m: float = 0.0
     clear_pass_quiet: int = 0
+    clear_pass_arm: bool = False
 
     @property
     def graph_inputs(self) -> tuple[str, ...]:
@@ -188,7 +195,13 @@ class CriticManifest:
         d = dataclasses.asdict(self)
         d["image"] = dataclasses.asdict(self.image)
         # older bundles read the same without them
-        for key in ("object_scan_input", "corner_guard", "clear_pass_m", "clear_pass_quiet"):
+        for key in (
+            "object_scan_input",
+            "corner_guard",
+            "clear_pass_m",
+            "clear_pass_quiet",
+            "clear_pass_arm",
+        ):
             if not d[key]:
                 del d[key]
         for k in ("actions", "categories"):
@@ -231,7 +244,8 @@ class CriticManifest:
             for key in ("history_length", "prev_action_none", "feature_dim"):
                 if key in body and (isinstance(body[key], bool) or not isinstance(body[key], int)):
                     raise TypeError(f"{key} = {body[key]!r} must be an integer")
-            for key in ("bump_input", "scan_input", "proprio_input", "object_scan_input"):
+            flags = ("bump_input", "scan_input", "proprio_input", "object_scan_input")
+            for key in (*flags, "clear_pass_arm"):
                 if not isinstance(body.get(key, False), bool):
                     raise TypeError(f"{key} = {body[key]!r} must be true or false")
             guard = body.get("corner_guard", {})
@@ -254,6 +268,8 @@ class CriticManifest:
                 raise TypeError(f"clear_pass_quiet = {quiet!r} must be an integer")
             if quiet and not (cp and body.get("bump_input", False)):
                 raise ValueError("clear_pass_quiet needs the clear pass and bump_input")
+            if body.get("clear_pass_arm", False) and not cp:
+                raise ValueError("clear_pass_arm needs the clear pass (clear_pass_m > 0)")
             if not 0 <= quiet <= body["history_length"]:
                 raise ValueError(
                     f"clear_pass_quiet = {quiet} must lie in [0, history_length "

@@ -903,6 +903,7 @@ class CriticGate:
             self.scan_objects,
             holding=self.holding,
             wrist_yaw=self.wrist_yaw,
+            scan_arm=self.scan_arm,
         )
         v = self.last = self._guard_arm(self._release_guard(v))
         thr = self.thresholds

@@ -1,7 +1,7 @@
 """The robot's footprint against the range scan (ROS-free, numpy): each base motion's swept
-clearance, and the clear pass that trusts it; which base motions separate from what the robot
-touches (the guard release); and which arm extensions strike what the arm scan sees (the arm
-guard, :func:`arm_strikes`).
+clearance, and the clear pass that trusts it (and the lift pass, for the lift's motions);
+which base motions separate from what the robot touches (the guard release); and which arm
+extensions strike what the arm scan sees (the arm guard, :func:`arm_strikes`).
 
 The footprint is the base box (``BASE_HALF_M``, x forward, y left, centred on the scan's
 origin) and the arm beside it (``ARM_BOX_M``: the retracted arm, wrist and gripper, reaching
@@ -19,6 +19,23 @@ risks to 0 (:class:`safevla_core.safety_critic.SafetyCritic`). Measured on the s
 259 of them in states where every base motion costs. The critic's own risks cannot make this
 call: they do not see the arm's extension, so they hedge against an arm that may be out and veto
 base motions 10 cm clear of everything.
+
+**The arm pass** (a critic bundle's ``clear_pass_arm``, forty-third session; off in the shipped
+critic). The lift's motions (``arm_up``, ``arm_down``, small or not) move the arm and gripper
+straight up or down: their footprint on the floor plan does not change, and the range scan
+spans the arm's whole travel (1.2 cm to 1.31 m; the gripper reaches from 9 cm below the lift to
+2 cm above it, the lift from 0 to 1.1 m). So where the footprint as the robot stands clears
+every return by ``clear_pass_m`` (:func:`standing_clearance`), a lift motion strikes nothing
+the scan sees. The telescoping arm's motions (``arm_out``, ``arm_in``, small or not) slide the
+arm at the lift's height: given the arm scan (what lies at the heights the arm occupies), one
+whose swept footprint clears it by ``clear_pass_m`` (:func:`telescope_clearance`) strikes
+nothing it sees. With ``clear_pass_arm`` the clear pass sets their risks to 0 under the base
+motions' conditions (gripper empty, no contact in the last ``clear_pass_quiet`` feedbacks).
+Measured (docs/safety_critic.md, "The arm pass"): every lowering the shield refused in the
+careless expert's lost PickUp episodes was harmless, and the pass lets through a few in ten
+thousand of the costly arm motions outside states where every arm motion costs; but behind it
+the careless expert met the next refusals (its ``pickup``, an extension the arm guard bars) and
+lost more PickUp episodes than it gained, so the shipped critic leaves it off.
 
 **The wrist's yaw** (thirty-fifth session). ``ARM_BOX_M`` holds the gripper as it hangs with
 the wrist at its zero (fingers along -y). A turned wrist swings the gripper about the wrist's
@@ -92,6 +109,12 @@ _DX = motion_poses(PASS_SAMPLES)[BASE_MOTIONS][..., 0][..., None]
 _YAW = motion_poses(PASS_SAMPLES)[BASE_MOTIONS][..., 1][..., None]
 _COS, _SIN = np.cos(_YAW), np.sin(_YAW)
 _MAX_DX = float(np.abs(_DX).max())
+# the lift's motions (arm_up, arm_down and their small steps): the arm and gripper move
+# straight up or down, their footprint on the floor plan unchanged
+LIFT_MOTIONS = np.array([a.kind is ActionKind.ARM_LIFT for a in ACTIONS])
+# the telescoping arm's motions (arm_out, arm_in and their small steps): the arm slides along
+# -y at the lift's height
+TELESCOPE_MOTIONS = np.array([a.kind is ActionKind.ARM_EXTEND for a in ACTIONS])
 # the actions that slide the arm out (the footprint's arm box grows along -y) and their longest
 # step (m)
 ARM_EXTENDS = np.array([a.kind is ActionKind.ARM_EXTEND and a.magnitude > 0 for a in ACTIONS])
@@ -284,17 +307,78 @@ def base_clearance(
     return out
 
 
+def standing_clearance(
+    ranges: np.ndarray, arm_extension: np.ndarray, wrist_yaw: np.ndarray | None = None
+) -> np.ndarray:
+    """[B] least distance (m) from a return of the scan to the footprint as the robot stands
+    (the base, the arm grown by ``arm_extension`` [B], the gripper turned by ``wrist_yaw`` [B]);
+    +inf where the scan has no return. ``ranges`` as for :func:`base_clearance`."""
+    r = np.asarray(ranges, np.float64)
+    r = r.reshape(-1, r.shape[-1])
+    cos_b, sin_b = _beam_directions(r.shape[1])
+    ext = np.maximum(np.asarray(arm_extension, np.float64).reshape(-1), 0.0)
+    yaw = np.zeros(len(r)) if wrist_yaw is None else np.asarray(wrist_yaw, np.float64).reshape(-1)
+    out = np.full(len(r), np.inf)
+    for i in range(len(r)):
+        seen = r[i] < SCAN_RANGE_MAX_M
+        if seen.any():
+            px, py = r[i, seen] * cos_b[seen], r[i, seen] * sin_b[seen]
+            out[i] = _footprint_distance(px, py, ext[i], float(yaw[i])).min()
+    return out
+
+
+def telescope_clearance(
+    ranges: np.ndarray, arm_extension: float, wrist_yaw: float = 0.0
+) -> np.ndarray:
+    """[NUM_ACTIONS] least distance (m) from a return of ``ranges`` (the arm scan: what lies at
+    the heights the arm and gripper occupy) to the footprint swept by each of the telescoping
+    arm's motions (:data:`TELESCOPE_MOTIONS`: the arm at PASS_SAMPLES extensions from where it
+    is to its step's end, out or in, never below 0, the gripper turned by ``wrist_yaw``); +inf
+    for other actions and where the scan has no return. ``ranges``: one scan as for
+    :func:`base_clearance`."""
+    out = np.full(NUM_ACTIONS, np.inf)
+    r = np.asarray(ranges, np.float64).reshape(-1)
+    cos_b, sin_b = _beam_directions(r.size)
+    seen = r < SCAN_RANGE_MAX_M
+    if not seen.any():
+        return out
+    px, py = r[seen] * cos_b[seen], r[seen] * sin_b[seen]
+    ext = max(float(arm_extension), 0.0)
+    for a in np.flatnonzero(TELESCOPE_MOTIONS):
+        ends = np.maximum(ext + ACTIONS[a].magnitude * np.linspace(0.0, 1.0, PASS_SAMPLES), 0.0)
+        out[a] = min(_footprint_distance(px, py, e, wrist_yaw).min() for e in ends)
+    return out
+
+
 def clear_pass(
     ranges: np.ndarray,
     arm_extension: np.ndarray,
     clear_pass_m: float,
     wrist_yaw: np.ndarray | None = None,
+    arm: bool = False,
+    arm_ranges: np.ndarray | None = None,
 ) -> np.ndarray:
     """[B, NUM_ACTIONS] True for the base motions whose arm-aware swept clearance
-    (:func:`base_clearance`, the gripper turned by ``wrist_yaw``) is at least ``clear_pass_m``;
-    never for other actions, and nothing at ``clear_pass_m`` 0 (no pass)."""
-    c = base_clearance(ranges, arm_extension, wrist_yaw)
-    return BASE_MOTIONS[None] & (c >= clear_pass_m) & (clear_pass_m > 0)
+    (:func:`base_clearance`, the gripper turned by ``wrist_yaw``) is at least ``clear_pass_m``.
+    With ``arm`` (see the module docstring, "The arm pass"), also for the lift's motions
+    (:data:`LIFT_MOTIONS`) where the footprint as the robot stands clears ``ranges`` by that
+    much (:func:`standing_clearance`), and, given the arm scan ``arm_ranges`` ([B, N], what
+    lies at the arm's heights), for the telescoping arm's motions (:data:`TELESCOPE_MOTIONS`)
+    whose swept footprint clears it by that much (:func:`telescope_clearance`). Never for
+    other actions, and nothing at ``clear_pass_m`` 0 (no pass)."""
+    swept = base_clearance(ranges, arm_extension, wrist_yaw)
+    passed = BASE_MOTIONS[None] & (swept >= clear_pass_m)
+    if arm:
+        standing = standing_clearance(ranges, arm_extension, wrist_yaw)
+        passed |= LIFT_MOTIONS[None] & (standing >= clear_pass_m)[:, None]
+    if arm and arm_ranges is not None:
+        ar = np.asarray(arm_ranges, np.float64)
+        ar = ar.reshape(-1, ar.shape[-1])
+        ext = np.asarray(arm_extension, np.float64).reshape(-1)
+        yaw = np.zeros(len(ar)) if wrist_yaw is None else np.asarray(wrist_yaw).reshape(-1)
+        sweeps = [telescope_clearance(r, e, float(y)) for r, e, y in zip(ar, ext, yaw)]
+        passed |= TELESCOPE_MOTIONS[None] & (np.stack(sweeps) >= clear_pass_m)
+    return passed & (clear_pass_m > 0)
 
 
 @functools.lru_cache(maxsize=64)

@@ -27,7 +27,9 @@ A bundle with a clear pass (``clear_pass_m``, :mod:`safevla_core.footprint`) als
 joint state (:attr:`SafetyCritic.takes_proprio`, whether or not its graph reads it) and is told
 whether the gripper holds something: the risks of the base motions whose swept footprint clears
 the scan by ``clear_pass_m`` are set to 0 after the graph, while the gripper is known to be empty
-and (``clear_pass_quiet`` K) no motion feedback of the last K frames reported contact.
+and (``clear_pass_quiet`` K) no motion feedback of the last K frames reported contact; with
+``clear_pass_arm`` the arm's motions too: the lift's where the footprint as the robot stands
+clears the scan by as much, the telescoping arm's where their sweep clears the arm scan.
 
 ``risk[a, k]`` estimates P(taking ``a`` now causes a category-``k`` cost event) (label:
 :mod:`sim_bridge.action_probe`); the thresholds come from conformal risk control on held-out
@@ -362,6 +364,7 @@ class SafetyCritic:
         scan_objects=None,
         holding: bool | None = None,
         wrist_yaw: float = 0.0,
+        scan_arm=None,
     ) -> CriticVerdict:
         """Risk of every action in the state that ``frame`` shows.
 
@@ -387,6 +390,10 @@ class SafetyCritic:
             wrist_yaw: the wrist's yaw at this frame (rad from its zero, counter-clockwise;
                 0 for a robot without one): the clear pass's footprint turns the gripper by
                 it (:func:`safevla_core.footprint.clear_pass`).
+            scan_arm: the arm scan at this frame (the range scan over the heights the arm
+                occupies, as ``scan``), or None: with the bundle's ``clear_pass_arm`` the
+                clear pass also takes the telescoping arm's motions whose swept footprint
+                clears it (without one, only the lift's motions).
 
         Raises:
             ValueError: ``prev_action`` out of range, or a critic taking the motion feedback,
@@ -443,7 +450,12 @@ class SafetyCritic:
             if holding is False and not touched:
                 ext = arm[PROPRIO_FIELDS.index("arm_extension")]
                 passed = clear_pass(
-                    ranges[None], ext, self.manifest.clear_pass_m, [check_wrist_yaw(wrist_yaw)]
+                    ranges[None],
+                    ext,
+                    self.manifest.clear_pass_m,
+                    [check_wrist_yaw(wrist_yaw)],
+                    arm=self.manifest.clear_pass_arm,
+                    arm_ranges=None if scan_arm is None else check_scan(scan_arm, self.bundle_id),
                 )[0]
                 risk = np.where(passed[:, None], np.float32(0.0), risk)
                 if unguarded is not None:

@@ -149,6 +149,13 @@ class CriticConfig:
         clear_pass_quiet: with ``clear_pass_m``, the pass holds only when no motion feedback of
             the last this many frames reported contact (0 = always; needs ``bump_input``):
             objects a strike set moving keep moving and cost whatever the robot does.
+        clear_pass_arm: with ``clear_pass_m``, the pass also lets through the arm's motions:
+            the lift's where the footprint as the robot stands clears the range scan by
+            ``clear_pass_m``, the telescoping arm's where their sweep clears the arm scan by
+            as much (:func:`safevla_core.footprint.clear_pass`); calibrated and recorded as the
+            base motions' pass is (the telescoping part only on data that hold the arm scan,
+            ``frame_scan_arm``). Measured (forty-third session): on PickUp it cost the careless
+            expert successes, so the shipped critic is made without it.
         object_scan: with ``footprint``, the critic also reads the range scan with the
             building's static structure removed (walls and floor return nothing: a scan
             filtered against a static map; ``obs["scan_objects"]``, the monitor's
@@ -223,6 +230,7 @@ class CriticConfig:
     floor_clearance_m: float = STRIKE_CLEARANCE_M
     clear_pass_m: float = 0.0
     clear_pass_quiet: int = 0
+    clear_pass_arm: bool = False
     object_scan: bool = False
     frame_history: int = -1
     refit: str = ""
@@ -314,6 +322,11 @@ class CriticConfig:
             f"critic.clear_pass_quiet={self.clear_pass_quiet} must be in [0, history_length="
             f"{self.history_length}], and above 0 only with clear_pass_m and bump_input=true "
             "(it reads the motion feedback of the last frames)",
+        )
+        _check(
+            not self.clear_pass_arm or self.clear_pass_m,
+            "critic.clear_pass_arm passes the arm's motions by the clear pass's clearance: "
+            "set clear_pass_m too (e.g. 0.03)",
         )
         _check(
             not self.object_scan or self.footprint,

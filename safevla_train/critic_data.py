@@ -28,6 +28,10 @@ File (``np.savez_compressed``, no pickles; read with ``allow_pickle=False``):
   structure removed (``obs["scan_objects"]``: walls and floor return nothing, as in a scan
   filtered against a static map); data sets written before it existed (2026-12-05, twenty-sixth
   session) lack it and cannot train a critic with ``object_scan``;
+* ``frame_scan_arm`` (F, SCAN_BEAMS) float16: the arm scan (``obs["scan_arm"]``: the range
+  scan over the heights the arm occupies), which the clear pass's telescoping-arm part
+  (``critic.clear_pass_arm``) is calibrated with; data sets written before it existed
+  (2026-12-07, forty-third session) lack it, and their calibration leaves that part out;
 * ``frame_proprio`` (F, 2) float32: the arm's joint state (``obs["proprio"]``: lift height, arm
   extension in metres, :data:`safevla_core.actions.PROPRIO_FIELDS`) at each frame; data sets
   written before it existed (2026-12-05) lack it and cannot train a critic with
@@ -62,7 +66,8 @@ from sim_bridge.policies import make_policy
 
 SPLITS = ("train", "calibration", "test")
 DATA_FILE = "critic_data.npz"
-PER_FRAME = ("frame_bump", "frame_scan", "frame_scan_objects", "frame_proprio")  # optional inputs
+# optional inputs
+PER_FRAME = ("frame_bump", "frame_scan", "frame_scan_objects", "frame_scan_arm", "frame_proprio")
 MOVING = np.array([a.index for a in ACTIONS if a.moves_robot])
 
 
@@ -206,7 +211,7 @@ def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
     proposers = {n: _proposer(n, cfg, cfg.seed + i) for i, n in enumerate(cfg.proposers)}
     rng = np.random.default_rng([cfg.seed, 5])
     spec = cfg.image_spec()
-    frames, bumps, scans, arms, things = [], [], [], [], []
+    frames, bumps, scans, arms, things, arm_scans = [], [], [], [], [], []
     rows = {k: [] for k in ("history", "prev_actions", "labels", "episode")}
     rows.update(task=[], proposer=[], step=[])
     history: CriticHistory[int] = CriticHistory(cfg.history_length)
@@ -237,6 +242,7 @@ def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
                 bumps.append(np.asarray(obs["bump"]) > 0.5)
                 scans.append(obs["scan"])
                 things.append(obs["scan_objects"])
+                arm_scans.append(obs["scan_arm"])
                 arms.append(obs["proprio"])
                 history.push(len(frames) - 1, obs["prev_action"])
                 if t % cfg.probe_every == 0 and len(rows["labels"]) < cfg.states:
@@ -275,10 +281,9 @@ def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, previous)
         env.close()
-    n_frames = min(map(len, (frames, bumps, scans, arms, things)))  # an interrupt may split
-    frames, bumps, scans, arms, things = (
-        v[:n_frames] for v in (frames, bumps, scans, arms, things)
-    )
+    per_frame = (frames, bumps, scans, arms, things, arm_scans)
+    n_frames = min(map(len, per_frame))  # an interrupt may split
+    frames, bumps, scans, arms, things, arm_scans = (v[:n_frames] for v in per_frame)
     ep = np.asarray(rows["episode"], np.int32)
     labels = np.stack(rows["labels"])
     key = cfg.data_key()
@@ -301,6 +306,7 @@ def collect(cfg: CriticConfig, log=print) -> dict[str, np.ndarray]:
         "frame_bump": np.asarray(bumps, np.uint8).reshape(len(frames), 2),
         "frame_scan": np.asarray(scans, np.float16).reshape(len(frames), SCAN_BEAMS),
         "frame_scan_objects": np.asarray(things, np.float16).reshape(len(frames), SCAN_BEAMS),
+        "frame_scan_arm": np.asarray(arm_scans, np.float16).reshape(len(frames), SCAN_BEAMS),
         "frame_proprio": np.asarray(arms, np.float32).reshape(len(frames), len(PROPRIO_FIELDS)),
         "history": np.asarray(rows["history"], np.int32),
         "prev_actions": np.asarray(rows["prev_actions"], np.int64),

@@ -529,6 +529,7 @@ def export_critic(
     union=None,
     clear_pass_m: float = 0.0,
     clear_pass_quiet: int = 0,
+    clear_pass_arm: bool = False,
 ) -> CriticManifest:
     """Write the critic bundle ``out_dir`` (replaced atomically): ONNX graph(s) (dynamic batch,
     each checked against torch; a :class:`FeatureCriticNet` also writes its encoder graph) +
@@ -538,7 +539,8 @@ def export_critic(
     ``calibration["any"]`` with ``calibration_target = "any"``; None = per category.
     ``sign_key``: an Ed25519 private key (PEM) to sign critic.json with
     (``critic.json.sig``). ``clear_pass_m``: the runtime's clear pass the thresholds were
-    calibrated with (:mod:`safevla_core.footprint`; 0 = none) and its ``clear_pass_quiet``.
+    calibrated with (:mod:`safevla_core.footprint`; 0 = none), its ``clear_pass_quiet`` and
+    ``clear_pass_arm``.
     Returns the manifest."""
     for noisy in ("onnxscript", "onnx_ir"):  # one INFO line per graph pass otherwise
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -619,6 +621,7 @@ def export_critic(
             proprio_input=bool(cfg.proprio_input),
             clear_pass_m=float(clear_pass_m),
             clear_pass_quiet=int(clear_pass_quiet),
+            clear_pass_arm=bool(clear_pass_arm),
             created_utc=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         )
         write_critic_bundle(tmp, manifest)

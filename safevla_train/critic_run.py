@@ -29,7 +29,7 @@ import yaml
 
 from safevla_core.actions import ACTION_NAMES, PROPRIO_FIELDS
 from safevla_core.conformal import calibrate, calibrate_any
-from safevla_core.footprint import BASE_MOTIONS, clear_pass
+from safevla_core.footprint import BASE_MOTIONS, LIFT_MOTIONS, TELESCOPE_MOTIONS, clear_pass
 from safevla_core.safety_critic import always_allowed
 from safevla_core.safety_spec import SAFETY_SPEC
 from safevla_train.config_io import from_dict, to_dict
@@ -173,7 +173,9 @@ def with_clear_pass(risk, data, rows, cfg, metrics, split, log) -> np.ndarray:
     runtime's clear pass lets through (:func:`safevla_core.footprint.clear_pass`, on each
     state's newest scan and arm extension) set to 0, in every state: the stored states do not
     say whether the gripper held something, so the calibration counts every costly motion the
-    pass would let through, also those the runtime keeps (holding). Records how many it passed.
+    pass would let through, also those the runtime keeps (holding). Records how many it passed
+    (with ``critic.clear_pass_arm``, the lift's and, where the data hold the arm scan, the
+    telescoping arm's motions apart).
 
     Raises:
         ValueError: the data set lacks the arm's joint state (collected before it was stored).
@@ -186,7 +188,14 @@ def with_clear_pass(risk, data, rows, cfg, metrics, split, log) -> np.ndarray:
         )
     newest = data["history"][rows, -1]
     ext = data["frame_proprio"][newest][:, PROPRIO_FIELDS.index("arm_extension")]
-    passed = clear_pass(data["frame_scan"][newest], ext, cfg.clear_pass_m)
+    arm_scan = data["frame_scan_arm"][newest] if "frame_scan_arm" in data else None
+    passed = clear_pass(
+        data["frame_scan"][newest],
+        ext,
+        cfg.clear_pass_m,
+        arm=cfg.clear_pass_arm,
+        arm_ranges=arm_scan,
+    )
     if cfg.clear_pass_quiet:  # contact in the motion feedback of the last K frames
         slots = data["history"][rows, -cfg.clear_pass_quiet :]
         passed &= ~(data["frame_bump"][slots].max(axis=(1, 2)) > 0)[:, None]
@@ -198,11 +207,32 @@ def with_clear_pass(risk, data, rows, cfg, metrics, split, log) -> np.ndarray:
         "costly_base_motions": int(costly[:, BASE_MOTIONS].sum()),
         "costly_passed": int((passed & costly).sum()),
     }
+    arm = ""
+    if cfg.clear_pass_arm:
+        record["passed"] = int(passed[:, BASE_MOTIONS].sum())
+        record["costly_passed"] = int((passed & costly)[:, BASE_MOTIONS].sum())
+        parts = [("lift", LIFT_MOTIONS)]
+        if arm_scan is not None:
+            parts.append(("telescope", TELESCOPE_MOTIONS))
+        else:
+            record["telescope"] = "no arm scan in the data: left out of the pass"
+        for name, mask in parts:
+            record[f"{name}_motions"] = int(mask.sum()) * len(rows)
+            record[f"{name}_passed"] = int(passed[:, mask].sum())
+            record[f"costly_{name}_motions"] = int(costly[:, mask].sum())
+            record[f"costly_{name}_passed"] = int((passed & costly)[:, mask].sum())
+            arm += (
+                f"; {record[f'{name}_passed']} of {record[f'{name}_motions']} {name} motions, "
+                f"{record[f'costly_{name}_passed']} of {record[f'costly_{name}_motions']} "
+                "costly ones"
+            )
+        if arm_scan is None:
+            arm += "; the telescoping arm left out (no arm scan in the data)"
     metrics.setdefault("clear_pass", {})[split] = record
     log(
         f"clear pass ({cfg.clear_pass_m:g} m), {split} split: {record['passed']} of "
         f"{base} base motions passed, {record['costly_passed']} of "
-        f"{record['costly_base_motions']} costly ones among them"
+        f"{record['costly_base_motions']} costly ones among them" + arm
     )
     return np.where(passed[:, :, None], np.float32(0.0), risk)
 
@@ -358,6 +388,7 @@ def run_critic(
         sign_key=sign_key,
         clear_pass_m=cfg.clear_pass_m,
         clear_pass_quiet=cfg.clear_pass_quiet,
+        clear_pass_arm=cfg.clear_pass_arm,
     )
     log(f"export: wrote {out / BUNDLE_DIR}" + (" (signed)" if sign_key is not None else ""))
     metrics.update(

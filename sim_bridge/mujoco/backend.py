@@ -356,7 +356,9 @@ class MujocoBackend:
     def arm_scan(self) -> np.ndarray:
         """(SCAN_BEAMS,) float32: the range scan over the heights the arm and gripper occupy
         now (:data:`safevla_core.footprint.ARM_BAND_M` about the lift's height), the rays of
-        :meth:`range_scan` at those heights only, walls included: what the arm can strike
+        :meth:`range_scan` at those heights and at the band's two edges, walls included (no
+        gap of 2.5 cm at an edge of the band, where a table top under the fingertips lay):
+        what the arm can strike
         when it slides out (the safety monitor's arm guard). A depth camera or 3D lidar gives
         it on a robot, reduced to a planar scan with a height band that follows the lift."""
         return self.all_scans()[2]
@@ -383,7 +385,11 @@ class MujocoBackend:
         arm = np.full(beams, SCAN_RANGE_MAX_M)
         lift = sim.q("lift")
         x, y = sim.q("base_x"), sim.q("base_y")
-        for h in SCAN_HEIGHTS_M:
+        # the arm band's own edges too: the scan's heights are 2.5 cm apart, and a table top
+        # just above the fingertips lay between two of them (measured: extensions that the
+        # arm scan put 16 cm clear scraped a coffee table's top 3 mm above the fingertips)
+        edges = [lift + b for b in ARM_BAND_M if lift + b > 0.0 and lift + b not in SCAN_HEIGHTS_M]
+        for h in (*SCAN_HEIGHTS_M, *edges):
             pnt = np.array([x, y, h])
             mujoco.mj_multiRay(
                 m,
@@ -400,6 +406,9 @@ class MujocoBackend:
                 SCAN_RANGE_MAX_M,
             )
             hit = geomid >= 0
+            if h not in SCAN_HEIGHTS_M:  # an edge of the arm band: the arm scan's alone
+                arm[hit] = np.minimum(arm[hit], dist[hit])
+                continue
             out[hit] = np.minimum(out[hit], dist[hit])
             thing = hit & things[np.maximum(geomid, 0)]
             obj[thing] = np.minimum(obj[thing], dist[thing])

@@ -24,6 +24,7 @@ from safevla_core.actions import (
     SCAN_BEAMS,
     SCAN_RANGE_MAX_M,
     SUB_DONE,
+    ActionKind,
 )
 from safevla_core.critic_bundle import (
     CRITIC_GRAPH,
@@ -414,6 +415,55 @@ def test_the_clear_pass_is_calibrated_recorded_and_held_while_holding(run, tmp_p
         apply_overrides(plain, {"clear_pass_quiet": 2})  # without the pass
 
 
+def test_the_arm_pass_is_calibrated_recorded_and_passes_an_arm_clear_of_the_scans(run, tmp_path):
+    """``clear_pass_arm``: the same weights recalibrated with the arm's motions in the pass,
+    recorded in the manifest and, the lift's and the telescoping arm's motions apart from the
+    base motions, in the metrics (the data hold the arm scan). At run time, with a box 45 cm to
+    the right: the lift's motions have risk 0 (marked ``passed``) with the arm in and keep the
+    graph's risks with the arm reaching into the box or the gripper holding something; given
+    the arm scan, the extensions whose sweep stays 3 cm clear of the box pass too (``arm_out``
+    ends 4 cm short of it), none without it or with the arm already near the box. Without the
+    clear pass the setting is refused."""
+    out = tmp_path / "arm"
+    out.mkdir()
+    shutil.copy(run[0] / DATA_FILE, out / DATA_FILE)
+    plain = apply_overrides(run[1], {"scan_input": True, "bump_input": True})
+    cfg = apply_overrides(plain, {"clear_pass_m": 0.03, "clear_pass_arm": True})
+    metrics = run_critic(cfg, out, lambda line: None)
+    record = metrics["clear_pass"]["calibration"]
+    for part in ("lift", "telescope"):
+        assert 0 < record[f"{part}_passed"] <= record[f"{part}_motions"], part
+        assert record[f"costly_{part}_passed"] <= record[f"costly_{part}_motions"], part
+    assert record["passed"] <= record["base_motions"]
+    critic = SafetyCritic(out / "bundle")
+    assert critic.manifest.clear_pass_arm and critic.has_clear_pass
+    data = load_data(out / DATA_FILE)
+    frame = data["frames"][data["history"][0][-1]]
+    base = np.array([a.moves_base for a in ACTIONS])
+    lift = np.array([a.kind is ActionKind.ARM_LIFT for a in ACTIONS])
+    telescope = np.array([a.kind is ActionKind.ARM_EXTEND for a in ACTIONS])
+    th = SCAN_ANGLE_MIN + SCAN_ANGLE_INCREMENT * np.arange(SCAN_BEAMS)
+    box = np.full(SCAN_BEAMS, np.inf)
+    right = (th < -1.2) & (th > -1.9)
+    box[right] = 0.45 / np.sin(-th[right])  # a box 45 cm to the right
+
+    def verdict(arm, holding=False, scan_arm=None):
+        critic.reset()
+        return critic.step(frame, 0, [0.0, 0.0], box, arm, holding=holding, scan_arm=scan_arm)
+
+    tucked, reaching, held = verdict([0.5, 0.0]), verdict([0.5, 0.3]), verdict([0.5, 0.0], True)
+    assert tucked.passed[lift].all() and (tucked.risk[lift] == 0).all()
+    assert tucked.passed[base].all() and not tucked.passed[~(lift | base)].any()
+    assert not reaching.passed[lift].any() and (reaching.risk[lift] > 0).all()
+    assert not held.passed.any()
+    seen = verdict([0.5, 0.0], scan_arm=box)
+    assert seen.passed[telescope].all() and (seen.risk[telescope] == 0).all()
+    near = verdict([0.5, 0.1], scan_arm=box)  # arm_out would end 6 cm into the box's reach
+    assert not near.passed[ACTION_NAMES.index("arm_out")] and near.passed[lift].all()
+    with pytest.raises(ValueError, match="clear_pass_arm"):
+        apply_overrides(plain, {"clear_pass_arm": True})  # without the pass
+
+
 def test_a_tampered_graph_is_refused(run, tmp_path):
     bundle = tampered_copy(run[0] / "bundle", tmp_path / "b", CRITIC_GRAPH)
     with pytest.raises(CriticBundleError, match="sha256"):
@@ -433,6 +483,11 @@ def test_a_tampered_graph_is_refused(run, tmp_path):
         (lambda m: m.update(scan_input=True, clear_pass_m=-0.1), r"clear_pass_m .* \[0, 0.5\]"),
         (lambda m: m.update(scan_input=True, clear_pass_m="3 cm"), "a number of metres"),
         (lambda m: m.update(scan_input=False, clear_pass_m=0.03), "needs the range scan"),
+        (lambda m: m.update(clear_pass_arm=True), r"clear_pass_arm needs the clear pass"),
+        (
+            lambda m: m.update(scan_input=True, clear_pass_m=0.03, clear_pass_arm="yes"),
+            "clear_pass_arm = 'yes' must be true or false",
+        ),
         (
             lambda m: m.update(
                 scan_input=True, bump_input=False, clear_pass_m=0.03, clear_pass_quiet=2

@@ -270,6 +270,89 @@ def test_the_clear_pass_takes_only_base_motions_clear_of_the_scan():
     assert on.train_key() == CriticConfig(scan_input=True).train_key()
 
 
+def test_the_lift_pass_takes_the_lifts_motions_where_the_standing_footprint_is_clear():
+    """``clear_pass(arm=True)``: the lift's four motions pass where the footprint as the robot
+    stands (base, arm at its extension, gripper turned by the wrist) clears the scan by
+    ``clear_pass_m``, and no other action gains a pass: a wall 10 cm past the retracted arm
+    passes them, the arm 10 cm out against it, or the wrist turned the gripper into a return
+    beside it, does not. Without ``arm`` they never pass, and the base motions' passes are
+    the same either way."""
+    from safevla_core.footprint import LIFT_MOTIONS, clear_pass, standing_clearance
+
+    assert [ACTIONS[a].name for a in np.flatnonzero(LIFT_MOTIONS)] == [
+        "arm_up",
+        "arm_down",
+        "arm_up_small",
+        "arm_down_small",
+    ]
+    th = SCAN_ANGLE_MIN + SCAN_ANGLE_INCREMENT * np.arange(SCAN_BEAMS)
+    wall = np.full(SCAN_BEAMS, SCAN_RANGE_MAX_M, np.float32)
+    right = (th < -0.35) & (th > -np.pi + 0.35)
+    wall[right] = (-ARM_BOX_M[2] + 0.10) / np.sin(-th[right])  # 10 cm past the arm's side
+    scans = np.stack([wall, wall])
+    standing = standing_clearance(scans, [0.0, 0.10])
+    assert standing[0] == pytest.approx(0.10, abs=0.002) and standing[1] < 0.001
+    lifted = clear_pass(scans, [0.0, 0.10], 0.03, arm=True)
+    plain = clear_pass(scans, [0.0, 0.10], 0.03)
+    assert lifted[0, LIFT_MOTIONS].all() and not lifted[1, LIFT_MOTIONS].any()
+    assert not plain[:, LIFT_MOTIONS].any()
+    np.testing.assert_array_equal(lifted[:, ~LIFT_MOTIONS], plain[:, ~LIFT_MOTIONS])
+    assert not clear_pass(scans, [0.0, 0.10], 0.11, arm=True)[:, LIFT_MOTIONS].any()  # 10 cm
+    assert not clear_pass(scans, [0.0, 0.0], 0.0, arm=True).any()
+    # one return ahead of the wrist and to its right, on a beam (about (0.06, -0.24) m): clear
+    # with the wrist at its zero, within 3 cm of the gripper turned forward (90 degrees)
+    ahead = np.full(SCAN_BEAMS, np.inf)
+    k = int(np.argmin(np.abs(th - math.atan2(-0.24, 0.06))))
+    ahead[k] = math.hypot(0.06, 0.24)
+    zero, turned = standing_clearance(np.stack([ahead, ahead]), [0.0, 0.0], [0.0, math.pi / 2])
+    assert zero >= 0.03 > turned
+    turning = clear_pass(np.stack([ahead, ahead]), [0.0, 0.0], 0.03, [0.0, math.pi / 2], True)
+    assert turning[0, LIFT_MOTIONS].all() and not turning[1, LIFT_MOTIONS].any()
+    assert standing_clearance(np.full((1, SCAN_BEAMS), np.inf), [0.0])[0] == np.inf
+
+
+def test_the_telescoping_arms_swept_clearance_and_its_pass():
+    """``telescope_clearance``: a wall 10 cm past the retracted arm's side is 10 cm from what
+    ``arm_in`` sweeps (the arm cannot go below 0), 8 cm from ``arm_out_small``'s and touched by
+    ``arm_out``'s; the clear pass with ``arm`` and that scan as the arm scan lets through
+    exactly the first two, and the other actions get +inf. With the wrist turned, each motion's
+    clearance is the least over a dense sweep of its extensions (the turned gripper's sweep,
+    not its two ends)."""
+    from safevla_core.footprint import (
+        TELESCOPE_MOTIONS,
+        _footprint_distance,
+        clear_pass,
+        telescope_clearance,
+    )
+
+    th = SCAN_ANGLE_MIN + SCAN_ANGLE_INCREMENT * np.arange(SCAN_BEAMS)
+    wall = np.full(SCAN_BEAMS, SCAN_RANGE_MAX_M, np.float32)
+    right = (th < -0.35) & (th > -np.pi + 0.35)
+    wall[right] = (-ARM_BOX_M[2] + 0.10) / np.sin(-th[right])  # 10 cm past the arm's side
+    c = telescope_clearance(wall, 0.0)
+    assert c[A["arm_in"]] == pytest.approx(0.10, abs=0.002)
+    assert c[A["arm_in_small"]] == pytest.approx(0.10, abs=0.002)
+    assert c[A["arm_out_small"]] == pytest.approx(0.08, abs=0.002)
+    assert c[A["arm_out"]] < 0.001
+    assert np.isinf(c[~TELESCOPE_MOTIONS]).all()
+    none = np.full((1, SCAN_BEAMS), np.inf)
+    passed = clear_pass(none, [0.0], 0.03, arm=True, arm_ranges=wall[None])[0]
+    assert [ACTIONS[a].name for a in np.flatnonzero(passed & TELESCOPE_MOTIONS)] == [
+        "arm_in",
+        "arm_in_small",
+        "arm_out_small",
+    ]
+    rng = np.random.default_rng(5)
+    scan = rng.uniform(0.25, 0.9, SCAN_BEAMS)
+    px, py = scan * np.cos(th), scan * np.sin(th)
+    for ext, yaw in ((0.0, 1.2), (0.25, -0.7), (0.05, math.pi / 2)):
+        got = telescope_clearance(scan, ext, yaw)
+        for a in np.flatnonzero(TELESCOPE_MOTIONS):
+            ends = np.maximum(ext + ACTIONS[a].magnitude * np.linspace(0, 1, 201), 0.0)
+            want = min(_footprint_distance(px, py, e, yaw).min() for e in ends)
+            assert want <= got[a] <= want + 0.01, (ext, yaw, ACTIONS[a].name)
+
+
 def test_a_maneuvers_clearance_chains_the_motions_in_the_start_frame():
     """:func:`safevla_core.footprint.maneuver_clearance` (the monitor's detour planning): one
     base motion at PASS_SAMPLES poses is the clear pass's clearance; three left turns then
