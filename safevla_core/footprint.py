@@ -1,5 +1,5 @@
 """The robot's footprint against the range scan (ROS-free, numpy): each base motion's swept
-clearance, and the clear pass that trusts it (and the lift pass, for the lift's motions);
+clearance, and the clear pass that trusts it (and the arm pass, for the arm's motions);
 which base motions separate from what the robot touches (the guard release); and which arm
 extensions strike what the arm scan sees (the arm guard, :func:`arm_strikes`).
 

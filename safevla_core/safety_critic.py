@@ -449,13 +449,17 @@ class SafetyCritic:
             touched = quiet and any(np.max(fb) > 0 for _, fb in items[-quiet:])
             if holding is False and not touched:
                 ext = arm[PROPRIO_FIELDS.index("arm_extension")]
+                arm_pass = self.manifest.clear_pass_arm
+                arm_ranges = None
+                if arm_pass and scan_arm is not None:
+                    arm_ranges = check_scan(scan_arm, self.bundle_id, "arm scan", "scan_arm_topic")
                 passed = clear_pass(
                     ranges[None],
                     ext,
                     self.manifest.clear_pass_m,
                     [check_wrist_yaw(wrist_yaw)],
-                    arm=self.manifest.clear_pass_arm,
-                    arm_ranges=None if scan_arm is None else check_scan(scan_arm, self.bundle_id),
+                    arm=arm_pass,
+                    arm_ranges=arm_ranges,
                 )[0]
                 risk = np.where(passed[:, None], np.float32(0.0), risk)
                 if unguarded is not None:

@@ -460,6 +460,8 @@ def test_the_arm_pass_is_calibrated_recorded_and_passes_an_arm_clear_of_the_scan
     assert seen.passed[telescope].all() and (seen.risk[telescope] == 0).all()
     near = verdict([0.5, 0.1], scan_arm=box)  # arm_out would end 6 cm into the box's reach
     assert not near.passed[ACTION_NAMES.index("arm_out")] and near.passed[lift].all()
+    with pytest.raises(ValueError, match="arm scan"):
+        verdict([0.5, 0.0], scan_arm=box[:10])
     with pytest.raises(ValueError, match="clear_pass_arm"):
         apply_overrides(plain, {"clear_pass_arm": True})  # without the pass
 
