@@ -203,14 +203,12 @@ def with_clear_pass(risk, data, rows, cfg, metrics, split, log) -> np.ndarray:
     base = int(BASE_MOTIONS.sum()) * len(rows)
     record = {
         "base_motions": base,
-        "passed": int(passed.sum()),
+        "passed": int(passed[:, BASE_MOTIONS].sum()),
         "costly_base_motions": int(costly[:, BASE_MOTIONS].sum()),
-        "costly_passed": int((passed & costly).sum()),
+        "costly_passed": int((passed & costly)[:, BASE_MOTIONS].sum()),
     }
     arm = ""
     if cfg.clear_pass_arm:
-        record["passed"] = int(passed[:, BASE_MOTIONS].sum())
-        record["costly_passed"] = int((passed & costly)[:, BASE_MOTIONS].sum())
         parts = [("lift", LIFT_MOTIONS)]
         if arm_scan is not None:
             parts.append(("telescope", TELESCOPE_MOTIONS))

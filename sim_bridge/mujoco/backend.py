@@ -389,7 +389,7 @@ class MujocoBackend:
         # just above the fingertips lay between two of them (measured: extensions that the
         # arm scan put 16 cm clear scraped a coffee table's top 3 mm above the fingertips)
         edges = [lift + b for b in ARM_BAND_M if lift + b > 0.0 and lift + b not in SCAN_HEIGHTS_M]
-        for h in (*SCAN_HEIGHTS_M, *edges):
+        for h, arm_only in (*((h, False) for h in SCAN_HEIGHTS_M), *((h, True) for h in edges)):
             pnt = np.array([x, y, h])
             mujoco.mj_multiRay(
                 m,
@@ -406,7 +406,7 @@ class MujocoBackend:
                 SCAN_RANGE_MAX_M,
             )
             hit = geomid >= 0
-            if h not in SCAN_HEIGHTS_M:  # an edge of the arm band: the arm scan's alone
+            if arm_only:  # an edge of the arm band: the arm scan's alone
                 arm[hit] = np.minimum(arm[hit], dist[hit])
                 continue
             out[hit] = np.minimum(out[hit], dist[hit])
