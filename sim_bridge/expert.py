@@ -66,7 +66,7 @@ from sim_bridge.expert_modes import (  # MODES re-exported: tests and docs name 
     split_mode,
 )
 from sim_bridge.explorer import Explorer
-from sim_bridge.tasks import TaskSpec, pickup_success
+from sim_bridge.tasks import TaskSpec, is_success, pickup_success
 
 A = ACTION_INDEX
 MOVE_M = 0.2
@@ -120,9 +120,9 @@ class Expert:
         # where a safety layer refused move_back (the robot has not moved since): back-offs
         # from there turn instead (``note_refused``)
         self._back_refused_at: np.ndarray | None = None
-        # a safety layer refused a motion while the target was in the gripper (PickUp's task
-        # is done): end instead of tidying the arm up (``note_refused``)
-        self._held_refused = False
+        # a safety layer refused a motion while the task's success already held (PickUp: the
+        # target in the gripper; ObjectNav: the target in view): end instead (``note_refused``)
+        self._done_refused = False
         self.gave_up = False
         # the last action's options: the steps as good as it within the explorer's
         # ``option_band`` (:func:`sim_bridge.explorer_steer.steer_options`); the action alone
@@ -180,13 +180,13 @@ class Expert:
                 action = self._careful.act(backend, spec)
                 self.gave_up = self._careful.gave_up
             return action
+        if self._done_refused and is_success(spec, backend):
+            return END
         agent, objects = backend.agent(), backend.objects()
         if spec.needs_pickup and pickup_success(agent, objects, spec.target_type):
             # careful: lift the object clear of its neighbours before pulling it in
             high = agent.lift_height >= arm_geometry(backend).max_lift - 0.02
             careful = self.config.mode == "careful"
-            if self._held_refused:
-                return END
             if (
                 careful
                 and agent.arm_extension > 0.05
@@ -297,21 +297,22 @@ class Expert:
         turns the robot instead, always the same way round, until it has moved: measured, a
         careless expert backing out of a corner otherwise alternated a refused back-off with
         small turns either way until the step limit. Other refusals change nothing (the
-        explorer modes keep their own map and ignore it). A motion refused while the target is
-        in the gripper of a task that asks only for that (PickUp: ``end`` holding it) ends the
-        episode instead: the lift and retraction that would follow are the expert's tidying
-        up, not the task (measured: a careless expert refused its retraction with the target
-        held proposed it again to the step limit)."""
+        explorer modes keep their own map and ignore it).
+
+        A motion refused while the task's success already holds ends the episode instead
+        (the next decision is ``end`` if it still holds): what the expert does then is its own
+        finish, not the task. PickUp, the target in the gripper: the lift and retraction that
+        tidy the arm up (measured: a careless expert refused its retraction with the target
+        held proposed it again to the step limit). ObjectNav, the target in view within the
+        task's distance: the turn that faces it squarely (measured: refused that turn, the
+        careless expert turned away and back to the step limit, with the target in view every
+        second step: unseen set 2 episode 72, the long tail's episode 147)."""
         if self.explorer is not None:
             return
         backend = getattr(env_or_backend, "backend", env_or_backend)
         spec = getattr(env_or_backend, "task_spec", None)
-        if (
-            spec is not None
-            and spec.task == "pickup"
-            and pickup_success(backend.agent(), backend.objects(), spec.target_type)
-        ):
-            self._held_refused = True
+        if spec is not None and is_success(spec, backend):
+            self._done_refused = True
             return
         if action not in (A["move_ahead"], A["move_back"]):
             return

@@ -133,3 +133,33 @@ def test_a_refused_tidy_up_with_the_target_held_ends_a_pickup():
         assert terminated and info["success"]
     finally:
         env.close()
+
+
+def test_a_refused_motion_with_the_target_in_view_ends_an_objnav():
+    """ObjectNav succeeds at ``end`` with the target in view within the task's distance. The
+    careless expert turns to face it squarely before ending; when a safety layer refuses a
+    motion while the target is already in view it ends instead (measured: refused the facing
+    turn, it turned away and back to the step limit), and the episode succeeds. A refusal with
+    the target out of view changes nothing of the kind."""
+    end = action_by_name("end").index
+    env = make_env(table_room(), max_steps=300)
+    try:
+        env.reset(options={"episode": episode("objnav", "Apple", (1.0, 2.0, 270.0))})
+        expert = Expert("careless")
+        refused_early = False
+        for _ in range(250):
+            a = expert.act(env)
+            if env.success_if_end():
+                break
+            if a != end and not refused_early:
+                expert.note_refused(env, a)  # the target out of view: the expert goes on
+                refused_early = True
+                assert expert.act(env) != end
+            env.step(a)
+        assert refused_early and env.success_if_end() and a != end
+        expert.note_refused(env, a)
+        assert expert.act(env) == end
+        *_, terminated, _, info = env.step(end)
+        assert terminated and info["success"]
+    finally:
+        env.close()
