@@ -10,9 +10,11 @@ Reads:
 - the careless expert: unshielded, `docs/results/stall_release/eval_<set>_expert-careless_600_
   off.json.gz`; shielded, this folder's `eval_<set>_expert-careless_600_draw.json.gz`
   (`safevla eval --bundle expert:careless ... --max-steps 600 --workers 1 --shield on --critic
-  models/safety-critic`, the defaults); PickUp since the forty-third session from
+  models/safety-critic`, the defaults); PickUp in the forty-third session from
   `docs/results/arm_pass/eval_pickup_expert-careless_600_edge.json.gz` (the arm scan with its
-  band's edges, commit 0f4d604);
+  band's edges, commit 0f4d604); since the forty-fourth session every set from
+  `docs/results/refused_done/eval_<set>_expert-careless_600_done.json.gz` (commit ed893c2: a
+  motion refused with the task's success holding ends the episode);
 - the policies: the shipped 600-step rows (`docs/results/longtail_s2/pooled.py`'s `runs`) with
   their episodes of 6 stops or more (`docs/results/stall_release/sub_*.json.gz`: the only ones a
   stall release can change, since none fires before 6 stops) replaced by their reruns with
@@ -61,10 +63,14 @@ SHORT = {
 }
 
 
-def expert(set_: str) -> tuple[list, list]:
-    """(unshielded, shielded) records of the careless expert at 600 steps."""
+def expert(set_: str, refused_done: bool = True) -> tuple[list, list]:
+    """(unshielded, shielded) records of the careless expert at 600 steps; shielded, since the
+    forty-fourth session, the runs where a motion refused with the task's success holding ends
+    the episode (``docs/results/refused_done``; ``refused_done=False``: the rows before)."""
     name = f"eval_{set_}_expert-careless_600"
     off = result(RESULTS / "stall_release" / f"{name}_off.json.gz", False)["records"]
+    if refused_done:
+        return off, result(RESULTS / "refused_done" / f"{name}_done.json.gz", True)["records"]
     if set_ == "pickup":  # the arm scan with its band's edges (forty-third session)
         return off, result(RESULTS / "arm_pass" / f"{name}_edge.json.gz", True)["records"]
     return off, result(HERE / f"{name}_draw.json.gz", True)["records"]
