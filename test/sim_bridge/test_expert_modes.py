@@ -103,60 +103,45 @@ def test_a_refused_back_off_turns_one_way_round_until_the_robot_moves():
         env.close()
 
 
-def test_a_refused_tidy_up_with_the_target_held_ends_a_pickup():
-    """PickUp asks only for ``end`` with the target in the gripper. The careless expert, target
-    held and arm out, retracts before ending; when a safety layer refuses the retraction it
-    ends instead (measured: otherwise it proposed the refused retraction to the step limit),
-    and the episode succeeds. A refusal before the grasp changes nothing of the kind."""
-    arm_in, end = action_by_name("arm_in").index, action_by_name("end").index
-    arm_out = action_by_name("arm_out").index
-    env = make_env(table_room(), max_steps=300)
-    try:
-        env.reset(options={"episode": episode("pickup", "Mug", (1.0, 2.0, 90.0))})
-        expert = Expert("careless")
-        refused_early = False
-        for _ in range(250):
-            a = expert.act(env)
-            held = env.backend.agent().held_object is not None
-            if a == arm_out and not refused_early:
-                expert.note_refused(env, a)  # before the grasp: the expert goes on
-                refused_early = True
-                assert expert.act(env) == arm_out
-            if held and a == arm_in:
-                break
-            env.step(a)
-        assert refused_early and held and a == arm_in
-        assert env.backend.agent().arm_extension > 0.05
-        expert.note_refused(env, arm_in)
-        assert expert.act(env) == end
-        *_, terminated, _, info = env.step(end)
-        assert terminated and info["success"]
-    finally:
-        env.close()
+def _held_and_retracting(env, a: int) -> bool:
+    """PickUp's task is done (the target in the gripper) and the expert tidies the arm up."""
+    return env.backend.agent().held_object is not None and a == action_by_name("arm_in").index
 
 
-def test_a_refused_motion_with_the_target_in_view_ends_an_objnav():
-    """ObjectNav succeeds at ``end`` with the target in view within the task's distance. The
-    careless expert turns to face it squarely before ending; when a safety layer refuses a
-    motion while the target is already in view it ends instead (measured: refused the facing
-    turn, it turned away and back to the step limit), and the episode succeeds. A refusal with
-    the target out of view changes nothing of the kind."""
+def _in_view(env, a: int) -> bool:
+    """ObjectNav's task is done (the target in view within the task's distance) and the
+    expert has not ended yet: it squares up to the target first."""
+    return env.success_if_end() and a != action_by_name("end").index
+
+
+@pytest.mark.parametrize(
+    ("task", "target", "yaw", "done"),
+    [("pickup", "Mug", 90.0, _held_and_retracting), ("objnav", "Apple", 270.0, _in_view)],
+)
+def test_a_motion_refused_with_the_task_done_ends_the_episode(task, target, yaw, done):
+    """A motion a safety layer refuses while the task's success already holds ends the
+    episode, and it succeeds. PickUp asks only for ``end`` with the target in the gripper;
+    the careless expert retracts the arm first (measured: refused that retraction, it proposed
+    it again to the step limit). ObjectNav asks for ``end`` with the target in view; the expert
+    turns to face it squarely first (measured: refused that turn, it turned away and back to
+    the step limit). A refusal before the task is done changes nothing of the kind: the expert
+    proposes the same motion again."""
     end = action_by_name("end").index
     env = make_env(table_room(), max_steps=300)
     try:
-        env.reset(options={"episode": episode("objnav", "Apple", (1.0, 2.0, 270.0))})
+        env.reset(options={"episode": episode(task, target, (1.0, 2.0, yaw))})
         expert = Expert("careless")
         refused_early = False
         for _ in range(250):
             a = expert.act(env)
-            if env.success_if_end():
+            if done(env, a):
                 break
             if a != end and not refused_early:
-                expert.note_refused(env, a)  # the target out of view: the expert goes on
+                expert.note_refused(env, a)  # the task not done: the expert goes on
                 refused_early = True
-                assert expert.act(env) != end
+                assert expert.act(env) == a
             env.step(a)
-        assert refused_early and env.success_if_end() and a != end
+        assert refused_early and done(env, a)
         expert.note_refused(env, a)
         assert expert.act(env) == end
         *_, terminated, _, info = env.step(end)
