@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 from geometry_msgs.msg import Twist
-from ros_harness import CMD, VERDICT, assert_every_command_has_a_verdict, run_cli, start_node
+from ros_harness import (
+    CMD,
+    VERDICT,
+    assert_every_command_has_a_verdict,
+    assert_sim_executed_the_motions,
+    run_cli,
+    start_node,
+)
 from std_msgs.msg import String
 
 from safevla_ros.msg import SafetyVerdict
@@ -62,10 +69,12 @@ def test_run_sim_episodes_end_to_end(ros_domain_id, subprocess_env, bundle_path,
     moves = [v for v in probe.msgs(VERDICT) if not v.safe_stop]
     assert moves, "no action executed although the threshold allows all"
     assert_every_command_has_a_verdict(probe)
-    # the sim executed exactly the verdicts' actions (watchdog stops before the probe had
-    # discovered the verdict topic may be missing from the probe's list, so compare motions)
+    # the sim executed the verdicts' actions (watchdog stops before the probe had discovered
+    # the verdict topic may be missing from the probe's list, so compare motions)
     said = Counter(v.executed_action_name for v in moves)
-    assert Counter(m.data for m in probe.msgs("sim/action") if m.data != "stop") == said
+    acted = Counter(m.data for m in probe.msgs("sim/action") if m.data != "stop")
+    adapter_log = (logs / "action_adapter_node.log").read_text()
+    assert_sim_executed_the_motions(said, acted, adapter_log)
 
 
 def test_out_of_range_safety_limit_fails_startup_naming_the_parameter(ros_domain_id, tmp_path):
