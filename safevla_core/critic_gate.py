@@ -233,6 +233,8 @@ DEFAULT_CRITIC_RECOVER_AFTER = 3  # vetoes among the last RECOVER_WINDOW proposa
 # stops among the last STALL_WINDOW proposals after which a stalled robot gets a release
 DEFAULT_CRITIC_STALL_STOPS = 6
 DEFAULT_CRITIC_STALL_BELOW = 1.0  # a release runs only motions the thresholds pass
+# a base motion blocked by contact bars its way (the contact guard's base part)
+DEFAULT_CRITIC_CONTACT_GUARD_BASE = True
 STALL_WINDOW = 20
 # a robot that stopped on this many of its last HELD_WINDOW proposals is held: its proposer
 # keeps asking for what the critic refuses and the rules have not moved it on (the monitor
@@ -414,6 +416,8 @@ class CriticGate:
             base motion's veto that would stop the robot again releases a motion below
             ``stall_below`` times the thresholds (0 = never; see the module docstring).
         stall_below: a multiple of the thresholds, > 0 (1 = only motions they pass).
+        contact_guard_base: with ``contact_guard``, a base motion blocked by contact bars its
+            way too (False: only the arm's motions bar theirs; see the module docstring).
     """
 
     def __init__(
@@ -431,6 +435,7 @@ class CriticGate:
         arm_guard: bool = True,
         stall_stops: int = DEFAULT_CRITIC_STALL_STOPS,
         stall_below: float = DEFAULT_CRITIC_STALL_BELOW,
+        contact_guard_base: bool = DEFAULT_CRITIC_CONTACT_GUARD_BASE,
     ) -> None:
         if not isinstance(guard_release, bool):
             raise ValueError(f"critic guard_release = {guard_release!r}; must be true or false")
@@ -470,6 +475,10 @@ class CriticGate:
         self.replacement = replacement
         if not isinstance(contact_guard, bool):
             raise ValueError(f"critic contact_guard = {contact_guard!r}; must be true or false")
+        if not isinstance(contact_guard_base, bool):
+            raise ValueError(
+                f"critic contact_guard_base = {contact_guard_base!r}; must be true or false"
+            )
         if not (math.isfinite(margin) and 0.0 < margin <= 1.0):
             raise ValueError(f"critic margin = {margin!r}; must lie in (0, 1] (e.g. 0.5)")
         if isinstance(escape_after, bool) or not isinstance(escape_after, int) or escape_after < 0:
@@ -488,7 +497,7 @@ class CriticGate:
         self.recover_after = _count_of_window(
             "recover_after", recover_after, RECOVER_WINDOW, "vetoes", "never back off"
         )
-        self.contact_guard = contact_guard
+        self.contact_guard, self.contact_guard_base = contact_guard, contact_guard_base
         # per action: it drives a joint the way the last motion was stopped by contact
         self.pressing = np.zeros(len(ACTIONS), bool)
         # motions the feedback reported blocked since a motion last moved the robot: they moved
@@ -762,6 +771,7 @@ class CriticGate:
         arm_guard: bool = True,
         stall_stops: int = DEFAULT_CRITIC_STALL_STOPS,
         stall_below: float = DEFAULT_CRITIC_STALL_BELOW,
+        contact_guard_base: bool = DEFAULT_CRITIC_CONTACT_GUARD_BASE,
     ) -> CriticGate:
         """Load and verify a critic bundle (sha256, this stack's contract, the policy's; with
         ``verify_key``, its Ed25519 signature: the key that verifies the policy bundle).
@@ -772,8 +782,9 @@ class CriticGate:
             ValueError: a margin outside (0, 1], a negative ``escape_after``, an
                 ``escape_below`` <= 0, a ``recover_after`` outside [0, RECOVER_WINDOW], an
                 unknown ``replacement``, a ``detour_after`` outside [0, DETOUR_WINDOW], a
-                ``guard_release`` or ``arm_guard`` that is not a bool, a ``stall_stops``
-                outside [0, STALL_WINDOW] or a ``stall_below`` that is not a finite number > 0.
+                ``guard_release``, ``arm_guard`` or ``contact_guard_base`` that is not a bool, a
+                ``stall_stops`` outside [0, STALL_WINDOW] or a ``stall_below`` that is not a
+                finite number > 0.
         """
         critic = SafetyCritic(path, providers=list(providers), verify_key=verify_key)
         check_critic_matches(critic.manifest, str(critic.path), policy)
@@ -791,6 +802,7 @@ class CriticGate:
             arm_guard,
             stall_stops,
             stall_below,
+            contact_guard_base,
         )
 
     @property
@@ -1027,7 +1039,7 @@ class CriticGate:
             self.pressing[~_BASE] = False  # the arm's bars: lifted once the base has moved
             if not collided:
                 self.pressing[:] = False
-        if collided and (blocked or not _BASE[a]):
+        if collided and ((blocked and self.contact_guard_base) or not _BASE[a]):
             self.pressing |= _WAY[a] == _WAY
 
     def _arm_extension(self) -> float:

@@ -35,6 +35,7 @@ import numpy as np
 
 from safevla_core.actions import ACTION_NAMES, NUM_ACTIONS, SUB_DONE, bump_feedback
 from safevla_core.critic_gate import (
+    DEFAULT_CRITIC_CONTACT_GUARD_BASE,
     DEFAULT_CRITIC_DETOUR_AFTER,
     DEFAULT_CRITIC_ESCAPE_AFTER,
     DEFAULT_CRITIC_ESCAPE_BELOW,
@@ -95,6 +96,8 @@ class Job:
             base motion's veto that would stop the robot again releases a motion below
             ``critic_stall_below`` times the thresholds (0 = never).
         critic_stall_below: the stall release's bound, a multiple of the thresholds.
+        critic_contact_guard_base: with ``critic_contact_guard``, a base motion blocked by
+            contact bars its way too (False: only the arm's motions bar theirs).
     """
 
     policy: PolicySpec
@@ -122,6 +125,7 @@ class Job:
     critic_arm_guard: bool = True
     critic_stall_stops: int = DEFAULT_CRITIC_STALL_STOPS
     critic_stall_below: float = DEFAULT_CRITIC_STALL_BELOW
+    critic_contact_guard_base: bool = DEFAULT_CRITIC_CONTACT_GUARD_BASE
 
     def __post_init__(self) -> None:
         if self.max_steps < 1:
@@ -187,6 +191,7 @@ def critic_gate(job: Job, verify_key: str | None = None):
     key += (job.critic_escape_below, job.critic_recover_after, job.critic_contact_guard)
     key += (job.critic_replacement, job.critic_detour_after, job.critic_guard_release)
     key += (job.critic_arm_guard, job.critic_stall_stops, job.critic_stall_below)
+    key += (job.critic_contact_guard_base,)
     key += (job.policy, verify_key)
     if key not in _WORKER:
         from safevla_core.bundle import load_bundle
@@ -215,6 +220,7 @@ def critic_gate(job: Job, verify_key: str | None = None):
             arm_guard=job.critic_arm_guard,
             stall_stops=job.critic_stall_stops,
             stall_below=job.critic_stall_below,
+            contact_guard_base=job.critic_contact_guard_base,
         )
         _WORKER[key] = gate
     gate = _WORKER[key]

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from safevla_core.critic_gate import (
+    DEFAULT_CRITIC_CONTACT_GUARD_BASE,
     DEFAULT_CRITIC_DETOUR_AFTER,
     DEFAULT_CRITIC_ESCAPE_AFTER,
     DEFAULT_CRITIC_ESCAPE_BELOW,
@@ -110,6 +111,8 @@ class EvalConfig:
             :mod:`safevla_core.critic_gate`).
         critic_stall_below: the stall release's bound, a multiple of the thresholds
             (default 1: only motions they pass).
+        critic_contact_guard_base: with ``critic_contact_guard``, a base motion blocked by
+            contact bars its way too (False: only the arm's motions bar theirs).
         skip_blocked: bundles do not repeat a motion that was blocked or collided where it stands
             (:class:`safevla_core.action_choice.BlockedMoves`; the policy node's
             ``skip_blocked`` parameter).
@@ -145,6 +148,7 @@ class EvalConfig:
     critic_arm_guard: bool = True
     critic_stall_stops: int = DEFAULT_CRITIC_STALL_STOPS
     critic_stall_below: float = DEFAULT_CRITIC_STALL_BELOW
+    critic_contact_guard_base: bool = DEFAULT_CRITIC_CONTACT_GUARD_BASE
     skip_blocked: bool = False
     ray_address: str | None = None
     specs: list = field(default_factory=list, repr=False)
@@ -343,6 +347,7 @@ def _critic_id(cfg: EvalConfig, spec) -> str:
         critic_arm_guard=cfg.critic_arm_guard,
         critic_stall_stops=cfg.critic_stall_stops,
         critic_stall_below=cfg.critic_stall_below,
+        critic_contact_guard_base=cfg.critic_contact_guard_base,
     )
     try:
         return critic_gate(job, cfg.verify_key).bundle_id
@@ -411,6 +416,7 @@ def groups(
                         cfg.critic_arm_guard,
                         cfg.critic_stall_stops,
                         cfg.critic_stall_below,
+                        cfg.critic_contact_guard_base,
                     )
                     for i, e in enumerate(eps)
                 ]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from safevla_core.action_adapter import AdapterLimits, MotionProfile
 from safevla_core.critic_gate import (
+    DEFAULT_CRITIC_CONTACT_GUARD_BASE,
     DEFAULT_CRITIC_DETOUR_AFTER,
     DEFAULT_CRITIC_ESCAPE_AFTER,
     DEFAULT_CRITIC_ESCAPE_BELOW,
@@ -441,6 +442,13 @@ CRITIC_PARAMS: tuple[ParamSpec, ...] = (
         "do not drive a joint the way a motion touched something (a blocked base motion; any "
         "arm motion) until the robot has moved clear; uses the motion feedback of a critic "
         "that reads it (bump_topic)",
+        read_only=True,
+    ),
+    _p(
+        "critic_contact_guard_base",
+        DEFAULT_CRITIC_CONTACT_GUARD_BASE,
+        "with critic_contact_guard, a base motion blocked by contact bars its way too (false: "
+        "only the arm's motions bar theirs)",
         read_only=True,
     ),
     _p(

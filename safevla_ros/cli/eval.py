@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from safevla_core.critic_gate import (
+    DEFAULT_CRITIC_CONTACT_GUARD_BASE,
     DEFAULT_CRITIC_DETOUR_AFTER,
     DEFAULT_CRITIC_ESCAPE_AFTER,
     DEFAULT_CRITIC_ESCAPE_BELOW,
@@ -228,6 +229,14 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
         "needs a critic that reads the motion feedback (docs/safety_critic.md)",
     )
     p.add_argument(
+        "--critic-contact-guard-base",
+        choices=("on", "off"),
+        default="on" if DEFAULT_CRITIC_CONTACT_GUARD_BASE else "off",
+        help="with the contact guard on, a base motion blocked by contact bars its way too "
+        f"(default {'on' if DEFAULT_CRITIC_CONTACT_GUARD_BASE else 'off'}; off: only the arm's "
+        "motions bar theirs; docs/safety_critic.md)",
+    )
+    p.add_argument(
         "--critic-replacement",
         choices=REPLACEMENTS,
         default=DEFAULT_CRITIC_REPLACEMENT,
@@ -365,6 +374,7 @@ def _config(args: argparse.Namespace):
             critic_arm_guard=args.critic_arm_guard == "on",
             critic_stall_stops=args.critic_stall_stops,
             critic_stall_below=args.critic_stall_below,
+            critic_contact_guard_base=args.critic_contact_guard_base == "on",
             skip_blocked=args.skip_blocked,
         )
     except ValueError as exc:

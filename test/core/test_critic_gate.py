@@ -295,6 +295,37 @@ def test_the_contact_guard_bars_the_way_a_motion_touched_something(tmp_path):
     assert propose({out_small: 1.0}, [1.0, 1.0]).executed_action == out_small
 
 
+def test_the_contact_guard_without_its_base_part_bars_only_the_arms_way(tmp_path):
+    """``contact_guard_base`` off: a base motion blocked by contact bars nothing (its repeat
+    is judged by the critic alone), while an arm motion that touched something still bars its
+    way until the base has moved; on (the shipped rule) the blocked base motion is barred."""
+    out, out_small = (ACTION_NAMES.index(n) for n in ("arm_out", "arm_out_small"))
+    bundle = write_tiny_critic(tmp_path / "b", IMAGE, risk_table(), in_contact=risk_table())
+    with pytest.raises(ValueError, match="contact_guard_base = 'no'"):
+        CriticGate.load(bundle, POLICY, contact_guard_base="no")
+    for base_part in (False, True):
+        gate = CriticGate.load(bundle, POLICY, contact_guard_base=base_part)
+        m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
+        step = iter(range(1, 100))
+
+        def propose(probs, bump=None, m=m, gate=gate, step=step):
+            if bump is not None:  # the feedback of the motion executed last
+                gate.on_bump(bump)
+            i = next(step)
+            return run(m, proposal(probs, i, float(i)))
+
+        assert propose({AHEAD: 1.0}, [0.0, 0.0]).executed_action == AHEAD
+        d = propose({AHEAD: 0.7, LEFT: 0.3}, [1.0, 1.0])  # move_ahead blocked by contact
+        if base_part:
+            assert (d.executed_action, d.critic_outcome) == (LEFT, "replaced")
+            assert "touched something" in d.reason
+        else:
+            assert d.executed_action == AHEAD and not d.vetoed
+        assert propose({out: 1.0}, [1.0, 1.0]).executed_action == out
+        d = propose({out_small: 1.0}, [1.0, 1.0])  # arm_out blocked by contact: barred
+        assert d.safe_stop and "touched something" in d.reason
+
+
 def test_a_replacement_that_moved_nothing_is_no_replacement_until_the_robot_moves(tmp_path):
     """move_ahead vetoed again and again: the likeliest clear replacement, arm_in, comes back
     blocked (the arm already in: it moved nothing), so the next veto takes the next clear
