@@ -1,32 +1,41 @@
-"""Experiment: the contact guard without its base-motion bars (arm bars kept).
-python runs/s44/nobase.py BUNDLE EPISODES CRITIC STEPS I,J,... OUT.jsonl [on]"""
+"""(forty-fourth session) Shielded episodes with the contact guard's base part off: a base
+motion blocked by contact bars nothing, the arm's bars stay (the monitor's `_update_pressing`
+patched; equal to `critic_contact_guard_base false`). One JSON record per line.
+
+    python docs/results/contact_base/nobase.py BUNDLE EPISODES CRITIC STEPS I,J,... OUT.jsonl
+"""
+
 import json
 import sys
+from pathlib import Path
 
-sys.path.insert(0, "docs/results/loop_guard")
-import safevla_core.critic_gate as cg
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "loop_guard"))
 from episodes import shielded_jobs
+
+import safevla_core.critic_gate as cg
 from safevla_eval.runner import run_episode
 
-orig = cg.CriticGate._update_pressing
+_update = cg.CriticGate._update_pressing
 
 
-def patched(self):
+def without_base_bars(self) -> None:
+    """A base motion lifts every bar and sets none; an arm motion as shipped."""
     a = self.prev_action
     if a is not None and cg._BASE[a] and self.contact_guard and self.bump is not None:
-        self.pressing[:] = False  # a base motion never bars; it lifts the arm's bars
+        self.pressing[:] = False
         return
-    orig(self)
+    _update(self)
 
 
-out = sys.argv.pop(6)
-if len(sys.argv) > 6 and sys.argv.pop(6) == "on":
-    pass  # the shipped rule, for a check
-else:
-    cg.CriticGate._update_pressing = patched
-env, agent, jobs = shielded_jobs()
-with open(out, "w") as f:
-    for job in jobs:
-        rec = run_episode(env, agent, job)
-        f.write(json.dumps(rec.to_dict()) + "\n")
-        f.flush()
+def main() -> None:
+    out = sys.argv.pop(6)
+    cg.CriticGate._update_pressing = without_base_bars
+    env, agent, jobs = shielded_jobs()
+    with open(out, "w") as f:
+        for job in jobs:
+            f.write(json.dumps(run_episode(env, agent, job).to_dict()) + "\n")
+            f.flush()
+
+
+if __name__ == "__main__":
+    main()

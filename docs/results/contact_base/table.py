@@ -39,8 +39,8 @@ def main() -> None:
         for s in SETS:
             if s == "pickup" and not p.startswith("expert"):
                 continue
-            off, on = standing.expert(s) if p.startswith("expert") else standing.policy(
-                s, p, shipped
+            off, on = (
+                standing.expert(s) if p.startswith("expert") else standing.policy(s, p, shipped)
             )
             cand = [r["blocked"] > 0 and r["collisions"] > 0 for r in on]
             nb = [
