@@ -13,18 +13,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "stall_draw"))
+sys.path.insert(0, str(HERE.parent / "stall_release"))
 import standing  # noqa: E402
+from subset import FILES as OBJNAV_FILES  # noqa: E402
 
 from sim_bridge.episodes import load_episodes  # noqa: E402
 
-FILES = {
-    "unseen": "sim_bridge/data/episodes/objnav_unseen_s20261201.jsonl.gz",
-    "unseen2": "sim_bridge/data/episodes/objnav_unseen_s20261202.jsonl.gz",
-    "longtail": "sim_bridge/data/episodes/longtail_objnav.jsonl.gz",
-    "ltval": "sim_bridge/data/episodes/longtail_objnav_val.jsonl.gz",
-    "lt2": "docs/results/longtail_s2/longtail_s2.jsonl.gz",
-    "pickup": "sim_bridge/data/episodes/pickup_unseen_s20261203.jsonl.gz",
-}
+FILES = {**OBJNAV_FILES, "pickup": "sim_bridge/data/episodes/pickup_unseen_s20261203.jsonl.gz"}
 PROPOSERS = ["objnav-ppo-lag", "objnav-bc", "objnav-ppo", "objnav-ppo-penalty", "expert-careless"]
 
 
