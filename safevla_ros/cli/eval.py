@@ -228,13 +228,14 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
         "something (a blocked base motion; any arm motion) until the robot has moved clear; "
         "needs a critic that reads the motion feedback (docs/safety_critic.md)",
     )
+    base_default = "on" if DEFAULT_CRITIC_CONTACT_GUARD_BASE else "off"
     p.add_argument(
         "--critic-contact-guard-base",
         choices=("on", "off"),
-        default="on" if DEFAULT_CRITIC_CONTACT_GUARD_BASE else "off",
+        default=base_default,
         help="with the contact guard on, a base motion blocked by contact bars its way too "
-        f"(default {'on' if DEFAULT_CRITIC_CONTACT_GUARD_BASE else 'off'}; off: only the arm's "
-        "motions bar theirs; docs/safety_critic.md)",
+        f"(default {base_default}; off: only the arm's motions bar theirs; "
+        "docs/safety_critic.md)",
     )
     p.add_argument(
         "--critic-replacement",

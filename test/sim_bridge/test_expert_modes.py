@@ -104,8 +104,14 @@ def test_a_refused_back_off_turns_one_way_round_until_the_robot_moves():
 
 
 def _held_and_retracting(env, a: int) -> bool:
-    """PickUp's task is done (the target in the gripper) and the expert tidies the arm up."""
-    return env.backend.agent().held_object is not None and a == action_by_name("arm_in").index
+    """PickUp's task is done (the target in the gripper) and the expert tidies the arm up:
+    it retracts an arm that is out."""
+    agent = env.backend.agent()
+    return (
+        agent.held_object is not None
+        and a == action_by_name("arm_in").index
+        and agent.arm_extension > 0.05
+    )
 
 
 def _in_view(env, a: int) -> bool:

@@ -1,10 +1,14 @@
-"""(forty-fourth session) Shielded episodes with the contact guard's base part off: a base
-motion blocked by contact bars nothing, the arm's bars stay (the monitor's `_update_pressing`
-patched; equal to `critic_contact_guard_base false`). One JSON record per line.
+"""(forty-fourth session) Shielded episodes with the contact guard's base part off
+(`critic_contact_guard_base` false: a base motion blocked by contact bars nothing, the arm's
+bars stay). One JSON record per line. `reruns.json.gz` was made by this script's first form,
+which patched the monitor's `_update_pressing` the same way before the switch existed; the
+switch gives the same records (checked: `eval_longtail_objnav-ppo-lag_600_base-off.json.gz`,
+40 episodes, and this form on the first job of `jobs.txt`).
 
     python docs/results/contact_base/nobase.py BUNDLE EPISODES CRITIC STEPS I,J,... OUT.jsonl
 """
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -12,27 +16,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "loop_guard"))
 from episodes import shielded_jobs
 
-import safevla_core.critic_gate as cg
 from safevla_eval.runner import run_episode
-
-_update = cg.CriticGate._update_pressing
-
-
-def without_base_bars(self) -> None:
-    """A base motion lifts every bar and sets none; an arm motion as shipped."""
-    a = self.prev_action
-    if a is not None and cg._BASE[a] and self.contact_guard and self.bump is not None:
-        self.pressing[:] = False
-        return
-    _update(self)
 
 
 def main() -> None:
     out = sys.argv.pop(6)
-    cg.CriticGate._update_pressing = without_base_bars
     env, agent, jobs = shielded_jobs()
     with open(out, "w") as f:
         for job in jobs:
+            job = dataclasses.replace(job, critic_contact_guard_base=False)
             f.write(json.dumps(run_episode(env, agent, job).to_dict()) + "\n")
             f.flush()
 

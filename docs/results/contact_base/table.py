@@ -7,9 +7,8 @@ episodes the base part can change replaced by their reruns with it off.
 Only an episode whose shielded run had a base motion blocked by contact can change (the base
 part bars nothing otherwise); taken as every episode with a blocked action and a collision in
 its shielded record (a superset): 522 episodes. `reruns.json.gz` holds their success, cost,
-length, vetoes and stops by `<proposer>/<set>/<episode id>`, run with `nobase.py` (the
-monitor's `_update_pressing` with the base part off, which `critic_contact_guard_base false`
-/ `safevla eval --critic-contact-guard-base off` now does) from `jobs.txt` (`jobs.py`).
+length, vetoes and stops by `<proposer>/<set>/<episode id>`, run with `nobase.py`
+(`critic_contact_guard_base` false) from `jobs.txt` (`jobs.py`).
 """
 
 import gzip
