@@ -255,7 +255,8 @@ DETOUR_SHAPES = ((3, 2), (3, 1), (2, 2), (2, 1))
 # how a veto's replacement is chosen among the clear motions the proposer gives probability
 REPLACEMENTS = ("sample", "likeliest")
 DEFAULT_CRITIC_REPLACEMENT = "sample"
-# the replacement draws and the stall release's restart from this seed at every episode
+# the replacement draws and the stall release's restart from this seed at every episode (the
+# default of CriticGate's ``seed``)
 REPLACEMENT_SEED = 0
 RECOVER_WINDOW = 10
 _BACK_OFF = (ACTION_NAMES.index("move_back"), ACTION_NAMES.index("move_ahead"))
@@ -418,6 +419,9 @@ class CriticGate:
         stall_below: a multiple of the thresholds, > 0 (1 = only motions they pass).
         contact_guard_base: with ``contact_guard``, a base motion blocked by contact bars its
             way too (False: only the arm's motions bar theirs; see the module docstring).
+        seed: the seed, an integer >= 0, the replacement draws and the stall release's draws
+            restart from at every episode (a shielded run is one draw of them; another seed
+            redraws it).
     """
 
     def __init__(
@@ -436,7 +440,11 @@ class CriticGate:
         stall_stops: int = DEFAULT_CRITIC_STALL_STOPS,
         stall_below: float = DEFAULT_CRITIC_STALL_BELOW,
         contact_guard_base: bool = DEFAULT_CRITIC_CONTACT_GUARD_BASE,
+        seed: int = REPLACEMENT_SEED,
     ) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"critic seed = {seed!r}; must be an integer >= 0 (default 0)")
+        self.seed = seed
         if not isinstance(guard_release, bool):
             raise ValueError(f"critic guard_release = {guard_release!r}; must be true or false")
         if not isinstance(arm_guard, bool):
@@ -505,8 +513,8 @@ class CriticGate:
         self.idle = np.zeros(len(ACTIONS), bool)
         self.recent: deque[bool] = deque(maxlen=RECOVER_WINDOW)  # per judged proposal: vetoed
         self.still = 0  # proposals in a row after which the robot did not move
-        self._rng = np.random.default_rng(REPLACEMENT_SEED)
-        self._stall_rng = np.random.default_rng(REPLACEMENT_SEED)
+        self._rng = np.random.default_rng(self.seed)
+        self._stall_rng = np.random.default_rng(self.seed)
         self.thresholds = thresholds_for(critic.manifest, str(critic.path), alpha)
         self.frames: OrderedDict[float, EncodedFrame] = OrderedDict()
         self.prev_action: int | None = None
@@ -772,6 +780,7 @@ class CriticGate:
         stall_stops: int = DEFAULT_CRITIC_STALL_STOPS,
         stall_below: float = DEFAULT_CRITIC_STALL_BELOW,
         contact_guard_base: bool = DEFAULT_CRITIC_CONTACT_GUARD_BASE,
+        seed: int = REPLACEMENT_SEED,
     ) -> CriticGate:
         """Load and verify a critic bundle (sha256, this stack's contract, the policy's; with
         ``verify_key``, its Ed25519 signature: the key that verifies the policy bundle).
@@ -783,8 +792,8 @@ class CriticGate:
                 ``escape_below`` <= 0, a ``recover_after`` outside [0, RECOVER_WINDOW], an
                 unknown ``replacement``, a ``detour_after`` outside [0, DETOUR_WINDOW], a
                 ``guard_release``, ``arm_guard`` or ``contact_guard_base`` that is not a bool, a
-                ``stall_stops`` outside [0, STALL_WINDOW] or a ``stall_below`` that is not a
-                finite number > 0.
+                ``stall_stops`` outside [0, STALL_WINDOW], a ``stall_below`` that is not a
+                finite number > 0 or a ``seed`` that is not an integer >= 0.
         """
         critic = SafetyCritic(path, providers=list(providers), verify_key=verify_key)
         check_critic_matches(critic.manifest, str(critic.path), policy)
@@ -803,6 +812,7 @@ class CriticGate:
             stall_stops,
             stall_below,
             contact_guard_base,
+            seed,
         )
 
     @property
@@ -827,8 +837,8 @@ class CriticGate:
         self.held_steps = 0
         self.holds = 0
         self._held = False
-        self._rng = np.random.default_rng(REPLACEMENT_SEED)
-        self._stall_rng = np.random.default_rng(REPLACEMENT_SEED)
+        self._rng = np.random.default_rng(self.seed)
+        self._stall_rng = np.random.default_rng(self.seed)
         self.recent.clear()
         self.latched[:] = False
         self.latched_category.clear()

@@ -44,6 +44,7 @@ from safevla_core.critic_gate import (
     DEFAULT_CRITIC_REPLACEMENT,
     DEFAULT_CRITIC_STALL_BELOW,
     DEFAULT_CRITIC_STALL_STOPS,
+    REPLACEMENT_SEED,
 )
 from safevla_core.monitor_types import Decision
 from safevla_core.safety_spec import COST_CATEGORIES, DEFAULT_COST_THRESHOLD
@@ -98,6 +99,8 @@ class Job:
         critic_stall_below: the stall release's bound, a multiple of the thresholds.
         critic_contact_guard_base: with ``critic_contact_guard``, a base motion blocked by
             contact bars its way too (False: only the arm's motions bar theirs).
+        critic_seed: the seed the shield's replacement and stall-release draws restart from at
+            every episode (another seed redraws a shielded run).
     """
 
     policy: PolicySpec
@@ -126,6 +129,7 @@ class Job:
     critic_stall_stops: int = DEFAULT_CRITIC_STALL_STOPS
     critic_stall_below: float = DEFAULT_CRITIC_STALL_BELOW
     critic_contact_guard_base: bool = DEFAULT_CRITIC_CONTACT_GUARD_BASE
+    critic_seed: int = REPLACEMENT_SEED
 
     def __post_init__(self) -> None:
         if self.max_steps < 1:
@@ -191,7 +195,7 @@ def critic_gate(job: Job, verify_key: str | None = None):
     key += (job.critic_escape_below, job.critic_recover_after, job.critic_contact_guard)
     key += (job.critic_replacement, job.critic_detour_after, job.critic_guard_release)
     key += (job.critic_arm_guard, job.critic_stall_stops, job.critic_stall_below)
-    key += (job.critic_contact_guard_base,)
+    key += (job.critic_contact_guard_base, job.critic_seed)
     key += (job.policy, verify_key)
     if key not in _WORKER:
         from safevla_core.bundle import load_bundle
@@ -221,6 +225,7 @@ def critic_gate(job: Job, verify_key: str | None = None):
             stall_stops=job.critic_stall_stops,
             stall_below=job.critic_stall_below,
             contact_guard_base=job.critic_contact_guard_base,
+            seed=job.critic_seed,
         )
         _WORKER[key] = gate
     gate = _WORKER[key]

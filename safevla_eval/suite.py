@@ -37,6 +37,7 @@ from safevla_core.critic_gate import (
     DEFAULT_CRITIC_REPLACEMENT,
     DEFAULT_CRITIC_STALL_BELOW,
     DEFAULT_CRITIC_STALL_STOPS,
+    REPLACEMENT_SEED,
 )
 from safevla_core.safety_spec import DEFAULT_COST_THRESHOLD
 from safevla_eval.agents import (
@@ -113,6 +114,8 @@ class EvalConfig:
             (default 1: only motions they pass).
         critic_contact_guard_base: with ``critic_contact_guard``, a base motion blocked by
             contact bars its way too (False: only the arm's motions bar theirs).
+        critic_seed: the seed the shield's replacement and stall-release draws restart from at
+            every episode (default 0, the monitor's; another seed redraws a shielded run).
         skip_blocked: bundles do not repeat a motion that was blocked or collided where it stands
             (:class:`safevla_core.action_choice.BlockedMoves`; the policy node's
             ``skip_blocked`` parameter).
@@ -149,6 +152,7 @@ class EvalConfig:
     critic_stall_stops: int = DEFAULT_CRITIC_STALL_STOPS
     critic_stall_below: float = DEFAULT_CRITIC_STALL_BELOW
     critic_contact_guard_base: bool = DEFAULT_CRITIC_CONTACT_GUARD_BASE
+    critic_seed: int = REPLACEMENT_SEED
     skip_blocked: bool = False
     ray_address: str | None = None
     specs: list = field(default_factory=list, repr=False)
@@ -348,6 +352,7 @@ def _critic_id(cfg: EvalConfig, spec) -> str:
         critic_stall_stops=cfg.critic_stall_stops,
         critic_stall_below=cfg.critic_stall_below,
         critic_contact_guard_base=cfg.critic_contact_guard_base,
+        critic_seed=cfg.critic_seed,
     )
     try:
         return critic_gate(job, cfg.verify_key).bundle_id
@@ -417,6 +422,7 @@ def groups(
                         cfg.critic_stall_stops,
                         cfg.critic_stall_below,
                         cfg.critic_contact_guard_base,
+                        cfg.critic_seed,
                     )
                     for i, e in enumerate(eps)
                 ]

@@ -26,6 +26,7 @@ from safevla_core.critic_gate import (
     DEFAULT_SCAN_MAX_AGE_S,
     DETOUR_WINDOW,
     RECOVER_WINDOW,
+    REPLACEMENT_SEED,
     REPLACEMENTS,
     STALL_WINDOW,
 )
@@ -457,6 +458,15 @@ CRITIC_PARAMS: tuple[ParamSpec, ...] = (
         "how a critic veto's replacement is chosen among the clear motions the policy gives "
         "probability: sample (from its distribution, seeded per episode) or likeliest",
         choices=REPLACEMENTS,
+        read_only=True,
+    ),
+    _p(
+        "critic_seed",
+        REPLACEMENT_SEED,
+        "the seed the critic's replacement draws and stall-release draws restart from at every "
+        "episode (a shielded run is one draw of them; another seed redraws it)",
+        0,
+        2**31 - 1,
         read_only=True,
     ),
     _p(

@@ -394,6 +394,7 @@ def load_critic(p: dict) -> CriticGate | None:
         stall_stops=p["critic_stall_stops"],
         stall_below=p["critic_stall_below"],
         contact_guard_base=p["critic_contact_guard_base"],
+        seed=p["critic_seed"],
     )
     gate.scan_max_age_s = p["scan_max_age_s"]
     gate.proprio_max_age_s = p["proprio_max_age_s"]

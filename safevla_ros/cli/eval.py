@@ -31,6 +31,7 @@ from safevla_core.critic_gate import (
     DEFAULT_CRITIC_STALL_STOPS,
     DETOUR_WINDOW,
     RECOVER_WINDOW,
+    REPLACEMENT_SEED,
     REPLACEMENTS,
     STALL_WINDOW,
 )
@@ -247,6 +248,14 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
         "(docs/safety_critic.md)",
     )
     p.add_argument(
+        "--critic-seed",
+        type=int,
+        default=REPLACEMENT_SEED,
+        help="the seed the shield's replacement and stall-release draws restart from at every "
+        f"episode (default {REPLACEMENT_SEED}, the monitor's critic_seed): a shielded run is one "
+        "draw of them, another seed redraws it (docs/safety_critic.md, 'The replacement seed')",
+    )
+    p.add_argument(
         "--sampling",
         default="greedy",
         choices=("sample", "greedy"),
@@ -376,6 +385,7 @@ def _config(args: argparse.Namespace):
             critic_stall_stops=args.critic_stall_stops,
             critic_stall_below=args.critic_stall_below,
             critic_contact_guard_base=args.critic_contact_guard_base == "on",
+            critic_seed=args.critic_seed,
             skip_blocked=args.skip_blocked,
         )
     except ValueError as exc:

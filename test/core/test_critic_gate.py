@@ -715,8 +715,9 @@ def test_a_vetoed_proposal_is_replaced_by_a_draw_from_the_clear_motions(tmp_path
     """replacement="sample" (default): the replacement of a vetoed greedy proposal is drawn
     from the proposer's probabilities over the clear motions (so a loop of the same
     replacement breaks), never a vetoed one, and the draws repeat after a reset (a new
-    episode); "likeliest" takes the most probable clear motion every time; anything else is
-    refused with the choices."""
+    episode), another seed draws others (and repeats them too); "likeliest" takes the most
+    probable clear motion every time; anything else, or a seed that is not an integer >= 0, is
+    refused by name."""
     from safevla_core.critic_gate import DEFAULT_CRITIC_REPLACEMENT
 
     assert DEFAULT_CRITIC_REPLACEMENT == "sample"
@@ -735,6 +736,15 @@ def test_a_vetoed_proposal_is_replaced_by_a_draw_from_the_clear_motions(tmp_path
     assert first.count(LEFT) > first.count(RIGHT)  # in proportion to the policy's odds
     gate.reset()
     assert replacements(gate) == first  # repeatable: the draws restart at every episode
+    # another seed (critic_seed) redraws them, the same way at every episode
+    other = CriticGate.load(bundle, POLICY, seed=1)
+    second = replacements(other)
+    assert set(second) == {LEFT, RIGHT} and second != first
+    other.reset()
+    assert replacements(other) == second
+    for bad in (-1, 1.5, True, "1"):
+        with pytest.raises(ValueError, match=f"critic seed = {bad!r}; must be an integer >= 0"):
+            CriticGate.load(bundle, POLICY, seed=bad)
     likeliest = CriticGate.load(bundle, POLICY, replacement="likeliest")
     assert set(replacements(likeliest)) == {LEFT}
 
