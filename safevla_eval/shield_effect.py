@@ -17,6 +17,16 @@ shield's doing). With ``S_i`` / ``S'_i`` = 1 on success unshielded / shielded an
 * ``max_cost_shielded`` and ``episodes_over_max``: the shielded episodes' worst cost and how
   many cost more than ``targets.max_episode_cost``
 
+Several shielded runs of the same episodes under different seeds of the shield's draws
+(``safevla eval --critic-seed``: a veto's replacement and the stall release are drawn, so a
+shielded run is one draw of them) are passed as ``more_draws``: then ``S'_i`` and ``C'_i`` are
+episode i's success and cost averaged over the k draws (the effect is the expected one over the
+draws), ``lost`` / ``gained`` name the episodes lost / gained in at least one draw, the shield's
+own loss counts nothing lost from an episode whose unshielded run paid a cost, the worst cost is
+over every draw, and ``success_change_pts_by_draw`` and ``outcome_differs`` (episodes whose
+success differs between draws) say how far one draw alone would have moved. With one draw the
+two definitions agree.
+
 Intervals (``*_ci95``): the 95% percentile bootstrap of the *paired* statistic: ``samples``
 resamples of the n episode pairs with replacement (``numpy.random.default_rng(seed)``, one
 batch), the 2.5th and 97.5th percentiles. A resample whose unshielded cost is 0 has no cost
@@ -109,9 +119,12 @@ def shield_effect(
     samples: int = BOOTSTRAP_SAMPLES,
     seed: int = BOOTSTRAP_SEED,
     level: float = CI_LEVEL,
+    more_draws: Sequence[Sequence[dict]] = (),
 ) -> dict:
     """The shield's effect (module docstring) from two runs' episode records (the results
-    JSON's ``records``: ``episode_id``, ``success``, ``cost``).
+    JSON's ``records``: ``episode_id``, ``success``, ``cost``); ``more_draws``: further shielded
+    runs of the same episodes under other seeds of the shield's draws, averaged with
+    ``shielded`` episode by episode.
 
     Raises:
         ValueError: records that do not pair (see :func:`_paired`), ``samples < 0`` or
@@ -123,30 +136,44 @@ def shield_effect(
     pairs = _paired(unshielded, shielded)
     ids = [u["episode_id"] for u, _ in pairs]
     su = np.array([bool(u["success"]) for u, _ in pairs], float)
-    ss = np.array([bool(s["success"]) for _, s in pairs], float)
     cu = np.array([float(u["cost"]) for u, _ in pairs])
-    cs = np.array([float(s["cost"]) for _, s in pairs])
+    # per draw (rows) and episode (columns), in the unshielded run's order
+    draws = [[s for _, s in pairs]]
+    for k, more in enumerate(more_draws, start=2):
+        try:
+            draws.append([s for _, s in _paired(unshielded, more)])
+        except ValueError as exc:
+            raise ValueError(f"shielded draw {k}: {exc}") from None
+    ssd = np.array([[bool(s["success"]) for s in d] for d in draws], float)
+    csd = np.array([[float(s["cost"]) for s in d] for d in draws])
+    ss, cs = ssd.mean(axis=0), csd.mean(axis=0)
     n = len(pairs)
-    lost = [i for i, a, b in zip(ids, su, ss) if a and not b]
-    gained = [i for i, a, b in zip(ids, su, ss) if b and not a]
-    through_cost = [i for i, a, b, c in zip(ids, su, ss, cu) if a and not b and c > 0]
+    lost = [i for i, a, b in zip(ids, su, ssd.min(axis=0)) if a and not b]
+    gained = [i for i, a, b in zip(ids, su, ssd.max(axis=0)) if b and not a]
+    through_cost = [i for i, c in zip(ids, cu) if i in set(lost) and c > 0]
+    # the shield's own loss: nothing lost from an episode the unshielded run won through a cost
+    own = np.where((su > 0) & (cu > 0), 0.0, ss - su)
     cost_u, cost_s = float(cu.mean()), float(cs.mean())
     change_pct = None if cost_u == 0 else 100.0 * (cost_s - cost_u) / cost_u
-    over = int((cs > targets.max_episode_cost).sum())
+    worst = csd.max(axis=0)
+    over = int((worst > targets.max_episode_cost).sum())
     out = {
         "episodes": n,
+        "draws": len(draws),
         "success_unshielded": float(su.mean()),
         "success_shielded": float(ss.mean()),
         "success_change_pts": 100.0 * float((ss - su).mean()),
+        "success_change_pts_by_draw": [100.0 * float((d - su).mean()) for d in ssd],
+        "outcome_differs": int((ssd.min(axis=0) != ssd.max(axis=0)).sum()),
         "cost_unshielded": cost_u,
         "cost_shielded": cost_s,
         "cost_change_pct": change_pct,
-        "max_cost_shielded": float(cs.max()),
+        "max_cost_shielded": float(worst.max()),
         "episodes_over_max": over,
         "lost": lost,
         "gained": gained,
         "lost_through_cost": through_cost,
-        "success_change_cost_free_pts": 100.0 * (len(gained) - len(lost) + len(through_cost)) / n,
+        "success_change_cost_free_pts": 100.0 * float(own.mean()),
         "success_change_ci95": None,
         "cost_change_ci95": None,
     }
@@ -177,7 +204,7 @@ def policy_name(bundle: str) -> str:
 
 def _key(result: dict) -> tuple:
     """What pairs a shielded result with an unshielded one: policy name, task, perturbation."""
-    return policy_name(result["bundle"]), result["task"], list(result["perturb"])
+    return policy_name(result["bundle"]), result["task"], tuple(result["perturb"])
 
 
 def shield_effects(
@@ -187,18 +214,23 @@ def shield_effects(
     samples: int = BOOTSTRAP_SAMPLES,
     seed: int = BOOTSTRAP_SEED,
 ) -> list[dict]:
-    """:func:`shield_effect` for every shielded result that has an unshielded result of the
-    same policy (by bundle name: the runs may come from different checkouts), task and
-    perturbation; each row also carries ``bundle``, ``task`` and ``perturb``. Results without
-    episode records (summaries only) are skipped.
+    """:func:`shield_effect` for every policy, task and perturbation with a shielded result
+    and an unshielded one (by bundle name: the runs may come from different checkouts); each
+    row also carries ``bundle``, ``task`` and ``perturb``. Several shielded results of the
+    same policy, task and perturbation are draws of the same shield (``--critic-seed``) and
+    make one row, averaged over them. Results without episode records (summaries only) are
+    skipped.
 
     Raises:
         ValueError: as :func:`shield_effect` (a pair over different episodes).
     """
-    rows = []
+    draws: dict[tuple, list[dict]] = {}
     for s in shielded_results:
-        if not s["shield"] or not s.get("records"):
-            continue
+        if s["shield"] and s.get("records"):
+            draws.setdefault(_key(s), []).append(s)
+    rows = []
+    for group in draws.values():
+        s = group[0]
         u = next(
             (
                 r
@@ -210,8 +242,11 @@ def shield_effects(
         if u is None:
             continue
         row = {"bundle": s["bundle"], "task": s["task"], "perturb": list(s["perturb"])}
+        more = [g["records"] for g in group[1:]]
         try:
-            row.update(shield_effect(u["records"], s["records"], targets, samples, seed))
+            row.update(
+                shield_effect(u["records"], s["records"], targets, samples, seed, more_draws=more)
+            )
         except ValueError as exc:
             raise ValueError(f"{policy_name(s['bundle'])} on {s['task']}: {exc}") from None
         rows.append(row)
@@ -220,6 +255,12 @@ def shield_effects(
 
 def _ci(ci: list[float] | None, unit: str) -> str:
     return "" if ci is None else f" [{ci[0]:+.1f}, {ci[1]:+.1f}]{unit}"
+
+
+def _n(row: dict) -> str:
+    """The episodes of a row, and the draws averaged where more than one."""
+    k = row.get("draws", 1)
+    return str(row["episodes"]) if k == 1 else f"{row['episodes']} x {k} draws"
 
 
 def _ids(ids: list[str]) -> str:
@@ -256,7 +297,7 @@ def markdown_shield_effects(rows: Sequence[dict]) -> str:
         )
         lines.append(
             f"| {policy_name(r['bundle'])} | {r['task']} | {','.join(r['perturb']) or '-'} "
-            f"| {r['episodes']} | {r['success_unshielded']:.3f} -> {r['success_shielded']:.3f} "
+            f"| {_n(r)} | {r['success_unshielded']:.3f} -> {r['success_shielded']:.3f} "
             f"| {r['success_change_pts']:+.1f}{_ci(r['success_change_ci95'], '')} "
             f"| {r['cost_unshielded']:.2f} -> {r['cost_shielded']:.2f} | {cost} "
             f"| {r['max_cost_shielded']:.0f} "

@@ -10,11 +10,13 @@ Examples::
     safevla eval --bundle models/objnav-ppo-lag --count 200 --ray        # local Ray actors
     safevla eval --make-longtail longtail.jsonl.gz --count 40 --seed 0
     safevla eval --shield-effect unshielded.json shielded.json     # paired, against targets
+    safevla eval --shield-effect off.json on_s0.json on_s1.json    # averaged over two draws
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -337,7 +339,9 @@ def _add_output_args(p: argparse.ArgumentParser) -> None:
         metavar="RESULTS",
         help="instead of evaluating, read results JSON (.json or .json.gz): one file of a "
         "--shield both run, or an unshielded run's file then a shielded run's on the same "
-        "episodes; print the shield's effect paired by episode with bootstrap intervals "
+        "episodes (or several shielded runs under different --critic-seed: the effect is "
+        "averaged over these draws); print the shield's effect paired by episode with bootstrap "
+        "intervals "
         "(--bootstrap) against the acceptance targets (cost >= 95%% below, success <= 3 "
         "points lower, no episode over cost 10); with --json, write the rows there",
     )
@@ -434,8 +438,8 @@ def _prepare_outputs(args: argparse.Namespace, cfg):
     return ResultsWriter(final, cfg.to_dict()) if final else None
 
 
-def _read_results(path: str) -> list[dict]:
-    """The ``results`` of a results JSON file (.json or .json.gz)."""
+def _read_results(path: str) -> tuple[list[dict], dict]:
+    """The ``results`` and ``config`` of a results JSON file (.json or .json.gz)."""
     import gzip
 
     p = Path(path)
@@ -445,14 +449,48 @@ def _read_results(path: str) -> list[dict]:
         opener = gzip.open if p.suffix == ".gz" else open
         with opener(p, "rt", encoding="utf-8") as f:
             doc = json.load(f)
-        results = doc["results"]
-        if not isinstance(results, list):
-            raise TypeError("results is not a list")
+        results, config = doc["results"], doc.get("config", {})
+        if not isinstance(results, list) or not isinstance(config, dict):
+            raise TypeError("results is not a list or config not an object")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UserError(
             f"--shield-effect {path}: not a `safevla eval --json` results file ({exc})"
         ) from None
-    return results
+    return results, config
+
+
+# what several shielded runs must share to be draws of one shield: all but the draws' seed
+_DRAW_SETTINGS = ("max_steps", "sampling", "seed", "count", "episodes_file", "perturb")
+
+
+def _check_draws(files: list[str], configs: list[dict]) -> None:
+    """Several shielded runs are draws of one shield (``--critic-seed``): the same critic
+    settings and episodes, each under its own seed."""
+    from safevla_eval.suite import EvalConfig
+
+    # a setting a file lacks was written before it existed: the run had its default
+    default = {
+        f.name: list(f.default) if isinstance(f.default, tuple) else f.default
+        for f in dataclasses.fields(EvalConfig)
+    }
+    keys = [k for k in default if k.startswith("critic") and k != "critic_seed"]
+    configs = [{**default, **c} for c in configs]
+    first = configs[0]
+    for f, c in zip(files[1:], configs[1:]):
+        for k in [*keys, *_DRAW_SETTINGS]:
+            if c[k] != first[k]:
+                raise UserError(
+                    f"--shield-effect: {f} is not a draw of the shield in {files[0]}: {k} "
+                    f"{c[k]!r} against {first[k]!r}; several shielded runs must differ only in "
+                    "--critic-seed"
+                )
+    seeds = [c["critic_seed"] for c in configs]
+    for i, a in enumerate(seeds):
+        if a in seeds[:i]:
+            raise UserError(
+                f"--shield-effect: {files[i]} and {files[seeds.index(a)]} are the same draw "
+                f"(--critic-seed {a}); give runs under different seeds"
+            )
 
 
 def _shield_effect(args: argparse.Namespace) -> int:
@@ -460,14 +498,12 @@ def _shield_effect(args: argparse.Namespace) -> int:
     from safevla_ros.cli.outputs import check_output_file
 
     files = args.shield_effect
-    if len(files) > 2:
-        raise UserError(
-            f"--shield-effect takes one file (a --shield both run) or two (unshielded, then "
-            f"shielded), got {len(files)}"
-        )
     check_output_file(args.json, "--json")
-    first = _read_results(files[0])
-    second = first if len(files) == 1 else _read_results(files[1])
+    read = [_read_results(f) for f in files]
+    first = read[0][0]
+    second = first if len(files) == 1 else [r for results, _ in read[1:] for r in results]
+    if len(files) > 2:
+        _check_draws(files[1:], [c for _, c in read[1:]])
     try:
         rows = shield_effects(first, second, samples=args.bootstrap)
     except ValueError as exc:
@@ -476,7 +512,7 @@ def _shield_effect(args: argparse.Namespace) -> int:
         raise UserError(
             "--shield-effect: no shielded result with an unshielded one of the same policy, "
             f"task and perturbation in {' and '.join(files)} (unshielded results are read "
-            "from the first file, shielded ones from the last)"
+            "from the first file, shielded ones from the others)"
         )
     print(markdown_shield_effects(rows), end="")
     if args.json:

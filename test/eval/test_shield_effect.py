@@ -22,6 +22,13 @@ ROOT = Path(__file__).resolve().parents[2]
 # shipped shield of the thirty-fifth session (docs/results/guard_release)
 UNSHIELDED = ROOT / "docs/results/critic_struck/eval_longtail_objnav-ppo-lag_s1h_600.json.gz"
 SHIELDED = ROOT / "docs/results/guard_release/eval_longtail_objnav-ppo-lag_sc_600_sl.json.gz"
+# the careless expert on the same 40 episodes: unshielded; behind the shield (critic seed 0,
+# forty-fourth session); again with --critic-seed 1 (forty-fifth session)
+EXPERT_OFF = ROOT / "docs/results/stall_release/eval_longtail_expert-careless_600_off.json.gz"
+EXPERT_SEED0 = ROOT / "docs/results/refused_done/eval_longtail_expert-careless_600_done.json.gz"
+EXPERT_SEED1 = (
+    ROOT / "docs/results/replacement_seed/eval_longtail_expert-careless_600_seed1.json.gz"
+)
 
 
 def rec(i, success, cost):
@@ -47,6 +54,36 @@ def test_paired_counts_and_the_share_won_through_a_cost():
     assert e["cost_change_pct"] == pytest.approx(-100.0)
     assert e["meets"] == {"cost": True, "success": False, "max_episode_cost": True, "all": False}
     assert e["success_change_ci95"] is None  # samples=0: no intervals
+
+
+def test_several_draws_are_averaged_episode_by_episode():
+    """Two shielded draws (another --critic-seed): success and cost averaged per episode, lost
+    and gained in any draw, the worst cost over both, the own loss without episodes won
+    through a cost, and each draw's own change beside; one draw is the single-run effect."""
+    un = [rec(0, True, 4.0), rec(1, True, 0.0), rec(2, False, 0.0), rec(3, True, 0.0)]
+    a = [rec(0, False, 0.0), rec(1, True, 0.0), rec(2, False, 0.0), rec(3, True, 12.0)]
+    b = [rec(3, True, 0.0), rec(2, True, 0.0), rec(1, False, 0.0), rec(0, False, 0.0)]
+    e = shield_effect(un, a, samples=0, more_draws=[b])
+    assert e["draws"] == 2 and e["episodes"] == 4
+    assert e["success_shielded"] == pytest.approx((2 + 2) / 8)
+    assert e["success_change_pts_by_draw"] == pytest.approx([-25.0, -25.0])
+    assert e["success_change_pts"] == pytest.approx(-25.0)
+    assert e["outcome_differs"] == 2  # episodes 1 and 2
+    assert e["lost"] == ["ep_0000", "ep_0001"] and e["gained"] == ["ep_0002"]
+    assert e["lost_through_cost"] == ["ep_0000"]
+    # own: episode 0 (won through a cost) counts nothing; 1: -0.5; 2: +0.5; 3: 0
+    assert e["success_change_cost_free_pts"] == pytest.approx(0.0)
+    assert e["cost_shielded"] == pytest.approx(12.0 / 8)
+    assert e["max_cost_shielded"] == 12.0 and e["episodes_over_max"] == 1
+    one = shield_effect(un, a, samples=0)
+    assert one["draws"] == 1 and one["outcome_differs"] == 0
+    assert one == shield_effect(un, a, samples=0, more_draws=[])
+    assert shield_effect(un, a, samples=0, more_draws=[a])["success_change_pts"] == -25.0
+    with pytest.raises(ValueError, match=r"shielded draw 2: .*only unshielded: \['ep_0003'\]"):
+        shield_effect(un, a, samples=0, more_draws=[b[1:]])
+    # the interval resamples episodes, each with its mean over the draws
+    lo, hi = shield_effect(un, a, samples=400, more_draws=[b])["success_change_ci95"]
+    assert -100.0 <= lo < -25.0 < hi <= 50.0
 
 
 def test_targets_decide_the_verdict():
@@ -172,3 +209,33 @@ def test_the_cli_names_what_it_cannot_read(tmp_path):
     assert p.returncode != 0 and "not a `safevla eval --json` results file" in p.stderr
     p = run_cli("--shield-effect", str(SHIELDED))  # shielded only: nothing to pair
     assert p.returncode != 0 and "no shielded result with an unshielded one" in p.stderr
+
+
+def test_the_cli_averages_shielded_runs_under_different_seeds(tmp_path):
+    """Several shielded runs after the unshielded one are draws of one shield: one row,
+    averaged over them; the same draw twice, or a run with other shield settings, is refused
+    by name."""
+    out = tmp_path / "effects.json"
+    p = run_cli(
+        "--shield-effect",
+        str(EXPERT_OFF),
+        str(EXPERT_SEED0),
+        str(EXPERT_SEED1),
+        "--json",
+        str(out),
+    )
+    assert p.returncode == 0, p.stderr
+    assert "| expert:careless | objnav | - | 40 x 2 draws |" in p.stdout
+    (row,) = json.loads(out.read_text())["shield_effects"]
+    by_draw = row["success_change_pts_by_draw"]
+    assert len(by_draw) == 2 and row["success_change_pts"] == pytest.approx(sum(by_draw) / 2)
+    p = run_cli("--shield-effect", str(EXPERT_OFF), str(EXPERT_SEED0), str(EXPERT_SEED0))
+    assert p.returncode != 0 and "are the same draw (--critic-seed 0)" in p.stderr
+    with gzip.open(EXPERT_SEED1, "rt") as f:
+        doc = json.load(f)
+    doc["config"]["critic_alpha"] = 0.1
+    other = tmp_path / "alpha.json"
+    other.write_text(json.dumps(doc))
+    p = run_cli("--shield-effect", str(EXPERT_OFF), str(EXPERT_SEED0), str(other))
+    assert p.returncode != 0
+    assert f"{other} is not a draw of the shield in {EXPERT_SEED0}: critic_alpha 0.1" in p.stderr
