@@ -9,24 +9,16 @@ switch gives the same records (checked: `eval_longtail_objnav-ppo-lag_600_base-o
 """
 
 import dataclasses
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "loop_guard"))
-from episodes import shielded_jobs
-
-from safevla_eval.runner import run_episode
+from episodes import write_records
 
 
 def main() -> None:
     out = sys.argv.pop(6)
-    env, agent, jobs = shielded_jobs()
-    with open(out, "w") as f:
-        for job in jobs:
-            job = dataclasses.replace(job, critic_contact_guard_base=False)
-            f.write(json.dumps(run_episode(env, agent, job).to_dict()) + "\n")
-            f.flush()
+    write_records(out, lambda job: dataclasses.replace(job, critic_contact_guard_base=False))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,17 @@ def shielded_jobs():
     return env, make_agent(spec), jobs
 
 
+def write_records(out: str, change=None) -> None:
+    """Run the shielded jobs of the command line (each through ``change(job)`` first, if
+    given) and write their records to ``out``, one JSON object per line, each as it ends."""
+    env, agent, jobs = shielded_jobs()
+    with open(out, "w") as f:
+        for job in jobs:
+            job = job if change is None else change(job)
+            f.write(json.dumps(run_episode(env, agent, job).to_dict()) + "\n")
+            f.flush()
+
+
 def for_each_job(fn) -> None:
     """``fn(env, agent, job)`` for each shielded job of the command line."""
     env, agent, jobs = shielded_jobs()

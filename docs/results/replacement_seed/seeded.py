@@ -9,25 +9,17 @@ row is one draw of them: this script sets the seed (`Job.critic_seed`, as `safev
 """
 
 import dataclasses
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "loop_guard"))
-from episodes import shielded_jobs
-
-from safevla_eval.runner import run_episode
+from episodes import write_records
 
 
 def main() -> None:
     out = sys.argv.pop(7)
     seed = int(sys.argv.pop(6))
-    env, agent, jobs = shielded_jobs()
-    with open(out, "w") as f:
-        for job in jobs:
-            job = dataclasses.replace(job, critic_seed=seed)
-            f.write(json.dumps(run_episode(env, agent, job).to_dict()) + "\n")
-            f.flush()
+    write_records(out, lambda job: dataclasses.replace(job, critic_seed=seed))
 
 
 if __name__ == "__main__":

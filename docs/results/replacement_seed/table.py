@@ -1,9 +1,8 @@
 """(forty-fifth session) Every shielded row of the standing table under two replacement seeds:
 the shipped seed 0 (the standing table's rows) and seed 1 (`seeded.py`, its episodes with a
 veto rerun, the rest identical by construction), and their mean, paired by episode with the same
-proposer unshielded. The mean's interval: 95% percentile bootstrap over episodes of each
-episode's shielded success averaged over the seeds minus its unshielded success (1,000
-resamples, seed 0).
+proposer unshielded (`safevla_eval.shield_effect`: the mean is its effect over several draws,
+each episode's shielded success and cost averaged over the seeds; 95% paired bootstrap).
 
     python docs/results/replacement_seed/table.py [SEEDS] > docs/results/replacement_seed/table.md
 
@@ -15,8 +14,6 @@ import gzip
 import json
 import sys
 from pathlib import Path
-
-import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -53,21 +50,6 @@ def rows(seed_files: dict) -> dict:
     return out
 
 
-def mean_change(off: list, runs: dict) -> tuple[float, float, float]:
-    """The success change averaged over the seeds, points, with its 95% interval."""
-    ids = [r["episode_id"] for r in off]
-    s0 = np.array([r["success"] for r in off], float)
-    on = np.mean(
-        [[{r["episode_id"]: r["success"] for r in rs}[i] for i in ids] for rs in runs.values()],
-        axis=0,
-    )
-    d = on - s0
-    rng = np.random.default_rng(0)
-    boot = d[rng.integers(0, len(d), (1000, len(d)))].mean(axis=1)
-    lo, hi = np.percentile(boot, [2.5, 97.5])
-    return 100 * d.mean(), 100 * lo, 100 * hi
-
-
 def main() -> None:
     seeds = [int(x) for x in (sys.argv[1] if len(sys.argv) > 1 else "1").split(",")]
     files = {
@@ -90,10 +72,10 @@ def main() -> None:
             f"{e['cost_shielded']:.2f}"
             for e in es.values()
         )
-        m, lo, hi = mean_change(off, runs)
-        outcome = [{r["episode_id"]: r["success"] for r in rs} for rs in runs.values()]
-        differ = sum(len({o[i] for o in outcome}) > 1 for i in outcome[0])
-        top = max(e["max_cost_shielded"] for e in es.values())
+        draws = list(runs.values())
+        mean = shield_effect(off, draws[0], more_draws=draws[1:])
+        m, (lo, hi) = mean["success_change_pts"], mean["success_change_ci95"]
+        differ, top = mean["outcome_differs"], mean["max_cost_shielded"]
 
         def ok(e) -> bool:
             return (
@@ -103,7 +85,7 @@ def main() -> None:
             )
 
         seed_ok = {k: ok(e) and e["success_change_pts"] >= -3.0 for k, e in es.items()}
-        mean_ok = all(ok(e) for e in es.values()) and m >= -3.0
+        mean_ok = ok(mean) and m >= -3.0
         if s in ("unseen", "unseen2", "pooled"):
             counted += 1
             for k, v in seed_ok.items():
