@@ -150,7 +150,7 @@ def shield_effect(
     n = len(pairs)
     lost = [i for i, a, b in zip(ids, su, ssd.min(axis=0)) if a and not b]
     gained = [i for i, a, b in zip(ids, su, ssd.max(axis=0)) if b and not a]
-    through_cost = [i for i, c in zip(ids, cu) if i in set(lost) and c > 0]
+    through_cost = [i for i, a, b, c in zip(ids, su, ssd.min(axis=0), cu) if a and not b and c > 0]
     # the shield's own loss: nothing lost from an episode the unshielded run won through a cost
     own = np.where((su > 0) & (cu > 0), 0.0, ss - su)
     cost_u, cost_s = float(cu.mean()), float(cs.mean())
