@@ -1,19 +1,20 @@
 """(forty-fifth session) The contact guard's base part on (shipped) and off, each judged in
-expectation over three draws of the shield (seeds 0, 1, 2), every proposer on every ObjectNav
-set, the long tail pooled. On: the standing table's rows and their reruns under seeds 1 and 2
-(`seed<k>.json.gz`). Off: seed 0 from the forty-fourth session's reruns
-(`docs/results/contact_base/reruns.json.gz`), seeds 1 and 2 from `base<k>.json.gz` (the
+expectation over draws of the shield (seed 0 and SEEDS, default 1), every proposer on every
+ObjectNav set, the long tail pooled. On: the standing table's rows and their reruns under
+SEEDS (`seed<k>.json.gz`). Off: seed 0 from the forty-fourth session's reruns
+(`docs/results/contact_base/reruns.json.gz`), SEEDS from `base<k>.json.gz` (the
 episodes `base_jobs.py` lists run with `seeded.py` and `JOB='{"critic_contact_guard_base":
 false}'`, packed by `pack.py base K`); an episode not rerun is the same with the part on or
 off (it had no base motion blocked by contact).
 
-    python docs/results/replacement_seed/base_table.py \
+    python docs/results/replacement_seed/base_table.py [SEEDS] \
         > docs/results/replacement_seed/base_table.md
 """
 
 import gzip
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -23,7 +24,7 @@ _spec.loader.exec_module(table)
 
 from safevla_eval.shield_effect import shield_effect  # noqa: E402
 
-SEEDS = (1, 2)
+SEEDS = tuple(int(k) for k in (sys.argv[1] if len(sys.argv) > 1 else "1").split(","))
 
 
 def load(name: str) -> dict:
@@ -31,13 +32,14 @@ def load(name: str) -> dict:
 
 
 def main() -> None:
+    seeds = " / ".join(map(str, (0, *SEEDS)))
     on = table.rows({k: load(f"seed{k}.json.gz") for k in SEEDS})
     off_runs = {0: load("../contact_base/reruns.json.gz")}
     off_runs.update({k: load(f"base{k}.json.gz") for k in SEEDS})
     print(
-        "| proposer | set | unshielded SR | base part on: seed 0 / 1 / 2 -> mean | "
-        "base part off: seed 0 / 1 / 2 -> mean | shielded successes on -> off (3 draws) | "
-        "cost on -> off (max) |"
+        f"| proposer | set | unshielded SR | base part on: seed {seeds} -> mean | "
+        f"base part off: seed {seeds} -> mean | shielded successes on -> off "
+        f"({len(SEEDS) + 1} draws) | cost on -> off (max) |"
     )
     print("|---|---|---|---|---|---|---|")
     met = {"on": 0, "off": 0}
@@ -90,8 +92,8 @@ def main() -> None:
     print(
         f"\nObjectNav rows (unseen sets 1 and 2, the long tail pooled) meeting every target in "
         f"expectation: base part on {met['on']} of {counted}, off {met['off']} of {counted}. "
-        f"Shielded ObjectNav successes over the three draws: on {total['on']}, off "
-        f"{total['off']}."
+        f"Shielded ObjectNav successes over the draws: on {total['on']}, off "
+        f"{total['off']} ({len(SEEDS) + 1} draws)."
     )
 
 
