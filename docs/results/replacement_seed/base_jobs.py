@@ -17,9 +17,12 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 _spec = importlib.util.spec_from_file_location("seed_table", HERE / "table.py")
 table = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(table)
+
+from jobs import print_jobs  # noqa: E402
 
 from sim_bridge.episodes import load_episodes  # noqa: E402
 
@@ -30,13 +33,9 @@ def main() -> None:
     for (p, s), (_, runs) in table.rows(files).items():
         if s in ("pooled", "pickup"):
             continue
-        path = table.FILES[s]
-        ids = [e.episode_id for e in load_episodes(path)]
+        ids = [e.episode_id for e in load_episodes(table.FILES[s])]
         cand = [ids.index(r["episode_id"]) for r in runs[k] if r["blocked"] and r["collisions"]]
-        bundle = "expert:careless" if p.startswith("expert") else f"models/{p}"
-        for c in range(0, len(cand), 8):
-            chunk = ",".join(map(str, cand[c : c + 8]))
-            print(f"{bundle} {path} {chunk} {k} runs/s45/base{k}/{p}_{s}_{c}.jsonl")
+        print_jobs(p, s, cand, k, f"base{k}")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,17 @@ def vetoed(proposer: str, set_: str, reruns: dict) -> list[str]:
     return [r["episode_id"] for r in on if r["vetoes"] > 0]
 
 
+def print_jobs(proposer: str, set_: str, indices: list[int], seed: int, folder: str) -> None:
+    """Job lines for `run.sh` (BUNDLE EPISODES I,J,... SEED OUT): ``indices`` of the set's
+    episode file in chunks of eight, each writing `runs/s45/<folder>/<proposer>_<set>_<k>`."""
+    bundle = "expert:careless" if proposer.startswith("expert") else f"models/{proposer}"
+    for k in range(0, len(indices), 8):
+        chunk = ",".join(map(str, indices[k : k + 8]))
+        print(
+            f"{bundle} {FILES[set_]} {chunk} {seed} runs/s45/{folder}/{proposer}_{set_}_{k}.jsonl"
+        )
+
+
 def main() -> None:
     seed = int(sys.argv[1])
     reruns = json.loads(gzip.decompress((standing.HERE / "policies.json.gz").read_bytes()))
@@ -38,11 +49,7 @@ def main() -> None:
         for p in PROPOSERS:
             if s == "pickup" and not p.startswith("expert"):
                 continue
-            cand = [ids.index(i) for i in vetoed(p, s, reruns)]
-            bundle = "expert:careless" if p.startswith("expert") else f"models/{p}"
-            for k in range(0, len(cand), 8):
-                chunk = ",".join(map(str, cand[k : k + 8]))
-                print(f"{bundle} {path} {chunk} {seed} runs/s45/seed{seed}/{p}_{s}_{k}.jsonl")
+            print_jobs(p, s, [ids.index(i) for i in vetoed(p, s, reruns)], seed, f"seed{seed}")
 
 
 if __name__ == "__main__":
