@@ -120,3 +120,106 @@ class BlockedMoves:
         ``bump``, the feedback of the last executed action."""
         self.feedback(bump)
         return choose_action(self.masked(probs), mode, rng)
+
+
+def inverse_motion(action: int) -> int | None:
+    """The motion that undoes ``action`` (same actuator, opposite step: ``rotate_left`` for
+    ``rotate_right``, ``move_back`` for ``move_ahead``, ``arm_in_small`` for ``arm_out_small``),
+    or None for an action without one (end, sub_done, pickup, dropoff)."""
+    a = ACTIONS[int(action)]
+    if not a.is_motion or a.magnitude == 0:
+        return None
+    for b in ACTIONS:
+        if b.kind is a.kind and b.magnitude == -a.magnitude:
+            return b.index
+    return None
+
+
+DITHER_HOLD = 12  # a break lasts at most this many steps (12 turns of 30 degrees: a full turn)
+
+
+class DitherBreaker:
+    """A greedy policy caught undoing its own last motion, so it does not do so forever.
+
+    Greedy, a policy can fall into a two-step cycle: at heading A its likeliest action is
+    ``rotate_left``, at the heading that leads to, ``rotate_right``, which leads back to A. The
+    robot turns on the spot to the step limit. Measured on the long-tail episodes
+    (docs/results.md, "The dither breaker"): 35 of `objnav-ppo-penalty`'s 58 unshielded
+    timeouts on the 160 pooled long-tail episodes, and 44 of its 68 shielded ones, ended in
+    such a cycle (the last 200 executed actions alternating ``rotate_left`` / ``rotate_right``).
+
+    Once the last ``after`` executed actions alternate between a motion and its inverse
+    (:func:`inverse_motion`), the break starts: the inverse of the last executed motion (the
+    step that would undo it) is masked, so the policy's next choice among the rest runs (its
+    own ranking: most often the same turn again, towards a heading it has not looked at, or
+    a step). The break ends once a motion outside the pair runs, or after
+    :data:`DITHER_HOLD` steps; the count then starts afresh. Nothing is added that the policy
+    did not rank, and the safety monitor stays in front of every action.
+
+    Call :meth:`executed` with each action the robot executed (a safe stop executes nothing),
+    and :meth:`masked` / :meth:`choose` for each proposal.
+    """
+
+    def __init__(self, after: int = 6) -> None:
+        if isinstance(after, bool) or not isinstance(after, int | np.integer) or after < 2:
+            raise ValueError(
+                f"break_dither={after!r}: the breaker needs an integer >= 2 (the executed "
+                "motions alternating with their inverse before it acts; e.g. 6), or leave "
+                "it off (0)"
+            )
+        self.after = int(after)
+        self._history: list[int] = []
+        self._pair: frozenset[int] | None = None
+        self._held = 0
+
+    def reset(self) -> None:
+        """A new episode: nothing executed, no break."""
+        self._history.clear()
+        self._pair = None
+        self._held = 0
+
+    @property
+    def breaking(self) -> bool:
+        """Whether a break is under way (the undo of the last motion is masked)."""
+        return self._pair is not None
+
+    def _dither(self) -> frozenset[int] | None:
+        h = self._history
+        if len(h) < self.after:
+            return None
+        a, b = h[-1], h[-2]
+        if inverse_motion(a) != b:
+            return None
+        for i in range(self.after):
+            if h[-1 - i] != (a if i % 2 == 0 else b):
+                return None
+        return frozenset((a, b))
+
+    def executed(self, action: int) -> None:
+        """``action`` was executed."""
+        self._history.append(int(action))
+        del self._history[: -self.after]
+        if self._pair is not None:
+            self._held += 1
+            if int(action) not in self._pair or self._held >= DITHER_HOLD:
+                self._pair = None
+                self._history.clear()
+
+    def masked(self, probs: np.ndarray) -> np.ndarray:
+        """``probs`` with the undo of the last executed motion at 0 during a break (a break
+        starts here once the cycle is seen; unchanged if that leaves nothing)."""
+        p = np.asarray(probs, np.float64).copy()
+        if self._pair is None:
+            self._pair, self._held = self._dither(), 0
+        if self._pair is None or not self._history:
+            return p
+        undo = inverse_motion(self._history[-1])
+        if undo is None:
+            return p
+        q = p.copy()
+        q[undo] = 0.0
+        return q if q.sum() > 0 else p
+
+    def choose(self, probs: np.ndarray, mode: str = GREEDY, rng=None) -> int:
+        """:func:`choose_action` over :meth:`masked` ``probs``."""
+        return choose_action(self.masked(probs), mode, rng)

@@ -30,7 +30,7 @@ from typing import Protocol
 
 import numpy as np
 
-from safevla_core.action_choice import SAMPLING_MODES, BlockedMoves, choose_action
+from safevla_core.action_choice import SAMPLING_MODES, BlockedMoves, DitherBreaker, choose_action
 from safevla_core.actions import ACTION_INDEX, ACTIONS, NUM_ACTIONS
 from safevla_core.image_preprocessing import compose_frame
 from sim_bridge.policies import EXPERT_PREFIX, builtin_policies
@@ -213,10 +213,17 @@ class BundleAgent:
         encoder: instruction encoder to share between agents in one process.
         skip_blocked: do not repeat a motion that was blocked or collided where the robot stands
             (:class:`safevla_core.action_choice.BlockedMoves`, fed by the env's ``bump``).
+        break_dither: once this many executed motions alternated with their inverse, do not
+            undo the last one (:class:`safevla_core.action_choice.DitherBreaker`; 0 = off).
     """
 
     def __init__(
-        self, path: str, sampling: str = "greedy", encoder=None, skip_blocked: bool = False
+        self,
+        path: str,
+        sampling: str = "greedy",
+        encoder=None,
+        skip_blocked: bool = False,
+        break_dither: int = 0,
     ) -> None:
         from safevla_core.policy_runtime import PolicyRuntime
 
@@ -227,12 +234,15 @@ class BundleAgent:
         self.image = self.runtime.bundle.image
         self.rng = np.random.default_rng(0)
         self.blocked = BlockedMoves() if skip_blocked else None
+        self.dither = DitherBreaker(break_dither) if break_dither else None
 
     def reset(self, seed: int) -> None:
         self.runtime.reset()
         self.rng = np.random.default_rng(seed)
         if self.blocked is not None:
             self.blocked.reset()
+        if self.dither is not None:
+            self.dither.reset()
 
     def propose(self, obs: dict, env) -> Proposed:
         frame = compose_frame(obs, self.image)
@@ -245,16 +255,21 @@ class BundleAgent:
             # the env grows its explored map once per step, for a policy that reads it
             explored=env.explored() if self.runtime.takes_explored else None,
         )
-        if self.blocked is None:
-            a = choose_action(out.probs, self.sampling, self.rng)
-        else:
-            a = self.blocked.choose(out.probs, obs.get("bump"), self.sampling, self.rng)
+        probs = out.probs
+        if self.blocked is not None:
+            self.blocked.feedback(obs.get("bump"))
+            probs = self.blocked.masked(probs)
+        if self.dither is not None:
+            probs = self.dither.masked(probs)
+        a = choose_action(probs, self.sampling, self.rng)
         return Proposed(a, out.probs, np.asarray(out.cost_q), tuple(out.cost_categories))
 
     def record(self, action: int) -> None:
         self.runtime.record_action(action)
         if self.blocked is not None:
             self.blocked.executed(action)
+        if self.dither is not None:
+            self.dither.executed(action)
 
 
 def render_settings(spec: PolicySpec) -> tuple[tuple[int, int], bool]:
@@ -285,10 +300,14 @@ def sees_manip(spec: PolicySpec) -> bool:
 
 
 def make_agent(
-    spec: PolicySpec, sampling: str = "greedy", encoder=None, skip_blocked: bool = False
+    spec: PolicySpec,
+    sampling: str = "greedy",
+    encoder=None,
+    skip_blocked: bool = False,
+    break_dither: int = 0,
 ) -> Agent:
-    """Build the agent of ``spec`` (bundles load their ONNX graph here; ``skip_blocked``: see
-    :class:`BundleAgent`, bundles only).
+    """Build the agent of ``spec`` (bundles load their ONNX graph here; ``skip_blocked`` and
+    ``break_dither``: see :class:`BundleAgent`, bundles only).
 
     Raises:
         ValueError: ``spec`` names an in-process agent, which exists only where it was made.
@@ -302,4 +321,4 @@ def make_agent(
             f"policy {spec.name!r} is an in-process agent: run it with "
             "safevla_eval.runner.run_agent, not by name"
         )
-    return BundleAgent(spec.target, sampling, encoder, skip_blocked)
+    return BundleAgent(spec.target, sampling, encoder, skip_blocked, break_dither)

@@ -33,6 +33,7 @@ from typing import Protocol
 
 import numpy as np
 
+from safevla_core.action_choice import DitherBreaker
 from safevla_core.actions import ACTION_NAMES, NUM_ACTIONS, SUB_DONE, bump_feedback
 from safevla_core.critic_gate import (
     DEFAULT_CRITIC_CONTACT_GUARD_BASE,
@@ -101,6 +102,9 @@ class Job:
             contact bars its way too (False: only the arm's motions bar theirs).
         critic_seed: the seed the shield's replacement and stall-release draws restart from at
             every episode (another seed redraws a shielded run).
+        break_dither: a bundle caught undoing its own last motion this many times in a row
+            does not undo it again (:class:`safevla_core.action_choice.DitherBreaker`;
+            0 = off).
     """
 
     policy: PolicySpec
@@ -130,10 +134,13 @@ class Job:
     critic_stall_below: float = DEFAULT_CRITIC_STALL_BELOW
     critic_contact_guard_base: bool = DEFAULT_CRITIC_CONTACT_GUARD_BASE
     critic_seed: int = REPLACEMENT_SEED
+    break_dither: int = 0
 
     def __post_init__(self) -> None:
         if self.max_steps < 1:
             raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
+        if self.break_dither:
+            DitherBreaker(self.break_dither)  # refuses a bad value by name, before any run
         if self.shield and not (self.policy.has_cost_critic or self.critic):
             raise ValueError(
                 f"policy {self.policy.name!r} has no cost critic, so it cannot be shielded "
@@ -662,7 +669,7 @@ def worker_run(job: Job) -> EpisodeRecord:
         for key in [k for k in _WORKER if k[0] == "env"]:
             _WORKER.pop(key).close()
         env = _WORKER[env_key] = make_env(job.max_steps, tuple(job.nav_hw), job.manip)
-    key = ("agent", job.policy, job.sampling, job.skip_blocked)
+    key = ("agent", job.policy, job.sampling, job.skip_blocked, job.break_dither)
     agent = _WORKER.get(key)
     if agent is None:
         if job.policy.kind == "bundle" and "encoder" not in _WORKER:
@@ -670,7 +677,7 @@ def worker_run(job: Job) -> EpisodeRecord:
 
             _WORKER["encoder"] = InstructionEncoder()
         agent = _WORKER[key] = make_agent(
-            job.policy, job.sampling, _WORKER.get("encoder"), job.skip_blocked
+            job.policy, job.sampling, _WORKER.get("encoder"), job.skip_blocked, job.break_dither
         )
     return run_episode(env, agent, job)
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from safevla_core.action_choice import DitherBreaker
 from safevla_core.critic_gate import (
     DEFAULT_CRITIC_CONTACT_GUARD_BASE,
     DEFAULT_CRITIC_DETOUR_AFTER,
@@ -119,6 +120,9 @@ class EvalConfig:
         skip_blocked: bundles do not repeat a motion that was blocked or collided where it stands
             (:class:`safevla_core.action_choice.BlockedMoves`; the policy node's
             ``skip_blocked`` parameter).
+        break_dither: bundles caught undoing their own last motion this many times in a row
+            do not undo it again (:class:`safevla_core.action_choice.DitherBreaker`; the
+            policy node's ``break_dither`` parameter; 0 = off).
         ray_address: run the episodes on Ray actors at this address (``--ray``; "local" = a
             local instance, :mod:`sim_bridge.ray_cluster`); None = processes on this machine.
             The records are the same either way.
@@ -154,6 +158,7 @@ class EvalConfig:
     critic_contact_guard_base: bool = DEFAULT_CRITIC_CONTACT_GUARD_BASE
     critic_seed: int = REPLACEMENT_SEED
     skip_blocked: bool = False
+    break_dither: int = 0
     ray_address: str | None = None
     specs: list = field(default_factory=list, repr=False)
 
@@ -195,6 +200,8 @@ class EvalConfig:
         for ok, msg in checks:
             if not ok:
                 raise ValueError(msg)
+        if self.break_dither:
+            DitherBreaker(self.break_dither)  # refuses a bad value by name
         names = [p for p in self.policies]
         if len(set(names)) != len(names):
             raise ValueError(f"policy given twice in {names}; name each --bundle once")
@@ -423,6 +430,7 @@ def groups(
                         cfg.critic_stall_below,
                         cfg.critic_contact_guard_base,
                         cfg.critic_seed,
+                        cfg.break_dither,
                     )
                     for i, e in enumerate(eps)
                 ]

@@ -333,6 +333,15 @@ POLICY_PARAMS: tuple[ParamSpec, ...] = (
         "robot has moved cleanly (as safevla eval --skip-blocked); without feedback it masks "
         "nothing",
     ),
+    _p(
+        "break_dither",
+        0,
+        "once this many executed motions in a row each undid the one before (rotate_left, "
+        "rotate_right, ...), do not propose the undo of the last one until something else runs "
+        "(as safevla eval --break-dither; 0 = off, else >= 2; docs/ros_runtime.md)",
+        0,
+        1000,
+    ),
     _p("seed", 0, "seed of action sampling", 0, 2**31 - 1),
 )
 

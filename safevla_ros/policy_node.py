@@ -24,7 +24,7 @@ from rclpy.lifecycle import LifecycleNode
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, String
 
-from safevla_core.action_choice import GREEDY, SAMPLE, BlockedMoves, choose_action
+from safevla_core.action_choice import GREEDY, SAMPLE, BlockedMoves, DitherBreaker, choose_action
 from safevla_core.actions import BUMP_FIELDS
 from safevla_core.bundle import BundleError
 from safevla_core.image_preprocessing import ImageFormatError, decode_image
@@ -74,6 +74,7 @@ class PolicyNode(LifecycleNode):
         self.bump_heard = False  # a MotionFeedback arrived since activation
         self.fresh_bump = None  # the feedback not yet applied to the blocked-motion guard
         self.blocked = None  # BlockedMoves with skip_blocked
+        self.dither = None  # DitherBreaker with break_dither
         self.explored = None  # the last explored map (bundles taking it); None: none yet
         self._bump_diag_s = 0.0  # when the last "no feedback" diagnostic went out
         self.sequence = 0
@@ -92,6 +93,7 @@ class PolicyNode(LifecycleNode):
             )
             self.runtime.encoder.embed("find an apple")  # load the text encoder now, not later
             check_policy_inputs(self.runtime.bundle)
+            dither = DitherBreaker(p["break_dither"]) if p["break_dither"] else None
         except (ParameterError, BundleError, ValueError, RuntimeError) as exc:
             self.get_logger().error(str(exc))
             return FAILURE
@@ -118,6 +120,12 @@ class PolicyNode(LifecycleNode):
                 f"skip_blocked: a motion {p['bump_topic']} reports blocked or collided is not "
                 "proposed again until a clean motion changes it"
             )
+        self.dither = dither
+        if dither is not None:
+            self.get_logger().info(
+                f"break_dither: after {dither.after} executed motions each undoing the one "
+                "before, the undo of the last is not proposed until something else runs"
+            )
         self._pub = self.create_lifecycle_publisher(ActionProposal, p["proposal_topic"], 10)
         self._diag = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE_QOS)
         return SUCCESS
@@ -128,6 +136,8 @@ class PolicyNode(LifecycleNode):
         self.fresh_bump = None
         if self.blocked is not None:
             self.blocked.reset()
+        if self.dither is not None:
+            self.dither.reset()
         self.explored = None
         # Created in the order the executor serves them when several are ready at once (it
         # takes a node's subscriptions in creation order): a new instruction and the motion
@@ -177,6 +187,8 @@ class PolicyNode(LifecycleNode):
         self.bump, self.fresh_bump = NO_BUMP, None  # a new episode: nothing executed yet
         if self.blocked is not None:
             self.blocked.reset()
+        if self.dither is not None:
+            self.dither.reset()
         self.instruction = msg.data
         self.runtime.encoder.embed(msg.data)
         self.get_logger().info(f"new instruction: {msg.data!r}")
@@ -226,6 +238,8 @@ class PolicyNode(LifecycleNode):
             self.runtime.record_action(msg.executed_action)
             if self.blocked is not None:
                 self.blocked.executed(msg.executed_action)
+            if self.dither is not None:
+                self.dither.executed(msg.executed_action)
 
     def on_image(self, msg: Image) -> None:
         if not self.instruction:
@@ -252,11 +266,14 @@ class PolicyNode(LifecycleNode):
         latency_ms = (time.perf_counter() - t0) * 1e3
         probs = out.probs.astype(np.float32)
         mode = GREEDY if self.params["greedy"] else SAMPLE
+        options = probs
         if self.blocked is not None:
-            action = self.blocked.choose(probs, self.fresh_bump, mode, self.rng)
+            self.blocked.feedback(self.fresh_bump)
             self.fresh_bump = None
-        else:
-            action = choose_action(probs, mode, self.rng)
+            options = self.blocked.masked(options)
+        if self.dither is not None:
+            options = self.dither.masked(options)
+        action = choose_action(options, mode, self.rng)
         self.sequence += 1
         prop = ActionProposal(header=msg.header, instruction=self.instruction)
         prop.action_index, prop.action_name = action, out.action_names[action]

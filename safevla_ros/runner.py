@@ -77,7 +77,9 @@ def overrides(args: argparse.Namespace, bundle: Path) -> dict:
     out = {
         "perception_node": {"ros__parameters": dict(robot)},
         "policy_node": {
-            "ros__parameters": dict(robot) | ({"skip_blocked": True} if args.skip_blocked else {})
+            "ros__parameters": dict(robot)
+            | ({"skip_blocked": True} if args.skip_blocked else {})
+            | ({"break_dither": args.break_dither} if args.break_dither else {})
         },
         "sim_bridge_node": {"ros__parameters": sim},
     }
@@ -223,6 +225,15 @@ def add_parser(subparsers) -> None:
         help="the policy node does not propose again a motion that was blocked or collided (its "
         "skip_blocked parameter; as safevla eval --skip-blocked)",
     )
+    p.add_argument(
+        "--break-dither",
+        type=_dither_steps,
+        default=0,
+        metavar="N",
+        help="the policy node does not undo its last motion after N motions in a row each "
+        "undid the one before (its break_dither parameter; as safevla eval --break-dither; "
+        "default 0 = off)",
+    )
     p.add_argument("--rate", type=_rate, default=10.0, help="camera frame rate, Hz (0.5..200)")
     p.add_argument("--seed", type=int, default=0, help="seed of the episode sampler")
     p.add_argument(
@@ -256,6 +267,18 @@ def _positive_int(text: str) -> int:
     v = int(text)
     if v < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be a positive integer")
+    return v
+
+
+def _dither_steps(text: str) -> int:
+    from safevla_core.action_choice import DitherBreaker
+
+    v = int(text)
+    if v:
+        try:
+            DitherBreaker(v)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
     return v
 
 

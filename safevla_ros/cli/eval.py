@@ -272,6 +272,15 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
         "stands (as the policy node with skip_blocked: true; docs/training.md, 'Blocked moves')",
     )
     p.add_argument(
+        "--break-dither",
+        type=int,
+        default=0,
+        metavar="N",
+        help="a bundle caught undoing its own last motion N times in a row (rotate_left, "
+        "rotate_right, ...) does not undo it again until it does something else (as the "
+        "policy node's break_dither; docs/results.md, 'The dither breaker'); default 0 = off",
+    )
+    p.add_argument(
         "--workers",
         type=int,
         metavar="K",
@@ -391,6 +400,7 @@ def _config(args: argparse.Namespace):
             critic_contact_guard_base=args.critic_contact_guard_base == "on",
             critic_seed=args.critic_seed,
             skip_blocked=args.skip_blocked,
+            break_dither=args.break_dither,
         )
     except ValueError as exc:
         raise UserError(str(exc)) from None

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from safevla_core.action_choice import SAMPLING_MODES, BlockedMoves, choose_action
+from safevla_core.action_choice import (
+    DITHER_HOLD,
+    SAMPLING_MODES,
+    BlockedMoves,
+    DitherBreaker,
+    choose_action,
+    inverse_motion,
+)
 from safevla_core.actions import ACTION_INDEX, NUM_ACTIONS
 
 
@@ -119,3 +126,99 @@ def test_sampling_never_draws_a_blocked_motion():
         draws.append(guard.choose(probs, BLOCKED, "sample", np.random.default_rng(seed)))
     assert ahead not in draws
     assert {ACTION_INDEX["rotate_right"], ACTION_INDEX["rotate_left"]} <= set(draws)
+
+
+def test_every_motion_has_its_inverse_and_the_rest_none():
+    for a in range(NUM_ACTIONS):
+        inv = inverse_motion(a)
+        if inv is None:
+            assert a in [ACTION_INDEX[n] for n in ("end", "sub_done", "pickup", "dropoff")]
+        else:
+            assert inverse_motion(inv) == a and inv != a
+    assert inverse_motion(ACTION_INDEX["rotate_left"]) == ACTION_INDEX["rotate_right"]
+    assert inverse_motion(ACTION_INDEX["move_ahead"]) == ACTION_INDEX["move_back"]
+
+
+class _Dithering:
+    """A greedy policy whose two headings each prefer turning back to the other: rotate_left
+    at heading 0 (rotate_right next), rotate_right at heading 1; any other heading prefers
+    move_ahead."""
+
+    def __init__(self) -> None:
+        self.heading = 0
+
+    def probs(self) -> np.ndarray:
+        if self.heading == 0:
+            return _probs(rotate_left=0.6, rotate_right=0.35, move_ahead=0.3)
+        if self.heading == 1:
+            return _probs(rotate_right=0.6, move_ahead=0.3)
+        return _probs(move_ahead=0.9)
+
+    def execute(self, action: int) -> None:
+        name = next(k for k, v in ACTION_INDEX.items() if v == action)
+        self.heading += {"rotate_left": 1, "rotate_right": -1}.get(name, 0)
+
+
+def _run(breaker, steps: int) -> list[str]:
+    world, names = _Dithering(), {v: k for k, v in ACTION_INDEX.items()}
+    out = []
+    for _ in range(steps):
+        p = world.probs()
+        a = choose_action(p) if breaker is None else breaker.choose(p)
+        world.execute(a)
+        if breaker is not None:
+            breaker.executed(a)
+        out.append(names[a])
+    return out
+
+
+def test_the_dither_breaker_stops_a_greedy_policy_undoing_its_own_turns():
+    alone = _run(None, 30)  # greedy alone: left, right, left, right, ... to the end
+    assert alone == ["rotate_left", "rotate_right"] * 15
+    breaker = DitherBreaker(6)
+    out = _run(breaker, 12)
+    # six alternating turns, then rotate_left (the undo of the last right turn) is masked:
+    # the policy's next choice at heading 0 is another right turn, to a heading it prefers
+    # to leave by driving ahead; the break ends there
+    assert out[:6] == ["rotate_left", "rotate_right"] * 3
+    assert out[6:9] == ["rotate_right", "move_ahead", "move_ahead"]
+    assert not breaker.breaking
+    # a new episode forgets the history
+    breaker.reset()
+    assert _run(breaker, 6) == ["rotate_left", "rotate_right"] * 3 and not breaker.breaking
+
+
+def test_the_dither_breaker_waits_for_a_full_cycle_and_ends_after_its_hold():
+    breaker = DitherBreaker(4)
+    left, right = ACTION_INDEX["rotate_left"], ACTION_INDEX["rotate_right"]
+    p = _probs(rotate_right=0.6, move_ahead=0.3)
+    for a in (left, right, left):  # three alternations: not yet
+        breaker.executed(a)
+    assert breaker.choose(p) == right and not breaker.breaking
+    breaker.executed(right)
+    breaker.executed(left)  # four: the undo of this left turn is masked
+    assert breaker.choose(p) == ACTION_INDEX["move_ahead"] and breaker.breaking
+    # a policy that keeps turning left stays within the pair: the break lasts DITHER_HOLD
+    # steps at most, then the count starts afresh
+    for _ in range(DITHER_HOLD - 1):
+        breaker.executed(left)
+        assert breaker.breaking
+    breaker.executed(left)
+    assert not breaker.breaking and breaker.choose(p) == right
+    # the same motion twice is no dither; the mask never leaves nothing to choose
+    b2 = DitherBreaker(2)
+    b2.executed(left)
+    b2.executed(left)
+    assert b2.choose(p) == right and not b2.breaking
+    b3 = DitherBreaker(2)
+    b3.executed(right)
+    b3.executed(left)
+    only_right = np.zeros(NUM_ACTIONS)
+    only_right[right] = 1.0
+    assert b3.choose(only_right) == right  # all the mass on the undo: left unchanged
+
+
+@pytest.mark.parametrize("bad", [1, -3, 2.5, True, "6"])
+def test_a_bad_dither_count_is_refused_by_name(bad):
+    with pytest.raises(ValueError, match="break_dither"):
+        DitherBreaker(bad)

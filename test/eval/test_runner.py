@@ -1,5 +1,6 @@
 """The episode runner and shield on the real simulator, experts and an exported bundle."""
 
+import itertools
 import json
 import shutil
 
@@ -211,3 +212,37 @@ def test_skip_blocked_keeps_a_policy_from_pushing_into_a_wall(ahead_bundle):
     assert sum(r["collisions"] for r in runs[True]) < 0.8 * sum(
         r["collisions"] for r in runs[False]
     )
+
+
+def test_break_dither_lets_a_shipped_policy_out_of_its_left_right_cycle():
+    """The shipped `objnav-ppo-penalty` on long-tail episode 0020, greedy: alone it falls into
+    turning left, right, left, right... on the spot from about step 305 (to the 600-step limit,
+    measured); with ``break_dither`` (``safevla eval --break-dither 6``) the undo of its last
+    turn is masked once six turns alternated, it turns on to a new heading and finds the
+    target (step 320)."""
+    from safevla_eval.agents import make_agent, parse_policy, render_settings
+    from safevla_eval.runner import Job, run_episode
+    from sim_bridge.episodes import load_episodes
+
+    ep = load_episodes("sim_bridge/data/episodes/longtail_objnav.jsonl.gz")[4]
+    assert ep.episode_id == "longtail_objnav_0020"
+    spec = parse_policy("models/objnav-ppo-penalty")
+    size, manip = render_settings(spec)
+    runs = {}
+    for d in (0, 6):
+        env, executed = make_env(330, size, manip), []
+        step = env.step
+        env.step = lambda a, step=step, seen=executed: (seen.append(ACTION_NAMES[a]), step(a))[1]
+        job = Job(spec, ep, 4, max_steps=330, nav_hw=size, manip=manip, break_dither=d)
+        runs[d] = (run_episode(env, make_agent(spec, break_dither=d), job), executed)
+        env.close()
+    alone, executed = runs[0]
+    assert not alone.success and alone.length == 330
+    last = executed[-20:]  # the cycle: every step a turn, each the other way from the one before
+    assert set(last) == {"rotate_left", "rotate_right"}
+    assert all(a != b for a, b in itertools.pairwise(last))
+    broken, _ = runs[6]
+    assert broken.success and broken.length < 330
+    with pytest.raises(ValueError, match="break_dither=1"):
+        EvalConfig(["models/objnav-ppo-penalty"], break_dither=1)
+    assert EvalConfig(["models/objnav-ppo-penalty"], break_dither=6).to_dict()["break_dither"] == 6

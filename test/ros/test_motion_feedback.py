@@ -278,3 +278,58 @@ def test_skip_blocked_never_proposes_a_motion_again_where_it_was_blocked(
     instruction.publish(String(data=TEXT))  # a new episode
     probe.spin_for(0.5)
     assert propose() == ahead
+
+
+def test_break_dither_stops_the_node_undoing_its_own_last_motion(nodes, probe, ahead_bundle):
+    """A bundle that always prefers move_ahead (then rotate_left), with ``break_dither: 4``:
+    once the verdicts executed four motions in a row each undoing the one before (the
+    monitor's replacements here), the node does not propose the undo of the last one, and
+    proposes its own wish again once something else ran. A new instruction forgets the
+    history."""
+    from safevla_ros.msg import SafetyVerdict
+
+    ahead, left, back = (
+        action_by_name(n).index for n in ("move_ahead", "rotate_left", "move_back")
+    )
+    nodes("policy_node", bundle_path=ahead_bundle, break_dither=4)
+    wait_until_up(probe, ["policy_node"])
+    probe.subscribe(PROP, ActionProposal)
+    instruction = probe.latched(INSTRUCTION, String)
+    instruction.publish(String(data=TEXT))
+    verdict = probe.publisher("safevla/verdict", SafetyVerdict, RELIABLE_QOS)
+    send, _ = frame_sender(probe, IMAGE)
+    assert probe.spin_until(
+        lambda: verdict.get_subscription_count() > 0 and probe.node.count_publishers(PROP) > 0,
+        timeout=30,
+    )
+
+    def propose() -> int:
+        for _ in range(3):
+            stamp = send()
+            mine = lambda s=stamp: [p for p in probe.msgs(PROP) if stamp_ns(p) == s]  # noqa: E731
+            if probe.spin_until(mine, timeout=10):
+                break
+        assert mine(), "no proposal"
+        p = mine()[0]
+        assert int(np.argmax(p.action_probabilities)) == ahead  # what the policy itself wants
+        return p.action_index
+
+    def execute(action: int) -> None:
+        verdict.publish(SafetyVerdict(executed_action=action))
+        probe.spin_for(0.3)
+
+    assert propose() == ahead
+    for a in (back, ahead, back):  # three alternations: not yet a dither
+        execute(a)
+    assert propose() == ahead
+    execute(ahead)
+    execute(back)  # five alternations: the undo of this move_back, move_ahead, is masked
+    assert propose() == left
+    execute(left)  # something else ran: the break is over
+    assert propose() == ahead
+    for a in (ahead, back, ahead, back):
+        execute(a)
+    assert propose() == left
+    instruction.publish(String(data=TEXT))  # a new episode
+    probe.spin_for(0.5)
+    assert propose() == ahead
