@@ -469,22 +469,42 @@ def _read_results(path: str) -> tuple[list[dict], dict]:
     return results, config
 
 
+# what makes the proposer: an unshielded run and the shielded ones it is paired with share them
+_PROPOSER_SETTINGS = ("max_steps", "sampling", "skip_blocked", "break_dither")
 # what several shielded runs must share to be draws of one shield: all but the draws' seed
-_DRAW_SETTINGS = ("max_steps", "sampling", "seed", "count", "episodes_file", "perturb")
+_DRAW_SETTINGS = (*_PROPOSER_SETTINGS, "seed", "count", "episodes_file", "perturb")
+
+
+def _with_defaults(configs: list[dict]) -> list[dict]:
+    """Each results file's config, a setting it lacks read as the default it ran with (the
+    file was written before the setting existed)."""
+    from safevla_eval.suite import EvalConfig
+
+    default = {
+        f.name: list(f.default) if isinstance(f.default, tuple) else f.default
+        for f in dataclasses.fields(EvalConfig)
+    }
+    return [{**default, **c} for c in configs]
+
+
+def _check_proposer(files: list[str], configs: list[dict]) -> None:
+    """The unshielded run (the first file) and the shielded ones ran the same proposer: a
+    shield's effect is measured against the policy it guards, not another one."""
+    configs = _with_defaults(configs)
+    for f, c in zip(files[1:], configs[1:]):
+        for k in _PROPOSER_SETTINGS:
+            if c[k] != configs[0][k]:
+                raise UserError(
+                    f"--shield-effect: {f} ran another proposer than {files[0]}: {k} "
+                    f"{c[k]!r} against {configs[0][k]!r}; pair runs with the same {k}"
+                )
 
 
 def _check_draws(files: list[str], configs: list[dict]) -> None:
     """Several shielded runs are draws of one shield (``--critic-seed``): the same critic
     settings and episodes, each under its own seed."""
-    from safevla_eval.suite import EvalConfig
-
-    # a setting a file lacks was written before it existed: the run had its default
-    default = {
-        f.name: list(f.default) if isinstance(f.default, tuple) else f.default
-        for f in dataclasses.fields(EvalConfig)
-    }
-    keys = [k for k in default if k.startswith("critic") and k != "critic_seed"]
-    configs = [{**default, **c} for c in configs]
+    configs = _with_defaults(configs)
+    keys = [k for k in configs[0] if k.startswith("critic") and k != "critic_seed"]
     first = configs[0]
     for f, c in zip(files[1:], configs[1:]):
         for k in [*keys, *_DRAW_SETTINGS]:
@@ -512,6 +532,8 @@ def _shield_effect(args: argparse.Namespace) -> int:
     read = [_read_results(f) for f in files]
     first = read[0][0]
     second = first if len(files) == 1 else [r for results, _ in read[1:] for r in results]
+    if len(files) > 1:
+        _check_proposer(files, [c for _, c in read])
     if len(files) > 2:
         _check_draws(files[1:], [c for _, c in read[1:]])
     try:

@@ -213,8 +213,8 @@ def test_the_cli_names_what_it_cannot_read(tmp_path):
 
 def test_the_cli_averages_shielded_runs_under_different_seeds(tmp_path):
     """Several shielded runs after the unshielded one are draws of one shield: one row,
-    averaged over them; the same draw twice, or a run with other shield settings, is refused
-    by name."""
+    averaged over them; the same draw twice, a run with other shield settings, or one of
+    another proposer, is refused by name."""
     out = tmp_path / "effects.json"
     p = run_cli(
         "--shield-effect",
@@ -239,3 +239,11 @@ def test_the_cli_averages_shielded_runs_under_different_seeds(tmp_path):
     p = run_cli("--shield-effect", str(EXPERT_OFF), str(EXPERT_SEED0), str(other))
     assert p.returncode != 0
     assert f"{other} is not a draw of the shield in {EXPERT_SEED0}: critic_alpha 0.1" in p.stderr
+    # a shielded run of another proposer (here the dither breaker on) is not its shield's
+    # effect on the unshielded one
+    doc["config"]["critic_alpha"] = None
+    doc["config"]["break_dither"] = 6
+    other.write_text(json.dumps(doc))
+    p = run_cli("--shield-effect", str(EXPERT_OFF), str(other))
+    assert p.returncode != 0
+    assert f"{other} ran another proposer than {EXPERT_OFF}: break_dither 6 against 0" in p.stderr
