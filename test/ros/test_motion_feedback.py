@@ -217,25 +217,15 @@ def test_run_sim_with_a_bump_bundle(subprocess_env, ros_domain_id, bump_bundle_p
     assert "takes the motion feedback" in policy_log and "nothing has arrived" not in policy_log
 
 
-def test_skip_blocked_never_proposes_a_motion_again_where_it_was_blocked(
-    nodes, probe, ahead_bundle
-):
-    """A bundle that always prefers move_ahead, with ``skip_blocked``: the node reads the
-    feedback although the bundle does not take it; once the verdict executed move_ahead and
-    the feedback said blocked, the node proposes the next most likely motion until a turn
-    went through, then move_ahead again. A new instruction forgets the wall."""
+def _ahead_session(probe, ahead: int):
+    """Talk to a running policy node of the always-move_ahead bundle: (instruction publisher,
+    verdict publisher, ``propose()`` -> the proposed action index for a fresh frame, checking
+    the policy itself still wants move_ahead)."""
     from safevla_ros.msg import SafetyVerdict
 
-    ahead, left, back = (
-        action_by_name(n).index for n in ("move_ahead", "rotate_left", "move_back")
-    )
-    nodes("policy_node", bundle_path=ahead_bundle, skip_blocked=True)
-    wait_until_up(probe, ["policy_node"])
-    assert probe.spin_until(lambda: "/" + BUMP in _subscriptions(probe), timeout=10)
     probe.subscribe(PROP, ActionProposal)
     instruction = probe.latched(INSTRUCTION, String)
     instruction.publish(String(data=TEXT))
-    feedback = probe.latched(BUMP, MotionFeedback)
     verdict = probe.publisher("safevla/verdict", SafetyVerdict, RELIABLE_QOS)
     send, _ = frame_sender(probe, IMAGE)
     # discovery first (a slow start-up loses the first frame, verdict or proposal otherwise)
@@ -256,6 +246,27 @@ def test_skip_blocked_never_proposes_a_motion_again_where_it_was_blocked(
         p = mine()[0]
         assert int(np.argmax(p.action_probabilities)) == ahead  # what the policy itself wants
         return p.action_index
+
+    return instruction, verdict, propose
+
+
+def test_skip_blocked_never_proposes_a_motion_again_where_it_was_blocked(
+    nodes, probe, ahead_bundle
+):
+    """A bundle that always prefers move_ahead, with ``skip_blocked``: the node reads the
+    feedback although the bundle does not take it; once the verdict executed move_ahead and
+    the feedback said blocked, the node proposes the next most likely motion until a turn
+    went through, then move_ahead again. A new instruction forgets the wall."""
+    from safevla_ros.msg import SafetyVerdict
+
+    ahead, left, back = (
+        action_by_name(n).index for n in ("move_ahead", "rotate_left", "move_back")
+    )
+    nodes("policy_node", bundle_path=ahead_bundle, skip_blocked=True)
+    wait_until_up(probe, ["policy_node"])
+    assert probe.spin_until(lambda: "/" + BUMP in _subscriptions(probe), timeout=10)
+    feedback = probe.latched(BUMP, MotionFeedback)
+    instruction, verdict, propose = _ahead_session(probe, ahead)
 
     def execute(action: int, blocked: bool) -> None:
         verdict.publish(SafetyVerdict(executed_action=action))
@@ -293,26 +304,7 @@ def test_break_dither_stops_the_node_undoing_its_own_last_motion(nodes, probe, a
     )
     nodes("policy_node", bundle_path=ahead_bundle, break_dither=4)
     wait_until_up(probe, ["policy_node"])
-    probe.subscribe(PROP, ActionProposal)
-    instruction = probe.latched(INSTRUCTION, String)
-    instruction.publish(String(data=TEXT))
-    verdict = probe.publisher("safevla/verdict", SafetyVerdict, RELIABLE_QOS)
-    send, _ = frame_sender(probe, IMAGE)
-    assert probe.spin_until(
-        lambda: verdict.get_subscription_count() > 0 and probe.node.count_publishers(PROP) > 0,
-        timeout=30,
-    )
-
-    def propose() -> int:
-        for _ in range(3):
-            stamp = send()
-            mine = lambda s=stamp: [p for p in probe.msgs(PROP) if stamp_ns(p) == s]  # noqa: E731
-            if probe.spin_until(mine, timeout=10):
-                break
-        assert mine(), "no proposal"
-        p = mine()[0]
-        assert int(np.argmax(p.action_probabilities)) == ahead  # what the policy itself wants
-        return p.action_index
+    instruction, verdict, propose = _ahead_session(probe, ahead)
 
     def execute(action: int) -> None:
         verdict.publish(SafetyVerdict(executed_action=action))
