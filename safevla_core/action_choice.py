@@ -144,7 +144,7 @@ class DitherBreaker:
     Greedy, a policy can fall into a two-step cycle: at heading A its likeliest action is
     ``rotate_left``, at the heading that leads to, ``rotate_right``, which leads back to A. The
     robot turns on the spot to the step limit. Measured on the long-tail episodes
-    (docs/results.md, "The dither breaker"): 35 of `objnav-ppo-penalty`'s 58 unshielded
+    (docs/safety_critic.md, "The dither breaker"): 35 of `objnav-ppo-penalty`'s 58 unshielded
     timeouts on the 160 pooled long-tail episodes, and 44 of its 68 shielded ones, ended in
     such a cycle (the last 200 executed actions alternating ``rotate_left`` / ``rotate_right``).
 

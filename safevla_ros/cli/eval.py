@@ -278,7 +278,8 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="a bundle caught undoing its own last motion N times in a row (rotate_left, "
         "rotate_right, ...) does not undo it again until it does something else (as the "
-        "policy node's break_dither; docs/results.md, 'The dither breaker'); default 0 = off",
+        "policy node's break_dither; docs/safety_critic.md, 'The dither breaker'); "
+        "default 0 = off",
     )
     p.add_argument(
         "--workers",
