@@ -60,8 +60,8 @@ def main() -> None:
     print(
         "| policy | set | without the breaker: unshielded SR / CC -> shielded SR / CC "
         "(change) | with the breaker: unshielded SR / CC | shielded SR / CC (change) | "
-        "change over the draws [95% CI] (own) | max episode cost | targets met: without, "
-        "with |"
+        "change, each draw -> over the draws [95% CI] (own) | max episode cost | targets "
+        "met: without (seed 0), with (over its draws) |"
     )
     print("|---|---|---|---|---|---|---|---|")
     met = {"without": 0, "with": 0}
