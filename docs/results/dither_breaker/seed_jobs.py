@@ -22,9 +22,10 @@ def main() -> None:
     seed = int(sys.argv[1])
     runs = json.loads(gzip.decompress((HERE / "dither.json.gz").read_bytes()))
     for key, recs in runs.items():
-        proposer, set_, shield = key.split("/")
-        if shield != "1":
-            continue
+        parts = key.split("/")
+        if len(parts) != 3 or parts[2] != "1":
+            continue  # unshielded, or a draw already packed
+        proposer, set_, _ = parts
         ids = [e.episode_id for e in load_episodes(FILES[set_])]
         idx = [ids.index(r["episode_id"]) for r in recs if r["vetoes"] > 0]
         for k in range(0, len(idx), 8):
