@@ -3,7 +3,8 @@
 proposals the breaker changed); the executed action sequences are left out. Reruns under
 another replacement seed (`runs/s46/brk6_seed<k>/`, from `seed_jobs.py`: the shielded episodes
 with a veto) make `<proposer>/<set>/1/seed<k>`: the seed-0 row with those episodes replaced,
-for rows whose every vetoed episode was rerun.
+for rows whose every vetoed episode was rerun. Without RUNS, the packed file is the
+starting point (a checkout without the session's runs, adding another draw).
 
     python docs/results/dither_breaker/pack.py [RUNS]
 """
@@ -33,7 +34,9 @@ def read(folder: Path) -> dict[str, list]:
 
 def main() -> None:
     runs = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/s46/brk6")
-    out = read(runs)
+    packed = HERE / "dither.json.gz"
+    # without the seed-0 runs, start from what was packed (its draws kept too)
+    out = read(runs) if runs.is_dir() else json.loads(gzip.decompress(packed.read_bytes()))
     for folder in sorted(runs.parent.glob(runs.name + "_seed*")):
         seed = folder.name.rsplit("_", 1)[1]
         for key, recs in read(folder).items():
@@ -43,9 +46,7 @@ def main() -> None:
                 print(f"{folder.name}: {key} not rerun whole, left out")
                 continue
             out[f"{key}/{seed}"] = [new.get(r["episode_id"], r) for r in base]
-    (HERE / "dither.json.gz").write_bytes(
-        gzip.compress(json.dumps(out, sort_keys=True).encode(), mtime=0)
-    )
+    packed.write_bytes(gzip.compress(json.dumps(out, sort_keys=True).encode(), mtime=0))
     print({k: len(v) for k, v in out.items()})
 
 
