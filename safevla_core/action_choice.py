@@ -126,13 +126,19 @@ def inverse_motion(action: int) -> int | None:
     """The motion that undoes ``action`` (same actuator, opposite step: ``rotate_left`` for
     ``rotate_right``, ``move_back`` for ``move_ahead``, ``arm_in_small`` for ``arm_out_small``),
     or None for an action without one (end, sub_done, pickup, dropoff)."""
-    a = ACTIONS[int(action)]
+    return _INVERSE[int(action)]
+
+
+def _inverse_of(a) -> int | None:
     if not a.is_motion or a.magnitude == 0:
         return None
-    for b in ACTIONS:
-        if b.kind is a.kind and b.magnitude == -a.magnitude:
-            return b.index
-    return None
+    return next(
+        (b.index for b in ACTIONS if b.kind is a.kind and b.magnitude == -a.magnitude), None
+    )
+
+
+# built once: the breaker consults it for every proposal (the camera-to-command path)
+_INVERSE: tuple[int | None, ...] = tuple(_inverse_of(a) for a in ACTIONS)
 
 
 DITHER_HOLD = 12  # a break lasts at most this many steps (12 turns of 30 degrees: a full turn)
@@ -208,18 +214,35 @@ class DitherBreaker:
     def masked(self, probs: np.ndarray) -> np.ndarray:
         """``probs`` with the undo of the last executed motion at 0 during a break (a break
         starts here once the cycle is seen; unchanged if that leaves nothing)."""
-        p = np.asarray(probs, np.float64).copy()
+        p = np.asarray(probs, np.float64)
         if self._pair is None:
             self._pair, self._held = self._dither(), 0
-        if self._pair is None or not self._history:
-            return p
-        undo = inverse_motion(self._history[-1])
-        if undo is None:
-            return p
+        undo = inverse_motion(self._history[-1]) if self._pair and self._history else None
+        if undo is None or p.sum() - p[undo] <= 0:
+            return p.copy()
         q = p.copy()
         q[undo] = 0.0
-        return q if q.sum() > 0 else p
+        return q
 
     def choose(self, probs: np.ndarray, mode: str = GREEDY, rng=None) -> int:
         """:func:`choose_action` over :meth:`masked` ``probs``."""
         return choose_action(self.masked(probs), mode, rng)
+
+
+def choose_guarded(
+    probs: np.ndarray,
+    mode: str = GREEDY,
+    rng: np.random.Generator | None = None,
+    blocked: BlockedMoves | None = None,
+    bump=None,
+    dither: DitherBreaker | None = None,
+) -> int:
+    """:func:`choose_action` over ``probs`` after the guards a policy runs with: ``blocked``
+    (fed ``bump``, the feedback of the last executed action) and ``dither``; None = off. One
+    path for the policy node and the evaluator's bundle agent."""
+    if blocked is not None:
+        blocked.feedback(bump)
+        probs = blocked.masked(probs)
+    if dither is not None:
+        probs = dither.masked(probs)
+    return choose_action(probs, mode, rng)

@@ -30,7 +30,12 @@ from typing import Protocol
 
 import numpy as np
 
-from safevla_core.action_choice import SAMPLING_MODES, BlockedMoves, DitherBreaker, choose_action
+from safevla_core.action_choice import (
+    SAMPLING_MODES,
+    BlockedMoves,
+    DitherBreaker,
+    choose_guarded,
+)
 from safevla_core.actions import ACTION_INDEX, ACTIONS, NUM_ACTIONS
 from safevla_core.image_preprocessing import compose_frame
 from sim_bridge.policies import EXPERT_PREFIX, builtin_policies
@@ -255,13 +260,9 @@ class BundleAgent:
             # the env grows its explored map once per step, for a policy that reads it
             explored=env.explored() if self.runtime.takes_explored else None,
         )
-        probs = out.probs
-        if self.blocked is not None:
-            self.blocked.feedback(obs.get("bump"))
-            probs = self.blocked.masked(probs)
-        if self.dither is not None:
-            probs = self.dither.masked(probs)
-        a = choose_action(probs, self.sampling, self.rng)
+        a = choose_guarded(
+            out.probs, self.sampling, self.rng, self.blocked, obs.get("bump"), self.dither
+        )
         return Proposed(a, out.probs, np.asarray(out.cost_q), tuple(out.cost_categories))
 
     def record(self, action: int) -> None:

@@ -24,7 +24,7 @@ from rclpy.lifecycle import LifecycleNode
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, String
 
-from safevla_core.action_choice import GREEDY, SAMPLE, BlockedMoves, DitherBreaker, choose_action
+from safevla_core.action_choice import GREEDY, SAMPLE, BlockedMoves, DitherBreaker, choose_guarded
 from safevla_core.actions import BUMP_FIELDS
 from safevla_core.bundle import BundleError
 from safevla_core.image_preprocessing import ImageFormatError, decode_image
@@ -266,14 +266,8 @@ class PolicyNode(LifecycleNode):
         latency_ms = (time.perf_counter() - t0) * 1e3
         probs = out.probs.astype(np.float32)
         mode = GREEDY if self.params["greedy"] else SAMPLE
-        options = probs
-        if self.blocked is not None:
-            self.blocked.feedback(self.fresh_bump)
-            self.fresh_bump = None
-            options = self.blocked.masked(options)
-        if self.dither is not None:
-            options = self.dither.masked(options)
-        action = choose_action(options, mode, self.rng)
+        action = choose_guarded(probs, mode, self.rng, self.blocked, self.fresh_bump, self.dither)
+        self.fresh_bump = None
         self.sequence += 1
         prop = ActionProposal(header=msg.header, instruction=self.instruction)
         prop.action_index, prop.action_name = action, out.action_names[action]
