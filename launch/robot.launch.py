@@ -3,8 +3,9 @@
 safety recorder.
 
     ros2 launch safevla_ros robot.launch.py bundle:=/path/to/bundle [critic:=/path/to/critic] \\
-        [verify_key:=/path/to/fleet.pub] camera_topic:=/camera/color/image_raw \\
-        cmd_vel:=/cmd_vel namespace:=robot1 [record_dir:=/data/safevla_recordings]
+        [break_dither:=auto] [verify_key:=/path/to/fleet.pub] \\
+        camera_topic:=/camera/color/image_raw cmd_vel:=/cmd_vel namespace:=robot1 \\
+        [record_dir:=/data/safevla_recordings]
 
 The nodes are those of the ``robot`` bringup in the node table (safevla_ros/nodes.py). Their
 parameters are the defaults of safevla_ros/params.py, overridden by config/robot.yaml
@@ -19,7 +20,8 @@ from launch.actions import DeclareLaunchArgument
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.substitutions import FindPackageShare
 
-from safevla_ros.launch_helpers import PACKAGE, bringup_group
+from safevla_core.action_choice import SHIELDED_BREAK_DITHER
+from safevla_ros.launch_helpers import AUTO, PACKAGE, break_dither_param, bringup_group
 from safevla_ros.nodes import CONFIG_FILES, ROBOT
 
 
@@ -33,6 +35,12 @@ def generate_launch_description():
             "critic",
             default_value="",
             description="safety-critic bundle folder for the monitor (empty = none)",
+        ),
+        DeclareLaunchArgument(
+            "break_dither",
+            default_value=AUTO,
+            description=f"the policy node's dither breaker: {AUTO} = {SHIELDED_BREAK_DITHER} "
+            "with a critic, off without; or a count (0 = off; docs/ros_runtime.md)",
         ),
         DeclareLaunchArgument(
             "verify_key",
@@ -77,7 +85,12 @@ def generate_launch_description():
             "image_topic": LaunchConfiguration("camera_topic"),
             "manip_image_topic": LaunchConfiguration("manip_camera_topic"),
         },
-        "policy_node": {"bundle_path": bundle},
+        "policy_node": {
+            "bundle_path": bundle,
+            "break_dither": break_dither_param(
+                LaunchConfiguration("critic"), LaunchConfiguration("break_dither")
+            ),
+        },
         "safety_monitor_node": {
             "bundle_path": bundle,  # the critic is checked against it
             "critic_bundle": LaunchConfiguration("critic"),

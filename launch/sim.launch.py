@@ -2,7 +2,8 @@
 """Sim-in-the-loop: the robot runtime plus the sim bridge (embedded MuJoCo simulator).
 
     ros2 launch safevla_ros sim.launch.py bundle:=/path/to/bundle task:=objnav [backend:=thor] \\
-        [critic:=/path/to/critic] [verify_key:=/path/to/fleet.pub] [record_dir:=/path]
+        [critic:=/path/to/critic] [break_dither:=auto] [verify_key:=/path/to/fleet.pub] \\
+        [record_dir:=/path]
 
 The nodes and parameter files are those of the ``sim`` bringup in the node table
 (safevla_ros/nodes.py): the robot nodes plus the sim bridge, with config/robot.yaml then
@@ -15,7 +16,8 @@ from launch.actions import DeclareLaunchArgument
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.substitutions import FindPackageShare
 
-from safevla_ros.launch_helpers import PACKAGE, bringup_group
+from safevla_core.action_choice import SHIELDED_BREAK_DITHER
+from safevla_ros.launch_helpers import AUTO, PACKAGE, break_dither_param, bringup_group
 from safevla_ros.nodes import CONFIG_FILES, SIM
 
 
@@ -28,6 +30,12 @@ def generate_launch_description():
             "critic",
             default_value="",
             description="safety-critic bundle folder for the monitor (empty = none)",
+        ),
+        DeclareLaunchArgument(
+            "break_dither",
+            default_value=AUTO,
+            description=f"the policy node's dither breaker: {AUTO} = {SHIELDED_BREAK_DITHER} "
+            "with a critic, off without; or a count (0 = off; docs/ros_runtime.md)",
         ),
         DeclareLaunchArgument(
             "verify_key",
@@ -51,7 +59,12 @@ def generate_launch_description():
     bundle = LaunchConfiguration("bundle")
     overrides = {  # launch arguments, applied after the parameter files
         "perception_node": {"bundle_path": bundle},
-        "policy_node": {"bundle_path": bundle},
+        "policy_node": {
+            "bundle_path": bundle,
+            "break_dither": break_dither_param(
+                LaunchConfiguration("critic"), LaunchConfiguration("break_dither")
+            ),
+        },
         "safety_monitor_node": {
             "bundle_path": bundle,  # the critic is checked against it
             "critic_bundle": LaunchConfiguration("critic"),

@@ -143,6 +143,19 @@ _INVERSE: tuple[int | None, ...] = tuple(_inverse_of(a) for a in ACTIONS)
 
 DITHER_HOLD = 12  # a break lasts at most this many steps (12 turns of 30 degrees: a full turn)
 
+SHIELDED_BREAK_DITHER = 6
+"""The breaker's count where an independent safety critic shields the policy: the setting every
+shielded row with the breaker was measured at (docs/safety_critic.md, "The dither breaker's
+default"). Unshielded, the breaker makes a policy succeed more and cost more (a robot turning on
+the spot touches nothing), so without a critic it stays off."""
+
+
+def default_break_dither(critic_shields: bool) -> int:
+    """The dither breaker's count when the user gave none: :data:`SHIELDED_BREAK_DITHER` where
+    a safety critic shields the policy's proposals, else 0 (off). ``safevla eval``,
+    ``safevla run --sim`` and the launch files resolve an unset count through it."""
+    return SHIELDED_BREAK_DITHER if critic_shields else 0
+
 
 class DitherBreaker:
     """A greedy policy caught undoing its own last motion, so it does not do so forever.

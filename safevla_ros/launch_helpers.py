@@ -7,9 +7,39 @@ never needs them).
 
 from __future__ import annotations
 
+from safevla_core.action_choice import default_break_dither
 from safevla_ros.nodes import nodes_of
 
 PACKAGE = "safevla_ros"
+
+AUTO = "auto"  # the break_dither launch argument's default: on with a critic, else off
+
+
+def dither_expression(critic, break_dither) -> list:
+    """The parts of the ``PythonExpression`` that gives the policy node its ``break_dither``
+    from the ``critic`` and ``break_dither`` launch arguments: ``auto`` = the breaker's
+    shielded count with a critic, 0 without
+    (:func:`safevla_core.action_choice.default_break_dither`, as ``safevla run --sim`` and
+    ``safevla eval``); a number = that number (the node refuses a bad one at configure)."""
+    q = "'" * 3  # the arguments are quoted as long strings: a path may hold a quote
+    on = default_break_dither(True)
+    tail = f"{q} == '{AUTO}' else int({q}"
+    return [
+        f"({on} if {q}",
+        critic,
+        f"{q} else 0) if {q}",
+        break_dither,
+        tail,
+        break_dither,
+        f"{q})",
+    ]
+
+
+def break_dither_param(critic, break_dither):
+    """The policy node's ``break_dither`` override (see :func:`dither_expression`)."""
+    from launch.substitutions import PythonExpression
+
+    return PythonExpression(dither_expression(critic, break_dither))
 
 
 def bringup_group(bringup: str, files: list, overrides: dict, namespace, verify_key):

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import yaml
 
+from safevla_core.action_choice import default_break_dither
 from safevla_core.errors import UserError
 from safevla_ros.episode_tally import EpisodeResult, Tally, summary, summary_dict
 from safevla_ros.fleet_run import Robot, add_fleet_args, run_fleet, watch_robots, within
@@ -60,6 +61,13 @@ def _interrupt_on_signals() -> None:
     signal.signal(signal.SIGTERM, raise_interrupt)
 
 
+def dither_count(args: argparse.Namespace) -> int:
+    """``--break-dither``, or unset: on with a critic (the stack's shielded default)."""
+    if args.break_dither is not None:
+        return args.break_dither
+    return default_break_dither(bool(args.critic))
+
+
 def overrides(args: argparse.Namespace, bundle: Path) -> dict:
     """This run's parameters on top of robot.yaml and sim.yaml. The sim bridge is given the
     bundle too: it renders at the size the bundle was trained at (its manifest), so the
@@ -72,6 +80,7 @@ def overrides(args: argparse.Namespace, bundle: Path) -> dict:
     if args.max_steps is not None:
         sim["max_steps"] = args.max_steps
     robot = {"bundle_path": str(bundle)}
+    dither = dither_count(args)
     if args.verify_key:
         robot["verify_key"] = str(Path(args.verify_key).resolve())
     out = {
@@ -79,7 +88,7 @@ def overrides(args: argparse.Namespace, bundle: Path) -> dict:
         "policy_node": {
             "ros__parameters": dict(robot)
             | ({"skip_blocked": True} if args.skip_blocked else {})
-            | ({"break_dither": args.break_dither} if args.break_dither else {})
+            | ({"break_dither": dither} if dither else {})
         },
         "sim_bridge_node": {"ros__parameters": sim},
     }
@@ -152,6 +161,10 @@ def run(args: argparse.Namespace) -> int:
     os.environ["ROS_DOMAIN_ID"] = str(domain)
     print(f"safevla run: domain {domain}, bundle {bundle}, logs {log_dir}", flush=True)
     print(f"safevla run: safety recordings (MCAP) in {record_dir}", flush=True)
+    if args.critic:
+        print(
+            f"safevla run: critic {args.critic}, dither breaker {dither_count(args)}", flush=True
+        )
     _interrupt_on_signals()
     robot = Robot("", log_dir, record_dir, tally=Tally())
     code = 0
@@ -228,11 +241,11 @@ def add_parser(subparsers) -> None:
     p.add_argument(
         "--break-dither",
         type=_dither_steps,
-        default=0,
+        default=None,
         metavar="N",
         help="the policy node does not undo its last motion after N motions in a row each "
         "undid the one before (its break_dither parameter; as safevla eval --break-dither; "
-        "default 0 = off)",
+        "0 = off; default: 6 with --critic, else off)",
     )
     p.add_argument("--rate", type=_rate, default=10.0, help="camera frame rate, Hz (0.5..200)")
     p.add_argument("--seed", type=int, default=0, help="seed of the episode sampler")

@@ -274,12 +274,13 @@ def _add_exec_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--break-dither",
         type=int,
-        default=0,
+        default=None,
         metavar="N",
         help="a bundle caught undoing its own last motion N times in a row (rotate_left, "
         "rotate_right, ...) does not undo it again until it does something else (as the "
-        "policy node's break_dither; docs/safety_critic.md, 'The dither breaker'); "
-        "default 0 = off",
+        "policy node's break_dither; docs/safety_critic.md, 'The dither breaker'); 0 = off; "
+        "default: 6 with --critic and a shield (every run of the bundle, unshielded too, so "
+        "the runs compare one proposer), else off",
     )
     p.add_argument(
         "--workers",
@@ -401,10 +402,20 @@ def _config(args: argparse.Namespace):
             critic_contact_guard_base=args.critic_contact_guard_base == "on",
             critic_seed=args.critic_seed,
             skip_blocked=args.skip_blocked,
-            break_dither=args.break_dither,
+            break_dither=_break_dither(args),
         )
     except ValueError as exc:
         raise UserError(str(exc)) from None
+
+
+def _break_dither(args: argparse.Namespace) -> int:
+    """``--break-dither``, or unset: on where the critic shields the run (the stack's shielded
+    default, safevla_core.action_choice.default_break_dither)."""
+    from safevla_core.action_choice import default_break_dither
+
+    if args.break_dither is not None:
+        return args.break_dither
+    return default_break_dither(bool(args.critic) and args.shield != "off")
 
 
 def _make_longtail(args: argparse.Namespace) -> int:
@@ -573,6 +584,12 @@ def run(args: argparse.Namespace) -> int:
     from safevla_eval.suite import evaluate
 
     writer = _prepare_outputs(args, cfg)
+    if args.break_dither is None and cfg.break_dither:
+        print(
+            f"dither breaker on ({cfg.break_dither}), the default with a critic shield, for "
+            "every run of each bundle; --break-dither 0 turns it off",
+            file=sys.stderr,
+        )
 
     bar = None
     if not args.no_progress:

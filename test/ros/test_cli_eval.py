@@ -213,3 +213,23 @@ def test_several_episode_files_are_one_set_and_a_repeated_file_is_refused(tmp_pa
     assert main(["--no-progress", *args, "--episodes", str(files[0]), str(files[0])]) == 2
     err = capsys.readouterr().err
     assert "objnav_s20261201_0000" in err and "pass each episode file once" in err
+
+
+def test_the_dither_breaker_follows_the_critic_shield_unless_told():
+    """Unset, ``--break-dither`` is the shielded count where ``--critic`` shields the run
+    (every run of the bundle, so ``--shield both`` compares one proposer) and off otherwise;
+    a count given stands, and the results' config records the one used."""
+    from safevla_core.action_choice import SHIELDED_BREAK_DITHER
+    from safevla_ros.cli.eval import _config
+    from safevla_ros.cli.main import build_parser
+
+    def dither(*extra):
+        argv = ["eval", "--bundle", "models/objnav-ppo-lag", *extra]
+        return _config(build_parser().parse_args(argv)).to_dict()["break_dither"]
+
+    critic = ["--critic", "models/safety-critic"]
+    assert dither(*critic, "--shield", "both") == SHIELDED_BREAK_DITHER
+    assert dither(*critic, "--shield", "on") == SHIELDED_BREAK_DITHER
+    assert dither("--shield", "on") == 0  # the policy's own cost rule only
+    assert dither(*critic, "--shield", "both", "--break-dither", "0") == 0
+    assert dither("--break-dither", "4") == 4

@@ -98,7 +98,7 @@ class _Recorded:
 _LAUNCH_API = {
     "launch": ("LaunchDescription",),
     "launch.actions": ("DeclareLaunchArgument", "GroupAction"),
-    "launch.substitutions": ("LaunchConfiguration", "PathJoinSubstitution"),
+    "launch.substitutions": ("LaunchConfiguration", "PathJoinSubstitution", "PythonExpression"),
     "launch_ros.actions": ("Node", "PushRosNamespace"),
     "launch_ros.substitutions": ("FindPackageShare",),
 }
@@ -160,8 +160,11 @@ def test_launch_file_starts_the_table_nodes_with_the_bringup_files(bringup, monk
         known = {s.name for s in node(kw["name"]).specs()}
         for o in overrides:
             assert set(o) <= known, f"{kw['name']}: unknown overrides {set(o) - known}"
-            for v in o.values():  # each override is a declared launch argument
-                assert _kind(v) == "LaunchConfiguration" and v.args[0] in args
+            for v in o.values():  # each override is made of declared launch arguments
+                parts = v.args[0] if _kind(v) == "PythonExpression" else [v]
+                used = [p for p in parts if not isinstance(p, str)]
+                assert used and all(_kind(p) == "LaunchConfiguration" for p in used)
+                assert all(p.args[0] in args for p in used)
     assert all((CONFIG / f).is_file() for f in CONFIG_FILES[bringup])
 
 
@@ -183,6 +186,41 @@ def test_one_verify_key_reaches_every_node_that_loads_a_bundle(bringup, monkeypa
         else:
             assert all("verify_key" not in o for o in overrides)
     assert {"perception_node", "policy_node", "safety_monitor_node"} <= keyed
+
+
+def _perform(expression, values: dict):
+    """What ``ros2 launch`` makes of a ``PythonExpression`` given these launch argument values:
+    the parts joined, each argument replaced by its value, then evaluated; the node parameter
+    is the result as launch_ros reads it (YAML)."""
+    assert _kind(expression) == "PythonExpression"
+    text = "".join(p if isinstance(p, str) else values[p.args[0]] for p in expression.args[0])
+    return yaml.safe_load(str(eval(text)))
+
+
+@pytest.mark.parametrize("bringup", sorted(CONFIG_FILES))
+def test_the_dither_breaker_is_on_by_default_only_with_a_critic(bringup, monkeypatch):
+    """``break_dither:=auto`` (the default) gives the policy node the shielded count with a
+    critic and 0 without, as ``safevla run --sim`` does; a number is passed as given, for
+    the node to check; a critic path with quotes in it stays a path."""
+    from safevla_core.action_choice import SHIELDED_BREAK_DITHER
+
+    args, nodes = run_launch_file(bringup, monkeypatch)
+    assert args["break_dither"].kwargs["default_value"] == "auto"
+    (policy,) = [n for n in nodes if n.kwargs["name"] == "policy_node"]
+    (over,) = [p for p in policy.kwargs["parameters"] if isinstance(p, dict)]
+    dither = over["break_dither"]
+    cases = [
+        ("", "auto", 0),
+        ("/opt/models/safety-critic", "auto", SHIELDED_BREAK_DITHER),
+        ("/data/o'neil's critic", "auto", SHIELDED_BREAK_DITHER),
+        ("/opt/models/safety-critic", "0", 0),
+        ("", "4", 4),
+    ]
+    for critic, value, want in cases:
+        got = _perform(dither, {"critic": critic, "break_dither": value})
+        assert got == want and type(got) is int, (critic, value, got)
+        spec = next(s for s in node("policy_node").specs() if s.name == "break_dither")
+        assert spec.validate(got) == want
 
 
 # --- config/*.yaml: only names of the specs, only values that differ ------------------------
