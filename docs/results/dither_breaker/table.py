@@ -93,6 +93,62 @@ def main() -> None:
         f"\nPolicy rows meeting every target: without the breaker {met['without']} of "
         f"{counted}, with it {met['with']} of {counted}."
     )
+    unseen_pooled(rows(load()))
+
+
+def _pool(parts: list) -> tuple[list, list]:
+    """(unshielded, shielded draws) of several sets as one: the draws every set has."""
+    n = min(len(d) for _, d in parts)
+    return [r for o, _ in parts for r in o], [
+        [r for _, d in parts for r in d[k]] for k in range(n)
+    ]
+
+
+def unseen_pooled(runs: dict) -> None:
+    """(forty-seventh session) The two unseen-seed sets pooled into one 200-episode row, as
+    the three long-tail sets are pooled into one of 160: the policies with the breaker over
+    their draws, the careless expert (whom the breaker does not touch) over the replacement
+    seeds 0-2 of the standing table."""
+    expert = "expert-careless"
+    seeds = [1, 2]
+    files = {
+        k: json.loads(gzip.decompress((SEEDS_DIR / f"seed{k}.json.gz").read_bytes()))
+        for k in seeds
+    }
+    standing = seed_table.rows(files)
+    print(
+        "\nThe unseen-seed sets pooled (200 episodes; the issue's rows are sets of >= 100, "
+        "the long tail is pooled the same way): change over the draws [95% CI] (own), max "
+        "episode cost, targets met\n\n| proposer | draws | unseen pooled (200) | long tail, "
+        "pooled (160) |\n|---|---|---|---|"
+    )
+    met = counted = 0
+    for p in [*POLICIES, expert]:
+        if p == expert:
+            pooled = _pool(
+                [(o, list(d.values())) for o, d in (standing[p, "unseen"], standing[p, "unseen2"])]
+            )
+            lt = standing[p, "pooled"][0], list(standing[p, "pooled"][1].values())
+        else:
+            if not all((p, s) in runs for s in ("unseen", "unseen2", "pooled")):
+                continue
+            pooled, lt = _pool([runs[p, "unseen"], runs[p, "unseen2"]]), runs[p, "pooled"]
+        cells = []
+        for off, draws in (pooled, lt):
+            e = shield_effect(off, draws[0], more_draws=draws[1:])
+            lo, hi = e["success_change_ci95"]
+            counted += 1
+            met += e["meets"]["all"]
+            mark = "" if e["meets"]["all"] else "**"
+            cells.append(
+                f"{mark}{e['success_change_pts']:+.1f}{mark} [{lo:+.1f}, {hi:+.1f}] "
+                f"({e['success_change_cost_free_pts']:+.1f}), cost {e['cost_unshielded']:.2f} -> "
+                f"{e['cost_shielded']:.3f}, max {e['max_cost_shielded']:.0f}, "
+                f"{'yes' if e['meets']['all'] else 'no'}"
+            )
+        n = min(len(pooled[1]), len(lt[1]))
+        print(f"| {p} | {n} | " + " | ".join(cells) + " |")
+    print(f"\nPooled rows meeting every target: {met} of {counted}.")
 
 
 if __name__ == "__main__":
