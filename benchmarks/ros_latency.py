@@ -58,6 +58,7 @@ from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import Image, JointState, LaserScan
 from std_msgs.msg import Bool, Header, String
 
+from safevla_core.action_choice import default_break_dither
 from safevla_core.actions import SCAN_BEAMS
 from safevla_core.bundle import BundleError, load_bundle
 from safevla_core.critic_gate import CriticGate, PolicyFacts
@@ -119,11 +120,15 @@ def check_inputs(args) -> tuple[Path, Path | None]:
 def overrides(bundle: Path, critic: Path | None) -> dict:
     """Parameters on top of robot.yaml: the bundle for perception and policy, the discrete
     command on sim/action, and (with a critic) the monitor's ``critic_bundle`` and
-    ``bundle_path``, exactly as ``safevla run --critic`` sets them."""
+    ``bundle_path`` and the policy node's dither breaker, exactly as ``safevla run --critic``
+    sets them."""
     robot = {"bundle_path": str(bundle)}
+    dither = default_break_dither(critic is not None)
     out = {
         "perception_node": {"ros__parameters": dict(robot)},
-        "policy_node": {"ros__parameters": dict(robot)},
+        "policy_node": {
+            "ros__parameters": dict(robot) | ({"break_dither": dither} if dither else {})
+        },
         "action_adapter_node": {"ros__parameters": {"publish_sim_action": True}},
     }
     if critic is not None:
