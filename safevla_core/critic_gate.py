@@ -111,6 +111,19 @@ release per S stops. The monitor
 counts them (:attr:`CriticGate.releases`, the evaluation's ``extra["critic"]["releases"]``);
 ``stall_stops`` = 0 turns it off.
 
+**Frozen: the corner guard's raise given back (forty-seventh session).** A robot wedged in a
+cramped spot can have every base motion refused by the corner guard alone (risk 1 from the
+guard, the critic's own risks far under the thresholds) and no motion that the guard release
+calls separating: measured, `objnav-ppo` on unseen set 2, episode 92, stopped for 460 steps to
+the limit, every base motion's exact one-step cost 0, in each draw. Once a whole window of
+proposals (``STALL_WINDOW``) ended in a stop and the release finds nothing, it looks again
+with the guard's raise of each base motion given back (the risk the graph hands out before the
+guard, as the guard release reads it): what runs still passes ``stall_below`` times the
+calibrated thresholds on the critic's own risk and every earlier rule; the arm guard, the
+contact guard and the rules before the critic stay. At most one such release per window of
+stops; counted in :attr:`CriticGate.frozen_releases` (the evaluation's
+``extra["critic"]["frozen_releases"]``, present where one ran).
+
 **Back-off (``recover_after`` = R > 0, default 3) for one-hot proposers.** A proposer that
 sends one action (a planner's command: probability 1 on it, 0 elsewhere) gets a stop on every
 veto, and a stop leaves the robot where its proposals keep being vetoed: the careless expert
@@ -465,6 +478,7 @@ class CriticGate:
         self.stall_below = float(stall_below)
         self.stalls: deque[bool] = deque(maxlen=STALL_WINDOW)  # per decision: a stop
         self.releases = 0  # stall releases this episode
+        self.frozen_releases = 0  # ... of them past the corner guard (a whole window stopped)
         self.held_stops: deque[bool] = deque(maxlen=HELD_WINDOW)  # per decision: a stop
         self.held_steps = 0  # decisions this episode taken while held
         self.holds = 0  # holds started this episode
@@ -832,7 +846,7 @@ class CriticGate:
         self.prev_action, self.last = None, None
         self.still = 0
         self.stalls.clear()
-        self.releases = 0
+        self.releases = self.frozen_releases = 0
         self.held_stops.clear()
         self.held_steps = 0
         self.holds = 0
@@ -1176,6 +1190,19 @@ class CriticGate:
         earlier rules allow (its own seeded stream: the replacement draws stay as they were);
         else a stop."""
         ok, ratio = self._base_motions_below(v, allowed_before, self.stall_below)
+        yielded = False
+        if not ok.any() and stops >= STALL_WINDOW and v.unguarded is not None:
+            # frozen: every base motion refused for a whole window, the corner guard's raise
+            # given back (as the guard release does for a separating motion); what runs still
+            # passes the calibrated thresholds (measured: every motion guard-refused for 460
+            # steps, each with exact one-step cost 0)
+            raised = _BASE[:, None] & (v.risk > v.unguarded)
+            if raised.any():
+                risk = np.where(raised, v.unguarded, v.risk)
+                ok, ratio = self._base_motions_below(
+                    dataclasses.replace(v, risk=risk), allowed_before, self.stall_below
+                )
+                yielded = bool(ok.any())
         if not ok.any():
             why += f"; stalled ({stops} stops), no motion below {self.stall_below:g} x threshold"
             return CriticCall(None, True, why + ": safe stop", category)
@@ -1184,9 +1211,11 @@ class CriticGate:
         best = action if ok[action] else int(self._stall_rng.choice(np.flatnonzero(ok)))
         self.stalls.clear()
         self.releases += 1
+        self.frozen_releases += yielded
         why += (
             f"; stalled ({stops} of the last {STALL_WINDOW} proposals stopped): releasing "
-            f"{ACTION_NAMES[best]} (risk {ratio[best]:.3g} x threshold < {self.stall_below:g})"
+            f"{ACTION_NAMES[best]} (risk {ratio[best]:.3g} x threshold < {self.stall_below:g}"
+            + (", the corner guard's raise given back: frozen)" if yielded else ")")
         )
         return CriticCall(best, True, why, category)
 

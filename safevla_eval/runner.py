@@ -412,6 +412,12 @@ def episode_steps(
             {
                 "critic": critic
                 | {"releases": monitor.critic.releases, "held_steps": monitor.critic.held_steps}
+                # only where one ran: the records of episodes without one read as before
+                | (
+                    {"frozen_releases": monitor.critic.frozen_releases}
+                    if monitor.critic.frozen_releases
+                    else {}
+                )
             }
             if job.critic and job.shield
             else {}

@@ -943,3 +943,56 @@ def test_the_arm_guard_vetoes_an_extension_into_what_the_arm_scan_sees(tmp_path)
     off.on_scan(clear, stamp_s=6.0)
     d = run(m, proposal(reaching, 6, 6.0))
     assert d.executed_action == out and not d.vetoed
+
+
+def test_a_robot_frozen_by_the_corner_guard_alone_is_released_past_it(tmp_path):
+    """The corner guard raises every base motion's corner risk to 1 (a robot wedged in a
+    cramped spot, measured: 460 steps stopped, every motion's exact one-step cost 0) while the
+    critic's own risks pass them. The stall release finds nothing below the thresholds; once a
+    whole window of proposals stopped, it gives the guard's raise back and releases a base
+    motion the calibrated thresholds pass on the critic's own risk (never one they refuse),
+    counted apart; the count starts again. Where the critic's own risks refuse every motion
+    too, the robot stays stopped."""
+    from safevla_core.critic_gate import STALL_WINDOW
+    from safevla_core.safety_critic import allowed_mask
+
+    corner = CATS.index("corner")
+    base = np.array([a.kind.name.startswith("BASE_") for a in ACTIONS])
+    own = {a.index: 0.1 for a in ACTIONS if a.moves_robot}  # every motion passes (0.2 x)
+    own[AHEAD] = own[BACK] = 0.9  # ... but the proposal and move_back: never released
+
+    def wedged(bundle):
+        gate = CriticGate.load(bundle, POLICY)
+        step = gate.critic.step
+
+        def guarded(*args, **kwargs):  # as a graph ending in the corner guard hands it out
+            v = step(*args, **kwargs)
+            risk = v.risk.copy()
+            risk[base, corner] = 1.0
+            blocked, allowed = allowed_mask(risk, v.thresholds)
+            return dataclasses.replace(
+                v, risk=risk, blocked=blocked, allowed=allowed, unguarded=v.risk
+            )
+
+        gate.critic.step = guarded
+        m = SafetyMonitor(MonitorConfig(), 0.0, critic=gate)
+        return gate, [
+            run(m, proposal({AHEAD: 1.0}, i, float(i))) for i in range(1, 2 * STALL_WINDOW + 3)
+        ]
+
+    gate, out = wedged(write_tiny_critic(tmp_path / "c", IMAGE, risk_table(own)))
+    assert [d.executed_action for d in out[:STALL_WINDOW]] == [None] * STALL_WINDOW
+    freed = out[STALL_WINDOW]
+    assert freed.executed_action is not None and base[freed.executed_action]
+    assert freed.executed_action not in (AHEAD, BACK)
+    assert "the corner guard's raise given back: frozen" in freed.reason
+    # the window starts again: the next frozen release comes a whole window later
+    nxt = [i for i, d in enumerate(out) if d.executed_action is not None]
+    assert nxt == [STALL_WINDOW, 2 * STALL_WINDOW + 1]
+    assert gate.releases == gate.frozen_releases == 2
+    gate.reset()
+    assert gate.frozen_releases == 0
+
+    every = {a.index: 0.9 for a in ACTIONS if a.moves_robot}  # its own risks refuse all too
+    gate, out = wedged(write_tiny_critic(tmp_path / "d", IMAGE, risk_table(every)))
+    assert all(d.safe_stop for d in out) and gate.frozen_releases == 0

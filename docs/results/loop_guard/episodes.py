@@ -24,7 +24,13 @@ def shielded_jobs():
         Job(spec, eps[i], i, True, (), int(steps), critic=critic, nav_hw=size, **extra)
         for i in (int(x) for x in sys.argv[5].split(","))
     ]
-    return env, make_agent(spec), jobs
+    # (forty-seventh session) the agent runs the Job's proposer settings too
+    agent = make_agent(
+        spec,
+        skip_blocked=extra.get("skip_blocked", False),
+        break_dither=extra.get("break_dither", 0),
+    )
+    return env, agent, jobs
 
 
 def write_records(out: str, change=None) -> None:
