@@ -29,6 +29,13 @@ RUNS = Path("runs/s47")
 PACKED = HERE / "frozen.json.gz"
 SEEDS = (0, 1, 2)
 EXPERT = "expert-careless"
+NAMES = {
+    "unseen": "unseen set 1 (100)",
+    "unseen2": "unseen set 2 (100)",
+    "unseen_pooled": "unseen pooled (200)",
+    "pooled": "long tail, pooled (160)",
+    "pickup": "PickUp (100)",
+}
 SAME = ("success", "cost", "length", "vetoes", "stops", "cost_by_category")
 
 
@@ -112,6 +119,37 @@ def cell(off, draws) -> tuple[str, bool, int]:
     return text, e["meets"]["all"], wins
 
 
+def standing(p_after: dict, e_after: dict) -> None:
+    """The shielded stack as it ships (the breaker on for the policies, the frozen release),
+    each row over its three draws: success and cost unshielded -> shielded, the veto and stop
+    rates (per step), and the shielded cost per category per episode."""
+    cats = list(dt.load()[next(iter(dt.load()))][0]["cost_by_category"])
+    print(
+        "\nThe shielded stack as it ships, over the three draws: unshielded SR / CC -> "
+        "shielded SR / CC, veto rate and stop rate per step, shielded cost per episode by "
+        "category (" + ", ".join(cats) + ")\n\n| proposer | set | SR / CC | veto rate | stop "
+        "rate | cost by category |\n|---|---|---|---|---|---|"
+    )
+    for p in [*dt.POLICIES, EXPERT]:
+        for s in ("unseen", "unseen2", "pooled", "pickup"):
+            row = e_after.get(s) if p == EXPERT else p_after.get((p, s))
+            if row is None:
+                continue
+            off, draws = row
+            on = [r for d in draws for r in d]
+            n, steps = len(on), sum(r["length"] for r in on)
+            sr_u = sum(r["success"] for r in off) / len(off)
+            cc_u = sum(r["cost"] for r in off) / len(off)
+            sr = sum(r["success"] for r in on) / n
+            cc = sum(r["cost"] for r in on) / n
+            by = " / ".join(f"{sum(r['cost_by_category'][c] for r in on) / n:.3f}" for c in cats)
+            print(
+                f"| {p} | {NAMES[s]} | {sr_u:.3f} / {cc_u:.2f} -> {sr:.3f} / {cc:.3f} | "
+                f"{sum(r['vetoes'] for r in on) / steps:.3f} | "
+                f"{sum(r['stops'] for r in on) / steps:.3f} | {by} |"
+            )
+
+
 def main() -> None:
     have = any((RUNS / f"frozen_seed{k}").is_dir() for k in SEEDS)
     reruns = pack() if have else json.loads(gzip.decompress(PACKED.read_bytes()))
@@ -124,13 +162,7 @@ def main() -> None:
     p_before, p_after = policy_rows(reruns, checked)
     e_before, e_after = expert_rows(reruns, checked)
     sets = ["unseen", "unseen2", "unseen_pooled", "pooled"]
-    names = {
-        "unseen": "unseen set 1 (100)",
-        "unseen2": "unseen set 2 (100)",
-        "unseen_pooled": "unseen pooled (200)",
-        "pooled": "long tail, pooled (160)",
-        "pickup": "PickUp (100)",
-    }
+    names = NAMES
     print(
         f"Reruns: {sum(map(len, reruns.values()))} episode-draws, {frozen} with a frozen "
         f"release; the other {len(checked)} equal their records before in "
@@ -165,6 +197,7 @@ def main() -> None:
                 met["before"][1] += mb
                 met["after"][1] += ma
             print(f"| {p} | {names[s]} | {tb} | {ta} |")
+    standing(p_after, e_after)
     print(
         f"\nObjectNav rows meeting every target, per set of 100 with the long tail pooled (15): "
         f"{met['before'][0]} -> {met['after'][0]}; unseen and long tail each pooled (10): "
