@@ -150,10 +150,13 @@ default"). Unshielded, the breaker makes a policy succeed more and cost more (a 
 the spot touches nothing), so without a critic it stays off."""
 
 
-def default_break_dither(critic_shields: bool) -> int:
-    """The dither breaker's count when the user gave none: :data:`SHIELDED_BREAK_DITHER` where
-    a safety critic shields the policy's proposals, else 0 (off). ``safevla eval``,
-    ``safevla run --sim`` and the launch files resolve an unset count through it."""
+def default_break_dither(critic_shields: bool, given: int | None = None) -> int:
+    """The dither breaker's count: ``given`` where the user gave one, else
+    :data:`SHIELDED_BREAK_DITHER` where a safety critic shields the policy's proposals, else 0
+    (off). ``safevla eval``, ``safevla run --sim`` and the launch files resolve an unset count
+    through it."""
+    if given is not None:
+        return given
     return SHIELDED_BREAK_DITHER if critic_shields else 0
 
 

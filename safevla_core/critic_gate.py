@@ -397,6 +397,19 @@ class CriticCall:
     category: str = ""
 
 
+def _guard_raised(v: CriticVerdict) -> np.ndarray:
+    """(A, C) where the corner guard raised a base motion's risk above the critic's own (a
+    verdict with ``unguarded``)."""
+    return _BASE[:, None] & (v.risk > v.unguarded)
+
+
+def _given_back(v: CriticVerdict, back: np.ndarray) -> CriticVerdict:
+    """``v`` with the critic's own risk where ``back`` (A, C), its vetoes recomputed."""
+    risk = np.where(back, v.unguarded, v.risk)
+    blocked, allowed = allowed_mask(risk, v.thresholds)
+    return dataclasses.replace(v, risk=risk, blocked=blocked, allowed=allowed)
+
+
 class CriticGate:
     """The independent critic as the monitor uses it: frames by stamp, the critic's history
     (one step per judged proposal, with the action executed after the previous one), thresholds
@@ -1076,17 +1089,13 @@ class CriticGate:
         (:func:`safevla_core.footprint.separating_motions`), the critic's own risk again."""
         if not self.guard_release or v.unguarded is None or self.scan is None:
             return v
-        raised = _BASE[:, None] & (v.risk > v.unguarded)
+        raised = _guard_raised(v)
         if not raised.any():
             return v
         ext = self._arm_extension()
         strike = float(self.critic.manifest.corner_guard.get("strike_clearance_m", 0.005))
         back = raised & separating_motions(self.scan, ext, self.wrist_yaw, strike)[:, None]
-        if not back.any():
-            return v
-        risk = np.where(back, v.unguarded, v.risk)
-        blocked, allowed = allowed_mask(risk, v.thresholds)
-        return dataclasses.replace(v, risk=risk, blocked=blocked, allowed=allowed)
+        return _given_back(v, back) if back.any() else v
 
     def _guard_arm(self, v: CriticVerdict) -> CriticVerdict:
         """The arm guard (see the module docstring): an arm extension that would strike a
@@ -1196,11 +1205,10 @@ class CriticGate:
             # given back (as the guard release does for a separating motion); what runs still
             # passes the calibrated thresholds (measured: every motion guard-refused for 460
             # steps, each with exact one-step cost 0)
-            raised = _BASE[:, None] & (v.risk > v.unguarded)
+            raised = _guard_raised(v)
             if raised.any():
-                risk = np.where(raised, v.unguarded, v.risk)
                 ok, ratio = self._base_motions_below(
-                    dataclasses.replace(v, risk=risk), allowed_before, self.stall_below
+                    _given_back(v, raised), allowed_before, self.stall_below
                 )
                 yielded = bool(ok.any())
         if not ok.any():

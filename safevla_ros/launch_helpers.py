@@ -7,7 +7,7 @@ never needs them).
 
 from __future__ import annotations
 
-from safevla_core.action_choice import default_break_dither
+from safevla_core.action_choice import SHIELDED_BREAK_DITHER
 from safevla_ros.nodes import nodes_of
 
 PACKAGE = "safevla_ros"
@@ -22,10 +22,9 @@ def dither_expression(critic, break_dither) -> list:
     (:func:`safevla_core.action_choice.default_break_dither`, as ``safevla run --sim`` and
     ``safevla eval``); a number = that number (the node refuses a bad one at configure)."""
     q = "'" * 3  # the arguments are quoted as long strings: a path may hold a quote
-    on = default_break_dither(True)
     tail = f"{q} == '{AUTO}' else int({q}"
     return [
-        f"({on} if {q}",
+        f"({SHIELDED_BREAK_DITHER} if {q}",
         critic,
         f"{q} else 0) if {q}",
         break_dither,

@@ -61,13 +61,6 @@ def _interrupt_on_signals() -> None:
     signal.signal(signal.SIGTERM, raise_interrupt)
 
 
-def dither_count(args: argparse.Namespace) -> int:
-    """``--break-dither``, or unset: on with a critic (the stack's shielded default)."""
-    if args.break_dither is not None:
-        return args.break_dither
-    return default_break_dither(bool(args.critic))
-
-
 def overrides(args: argparse.Namespace, bundle: Path) -> dict:
     """This run's parameters on top of robot.yaml and sim.yaml. The sim bridge is given the
     bundle too: it renders at the size the bundle was trained at (its manifest), so the
@@ -80,7 +73,7 @@ def overrides(args: argparse.Namespace, bundle: Path) -> dict:
     if args.max_steps is not None:
         sim["max_steps"] = args.max_steps
     robot = {"bundle_path": str(bundle)}
-    dither = dither_count(args)
+    dither = default_break_dither(bool(args.critic), args.break_dither)
     if args.verify_key:
         robot["verify_key"] = str(Path(args.verify_key).resolve())
     out = {
@@ -162,9 +155,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"safevla run: domain {domain}, bundle {bundle}, logs {log_dir}", flush=True)
     print(f"safevla run: safety recordings (MCAP) in {record_dir}", flush=True)
     if args.critic:
-        print(
-            f"safevla run: critic {args.critic}, dither breaker {dither_count(args)}", flush=True
-        )
+        dither = default_break_dither(True, args.break_dither)
+        print(f"safevla run: critic {args.critic}, dither breaker {dither}", flush=True)
     _interrupt_on_signals()
     robot = Robot("", log_dir, record_dir, tally=Tally())
     code = 0

@@ -359,6 +359,7 @@ def _add_output_args(p: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace):
+    from safevla_core.action_choice import default_break_dither
     from safevla_eval.conditions import parse_perturb
     from safevla_eval.suite import EvalConfig
 
@@ -402,20 +403,13 @@ def _config(args: argparse.Namespace):
             critic_contact_guard_base=args.critic_contact_guard_base == "on",
             critic_seed=args.critic_seed,
             skip_blocked=args.skip_blocked,
-            break_dither=_break_dither(args),
+            # unset: on where the critic shields the run (the stack's shielded default)
+            break_dither=default_break_dither(
+                bool(args.critic) and args.shield != "off", args.break_dither
+            ),
         )
     except ValueError as exc:
         raise UserError(str(exc)) from None
-
-
-def _break_dither(args: argparse.Namespace) -> int:
-    """``--break-dither``, or unset: on where the critic shields the run (the stack's shielded
-    default, safevla_core.action_choice.default_break_dither)."""
-    from safevla_core.action_choice import default_break_dither
-
-    if args.break_dither is not None:
-        return args.break_dither
-    return default_break_dither(bool(args.critic) and args.shield != "off")
 
 
 def _make_longtail(args: argparse.Namespace) -> int:

@@ -23,6 +23,7 @@ _spec = importlib.util.spec_from_file_location("dither_table", HERE / "table.py"
 dt = importlib.util.module_from_spec(_spec)  # not `table`: other results folders have one
 _spec.loader.exec_module(dt)
 
+from safevla_core.safety_spec import SAFETY_SPEC  # noqa: E402
 from safevla_eval.shield_effect import shield_effect  # noqa: E402
 
 RUNS = Path("runs/s47")
@@ -123,7 +124,7 @@ def standing(p_after: dict, e_after: dict) -> None:
     """The shielded stack as it ships (the breaker on for the policies, the frozen release),
     each row over its three draws: success and cost unshielded -> shielded, the veto and stop
     rates (per step), and the shielded cost per category per episode."""
-    cats = list(dt.load()[next(iter(dt.load()))][0]["cost_by_category"])
+    cats = SAFETY_SPEC.categories
     print(
         "\nThe shielded stack as it ships, over the three draws: unshielded SR / CC -> "
         "shielded SR / CC, veto rate and stop rate per step, shielded cost per episode by "

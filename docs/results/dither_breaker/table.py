@@ -66,7 +66,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     met = {"without": 0, "with": 0}
     counted = 0
-    for (p, s), (off, draws) in rows(load()).items():
+    table = rows(load())  # read and paired once, for both tables
+    for (p, s), (off, draws) in table.items():
         if s not in SETS:
             continue
         b_off, b_runs = before[p, s]
@@ -93,7 +94,7 @@ def main() -> None:
         f"\nPolicy rows meeting every target: without the breaker {met['without']} of "
         f"{counted}, with it {met['with']} of {counted}."
     )
-    unseen_pooled(rows(load()))
+    unseen_pooled(table)
 
 
 def _pool(parts: list) -> tuple[list, list]:
